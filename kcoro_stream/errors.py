@@ -1,0 +1,56 @@
+"""The one exception tree of kcoro-stream.
+
+::
+
+    KcoroStreamError                 base; the CLI prints str(e) as one red line
+    ├── UsageError                   bad flags/options/config values (exit 2)
+    ├── PipelineError                pipeline file: syntax, missing names (file:line)
+    ├── RingError                    ring header/frames: magic, version, sizes, CRC
+    ├── LogError                     event log: unreadable run dir, bad segment header
+    ├── ProducerError                child producer failed to start, crashed, or was lost
+    ├── SinkError                    a sink cannot open or write (output exists, port in use)
+    └── InputError                   malformed external input: NDJSON lines, rules
+
+Library code raises these and never calls ``sys.exit``; ``cli.py`` maps each
+to one line on stderr and an exit code (``exit_code``).
+"""
+
+from __future__ import annotations
+
+
+class KcoroStreamError(Exception):
+    """Base of every error kcoro-stream raises on purpose."""
+
+    exit_code: int = 1
+
+
+class UsageError(KcoroStreamError):
+    """Raised by the CLI and config parsers for bad options or values."""
+
+    exit_code = 2
+
+
+class PipelineError(KcoroStreamError):
+    """Raised by pipeline.py when a pipeline file cannot be loaded or wired."""
+
+    exit_code = 2
+
+
+class RingError(KcoroStreamError):
+    """Raised by sources.ring when a ring is missing, foreign or corrupt."""
+
+
+class LogError(KcoroStreamError):
+    """Raised by eventlog when a run directory or segment cannot be used."""
+
+
+class ProducerError(KcoroStreamError):
+    """Raised by ingest when the producer fails to start, crashes or is lost."""
+
+
+class SinkError(KcoroStreamError):
+    """Raised by sinks when an output cannot be opened or written."""
+
+
+class InputError(KcoroStreamError):
+    """Raised by parsers of external text (NDJSON, rules) naming file:line."""

@@ -1,0 +1,265 @@
+/*
+ * synthetic_producer.c — a tiny producer that emits synthetic WorkerCounters,
+ * ChannelCounters, Histogram, Gauge and Tick events through kcoro_stream.h.
+ *
+ * It is the smallest complete example of instrumenting a runtime: attach to
+ * the ring the monitor created, write RunStarted, then one frame per tick with
+ * cumulative counters, poll the control area, heartbeat, and close with
+ * RunEnded. The Python tests use it (through kcoro_stream._native) before and
+ * besides the real benchmark.
+ *
+ *   synthetic_producer --ring PATH [--interval-ms 10] [--duration S] [--workers 2]
+ *                      [--channels 1] [--rate TICKS_PER_S] [--frames N] [--seed N]
+ *
+ * --rate 0 means "as fast as possible" (the ingest-capacity benchmark);
+ * otherwise ticks follow --interval-ms. --frames stops after N frames.
+ */
+#include "kcoro_stream.h"
+
+#include <getopt.h>
+#include <signal.h>
+
+#include "kcs_reader.h"
+
+static volatile sig_atomic_t g_stop;
+static void on_signal(int sig) {
+    (void)sig;
+    g_stop = 1;
+}
+
+static uint64_t xorshift(uint64_t *s) {
+    uint64_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *s = x;
+}
+
+static int parse_u64(const char *opt, const char *s, uint64_t lo, uint64_t hi, uint64_t *out) {
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || !end || *end || s[0] == '-' || v < lo || v > hi) {
+        fprintf(stderr, "synthetic_producer: --%s: expected an integer in [%llu, %llu], got '%s'\n", opt,
+                (unsigned long long)lo, (unsigned long long)hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static void sleep_ns(uint64_t ns) {
+    struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !g_stop) {
+    }
+}
+
+int kcs_synthetic_main(int argc, char **argv) {
+    const char *ring_path = NULL;
+    uint64_t interval_ms = 10, duration_s = 0, workers = 2, channels = 1, rate = 100, frames = 0,
+             seed = 1;
+    int rate_set = 0;
+    static const struct option opts[] = {{"ring", required_argument, 0, 'r'},
+                                         {"interval-ms", required_argument, 0, 'i'},
+                                         {"duration", required_argument, 0, 'd'},
+                                         {"workers", required_argument, 0, 'w'},
+                                         {"channels", required_argument, 0, 'c'},
+                                         {"rate", required_argument, 0, 'R'},
+                                         {"frames", required_argument, 0, 'n'},
+                                         {"seed", required_argument, 0, 's'},
+                                         {0, 0, 0, 0}};
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        int rc = 0;
+        switch (c) {
+        case 'r': ring_path = optarg; break;
+        case 'i': rc = parse_u64("interval-ms", optarg, 1, 60000, &interval_ms); break;
+        case 'd': rc = parse_u64("duration", optarg, 0, 86400, &duration_s); break;
+        case 'w': rc = parse_u64("workers", optarg, 1, 256, &workers); break;
+        case 'c': rc = parse_u64("channels", optarg, 0, 256, &channels); break;
+        case 'R': rc = parse_u64("rate", optarg, 0, 10000000, &rate); rate_set = 1; break;
+        case 'n': rc = parse_u64("frames", optarg, 0, UINT64_MAX / 2, &frames); break;
+        case 's': rc = parse_u64("seed", optarg, 1, UINT64_MAX / 2, &seed); break;
+        default:
+            fprintf(stderr, "synthetic_producer: unknown option '%s'\n", argv[optind - 1]);
+            return 2;
+        }
+        if (rc) return 2;
+    }
+    if (!ring_path) {
+        fprintf(stderr, "synthetic_producer: --ring PATH is required\n");
+        return 2;
+    }
+    struct kcs_ring ring;
+    if (kcs_ring_attach(&ring, ring_path) != 0) {
+        fprintf(stderr, "synthetic_producer: %s\n", kcs_last_error());
+        return 2;
+    }
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+
+    struct kcs_mp mp;
+    kcs_mp_init(&mp);
+    uint64_t interval_ns = interval_ms * UINT64_C(1000000);
+    if (rate_set && rate > 0) interval_ns = UINT64_C(1000000000) / rate;
+    uint64_t t0 = kcs_monotonic_ns();
+    uint64_t wall0 = kcs_now_ns(CLOCK_REALTIME);
+    uint64_t rng = seed * UINT64_C(0x9E3779B97F4A7C15) | 1;
+
+    kcs_frame_begin(&mp, 1);
+    kcs_mp_event(&mp, 11, KCS_EV_RUN_STARTED, t0, 0);
+    char run_id[40];
+    snprintf(run_id, sizeof run_id, "synthetic-%llu-%d", (unsigned long long)(wall0 / 1000000u),
+             (int)getpid());
+    kcs_mp_str(&mp, run_id);
+    kcs_mp_str(&mp, "synthetic");
+    kcs_mp_map(&mp, 4);
+    kcs_mp_str(&mp, "workers"); kcs_mp_uint(&mp, workers);
+    kcs_mp_str(&mp, "channels"); kcs_mp_uint(&mp, channels);
+    kcs_mp_str(&mp, "rate"); kcs_mp_uint(&mp, rate);
+    kcs_mp_str(&mp, "seed"); kcs_mp_uint(&mp, seed);
+    kcs_mp_uint(&mp, workers);
+    kcs_mp_str(&mp, "localhost");
+    kcs_mp_uint(&mp, (uint64_t)getpid());
+    kcs_mp_uint(&mp, KCS_ABI_MAJOR);
+    kcs_mp_uint(&mp, KCS_ABI_MINOR);
+    kcs_mp_map(&mp, 1);
+    kcs_mp_str(&mp, "compiler");
+#ifdef __VERSION__
+    kcs_mp_str(&mp, __VERSION__);
+#else
+    kcs_mp_str(&mp, "unknown");
+#endif
+    kcs_mp_uint(&mp, wall0 - (kcs_monotonic_ns() - t0));
+    kcs_mp_uint(&mp, interval_ns);
+    kcs_frame_commit(&ring, &mp);
+
+    uint64_t *submitted = calloc(workers, sizeof *submitted);
+    uint64_t *completed = calloc(workers, sizeof *completed);
+    uint64_t *hits = calloc(workers, sizeof *hits);
+    uint64_t *probes = calloc(workers, sizeof *probes);
+    uint64_t *succ = calloc(workers, sizeof *succ);
+    uint64_t *busy = calloc(workers, sizeof *busy);
+    uint64_t sends = 0, hist[32] = {0}, hist_total = 0;
+    if (!submitted || !completed || !hits || !probes || !succ || !busy) {
+        fprintf(stderr, "synthetic_producer: out of memory\n");
+        return 1;
+    }
+    uint64_t tick = 0, last = t0, paused = 0, deadline = t0;
+    int status = 0;
+    const char *reason = "duration";
+    while (!g_stop) {
+        uint64_t now = kcs_monotonic_ns();
+        if (duration_s && now - t0 >= duration_s * UINT64_C(1000000000)) break;
+        if (frames && tick >= frames) break;
+        struct kcs_control ctl;
+        if (kcs_ring_poll_control(&ring, &ctl)) {
+            if (ctl.interval_ns) interval_ns = ctl.interval_ns;
+            paused = ctl.paused;
+            if (ctl.stop) {
+                reason = "stopped";
+                break;
+            }
+        }
+        kcs_ring_heartbeat(&ring);
+        if (paused) {
+            sleep_ns(interval_ns);
+            continue;
+        }
+        for (uint64_t w = 0; w < workers; w++) {
+            uint64_t n = 1000 + xorshift(&rng) % 1000;
+            submitted[w] += n;
+            completed[w] += n - (xorshift(&rng) % 8);
+            if (completed[w] > submitted[w]) completed[w] = submitted[w];
+            hits[w] += n * 9 / 10;
+            probes[w] += 10;
+            succ[w] += xorshift(&rng) % 10;
+            busy[w] += interval_ns * 8 / 10;
+        }
+        sends += 5000 + xorshift(&rng) % 100;
+        for (int i = 0; i < 64; i++) {
+            uint64_t lat = 200 + xorshift(&rng) % 2000;
+            hist[kcs_hist_bucket(lat) < 32 ? kcs_hist_bucket(lat) : 31]++;
+            hist_total += lat;
+        }
+        tick++;
+        kcs_frame_begin(&mp, (uint32_t)(3 + workers + channels));
+        kcs_mp_event(&mp, 4, KCS_EV_TICK, now, 0);
+        kcs_mp_uint(&mp, tick);
+        kcs_mp_uint(&mp, interval_ns);
+        kcs_mp_uint(&mp, now - last);
+        kcs_mp_bool(&mp, 0);
+        for (uint64_t w = 0; w < workers; w++) {
+            kcs_mp_event(&mp, 16, KCS_EV_WORKER_COUNTERS, now, 0);
+            kcs_mp_uint(&mp, w);                       /* worker */
+            kcs_mp_uint(&mp, 0);                       /* pool */
+            kcs_mp_uint(&mp, submitted[w]);
+            kcs_mp_uint(&mp, completed[w]);
+            kcs_mp_uint(&mp, hits[w]);                 /* fastpath hits */
+            kcs_mp_uint(&mp, completed[w] > hits[w] ? completed[w] - hits[w] : 0);
+            kcs_mp_uint(&mp, probes[w]);
+            kcs_mp_uint(&mp, succ[w]);
+            kcs_mp_uint(&mp, probes[w] - succ[w]);
+            kcs_mp_int(&mp, workers > 1 ? (int64_t)((w + 1) % workers) : -1);
+            kcs_mp_uint(&mp, tick);                    /* inject pulls */
+            kcs_mp_uint(&mp, tick / 2);                /* parks */
+            kcs_mp_uint(&mp, tick / 2);                /* unparks */
+            kcs_mp_uint(&mp, busy[w]);
+            kcs_mp_uint(&mp, (now - t0) > busy[w] ? (now - t0) - busy[w] : 0);
+            kcs_mp_uint(&mp, completed[w] * 2);        /* switches */
+        }
+        for (uint64_t ch = 0; ch < channels; ch++) {
+            kcs_mp_event(&mp, 22, KCS_EV_CHANNEL_COUNTERS, now, 0);
+            kcs_mp_uint(&mp, ch);
+            kcs_mp_uint(&mp, 0);
+            kcs_mp_uint(&mp, 1);                       /* buffered */
+            kcs_mp_uint(&mp, 0);                       /* flags */
+            kcs_mp_uint(&mp, 1024);
+            kcs_mp_uint(&mp, xorshift(&rng) % 1024);   /* depth */
+            kcs_mp_uint(&mp, 64);
+            kcs_mp_uint(&mp, sends);
+            kcs_mp_uint(&mp, sends);
+            kcs_mp_uint(&mp, sends * 64);
+            kcs_mp_uint(&mp, sends * 64);
+            for (int k = 0; k < 11; k++) kcs_mp_uint(&mp, 0);
+        }
+        uint32_t nb = 32;
+        while (nb > 0 && hist[nb - 1] == 0) nb--;
+        kcs_mp_event(&mp, 5, KCS_EV_HISTOGRAM, now, 0);
+        kcs_mp_str(&mp, "task_start_latency_ns");
+        kcs_mp_uint(&mp, 0);
+        kcs_mp_str(&mp, KCS_HIST_SCHEME);
+        kcs_mp_array(&mp, nb);
+        for (uint32_t b = 0; b < nb; b++) kcs_mp_uint(&mp, hist[b]);
+        kcs_mp_uint(&mp, hist_total);
+        kcs_mp_event(&mp, 3, KCS_EV_GAUGE, now, 0);
+        kcs_mp_str(&mp, "inject_depth");
+        kcs_mp_uint(&mp, 0);
+        kcs_mp_double(&mp, (double)(xorshift(&rng) % 64));
+        kcs_frame_commit(&ring, &mp);
+        last = now;
+        if (!(rate_set && rate == 0)) { /* --rate 0: as fast as possible */
+            deadline += interval_ns;
+            uint64_t t = kcs_monotonic_ns();
+            if (deadline > t) sleep_ns(deadline - t);
+            else deadline = t;
+        }
+    }
+    if (g_stop) reason = "signal";
+    kcs_frame_begin(&mp, 1);
+    kcs_mp_event(&mp, 2, KCS_EV_RUN_ENDED, kcs_monotonic_ns(), 0);
+    kcs_mp_str(&mp, reason);
+    kcs_mp_int(&mp, status);
+    kcs_frame_commit(&ring, &mp);
+    kcs_ring_close(&ring);
+    kcs_mp_free(&mp);
+    free(submitted);
+    free(completed);
+    free(hits);
+    free(probes);
+    free(succ);
+    free(busy);
+    return status;
+}

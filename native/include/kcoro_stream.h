@@ -1,0 +1,583 @@
+/*
+ * kcoro_stream.h — the kcoro-stream shared-memory ring, ABI v1 (header-only).
+ *
+ * One header holds the whole contract between a producer (a coroutine runtime
+ * emitting counters) and the kcoro-stream ingester:
+ *
+ *   - the ring layout (header page + byte ring of frames),
+ *   - the producer emit API (create/attach, begin/commit a frame, close),
+ *   - a small msgpack writer for event arrays `[tag, ts_ns, source, ...]`,
+ *   - CRC32C (Castagnoli), used by frames in the ring and in the event log.
+ *
+ * Layout of the shared-memory object (all little-endian):
+ *
+ *   offset 0      struct kcs_ring_header   (KCS_HEADER_SIZE = 4096 bytes)
+ *                   line 0  identity: magic, abi, sizes, clocks, pid, flags
+ *                   line 1  producer-written: write_pos, counters, heartbeat
+ *                   line 2  consumer-written: read_pos, consumer pid
+ *                   line 3+ control area (consumer writes, producer polls)
+ *                   reserved up to 4096
+ *   offset 4096   data[data_size]          (data_size is a power of two)
+ *
+ * A frame in `data` (and, byte for byte, a record in the event log):
+ *
+ *   u32 len | u32 crc32c(payload) | u64 seq | payload[len] | pad to 8 bytes
+ *
+ * `len` with KCS_FRAME_PAD set marks a pad frame: the rest of the ring up to
+ * its end is unused and the reader continues at offset 0. When fewer than
+ * KCS_FRAME_HDR bytes remain before the end, the pad is implicit. A frame
+ * never wraps. Positions are free-running u64 byte counts, masked on use.
+ *
+ * Reader protocol (see kcs_ring_reader_* in native/reader/kcs_reader.c):
+ *   1. acquire-load write_pos        (pairs with the release in kcs_ring_commit)
+ *   2. read frames in [read_pos, write_pos)
+ *   3. release-store read_pos        (pairs with the acquire in kcs_ring_commit's
+ *                                     free-space check)
+ * The producer never blocks: a frame that does not fit is dropped, counted in
+ * frames_dropped/bytes_dropped, and its sequence number is still consumed, so
+ * the reader sees a gap in `seq` and reports it as a RingLoss event.
+ *
+ * Control protocol (consumer → producer, a seqlock with one writer):
+ *   consumer: ctl_seq = odd (release); write fields; ctl_seq = even (release)
+ *   producer (once per tick): s1 = acquire ctl_seq; if odd or == last applied,
+ *   skip; copy fields; acquire fence; s2 = relaxed ctl_seq; if s1 == s2 apply
+ *   and release-store ctl_ack = s1.
+ */
+#ifndef KCORO_STREAM_H
+#define KCORO_STREAM_H
+
+/* POSIX 2008 is needed (clock_gettime, O_CLOEXEC, ftruncate). Include this
+ * header first, or build with -D_GNU_SOURCE / -D_POSIX_C_SOURCE=200809L. */
+#if !defined(_GNU_SOURCE) && !defined(_POSIX_C_SOURCE)
+#define _POSIX_C_SOURCE 200809L
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define KCS_MAGIC UINT64_C(0x31474E495253434B) /* "KCSRING1" little-endian */
+#define KCS_ABI_MAJOR 1u
+#define KCS_ABI_MINOR 0u
+#define KCS_HEADER_SIZE 4096u
+#define KCS_CACHE_LINE 64u
+#define KCS_FRAME_HDR 16u
+#define KCS_FRAME_PAD 0x80000000u
+#define KCS_FRAME_MAX_PAYLOAD (1u << 24)       /* 16 MiB: larger is corrupt */
+#define KCS_MIN_DATA_SIZE (1u << 12)
+#define KCS_MAX_DATA_SIZE (UINT64_C(1) << 32)
+#define KCS_CTL_CMD_MAX 192u
+
+#define KCS_FLAG_CLOSED 1u /* producer finished; no more frames */
+
+/* Event tags (contract 2, kcoro_stream/events.py). Raw events 1..31,
+ * ingester events 32..63. Never renumber. */
+enum kcs_tag {
+    KCS_EV_RUN_STARTED = 1,
+    KCS_EV_WORKER_COUNTERS = 2,
+    KCS_EV_CHANNEL_COUNTERS = 3,
+    KCS_EV_HISTOGRAM = 4,
+    KCS_EV_GAUGE = 5,
+    KCS_EV_TICK = 6,
+    KCS_EV_OS_THREAD = 7,
+    KCS_EV_MARK = 8,
+    KCS_EV_RUN_ENDED = 9,
+    KCS_EV_RING_LOSS = 32,
+    KCS_EV_PRODUCER_LOST = 33,
+    KCS_EV_CONTROL_APPLIED = 34
+};
+
+/* ------------------------------------------------------------------ layout */
+
+struct kcs_ring_header {
+    /* line 0: identity, written once by the creator before anyone maps it */
+    uint64_t magic;
+    uint16_t abi_major;
+    uint16_t abi_minor;
+    uint32_t header_size;
+    uint64_t data_size;
+    uint64_t created_realtime_ns;
+    uint64_t created_monotonic_ns;
+    _Atomic uint32_t producer_pid; /* relaxed: informational, set on attach */
+    _Atomic uint32_t flags;        /* release by kcs_ring_close; acquire by reader */
+    uint64_t initial_interval_ns;
+    uint8_t reserved0[KCS_CACHE_LINE - 56];
+
+    /* line 1: producer-written */
+    _Atomic uint64_t write_pos;      /* release: pairs with the acquire in kcs_reader_read */
+    _Atomic uint64_t frames_written; /* relaxed: statistics */
+    _Atomic uint64_t frames_dropped; /* relaxed: statistics, gap also visible in seq */
+    _Atomic uint64_t bytes_dropped;  /* relaxed: statistics */
+    _Atomic uint64_t heartbeat_ns;   /* relaxed: liveness, CLOCK_MONOTONIC */
+    _Atomic uint64_t next_seq;       /* relaxed: only the producer uses it */
+    _Atomic uint64_t ctl_ack;        /* release: pairs with acquire in kcs_reader_ctl_ack */
+    uint8_t reserved1[KCS_CACHE_LINE - 56];
+
+    /* line 2: consumer-written */
+    _Atomic uint64_t read_pos;     /* release: pairs with the acquire in kcs_ring_commit */
+    _Atomic uint32_t consumer_pid; /* relaxed: informational */
+    uint32_t reserved2a;
+    uint8_t reserved2[KCS_CACHE_LINE - 16];
+
+    /* line 3+: control area, consumer-written seqlock (see top of file) */
+    _Atomic uint64_t ctl_seq;         /* release by writer; acquire by kcs_ring_poll_control */
+    _Atomic uint64_t ctl_interval_ns; /* 0 = unchanged */
+    _Atomic uint32_t ctl_paused;      /* 1 = pause sampling output, 0 = run */
+    _Atomic uint32_t ctl_stop;        /* 1 = producer should stop the run */
+    _Atomic uint32_t ctl_cmd_len;
+    uint32_t reserved3a;
+    uint8_t ctl_cmd[KCS_CTL_CMD_MAX]; /* msgpack blob, producer-defined commands */
+
+    uint8_t reserved[KCS_HEADER_SIZE - 3 * KCS_CACHE_LINE - 32 - KCS_CTL_CMD_MAX];
+};
+
+_Static_assert(sizeof(struct kcs_ring_header) == KCS_HEADER_SIZE, "header is one page");
+_Static_assert(offsetof(struct kcs_ring_header, write_pos) == 1 * KCS_CACHE_LINE, "producer line");
+_Static_assert(offsetof(struct kcs_ring_header, read_pos) == 2 * KCS_CACHE_LINE, "consumer line");
+_Static_assert(offsetof(struct kcs_ring_header, ctl_seq) == 3 * KCS_CACHE_LINE, "control line");
+_Static_assert(sizeof(_Atomic uint64_t) == 8, "lock-free 64-bit atomics expected");
+
+/* --------------------------------------------------------------- CRC32C */
+
+static inline uint32_t kcs_crc32c_sw(uint32_t crc, const void *buf, size_t len) {
+    static uint32_t table[8][256];
+    static _Atomic int ready; /* acquire/release: table init published once */
+    if (!atomic_load_explicit(&ready, memory_order_acquire)) {
+        for (uint32_t i = 0; i < 256; i++) {
+            uint32_t c = i;
+            for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1u)));
+            table[0][i] = c;
+        }
+        for (uint32_t i = 0; i < 256; i++)
+            for (int t = 1; t < 8; t++)
+                table[t][i] = (table[t - 1][i] >> 8) ^ table[0][table[t - 1][i] & 0xFF];
+        /* release: pairs with the acquire above; racing initialisers write equal values */
+        atomic_store_explicit(&ready, 1, memory_order_release);
+    }
+    const uint8_t *p = (const uint8_t *)buf;
+    crc = ~crc;
+    while (len >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        w ^= crc;
+        crc = table[7][w & 0xFF] ^ table[6][(w >> 8) & 0xFF] ^ table[5][(w >> 16) & 0xFF] ^
+              table[4][(w >> 24) & 0xFF] ^ table[3][(w >> 32) & 0xFF] ^
+              table[2][(w >> 40) & 0xFF] ^ table[1][(w >> 48) & 0xFF] ^ table[0][w >> 56];
+        p += 8;
+        len -= 8;
+    }
+    while (len--) crc = (crc >> 8) ^ table[0][(crc ^ *p++) & 0xFF];
+    return ~crc;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("sse4.2"))) static inline uint32_t kcs_crc32c_hw(uint32_t crc, const void *buf,
+                                                                       size_t len) {
+    const uint8_t *p = (const uint8_t *)buf;
+    uint64_t c = ~crc;
+    while (len >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        c = __builtin_ia32_crc32di(c, w);
+        p += 8;
+        len -= 8;
+    }
+    uint32_t c32 = (uint32_t)c;
+    while (len--) c32 = __builtin_ia32_crc32qi(c32, *p++);
+    return ~c32;
+}
+#endif
+
+/* CRC32C of buf, continuing from crc (0 to start). */
+static inline uint32_t kcs_crc32c(uint32_t crc, const void *buf, size_t len) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    static int have_hw = -1; /* benign race: every thread computes the same value */
+    if (have_hw < 0) have_hw = __builtin_cpu_supports("sse4.2") ? 1 : 0;
+    if (have_hw) return kcs_crc32c_hw(crc, buf, len);
+#endif
+    return kcs_crc32c_sw(crc, buf, len);
+}
+
+/* ----------------------------------------------------------------- clocks */
+
+static inline uint64_t kcs_now_ns(clockid_t clk) {
+    struct timespec ts;
+    clock_gettime(clk, &ts);
+    return (uint64_t)ts.tv_sec * UINT64_C(1000000000) + (uint64_t)ts.tv_nsec;
+}
+static inline uint64_t kcs_monotonic_ns(void) { return kcs_now_ns(CLOCK_MONOTONIC); }
+
+static inline uint32_t kcs_align8(uint32_t n) { return (n + 7u) & ~7u; }
+
+/* ------------------------------------------------------------ ring handle */
+
+struct kcs_ring {
+    struct kcs_ring_header *hdr;
+    uint8_t *data;
+    uint64_t mask;
+    size_t map_len;
+    uint64_t ctl_applied; /* producer side: last applied control sequence */
+};
+
+/* Error text for the last failed call on this thread's ring functions. */
+static inline char *kcs_errbuf(void) {
+    static _Thread_local char buf[256];
+    return buf;
+}
+static inline const char *kcs_last_error(void) { return kcs_errbuf(); }
+
+static inline int kcs__fail(const char *path, const char *what) {
+    snprintf(kcs_errbuf(), 256, "%s: %s", path, what);
+    return -1;
+}
+
+/* Create a ring file at `path` (e.g. "/dev/shm/kcoro-stream-<random>") with
+ * mode 0600, O_EXCL. data_size must be a power of two in [4 KiB, 4 GiB].
+ * Returns 0 and fills *r, or -1 with kcs_last_error() set. */
+static inline int kcs_ring_create(struct kcs_ring *r, const char *path, uint64_t data_size,
+                                  uint64_t interval_ns) {
+    memset(r, 0, sizeof *r);
+    if (data_size < KCS_MIN_DATA_SIZE || data_size > KCS_MAX_DATA_SIZE ||
+        (data_size & (data_size - 1)) != 0)
+        return kcs__fail(path, "ring data size must be a power of two between 4 KiB and 4 GiB");
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return kcs__fail(path, strerror(errno));
+    size_t len = (size_t)(KCS_HEADER_SIZE + data_size);
+    if (ftruncate(fd, (off_t)len) != 0) {
+        int e = errno;
+        close(fd);
+        unlink(path);
+        return kcs__fail(path, strerror(e));
+    }
+    void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (m == MAP_FAILED) {
+        unlink(path);
+        return kcs__fail(path, strerror(errno));
+    }
+    struct kcs_ring_header *h = (struct kcs_ring_header *)m;
+    h->abi_major = KCS_ABI_MAJOR;
+    h->abi_minor = KCS_ABI_MINOR;
+    h->header_size = KCS_HEADER_SIZE;
+    h->data_size = data_size;
+    h->created_realtime_ns = kcs_now_ns(CLOCK_REALTIME);
+    h->created_monotonic_ns = kcs_monotonic_ns();
+    h->initial_interval_ns = interval_ns;
+    atomic_store_explicit(&h->heartbeat_ns, h->created_monotonic_ns, memory_order_relaxed);
+    /* release: the magic is written last so a reader that sees it sees the rest */
+    atomic_thread_fence(memory_order_release);
+    h->magic = KCS_MAGIC;
+    r->hdr = h;
+    r->data = (uint8_t *)m + KCS_HEADER_SIZE;
+    r->mask = data_size - 1;
+    r->map_len = len;
+    return 0;
+}
+
+/* Map an existing ring and validate it: magic, major version, header size,
+ * data size against the file. Used by producers and readers alike. */
+static inline int kcs_ring_map(struct kcs_ring *r, const char *path) {
+    memset(r, 0, sizeof *r);
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0) return kcs__fail(path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || (uint64_t)st.st_size < KCS_HEADER_SIZE) {
+        close(fd);
+        return kcs__fail(path, "truncated ring header (file smaller than 4096 bytes)");
+    }
+    void *m = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (m == MAP_FAILED) return kcs__fail(path, strerror(errno));
+    struct kcs_ring_header *h = (struct kcs_ring_header *)m;
+    char bad[160] = "";
+    atomic_thread_fence(memory_order_acquire); /* acquire: pairs with the release before magic */
+    if (h->magic != KCS_MAGIC)
+        snprintf(bad, sizeof bad, "bad ring magic 0x%016llx (not a kcoro-stream ring)",
+                 (unsigned long long)h->magic);
+    else if (h->abi_major != KCS_ABI_MAJOR)
+        snprintf(bad, sizeof bad, "ring ABI %u.%u is not supported (this side speaks %u.x)",
+                 h->abi_major, h->abi_minor, KCS_ABI_MAJOR);
+    else if (h->header_size != KCS_HEADER_SIZE)
+        snprintf(bad, sizeof bad, "bad ring header size %u (expected %u)", h->header_size,
+                 KCS_HEADER_SIZE);
+    else if (h->data_size < KCS_MIN_DATA_SIZE || (h->data_size & (h->data_size - 1)) != 0 ||
+             (uint64_t)st.st_size != KCS_HEADER_SIZE + h->data_size)
+        snprintf(bad, sizeof bad, "ring data size %llu does not match the file size %llu",
+                 (unsigned long long)h->data_size, (unsigned long long)st.st_size);
+    if (bad[0]) {
+        munmap(m, (size_t)st.st_size);
+        return kcs__fail(path, bad);
+    }
+    r->hdr = h;
+    r->data = (uint8_t *)m + KCS_HEADER_SIZE;
+    r->mask = h->data_size - 1;
+    r->map_len = (size_t)st.st_size;
+    return 0;
+}
+
+/* Map an existing ring for producing (the ingester created it and passed us
+ * the path) and stamp our pid into it. */
+static inline int kcs_ring_attach(struct kcs_ring *r, const char *path) {
+    if (kcs_ring_map(r, path) != 0) return -1;
+    atomic_store_explicit(&r->hdr->producer_pid, (uint32_t)getpid(), memory_order_relaxed);
+    atomic_store_explicit(&r->hdr->heartbeat_ns, kcs_monotonic_ns(), memory_order_relaxed);
+    return 0;
+}
+
+static inline void kcs__count_drop(struct kcs_ring_header *h, uint64_t len) {
+    atomic_fetch_add_explicit(&h->frames_dropped, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->bytes_dropped, len, memory_order_relaxed);
+}
+
+/* Publish one frame. Never blocks: returns 1 when written, 0 when dropped
+ * (ring full; counted, and the sequence number is consumed). */
+static inline int kcs_ring_write(struct kcs_ring *r, const void *payload, uint32_t len) {
+    struct kcs_ring_header *h = r->hdr;
+    uint64_t seq = atomic_load_explicit(&h->next_seq, memory_order_relaxed);
+    atomic_store_explicit(&h->next_seq, seq + 1, memory_order_relaxed);
+    uint64_t size = r->mask + 1;
+    uint32_t need = KCS_FRAME_HDR + kcs_align8(len);
+    uint64_t wpos = atomic_load_explicit(&h->write_pos, memory_order_relaxed); /* own field */
+    /* acquire: pairs with the release store of read_pos in kcs_reader_read, so the
+     * reader has finished copying the bytes we are about to overwrite */
+    uint64_t rpos = atomic_load_explicit(&h->read_pos, memory_order_acquire);
+    uint64_t free_bytes = size - (wpos - rpos);
+    uint64_t off = wpos & r->mask;
+    uint64_t tail = size - off;
+    uint64_t pad = (tail < need) ? tail : 0;
+    if (len > KCS_FRAME_MAX_PAYLOAD || (uint64_t)need + pad > free_bytes) {
+        kcs__count_drop(h, len);
+        return 0;
+    }
+    if (pad) {
+        if (tail >= KCS_FRAME_HDR) {
+            uint32_t pl = KCS_FRAME_PAD | (uint32_t)(tail - KCS_FRAME_HDR);
+            uint32_t zero = 0;
+            uint64_t zseq = 0;
+            memcpy(r->data + off, &pl, 4);
+            memcpy(r->data + off + 4, &zero, 4);
+            memcpy(r->data + off + 8, &zseq, 8);
+        }
+        wpos += tail;
+        off = 0;
+    }
+    uint8_t *f = r->data + off;
+    uint32_t crc = kcs_crc32c(0, payload, len);
+    memcpy(f, &len, 4);
+    memcpy(f + 4, &crc, 4);
+    memcpy(f + 8, &seq, 8);
+    memcpy(f + KCS_FRAME_HDR, payload, len);
+    if (kcs_align8(len) != len) memset(f + KCS_FRAME_HDR + len, 0, kcs_align8(len) - len);
+    /* release: pairs with the acquire load of write_pos in kcs_reader_read */
+    atomic_store_explicit(&h->write_pos, wpos + need, memory_order_release);
+    atomic_fetch_add_explicit(&h->frames_written, 1, memory_order_relaxed);
+    return 1;
+}
+
+/* Liveness: call every sampler tick, even when idle. */
+static inline void kcs_ring_heartbeat(struct kcs_ring *r) {
+    atomic_store_explicit(&r->hdr->heartbeat_ns, kcs_monotonic_ns(), memory_order_relaxed);
+}
+
+struct kcs_control {
+    uint64_t seq;
+    uint64_t interval_ns; /* 0 = unchanged */
+    uint32_t paused;
+    uint32_t stop;
+    uint32_t cmd_len;
+    uint8_t cmd[KCS_CTL_CMD_MAX];
+};
+
+/* Producer: poll the control area once per tick. Returns 1 and fills *c when a
+ * new, consistent control record is available (and acknowledges it). */
+static inline int kcs_ring_poll_control(struct kcs_ring *r, struct kcs_control *c) {
+    struct kcs_ring_header *h = r->hdr;
+    /* acquire: pairs with the consumer's final release store of ctl_seq */
+    uint64_t s1 = atomic_load_explicit(&h->ctl_seq, memory_order_acquire);
+    if ((s1 & 1u) || s1 == r->ctl_applied) return 0;
+    c->seq = s1;
+    c->interval_ns = atomic_load_explicit(&h->ctl_interval_ns, memory_order_relaxed);
+    c->paused = atomic_load_explicit(&h->ctl_paused, memory_order_relaxed);
+    c->stop = atomic_load_explicit(&h->ctl_stop, memory_order_relaxed);
+    c->cmd_len = atomic_load_explicit(&h->ctl_cmd_len, memory_order_relaxed);
+    if (c->cmd_len > KCS_CTL_CMD_MAX) c->cmd_len = KCS_CTL_CMD_MAX;
+    memcpy(c->cmd, h->ctl_cmd, c->cmd_len);
+    /* acquire fence: orders the field reads before the re-check (seqlock read side) */
+    atomic_thread_fence(memory_order_acquire);
+    if (atomic_load_explicit(&h->ctl_seq, memory_order_relaxed) != s1) return 0;
+    r->ctl_applied = s1;
+    /* release: pairs with the acquire in kcs_reader_ctl_ack */
+    atomic_store_explicit(&h->ctl_ack, s1, memory_order_release);
+    return 1;
+}
+
+/* Mark the run finished (no more frames) and unmap. The file stays for the
+ * reader, which owns its removal. */
+static inline void kcs_ring_close(struct kcs_ring *r) {
+    if (!r->hdr) return;
+    kcs_ring_heartbeat(r);
+    /* release: pairs with the acquire of flags in kcs_reader_read; every frame
+     * published before close is visible to a reader that sees CLOSED */
+    atomic_fetch_or_explicit(&r->hdr->flags, KCS_FLAG_CLOSED, memory_order_release);
+    munmap(r->hdr, r->map_len);
+    r->hdr = NULL;
+}
+
+/* ---------------------------------------------------------- msgpack writer */
+
+/* A growable msgpack buffer. Frames are built here and then copied into the
+ * ring by kcs_ring_write (kcs_frame_commit), so a frame's length is known
+ * before any byte of the ring is touched. */
+struct kcs_mp {
+    uint8_t *buf;
+    size_t len, cap;
+    int oom;
+};
+
+static inline void kcs_mp_init(struct kcs_mp *m) { memset(m, 0, sizeof *m); }
+static inline void kcs_mp_free(struct kcs_mp *m) {
+    free(m->buf);
+    memset(m, 0, sizeof *m);
+}
+static inline void kcs_mp_reset(struct kcs_mp *m) {
+    m->len = 0;
+    m->oom = 0;
+}
+static inline uint8_t *kcs_mp_reserve(struct kcs_mp *m, size_t n) {
+    if (m->oom) return NULL;
+    if (m->len + n > m->cap) {
+        size_t nc = m->cap ? m->cap * 2 : 1024;
+        while (nc < m->len + n) nc *= 2;
+        uint8_t *nb = (uint8_t *)realloc(m->buf, nc);
+        if (!nb) {
+            m->oom = 1;
+            return NULL;
+        }
+        m->buf = nb;
+        m->cap = nc;
+    }
+    uint8_t *p = m->buf + m->len;
+    m->len += n;
+    return p;
+}
+static inline void kcs_mp_be(uint8_t *p, uint64_t v, int n) {
+    for (int i = n - 1; i >= 0; i--) {
+        p[i] = (uint8_t)(v & 0xFF);
+        v >>= 8;
+    }
+}
+static inline void kcs_mp_head(struct kcs_mp *m, uint8_t tag, uint64_t v, int n) {
+    uint8_t *p = kcs_mp_reserve(m, (size_t)(1 + n));
+    if (!p) return;
+    p[0] = tag;
+    kcs_mp_be(p + 1, v, n);
+}
+static inline void kcs_mp_uint(struct kcs_mp *m, uint64_t v) {
+    if (v < 128) kcs_mp_head(m, (uint8_t)v, 0, 0);
+    else if (v <= 0xFF) kcs_mp_head(m, 0xcc, v, 1);
+    else if (v <= 0xFFFF) kcs_mp_head(m, 0xcd, v, 2);
+    else if (v <= 0xFFFFFFFFu) kcs_mp_head(m, 0xce, v, 4);
+    else kcs_mp_head(m, 0xcf, v, 8);
+}
+static inline void kcs_mp_int(struct kcs_mp *m, int64_t v) {
+    if (v >= 0) {
+        kcs_mp_uint(m, (uint64_t)v);
+        return;
+    }
+    if (v >= -32) kcs_mp_head(m, (uint8_t)(0xe0 | (uint8_t)(v + 32)), 0, 0);
+    else if (v >= INT8_MIN) kcs_mp_head(m, 0xd0, (uint8_t)(int8_t)v, 1);
+    else if (v >= INT16_MIN) kcs_mp_head(m, 0xd1, (uint16_t)(int16_t)v, 2);
+    else if (v >= INT32_MIN) kcs_mp_head(m, 0xd2, (uint32_t)(int32_t)v, 4);
+    else kcs_mp_head(m, 0xd3, (uint64_t)v, 8);
+}
+static inline void kcs_mp_nil(struct kcs_mp *m) { kcs_mp_head(m, 0xc0, 0, 0); }
+static inline void kcs_mp_bool(struct kcs_mp *m, int b) { kcs_mp_head(m, b ? 0xc3 : 0xc2, 0, 0); }
+static inline void kcs_mp_double(struct kcs_mp *m, double d) {
+    uint64_t bits;
+    memcpy(&bits, &d, 8);
+    kcs_mp_head(m, 0xcb, bits, 8);
+}
+static inline void kcs_mp_array(struct kcs_mp *m, uint32_t n) {
+    if (n < 16) kcs_mp_head(m, (uint8_t)(0x90 | n), 0, 0);
+    else if (n <= 0xFFFF) kcs_mp_head(m, 0xdc, n, 2);
+    else kcs_mp_head(m, 0xdd, n, 4);
+}
+static inline void kcs_mp_map(struct kcs_mp *m, uint32_t n) {
+    if (n < 16) kcs_mp_head(m, (uint8_t)(0x80 | n), 0, 0);
+    else if (n <= 0xFFFF) kcs_mp_head(m, 0xde, n, 2);
+    else kcs_mp_head(m, 0xdf, n, 4);
+}
+static inline void kcs_mp_strn(struct kcs_mp *m, const char *s, uint32_t n) {
+    if (n < 32) kcs_mp_head(m, (uint8_t)(0xa0 | n), 0, 0);
+    else if (n <= 0xFF) kcs_mp_head(m, 0xd9, n, 1);
+    else if (n <= 0xFFFF) kcs_mp_head(m, 0xda, n, 2);
+    else kcs_mp_head(m, 0xdb, n, 4);
+    uint8_t *p = kcs_mp_reserve(m, n);
+    if (p) memcpy(p, s, n);
+}
+static inline void kcs_mp_str(struct kcs_mp *m, const char *s) {
+    kcs_mp_strn(m, s ? s : "", (uint32_t)strlen(s ? s : ""));
+}
+/* Event prefix: array header of `nfields + 3` then tag, ts_ns, source. */
+static inline void kcs_mp_event(struct kcs_mp *m, uint32_t nfields, enum kcs_tag tag, uint64_t ts_ns,
+                                uint32_t source) {
+    kcs_mp_array(m, nfields + 3);
+    kcs_mp_uint(m, (uint64_t)tag);
+    kcs_mp_uint(m, ts_ns);
+    kcs_mp_uint(m, source);
+}
+
+/* ------------------------------------------------------------ frame API */
+
+/* A frame is a msgpack array of events. Begin it with the number of events it
+ * will hold, write each event with kcs_mp_event + fields, then commit. */
+static inline void kcs_frame_begin(struct kcs_mp *m, uint32_t nevents) {
+    kcs_mp_reset(m);
+    kcs_mp_array(m, nevents);
+}
+/* Returns 1 written, 0 dropped (ring full), -1 out of memory building it. */
+static inline int kcs_frame_commit(struct kcs_ring *r, struct kcs_mp *m) {
+    if (m->oom || m->len > KCS_FRAME_MAX_PAYLOAD) {
+        /* count the loss and consume a sequence number so the reader sees the gap */
+        atomic_fetch_add_explicit(&r->hdr->next_seq, 1, memory_order_relaxed);
+        kcs__count_drop(r->hdr, m->len);
+        return -1;
+    }
+    return kcs_ring_write(r, m->buf, (uint32_t)m->len);
+}
+
+/* ------------------------------------------------- latency histogram scheme */
+
+/* Scheme "log2x4": 4 linear sub-buckets per power of two. Values 0..3 have
+ * their own buckets; bucket b >= 4 covers [lo, lo + 2^(e-2)) where
+ * e = b/4 + 1 and lo = (4 + b%4) << (e-2). Relative bucket width <= 25 %. */
+#define KCS_HIST_SCHEME "log2x4"
+#define KCS_HIST_BUCKETS 252u
+static inline uint32_t kcs_hist_bucket(uint64_t v) {
+    if (v < 4) return (uint32_t)v;
+    uint32_t e = 63u - (uint32_t)__builtin_clzll(v);
+    return (e - 1u) * 4u + (uint32_t)((v >> (e - 2u)) & 3u);
+}
+static inline uint64_t kcs_hist_lower(uint32_t b) {
+    if (b < 4) return b;
+    uint32_t e = b / 4u + 1u;
+    return (uint64_t)(4u + b % 4u) << (e - 2u);
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* KCORO_STREAM_H */

@@ -1,0 +1,210 @@
+/*
+ * kcs_reader.c — consumer side of the kcoro-stream ring (see kcoro_stream.h
+ * for the protocol). Compiled into the cffi module kcoro_stream._native.
+ */
+#include "kcoro_stream.h"
+
+#include <signal.h>
+
+#include "kcs_reader.h"
+
+struct kcs_reader {
+    struct kcs_ring ring;
+    uint64_t rpos;          /* local copy of read_pos; we are its only writer */
+    uint64_t expected_seq;  /* next sequence number we expect */
+    int have_seq;
+};
+
+static void set_err(char *err, size_t errlen, const char *msg) {
+    if (err && errlen) snprintf(err, errlen, "%s", msg);
+}
+
+static kcs_reader *wrap(struct kcs_ring *ring) {
+    kcs_reader *r = (kcs_reader *)calloc(1, sizeof *r);
+    if (!r) return NULL;
+    r->ring = *ring;
+    /* acquire: pairs with our own earlier release stores when re-attaching */
+    r->rpos = atomic_load_explicit(&ring->hdr->read_pos, memory_order_acquire);
+    atomic_store_explicit(&ring->hdr->consumer_pid, (uint32_t)getpid(), memory_order_relaxed);
+    return r;
+}
+
+kcs_reader *kcs_reader_open(const char *path, char *err, size_t errlen) {
+    struct kcs_ring ring;
+    if (kcs_ring_map(&ring, path) != 0) {
+        set_err(err, errlen, kcs_last_error());
+        return NULL;
+    }
+    kcs_reader *r = wrap(&ring);
+    if (!r) set_err(err, errlen, "out of memory");
+    return r;
+}
+
+kcs_reader *kcs_reader_create(const char *path, uint64_t data_size, uint64_t interval_ns, char *err,
+                              size_t errlen) {
+    struct kcs_ring ring;
+    if (kcs_ring_create(&ring, path, data_size, interval_ns) != 0) {
+        set_err(err, errlen, kcs_last_error());
+        return NULL;
+    }
+    kcs_reader *r = wrap(&ring);
+    if (!r) set_err(err, errlen, "out of memory");
+    return r;
+}
+
+void kcs_reader_close(kcs_reader *r) {
+    if (!r) return;
+    munmap(r->ring.hdr, r->ring.map_len);
+    free(r);
+}
+
+void kcs_reader_info(kcs_reader *r, kcs_ring_info *o) {
+    struct kcs_ring_header *h = r->ring.hdr;
+    memset(o, 0, sizeof *o);
+    o->magic = h->magic;
+    o->abi_major = h->abi_major;
+    o->abi_minor = h->abi_minor;
+    o->header_size = h->header_size;
+    o->data_size = h->data_size;
+    o->created_realtime_ns = h->created_realtime_ns;
+    o->created_monotonic_ns = h->created_monotonic_ns;
+    o->producer_pid = atomic_load_explicit(&h->producer_pid, memory_order_relaxed);
+    o->consumer_pid = atomic_load_explicit(&h->consumer_pid, memory_order_relaxed);
+    /* acquire: pairs with the release in kcs_ring_close */
+    o->flags = atomic_load_explicit(&h->flags, memory_order_acquire);
+    o->initial_interval_ns = h->initial_interval_ns;
+    /* acquire: pairs with the release in kcs_ring_write */
+    o->write_pos = atomic_load_explicit(&h->write_pos, memory_order_acquire);
+    o->read_pos = r->rpos;
+    o->frames_written = atomic_load_explicit(&h->frames_written, memory_order_relaxed);
+    o->frames_dropped = atomic_load_explicit(&h->frames_dropped, memory_order_relaxed);
+    o->bytes_dropped = atomic_load_explicit(&h->bytes_dropped, memory_order_relaxed);
+    o->heartbeat_ns = atomic_load_explicit(&h->heartbeat_ns, memory_order_relaxed);
+    o->next_seq = atomic_load_explicit(&h->next_seq, memory_order_relaxed);
+    o->ctl_seq = atomic_load_explicit(&h->ctl_seq, memory_order_relaxed);
+    /* acquire: pairs with the release in kcs_ring_poll_control */
+    o->ctl_ack = atomic_load_explicit(&h->ctl_ack, memory_order_acquire);
+}
+
+int kcs_reader_read(kcs_reader *r, uint8_t *out, uint64_t out_cap, uint32_t *off, uint32_t *len,
+                    uint64_t *seq, uint32_t max_frames, kcs_read_result *res) {
+    struct kcs_ring_header *h = r->ring.hdr;
+    const uint64_t size = r->ring.mask + 1;
+    memset(res, 0, sizeof *res);
+    /* acquire: pairs with the release in kcs_ring_close. Loaded before write_pos, so
+     * a CLOSED flag seen here means every frame is already covered by write_pos. */
+    uint32_t flags = atomic_load_explicit(&h->flags, memory_order_acquire);
+    /* acquire: pairs with the release store of write_pos in kcs_ring_write */
+    uint64_t w = atomic_load_explicit(&h->write_pos, memory_order_acquire);
+    uint64_t rpos = r->rpos;
+    if (w - rpos > size) { /* impossible unless the header is corrupt */
+        res->corrupt = 1;
+        res->corrupt_bytes = w - rpos;
+        rpos = w;
+    }
+    uint64_t used = 0;
+    uint32_t n = 0;
+    while (rpos < w && n < max_frames) {
+        uint64_t o = rpos & r->ring.mask;
+        uint64_t tail = size - o;
+        if (tail < KCS_FRAME_HDR) { /* implicit pad */
+            rpos += tail;
+            continue;
+        }
+        const uint8_t *f = r->ring.data + o;
+        uint32_t flen, fcrc;
+        uint64_t fseq;
+        memcpy(&flen, f, 4);
+        memcpy(&fcrc, f + 4, 4);
+        memcpy(&fseq, f + 8, 8);
+        if (flen & KCS_FRAME_PAD) {
+            if ((uint64_t)(flen & ~KCS_FRAME_PAD) + KCS_FRAME_HDR != tail) {
+                res->corrupt++;
+                res->corrupt_bytes += tail;
+            }
+            rpos += tail;
+            continue;
+        }
+        uint64_t need = KCS_FRAME_HDR + (uint64_t)kcs_align8(flen);
+        if (flen > KCS_FRAME_MAX_PAYLOAD || need > tail || rpos + need > w) {
+            /* The framing is broken: nothing after this point can be trusted. */
+            res->corrupt++;
+            res->corrupt_bytes += w - rpos;
+            rpos = w;
+            break;
+        }
+        if (used + need > out_cap) {
+            if (n == 0) {
+                /* release: nothing consumed; keep read_pos as it was */
+                return -2; /* caller's buffer is smaller than one frame */
+            }
+            break;
+        }
+        if (kcs_crc32c(0, f + KCS_FRAME_HDR, flen) != fcrc) {
+            res->corrupt++;
+            res->corrupt_bytes += flen;
+            if (r->have_seq) r->expected_seq++; /* it consumed a sequence number */
+            rpos += need;
+            continue;
+        }
+        if (r->have_seq && fseq != r->expected_seq) {
+            if (fseq > r->expected_seq) {
+                if (res->gap_frames == 0) {
+                    res->gap_from = r->expected_seq;
+                    res->gap_to = fseq;
+                }
+                res->gap_frames += fseq - r->expected_seq;
+            }
+        }
+        r->expected_seq = fseq + 1;
+        r->have_seq = 1;
+        memcpy(out + used, f, (size_t)need);
+        off[n] = (uint32_t)(used + KCS_FRAME_HDR);
+        len[n] = flen;
+        seq[n] = fseq;
+        n++;
+        used += need;
+        rpos += need;
+    }
+    r->rpos = rpos;
+    /* release: pairs with the acquire of read_pos in kcs_ring_write; the copies
+     * above are complete before the producer may reuse the space */
+    atomic_store_explicit(&h->read_pos, rpos, memory_order_release);
+    res->nframes = n;
+    res->bytes = used;
+    res->closed = (flags & KCS_FLAG_CLOSED) && rpos == w;
+    return (int)n;
+}
+
+uint64_t kcs_reader_control(kcs_reader *r, uint64_t interval_ns, uint32_t paused, uint32_t stop,
+                            const uint8_t *cmd, uint32_t cmd_len) {
+    struct kcs_ring_header *h = r->ring.hdr;
+    if (cmd_len > KCS_CTL_CMD_MAX) cmd_len = KCS_CTL_CMD_MAX;
+    uint64_t s = atomic_load_explicit(&h->ctl_seq, memory_order_relaxed); /* single writer */
+    atomic_store_explicit(&h->ctl_seq, s + 1, memory_order_relaxed);    /* odd: writing */
+    /* release fence: the odd sequence is visible before any field changes (seqlock) */
+    atomic_thread_fence(memory_order_release);
+    atomic_store_explicit(&h->ctl_interval_ns, interval_ns, memory_order_relaxed);
+    atomic_store_explicit(&h->ctl_paused, paused, memory_order_relaxed);
+    atomic_store_explicit(&h->ctl_stop, stop, memory_order_relaxed);
+    atomic_store_explicit(&h->ctl_cmd_len, cmd_len, memory_order_relaxed);
+    if (cmd_len) memcpy(h->ctl_cmd, cmd, cmd_len);
+    /* release: pairs with the acquire of ctl_seq in kcs_ring_poll_control */
+    atomic_store_explicit(&h->ctl_seq, s + 2, memory_order_release);
+    return s + 2;
+}
+
+uint64_t kcs_reader_ctl_ack(kcs_reader *r) {
+    /* acquire: pairs with the release store of ctl_ack in kcs_ring_poll_control */
+    return atomic_load_explicit(&r->ring.hdr->ctl_ack, memory_order_acquire);
+}
+
+uint64_t kcs_monotonic_now(void) { return kcs_monotonic_ns(); }
+uint64_t kcs_realtime_now(void) { return kcs_now_ns(CLOCK_REALTIME); }
+uint32_t kcs_crc32c_buf(uint32_t crc, const uint8_t *buf, size_t len) { return kcs_crc32c(crc, buf, len); }
+
+int kcs_pid_alive(uint32_t pid) {
+    if (pid == 0) return 0;
+    if (kill((pid_t)pid, 0) == 0) return 1;
+    return errno == EPERM;
+}

@@ -1,0 +1,64 @@
+/*
+ * kcs_reader.h — the consumer side of the kcoro-stream ring, compiled into
+ * real symbols (native/reader/kcs_reader.c) for the Python cffi module.
+ * Python never touches the header layout: it calls these functions, which
+ * validate the ring and copy many frames per call with proper atomics.
+ * Only plain types cross this boundary, so the cffi cdef is this file.
+ */
+#ifndef KCS_READER_H
+#define KCS_READER_H
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct kcs_reader kcs_reader;
+
+/* A snapshot of the ring header (plain fields, atomics loaded). */
+typedef struct {
+    uint64_t magic;
+    uint32_t abi_major, abi_minor, header_size;
+    uint64_t data_size;
+    uint64_t created_realtime_ns, created_monotonic_ns;
+    uint32_t producer_pid, consumer_pid, flags;
+    uint64_t initial_interval_ns;
+    uint64_t write_pos, read_pos;
+    uint64_t frames_written, frames_dropped, bytes_dropped;
+    uint64_t heartbeat_ns, next_seq, ctl_seq, ctl_ack;
+} kcs_ring_info;
+
+/* Result of one read call. Frames are copied as-is (16-byte header, payload,
+ * padding) into the caller's buffer; off[i]/len[i]/seq[i] locate the payloads. */
+typedef struct {
+    uint32_t nframes;       /* good frames copied */
+    uint64_t bytes;         /* bytes of out[] used */
+    uint64_t gap_frames;    /* sequence numbers skipped (producer drops) */
+    uint64_t gap_from;      /* first missing seq of the first gap in this call */
+    uint64_t gap_to;        /* first seq seen after it */
+    uint64_t corrupt;       /* frames rejected (CRC / length) */
+    uint64_t corrupt_bytes;
+    uint32_t closed;        /* producer closed and everything was read */
+} kcs_read_result;
+
+/* Open an existing ring read-only for frames (read_pos is written). Returns
+ * NULL and writes a one-line message into err on failure. */
+kcs_reader *kcs_reader_open(const char *path, char *err, size_t errlen);
+/* Create a ring (mode 0600, O_EXCL) and open it as its reader. */
+kcs_reader *kcs_reader_create(const char *path, uint64_t data_size, uint64_t interval_ns, char *err,
+                              size_t errlen);
+void kcs_reader_close(kcs_reader *r);
+void kcs_reader_info(kcs_reader *r, kcs_ring_info *out);
+/* Copy up to max_frames frames / out_cap bytes. Never blocks. */
+int kcs_reader_read(kcs_reader *r, uint8_t *out, uint64_t out_cap, uint32_t *off, uint32_t *len,
+                    uint64_t *seq, uint32_t max_frames, kcs_read_result *res);
+/* Consumer control write (seqlock writer). interval_ns 0 = unchanged. */
+uint64_t kcs_reader_control(kcs_reader *r, uint64_t interval_ns, uint32_t paused, uint32_t stop,
+                            const uint8_t *cmd, uint32_t cmd_len);
+uint64_t kcs_reader_ctl_ack(kcs_reader *r);
+uint64_t kcs_monotonic_now(void);
+uint64_t kcs_realtime_now(void);
+uint32_t kcs_crc32c_buf(uint32_t crc, const uint8_t *buf, size_t len);
+int kcs_pid_alive(uint32_t pid);
+
+/* Example producer (native/examples/synthetic_producer.c), for tests and
+ * `kcoro-stream run --producer synthetic`. argv-style; returns an exit code. */
+int kcs_synthetic_main(int argc, char **argv);
+#endif
