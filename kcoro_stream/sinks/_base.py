@@ -1,0 +1,125 @@
+"""The sink contract (contract 5): a config struct, a runtime object, a name.
+
+A sink receives batches of derived events (the outputs the operators made for
+one input frame) through ``send``. pipeline.py gives every sink its own
+bounded queue and task and applies the sink's declared ``policy``:
+
+* ``"block"`` — the pipeline waits for the sink (files: nothing is lost);
+* ``"drop_oldest"`` — the pipeline never waits; when the queue is full the
+  oldest queued batch is dropped and counted (network clients, dashboards).
+
+Lifecycle::
+
+    sink = SinkClass(config, ctx)   # no I/O
+    await sink.open()               # create files, bind ports: raise SinkError
+    await sink.send(batch) ...      # one call per batch, never concurrently
+    await sink.aclose()             # flush and finalize; always called after open
+
+Every sink counts what it received, wrote and dropped (with a reason) and
+returns it from ``statistics()`` as a frozen ``SinkStatistics``.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, TextIO
+
+import msgspec
+
+from ..events import DerivedEvent
+
+Policy = Literal["block", "drop_oldest"]
+
+
+class SinkStatistics(msgspec.Struct, frozen=True):
+    """What a sink did so far. ``dropped`` sums ``drop_reasons``."""
+
+    name: str
+    received: int
+    written: int
+    dropped: int
+    drop_reasons: dict[str, int]
+    extra: dict[str, Any] = {}
+
+
+class Controller(abc.ABC):
+    """Commands a sink (a dashboard) may send back to the running source."""
+
+    @abc.abstractmethod
+    def pause(self, paused: bool) -> None:
+        """Pause or resume the benchmark's sampler output (or replay playback)."""
+
+    @abc.abstractmethod
+    def set_interval_ms(self, interval_ms: float) -> None:
+        """Ask the producer for a new sampling interval."""
+
+    @abc.abstractmethod
+    def stop(self) -> None:
+        """End the run cleanly (flush, summary, exit 0)."""
+
+    @abc.abstractmethod
+    def restart(self, mode: str) -> None:
+        """Restart the benchmark in another mode (live runs only)."""
+
+    @property
+    @abc.abstractmethod
+    def paused(self) -> bool:
+        """Whether the source is paused now."""
+
+
+@dataclass
+class SinkContext:
+    """What the pipeline hands every sink: options and back-channels."""
+
+    force: bool = False  # overwrite existing output files
+    stdout: TextIO | None = None  # the process's stdout (None: sys.stdout)
+    controller: Controller | None = None
+    live: bool = True  # False on replay
+    statistics: Callable[[], dict[str, Any]] | None = None  # pipeline-wide stats
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Sink(abc.ABC):
+    """Base of every sink; subclasses set ``name``, ``Config`` and ``policy``."""
+
+    name: ClassVar[str]
+    Config: ClassVar[type[msgspec.Struct]]
+    policy: ClassVar[Policy] = "block"
+    summary: ClassVar[str] = ""
+
+    def __init__(self, config: msgspec.Struct, ctx: SinkContext) -> None:
+        self.config = config
+        self.ctx = ctx
+        self._received = 0
+        self._written = 0
+        self._drops: dict[str, int] = {}
+
+    async def open(self) -> None:  # noqa: B027 - optional hook
+        """Acquire resources (files, sockets). Raise SinkError on failure."""
+
+    @abc.abstractmethod
+    async def send(self, batch: Sequence[DerivedEvent]) -> None:
+        """Handle one batch of derived events."""
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Flush and release everything; called once after a successful open."""
+
+    def count_drop(self, reason: str, n: int = 1) -> None:
+        """Record ``n`` events dropped for ``reason`` (never drop silently)."""
+        self._drops[reason] = self._drops.get(reason, 0) + n
+
+    def statistics(self) -> SinkStatistics:
+        return SinkStatistics(
+            name=self.name,
+            received=self._received,
+            written=self._written,
+            dropped=sum(self._drops.values()),
+            drop_reasons=dict(self._drops),
+            extra=self.extra_statistics(),
+        )
+
+    def extra_statistics(self) -> dict[str, Any]:
+        """Sink-specific figures for ``statistics().extra``."""
+        return {}
