@@ -1,0 +1,316 @@
+"""The trio ingester: ring → (event log, decoded batches) until the producer ends.
+
+::
+
+    RingReader.read()  ──frames──►  FrameSink.frame(payload, seq, record)
+        │ gaps / corrupt               (pipeline.py: append to the log, decode,
+        │ ctl_ack changes               push through the operators)
+        ▼
+    ingester events (RingLoss, ControlApplied, ProducerLost) ──► FrameSink.frame(...)
+                                                                  seq | INGEST_SEQ_BIT
+
+The ingester never decodes for its own needs and never re-encodes producer
+frames: what the ring held is what the log stores. Events it makes itself are
+encoded once and flow through the same path, so a replay of the log sees the
+exact sequence the live pipeline saw.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import msgspec
+import trio
+
+from ..events import INGEST_SEQ_BIT, ControlApplied, ProducerLost, RawEvent, RingLoss, encode_frame
+from ..sources import ReadResult, RingReader, monotonic_ns, pid_alive
+
+
+class FrameSink(Protocol):
+    """Where the ingester delivers frames (implemented by pipeline.py)."""
+
+    def frame(self, payload: memoryview | bytes, seq: int, record: memoryview | None) -> None:
+        """One frame: its payload, its sequence number and (for ring frames) the raw record."""
+
+    async def drain(self) -> None:
+        """Called after each batch of frames: let derived output reach the sinks."""
+
+
+class IngestStatistics(msgspec.Struct, frozen=True):
+    """What the ingester did so far (``Ingester.statistics()``)."""
+
+    frames: int
+    bytes: int
+    reads: int
+    lost_frames: int
+    lost_bytes: int
+    corrupt_frames: int
+    ingester_events: int
+    producer: str
+
+
+@dataclass
+class ProducerOutcome:
+    """How the run ended, for the CLI's exit code and message."""
+
+    state: str  # "finished" | "stopped" | "lost" | "failed"
+    message: str = ""
+    exit_status: int | None = None
+    stderr_tail: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.state in ("finished", "stopped")
+
+
+class Producer(Protocol):
+    """A running producer the ingester watches (a child process or a pid)."""
+
+    pid: int
+
+    def poll(self) -> int | None:
+        """Exit status if the producer has ended (negative: killed by signal), else None."""
+
+    def describe_exit(self, status: int) -> str: ...
+
+
+class ChildProducer:
+    """A producer launched by us: exit is seen at once through the process."""
+
+    def __init__(self, process: trio.Process) -> None:
+        self.process = process
+        self.pid = process.pid
+
+    def poll(self) -> int | None:
+        return self.process.poll()
+
+    def describe_exit(self, status: int) -> str:
+        if status < 0:
+            try:
+                name = signal.Signals(-status).name
+            except ValueError:
+                name = f"signal {-status}"
+            return f"killed by {name}"
+        return f"exited with status {status}"
+
+
+class AttachedProducer:
+    """A producer we attached to: liveness from the heartbeat and the pid."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def poll(self) -> int | None:
+        return None if pid_alive(self.pid) else -1
+
+    def describe_exit(self, status: int) -> str:
+        return f"process {self.pid} is gone"
+
+
+class Ingester:
+    """Moves frames from one ring to a FrameSink until the producer is done."""
+
+    def __init__(
+        self,
+        ring: RingReader,
+        sink: FrameSink,
+        *,
+        producer: Producer | None = None,
+        poll_interval_s: float = 0.001,
+        max_poll_interval_s: float = 0.005,
+        lost_after_s: float = 0.5,
+        stop_grace_s: float = 3.0,
+        on_stop_timeout: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.ring = ring
+        self.sink = sink
+        self.producer = producer
+        self.poll_interval_s = poll_interval_s
+        self.max_poll_interval_s = max_poll_interval_s
+        self.lost_after_ns = int(lost_after_s * 1e9)
+        self.stop_grace_s = stop_grace_s
+        self.on_stop_timeout = on_stop_timeout
+        self._expected: int | None = None
+        self._ingest_seq = 0
+        self._last_ack = ring.ctl_ack()
+        self._ctl_sent: dict[int, tuple[int, bool, bool]] = {}
+        self._stop_requested: trio.Event = trio.Event()
+        self._frames = self._bytes = self._reads = 0
+        self._lost_frames = self._lost_bytes = self._corrupt = self._ingest_events = 0
+        self._last_dropped_bytes = 0
+        self._state = "running"
+
+    # -- control ------------------------------------------------------------
+
+    def control(self, *, interval_ns: int = 0, paused: bool = False, stop: bool = False) -> int:
+        """Send a control record to the producer (applied at its next tick)."""
+        seq = self.ring.control(interval_ns=interval_ns, paused=paused, stop=stop)
+        self._ctl_sent[seq] = (interval_ns, paused, stop)
+        return seq
+
+    def request_stop(self) -> None:
+        """Ask the producer to end the run; it writes RunEnded and closes."""
+        if not self._stop_requested.is_set():
+            self._stop_requested.set()
+            self.control(stop=True)
+
+    def statistics(self) -> IngestStatistics:
+        return IngestStatistics(
+            frames=self._frames,
+            bytes=self._bytes,
+            reads=self._reads,
+            lost_frames=self._lost_frames,
+            lost_bytes=self._lost_bytes,
+            corrupt_frames=self._corrupt,
+            ingester_events=self._ingest_events,
+            producer=self._state,
+        )
+
+    # -- the loop -------------------------------------------------------------
+
+    async def run(self) -> ProducerOutcome:
+        """Ingest until the ring is closed, the producer ends or is lost."""
+        idle_sleep = self.poll_interval_s
+        stop_deadline = math.inf
+        while True:
+            got = await self._read_once()
+            if got is None:  # ring closed and drained
+                self._check_trailing_loss()
+                await self.sink.drain()
+                self._state = "stopped" if self._stop_requested.is_set() else "finished"
+                return ProducerOutcome(self._state)
+            if got:
+                idle_sleep = self.poll_interval_s
+                await trio.lowlevel.checkpoint()
+                continue
+            outcome = self._check_producer()
+            if outcome is not None:
+                # One last drain: everything published before death is ours.
+                while await self._read_once():
+                    pass
+                self._check_trailing_loss()
+                self._emit(
+                    ProducerLost(
+                        monotonic_ns(),
+                        0,
+                        pid=self.producer.pid if self.producer else 0,
+                        reason=outcome.message,
+                        exit_status=-1 if outcome.exit_status is None else outcome.exit_status,
+                        last_heartbeat_ns=self.ring.info().heartbeat_ns,
+                    )
+                )
+                await self.sink.drain()
+                self._state = outcome.state
+                return outcome
+            if self._stop_requested.is_set():
+                if stop_deadline == math.inf:
+                    stop_deadline = trio.current_time() + self.stop_grace_s
+                elif trio.current_time() > stop_deadline and self.on_stop_timeout is not None:
+                    await self.on_stop_timeout()
+                    stop_deadline = trio.current_time() + self.stop_grace_s
+            await trio.sleep(idle_sleep)
+            idle_sleep = min(idle_sleep * 2, self.max_poll_interval_s)
+
+    async def _read_once(self) -> int | None:
+        """Read one batch; returns frames delivered, or None once closed and empty."""
+        res = self.ring.read()
+        self._reads += 1
+        n = len(res)
+        if res.corrupt:
+            self._corrupt += res.corrupt
+            self._emit(
+                RingLoss(
+                    monotonic_ns(),
+                    0,
+                    frames=res.corrupt,
+                    bytes=res.corrupt_bytes,
+                    seq_from=self._expected or 0,
+                    seq_to=res.seqs[0] if n else self._expected or 0,
+                    reason="corrupt",
+                )
+            )
+        if n:
+            seqs = res.seqs
+            if res.gap_frames or (self._expected is not None and seqs[0] != self._expected):
+                self._deliver_with_gaps(res)
+            else:
+                frame = self.sink.frame
+                for i in range(n):
+                    frame(res.payload(i), seqs[i], res.record(i))
+                self._expected = seqs[-1] + 1
+            self._frames += n
+            self._bytes += len(res.data)
+        self._check_ack()
+        if n or res.corrupt:
+            await self.sink.drain()
+        if res.closed and not n:
+            return None
+        return n
+
+    def _deliver_with_gaps(self, res: ReadResult) -> None:
+        for i, seq in enumerate(res.seqs):
+            if self._expected is not None and seq > self._expected:
+                self._loss(self._expected, seq)
+            self.sink.frame(res.payload(i), seq, res.record(i))
+            self._expected = seq + 1
+
+    def _loss(self, seq_from: int, seq_to: int) -> None:
+        info = self.ring.info()
+        lost_bytes = info.bytes_dropped - self._last_dropped_bytes
+        self._last_dropped_bytes = info.bytes_dropped
+        frames = seq_to - seq_from
+        self._lost_frames += frames
+        self._lost_bytes += lost_bytes
+        self._emit(
+            RingLoss(
+                monotonic_ns(),
+                0,
+                frames=frames,
+                bytes=lost_bytes,
+                seq_from=seq_from,
+                seq_to=seq_to,
+                reason="dropped",
+            )
+        )
+
+    def _check_trailing_loss(self) -> None:
+        info = self.ring.info()
+        expected = self._expected or 0
+        if info.next_seq > expected and (self._expected is not None or info.frames_dropped):
+            self._loss(expected, info.next_seq)
+            self._expected = info.next_seq
+
+    def _check_ack(self) -> None:
+        ack = self.ring.ctl_ack()
+        if ack != self._last_ack:
+            self._last_ack = ack
+            interval, paused, stop = self._ctl_sent.pop(ack, (0, False, False))
+            self._emit(
+                ControlApplied(monotonic_ns(), 0, seq=ack, interval_ns=interval, paused=paused, stop=stop)
+            )
+
+    def _check_producer(self) -> ProducerOutcome | None:
+        p = self.producer
+        if p is None:
+            return None
+        status = p.poll()
+        if status is None:
+            return None
+        if isinstance(p, AttachedProducer):
+            hb = self.ring.info().heartbeat_ns
+            if monotonic_ns() - hb < self.lost_after_ns:
+                return None  # pid gone but heartbeat fresh: wait for the stall bound
+        reason = p.describe_exit(status)
+        if status == 0:
+            reason = "exited without closing the ring"
+        return ProducerOutcome("lost", message=f"producer {p.pid} {reason}", exit_status=status)
+
+    def _emit(self, event: RawEvent) -> None:
+        seq = INGEST_SEQ_BIT | self._ingest_seq
+        self._ingest_seq += 1
+        self._ingest_events += 1
+        self.sink.frame(encode_frame([event]), seq, None)

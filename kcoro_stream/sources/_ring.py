@@ -1,0 +1,232 @@
+"""RingReader: the Python face of the shared-memory ring (contract 1).
+
+All header access and frame copying happens in C (native/reader/kcs_reader.c,
+compiled by cffi into ``kcoro_stream._native``) with acquire/release atomics;
+this module only holds the handle, owns the copy buffer and turns the C
+results into Python objects. One ``read()`` call copies many frames.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import msgspec
+
+from .._native import ffi, lib
+from ..errors import RingError
+
+DEFAULT_RING_BYTES: Final = 8 << 20
+SHM_DIR: Final = Path("/dev/shm")
+FRAME_HDR: Final = 16
+_ERRLEN: Final = 512
+
+
+class RingInfo(msgspec.Struct, frozen=True):
+    """A snapshot of the ring header (the C side loads the atomics)."""
+
+    path: str
+    abi_major: int
+    abi_minor: int
+    data_size: int
+    created_realtime_ns: int
+    created_monotonic_ns: int
+    producer_pid: int
+    consumer_pid: int
+    closed: bool
+    initial_interval_ns: int
+    write_pos: int
+    read_pos: int
+    frames_written: int
+    frames_dropped: int
+    bytes_dropped: int
+    heartbeat_ns: int
+    next_seq: int
+    ctl_seq: int
+    ctl_ack: int
+
+
+@dataclass(slots=True)
+class ReadResult:
+    """Frames copied by one ``RingReader.read`` call.
+
+    ``data`` holds the frames exactly as they sat in the ring (16-byte header,
+    payload, padding): ``data[starts[i]:ends[i]]`` is frame i's full record
+    (what the event log stores) and its payload is at ``+16 .. +16+lens[i]``.
+    """
+
+    data: bytes
+    offsets: list[int]  # payload offsets
+    lens: list[int]
+    seqs: list[int]
+    gap_frames: int
+    gap_from: int
+    gap_to: int
+    corrupt: int
+    corrupt_bytes: int
+    closed: bool
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def record(self, i: int) -> memoryview:
+        start = self.offsets[i] - FRAME_HDR
+        end = self.offsets[i] + ((self.lens[i] + 7) & ~7)
+        return memoryview(self.data)[start:end]
+
+    def payload(self, i: int) -> memoryview:
+        off = self.offsets[i]
+        return memoryview(self.data)[off : off + self.lens[i]]
+
+
+def new_ring_path() -> Path:
+    """An unguessable path for a new ring under /dev/shm (or $TMPDIR without it)."""
+    base = (
+        SHM_DIR
+        if SHM_DIR.is_dir() and os.access(SHM_DIR, os.W_OK)
+        else Path(os.environ.get("TMPDIR", "/tmp"))
+    )
+    return base / f"kcoro-stream-{os.getpid()}-{secrets.token_hex(12)}"
+
+
+class RingReader:
+    """Consumer handle on one ring. Not thread-safe; one reader per ring."""
+
+    def __init__(self, handle: object, path: Path, *, owner: bool, max_frames: int = 4096) -> None:
+        self._h = handle
+        self.path = path
+        self.owner = owner
+        self._max_frames = max_frames
+        self._cap = 1 << 20
+        self._out = ffi.new("uint8_t[]", self._cap)
+        self._off = ffi.new("uint32_t[]", max_frames)
+        self._len = ffi.new("uint32_t[]", max_frames)
+        self._seq = ffi.new("uint64_t[]", max_frames)
+        self._res = ffi.new("kcs_read_result *")
+        self._info = ffi.new("kcs_ring_info *")
+
+    # -- construction -------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls, path: Path | None = None, *, data_size: int = DEFAULT_RING_BYTES, interval_ns: int = 10_000_000
+    ) -> RingReader:
+        """Create a new ring (mode 0600, exclusive) and become its reader."""
+        path = path or new_ring_path()
+        err = ffi.new("char[]", _ERRLEN)
+        h = lib.kcs_reader_create(os.fsencode(path), data_size, interval_ns, err, _ERRLEN)
+        if h == ffi.NULL:
+            raise RingError(ffi.string(err).decode(errors="replace"))
+        return cls(h, path, owner=True)
+
+    @classmethod
+    def open(cls, path: Path) -> RingReader:
+        """Attach to an existing ring; validates magic, ABI major and sizes."""
+        err = ffi.new("char[]", _ERRLEN)
+        h = lib.kcs_reader_open(os.fsencode(path), err, _ERRLEN)
+        if h == ffi.NULL:
+            raise RingError(ffi.string(err).decode(errors="replace"))
+        return cls(h, Path(path), owner=False)
+
+    def close(self, *, unlink: bool | None = None) -> None:
+        """Unmap; the creator (or ``unlink=True``) also removes the file."""
+        if self._h is None:
+            return
+        lib.kcs_reader_close(self._h)
+        self._h = None
+        if self.owner if unlink is None else unlink:
+            try:
+                self.path.unlink()
+            except FileNotFoundError:
+                pass
+
+    def __enter__(self) -> RingReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reading ------------------------------------------------------------
+
+    def info(self) -> RingInfo:
+        self._check()
+        i = self._info
+        lib.kcs_reader_info(self._h, i)
+        return RingInfo(
+            path=str(self.path),
+            abi_major=i.abi_major,
+            abi_minor=i.abi_minor,
+            data_size=i.data_size,
+            created_realtime_ns=i.created_realtime_ns,
+            created_monotonic_ns=i.created_monotonic_ns,
+            producer_pid=i.producer_pid,
+            consumer_pid=i.consumer_pid,
+            closed=bool(i.flags & 1),
+            initial_interval_ns=i.initial_interval_ns,
+            write_pos=i.write_pos,
+            read_pos=i.read_pos,
+            frames_written=i.frames_written,
+            frames_dropped=i.frames_dropped,
+            bytes_dropped=i.bytes_dropped,
+            heartbeat_ns=i.heartbeat_ns,
+            next_seq=i.next_seq,
+            ctl_seq=i.ctl_seq,
+            ctl_ack=i.ctl_ack,
+        )
+
+    def read(self) -> ReadResult:
+        """Copy every available frame (up to the batch limits). Never blocks."""
+        self._check()
+        res = self._res
+        while True:
+            n = lib.kcs_reader_read(
+                self._h, self._out, self._cap, self._off, self._len, self._seq, self._max_frames, res
+            )
+            if n != -2:
+                break
+            self._cap *= 2  # a frame larger than our buffer: grow and retry
+            self._out = ffi.new("uint8_t[]", self._cap)
+        data = ffi.buffer(self._out, res.bytes)[:]
+        return ReadResult(
+            data=data,
+            offsets=ffi.unpack(self._off, n),
+            lens=ffi.unpack(self._len, n),
+            seqs=ffi.unpack(self._seq, n),
+            gap_frames=res.gap_frames,
+            gap_from=res.gap_from,
+            gap_to=res.gap_to,
+            corrupt=res.corrupt,
+            corrupt_bytes=res.corrupt_bytes,
+            closed=bool(res.closed),
+        )
+
+    # -- control ------------------------------------------------------------
+
+    def control(
+        self, *, interval_ns: int = 0, paused: bool = False, stop: bool = False, cmd: bytes = b""
+    ) -> int:
+        """Publish a control record; returns its sequence (see ``ctl_ack``)."""
+        self._check()
+        if len(cmd) > 192:
+            raise RingError(f"{self.path}: control command of {len(cmd)} bytes exceeds 192")
+        return int(lib.kcs_reader_control(self._h, interval_ns, int(paused), int(stop), cmd, len(cmd)))
+
+    def ctl_ack(self) -> int:
+        self._check()
+        return int(lib.kcs_reader_ctl_ack(self._h))
+
+    def _check(self) -> None:
+        if self._h is None:
+            raise RingError(f"{self.path}: ring is closed")
+
+
+def monotonic_ns() -> int:
+    """CLOCK_MONOTONIC in ns, the clock producers stamp events with."""
+    return int(lib.kcs_monotonic_now())
+
+
+def pid_alive(pid: int) -> bool:
+    return bool(lib.kcs_pid_alive(pid))
