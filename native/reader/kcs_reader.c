@@ -208,3 +208,18 @@ int kcs_pid_alive(uint32_t pid) {
     if (kill((pid_t)pid, 0) == 0) return 1;
     return errno == EPERM;
 }
+
+void kcs_layout(kcs_ring_layout *o) {
+    o->header_size = KCS_HEADER_SIZE;
+    o->magic = (uint32_t)offsetof(struct kcs_ring_header, magic);
+    o->abi_major = (uint32_t)offsetof(struct kcs_ring_header, abi_major);
+    o->abi_minor = (uint32_t)offsetof(struct kcs_ring_header, abi_minor);
+    o->data_size = (uint32_t)offsetof(struct kcs_ring_header, data_size);
+    o->write_pos = (uint32_t)offsetof(struct kcs_ring_header, write_pos);
+    o->read_pos = (uint32_t)offsetof(struct kcs_ring_header, read_pos);
+    o->flags = (uint32_t)offsetof(struct kcs_ring_header, flags);
+    o->producer_pid = (uint32_t)offsetof(struct kcs_ring_header, producer_pid);
+    o->heartbeat_ns = (uint32_t)offsetof(struct kcs_ring_header, heartbeat_ns);
+    o->next_seq = (uint32_t)offsetof(struct kcs_ring_header, next_seq);
+    o->ctl_seq = (uint32_t)offsetof(struct kcs_ring_header, ctl_seq);
+}

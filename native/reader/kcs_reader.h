@@ -38,6 +38,14 @@ typedef struct {
     uint32_t closed;        /* producer closed and everything was read */
 } kcs_read_result;
 
+/* Byte offsets of header fields (offsetof in C), for tools and tests that
+ * must poke at raw bytes without mirroring the layout. */
+typedef struct {
+    uint32_t header_size, magic, abi_major, abi_minor, data_size, write_pos, read_pos, flags,
+        producer_pid, heartbeat_ns, next_seq, ctl_seq;
+} kcs_ring_layout;
+void kcs_layout(kcs_ring_layout *out);
+
 /* Open an existing ring read-only for frames (read_pos is written). Returns
  * NULL and writes a one-line message into err on failure. */
 kcs_reader *kcs_reader_open(const char *path, char *err, size_t errlen);

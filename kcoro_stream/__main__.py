@@ -1,0 +1,5 @@
+"""``python -m kcoro_stream`` is the ``kcoro-stream`` command."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,437 @@
+"""The ``kcoro-stream`` command line.
+
+Every KcoroStreamError becomes one red line on stderr and its exit code;
+anything else is a bug and says so in one line (``KCORO_STREAM_DEBUG=1`` shows
+the traceback). Old kcoro_mon flags (-P -C -N -c -k -s -m -j -H -d) work on
+``run``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import click
+import trio
+
+from .errors import KcoroStreamError, UsageError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _fail(msg: str, code: int) -> None:
+    click.secho(f"kcoro-stream: {msg}", fg="red", err=True)
+    sys.exit(code)
+
+
+def _first_error(e: BaseException) -> BaseException:
+    """The most telling error inside (possibly nested) exception groups."""
+    if isinstance(e, BaseExceptionGroup):
+        inner = [_first_error(x) for x in e.exceptions]
+        for x in inner:
+            if isinstance(x, KcoroStreamError):
+                return x
+        for x in inner:
+            if not isinstance(x, KeyboardInterrupt | trio.Cancelled):
+                return x
+        return inner[0]
+    return e
+
+
+def _run_trio(fn: Callable[..., Coroutine[Any, Any, int]], *args: Any) -> None:
+    try:
+        code = trio.run(fn, *args)
+    except BaseException as e:  # noqa: BLE001 - the one place errors become exit codes
+        err = _first_error(e)
+        if isinstance(err, KcoroStreamError):
+            _fail(str(err), err.exit_code)
+        if isinstance(err, KeyboardInterrupt):
+            _fail("interrupted", 130)
+        if isinstance(err, SystemExit):
+            raise err from None
+        if os.environ.get("KCORO_STREAM_DEBUG"):
+            raise
+        _fail(f"internal error: {type(err).__name__}: {err} (set KCORO_STREAM_DEBUG=1 for a traceback)", 70)
+    sys.exit(code)
+
+
+def _guard(fn: Callable[[], Any]) -> Any:
+    try:
+        return fn()
+    except KcoroStreamError as e:
+        _fail(str(e), e.exit_code)
+
+
+def _duration(value: str | None) -> float | None:
+    """'3', '3s', '250ms', '2m' → seconds."""
+    if value is None:
+        return None
+    v = value.strip().lower()
+    scale = 1.0
+    for suffix, mul in (("ms", 1e-3), ("s", 1.0), ("m", 60.0), ("h", 3600.0)):
+        if v.endswith(suffix):
+            v, scale = v[: -len(suffix)], mul
+            break
+    try:
+        out = float(v) * scale
+    except ValueError:
+        raise UsageError(f"bad duration {value!r} (examples: 3, 2.5s, 250ms, 1m)") from None
+    if out < 0:
+        raise UsageError(f"bad duration {value!r}: must not be negative")
+    return out
+
+
+def _speed(value: str) -> float | None:
+    v = value.strip().lower()
+    if v == "max":
+        return None
+    try:
+        out = float(v[:-1] if v.endswith("x") else v)
+    except ValueError:
+        raise UsageError(f"--speed: expected 'max' or a factor like 1x or 10x, got {value!r}") from None
+    if out <= 0:
+        raise UsageError(f"--speed: must be positive, got {value!r}")
+    return out
+
+
+def _out_sink(path: str, legacy: bool = False) -> dict[str, Any]:
+    kind = "csv" if path.endswith((".csv", ".csv.gz", ".csv.zst")) else "ndjson"
+    spec: dict[str, Any] = {"sink": kind, "path": path}
+    if legacy:
+        spec["legacy"] = True
+    return spec
+
+
+def _surface_sinks(prometheus: str | None, websocket: str | None, allow_remote: bool) -> list[Any]:
+    extra: list[Any] = []
+    for name, addr in (("prometheus", prometheus), ("websocket", websocket)):
+        if addr:
+            host, _, port = addr.rpartition(":")
+            spec: dict[str, Any] = {"sink": name, "host": host or "127.0.0.1"}
+            try:
+                spec["port"] = int(port)
+            except ValueError:
+                raise UsageError(f"--{name}: expected HOST:PORT, got {addr!r}") from None
+            if allow_remote:
+                spec["allow_remote"] = True
+            extra.append(spec)
+    return extra
+
+
+def _apply_stdout_choice(specs: list[Any], tui: bool | None) -> list[Any]:
+    """stdout sink: NDJSON when piped; the dashboard when a terminal (unless --no-tui)."""
+    use_tui = tui if tui is not None else sys.stdout.isatty()
+    if not use_tui:
+        return [s for s in specs if s != "tui"]
+    from .sinks import sink_names
+
+    if "tui" not in sink_names():
+        if tui:
+            raise UsageError("--tui: the terminal dashboard is not available in this build")
+        return specs
+    out = ["tui" if s == "stdout" else s for s in specs]
+    return out if "tui" in out else [*out, "tui"]
+
+
+def _sink_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option(
+            "--out",
+            "-o",
+            "outs",
+            multiple=True,
+            metavar="PATH",
+            help="Also write derived events to PATH (.ndjson/.csv, + .gz/.zst).",
+        ),
+        click.option(
+            "--sink",
+            "sinks",
+            multiple=True,
+            metavar="SPEC",
+            help="Add a sink: stdout, ndjson:PATH, csv:PATH, prometheus:H:P, websocket:H:P, tui.",
+        ),
+        click.option("--only-sinks", is_flag=True, help="Use only --out/--sink sinks, not the file's."),
+        click.option("--no-stdout", is_flag=True, help="Drop the stdout sink."),
+        click.option(
+            "--legacy-json",
+            "legacy_json",
+            metavar="PATH",
+            help="Write old kcoro_mon NDJSON field names to PATH (- for stdout).",
+        ),
+        click.option(
+            "--prometheus", metavar="HOST:PORT", help="Serve /metrics (127.0.0.1 unless --allow-remote)."
+        ),
+        click.option("--websocket", metavar="HOST:PORT", help="Serve the browser dashboard and /ws."),
+        click.option("--allow-remote", is_flag=True, help="Allow servers to bind non-loopback addresses."),
+        click.option(
+            "--tui/--no-tui", default=None, help="Terminal dashboard (default: when stdout is a TTY)."
+        ),
+        click.option("--force", is_flag=True, help="Overwrite existing output files."),
+    ]
+    for opt in reversed(options):
+        f = opt(f)
+    return f
+
+
+def _build_options(p: Any, kw: dict[str, Any]) -> Any:
+    from .pipeline import RunOptions
+
+    specs: list[Any] = [] if kw["only_sinks"] else list(p.sinks)
+    if kw["no_stdout"]:
+        specs = [s for s in specs if s != "stdout"]
+    specs += [_out_sink(o) for o in kw["outs"]]
+    specs += list(kw["sinks"])
+    legacy = kw.get("legacy_json")
+    if legacy == "-":
+        specs = [s for s in specs if s != "stdout"] + [{"sink": "stdout", "legacy": True}]
+    elif legacy:
+        specs.append(_out_sink(legacy, legacy=True))
+    specs += _surface_sinks(kw["prometheus"], kw["websocket"], kw["allow_remote"])
+    tui = kw["tui"]
+    if kw.get("headless"):
+        tui = False
+    specs = _apply_stdout_choice(specs, tui)
+    return RunOptions(sinks=specs, force=kw["force"])
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(package_name="kcoro-stream")
+def cli() -> None:
+    """kcoro-stream: live monitor and telemetry pipeline for the KCoro coroutine runtime."""
+
+
+@cli.command(context_settings={**CONTEXT, "ignore_unknown_options": False})
+@click.argument("pipeline_file", type=click.Path(path_type=Path))
+@click.option("-d", "--duration", help="Run for this long (3, 2.5s, 250ms); default: the pipeline's.")
+@click.option("-m", "--mode", help="Benchmark mode: channel, tasks, mixed, dual.")
+@click.option("--interval", help="Sampling interval (10ms default).")
+@click.option("--producer", type=click.Choice(["bench", "synthetic"]), help="Which producer to launch.")
+@click.option("-P", "--producers", type=int, help="(channel) producers.")
+@click.option("-C", "--consumers", type=int, help="(channel) consumers.")
+@click.option("-N", "--packets", type=int, help="(channel) packets per run.")
+@click.option("-c", "--capacity", type=int, help="(channel) capacity (0 = rendezvous).")
+@click.option("-k", "--packet-size", type=int, help="(channel) message size in bytes.")
+@click.option("-s", "--spin", type=int, help="(channel) spin iterations before yield.")
+@click.option("--workers", type=int, help="Worker threads (default: online CPUs).")
+@click.option("--seed", type=int, help="Seed for a repeatable run.")
+@click.option(
+    "--bench-arg", "bench_args", multiple=True, metavar="ARG", help="Extra producer flag (repeatable)."
+)
+@click.option("-j", "--json", "json_path", metavar="PATH", help="Old monitor: NDJSON path (- for stdout).")
+@click.option("-H", "--headless", is_flag=True, help="Old monitor: no UI, export only.")
+@click.option(
+    "--log", "log_dir", type=click.Path(path_type=Path), help="Event log directory (default runs/<id>)."
+)
+@click.option("--no-log", is_flag=True, help="Do not record an event log.")
+@click.option("--fsync", type=click.Choice(["never", "flush", "always"]), default="flush", show_default=True)
+@_sink_options
+def run(pipeline_file: Path, **kw: Any) -> None:
+    """Run PIPELINE_FILE live: launch the benchmark, record, derive, fan out."""
+    from .pipeline import load_pipeline, run_live
+
+    def prepare() -> tuple[Any, Any]:
+        p = load_pipeline(pipeline_file)
+        if kw["json_path"]:
+            kw["legacy_json"] = kw["legacy_json"] or kw["json_path"]
+        opts = _build_options(p, kw)
+        opts.duration_s = _duration(kw["duration"])
+        interval = _duration(kw["interval"])
+        opts.interval_ms = None if interval is None else interval * 1000
+        opts.mode = kw["mode"]
+        opts.producer = kw["producer"]
+        opts.log_dir = kw["log_dir"]
+        opts.no_log = kw["no_log"]
+        opts.fsync = kw["fsync"]
+        args: list[str] = []
+        for flag, key in (
+            ("--producers", "producers"),
+            ("--consumers", "consumers"),
+            ("--packets", "packets"),
+            ("--capacity", "capacity"),
+            ("--packet-size", "packet_size"),
+            ("--spin", "spin"),
+            ("--workers", "workers"),
+            ("--seed", "seed"),
+        ):
+            if kw[key] is not None:
+                args += [flag, str(kw[key])]
+        opts.producer_args = args + list(kw["bench_args"])
+        return p, opts
+
+    p, opts = _guard(prepare)
+    _run_trio(run_live, p, opts)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("ring", type=click.Path(path_type=Path))
+@click.argument("pipeline_file", type=click.Path(path_type=Path), required=False)
+@click.option(
+    "--log", "log_dir", type=click.Path(path_type=Path), help="Event log directory (default runs/<id>)."
+)
+@click.option("--no-log", is_flag=True, help="Do not record an event log.")
+@_sink_options
+def attach(ring: Path, pipeline_file: Path | None, **kw: Any) -> None:
+    """Read a ring that another runtime created (RING is its path)."""
+    from .pipeline import run_attach
+
+    def prepare() -> tuple[Any, Any]:
+        p = _pipeline_or_default(pipeline_file)
+        opts = _build_options(p, kw)
+        opts.log_dir = kw["log_dir"]
+        opts.no_log = kw["no_log"]
+        return p, opts
+
+    p, opts = _guard(prepare)
+    _run_trio(run_attach, p, ring, opts)
+
+
+def _pipeline_or_default(path: Path | None) -> Any:
+    from . import ops
+    from .pipeline import Pipeline, load_pipeline
+
+    if path is not None:
+        return load_pipeline(path)
+    return Pipeline(derive=ops.default_analyses(), sinks=["stdout"])
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("log", type=click.Path(path_type=Path))
+@click.argument("pipeline_file", type=click.Path(path_type=Path), required=False)
+@click.option("--from", "from_", metavar="T", help="Start T after the recording's first event (e.g. 2s).")
+@click.option("--to", metavar="T", help="Stop T after the recording's first event.")
+@click.option("--speed", default="max", show_default=True, help="Playback speed: max, 1x, 10x, 0.5x.")
+@_sink_options
+def replay(log: Path, pipeline_file: Path | None, **kw: Any) -> None:
+    """Replay a recorded run (or an old kcoro_mon NDJSON file) through a pipeline."""
+    from .pipeline import run_replay
+
+    def prepare() -> tuple[Any, Any]:
+        if not log.exists():
+            raise UsageError(f"{log}: no such run directory or file")
+        p = _pipeline_or_default(pipeline_file)
+        opts = _build_options(p, kw)
+        opts.from_s = _duration(kw["from_"])
+        opts.to_s = _duration(kw["to"])
+        opts.speed = _speed(kw["speed"])
+        opts.progress = True
+        return p, opts
+
+    p, opts = _guard(prepare)
+    _run_trio(run_replay, p, log, opts)
+
+
+@cli.group(context_settings=CONTEXT)
+def log() -> None:
+    """Inspect recorded event logs."""
+
+
+@log.command("info")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+def log_info(run_dir: Path) -> None:
+    """Segments, frames, events, time range and losses of a run."""
+    from .eventlog import info_text
+
+    click.echo(_guard(lambda: info_text(run_dir)))
+
+
+@log.command("cat")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--from", "from_", metavar="T", help="Start T after the first event.")
+@click.option("--to", metavar="T", help="Stop T after the first event.")
+def log_cat(run_dir: Path, from_: str | None, to: str | None) -> None:
+    """Every recorded event as one JSON object per line."""
+    from .eventlog import cat_ndjson, open_log
+
+    def go() -> None:
+        lo_s, hi_s = _duration(from_), _duration(to)
+        lo = hi = None
+        if lo_s is not None or hi_s is not None:
+            first = open_log(run_dir).info().first_ts_ns or 0
+            lo = None if lo_s is None else first + int(lo_s * 1e9)
+            hi = None if hi_s is None else first + int(hi_s * 1e9)
+        try:
+            cat_ndjson(run_dir, sys.stdout.buffer, lo, hi)
+            sys.stdout.buffer.flush()
+        except BrokenPipeError:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+    _guard(go)
+
+
+@log.command("repair")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+def log_repair(run_dir: Path) -> None:
+    """Cut torn tails left by a crash (reports what was cut)."""
+    from .eventlog import repair
+
+    problems = _guard(lambda: repair(run_dir))
+    for p in problems:
+        click.echo(p.message)
+    click.echo(f"{len(problems)} problem(s) repaired" if problems else "nothing to repair")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("file", type=click.Path(path_type=Path))
+def validate(file: Path) -> None:
+    """Check an NDJSON file (plain, .gz, .zst) against the derived-event schema."""
+    from .sinks import format_report, validate_file
+
+    report = _guard(lambda: validate_file(file))
+    text = format_report(report)
+    if report.problems:
+        click.echo(text, err=True)
+        sys.exit(1)
+    click.echo(text)
+
+
+@cli.command("list", context_settings=CONTEXT)
+def list_() -> None:
+    """Sources, operators and sinks this installation provides."""
+    from . import ops
+    from .sinks import sink_class, sink_names
+
+    click.echo("sources:")
+    for name, what in (
+        ("bench", "the bundled coroutine runtime benchmark (run)"),
+        ("synthetic", "the example producer (run --producer synthetic)"),
+        ("attach", "an existing ring made by another runtime (attach RING)"),
+        ("log", "a recorded run directory (replay RUN)"),
+        ("legacy", "an old kcoro_mon NDJSON recording (replay FILE)"),
+    ):
+        click.echo(f"  {name:<12} {what}")
+    click.echo("operators:")
+    for name in sorted(getattr(ops, "__all__", [])):
+        doc = (getattr(ops, name).__doc__ or "").strip().splitlines()
+        click.echo(f"  {name:<22} {doc[0] if doc else ''}")
+    click.echo("sinks:")
+    for name in sink_names():
+        cls = sink_class(name)
+        doc = (cls.summary or cls.__doc__ or "").strip().splitlines()
+        click.echo(f"  {name:<12} {cls.policy:<12} {doc[0] if doc else ''}")
+
+
+@cli.command(
+    context_settings={
+        **CONTEXT,
+        "ignore_unknown_options": True,
+        "allow_extra_args": True,
+        "help_option_names": [],
+    }
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def bench(args: tuple[str, ...]) -> None:
+    """Run the native benchmark directly (its own flags; --help for them)."""
+    from .sources.bench import main as bench_main
+
+    sys.exit(bench_main(list(args)))
+
+
+def main() -> None:
+    cli(prog_name="kcoro-stream")
+
+
+if __name__ == "__main__":
+    main()
