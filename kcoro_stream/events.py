@@ -329,6 +329,7 @@ class Summary(_Derived, tag="summary", kw_only=True):
     ema: dict[str, float | None]
     totals: dict[str, int]
     losses: int = 0
+    pool: str = "all"  # appended: one Summary per pool in dual mode
 
 
 class Status(_Derived, tag="status", kw_only=True):

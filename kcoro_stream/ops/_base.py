@@ -1,0 +1,99 @@
+"""Plumbing shared by the operators: per-subscription state and pool names.
+
+Every operator in this package is built by :func:`stateful`: a *setup*
+function is called once per subscription and returns the two callbacks that
+hold that subscription's state (``on_item`` and ``on_done``). Nothing is
+shared between subscriptions, nothing reads the wall clock, nothing schedules
+on another thread: the operators run synchronously on the thread that pushes
+batches into the source subject.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeAlias
+
+import reactivex
+from reactivex import Observable, abc
+
+from kcoro_stream.events import RunStarted
+
+Emit: TypeAlias = Callable[[Any], None]
+Setup: TypeAlias = Callable[[Emit], tuple[Callable[[Any], None], Callable[[], None]]]
+Operator: TypeAlias = Callable[[Observable[Any]], Observable[Any]]
+
+
+def stateful(setup: Setup) -> Operator:
+    """Turn ``setup(emit) -> (on_item, on_done)`` into a reactivex operator.
+
+    ``setup`` runs once per subscription, so its closure is that
+    subscription's state. An exception raised by ``on_item``/``on_done`` ends
+    the stream with ``on_error`` (reactivex convention) instead of unwinding
+    into the producer of the batches.
+    """
+
+    def operator(source: Observable[Any]) -> Observable[Any]:
+        def subscribe(
+            observer: abc.ObserverBase[Any], scheduler: abc.SchedulerBase | None = None
+        ) -> abc.DisposableBase:
+            on_item, on_done = setup(observer.on_next)
+            failed = False
+
+            def on_next(item: Any) -> None:
+                nonlocal failed
+                if failed:
+                    return
+                try:
+                    on_item(item)
+                except Exception as exc:  # routed to the subscriber, reactivex style
+                    failed = True
+                    observer.on_error(exc)
+
+            def on_completed() -> None:
+                if failed:
+                    return
+                try:
+                    on_done()
+                except Exception as exc:  # routed to the subscriber, reactivex style
+                    observer.on_error(exc)
+                    return
+                observer.on_completed()
+
+            return source.subscribe(on_next, observer.on_error, on_completed, scheduler=scheduler)
+
+        return reactivex.create(subscribe)
+
+    return operator
+
+
+def pool_names(run: RunStarted | None) -> dict[int, str] | None:
+    """Pool id → name from ``RunStarted.config["pools"]``; None means one pool "all".
+
+    ``pools`` may be a list of names (index = pool id) or a mapping of id → name.
+    """
+    if run is None:
+        return None
+    pools = run.config.get("pools")
+    if isinstance(pools, list | tuple) and pools:
+        return {i: str(name) for i, name in enumerate(pools)}
+    if isinstance(pools, dict) and pools:
+        out: dict[int, str] = {}
+        for key, name in pools.items():
+            try:
+                out[int(key)] = str(name)
+            except (TypeError, ValueError):
+                continue
+        return out or None
+    return None
+
+
+def pool_label(names: dict[int, str] | None, pool: int) -> str:
+    """The label a pool id is reported under."""
+    if names is None:
+        return "all"
+    return names.get(pool, f"pool{pool}")
+
+
+def ratio(num: float, den: float) -> float | None:
+    """num/den, or None when the denominator is zero (nothing happened)."""
+    return num / den if den else None

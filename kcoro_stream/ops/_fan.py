@@ -1,0 +1,85 @@
+"""fan: apply several operators to one shared input and merge their outputs.
+
+The input is subscribed once; every operator sees every item. Because
+everything runs synchronously, the merged order is deterministic: for each
+input item, the outputs of operator 1 come before those of operator 2, and so
+on; on completion each operator flushes in the same order. The output
+completes when every operator has completed; the first error ends it.
+
+::
+
+    input:   a ---------- b ---------- |
+    op1:     A1 --------- B1 --------- S1 |
+    op2:     A2 --------- B2 --------- |
+    fan:     A1 A2 ------ B1 B2 ------ S1 |
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reactivex
+from reactivex import Observable, abc
+from reactivex.disposable import CompositeDisposable
+from reactivex.subject import Subject
+
+from ._base import Operator
+
+
+def fan(*operators: Operator) -> Operator:
+    """Apply each operator to the shared input; merge the outputs in operator order."""
+    ops = tuple(operators)
+
+    def op(source: Observable[Any]) -> Observable[Any]:
+        if not ops:
+            return reactivex.empty()
+        if len(ops) == 1:
+            return ops[0](source)
+
+        def subscribe(
+            observer: abc.ObserverBase[Any], scheduler: abc.SchedulerBase | None = None
+        ) -> abc.DisposableBase:
+            hub: Subject[Any] = Subject()
+            remaining = len(ops)
+            stopped = False
+
+            def on_error(exc: Exception) -> None:
+                nonlocal stopped
+                if not stopped:
+                    stopped = True
+                    observer.on_error(exc)
+
+            def on_completed() -> None:
+                nonlocal remaining
+                remaining -= 1
+                if remaining == 0 and not stopped:
+                    observer.on_completed()
+
+            def on_next(item: Any) -> None:
+                if not stopped:
+                    observer.on_next(item)
+
+            subs = CompositeDisposable()
+            for each in ops:
+                subs.add(each(hub).subscribe(on_next, on_error, on_completed, scheduler=scheduler))
+            subs.add(source.subscribe(hub, scheduler=scheduler))
+            return subs
+
+        return reactivex.create(subscribe)
+
+    return op
+
+
+def passthrough() -> Operator:
+    """The identity operator, for fanning a stream into itself plus analyses.
+
+    ::
+
+        a b c |
+        a b c |
+    """
+
+    def op(source: Observable[Any]) -> Observable[Any]:
+        return source
+
+    return op

@@ -1,0 +1,219 @@
+"""histograms: latency distributions per window and cumulative, with percentiles.
+
+Input: ``Histogram`` events with cumulative ``log2x4`` bucket counts. Bucket
+``b < 4`` holds exactly the value ``b``; bucket ``b >= 4`` covers
+``[lo, lo + 2**(e-2))`` with ``e = b // 4 + 1`` and ``lo = (4 + b % 4) << (e - 2)``
+(4 linear sub-buckets per power of two, as ``kcs_hist_bucket`` in the header).
+
+* window counts = last cumulative counts − counts at the previous window's end
+  (exact under dropped frames); cumulative counts = last counts.
+* quantile q: rank r = ceil(q × N) (nearest rank); the bucket whose running
+  count first reaches r holds it; the value is interpolated linearly inside that
+  bucket at (r − before − ½)/n, so it lies strictly inside the bucket.
+* ``error_bound`` = 0.25: a bucket's width is at most ¼ of its lower bound, so a
+  reported quantile is within 25 % (relative) of the true sample value; values
+  0..3 are exact.
+
+``bounds`` are the lower bounds of the buckets in ``counts`` (trailing zero
+buckets cut). One ``HistogramSummary`` per metric and pool per window
+(``scope="window"``, skipped when the window saw no observation) and, if
+``cumulative``, one with ``scope="cumulative"``.
+
+::
+
+    [.. Histogram(counts cum) ..] x N | ... |
+    ---- HistogramSummary(window) HistogramSummary(cumulative) ---- ... |
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from kcoro_stream.events import Histogram, HistogramSummary, wall_seconds
+
+from ._base import Emit, Operator, pool_label, pool_names, stateful
+from ._window import Window, windows
+
+SCHEME = "log2x4"
+ERROR_BOUND = 0.25
+QUANTILES = (0.5, 0.9, 0.99, 0.999)
+
+
+def bucket_of(value: int) -> int:
+    """The log2x4 bucket of a non-negative integer (``kcs_hist_bucket``)."""
+    if value < 4:
+        return max(0, int(value))
+    e = int(value).bit_length() - 1
+    return (e - 1) * 4 + ((int(value) >> (e - 2)) & 3)
+
+
+def bucket_lower(b: int) -> int:
+    """Lowest value of bucket ``b`` (``kcs_hist_lower``)."""
+    if b < 4:
+        return b
+    e = b // 4 + 1
+    return (4 + b % 4) << (e - 2)
+
+
+def bucket_width(b: int) -> int:
+    """Number of integer values bucket ``b`` covers."""
+    return 1 if b < 4 else 1 << (b // 4 - 1)
+
+
+def quantile(counts: list[int], q: float) -> float | None:
+    """The q-quantile of a log2x4 histogram (see module docstring), None if empty."""
+    total = sum(counts)
+    if total <= 0:
+        return None
+    rank = max(1, math.ceil(q * total))
+    before = 0
+    for b, n in enumerate(counts):
+        if n <= 0:
+            continue
+        if before + n >= rank:
+            if b < 4:
+                return float(b)
+            return bucket_lower(b) + bucket_width(b) * (rank - before - 0.5) / n
+        before += n
+    return float(bucket_lower(len(counts) - 1))  # unreachable with consistent counts
+
+
+def _trim(counts: list[int]) -> list[int]:
+    n = len(counts)
+    while n and counts[n - 1] == 0:
+        n -= 1
+    return counts[:n]
+
+
+def summarize(
+    counts: list[int],
+    *,
+    metric: str,
+    pool: str,
+    scope: str,
+    window_ns: int,
+    ts_ns: int,
+    ts: float,
+    run_id: str,
+) -> HistogramSummary:
+    counts = _trim(counts)
+    return HistogramSummary(
+        ts=ts,
+        ts_ns=ts_ns,
+        run_id=run_id,
+        metric=metric,
+        pool=pool,
+        scope=scope,  # type: ignore[arg-type]  # "window" | "cumulative"
+        window_ns=window_ns,
+        scheme=SCHEME,
+        bounds=[bucket_lower(b) for b in range(len(counts))],
+        counts=counts,
+        count=sum(counts),
+        p50=quantile(counts, 0.5),
+        p90=quantile(counts, 0.9),
+        p99=quantile(counts, 0.99),
+        p999=quantile(counts, 0.999),
+        error_bound=ERROR_BOUND,
+    )
+
+
+def window_delta(cur: Histogram, base: Histogram | None) -> list[int]:
+    """Counts observed between two cumulative snapshots."""
+    counts = list(cur.counts)
+    if base is not None:
+        for i, n in enumerate(base.counts[: len(counts)]):
+            counts[i] -= n
+    return counts
+
+
+def histograms(
+    window_ms: float = 250, *, metrics: list[str] | None = None, cumulative: bool = True
+) -> Operator:
+    """Batches → HistogramSummary per latency metric, per window (and cumulative).
+
+    ::
+
+        [.. H ..] [.. H ..] ... [.. H ..] |
+        ------- Hist(window) Hist(cum) --- Hist(window) Hist(cum) |
+    """
+
+    def op(source: Any) -> Any:
+        return source.pipe(
+            windows(window_ms, check_monotonic=False), histograms_from_windows(window_ms, metrics, cumulative)
+        )
+
+    return op
+
+
+def histograms_from_windows(
+    window_ms: float = 250, metrics: list[str] | None = None, cumulative: bool = True
+) -> Operator:
+    """Window → HistogramSummary events (used by default_analyses)."""
+    width = round(window_ms * 1_000_000)
+    wanted = set(metrics) if metrics is not None else None
+
+    def setup(emit: Emit) -> tuple[Any, Any]:
+        def on_item(win: Any) -> None:
+            if type(win) is not Window:
+                return
+            for e in window_histograms(win, width, wanted, cumulative):
+                emit(e)
+
+        return on_item, _nothing
+
+    return stateful(setup)
+
+
+def _nothing() -> None:
+    return None
+
+
+def window_histograms(
+    win: Window, width: int, wanted: set[str] | None, cumulative: bool
+) -> list[HistogramSummary]:
+    names = pool_names(win.run)
+    run_id = win.run.run_id if win.run is not None else ""
+    ts_ns = win.last_ts
+    ts = wall_seconds(ts_ns, win.run)
+    out = []
+    for key in sorted(win.hists):
+        metric, pool = key
+        if wanted is not None and metric not in wanted:
+            continue
+        cur = win.hists[key]
+        if cur.scheme != SCHEME:
+            continue
+        base = win.base_hists.get(key)
+        if base is None and not win.zero_base:
+            delta = None
+        else:
+            delta = window_delta(cur, base)
+        label = pool_label(names, pool)
+        if delta is not None and sum(delta) > 0:
+            out.append(
+                summarize(
+                    delta,
+                    metric=metric,
+                    pool=label,
+                    scope="window",
+                    window_ns=width,
+                    ts_ns=ts_ns,
+                    ts=ts,
+                    run_id=run_id,
+                )
+            )
+        if cumulative:
+            out.append(
+                summarize(
+                    list(cur.counts),
+                    metric=metric,
+                    pool=label,
+                    scope="cumulative",
+                    window_ns=width,
+                    ts_ns=ts_ns,
+                    ts=ts,
+                    run_id=run_id,
+                )
+            )
+    return out

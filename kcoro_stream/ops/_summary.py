@@ -1,0 +1,131 @@
+"""summary: the end-of-run Summary (peak, average, EMA, totals), like kcoro_mon's.
+
+Per run and pool, over the Samples of the run:
+
+* ``peak[m]`` = max of the non-null values of metric m,
+* ``avg[m]``  = mean of the non-null values (nulls are skipped, not zeros),
+* ``ema[m]``  = EMA with α (default 0.25) seeded with the first non-null value,
+* ``totals``  = the integer ``*_total`` counters of the run's last Sample
+  (plus ``mismatch_msgs`` = sends - recvs in channel pools),
+* ``losses``  = frames lost to the ring during the run,
+* ``duration_s`` = from the start of the first window to the last Sample.
+
+A Summary is emitted when the run changes (a Sample with another ``run_id``)
+and when the stream completes. A Summary arriving in the stream (an old
+recording's summary line, passed through by ``rates``) closes its run: the
+accumulated Samples are dropped so the run is not summarised twice.
+
+::
+
+    Sample Sample Sample ..................... |
+    ------------------------------------------ Summary(pool) |
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kcoro_stream.events import Sample, Summary
+
+from ._base import Emit, Operator, stateful
+from ._smooth import SMOOTHED, check_alpha
+
+
+class _Acc:
+    __slots__ = ("alpha", "count", "ema", "first", "last", "losses", "n", "peak", "sum")
+
+    def __init__(self, alpha: float) -> None:
+        self.alpha = alpha
+        self.count = 0
+        self.first: Sample | None = None
+        self.last: Sample | None = None
+        self.losses = 0
+        self.peak: dict[str, float | None] = dict.fromkeys(SMOOTHED)
+        self.sum: dict[str, float] = dict.fromkeys(SMOOTHED, 0.0)
+        self.n: dict[str, int] = dict.fromkeys(SMOOTHED, 0)
+        self.ema: dict[str, float | None] = dict.fromkeys(SMOOTHED)
+
+    def add(self, s: Sample) -> None:
+        self.count += 1
+        if self.first is None:
+            self.first = s
+        self.last = s
+        if s.extra:
+            lost = s.extra.get("lost_frames")
+            if isinstance(lost, int):
+                self.losses += lost
+        a = self.alpha
+        for m in SMOOTHED:
+            x = getattr(s, m)
+            if x is None:
+                continue
+            p = self.peak[m]
+            if p is None or x > p:
+                self.peak[m] = x
+            self.sum[m] += x
+            self.n[m] += 1
+            e = self.ema[m]
+            self.ema[m] = x if e is None else a * x + (1.0 - a) * e
+
+    def summary(self) -> Summary:
+        first, last = self.first, self.last
+        assert first is not None and last is not None
+        start = first.ts_ns - (first.extra or {}).get("span_ns", first.window_ns)
+        totals: dict[str, int] = {}
+        for k, v in (last.extra or {}).items():
+            if k.endswith("_total") and isinstance(v, int) and not isinstance(v, bool):
+                totals[k] = v
+        if "sends_total" in totals and "recvs_total" in totals:
+            totals["mismatch_msgs"] = totals["sends_total"] - totals["recvs_total"]
+        return Summary(
+            ts=last.ts,
+            ts_ns=last.ts_ns,
+            run_id=last.run_id,
+            mode=last.mode,
+            samples=self.count,
+            duration_s=round(max(0, last.ts_ns - start) / 1e9, 6),
+            peak=dict(self.peak),
+            avg={m: (self.sum[m] / self.n[m] if self.n[m] else None) for m in SMOOTHED},
+            ema=dict(self.ema),
+            totals=totals,
+            losses=self.losses,
+            pool=last.pool,
+        )
+
+
+def summary(alpha: float = 0.25) -> Operator:
+    """Samples → one :class:`Summary` per pool at the end of each run.
+
+    ::
+
+        Sample Sample ... Sample(run B) ...... |
+        --------------- Summary(run A) ------- Summary(run B) |
+    """
+    check_alpha(alpha, 1)
+
+    def setup(emit: Emit) -> tuple[Any, Any]:
+        accs: dict[str, _Acc] = {}
+        run_id: str | None = None
+
+        def flush() -> None:
+            for acc in accs.values():
+                emit(acc.summary())
+            accs.clear()
+
+        def on_item(item: Any) -> None:
+            nonlocal run_id
+            kind = type(item)
+            if kind is Sample:
+                if item.run_id != run_id:
+                    flush()
+                    run_id = item.run_id
+                acc = accs.get(item.pool)
+                if acc is None:
+                    acc = accs[item.pool] = _Acc(alpha)
+                acc.add(item)
+            elif kind is Summary:
+                accs.clear()  # the recording summarised its own run
+
+        return on_item, flush
+
+    return stateful(setup)

@@ -1,0 +1,357 @@
+"""windows: cut the batch stream into event-time windows of cumulative snapshots.
+
+This is the one pass over raw events that the window-based analyses share.
+For every window it keeps the *last* cumulative snapshot of each worker,
+channel and histogram, the snapshot at the end of the previous window (the
+baseline), gauge statistics, tick jitter and ring losses. Analyses subtract
+baseline from last, so a dropped frame costs time resolution, never totals.
+
+Windows are **half-open** and aligned on the run start (``RunStarted.ts_ns``,
+or the first frame's timestamp when the stream starts mid-run)::
+
+    window k = [origin + k*w, origin + (k+1)*w)
+
+A window closes when a frame with ``ts_ns >= end`` arrives, when the run
+ends (``RunEnded``, a new ``RunStarted``) or when the stream completes (the
+final, possibly short window is flushed with ``final=True``). Windows with no
+frame (all dropped, or producer paused) are skipped; the next window's
+baseline is then older and its ``span_ns`` longer. A frame stamped before the
+open window (clock step) is counted in the open window.
+
+A ``RingLoss`` marks the window holding the next data frame as partial: the
+frames lost lie between that frame and the previous one.
+
+Derived events that arrive in batches (a replayed old ``kcoro_mon`` recording
+read by ``kcoro_stream.sources.legacy``) pass through unchanged.
+
+::
+
+    batches:  [Tick W0 W1 C0 H G] [Tick W0 W1 C0 H G] ... | [RingLoss] | [...]
+                     ts=t0              ts=t0+10ms
+    windows:  ---------------- Window(k=0, [o, o+w)) ------- Window(k=1, partial) --|
+"""
+
+from __future__ import annotations
+
+from operator import attrgetter, lt
+from typing import Any
+
+from kcoro_stream.events import (
+    DERIVED_TYPES,
+    ChannelCounters,
+    Gauge,
+    Histogram,
+    RingLoss,
+    RunEnded,
+    RunStarted,
+    Tick,
+    WorkerCounters,
+)
+
+from ._base import Emit, Operator, stateful
+
+WORKER_COUNTERS = (
+    "tasks_submitted",
+    "tasks_completed",
+    "fastpath_hits",
+    "fastpath_misses",
+    "steal_probes",
+    "steal_successes",
+    "steal_failures",
+    "inject_pulls",
+    "parks",
+    "unparks",
+    "busy_ns",
+    "idle_ns",
+    "switches",
+)
+CHANNEL_COUNTERS = (
+    "sends",
+    "recvs",
+    "bytes_sent",
+    "bytes_recv",
+    "send_eagain",
+    "recv_eagain",
+    "send_epipe",
+    "recv_epipe",
+    "send_timeouts",
+    "recv_timeouts",
+    "zc_sent",
+    "zc_recv",
+    "zc_aborted",
+    "rv_matches",
+    "rv_cancels",
+)
+_get_w = attrgetter(*WORKER_COUNTERS)
+_get_c = attrgetter(*CHANNEL_COUNTERS)
+_DERIVED = frozenset(DERIVED_TYPES)
+
+
+class Violation:
+    """A cumulative counter that went down between two consecutive snapshots."""
+
+    __slots__ = ("counter", "kind", "new", "old", "subject", "ts_ns")
+
+    def __init__(self, kind: str, subject: int, counter: str, old: int, new: int, ts_ns: int) -> None:
+        self.kind = kind  # "worker" | "channel"
+        self.subject = subject
+        self.counter = counter
+        self.old = old
+        self.new = new
+        self.ts_ns = ts_ns
+
+
+class Window:
+    """One closed event-time window (internal to ops; never written by a sink).
+
+    ``workers``/``channels``/``hists`` hold the last snapshot seen in the
+    window; ``base_*`` the last snapshot before it (an id missing from
+    ``base_*`` counts from zero when ``zero_base`` — the run start was seen —
+    and is skipped for deltas otherwise). Times are producer CLOCK_MONOTONIC ns.
+    """
+
+    __slots__ = (
+        "base_channels",
+        "base_hists",
+        "base_ts",
+        "base_workers",
+        "channels",
+        "end_ns",
+        "final",
+        "frames",
+        "gauges",
+        "hists",
+        "index",
+        "jitter",
+        "last_ts",
+        "lost_frames",
+        "run",
+        "start_ns",
+        "violations",
+        "workers",
+        "zero_base",
+    )
+
+    def __init__(self) -> None:
+        self.run: RunStarted | None = None
+        self.index = 0
+        self.start_ns = 0
+        self.end_ns = 0
+        self.base_ts = 0
+        self.last_ts = 0
+        self.frames = 0
+        self.zero_base = False
+        self.workers: dict[int, WorkerCounters] = {}
+        self.base_workers: dict[int, WorkerCounters] = {}
+        self.channels: dict[int, ChannelCounters] = {}
+        self.base_channels: dict[int, ChannelCounters] = {}
+        self.hists: dict[tuple[str, int], Histogram] = {}
+        self.base_hists: dict[tuple[str, int], Histogram] = {}
+        self.gauges: dict[tuple[str, int], list[float]] = {}  # [last, sum, n, max]
+        self.jitter: list[int] = []
+        self.lost_frames = 0
+        self.violations: list[Violation] = []
+        self.final = False
+
+    @property
+    def partial(self) -> bool:
+        return self.lost_frames > 0
+
+    @property
+    def span_ns(self) -> int:
+        """Event time covered by the differences (baseline → last snapshot)."""
+        return self.last_ts - self.base_ts
+
+    def worker_delta(self, worker: int, counter: str) -> int | None:
+        cur = self.workers[worker]
+        base = self.base_workers.get(worker)
+        if base is None:
+            return getattr(cur, counter) if self.zero_base else None
+        return getattr(cur, counter) - getattr(base, counter)
+
+
+def windows(window_ms: float = 250, *, check_monotonic: bool = True) -> Operator:
+    """Batches → :class:`Window` objects, one per non-empty event-time window.
+
+    ``check_monotonic`` compares every worker/channel snapshot with the
+    previous one and records decreases in ``Window.violations`` (used by
+    :func:`invariants`).
+
+    ::
+
+        [ev ev ev] [ev ev ev] [ev ev ev] ... [ev ev ev] |
+        ------------- Window ------------- ... Window(final) |
+    """
+    if not window_ms > 0:
+        raise ValueError("window_ms must be > 0")
+    width = round(window_ms * 1_000_000)
+
+    def setup(emit: Emit) -> tuple[Any, Any]:
+        run: RunStarted | None = None
+        origin: int | None = None
+        cur: Window | None = None
+        last_w: dict[int, WorkerCounters] = {}
+        last_c: dict[int, ChannelCounters] = {}
+        last_h: dict[tuple[str, int], Histogram] = {}
+        base_w: dict[int, WorkerCounters] = {}
+        base_c: dict[int, ChannelCounters] = {}
+        base_h: dict[tuple[str, int], Histogram] = {}
+        base_ts = 0
+        zero_base = False
+        need_base = False  # no RunStarted: the first frame becomes the baseline
+        pending_loss = 0
+
+        def open_window(ts: int) -> Window:
+            nonlocal origin
+            if origin is None:
+                origin = ts
+            k = (ts - origin) // width if ts >= origin else 0
+            win = Window()
+            win.run = run
+            win.index = k
+            win.start_ns = origin + k * width
+            win.end_ns = win.start_ns + width
+            win.base_ts = base_ts
+            win.zero_base = zero_base
+            win.base_workers = base_w
+            win.base_channels = base_c
+            win.base_hists = base_h
+            return win
+
+        def close(final: bool) -> None:
+            nonlocal cur, base_w, base_c, base_h, base_ts
+            win = cur
+            if win is None:
+                return
+            cur = None
+            win.final = final
+            win.workers = dict(last_w)
+            win.channels = dict(last_c)
+            win.hists = dict(last_h)
+            base_w, base_c, base_h = win.workers, win.channels, win.hists
+            base_ts = win.last_ts
+            emit(win)
+
+        def reset(start: RunStarted | None) -> None:
+            nonlocal run, origin, base_w, base_c, base_h, base_ts, zero_base, need_base, pending_loss
+            run = start
+            origin = start.ts_ns if start is not None else None
+            last_w.clear()
+            last_c.clear()
+            last_h.clear()
+            base_w, base_c, base_h = {}, {}, {}
+            base_ts = start.ts_ns if start is not None else 0
+            zero_base = start is not None
+            need_base = start is None
+            pending_loss = 0
+
+        reset(None)
+
+        def on_item(batch: list[Any]) -> None:
+            nonlocal cur, pending_loss, need_base, base_w, base_c, base_h, base_ts
+            if not batch:
+                return
+            head = batch[0]
+            kind = type(head)
+            if kind in _DERIVED:
+                for ev in batch:
+                    emit(ev)
+                return
+            if kind is RingLoss:
+                for ev in batch:
+                    if type(ev) is RingLoss:
+                        pending_loss += ev.frames
+                return
+            if kind is RunStarted:
+                close(True)
+                reset(head)
+                batch = batch[1:]
+                if not batch:
+                    return
+                head = batch[0]
+            elif kind is RunEnded:
+                close(True)
+                return
+            ts = head.ts_ns
+            win = cur
+            if win is None:
+                win = cur = open_window(ts)
+            elif ts >= win.end_ns:
+                close(False)
+                win = cur = open_window(ts)
+            win.frames += 1
+            if ts > win.last_ts:
+                win.last_ts = ts
+            if pending_loss:
+                win.lost_frames += pending_loss
+                pending_loss = 0
+            violations = win.violations
+            for ev in batch:
+                t = type(ev)
+                if t is WorkerCounters:
+                    key = ev.worker
+                    if check_monotonic:
+                        prev = last_w.get(key)
+                        if prev is not None and any(map(lt, _get_w(ev), _get_w(prev))):
+                            _record(violations, "worker", key, WORKER_COUNTERS, _get_w(prev), _get_w(ev), ts)
+                    last_w[key] = ev
+                elif t is ChannelCounters:
+                    key = ev.channel
+                    if check_monotonic:
+                        prevc = last_c.get(key)
+                        if prevc is not None and any(map(lt, _get_c(ev), _get_c(prevc))):
+                            _record(
+                                violations, "channel", key, CHANNEL_COUNTERS, _get_c(prevc), _get_c(ev), ts
+                            )
+                    last_c[key] = ev
+                elif t is Tick:
+                    if not ev.paused and ev.seq > 1:
+                        win.jitter.append(abs(ev.actual_ns - ev.target_ns))
+                elif t is Histogram:
+                    last_h[(ev.metric, ev.pool)] = ev
+                elif t is Gauge:
+                    g = win.gauges.get((ev.name, ev.pool))
+                    v = ev.value
+                    if g is None:
+                        win.gauges[(ev.name, ev.pool)] = [v, v, 1, v]
+                    else:
+                        g[0] = v
+                        g[1] += v
+                        g[2] += 1
+                        if v > g[3]:
+                            g[3] = v
+                elif t is RunEnded:
+                    close(True)
+                    return
+            if need_base:
+                # Stream started mid-run: this first frame is the baseline.
+                need_base = False
+                base_w, base_c, base_h = dict(last_w), dict(last_c), dict(last_h)
+                base_ts = ts
+                win.base_workers, win.base_channels, win.base_hists = base_w, base_c, base_h
+                win.base_ts = ts
+
+        def on_done() -> None:
+            nonlocal pending_loss
+            if cur is not None and pending_loss:
+                cur.lost_frames += pending_loss
+                pending_loss = 0
+            close(True)
+
+        return on_item, on_done
+
+    return stateful(setup)
+
+
+def _record(
+    out: list[Violation],
+    kind: str,
+    subject: int,
+    names: tuple[str, ...],
+    old: tuple[int, ...],
+    new: tuple[int, ...],
+    ts: int,
+) -> None:
+    for name, a, b in zip(names, old, new, strict=True):
+        if b < a:
+            out.append(Violation(kind, subject, name, a, b, ts))

@@ -1,0 +1,79 @@
+"""fan, default_analyses and the determinism of derived output."""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+from factory import Run, drive, encoded, of_type
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kcoro_stream import ops
+from kcoro_stream.events import Sample, Summary
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _batches(n: int = 80, seed: int = 1) -> list:
+    import random
+
+    rnd = random.Random(seed)
+    r = Run()
+    out = [[r.start]]
+    for _i in range(n):
+        r.steady(tasks=rnd.randint(100, 2000), msgs=rnd.randint(10, 900))
+        r.observe(rnd.randint(1, 5000), rnd.randint(1, 20))
+        r.inject_depth = rnd.randint(0, 50)
+        f = r.frame(jitter_ns=rnd.randint(-200_000, 200_000))
+        if rnd.random() < 0.05:
+            out.append(r.loss(1))
+            continue
+        out.append(f)
+    out.append(r.ended())
+    return out
+
+
+def test_fan_merges_in_operator_order_per_input():
+    def tag(name):
+        def op(src):
+            return src.pipe(__import__("reactivex").operators.map(lambda b: f"{name}{b[0]}"))
+
+        return op
+
+    out = drive(ops.fan(tag("a"), tag("b"), tag("c")), [[1], [2]])
+    assert out == ["a1", "b1", "c1", "a2", "b2", "c2"]
+
+
+def test_fan_subscribes_the_hot_source_once():
+    calls = []
+
+    def counting(src):
+        return src.pipe(__import__("reactivex").operators.do_action(lambda b: calls.append(b)))
+
+    drive(ops.fan(counting, ops.passthrough()), [[1]])
+    assert calls == [[1]]
+
+
+def test_default_analyses_emit_samples_then_summary():
+    out = drive(ops.default_analyses(window_ms=250), _batches())
+    samples = of_type(out, Sample)
+    assert samples and all(s.smooth is not None and s.ema is not None for s in samples)
+    assert type(out[-1]) is Summary or of_type(out, Summary)
+    summaries = of_type(out, Summary)
+    assert len(summaries) == 1 and summaries[0].samples == len(samples)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(min_value=0, max_value=10**6))
+def test_same_input_twice_gives_identical_encoded_output(seed):
+    batches = _batches(60, seed)
+    first = encoded(drive(ops.default_analyses(), batches))
+    second = encoded(drive(ops.default_analyses(), batches))
+    assert first == second and first
+
+
+def test_pipeline_files_load():
+    for name in ("default.py",):
+        ns = runpy.run_path(str(ROOT / "pipelines" / name))
+        assert callable(ns["pipeline"].derive)

@@ -1,0 +1,96 @@
+"""smooth and summary: the old monitor's moving average, EMA, peak and average."""
+
+from __future__ import annotations
+
+import pytest
+from factory import MS, Run, drive, of_type
+
+from kcoro_stream import ops
+from kcoro_stream.errors import UsageError
+from kcoro_stream.events import Sample, Summary
+
+
+def sample(x: float | None, ts_ns: int = 0, run_id: str = "r", pool: str = "all", **kw) -> Sample:
+    return Sample(
+        ts=ts_ns / 1e9,
+        ts_ns=ts_ns,
+        run_id=run_id,
+        mode="tasks",
+        pool=pool,
+        window_ns=250 * MS,
+        tasks_per_s=x,
+        **kw,
+    )
+
+
+def test_moving_average_of_last_five_and_ema():
+    xs = [10.0, 20.0, 30.0, 40.0, 50.0, 60.0]
+    out = drive(ops.smooth(n=5, alpha=0.25), [sample(x, i) for i, x in enumerate(xs)])
+    assert [o.smooth["tasks_per_s"] for o in out] == [10.0, 15.0, 20.0, 25.0, 30.0, 40.0]
+    ema = 10.0
+    for o, x in zip(out, xs, strict=True):
+        ema = x if o is out[0] else 0.25 * x + 0.75 * ema
+        assert o.ema["tasks_per_s"] == pytest.approx(ema)
+
+
+def test_nulls_are_skipped_not_zeros():
+    out = drive(ops.smooth(), [sample(10.0), sample(None), sample(20.0)])
+    assert [o.smooth["tasks_per_s"] for o in out] == [10.0, 10.0, 15.0]
+    assert out[1].ema["tasks_per_s"] == 10.0
+    assert out[0].smooth["gbps"] is None
+
+
+def test_recorded_smooth_values_are_kept():
+    s = sample(10.0, smooth={"msgs_per_s": 7.0})
+    out = drive(ops.smooth(), [s])
+    assert out[0].smooth["msgs_per_s"] == 7.0
+
+
+def test_bad_alpha_is_a_usage_error():
+    with pytest.raises(UsageError, match="alpha"):
+        ops.smooth(alpha=0.0)
+
+
+def test_summary_peak_avg_ema_skip_nulls():
+    xs = [10.0, None, 30.0, 20.0]
+    out = drive(ops.summary(alpha=0.5), [sample(x, i * 10) for i, x in enumerate(xs)])
+    assert len(out) == 1
+    s = out[0]
+    assert isinstance(s, Summary)
+    assert s.samples == 4
+    assert s.peak["tasks_per_s"] == 30.0
+    assert s.avg["tasks_per_s"] == pytest.approx(20.0)
+    assert s.ema["tasks_per_s"] == pytest.approx(0.5 * 20 + 0.5 * (0.5 * 30 + 0.5 * 10))
+    assert s.avg["gbps"] is None
+
+
+def test_summary_per_run_and_pool():
+    items = [sample(1.0, 1, "a"), sample(2.0, 2, "a", pool="p"), sample(3.0, 3, "b")]
+    out = drive(ops.summary(), items)
+    assert [(s.run_id, s.pool) for s in out] == [("a", "all"), ("a", "p"), ("b", "all")]
+
+
+def test_recorded_summary_closes_the_run():
+    rec = Summary(
+        ts=0.0, ts_ns=0, mode="tasks", samples=0, duration_s=0.0, peak={}, avg={}, ema={}, totals={}
+    )
+    assert drive(ops.summary(), [sample(1.0), rec]) == []
+
+
+def test_summary_totals_and_losses_from_a_run():
+    r = Run()
+    batches = [[r.start]]
+    for i in range(50):
+        r.steady()
+        f = r.frame()
+        if i == 20:
+            batches.append(r.loss(1))
+            continue
+        batches.append(f)
+    out = drive(ops.compose(ops.rates(), ops.summary()), batches)
+    (s,) = of_type(out, Summary)
+    assert s.totals["tasks_completed_total"] == 100_000
+    assert s.totals["mismatch_msgs"] == 0
+    assert s.losses == 1
+    assert s.duration_s == pytest.approx(0.5)
+    assert s.samples == 3
