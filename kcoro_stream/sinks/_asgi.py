@@ -1,0 +1,194 @@
+"""The HTTP server the network sinks share: hypercorn's trio server, in-process.
+
+prometheus.py and websocket.py each describe their endpoints as a small ASGI
+app; this module binds it (loopback unless told otherwise), serves it from a
+trio task of the running pipeline, and shuts it down on ``aclose``.
+
+Why a system task: the sink contract (``open``/``send``/``aclose``) hands a
+sink no nursery, and the pipeline may call ``open`` and ``aclose`` from
+different tasks, so the server runs in a trio system task whose cancel scope
+this module owns. Every exception is caught inside it (a system task must not
+raise) and turned into a ``SinkError`` at ``open`` or a logged line later.
+
+::
+
+    open()  ──► spawn_system_task(_run) ──► hypercorn.trio.serve(app)
+                 started (port) / bind error ◄──┘
+    aclose() ──► shutdown trigger ──► graceful close (bounded) ──► cancel
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import logging
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any
+
+import trio
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.trio import serve
+
+from ..errors import SinkError, UsageError
+
+ASGIApp = Callable[..., Awaitable[None]]  # (scope, receive, send): hypercorn types it more narrowly
+
+log = logging.getLogger("kcoro_stream.http")
+
+DEFAULT_HOST = "127.0.0.1"
+
+
+def parse_host_port(sink: str, arg: str, default_port: int) -> dict[str, Any]:
+    """``"HOST:PORT"``, ``"PORT"``, ``"HOST"`` or ``"[::1]:PORT"`` → config fields."""
+    host, port_text = DEFAULT_HOST, ""
+    if arg.startswith("["):
+        end = arg.find("]")
+        if end < 0:
+            raise UsageError(f"{sink}: bad address {arg!r} (expected [IPv6]:PORT)")
+        host, port_text = arg[1:end], arg[end + 1 :].removeprefix(":")
+    elif arg.count(":") == 1:
+        host, port_text = arg.split(":")
+    elif arg.isdigit():
+        port_text = arg
+    elif arg:
+        host = arg
+    if not port_text:
+        return {"host": host or DEFAULT_HOST, "port": default_port}
+    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise UsageError(f"{sink}: bad port {port_text!r} in {arg!r} (expected 0..65535)")
+    return {"host": host or DEFAULT_HOST, "port": int(port_text)}
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(sink: str, host: str, port: int, allow_remote: bool) -> None:
+    """Refuse a non-loopback bind unless the user asked for it (security rule)."""
+    if not is_loopback(host) and not allow_remote:
+        raise SinkError(
+            f"{sink}: {host}:{port}: refusing to listen on a non-loopback address "
+            "without allow_remote (--allow-remote)"
+        )
+
+
+def _format_addr(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _find_oserror(exc: BaseException) -> OSError | None:
+    if isinstance(exc, OSError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for sub in exc.exceptions:
+            found = _find_oserror(sub)
+            if found is not None:
+                return found
+    return None
+
+
+class HttpServer:
+    """One hypercorn trio server bound to ``host:port`` serving ``app``."""
+
+    def __init__(
+        self, sink: str, app: ASGIApp, host: str, port: int, *, graceful_timeout_s: float = 2.0
+    ) -> None:
+        self.sink = sink
+        self.app = app
+        self.host = host
+        self.requested_port = port
+        self.port: int | None = None
+        self.graceful_timeout_s = graceful_timeout_s
+        self._started = trio.Event()
+        self._stopped = trio.Event()
+        self._shutdown = trio.Event()
+        self._scope = trio.CancelScope()
+        self._error: BaseException | None = None
+
+    @property
+    def address(self) -> str:
+        return _format_addr(self.host, self.port if self.port is not None else self.requested_port)
+
+    def _config(self) -> HypercornConfig:
+        config = HypercornConfig()
+        config.bind = [_format_addr(self.host, self.requested_port)]
+        config.accesslog = None
+        config.errorlog = log  # never hypercorn's own stderr handler: the TUI owns the screen
+        config.graceful_timeout = self.graceful_timeout_s
+        config.websocket_max_message_size = 64 * 1024
+        config.h2_max_inbound_frame_size = 64 * 1024
+        config.include_server_header = False
+        return config
+
+    async def start(self) -> None:
+        """Bind and start serving; a bind failure raises ``SinkError`` (one line)."""
+        trio.lowlevel.spawn_system_task(self._run, name=f"kcoro-stream {self.sink} server")
+        await self._started.wait()
+        if self._error is not None:
+            err = _find_oserror(self._error)
+            where = f"{self.sink}: {_format_addr(self.host, self.requested_port)}"
+            if err is not None and err.errno == errno.EADDRINUSE:
+                raise SinkError(f"{where}: address already in use")
+            if err is not None:
+                raise SinkError(f"{where}: {err.strerror or err}")
+            raise SinkError(f"{where}: cannot start server: {self._error!r}")
+
+    async def _run(self) -> None:
+        config = self._config()
+        try:
+            with self._scope:
+                async with trio.open_nursery() as nursery:
+                    binds = await nursery.start(
+                        partial(serve, self.app, config, shutdown_trigger=self._shutdown.wait, mode="asgi")
+                    )
+                    # binds: ["http://127.0.0.1:9464"]; port 0 resolves to the real one here.
+                    self.port = int(binds[0].rsplit(":", 1)[1])
+                    self._started.set()
+        except Exception as e:  # a system task must not raise: report it instead
+            if not self._started.is_set():
+                self._error = e
+            else:
+                log.error("%s: server on %s failed: %r", self.sink, self.address, e)
+        finally:
+            self._started.set()
+            self._stopped.set()
+
+    async def aclose(self) -> None:
+        """Graceful shutdown (bounded), then cancel whatever is left."""
+        self._shutdown.set()
+        with trio.move_on_after(self.graceful_timeout_s + 1.0):
+            await self._stopped.wait()
+        self._scope.cancel()
+        with trio.CancelScope(shield=True):
+            await self._stopped.wait()
+
+
+async def send_response(
+    send: Callable[..., Awaitable[None]],
+    status: int,
+    body: bytes,
+    content_type: bytes,
+    extra_headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    headers.extend(extra_headers or [])
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def handle_lifespan(
+    receive: Callable[[], Awaitable[dict[str, Any]]], send: Callable[..., Awaitable[None]]
+) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -1,0 +1,259 @@
+"""The prometheus sink: /metrics through a real HTTP client, promtool, a real Prometheus."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+import trio
+from prometheus_client.parser import text_string_to_metric_families
+
+from kcoro_stream.errors import SinkError, UsageError
+from kcoro_stream.sinks import SinkContext, build_sink, sink_class
+from kcoro_stream.sinks.prometheus import PrometheusSink, histogram_metric_name
+
+try:
+    from .surface_factory import Script, histogram, sample
+except ImportError:  # tests/ run without package __init__ files
+    from surface_factory import Script, histogram, sample  # type: ignore[no-redef]
+
+IN_CI = bool(os.environ.get("CI"))
+
+
+def _need(binary: str) -> str:
+    path = shutil.which(binary)
+    if path is None:
+        if IN_CI:
+            pytest.fail(f"{binary} is not installed (CI must apt-get install it)")
+        pytest.skip(f"{binary} not installed")
+    return path
+
+
+@asynccontextmanager
+async def open_prometheus_sink(**fields: object) -> AsyncIterator[PrometheusSink]:
+    sink = build_sink({"sink": "prometheus", "port": 0, **fields}, SinkContext())
+    assert isinstance(sink, PrometheusSink)
+    await sink.open()
+    try:
+        yield sink
+    finally:
+        await sink.aclose()
+
+
+def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, str, str]:
+    req = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, resp.headers.get("content-type", ""), resp.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("content-type", ""), e.read().decode()
+
+
+async def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, str, str]:
+    return await trio.to_thread.run_sync(_get, url, headers)
+
+
+def samples_of(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, frozenset(s.labels.items()))] = s.value
+    return out
+
+
+def value(text: str, name: str, **labels: str) -> float:
+    return samples_of(text)[(name, frozenset(labels.items()))]
+
+
+def test_registered_with_defaults_and_spec() -> None:
+    """`prometheus:HOST:PORT` parses; the default is loopback:9464, policy drop_oldest."""
+    cls = sink_class("prometheus")
+    assert cls is PrometheusSink and cls.policy == "drop_oldest"
+    assert build_sink("prometheus", SinkContext()).config.port == 9464  # type: ignore[attr-defined]
+    s = build_sink("prometheus:127.0.0.1:9999", SinkContext())
+    assert (s.config.host, s.config.port) == ("127.0.0.1", 9999)  # type: ignore[attr-defined]
+    s = build_sink("prometheus:[::1]:9998", SinkContext())
+    assert (s.config.host, s.config.port) == ("::1", 9998)  # type: ignore[attr-defined]
+    with pytest.raises(UsageError, match="bad port"):
+        build_sink("prometheus:127.0.0.1:http", SinkContext())
+
+
+def test_histogram_names_are_base_units() -> None:
+    assert histogram_metric_name("task_start_latency_ns") == ("kcoro_sched_task_start_latency_seconds", 1e9)
+    assert histogram_metric_name("chan_latency_ns") == ("kcoro_chan_latency_seconds", 1e9)
+
+
+async def test_metrics_endpoint_serves_expected_values_and_passes_promtool() -> None:
+    """A scripted run gives exact totals, ratios, buckets and alert state; promtool accepts it."""
+    script = Script(batches=40, tasks_per_s=1000.0, dual=True)
+    async with open_prometheus_sink() as sink:
+        for batch in script:
+            await sink.send(batch)
+        status, ctype, text = await fetch(sink.url)
+        assert status == 200 and ctype.startswith("text/plain")
+
+    assert value(text, "kcoro_sched_tasks_completed_total", pool="tasks") == script.expected_tasks_total
+    assert value(text, "kcoro_chan_messages_total", pool="channel") == 40 * 5000 * 0.25
+    assert value(text, "kcoro_chan_bytes_total", pool="channel") == 40 * 5000 * 64 * 0.25
+    assert value(text, "kcoro_sched_fastpath_ratio", pool="tasks") == 0.75
+    assert value(text, "kcoro_sched_idle_workers_ratio", pool="tasks") == 0.25
+    assert value(text, "kcoro_alerts_firing", rule="fastpath_low", severity="warning") == 1.0
+    assert value(text, "kcoro_kpi_state", kpi="utilisation", state="RED") == 1.0
+    assert value(text, "kcoro_kpi_state", kpi="utilisation", state="GREEN") == 0.0
+    assert value(text, "kcoro_sched_worker_utilisation_ratio", pool="tasks", worker="3") == 1.0
+    # heat-map rows every 4th batch (10 of them): worker 2 steals 2 per row
+    assert value(text, "kcoro_sched_steals_succeeded_total", pool="tasks", worker="2") == 20.0
+    # the last cumulative histogram (i=39): counts [39, 78, 117, 39] from 2 µs up
+    h = "kcoro_sched_task_start_latency_seconds"
+    assert value(text, h + "_count", pool="tasks") == 273
+    assert value(text, h + "_bucket", pool="tasks", le="2.56e-06") == 39
+    assert value(text, h + "_bucket", pool="tasks", le="3.072e-06") == 117
+    assert value(text, h + "_bucket", pool="tasks", le="+Inf") == 273
+    assert "# TYPE kcoro_sched_task_start_latency_seconds histogram" in text
+
+    promtool = _need("promtool")
+    res = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, text=True, check=False
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert res.stdout.strip() == "" and res.stderr.strip() == "", res.stdout + res.stderr
+
+
+async def test_counters_never_go_down() -> None:
+    """Totals from Sample.extra win over integration, and a lower total never lowers a counter."""
+    async with open_prometheus_sink() as sink:
+        await sink.send([sample(0, tasks_per_s=4000.0)])  # integrated: 1000
+        _, _, text = await fetch(sink.url)
+        assert value(text, "kcoro_sched_tasks_completed_total", pool="tasks") == 1000.0
+        await sink.send([sample(1, extra={"tasks_completed_total": 5000})])
+        await sink.send([sample(2, extra={"tasks_completed_total": 4000})])  # producer went backwards
+        await sink.send([sample(3, tasks_per_s=1e6)])  # no total: not integrated once a total was seen
+        _, _, text = await fetch(sink.url)
+        assert value(text, "kcoro_sched_tasks_completed_total", pool="tasks") == 5000.0
+        # cumulative histograms: a smaller count never lowers a bucket; windows are ignored after
+        await sink.send([histogram(4, [5, 5])])
+        await sink.send([histogram(5, [3, 7])])
+        await sink.send([histogram(6, [100, 100], scope="window")])
+        _, _, text = await fetch(sink.url)
+        assert value(text, "kcoro_sched_task_start_latency_seconds_count", pool="tasks") == 12
+
+
+async def test_window_histograms_add_up_without_cumulative() -> None:
+    async with open_prometheus_sink() as sink:
+        await sink.send([histogram(0, [1, 2, 3], scope="window")])
+        await sink.send([histogram(1, [1, 0, 1], scope="window")])
+        _, _, text = await fetch(sink.url)
+    h = "kcoro_sched_task_start_latency_seconds_bucket"
+    assert value(text, h, pool="tasks", le="1e-09") == 2
+    assert value(text, h, pool="tasks", le="2e-09") == 4
+    assert value(text, h, pool="tasks", le="3e-09") == 8
+    assert value(text, h, pool="tasks", le="+Inf") == 8
+
+
+async def test_other_paths_and_methods_are_refused() -> None:
+    async with open_prometheus_sink() as sink:
+        base = sink.url.rsplit("/", 1)[0]
+        status, _, body = await fetch(base + "/")
+        assert status == 404 and "/metrics" in body
+        req = urllib.request.Request(sink.url, method="POST", data=b"x")
+        with pytest.raises(urllib.error.HTTPError) as info:
+            await trio.to_thread.run_sync(lambda: urllib.request.urlopen(req, timeout=10))
+        assert info.value.code == 405
+
+
+async def test_port_in_use_is_one_line_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        sink = build_sink(f"prometheus:127.0.0.1:{port}", SinkContext())
+        with pytest.raises(SinkError) as info:
+            await sink.open()
+    assert str(info.value) == f"prometheus: 127.0.0.1:{port}: address already in use"
+
+
+async def test_remote_bind_needs_allow_remote() -> None:
+    sink = build_sink("prometheus:0.0.0.0:0", SinkContext())
+    with pytest.raises(SinkError, match=r"^prometheus: 0\.0\.0\.0:0: refusing .*allow_remote"):
+        await sink.open()
+
+
+async def test_real_prometheus_scrapes_and_answers_queries(tmp_path: Path) -> None:
+    """A real Prometheus scrapes /metrics every second; its HTTP API returns our counter and rate."""
+    prometheus = _need("prometheus")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        prom_port = s.getsockname()[1]
+    script = Script(batches=40, tasks_per_s=1000.0)
+    first_half, second_half = list(script)[:20], list(script)[20:]
+    async with open_prometheus_sink() as sink:
+        (tmp_path / "prometheus.yml").write_text(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+            "scrape_configs:\n  - job_name: kcoro\n    static_configs:\n"
+            f"      - targets: ['127.0.0.1:{sink.port}']\n"
+        )
+        log = (tmp_path / "prometheus.log").open("wb")
+        proc = subprocess.Popen(
+            [
+                prometheus,
+                f"--config.file={tmp_path / 'prometheus.yml'}",
+                f"--storage.tsdb.path={tmp_path / 'data'}",
+                f"--web.listen-address=127.0.0.1:{prom_port}",
+                "--log.level=warn",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        api = f"http://127.0.0.1:{prom_port}/api/v1/query?query="
+
+        async def query(promql: str) -> list[dict[str, object]]:
+            try:
+                status, _, body = await fetch(api + urllib.parse.quote(promql))
+            except (urllib.error.URLError, ConnectionError):
+                return []  # not up yet
+            if status != 200:
+                return []
+            return json.loads(body)["data"]["result"]  # type: ignore[no-any-return]
+
+        async def wait_value(promql: str, expected: float) -> None:
+            seen: list[dict[str, object]] = []
+            # bounded polling: Prometheus scrapes every 1 s; 60 s covers a slow start
+            with trio.move_on_after(60):
+                while True:
+                    assert proc.poll() is None, (tmp_path / "prometheus.log").read_text()
+                    seen = await query(promql)
+                    if seen and float(seen[0]["value"][1]) == expected:  # type: ignore[index]
+                        return
+                    await trio.sleep(0.25)
+            pytest.fail(f"{promql}: expected {expected}, last answer {seen}")
+
+        try:
+            for batch in first_half:
+                await sink.send(batch)
+            await wait_value('kcoro_sched_tasks_completed_total{job="kcoro",pool="tasks"}', 5000.0)
+            for batch in second_half:
+                await sink.send(batch)
+            await wait_value('kcoro_sched_tasks_completed_total{job="kcoro",pool="tasks"}', 10000.0)
+            # exact over stored history: both totals were scraped, the counter never reset
+            window = 'kcoro_sched_tasks_completed_total{pool="tasks"}[10m]'
+            await wait_value(f"max_over_time({window}) - min_over_time({window})", 5000.0)
+            await wait_value(f"resets({window})", 0.0)
+            await wait_value('kcoro_alerts_firing{rule="fastpath_low"}', 1.0)
+            await wait_value('kcoro_sched_fastpath_ratio{pool="tasks"}', 0.75)
+            await wait_value('kcoro_sched_task_start_latency_seconds_count{pool="tasks"}', 273.0)
+            await wait_value('up{job="kcoro"}', 1.0)
+        finally:
+            proc.terminate()
+            await trio.to_thread.run_sync(proc.wait)
+            log.close()
+    assert sink.statistics().extra["scrapes"] >= 2
