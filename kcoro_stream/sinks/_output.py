@@ -1,0 +1,592 @@
+"""Shared I/O for the file and terminal sinks: outputs, inputs, buffering.
+
+Writing (``open_output``)::
+
+    path ─► codec by suffix ─► temp file, same directory ─► close(): fsync + atomic publish
+            .gz gzip           .NAME.XXXXXXXX.tmp               link (no force) / replace (force)
+            .zst zstd                                           abort(): temp removed, target untouched
+            else plain; "-" is stdout (no temp, no codec)
+
+An existing output is never clobbered unless ``force``: it is refused at open
+(``PATH: exists (use --force to overwrite)``) and the publish step itself is
+atomic and refuses to overwrite (``os.link`` fails with EEXIST), so a file
+created while the run was going is not replaced either.
+
+Reading (``open_input``) picks the codec by the file's magic bytes (plain,
+gzip, zstd) and turns a corrupt or truncated compressed stream into an
+``InputError`` at the point where it broke, instead of a silent short read
+(zstandard's own stream reader accepts a truncated frame without complaint).
+
+``BufferedOutput`` is the async side every output sink shares: the sink
+encodes events into ``buf`` (a reused bytearray); ``maybe_flush`` hands the
+bytes to a worker thread when the buffer is over ``buffer_bytes`` or when
+pending data is older than ``flush_interval_s`` (checked on each ``send``), so
+compression and a slow pipe never run on the event loop.
+"""
+
+from __future__ import annotations
+
+import errno
+import gzip
+import io
+import os
+import secrets
+import sys
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any, Literal
+
+import trio
+import zstandard
+
+from ..errors import InputError, SinkError, UsageError
+
+Codec = Literal["none", "gzip", "zstd"]
+
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+DEFAULT_BUFFER_BYTES = 1 << 16
+DEFAULT_FLUSH_INTERVAL_S = 1.0
+# zstd input fed per decompress call: bounds the output of one call (a crafted
+# stream of RLE blocks expands at most ~32768x, so 2 KiB -> 64 MiB worst case).
+_ZSTD_READ_CHUNK = 2048
+
+
+def codec_for(path: str | os.PathLike[str]) -> Codec:
+    """The compression an output path asks for, by suffix."""
+    name = os.fspath(path)
+    if name.endswith(".gz"):
+        return "gzip"
+    if name.endswith(".zst"):
+        return "zstd"
+    return "none"
+
+
+def _why(e: OSError) -> str:
+    return e.strerror or str(e)
+
+
+# ------------------------------------------------------------------ outputs
+
+
+class Output:
+    """A synchronous byte sink; methods may run in a worker thread."""
+
+    path: str
+    codec: Codec = "none"
+
+    def __init__(self) -> None:
+        self.bytes_in = 0  # uncompressed bytes accepted
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        raise NotImplementedError
+
+    def flush(self) -> None:
+        """Push everything written so far to the OS (readable up to here)."""
+
+    def close(self) -> None:
+        """Finish and publish; idempotent."""
+
+    def abort(self) -> None:
+        """Give up: leave no partial output behind; idempotent."""
+
+
+class StreamOutput(Output):
+    """Writes to an already open binary stream (stdout); never closes it.
+
+    OSErrors (``BrokenPipeError`` in particular) propagate unchanged: the sink
+    decides what a closed reader means.
+    """
+
+    def __init__(self, stream: IO[bytes], name: str = "<stdout>") -> None:
+        super().__init__()
+        self.stream = stream
+        self.path = name
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        try:
+            self.stream.write(data)
+        except BrokenPipeError:
+            raise
+        except (OSError, ValueError) as e:
+            raise SinkError(f"{self.path}: write failed ({e})") from None
+        self.bytes_in += len(data)
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except BrokenPipeError:
+            raise
+        except (OSError, ValueError) as e:
+            raise SinkError(f"{self.path}: flush failed ({e})") from None
+
+    def close(self) -> None:
+        self.flush()
+
+    def abort(self) -> None:
+        pass
+
+
+class FileOutput(Output):
+    """A compressed or plain file written to a temp name and published at close."""
+
+    def __init__(self, path: Path, *, force: bool, level: int | None = None) -> None:
+        super().__init__()
+        self.path = str(path)
+        self.codec = codec_for(path)
+        self._target = path
+        self._force = force
+        self._closed = False
+        self._check_target()
+        self._tmp, self._raw = self._create_temp()
+        try:
+            self._enc: Any = self._encoder(level)
+        except BaseException:
+            self.abort()
+            raise
+
+    # -- set-up
+
+    def _check_target(self) -> None:
+        t = self._target
+        parent = t.parent if str(t.parent) else Path(".")
+        if not parent.is_dir():
+            raise SinkError(f"{t}: directory {parent} does not exist")
+        if t.is_dir():
+            raise SinkError(f"{t}: is a directory")
+        if (t.exists() or t.is_symlink()) and not self._force:
+            raise SinkError(f"{t}: exists (use --force to overwrite)")
+
+    def _create_temp(self) -> tuple[Path, IO[bytes]]:
+        parent = self._target.parent
+        for _ in range(100):
+            tmp = parent / f".{self._target.name}.{secrets.token_hex(4)}.tmp"
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+            except FileExistsError:
+                continue
+            except OSError as e:
+                raise SinkError(f"{self._target}: cannot create ({_why(e)})") from None
+            return tmp, os.fdopen(fd, "wb", buffering=1 << 16)
+        raise SinkError(f"{self._target}: cannot create a temporary file")  # pragma: no cover
+
+    def _encoder(self, level: int | None) -> Any:
+        if self.codec == "gzip":
+            # mtime=0 and the final name: the same events give the same bytes.
+            name = self._target.name.removesuffix(".gz")
+            return gzip.GzipFile(
+                filename=name,
+                mode="wb",
+                fileobj=self._raw,
+                compresslevel=6 if level is None else level,
+                mtime=0,
+            )
+        if self.codec == "zstd":
+            cctx = zstandard.ZstdCompressor(level=3 if level is None else level, write_checksum=True)
+            return cctx.stream_writer(self._raw, closefd=False)
+        return self._raw
+
+    # -- writing (SinkError on every OS failure, naming the target)
+
+    def _fail(self, what: str, e: Exception) -> SinkError:
+        why = _why(e) if isinstance(e, OSError) else str(e)
+        return SinkError(f"{self._target}: {what} failed ({why})")
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        try:
+            self._enc.write(data)
+        except (OSError, zstandard.ZstdError) as e:
+            raise self._fail("write", e) from None
+        self.bytes_in += len(data)
+
+    def flush(self) -> None:
+        try:
+            if self.codec == "gzip":
+                self._enc.flush(zlib.Z_SYNC_FLUSH)
+            elif self.codec == "zstd":
+                self._enc.flush(zstandard.FLUSH_BLOCK)
+            self._raw.flush()
+        except (OSError, zstandard.ZstdError) as e:
+            raise self._fail("flush", e) from None
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        try:
+            if self._enc is not self._raw:
+                self._enc.close()  # gzip trailer / zstd frame end; leaves _raw open
+            self._raw.flush()
+            os.fsync(self._raw.fileno())
+            self._raw.close()
+            self._publish()
+        except (OSError, zstandard.ZstdError) as e:
+            self.abort()
+            raise self._fail("close", e) from None
+        except BaseException:
+            self.abort()
+            raise
+        self._closed = True
+
+    def _publish(self) -> None:
+        if self._force:
+            os.replace(self._tmp, self._target)
+        else:
+            try:
+                os.link(self._tmp, self._target)  # atomic and never overwrites
+            except FileExistsError:
+                raise SinkError(f"{self._target}: exists (use --force to overwrite)") from None
+            except OSError as e:
+                if e.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
+                    raise
+                # No hard links here (some FUSE/SMB mounts): check, then rename.
+                if self._target.exists():
+                    raise SinkError(f"{self._target}: exists (use --force to overwrite)") from None
+                os.rename(self._tmp, self._target)
+                return
+            os.unlink(self._tmp)
+        self._fsync_dir()
+
+    def _fsync_dir(self) -> None:
+        try:
+            fd = os.open(self._target.parent, os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass  # directories cannot be fsynced on some filesystems
+        finally:
+            os.close(fd)
+
+    def abort(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for closer in (getattr(self, "_enc", None), self._raw):
+            if closer is None:
+                continue
+            try:
+                closer.close()
+            except Exception:  # best effort; the temp file goes anyway
+                pass
+        try:
+            os.unlink(self._tmp)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            pass  # nothing more we can do; the name starts with "." and ends ".tmp"
+
+
+def binary_stream(stream: Any | None) -> IO[bytes]:
+    """The binary side of a text or binary stream (default: the process stdout)."""
+    if stream is None:
+        stream = sys.stdout
+    return getattr(stream, "buffer", stream)  # type: ignore[no-any-return]
+
+
+def open_output(
+    path: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    stdout: Any | None = None,
+    level: int | None = None,
+) -> Output:
+    """Open ``path`` for writing (``-``: ``stdout`` or the process stdout).
+
+    Raises SinkError (one line naming the path) when the path exists and
+    ``force`` is false, its directory is missing or not writable, or it is a
+    directory. The file appears under its name only at ``close()``.
+    """
+    if os.fspath(path) == "-":
+        if stdout is not None and hasattr(stdout, "flush"):
+            stdout.flush()  # text written before us comes first
+        return StreamOutput(binary_stream(stdout))
+    return FileOutput(Path(path), force=force, level=level)
+
+
+def quiet_stdout_after_broken_pipe(stream: IO[bytes]) -> None:
+    """After EPIPE on the process's stdout, point fd 1 at /dev/null.
+
+    Python flushes ``sys.stdout`` at exit; without this the interpreter prints
+    "Exception ignored ... BrokenPipeError" (see the signal module docs).
+    """
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError, AttributeError):
+        return
+    if fd != 1:
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+    except OSError:
+        pass
+
+
+class BufferedOutput:
+    """Bounded buffer + flush policy in front of an ``Output`` (one per sink).
+
+    The sink appends encoded events to ``buf`` and calls ``add(n)``, then
+    ``await maybe_flush()``. Accounting goes back to the sink through
+    ``on_written(n)`` and ``on_lost(reason, n)``. After a broken pipe the
+    output is ``broken``: the sink counts later batches as lost.
+    """
+
+    def __init__(
+        self,
+        output: Output,
+        *,
+        on_written: Callable[[int], None],
+        on_lost: Callable[[str, int], None],
+        buffer_bytes: int = DEFAULT_BUFFER_BYTES,
+        flush_interval_s: float = DEFAULT_FLUSH_INTERVAL_S,
+    ) -> None:
+        self.output = output
+        self.buf = bytearray()
+        self.buffer_bytes = buffer_bytes
+        self.flush_interval_s = flush_interval_s
+        self.broken = False
+        self.failed = False
+        self.flushes = 0
+        self._on_written = on_written
+        self._on_lost = on_lost
+        self._pending = 0  # events whose bytes are in buf
+        self._dirty = False  # bytes handed to the output since its last flush
+        self._deadline: float | None = None  # pending data must be flushed by then
+
+    def add(self, n_events: int) -> None:
+        """``n_events`` more events were encoded into ``buf``."""
+        if self._deadline is None and (n_events or self.buf):
+            self._deadline = trio.current_time() + self.flush_interval_s
+        self._pending += n_events
+
+    async def maybe_flush(self, *, force: bool = False) -> None:
+        """Write the buffer if it is full; flush if forced or pending data is due."""
+        if self.broken or self.failed:
+            return
+        due = force or (self._deadline is not None and trio.current_time() >= self._deadline)
+        if len(self.buf) >= self.buffer_bytes or (due and (self.buf or self._dirty)):
+            await trio.to_thread.run_sync(self._write_out, due)
+
+    def _write_out(self, flush: bool) -> None:
+        n, self._pending = self._pending, 0
+        try:
+            if self.buf:
+                self.output.write(self.buf)
+                self._dirty = True
+            if flush:
+                self.output.flush()
+                self.flushes += 1
+                self._dirty = False
+                self._deadline = None
+            self._on_written(n)
+        except BrokenPipeError:
+            self.broken = True
+            self._on_lost("broken_pipe", n)
+            if isinstance(self.output, StreamOutput):
+                quiet_stdout_after_broken_pipe(self.output.stream)
+        except BaseException:
+            self.failed = True
+            self._on_lost("output_error", n)
+            raise
+        finally:
+            self.buf.clear()
+
+    def close(self) -> None:
+        """Write what is left and publish (synchronous: safe under cancellation).
+
+        After a write error the output is aborted instead: no partial file.
+        """
+        if self.failed:
+            self.output.abort()
+            return
+        if not self.broken:
+            try:
+                self._write_out(flush=False)
+            except BaseException:
+                self.output.abort()
+                raise
+        if self.broken:
+            self.output.abort()
+            return
+        self.output.close()
+
+    def statistics(self) -> dict[str, Any]:
+        return {
+            "path": self.output.path,
+            "codec": self.output.codec,
+            "bytes_written": self.output.bytes_in,
+            "flushes": self.flushes,
+            "broken_pipe": self.broken,
+        }
+
+
+# ------------------------------------------------------------------- inputs
+
+
+class _DecodedRaw(io.RawIOBase):
+    """Raw reader over a decompressor; decode errors become InputError."""
+
+    def __init__(self, raw: IO[bytes], path: str, codec: Codec) -> None:
+        self._raw = raw
+        self._path = path
+        self._codec = codec
+        self._out = b""
+        self._pos = 0
+        self._eof = False
+        if codec == "gzip":
+            self._gz: gzip.GzipFile | None = gzip.GzipFile(fileobj=raw, mode="rb")
+        else:
+            self._gz = None
+            self._zd = zstandard.ZstdDecompressor()
+            self._zobj: Any = None
+            self._carry = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def _error(self, what: str) -> InputError:
+        try:
+            at = f" near compressed byte {self._raw.tell()}"
+        except (OSError, ValueError):
+            at = ""
+        return InputError(f"{self._path}: {what}{at}")
+
+    def _next_zstd(self) -> bytes:
+        while True:
+            data = self._carry or self._raw.read(_ZSTD_READ_CHUNK)
+            self._carry = b""
+            if not data:
+                if self._zobj is not None:
+                    raise self._error("truncated zstd stream (ended inside a frame)")
+                return b""
+            if self._zobj is None:
+                self._zobj = self._zd.decompressobj()
+            try:
+                out: bytes = self._zobj.decompress(data)
+            except zstandard.ZstdError as e:
+                raise self._error(f"corrupt zstd stream ({e})") from None
+            if self._zobj.eof:
+                self._carry = self._zobj.unused_data
+                self._zobj = None
+            if out:
+                return out
+
+    def _next_gzip(self, n: int) -> bytes:
+        assert self._gz is not None
+        try:
+            return self._gz.read(n)
+        except EOFError:
+            raise self._error("truncated gzip stream") from None
+        except (gzip.BadGzipFile, zlib.error) as e:
+            raise self._error(f"corrupt gzip stream ({e})") from None
+
+    def readinto(self, b: Any) -> int:
+        if self._pos >= len(self._out):
+            if self._eof:
+                return 0
+            out = self._next_gzip(max(len(b), 1 << 16)) if self._gz is not None else self._next_zstd()
+            if not out:
+                self._eof = True
+                return 0
+            self._out, self._pos = out, 0
+        n = min(len(b), len(self._out) - self._pos)
+        b[:n] = self._out[self._pos : self._pos + n]
+        self._pos += n
+        return n
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                if self._gz is not None:
+                    self._gz.close()
+            finally:
+                self._raw.close()
+        super().close()
+
+
+def open_input(path: str | os.PathLike[str]) -> IO[bytes]:
+    """Open a plain, gzip or zstd file for binary reading (codec by magic bytes).
+
+    Raises InputError naming the path if it cannot be opened, or if its suffix
+    promises compression the bytes do not have. Reads of a corrupt or truncated
+    compressed stream raise InputError naming the path and the offset.
+    """
+    p = os.fspath(path)
+    try:
+        raw = open(p, "rb")  # returned to the caller, who closes it
+    except IsADirectoryError:
+        raise InputError(f"{p}: is a directory") from None
+    except OSError as e:
+        raise InputError(f"{p}: cannot open ({_why(e)})") from None
+    head = raw.peek(4)[:4]
+    codec: Codec
+    if head.startswith(GZIP_MAGIC):
+        codec = "gzip"
+    elif head.startswith(ZSTD_MAGIC):
+        codec = "zstd"
+    else:
+        codec = "none"
+    wanted = codec_for(p)
+    if wanted != "none" and codec != wanted and head:
+        raw.close()
+        raise InputError(f"{p}: not {wanted} data (suffix says {wanted})")
+    if codec == "none":
+        return raw
+    return io.BufferedReader(_DecodedRaw(raw, p, codec), buffer_size=1 << 16)
+
+
+# --------------------------------------------------------------- spec args
+
+
+def parse_path_arg(
+    arg: str,
+    *,
+    sink: str,
+    flags: tuple[str, ...] = (),
+    ints: tuple[str, ...] = (),
+    floats: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """Parse ``PATH[,opt...]`` where opt is a flag name or ``key=value``.
+
+    Options are taken from the right while they look like known options, so a
+    path that itself contains a comma still works.
+    """
+    fields: dict[str, Any] = {}
+    parts = arg.split(",")
+    while len(parts) > 1:
+        key, eq, value = parts[-1].partition("=")
+        key = key.strip()
+        if not eq and key in flags:
+            fields[key] = True
+        elif eq and key in flags:
+            fields[key] = _parse_bool(sink, key, value)
+        elif eq and key in ints:
+            try:
+                fields[key] = int(value)
+            except ValueError:
+                raise UsageError(f"sink {sink!r}: {key}={value!r} is not an integer") from None
+        elif eq and key in floats:
+            try:
+                fields[key] = float(value)
+            except ValueError:
+                raise UsageError(f"sink {sink!r}: {key}={value!r} is not a number") from None
+        else:
+            break
+        parts.pop()
+    path = ",".join(parts)
+    if not path:
+        raise UsageError(f"sink {sink!r}: missing output path")
+    fields["path"] = path
+    return fields
+
+
+def _parse_bool(sink: str, key: str, value: str) -> bool:
+    v = value.strip().lower()
+    if v in ("1", "true", "yes", "on"):
+        return True
+    if v in ("0", "false", "no", "off"):
+        return False
+    raise UsageError(f"sink {sink!r}: {key}={value!r} is not a boolean")

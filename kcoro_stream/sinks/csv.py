@@ -1,0 +1,201 @@
+"""The ``csv`` sink: one row per ``Sample``, header once, fixed column order.
+
+::
+
+    batch ─► Samples only ─► row in COLUMNS order ─► reused bytearray ─► .csv / .csv.gz / .csv.zst
+
+Columns (``COLUMNS``), fixed for a given events.py schema and derived from
+the ``Sample`` struct, so every row of a file lines up with its one header:
+
+1. every scalar field of ``Sample`` in declaration order (``schema, ts,
+   ts_ns, run_id, mode, pool, window_ns, partial, tasks_per_s, …``);
+2. ``smooth_<k>`` for each metric field ``k`` of ``Sample`` (the
+   ``float | None`` fields, declaration order), read from ``Sample.smooth``;
+3. ``ema_<k>`` for the same ``k``, read from ``Sample.ema``.
+
+Nothing is added while a file is being written. Keys of ``smooth``/``ema``
+outside that list and everything in ``Sample.extra`` have no column: they are
+counted per key in ``statistics().extra["unwritten_keys"]`` (use the NDJSON
+sink for those). ``columns=`` picks a subset, in the order given.
+
+Cells: null → empty, booleans → ``true``/``false``, floats in shortest
+round-trip form. Events other than ``Sample`` are ignored by design and
+counted per type in ``statistics().extra["ignored"]`` (not drops: they were
+never meant for this output).
+
+Spec: ``csv:PATH[,level=N][,flush=S][,buffer=BYTES]``. Policy ``block``.
+"""
+
+from __future__ import annotations
+
+import csv as _csv
+import io
+from collections.abc import Sequence
+from typing import Annotated, Any, ClassVar, Final
+
+import msgspec
+
+from ..errors import UsageError
+from ..events import DerivedEvent, Sample
+from ._base import Policy, Sink, SinkContext
+from ._output import (
+    DEFAULT_BUFFER_BYTES,
+    DEFAULT_FLUSH_INTERVAL_S,
+    BufferedOutput,
+    open_output,
+    parse_path_arg,
+)
+from ._registry import register
+
+_NESTED: Final = ("smooth", "ema", "extra")
+SCALAR_FIELDS: Final[tuple[str, ...]] = tuple(
+    f.name for f in msgspec.structs.fields(Sample) if f.name not in _NESTED
+)
+METRIC_FIELDS: Final[tuple[str, ...]] = tuple(
+    f.name for f in msgspec.structs.fields(Sample) if f.type == (float | None)
+)
+COLUMNS: Final[tuple[str, ...]] = (
+    SCALAR_FIELDS + tuple(f"smooth_{k}" for k in METRIC_FIELDS) + tuple(f"ema_{k}" for k in METRIC_FIELDS)
+)
+_METRIC_SET: Final = frozenset(METRIC_FIELDS)
+
+
+class CsvConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """``path``: output file (suffix picks gzip/zstd) or ``-`` for stdout."""
+
+    path: str
+    columns: list[str] | None = None  # subset of COLUMNS, in this order
+    level: int | None = None
+    flush_interval_s: Annotated[float, msgspec.Meta(ge=0)] = DEFAULT_FLUSH_INTERVAL_S
+    buffer_bytes: Annotated[int, msgspec.Meta(ge=1)] = DEFAULT_BUFFER_BYTES
+
+
+def _cell(v: Any) -> Any:
+    if v is None:
+        return ""
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    return v
+
+
+@register
+class CsvSink(Sink):
+    name: ClassVar[str] = "csv"
+    Config: ClassVar[type[msgspec.Struct]] = CsvConfig
+    policy: ClassVar[Policy] = "block"
+    summary: ClassVar[str] = "one CSV row per sample, header once, fixed columns (.gz/.zst by suffix)"
+
+    config: CsvConfig
+
+    def __init__(self, config: msgspec.Struct, ctx: SinkContext) -> None:
+        super().__init__(config, ctx)
+        self._out: BufferedOutput | None = None
+        self._ignored: dict[str, int] = {}
+        self._unwritten: dict[str, int] = {}
+        self._text = io.StringIO()
+        self._writer = _csv.writer(self._text, lineterminator="\n")
+        self.columns: tuple[str, ...] = self._pick_columns()
+
+    def _pick_columns(self) -> tuple[str, ...]:
+        wanted = self.config.columns
+        if wanted is None:
+            return COLUMNS
+        unknown = [c for c in wanted if c not in COLUMNS]
+        if unknown:
+            raise UsageError(f"csv: unknown column(s) {', '.join(unknown)} (known: {', '.join(COLUMNS)})")
+        if not wanted:
+            raise UsageError("csv: columns is empty")
+        return tuple(wanted)
+
+    @staticmethod
+    def parse_arg(arg: str) -> dict[str, Any]:
+        fields = parse_path_arg(arg, sink="csv", ints=("level", "buffer"), floats=("flush",))
+        if "flush" in fields:
+            fields["flush_interval_s"] = fields.pop("flush")
+        if "buffer" in fields:
+            fields["buffer_bytes"] = fields.pop("buffer")
+        return fields
+
+    async def open(self) -> None:
+        output = open_output(
+            self.config.path, force=self.ctx.force, stdout=self.ctx.stdout, level=self.config.level
+        )
+        self._out = BufferedOutput(
+            output,
+            on_written=self._count_written,
+            on_lost=self.count_drop,
+            buffer_bytes=self.config.buffer_bytes,
+            flush_interval_s=self.config.flush_interval_s,
+        )
+        self._writer.writerow(self.columns)
+        self._drain_text()
+        self._out.add(0)
+
+    def _count_written(self, n: int) -> None:
+        self._written += n
+
+    def _drain_text(self) -> None:
+        assert self._out is not None
+        self._out.buf.extend(self._text.getvalue().encode())
+        self._text.seek(0)
+        self._text.truncate()
+
+    def row(self, s: Sample) -> list[Any]:
+        """The cells of ``s`` in this sink's column order."""
+        smooth = s.smooth or {}
+        ema = s.ema or {}
+        for nested, prefix in ((smooth, "smooth_"), (ema, "ema_")):
+            for k in nested:
+                if k not in _METRIC_SET:
+                    key = prefix + k
+                    self._unwritten[key] = self._unwritten.get(key, 0) + 1
+        if s.extra:
+            for k in s.extra:
+                key = "extra_" + k
+                self._unwritten[key] = self._unwritten.get(key, 0) + 1
+        cells = []
+        for col in self.columns:
+            if col.startswith("smooth_"):
+                v = smooth.get(col[7:])
+            elif col.startswith("ema_"):
+                v = ema.get(col[4:])
+            else:
+                v = getattr(s, col)
+            cells.append(_cell(v))
+        return cells
+
+    async def send(self, batch: Sequence[DerivedEvent]) -> None:
+        out = self._out
+        assert out is not None, "send() before open()"
+        self._received += len(batch)
+        rows = 0
+        for event in batch:
+            if type(event) is Sample:
+                if out.broken or out.failed:
+                    self.count_drop("broken_pipe" if out.broken else "output_error")
+                    continue
+                self._writer.writerow(self.row(event))
+                rows += 1
+            else:
+                t = event.__struct_config__.tag
+                self._ignored[t] = self._ignored.get(t, 0) + 1  # type: ignore[index]
+        if rows:
+            self._drain_text()
+            out.add(rows)
+        await out.maybe_flush()
+
+    async def aclose(self) -> None:
+        if self._out is not None:
+            self._out.close()
+
+    def extra_statistics(self) -> dict[str, Any]:
+        stats: dict[str, Any] = {
+            "columns": len(self.columns),
+            "ignored": dict(self._ignored),
+            "unwritten_keys": dict(self._unwritten),
+        }
+        if self._out is not None:
+            stats.update(self._out.statistics())
+        return stats
