@@ -23,6 +23,7 @@ Flow, so derived output is identical to the live run's.
 
 from __future__ import annotations
 
+import ctypes
 import secrets
 import signal
 import subprocess
@@ -400,6 +401,15 @@ async def _watch_signals(ctl: Controller, kill: Callable[[], None], cancel: trio
                 kill()
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM if the monitor dies (Linux prctl)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the benchmark then runs until its duration ends
+
+
 async def _pump_stderr(stream: Any, tail: list[str], done: trio.Event) -> None:
     """Forward the child's stderr to ours, keeping the last lines."""
     buf = b""
@@ -477,7 +487,7 @@ async def _run_one_producer(
             if proc.returncode is None:
                 proc.send_signal(signal.SIGTERM)
 
-        ingester = Ingester(ring, flow, producer=child, on_stop_timeout=term)
+        ingester = Ingester(ring, flow, producer=child, on_stop_timeout=term, unlink_after_attach=True)
         ctl.ingester = ingester
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_watch_signals, ctl, kill, nursery.cancel_scope)

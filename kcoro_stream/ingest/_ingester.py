@@ -125,6 +125,7 @@ class Ingester:
         lost_after_s: float = 0.5,
         stop_grace_s: float = 3.0,
         on_stop_timeout: Callable[[], Awaitable[None]] | None = None,
+        unlink_after_attach: bool = False,
     ) -> None:
         self.ring = ring
         self.sink = sink
@@ -143,6 +144,9 @@ class Ingester:
         self._lost_frames = self._lost_bytes = self._corrupt = self._ingest_events = 0
         self._last_dropped_bytes = 0
         self._state = "running"
+        # Once the producer has mapped the ring its name is no longer needed:
+        # unlinking early means even a kill -9 of this process leaves no file.
+        self._unlink_pending = unlink_after_attach
 
     # -- control ------------------------------------------------------------
 
@@ -219,6 +223,9 @@ class Ingester:
         """Read one batch; returns frames delivered, or None once closed and empty."""
         res = self.ring.read()
         self._reads += 1
+        if self._unlink_pending and (len(res) or self.ring.info().producer_pid):
+            self._unlink_pending = False
+            self.ring.path.unlink(missing_ok=True)
         n = len(res)
         if res.corrupt:
             self._corrupt += res.corrupt

@@ -1,0 +1,176 @@
+"""The trio ingester against a real child producer and a real shm ring."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import trio
+
+from kcoro_stream.events import (
+    INGEST_SEQ_BIT,
+    ControlApplied,
+    ProducerLost,
+    RingLoss,
+    RunEnded,
+    RunStarted,
+    decode_frame,
+)
+from kcoro_stream.ingest import ChildProducer, Ingester
+from kcoro_stream.sources import RingReader
+
+SYNTH = [sys.executable, "-m", "kcoro_stream.sources.synthetic"]
+
+
+class Collect:
+    """A FrameSink that decodes and keeps everything; optionally slow."""
+
+    def __init__(self, drain_delay: float = 0.0) -> None:
+        self.seqs: list[int] = []
+        self.events: list[object] = []
+        self.drain_delay = drain_delay
+        self.records = 0
+
+    def frame(self, payload: memoryview | bytes, seq: int, record: memoryview | None) -> None:
+        self.seqs.append(seq)
+        self.records += record is not None
+        self.events.extend(decode_frame(payload))
+
+    async def drain(self) -> None:
+        if self.drain_delay:
+            await trio.sleep(self.drain_delay)
+
+    def of(self, cls: type) -> list:
+        return [e for e in self.events if isinstance(e, cls)]
+
+
+async def start(ring: RingReader, *args: str) -> trio.Process:
+    return await trio.lowlevel.open_process([*SYNTH, "--ring", str(ring.path), *args])
+
+
+async def test_ingests_a_whole_run_and_finishes(tmp_path: Path) -> None:
+    ring = RingReader.create(tmp_path / "ring", data_size=1 << 16)
+    proc = await start(ring, "--frames", "50", "--interval-ms", "1")
+    sink = Collect()
+    outcome = await Ingester(ring, sink, producer=ChildProducer(proc)).run()
+    await proc.wait()
+    ring.close()
+    assert outcome.state == "finished" and outcome.ok
+    assert sink.seqs == list(range(52))  # RunStarted + 50 ticks + RunEnded
+    assert sink.records == 52  # ring frames carry their raw record for the log
+    assert isinstance(sink.events[0], RunStarted) and isinstance(sink.events[-1], RunEnded)
+
+
+async def test_drops_become_in_band_ring_loss(tmp_path: Path) -> None:
+    """A tiny ring and a slow consumer: the producer drops, the gap arrives as RingLoss in order."""
+    ring = RingReader.create(tmp_path / "ring", data_size=1 << 12)
+    proc = await start(ring, "--frames", "400", "--rate", "0")
+    sink = Collect(drain_delay=0.005)
+    outcome = await Ingester(ring, sink, producer=ChildProducer(proc)).run()
+    await proc.wait()
+    info = ring.info()
+    ring.close()
+    assert outcome.ok
+    losses = sink.of(RingLoss)
+    assert losses, "expected drops with a 4 KiB ring"
+    assert sum(x.frames for x in losses) == info.frames_dropped  # every dropped frame accounted
+    assert sum(x.bytes for x in losses) == info.bytes_dropped
+    ring_seqs = [s for s in sink.seqs if not s & INGEST_SEQ_BIT]
+    assert len(ring_seqs) == info.frames_written
+    # each RingLoss sits right before the first frame after its gap
+    for i, s in enumerate(sink.seqs):
+        if s & INGEST_SEQ_BIT and i + 1 < len(sink.seqs):
+            nxt = sink.seqs[i + 1]
+            if not nxt & INGEST_SEQ_BIT:
+                assert any(x.seq_to == nxt for x in losses)
+
+
+async def test_killed_producer_is_reported_lost_within_a_second(tmp_path: Path) -> None:
+    ring = RingReader.create(tmp_path / "ring", data_size=1 << 16)
+    proc = await start(ring, "--interval-ms", "5")
+    sink = Collect()
+    ing = Ingester(ring, sink, producer=ChildProducer(proc))
+    async with trio.open_nursery() as n:
+        result: list = []
+
+        async def go() -> None:
+            result.append(await ing.run())
+
+        n.start_soon(go)
+        while len(sink.seqs) < 5:
+            await trio.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+        t_kill = trio.current_time()
+        with trio.fail_after(5):
+            while not result:
+                await trio.sleep(0.005)
+        detected = trio.current_time() - t_kill
+    ring.close()
+    outcome = result[0]
+    assert outcome.state == "lost" and not outcome.ok
+    assert "killed by SIGKILL" in outcome.message
+    assert detected < 1.0
+    lost = sink.of(ProducerLost)
+    assert len(lost) == 1 and lost[0].exit_status == -9
+
+
+async def test_control_is_acknowledged_in_band(tmp_path: Path) -> None:
+    ring = RingReader.create(tmp_path / "ring", data_size=1 << 16)
+    proc = await start(ring, "--interval-ms", "2")
+    sink = Collect()
+    ing = Ingester(ring, sink, producer=ChildProducer(proc))
+    async with trio.open_nursery() as n:
+        n.start_soon(ing.run)
+        while len(sink.seqs) < 3:
+            await trio.sleep(0.005)
+        ing.control(interval_ns=3_000_000, paused=True)
+        with trio.fail_after(5):
+            while not sink.of(ControlApplied):
+                await trio.sleep(0.005)
+        ing.request_stop()
+    await proc.wait()
+    ring.close()
+    applied = sink.of(ControlApplied)
+    assert applied[0].paused is True and applied[0].interval_ns == 3_000_000
+    assert applied[-1].stop is True
+    assert sink.of(RunEnded)[-1].reason == "stopped"
+
+
+async def test_stop_escalates_to_sigterm_when_producer_ignores_control(tmp_path: Path) -> None:
+    """A producer that never polls control is terminated after the grace period."""
+    ring = RingReader.create(tmp_path / "ring", data_size=1 << 16)
+    # `sleep` attaches to nothing: the ingester sees no frames and must use SIGTERM.
+    proc = await trio.lowlevel.open_process(["sleep", "30"])
+
+    async def term() -> None:
+        proc.send_signal(signal.SIGTERM)
+
+    ing = Ingester(ring, Collect(), producer=ChildProducer(proc), stop_grace_s=0.2, on_stop_timeout=term)
+    ing.request_stop()
+    with trio.fail_after(10):
+        outcome = await ing.run()
+    ring.close()
+    assert outcome.state == "lost" and "SIGTERM" in outcome.message
+
+
+def test_ring_file_is_gone_after_kill_9_of_the_monitor(tmp_path: Path) -> None:
+    """The monitor unlinks the shm name once the producer attached: kill -9 leaves nothing behind."""
+    pipe = tmp_path / "p.py"
+    pipe.write_text(
+        "from kcoro_stream.pipeline import BenchSource, Pipeline\n"
+        "pipeline = Pipeline(source=BenchSource(producer='synthetic'), sinks=[])\n"
+    )
+    before = set(Path("/dev/shm").glob("kcoro-stream-*"))
+    mon = subprocess.Popen([sys.executable, "-m", "kcoro_stream", "run", str(pipe), "--no-log", "--no-tui"])
+    try:
+        deadline = 200
+        while deadline and not (set(Path("/dev/shm").glob("kcoro-stream-*")) - before):
+            deadline -= 1
+            trio.run(trio.sleep, 0.01)
+        trio.run(trio.sleep, 0.5)
+    finally:
+        mon.kill()
+        mon.wait()
+    assert not (set(Path("/dev/shm").glob(f"kcoro-stream-{mon.pid}-*")))
