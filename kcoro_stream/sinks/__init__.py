@@ -1,7 +1,9 @@
 """Sinks: where derived events go (one sink per module, registered by name)."""
 
 from ._base import Controller, Policy, Sink, SinkContext, SinkStatistics
+from ._output import open_input, open_output
 from ._registry import build_sink, parse_spec, register, sink_class, sink_names
+from ._validate import ValidationProblem, ValidationReport, format_report, validate_file
 
 __all__ = [
     "Controller",
@@ -9,9 +11,15 @@ __all__ = [
     "Sink",
     "SinkContext",
     "SinkStatistics",
+    "ValidationProblem",
+    "ValidationReport",
     "build_sink",
+    "format_report",
+    "open_input",
+    "open_output",
     "parse_spec",
     "register",
     "sink_class",
     "sink_names",
+    "validate_file",
 ]

@@ -1,0 +1,343 @@
+"""``kcoro-stream validate``: check an NDJSON file against the derived-event schema.
+
+::
+
+    file (plain / .gz / .zst, codec by magic) ─► line by line, streaming (bounded line length)
+        ─► JSON object? ─► "type" + "schema" ─┬─ schema 3, known type ─► events.derived_decoder
+                                               ├─ no type, schema 1|2 ─► old kcoro_mon sample
+                                               └─ type summary, 1|2 ─► old kcoro_mon summary
+        ─► ValidationReport: counts per type, legacy count, problems (line number + reason)
+
+Every malformed line is a problem, never an exception: bad JSON, not an
+object, blank line, over-long line, missing/unknown ``type``, missing or wrong
+``schema``, a field that does not validate (msgspec's message names the path,
+e.g. ``Expected `int`, got `str` - at `$.ts_ns```). A corrupt or truncated
+compressed stream is reported at the line where it broke and ends the check.
+Only a file that cannot be opened at all raises ``InputError``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Final, Literal
+
+import msgspec
+
+from ..errors import InputError
+from ..events import DERIVED_SCHEMA, DERIVED_TYPES, derived_decoder
+from ._output import open_input
+
+MAX_LINE_BYTES: Final = 1 << 20
+DEFAULT_MAX_PROBLEMS: Final = 1000
+LEGACY_SCHEMAS: Final = (1, 2)
+DERIVED_TAGS: Final[tuple[str, ...]] = tuple(
+    t.__struct_config__.tag  # type: ignore[misc]
+    for t in DERIVED_TYPES
+)
+
+
+# ---------------------------------------------- old kcoro_mon lines (OLD_MONITOR.md)
+
+_Num = float | None  # msgspec accepts JSON integers for float
+_Attr = str | int | float | bool | None  # channel attributes: kept loose on purpose
+
+
+class _LegacySample(msgspec.Struct, tag_field="mode", kw_only=True):
+    schema: Literal[1, 2]
+    ts: float
+
+
+class LegacyChannelSample(_LegacySample, tag="channel", kw_only=True):
+    """A channel-mode sample line; schema 1 lacks attributes, zero-copy, rendezvous."""
+
+    pps: float
+    gbps: _Num = None
+    smooth_pps: _Num = None
+    smooth_gbps: _Num = None
+    duration_ms: _Num = None
+    cpu: _Num = None
+    mem_kb: _Num = None
+    producers: _Num = None
+    consumers: _Num = None
+    kind: _Attr = None
+    capacity: _Num = None
+    depth: _Num = None
+    capabilities: _Attr = None
+    closed: _Attr = None
+    ptr_mode: _Attr = None
+    zref_mode: _Attr = None
+    fail_send_eagain_total: _Num = None
+    fail_recv_eagain_total: _Num = None
+    fail_send_epipe_total: _Num = None
+    fail_recv_epipe_total: _Num = None
+    fail_send_eagain_delta: _Num = None
+    fail_recv_eagain_delta: _Num = None
+    fail_send_epipe_delta: _Num = None
+    fail_recv_epipe_delta: _Num = None
+    bytes_sent_total: _Num = None
+    bytes_recv_total: _Num = None
+    bytes_sent_delta: _Num = None
+    bytes_recv_delta: _Num = None
+    zref_sent_total: _Num = None
+    zref_received_total: _Num = None
+    zref_aborted_total: _Num = None
+    zref_sent_delta: _Num = None
+    zref_received_delta: _Num = None
+    zref_aborted_delta: _Num = None
+    rv_matches_total: _Num = None
+    rv_cancels_total: _Num = None
+    rv_zdesc_total: _Num = None
+    rv_matches_delta: _Num = None
+    rv_cancels_delta: _Num = None
+    rv_zdesc_delta: _Num = None
+
+
+class LegacyTasksSample(_LegacySample, tag="tasks", kw_only=True):
+    """A tasks-mode sample line (ratios 0..1; bandwidth fields absent or null)."""
+
+    tasks_sec: float
+    smooth_tasks_sec: _Num = None
+    fastpath_ratio: _Num = None
+    steal_ratio: _Num = None
+    gbps: _Num = None
+    pps: _Num = None
+
+
+class _LegacySummary(msgspec.Struct, tag_field="mode", kw_only=True):
+    schema: Literal[1, 2]
+    type: Literal["summary"]
+
+
+class LegacyChannelSummary(_LegacySummary, tag="channel", kw_only=True):
+    peak_pps: float
+    avg_pps: float
+    peak_gbps: _Num = None
+    avg_gbps: _Num = None
+    ema_pps: _Num = None
+    ema_gbps: _Num = None
+    mismatch_msgs: _Num = None
+    fail_send_eagain_total: _Num = None
+    fail_recv_eagain_total: _Num = None
+    fail_send_epipe_total: _Num = None
+    fail_recv_epipe_total: _Num = None
+    bytes_sent_total: _Num = None
+    bytes_recv_total: _Num = None
+
+
+class LegacyTasksSummary(_LegacySummary, tag="tasks", kw_only=True):
+    peak_tasks_sec: float
+    avg_tasks_sec: float
+    ema_tasks_sec: _Num = None
+    fastpath_ratio: _Num = None
+    steal_ratio: _Num = None
+
+
+_legacy_sample_decoder: Final = msgspec.json.Decoder(LegacyChannelSample | LegacyTasksSample)
+_legacy_summary_decoder: Final = msgspec.json.Decoder(LegacyChannelSummary | LegacyTasksSummary)
+_any_decoder: Final = msgspec.json.Decoder()
+
+
+# --------------------------------------------------------------------- report
+
+
+class ValidationProblem(msgspec.Struct, frozen=True):
+    """One malformed line: 1-based line number and why."""
+
+    line: int
+    reason: str
+
+
+class ValidationReport(msgspec.Struct, frozen=True):
+    """What ``validate_file`` found. ``problems`` keeps the first ``max_problems``."""
+
+    path: str
+    lines: int  # lines read (including bad ones)
+    events: int  # valid derived events
+    legacy: int  # valid old kcoro_mon lines
+    types: dict[str, int]  # valid derived events per type
+    problems: list[ValidationProblem]
+    problem_count: int  # all problems, also those not kept
+    stopped_early: bool = False  # the (compressed) stream broke; later lines unread
+
+    @property
+    def ok(self) -> bool:
+        return self.problem_count == 0
+
+
+def _describe(obj: object) -> str:
+    if isinstance(obj, list):
+        return "an array"
+    if isinstance(obj, str):
+        return "a string"
+    if obj is None:
+        return "null"
+    if isinstance(obj, bool):
+        return "a boolean"
+    return "a number"
+
+
+def check_line(line: bytes) -> tuple[str | None, str | None]:
+    """Classify one line: ``(kind, None)`` when valid, ``(None, reason)`` when not.
+
+    ``kind`` is the derived event type, or ``"legacy"`` for a kcoro_mon line.
+    """
+    if not line.strip():
+        return None, "blank line"
+    try:
+        obj = _any_decoder.decode(line)
+    except UnicodeDecodeError as e:
+        return None, f"invalid JSON: bad UTF-8 in a string ({e.reason})"
+    except (ValueError, RecursionError) as e:  # msgspec.DecodeError is a ValueError
+        return None, f"invalid JSON: {e}"
+    if not isinstance(obj, dict):
+        return None, f"not a JSON object (got {_describe(obj)})"
+    typ = obj.get("type")
+    if "schema" not in obj:
+        if typ is None:
+            return None, "missing fields `type` and `schema`: neither a derived event nor a kcoro_mon line"
+        return None, "missing field `schema`"
+    schema = obj["schema"]
+    if not isinstance(schema, int) or isinstance(schema, bool):
+        return None, f"`schema` must be an integer, got {_describe(schema)}"
+    if typ is None:
+        if schema in LEGACY_SCHEMAS:
+            try:
+                _legacy_sample_decoder.decode(line)
+            except ValueError as e:  # msgspec.ValidationError
+                return None, f"kcoro_mon schema {schema} sample: {e}"
+            return "legacy", None
+        if schema == DERIVED_SCHEMA:
+            return None, "missing field `type`"
+        return None, f"unknown schema {schema} (derived events are {DERIVED_SCHEMA}; kcoro_mon lines 1 or 2)"
+    if not isinstance(typ, str):
+        return None, f"`type` must be a string, got {_describe(typ)}"
+    if schema in LEGACY_SCHEMAS:
+        if typ != "summary":
+            return None, f"type {typ!r} with kcoro_mon schema {schema} (only its summary lines have a type)"
+        try:
+            _legacy_summary_decoder.decode(line)
+        except ValueError as e:  # msgspec.ValidationError
+            return None, f"kcoro_mon schema {schema} summary: {e}"
+        return "legacy", None
+    if typ not in DERIVED_TAGS:
+        return None, f"unknown type {typ!r} (known: {', '.join(DERIVED_TAGS)})"
+    if schema != DERIVED_SCHEMA:
+        newer = " (newer than this kcoro-stream)" if schema > DERIVED_SCHEMA else ""
+        return None, f"wrong schema {schema} for type {typ!r}, expected {DERIVED_SCHEMA}{newer}"
+    try:
+        derived_decoder.decode(line)
+    except ValueError as e:  # msgspec.ValidationError
+        return None, f"invalid {typ}: {e}"
+    return typ, None
+
+
+def validate_file(
+    path: str | os.PathLike[str],
+    *,
+    max_problems: int = DEFAULT_MAX_PROBLEMS,
+    max_line_bytes: int = MAX_LINE_BYTES,
+) -> ValidationReport:
+    """Check every line of an NDJSON file (plain, gzip or zstd), streaming.
+
+    Raises InputError only when the file cannot be opened; everything wrong
+    inside it is a ``ValidationProblem`` in the report.
+    """
+    p = os.fspath(path)
+    try:
+        with open(p, "rb"):
+            pass
+    except IsADirectoryError:
+        raise InputError(f"{p}: is a directory") from None
+    except OSError as e:
+        raise InputError(f"{p}: cannot open ({e.strerror or e})") from None
+
+    problems: list[ValidationProblem] = []
+    problem_count = 0
+    types: dict[str, int] = {}
+    legacy = 0
+    lineno = 0
+    stopped = False
+
+    def problem(line: int, reason: str) -> None:
+        nonlocal problem_count
+        problem_count += 1
+        if len(problems) < max_problems:
+            problems.append(ValidationProblem(line, reason))
+
+    try:
+        f = open_input(p)
+    except InputError as e:
+        problem(1, str(e).removeprefix(f"{p}: "))
+        return ValidationReport(p, 0, 0, 0, {}, problems, problem_count, stopped_early=True)
+
+    with f:
+        while True:
+            try:
+                line = f.readline(max_line_bytes + 1)
+            except InputError as e:
+                problem(lineno + 1, str(e).removeprefix(f"{p}: "))
+                stopped = True
+                break
+            if not line:
+                break
+            lineno += 1
+            if len(line) > max_line_bytes and not line.endswith(b"\n"):
+                problem(lineno, f"line longer than {max_line_bytes} bytes")
+                try:
+                    while line and not line.endswith(b"\n"):  # skip the rest of it
+                        line = f.readline(max_line_bytes)
+                except InputError as e:
+                    problem(lineno, str(e).removeprefix(f"{p}: "))
+                    stopped = True
+                    break
+                continue
+            kind, reason = check_line(line)
+            if reason is not None:
+                problem(lineno, reason)
+            elif kind == "legacy":
+                legacy += 1
+            else:
+                assert kind is not None
+                types[kind] = types.get(kind, 0) + 1
+
+    return ValidationReport(
+        path=p,
+        lines=lineno,
+        events=sum(types.values()),
+        legacy=legacy,
+        types=types,
+        problems=problems,
+        problem_count=problem_count,
+        stopped_early=stopped,
+    )
+
+
+def format_report(report: ValidationReport) -> str:
+    """``PATH:LINE: reason`` per problem, then a one-line tally (no trailing newline)."""
+    out = [f"{report.path}:{pr.line}: {pr.reason}" for pr in report.problems]
+    if report.problem_count > len(report.problems):
+        out.append(
+            f"{report.path}: ... {report.problem_count - len(report.problems)} more problems not shown"
+        )
+    parts = [f"{report.lines} line{'s' if report.lines != 1 else ''}"]
+    detail = ", ".join(f"{k} {v}" for k, v in sorted(report.types.items()))
+    parts.append(f"{report.events} events" + (f" ({detail})" if detail else ""))
+    if report.legacy:
+        parts.append(f"{report.legacy} kcoro_mon lines")
+    if report.ok:
+        verdict = "ok"
+    else:
+        verdict = f"{report.problem_count} problem{'s' if report.problem_count != 1 else ''}"
+        if report.stopped_early:
+            verdict += ", stopped at a broken stream"
+    out.append(f"{report.path}: {verdict}: " + ", ".join(parts))
+    return "\n".join(out)
+
+
+__all__ = [
+    "ValidationProblem",
+    "ValidationReport",
+    "check_line",
+    "format_report",
+    "validate_file",
+]
