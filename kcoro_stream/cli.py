@@ -44,7 +44,7 @@ def _first_error(e: BaseException) -> BaseException:
 def _run_trio(fn: Callable[..., Coroutine[Any, Any, int]], *args: Any) -> None:
     try:
         code = trio.run(fn, *args)
-    except BaseException as e:  # noqa: BLE001 - the one place errors become exit codes
+    except BaseException as e:
         err = _first_error(e)
         if isinstance(err, KcoroStreamError):
             _fail(str(err), err.exit_code)

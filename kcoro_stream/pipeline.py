@@ -170,6 +170,7 @@ class Flow:
         self.log = log
         self.runners = runners
         self.frames = 0
+        self.ring_frames = 0
         self.events = 0
         self.undecodable = 0
         self._last_ts = 0
@@ -203,6 +204,8 @@ class Flow:
             ]
         if events:
             self._last_ts = events[0].ts_ns
+        if record is not None:
+            self.ring_frames += 1
         if self.log is not None:
             if record is None:
                 self.log.append_payload(bytes(payload), seq, self._last_ts)
@@ -226,7 +229,9 @@ class Flow:
     async def drain(self) -> None:
         """Hand derived output to the sinks' queues (applying each policy)."""
         if self.outbox:
-            batch, self.outbox = self.outbox, []
+            # copy and clear in place: the subscription holds outbox.append
+            batch = self.outbox[:]
+            self.outbox.clear()
             for r in self.runners:
                 await r.put(batch)
         if self.log is not None:
@@ -459,7 +464,7 @@ async def run_live(p: Pipeline, opts: RunOptions) -> int:
         assert outcome is not None
         if not outcome.ok:
             last = next((ln for ln in reversed(outcome.stderr_tail) if ln.strip()), "")
-            if outcome.exit_status == 2 and flow.frames == 0 and last:
+            if outcome.exit_status == 2 and flow.ring_frames == 0 and last:
                 raise UsageError(f"producer: {last}")
             raise ProducerError(f"{outcome.message}" + (f" ({last})" if last else ""))
     return 0

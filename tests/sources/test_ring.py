@@ -11,8 +11,8 @@ import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from kcoro_stream._native import ffi, lib
+
 from kcoro_stream.errors import RingError
 from kcoro_stream.events import RunEnded, RunStarted, Tick, WorkerCounters, decode_frame
 from kcoro_stream.sources import RingReader
