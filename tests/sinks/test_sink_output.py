@@ -1,0 +1,253 @@
+"""Shared output/input helpers: codecs by suffix, atomic no-clobber publish, readers."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import subprocess
+from pathlib import Path
+
+import pytest
+import trio
+import zstandard
+from file_factory import temp_files
+
+from kcoro_stream.errors import InputError, SinkError, UsageError
+from kcoro_stream.sinks import open_input, open_output
+from kcoro_stream.sinks._output import BufferedOutput, codec_for, parse_path_arg
+
+PAYLOAD = b'{"a":1}\n{"b":2}\n'
+
+
+@pytest.mark.parametrize(
+    ("name", "codec", "decompress"),
+    [
+        ("out.ndjson", "none", None),
+        ("out.ndjson.gz", "gzip", ["gzip", "-dc"]),
+        ("out.ndjson.zst", "zstd", ["zstd", "-dc"]),
+    ],
+)
+def test_output_round_trips_through_the_real_tools(
+    tmp_path: Path, name: str, codec: str, decompress: list[str] | None
+) -> None:
+    """The suffix picks the codec and the system gzip/zstd read what we wrote."""
+    path = tmp_path / name
+    assert codec_for(path) == codec
+    out = open_output(path)
+    out.write(PAYLOAD[:8])
+    out.flush()
+    out.write(PAYLOAD[8:])
+    out.close()
+    if decompress is None:
+        assert path.read_bytes() == PAYLOAD
+    else:
+        assert subprocess.run([*decompress, str(path)], capture_output=True, check=True).stdout == PAYLOAD
+    with open_input(path) as f:
+        assert f.read() == PAYLOAD
+    assert temp_files(tmp_path) == []
+
+
+def test_nothing_appears_under_the_name_before_close(tmp_path: Path) -> None:
+    path = tmp_path / "late.ndjson"
+    out = open_output(path)
+    out.write(PAYLOAD)
+    out.flush()
+    assert not path.exists()
+    assert len(temp_files(tmp_path)) == 1
+    out.close()
+    assert path.read_bytes() == PAYLOAD
+
+
+def test_existing_file_is_refused_without_force_and_left_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "keep.ndjson"
+    path.write_bytes(b"precious\n")
+    with pytest.raises(SinkError) as e:
+        open_output(path)
+    assert str(e.value) == f"{path}: exists (use --force to overwrite)"
+    assert path.read_bytes() == b"precious\n"
+    assert temp_files(tmp_path) == []
+
+
+def test_force_replaces_the_existing_file_at_close(tmp_path: Path) -> None:
+    path = tmp_path / "replace.ndjson"
+    path.write_bytes(b"old\n")
+    out = open_output(path, force=True)
+    out.write(PAYLOAD)
+    assert path.read_bytes() == b"old\n"  # still the old one until close
+    out.close()
+    assert path.read_bytes() == PAYLOAD
+
+
+def test_a_file_created_during_the_run_is_not_clobbered_either(tmp_path: Path) -> None:
+    """The publish step itself refuses to overwrite (link, not rename)."""
+    path = tmp_path / "race.ndjson"
+    out = open_output(path)
+    out.write(PAYLOAD)
+    path.write_bytes(b"someone else's\n")
+    with pytest.raises(SinkError, match="exists"):
+        out.close()
+    assert path.read_bytes() == b"someone else's\n"
+    assert temp_files(tmp_path) == []
+
+
+def test_abort_leaves_no_partial_file(tmp_path: Path) -> None:
+    path = tmp_path / "aborted.ndjson.zst"
+    out = open_output(path)
+    out.write(PAYLOAD)
+    out.flush()
+    out.abort()
+    assert not path.exists()
+    assert temp_files(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("make_path", "message"),
+    [
+        (lambda d: d / "missing-dir" / "x.ndjson", "does not exist"),
+        (lambda d: d, "is a directory"),
+        (lambda d: Path("/sys/kcoro-stream-test.ndjson"), "cannot create"),
+    ],
+)
+def test_unusable_paths_give_one_line_sink_errors(tmp_path: Path, make_path, message: str) -> None:
+    path = make_path(tmp_path)
+    with pytest.raises(SinkError) as e:
+        open_output(path, force=True)
+    text = str(e.value)
+    assert text.startswith(f"{path}: ")
+    assert message in text
+    assert "\n" not in text
+
+
+def test_dash_writes_to_the_given_stream_and_never_closes_it() -> None:
+    stream = io.BytesIO()
+    out = open_output("-", stdout=stream)
+    out.write(PAYLOAD)
+    out.close()
+    assert stream.getvalue() == PAYLOAD
+    assert not stream.closed
+
+
+def test_gzip_output_is_deterministic(tmp_path: Path) -> None:
+    """mtime=0 and the final name in the header: same events, same bytes."""
+    blobs = []
+    for i in range(2):
+        path = tmp_path / str(i) / "same.ndjson.gz"
+        path.parent.mkdir()
+        out = open_output(path)
+        out.write(PAYLOAD)
+        out.close()
+        blobs.append(path.read_bytes())
+    assert blobs[0] == blobs[1]
+
+
+# ------------------------------------------------------------------ inputs
+
+
+def test_open_input_picks_the_codec_by_magic_not_suffix(tmp_path: Path) -> None:
+    path = tmp_path / "compressed-without-suffix"
+    path.write_bytes(zstandard.ZstdCompressor().compress(PAYLOAD))
+    with open_input(path) as f:
+        assert f.read() == PAYLOAD
+
+
+def test_open_input_reads_concatenated_zstd_frames_and_gzip_members(tmp_path: Path) -> None:
+    z = tmp_path / "multi.zst"
+    c = zstandard.ZstdCompressor()
+    z.write_bytes(c.compress(b"one\n") + c.compress(b"two\n"))
+    g = tmp_path / "multi.gz"
+    g.write_bytes(gzip.compress(b"one\n") + gzip.compress(b"two\n"))
+    for path in (z, g):
+        with open_input(path) as f:
+            assert f.read() == b"one\ntwo\n"
+
+
+@pytest.mark.parametrize("suffix", [".zst", ".gz"])
+def test_truncated_compressed_input_is_an_input_error_after_the_good_data(
+    tmp_path: Path, suffix: str
+) -> None:
+    """zstandard alone would return a short read silently; we must not."""
+    data = b"".join(b'{"n":%d}\n' % i for i in range(2000))
+    blob = zstandard.ZstdCompressor().compress(data) if suffix == ".zst" else gzip.compress(data)
+    path = tmp_path / f"cut{suffix}"
+    path.write_bytes(blob[: len(blob) - 7])
+    got = bytearray()
+    with open_input(path) as f, pytest.raises(InputError) as e:
+        while chunk := f.read(100):
+            got += chunk
+    assert str(e.value).startswith(f"{path}: truncated")
+    assert data.startswith(bytes(got))
+
+
+def test_suffix_that_lies_is_an_input_error(tmp_path: Path) -> None:
+    path = tmp_path / "plain.ndjson.gz"
+    path.write_bytes(PAYLOAD)
+    with pytest.raises(InputError, match="not gzip data"):
+        open_input(path)
+
+
+def test_missing_input_is_one_line_input_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="cannot open"):
+        open_input(tmp_path / "nope.ndjson")
+
+
+# --------------------------------------------------------------- spec args
+
+
+def test_parse_path_arg_takes_options_from_the_right_only() -> None:
+    kw = {"sink": "ndjson", "flags": ("legacy",), "ints": ("level",), "floats": ("flush",)}
+    assert parse_path_arg("out.zst,legacy,level=9,flush=0.5", **kw) == {
+        "path": "out.zst",
+        "legacy": True,
+        "level": 9,
+        "flush": 0.5,
+    }
+    assert parse_path_arg("a,b.ndjson", **kw) == {"path": "a,b.ndjson"}
+    assert parse_path_arg("x.ndjson,legacy=no", **kw) == {"path": "x.ndjson", "legacy": False}
+    with pytest.raises(UsageError, match="not an integer"):
+        parse_path_arg("x,level=high", **kw)
+    with pytest.raises(UsageError, match="missing output path"):
+        parse_path_arg(",legacy", **kw)
+
+
+# ------------------------------------------------------------ buffering
+
+
+async def test_pending_data_is_flushed_once_it_is_older_than_the_interval(
+    tmp_path: Path, mock_clock: trio.testing.MockClock
+) -> None:
+    """Flush policy on trio's virtual clock: nothing reaches the file until 1 s passed."""
+    path = tmp_path / "timed.ndjson"
+    out = open_output(path)
+    written: list[int] = []
+    buf = BufferedOutput(out, on_written=written.append, on_lost=lambda r, n: None, flush_interval_s=1.0)
+    buf.buf.extend(b'{"i":0}\n')
+    buf.add(1)
+    await buf.maybe_flush()
+    (tmp,) = temp_files(tmp_path)
+    assert (tmp_path / tmp).read_bytes() == b""
+    mock_clock.jump(0.5)
+    await buf.maybe_flush()
+    assert (tmp_path / tmp).read_bytes() == b""
+    mock_clock.jump(0.6)
+    await buf.maybe_flush()
+    assert (tmp_path / tmp).read_bytes() == b'{"i":0}\n'
+    assert written == [1]
+    assert buf.flushes == 1
+    buf.close()
+    assert path.read_bytes() == b'{"i":0}\n'
+
+
+async def test_a_full_buffer_is_handed_on_without_waiting_for_the_interval(tmp_path: Path) -> None:
+    out = open_output(tmp_path / "big.ndjson")
+    written: list[int] = []
+    buf = BufferedOutput(
+        out, on_written=written.append, on_lost=lambda r, n: None, buffer_bytes=64, flush_interval_s=3600
+    )
+    for _ in range(10):
+        buf.buf.extend(b'{"pad":"%s"}\n' % (b"x" * 20))
+        buf.add(1)
+        await buf.maybe_flush()
+        assert len(buf.buf) < 64
+    assert sum(written) >= 8
+    buf.close()
+    assert len((tmp_path / "big.ndjson").read_bytes().splitlines()) == 10
