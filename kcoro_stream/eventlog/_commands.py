@@ -21,16 +21,23 @@ from kcoro_stream.events import RAW_TYPES, RunStarted, decode_frame, wall_second
 _FLUSH_AT: Final = 1 << 16
 
 
-def _field_plan(cls: type) -> tuple[str, tuple[tuple[str, str], ...]]:
-    """(type name, (attribute, json key) pairs); ``seq`` is the frame's, so an
-    event field called ``seq`` is written as ``<type>_seq`` (``tick_seq``)."""
+def _line_type(cls: type) -> type[msgspec.Struct]:
+    """A keyed twin of an event type for NDJSON: ``{"type", "seq", fields...}``.
+
+    Events are array_like on the wire; their twin encodes as an object with the
+    frame's ``seq`` after the type. An event field called ``seq`` is written as
+    ``<type>_seq`` (``tick_seq``, ``control_seq``) so the keys stay unique.
+    """
     name = type_name(cls)
     base = name.split("_")[0]
-    fields = tuple((f, f"{base}_seq" if f == "seq" else f) for f in cls.__struct_fields__)  # type: ignore[attr-defined]
-    return name, fields
+    fields = [("seq", int)] + [
+        (f"{base}_seq" if f == "seq" else f, Any)
+        for f in cls.__struct_fields__  # type: ignore[attr-defined]
+    ]
+    return msgspec.defstruct(f"{cls.__name__}Line", fields, tag_field="type", tag=name, gc=False)
 
 
-_PLANS: Final = {cls: _field_plan(cls) for cls in RAW_TYPES}
+_LINES: Final = {cls: _line_type(cls) for cls in RAW_TYPES}
 
 
 def cat_ndjson(
@@ -51,6 +58,8 @@ def cat_ndjson(
     """
     reader = open_log(Path(run_dir))
     encode_into = msgspec.json.Encoder().encode_into
+    astuple = msgspec.structs.astuple
+    lines = _LINES
     buf = bytearray()
     count = 0
     undecodable: list[LogProblem] = []
@@ -62,12 +71,9 @@ def cat_ndjson(
                 LogProblem("", 0, "bad_payload", f"frame seq {frame.seq} does not decode: {e}")
             )
             continue
+        seq = frame.seq
         for ev in evs:
-            name, fields = _PLANS[type(ev)]
-            obj: dict[str, Any] = {"type": name, "seq": frame.seq}
-            for attr, key in fields:
-                obj[key] = getattr(ev, attr)
-            encode_into(obj, buf, len(buf))
+            encode_into(lines[type(ev)](seq, *astuple(ev)), buf, len(buf))
             buf += b"\n"
             count += 1
         if len(buf) >= _FLUSH_AT:

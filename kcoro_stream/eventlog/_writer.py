@@ -34,8 +34,6 @@ from kcoro_stream.eventlog._format import (
     FRAME_HEADER_SIZE,
     FRAME_MAX_PAYLOAD,
     FRAME_PAD,
-    I64_MAX,
-    I64_MIN,
     RUN_ID_MAX,
     SEGMENT_HEADER_SIZE,
     SEGMENT_SUFFIX,
@@ -209,13 +207,15 @@ class LogWriter:
     def _append(self, record: bytes | memoryview, seq: int, ts_ns: int) -> None:
         if self._closed:
             raise LogError(f"{self._dir}: the log writer is closed")
-        if not I64_MIN <= ts_ns <= I64_MAX:
-            raise ValueError(f"ts_ns {ts_ns} is not an i64")
-        if not self._ts:
+        ts = self._ts
+        if not ts:
             self._first_seq = seq
             self._pending_since = self._clock()
+        try:
+            ts.append(ts_ns)
+        except (OverflowError, TypeError):
+            raise ValueError(f"ts_ns {ts_ns!r} is not an i64") from None
         self._buf += record
-        self._ts.append(ts_ns)
         self._last_seq = seq
         self._frames += 1
         self._bytes_raw += len(record)
