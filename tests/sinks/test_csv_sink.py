@@ -1,0 +1,122 @@
+"""The csv sink: one row per Sample, header once, the documented column order."""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+from pathlib import Path
+
+import msgspec
+import pytest
+from file_factory import channel_sample, make_sink, one_of_each, run_sink, sample, temp_files
+
+from kcoro_stream.errors import SinkError, UsageError
+from kcoro_stream.events import Sample
+from kcoro_stream.sinks import sink_class
+from kcoro_stream.sinks.csv import COLUMNS, METRIC_FIELDS, SCALAR_FIELDS, CsvSink
+
+
+def read_rows(text: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text)))
+
+
+def test_column_rule_is_the_documented_one() -> None:
+    """Scalars of Sample in declaration order, then smooth_<metric>, then ema_<metric>."""
+    names = [f.name for f in msgspec.structs.fields(Sample)]
+    assert list(SCALAR_FIELDS) == [n for n in names if n not in ("smooth", "ema", "extra")]
+    assert SCALAR_FIELDS[:8] == ("schema", "ts", "ts_ns", "run_id", "mode", "pool", "window_ns", "partial")
+    assert "tasks_per_s" in METRIC_FIELDS and "mode" not in METRIC_FIELDS
+    assert list(COLUMNS) == (
+        list(SCALAR_FIELDS) + [f"smooth_{k}" for k in METRIC_FIELDS] + [f"ema_{k}" for k in METRIC_FIELDS]
+    )
+    assert len(set(COLUMNS)) == len(COLUMNS)
+
+
+@pytest.mark.parametrize(
+    ("suffix", "cat"), [(".csv", ["cat"]), (".csv.gz", ["gzip", "-dc"]), (".csv.zst", ["zstd", "-dc"])]
+)
+async def test_header_once_one_row_per_sample(tmp_path: Path, suffix: str, cat: list[str]) -> None:
+    path = tmp_path / f"samples{suffix}"
+    batches = [one_of_each(0), [sample(1), channel_sample(2)], [], one_of_each(3)]
+    sink = await run_sink(make_sink(f"csv:{path}"), batches)
+    text = subprocess.run([*cat, str(path)], capture_output=True, check=True, text=True).stdout
+    rows = read_rows(text)
+    assert rows[0] == list(COLUMNS)
+    assert sum(r == list(COLUMNS) for r in rows) == 1
+    assert len(rows) == 1 + 4
+    assert all(len(r) == len(COLUMNS) for r in rows)
+    st = sink.statistics()
+    assert (st.received, st.written, st.dropped) == (18, 4, 0)
+    assert st.extra["ignored"] == {
+        "histogram": 2,
+        "heatmap": 2,
+        "alert": 2,
+        "anomaly": 2,
+        "kpi": 2,
+        "status": 2,
+        "summary": 2,
+    }
+    assert temp_files(tmp_path) == []
+
+
+async def test_cells_nulls_booleans_floats_and_nested_dicts(tmp_path: Path) -> None:
+    path = tmp_path / "cells.csv"
+    s = sample(7, partial=True, ema={"tasks_per_s": 0.1, "steal_ratio": None})
+    await run_sink(make_sink(f"csv:{path}"), [[s]])
+    header, row = read_rows(path.read_text())
+    cell = dict(zip(header, row, strict=True))
+    assert cell["schema"] == "3"
+    assert cell["ts"] == repr(s.ts)
+    assert cell["mode"] == "tasks"
+    assert cell["partial"] == "true"
+    assert cell["tasks_per_s"] == "1000007.0"
+    assert cell["msgs_per_s"] == ""  # null
+    assert cell["smooth_tasks_per_s"] == "999007.0"
+    assert cell["ema_tasks_per_s"] == "0.1"
+    assert cell["ema_steal_ratio"] == ""
+    assert float(cell["ts"]) == s.ts  # shortest round-trip form
+
+
+async def test_unknown_nested_keys_are_counted_not_turned_into_columns(tmp_path: Path) -> None:
+    path = tmp_path / "keys.csv"
+    s = sample(0, smooth={"tasks_per_s": 1.0, "pps": 2.0}, extra={"note": "x"})
+    sink = await run_sink(make_sink(f"csv:{path}"), [[s], [s]])
+    header = read_rows(path.read_text())[0]
+    assert "smooth_pps" not in header and "extra_note" not in header
+    assert sink.statistics().extra["unwritten_keys"] == {"smooth_pps": 2, "extra_note": 2}
+
+
+async def test_column_subset_in_the_given_order(tmp_path: Path) -> None:
+    path = tmp_path / "subset.csv"
+    cols = ["ts_ns", "tasks_per_s", "ema_tasks_per_s", "partial"]
+    await run_sink(make_sink({"sink": "csv", "path": str(path), "columns": cols}), [[sample(0), sample(1)]])
+    assert read_rows(path.read_text()) == [
+        cols,
+        [str(sample(0).ts_ns), "1000000.0", "998000.0", "false"],
+        [str(sample(1).ts_ns), "1000001.0", "998001.0", "false"],
+    ]
+
+
+def test_unknown_column_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="unknown column"):
+        make_sink({"sink": "csv", "path": "x.csv", "columns": ["tasks_per_s", "nope"]})
+
+
+async def test_existing_csv_is_not_clobbered(tmp_path: Path) -> None:
+    path = tmp_path / "old.csv"
+    path.write_text("a,b\n")
+    with pytest.raises(SinkError, match="exists"):
+        await make_sink(f"csv:{path}").open()
+    assert path.read_text() == "a,b\n"
+
+
+async def test_no_samples_still_gives_a_header(tmp_path: Path) -> None:
+    path = tmp_path / "empty.csv"
+    await run_sink(make_sink(f"csv:{path}"), [])
+    assert read_rows(path.read_text()) == [list(COLUMNS)]
+
+
+def test_registry_and_spec() -> None:
+    assert sink_class("csv") is CsvSink
+    assert CsvSink.parse_arg("s.csv.gz,level=1") == {"path": "s.csv.gz", "level": 1}
