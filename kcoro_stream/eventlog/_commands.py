@@ -30,7 +30,7 @@ def _line_type(cls: type) -> type[msgspec.Struct]:
     """
     name = type_name(cls)
     base = name.split("_")[0]
-    fields = [("seq", int)] + [
+    fields: list[tuple[str, Any]] = [("seq", int)] + [
         (f"{base}_seq" if f == "seq" else f, Any)
         for f in cls.__struct_fields__  # type: ignore[attr-defined]
     ]
