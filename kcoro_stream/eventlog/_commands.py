@@ -30,10 +30,9 @@ def _line_type(cls: type) -> type[msgspec.Struct]:
     """
     name = type_name(cls)
     base = name.split("_")[0]
-    fields: list[tuple[str, Any]] = [("seq", int)] + [
-        (f"{base}_seq" if f == "seq" else f, Any)
-        for f in cls.__struct_fields__  # type: ignore[attr-defined]
-    ]
+    fields: list[tuple[str, Any]] = [("seq", int)]
+    for f in cls.__struct_fields__:  # type: ignore[attr-defined]
+        fields.append((f"{base}_seq" if f == "seq" else f, Any))
     return msgspec.defstruct(f"{cls.__name__}Line", fields, tag_field="type", tag=name, gc=False)
 
 
