@@ -220,8 +220,8 @@ class _MetricsState:
         self.gauges: dict[str, dict[Labels, float]] = {}
         self.histos: dict[tuple[str, str], _Histo] = {}
         self.alerts: dict[tuple[str, str], bool] = {}
-        self.kpi_states: dict[str, str] = {}
-        self.kpi_values: dict[str, float] = {}
+        self.kpi_states: dict[tuple[str, str], str] = {}  # (pool, kpi) → state
+        self.kpi_values: dict[tuple[str, str], float] = {}
         self.run_info: dict[Labels, float] = {}
         self.events: dict[str, int] = {}
 
@@ -255,10 +255,12 @@ class _MetricsState:
         elif isinstance(ev, Anomaly):
             self._add("kcoro_anomalies", (("metric", ev.metric), ("method", ev.method)), 1)
         elif isinstance(ev, Kpi):
-            self.kpi_states.update(ev.states)
+            pool = getattr(ev, "pool", "all")  # Kpi.pool: appended for dual mode
+            for k, state in ev.states.items():
+                self.kpi_states[(pool, k)] = state
             for k, v in ev.values.items():
                 if v is not None and math.isfinite(v):
-                    self.kpi_values[k] = float(v)
+                    self.kpi_values[(pool, k)] = float(v)
 
     def _sample(self, ev: Sample) -> None:
         pool = (("pool", ev.pool),)
@@ -360,16 +362,18 @@ class _StateCollector(Collector):
             alerts.add_metric([rule, severity], 1.0 if firing else 0.0)
         yield alerts
         kpi = GaugeMetricFamily(
-            "kcoro_kpi_state", "1 for the current state of each KPI.", labels=["kpi", "state"]
+            "kcoro_kpi_state", "1 for the current state of each KPI.", labels=["pool", "kpi", "state"]
         )
-        for name, state in sorted(st.kpi_states.items()):
+        for (pool, name), state in sorted(st.kpi_states.items()):
             for s in KPI_STATES:
-                kpi.add_metric([name, s], 1.0 if s == state else 0.0)
+                kpi.add_metric([pool, name, s], 1.0 if s == state else 0.0)
         yield kpi
         if st.kpi_values:
-            kv = GaugeMetricFamily("kcoro_kpi_value", "Current value behind each KPI.", labels=["kpi"])
-            for name, v in sorted(st.kpi_values.items()):
-                kv.add_metric([name], v)
+            kv = GaugeMetricFamily(
+                "kcoro_kpi_value", "Current value behind each KPI.", labels=["pool", "kpi"]
+            )
+            for (pool, name), v in sorted(st.kpi_values.items()):
+                kv.add_metric([pool, name], v)
             yield kv
         if st.run_info:
             info = GaugeMetricFamily("kcoro_run_info", "The run being monitored.", labels=["run_id", "mode"])

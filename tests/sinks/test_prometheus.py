@@ -108,8 +108,8 @@ async def test_metrics_endpoint_serves_expected_values_and_passes_promtool() -> 
     assert value(text, "kcoro_sched_fastpath_ratio", pool="tasks") == 0.75
     assert value(text, "kcoro_sched_idle_workers_ratio", pool="tasks") == 0.25
     assert value(text, "kcoro_alerts_firing", rule="fastpath_low", severity="warning") == 1.0
-    assert value(text, "kcoro_kpi_state", kpi="utilisation", state="RED") == 1.0
-    assert value(text, "kcoro_kpi_state", kpi="utilisation", state="GREEN") == 0.0
+    assert value(text, "kcoro_kpi_state", pool="all", kpi="utilisation", state="RED") == 1.0
+    assert value(text, "kcoro_kpi_state", pool="all", kpi="utilisation", state="GREEN") == 0.0
     assert value(text, "kcoro_sched_worker_utilisation_ratio", pool="tasks", worker="3") == 1.0
     # heat-map rows every 4th batch (10 of them): worker 2 steals 2 per row
     assert value(text, "kcoro_sched_steals_succeeded_total", pool="tasks", worker="2") == 20.0

@@ -1,0 +1,222 @@
+// kcoro-stream live dashboard: reads derived events from /ws and draws them.
+// Messages: {"kind":"hello"}, {"kind":"batch","seq","dropped","snapshot","events":[...]}, {"kind":"pong"}.
+// Drawing is throttled to one repaint per animation frame; histories are bounded.
+"use strict";
+
+const HISTORY = 600; // points kept per chart
+const $ = (id) => document.getElementById(id);
+const fmtInt = (v) => (v == null ? "–" : Math.round(v).toLocaleString("en-US"));
+const fmtPct = (v) => (v == null ? "–" : (100 * v).toFixed(1) + " %");
+const fmtFix = (v, d) => (v == null ? "–" : Number(v).toFixed(d));
+const fmtUs = (ns) => (ns == null ? "–" : (ns / 1000).toLocaleString("en-US", { maximumFractionDigits: 1 }) + " µs");
+
+const state = {
+  dirty: false,
+  throughput: [[], [], []], // ts, tasks/s, msgs/s
+  ratios: [[], [], [], []], // ts, fast path, steal, utilisation
+  latency: [[], [], [], [], []], // ts, p50, p90, p99, p99.9 (µs)
+  latencyMetric: null,
+  heatmap: null,
+  kpi: new Map(), // pool → latest Kpi event
+  alerts: [], // newest first: {ts, rule, state, severity, message, kind}
+  firing: new Map(),
+  current: {},
+};
+
+function pushPoint(series, ts, values) {
+  const xs = series[0];
+  let i = xs.length - 1;
+  if (i < 0 || xs[i] !== ts) {
+    xs.push(ts);
+    for (let k = 1; k < series.length; k++) series[k].push(null);
+    i = xs.length - 1;
+    if (xs.length > HISTORY) for (const s of series) s.shift();
+    i = xs.length - 1;
+  }
+  values.forEach((v, k) => {
+    if (v !== undefined && v !== null) series[k + 1][i] = v;
+  });
+}
+
+function onSample(ev) {
+  state.current.run = `${ev.run_id || "run"} · ${ev.mode}`;
+  if (ev.tasks_per_s != null) state.current.tasks = ev.tasks_per_s;
+  if (ev.msgs_per_s != null) state.current.msgs = ev.msgs_per_s;
+  if (ev.gbps != null) state.current.gbps = ev.gbps;
+  if (ev.fastpath_ratio != null) state.current.fastpath = ev.fastpath_ratio;
+  if (ev.steal_ratio != null) state.current.steal = ev.steal_ratio;
+  pushPoint(state.throughput, ev.ts, [ev.tasks_per_s, ev.msgs_per_s]);
+  pushPoint(state.ratios, ev.ts, [ev.fastpath_ratio, ev.steal_ratio, ev.utilisation]);
+}
+
+function onHistogram(ev) {
+  if (state.latencyMetric == null) state.latencyMetric = ev.metric;
+  if (ev.metric !== state.latencyMetric) return;
+  const us = (v) => (v == null ? null : v / 1000);
+  pushPoint(state.latency, ev.ts, [us(ev.p50), us(ev.p90), us(ev.p99), us(ev.p999)]);
+  state.current.p99 = ev.p99;
+}
+
+function onAlert(ev) {
+  state.alerts.unshift({ ts: ev.ts, rule: ev.rule, state: ev.state, severity: ev.severity, message: ev.message, kind: ev.state });
+  if (ev.state === "firing") state.firing.set(ev.rule, ev);
+  else state.firing.delete(ev.rule);
+  state.alerts.length = Math.min(state.alerts.length, 100);
+}
+
+function onAnomaly(ev) {
+  state.alerts.unshift({ ts: ev.ts, rule: ev.metric, state: "anomaly", severity: ev.method, kind: "anomaly",
+    message: `${ev.metric} = ${fmtFix(ev.value, 2)} (score ${fmtFix(ev.score, 1)}, ${ev.method})` });
+  state.alerts.length = Math.min(state.alerts.length, 100);
+}
+
+function handle(ev) {
+  switch (ev.type) {
+    case "sample": onSample(ev); break;
+    case "histogram": onHistogram(ev); break;
+    case "heatmap": state.heatmap = ev; break;
+    case "kpi": state.kpi.set(ev.pool || "all", ev); break;
+    case "alert": onAlert(ev); break;
+    case "anomaly": onAnomaly(ev); break;
+    case "summary": state.current.run = `${ev.run_id || "run"} · ${ev.mode} · ended`; break;
+    default: break;
+  }
+}
+
+// ------------------------------------------------------------------ charts
+const axis = { stroke: "#8b95a1", grid: { stroke: "#2b323b", width: 1 }, ticks: { stroke: "#2b323b" } };
+function makeChart(el, series, extra) {
+  const opts = Object.assign({
+    width: Math.max(el.clientWidth, 300), height: 220,
+    scales: { x: { time: true } },
+    axes: [axis, Object.assign({}, axis, { size: 70 })],
+    series: [{}].concat(series.map(([label, stroke]) => ({ label, stroke, width: 2, spanGaps: true }))),
+    legend: { live: false },
+  }, extra || {});
+  return new uPlot(opts, Array.from({ length: series.length + 1 }, () => []), el);
+}
+
+const charts = {};
+function initCharts() {
+  charts.throughput = makeChart($("chart-throughput"), [["tasks/s", "#58a6ff"], ["msgs/s", "#3fb950"]]);
+  charts.ratios = makeChart($("chart-ratios"), [["fast path", "#58a6ff"], ["steal success", "#d29922"], ["utilisation", "#bc8cff"]],
+    { scales: { x: { time: true }, y: { range: [0, 1] } } });
+  charts.latency = makeChart($("chart-latency"), [["p50", "#3fb950"], ["p90", "#d29922"], ["p99", "#da3633"], ["p99.9", "#bc8cff"]],
+    { scales: { x: { time: true }, y: { distr: 3 } } });
+  window.addEventListener("resize", () => {
+    for (const [name, c] of Object.entries(charts)) {
+      c.setSize({ width: Math.max($("chart-" + name).clientWidth, 300), height: 220 });
+    }
+  });
+}
+
+// ------------------------------------------------------------------ render
+function heatColor(u) {
+  if (u == null) return "#444c56";
+  const hue = 210 - 210 * Math.max(0, Math.min(1, u));
+  return `hsl(${hue} 75% 58%)`;
+}
+
+function renderHeatmap() {
+  const hm = state.heatmap;
+  if (!hm) return;
+  const box = $("heatmap");
+  box.replaceChildren(...hm.workers.map((w, i) => {
+    const cell = document.createElement("div");
+    cell.className = "cell";
+    cell.style.background = heatColor(hm.utilisation[i]);
+    cell.title = `worker ${w}: utilisation ${fmtPct(hm.utilisation[i])}, fast path ${fmtPct(hm.fastpath_ratio[i])}`;
+    const b = document.createElement("b");
+    b.textContent = `w${w} ${hm.utilisation[i] == null ? "–" : Math.round(100 * hm.utilisation[i]) + "%"}`;
+    cell.append(b, `steal ${hm.steals_succeeded[i] ?? 0}/${hm.steals_failed[i] ?? 0}`);
+    return cell;
+  }));
+  $("imbalance").textContent = hm.imbalance == null ? "" : `imbalance ${fmtFix(hm.imbalance, 2)}`;
+}
+
+function renderKpis() {
+  if (!state.kpi.size) return;
+  const badges = [];
+  for (const [pool, k] of state.kpi) {
+    for (const [name, st] of Object.entries(k.states)) {
+      const b = document.createElement("span");
+      b.className = `badge ${st}`;
+      b.dataset.kpi = name;
+      const v = k.values[name];
+      const where = pool === "all" ? "" : `${pool} `;
+      b.textContent = `${where}${name} ${st}${v == null ? "" : " · " + fmtFix(v, 2)}`;
+      badges.push(b);
+    }
+  }
+  $("kpis").replaceChildren(...badges);
+}
+
+function renderAlerts() {
+  const ul = $("alerts");
+  if (!state.alerts.length) return;
+  ul.replaceChildren(...state.alerts.map((a) => {
+    const li = document.createElement("li");
+    li.className = a.kind;
+    const when = document.createElement("span");
+    when.className = "when";
+    when.textContent = new Date(a.ts * 1000).toISOString().slice(11, 19);
+    li.append(when, `${a.rule} · ${a.state} · ${a.message}`);
+    return li;
+  }));
+  $("alerts-firing").textContent = state.firing.size ? `(${state.firing.size} firing)` : "";
+}
+
+function render() {
+  state.dirty = false;
+  const c = state.current;
+  if (c.run) $("run").textContent = c.run;
+  $("tasks-per-s").textContent = fmtInt(c.tasks);
+  $("msgs-per-s").textContent = fmtInt(c.msgs);
+  $("gbps").textContent = fmtFix(c.gbps, 3);
+  $("fastpath").textContent = fmtPct(c.fastpath);
+  $("steal").textContent = fmtPct(c.steal);
+  $("p99").textContent = fmtUs(c.p99);
+  charts.throughput.setData(state.throughput);
+  charts.ratios.setData(state.ratios);
+  charts.latency.setData(state.latency);
+  renderHeatmap();
+  renderKpis();
+  renderAlerts();
+}
+
+function scheduleRender() {
+  if (!state.dirty) {
+    state.dirty = true;
+    requestAnimationFrame(render);
+  }
+}
+
+// ------------------------------------------------------------------ socket
+let backoff = 250;
+function setStatus(text, cls) {
+  const s = $("status");
+  s.textContent = text;
+  s.className = `status ${cls}`;
+}
+
+function connect() {
+  const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
+  setStatus("connecting", "connecting");
+  ws.onopen = () => { backoff = 250; setStatus("live", "connected"); };
+  ws.onmessage = (m) => {
+    let msg;
+    try { msg = JSON.parse(m.data); } catch (e) { return; }
+    if (msg.kind !== "batch") return;
+    $("dropped").textContent = fmtInt(msg.dropped);
+    for (const ev of msg.events) handle(ev);
+    scheduleRender();
+  };
+  ws.onclose = (e) => {
+    setStatus(`closed (${e.code})`, "closed");
+    setTimeout(connect, backoff);
+    backoff = Math.min(backoff * 2, 5000);
+  };
+}
+
+initCharts();
+connect();

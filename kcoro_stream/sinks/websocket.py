@@ -1,0 +1,453 @@
+"""``websocket`` sink: derived events pushed to browsers, plus the dashboard page.
+
+::
+
+    send(batch) ── encode once ──► per-client deque (bounded, drop-oldest, counted)
+                                     │ wake
+                                     ▼
+    hypercorn trio server ── /ws ── writer task per client ──► {"kind":"batch",...}
+                          └─ /, /app.js, /style.css, /vendor/* (kcoro_stream/sinks/web)
+
+``send`` never waits for a client: it appends to each client's queue and wakes
+its writer, with no checkpoint, so a stalled browser cannot slow the pipeline.
+When a queue is full the oldest batch is dropped and the events in it are
+counted per client (sent to that client in every message, shown on the page)
+and in the sink's ``drop_reasons["slow_client"]``.
+
+Server → client messages (JSON text frames)::
+
+    {"kind":"hello","schema":3,"client":7,"queue":256}
+    {"kind":"batch","seq":41,"dropped":0,"snapshot":false,"events":[{"type":"sample",...},...]}
+    {"kind":"pong"}
+
+The first batch after ``hello`` is a snapshot (``"snapshot":true``): the latest
+sample per pool, histogram per metric, heat-map, KPI states and the last state
+of each alert rule, so a page opened mid-run draws at once.
+
+Client → server: only ``{"kind":"ping"}``. Anything else (not JSON, not an
+object, an unknown kind, a binary frame, more than 64 KiB) closes that client
+with code 1008 (1003 for binary); other clients are untouched. A WebSocket
+handshake whose ``Origin`` is neither this server nor in ``allowed_origins`` is
+refused (a web page elsewhere must not read the run's telemetry).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, ClassVar
+
+import msgspec
+import trio
+
+from ..errors import SinkError
+from ..events import (
+    DERIVED_SCHEMA,
+    Alert,
+    DerivedEvent,
+    Heatmap,
+    HistogramSummary,
+    Kpi,
+    Sample,
+    Status,
+    Summary,
+    json_encoder,
+)
+from ._asgi import HttpServer, check_bind, handle_lifespan, parse_host_port, send_response
+from ._base import Sink, SinkContext
+from ._registry import register
+
+DEFAULT_PORT = 8765
+MAX_CLIENT_MESSAGE = 64 * 1024
+CLOSE_GOING_AWAY = 1001
+CLOSE_UNSUPPORTED = 1003
+CLOSE_POLICY = 1008
+CLOSE_TRY_LATER = 1013
+
+_CONTENT_TYPES = {
+    ".html": b"text/html; charset=utf-8",
+    ".js": b"text/javascript; charset=utf-8",
+    ".css": b"text/css; charset=utf-8",
+    ".txt": b"text/plain; charset=utf-8",
+    ".svg": b"image/svg+xml",
+}
+_SECURITY_HEADERS = [
+    (b"cache-control", b"no-cache"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; connect-src 'self'; img-src 'self' data:; object-src 'none'; "
+        b"frame-ancestors 'none'",
+    ),
+]
+
+
+class WebSocketConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    allow_remote: bool = False  # needed to bind anything but loopback
+    client_queue: int = 256  # batches queued per client before drop-oldest
+    max_clients: int = 64
+    allowed_origins: list[str] = []  # besides the page's own origin
+
+
+class ClientStatistics(msgspec.Struct, frozen=True):
+    client: int
+    peer: str
+    sent_batches: int
+    queued_batches: int
+    dropped_events: int
+    dropped_batches: int
+
+
+@dataclass(eq=False)
+class _Client:
+    id: int
+    peer: str
+    limit: int
+    queue: deque[tuple[int, int, str]] = field(default_factory=deque)  # (seq, events, json)
+    wake: trio.Event = field(default_factory=trio.Event)
+    sent_batches: int = 0
+    dropped_events: int = 0
+    dropped_batches: int = 0
+    close_code: int | None = None
+    close_reason: str = ""
+
+    def push(self, item: tuple[int, int, str]) -> int:
+        """Queue one batch; returns the number of events dropped to make room."""
+        dropped = 0
+        if len(self.queue) >= self.limit:
+            _, n, _ = self.queue.popleft()
+            self.dropped_events += n
+            self.dropped_batches += 1
+            dropped = n
+        self.queue.append(item)
+        self.wake.set()
+        return dropped
+
+    def close(self, code: int, reason: str) -> None:
+        if self.close_code is None:
+            self.close_code, self.close_reason = code, reason
+        self.wake.set()
+
+    def statistics(self) -> ClientStatistics:
+        return ClientStatistics(
+            client=self.id,
+            peer=self.peer,
+            sent_batches=self.sent_batches,
+            queued_batches=len(self.queue),
+            dropped_events=self.dropped_events,
+            dropped_batches=self.dropped_batches,
+        )
+
+
+class _ClientMessage(msgspec.Struct, forbid_unknown_fields=True):
+    kind: str
+
+
+_client_decoder = msgspec.json.Decoder(_ClientMessage)
+
+
+def _snapshot_key(ev: DerivedEvent) -> tuple[Any, ...] | None:
+    if isinstance(ev, Sample):
+        return ("sample", ev.pool)
+    if isinstance(ev, HistogramSummary):
+        return ("histogram", ev.metric, ev.pool, ev.scope)
+    if isinstance(ev, Heatmap):
+        return ("heatmap", ev.pool)
+    if isinstance(ev, Kpi):
+        return ("kpi", getattr(ev, "pool", "all"))  # Kpi.pool: appended for dual mode
+    if isinstance(ev, Alert):
+        return ("alert", ev.rule)
+    if isinstance(ev, Status):
+        return ("status",)
+    if isinstance(ev, Summary):
+        return ("summary", ev.pool)
+    return None
+
+
+def load_static() -> dict[str, tuple[bytes, bytes]]:
+    """The dashboard files shipped in kcoro_stream/sinks/web, by URL path."""
+    root = resources.files(__package__ or "kcoro_stream.sinks").joinpath("web")
+    files: dict[str, tuple[bytes, bytes]] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        for child in node.iterdir():
+            if child.is_dir():
+                walk(child, f"{prefix}{child.name}/")
+                continue
+            suffix = "." + child.name.rsplit(".", 1)[-1] if "." in child.name else ""
+            ctype = _CONTENT_TYPES.get(suffix, b"text/plain; charset=utf-8")
+            files[f"/{prefix}{child.name}"] = (child.read_bytes(), ctype)
+
+    if not root.is_dir():
+        raise SinkError(f"websocket: dashboard files missing ({root})")
+    walk(root, "")
+    if "/index.html" not in files:
+        raise SinkError(f"websocket: dashboard files missing ({root}/index.html)")
+    files["/"] = files["/index.html"]
+    return files
+
+
+@register
+class WebSocketSink(Sink):
+    """Push every derived event to browsers over /ws and serve the dashboard page."""
+
+    name: ClassVar[str] = "websocket"
+    Config: ClassVar[type[msgspec.Struct]] = WebSocketConfig
+    policy = "drop_oldest"
+    summary: ClassVar[str] = (
+        "live browser dashboard + JSON event stream on ws://HOST:PORT/ws, default 127.0.0.1:8765"
+    )
+
+    def __init__(self, config: msgspec.Struct, ctx: SinkContext) -> None:
+        super().__init__(config, ctx)
+        assert isinstance(config, WebSocketConfig)
+        self.cfg: WebSocketConfig = config
+        self._server: HttpServer | None = None
+        self._static: dict[str, tuple[bytes, bytes]] = {}
+        self._clients: dict[int, _Client] = {}
+        self._ids = itertools.count(1)
+        self._seq = 0
+        self._latest: dict[tuple[Any, ...], str] = {}
+        self._closed_bad = 0
+        self._refused = 0
+        self._connected = 0
+        self._client_count_changed = trio.Event()
+        self._closing = False
+
+    @staticmethod
+    def parse_arg(arg: str) -> dict[str, Any]:
+        return parse_host_port("websocket", arg, DEFAULT_PORT)
+
+    # ------------------------------------------------------------ lifecycle
+
+    @property
+    def port(self) -> int | None:
+        return self._server.port if self._server else None
+
+    @property
+    def url(self) -> str:
+        """The dashboard page's URL (after ``open``)."""
+        assert self._server is not None, "open() first"
+        return f"http://{self._server.address}/"
+
+    @property
+    def ws_url(self) -> str:
+        assert self._server is not None, "open() first"
+        return f"ws://{self._server.address}/ws"
+
+    async def open(self) -> None:
+        if self.cfg.client_queue < 1 or self.cfg.max_clients < 1:
+            raise SinkError("websocket: client_queue and max_clients must be at least 1")
+        check_bind("websocket", self.cfg.host, self.cfg.port, self.cfg.allow_remote)
+        self._static = load_static()
+        self._server = HttpServer("websocket", self._app, self.cfg.host, self.cfg.port)
+        await self._server.start()
+
+    async def aclose(self) -> None:
+        self._closing = True
+        for client in list(self._clients.values()):
+            client.close(CLOSE_GOING_AWAY, "server shutting down")
+        if self._server is not None:
+            await self._server.aclose()
+
+    # ---------------------------------------------------------------- send
+
+    async def send(self, batch: Sequence[DerivedEvent]) -> None:
+        """Queue ``batch`` for every client. Never waits (no checkpoint)."""
+        n = len(batch)
+        self._received += n
+        if not n:
+            return
+        parts = [json_encoder.encode(ev) for ev in batch]
+        for ev, part in zip(batch, parts, strict=True):
+            key = _snapshot_key(ev)
+            if key is not None:
+                self._latest.pop(key, None)  # re-insert: snapshot keeps arrival order
+                self._latest[key] = part.decode()
+        self._seq += 1
+        events_json = (b"[" + b",".join(parts) + b"]").decode()
+        item = (self._seq, n, events_json)
+        dropped = 0
+        for client in self._clients.values():
+            if client.close_code is None:
+                dropped += client.push(item)
+        if dropped:
+            self.count_drop("slow_client", dropped)
+        self._written += n
+
+    # ------------------------------------------------------------ statistics
+
+    @property
+    def client_count(self) -> int:
+        return len(self._clients)
+
+    def client_statistics(self) -> list[ClientStatistics]:
+        return [c.statistics() for c in self._clients.values()]
+
+    async def wait_clients(self, n: int) -> None:
+        """Wait until exactly ``n`` clients are connected (tests, benchmarks)."""
+        while len(self._clients) != n:
+            self._client_count_changed = trio.Event()
+            await self._client_count_changed.wait()
+
+    def extra_statistics(self) -> dict[str, Any]:
+        return {
+            "address": self._server.address if self._server else None,
+            "clients": len(self._clients),
+            "clients_connected_total": self._connected,
+            "clients_closed_bad_message": self._closed_bad,
+            "clients_refused": self._refused,
+            "client_drops": {c.id: c.dropped_events for c in self._clients.values()},
+        }
+
+    def _clients_changed(self) -> None:
+        self._client_count_changed.set()
+
+    # ----------------------------------------------------------------- ASGI
+
+    async def _app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await handle_lifespan(receive, send)
+        elif scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+        elif scope["type"] == "http":
+            await self._http(scope, receive, send)
+
+    async def _http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["method"] not in ("GET", "HEAD"):
+            await send_response(send, 405, b"method not allowed\n", b"text/plain", [(b"allow", b"GET, HEAD")])
+            return
+        found = self._static.get(scope["path"])
+        if found is None:
+            await send_response(send, 404, b"not found\n", b"text/plain")
+            return
+        body, ctype = found
+        await send_response(send, 200, body, ctype, _SECURITY_HEADERS)
+
+    def _origin_allowed(self, scope: dict[str, Any]) -> bool:
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        origin = headers.get("origin")
+        if origin is None:
+            return True  # not a browser: nothing to protect against
+        host = headers.get("host", "")
+        return origin in (f"http://{host}", f"https://{host}") or origin in self.cfg.allowed_origins
+
+    async def _websocket(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["path"] != "/ws":
+            await send({"type": "websocket.close", "code": CLOSE_POLICY})
+            return
+        message = await receive()
+        if message["type"] != "websocket.connect":
+            return
+        if not self._origin_allowed(scope) or self._closing:
+            self._refused += 1
+            await send({"type": "websocket.close", "code": CLOSE_POLICY})  # → HTTP 403
+            return
+        if len(self._clients) >= self.cfg.max_clients:
+            self._refused += 1
+            self.count_drop("client_refused_full")
+            await send({"type": "websocket.close", "code": CLOSE_TRY_LATER})
+            return
+        await send({"type": "websocket.accept"})
+        client_addr = scope.get("client") or ("?", 0)
+        client = _Client(
+            id=next(self._ids), peer=f"{client_addr[0]}:{client_addr[1]}", limit=self.cfg.client_queue
+        )
+        snapshot = (self._seq, len(self._latest), "[" + ",".join(self._latest.values()) + "]")
+        self._clients[client.id] = client
+        self._connected += 1
+        self._clients_changed()
+        try:
+            async with trio.open_nursery() as nursery:
+                writer_done = trio.Event()
+
+                async def run_writer() -> None:
+                    try:
+                        await self._writer(client, send, snapshot)
+                    finally:
+                        writer_done.set()
+
+                nursery.start_soon(run_writer)
+                disconnected = await self._reader(client, receive, send)
+                if disconnected:
+                    nursery.cancel_scope.cancel()
+                else:
+                    # a bad message: let the writer send the close frame, bounded
+                    with trio.move_on_after(5):
+                        await writer_done.wait()
+                    nursery.cancel_scope.cancel()
+        finally:
+            del self._clients[client.id]
+            self._clients_changed()
+
+    async def _reader(self, client: _Client, receive: Any, send: Any) -> bool:
+        """Read client messages; True on disconnect, False after asking to close."""
+        while True:
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                return True
+            if message["type"] != "websocket.receive":
+                continue
+            text = message.get("text")
+            if text is None:
+                self._closed_bad += 1
+                client.close(CLOSE_UNSUPPORTED, "binary messages are not accepted")
+                return False
+            problem = self._check_client_message(text)
+            if problem is not None:
+                self._closed_bad += 1
+                client.close(CLOSE_POLICY, problem)
+                return False
+            client.queue.append((-1, 0, ""))  # pong marker (dropped like a batch if far behind)
+            client.wake.set()
+
+    @staticmethod
+    def _check_client_message(text: str) -> str | None:
+        if len(text) > MAX_CLIENT_MESSAGE:
+            return "message too large"
+        try:
+            msg = _client_decoder.decode(text)
+        except msgspec.DecodeError as e:
+            return f"bad message: {e}"[:120]
+        if msg.kind != "ping":
+            return f"bad message: unknown kind {msg.kind[:40]!r}"
+        return None
+
+    async def _writer(self, client: _Client, send: Any, snapshot: tuple[int, int, str]) -> None:
+        hello = json_encoder.encode(
+            {"kind": "hello", "schema": DERIVED_SCHEMA, "client": client.id, "queue": client.limit}
+        ).decode()
+        await send({"type": "websocket.send", "text": hello})
+        seq, _, events = snapshot
+        await send(
+            {
+                "type": "websocket.send",
+                "text": f'{{"kind":"batch","seq":{seq},"dropped":0,"snapshot":true,"events":{events}}}',
+            }
+        )
+        while True:
+            if client.close_code is not None:
+                await send(
+                    {"type": "websocket.close", "code": client.close_code, "reason": client.close_reason}
+                )
+                return
+            if not client.queue:
+                client.wake = trio.Event()
+                await client.wake.wait()
+                continue
+            seq, _, events = client.queue.popleft()
+            if seq < 0:
+                text = '{"kind":"pong"}'
+            else:
+                text = (
+                    f'{{"kind":"batch","seq":{seq},"dropped":{client.dropped_events},'
+                    f'"snapshot":false,"events":{events}}}'
+                )
+            await send({"type": "websocket.send", "text": text})
+            client.sent_batches += 1

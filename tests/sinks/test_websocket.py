@@ -1,0 +1,348 @@
+"""The websocket sink: real WebSocket clients, a stalled client, a bad client, headless Chromium."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import socket
+import subprocess
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+from trio_websocket import ConnectionClosed, ConnectionRejected, WebSocketConnection, open_websocket_url
+
+from kcoro_stream.errors import SinkError
+from kcoro_stream.events import Heatmap, json_encoder
+from kcoro_stream.sinks import SinkContext, build_sink, sink_class
+from kcoro_stream.sinks.websocket import WebSocketSink
+
+try:
+    from .surface_factory import Script, heatmap, sample
+except ImportError:  # tests/ run without package __init__ files
+    from surface_factory import Script, heatmap, sample  # type: ignore[no-redef]
+
+IN_CI = bool(os.environ.get("CI"))
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+MAX_MSG = 64 * 1024 * 1024
+
+
+@asynccontextmanager
+async def open_ws_sink(**fields: object) -> AsyncIterator[WebSocketSink]:
+    sink = build_sink({"sink": "websocket", "port": 0, **fields}, SinkContext())
+    assert isinstance(sink, WebSocketSink)
+    await sink.open()
+    try:
+        yield sink
+    finally:
+        await sink.aclose()
+
+
+async def next_json(ws: WebSocketConnection) -> dict[str, Any]:
+    return json.loads(await ws.get_message())  # type: ignore[no-any-return]
+
+
+async def read_until_batch(ws: WebSocketConnection, snapshot: bool = False) -> dict[str, Any]:
+    while True:
+        msg = await next_json(ws)
+        if msg["kind"] == "batch" and msg["snapshot"] == snapshot:
+            return msg
+
+
+def big_heatmap(i: int) -> Heatmap:
+    """~20 KB of JSON: makes socket buffers fill after a few thousand batches."""
+    return heatmap(i, workers=512)
+
+
+def test_registered_with_defaults() -> None:
+    cls = sink_class("websocket")
+    assert cls is WebSocketSink and cls.policy == "drop_oldest"
+    s = build_sink("websocket", SinkContext())
+    assert (s.config.host, s.config.port) == ("127.0.0.1", 8765)  # type: ignore[attr-defined]
+    s = build_sink("websocket:127.0.0.1:9000", SinkContext())
+    assert s.config.port == 9000  # type: ignore[attr-defined]
+
+
+async def test_client_gets_hello_snapshot_and_every_event() -> None:
+    """A client connecting mid-run gets the latest state at once, then every batch in order."""
+    script = Script(batches=12, alert_at=5)
+    async with open_ws_sink() as sink:
+        for batch in list(script)[:8]:
+            await sink.send(batch)
+        async with open_websocket_url(sink.ws_url, max_message_size=MAX_MSG) as ws:
+            hello = await next_json(ws)
+            assert hello["kind"] == "hello" and hello["schema"] == 3 and hello["queue"] == 256
+            snap = await read_until_batch(ws, snapshot=True)
+            kinds = {(e["type"], e.get("pool")) for e in snap["events"]}
+            assert ("sample", "tasks") in kinds and ("heatmap", "tasks") in kinds
+            assert {e["type"] for e in snap["events"]} == {"sample", "histogram", "heatmap", "kpi", "alert"}
+            for i, batch in enumerate(list(script)[8:], start=8):
+                await sink.send(batch)
+                msg = await read_until_batch(ws)
+                assert msg["seq"] == i + 1 and msg["dropped"] == 0
+                assert msg["events"] == [json.loads(json_encoder.encode(e)) for e in batch]
+            await ws.send_message(json.dumps({"kind": "ping"}))
+            assert (await next_json(ws))["kind"] == "pong"
+        await sink.wait_clients(0)
+    stats = sink.statistics()
+    assert stats.received == sum(len(b) for b in script) and stats.dropped == 0
+
+
+async def test_stalled_client_never_blocks_send_and_its_drops_are_counted() -> None:
+    """send() with a client that stopped reading completes without waiting; drops are counted.
+
+    Baseline: the same batches with no client. Both runs complete every send()
+    inside an already-cancelled scope (so send() has no checkpoint: it cannot
+    wait for any socket), and the stalled client's losses show up in its drop
+    counter, in the sink's drop_reasons and in the `dropped` field it is sent.
+    """
+    n = 3000
+    batches = [[sample(i), big_heatmap(i)] for i in range(n)]
+
+    async def run(sink: WebSocketSink) -> int:
+        completed = 0
+        for batch in batches:
+            with trio.CancelScope() as cs:
+                cs.cancel()
+                await sink.send(batch)
+                completed += 1
+            assert not cs.cancelled_caught
+            await trio.sleep(0)  # the pipeline's own checkpoint between batches: writers may run
+        return completed
+
+    async with open_ws_sink(client_queue=8) as sink:
+        assert await run(sink) == n
+        baseline = sink.statistics()
+    assert baseline.dropped == 0 and baseline.received == 2 * n
+
+    async with open_ws_sink(client_queue=8) as sink:
+        # message_queue_size=0 and no get_message(): this client stops reading the socket
+        async with open_websocket_url(sink.ws_url, message_queue_size=0, max_message_size=MAX_MSG) as stalled:
+            await sink.wait_clients(1)
+            assert await run(sink) == n
+            stats = sink.statistics()
+            (client,) = sink.client_statistics()
+            assert client.dropped_events > 0 and client.dropped_batches * 2 == client.dropped_events
+            assert stats.drop_reasons == {"slow_client": client.dropped_events}
+            assert client.sent_batches + client.queued_batches + client.dropped_batches <= n + 1
+            assert client.queued_batches <= 8
+            # the client resumes: what it reads next says how much it missed
+            last: dict[str, Any] = {}
+            while not last or last.get("seq") != n:
+                msg = json.loads(await stalled.get_message())
+                if msg["kind"] == "batch" and not msg["snapshot"]:
+                    last = msg
+            assert last["dropped"] == client.dropped_events
+    assert stats.received == 2 * n
+
+
+async def test_bad_client_message_closes_only_that_client() -> None:
+    async with open_ws_sink() as sink:
+        async with (
+            open_websocket_url(sink.ws_url, max_message_size=MAX_MSG) as good,
+            open_websocket_url(sink.ws_url, max_message_size=MAX_MSG) as bad,
+            open_websocket_url(sink.ws_url, max_message_size=MAX_MSG) as binary,
+        ):
+            await sink.wait_clients(3)
+            await bad.send_message("this is not json")
+            await binary.send_message(b"\x00\x01")
+            with pytest.raises(ConnectionClosed):
+                while True:
+                    await bad.get_message()
+            with pytest.raises(ConnectionClosed):
+                while True:
+                    await binary.get_message()
+            assert bad.closed is not None and bad.closed.code == 1008
+            assert "bad message" in (bad.closed.reason or "")
+            assert binary.closed is not None and binary.closed.code == 1003
+            await sink.wait_clients(1)
+            await sink.send([sample(1, tasks_per_s=4321.0)])
+            msg = await read_until_batch(good)
+            assert msg["events"][0]["tasks_per_s"] == 4321.0
+            await good.send_message('{"kind": "subscribe"}')  # unknown kind: also closed
+            with pytest.raises(ConnectionClosed):
+                while True:
+                    await good.get_message()
+            assert good.closed is not None and good.closed.code == 1008
+        assert sink.statistics().extra["clients_closed_bad_message"] == 3
+
+
+async def test_foreign_origin_is_refused_same_origin_accepted() -> None:
+    async with open_ws_sink() as sink:
+        host = sink.ws_url.split("/")[2]
+        with pytest.raises(ConnectionRejected) as info:
+            async with open_websocket_url(sink.ws_url, extra_headers=[(b"origin", b"http://evil.example")]):
+                pass
+        assert info.value.status_code == 403
+        async with open_websocket_url(
+            sink.ws_url, extra_headers=[(b"origin", f"http://{host}".encode())], max_message_size=MAX_MSG
+        ) as ws:
+            assert (await next_json(ws))["kind"] == "hello"
+        assert sink.statistics().extra["clients_refused"] == 1
+
+
+def _get(url: str) -> tuple[int, dict[str, str], bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, {}, b""
+
+
+async def test_page_and_vendored_chart_library_are_served_offline() -> None:
+    async with open_ws_sink() as sink:
+        status, headers, body = await trio.to_thread.run_sync(_get, sink.url)
+        assert status == 200 and headers["content-type"].startswith("text/html")
+        assert "default-src 'self'" in headers["content-security-policy"]
+        page = body.decode()
+        assert 'id="tasks-per-s"' in page and "vendor/uPlot.iife.min.js" in page
+        assert "http://" not in page and "https://" not in page  # no CDN
+        for path in ("app.js", "style.css", "vendor/uPlot.iife.min.js", "vendor/uPlot.min.css"):
+            status, _, body = await trio.to_thread.run_sync(_get, sink.url + path)
+            assert status == 200 and len(body) > 500, path
+        status, _, _ = await trio.to_thread.run_sync(_get, sink.url + "../pyproject.toml")
+        assert status == 404
+
+
+async def test_port_in_use_and_remote_bind_are_one_line_errors() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(SinkError) as info:
+            await build_sink(f"websocket:127.0.0.1:{port}", SinkContext()).open()
+    assert str(info.value) == f"websocket: 127.0.0.1:{port}: address already in use"
+    with pytest.raises(SinkError, match="refusing"):
+        await build_sink("websocket:0.0.0.0:0", SinkContext()).open()
+
+
+# ----------------------------------------------------------------- Chromium
+
+CHROME_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1400,1100",
+]
+
+
+def _need(binary: str, path: str) -> str:
+    found = shutil.which(binary) or (path if Path(path).exists() else None)
+    if found is None:
+        if IN_CI:
+            pytest.fail(f"{binary} is not installed (CI must apt-get install chromium chromium-driver)")
+        pytest.skip(f"{binary} not installed")
+    return found
+
+
+class WebDriver:
+    """The W3C WebDriver HTTP API of chromedriver, just the calls this test needs."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.session = ""
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(
+            self.base + path, data=data, method=method, headers={"content-type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                return json.loads(r.read())["value"]
+        except urllib.error.HTTPError as e:
+            raise AssertionError(f"webdriver {method} {path}: {e.code} {e.read()[:500]!r}") from None
+
+    def start(self, chromium: str, profile: Path) -> None:
+        caps = {
+            "browserName": "chrome",
+            "goog:chromeOptions": {"binary": chromium, "args": [*CHROME_FLAGS, f"--user-data-dir={profile}"]},
+        }
+        self.session = self.call("POST", "/session", {"capabilities": {"alwaysMatch": caps}})["sessionId"]
+
+    def js(self, script: str) -> Any:
+        return self.call("POST", f"/session/{self.session}/execute/sync", {"script": script, "args": []})
+
+
+async def test_chromium_shows_live_tasks_per_s_and_alert(tmp_path: Path) -> None:
+    """Headless Chromium opens the dashboard, gets live data, shows tasks/s and the alert."""
+    chromium = _need("chromium", "/usr/bin/chromium")
+    chromedriver = _need("chromedriver", "/usr/bin/chromedriver")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        driver_port = s.getsockname()[1]
+    driver_log = (tmp_path / "chromedriver.log").open("wb")
+    proc = subprocess.Popen(
+        [chromedriver, f"--port={driver_port}"], stdout=driver_log, stderr=subprocess.STDOUT
+    )
+    wd = WebDriver(f"http://127.0.0.1:{driver_port}")
+    try:
+        with trio.fail_after(60):  # hang guard only: chromedriver answers /status within a second
+            while True:
+                try:
+                    if (await trio.to_thread.run_sync(wd.call, "GET", "/status"))["ready"]:
+                        break
+                except (urllib.error.URLError, ConnectionError):
+                    pass
+                await trio.sleep(0.1)
+        await trio.to_thread.run_sync(wd.start, chromium, tmp_path / "profile")
+        script = Script(batches=20, tasks_per_s=12345.0, alert_at=15, dual=True)
+        async with open_ws_sink() as sink:
+            await trio.to_thread.run_sync(wd.call, "POST", f"/session/{wd.session}/url", {"url": sink.url})
+            with trio.fail_after(60):
+                await sink.wait_clients(1)
+            for batch in script:
+                await sink.send(batch)
+                await trio.sleep(0.02)  # a live stream, not one burst: the page draws as it goes
+
+            probe = (
+                "return [document.getElementById('tasks-per-s').textContent,"
+                " document.getElementById('alerts').textContent,"
+                " document.getElementById('status').textContent,"
+                " document.getElementById('dropped').textContent,"
+                " document.querySelectorAll('#kpis .badge.RED').length,"
+                " document.querySelectorAll('#heatmap .cell').length,"
+                " document.querySelectorAll('canvas').length,"
+                " document.getElementById('msgs-per-s').textContent]"
+            )
+            seen: list[Any] = []
+            with trio.move_on_after(60):  # bounded polling for the page to draw
+                while True:
+                    seen = await trio.to_thread.run_sync(wd.js, probe)
+                    if seen[0] == "12,345" and "fastpath_low" in seen[1]:
+                        break
+                    await trio.sleep(0.1)
+            assert seen[0] == "12,345", seen
+            assert "fastpath_low · firing" in seen[1], seen
+            assert seen[2] == "live" and seen[3] == "0"
+            assert seen[4] == 1 and seen[5] == 4 and seen[6] >= 3
+            assert seen[7] == "5,000"
+            png = base64.b64decode(
+                await trio.to_thread.run_sync(wd.call, "GET", f"/session/{wd.session}/screenshot")
+            )
+            assert png.startswith(b"\x89PNG")
+            ARTIFACTS.mkdir(exist_ok=True)
+            (ARTIFACTS / "websocket_dashboard.png").write_bytes(png)
+            # the page is a client like any other: it was never behind
+            assert sink.client_statistics()[0].dropped_events == 0
+    finally:
+        if wd.session:
+            try:
+                await trio.to_thread.run_sync(wd.call, "DELETE", f"/session/{wd.session}")
+            except (AssertionError, urllib.error.URLError, ConnectionError):
+                pass
+        proc.terminate()
+        await trio.to_thread.run_sync(proc.wait)
+        driver_log.close()
