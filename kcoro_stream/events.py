@@ -309,6 +309,8 @@ class Anomaly(_Derived, tag="anomaly", kw_only=True):
     value: float
     score: float
     window: int
+    pool: str = "all"  # appended: the Sample pool the metric belongs to
+    threshold: float | None = None  # appended: the score threshold crossed
 
 
 class Kpi(_Derived, tag="kpi", kw_only=True):
@@ -316,6 +318,7 @@ class Kpi(_Derived, tag="kpi", kw_only=True):
 
     states: dict[str, Literal["GREEN", "YELLOW", "RED", "UNKNOWN"]]
     values: dict[str, float | None]
+    pool: str = "all"  # appended: KPI states per pool in dual mode
 
 
 class Summary(_Derived, tag="summary", kw_only=True):

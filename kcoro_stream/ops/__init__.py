@@ -8,39 +8,71 @@ synchronously, so the same input always gives the same output.
 
 Layering (imports go one way)::
 
-    _base ─► _window ─► _rates ─► _smooth ─► _summary ─► ... ─► _default
-                                                       _fan ──┘
+    _base ─► _window ─► _rates, _histogram, _jitter, _heatmap, _backpressure, _invariants
+                 _smooth ─► _summary, _metrics ─► _kpi, _alerts, _outliers
+                 _fan ─► _default (default_analyses: all of the above over one window pass)
+    _legacy_names (derived events → old kcoro_mon dicts)
 
-Input of the batch-level operators: ``list[Event]`` (one ring frame); output:
-``kcoro_stream.events`` derived events. Compose with ``reactivex.compose``
-(re-exported as ``compose``) and :func:`fan`.
+Batch-level operators take ``list[Event]`` (one ring frame) and emit derived
+events; ``smooth``, ``summary``, ``kpi``, ``alerts`` and ``outliers`` take
+Samples (chain them after ``rates`` with ``compose``). Compose with
+``compose`` (reactivex's) and :func:`fan`. See docs/operators.md.
 """
 
 from reactivex import compose
 
+from ._alerts import COMPARISONS, SEVERITIES, Rule, alerts, parse_rule, parse_rules
+from ._backpressure import ENV_SLOPE, ENV_WINDOWS, backpressure, backpressure_config
 from ._default import default_analyses
 from ._fan import fan, passthrough
+from ._heatmap import heatmap, imbalance_index
 from ._histogram import ERROR_BOUND, bucket_lower, bucket_of, bucket_width, histograms, quantile
+from ._invariants import invariants
+from ._jitter import jitter
+from ._kpi import KPI_DEFAULTS, kpi, kpi_thresholds
+from ._metrics import METRICS
+from ._outliers import mad_score, outliers, zscore
 from ._rates import rates
 from ._smooth import SMOOTHED, smooth
 from ._summary import summary
 from ._window import Window, windows
 
 __all__ = [
+    "COMPARISONS",
+    "ENV_SLOPE",
+    "ENV_WINDOWS",
     "ERROR_BOUND",
+    "KPI_DEFAULTS",
+    "METRICS",
+    "SEVERITIES",
     "SMOOTHED",
+    "Rule",
     "Window",
+    "alerts",
+    "backpressure",
+    "backpressure_config",
     "bucket_lower",
     "bucket_of",
     "bucket_width",
     "compose",
     "default_analyses",
     "fan",
+    "heatmap",
     "histograms",
+    "imbalance_index",
+    "invariants",
+    "jitter",
+    "kpi",
+    "kpi_thresholds",
+    "mad_score",
+    "outliers",
+    "parse_rule",
+    "parse_rules",
     "passthrough",
     "quantile",
     "rates",
     "smooth",
     "summary",
     "windows",
+    "zscore",
 ]

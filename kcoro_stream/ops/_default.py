@@ -1,26 +1,45 @@
-"""default_analyses: the analyses of pipelines/default.py, sharing one pass.
+"""default_analyses: every analysis of pipelines/default.py, sharing one pass over raw events.
 
-The raw batches are cut into windows once (``windows``); the window stream
-feeds the Sample builder and the window-level analyses, and the Sample
-stream (smoothed) feeds the summary and the Sample-level analyses::
+The raw batches are cut into windows once (``windows``, which also checks
+counter monotonicity frame by frame); the window stream feeds the Sample
+builder and the window-level analyses; the smoothed Sample stream feeds the
+Sample-level analyses::
 
-    batches ─► windows ─┬─► rates ─► smooth ─┬─► (Samples out)
-                        │                    └─► summary (at end of run)
-                        └─► ...
+    batches ─► windows ─┬─► rates ─► smooth ─┬─► Samples
+                        │                    ├─► kpi          (Kpi)
+                        │                    ├─► alerts       (Alert, your rules)
+                        │                    ├─► outliers     (Anomaly)
+                        │                    └─► summary      (Summary, end of run)
+                        ├─► histograms   (HistogramSummary per latency metric)
+                        ├─► jitter       (HistogramSummary tick_jitter_ns)
+                        ├─► heatmap      (Heatmap)
+                        ├─► backpressure (Alert)
+                        └─► invariants   (Alert)
 
-Output order per closed window is the order of the list below, which is the
-subscription order (deterministic: everything is synchronous).
+For each closed window the outputs come in that order (fan order; everything
+is synchronous, so the same input always gives the same output).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from reactivex import Observable
-from reactivex import operators as rx_ops
+from reactivex import Observable, compose
 
+from kcoro_stream.errors import UsageError
+
+from ._alerts import alerts, parse_rules
+from ._backpressure import backpressure_config, backpressure_from_windows
 from ._base import Operator
 from ._fan import fan, passthrough
+from ._heatmap import heatmap_from_windows
+from ._histogram import histograms_from_windows
+from ._invariants import invariants_from_windows
+from ._jitter import jitter_from_windows
+from ._kpi import kpi
+from ._kpi import kpi_thresholds as _kpi_table
+from ._outliers import outliers
 from ._rates import samples_from_windows
 from ._smooth import check_alpha, smooth
 from ._summary import summary
@@ -33,24 +52,57 @@ def default_analyses(
     smooth_n: int = 5,
     ema_alpha: float = 0.25,
     idle_below: float = 0.05,
+    rules: Iterable[Any] = (),
+    kpi_thresholds: Mapping[str, Any] | None = None,
+    backpressure_slope: float | None = None,
+    backpressure_windows: int | None = None,
+    outlier_metrics: Iterable[str] = ("tasks_per_s", "msgs_per_s"),
+    outlier_window: int = 60,
+    z: float = 4.0,
+    mad: float = 3.5,
+    invariant_tolerance: int = 0,
+    latency_metrics: list[str] | None = None,
+    cumulative_histograms: bool = True,
 ) -> Operator:
-    """Batches → Samples (smoothed) and an end-of-run Summary.
+    """Batches → Samples, Kpi, Alerts, Anomalies, histograms, heat-maps and a Summary.
+
+    Every option is validated here (``UsageError``), before any event flows.
 
     ::
 
-        [frame] ... [frame] ... [frame] |
-        ---- Sample ---- Sample ---- Sample(final) Summary |
+        [frame] ... [frame] | [frame] ... [frame] |
+        Sample Kpi [Alert] [Anomaly] Hist.. Heatmap [Alert] ... Summary |
     """
-    if not window_ms > 0:
-        from kcoro_stream.errors import UsageError
-
+    if not (isinstance(window_ms, int | float) and window_ms > 0):
         raise UsageError(f"default_analyses: window_ms must be > 0, got {window_ms!r}")
     check_alpha(ema_alpha, smooth_n)
+    parsed = parse_rules(rules)
+    kpi_table = _kpi_table(kpi_thresholds)
+    slope, k = backpressure_config(backpressure_slope, backpressure_windows)
+    outlier_op = outliers(
+        outlier_metrics, window=outlier_window, min_samples=min(10, outlier_window), z=z, mad=mad
+    )
+    sample_stage = compose(
+        samples_from_windows(window_ms, idle_below),
+        smooth(smooth_n, ema_alpha),
+        fan(
+            passthrough(),
+            kpi({name: (g, y) for name, (_, _, g, y) in kpi_table.items()}),
+            alerts(parsed),
+            outlier_op,
+            summary(ema_alpha),
+        ),
+    )
+    window_stage = fan(
+        sample_stage,
+        histograms_from_windows(window_ms, latency_metrics, cumulative_histograms),
+        jitter_from_windows(window_ms, cumulative_histograms),
+        heatmap_from_windows(window_ms),
+        backpressure_from_windows(slope, k),
+        invariants_from_windows(invariant_tolerance),
+    )
 
     def derive(source: Observable[Any]) -> Observable[Any]:
-        win = source.pipe(windows(window_ms, check_monotonic=True), rx_ops.share())
-        samples = win.pipe(samples_from_windows(window_ms, idle_below), smooth(smooth_n, ema_alpha))
-        sample_stage = fan(passthrough(), summary(ema_alpha))
-        return samples.pipe(sample_stage)
+        return source.pipe(windows(window_ms, check_monotonic=True), window_stage)
 
     return derive

@@ -27,7 +27,13 @@ from ._base import Operator
 
 
 def fan(*operators: Operator) -> Operator:
-    """Apply each operator to the shared input; merge the outputs in operator order."""
+    """Apply each operator to the shared input; merge the outputs in operator order.
+
+    ::
+
+        a ------- b ------- |
+        A1 A2 --- B1 B2 --- |
+    """
     ops = tuple(operators)
 
     def op(source: Observable[Any]) -> Observable[Any]:

@@ -116,6 +116,7 @@ class Window:
         "base_ts",
         "base_workers",
         "channels",
+        "depths",
         "end_ns",
         "final",
         "frames",
@@ -149,6 +150,7 @@ class Window:
         self.base_hists: dict[tuple[str, int], Histogram] = {}
         self.gauges: dict[tuple[str, int], list[float]] = {}  # [last, sum, n, max]
         self.jitter: list[int] = []
+        self.depths: dict[int, list[int]] = {}  # channel -> [last, sum, n, max] of depth
         self.lost_frames = 0
         self.violations: list[Violation] = []
         self.final = False
@@ -304,6 +306,16 @@ def windows(window_ms: float = 250, *, check_monotonic: bool = True) -> Operator
                                 violations, "channel", key, CHANNEL_COUNTERS, _get_c(prevc), _get_c(ev), ts
                             )
                     last_c[key] = ev
+                    dep = win.depths.get(key)
+                    v = ev.depth
+                    if dep is None:
+                        win.depths[key] = [v, v, 1, v]
+                    else:
+                        dep[0] = v
+                        dep[1] += v
+                        dep[2] += 1
+                        if v > dep[3]:
+                            dep[3] = v
                 elif t is Tick:
                     if not ev.paused and ev.seq > 1:
                         win.jitter.append(abs(ev.actual_ns - ev.target_ns))
@@ -311,7 +323,7 @@ def windows(window_ms: float = 250, *, check_monotonic: bool = True) -> Operator
                     last_h[(ev.metric, ev.pool)] = ev
                 elif t is Gauge:
                     g = win.gauges.get((ev.name, ev.pool))
-                    v = ev.value
+                    v = ev.value  # type: ignore[assignment]  # float gauge
                     if g is None:
                         win.gauges[(ev.name, ev.pool)] = [v, v, 1, v]
                     else:

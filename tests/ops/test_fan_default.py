@@ -8,6 +8,7 @@ from pathlib import Path
 from factory import Run, drive, encoded, of_type
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from reactivex import operators as rx_ops
 
 from kcoro_stream import ops
 from kcoro_stream.events import Sample, Summary
@@ -37,7 +38,7 @@ def _batches(n: int = 80, seed: int = 1) -> list:
 def test_fan_merges_in_operator_order_per_input():
     def tag(name):
         def op(src):
-            return src.pipe(__import__("reactivex").operators.map(lambda b: f"{name}{b[0]}"))
+            return src.pipe(rx_ops.map(lambda b: f"{name}{b[0]}"))
 
         return op
 
@@ -49,7 +50,7 @@ def test_fan_subscribes_the_hot_source_once():
     calls = []
 
     def counting(src):
-        return src.pipe(__import__("reactivex").operators.do_action(lambda b: calls.append(b)))
+        return src.pipe(rx_ops.do_action(lambda b: calls.append(b)))
 
     drive(ops.fan(counting, ops.passthrough()), [[1]])
     assert calls == [[1]]
@@ -73,7 +74,14 @@ def test_same_input_twice_gives_identical_encoded_output(seed):
     assert first == second and first
 
 
-def test_pipeline_files_load():
-    for name in ("default.py",):
+def test_pipeline_files_load_and_are_deterministic():
+    """Each pipeline's derive runs over a scripted run and gives identical bytes twice."""
+    for name in ("default.py", "latency.py", "alerts.py"):
         ns = runpy.run_path(str(ROOT / "pipelines" / name))
-        assert callable(ns["pipeline"].derive)
+        derive = ns["pipeline"].derive
+        assert callable(derive)
+        batches = _batches(200, 7)
+        first, second = encoded(drive(derive, batches)), encoded(drive(derive, batches))
+        assert first == second, name
+        if name != "alerts.py":
+            assert first, name

@@ -1,0 +1,281 @@
+"""alerts: threshold rules with a for-duration in event time, hysteresis, firing/resolved.
+
+A rule is a dict or a one-line string::
+
+    {"name": "fastpath_low", "metric": "fastpath_ratio", "op": "<", "value": 0.5,
+     "for": "2s", "severity": "warning", "hysteresis": 0.05, "pool": "tasks"}
+
+    "fastpath_low: fastpath_ratio < 0.5 for 2s severity=warning hysteresis=0.05 pool=tasks"
+
+* ``metric``: a Sample metric (``tasks_per_s``, ``fastpath_ratio``, ...,
+  ``smooth.<m>``, ``ema.<m>``; see ``METRICS``).
+* ``op``: ``>``, ``>=``, ``<``, ``<=``, ``==``, ``!=``.
+* ``for``: how long (event time) the condition must hold before the rule
+  fires: ``250ms``, ``2s``, ``1m``, ``500us``, ``10ns`` or a bare number of
+  seconds (``for_ms`` is accepted too); default 0 = on the first Sample.
+* ``severity``: ``info`` | ``warning`` (default) | ``critical``.
+* ``hysteresis`` (≥ 0, metric units): a firing rule resolves only when the
+  value is back past the threshold by this margin (``>`` resolves at
+  ``value <= threshold - h``, ``<`` at ``value >= threshold + h``).
+* ``pool``: only Samples of that pool (default: every pool, tracked apart).
+
+State per rule and pool: ok → pending (condition true since t0) → firing when
+``ts_ns - t0 >= for``; a Sample with a null value changes nothing. An ``Alert``
+is emitted on firing and on resolved; nothing at end of stream (a rule still
+firing stays firing). Bad rules raise ``UsageError`` naming the rule.
+
+::
+
+    Sample(v=.4) Sample(v=.3) ... Sample(v=.6) |
+    ------------ Alert(firing) ... Alert(resolved) |
+"""
+
+from __future__ import annotations
+
+import math
+import operator as _op
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import msgspec
+
+from kcoro_stream.errors import UsageError
+from kcoro_stream.events import Alert, Sample
+
+from ._base import Emit, Operator, stateful
+from ._metrics import METRICS, getter
+
+COMPARISONS: dict[str, Callable[[float, float], bool]] = {
+    ">": _op.gt,
+    ">=": _op.ge,
+    "<": _op.lt,
+    "<=": _op.le,
+    "==": _op.eq,
+    "!=": _op.ne,
+}
+SEVERITIES = ("info", "warning", "critical")
+_UNITS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000}
+_DURATION = re.compile(r"^\s*(-?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ns|us|ms|s|m)?\s*$")
+_LINE = re.compile(
+    r"^\s*(?:(?P<name>[A-Za-z0-9_.\-]+)\s*:\s*)?(?P<metric>[A-Za-z0-9_.]+)\s*(?P<op>>=|<=|==|!=|>|<)\s*"
+    r"(?P<value>\S+)(?P<rest>.*)$"
+)
+
+
+class Rule(msgspec.Struct, frozen=True, kw_only=True):
+    """A validated threshold rule."""
+
+    name: str
+    metric: str
+    op: str
+    value: float
+    for_ns: int = 0
+    severity: str = "warning"
+    hysteresis: float = 0.0
+    pool: str | None = None
+
+
+def parse_duration(text: Any, rule: str, what: str = "for") -> int:
+    """``"250ms"``/``"2s"``/``1.5`` (seconds) → ns; negative or bad → UsageError."""
+    if isinstance(text, bool):
+        raise UsageError(f"alert rule {rule!r}: bad {what} duration {text!r}")
+    if isinstance(text, int | float):
+        secs = float(text)
+        if not math.isfinite(secs) or secs < 0:
+            raise UsageError(f"alert rule {rule!r}: {what} duration must be >= 0, got {text!r}")
+        return round(secs * 1e9)
+    m = _DURATION.match(str(text))
+    if not m:
+        raise UsageError(f"alert rule {rule!r}: bad {what} duration {text!r} (e.g. 250ms, 2s, 1m)")
+    value = float(m.group(1))
+    if value < 0:
+        raise UsageError(f"alert rule {rule!r}: {what} duration must be >= 0, got {text!r}")
+    return round(value * _UNITS[m.group(2) or "s"])
+
+
+def _number(v: Any, rule: str, what: str) -> float:
+    if isinstance(v, bool):
+        raise UsageError(f"alert rule {rule!r}: {what} must be a number, got {v!r}")
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        raise UsageError(f"alert rule {rule!r}: {what} must be a number, got {v!r}") from None
+    if not math.isfinite(x):
+        raise UsageError(f"alert rule {rule!r}: {what} must be finite, got {v!r}")
+    return x
+
+
+def parse_rule(spec: Any, index: int = 0) -> Rule:
+    """A Rule from a dict or a one-line string; UsageError names the rule."""
+    if isinstance(spec, Rule):
+        return parse_rule(msgspec.structs.asdict(spec), index)
+    if isinstance(spec, str):
+        m = _LINE.match(spec)
+        if not m:
+            raise UsageError(
+                f"alert rule #{index + 1}: cannot parse {spec!r} (expected 'name: metric OP value ...')"
+            )
+        d: dict[str, Any] = {
+            "name": m.group("name") or f"#{index + 1}",
+            "metric": m.group("metric"),
+            "op": m.group("op"),
+            "value": m.group("value"),
+        }
+        words = m.group("rest").split()
+        i = 0
+        while i < len(words):
+            w = words[i]
+            if w == "for" and i + 1 < len(words):
+                d["for"] = words[i + 1]
+                i += 2
+                continue
+            if "=" in w:
+                k, v = w.split("=", 1)
+                if k not in ("severity", "hysteresis", "pool", "for"):
+                    raise UsageError(f"alert rule {d['name']!r}: unknown option {k!r}")
+                d[k] = v
+                i += 1
+                continue
+            raise UsageError(f"alert rule {d['name']!r}: unexpected {w!r}")
+        spec = d
+    if not isinstance(spec, Mapping):
+        raise UsageError(f"alert rule #{index + 1}: expected a dict or a string, got {type(spec).__name__}")
+    name = str(spec.get("name") or f"#{index + 1}")
+    known = {"name", "metric", "op", "comparison", "value", "threshold", "for", "for_ms", "for_ns"}
+    known |= {"severity", "hysteresis", "pool"}
+    unknown = sorted(set(spec) - known)
+    if unknown:
+        raise UsageError(f"alert rule {name!r}: unknown key {unknown[0]!r}")
+    metric = spec.get("metric")
+    if metric not in METRICS:
+        raise UsageError(
+            f"alert rule {name!r}: unknown metric {metric!r} (known: {', '.join(METRICS[:12])}, ...)"
+        )
+    op = spec.get("op", spec.get("comparison"))
+    if op not in COMPARISONS:
+        raise UsageError(f"alert rule {name!r}: bad comparison {op!r} (use one of {' '.join(COMPARISONS)})")
+    if "value" not in spec and "threshold" not in spec:
+        raise UsageError(f"alert rule {name!r}: missing value")
+    value = _number(spec.get("value", spec.get("threshold")), name, "value")
+    if "for_ns" in spec:
+        for_ns = round(_number(spec["for_ns"], name, "for_ns"))
+        if for_ns < 0:
+            raise UsageError(f"alert rule {name!r}: for duration must be >= 0, got {spec['for_ns']!r}")
+    elif "for_ms" in spec:
+        ms = _number(spec["for_ms"], name, "for_ms")
+        if ms < 0:
+            raise UsageError(f"alert rule {name!r}: for duration must be >= 0, got {spec['for_ms']!r}")
+        for_ns = round(ms * 1e6)
+    else:
+        for_ns = parse_duration(spec.get("for", 0), name)
+    severity = spec.get("severity", "warning")
+    if severity not in SEVERITIES:
+        raise UsageError(f"alert rule {name!r}: bad severity {severity!r} (use {', '.join(SEVERITIES)})")
+    hyst = _number(spec.get("hysteresis", 0.0), name, "hysteresis")
+    if hyst < 0:
+        raise UsageError(f"alert rule {name!r}: hysteresis must be >= 0, got {hyst!r}")
+    pool = spec.get("pool")
+    return Rule(
+        name=name,
+        metric=str(metric),
+        op=str(op),
+        value=value,
+        for_ns=for_ns,
+        severity=str(severity),
+        hysteresis=hyst,
+        pool=None if pool is None else str(pool),
+    )
+
+
+def parse_rules(specs: Iterable[Any]) -> list[Rule]:
+    """Validate every rule up front (duplicate names are an error too)."""
+    rules = [parse_rule(s, i) for i, s in enumerate(specs)]
+    seen: set[str] = set()
+    for r in rules:
+        if r.name in seen:
+            raise UsageError(f"alert rule {r.name!r}: defined twice")
+        seen.add(r.name)
+    return rules
+
+
+def _resolve_threshold(rule: Rule) -> float:
+    if rule.op in (">", ">="):
+        return rule.value - rule.hysteresis
+    if rule.op in ("<", "<="):
+        return rule.value + rule.hysteresis
+    return rule.value
+
+
+def alerts(rules: Iterable[Any]) -> Operator:
+    """Samples → Alert events when a rule starts firing or resolves.
+
+    ::
+
+        Sample Sample Sample ... Sample |
+        ------------- Alert(firing) ... Alert(resolved) |
+    """
+    parsed = parse_rules(rules)
+    compiled = [(r, COMPARISONS[r.op], getter(r.metric), _resolve_threshold(r)) for r in parsed]
+
+    def setup(emit: Emit) -> tuple[Any, Any]:
+        # (rule name, pool) -> [pending_since or None, firing]
+        state: dict[tuple[str, str], list[Any]] = {}
+        run_id: str | None = None
+
+        def on_item(s: Any) -> None:
+            nonlocal run_id
+            if type(s) is not Sample:
+                return
+            if s.run_id != run_id:
+                run_id = s.run_id
+                state.clear()
+            for rule, cmp, get, back in compiled:
+                if rule.pool is not None and rule.pool != s.pool:
+                    continue
+                v = get(s)
+                if v is None:
+                    continue
+                st = state.get((rule.name, s.pool))
+                if st is None:
+                    st = state[(rule.name, s.pool)] = [None, False]
+                if not st[1]:
+                    if cmp(v, rule.value):
+                        if st[0] is None:
+                            st[0] = s.ts_ns
+                        if s.ts_ns - st[0] >= rule.for_ns:
+                            st[1] = True
+                            emit(_alert(rule, s, v, "firing"))
+                    else:
+                        st[0] = None
+                elif not cmp(v, back):
+                    st[0] = None
+                    st[1] = False
+                    emit(_alert(rule, s, v, "resolved"))
+
+        def on_done() -> None:
+            return None
+
+        return on_item, on_done
+
+    return stateful(setup)
+
+
+def _alert(rule: Rule, s: Sample, v: float, state: str) -> Alert:
+    if state == "firing":
+        held = f" for {rule.for_ns / 1e9:g}s" if rule.for_ns else ""
+        text = f"{rule.metric} = {v:.6g} {rule.op} {rule.value:g}{held} (pool {s.pool})"
+    else:
+        text = f"resolved: {rule.metric} = {v:.6g}, back past {_resolve_threshold(rule):g} (pool {s.pool})"
+    return Alert(
+        ts=s.ts,
+        ts_ns=s.ts_ns,
+        run_id=s.run_id,
+        rule=rule.name,
+        severity=rule.severity,  # type: ignore[arg-type]  # validated in parse_rule
+        state=state,  # type: ignore[arg-type]  # "firing" | "resolved"
+        value=v,
+        threshold=rule.value,
+        message=text,
+        labels={"metric": rule.metric, "pool": s.pool},
+    )

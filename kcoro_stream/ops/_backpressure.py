@@ -1,0 +1,184 @@
+"""backpressure: sustained growth of the inject queue or a channel's depth → alert.
+
+Per window, the depth level is the **mean** of the window's values (the
+``inject_depth`` gauge per pool; each channel's ``depth``), which filters
+per-frame noise. The slope between consecutive windows is::
+
+    slope = (level_k - level_{k-1}) / ((last_ts_k - last_ts_{k-1}) / 1e9)   # items per second
+
+When the slope is above ``slope`` for ``windows`` (K) consecutive windows the
+rule fires (``backpressure.inject_depth`` or ``backpressure.channel_depth``,
+severity warning, labels name the pool/channel); it resolves after K
+consecutive windows without such growth.
+
+Thresholds: the arguments, overridden by the environment when set —
+``KCORO_STREAM_BACKPRESSURE_SLOPE`` (items/s, float > 0, default 100) and
+``KCORO_STREAM_BACKPRESSURE_WINDOWS`` (integer ≥ 1, default 8). A bad value is
+a ``UsageError`` naming the variable.
+
+::
+
+    windows: depth 10  40  90  150  230 ... (K windows of slope > threshold)
+    alerts:  ------------------------------ Alert(firing) ... Alert(resolved) |
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+from kcoro_stream.errors import UsageError
+from kcoro_stream.events import Alert, wall_seconds
+
+from ._base import Emit, Operator, pool_label, pool_names, stateful
+from ._window import Window
+from ._window import windows as _windows
+
+ENV_SLOPE = "KCORO_STREAM_BACKPRESSURE_SLOPE"
+ENV_WINDOWS = "KCORO_STREAM_BACKPRESSURE_WINDOWS"
+DEFAULT_SLOPE = 100.0
+DEFAULT_WINDOWS = 8
+
+
+def backpressure_config(slope: float | None = None, windows: int | None = None) -> tuple[float, int]:
+    """(slope, K) from arguments, then the environment (which wins when set), then defaults."""
+    s = DEFAULT_SLOPE if slope is None else slope
+    k = DEFAULT_WINDOWS if windows is None else windows
+    env_s = os.environ.get(ENV_SLOPE)
+    if env_s not in (None, ""):
+        try:
+            s = float(env_s)
+        except ValueError:
+            raise UsageError(f"{ENV_SLOPE}: expected a number of items per second, got {env_s!r}") from None
+        if not math.isfinite(s) or s <= 0:
+            raise UsageError(f"{ENV_SLOPE}: must be > 0, got {env_s!r}")
+    elif not (isinstance(s, int | float) and math.isfinite(s) and s > 0):
+        raise UsageError(f"backpressure: slope must be > 0 items/s, got {slope!r}")
+    env_k = os.environ.get(ENV_WINDOWS)
+    if env_k not in (None, ""):
+        try:
+            k = int(env_k)
+        except ValueError:
+            raise UsageError(f"{ENV_WINDOWS}: expected an integer number of windows, got {env_k!r}") from None
+        if k < 1:
+            raise UsageError(f"{ENV_WINDOWS}: must be >= 1, got {env_k!r}")
+    elif not (isinstance(k, int) and k >= 1):
+        raise UsageError(f"backpressure: windows must be an integer >= 1, got {windows!r}")
+    return float(s), int(k)
+
+
+def backpressure(
+    window_ms: float = 250, *, slope: float | None = None, windows: int | None = None
+) -> Operator:
+    """Batches → Alert when a queue grows faster than ``slope`` for K windows.
+
+    ::
+
+        [frame] ... [frame] ... |
+        ---------- Alert(firing) ---------- Alert(resolved) |
+    """
+    cfg = backpressure_config(slope, windows)
+
+    def op(source: Any) -> Any:
+        return source.pipe(_windows(window_ms, check_monotonic=False), backpressure_from_windows(*cfg))
+
+    return op
+
+
+def backpressure_from_windows(slope: float, k: int) -> Operator:
+    """Window → backpressure Alerts (thresholds already resolved; used by default_analyses)."""
+
+    def setup(emit: Emit) -> tuple[Any, Any]:
+        # (rule, subject) -> [prev_level, prev_ts, streak_up, streak_down, firing]
+        state: dict[tuple[str, str], list[Any]] = {}
+        run_id: str | None = None
+
+        def track(win: Window, rule: str, subject: str, level: float, labels: dict[str, str]) -> None:
+            st = state.get((rule, subject))
+            if st is None:
+                state[(rule, subject)] = [level, win.last_ts, 0, 0, False]
+                return
+            prev, prev_ts, up, down, firing = st
+            dt = (win.last_ts - prev_ts) / 1e9
+            st[0], st[1] = level, win.last_ts
+            if dt <= 0:
+                return
+            rate = (level - prev) / dt
+            if rate > slope:
+                up, down = up + 1, 0
+            else:
+                up, down = 0, down + 1
+            st[2], st[3] = up, down
+            run = win.run
+            rid = run.run_id if run is not None else ""
+            if not firing and up >= k:
+                st[4] = True
+                emit(
+                    Alert(
+                        ts=wall_seconds(win.last_ts, run),
+                        ts_ns=win.last_ts,
+                        run_id=rid,
+                        rule=rule,
+                        severity="warning",
+                        state="firing",
+                        value=rate,
+                        threshold=slope,
+                        message=f"{subject} grew faster than {slope:g}/s for {k} windows "
+                        f"(now {level:.6g}, +{rate:.6g}/s)",
+                        labels=labels,
+                    )
+                )
+            elif firing and down >= k:
+                st[4] = False
+                emit(
+                    Alert(
+                        ts=wall_seconds(win.last_ts, run),
+                        ts_ns=win.last_ts,
+                        run_id=rid,
+                        rule=rule,
+                        severity="warning",
+                        state="resolved",
+                        value=rate,
+                        threshold=slope,
+                        message=f"resolved: {subject} stopped growing for {k} windows (now {level:.6g})",
+                        labels=labels,
+                    )
+                )
+
+        def on_item(win: Any) -> None:
+            nonlocal run_id
+            if type(win) is not Window:
+                return
+            rid = win.run.run_id if win.run is not None else ""
+            if rid != run_id:
+                run_id = rid
+                state.clear()
+            names = pool_names(win.run)
+            levels: dict[str, float] = {}
+            for (name, pool), g in sorted(win.gauges.items()):
+                if name == "inject_depth":
+                    label = pool_label(names, pool)
+                    levels[label] = levels.get(label, 0.0) + g[1] / g[2]
+            for label, level in levels.items():
+                track(
+                    win, "backpressure.inject_depth", f"inject queue (pool {label})", level, {"pool": label}
+                )
+            for cid in sorted(win.depths):
+                d = win.depths[cid]
+                cc = win.channels.get(cid)
+                label = pool_label(names, cc.pool) if cc is not None else "all"
+                track(
+                    win,
+                    "backpressure.channel_depth",
+                    f"channel {cid} depth",
+                    d[1] / d[2],
+                    {"pool": label, "channel": str(cid)},
+                )
+
+        def on_done() -> None:
+            return None
+
+        return on_item, on_done
+
+    return stateful(setup)

@@ -1,0 +1,108 @@
+"""kpi: GREEN / YELLOW / RED states of the key ratios, for dashboards.
+
+One ``Kpi`` event per Sample (per pool and window). Each KPI reads one
+Sample metric and has a direction:
+
+=================  ====================  ==========  =====  ======
+KPI                metric                better      GREEN  YELLOW
+=================  ====================  ==========  =====  ======
+fastpath_ratio     fastpath_ratio        higher      ≥ 0.80 ≥ 0.50
+steal_ratio        steal_ratio           higher      ≥ 0.30 ≥ 0.10
+idle_pct           idle_workers_pct      lower       ≤ 25   ≤ 50
+backlog            inject_depth          lower       ≤ 64   ≤ 1024
+=================  ====================  ==========  =====  ======
+
+Anything worse than YELLOW is RED; a null value is UNKNOWN. Override with
+``thresholds={"backlog": (100, 5000)}`` (green, yellow) or
+``{"backlog": {"green": 100, "yellow": 5000}}``; a pair in the wrong order for
+the KPI's direction, an unknown KPI or a non-number is a ``UsageError``.
+
+::
+
+    Sample(fastpath=.95, idle=60) |
+    Kpi(states={fastpath_ratio: GREEN, idle_pct: RED, ...}) |
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from kcoro_stream.errors import UsageError
+from kcoro_stream.events import Kpi, Sample
+
+from ._base import Emit, Operator, stateful
+
+# name -> (metric, higher_is_better, green, yellow)
+KPI_DEFAULTS: dict[str, tuple[str, bool, float, float]] = {
+    "fastpath_ratio": ("fastpath_ratio", True, 0.80, 0.50),
+    "steal_ratio": ("steal_ratio", True, 0.30, 0.10),
+    "idle_pct": ("idle_workers_pct", False, 25.0, 50.0),
+    "backlog": ("inject_depth", False, 64.0, 1024.0),
+}
+
+
+def kpi_thresholds(overrides: Mapping[str, Any] | None = None) -> dict[str, tuple[str, bool, float, float]]:
+    """Defaults merged with overrides, validated (UsageError names the KPI)."""
+    table = dict(KPI_DEFAULTS)
+    for name, spec in (overrides or {}).items():
+        if name not in table:
+            raise UsageError(f"kpi {name!r}: unknown KPI (known: {', '.join(KPI_DEFAULTS)})")
+        metric, higher, _, _ = table[name]
+        try:
+            if isinstance(spec, Mapping):
+                green, yellow = float(spec["green"]), float(spec["yellow"])
+            else:
+                green, yellow = (float(x) for x in spec)
+        except (KeyError, TypeError, ValueError):
+            raise UsageError(
+                f"kpi {name!r}: thresholds must be (green, yellow) numbers, got {spec!r}"
+            ) from None
+        if not (math.isfinite(green) and math.isfinite(yellow)):
+            raise UsageError(f"kpi {name!r}: thresholds must be finite, got {spec!r}")
+        if (higher and green < yellow) or (not higher and green > yellow):
+            word = ">=" if higher else "<="
+            raise UsageError(
+                f"kpi {name!r}: green must be {word} yellow ({'higher' if higher else 'lower'} is better)"
+            )
+        table[name] = (metric, higher, green, yellow)
+    return table
+
+
+def kpi_state(value: float | None, higher: bool, green: float, yellow: float) -> str:
+    if value is None:
+        return "UNKNOWN"
+    if higher:
+        return "GREEN" if value >= green else "YELLOW" if value >= yellow else "RED"
+    return "GREEN" if value <= green else "YELLOW" if value <= yellow else "RED"
+
+
+def kpi(thresholds: Mapping[str, Any] | None = None) -> Operator:
+    """Samples → one Kpi event per Sample.
+
+    ::
+
+        Sample Sample |
+        Kpi    Kpi    |
+    """
+    table = kpi_thresholds(thresholds)
+
+    def setup(emit: Emit) -> tuple[Any, Any]:
+        def on_item(s: Any) -> None:
+            if type(s) is not Sample:
+                return
+            states: dict[str, Any] = {}
+            values: dict[str, float | None] = {}
+            for name, (metric, higher, green, yellow) in table.items():
+                v = getattr(s, metric)
+                values[name] = v
+                states[name] = kpi_state(v, higher, green, yellow)
+            emit(Kpi(ts=s.ts, ts_ns=s.ts_ns, run_id=s.run_id, states=states, values=values, pool=s.pool))
+
+        def on_done() -> None:
+            return None
+
+        return on_item, on_done
+
+    return stateful(setup)

@@ -1,0 +1,142 @@
+"""outliers: a Sample value far from its recent history → Anomaly.
+
+Per run, pool and metric, the last ``window`` non-null values *before* the
+current one form the history (at least ``min_samples`` are needed):
+
+* ``zscore``: score = (x − mean) / std (population std); flagged when
+  ``|score| >= z`` (default 4).
+* ``mad`` (robust): score = 0.6745 · (x − median) / MAD, MAD = median |xᵢ − median|;
+  flagged when ``|score| >= mad`` (default 3.5, Iglewicz–Hoaglin). When MAD is 0
+  the mean absolute deviation × 1.2533 stands in for it.
+
+The spread is floored at ``min_rel_spread`` × |centre| (default 1 %, or
+1e-12 at a centre of 0): on a flat history a change of a few percent is not an
+outlier (with z = 4, nothing within 4 % of the level is flagged), while a real
+jump off a flat line still scores high. The current value joins the history
+after it is scored, flagged or not.
+``Anomaly.window`` is the number of history values used; ``threshold`` the
+score threshold crossed.
+
+::
+
+    Sample(100) Sample(101) Sample(99) ... Sample(900) Sample(100) |
+    -------------------------------------- Anomaly(zscore, score=412) |
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterable
+from statistics import median
+from typing import Any
+
+from kcoro_stream.errors import UsageError
+from kcoro_stream.events import Anomaly, Sample
+
+from ._base import Emit, Operator, stateful
+from ._metrics import METRICS, getter
+
+METHODS = ("zscore", "mad")
+
+
+def _floor(spread: float, centre: float, rel: float) -> float:
+    return max(spread, rel * abs(centre), 1e-12)
+
+
+def zscore(history: Iterable[float], x: float, min_rel_spread: float = 0.01) -> float:
+    """(x − mean) / std of ``history`` (std floored, see module docstring)."""
+    xs = list(history)
+    mean = sum(xs) / len(xs)
+    std = math.sqrt(sum((v - mean) ** 2 for v in xs) / len(xs))
+    return (x - mean) / _floor(std, mean, min_rel_spread)
+
+
+def mad_score(history: Iterable[float], x: float, min_rel_spread: float = 0.01) -> float:
+    """0.6745 · (x − median) / MAD of ``history`` (MAD floored, see module docstring)."""
+    xs = list(history)
+    med = median(xs)
+    mad = median(abs(v - med) for v in xs)
+    if mad == 0:  # over half the values equal: use the mean absolute deviation
+        mean_ad = sum(abs(v - med) for v in xs) / len(xs)
+        return (x - med) / _floor(1.2533 * mean_ad, med, min_rel_spread)
+    return 0.6745 * (x - med) / _floor(mad, med, min_rel_spread * 0.6745)
+
+
+def outliers(
+    metrics: Iterable[str] = ("tasks_per_s", "msgs_per_s"),
+    *,
+    window: int = 60,
+    min_samples: int = 10,
+    z: float = 4.0,
+    mad: float = 3.5,
+    methods: Iterable[str] = METHODS,
+    min_rel_spread: float = 0.01,
+) -> Operator:
+    """Samples → Anomaly events for values far from the metric's recent window.
+
+    ::
+
+        Sample Sample ... Sample(spike) Sample |
+        ------------------ Anomaly ----------- |
+    """
+    metric_list = list(metrics)
+    for m in metric_list:
+        if m not in METRICS:
+            raise UsageError(f"outliers: unknown metric {m!r} (known: {', '.join(METRICS[:12])}, ...)")
+    method_list = list(methods)
+    for meth in method_list:
+        if meth not in METHODS:
+            raise UsageError(f"outliers: unknown method {meth!r} (use zscore, mad)")
+    if window < 2 or min_samples < 2 or min_samples > window:
+        raise UsageError(f"outliers: need 2 <= min_samples ({min_samples}) <= window ({window})")
+    if not (z > 0 and mad > 0 and min_rel_spread >= 0):
+        raise UsageError(f"outliers: thresholds must be > 0 (z={z!r}, mad={mad!r})")
+    getters = [(m, getter(m)) for m in metric_list]
+    limits = {"zscore": z, "mad": mad}
+    scorers = {"zscore": zscore, "mad": mad_score}
+
+    def setup(emit: Emit) -> tuple[Any, Any]:
+        hist: dict[tuple[str, str], deque[float]] = {}
+        run_id: str | None = None
+
+        def on_item(s: Any) -> None:
+            nonlocal run_id
+            if type(s) is not Sample:
+                return
+            if s.run_id != run_id:
+                run_id = s.run_id
+                hist.clear()
+            for name, get in getters:
+                x = get(s)
+                if x is None:
+                    continue
+                h = hist.get((s.pool, name))
+                if h is None:
+                    h = hist[(s.pool, name)] = deque(maxlen=window)
+                if len(h) >= min_samples:
+                    for meth in method_list:
+                        score = scorers[meth](h, x, min_rel_spread)
+                        if abs(score) >= limits[meth]:
+                            emit(
+                                Anomaly(
+                                    ts=s.ts,
+                                    ts_ns=s.ts_ns,
+                                    run_id=s.run_id,
+                                    metric=name,
+                                    method=meth,
+                                    value=x,
+                                    score=round(score, 6),
+                                    window=len(h),
+                                    pool=s.pool,
+                                    threshold=limits[meth],
+                                )
+                            )
+                h.append(x)
+
+        def on_done() -> None:
+            return None
+
+        return on_item, on_done
+
+    return stateful(setup)
