@@ -16,6 +16,7 @@ CRC), so a stale or forged index can cost a block, never return wrong data.
 from __future__ import annotations
 
 import os
+import stat
 import struct
 from pathlib import Path
 from typing import Final
@@ -147,6 +148,10 @@ def scan_segment(path: Path, number: int, index_path: Path) -> SegmentScan:
     """Open one segment file and list its blocks; never raises on bad bytes."""
     s = SegmentScan(path, number)
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            s.foreign = True
+            s.problem(0, "bad_header", "not a regular file")
+            return s
         fd = os.open(path, os.O_RDONLY)
     except OSError as e:
         s.problem(0, "bad_header", f"cannot open: {e.strerror}")

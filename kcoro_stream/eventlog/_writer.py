@@ -295,6 +295,12 @@ class LogWriter:
         try:
             _write_all(seg.fd, block)
         except OSError as e:
+            # Leave no half block behind (the frames stay pending for a retry).
+            try:
+                os.ftruncate(seg.fd, offset)
+                os.lseek(seg.fd, offset, os.SEEK_SET)
+            except OSError:
+                pass
             raise LogError(f"{seg.path}: write failed at offset {offset}: {e.strerror}") from None
         seg.size += len(block)
         seg.blocks.append(

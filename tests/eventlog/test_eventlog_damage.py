@@ -264,3 +264,12 @@ def test_truncated_segment_header(tmp_path: Path, four_blocks: tuple[Path, list]
         read_everything(run)
     except LogError as e:
         assert "segment" in str(e) or "log" in str(e)
+
+
+def test_segment_name_that_is_not_a_file(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    written = write_log(run, 20)
+    (run / "segment-000002.kcslog").mkdir()
+    frames, problems = read_everything(run)
+    assert frames == written
+    assert [(p.file, p.kind) for p in problems] == [("segment-000002.kcslog", "bad_header")]

@@ -270,3 +270,31 @@ def test_fsync_policy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, policy: s
     if policy == "always":
         assert len(syncs) >= blocks_before_flush + 3
     assert len(read_all(run)) == 20
+
+
+def test_failed_write_leaves_no_half_block(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write error (disk full) raises LogError, cuts the half block, keeps frames pending."""
+    from kcoro_stream.eventlog import _writer
+
+    run = tmp_path / "run"
+    w = LogWriter.create(run, "full", clock=FakeClock())
+    w.append_payload(frame_payload(0), 0, ts_of(0))
+    w.flush()
+    w.append_payload(frame_payload(1), 1, ts_of(1))
+    real = os.write
+
+    def half_then_enospc(fd: int, data: bytes) -> int:
+        monkeypatch.setattr(_writer.os, "write", failing)
+        return real(fd, bytes(data)[:10])
+
+    def failing(fd: int, data: bytes) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(_writer.os, "write", half_then_enospc)
+    with pytest.raises(LogError, match="No space left"):
+        w.flush()
+    monkeypatch.setattr(_writer.os, "write", real)
+    assert open_log(run).problems == []
+    w.flush()  # the pending frame is written on the retry
+    w.close()
+    assert [s for s, _, _ in read_all(run)] == [0, 1]
