@@ -280,9 +280,9 @@ class FileOutput(Output):
 
 def binary_stream(stream: Any | None) -> IO[bytes]:
     """The binary side of a text or binary stream (default: the process stdout)."""
-    if stream is None:
-        stream = sys.stdout
-    return getattr(stream, "buffer", stream)  # type: ignore[no-any-return]
+    target: Any = sys.stdout if stream is None else stream
+    binary: IO[bytes] = getattr(target, "buffer", target)
+    return binary
 
 
 def open_output(

@@ -179,8 +179,8 @@ class CsvSink(Sink):
                 self._writer.writerow(self.row(event))
                 rows += 1
             else:
-                t = event.__struct_config__.tag
-                self._ignored[t] = self._ignored.get(t, 0) + 1  # type: ignore[index]
+                t = str(event.__struct_config__.tag)
+                self._ignored[t] = self._ignored.get(t, 0) + 1
         if rows:
             self._drain_text()
             out.add(rows)

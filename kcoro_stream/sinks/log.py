@@ -192,8 +192,8 @@ class LogSink(Sink):
         for event in batch:
             line = self.format(event)
             if line is None:
-                tag = event.__struct_config__.tag
-                self._ignored[tag] = self._ignored.get(tag, 0) + 1  # type: ignore[index]
+                tag = str(event.__struct_config__.tag)
+                self._ignored[tag] = self._ignored.get(tag, 0) + 1
             else:
                 lines.append(line)
         if not lines:

@@ -14,6 +14,7 @@ counted under ``no_legacy_form``. Policy ``block``: a file never loses events.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, ClassVar
 
@@ -39,14 +40,15 @@ def load_to_legacy() -> LegacyFn:
     try:
         from .. import ops
 
-        fn = getattr(ops, "to_legacy", None)
-        if fn is None:
-            from ..ops._legacy_names import to_legacy as fn  # ops/__init__ may not re-export it yet
-    except ImportError as e:
+        fn: Any = getattr(ops, "to_legacy", None)
+        if fn is None:  # ops/__init__ may not re-export it (yet)
+            fn = importlib.import_module(f"{ops.__name__}._legacy_names").to_legacy
+    except (ImportError, AttributeError) as e:
         raise SinkError(f"ndjson: legacy output needs kcoro_stream.ops.to_legacy ({e})") from None
     if not callable(fn):
         raise SinkError("ndjson: kcoro_stream.ops.to_legacy is not callable")
-    return fn  # type: ignore[no-any-return]
+    legacy: LegacyFn = fn
+    return legacy
 
 
 class NdjsonConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

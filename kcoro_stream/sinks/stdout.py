@@ -184,8 +184,8 @@ class StdoutSink(Sink):
             elif t is Summary:
                 self._summaries.append(event)  # type: ignore[arg-type]  # printed at the end
             else:
-                tag = event.__struct_config__.tag
-                self._ignored[tag] = self._ignored.get(tag, 0) + 1  # type: ignore[index]
+                tag = str(event.__struct_config__.tag)
+                self._ignored[tag] = self._ignored.get(tag, 0) + 1
         if lines:
             buf.extend(("\n".join(lines) + "\n").encode())
         return len(lines)
