@@ -226,7 +226,13 @@ def cli() -> None:
     "--log", "log_dir", type=click.Path(path_type=Path), help="Event log directory (default runs/<id>)."
 )
 @click.option("--no-log", is_flag=True, help="Do not record an event log.")
-@click.option("--fsync", type=click.Choice(["never", "flush", "always"]), default="flush", show_default=True)
+@click.option(
+    "--fsync",
+    type=click.Choice(["never", "flush", "always"]),
+    default="never",
+    show_default=True,
+    help="fsync the log: never (a crash of this process loses nothing flushed), flush, always.",
+)
 @_sink_options
 def run(pipeline_file: Path, **kw: Any) -> None:
     """Run PIPELINE_FILE live: launch the benchmark, record, derive, fan out."""

@@ -144,7 +144,7 @@ class RunOptions:
     force: bool = False
     log_dir: Path | None = None
     no_log: bool = False
-    fsync: str = "flush"
+    fsync: str = "never"
     mode: str | None = None
     duration_s: float | None = None
     interval_ms: float | None = None
@@ -176,6 +176,7 @@ class Flow:
         self._last_ts = 0
         self._error: BaseException | None = None
         self._done = False
+        self.decode = derive is not None  # recording only: no need to decode
         out: Observable[DerivedEvent] = derive(self.subject) if derive is not None else reactivex.empty()
         out.subscribe(on_next=self.outbox.append, on_error=self._on_error, on_completed=self._on_completed)
 
@@ -185,25 +186,10 @@ class Flow:
     def _on_completed(self) -> None:
         self._done = True
 
-    def frame(self, payload: memoryview | bytes, seq: int, record: memoryview | None) -> None:
-        """Log one frame (raw bytes) and push its decoded events."""
-        try:
-            events: list[Any] = decode_frame(payload)
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            self.undecodable += 1
-            events = [
-                RingLoss(
-                    self._last_ts,
-                    0,
-                    frames=1,
-                    bytes=len(payload),
-                    seq_from=seq & ~INGEST_SEQ_BIT,
-                    seq_to=(seq & ~INGEST_SEQ_BIT) + 1,
-                    reason="undecodable",
-                )
-            ]
-        if events:
-            self._last_ts = events[0].ts_ns
+    def frame(self, payload: memoryview | bytes, seq: int, ts_ns: int, record: memoryview | None) -> None:
+        """Log one frame (raw bytes, unchanged) and, if anything derives, push its events."""
+        if ts_ns:
+            self._last_ts = ts_ns
         if record is not None:
             self.ring_frames += 1
         if self.log is not None:
@@ -211,6 +197,25 @@ class Flow:
                 self.log.append_payload(bytes(payload), seq, self._last_ts)
             else:
                 self.log.append_record(record, seq, self._last_ts)
+        if not self.decode:
+            self.frames += 1
+            return
+        try:
+            events: list[Any] = decode_frame(payload)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            self.undecodable += 1
+            base = seq & ~INGEST_SEQ_BIT
+            events = [
+                RingLoss(
+                    self._last_ts,
+                    0,
+                    frames=1,
+                    bytes=len(payload),
+                    seq_from=base,
+                    seq_to=base + 1,
+                    reason="undecodable",
+                )
+            ]
         self.push(events)
 
     def push(self, events: Batch) -> None:
@@ -568,14 +573,14 @@ def _parse_time_bounds(first_ts: int | None, opts: RunOptions) -> tuple[int | No
     return lo, hi
 
 
-def _replay_batches(path: Path, opts: RunOptions) -> tuple[Iterable[tuple[Any, int]], int]:
-    """(payload-or-batch, seq) pairs and a total for progress."""
+def _replay_batches(path: Path, opts: RunOptions) -> tuple[Iterable[tuple[Any, int, int]], int]:
+    """(payload-or-batch, seq, ts_ns) triples and a total for progress."""
     if path.is_file():
         from .sources.legacy import is_legacy_ndjson, iter_legacy_batches
 
         if not is_legacy_ndjson(path):
             raise LogError(f"{path}: not a run directory nor an old kcoro_mon NDJSON recording")
-        return ((b, -1) for b in iter_legacy_batches(path)), 0
+        return ((b, -1, 0) for b in iter_legacy_batches(path)), 0
     from .eventlog import open_log
 
     reader = open_log(path)
@@ -583,7 +588,7 @@ def _replay_batches(path: Path, opts: RunOptions) -> tuple[Iterable[tuple[Any, i
     lo, hi = _parse_time_bounds(info.first_ts_ns, opts)
     for problem in reader.problems:
         print(f"kcoro-stream: warning: {problem.message}", file=sys.stderr)
-    return ((f.payload, f.seq) for f in reader.frames(lo, hi)), info.frames
+    return ((f.payload, f.seq, f.ts_ns) for f in reader.frames(lo, hi)), info.frames
 
 
 async def run_replay(p: Pipeline, path: Path, opts: RunOptions) -> int:
@@ -611,7 +616,7 @@ async def run_replay(p: Pipeline, path: Path, opts: RunOptions) -> int:
             t0_wall: float | None = None
             t0_ev = 0
             n = 0
-            for item, seq in items:
+            for item, seq, ts in items:
                 if ctl.stopped:
                     break
                 while ctl.paused and not ctl.stopped:
@@ -619,7 +624,7 @@ async def run_replay(p: Pipeline, path: Path, opts: RunOptions) -> int:
                 if seq < 0:
                     flow.push(item)
                 else:
-                    flow.frame(item, seq, None)
+                    flow.frame(item, seq, ts, None)
                 n += 1
                 if opts.speed is not None and flow._last_ts:
                     now = time.monotonic()

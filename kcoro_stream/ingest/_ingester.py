@@ -33,8 +33,8 @@ from ..sources import ReadResult, RingReader, monotonic_ns, pid_alive
 class FrameSink(Protocol):
     """Where the ingester delivers frames (implemented by pipeline.py)."""
 
-    def frame(self, payload: memoryview | bytes, seq: int, record: memoryview | None) -> None:
-        """One frame: its payload, its sequence number and (for ring frames) the raw record."""
+    def frame(self, payload: memoryview | bytes, seq: int, ts_ns: int, record: memoryview | None) -> None:
+        """One frame: payload, sequence number, first event's ts_ns and (ring frames) the raw record."""
 
     async def drain(self) -> None:
         """Called after each batch of frames: let derived output reach the sinks."""
@@ -121,7 +121,7 @@ class Ingester:
         *,
         producer: Producer | None = None,
         poll_interval_s: float = 0.001,
-        max_poll_interval_s: float = 0.005,
+        max_poll_interval_s: float = 0.001,
         lost_after_s: float = 0.5,
         stop_grace_s: float = 3.0,
         on_stop_timeout: Callable[[], Awaitable[None]] | None = None,
@@ -246,8 +246,9 @@ class Ingester:
                 self._deliver_with_gaps(res)
             else:
                 frame = self.sink.frame
+                ts = res.ts
                 for i in range(n):
-                    frame(res.payload(i), seqs[i], res.record(i))
+                    frame(res.payload(i), seqs[i], ts[i], res.record(i))
                 self._expected = seqs[-1] + 1
             self._frames += n
             self._bytes += len(res.data)
@@ -262,7 +263,7 @@ class Ingester:
         for i, seq in enumerate(res.seqs):
             if self._expected is not None and seq > self._expected:
                 self._loss(self._expected, seq)
-            self.sink.frame(res.payload(i), seq, res.record(i))
+            self.sink.frame(res.payload(i), seq, res.ts[i], res.record(i))
             self._expected = seq + 1
 
     def _loss(self, seq_from: int, seq_to: int) -> None:
@@ -320,4 +321,4 @@ class Ingester:
         seq = INGEST_SEQ_BIT | self._ingest_seq
         self._ingest_seq += 1
         self._ingest_events += 1
-        self.sink.frame(encode_frame([event]), seq, None)
+        self.sink.frame(encode_frame([event]), seq, event.ts_ns, None)

@@ -62,6 +62,7 @@ class ReadResult:
     offsets: list[int]  # payload offsets
     lens: list[int]
     seqs: list[int]
+    ts: list[int]  # ts_ns of each frame's first event (0 if it has none)
     gap_frames: int
     gap_from: int
     gap_to: int
@@ -105,6 +106,7 @@ class RingReader:
         self._off = ffi.new("uint32_t[]", max_frames)
         self._len = ffi.new("uint32_t[]", max_frames)
         self._seq = ffi.new("uint64_t[]", max_frames)
+        self._ts = ffi.new("uint64_t[]", max_frames)
         self._res = ffi.new("kcs_read_result *")
         self._info = ffi.new("kcs_ring_info *")
 
@@ -183,7 +185,15 @@ class RingReader:
         res = self._res
         while True:
             n = lib.kcs_reader_read(
-                self._h, self._out, self._cap, self._off, self._len, self._seq, self._max_frames, res
+                self._h,
+                self._out,
+                self._cap,
+                self._off,
+                self._len,
+                self._seq,
+                self._ts,
+                self._max_frames,
+                res,
             )
             if n != -2:
                 break
@@ -195,6 +205,7 @@ class RingReader:
             offsets=ffi.unpack(self._off, n),
             lens=ffi.unpack(self._len, n),
             seqs=ffi.unpack(self._seq, n),
+            ts=ffi.unpack(self._ts, n),
             gap_frames=res.gap_frames,
             gap_from=res.gap_from,
             gap_to=res.gap_to,

@@ -86,8 +86,50 @@ void kcs_reader_info(kcs_reader *r, kcs_ring_info *o) {
     o->ctl_ack = atomic_load_explicit(&h->ctl_ack, memory_order_acquire);
 }
 
+static int mp_skip_array_header(const uint8_t *p, uint32_t len, uint32_t *pos) {
+    if (*pos >= len) return -1;
+    uint8_t b = p[*pos];
+    if ((b & 0xF0) == 0x90) *pos += 1;
+    else if (b == 0xdc) *pos += 3;
+    else if (b == 0xdd) *pos += 5;
+    else return -1;
+    return *pos <= len ? 0 : -1;
+}
+
+static int mp_read_uint(const uint8_t *p, uint32_t len, uint32_t *pos, uint64_t *v) {
+    if (*pos >= len) return -1;
+    uint8_t b = p[(*pos)++];
+    int n;
+    if (b < 0x80) {
+        *v = b;
+        return 0;
+    }
+    switch (b) {
+    case 0xcc: n = 1; break;
+    case 0xcd: n = 2; break;
+    case 0xce: n = 4; break;
+    case 0xcf: n = 8; break;
+    default: return -1;
+    }
+    if (*pos + (uint32_t)n > len) return -1;
+    uint64_t x = 0;
+    for (int i = 0; i < n; i++) x = (x << 8) | p[*pos + (uint32_t)i];
+    *pos += (uint32_t)n;
+    *v = x;
+    return 0;
+}
+
+uint64_t kcs_frame_first_ts(const uint8_t *p, uint32_t len) {
+    uint32_t pos = 0;
+    uint64_t tag, ts;
+    if (mp_skip_array_header(p, len, &pos) || mp_skip_array_header(p, len, &pos) ||
+        mp_read_uint(p, len, &pos, &tag) || mp_read_uint(p, len, &pos, &ts))
+        return 0;
+    return ts;
+}
+
 int kcs_reader_read(kcs_reader *r, uint8_t *out, uint64_t out_cap, uint32_t *off, uint32_t *len,
-                    uint64_t *seq, uint32_t max_frames, kcs_read_result *res) {
+                    uint64_t *seq, uint64_t *ts, uint32_t max_frames, kcs_read_result *res) {
     struct kcs_ring_header *h = r->ring.hdr;
     const uint64_t size = r->ring.mask + 1;
     memset(res, 0, sizeof *res);
@@ -162,6 +204,7 @@ int kcs_reader_read(kcs_reader *r, uint8_t *out, uint64_t out_cap, uint32_t *off
         off[n] = (uint32_t)(used + KCS_FRAME_HDR);
         len[n] = flen;
         seq[n] = fseq;
+        ts[n] = kcs_frame_first_ts(f + KCS_FRAME_HDR, flen);
         n++;
         used += need;
         rpos += need;

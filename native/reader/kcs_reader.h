@@ -26,7 +26,7 @@ typedef struct {
 } kcs_ring_info;
 
 /* Result of one read call. Frames are copied as-is (16-byte header, payload,
- * padding) into the caller's buffer; off[i]/len[i]/seq[i] locate the payloads. */
+ * padding) into the caller's buffer; off[i]/len[i]/seq[i]/ts[i] describe them. */
 typedef struct {
     uint32_t nframes;       /* good frames copied */
     uint64_t bytes;         /* bytes of out[] used */
@@ -56,7 +56,11 @@ void kcs_reader_close(kcs_reader *r);
 void kcs_reader_info(kcs_reader *r, kcs_ring_info *out);
 /* Copy up to max_frames frames / out_cap bytes. Never blocks. */
 int kcs_reader_read(kcs_reader *r, uint8_t *out, uint64_t out_cap, uint32_t *off, uint32_t *len,
-                    uint64_t *seq, uint32_t max_frames, kcs_read_result *res);
+                    uint64_t *seq, uint64_t *ts, uint32_t max_frames, kcs_read_result *res);
+/* ts_ns of the first event of a frame payload (msgpack [[tag, ts_ns, ...], ...]),
+ * or 0 when the payload does not start that way. Lets the log index frames
+ * by time without decoding them. */
+uint64_t kcs_frame_first_ts(const uint8_t *payload, uint32_t len);
 /* Consumer control write (seqlock writer). interval_ns 0 = unchanged. */
 uint64_t kcs_reader_control(kcs_reader *r, uint64_t interval_ns, uint32_t paused, uint32_t stop,
                             const uint8_t *cmd, uint32_t cmd_len);

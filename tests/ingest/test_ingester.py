@@ -33,7 +33,7 @@ class Collect:
         self.drain_delay = drain_delay
         self.records = 0
 
-    def frame(self, payload: memoryview | bytes, seq: int, record: memoryview | None) -> None:
+    def frame(self, payload: memoryview | bytes, seq: int, ts_ns: int, record: memoryview | None) -> None:
         self.seqs.append(seq)
         self.records += record is not None
         self.events.extend(decode_frame(payload))
