@@ -122,6 +122,7 @@ class LogWriter:
         self._first_seq = 0
         self._last_seq = 0
         self._pending_since = 0.0
+        self._unsynced_since: float | None = None  # a block written but not yet fsynced
         # statistics
         self._frames = 0
         self._bytes_raw = 0
@@ -227,10 +228,13 @@ class LogWriter:
     # ------------------------------------------------------------ flushing
 
     def flush_if_due(self) -> bool:
-        """Flush if the oldest unwritten frame is ``flush_interval_s`` old."""
+        """Flush if the oldest unwritten (or, with fsync="flush", unsynced) data
+        is ``flush_interval_s`` old; True if a block was written."""
         if self._ts and self._clock() - self._pending_since >= self._interval:
             self.flush()
             return True
+        if self._unsynced_since is not None and self._clock() - self._unsynced_since >= self._interval:
+            self.flush()
         return False
 
     def flush(self) -> None:
@@ -240,7 +244,7 @@ class LogWriter:
         if self._ts:
             self._write_block(flush_point=True)
             self._flushes += 1
-        elif self._seg is not None and self._fsync != "never":
+        elif self._seg is not None and self._unsynced_since is not None:
             self._sync(self._seg.fd)
 
     def close(self) -> None:
@@ -322,12 +326,15 @@ class LogWriter:
         self._ts = array("q")
         if self._fsync == "always" or (flush_point and self._fsync == "flush"):
             self._sync(seg.fd)
+        elif self._fsync == "flush" and self._unsynced_since is None:
+            self._unsynced_since = self._clock()  # a full block: synced at the next flush point
 
     def _sync(self, fd: int) -> None:
         try:
             os.fsync(fd)
         except OSError as e:
             raise LogError(f"{self._dir}: fsync failed: {e.strerror}") from None
+        self._unsynced_since = None
 
     def _sync_dir(self) -> None:
         if self._fsync == "never":
@@ -369,6 +376,7 @@ class LogWriter:
         try:
             if self._fsync != "never":
                 os.fsync(seg.fd)
+                self._unsynced_since = None
             os.close(seg.fd)
             data = encode_index(seg.size, seg.header, self._run_id, seg.first_ts_ns, seg.blocks)
             idx = self._dir / index_name(seg.number)

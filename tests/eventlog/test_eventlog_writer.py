@@ -298,3 +298,24 @@ def test_failed_write_leaves_no_half_block(tmp_path: Path, monkeypatch: pytest.M
     w.flush()  # the pending frame is written on the retry
     w.close()
     assert [s for s, _, _ in read_all(run)] == [0, 1]
+
+
+def test_full_blocks_are_fsynced_within_the_interval(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """fsync="flush": a block written because it was full is synced by the next due flush_if_due."""
+    clock = FakeClock()
+    syncs: list[int] = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (syncs.append(fd), real(fd)))
+    w = LogWriter.create(tmp_path / "run", "s", block_bytes=1024, clock=clock)
+    for i in range(4):
+        w.append_payload(frame_payload(i), i, ts_of(i))
+    assert w.statistics().blocks == 1 and w.statistics().pending_frames == 0
+    syncs.clear()
+    clock.now = 0.5
+    assert not w.flush_if_due() and syncs == []
+    clock.now = 1.0
+    assert not w.flush_if_due()  # no block to write, but the full one gets its fsync
+    assert len(syncs) == 1
+    w.flush_if_due()
+    assert len(syncs) == 1  # and only once
+    w.close()
