@@ -58,6 +58,7 @@ COLUMNS: Final[tuple[str, ...]] = (
     SCALAR_FIELDS + tuple(f"smooth_{k}" for k in METRIC_FIELDS) + tuple(f"ema_{k}" for k in METRIC_FIELDS)
 )
 _METRIC_SET: Final = frozenset(METRIC_FIELDS)
+_EMPTY: Final[dict[str, Any]] = {}
 
 
 class CsvConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -97,6 +98,7 @@ class CsvSink(Sink):
         self._text = io.StringIO()
         self._writer = _csv.writer(self._text, lineterminator="\n")
         self.columns: tuple[str, ...] = self._pick_columns()
+        self._plan_ = self._plan()
 
     def _pick_columns(self) -> tuple[str, ...]:
         wanted = self.config.columns
@@ -142,29 +144,37 @@ class CsvSink(Sink):
         self._text.seek(0)
         self._text.truncate()
 
+    def _plan(self) -> list[tuple[int, Any]]:
+        """Per column: (0, index into astuple(Sample)) | (1, smooth key) | (2, ema key)."""
+        index = {f.name: i for i, f in enumerate(msgspec.structs.fields(Sample))}
+        plan: list[tuple[int, Any]] = []
+        for col in self.columns:
+            if col.startswith("smooth_") and col[7:] in _METRIC_SET:
+                plan.append((1, col[7:]))
+            elif col.startswith("ema_") and col[4:] in _METRIC_SET:
+                plan.append((2, col[4:]))
+            else:
+                plan.append((0, index[col]))
+        return plan
+
+    def _count_unwritten(self, s: Sample) -> None:
+        for nested, prefix in ((s.smooth, "smooth_"), (s.ema, "ema_"), (s.extra, "extra_")):
+            if not nested:
+                continue
+            extra_keys = nested.keys() if prefix == "extra_" else nested.keys() - _METRIC_SET
+            for k in extra_keys:
+                key = prefix + k
+                self._unwritten[key] = self._unwritten.get(key, 0) + 1
+
     def row(self, s: Sample) -> list[Any]:
         """The cells of ``s`` in this sink's column order."""
-        smooth = s.smooth or {}
-        ema = s.ema or {}
-        for nested, prefix in ((smooth, "smooth_"), (ema, "ema_")):
-            for k in nested:
-                if k not in _METRIC_SET:
-                    key = prefix + k
-                    self._unwritten[key] = self._unwritten.get(key, 0) + 1
-        if s.extra:
-            for k in s.extra:
-                key = "extra_" + k
-                self._unwritten[key] = self._unwritten.get(key, 0) + 1
-        cells = []
-        for col in self.columns:
-            if col.startswith("smooth_"):
-                v = smooth.get(col[7:])
-            elif col.startswith("ema_"):
-                v = ema.get(col[4:])
-            else:
-                v = getattr(s, col)
-            cells.append(_cell(v))
-        return cells
+        if s.smooth or s.ema or s.extra:
+            self._count_unwritten(s)
+        sources = (msgspec.structs.astuple(s), s.smooth or _EMPTY, s.ema or _EMPTY)
+        return [
+            _cell(sources[kind][key]) if kind == 0 else _cell(sources[kind].get(key))
+            for kind, key in self._plan_
+        ]
 
     async def send(self, batch: Sequence[DerivedEvent]) -> None:
         out = self._out
