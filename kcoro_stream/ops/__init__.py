@@ -30,6 +30,7 @@ from ._histogram import ERROR_BOUND, bucket_lower, bucket_of, bucket_width, hist
 from ._invariants import invariants
 from ._jitter import jitter
 from ._kpi import KPI_DEFAULTS, kpi, kpi_thresholds
+from ._legacy_names import to_legacy
 from ._metrics import METRICS
 from ._outliers import mad_score, outliers, zscore
 from ._rates import rates
@@ -73,6 +74,7 @@ __all__ = [
     "rates",
     "smooth",
     "summary",
+    "to_legacy",
     "windows",
     "zscore",
 ]

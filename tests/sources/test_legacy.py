@@ -1,0 +1,185 @@
+"""Old kcoro_mon NDJSON recordings: detection, conversion, errors, replay through the analyses."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from reactivex.subject import Subject
+
+from kcoro_stream import ops
+from kcoro_stream.errors import InputError
+from kcoro_stream.events import Kpi, Sample, Summary
+from kcoro_stream.sources.legacy import is_legacy_ndjson, iter_legacy_batches, legacy_events
+
+DATA = Path(__file__).resolve().parents[2] / "bench_data" / "legacy"
+FILES = sorted(DATA.iterdir())
+
+
+def _raw_lines(path: Path) -> list[dict]:
+    data = path.read_bytes()
+    if path.suffix == ".gz":
+        data = gzip.decompress(data)
+    elif path.suffix == ".zst":
+        import zstandard
+
+        data = zstandard.ZstdDecompressor().decompress(data, max_output_size=1 << 24)
+    return [json.loads(line) for line in data.splitlines() if line.strip()]
+
+
+def _events(path: Path) -> list:
+    out = []
+    for batch in iter_legacy_batches(path):
+        assert len(batch) == 1
+        out.extend(batch)
+    return out
+
+
+def test_recordings_cover_both_schemas_modes_and_compressions():
+    kinds = {(d.get("schema"), d.get("mode"), d.get("type")) for f in FILES for d in _raw_lines(f)}
+    assert {(1, "channel", None), (2, "channel", None), (1, "tasks", None), (2, "tasks", None)} <= kinds
+    assert {(2, "channel", "summary"), (2, "tasks", "summary"), (1, "tasks", "summary")} <= kinds
+    assert {f.suffix for f in FILES} >= {".ndjson", ".gz", ".zst"}
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_every_recording_is_detected_and_converts_line_for_line(path):
+    assert is_legacy_ndjson(path)
+    raw = _raw_lines(path)
+    events = _events(path)
+    assert len(events) == len(raw)
+    for d, e in zip(raw, events, strict=True):
+        assert isinstance(e, Summary if d.get("type") == "summary" else Sample)
+
+
+def test_other_files_are_not_legacy(tmp_path):
+    new = tmp_path / "new.ndjson"
+    new.write_text('{"type":"sample","schema":3,"ts":1.0,"ts_ns":1,"mode":"tasks","window_ns":1}\n')
+    binary = tmp_path / "seg.bin"
+    binary.write_bytes(b"\x00\x01KCSLOG\xff" * 10)
+    empty = tmp_path / "empty.ndjson"
+    empty.write_text("\n\n")
+    assert not is_legacy_ndjson(new)
+    assert not is_legacy_ndjson(binary)
+    assert not is_legacy_ndjson(empty)
+    assert not is_legacy_ndjson(tmp_path)
+    assert not is_legacy_ndjson(tmp_path / "missing.ndjson")
+
+
+def test_channel_schema2_fields_are_renamed_and_kept():
+    raw = _raw_lines(DATA / "channel_schema2.ndjson")
+    events = _events(DATA / "channel_schema2.ndjson")
+    s, d = events[0], raw[0]
+    assert s.mode == "channel" and s.msgs_per_s == d["pps"] and s.gbps == d["gbps"]
+    assert s.bytes_per_s == pytest.approx(d["gbps"] * 1e9 / 8)
+    assert s.smooth == {"msgs_per_s": d["smooth_pps"], "gbps": d["smooth_gbps"]}
+    assert s.channel_depth == d["depth"]
+    assert s.extra["fail_send_eagain_total"] == d["fail_send_eagain_total"]
+    assert s.extra["rv_zdesc_delta"] == 0 and s.extra["legacy_schema"] == 2
+    assert s.ts == d["ts"] and s.ts_ns == round(d["ts"] * 1e6) * 1000 and s.ts_ns % 1000 == 0
+    assert events[1].window_ns == 250_000_000
+
+
+def test_appended_runs_get_their_own_run_ids():
+    events = _events(DATA / "channel_schema2.ndjson")
+    ids = [e.run_id for e in events]
+    assert ids[0] == "legacy:channel_schema2.ndjson:1"
+    assert ids[12] == "legacy:channel_schema2.ndjson:1"  # the first summary closes run 1
+    assert ids[13] == ids[-1] == "legacy:channel_schema2.ndjson:2"
+    summaries = [e for e in events if isinstance(e, Summary)]
+    assert [s.samples for s in summaries] == [12, 4]
+    assert summaries[0].totals["bytes_recv_total"] > 0 and summaries[0].peak["msgs_per_s"] > 0
+
+
+def test_schema1_lacks_channel_attributes():
+    s = _events(DATA / "channel_schema1.ndjson")[0]
+    assert s.channel_depth is None
+    assert "kind" not in s.extra and "zref_sent_total" not in s.extra
+    assert s.extra["legacy_schema"] == 1
+
+
+def test_tasks_mode_null_and_absent_gbps():
+    gz = _events(DATA / "tasks_schema2.ndjson.gz")
+    zst = _events(DATA / "tasks_schema1.ndjson.zst")
+    for s in (gz[0], zst[0]):
+        assert s.mode == "tasks" and s.gbps is None and s.bytes_per_s is None
+        assert s.tasks_per_s and 0 < s.fastpath_ratio < 1 and 0 < s.steal_ratio < 1
+        assert s.smooth["tasks_per_s"] is not None
+
+
+def test_all_zero_and_repeated_summaries():
+    events = _events(DATA / "zero_summaries.ndjson")
+    first, second = events[0], events[1]
+    assert isinstance(first, Summary) and first.samples == 0 and first.ts == 0.0
+    assert first.peak == {"msgs_per_s": 0.0, "gbps": 0.0}
+    assert isinstance(second, Summary) and second.run_id != first.run_id
+    assert isinstance(events[-1], Summary) and events[-1].samples == 0
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("{not json", "invalid JSON"),
+        ("[1, 2]", "expected a JSON object, got list"),
+        ('{"schema":3,"ts":1,"mode":"tasks","tasks_sec":1}', "unknown schema 3"),
+        ('{"schema":2,"ts":1,"mode":"dual","tasks_sec":1}', "unknown mode 'dual'"),
+        ('{"schema":2,"ts":1,"mode":"channel","pps":"fast"}', "field 'pps' must be a number"),
+        ('{"schema":2,"mode":"tasks","tasks_sec":1}', "missing field 'ts'"),
+        ('{"schema":2,"ts":1,"mode":"tasks"}', "missing field 'tasks_sec'"),
+        ('{"schema":2,"type":"alert","mode":"tasks"}', "unknown record type 'alert'"),
+        ('{"schema":2,"type":"summary","mode":"channel","bytes_sent_total":1.5}', "must be an integer"),
+    ],
+)
+def test_bad_lines_name_file_and_line(tmp_path, line, reason):
+    path = tmp_path / "old.ndjson"
+    good = '{"schema":2,"ts":1.0,"mode":"tasks","tasks_sec":5,"fastpath_ratio":0.5,"steal_ratio":0.1}'
+    path.write_text(f"{good}\n\n{line}\n")
+    with pytest.raises(InputError) as info:
+        list(iter_legacy_batches(path))
+    msg = str(info.value)
+    assert msg.startswith(f"{path}:3: ") and reason in msg and "\n" not in msg
+
+
+def test_corrupt_compressed_file_is_an_input_error(tmp_path):
+    path = tmp_path / "old.ndjson.gz"
+    path.write_bytes(
+        gzip.compress(b'{"schema":2,"ts":1.0,"mode":"tasks","tasks_sec":5}\n' * 50)[:-20] + b"garbage!"
+    )
+    with pytest.raises(InputError, match=r"old\.ndjson\.gz"):
+        list(legacy_events(path))
+
+
+def _replay(path: Path) -> list:
+    subject: Subject = Subject()
+    out: list = []
+    errors: list = []
+    ops.default_analyses()(subject).subscribe(out.append, errors.append)
+    for batch in iter_legacy_batches(path):
+        subject.on_next(batch)
+    subject.on_completed()
+    assert not errors
+    return out
+
+
+def test_old_recordings_replay_through_the_default_analyses():
+    """Samples pass through (smoothed), each run's recorded summary appears once, KPIs are derived."""
+    out = _replay(DATA / "channel_schema2.ndjson")
+    samples = [e for e in out if isinstance(e, Sample)]
+    summaries = [e for e in out if isinstance(e, Summary)]
+    assert len(samples) == 16 and len(summaries) == 2
+    assert all(s.ema and s.ema["msgs_per_s"] is not None for s in samples)
+    assert samples[0].smooth["msgs_per_s"] == _raw_lines(DATA / "channel_schema2.ndjson")[0]["smooth_pps"]
+    assert any(isinstance(e, Kpi) for e in out)
+
+
+def test_recording_without_summary_gets_a_computed_one(tmp_path):
+    path = tmp_path / "cut.ndjson"
+    lines = [
+        line for line in (DATA / "channel_schema1.ndjson").read_text().splitlines() if '"summary"' not in line
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    summaries = [e for e in _replay(path) if isinstance(e, Summary)]
+    assert len(summaries) == 1 and summaries[0].samples == len(lines)
+    assert summaries[0].peak["msgs_per_s"] == max(json.loads(x)["pps"] for x in lines)
