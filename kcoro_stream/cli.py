@@ -8,6 +8,7 @@ the traceback). Old kcoro_mon flags (-P -C -N -c -k -s -m -j -H -d) work on
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 from collections.abc import Callable, Coroutine
@@ -410,6 +411,8 @@ def list_() -> None:
         click.echo(f"  {name:<12} {what}")
     click.echo("operators:")
     for name in sorted(getattr(ops, "__all__", [])):
+        if not inspect.isfunction(getattr(ops, name)):
+            continue  # constants and helper types
         doc = (getattr(ops, name).__doc__ or "").strip().splitlines()
         click.echo(f"  {name:<22} {doc[0] if doc else ''}")
     click.echo("sinks:")
