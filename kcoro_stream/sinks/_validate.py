@@ -50,7 +50,7 @@ class _LegacySample(msgspec.Struct, tag_field="mode", kw_only=True):
 class LegacyChannelSample(_LegacySample, tag="channel", kw_only=True):
     """A channel-mode sample line; schema 1 lacks attributes, zero-copy, rendezvous."""
 
-    pps: float
+    pps: _Num  # required key; null allowed (a window without a rate)
     gbps: _Num = None
     smooth_pps: _Num = None
     smooth_gbps: _Num = None
@@ -95,7 +95,7 @@ class LegacyChannelSample(_LegacySample, tag="channel", kw_only=True):
 class LegacyTasksSample(_LegacySample, tag="tasks", kw_only=True):
     """A tasks-mode sample line (ratios 0..1; bandwidth fields absent or null)."""
 
-    tasks_sec: float
+    tasks_sec: _Num  # required key; null allowed
     smooth_tasks_sec: _Num = None
     fastpath_ratio: _Num = None
     steal_ratio: _Num = None
@@ -109,8 +109,8 @@ class _LegacySummary(msgspec.Struct, tag_field="mode", kw_only=True):
 
 
 class LegacyChannelSummary(_LegacySummary, tag="channel", kw_only=True):
-    peak_pps: float
-    avg_pps: float
+    peak_pps: _Num
+    avg_pps: _Num
     peak_gbps: _Num = None
     avg_gbps: _Num = None
     ema_pps: _Num = None
@@ -125,8 +125,8 @@ class LegacyChannelSummary(_LegacySummary, tag="channel", kw_only=True):
 
 
 class LegacyTasksSummary(_LegacySummary, tag="tasks", kw_only=True):
-    peak_tasks_sec: float
-    avg_tasks_sec: float
+    peak_tasks_sec: _Num
+    avg_tasks_sec: _Num
     ema_tasks_sec: _Num = None
     fastpath_ratio: _Num = None
     steal_ratio: _Num = None

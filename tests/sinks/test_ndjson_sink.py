@@ -10,7 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from file_factory import alert, decode_lines, make_sink, one_of_each, run_sink, sample, status, temp_files
+from file_factory import (
+    alert,
+    channel_sample,
+    decode_lines,
+    make_sink,
+    one_of_each,
+    run_sink,
+    sample,
+    status,
+    temp_files,
+)
 
 import kcoro_stream.ops as ops
 from kcoro_stream.errors import SinkError, UsageError
@@ -168,7 +178,8 @@ async def test_legacy_with_the_real_to_legacy_validates_as_kcoro_mon_lines(tmp_p
     except SinkError:
         pytest.skip("kcoro_stream.ops.to_legacy not written yet")
     path = tmp_path / "old.ndjson"
-    sink = await run_sink(make_sink(f"ndjson:{path},legacy"), BATCHES)
+    channel = [channel_sample(5), channel_sample(6, msgs_per_s=None, gbps=None)]
+    sink = await run_sink(make_sink(f"ndjson:{path},legacy"), [*BATCHES, channel])
     report = validate_file(path)
     assert report.problems == []
     assert report.legacy == sink.statistics().written
