@@ -115,7 +115,7 @@ def info_text(run_dir: Path) -> str:
         if start is not None:
             break
     lines = [f"run        {info.run_id or '(unknown)'}    {Path(run_dir)}"]
-    ratio = f", {info.bytes_raw / info.bytes_on_disk:.1f}x smaller" if info.bytes_on_disk else ""
+    ratio = f" ({info.bytes_raw / info.bytes_on_disk:.1f}:1)" if info.bytes_on_disk else ""
     lines.append(
         f"segments   {len(info.segments)}    {_fmt_bytes(info.bytes_on_disk)} on disk, "
         f"{_fmt_bytes(info.bytes_raw)} of frames{ratio}"
