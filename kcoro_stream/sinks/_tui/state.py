@@ -1,0 +1,202 @@
+"""What the terminal dashboard shows, as plain data (no textual here).
+
+::
+
+    derived events ──► DashboardState.feed(batch)
+                         ├─ pools[name]: PoolState  (throughput history, ratio
+                         │                          histories, current/5-sample/
+                         │                          EMA/peak/average, KPI states)
+                         ├─ heatmaps[pool], histograms[pool]
+                         ├─ alerts (bounded, newest last), firing rules
+                         └─ zero_copy[pool] (zc_*/zref_*/rv_*/fail_* from Sample.extra)
+
+Every history is a bounded deque. ``clear()`` is the ``c`` key: peaks,
+averages and histories restart, like the old monitor's "clear statistics".
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...events import Alert, Anomaly, DerivedEvent, Heatmap, HistogramSummary, Kpi, Sample, Status, Summary
+
+HISTORY = 4096  # samples kept per pool for the graph (zoom/scroll range)
+SPARK = 120  # samples kept per ratio sparkline
+ALERTS = 200
+EMA_ALPHA = 0.2
+SMOOTH_N = 5
+RATIOS = ("fastpath_ratio", "steal_ratio", "utilisation")
+ZERO_COPY_PREFIXES = ("zc_", "zref_", "rv_", "fail_")
+
+
+def primary_metric(pool: str, mode: str) -> str:
+    """The pool's headline rate: messages/s for channel work, tasks/s otherwise."""
+    if pool == "channel" or (pool == "all" and mode == "channel"):
+        return "msgs_per_s"
+    return "tasks_per_s"
+
+
+@dataclass
+class RunningStats:
+    """current · 5-sample · EMA · peak · average of one rate (nulls skipped)."""
+
+    current: float | None = None
+    smooth: float | None = None
+    ema: float | None = None
+    peak: float | None = None
+    total: float = 0.0
+    count: int = 0
+    _last: deque[float] = field(default_factory=lambda: deque(maxlen=SMOOTH_N))
+
+    @property
+    def average(self) -> float | None:
+        return self.total / self.count if self.count else None
+
+    def add(self, value: float | None, smooth: float | None = None, ema: float | None = None) -> None:
+        self.current = value
+        if value is None or not math.isfinite(value):
+            return
+        self._last.append(value)
+        self.smooth = smooth if smooth is not None else sum(self._last) / len(self._last)
+        if ema is not None:
+            self.ema = ema
+        else:
+            self.ema = value if self.ema is None else EMA_ALPHA * value + (1 - EMA_ALPHA) * self.ema
+        self.peak = value if self.peak is None else max(self.peak, value)
+        self.total += value
+        self.count += 1
+
+
+@dataclass
+class PoolState:
+    name: str
+    mode: str = ""
+    metric: str = "tasks_per_s"
+    window_ns: int = 0
+    samples: int = 0
+    partial: int = 0
+    history: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    stats: dict[str, RunningStats] = field(default_factory=dict)
+    ratios: dict[str, deque[float]] = field(default_factory=lambda: {r: deque(maxlen=SPARK) for r in RATIOS})
+    last: Sample | None = None
+
+    def feed(self, ev: Sample) -> None:
+        self.mode = ev.mode
+        self.metric = primary_metric(self.name, ev.mode)
+        self.window_ns = ev.window_ns
+        self.samples += 1
+        self.partial += ev.partial
+        self.last = ev
+        smooth, ema = ev.smooth or {}, ev.ema or {}
+        for name in ("tasks_per_s", "msgs_per_s", "gbps"):
+            value = getattr(ev, name)
+            if value is None and name not in self.stats:
+                continue
+            self.stats.setdefault(name, RunningStats()).add(value, smooth.get(name), ema.get(name))
+        value = getattr(ev, self.metric)
+        self.history.append(value if value is not None and math.isfinite(value) else 0.0)
+        for r in RATIOS:
+            v = getattr(ev, r)
+            if v is not None and math.isfinite(v):
+                self.ratios[r].append(v)
+
+    def clear(self) -> None:
+        self.history.clear()
+        self.stats.clear()
+        for d in self.ratios.values():
+            d.clear()
+        self.samples = self.partial = 0
+
+
+@dataclass
+class AlertLine:
+    ts: float
+    kind: str  # "firing" | "resolved" | "anomaly"
+    rule: str
+    severity: str
+    message: str
+
+
+@dataclass
+class DashboardState:
+    pools: dict[str, PoolState] = field(default_factory=dict)
+    heatmaps: dict[str, Heatmap] = field(default_factory=dict)
+    histograms: dict[str, HistogramSummary] = field(default_factory=dict)
+    alerts: deque[AlertLine] = field(default_factory=lambda: deque(maxlen=ALERTS))
+    firing: dict[str, Alert] = field(default_factory=dict)
+    zero_copy: dict[str, dict[str, Any]] = field(default_factory=dict)
+    kpis: dict[str, Kpi] = field(default_factory=dict)  # by pool ("all": the whole run)
+    run_id: str = ""
+    mode: str = ""
+    status: Status | None = None
+    summary: Summary | None = None
+    events: int = 0
+    version: int = 0  # bumped on every change: widgets redraw when it moves
+
+    def feed(self, batch: Iterable[DerivedEvent]) -> None:
+        for ev in batch:
+            self.events += 1
+            if ev.run_id:
+                self.run_id = ev.run_id
+            if isinstance(ev, Sample):
+                self.mode = ev.mode
+                pool = self.pools.get(ev.pool)
+                if pool is None:
+                    pool = self.pools[ev.pool] = PoolState(ev.pool)
+                pool.feed(ev)
+                extra = {k: v for k, v in (ev.extra or {}).items() if k.startswith(ZERO_COPY_PREFIXES)}
+                if extra:
+                    self.zero_copy.setdefault(ev.pool, {}).update(extra)
+            elif isinstance(ev, HistogramSummary):
+                # window summaries describe "now"; cumulative ones only until a window one arrives
+                old = self.histograms.get(ev.pool)
+                if old is None or ev.scope == "window" or old.scope == "cumulative":
+                    self.histograms[ev.pool] = ev
+            elif isinstance(ev, Heatmap):
+                self.heatmaps[ev.pool] = ev
+            elif isinstance(ev, Kpi):
+                self.kpis[getattr(ev, "pool", "all")] = ev  # Kpi.pool: appended for dual mode
+            elif isinstance(ev, Alert):
+                self.alerts.append(AlertLine(ev.ts, ev.state, ev.rule, ev.severity, ev.message))
+                if ev.state == "firing":
+                    self.firing[ev.rule] = ev
+                else:
+                    self.firing.pop(ev.rule, None)
+            elif isinstance(ev, Anomaly):
+                msg = f"{ev.metric} = {ev.value:.4g} (score {ev.score:.1f}, {ev.method})"
+                self.alerts.append(AlertLine(ev.ts, "anomaly", ev.metric, ev.method, msg))
+            elif isinstance(ev, Status):
+                self.status = ev
+            elif isinstance(ev, Summary):
+                self.summary = ev
+        self.version += 1
+
+    def kpi_for(self, pool: str) -> Kpi | None:
+        """The pool's own KPI states, else the run's when this is the only pool."""
+        own = self.kpis.get(pool)
+        if own is None and len(self.pools) == 1:
+            own = self.kpis.get("all")
+        return own
+
+    def clear(self) -> None:
+        """The ``c`` key: statistics, peaks and histories restart."""
+        for pool in self.pools.values():
+            pool.clear()
+        self.alerts.clear()
+        self.version += 1
+
+    def reset(self) -> None:
+        """A mode switch: the old run's pools and panes go away."""
+        self.pools.clear()
+        self.heatmaps.clear()
+        self.histograms.clear()
+        self.zero_copy.clear()
+        self.kpis.clear()
+        self.firing.clear()
+        self.alerts.clear()
+        self.summary = None
+        self.version += 1

@@ -1,0 +1,382 @@
+"""The dashboard's panes: each one draws a part of ``DashboardState``.
+
+Panes are textual widgets that build rich renderables; none of them keeps data
+of its own beyond view settings (the graph's zoom and scroll).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rich.color import Color
+from rich.console import Group, RenderableType
+from rich.style import Style
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
+from textual.widget import Widget
+from textual.widgets import Sparkline, Static
+
+from ...events import Heatmap, HistogramSummary
+from .state import RATIOS, DashboardState, PoolState
+
+BLOCKS = " ▁▂▃▄▅▆▇█"
+KPI_STYLE = {
+    "GREEN": "bold black on green",
+    "YELLOW": "bold black on yellow",
+    "RED": "bold white on red",
+    "UNKNOWN": "bold white on grey37",
+}
+MAX_ZOOM = 6  # 2**6 samples per column at the widest
+
+
+def fmt(value: float | None, digits: int = 0) -> str:
+    if value is None:
+        return "–"
+    if digits == 0:
+        return f"{value:,.0f}"
+    return f"{value:,.{digits}f}"
+
+
+def fmt_ratio(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}%"
+
+
+def fmt_ns(value: float | None) -> str:
+    if value is None:
+        return "–"
+    if value >= 1e6:
+        return f"{value / 1e6:.2f} ms"
+    if value >= 1e3:
+        return f"{value / 1e3:.1f} µs"
+    return f"{value:.0f} ns"
+
+
+def heat_style(u: float | None) -> Style:
+    """Blue (idle) → yellow → red (busy)."""
+    if u is None:
+        return Style(color="white", bgcolor="grey30")
+    u = max(0.0, min(1.0, u))
+    if u < 0.5:
+        t = u / 0.5
+        rgb = (int(40 + t * 200), int(90 + t * 140), int(200 - t * 160))
+    else:
+        t = (u - 0.5) / 0.5
+        rgb = (240, int(230 - t * 180), 40)
+    return Style(color="black", bgcolor=Color.from_rgb(*rgb))
+
+
+def nice_ceiling(x: float) -> float:
+    """1, 2, 2.5, 5 × 10^k at or above ``x`` (graph scale tops)."""
+    if x <= 0:
+        return 1.0
+    k = 10 ** math.floor(math.log10(x))
+    for m in (1, 2, 2.5, 5, 10):
+        if m * k >= x:
+            return m * k
+    return 10 * k
+
+
+def kpi_badges(states: Mapping[str, str], values: Mapping[str, float | None]) -> Text:
+    text = Text()
+    for name, state in states.items():
+        v = values.get(name)
+        label = f" {name} {state}" + ("" if v is None else f" {v:.2f}") + " "
+        text.append(label, style=KPI_STYLE.get(state, KPI_STYLE["UNKNOWN"]))
+        text.append(" ")
+    return text
+
+
+class ThroughputGraph(Widget):
+    """Column chart of a pool's headline rate; zoom (+/-) and scroll (←/→)."""
+
+    DEFAULT_CSS = "ThroughputGraph { height: 1fr; min-height: 6; }"
+    zoom: reactive[int] = reactive(0)  # log2 samples per column
+    scroll_back: reactive[int] = reactive(0)  # columns scrolled back from live (0 = follow)
+
+    def __init__(self, pool: PoolState, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.pool = pool
+
+    def columns(self, width: int) -> list[float]:
+        data = list(self.pool.history)
+        per = 1 << self.zoom
+        end = len(data) - self.scroll_back * per
+        start = max(0, end - width * per)
+        cols = []
+        for i in range(start, max(start, end), per):
+            chunk = data[i : min(i + per, end)]
+            cols.append(sum(chunk) / len(chunk))
+        return cols
+
+    def max_scroll_back(self, width: int) -> int:
+        per = 1 << self.zoom
+        return max(0, (len(self.pool.history) - width * per) // per)
+
+    def render(self) -> RenderableType:
+        label_w = 9
+        width = max(1, self.size.width - label_w)
+        height = max(1, self.size.height - 1)
+        cols = self.columns(width)
+        top = nice_ceiling(max(cols, default=0.0) * 1.1)
+        lines = []
+        for row in range(height - 1, -1, -1):
+            line = Text()
+            label = fmt(top) if row == height - 1 else ("0" if row == 0 else "")
+            line.append(f"{label:>{label_w - 1}} ", style="dim")
+            for v in cols:
+                eighths = round(v / top * height * 8)
+                fill = max(0, min(8, eighths - row * 8))
+                line.append(BLOCKS[fill], style="cyan" if row < height * 0.75 else "bright_cyan")
+            lines.append(line)
+        per = 1 << self.zoom
+        where = "live" if self.scroll_back == 0 else f"-{self.scroll_back * per} samples"
+        window_ms = self.pool.window_ns / 1e6
+        span = len(cols) * per * window_ms / 1000
+        footer = Text(
+            f"{self.pool.metric.replace('_per_s', '/s')} · zoom ×{per} · {where} · {span:.1f} s shown",
+            style="dim",
+        )
+        return Group(*lines, footer)
+
+
+class StatsPane(Static):
+    """current · 5-sample · EMA · peak · average, like the old monitor's statistics."""
+
+    def __init__(self, pool: PoolState, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.pool = pool
+
+    def show(self) -> None:
+        table = Table(box=None, padding=(0, 1), expand=True, show_edge=False)
+        table.add_column("", style="bold")
+        for col in ("current", "5-sample", "EMA", "peak", "average"):
+            table.add_column(col, justify="right")
+        for name, st in self.pool.stats.items():
+            digits = 3 if name == "gbps" else 0
+            table.add_row(
+                name.replace("_per_s", "/s"),
+                fmt(st.current, digits),
+                fmt(st.smooth, digits),
+                fmt(st.ema, digits),
+                fmt(st.peak, digits),
+                fmt(st.average, digits),
+            )
+        last = self.pool.last
+        info = Text(
+            f"samples {self.pool.samples} · partial {self.pool.partial}"
+            + ("" if last is None else f" · window {last.window_ns / 1e6:.0f} ms"),
+            style="dim",
+        )
+        self.update(Group(table, info))
+
+
+class RatioSparklines(Vertical):
+    """One sparkline per ratio (0..1), with the current value."""
+
+    DEFAULT_CSS = """
+    RatioSparklines { height: auto; }
+    RatioSparklines Static { width: 22; height: 1; }
+    RatioSparklines Sparkline { width: 1fr; height: 1; }
+    RatioSparklines .ratio-row { height: 1; layout: horizontal; }
+    """
+
+    def __init__(self, pool: PoolState, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.pool = pool
+
+    def compose(self) -> ComposeResult:
+        for r in RATIOS:
+            with Horizontal(classes="ratio-row"):
+                yield Static(id=f"label-{r}")
+                yield Sparkline([], id=f"spark-{r}", summary_function=max)
+
+    def show(self) -> None:
+        if not self.query(Sparkline):
+            return
+        for r in RATIOS:
+            data = self.pool.ratios[r]
+            current = data[-1] if data else None
+            self.query_one(f"#label-{r}", Static).update(
+                f"{r.replace('_ratio', '')[:12]:<12} {fmt_ratio(current):>7}"
+            )
+            # a fixed 0..1 scale: prepend the bounds so the sparkline does not autoscale
+            self.query_one(f"#spark-{r}", Sparkline).data = [0.0, *data, 1.0] if data else []
+
+
+class PoolView(Vertical):
+    """One pool's column: title + KPI badges, graph, statistics, ratio sparklines."""
+
+    DEFAULT_CSS = """
+    PoolView { border: round $accent; padding: 0 1; width: 1fr; height: 1fr; }
+    PoolView .pool-kpis { height: auto; }
+    PoolView StatsPane { height: auto; }
+    """
+
+    def __init__(self, pool: PoolState, state: DashboardState, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.pool = pool
+        self.state = state
+        self.border_title = f"pool {pool.name}"
+
+    def compose(self) -> ComposeResult:
+        yield Static(classes="pool-kpis")
+        yield ThroughputGraph(self.pool, classes="graph")
+        yield StatsPane(self.pool)
+        yield RatioSparklines(self.pool)
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self.show)  # children exist from now on
+
+    def show(self) -> None:
+        if not self.query(StatsPane):
+            return  # mounted this frame: on_mount draws it
+        mode = f" ({self.pool.mode})" if self.pool.mode and self.pool.mode != self.pool.name else ""
+        self.border_title = f"pool {self.pool.name}{mode}"
+        kpi = self.state.kpi_for(self.pool.name)
+        self.query_one(".pool-kpis", Static).update(
+            kpi_badges(kpi.states, kpi.values) if kpi else Text("KPIs: –", style="dim")
+        )
+        self.query_one(ThroughputGraph).refresh()
+        self.query_one(StatsPane).show()
+        self.query_one(RatioSparklines).show()
+
+
+class ConfigPane(Static):
+    """Run configuration and pipeline state."""
+
+    def show(self, state: DashboardState, info: Mapping[str, Any]) -> None:
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold")
+        table.add_column()
+        rows: list[tuple[str, str]] = [
+            ("run", state.run_id or "–"),
+            ("mode", state.mode or "–"),
+            ("pools", ", ".join(state.pools) or "–"),
+        ]
+        rows += [(str(k), str(v)) for k, v in info.items()]
+        run_kpi = state.kpis.get("all")
+        if run_kpi is not None and len(state.pools) > 1:
+            rows.append(("KPIs", ""))
+        if state.status is not None:
+            rows.append(("status", f"{state.status.state} {state.status.message}".strip()))
+        if state.summary is not None:
+            rows.append(("summary", f"{state.summary.samples} samples, {state.summary.duration_s:.1f} s"))
+        for k, v in rows:
+            if k == "KPIs" and run_kpi is not None:
+                table.add_row(k, kpi_badges(run_kpi.states, run_kpi.values))
+            else:
+                table.add_row(k, v)
+        self.update(table)
+
+
+class HeatmapPane(Static):
+    """Per-worker utilisation (colour) and steal successes/failures."""
+
+    def show(self, heatmaps: Mapping[str, Heatmap]) -> None:
+        if not heatmaps:
+            self.update(Text("no heat-map yet", style="dim"))
+            return
+        parts: list[RenderableType] = []
+        for pool, hm in heatmaps.items():
+            line = Text(f"{pool}: " if len(heatmaps) > 1 else "")
+            for i, w in enumerate(hm.workers):
+                u = hm.utilisation[i] if i < len(hm.utilisation) else None
+                ok = hm.steals_succeeded[i] if i < len(hm.steals_succeeded) else 0
+                bad = hm.steals_failed[i] if i < len(hm.steals_failed) else 0
+                pct = "–" if u is None else f"{100 * u:3.0f}%"
+                line.append(f" w{w} {pct} {ok}/{bad} ", style=heat_style(u))
+                line.append(" ")
+            parts.append(line)
+            imb = "–" if hm.imbalance is None else f"{hm.imbalance:.2f}"
+            parts.append(Text(f"imbalance {imb} · steals ok/failed per window", style="dim"))
+        self.update(Group(*parts))
+
+
+class LatencyPane(Static):
+    """The latest latency histogram as bars, with percentiles."""
+
+    def show(self, histograms: Mapping[str, HistogramSummary], rows: int = 6) -> None:
+        if not histograms:
+            self.update(Text("no latency histogram yet", style="dim"))
+            return
+        parts: list[RenderableType] = []
+        for pool, h in histograms.items():
+            head = f"{h.metric} [{pool}, {h.scope}] n={h.count:,}"
+            parts.append(Text(head, style="bold"))
+            parts.append(
+                Text(
+                    f"p50 {fmt_ns(h.p50)}  p90 {fmt_ns(h.p90)}  p99 {fmt_ns(h.p99)}  p99.9 {fmt_ns(h.p999)}",
+                    style="yellow",
+                )
+            )
+            parts.extend(self.bars(h, rows))
+        self.update(Group(*parts))
+
+    @staticmethod
+    def bars(h: HistogramSummary, rows: int) -> list[Text]:
+        nz = [(b, c) for b, c in zip(h.bounds, h.counts, strict=False) if c]
+        if not nz:
+            return [Text("(empty)", style="dim")]
+        # merge neighbouring buckets down to `rows` bars
+        per = max(1, -(-len(nz) // rows))
+        merged = [(nz[i][0], sum(c for _, c in nz[i : i + per])) for i in range(0, len(nz), per)]
+        top = max(c for _, c in merged)
+        out = []
+        for lower, c in merged:
+            bar = "█" * max(1, round(c / top * 24))
+            out.append(
+                Text(f"≥{fmt_ns(lower):>9} ").append(bar, style="magenta").append(f" {c:,}", style="dim")
+            )
+        return out
+
+
+class ZeroCopyPane(Static):
+    """Zero-copy, rendezvous and failure counters from the channel samples."""
+
+    def show(self, zero_copy: Mapping[str, Mapping[str, Any]]) -> None:
+        if not zero_copy:
+            self.update(Text("no zero-copy counters (channel pool only)", style="dim"))
+            return
+        table = Table(box=None, padding=(0, 1), show_edge=False)
+        table.add_column("counter", style="bold")
+        pools = list(zero_copy)
+        for p in pools:
+            table.add_column(p, justify="right")
+        keys = sorted({k for d in zero_copy.values() for k in d})
+        for k in keys:
+            table.add_row(
+                k, *(fmt(zero_copy[p].get(k)) if zero_copy[p].get(k) is not None else "–" for p in pools)
+            )
+        self.update(table)
+
+
+class AlertsPane(Static):
+    """Recent alerts (firing red, resolved green) and anomalies."""
+
+    def show(self, state: DashboardState, rows: int = 8) -> None:
+        if not state.alerts:
+            self.update(Text("no alerts", style="dim"))
+            return
+        lines = [Text(f"{len(state.firing)} firing", style="bold red" if state.firing else "bold green")]
+        style = {"firing": "bold red", "resolved": "green", "anomaly": "cyan"}
+        for a in list(state.alerts)[-rows:][::-1]:
+            when = time.strftime("%H:%M:%S", time.gmtime(a.ts))
+            lines.append(
+                Text(f"{when} ", style="dim")
+                .append(f"{a.kind:<8} ", style=style.get(a.kind, ""))
+                .append(f"{a.rule}: {a.message}")
+            )
+        self.update(Group(*lines))
+
+
+def help_text(bindings: Sequence[tuple[str, str]]) -> Text:
+    text = Text("keys\n", style="bold")
+    for key, what in bindings:
+        text.append(f" {key:<7}", style="bold cyan").append(f" {what}\n")
+    return text

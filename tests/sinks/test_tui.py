@@ -1,0 +1,288 @@
+"""The terminal dashboard through textual's headless pilot, and run_tui's trio guest mode.
+
+textual runs on asyncio, so these tests are plain functions that run their own
+asyncio loop (the project's pytest runs async tests under trio).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+import trio
+from rich.console import Console
+from textual.pilot import Pilot
+from textual.widgets import Static
+
+from kcoro_stream.errors import SinkError
+from kcoro_stream.sinks import Controller, SinkContext, build_sink, sink_class
+from kcoro_stream.sinks._tui import DashboardApp, TuiHandle, run_tui
+from kcoro_stream.sinks._tui.widgets import PoolView, StatsPane, ThroughputGraph
+from kcoro_stream.sinks.tui import TuiSink
+
+try:
+    from .surface_factory import Script, anomaly, histogram, sample
+except ImportError:  # tests/ run without package __init__ files
+    from surface_factory import Script, anomaly, histogram, sample  # type: ignore[no-redef]
+
+
+class FakeController(Controller):
+    """Records what the dashboard asked the source to do."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+        self._paused = False
+        self.stopped: trio.Event | None = None  # set inside trio when running as a guest
+
+    def pause(self, paused: bool) -> None:
+        self.calls.append(("pause", paused))
+        self._paused = paused
+
+    def set_interval_ms(self, interval_ms: float) -> None:
+        self.calls.append(("interval", interval_ms))
+
+    def stop(self) -> None:
+        self.calls.append(("stop",))
+        if self.stopped is not None:
+            self.stopped.set()  # raises outside trio's context: proves the call was routed into trio
+
+    def restart(self, mode: str) -> None:
+        self.calls.append(("restart", mode))
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+
+def text_of(widget: Static) -> str:
+    """What a pane shows, as plain text."""
+    out = io.StringIO()
+    Console(file=out, width=max(40, widget.size.width or 100), color_system=None).print(widget.content)
+    return out.getvalue()
+
+
+def drive(
+    scenario: Callable[[DashboardApp, TuiHandle, Pilot[int]], Awaitable[None]],
+    size: tuple[int, int] = (160, 50),
+    controller: Controller | None = None,
+    live: bool = True,
+) -> DashboardApp:
+    app = DashboardApp(title="test", refresh_interval=0)  # redraw on every batch: deterministic
+    handle = TuiHandle(app)
+    handle.attach(controller=controller, live=live)
+
+    async def main() -> None:
+        async with app.run_test(size=size) as pilot:
+            await scenario(app, handle, pilot)
+
+    asyncio.run(main())
+    return app
+
+
+async def feed(pilot: Pilot[int], handle: TuiHandle, batches: Any) -> None:
+    for batch in batches:
+        handle.post(batch)
+    await pilot.pause()
+    await pilot.pause()  # newly mounted pool views draw after their first refresh
+
+
+def test_registered_and_needs_a_running_dashboard() -> None:
+    assert sink_class("tui") is TuiSink and TuiSink.policy == "drop_oldest"
+    sink = build_sink("tui", SinkContext())
+    with pytest.raises(SinkError, match=r"^tui: no terminal dashboard is running"):
+        trio.run(sink.open)
+
+
+def test_panels_show_the_scripted_stream() -> None:
+    """Statistics, KPI badges, heat-map, latency, zero-copy and alerts come from the events."""
+
+    async def scenario(app: DashboardApp, handle: TuiHandle, pilot: Pilot[int]) -> None:
+        script = Script(batches=40, tasks_per_s=1000.0, alert_at=10, dual=True)
+        await feed(pilot, handle, script)
+        await feed(pilot, handle, [[sample(40, tasks_per_s=3000.0, mode="dual"), anomaly(40)]])
+        tasks = app.query_one("#pool-tasks", PoolView)
+        stats = text_of(tasks.query_one(StatsPane))
+        # current 3000, peak 3000, average (40×1000 + 3000)/41
+        assert "tasks/s" in stats and "3,000" in stats and "1,049" in stats, stats
+        assert "samples 41" in stats
+        channel = text_of(app.query_one("#pool-channel", PoolView).query_one(StatsPane))
+        assert "msgs/s" in channel and "5,000" in channel and "gbps" in channel
+        config = text_of(app.query_one("#config", Static))
+        assert "run-test-0001" in config and "fastpath_ratio GREEN" in config and "utilisation RED" in config
+        heat = text_of(app.query_one("#heatmap", Static))
+        assert "w3 100% 3/6" in heat and "imbalance 0.40" in heat
+        latency = text_of(app.query_one("#latency", Static))
+        assert "p50 1.0 µs" in latency and "p99 16.0 µs" in latency and "n=273" in latency
+        zc = text_of(app.query_one("#zerocopy", Static))
+        assert "zc_sent_total" in zc and "390" in zc
+        alerts = text_of(app.query_one("#alerts", Static))
+        assert "1 firing" in alerts and "fastpath_low" in alerts and "anomaly" in alerts
+        assert app.sub_title == "dual"
+
+    drive(scenario)
+
+
+def test_keys_reach_the_controller() -> None:
+    """r pauses/resumes, t restarts in the other mode, q stops the run."""
+    ctl = FakeController()
+
+    async def scenario(app: DashboardApp, handle: TuiHandle, pilot: Pilot[int]) -> None:
+        await feed(pilot, handle, Script(batches=5))
+        await pilot.press("r")
+        assert app.sub_title.startswith("PAUSED")
+        await pilot.press("r")
+        await pilot.press("t")
+        assert app.state.pools == {} and app.state.mode == "channel"  # restarted: old statistics gone
+        await pilot.press("t")
+        await pilot.press("q")
+
+    app = drive(scenario, controller=ctl)
+    assert ctl.calls == [
+        ("pause", True),
+        ("pause", False),
+        ("restart", "channel"),
+        ("restart", "tasks"),
+        ("stop",),
+    ]
+    assert app.return_code == 0
+
+
+def test_mode_switch_is_refused_on_replay() -> None:
+    ctl = FakeController()
+
+    async def scenario(app: DashboardApp, handle: TuiHandle, pilot: Pilot[int]) -> None:
+        await feed(pilot, handle, Script(batches=3))
+        await pilot.press("t")
+        await pilot.press("r")
+
+    drive(scenario, controller=ctl, live=False)
+    assert ctl.calls == [("pause", True)]  # r pauses playback; t needs a live run
+
+
+def test_clear_restarts_statistics_and_history() -> None:
+    async def scenario(app: DashboardApp, handle: TuiHandle, pilot: Pilot[int]) -> None:
+        await feed(pilot, handle, [[sample(i, tasks_per_s=1000.0 * (i + 1))] for i in range(10)])
+        pool = app.state.pools["tasks"]
+        assert pool.stats["tasks_per_s"].peak == 10_000.0 and len(pool.history) == 10
+        await pilot.press("c")
+        assert "tasks_per_s" not in pool.stats and len(pool.history) == 0
+        await feed(pilot, handle, [[sample(10, tasks_per_s=500.0)]])
+        assert pool.stats["tasks_per_s"].peak == 500.0
+        assert "500" in text_of(app.query_one(StatsPane))
+
+    drive(scenario)
+
+
+def test_graph_zooms_and_scrolls_over_bounded_history() -> None:
+    async def scenario(app: DashboardApp, handle: TuiHandle, pilot: Pilot[int]) -> None:
+        await feed(pilot, handle, [[sample(i, tasks_per_s=float(i))] for i in range(5000)])
+        graph = app.query_one(ThroughputGraph)
+        assert len(app.state.pools["tasks"].history) == 4096  # bounded
+        width = graph.size.width - 9
+        assert graph.columns(width)[-1] == 4999.0  # live: the newest sample is at the right edge
+        await pilot.press("minus")
+        assert graph.zoom == 1 and graph.columns(width)[-1] == 4998.5  # two samples per column
+        await pilot.press("left")
+        assert graph.scroll_back == width // 4
+        assert graph.columns(width)[-1] == 4998.5 - 2 * graph.scroll_back
+        assert "zoom ×2" in str(graph.render().renderables[-1])  # type: ignore[attr-defined]
+        for _ in range(100):
+            await pilot.press("left")
+        assert graph.scroll_back == graph.max_scroll_back(width) > 0  # cannot scroll past the oldest sample
+        await pilot.press("right")
+        assert graph.scroll_back == graph.max_scroll_back(width) - width // 4
+        await pilot.press("end")
+        assert graph.scroll_back == 0
+        for _ in range(10):
+            await pilot.press("plus")
+        assert graph.zoom == 0
+        for _ in range(10):
+            await pilot.press("minus")
+        assert graph.zoom == 6
+
+    drive(scenario)
+
+
+def test_dual_mode_is_split_screen_and_relayouts_on_resize() -> None:
+    async def scenario(app: DashboardApp, handle: TuiHandle, pilot: Pilot[int]) -> None:
+        await feed(pilot, handle, Script(batches=8, dual=True))
+        tasks, channel = app.query_one("#pool-tasks"), app.query_one("#pool-channel")
+        assert not app.narrow
+        assert tasks.region.y == channel.region.y and tasks.region.x < channel.region.x  # side by side
+        await pilot.resize_terminal(90, 70)
+        await pilot.pause()
+        assert app.narrow
+        assert tasks.region.x == channel.region.x and tasks.region.y < channel.region.y  # stacked
+        await pilot.resize_terminal(170, 50)
+        await pilot.pause()
+        assert not app.narrow and tasks.region.y == channel.region.y
+
+    drive(scenario)
+
+
+def test_help_toggles() -> None:
+    async def scenario(app: DashboardApp, handle: TuiHandle, pilot: Pilot[int]) -> None:
+        help_pane = app.query_one("#help", Static)
+        assert not help_pane.display
+        await pilot.press("h")
+        assert help_pane.display and "switch mode" in text_of(help_pane)
+        await pilot.press("h")
+        assert not help_pane.display
+
+    drive(scenario)
+
+
+def test_screen_buffer_is_bounded_and_counts_drops() -> None:
+    async def scenario(app: DashboardApp, handle: TuiHandle, pilot: Pilot[int]) -> None:
+        handle.max_pending = 10
+        handle.post([histogram(i, [1]) for i in range(25)])  # before the app could drain it
+        await pilot.pause()
+        assert handle.dropped == 15 and app.state.events == 10
+
+    drive(scenario)
+
+
+def test_run_tui_hosts_the_pipeline_as_a_trio_guest() -> None:
+    """trio_main runs inside the app's loop; the sink feeds the screen; q → stop() inside trio."""
+    ctl = FakeController()
+    seen: dict[str, Any] = {}
+
+    async def trio_main(handle: TuiHandle) -> int:
+        ctl.stopped = trio.Event()
+        sink = build_sink("tui", SinkContext(controller=ctl, extra={"tui": handle}))
+        await sink.open()
+        for batch in Script(batches=20, dual=True):
+            await sink.send(batch)
+            await trio.sleep(0)
+        seen["sent"] = sink.statistics().received
+        await ctl.stopped.wait()  # until the user presses q
+        await sink.aclose()
+        return 7
+
+    async def pilot_script(pilot: Pilot[int]) -> None:
+        app = pilot.app
+        assert isinstance(app, DashboardApp)
+        for _ in range(500):  # bounded: until the guest has sent everything
+            if "sent" in seen and app.state.events == seen["sent"]:
+                break
+            await pilot.pause(0.01)
+        seen["pools"] = sorted(app.state.pools)
+        await pilot.press("r")
+        await pilot.press("q")
+
+    result = run_tui(trio_main, title="guest", headless=True, size=(140, 45), auto_pilot=pilot_script)
+    assert result == 7
+    assert seen["pools"] == ["channel", "tasks"]
+    assert ctl.calls == [("pause", True), ("stop",)]
+
+
+def test_run_tui_reraises_the_pipeline_error() -> None:
+    async def trio_main(handle: TuiHandle) -> int:
+        await trio.sleep(0)
+        raise SinkError("ndjson: out.ndjson exists (use --force)")
+
+    with pytest.raises(SinkError, match="exists"):
+        run_tui(trio_main, title="guest", headless=True, size=(100, 30))
