@@ -60,7 +60,8 @@ def test_torn_tail_anywhere_in_the_last_block(
 ) -> None:
     """A cut inside the last block loses that block only, is reported, and repair removes it."""
     pristine, written = four_blocks
-    run = tmp_path / f"run-{cut}-{with_garbage}"
+    run = tmp_path / "run"
+    shutil.rmtree(run, ignore_errors=True)  # tmp_path is shared by all examples
     shutil.copytree(pristine, run)
     (run / "segment-000001.kcsidx").unlink()  # a crashed writer never wrote one
     seg = only_segment(run)
@@ -256,7 +257,8 @@ def test_fuzz_bit_flips_never_yield_a_wrong_frame(
 @SETTINGS
 def test_truncated_segment_header(tmp_path: Path, four_blocks: tuple[Path, list], cut: int) -> None:
     pristine, _ = four_blocks
-    run = tmp_path / f"hdr-{cut}"
+    run = tmp_path / "hdr"
+    shutil.rmtree(run, ignore_errors=True)
     shutil.copytree(pristine, run)
     seg = only_segment(run)
     seg.write_bytes(seg.read_bytes()[:cut])
