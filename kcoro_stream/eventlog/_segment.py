@@ -185,6 +185,7 @@ def scan_segment(path: Path, number: int, index_path: Path) -> SegmentScan:
 def _scan_blocks(fd: int, s: SegmentScan) -> None:
     off = SEGMENT_HEADER_SIZE
     size = s.size
+    torn: tuple[int, str] | None = None
     while off < size:
         h = decode_block_header(os.pread(fd, BLOCK_HEADER_SIZE, off))
         if not isinstance(h, str) and off + BLOCK_HEADER_SIZE + h.clen > size:
@@ -192,9 +193,8 @@ def _scan_blocks(fd: int, s: SegmentScan) -> None:
         if isinstance(h, str):
             nxt = _resync(fd, off + 1, size)
             if nxt is None:
-                s.problem(off, "torn_tail", f"{h}; {size - off} bytes to the end of the file ignored")
-                s.torn_at = off
-                return
+                torn = (off, h)
+                break
             s.problem(off, "corrupt_block", f"{h}; skipped {nxt - off} bytes to the next block")
             off = nxt
             continue
@@ -204,16 +204,18 @@ def _scan_blocks(fd: int, s: SegmentScan) -> None:
             )
         )
         off += BLOCK_HEADER_SIZE + h.clen
-    # A crash leaves the last block short (caught above) or, after a power loss,
-    # the right length with wrong bytes: check the last block's data CRC too.
+    # A crash leaves the last block short (caught above) or, after a power loss
+    # or a torn write with junk after it, the right length with wrong bytes:
+    # the last whole block's data CRC decides where the tail starts.
     if s.blocks:
         last = s.blocks[-1]
         if crc32c(os.pread(fd, last.clen, last.offset + BLOCK_HEADER_SIZE)) != last.data_crc:
             s.blocks.pop()
-            s.problem(
-                last.offset, "torn_tail", "last block data CRC mismatch; ignored to the end of the file"
-            )
-            s.torn_at = last.offset
+            torn = (last.offset, "last block data CRC mismatch")
+    if torn is not None:
+        at, why = torn
+        s.problem(at, "torn_tail", f"{why}; {size - at} bytes to the end of the file ignored")
+        s.torn_at = at
 
 
 def _resync(fd: int, start: int, size: int) -> int | None:
