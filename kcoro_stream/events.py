@@ -21,7 +21,7 @@ continues the old monitor's numbering (1 and 2 were ``kcoro_mon``'s).
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal, Union
+from typing import Any, Final, Literal
 
 import msgspec
 
@@ -193,20 +193,20 @@ class ControlApplied(_Raw, tag=34):
     stop: bool
 
 
-RawEvent = Union[
-    RunStarted,
-    WorkerCounters,
-    ChannelCounters,
-    Histogram,
-    Gauge,
-    Tick,
-    OsThread,
-    Mark,
-    RunEnded,
-    RingLoss,
-    ProducerLost,
-    ControlApplied,
-]
+RawEvent = (
+    RunStarted
+    | WorkerCounters
+    | ChannelCounters
+    | Histogram
+    | Gauge
+    | Tick
+    | OsThread
+    | Mark
+    | RunEnded
+    | RingLoss
+    | ProducerLost
+    | ControlApplied
+)
 RAW_TYPES: Final[tuple[type[_Raw], ...]] = RawEvent.__args__  # type: ignore[attr-defined]
 
 # One reused decoder/encoder pair for frame payloads (msgspec perf tips).
@@ -343,7 +343,7 @@ class Status(_Derived, tag="status", kw_only=True):
     stats: dict[str, Any] | None = None
 
 
-DerivedEvent = Union[Sample, HistogramSummary, Heatmap, Alert, Anomaly, Kpi, Summary, Status]
+DerivedEvent = Sample | HistogramSummary | Heatmap | Alert | Anomaly | Kpi | Summary | Status
 DERIVED_TYPES: Final[tuple[type[_Derived], ...]] = DerivedEvent.__args__  # type: ignore[attr-defined]
 
 json_encoder: Final = msgspec.json.Encoder()
