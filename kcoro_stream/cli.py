@@ -356,7 +356,8 @@ def log_cat(run_dir: Path, from_: str | None, to: str | None) -> None:
         lo_s, hi_s = _duration(from_), _duration(to)
         lo = hi = None
         if lo_s is not None or hi_s is not None:
-            first = open_log(run_dir).info().first_ts_ns or 0
+            span = open_log(run_dir).time_range()
+            first = span[0] if span else 0
             lo = None if lo_s is None else first + int(lo_s * 1e9)
             hi = None if hi_s is None else first + int(hi_s * 1e9)
         try:
@@ -376,7 +377,7 @@ def log_repair(run_dir: Path) -> None:
 
     problems = _guard(lambda: repair(run_dir))
     for p in problems:
-        click.echo(p.message)
+        click.echo(str(p))
     click.echo(f"{len(problems)} problem(s) repaired" if problems else "nothing to repair")
 
 

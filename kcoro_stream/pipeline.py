@@ -584,11 +584,11 @@ def _replay_batches(path: Path, opts: RunOptions) -> tuple[Iterable[tuple[Any, i
     from .eventlog import open_log
 
     reader = open_log(path)
-    info = reader.info()
-    lo, hi = _parse_time_bounds(info.first_ts_ns, opts)
+    span = reader.time_range()  # from block headers: no decoding
+    lo, hi = _parse_time_bounds(span[0] if span else None, opts)
     for problem in reader.problems:
-        print(f"kcoro-stream: warning: {problem.message}", file=sys.stderr)
-    return ((f.payload, f.seq, f.ts_ns) for f in reader.frames(lo, hi)), info.frames
+        print(f"kcoro-stream: warning: {problem}", file=sys.stderr)
+    return ((f.payload, f.seq, f.ts_ns) for f in reader.frames(lo, hi)), reader.frame_count()
 
 
 async def run_replay(p: Pipeline, path: Path, opts: RunOptions) -> int:

@@ -94,6 +94,10 @@ class LogReader:
             return None
         return min(b.ts_min for b in blocks), max(b.ts_max for b in blocks)
 
+    def frame_count(self) -> int:
+        """Frames in readable blocks according to their headers (no decoding)."""
+        return sum(b.frames for s in self._scans for b in s.blocks)
+
     def frames(self, from_ts_ns: int | None = None, to_ts_ns: int | None = None) -> Iterator[LogFrame]:
         """Every verified frame in log order with ``from_ts_ns <= ts_ns < to_ts_ns``.
 
