@@ -1,0 +1,187 @@
+/*
+ * kcr_internal.h — shared internals of the reference runtime (sched.c, chan.c).
+ */
+#ifndef KCR_INTERNAL_H
+#define KCR_INTERNAL_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+#include <errno.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "kcoro_stream.h"
+#include "kcr.h"
+#include "kcr_ctx.h"
+#include "kcr_deque.h"
+#include "kcr_mpsc.h"
+
+#define KCR_CACHE_LINE 64
+#define KCR_DEQUE_CAP 4096u
+#define KCR_CACHE_MAX 64u /* coroutine blocks cached per worker */
+
+#if defined(__x86_64__) || defined(__i386__)
+#define kcr_cpu_relax() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define kcr_cpu_relax() __asm__ volatile("yield" ::: "memory")
+#else
+#define kcr_cpu_relax() ((void)0)
+#endif
+
+/* Owner-only counter increment: a relaxed load and store, no lock prefix.
+ * Relaxed: the sampler's relaxed loads may see a slightly old value. */
+#define KCR_INC(f, d)                                                                            \
+    atomic_store_explicit(&(f), atomic_load_explicit(&(f), memory_order_relaxed) + (d),          \
+                          memory_order_relaxed)
+#define KCR_LOAD(f) atomic_load_explicit(&(f), memory_order_relaxed)
+
+/* ------------------------------------------------------------- spinlock */
+static inline void kcr_spin_lock(_Atomic uint32_t *l) {
+    for (;;) {
+        /* acquire: pairs with the release in kcr_spin_unlock */
+        if (!atomic_exchange_explicit(l, 1, memory_order_acquire)) return;
+        while (atomic_load_explicit(l, memory_order_relaxed)) kcr_cpu_relax();
+    }
+}
+static inline void kcr_spin_unlock(_Atomic uint32_t *l) {
+    /* release: pairs with the acquire exchange in kcr_spin_lock */
+    atomic_store_explicit(l, 0, memory_order_release);
+}
+static inline int kcr_spin_trylock(_Atomic uint32_t *l) {
+    return !atomic_load_explicit(l, memory_order_relaxed) &&
+           !atomic_exchange_explicit(l, 1, memory_order_acquire);
+}
+
+/* ---------------------------------------------------------------- futex */
+static inline void kcr_futex_wait(_Atomic uint32_t *a, uint32_t v) {
+    syscall(SYS_futex, (uint32_t *)a, FUTEX_WAIT_PRIVATE, v, NULL, NULL, 0);
+}
+static inline void kcr_futex_wake(_Atomic uint32_t *a, int n) {
+    syscall(SYS_futex, (uint32_t *)a, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+}
+
+/* ------------------------------------------------------------ coroutine */
+enum { KCR_AFTER_NONE = 0, KCR_AFTER_DONE, KCR_AFTER_YIELD, KCR_AFTER_PARK };
+
+struct kcr_worker;
+
+/* Lives at the top of its stack block: [guard page][stack ...][struct kcr_coro]. */
+struct kcr_coro {
+    struct kcr_node node; /* inject queue / mailbox link (first member) */
+    struct kcr_coro *free_next;
+    kcr_fn fn;
+    void *arg;
+    kcr_pool *pool;
+    uint64_t submit_ticks;
+    int32_t pinned; /* worker index in pool, -1 = any */
+    uint8_t started;
+    uint8_t from_lifo;
+    void *block; /* mmap base (guard page) */
+    size_t block_size;
+    struct kcr_coro *all_next; /* every block of the pool, for destroy */
+    struct kcr_ctx ctx;
+};
+
+/* A suspended operation: a coroutine or a thread waiting for a wake. */
+struct kcr_waiter {
+    struct kcr_waiter *next;
+    struct kcr_coro *coro;  /* NULL: a thread waiting on `done` */
+    _Atomic uint32_t done;  /* futex word for thread waiters */
+    int result;
+    void *buf;              /* rendezvous: the element (copy) or pointer slot (ptr) */
+};
+
+/* ------------------------------------------------------------ counters */
+struct kcr_wcounters {
+    _Alignas(KCR_CACHE_LINE) _Atomic uint64_t spawned; /* spawns on this worker */
+    _Atomic uint64_t new_pulled; /* new tasks pulled from inject/mailbox */
+    _Atomic uint64_t tasks_completed;
+    _Atomic uint64_t fastpath_hits;
+    _Atomic uint64_t fastpath_misses;
+    _Atomic uint64_t steal_probes;
+    _Atomic uint64_t steal_successes;
+    _Atomic uint64_t steal_failures;
+    _Atomic int64_t last_victim;
+    _Atomic uint64_t inject_pulls;
+    _Atomic uint64_t parks;
+    _Atomic uint64_t unparks;
+    _Atomic uint64_t switches;
+    /* busy/idle accounting, a seqlock written by the owner at transitions:
+     * bi_seq odd while writing (release fences order the fields) */
+    _Alignas(KCR_CACHE_LINE) _Atomic uint64_t bi_seq;
+    _Atomic uint64_t busy_ns;
+    _Atomic uint64_t idle_ns;
+    _Atomic uint64_t since_ns; /* start of the current state */
+    _Atomic uint32_t busy;     /* current state */
+};
+
+struct kcr_hist {
+    _Atomic uint64_t counts[KCS_HIST_BUCKETS];
+    _Atomic uint64_t total;
+};
+
+struct kcr_worker {
+    /* owner-hot */
+    _Alignas(KCR_CACHE_LINE) struct kcr_deque dq;
+    _Atomic(struct kcr_coro *) lifo; /* owner only; relaxed atomic so the sampler may peek */
+    struct kcr_coro *current;
+    struct kcr_pool *pool;
+    uint32_t index; /* in pool */
+    uint32_t gid;   /* global */
+    uint64_t rng;
+    uint32_t tick;
+    uint32_t sample_tick;
+    int after;                /* KCR_AFTER_* set by the coroutine before switching out */
+    _Atomic uint32_t *after_lock; /* KCR_AFTER_PARK: released by the scheduler */
+    struct kcr_coro *cache;   /* free coroutine blocks */
+    uint32_t ncache;
+    struct kcr_ctx sched;     /* the worker thread's own stack */
+    pthread_t thread;
+    _Atomic int32_t tid;
+    /* pinned coroutines for this worker, pushed by anyone */
+    struct kcr_mpsc mailbox;
+    _Alignas(KCR_CACHE_LINE) _Atomic uint32_t parked; /* futex word: 1 = parked/parking */
+    struct kcr_wcounters c;
+    struct kcr_hist hist[KCR_NHIST];
+};
+
+struct kcr_pool {
+    struct kcr_pool_config cfg;
+    char name[32];
+    uint32_t n;
+    struct kcr_worker *w;
+    size_t stack_size;
+    struct kcr_mpsc inject;
+    _Alignas(KCR_CACHE_LINE) _Atomic uint32_t inject_lock; /* consumer side */
+    _Alignas(KCR_CACHE_LINE) _Atomic uint32_t nsleepers;
+    _Atomic uint32_t stop;
+    _Atomic uint64_t ext_submitted; /* spawns from outside the pool's workers */
+    _Atomic uint32_t wake_rr;
+    /* global free list of coroutine blocks and the list of all blocks */
+    pthread_mutex_t free_mu;
+    struct kcr_coro *free_list;
+    uint32_t nfree;
+    struct kcr_coro *all;
+    _Atomic uint64_t stack_bytes;
+    int use_uc;
+    uint32_t latency_sample;
+};
+
+/* sched.c, used by chan.c */
+struct kcr_worker *kcr__self(void);
+void kcr__make_ready(struct kcr_coro *c);
+/* Suspend the running coroutine; `lock` (held) is released by the scheduler
+ * after the coroutine's context is saved, so a waker that takes the lock can
+ * never resume a coroutine that is still running. */
+void kcr__park_unlock(_Atomic uint32_t *lock);
+void kcr__waiter_init(struct kcr_waiter *w);
+/* Release `lock` and wait until kcr__waiter_wake(w). */
+void kcr__waiter_park(struct kcr_waiter *w, _Atomic uint32_t *lock);
+void kcr__waiter_wake(struct kcr_waiter *w);
+
+#endif
