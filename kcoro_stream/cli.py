@@ -42,10 +42,11 @@ def _first_error(e: BaseException) -> BaseException:
     return e
 
 
-def _run_trio(fn: Callable[..., Coroutine[Any, Any, int]], *args: Any) -> None:
+def _execute(call: Callable[[], int]) -> None:
+    """Run ``call``; every error becomes one line and an exit code."""
     try:
-        code = trio.run(fn, *args)
-    except BaseException as e:
+        code = call()
+    except BaseException as e:  # the one place errors become exit codes
         err = _first_error(e)
         if isinstance(err, KcoroStreamError):
             _fail(str(err), err.exit_code)
@@ -57,6 +58,28 @@ def _run_trio(fn: Callable[..., Coroutine[Any, Any, int]], *args: Any) -> None:
             raise
         _fail(f"internal error: {type(err).__name__}: {err} (set KCORO_STREAM_DEBUG=1 for a traceback)", 70)
     sys.exit(code)
+
+
+def _wants_tui(specs: list[Any]) -> bool:
+    return any(s == "tui" or (isinstance(s, dict) and s.get("sink") == "tui") for s in specs)
+
+
+def _run_trio(fn: Callable[..., Coroutine[Any, Any, int]], *args: Any) -> None:
+    """trio.run(fn, *args), or with the dashboard hosting trio as a guest when a tui sink is used.
+
+    The last argument is always the RunOptions.
+    """
+    opts = args[-1]
+    if not _wants_tui(opts.sinks or []):
+        _execute(lambda: trio.run(fn, *args))
+        return
+    from .sinks.tui import run_tui
+
+    async def main(handle: Any) -> int:
+        opts.sink_extra["tui"] = handle
+        return await fn(*args)
+
+    _execute(lambda: run_tui(main, title=f"kcoro-stream {' '.join(sys.argv[1:])}"))
 
 
 def _guard(fn: Callable[[], Any]) -> Any:

@@ -156,6 +156,7 @@ class RunOptions:
     progress: bool = False
     sink_queue: int = 256
     stdout: Any = None
+    sink_extra: dict[str, Any] = field(default_factory=dict)  # e.g. {"tui": TuiHandle}
 
 
 # ---------------------------------------------------------------- the flow
@@ -445,7 +446,7 @@ async def run_live(p: Pipeline, opts: RunOptions) -> int:
     if isinstance(p.source, AttachSource):
         return await run_attach(p, Path(p.source.path), opts)
     ctl = _LiveController()
-    ctx = SinkContext(force=opts.force, stdout=opts.stdout, controller=ctl, live=True)
+    ctx = SinkContext(force=opts.force, stdout=opts.stdout, controller=ctl, live=True, extra=opts.sink_extra)
     run_id = _new_run_id()
     async with AsyncExitStack() as stack:
         runners = await _open_sinks(stack, _sink_specs(p, opts), ctx, opts.sink_queue)
@@ -530,7 +531,7 @@ async def run_attach(p: Pipeline, path: Path, opts: RunOptions) -> int:
     """Read a ring another runtime created, until it closes or its producer is lost."""
     ring = RingReader.open(path)
     ctl = _LiveController()
-    ctx = SinkContext(force=opts.force, stdout=opts.stdout, controller=ctl, live=True)
+    ctx = SinkContext(force=opts.force, stdout=opts.stdout, controller=ctl, live=True, extra=opts.sink_extra)
     try:
         async with AsyncExitStack() as stack:
             runners = await _open_sinks(stack, _sink_specs(p, opts), ctx, opts.sink_queue)
@@ -596,7 +597,7 @@ async def run_replay(p: Pipeline, path: Path, opts: RunOptions) -> int:
     import click
 
     ctl = _ReplayController()
-    ctx = SinkContext(force=opts.force, stdout=opts.stdout, controller=ctl, live=False)
+    ctx = SinkContext(force=opts.force, stdout=opts.stdout, controller=ctl, live=False, extra=opts.sink_extra)
     items, total = _replay_batches(path, opts)
     async with AsyncExitStack() as stack:
         runners = await _open_sinks(stack, _sink_specs(p, opts), ctx, opts.sink_queue)

@@ -142,8 +142,9 @@ int kcs_synthetic_main(int argc, char **argv) {
     uint64_t *probes = calloc(workers, sizeof *probes);
     uint64_t *succ = calloc(workers, sizeof *succ);
     uint64_t *busy = calloc(workers, sizeof *busy);
+    uint64_t *idle = calloc(workers, sizeof *idle);
     uint64_t sends = 0, hist[32] = {0}, hist_total = 0;
-    if (!submitted || !completed || !hits || !probes || !succ || !busy) {
+    if (!submitted || !completed || !hits || !probes || !succ || !busy || !idle) {
         fprintf(stderr, "synthetic_producer: out of memory\n");
         return 1;
     }
@@ -176,7 +177,8 @@ int kcs_synthetic_main(int argc, char **argv) {
             hits[w] += n * 9 / 10;
             probes[w] += 10;
             succ[w] += xorshift(&rng) % 10;
-            busy[w] += interval_ns * 8 / 10;
+            busy[w] += (now - last) * 8 / 10; /* busy + idle == elapsed, both monotonic */
+            idle[w] += (now - last) - (now - last) * 8 / 10;
         }
         sends += 5000 + xorshift(&rng) % 100;
         for (int i = 0; i < 64; i++) {
@@ -207,7 +209,7 @@ int kcs_synthetic_main(int argc, char **argv) {
             kcs_mp_uint(&mp, tick / 2);                /* parks */
             kcs_mp_uint(&mp, tick / 2);                /* unparks */
             kcs_mp_uint(&mp, busy[w]);
-            kcs_mp_uint(&mp, (now - t0) > busy[w] ? (now - t0) - busy[w] : 0);
+            kcs_mp_uint(&mp, idle[w]);
             kcs_mp_uint(&mp, completed[w] * 2);        /* switches */
         }
         for (uint64_t ch = 0; ch < channels; ch++) {
@@ -261,5 +263,6 @@ int kcs_synthetic_main(int argc, char **argv) {
     free(probes);
     free(succ);
     free(busy);
+    free(idle);
     return status;
 }

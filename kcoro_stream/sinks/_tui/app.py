@@ -336,6 +336,8 @@ class DashboardApp(App[int]):
             return
         self._command(self.controller.pause, not self.controller.paused)
         self.draw(force=True)
+        # the controller runs the pause inside trio a moment later: show its new state then
+        self.set_timer(0.1, lambda: self.draw(force=True))
 
     def action_clear(self) -> None:
         self.state.clear()
