@@ -91,6 +91,8 @@ def test_live_run_writes_log_and_compressed_output(tmp_path: Path) -> None:
     assert '"type":"sample"' in text and '"type":"summary"' in text
     info = ks("log", "info", str(run))
     assert info.returncode == 0 and "problems   0" in info.stdout
+    v = ks("validate", str(out))
+    assert v.returncode == 0, v.stdout + v.stderr
 
 
 def test_existing_output_is_not_clobbered_without_force(tmp_path: Path) -> None:
@@ -280,3 +282,67 @@ def test_help_mentions_old_monitor_flags() -> None:
     assert r.exit_code == 0
     for flag in ("-P,", "-C,", "-N,", "-c,", "-k,", "-s,", "-m,", "-j,", "-H,", "-d,"):
         assert flag in r.output
+
+
+# ------------------------------------------------------------------- attach
+
+
+def _external_ring(tmp_path: Path) -> Path:
+    """A ring created by 'another runtime' (here: this test), left for the monitor to attach to."""
+    from kcoro_stream.sources import RingReader
+
+    path = tmp_path / "external.ring"
+    RingReader.create(path, data_size=1 << 20).close(unlink=False)
+    return path
+
+
+def test_attach_reads_a_ring_made_elsewhere(tmp_path: Path) -> None:
+    ring, out = _external_ring(tmp_path), tmp_path / "attach.ndjson"
+    producer = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "kcoro_stream.sources.synthetic",
+            "--ring",
+            str(ring),
+            "--frames",
+            "150",
+            "--interval-ms",
+            "5",
+        ]
+    )
+    r = ks("attach", str(ring), str(synth_pipeline(tmp_path)), "--no-tui", "--no-log", "--out", str(out))
+    assert producer.wait(timeout=30) == 0
+    assert r.returncode == 0, r.stderr
+    text = out.read_text()
+    assert text.count('"type":"sample"') >= 2 and '"type":"summary"' in text
+    assert ring.exists()  # attach never removes a ring it did not create
+
+
+def test_attach_reports_a_lost_producer(tmp_path: Path) -> None:
+    ring = _external_ring(tmp_path)
+    producer = subprocess.Popen(
+        [sys.executable, "-m", "kcoro_stream.sources.synthetic", "--ring", str(ring), "--interval-ms", "5"]
+    )
+    mon = subprocess.Popen(
+        [*KS, "attach", str(ring), str(synth_pipeline(tmp_path)), "--no-tui", "--no-log"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(1.5)
+    producer.kill()
+    producer.wait()
+    t = time.monotonic()
+    _, err = mon.communicate(timeout=30)
+    assert time.monotonic() - t < 3  # heartbeat bound 0.5 s + pid check
+    assert mon.returncode == 1
+    lines = [ln for ln in err.splitlines() if ln.startswith("kcoro-stream:")]
+    assert len(lines) == 1 and f"process {producer.pid} is gone" in lines[0]
+
+
+def test_attach_to_a_foreign_file(tmp_path: Path) -> None:
+    junk = tmp_path / "junk"
+    junk.write_bytes(b"x" * 8192)
+    r = ks("attach", str(junk), "--no-tui", "--no-log")
+    assert r.returncode == 1 and "bad ring magic" in one_line_error(r)
