@@ -99,14 +99,19 @@ class StreamOutput(Output):
     decides what a closed reader means.
     """
 
-    def __init__(self, stream: IO[bytes], name: str = "<stdout>") -> None:
+    def __init__(self, stream: IO[bytes] | IO[str], name: str = "<stdout>") -> None:
         super().__init__()
-        self.stream = stream
+        self.stream: Any = stream
         self.path = name
+        # A text stream without a binary side (io.StringIO, some test runners) gets str.
+        self._text = isinstance(stream, io.TextIOBase)
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         try:
-            self.stream.write(data)
+            if self._text:
+                self.stream.write(bytes(data).decode("utf-8", "replace"))
+            else:
+                self.stream.write(data)
         except BrokenPipeError:
             raise
         except (OSError, ValueError) as e:
@@ -279,7 +284,7 @@ class FileOutput(Output):
 
 
 def binary_stream(stream: Any | None) -> IO[bytes]:
-    """The binary side of a text or binary stream (default: the process stdout)."""
+    """The binary side of a text stream, else the stream itself (default: the process stdout)."""
     target: Any = sys.stdout if stream is None else stream
     binary: IO[bytes] = getattr(target, "buffer", target)
     return binary

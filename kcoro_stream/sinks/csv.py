@@ -170,7 +170,7 @@ class CsvSink(Sink):
         """The cells of ``s`` in this sink's column order."""
         if s.smooth or s.ema or s.extra:
             self._count_unwritten(s)
-        sources = (msgspec.structs.astuple(s), s.smooth or _EMPTY, s.ema or _EMPTY)
+        sources: tuple[Any, Any, Any] = (msgspec.structs.astuple(s), s.smooth or _EMPTY, s.ema or _EMPTY)
         return [
             _cell(sources[kind][key]) if kind == 0 else _cell(sources[kind].get(key))
             for kind, key in self._plan_

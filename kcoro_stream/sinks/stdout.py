@@ -24,6 +24,7 @@ Heatmap, Kpi and Status are ignored there (counted per type in
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
@@ -127,8 +128,6 @@ class StdoutSink(Sink):
         return fields
 
     async def open(self) -> None:
-        import sys
-
         text = self.ctx.stdout if self.ctx.stdout is not None else sys.stdout
         if hasattr(text, "flush"):
             text.flush()  # anything printed before us comes first

@@ -211,6 +211,13 @@ async def test_not_a_tty_means_ndjson_of_every_event() -> None:
     assert sink.statistics().written == 16
 
 
+async def test_a_text_only_stream_gets_text() -> None:
+    """ctx.stdout may be a StringIO (no binary side), as some test runners give."""
+    out = io.StringIO()
+    await run_sink(make_sink("stdout", stdout=out), [[sample(0), alert(0)]])
+    assert decode_lines(out.getvalue().encode()) == [sample(0), alert(0)]
+
+
 async def test_human_format_can_be_forced_and_ignores_what_it_does_not_show() -> None:
     out = io.BytesIO()
     sink = await run_sink(make_sink("stdout:human", stdout=out), [one_of_each(0), [channel_sample(1)]])
