@@ -1,0 +1,82 @@
+/*
+ * bench.h — the coroutine-native benchmark that feeds the ring (internal).
+ *
+ *   cli.c       flags → struct kcs_bench_cfg (one-line errors, exit 2)
+ *   workload.c  channel / tasks / mixed / dual on the reference runtime
+ *   sampler.c   one thread, one frame per tick, control area, adaptive interval
+ *   bench_main.c  kcs_bench_main: wires the three, signals, run end
+ */
+#ifndef KCS_BENCH_H
+#define KCS_BENCH_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "kcoro_stream.h"
+#include "kcr.h"
+
+enum { KCS_MODE_CHANNEL = 0, KCS_MODE_TASKS, KCS_MODE_MIXED, KCS_MODE_DUAL };
+enum { KCS_KIND_AUTO = 0, KCS_KIND_BUFFERED, KCS_KIND_RENDEZVOUS };
+
+struct kcs_bench_cfg {
+    const char *ring_path;
+    int no_ring;
+    uint64_t ring_size;
+    int mode;
+    uint32_t producers, consumers;
+    uint64_t packets; /* per producer per cycle */
+    uint32_t capacity;
+    int kind;
+    uint32_t packet_size;
+    uint32_t spin;
+    double duration_s; /* 0 = until a signal or a control stop */
+    uint32_t workers;  /* per pool */
+    uint32_t interval_ms;
+    uint32_t batch;
+    uint32_t body_cost;
+    int zero_copy;
+    int imbalanced;
+    uint64_t seed;
+    int adaptive;
+    uint32_t adaptive_max_ms;
+    uint32_t latency_sample;
+    int summary;
+};
+
+extern const char *const kcs_mode_names[];
+
+/* 0 ok, 1 --help printed, 2 bad flag (one line already printed). */
+int kcs_bench_parse(int argc, char **argv, struct kcs_bench_cfg *cfg);
+
+#define KCS_MAX_POOLS 2
+#define KCS_MAX_CHANS 1
+
+struct kcs_workload;
+struct kcs_workload *kcs_workload_start(const struct kcs_bench_cfg *cfg, char *err, size_t errlen);
+/* Ask the roots to finish their cycle, close channels, wait for every root,
+ * then shut the pools down (counters are final afterwards). */
+void kcs_workload_stop(struct kcs_workload *wl);
+void kcs_workload_destroy(struct kcs_workload *wl);
+uint32_t kcs_workload_npools(const struct kcs_workload *wl);
+kcr_pool *kcs_workload_pool(const struct kcs_workload *wl, uint32_t i);
+uint32_t kcs_workload_nchans(const struct kcs_workload *wl);
+kcr_chan *kcs_workload_chan(const struct kcs_workload *wl, uint32_t i);
+
+struct kcs_totals {
+    uint64_t tasks_completed, tasks_submitted, sends, recvs, bytes;
+};
+void kcs_workload_totals(struct kcs_workload *wl, struct kcs_totals *t);
+
+struct kcs_sampler;
+struct kcs_sampler *kcs_sampler_start(struct kcs_ring *ring, const struct kcs_bench_cfg *cfg,
+                                      struct kcs_workload *wl, const char *run_id);
+/* 1 once the consumer asked for a stop through the control area. */
+int kcs_sampler_stop_requested(struct kcs_sampler *s);
+void kcs_sampler_mark(struct kcs_sampler *s, const char *name, const char *detail);
+/* Write the final counters and RunEnded, close the ring, join the thread. */
+void kcs_sampler_finish(struct kcs_sampler *s, const char *reason, int status);
+
+int kcs_bench_main(int argc, char **argv);
+double kcs_bench_switch_ns(uint64_t iterations, int use_ucontext);
+
+#endif

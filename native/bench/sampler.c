@@ -1,0 +1,564 @@
+/*
+ * sampler.c — one thread that turns the runtime's counters into ring frames.
+ *
+ * Frame layout, one per tick (a msgpack array of events, contract 2):
+ *
+ *   Tick · WorkerCounters × workers · ChannelCounters × channels ·
+ *   Histogram × (2 metrics × pools) · Gauge × (5 per pool + 2) · OsThread × workers
+ *
+ * The first frame holds RunStarted; the last two hold the final counters
+ * (taken after the pools drained) and RunEnded. Each tick the sampler polls
+ * the control area (interval, pause, stop) and bumps the heartbeat, paused or
+ * not. A paused sampler writes one Tick(paused=true) frame, then nothing but
+ * heartbeats until resumed. With --adaptive the interval doubles (up to
+ * --adaptive-max-ms) after three ticks whose operation rate moved < 10 %, and
+ * drops back to the base interval when the rate moves > 25 %; Tick.target_ns
+ * shows the interval in force.
+ *
+ * The ring never blocks us: kcs_frame_commit drops (and counts) a frame that
+ * does not fit.
+ */
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+#ifndef KCS_BUILD_FLAGS
+#define KCS_BUILD_FLAGS "unknown"
+#endif
+#ifndef KCS_GIT_DESCRIBE
+#define KCS_GIT_DESCRIBE "unknown"
+#endif
+
+struct osfd {
+    int tid;
+    int schedstat, status, stat;
+};
+
+struct kcs_sampler {
+    struct kcs_ring *ring;
+    const struct kcs_bench_cfg *cfg;
+    struct kcs_workload *wl;
+    struct kcs_mp mp;
+    char run_id[64];
+    pthread_t thread;
+    _Atomic uint32_t finish; /* futex word: main → sampler */
+    _Atomic uint32_t stop_requested;
+    char reason[32];
+    int status;
+    /* sampler-thread state */
+    uint64_t base_ns, interval_ns, max_ns;
+    uint64_t tick, last_ns;
+    int paused, pause_reported;
+    uint64_t prev_ops, prev_ops_ns;
+    double prev_rate;
+    int stable;
+    uint32_t nworkers;
+    struct osfd *os;
+    int statm_fd;
+    uint64_t *hist;
+    pthread_mutex_t mark_mu;
+    char mark_name[64], mark_detail[128];
+    int mark_pending;
+};
+
+/* ------------------------------------------------------------- /proc */
+
+static long read_fd(int fd, char *buf, size_t cap) {
+    if (fd < 0) return -1;
+    ssize_t n = pread(fd, buf, cap - 1, 0);
+    if (n < 0) return -1;
+    buf[n] = 0;
+    return n;
+}
+
+static int open_task_file(int tid, const char *name) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/%s", tid, name);
+    return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+struct osthread {
+    uint64_t run_ns, wait_ns, timeslices, vol, invol;
+    int64_t cpu;
+};
+
+static void read_osthread(struct osfd *f, int tid, struct osthread *o) {
+    memset(o, 0, sizeof *o);
+    o->cpu = -1;
+    if (tid <= 0) return;
+    if (f->tid != tid) {
+        f->tid = tid;
+        f->schedstat = open_task_file(tid, "schedstat");
+        f->status = open_task_file(tid, "status");
+        f->stat = open_task_file(tid, "stat");
+    }
+    char buf[2048];
+    if (read_fd(f->schedstat, buf, sizeof buf) > 0) {
+        unsigned long long a = 0, b = 0, c = 0;
+        if (sscanf(buf, "%llu %llu %llu", &a, &b, &c) == 3) {
+            o->run_ns = a;
+            o->wait_ns = b;
+            o->timeslices = c;
+        }
+    }
+    if (read_fd(f->status, buf, sizeof buf) > 0) {
+        char *v = strstr(buf, "\nvoluntary_ctxt_switches:");
+        char *nv = strstr(buf, "\nnonvoluntary_ctxt_switches:");
+        if (v) o->vol = strtoull(v + 25, NULL, 10);
+        if (nv) o->invol = strtoull(nv + 28, NULL, 10);
+    }
+    if (read_fd(f->stat, buf, sizeof buf) > 0) {
+        char *p = strrchr(buf, ')');
+        if (p) {
+            /* fields after the comm: state is field 3, processor is field 39 */
+            int field = 2;
+            char *save = NULL;
+            for (char *t = strtok_r(p + 1, " ", &save); t; t = strtok_r(NULL, " ", &save))
+                if (++field == 39) {
+                    o->cpu = strtoll(t, NULL, 10);
+                    break;
+                }
+        }
+    }
+}
+
+static uint64_t rss_bytes(struct kcs_sampler *s) {
+    char buf[256];
+    if (read_fd(s->statm_fd, buf, sizeof buf) <= 0) return 0;
+    unsigned long long size = 0, res = 0;
+    if (sscanf(buf, "%llu %llu", &size, &res) != 2) return 0;
+    return (uint64_t)res * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+static uint64_t process_cpu_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* -------------------------------------------------------------- events */
+
+static void put_kv_u(struct kcs_mp *m, const char *k, uint64_t v) {
+    kcs_mp_str(m, k);
+    kcs_mp_uint(m, v);
+}
+static void put_kv_b(struct kcs_mp *m, const char *k, int v) {
+    kcs_mp_str(m, k);
+    kcs_mp_bool(m, v);
+}
+static void put_kv_s(struct kcs_mp *m, const char *k, const char *v) {
+    kcs_mp_str(m, k);
+    kcs_mp_str(m, v);
+}
+
+static void cpu_model(char *out, size_t cap) {
+    snprintf(out, cap, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f) return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        if (!strncmp(line, "model name", 10) || !strncmp(line, "Model", 5) || !strncmp(line, "CPU part", 8)) {
+            char *c = strchr(line, ':');
+            if (c) {
+                c++;
+                while (*c == ' ' || *c == '\t') c++;
+                c[strcspn(c, "\n")] = 0;
+                snprintf(out, cap, "%s", c);
+                if (!strncmp(line, "model name", 10)) break;
+            }
+        }
+    }
+    fclose(f);
+}
+
+static void write_run_started(struct kcs_sampler *s) {
+    const struct kcs_bench_cfg *cfg = s->cfg;
+    struct kcs_mp *m = &s->mp;
+    uint64_t ts = kcs_monotonic_ns();
+    uint64_t wall = kcs_now_ns(CLOCK_REALTIME);
+    char host[256] = "unknown", cpu[256], kernel[300] = "unknown";
+    gethostname(host, sizeof host - 1);
+    cpu_model(cpu, sizeof cpu);
+    struct utsname u;
+    if (uname(&u) == 0) snprintf(kernel, sizeof kernel, "%s %s", u.sysname, u.release);
+    const char *kind = cfg->capacity == 0 ? "rendezvous" : "buffered";
+
+    kcs_frame_begin(m, 1);
+    kcs_mp_event(m, 11, KCS_EV_RUN_STARTED, ts, 0);
+    kcs_mp_str(m, s->run_id);
+    kcs_mp_str(m, kcs_mode_names[cfg->mode]);
+    kcs_mp_map(m, 21);
+    put_kv_s(m, "mode", kcs_mode_names[cfg->mode]);
+    put_kv_u(m, "workers", cfg->workers);
+    put_kv_u(m, "producers", cfg->producers);
+    put_kv_u(m, "consumers", cfg->consumers);
+    put_kv_u(m, "packets", cfg->packets);
+    put_kv_u(m, "capacity", cfg->capacity);
+    put_kv_s(m, "channel_kind", kind);
+    put_kv_u(m, "packet_size", cfg->packet_size);
+    put_kv_u(m, "spin", cfg->spin);
+    kcs_mp_str(m, "duration_s");
+    kcs_mp_double(m, cfg->duration_s);
+    put_kv_u(m, "interval_ms", cfg->interval_ms);
+    put_kv_u(m, "batch", cfg->batch);
+    put_kv_u(m, "body_cost", cfg->body_cost);
+    put_kv_b(m, "zero_copy", cfg->zero_copy);
+    put_kv_b(m, "imbalanced", cfg->imbalanced);
+    put_kv_u(m, "seed", cfg->seed);
+    put_kv_b(m, "adaptive", cfg->adaptive);
+    put_kv_u(m, "adaptive_max_ms", cfg->adaptive_max_ms);
+    put_kv_u(m, "latency_sample", cfg->latency_sample);
+    put_kv_u(m, "ring_size", cfg->ring_size);
+    kcs_mp_str(m, "pools");
+    uint32_t np = kcs_workload_npools(s->wl);
+    kcs_mp_array(m, np);
+    for (uint32_t i = 0; i < np; i++) kcs_mp_str(m, kcr_pool_name(kcs_workload_pool(s->wl, i)));
+    kcs_mp_uint(m, s->nworkers);
+    kcs_mp_str(m, host);
+    kcs_mp_uint(m, (uint64_t)getpid());
+    kcs_mp_uint(m, KCS_ABI_MAJOR);
+    kcs_mp_uint(m, KCS_ABI_MINOR);
+    kcs_mp_map(m, 6);
+#ifdef __VERSION__
+    put_kv_s(m, "compiler", "gcc-compatible " __VERSION__);
+#else
+    put_kv_s(m, "compiler", "unknown");
+#endif
+    put_kv_s(m, "flags", KCS_BUILD_FLAGS);
+    put_kv_s(m, "git", KCS_GIT_DESCRIBE);
+    put_kv_s(m, "cpu", cpu);
+    put_kv_s(m, "kernel", kernel);
+    put_kv_s(m, "switch", kcr_switch_impl());
+    kcs_mp_uint(m, wall);
+    kcs_mp_uint(m, s->interval_ns);
+    kcs_frame_commit(s->ring, m);
+}
+
+static void write_tick_only(struct kcs_sampler *s, uint64_t now, uint64_t actual, int paused) {
+    kcs_frame_begin(&s->mp, 1);
+    kcs_mp_event(&s->mp, 4, KCS_EV_TICK, now, 0);
+    kcs_mp_uint(&s->mp, s->tick);
+    kcs_mp_uint(&s->mp, s->interval_ns);
+    kcs_mp_uint(&s->mp, actual);
+    kcs_mp_bool(&s->mp, paused);
+    kcs_frame_commit(s->ring, &s->mp);
+}
+
+static void gauge(struct kcs_mp *m, uint64_t now, const char *name, uint32_t pool, double v) {
+    kcs_mp_event(m, 3, KCS_EV_GAUGE, now, 0);
+    kcs_mp_str(m, name);
+    kcs_mp_uint(m, pool);
+    kcs_mp_double(m, v);
+}
+
+/* One sample frame; returns the operation count (tasks + messages) for adaptive mode. */
+static uint64_t write_sample(struct kcs_sampler *s, uint64_t now, uint64_t actual) {
+    struct kcs_mp *m = &s->mp;
+    struct kcs_workload *wl = s->wl;
+    uint32_t np = kcs_workload_npools(wl), nc = kcs_workload_nchans(wl);
+    uint32_t nev = 1 + s->nworkers + nc + 2 * np + 5 * np + 2 + s->nworkers;
+    uint64_t ops = 0;
+    kcs_frame_begin(m, nev);
+    kcs_mp_event(m, 4, KCS_EV_TICK, now, 0);
+    kcs_mp_uint(m, s->tick);
+    kcs_mp_uint(m, s->interval_ns);
+    kcs_mp_uint(m, actual);
+    kcs_mp_bool(m, 0);
+
+    int32_t tids[KCS_MAX_POOLS * KCR_MAX_WORKERS];
+    uint32_t gids[KCS_MAX_POOLS * KCR_MAX_WORKERS];
+    uint32_t k = 0;
+    for (uint32_t p = 0; p < np; p++) {
+        kcr_pool *pool = kcs_workload_pool(wl, p);
+        for (uint32_t i = 0; i < kcr_pool_workers(pool); i++, k++) {
+            struct kcr_worker_stats w;
+            kcr_pool_worker_stats(pool, i, &w);
+            tids[k] = w.tid;
+            gids[k] = w.worker;
+            ops += w.tasks_completed;
+            kcs_mp_event(m, 16, KCS_EV_WORKER_COUNTERS, now, 0);
+            kcs_mp_uint(m, w.worker);
+            kcs_mp_uint(m, w.pool);
+            kcs_mp_uint(m, w.tasks_submitted);
+            kcs_mp_uint(m, w.tasks_completed);
+            kcs_mp_uint(m, w.fastpath_hits);
+            kcs_mp_uint(m, w.fastpath_misses);
+            kcs_mp_uint(m, w.steal_probes);
+            kcs_mp_uint(m, w.steal_successes);
+            kcs_mp_uint(m, w.steal_failures);
+            kcs_mp_int(m, w.last_victim);
+            kcs_mp_uint(m, w.inject_pulls);
+            kcs_mp_uint(m, w.parks);
+            kcs_mp_uint(m, w.unparks);
+            kcs_mp_uint(m, w.busy_ns);
+            kcs_mp_uint(m, w.idle_ns);
+            kcs_mp_uint(m, w.switches);
+        }
+    }
+    for (uint32_t c = 0; c < nc; c++) {
+        struct kcr_chan_stats x;
+        kcr_chan_stats(kcs_workload_chan(wl, c), &x);
+        ops += x.recvs;
+        kcs_mp_event(m, 22, KCS_EV_CHANNEL_COUNTERS, now, 0);
+        kcs_mp_uint(m, x.channel);
+        kcs_mp_uint(m, x.pool);
+        kcs_mp_uint(m, x.kind);
+        kcs_mp_uint(m, x.flags);
+        kcs_mp_uint(m, x.capacity);
+        kcs_mp_uint(m, x.depth);
+        kcs_mp_uint(m, x.elem_size);
+        kcs_mp_uint(m, x.sends);
+        kcs_mp_uint(m, x.recvs);
+        kcs_mp_uint(m, x.bytes_sent);
+        kcs_mp_uint(m, x.bytes_recv);
+        kcs_mp_uint(m, x.send_eagain);
+        kcs_mp_uint(m, x.recv_eagain);
+        kcs_mp_uint(m, x.send_epipe);
+        kcs_mp_uint(m, x.recv_epipe);
+        kcs_mp_uint(m, x.send_timeouts);
+        kcs_mp_uint(m, x.recv_timeouts);
+        kcs_mp_uint(m, x.zc_sent);
+        kcs_mp_uint(m, x.zc_recv);
+        kcs_mp_uint(m, x.zc_aborted);
+        kcs_mp_uint(m, x.rv_matches);
+        kcs_mp_uint(m, x.rv_cancels);
+    }
+    static const char *const metrics[KCR_NHIST] = {"task_start_latency_ns", "chan_latency_ns"};
+    for (uint32_t p = 0; p < np; p++)
+        for (int h = 0; h < KCR_NHIST; h++) {
+            uint64_t total = 0;
+            memset(s->hist, 0, sizeof(uint64_t) * KCS_HIST_BUCKETS);
+            kcr_pool_hist(kcs_workload_pool(wl, p), h, s->hist, &total);
+            uint32_t nb = KCS_HIST_BUCKETS;
+            while (nb > 0 && s->hist[nb - 1] == 0) nb--;
+            kcs_mp_event(m, 5, KCS_EV_HISTOGRAM, now, 0);
+            kcs_mp_str(m, metrics[h]);
+            kcs_mp_uint(m, p);
+            kcs_mp_str(m, KCS_HIST_SCHEME);
+            kcs_mp_array(m, nb);
+            for (uint32_t b = 0; b < nb; b++) kcs_mp_uint(m, s->hist[b]);
+            kcs_mp_uint(m, total);
+        }
+    struct osthread os[KCS_MAX_POOLS * KCR_MAX_WORKERS];
+    for (uint32_t i = 0; i < s->nworkers; i++) read_osthread(&s->os[i], tids[i], &os[i]);
+    k = 0;
+    for (uint32_t p = 0; p < np; p++) {
+        kcr_pool *pool = kcs_workload_pool(wl, p);
+        struct kcr_pool_gauges g;
+        kcr_pool_gauges(pool, &g);
+        uint64_t cpu = 0;
+        for (uint32_t i = 0; i < kcr_pool_workers(pool); i++) cpu += os[k++].run_ns;
+        gauge(m, now, "inject_depth", p, (double)g.inject_depth);
+        gauge(m, now, "live_coroutines", p, (double)g.live_coroutines);
+        gauge(m, now, "ready_coroutines", p, (double)g.ready_coroutines);
+        gauge(m, now, "pool_cpu_ns", p, (double)cpu);
+        gauge(m, now, "pool_stack_bytes", p, (double)g.stack_bytes);
+    }
+    gauge(m, now, "process_cpu_ns", 0, (double)process_cpu_ns());
+    gauge(m, now, "rss_bytes", 0, (double)rss_bytes(s));
+    for (uint32_t i = 0; i < s->nworkers; i++) {
+        kcs_mp_event(m, 8, KCS_EV_OS_THREAD, now, 0);
+        kcs_mp_uint(m, gids[i]);
+        kcs_mp_int(m, tids[i]);
+        kcs_mp_uint(m, os[i].run_ns);
+        kcs_mp_uint(m, os[i].wait_ns);
+        kcs_mp_uint(m, os[i].timeslices);
+        kcs_mp_uint(m, os[i].vol);
+        kcs_mp_uint(m, os[i].invol);
+        kcs_mp_int(m, os[i].cpu);
+    }
+    kcs_frame_commit(s->ring, m);
+    return ops;
+}
+
+static void write_mark(struct kcs_sampler *s) {
+    pthread_mutex_lock(&s->mark_mu);
+    if (s->mark_pending) {
+        kcs_frame_begin(&s->mp, 1);
+        kcs_mp_event(&s->mp, 2, KCS_EV_MARK, kcs_monotonic_ns(), 0);
+        kcs_mp_str(&s->mp, s->mark_name);
+        kcs_mp_str(&s->mp, s->mark_detail);
+        kcs_frame_commit(s->ring, &s->mp);
+        s->mark_pending = 0;
+    }
+    pthread_mutex_unlock(&s->mark_mu);
+}
+
+/* ------------------------------------------------------------- control */
+
+static void adapt(struct kcs_sampler *s, uint64_t ops, uint64_t now) {
+    if (!s->cfg->adaptive) return;
+    if (s->prev_ops_ns && now > s->prev_ops_ns) {
+        double rate = (double)(ops - s->prev_ops) / (double)(now - s->prev_ops_ns);
+        double ref = s->prev_rate > 0 ? s->prev_rate : rate;
+        double change = ref > 0 ? (rate > ref ? rate - ref : ref - rate) / ref : (rate > 0 ? 1.0 : 0.0);
+        if (change > 0.25) {
+            s->interval_ns = s->base_ns; /* narrow at once on change */
+            s->stable = 0;
+        } else if (change < 0.10) {
+            if (++s->stable >= 3 && s->interval_ns < s->max_ns) {
+                s->interval_ns = s->interval_ns * 2 > s->max_ns ? s->max_ns : s->interval_ns * 2;
+                s->stable = 0;
+            }
+        } else {
+            s->stable = 0;
+        }
+        s->prev_rate = rate;
+    }
+    s->prev_ops = ops;
+    s->prev_ops_ns = now;
+}
+
+static void apply_control(struct kcs_sampler *s) {
+    struct kcs_control c;
+    if (!kcs_ring_poll_control(s->ring, &c)) return;
+    if (c.interval_ns) {
+        uint64_t v = c.interval_ns;
+        if (v < 1000000u) v = 1000000u;                   /* 1 ms .. 60 s */
+        if (v > UINT64_C(60000000000)) v = UINT64_C(60000000000);
+        s->base_ns = v;
+        s->interval_ns = v;
+        if (s->max_ns < v) s->max_ns = v;
+        s->stable = 0;
+    }
+    if (s->paused != (int)c.paused) s->pause_reported = 0;
+    s->paused = c.paused != 0;
+    if (c.stop) atomic_store_explicit(&s->stop_requested, 1, memory_order_release);
+}
+
+/* Sleep until `deadline` (CLOCK_MONOTONIC) or until finish is set. */
+static void wait_until(struct kcs_sampler *s, uint64_t deadline) {
+    struct timespec ts = {(time_t)(deadline / 1000000000u), (long)(deadline % 1000000000u)};
+    while (!atomic_load_explicit(&s->finish, memory_order_acquire) && kcs_monotonic_ns() < deadline)
+        syscall(SYS_futex, (uint32_t *)&s->finish, FUTEX_WAIT_BITSET_PRIVATE, 0, &ts, NULL,
+                FUTEX_BITSET_MATCH_ANY);
+}
+
+static void *sampler_main(void *arg) {
+    struct kcs_sampler *s = (struct kcs_sampler *)arg;
+    pthread_setname_np(pthread_self(), "kcs-sampler");
+    /* Ticks should not wait behind busy workers: ask for a real-time slot;
+     * without the privilege, a higher nice priority; without that, as is. */
+    struct sched_param sp = {.sched_priority = 1};
+    if (pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) != 0)
+        setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), -10);
+    write_run_started(s);
+    uint64_t start = kcs_monotonic_ns();
+    s->last_ns = start;
+    uint64_t deadline = start + s->interval_ns;
+    for (;;) {
+        wait_until(s, deadline);
+        /* acquire: pairs with the release in kcs_sampler_finish */
+        if (atomic_load_explicit(&s->finish, memory_order_acquire)) break;
+        uint64_t now = kcs_monotonic_ns();
+        apply_control(s);
+        kcs_ring_heartbeat(s->ring);
+        write_mark(s);
+        s->tick++;
+        if (s->paused) {
+            if (!s->pause_reported) write_tick_only(s, now, now - s->last_ns, 1);
+            s->pause_reported = 1;
+        } else {
+            uint64_t ops = write_sample(s, now, now - s->last_ns);
+            adapt(s, ops, now);
+        }
+        s->last_ns = now;
+        deadline += s->interval_ns;
+        uint64_t after = kcs_monotonic_ns();
+        if (deadline <= after) deadline = after + s->interval_ns; /* fell behind: skip, never burst */
+    }
+    /* final counters (the pools have drained), then the end of the run */
+    uint64_t now = kcs_monotonic_ns();
+    apply_control(s);
+    kcs_ring_heartbeat(s->ring);
+    write_mark(s);
+    s->tick++;
+    write_sample(s, now, now - s->last_ns);
+    kcs_frame_begin(&s->mp, 1);
+    kcs_mp_event(&s->mp, 2, KCS_EV_RUN_ENDED, kcs_monotonic_ns(), 0);
+    kcs_mp_str(&s->mp, s->reason);
+    kcs_mp_int(&s->mp, s->status);
+    kcs_frame_commit(s->ring, &s->mp);
+    kcs_ring_close(s->ring);
+    return NULL;
+}
+
+struct kcs_sampler *kcs_sampler_start(struct kcs_ring *ring, const struct kcs_bench_cfg *cfg,
+                                      struct kcs_workload *wl, const char *run_id) {
+    struct kcs_sampler *s = (struct kcs_sampler *)calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->ring = ring;
+    s->cfg = cfg;
+    s->wl = wl;
+    snprintf(s->run_id, sizeof s->run_id, "%s", run_id);
+    kcs_mp_init(&s->mp);
+    s->base_ns = s->interval_ns = (uint64_t)cfg->interval_ms * 1000000u;
+    s->max_ns = (uint64_t)cfg->adaptive_max_ms * 1000000u;
+    if (s->max_ns < s->base_ns) s->max_ns = s->base_ns;
+    for (uint32_t p = 0; p < kcs_workload_npools(wl); p++) s->nworkers += kcr_pool_workers(kcs_workload_pool(wl, p));
+    s->os = (struct osfd *)calloc(s->nworkers, sizeof *s->os);
+    s->hist = (uint64_t *)calloc(KCS_HIST_BUCKETS, sizeof(uint64_t));
+    if (!s->os || !s->hist) {
+        free(s->os);
+        free(s->hist);
+        free(s);
+        return NULL;
+    }
+    for (uint32_t i = 0; i < s->nworkers; i++) s->os[i].schedstat = s->os[i].status = s->os[i].stat = -1;
+    s->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    pthread_mutex_init(&s->mark_mu, NULL);
+    snprintf(s->reason, sizeof s->reason, "duration");
+    if (pthread_create(&s->thread, NULL, sampler_main, s) != 0) {
+        free(s->os);
+        free(s->hist);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+int kcs_sampler_stop_requested(struct kcs_sampler *s) {
+    /* acquire: pairs with the release in apply_control */
+    return s && atomic_load_explicit(&s->stop_requested, memory_order_acquire) != 0;
+}
+
+void kcs_sampler_mark(struct kcs_sampler *s, const char *name, const char *detail) {
+    if (!s) return;
+    pthread_mutex_lock(&s->mark_mu);
+    snprintf(s->mark_name, sizeof s->mark_name, "%s", name);
+    snprintf(s->mark_detail, sizeof s->mark_detail, "%s", detail);
+    s->mark_pending = 1;
+    pthread_mutex_unlock(&s->mark_mu);
+}
+
+void kcs_sampler_finish(struct kcs_sampler *s, const char *reason, int status) {
+    if (!s) return;
+    snprintf(s->reason, sizeof s->reason, "%s", reason);
+    s->status = status;
+    /* release: pairs with the acquire in sampler_main; reason/status are visible */
+    atomic_store_explicit(&s->finish, 1, memory_order_release);
+    syscall(SYS_futex, (uint32_t *)&s->finish, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    pthread_join(s->thread, NULL);
+    for (uint32_t i = 0; i < s->nworkers; i++) {
+        if (s->os[i].schedstat >= 0) close(s->os[i].schedstat);
+        if (s->os[i].status >= 0) close(s->os[i].status);
+        if (s->os[i].stat >= 0) close(s->os[i].stat);
+    }
+    if (s->statm_fd >= 0) close(s->statm_fd);
+    pthread_mutex_destroy(&s->mark_mu);
+    kcs_mp_free(&s->mp);
+    free(s->os);
+    free(s->hist);
+    free(s);
+}

@@ -1,0 +1,424 @@
+/*
+ * workload.c — the benchmark's workloads on the reference runtime.
+ *
+ *   channel  P producer and C consumer coroutines on one channel. Producers
+ *            send packets in cycles of N; a packet carries a TSC stamp (one in
+ *            --latency-sample) that the consumer turns into chan_latency_ns.
+ *            Copy mode copies packet-size bytes through the channel; zero-copy
+ *            mode hands off pointers into the producer's packet slab and the
+ *            consumer gives a packet back by clearing its busy flag.
+ *   tasks    one generator per worker (all pinned to worker 0 with
+ *            --imbalanced) submits --batch tasks, waits for them, repeats; a
+ *            task burns --body-cost work units.
+ *   mixed    generators as in tasks, each task sends one packet (blocking,
+ *            so a full channel suspends the task); C consumers receive.
+ *   dual     pool 0 "channel" runs the channel workload and pool 1 "tasks"
+ *            the tasks workload, side by side, each with --workers threads.
+ *
+ * Stopping: roots finish their current cycle or batch; the last producer (or
+ * generator, in mixed) closes the channel; consumers drain it and see EPIPE.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+
+struct zpkt {
+    _Atomic uint32_t busy; /* 1 while owned by the channel or a consumer */
+    uint32_t len;
+    uint8_t data[];
+};
+
+struct kcs_workload;
+
+struct root {
+    struct kcs_workload *wl;
+    kcr_pool *pool;
+    kcr_chan *ch;
+    uint32_t index;
+    uint8_t *buf;  /* copy mode: packet buffer */
+    uint8_t *slab; /* zero-copy: packets */
+    uint64_t slab_n, stride, next;
+    uint64_t rng;
+    uint64_t stamps;
+};
+
+struct kcs_workload {
+    const struct kcs_bench_cfg *cfg;
+    uint32_t npools, nchans;
+    kcr_pool *pools[KCS_MAX_POOLS];
+    kcr_chan *chans[KCS_MAX_CHANS];
+    _Atomic uint32_t stop;
+    _Atomic uint32_t senders_left; /* producers or generators feeding chans[0] */
+    kcr_wg done;                   /* every root */
+    struct root *roots;
+    uint32_t nroots;
+    int stopped;
+};
+
+static int stopping(struct kcs_workload *wl) {
+    /* relaxed: a flag polled once per packet or batch; nothing is published with it */
+    return atomic_load_explicit(&wl->stop, memory_order_relaxed) != 0;
+}
+
+/* One work unit is one xorshift step (about a nanosecond). */
+static uint64_t burn(uint64_t units, uint64_t x) {
+    for (uint64_t i = 0; i < units; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+    }
+    return x;
+}
+static _Atomic uint64_t g_sink; /* keeps burn() from being optimised away */
+
+static uint64_t stamp_now(struct root *r, uint32_t sample) {
+    return (++r->stamps & (sample - 1)) == 0 ? kcr_ticks() : 0;
+}
+
+static void record_latency(const uint8_t *data, uint32_t len) {
+    if (len < 8) return;
+    uint64_t t;
+    memcpy(&t, data, 8);
+    if (!t) return;
+    uint64_t now = kcr_ticks();
+    kcr_hist_record(KCR_HIST_CHAN, now > t ? kcr_ticks_to_ns(now - t) : 0);
+}
+
+static void write_stamp(uint8_t *data, uint32_t len, uint64_t t, uint64_t seq) {
+    if (len >= 8) memcpy(data, &t, 8);
+    if (len >= 16) memcpy(data + 8, &seq, 8);
+}
+
+static void sender_done(struct kcs_workload *wl, kcr_chan *ch) {
+    if (atomic_fetch_sub_explicit(&wl->senders_left, 1, memory_order_acq_rel) == 1) kcr_chan_close(ch);
+}
+
+/* ------------------------------------------------------------- channel */
+
+static void producer(void *arg) {
+    struct root *r = (struct root *)arg;
+    struct kcs_workload *wl = r->wl;
+    const struct kcs_bench_cfg *cfg = wl->cfg;
+    uint32_t len = cfg->packet_size;
+    uint64_t seq = 0;
+    int closed = 0;
+    while (!closed && !stopping(wl)) {
+        for (uint64_t i = 0; i < cfg->packets && !closed; i++) {
+            if (cfg->zero_copy) {
+                struct zpkt *p = (struct zpkt *)(r->slab + (r->next++ % r->slab_n) * r->stride);
+                /* acquire: pairs with the consumer's release of busy; its reads are done */
+                while (atomic_load_explicit(&p->busy, memory_order_acquire)) kcr_yield();
+                atomic_store_explicit(&p->busy, 1, memory_order_relaxed);
+                write_stamp(p->data, len, stamp_now(r, cfg->latency_sample), seq++);
+                if (kcr_chan_send_ptr(r->ch, p) != 0) { /* closed: ownership stays here */
+                    atomic_store_explicit(&p->busy, 0, memory_order_relaxed);
+                    closed = 1;
+                }
+            } else {
+                write_stamp(r->buf, len, stamp_now(r, cfg->latency_sample), seq++);
+                if (kcr_chan_send(r->ch, r->buf) != 0) closed = 1;
+            }
+        }
+    }
+    sender_done(wl, r->ch);
+    kcr_wg_done(&wl->done);
+}
+
+static void consumer(void *arg) {
+    struct root *r = (struct root *)arg;
+    struct kcs_workload *wl = r->wl;
+    uint32_t len = wl->cfg->packet_size;
+    for (;;) {
+        if (wl->cfg->zero_copy) {
+            void *vp = NULL;
+            if (kcr_chan_recv_ptr(r->ch, &vp) != 0) break;
+            struct zpkt *p = (struct zpkt *)vp;
+            record_latency(p->data, len);
+            /* release: pairs with the producer's acquire; we are done with the packet */
+            atomic_store_explicit(&p->busy, 0, memory_order_release);
+        } else {
+            if (kcr_chan_recv(r->ch, r->buf) != 0) break;
+            record_latency(r->buf, len);
+        }
+    }
+    kcr_wg_done(&wl->done);
+}
+
+/* --------------------------------------------------------------- tasks */
+
+struct batch {
+    kcr_wg wg;
+    struct root *r;
+};
+
+static void task_body(void *arg) {
+    struct batch *b = (struct batch *)arg;
+    uint32_t cost = b->r->wl->cfg->body_cost;
+    if (cost) atomic_fetch_add_explicit(&g_sink, burn(cost, (uint64_t)(uintptr_t)b | 1) & 1, memory_order_relaxed);
+    kcr_wg_done(&b->wg);
+}
+
+/* mixed: the task sends one packet (copy mode: from a stack buffer;
+ * zero-copy: a heap packet whose ownership moves to the consumer) */
+static void mixed_task(void *arg) {
+    struct batch *b = (struct batch *)arg;
+    struct root *r = b->r;
+    const struct kcs_bench_cfg *cfg = r->wl->cfg;
+    uint32_t cost = cfg->body_cost;
+    uint64_t x = cost ? burn(cost, (uint64_t)(uintptr_t)b | 1) : 0;
+    uint64_t t = (x & 7) == 0 ? kcr_ticks() : 0; /* ~one in 8 stamped */
+    if (cfg->zero_copy) {
+        struct zpkt *p = (struct zpkt *)malloc(sizeof(struct zpkt) + cfg->packet_size);
+        if (p) {
+            p->len = cfg->packet_size;
+            write_stamp(p->data, cfg->packet_size, t, x);
+            if (kcr_chan_send_ptr(r->ch, p) != 0) free(p); /* not handed off: still ours */
+        }
+    } else {
+        uint8_t buf[256];
+        uint8_t *pkt = cfg->packet_size <= sizeof buf ? buf : (uint8_t *)malloc(cfg->packet_size);
+        if (pkt) {
+            memset(pkt, 0, cfg->packet_size < 16 ? cfg->packet_size : 16);
+            write_stamp(pkt, cfg->packet_size, t, x);
+            kcr_chan_send(r->ch, pkt);
+            if (pkt != buf) free(pkt);
+        }
+    }
+    if (x) atomic_fetch_add_explicit(&g_sink, x & 1, memory_order_relaxed);
+    kcr_wg_done(&b->wg);
+}
+
+static void mixed_consumer(void *arg) {
+    struct root *r = (struct root *)arg;
+    struct kcs_workload *wl = r->wl;
+    uint32_t len = wl->cfg->packet_size;
+    for (;;) {
+        if (wl->cfg->zero_copy) {
+            void *vp = NULL;
+            if (kcr_chan_recv_ptr(r->ch, &vp) != 0) break;
+            struct zpkt *p = (struct zpkt *)vp;
+            record_latency(p->data, len);
+            free(p); /* the receiver owns it now */
+        } else {
+            if (kcr_chan_recv(r->ch, r->buf) != 0) break;
+            record_latency(r->buf, len);
+        }
+    }
+    kcr_wg_done(&wl->done);
+}
+
+static void generator(void *arg) {
+    struct root *r = (struct root *)arg;
+    struct kcs_workload *wl = r->wl;
+    kcr_fn body = r->ch ? mixed_task : task_body;
+    struct batch b;
+    kcr_wg_init(&b.wg, 0);
+    b.r = r;
+    while (!stopping(wl)) {
+        uint32_t n = wl->cfg->batch;
+        kcr_wg_add(&b.wg, n);
+        for (uint32_t i = 0; i < n; i++)
+            if (kcr_spawn(r->pool, body, &b) != 0) kcr_wg_done(&b.wg); /* out of stacks: skip */
+        kcr_wg_wait(&b.wg);
+    }
+    if (r->ch) sender_done(wl, r->ch);
+    kcr_wg_done(&wl->done);
+}
+
+/* --------------------------------------------------------------- setup */
+
+static struct root *add_root(struct kcs_workload *wl, kcr_pool *p, kcr_chan *ch) {
+    struct root *r = &wl->roots[wl->nroots];
+    r->wl = wl;
+    r->pool = p;
+    r->ch = ch;
+    r->index = wl->nroots++;
+    r->rng = (wl->cfg->seed + 1) * UINT64_C(0x9E3779B97F4A7C15) + r->index;
+    if (ch) {
+        r->buf = (uint8_t *)calloc(1, wl->cfg->packet_size);
+        if (!r->buf) return NULL;
+    }
+    return r;
+}
+
+static int start_channel(struct kcs_workload *wl, kcr_pool *p, kcr_chan *ch, char *err, size_t errlen) {
+    const struct kcs_bench_cfg *cfg = wl->cfg;
+    atomic_store_explicit(&wl->senders_left, cfg->producers, memory_order_relaxed);
+    for (uint32_t i = 0; i < cfg->producers; i++) {
+        struct root *r = add_root(wl, p, ch);
+        if (!r) goto oom;
+        if (cfg->zero_copy) {
+            r->stride = (sizeof(struct zpkt) + cfg->packet_size + 7u) & ~(uint64_t)7u;
+            r->slab_n = (uint64_t)cfg->capacity + cfg->consumers + 64;
+            r->slab = (uint8_t *)calloc(r->slab_n, r->stride);
+            if (!r->slab) goto oom;
+        }
+    }
+    for (uint32_t i = 0; i < cfg->consumers; i++)
+        if (!add_root(wl, p, ch)) goto oom;
+    kcr_wg_add(&wl->done, cfg->producers + cfg->consumers);
+    uint32_t first = wl->nroots - cfg->producers - cfg->consumers;
+    for (uint32_t i = 0; i < cfg->consumers; i++)
+        if (kcr_spawn(p, consumer, &wl->roots[first + cfg->producers + i]) != 0) goto oom;
+    for (uint32_t i = 0; i < cfg->producers; i++)
+        if (kcr_spawn(p, producer, &wl->roots[first + i]) != 0) goto oom;
+    return 0;
+oom:
+    snprintf(err, errlen, "out of memory starting the channel workload");
+    return -1;
+}
+
+static int start_tasks(struct kcs_workload *wl, kcr_pool *p, kcr_chan *ch, char *err, size_t errlen) {
+    const struct kcs_bench_cfg *cfg = wl->cfg;
+    uint32_t gens = kcr_pool_workers(p);
+    if (ch) atomic_store_explicit(&wl->senders_left, gens, memory_order_relaxed);
+    uint32_t first = wl->nroots;
+    for (uint32_t i = 0; i < gens; i++)
+        if (!add_root(wl, p, ch)) goto oom;
+    uint32_t ncons = ch ? cfg->consumers : 0;
+    for (uint32_t i = 0; i < ncons; i++)
+        if (!add_root(wl, p, ch)) goto oom;
+    kcr_wg_add(&wl->done, gens + ncons);
+    for (uint32_t i = 0; i < ncons; i++)
+        if (kcr_spawn(p, mixed_consumer, &wl->roots[first + gens + i]) != 0) goto oom;
+    for (uint32_t i = 0; i < gens; i++)
+        if (kcr_spawn_pinned(p, cfg->imbalanced ? 0 : i, generator, &wl->roots[first + i]) != 0) goto oom;
+    return 0;
+oom:
+    snprintf(err, errlen, "out of memory starting the tasks workload");
+    return -1;
+}
+
+static kcr_pool *make_pool(struct kcs_workload *wl, const char *name, uint32_t id) {
+    const struct kcs_bench_cfg *cfg = wl->cfg;
+    struct kcr_pool_config pc;
+    memset(&pc, 0, sizeof pc);
+    pc.name = name;
+    pc.id = id;
+    pc.workers = cfg->workers;
+    pc.worker_base = id * cfg->workers;
+    pc.total_slots = cfg->workers * (cfg->mode == KCS_MODE_DUAL ? 2u : 1u);
+    pc.seed = cfg->seed + id;
+    pc.latency_sample = cfg->latency_sample;
+    return kcr_pool_create(&pc);
+}
+
+static kcr_chan *make_chan(struct kcs_workload *wl, uint32_t pool) {
+    const struct kcs_bench_cfg *cfg = wl->cfg;
+    struct kcr_chan_config cc;
+    memset(&cc, 0, sizeof cc);
+    cc.id = wl->nchans;
+    cc.pool = pool;
+    cc.capacity = cfg->capacity;
+    cc.elem_size = cfg->packet_size;
+    cc.ptr_mode = cfg->zero_copy;
+    cc.spin = cfg->spin;
+    cc.total_slots = cfg->workers * (cfg->mode == KCS_MODE_DUAL ? 2u : 1u);
+    kcr_chan *ch = kcr_chan_create(&cc);
+    if (ch) wl->chans[wl->nchans++] = ch;
+    return ch;
+}
+
+struct kcs_workload *kcs_workload_start(const struct kcs_bench_cfg *cfg, char *err, size_t errlen) {
+    struct kcs_workload *wl = (struct kcs_workload *)calloc(1, sizeof *wl);
+    if (!wl) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    wl->cfg = cfg;
+    kcr_wg_init(&wl->done, 0);
+    wl->roots = (struct root *)calloc(cfg->producers + cfg->consumers + 2u * cfg->workers + 4u, sizeof *wl->roots);
+    if (!wl->roots) {
+        free(wl);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    int dual = cfg->mode == KCS_MODE_DUAL;
+    const char *name0 = cfg->mode == KCS_MODE_TASKS ? "tasks" : cfg->mode == KCS_MODE_MIXED ? "mixed" : "channel";
+    wl->pools[wl->npools] = make_pool(wl, name0, 0);
+    if (!wl->pools[wl->npools++]) goto fail_pool;
+    if (dual) {
+        wl->pools[wl->npools] = make_pool(wl, "tasks", 1);
+        if (!wl->pools[wl->npools++]) goto fail_pool;
+    }
+    int rc = 0;
+    switch (cfg->mode) {
+    case KCS_MODE_CHANNEL:
+    case KCS_MODE_DUAL:
+        if (!make_chan(wl, 0)) goto fail_chan;
+        rc = start_channel(wl, wl->pools[0], wl->chans[0], err, errlen);
+        if (!rc && dual) rc = start_tasks(wl, wl->pools[1], NULL, err, errlen);
+        break;
+    case KCS_MODE_TASKS: rc = start_tasks(wl, wl->pools[0], NULL, err, errlen); break;
+    case KCS_MODE_MIXED:
+        if (!make_chan(wl, 0)) goto fail_chan;
+        rc = start_tasks(wl, wl->pools[0], wl->chans[0], err, errlen);
+        break;
+    }
+    if (rc) {
+        kcs_workload_stop(wl);
+        kcs_workload_destroy(wl);
+        return NULL;
+    }
+    return wl;
+fail_pool:
+    snprintf(err, errlen, "cannot start worker threads: %s", strerror(errno));
+    goto fail;
+fail_chan:
+    snprintf(err, errlen, "cannot create the channel: %s", strerror(errno));
+fail:
+    for (uint32_t i = 0; i < wl->npools; i++)
+        if (wl->pools[i]) {
+            kcr_pool_shutdown(wl->pools[i]);
+            kcr_pool_destroy(wl->pools[i]);
+        }
+    wl->npools = 0;
+    kcs_workload_destroy(wl);
+    return NULL;
+}
+
+void kcs_workload_stop(struct kcs_workload *wl) {
+    if (wl->stopped) return;
+    wl->stopped = 1;
+    atomic_store_explicit(&wl->stop, 1, memory_order_relaxed);
+    kcr_wg_wait(&wl->done); /* a thread waiter: futex */
+    for (uint32_t i = 0; i < wl->npools; i++) kcr_pool_shutdown(wl->pools[i]);
+}
+
+void kcs_workload_destroy(struct kcs_workload *wl) {
+    if (!wl) return;
+    for (uint32_t i = 0; i < wl->npools; i++) kcr_pool_destroy(wl->pools[i]);
+    for (uint32_t i = 0; i < wl->nchans; i++) kcr_chan_destroy(wl->chans[i]);
+    for (uint32_t i = 0; i < wl->nroots; i++) {
+        free(wl->roots[i].buf);
+        free(wl->roots[i].slab);
+    }
+    free(wl->roots);
+    free(wl);
+}
+
+uint32_t kcs_workload_npools(const struct kcs_workload *wl) { return wl->npools; }
+kcr_pool *kcs_workload_pool(const struct kcs_workload *wl, uint32_t i) { return wl->pools[i]; }
+uint32_t kcs_workload_nchans(const struct kcs_workload *wl) { return wl->nchans; }
+kcr_chan *kcs_workload_chan(const struct kcs_workload *wl, uint32_t i) { return wl->chans[i]; }
+
+void kcs_workload_totals(struct kcs_workload *wl, struct kcs_totals *t) {
+    memset(t, 0, sizeof *t);
+    for (uint32_t p = 0; p < wl->npools; p++)
+        for (uint32_t i = 0; i < kcr_pool_workers(wl->pools[p]); i++) {
+            struct kcr_worker_stats s;
+            kcr_pool_worker_stats(wl->pools[p], i, &s);
+            t->tasks_completed += s.tasks_completed;
+            t->tasks_submitted += s.tasks_submitted;
+        }
+    for (uint32_t c = 0; c < wl->nchans; c++) {
+        struct kcr_chan_stats s;
+        kcr_chan_stats(wl->chans[c], &s);
+        t->sends += s.sends;
+        t->recvs += s.recvs;
+        t->bytes += s.bytes_recv;
+    }
+}
