@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "kcr_fence.h"
+
 struct kcr_coro;
 
 struct kcr_deque {
@@ -58,7 +60,7 @@ static inline struct kcr_coro *kcr_deque_pop(struct kcr_deque *d) {
     atomic_store_explicit(&d->bottom, b, memory_order_release);
     /* seq_cst fence: orders the bottom store before the top load (store-load),
      * pairs with the fence in kcr_deque_steal */
-    atomic_thread_fence(memory_order_seq_cst);
+    kcr_fence(memory_order_seq_cst);
     int64_t t = atomic_load_explicit(&d->top, memory_order_relaxed);
     struct kcr_coro *x = NULL;
     if (t <= b) {
@@ -80,7 +82,7 @@ static inline struct kcr_coro *kcr_deque_steal(struct kcr_deque *d) {
     /* acquire: pairs with the CAS of other thieves */
     int64_t t = atomic_load_explicit(&d->top, memory_order_acquire);
     /* seq_cst fence: pairs with the fence in kcr_deque_pop */
-    atomic_thread_fence(memory_order_seq_cst);
+    kcr_fence(memory_order_seq_cst);
     /* acquire: pairs with the release stores of bottom by the owner */
     int64_t b = atomic_load_explicit(&d->bottom, memory_order_acquire);
     if (t >= b) return KCR_DEQUE_EMPTY;

@@ -32,6 +32,10 @@
 #include <x86intrin.h>
 #endif
 
+#ifdef KCR_TSAN
+_Atomic uint64_t kcr__fence_word;
+#endif
+
 /* ---------------------------------------------------------------- clock */
 
 static _Atomic uint32_t g_clock_mode; /* 0 clock_gettime, 1 counter; set once by kcr_clock_init */
@@ -253,7 +257,7 @@ static int wake_worker(kcr_pool *p, struct kcr_worker *t) {
 /* Work was just made visible to other workers: wake one sleeper if any. */
 static void notify(kcr_pool *p) {
     /* seq_cst fence: pairs with the seq_cst increment of nsleepers in park() */
-    atomic_thread_fence(memory_order_seq_cst);
+    kcr_fence(memory_order_seq_cst);
     if (atomic_load_explicit(&p->nsleepers, memory_order_acquire) == 0) return;
     uint32_t start = atomic_fetch_add_explicit(&p->wake_rr, 1, memory_order_relaxed);
     for (uint32_t k = 0; k < p->n; k++)
@@ -262,7 +266,7 @@ static void notify(kcr_pool *p) {
 
 static void notify_worker(kcr_pool *p, struct kcr_worker *t) {
     /* seq_cst fence: as in notify(), for one specific worker */
-    atomic_thread_fence(memory_order_seq_cst);
+    kcr_fence(memory_order_seq_cst);
     wake_worker(p, t);
 }
 
@@ -427,7 +431,7 @@ static void set_busy(struct kcr_worker *w, uint32_t busy) {
     atomic_store_explicit(&c->bi_seq, s + 1, memory_order_relaxed);
     /* release fence: the odd sequence is visible before the fields change
      * (seqlock writer; pairs with the acquire fence in read_busy_idle) */
-    atomic_thread_fence(memory_order_release);
+    kcr_fence(memory_order_release);
     uint64_t since = KCR_LOAD(c->since_ns);
     uint64_t d = now > since ? now - since : 0;
     if (KCR_LOAD(c->busy))
@@ -451,7 +455,7 @@ static void read_busy_idle(struct kcr_worker *w, uint64_t *busy_ns, uint64_t *id
         since = KCR_LOAD(c->since_ns);
         busy = KCR_LOAD(c->busy);
         /* acquire fence: the field loads complete before the re-check */
-        atomic_thread_fence(memory_order_acquire);
+        kcr_fence(memory_order_acquire);
         s2 = atomic_load_explicit(&c->bi_seq, memory_order_relaxed);
         if (s1 == s2 && !(s1 & 1)) break;
         sched_yield();
@@ -542,7 +546,7 @@ static void park(struct kcr_worker *w) {
     /* seq_cst: pairs with the seq_cst fence in notify() (Dekker) */
     atomic_fetch_add_explicit(&p->nsleepers, 1, memory_order_seq_cst);
     /* seq_cst fence: the queue loads below are ordered after the increment in S */
-    atomic_thread_fence(memory_order_seq_cst);
+    kcr_fence(memory_order_seq_cst);
     if (pool_has_work(p, w) || atomic_load_explicit(&p->stop, memory_order_acquire)) {
         uint32_t one = 1;
         if (atomic_compare_exchange_strong_explicit(&w->parked, &one, 0, memory_order_acq_rel,
@@ -675,7 +679,7 @@ kcr_pool *kcr_pool_create(const struct kcr_pool_config *cfg) {
 void kcr_pool_shutdown(kcr_pool *p) {
     if (atomic_exchange_explicit(&p->stop, 1, memory_order_acq_rel)) return;
     /* seq_cst fence: a worker that parks after this sees stop; one already parked is woken */
-    atomic_thread_fence(memory_order_seq_cst);
+    kcr_fence(memory_order_seq_cst);
     for (uint32_t i = 0; i < p->n; i++) {
         wake_worker(p, &p->w[i]);
         kcr_futex_wake(&p->w[i].parked, 1);

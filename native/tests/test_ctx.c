@@ -71,7 +71,7 @@ static void deep(kcr_wg *wg, int depth) {
 }
 static void overflow(void *arg) { deep((kcr_wg *)arg, 0); }
 
-static void stack_overflow_hits_guard_page(void) {
+__attribute__((unused)) static void stack_overflow_hits_guard_page(void) {
     fflush(stdout);
     pid_t pid = fork();
     CHECK(pid >= 0);
