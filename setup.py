@@ -5,5 +5,6 @@ from setuptools import setup
 setup(
     cffi_modules=[
         "kcoro_stream/_build_ring.py:ffibuilder",
+        "kcoro_stream/_build_bench.py:ffibuilder",
     ],
 )
