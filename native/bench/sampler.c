@@ -40,9 +40,15 @@
 #define KCS_GIT_DESCRIBE "unknown"
 #endif
 
+struct osthread {
+    uint64_t run_ns, wait_ns, timeslices, vol, invol;
+    int64_t cpu;
+};
+
 struct osfd {
     int tid;
     int schedstat, status, stat;
+    struct osthread last; /* a thread that exited (final frame) keeps its last values */
 };
 
 struct kcs_sampler {
@@ -88,14 +94,8 @@ static int open_task_file(int tid, const char *name) {
     return open(path, O_RDONLY | O_CLOEXEC);
 }
 
-struct osthread {
-    uint64_t run_ns, wait_ns, timeslices, vol, invol;
-    int64_t cpu;
-};
-
 static void read_osthread(struct osfd *f, int tid, struct osthread *o) {
-    memset(o, 0, sizeof *o);
-    o->cpu = -1;
+    *o = f->last;
     if (tid <= 0) return;
     if (f->tid != tid) {
         f->tid = tid;
@@ -121,6 +121,7 @@ static void read_osthread(struct osfd *f, int tid, struct osthread *o) {
     if (read_fd(f->stat, buf, sizeof buf) > 0) {
         char *p = strrchr(buf, ')');
         if (p) {
+            o->cpu = -1;
             /* fields after the comm: state is field 3, processor is field 39 */
             int field = 2;
             char *save = NULL;
@@ -131,6 +132,7 @@ static void read_osthread(struct osfd *f, int tid, struct osthread *o) {
                 }
         }
     }
+    f->last = *o;
 }
 
 static uint64_t rss_bytes(struct kcs_sampler *s) {
@@ -515,7 +517,10 @@ struct kcs_sampler *kcs_sampler_start(struct kcs_ring *ring, const struct kcs_be
         free(s);
         return NULL;
     }
-    for (uint32_t i = 0; i < s->nworkers; i++) s->os[i].schedstat = s->os[i].status = s->os[i].stat = -1;
+    for (uint32_t i = 0; i < s->nworkers; i++) {
+        s->os[i].schedstat = s->os[i].status = s->os[i].stat = -1;
+        s->os[i].last.cpu = -1;
+    }
     s->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
     pthread_mutex_init(&s->mark_mu, NULL);
     snprintf(s->reason, sizeof s->reason, "duration");
