@@ -25,9 +25,15 @@
 
 #include "bench.h"
 
+/* A zero-copy packet. In the channel workload packets live in the producer's
+ * slab and the consumer hands one back by clearing its byte in the
+ * producer's `owned` array (64 flags share a cache line, so giving back is
+ * cheap); in mixed mode each packet is malloc'ed by the sending task and freed
+ * by the consumer. */
 struct zpkt {
-    _Atomic uint32_t busy; /* 1 while owned by the channel or a consumer */
+    _Atomic uint8_t *owned; /* slab packets: the release flag, NULL for heap packets */
     uint32_t len;
+    uint32_t pad;
     uint8_t data[];
 };
 
@@ -40,6 +46,7 @@ struct root {
     uint32_t index;
     uint8_t *buf;  /* copy mode: packet buffer */
     uint8_t *slab; /* zero-copy: packets */
+    _Atomic uint8_t *owned; /* zero-copy: 1 while a packet is with the channel or a consumer */
     uint64_t slab_n, stride, next;
     uint64_t rng;
     uint64_t stamps;
@@ -108,13 +115,14 @@ static void producer(void *arg) {
     while (!closed && !stopping(wl)) {
         for (uint64_t i = 0; i < cfg->packets && !closed; i++) {
             if (cfg->zero_copy) {
-                struct zpkt *p = (struct zpkt *)(r->slab + (r->next++ % r->slab_n) * r->stride);
-                /* acquire: pairs with the consumer's release of busy; its reads are done */
-                while (atomic_load_explicit(&p->busy, memory_order_acquire)) kcr_yield();
-                atomic_store_explicit(&p->busy, 1, memory_order_relaxed);
+                uint64_t k = r->next++ % r->slab_n;
+                struct zpkt *p = (struct zpkt *)(r->slab + k * r->stride);
+                /* acquire: pairs with the consumer's release store; its reads are done */
+                while (atomic_load_explicit(&r->owned[k], memory_order_acquire)) kcr_yield();
+                atomic_store_explicit(&r->owned[k], 1, memory_order_relaxed);
                 write_stamp(p->data, len, stamp_now(r, cfg->latency_sample), seq++);
                 if (kcr_chan_send_ptr(r->ch, p) != 0) { /* closed: ownership stays here */
-                    atomic_store_explicit(&p->busy, 0, memory_order_relaxed);
+                    atomic_store_explicit(&r->owned[k], 0, memory_order_relaxed);
                     closed = 1;
                 }
             } else {
@@ -138,7 +146,7 @@ static void consumer(void *arg) {
             struct zpkt *p = (struct zpkt *)vp;
             record_latency(p->data, len);
             /* release: pairs with the producer's acquire; we are done with the packet */
-            atomic_store_explicit(&p->busy, 0, memory_order_release);
+            atomic_store_explicit(p->owned, 0, memory_order_release);
         } else {
             if (kcr_chan_recv(r->ch, r->buf) != 0) break;
             record_latency(r->buf, len);
@@ -173,6 +181,7 @@ static void mixed_task(void *arg) {
     if (cfg->zero_copy) {
         struct zpkt *p = (struct zpkt *)malloc(sizeof(struct zpkt) + cfg->packet_size);
         if (p) {
+            p->owned = NULL;
             p->len = cfg->packet_size;
             write_stamp(p->data, cfg->packet_size, t, x);
             if (kcr_chan_send_ptr(r->ch, p) != 0) free(p); /* not handed off: still ours */
@@ -251,10 +260,14 @@ static int start_channel(struct kcs_workload *wl, kcr_pool *p, kcr_chan *ch, cha
         struct root *r = add_root(wl, p, ch);
         if (!r) goto oom;
         if (cfg->zero_copy) {
-            r->stride = (sizeof(struct zpkt) + cfg->packet_size + 7u) & ~(uint64_t)7u;
+            r->stride = (sizeof(struct zpkt) + cfg->packet_size + 63u) & ~(uint64_t)63u;
             r->slab_n = (uint64_t)cfg->capacity + cfg->consumers + 64;
-            r->slab = (uint8_t *)calloc(r->slab_n, r->stride);
-            if (!r->slab) goto oom;
+            r->slab = (uint8_t *)aligned_alloc(64, r->slab_n * r->stride);
+            r->owned = (_Atomic uint8_t *)calloc(r->slab_n, 1);
+            if (!r->slab || !r->owned) goto oom;
+            memset(r->slab, 0, r->slab_n * r->stride);
+            for (uint64_t k = 0; k < r->slab_n; k++)
+                ((struct zpkt *)(r->slab + k * r->stride))->owned = &r->owned[k];
         }
     }
     for (uint32_t i = 0; i < cfg->consumers; i++)
@@ -395,6 +408,7 @@ void kcs_workload_destroy(struct kcs_workload *wl) {
     for (uint32_t i = 0; i < wl->nroots; i++) {
         free(wl->roots[i].buf);
         free(wl->roots[i].slab);
+        free((void *)wl->roots[i].owned);
     }
     free(wl->roots);
     free(wl);

@@ -83,24 +83,34 @@ void kcr__clock_init(void);
 
 /* ------------------------------------------------------------- counters */
 
-static void ctr_add(kcr_chan *ch, int i, uint64_t d) {
+/* The calling worker's counter slot, or NULL for the shared slot. Looked up
+ * once per completed operation (a coroutine may migrate while it waits). */
+static struct kcr_chan_ctr *my_slot(kcr_chan *ch) {
     int gid = kcr_worker_id();
-    if (gid >= 0 && (uint32_t)gid < ch->nslots)
-        KCR_INC(ch->ctr[gid].v[i], d); /* owner-only slot */
+    return gid >= 0 && (uint32_t)gid < ch->nslots ? &ch->ctr[gid] : NULL;
+}
+
+static void ctr_add_slot(kcr_chan *ch, struct kcr_chan_ctr *slot, int i, uint64_t d) {
+    if (slot)
+        KCR_INC(slot->v[i], d); /* owner-only slot */
     else
         atomic_fetch_add_explicit(&ch->ctr[ch->nslots].v[i], d, memory_order_relaxed);
 }
 
+static void ctr_add(kcr_chan *ch, int i, uint64_t d) { ctr_add_slot(ch, my_slot(ch), i, d); }
+
 static int sent_ok(kcr_chan *ch) {
-    ctr_add(ch, C_SENDS, 1);
-    ctr_add(ch, C_BYTES_SENT, ch->cfg.elem_size);
-    if (ch->cfg.ptr_mode) ctr_add(ch, C_ZC_SENT, 1);
+    struct kcr_chan_ctr *slot = my_slot(ch);
+    ctr_add_slot(ch, slot, C_SENDS, 1);
+    ctr_add_slot(ch, slot, C_BYTES_SENT, ch->cfg.elem_size);
+    if (ch->cfg.ptr_mode) ctr_add_slot(ch, slot, C_ZC_SENT, 1);
     return 0;
 }
 static int recv_ok(kcr_chan *ch) {
-    ctr_add(ch, C_RECVS, 1);
-    ctr_add(ch, C_BYTES_RECV, ch->cfg.elem_size);
-    if (ch->cfg.ptr_mode) ctr_add(ch, C_ZC_RECV, 1);
+    struct kcr_chan_ctr *slot = my_slot(ch);
+    ctr_add_slot(ch, slot, C_RECVS, 1);
+    ctr_add_slot(ch, slot, C_BYTES_RECV, ch->cfg.elem_size);
+    if (ch->cfg.ptr_mode) ctr_add_slot(ch, slot, C_ZC_RECV, 1);
     return 0;
 }
 static int send_fail(kcr_chan *ch, int err) {
