@@ -109,7 +109,9 @@ uint64_t kcr_now_ns(void) { return kcr_ticks_to_ns(kcr_ticks()); }
 
 /* ------------------------------------------------------ current worker */
 
-static _Thread_local struct kcr_worker *tls_worker;
+/* initial-exec: also inside the cffi extension (a dlopen'ed object) the
+ * access is one %fs-relative load, not a __tls_get_addr call */
+static _Thread_local struct kcr_worker *tls_worker __attribute__((tls_model("initial-exec")));
 
 /* noipa: a coroutine may resume on another thread, so the address of the
  * thread-local must be recomputed after every switch, never cached. */
