@@ -1,0 +1,252 @@
+/*
+ * instrument_runtime.c — how another runtime (KCoro, or yours) emits the
+ * kcoro-stream events through native/include/kcoro_stream.h.
+ *
+ * The "runtime" here is deliberately tiny: worker threads taking jobs from a
+ * mutex-protected queue that a submitter thread fills. What matters is the
+ * pattern, which is the same for any runtime:
+ *
+ *   1. keep cumulative counters per worker, written only by that worker with
+ *      relaxed atomics (no lock, no syscall on the hot path);
+ *   2. one sampler (here the main thread) wakes every interval, snapshots the
+ *      counters and writes ONE frame: a msgpack array of events, each an
+ *      array [tag, ts_ns, source, fields... in the order of
+ *      kcoro_stream/events.py];
+ *   3. each tick: poll the control area (interval, pause, stop), heartbeat;
+ *   4. RunStarted first, RunEnded last, then kcs_ring_close.
+ *
+ * The writer never blocks: a frame that does not fit is dropped and counted,
+ * and because counters are cumulative the monitor only loses resolution.
+ *
+ *   kcoro-stream run pipelines/default.py --attach PATH   (the monitor side)
+ *   instrument_runtime --ring PATH [--duration S] [--workers N]
+ *
+ * Build: make -C native (build/instrument_runtime).
+ */
+#include "kcoro_stream.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+/* ----------------------------------------------------------- the runtime */
+
+struct counters { /* one per worker, on its own cache line */
+    _Alignas(64) _Atomic uint64_t completed, busy_ns, idle_ns, parks;
+    _Atomic uint64_t lat[KCS_HIST_BUCKETS]; /* submit → start, log2x4 buckets */
+    _Atomic uint64_t lat_total;
+};
+
+struct job {
+    uint64_t submit_ns;
+};
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct job q[1024];
+    unsigned head, tail;
+    int stop;
+    _Atomic uint64_t submitted; /* the submitter's own counter */
+} rt = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, {{0}}, 0, 0, 0, 0};
+
+static struct counters *ctr;
+
+/* relaxed: only this thread writes the counter; the sampler reads it relaxed */
+#define BUMP(f, d) atomic_store_explicit(&(f), atomic_load_explicit(&(f), memory_order_relaxed) + (d), memory_order_relaxed)
+#define READ(f) atomic_load_explicit(&(f), memory_order_relaxed)
+
+static void *worker(void *arg) {
+    struct counters *c = (struct counters *)arg;
+    for (;;) {
+        uint64_t t0 = kcs_monotonic_ns();
+        pthread_mutex_lock(&rt.mu);
+        while (rt.head == rt.tail && !rt.stop) {
+            BUMP(c->parks, 1);
+            pthread_cond_wait(&rt.cv, &rt.mu);
+        }
+        if (rt.head == rt.tail) {
+            pthread_mutex_unlock(&rt.mu);
+            return NULL;
+        }
+        struct job j = rt.q[rt.head++ % 1024];
+        pthread_mutex_unlock(&rt.mu);
+        uint64_t t1 = kcs_monotonic_ns();
+        BUMP(c->idle_ns, t1 - t0);
+        BUMP(c->lat[kcs_hist_bucket(t1 - j.submit_ns)], 1);
+        BUMP(c->lat_total, t1 - j.submit_ns);
+        volatile uint64_t x = 0;
+        for (int i = 0; i < 2000; i++) x += (uint64_t)i; /* the job */
+        BUMP(c->completed, 1);
+        BUMP(c->busy_ns, kcs_monotonic_ns() - t1);
+    }
+}
+
+static void *submitter(void *arg) {
+    (void)arg;
+    for (;;) {
+        pthread_mutex_lock(&rt.mu);
+        if (rt.stop) {
+            pthread_mutex_unlock(&rt.mu);
+            return NULL;
+        }
+        if (rt.tail - rt.head < 1024) {
+            rt.q[rt.tail++ % 1024].submit_ns = kcs_monotonic_ns();
+            atomic_fetch_add_explicit(&rt.submitted, 1, memory_order_relaxed);
+            pthread_cond_signal(&rt.cv);
+        }
+        pthread_mutex_unlock(&rt.mu);
+        struct timespec d = {0, 20000};
+        nanosleep(&d, NULL);
+    }
+}
+
+/* ------------------------------------------------------- the emit side */
+
+static void emit_run_started(struct kcs_mp *m, uint64_t ts, unsigned workers, uint64_t interval_ns) {
+    kcs_mp_event(m, 11, KCS_EV_RUN_STARTED, ts, 0);
+    kcs_mp_str(m, "toy-runtime-1");   /* run_id */
+    kcs_mp_str(m, "tasks");           /* mode */
+    kcs_mp_map(m, 2);                 /* config: every knob of the run */
+    kcs_mp_str(m, "workers");
+    kcs_mp_uint(m, workers);
+    kcs_mp_str(m, "pools");
+    kcs_mp_array(m, 1);
+    kcs_mp_str(m, "tasks");
+    kcs_mp_uint(m, workers);          /* workers */
+    kcs_mp_str(m, "localhost");       /* host */
+    kcs_mp_uint(m, (uint64_t)getpid());
+    kcs_mp_uint(m, KCS_ABI_MAJOR);
+    kcs_mp_uint(m, KCS_ABI_MINOR);
+    kcs_mp_map(m, 1);                 /* build fingerprint: str → str */
+    kcs_mp_str(m, "compiler");
+    kcs_mp_str(m, "cc");
+    kcs_mp_uint(m, kcs_now_ns(CLOCK_REALTIME) - (kcs_monotonic_ns() - ts)); /* wall_ns at ts */
+    kcs_mp_uint(m, interval_ns);
+}
+
+static void emit_worker(struct kcs_mp *m, uint64_t ts, unsigned w, uint64_t submitted, struct counters *c) {
+    kcs_mp_event(m, 16, KCS_EV_WORKER_COUNTERS, ts, 0);
+    kcs_mp_uint(m, w);                /* worker */
+    kcs_mp_uint(m, 0);                /* pool */
+    kcs_mp_uint(m, submitted);        /* tasks_submitted (this runtime: on worker 0) */
+    kcs_mp_uint(m, READ(c->completed));
+    kcs_mp_uint(m, 0);                /* fastpath_hits: no LIFO slot here */
+    kcs_mp_uint(m, READ(c->completed)); /* fastpath_misses */
+    kcs_mp_uint(m, 0);                /* steal_probes / successes / failures */
+    kcs_mp_uint(m, 0);
+    kcs_mp_uint(m, 0);
+    kcs_mp_int(m, -1);                /* last_victim */
+    kcs_mp_uint(m, READ(c->completed)); /* inject_pulls: every job comes from the queue */
+    kcs_mp_uint(m, READ(c->parks));
+    kcs_mp_uint(m, READ(c->parks));   /* unparks */
+    kcs_mp_uint(m, READ(c->busy_ns));
+    kcs_mp_uint(m, READ(c->idle_ns));
+    kcs_mp_uint(m, 0);                /* switches: no coroutines */
+}
+
+static void emit_histogram(struct kcs_mp *m, uint64_t ts, unsigned workers) {
+    uint64_t sum[KCS_HIST_BUCKETS] = {0}, total = 0;
+    for (unsigned w = 0; w < workers; w++) {
+        for (unsigned b = 0; b < KCS_HIST_BUCKETS; b++) sum[b] += READ(ctr[w].lat[b]);
+        total += READ(ctr[w].lat_total);
+    }
+    uint32_t n = KCS_HIST_BUCKETS;
+    while (n > 0 && sum[n - 1] == 0) n--; /* trailing zeros are cut */
+    kcs_mp_event(m, 5, KCS_EV_HISTOGRAM, ts, 0);
+    kcs_mp_str(m, "task_start_latency_ns");
+    kcs_mp_uint(m, 0);
+    kcs_mp_str(m, KCS_HIST_SCHEME);
+    kcs_mp_array(m, n);
+    for (uint32_t b = 0; b < n; b++) kcs_mp_uint(m, sum[b]);
+    kcs_mp_uint(m, total);
+}
+
+static volatile sig_atomic_t g_signal;
+static void on_signal(int s) {
+    (void)s;
+    g_signal = 1;
+}
+
+int main(int argc, char **argv) {
+    const char *path = NULL;
+    double duration = 2.0;
+    unsigned workers = 2;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--ring")) path = argv[i + 1];
+        else if (!strcmp(argv[i], "--duration")) duration = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--workers")) workers = (unsigned)atoi(argv[i + 1]);
+    }
+    if (!path || workers < 1 || workers > 64) {
+        fprintf(stderr, "usage: instrument_runtime --ring PATH [--duration S] [--workers 1..64]\n");
+        return 2;
+    }
+    struct kcs_ring ring;
+    /* the monitor created the ring and passed us its path; else create it */
+    if (kcs_ring_attach(&ring, path) != 0 && kcs_ring_create(&ring, path, 1u << 20, 10000000u) != 0) {
+        fprintf(stderr, "instrument_runtime: %s\n", kcs_last_error());
+        return 2;
+    }
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    ctr = (struct counters *)aligned_alloc(64, sizeof *ctr * workers);
+    memset(ctr, 0, sizeof *ctr * workers);
+    pthread_t th[65];
+    for (unsigned w = 0; w < workers; w++) pthread_create(&th[w], NULL, worker, &ctr[w]);
+    pthread_create(&th[workers], NULL, submitter, NULL);
+
+    struct kcs_mp mp;
+    kcs_mp_init(&mp);
+    uint64_t interval = 10000000u, t0 = kcs_monotonic_ns(), last = t0, tick = 0;
+    int paused = 0;
+    const char *reason = "duration";
+    kcs_frame_begin(&mp, 1);
+    emit_run_started(&mp, t0, workers, interval);
+    kcs_frame_commit(&ring, &mp);
+    for (;;) {
+        struct timespec d = {0, (long)interval};
+        nanosleep(&d, NULL);
+        uint64_t now = kcs_monotonic_ns();
+        if (g_signal) { reason = "signal"; break; }
+        if (duration > 0 && now - t0 >= (uint64_t)(duration * 1e9)) break;
+        struct kcs_control c;
+        if (kcs_ring_poll_control(&ring, &c)) { /* the monitor's requests */
+            if (c.interval_ns) interval = c.interval_ns;
+            paused = c.paused != 0;
+            if (c.stop) { reason = "stopped"; break; }
+        }
+        kcs_ring_heartbeat(&ring); /* every tick, even when paused */
+        if (paused) continue;
+        tick++;
+        kcs_frame_begin(&mp, 3 + workers);
+        kcs_mp_event(&mp, 4, KCS_EV_TICK, now, 0);
+        kcs_mp_uint(&mp, tick);
+        kcs_mp_uint(&mp, interval);
+        kcs_mp_uint(&mp, now - last);
+        kcs_mp_bool(&mp, 0);
+        uint64_t submitted = atomic_load_explicit(&rt.submitted, memory_order_relaxed);
+        for (unsigned w = 0; w < workers; w++) emit_worker(&mp, now, w, w == 0 ? submitted : 0, &ctr[w]);
+        emit_histogram(&mp, now, workers);
+        kcs_mp_event(&mp, 3, KCS_EV_GAUGE, now, 0);
+        kcs_mp_str(&mp, "inject_depth");
+        kcs_mp_uint(&mp, 0);
+        pthread_mutex_lock(&rt.mu);
+        kcs_mp_double(&mp, (double)(rt.tail - rt.head));
+        pthread_mutex_unlock(&rt.mu);
+        kcs_frame_commit(&ring, &mp); /* never blocks; drops are counted */
+        last = now;
+    }
+    pthread_mutex_lock(&rt.mu);
+    rt.stop = 1;
+    pthread_cond_broadcast(&rt.cv);
+    pthread_mutex_unlock(&rt.mu);
+    for (unsigned w = 0; w <= workers; w++) pthread_join(th[w], NULL);
+    kcs_frame_begin(&mp, 1);
+    kcs_mp_event(&mp, 2, KCS_EV_RUN_ENDED, kcs_monotonic_ns(), 0);
+    kcs_mp_str(&mp, reason);
+    kcs_mp_int(&mp, 0);
+    kcs_frame_commit(&ring, &mp);
+    kcs_ring_close(&ring);
+    kcs_mp_free(&mp);
+    free(ctr);
+    return 0;
+}
