@@ -14,7 +14,8 @@ raise) and turned into a ``SinkError`` at ``open`` or a logged line later.
 
     open()  ──► spawn_system_task(_run) ──► hypercorn.trio.serve(app)
                  started (port) / bind error ◄──┘
-    aclose() ──► shutdown trigger ──► graceful close (bounded) ──► cancel
+    aclose() ──► shutdown trigger ──► graceful close (bounded)
+             ──► abort stalled connections ──► cancel
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from __future__ import annotations
 import errno
 import ipaddress
 import logging
+import os
+import socket
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
@@ -160,13 +163,61 @@ class HttpServer:
             self._stopped.set()
 
     async def aclose(self) -> None:
-        """Graceful shutdown (bounded), then cancel whatever is left."""
+        """Graceful shutdown (bounded), then abort what is left, then cancel.
+
+        hypercorn shields its socket writes from cancellation, so a peer that
+        stopped reading would hold the server (and the process's exit) forever;
+        after the graceful period such connections are shut down at the socket
+        level, which fails the stuck write (BrokenResourceError) instead.
+        """
         self._shutdown.set()
-        with trio.move_on_after(self.graceful_timeout_s + 1.0):
+        with trio.move_on_after(self.graceful_timeout_s + 0.5):
             await self._stopped.wait()
-        self._scope.cancel()
-        with trio.CancelScope(shield=True):
-            await self._stopped.wait()
+        if not self._stopped.is_set():
+            if self.port is not None:
+                aborted = abort_tcp_connections(self.port)
+                log.info("%s: aborted %d stalled connection(s) on %s", self.sink, aborted, self.address)
+            self._scope.cancel()
+            with trio.CancelScope(shield=True) as wait:
+                wait.deadline = trio.current_time() + 5.0
+                await self._stopped.wait()
+            if not self._stopped.is_set():
+                log.warning("%s: server on %s did not stop; abandoning it", self.sink, self.address)
+
+
+def abort_tcp_connections(port: int) -> int:
+    """Shut down every accepted TCP connection of this process on local ``port``.
+
+    Linux only (walks /proc/self/fd); elsewhere it does nothing. The listener
+    itself (no peer) is left alone; ``shutdown`` acts on the connection, so
+    closing our duplicate descriptor afterwards leaves the server's own.
+    """
+    fd_dir = "/proc/self/fd"
+    if not os.path.isdir(fd_dir):
+        return 0
+    aborted = 0
+    for name in os.listdir(fd_dir):
+        try:
+            dup = os.dup(int(name))
+        except (ValueError, OSError):
+            continue
+        try:
+            sock = socket.socket(fileno=dup)
+        except OSError:
+            os.close(dup)
+            continue
+        with sock:
+            try:
+                if sock.type != socket.SOCK_STREAM or sock.family not in (socket.AF_INET, socket.AF_INET6):
+                    continue
+                if sock.getsockname()[1] != port:
+                    continue
+                sock.getpeername()  # the listening socket has none: OSError
+                sock.shutdown(socket.SHUT_RDWR)
+                aborted += 1
+            except OSError:
+                continue
+    return aborted
 
 
 async def send_response(

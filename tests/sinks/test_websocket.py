@@ -346,3 +346,22 @@ async def test_chromium_shows_live_tasks_per_s_and_alert(tmp_path: Path) -> None
         proc.terminate()
         await trio.to_thread.run_sync(proc.wait)
         driver_log.close()
+
+
+async def test_aclose_finishes_with_a_stalled_client_still_connected() -> None:
+    """Shutdown is bounded: a client that never reads cannot hold the pipeline's exit."""
+    sink = build_sink({"sink": "websocket", "port": 0, "client_queue": 4}, SinkContext())
+    assert isinstance(sink, WebSocketSink)
+    await sink.open()
+    async with open_websocket_url(
+        sink.ws_url, message_queue_size=0, max_message_size=MAX_MSG, disconnect_timeout=5
+    ) as stalled:
+        await sink.wait_clients(1)
+        for i in range(2000):
+            await sink.send([big_heatmap(i)])
+            await trio.sleep(0)
+        assert sink.client_statistics()[0].dropped_events > 0
+        with trio.fail_after(30):  # hang guard; the server's own bound is its graceful timeout
+            await sink.aclose()
+        assert sink.client_count == 0
+        del stalled
