@@ -9,14 +9,16 @@ Run: python benchmarks/native_channel.py [--quick]
 
 from __future__ import annotations
 
-from native_common import QUICK, machine_note, median_of, m, table
+from native_common import QUICK, m, machine_note, median_of, table
 
 SECS = "0.5" if QUICK else "1.5"
 REPEAT = 1 if QUICK else 3
 
 
 def main() -> None:
-    print(f"native channel throughput, 1P/1C, 64 B, 2 workers, median of {REPEAT} x {SECS} s ({machine_note()})")
+    print(
+        f"native channel throughput, 1P/1C, 64 B, 2 workers, median of {REPEAT} x {SECS} s ({machine_note()})"
+    )
     common = ["--no-ring", "--mode", "channel", "--workers", "2", "-k", "64", "-d", SECS]
     cases = [
         ("buffered 16384, copy (baseline)", ["-c", "16384"]),

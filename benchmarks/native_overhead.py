@@ -30,8 +30,11 @@ def main() -> None:
     rows = []
     for name, workload, key in [
         ("tasks, 2 workers", ["--mode", "tasks", "--workers", "2"], "tasks_per_s"),
-        ("channel 16384 zero-copy, 2 workers", ["--mode", "channel", "--workers", "2", "-c", "16384", "--zero-copy"],
-         "msgs_per_s"),
+        (
+            "channel 16384 zero-copy, 2 workers",
+            ["--mode", "channel", "--workers", "2", "-c", "16384", "--zero-copy"],
+            "msgs_per_s",
+        ),
     ]:
         off, on = [], []
         for _ in range(ROUNDS):
@@ -39,10 +42,21 @@ def main() -> None:
             on.append(observed(workload, key))
         a, b = statistics.median(off), statistics.median(on)
         lost = (a - b) / a * 100
-        rows.append([name, f"{a / 1e6:,.2f} M/s", f"{b / 1e6:,.2f} M/s", f"{b / a:.3f}x", f"{lost:+.2f} %",
-                     "target <= 1 %: " + ("met" if lost <= 1 else "NOT met")])
-    table("throughput with and without the observer",
-          ["workload", "ring off (baseline)", "sampler+ring+reader", "ratio", "lost", "note"], rows)
+        rows.append(
+            [
+                name,
+                f"{a / 1e6:,.2f} M/s",
+                f"{b / 1e6:,.2f} M/s",
+                f"{b / a:.3f}x",
+                f"{lost:+.2f} %",
+                "target <= 1 %: " + ("met" if lost <= 1 else "NOT met"),
+            ]
+        )
+    table(
+        "throughput with and without the observer",
+        ["workload", "ring off (baseline)", "sampler+ring+reader", "ratio", "lost", "note"],
+        rows,
+    )
 
 
 if __name__ == "__main__":

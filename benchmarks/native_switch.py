@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import statistics
 
+from kcoro_stream._bench import lib  # cffi, built by setup.py
 from native_common import QUICK, machine_note, table
-
-from kcoro_stream._bench import lib  # type: ignore[import-not-found]  # cffi, built by setup.py
 
 ITERS = 2_000_000 if QUICK else 10_000_000
 
@@ -25,8 +24,12 @@ def main() -> None:
         ["implementation", "ns/switch", "vs ucontext", "note"],
         [
             ["ucontext swapcontext (baseline)", f"{uc:.1f}", "1.00x", "saves the signal mask: a syscall"],
-            ["assembly (this build)", f"{asm:.1f}", f"{uc / asm:.1f}x faster",
-             "target <= 40 ns: " + ("met" if asm <= 40 else "NOT met")],
+            [
+                "assembly (this build)",
+                f"{asm:.1f}",
+                f"{uc / asm:.1f}x faster",
+                "target <= 40 ns: " + ("met" if asm <= 40 else "NOT met"),
+            ],
         ],
     )
 

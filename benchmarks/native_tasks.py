@@ -8,7 +8,7 @@ Run: python benchmarks/native_tasks.py [--quick]
 
 from __future__ import annotations
 
-from native_common import QUICK, machine_note, median_of, m, table
+from native_common import QUICK, m, machine_note, median_of, table
 
 SECS = "0.5" if QUICK else "1.5"
 REPEAT = 1 if QUICK else 3
@@ -27,7 +27,11 @@ def main() -> None:
     for name, extra in cases:
         v, _ = median_of(REPEAT, "--no-ring", "--mode", "tasks", "-d", SECS, *extra, key="tasks_per_s")
         base = base or v
-        target = "target >= 10 M/s: " + ("met" if v >= 10e6 else "NOT met") if name.startswith("2 workers, batch 64") else ""
+        target = (
+            "target >= 10 M/s: " + ("met" if v >= 10e6 else "NOT met")
+            if name.startswith("2 workers, batch 64")
+            else ""
+        )
         rows.append([name, m(v) + "/s", f"{v / base:.2f}x", target])
     table("tasks/s", ["case", "tasks/s", "vs 1 worker", "note"], rows)
 

@@ -8,20 +8,15 @@ side (``kcoro-bench --help``); a bad flag prints one line and exits 2.
 
 from __future__ import annotations
 
-import sys
-
-from .._bench import ffi, lib  # type: ignore[import-not-found]  # built by setup.py (cffi)
+from .._bench import ffi, lib  # built by setup.py (cffi, kcoro_stream/_build_bench.py)
+from ._child import run_c_main
 
 PROGRAM = "kcoro-bench"
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark with ``argv`` (default: ``sys.argv[1:]``); return its exit code."""
-    args = [PROGRAM.encode(), *(a.encode() for a in (sys.argv[1:] if argv is None else argv))]
-    keep = [ffi.new("char[]", a) for a in args]
-    c_argv = ffi.new("char *[]", [*keep, ffi.NULL])
-    sys.stdout.flush()
-    return int(lib.kcs_bench_main(len(args), c_argv))
+    return run_c_main(lib.kcs_bench_main, ffi, PROGRAM, argv)
 
 
 if __name__ == "__main__":

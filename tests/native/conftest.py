@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from kcoro_stream._native import ffi, lib
 
 from kcoro_stream import events as ev
-from kcoro_stream._native import ffi, lib
 
 RING_BYTES = 4 << 20
 BENCH = [sys.executable, "-m", "kcoro_stream.sources.bench"]
@@ -79,7 +79,9 @@ class Ring:
         self.closed = False
 
     def poll(self) -> int:
-        n = lib.kcs_reader_read(self.r, self.out, self.cap, self.off, self.len, self.seq, self.ts, 4096, self.res)
+        n = lib.kcs_reader_read(
+            self.r, self.out, self.cap, self.off, self.len, self.seq, self.ts, 4096, self.res
+        )
         assert n >= 0
         assert self.res.corrupt == 0
         self.gaps += self.res.gap_frames

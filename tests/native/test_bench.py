@@ -66,9 +66,26 @@ def test_run_started_carries_config_and_build(bench) -> None:
     assert (rs.abi_major, rs.abi_minor) == (1, 0)
     assert rs.interval_ns == 10_000_000
     for knob in (
-        "mode", "workers", "producers", "consumers", "packets", "capacity", "packet_size", "spin",
-        "duration_s", "interval_ms", "batch", "body_cost", "zero_copy", "imbalanced", "seed",
-        "adaptive", "adaptive_max_ms", "ring_size", "channel_kind", "latency_sample",
+        "mode",
+        "workers",
+        "producers",
+        "consumers",
+        "packets",
+        "capacity",
+        "packet_size",
+        "spin",
+        "duration_s",
+        "interval_ms",
+        "batch",
+        "body_cost",
+        "zero_copy",
+        "imbalanced",
+        "seed",
+        "adaptive",
+        "adaptive_max_ms",
+        "ring_size",
+        "channel_kind",
+        "latency_sample",
     ):
         assert knob in rs.config, knob
     assert rs.config["seed"] == 7
@@ -108,15 +125,26 @@ def test_every_frame_has_the_documented_events(bench) -> None:
         hist = {e.metric for e in frame if isinstance(e, ev.Histogram)}
         assert hist == {"task_start_latency_ns", "chan_latency_ns"}
         gauges = {e.name for e in frame if isinstance(e, ev.Gauge)}
-        assert gauges >= {"inject_depth", "live_coroutines", "ready_coroutines", "process_cpu_ns", "rss_bytes"}
+        assert gauges >= {
+            "inject_depth",
+            "live_coroutines",
+            "ready_coroutines",
+            "process_cpu_ns",
+            "rss_bytes",
+        }
     ticks = run.of(ev.Tick)
     assert [t.seq for t in ticks] == sorted(t.seq for t in ticks)
     assert all(t.target_ns == 10_000_000 and not t.paused for t in ticks)
-    hist = [h for h in run.final(ev.Histogram) if h.metric == "chan_latency_ns"][0]
-    assert hist.scheme == "log2x4" and hist.counts and hist.counts[-1] != 0 and hist.total > 0
+    chan_hist = next(h for h in run.final(ev.Histogram) if h.metric == "chan_latency_ns")
+    assert (
+        chan_hist.scheme == "log2x4"
+        and chan_hist.counts
+        and chan_hist.counts[-1] != 0
+        and chan_hist.total > 0
+    )
     osw = run.final(ev.OsThread)
     assert all(o.tid > 0 and o.run_ns > 0 and o.cpu >= 0 for o in osw)
-    rss = [g for g in run.final(ev.Gauge) if g.name == "rss_bytes"][0]
+    rss = next(g for g in run.final(ev.Gauge) if g.name == "rss_bytes")
     assert rss.value > 1 << 20
 
 
@@ -223,8 +251,19 @@ def test_control_interval_pause_and_stop(tmp_path: Path) -> None:
 
 
 def test_adaptive_interval_widens_when_stable(bench) -> None:
-    run = bench("--mode", "tasks", "--workers", "2", "-d", "0.6", "--interval-ms", "2", "--adaptive",
-                "--adaptive-max-ms", "16")
+    run = bench(
+        "--mode",
+        "tasks",
+        "--workers",
+        "2",
+        "-d",
+        "0.6",
+        "--interval-ms",
+        "2",
+        "--adaptive",
+        "--adaptive-max-ms",
+        "16",
+    )
     assert_clean(run)
     targets = [t.target_ns for t in run.of(ev.Tick)]
     assert targets[0] == 2_000_000
@@ -290,6 +329,10 @@ def test_in_process_entry_point_returns_exit_code() -> None:
 
 
 def test_module_runs_as_a_program() -> None:
-    p = subprocess.run([sys.executable, "-m", "kcoro_stream.sources.bench", "--help"],
-                       capture_output=True, text=True, timeout=30)
+    p = subprocess.run(
+        [sys.executable, "-m", "kcoro_stream.sources.bench", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert p.returncode == 0 and "--zero-copy" in p.stdout

@@ -26,12 +26,17 @@ def test_instrumented_runtime_example_emits_decodable_events(tmp_path: Path) -> 
 
     from .conftest import Ring
 
-    p = subprocess.run(["make", "-C", str(NATIVE), "build/instrument_runtime"], capture_output=True, text=True,
-                       timeout=300)
+    p = subprocess.run(
+        ["make", "-C", str(NATIVE), "build/instrument_runtime"], capture_output=True, text=True, timeout=300
+    )
     assert p.returncode == 0, p.stderr
     ring = Ring(tmp_path / "example.ring")
-    run = subprocess.run([str(NATIVE / "build" / "instrument_runtime"), "--ring", str(ring.path), "--duration",
-                          "0.2"], capture_output=True, text=True, timeout=30)
+    run = subprocess.run(
+        [str(NATIVE / "build" / "instrument_runtime"), "--ring", str(ring.path), "--duration", "0.2"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert run.returncode == 0, run.stderr
     while ring.poll():
         pass
