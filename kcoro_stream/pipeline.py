@@ -23,7 +23,7 @@ Flow, so derived output is identical to the live run's.
 
 from __future__ import annotations
 
-import ctypes
+import os
 import secrets
 import signal
 import subprocess
@@ -47,6 +47,7 @@ from .events import INGEST_SEQ_BIT, DerivedEvent, RingLoss, decode_frame
 from .ingest import AttachedProducer, ChildProducer, Ingester, ProducerOutcome
 from .sinks import Controller, Sink, SinkContext, build_sink
 from .sources import DEFAULT_RING_BYTES, RingReader
+from .sources._child import WATCH_ENV
 
 Batch = list[Any]  # one frame's events: RawEvent, or legacy derived Samples
 Derive = Callable[[Observable[Batch]], Observable[DerivedEvent]]
@@ -412,15 +413,6 @@ async def _watch_signals(ctl: Controller, kill: Callable[[], None], cancel: trio
                 kill()
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: get SIGTERM if the monitor dies (Linux prctl)."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass  # not Linux: the benchmark then runs until its duration ends
-
-
 async def _pump_stderr(stream: Any, tail: list[str], done: trio.Event) -> None:
     """Forward the child's stderr to ours, keeping the last lines."""
     buf = b""
@@ -485,8 +477,10 @@ async def _run_one_producer(
         cmd = _producer_command(src, RunOptions(**{**opts.__dict__, "mode": mode}), ring.path)
         tail: list[str] = []
         # The child's stdout goes to our stderr: our stdout is NDJSON for `| jq`.
+        # The child watches our pid and ends its run if we die (see sources/_child.py).
+        env = {**os.environ, WATCH_ENV: str(os.getpid())}
         proc = await trio.lowlevel.open_process(
-            cmd, stdin=subprocess.DEVNULL, stdout=sys.stderr.fileno(), stderr=subprocess.PIPE
+            cmd, stdin=subprocess.DEVNULL, stdout=sys.stderr.fileno(), stderr=subprocess.PIPE, env=env
         )
         child = ChildProducer(proc)
 

@@ -7,16 +7,13 @@ it launches the real benchmark (kcoro_stream.sources.bench).
 
 from __future__ import annotations
 
-import sys
-
 from .._native import ffi, lib
+from ._child import run_c_main
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = [b"synthetic_producer", *(a.encode() for a in (sys.argv[1:] if argv is None else argv))]
-    keep = [ffi.new("char[]", a) for a in args]
-    c_argv = ffi.new("char *[]", [*keep, ffi.NULL])
-    return int(lib.kcs_synthetic_main(len(args), c_argv))
+    """Run the example producer with ``argv`` (default: ``sys.argv[1:]``)."""
+    return run_c_main(lib.kcs_synthetic_main, ffi, "synthetic_producer", argv)
 
 
 if __name__ == "__main__":

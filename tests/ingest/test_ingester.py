@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -153,6 +154,38 @@ async def test_stop_escalates_to_sigterm_when_producer_ignores_control(tmp_path:
         outcome = await ing.run()
     ring.close()
     assert outcome.state == "lost" and "SIGTERM" in outcome.message
+
+
+def test_producer_ends_its_run_when_the_monitor_is_killed(tmp_path: Path) -> None:
+    """kill -9 of the monitor: the orphaned producer notices (parent watch) and exits on its own.
+
+    Runs longer than trio's idle worker-thread timeout (10 s) would matter only
+    for PR_SET_PDEATHSIG, which is why the parent watch is used instead.
+    """
+    pipe = tmp_path / "p.py"
+    pipe.write_text(
+        "from kcoro_stream.pipeline import BenchSource, Pipeline\n"
+        "pipeline = Pipeline(source=BenchSource(producer='synthetic'), sinks=[])\n"
+    )
+    mon = subprocess.Popen([sys.executable, "-m", "kcoro_stream", "run", str(pipe), "--no-log", "--no-tui"])
+    child = None
+    for _ in range(500):
+        out = subprocess.run(["pgrep", "-P", str(mon.pid)], capture_output=True, text=True).stdout.split()
+        if out:
+            child = int(out[0])
+            break
+        trio.run(trio.sleep, 0.01)
+    assert child is not None
+    trio.run(trio.sleep, 0.5)
+    mon.kill()
+    mon.wait()
+    for _ in range(300):  # the watch polls every 100 ms
+        if not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]:
+            break
+        trio.run(trio.sleep, 0.01)
+    else:
+        os.kill(child, signal.SIGKILL)
+        raise AssertionError("orphaned producer kept running after the monitor died")
 
 
 def test_ring_file_is_gone_after_kill_9_of_the_monitor(tmp_path: Path) -> None:
