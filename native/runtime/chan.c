@@ -148,7 +148,10 @@ static int ring_push(kcr_chan *ch, const void *src) {
             pos = atomic_load_explicit(&ch->enq_pos, memory_order_relaxed);
         }
     }
-    memcpy((uint8_t *)(c + 1), src, ch->data_size);
+    if (ch->data_size == sizeof(void *))
+        memcpy((uint8_t *)(c + 1), src, sizeof(void *)); /* pointer mode: one store, no call */
+    else
+        memcpy((uint8_t *)(c + 1), src, ch->data_size);
     /* seq_cst (release + Dekker): pairs with the acquire in ring_pop and with the
      * seq_cst increment of recv_waiters before a receiver's re-check */
     atomic_exchange_explicit(&c->seq, pos + 1, memory_order_seq_cst);
@@ -173,7 +176,10 @@ static int ring_pop(kcr_chan *ch, void *dst) {
             pos = atomic_load_explicit(&ch->deq_pos, memory_order_relaxed);
         }
     }
-    memcpy(dst, (uint8_t *)(c + 1), ch->data_size);
+    if (ch->data_size == sizeof(void *))
+        memcpy(dst, (uint8_t *)(c + 1), sizeof(void *));
+    else
+        memcpy(dst, (uint8_t *)(c + 1), ch->data_size);
     /* seq_cst (release + Dekker): pairs with the acquire in ring_push and with the
      * seq_cst increment of send_waiters before a sender's re-check */
     atomic_exchange_explicit(&c->seq, pos + ch->ncells, memory_order_seq_cst);
