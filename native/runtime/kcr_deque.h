@@ -41,8 +41,9 @@ static inline int kcr_deque_init(struct kcr_deque *d, uint32_t cap_pow2) {
 }
 static inline void kcr_deque_free(struct kcr_deque *d) { free((void *)d->buf); }
 
-/* Owner only. Returns 0 when full. */
-static inline int kcr_deque_push(struct kcr_deque *d, struct kcr_coro *c) {
+/* Owner only. Returns the size after the push (a lower bound: thieves may
+ * have taken some meanwhile), or 0 when full. */
+static inline int64_t kcr_deque_push(struct kcr_deque *d, struct kcr_coro *c) {
     int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed);
     /* acquire: pairs with the thieves' CAS of top; the slot we reuse was read */
     int64_t t = atomic_load_explicit(&d->top, memory_order_acquire);
@@ -50,7 +51,7 @@ static inline int kcr_deque_push(struct kcr_deque *d, struct kcr_coro *c) {
     atomic_store_explicit(&d->buf[b & d->mask], c, memory_order_relaxed);
     /* release: pairs with the acquire load of bottom in kcr_deque_steal */
     atomic_store_explicit(&d->bottom, b + 1, memory_order_release);
-    return 1;
+    return b + 1 - t;
 }
 
 /* Owner only: newest element, or NULL. */

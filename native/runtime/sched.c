@@ -289,9 +289,15 @@ static void push_local(struct kcr_worker *w, struct kcr_coro *c) {
         kcr_mpsc_push(&w->mailbox, &old->node);
         return;
     }
-    if (kcr_deque_push(&w->dq, old))
+    int64_t n = kcr_deque_push(&w->dq, old);
+    /* Wake a sleeper for the first task of a burst only. Skipping the rest is
+     * safe: whatever sits in this deque, its owner (running now) runs it;
+     * what a skipped wake costs is parallelism, for as long as the burst
+     * lasts, never a task. The inject queue and mailboxes have no running
+     * owner, so their pushes always notify. */
+    if (n == 1)
         notify(w->pool);
-    else
+    else if (n == 0)
         push_inject(w->pool, old);
 }
 
