@@ -38,7 +38,7 @@ class _Raw(msgspec.Struct, array_like=True, tag_field="tag", frozen=True, gc=Fal
 # --------------------------------------------------------------------- raw
 
 
-class RunStarted(_Raw, tag=1):
+class RunStarted(_Raw, tag=1, frozen=True):
     """A run began: what ran, where, and how the clocks map to wall time."""
 
     run_id: str
@@ -54,7 +54,7 @@ class RunStarted(_Raw, tag=1):
     interval_ns: int  # target sampling interval
 
 
-class WorkerCounters(_Raw, tag=2):
+class WorkerCounters(_Raw, tag=2, frozen=True):
     """Cumulative scheduler counters of one worker thread."""
 
     worker: int
@@ -81,7 +81,7 @@ CHANNEL_FLAG_CLOSED: Final = 1
 CHANNEL_FLAG_PTR: Final = 2  # pointer (zero-copy) mode
 
 
-class ChannelCounters(_Raw, tag=3):
+class ChannelCounters(_Raw, tag=3, frozen=True):
     """Cumulative counters and current state of one channel."""
 
     channel: int
@@ -108,7 +108,7 @@ class ChannelCounters(_Raw, tag=3):
     rv_cancels: int
 
 
-class Histogram(_Raw, tag=4):
+class Histogram(_Raw, tag=4, frozen=True):
     """Cumulative log-bucket counts of a latency metric (trailing zeros cut)."""
 
     metric: str  # e.g. "task_start_latency_ns", "chan_latency_ns"
@@ -118,7 +118,7 @@ class Histogram(_Raw, tag=4):
     total: int  # sum of observed values, same unit as the metric
 
 
-class Gauge(_Raw, tag=5):
+class Gauge(_Raw, tag=5, frozen=True):
     """An instantaneous value: inject_depth, live_coroutines, rss_bytes, ..."""
 
     name: str
@@ -126,7 +126,7 @@ class Gauge(_Raw, tag=5):
     value: float
 
 
-class Tick(_Raw, tag=6):
+class Tick(_Raw, tag=6, frozen=True):
     """One sampler tick: the frame's sequence in sampler terms and its jitter."""
 
     seq: int
@@ -135,7 +135,7 @@ class Tick(_Raw, tag=6):
     paused: bool
 
 
-class OsThread(_Raw, tag=7):
+class OsThread(_Raw, tag=7, frozen=True):
     """OS view of one worker thread (schedstat and status)."""
 
     worker: int
@@ -148,14 +148,14 @@ class OsThread(_Raw, tag=7):
     cpu: int
 
 
-class Mark(_Raw, tag=8):
+class Mark(_Raw, tag=8, frozen=True):
     """A named point: phase change, manifest step, operator note."""
 
     name: str
     detail: str
 
 
-class RunEnded(_Raw, tag=9):
+class RunEnded(_Raw, tag=9, frozen=True):
     """The run finished; reason is "duration", "stopped", "signal", "error"."""
 
     reason: str
@@ -165,7 +165,7 @@ class RunEnded(_Raw, tag=9):
 # ---------------------------------------------------------------- ingester
 
 
-class RingLoss(_Raw, tag=32):
+class RingLoss(_Raw, tag=32, frozen=True):
     """Frames the reader did not get: a sequence gap or corrupt frames."""
 
     frames: int
@@ -175,7 +175,7 @@ class RingLoss(_Raw, tag=32):
     reason: str  # "dropped" (producer full) | "corrupt" (bad CRC/length)
 
 
-class ProducerLost(_Raw, tag=33):
+class ProducerLost(_Raw, tag=33, frozen=True):
     """The producer stopped: exited, crashed, or its heartbeat stalled."""
 
     pid: int
@@ -184,7 +184,7 @@ class ProducerLost(_Raw, tag=33):
     last_heartbeat_ns: int
 
 
-class ControlApplied(_Raw, tag=34):
+class ControlApplied(_Raw, tag=34, frozen=True):
     """The producer acknowledged a control record (interval, pause, stop)."""
 
     seq: int
@@ -207,7 +207,7 @@ RawEvent = (
     | ProducerLost
     | ControlApplied
 )
-RAW_TYPES: Final[tuple[type[_Raw], ...]] = RawEvent.__args__  # type: ignore[attr-defined]
+RAW_TYPES: Final[tuple[type[_Raw], ...]] = RawEvent.__args__
 
 # One reused decoder/encoder pair for frame payloads (msgspec perf tips).
 frame_decoder: Final = msgspec.msgpack.Decoder(list[RawEvent])
@@ -234,7 +234,7 @@ class _Derived(msgspec.Struct, tag_field="type", kw_only=True, frozen=True, gc=F
     run_id: str = ""
 
 
-class Sample(_Derived, tag="sample", kw_only=True):
+class Sample(_Derived, tag="sample", kw_only=True, frozen=True):
     """Per-window rates and ratios. Fields that do not apply are null."""
 
     mode: str
@@ -258,7 +258,7 @@ class Sample(_Derived, tag="sample", kw_only=True):
     extra: dict[str, Any] | None = None
 
 
-class HistogramSummary(_Derived, tag="histogram", kw_only=True):
+class HistogramSummary(_Derived, tag="histogram", kw_only=True, frozen=True):
     """Latency distribution of a window (or cumulative), with percentiles."""
 
     metric: str
@@ -276,7 +276,7 @@ class HistogramSummary(_Derived, tag="histogram", kw_only=True):
     error_bound: float  # max relative error of a reported quantile
 
 
-class Heatmap(_Derived, tag="heatmap", kw_only=True):
+class Heatmap(_Derived, tag="heatmap", kw_only=True, frozen=True):
     """Per-worker utilisation and steal outcome for one window."""
 
     pool: str = "all"
@@ -289,7 +289,7 @@ class Heatmap(_Derived, tag="heatmap", kw_only=True):
     imbalance: float | None
 
 
-class Alert(_Derived, tag="alert", kw_only=True):
+class Alert(_Derived, tag="alert", kw_only=True, frozen=True):
     """A rule changed state (firing/resolved)."""
 
     rule: str
@@ -301,7 +301,7 @@ class Alert(_Derived, tag="alert", kw_only=True):
     labels: dict[str, str] | None = None
 
 
-class Anomaly(_Derived, tag="anomaly", kw_only=True):
+class Anomaly(_Derived, tag="anomaly", kw_only=True, frozen=True):
     """A metric value far from its recent window."""
 
     metric: str
@@ -313,7 +313,7 @@ class Anomaly(_Derived, tag="anomaly", kw_only=True):
     threshold: float | None = None  # appended: the score threshold crossed
 
 
-class Kpi(_Derived, tag="kpi", kw_only=True):
+class Kpi(_Derived, tag="kpi", kw_only=True, frozen=True):
     """GREEN/YELLOW/RED states of the key ratios, for dashboards."""
 
     states: dict[str, Literal["GREEN", "YELLOW", "RED", "UNKNOWN"]]
@@ -321,7 +321,7 @@ class Kpi(_Derived, tag="kpi", kw_only=True):
     pool: str = "all"  # appended: KPI states per pool in dual mode
 
 
-class Summary(_Derived, tag="summary", kw_only=True):
+class Summary(_Derived, tag="summary", kw_only=True, frozen=True):
     """End of run: peak/average/EMA like the old monitor's summary line."""
 
     mode: str
@@ -335,7 +335,7 @@ class Summary(_Derived, tag="summary", kw_only=True):
     pool: str = "all"  # appended: one Summary per pool in dual mode
 
 
-class Status(_Derived, tag="status", kw_only=True):
+class Status(_Derived, tag="status", kw_only=True, frozen=True):
     """Pipeline status: ingester and sink statistics, producer state."""
 
     state: str
@@ -344,7 +344,7 @@ class Status(_Derived, tag="status", kw_only=True):
 
 
 DerivedEvent = Sample | HistogramSummary | Heatmap | Alert | Anomaly | Kpi | Summary | Status
-DERIVED_TYPES: Final[tuple[type[_Derived], ...]] = DerivedEvent.__args__  # type: ignore[attr-defined]
+DERIVED_TYPES: Final[tuple[type[_Derived], ...]] = DerivedEvent.__args__
 
 json_encoder: Final = msgspec.json.Encoder()
 derived_decoder: Final = msgspec.json.Decoder(DerivedEvent)

@@ -145,7 +145,7 @@ class RunOptions:
     force: bool = False
     log_dir: Path | None = None
     no_log: bool = False
-    fsync: str = "never"
+    fsync: Literal["never", "flush", "always"] = "never"
     mode: str | None = None
     duration_s: float | None = None
     interval_ms: float | None = None
