@@ -6,7 +6,10 @@
            └─ stdout is a TTY ─────► "12:00:01.250 tasks 1.23M tasks/s fast 97.1% steal 12.0% …"
                                      alerts highlighted, anomalies marked, summary at the end
 
-Spec: ``stdout[:auto|ndjson|human][,color=auto|always|never]``. The process's
+Spec: ``stdout[:auto|ndjson|human][,legacy][,color=auto|always|never]``;
+``legacy`` writes NDJSON with the old ``kcoro_mon`` names even on a terminal
+(like ``kcoro_mon -j -``; events without a legacy form are dropped under
+``no_legacy_form``). The process's
 stdout unless the pipeline gives ``ctx.stdout``. Writes run in a worker
 thread, so a slow reader stalls this sink (policy ``block``), never the
 event loop.
@@ -37,6 +40,7 @@ from ._base import Policy, Sink, SinkContext
 from ._output import BufferedOutput, StreamOutput, binary_stream
 from ._registry import register
 from .log import BOLD, DIM, RESET, YELLOW, fmt_num, format_alert, format_anomaly, split_ts, use_color
+from .ndjson import LegacyFn, load_to_legacy
 
 
 class StdoutConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -45,6 +49,7 @@ class StdoutConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     format: Literal["auto", "ndjson", "human"] = "auto"
     color: Literal["auto", "always", "never"] = "auto"
     stop_on_broken_pipe: bool = True
+    legacy: bool = False  # NDJSON with old kcoro_mon names (kcoro_mon -j -); implies ndjson
 
 
 def _pct(v: float | None) -> str:
@@ -111,6 +116,8 @@ class StdoutSink(Sink):
         self._samples = 0
         self._alerts = 0
         self._stop_requested = False
+        self._to_legacy: LegacyFn | None = None
+        self._legacy_encoder = msgspec.json.Encoder()
 
     @staticmethod
     def parse_arg(arg: str) -> dict[str, Any]:
@@ -119,11 +126,13 @@ class StdoutSink(Sink):
             key, eq, value = part.partition("=")
             if not eq and key in ("auto", "ndjson", "human"):
                 fields["format"] = key
+            elif not eq and key == "legacy":
+                fields["legacy"] = True
             elif eq and key in ("format", "color") and value:
                 fields[key] = value  # checked by the Config's Literal types
             else:
                 raise UsageError(
-                    f"sink 'stdout': bad option {part!r} (use auto|ndjson|human, color=auto|always|never)"
+                    f"sink 'stdout': bad option {part!r} (use auto|ndjson|human, legacy, color=auto|always|never)"
                 )
         return fields
 
@@ -131,7 +140,9 @@ class StdoutSink(Sink):
         text = self.ctx.stdout if self.ctx.stdout is not None else sys.stdout
         if hasattr(text, "flush"):
             text.flush()  # anything printed before us comes first
-        fmt = self.config.format
+        fmt = "ndjson" if self.config.legacy else self.config.format
+        if self.config.legacy:
+            self._to_legacy = load_to_legacy()
         if fmt == "auto":
             try:
                 fmt = "human" if text.isatty() else "ndjson"
@@ -158,6 +169,16 @@ class StdoutSink(Sink):
             return
         if self.human:
             shown = self._render(batch, out.buf)
+        elif self._to_legacy is not None:
+            shown = 0
+            for event in batch:
+                obj = self._to_legacy(event)
+                if obj is None:
+                    self.count_drop("no_legacy_form")
+                    continue
+                self._legacy_encoder.encode_into(obj, out.buf, len(out.buf))
+                out.buf.extend(b"\n")
+                shown += 1
         else:
             for event in batch:
                 encode_json_line(event, out.buf)
@@ -214,7 +235,8 @@ class StdoutSink(Sink):
             self._on_broken_pipe()
 
     def extra_statistics(self) -> dict[str, Any]:
-        stats: dict[str, Any] = {"mode": "human" if self.human else "ndjson", "ignored": dict(self._ignored)}
+        mode = "human" if self.human else "legacy" if self._to_legacy is not None else "ndjson"
+        stats: dict[str, Any] = {"mode": mode, "ignored": dict(self._ignored)}
         if self._out is not None:
             stats.update(self._out.statistics())
         return stats

@@ -243,9 +243,27 @@ async def test_broken_pipe_in_process_counts_and_stops_once() -> None:
     assert ctl.stops == 1
 
 
+async def test_legacy_writes_old_names_even_when_human_was_asked() -> None:
+    """`--legacy-json -`: old kcoro_mon NDJSON on stdout; events without a legacy form counted."""
+    out = io.BytesIO()
+    sink = await run_sink(make_sink("stdout:human,legacy", stdout=out), [one_of_each(0), [channel_sample(1)]])
+    lines = [msgspec.json.decode(line) for line in out.getvalue().splitlines()]
+    assert [(d["schema"], d.get("type"), d["mode"]) for d in lines] == [
+        (2, None, "tasks"),
+        (2, "summary", "tasks"),
+        (2, None, "channel"),
+    ]
+    assert lines[0]["tasks_sec"] == sample(0).tasks_per_s
+    assert lines[2]["pps"] == channel_sample(1).msgs_per_s
+    st = sink.statistics()
+    assert st.extra["mode"] == "legacy"
+    assert (st.written, st.drop_reasons) == (3, {"no_legacy_form": 6})
+
+
 def test_spec_strings_and_registry() -> None:
     assert sink_class("stdout") is StdoutSink
     assert StdoutSink.parse_arg("human,color=never") == {"format": "human", "color": "never"}
+    assert StdoutSink.parse_arg("legacy") == {"legacy": True}
     with pytest.raises(UsageError, match="bad option"):
         StdoutSink.parse_arg("fancy")
     with pytest.raises(UsageError):
