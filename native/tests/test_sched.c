@@ -159,8 +159,11 @@ struct yarg {
     int id;
     kcr_wg *wg;
 };
+static _Atomic int g_arrived;
 static void yielder(void *arg) {
     struct yarg *y = (struct yarg *)arg;
+    atomic_fetch_add(&g_arrived, 1);
+    while (atomic_load(&g_arrived) < 2) kcr_yield(); /* both exist before we record */
     for (int i = 0; i < 3; i++) {
         g_order[atomic_fetch_add(&g_pos, 1) % 8] = y->id;
         kcr_yield();
