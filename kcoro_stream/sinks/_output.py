@@ -147,6 +147,9 @@ class FileOutput(Output):
         self._tmp, self._raw = self._create_temp()
         try:
             self._enc: Any = self._encoder(level)
+        except (ValueError, zlib.error, zstandard.ZstdError):
+            self.abort()
+            raise SinkError(f"{path}: bad {self.codec} compression level {level}") from None
         except BaseException:
             self.abort()
             raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import subprocess
 from pathlib import Path
 
@@ -116,6 +117,13 @@ def test_unusable_paths_give_one_line_sink_errors(tmp_path: Path, make_path, mes
     assert text.startswith(f"{path}: ")
     assert message in text
     assert "\n" not in text
+
+
+@pytest.mark.parametrize("name", ["x.ndjson.gz", "x.ndjson.zst"])
+def test_bad_compression_level_is_a_sink_error_and_leaves_nothing(tmp_path: Path, name: str) -> None:
+    with pytest.raises(SinkError, match="compression level 99"):
+        open_output(tmp_path / name, level=99)
+    assert os.listdir(tmp_path) == []
 
 
 def test_dash_writes_to_the_given_stream_and_never_closes_it() -> None:
