@@ -9,7 +9,10 @@ from pathlib import Path
 
 import msgspec
 import pytest
+import trio
 from file_factory import channel_sample, make_sink, one_of_each, run_sink, sample, temp_files
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kcoro_stream.errors import SinkError, UsageError
 from kcoro_stream.events import Sample
@@ -120,3 +123,42 @@ async def test_no_samples_still_gives_a_header(tmp_path: Path) -> None:
 def test_registry_and_spec() -> None:
     assert sink_class("csv") is CsvSink
     assert CsvSink.parse_arg("s.csv.gz,level=1") == {"path": "s.csv.gz", "level": 1}
+
+
+_metric = st.none() | st.floats(allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    run_id=st.text(max_size=12),
+    mode=st.text(min_size=1, max_size=8),
+    partial=st.booleans(),
+    tasks=_metric,
+    steal=_metric,
+    ema=_metric,
+)
+def test_any_sample_reads_back_from_its_row(
+    tmp_path: Path,
+    run_id: str,
+    mode: str,
+    partial: bool,
+    tasks: float | None,
+    steal: float | None,
+    ema: float | None,
+) -> None:
+    """Quoting, nulls and floats survive: csv.reader + float() give the Sample's values back."""
+    s = sample(
+        0, run_id=run_id, mode=mode, partial=partial, tasks_per_s=tasks, steal_ratio=steal, ema={"gbps": ema}
+    )
+    path = tmp_path / "prop.csv"
+    path.unlink(missing_ok=True)
+    trio.run(run_sink, make_sink(f"csv:{path}"), [[s]])
+    with open(path, newline="") as f:
+        header, row = list(csv.reader(f))
+    cell = dict(zip(header, row, strict=True))
+
+    def num(text: str) -> float | None:
+        return None if text == "" else float(text)
+
+    assert (cell["run_id"], cell["mode"], cell["partial"]) == (run_id, mode, "true" if partial else "false")
+    assert (num(cell["tasks_per_s"]), num(cell["steal_ratio"]), num(cell["ema_gbps"])) == (tasks, steal, ema)

@@ -12,6 +12,8 @@ import pytest
 import trio
 import zstandard
 from file_factory import temp_files
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kcoro_stream.errors import InputError, SinkError, UsageError
 from kcoro_stream.sinks import open_input, open_output
@@ -259,3 +261,21 @@ async def test_a_full_buffer_is_handed_on_without_waiting_for_the_interval(tmp_p
     assert sum(written) >= 8
     buf.close()
     assert len((tmp_path / "big.ndjson").read_bytes().splitlines()) == 10
+
+
+@given(
+    path=st.text(min_size=1, max_size=30).filter(lambda p: "," not in p),
+    legacy=st.booleans(),
+    level=st.none() | st.integers(min_value=-5, max_value=22),
+)
+def test_parse_path_arg_recovers_any_comma_free_path_and_its_options(
+    path: str, legacy: bool, level: int | None
+) -> None:
+    arg = path + (",legacy" if legacy else "") + (f",level={level}" if level is not None else "")
+    fields = parse_path_arg(arg, sink="ndjson", flags=("legacy",), ints=("level",))
+    expected: dict[str, object] = {"path": path}
+    if legacy:
+        expected["legacy"] = True
+    if level is not None:
+        expected["level"] = level
+    assert fields == expected
