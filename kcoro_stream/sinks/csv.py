@@ -19,9 +19,10 @@ counted per key in ``statistics().extra["unwritten_keys"]`` (use the NDJSON
 sink for those). ``columns=`` picks a subset, in the order given.
 
 Cells: null → empty, booleans → ``true``/``false``, floats in shortest
-round-trip form. Events other than ``Sample`` are ignored by design and
-counted per type in ``statistics().extra["ignored"]`` (not drops: they were
-never meant for this output).
+round-trip form; RFC 4180 quoting and CRLF row ends (a lone ``\r`` in a cell
+is quoted too). Events other than ``Sample`` are ignored by design and counted
+per type in ``statistics().extra["ignored"]`` (not drops: they were never
+meant for this output).
 
 Spec: ``csv:PATH[,level=N][,flush=S][,buffer=BYTES]``. Policy ``block``.
 """
@@ -96,7 +97,7 @@ class CsvSink(Sink):
         self._ignored: dict[str, int] = {}
         self._unwritten: dict[str, int] = {}
         self._text = io.StringIO()
-        self._writer = _csv.writer(self._text, lineterminator="\n")
+        self._writer = _csv.writer(self._text)  # RFC 4180: CRLF rows, so a lone \r in a cell is quoted
         self.columns: tuple[str, ...] = self._pick_columns()
         self._plan_ = self._plan()
 
