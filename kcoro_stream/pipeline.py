@@ -413,6 +413,22 @@ async def _watch_signals(ctl: Controller, kill: Callable[[], None], cancel: trio
                 kill()
 
 
+def _start_stage_tasks(
+    nursery: trio.Nursery, runners: Sequence[SinkRunner], ctl: Controller
+) -> trio.CancelScope:
+    """Start every sink's task and a Ctrl-C/SIGTERM watch; cancel the returned scope to end the watch."""
+    for r in runners:
+        nursery.start_soon(r.run)
+    watch = trio.CancelScope()
+
+    async def signals() -> None:
+        with watch:
+            await _watch_signals(ctl, lambda: None, watch)
+
+    nursery.start_soon(signals)
+    return watch
+
+
 async def _pump_stderr(stream: Any, tail: list[str], done: trio.Event) -> None:
     """Forward the child's stderr to ours, keeping the last lines."""
     buf = b""
@@ -537,15 +553,7 @@ async def run_attach(p: Pipeline, path: Path, opts: RunOptions) -> int:
             ingester = Ingester(ring, flow, producer=AttachedProducer(pid) if pid else None)
             ctl.ingester = ingester
             async with trio.open_nursery() as nursery:
-                for r in runners:
-                    nursery.start_soon(r.run)
-                watch = trio.CancelScope()
-
-                async def signals() -> None:
-                    with watch:
-                        await _watch_signals(ctl, lambda: None, watch)
-
-                nursery.start_soon(signals)
+                watch = _start_stage_tasks(nursery, runners, ctl)
                 outcome = await ingester.run()
                 watch.cancel()
                 await flow.complete()
@@ -597,15 +605,7 @@ async def run_replay(p: Pipeline, path: Path, opts: RunOptions) -> int:
         runners = await _open_sinks(stack, _sink_specs(p, opts), ctx, opts.sink_queue)
         flow = Flow(p.derive, runners, None)
         async with trio.open_nursery() as nursery:
-            for r in runners:
-                nursery.start_soon(r.run)
-            watch = trio.CancelScope()
-
-            async def signals() -> None:
-                with watch:
-                    await _watch_signals(ctl, lambda: None, watch)
-
-            nursery.start_soon(signals)
+            watch = _start_stage_tasks(nursery, runners, ctl)
             show = opts.progress and total > 0 and sys.stderr.isatty()
             bar = click.progressbar(length=total, label="replay", file=sys.stderr) if show else None
             t0_wall: float | None = None
