@@ -17,9 +17,10 @@ after the app has restored the terminal. The CLI puts the handle into
 and posts every batch.
 
 Posting never blocks the pipeline: batches go to a bounded buffer (oldest
-events dropped and counted when the screen cannot keep up) and at most one
-Wake message is outstanding; the app drains the buffer and redraws at most
-every ``refresh_interval`` seconds.
+events dropped and counted when the screen cannot keep up). The app drains
+the buffer and redraws every ``refresh_interval`` seconds (default 0.2 s);
+with ``refresh_interval=0`` (tests) each post wakes the app and every batch
+is drawn.
 """
 
 from __future__ import annotations
@@ -119,7 +120,8 @@ class TuiHandle:
             for _ in range(over):
                 self._pending.popleft()
             self.dropped += over
-        if not self._wake_posted:
+        if not self._wake_posted and self.app.refresh_interval <= 0:
+            # redraw on every batch (tests); otherwise the app polls at its refresh rate
             self._wake_posted = True
             self.app.post_message(Wake())
 
@@ -146,7 +148,7 @@ class DashboardApp(App[int]):
     #pools { height: 1fr; layout: horizontal; }
     #waiting { width: 1fr; height: 1fr; content-align: center middle; color: $text-muted; }
     #bottom { height: 14; layout: horizontal; }
-    #bottom > Static { width: 1fr; height: 1fr; border: round $primary; padding: 0 1; }
+    #bottom > Pane { width: 1fr; height: 1fr; border: round $primary; padding: 0 1; }
     Screen.narrow #pools { layout: vertical; }
     Screen.narrow #bottom { layout: grid; grid-size: 2; height: 22; }
     Screen.narrow #help { width: 1fr; }
@@ -166,7 +168,7 @@ class DashboardApp(App[int]):
         Binding("end", "follow", "live", show=False),
     ]
 
-    def __init__(self, *, title: str = "kcoro-stream", refresh_interval: float = 0.1) -> None:
+    def __init__(self, *, title: str = "kcoro-stream", refresh_interval: float = 0.2) -> None:
         super().__init__()
         self.title = title
         self.refresh_interval = refresh_interval
@@ -219,6 +221,8 @@ class DashboardApp(App[int]):
             self.query_one(f"#{pane_id}").border_title = title
         self._relayout(self.size.width)
         self.draw(force=True)
+        if self.refresh_interval > 0:
+            self.set_interval(self.refresh_interval, self._poll)
         if self._trio_main is not None:
             self._start_trio()
 
@@ -246,6 +250,14 @@ class DashboardApp(App[int]):
         self.sink_closed = True
         self.sub_title = "run ended"
         self.draw(force=True)
+
+    def _poll(self) -> None:
+        """Take what the pipeline posted since the last tick and redraw once."""
+        if self.handle is not None:
+            batch = self.handle.take()
+            if batch:
+                self.state.feed(batch)
+        self.draw()
 
     def schedule_draw(self) -> None:
         """Redraw now, or at most every ``refresh_interval`` seconds."""
@@ -427,7 +439,7 @@ def run_tui(
     title: str,
     headless: bool = False,
     size: tuple[int, int] | None = None,
-    refresh_interval: float = 0.1,
+    refresh_interval: float = 0.2,
     auto_pilot: Callable[[Pilot[Any]], Coroutine[Any, Any, None]] | None = None,
 ) -> int:
     """Run the dashboard in this (main) thread with ``trio_main`` as a trio guest.

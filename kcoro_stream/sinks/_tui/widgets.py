@@ -17,10 +17,9 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widget import Widget
-from textual.widgets import Sparkline, Static
 
 from ...events import Heatmap, HistogramSummary
 from .state import RATIOS, DashboardState, PoolState
@@ -72,11 +71,11 @@ def heat_style(u: float | None) -> Style:
 
 
 def nice_ceiling(x: float) -> float:
-    """1, 2, 2.5, 5 × 10^k at or above ``x`` (graph scale tops)."""
+    """The smallest round number (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × 10^k) ≥ ``x``."""
     if x <= 0:
         return 1.0
     k = 10 ** math.floor(math.log10(x))
-    for m in (1, 2, 2.5, 5, 10):
+    for m in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
         if m * k >= x:
             return m * k
     return 10 * k
@@ -90,6 +89,42 @@ def kpi_badges(states: Mapping[str, str], values: Mapping[str, float | None]) ->
         text.append(label, style=KPI_STYLE.get(state, KPI_STYLE["UNKNOWN"]))
         text.append(" ")
     return text
+
+
+class Pane(Widget):
+    """A widget showing one rich renderable, redrawn without a re-layout.
+
+    ``Static.update`` re-lays out the whole screen on every call; at 10 redraws
+    a second that dominated the dashboard's CPU. ``set`` only asks for a layout
+    when the caller's ``shape`` (e.g. its number of rows) changes.
+    """
+
+    DEFAULT_CSS = "Pane { height: auto; }"
+
+    def __init__(self, content: RenderableType = "", **kw: Any) -> None:
+        super().__init__(**kw)
+        self._content: RenderableType = content
+        self._shape: Any = None
+        self._key: Any = object()
+
+    def unchanged(self, key: Any) -> bool:
+        """True when ``key`` (what the content is made of) is the same as last time."""
+        if key == self._key:
+            return True
+        self._key = key
+        return False
+
+    @property
+    def content(self) -> RenderableType:
+        return self._content
+
+    def set(self, content: RenderableType, shape: Any = None) -> None:
+        relayout = shape != self._shape or shape is None
+        self._content, self._shape = content, shape
+        self.refresh(layout=relayout)
+
+    def render(self) -> RenderableType:
+        return self._content
 
 
 class ThroughputGraph(Widget):
@@ -124,15 +159,15 @@ class ThroughputGraph(Widget):
         height = max(1, self.size.height - 1)
         cols = self.columns(width)
         top = nice_ceiling(max(cols, default=0.0) * 1.1)
+        levels = [round(v / top * height * 8) for v in cols]
         lines = []
         for row in range(height - 1, -1, -1):
             line = Text()
             label = fmt(top) if row == height - 1 else ("0" if row == 0 else "")
             line.append(f"{label:>{label_w - 1}} ", style="dim")
-            for v in cols:
-                eighths = round(v / top * height * 8)
-                fill = max(0, min(8, eighths - row * 8))
-                line.append(BLOCKS[fill], style="cyan" if row < height * 0.75 else "bright_cyan")
+            # one span per row (not per cell): rich's cost grows with spans
+            cells = "".join(BLOCKS[max(0, min(8, level - row * 8))] for level in levels)
+            line.append(cells, style="cyan" if row < height * 0.75 else "bright_cyan")
             lines.append(line)
         per = 1 << self.zoom
         where = "live" if self.scroll_back == 0 else f"-{self.scroll_back * per} samples"
@@ -145,7 +180,7 @@ class ThroughputGraph(Widget):
         return Group(*lines, footer)
 
 
-class StatsPane(Static):
+class StatsPane(Pane):
     """current · 5-sample · EMA · peak · average, like the old monitor's statistics."""
 
     def __init__(self, pool: PoolState, **kw: Any) -> None:
@@ -173,40 +208,33 @@ class StatsPane(Static):
             + ("" if last is None else f" · window {last.window_ns / 1e6:.0f} ms"),
             style="dim",
         )
-        self.update(Group(table, info))
+        self.set(Group(table, info), shape=len(self.pool.stats))
 
 
-class RatioSparklines(Vertical):
-    """One sparkline per ratio (0..1), with the current value."""
+class RatioSparklines(Pane):
+    """One sparkline per ratio on a fixed 0..1 scale, with the current value.
 
-    DEFAULT_CSS = """
-    RatioSparklines { height: auto; }
-    RatioSparklines Static { width: 22; height: 1; }
-    RatioSparklines Sparkline { width: 1fr; height: 1; }
-    RatioSparklines .ratio-row { height: 1; layout: horizontal; }
+    Drawn as one text span per line: textual's Sparkline widget styles every
+    bar separately, which cost more than the rest of a pool's column.
     """
+
+    LABEL = 22
 
     def __init__(self, pool: PoolState, **kw: Any) -> None:
         super().__init__(**kw)
         self.pool = pool
 
-    def compose(self) -> ComposeResult:
-        for r in RATIOS:
-            with Horizontal(classes="ratio-row"):
-                yield Static(id=f"label-{r}")
-                yield Sparkline([], id=f"spark-{r}", summary_function=max)
-
     def show(self) -> None:
-        if not self.query(Sparkline):
-            return
+        width = max(1, (self.size.width or 60) - self.LABEL)
+        lines = []
         for r in RATIOS:
-            data = self.pool.ratios[r]
+            data = list(self.pool.ratios[r])[-width:]
             current = data[-1] if data else None
-            self.query_one(f"#label-{r}", Static).update(
-                f"{r.replace('_ratio', '')[:12]:<12} {fmt_ratio(current):>7}"
-            )
-            # a fixed 0..1 scale: prepend the bounds so the sparkline does not autoscale
-            self.query_one(f"#spark-{r}", Sparkline).data = [0.0, *data, 1.0] if data else []
+            line = Text(f"{r.replace('_ratio', '')[:12]:<12} {fmt_ratio(current):>7}  ")
+            bars = "".join(BLOCKS[max(1, min(8, round(v * 8)))] for v in data)
+            line.append(bars, style="green" if current is None or current >= 0.5 else "yellow")
+            lines.append(line)
+        self.set(Group(*lines), shape=len(RATIOS))
 
 
 class PoolView(Vertical):
@@ -225,7 +253,7 @@ class PoolView(Vertical):
         self.border_title = f"pool {pool.name}"
 
     def compose(self) -> ComposeResult:
-        yield Static(classes="pool-kpis")
+        yield Pane(classes="pool-kpis")
         yield ThroughputGraph(self.pool, classes="graph")
         yield StatsPane(self.pool)
         yield RatioSparklines(self.pool)
@@ -234,20 +262,21 @@ class PoolView(Vertical):
         self.call_after_refresh(self.show)  # children exist from now on
 
     def show(self) -> None:
-        if not self.query(StatsPane):
+        if not self.query(RatioSparklines):
             return  # mounted this frame: on_mount draws it
         mode = f" ({self.pool.mode})" if self.pool.mode and self.pool.mode != self.pool.name else ""
         self.border_title = f"pool {self.pool.name}{mode}"
         kpi = self.state.kpi_for(self.pool.name)
-        self.query_one(".pool-kpis", Static).update(
-            kpi_badges(kpi.states, kpi.values) if kpi else Text("KPIs: –", style="dim")
+        self.query_one(".pool-kpis", Pane).set(
+            kpi_badges(kpi.states, kpi.values) if kpi else Text("KPIs: –", style="dim"),
+            shape=None if kpi is None else len(kpi.states),
         )
         self.query_one(ThroughputGraph).refresh()
         self.query_one(StatsPane).show()
         self.query_one(RatioSparklines).show()
 
 
-class ConfigPane(Static):
+class ConfigPane(Pane):
     """Run configuration and pipeline state."""
 
     def show(self, state: DashboardState, info: Mapping[str, Any]) -> None:
@@ -267,20 +296,24 @@ class ConfigPane(Static):
             rows.append(("status", f"{state.status.state} {state.status.message}".strip()))
         if state.summary is not None:
             rows.append(("summary", f"{state.summary.samples} samples, {state.summary.duration_s:.1f} s"))
+        if self.unchanged((tuple(rows), None if run_kpi is None else run_kpi.ts_ns)):
+            return
         for k, v in rows:
             if k == "KPIs" and run_kpi is not None:
                 table.add_row(k, kpi_badges(run_kpi.states, run_kpi.values))
             else:
                 table.add_row(k, v)
-        self.update(table)
+        self.set(table, shape=len(rows))
 
 
-class HeatmapPane(Static):
+class HeatmapPane(Pane):
     """Per-worker utilisation (colour) and steal successes/failures."""
 
     def show(self, heatmaps: Mapping[str, Heatmap]) -> None:
+        if self.unchanged(tuple((p, h.ts_ns) for p, h in heatmaps.items())):
+            return
         if not heatmaps:
-            self.update(Text("no heat-map yet", style="dim"))
+            self.set(Text("no heat-map yet", style="dim"), shape=0)
             return
         parts: list[RenderableType] = []
         for pool, hm in heatmaps.items():
@@ -295,15 +328,17 @@ class HeatmapPane(Static):
             parts.append(line)
             imb = "–" if hm.imbalance is None else f"{hm.imbalance:.2f}"
             parts.append(Text(f"imbalance {imb} · steals ok/failed per window", style="dim"))
-        self.update(Group(*parts))
+        self.set(Group(*parts), shape=0)
 
 
-class LatencyPane(Static):
+class LatencyPane(Pane):
     """The latest latency histogram as bars, with percentiles."""
 
     def show(self, histograms: Mapping[str, HistogramSummary], rows: int = 6) -> None:
+        if self.unchanged((rows, tuple((p, h.ts_ns, h.scope, h.count) for p, h in histograms.items()))):
+            return
         if not histograms:
-            self.update(Text("no latency histogram yet", style="dim"))
+            self.set(Text("no latency histogram yet", style="dim"), shape=0)
             return
         parts: list[RenderableType] = []
         for pool, h in histograms.items():
@@ -316,7 +351,7 @@ class LatencyPane(Static):
                 )
             )
             parts.extend(self.bars(h, rows))
-        self.update(Group(*parts))
+        self.set(Group(*parts), shape=0)
 
     @staticmethod
     def bars(h: HistogramSummary, rows: int) -> list[Text]:
@@ -336,12 +371,14 @@ class LatencyPane(Static):
         return out
 
 
-class ZeroCopyPane(Static):
+class ZeroCopyPane(Pane):
     """Zero-copy, rendezvous and failure counters from the channel samples."""
 
     def show(self, zero_copy: Mapping[str, Mapping[str, Any]]) -> None:
+        if self.unchanged(tuple((p, tuple(d.items())) for p, d in zero_copy.items())):
+            return
         if not zero_copy:
-            self.update(Text("no zero-copy counters (channel pool only)", style="dim"))
+            self.set(Text("no zero-copy counters (channel pool only)", style="dim"), shape=0)
             return
         table = Table(box=None, padding=(0, 1), show_edge=False)
         table.add_column("counter", style="bold")
@@ -353,15 +390,18 @@ class ZeroCopyPane(Static):
             table.add_row(
                 k, *(fmt(zero_copy[p].get(k)) if zero_copy[p].get(k) is not None else "–" for p in pools)
             )
-        self.update(table)
+        self.set(table, shape=0)
 
 
-class AlertsPane(Static):
+class AlertsPane(Pane):
     """Recent alerts (firing red, resolved green) and anomalies."""
 
     def show(self, state: DashboardState, rows: int = 8) -> None:
+        last = state.alerts[-1] if state.alerts else None
+        if self.unchanged((rows, id(last), len(state.alerts), len(state.firing))):
+            return
         if not state.alerts:
-            self.update(Text("no alerts", style="dim"))
+            self.set(Text("no alerts", style="dim"), shape=0)
             return
         lines = [Text(f"{len(state.firing)} firing", style="bold red" if state.firing else "bold green")]
         style = {"firing": "bold red", "resolved": "green", "anomaly": "cyan"}
@@ -372,7 +412,7 @@ class AlertsPane(Static):
                 .append(f"{a.kind:<8} ", style=style.get(a.kind, ""))
                 .append(f"{a.rule}: {a.message}")
             )
-        self.update(Group(*lines))
+        self.set(Group(*lines), shape=0)
 
 
 def help_text(bindings: Sequence[tuple[str, str]]) -> Text:
