@@ -11,9 +11,9 @@
  * the control area (interval, pause, stop) and bumps the heartbeat, paused or
  * not. A paused sampler writes one Tick(paused=true) frame, then nothing but
  * heartbeats until resumed. With --adaptive the interval doubles (up to
- * --adaptive-max-ms) after three ticks whose operation rate moved < 10 %, and
- * drops back to the base interval when the rate moves > 25 %; Tick.target_ns
- * shows the interval in force.
+ * --adaptive-max-ms) after three ticks whose operation rate stayed within
+ * 15 % of its running average, and drops back to the base interval when the
+ * rate moves more than 50 %; Tick.target_ns shows the interval in force.
  *
  * The ring never blocks us: kcs_frame_commit drops (and counts) a frame that
  * does not fit.
@@ -399,24 +399,28 @@ static void write_mark(struct kcs_sampler *s) {
 
 /* ------------------------------------------------------------- control */
 
+/* Adaptive sampling: compare each tick's operation rate with its running
+ * average (EMA, alpha 0.3). Within 15 % for three ticks in a row: double the
+ * interval (up to max_ns). Off by more than 50 %: back to the base interval. */
 static void adapt(struct kcs_sampler *s, uint64_t ops, uint64_t now) {
     if (!s->cfg->adaptive) return;
     if (s->prev_ops_ns && now > s->prev_ops_ns) {
         double rate = (double)(ops - s->prev_ops) / (double)(now - s->prev_ops_ns);
         double ref = s->prev_rate > 0 ? s->prev_rate : rate;
         double change = ref > 0 ? (rate > ref ? rate - ref : ref - rate) / ref : (rate > 0 ? 1.0 : 0.0);
-        if (change > 0.25) {
+        if (change > 0.50) {
             s->interval_ns = s->base_ns; /* narrow at once on change */
             s->stable = 0;
-        } else if (change < 0.10) {
-            if (++s->stable >= 3 && s->interval_ns < s->max_ns) {
+            s->prev_rate = rate;
+        } else {
+            if (change <= 0.15 && ++s->stable >= 3 && s->interval_ns < s->max_ns) {
                 s->interval_ns = s->interval_ns * 2 > s->max_ns ? s->max_ns : s->interval_ns * 2;
                 s->stable = 0;
+            } else if (change > 0.15) {
+                s->stable = 0;
             }
-        } else {
-            s->stable = 0;
+            s->prev_rate = ref + 0.3 * (rate - ref);
         }
-        s->prev_rate = rate;
     }
     s->prev_ops = ops;
     s->prev_ops_ns = now;

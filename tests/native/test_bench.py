@@ -250,25 +250,20 @@ def test_control_interval_pause_and_stop(tmp_path: Path) -> None:
     assert_task_identities(run)
 
 
-def test_adaptive_interval_widens_when_stable(bench) -> None:
+def test_adaptive_interval_widens_when_stable_and_narrows_on_change(bench) -> None:
+    """Slow tasks (~50 ms each, awaited one by one): most 2 ms ticks see no
+    completion (a stable rate of 0), a completion is a jump."""
     run = bench(
-        "--mode",
-        "tasks",
-        "--workers",
-        "2",
-        "-d",
-        "0.6",
-        "--interval-ms",
-        "2",
-        "--adaptive",
-        "--adaptive-max-ms",
-        "16",
-    )
+        "--mode", "tasks", "--workers", "2", "--batch", "1", "--body-cost", "50000000", "-d", "0.8",
+        "--interval-ms", "2", "--adaptive", "--adaptive-max-ms", "16",
+    )  # fmt: skip
     assert_clean(run)
     targets = [t.target_ns for t in run.of(ev.Tick)]
     assert targets[0] == 2_000_000
-    assert max(targets) > 2_000_000  # widened while the task rate was steady
-    assert max(targets) <= 16_000_000
+    assert max(targets) == 16_000_000  # widened step by step up to the bound
+    widest = targets.index(16_000_000)
+    assert 2_000_000 in targets[widest:]  # and narrowed again when the rate jumped
+    assert set(targets) <= {2_000_000, 4_000_000, 8_000_000, 16_000_000}
 
 
 def test_sigint_ends_the_run_cleanly(tmp_path: Path) -> None:
