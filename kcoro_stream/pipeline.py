@@ -253,6 +253,9 @@ class Flow:
         await self.drain()
 
 
+IDLE_TICK_S = 1.0
+
+
 class SinkRunner:
     """A sink with its own bounded queue and task."""
 
@@ -275,8 +278,15 @@ class SinkRunner:
             self.send_ch.send_nowait(batch)
 
     async def run(self) -> None:
+        """Feed the sink; when idle, an empty batch every second lets it flush on time."""
         async with self.recv_ch:
-            async for batch in self.recv_ch:
+            while True:
+                batch: list[DerivedEvent] = []
+                with trio.move_on_after(IDLE_TICK_S):
+                    try:
+                        batch = await self.recv_ch.receive()
+                    except trio.EndOfChannel:
+                        return
                 await self.sink.send(batch)
 
     async def close(self) -> None:

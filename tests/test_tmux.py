@@ -53,7 +53,7 @@ def test_dashboard_under_tmux_keys_and_resize(tmp_path: Path) -> None:
     t("new-session", "-d", "-s", t.name, "-x", "160", "-y", "48", cmd)
     t("resize-window", "-t", t.name, "-x", "160", "-y", "48")  # detached: pin the size (window-size manual)
     try:
-        screen = t.wait_for("tasks/s")
+        screen = t.wait_for("fastpath")  # the ratio sparklines appear with the first sample
         for panel in ("run", "workers", "latency", "zero-copy", "alerts", "fastpath", "steal"):
             assert panel in screen, panel
         t("send-keys", "-t", t.name, "r")
