@@ -246,6 +246,10 @@ int kcs_bench_parse(int argc, char **argv, struct kcs_bench_cfg *cfg) {
     }
     if ((uint64_t)cfg->capacity * ((uint64_t)cfg->packet_size + 16) > (UINT64_C(1) << 30))
         return bad("capacity", "%scapacity x packet size exceeds 1 GiB", "");
+    if (cfg->zero_copy && (uint64_t)cfg->producers * ((uint64_t)cfg->capacity + cfg->consumers + 64) *
+                                  (((uint64_t)cfg->packet_size + 16 + 63) & ~UINT64_C(63)) >
+                              (UINT64_C(1) << 31))
+        return bad("zero-copy", "%sproducers x capacity x packet size exceed 2 GiB of packet slabs", "");
     if (cfg->zero_copy && cfg->mode == KCS_MODE_TASKS)
         return bad("zero-copy", "%shas no channel to apply to in --mode tasks", "");
     if (!adaptive_max_set) {
