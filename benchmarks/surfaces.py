@@ -11,7 +11,7 @@ Questions:
    same stream with no dashboard. Headless textual still lays out and renders
    every frame; only the terminal write is skipped.
 
-Run:  python benchmarks/surfaces.py [--batches 20000] [--clients 1,10,50] [--tui-seconds 5]
+Run:  python benchmarks/surfaces.py [--batches 20000] [--clients 1,10,50] [--paced-seconds 5] [--tui-seconds 5]
 
 Figures are wall-clock on this machine; ratios are against the baseline
 measured in the same run.
@@ -42,7 +42,8 @@ async def _clients_main(url: str, n: int, last_seq: int) -> None:
     """Child process: n clients read until they see ``last_seq`` (or the server closes)."""
     from trio_websocket import ConnectionClosed, open_websocket_url
 
-    counts = [0] * n
+    counts = [0] * n  # WebSocket messages
+    events = [0] * n
     last = [0] * n
     dropped = [0] * n
     ready = trio.Event()
@@ -60,6 +61,7 @@ async def _clients_main(url: str, n: int, last_seq: int) -> None:
                     if msg["kind"] != "batch" or msg["snapshot"]:
                         continue
                     counts[i] += 1
+                    events[i] += len(msg["events"])
                     last[i] = msg["seq"]
                     dropped[i] = msg["dropped"]
                     if msg["seq"] >= last_seq:
@@ -72,13 +74,14 @@ async def _clients_main(url: str, n: int, last_seq: int) -> None:
             nursery.start_soon(client, i)
         await ready.wait()
         print("ready", flush=True)
-    print(json.dumps({"counts": counts, "last": last, "dropped": dropped}), flush=True)
+    print(json.dumps({"counts": counts, "events": events, "last": last, "dropped": dropped}), flush=True)
 
 
 # ---------------------------------------------------------------- fan-out
 
 
-async def fanout(n_clients: int, batches: list[list[Any]]) -> dict[str, float]:
+async def fanout(n_clients: int, batches: list[list[Any]], pace: float | None = None) -> dict[str, float]:
+    """Push ``batches`` as fast as possible (``pace`` None) or at ``pace`` batches/s."""
     sink = build_sink({"sink": "websocket", "port": 0}, SinkContext())
     assert isinstance(sink, WebSocketSink)
     await sink.open()
@@ -98,10 +101,14 @@ async def fanout(n_clients: int, batches: list[list[Any]]) -> dict[str, float]:
                 buf += chunk
             await sink.wait_clients(n_clients)
         cpu0, t0 = time.process_time(), time.perf_counter()
-        for batch in batches:
+        start = trio.current_time()
+        for i, batch in enumerate(batches):
+            if pace is not None:
+                await trio.sleep_until(start + i / pace)
             await sink.send(batch)
             await trio.sleep(0)  # the pipeline's checkpoint between batches
         t_sent = time.perf_counter() - t0
+        cpu_sent = time.process_time() - cpu0
         result: dict[str, Any] = {}
         if proc is not None:
             assert proc.stdout is not None
@@ -119,14 +126,17 @@ async def fanout(n_clients: int, batches: list[list[Any]]) -> dict[str, float]:
         await sink.aclose()
         if proc is not None and proc.returncode is None:
             proc.kill()
-    delivered = sum(result.get("counts", []))
+    messages = sum(result.get("counts", []))
+    delivered = sum(result.get("events", []))
     return {
         "clients": n_clients,
         "send_rate": len(batches) / t_sent,
+        "messages_rate": messages / t_all if n_clients else 0.0,
         "delivered_rate": delivered / t_all if n_clients else 0.0,
         "per_client_rate": delivered / t_all / n_clients if n_clients else 0.0,
         "dropped_events": stats.dropped,
         "cpu_per_batch_us": cpu / len(batches) * 1e6,
+        "cpu_pct": 100 * cpu_sent / t_sent,
     }
 
 
@@ -167,6 +177,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--batches", type=int, default=20000)
     ap.add_argument("--clients", default="1,10,50")
+    ap.add_argument("--paced-seconds", type=float, default=5.0)
     ap.add_argument("--tui-seconds", type=float, default=5.0)
     ap.add_argument("--clients-proc", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -178,19 +189,34 @@ def main() -> None:
     script = Script(batches=args.batches, window_ms=10, alert_at=5)
     batches = list(script)
     events = sum(len(b) for b in batches)
-    print(f"WebSocket fan-out: {len(batches)} batches ({events} events, ~{events / len(batches):.1f}/batch)")
-    rows = [trio.run(fanout, 0, batches)]
-    for n in (int(x) for x in args.clients.split(",")):
-        rows.append(trio.run(fanout, n, batches))
+    counts = [0] + [int(x) for x in args.clients.split(",")]
+    print(
+        f"WebSocket fan-out, as fast as possible: {len(batches)} batches ({events / len(batches):.1f} events each)"
+    )
+    rows = [trio.run(fanout, n, batches) for n in counts]
     base = rows[0]["send_rate"]
     print(
-        f"{'clients':>7} {'send batches/s':>15} {'vs 0':>6} {'cpu µs/batch':>13} "
-        f"{'delivered msg/s':>16} {'per client':>11} {'dropped ev':>11}"
+        f"{'clients':>7} {'send batches/s':>15} {'vs 0':>6} {'cpu µs/batch':>13} {'ws msg/s':>9} "
+        f"{'events/s out':>13} {'per client':>11} {'dropped ev':>11}"
     )
     for r in rows:
         print(
-            f"{r['clients']:>7} {r['send_rate']:>15,.0f} {r['send_rate'] / base:>6.2f} {r['cpu_per_batch_us']:>13.1f} "
-            f"{r['delivered_rate']:>16,.0f} {r['per_client_rate']:>11,.0f} {r['dropped_events']:>11,}"
+            f"{r['clients']:>7} {r['send_rate']:>15,.0f} {r['send_rate'] / base:>6.2f} "
+            f"{r['cpu_per_batch_us']:>13.1f} {r['messages_rate']:>9,.0f} {r['delivered_rate']:>13,.0f} "
+            f"{r['per_client_rate']:>11,.0f} {r['dropped_events']:>11,}"
+        )
+    paced = batches[: int(args.paced_seconds * 100)]
+    print(f"\nWebSocket fan-out at 10 ms sampling (100 batches/s) for {args.paced_seconds:.0f} s")
+    rows = [trio.run(fanout, n, paced, 100.0) for n in counts]
+    base = rows[0]["send_rate"]
+    print(
+        f"{'clients':>7} {'ingest batches/s':>17} {'vs 0':>6} {'CPU %':>6} {'ws msg/s':>9} "
+        f"{'events/s out':>13} {'dropped ev':>11}"
+    )
+    for r in rows:
+        print(
+            f"{r['clients']:>7} {r['send_rate']:>17,.1f} {r['send_rate'] / base:>6.2f} {r['cpu_pct']:>6.1f} "
+            f"{r['messages_rate']:>9,.0f} {r['delivered_rate']:>13,.0f} {r['dropped_events']:>11,}"
         )
 
     if args.tui_seconds > 0:

@@ -17,8 +17,15 @@ and in the sink's ``drop_reasons["slow_client"]``.
 Server → client messages (JSON text frames)::
 
     {"kind":"hello","schema":3,"client":7,"queue":256}
-    {"kind":"batch","seq":41,"dropped":0,"snapshot":false,"events":[{"type":"sample",...},...]}
+    {"kind":"batch","seq":41,"first_seq":41,"batches":1,"dropped":0,"snapshot":false,
+     "events":[{"type":"sample",...},...]}
     {"kind":"pong"}
+
+``seq`` numbers the pipeline's batches. A client gets at most one message per
+``flush_interval_ms`` (default 50 ms): batches queued meanwhile (or while it
+was slow) are merged, ``first_seq..seq``, and ``batches`` says how many, so the
+pipeline's thread pays per message, not per batch × client. ``dropped``
+counts the events this client lost so far.
 
 The first batch after ``hello`` is a snapshot (``"snapshot":true``): the latest
 sample per pool, histogram per metric, heat-map, KPI states and the last state
@@ -62,6 +69,7 @@ from ._registry import register
 
 DEFAULT_PORT = 8765
 MAX_CLIENT_MESSAGE = 64 * 1024
+MERGE_LIMIT = 256 * 1024  # characters of queued batches merged into one message
 CLOSE_GOING_AWAY = 1001
 CLOSE_UNSUPPORTED = 1003
 CLOSE_POLICY = 1008
@@ -91,6 +99,7 @@ class WebSocketConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     port: int = DEFAULT_PORT
     allow_remote: bool = False  # needed to bind anything but loopback
     client_queue: int = 256  # batches queued per client before drop-oldest
+    flush_interval_ms: float = 50.0  # at most one message per client per interval (0: no limit)
     max_clients: int = 64
     allowed_origins: list[str] = []  # besides the page's own origin
 
@@ -428,9 +437,14 @@ class WebSocketSink(Sink):
         await send(
             {
                 "type": "websocket.send",
-                "text": f'{{"kind":"batch","seq":{seq},"dropped":0,"snapshot":true,"events":{events}}}',
+                "text": (
+                    f'{{"kind":"batch","seq":{seq},"first_seq":{seq},"batches":0,'
+                    f'"dropped":0,"snapshot":true,"events":{events}}}'
+                ),
             }
         )
+        flush_s = self.cfg.flush_interval_ms / 1000
+        next_send = trio.current_time()
         while True:
             if client.close_code is not None:
                 await send(
@@ -441,13 +455,30 @@ class WebSocketSink(Sink):
                 client.wake = trio.Event()
                 await client.wake.wait()
                 continue
+            if trio.current_time() < next_send:
+                # at most one message per flush interval: batches arriving meanwhile
+                # are merged, so the cost to the pipeline's thread does not grow
+                # with its batch rate times the number of clients
+                await trio.sleep_until(next_send)
+                continue
+            next_send = trio.current_time() + flush_s
             seq, _, events = client.queue.popleft()
             if seq < 0:
-                text = '{"kind":"pong"}'
-            else:
-                text = (
-                    f'{{"kind":"batch","seq":{seq},"dropped":{client.dropped_events},'
-                    f'"snapshot":false,"events":{events}}}'
-                )
+                await send({"type": "websocket.send", "text": '{"kind":"pong"}'})
+                continue
+            # A client that fell behind gets its queued batches in one message
+            # (bounded size): per-message cost, not per-batch, is what adds up.
+            first, parts, size, merged = seq, [events[1:-1]], len(events), 1
+            while client.queue and client.queue[0][0] >= 0 and size < MERGE_LIMIT:
+                seq, _, events = client.queue.popleft()
+                if len(events) > 2:
+                    parts.append(events[1:-1])
+                size += len(events)
+                merged += 1
+            joined = ",".join(p for p in parts if p)
+            text = (
+                f'{{"kind":"batch","seq":{seq},"first_seq":{first},"batches":{merged},'
+                f'"dropped":{client.dropped_events},"snapshot":false,"events":[{joined}]}}'
+            )
             await send({"type": "websocket.send", "text": text})
-            client.sent_batches += 1
+            client.sent_batches += merged
