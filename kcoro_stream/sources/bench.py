@@ -3,7 +3,9 @@
 ``python -m kcoro_stream.sources.bench --ring PATH [--mode tasks ...]`` runs
 the C benchmark in this process through the cffi module ``kcoro_stream._bench``;
 the ingester launches it as a child this way. Flags are parsed once, by the C
-side (``kcoro-bench --help``); a bad flag prints one line and exits 2.
+side (``kcoro-bench --help``); a bad flag prints one line and exits 2. When the
+launching monitor dies, the parent watch (``_child``) sends SIGTERM, which ends
+the run cleanly (RunEnded "signal", ring closed).
 """
 
 from __future__ import annotations

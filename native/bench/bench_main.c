@@ -4,11 +4,14 @@
  * Shared by the standalone binary (native/build/kcoro_bench) and the Python
  * module kcoro_stream._bench (`python -m kcoro_stream.sources.bench`).
  *
- * SIGINT and SIGTERM are blocked in every thread and taken by the main thread
- * with sigtimedwait, so a signal ends the run the same clean way as the
- * duration or a control-area stop: roots finish, the pools drain, the sampler
- * writes the final counters and RunEnded(reason "signal") and closes the ring.
- * The caller's signal mask is restored before returning.
+ * SIGINT and SIGTERM are blocked in every thread we start and taken by the
+ * main thread with sigtimedwait; threads the embedding process started
+ * earlier (Python's) may still receive them, so a handler that only sets a
+ * flag is installed for the run as well. Either way a signal ends the run the
+ * same clean way as the duration or a control-area stop: roots finish, the
+ * pools drain, the sampler writes the final counters and RunEnded(reason
+ * "signal") and closes the ring. The caller's signal mask and handlers are
+ * restored before returning.
  */
 #include <errno.h>
 #include <signal.h>
@@ -20,6 +23,9 @@
 #include <unistd.h>
 
 #include "bench.h"
+
+static volatile sig_atomic_t g_signalled;
+static void on_signal(int sig) { g_signalled = sig; }
 
 static int open_ring(struct kcs_ring *ring, const struct kcs_bench_cfg *cfg) {
     struct stat st;
@@ -70,6 +76,13 @@ int kcs_bench_main(int argc, char **argv) {
     sigaddset(&block, SIGINT);
     sigaddset(&block, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &block, &old); /* inherited by every thread we start */
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    g_signalled = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
 
     char err[256] = "";
     struct kcs_workload *wl = kcs_workload_start(&cfg, err, sizeof err);
@@ -86,6 +99,8 @@ int kcs_bench_main(int argc, char **argv) {
             kcs_mp_free(&m);
             kcs_ring_close(&ring);
         }
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         return 1;
     }
@@ -100,6 +115,8 @@ int kcs_bench_main(int argc, char **argv) {
             kcs_workload_stop(wl);
             kcs_workload_destroy(wl);
             kcs_ring_close(&ring);
+            sigaction(SIGINT, &old_int, NULL);
+            sigaction(SIGTERM, &old_term, NULL);
             pthread_sigmask(SIG_SETMASK, &old, NULL);
             return 1;
         }
@@ -119,7 +136,7 @@ int kcs_bench_main(int argc, char **argv) {
         if (end && end - now < wait) wait = end - now;
         struct timespec ts = {(time_t)(wait / 1000000000u), (long)(wait % 1000000000u)};
         int sig = sigtimedwait(&block, NULL, &ts);
-        if (sig == SIGINT || sig == SIGTERM) {
+        if (sig == SIGINT || sig == SIGTERM || g_signalled) {
             reason = "signal";
             break;
         }
@@ -138,6 +155,8 @@ int kcs_bench_main(int argc, char **argv) {
     struct timespec zero = {0, 0};
     while (sigtimedwait(&block, NULL, &zero) > 0) {
     }
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return 0;
 }

@@ -277,6 +277,33 @@ def test_sigint_ends_the_run_cleanly(tmp_path: Path) -> None:
     assert_channel_identities(run, 64)
 
 
+def test_orphaned_benchmark_ends_its_run(tmp_path: Path) -> None:
+    """The monitor that launched us dies: the parent watch SIGTERMs us from a
+    Python thread (not the one blocking signals) and the run still ends cleanly."""
+    ring = Ring(tmp_path / "orphan.ring")
+    bench = [*BENCH, "--ring", str(ring.path), "--mode", "tasks", "--workers", "2", "-d", "0"]
+    launcher = (
+        "import os, subprocess, sys, time\n"
+        "env = dict(os.environ, KCORO_STREAM_PARENT_PID=str(os.getpid()))\n"
+        f"p = subprocess.Popen({bench!r}, env=env)\n"
+        "print(p.pid, flush=True)\n"
+        "time.sleep(0.5)\n"
+        "os._exit(0)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", launcher], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    int(parent.stdout.readline())
+    parent.wait(timeout=30)
+    deadline = time.monotonic() + 15
+    while not ring.closed:
+        assert time.monotonic() < deadline, "the orphan did not end its run"
+        if ring.poll() == 0:
+            time.sleep(0.02)
+    ring.close()
+    last = ring.frames[-1][-1]
+    assert isinstance(last, ev.RunEnded) and last.reason == "signal"
+
+
 @pytest.mark.parametrize(
     ("args", "flag"),
     [
