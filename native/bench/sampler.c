@@ -94,7 +94,11 @@ static int open_task_file(int tid, const char *name) {
     return open(path, O_RDONLY | O_CLOEXEC);
 }
 
-static void read_osthread(struct osfd *f, int tid, struct osthread *o) {
+/* schedstat every tick; status (context switches) and stat (cpu) are
+ * costlier to generate, so they are refreshed every `slow_every` ticks and
+ * on the final frame (the values are cumulative or instantaneous, so a stale
+ * one costs resolution only). */
+static void read_osthread(struct osfd *f, int tid, struct osthread *o, int slow) {
     *o = f->last;
     if (tid <= 0) return;
     if (f->tid != tid) {
@@ -112,13 +116,13 @@ static void read_osthread(struct osfd *f, int tid, struct osthread *o) {
             o->timeslices = c;
         }
     }
-    if (read_fd(f->status, buf, sizeof buf) > 0) {
+    if (slow && read_fd(f->status, buf, sizeof buf) > 0) {
         char *v = strstr(buf, "\nvoluntary_ctxt_switches:");
         char *nv = strstr(buf, "\nnonvoluntary_ctxt_switches:");
         if (v) o->vol = strtoull(v + 25, NULL, 10);
         if (nv) o->invol = strtoull(nv + 28, NULL, 10);
     }
-    if (read_fd(f->stat, buf, sizeof buf) > 0) {
+    if (slow && read_fd(f->stat, buf, sizeof buf) > 0) {
         char *p = strrchr(buf, ')');
         if (p) {
             o->cpu = -1;
@@ -265,7 +269,7 @@ static void gauge(struct kcs_mp *m, uint64_t now, const char *name, uint32_t poo
 }
 
 /* One sample frame; returns the operation count (tasks + messages) for adaptive mode. */
-static uint64_t write_sample(struct kcs_sampler *s, uint64_t now, uint64_t actual) {
+static uint64_t write_sample(struct kcs_sampler *s, uint64_t now, uint64_t actual, int final) {
     struct kcs_mp *m = &s->mp;
     struct kcs_workload *wl = s->wl;
     uint32_t np = kcs_workload_npools(wl), nc = kcs_workload_nchans(wl);
@@ -353,7 +357,8 @@ static uint64_t write_sample(struct kcs_sampler *s, uint64_t now, uint64_t actua
             kcs_mp_uint(m, total);
         }
     struct osthread os[KCS_MAX_POOLS * KCR_MAX_WORKERS];
-    for (uint32_t i = 0; i < s->nworkers; i++) read_osthread(&s->os[i], tids[i], &os[i]);
+    int slow = final || s->tick % 10 == 1;
+    for (uint32_t i = 0; i < s->nworkers; i++) read_osthread(&s->os[i], tids[i], &os[i], slow);
     k = 0;
     for (uint32_t p = 0; p < np; p++) {
         kcr_pool *pool = kcs_workload_pool(wl, p);
@@ -476,7 +481,7 @@ static void *sampler_main(void *arg) {
             if (!s->pause_reported) write_tick_only(s, now, now - s->last_ns, 1);
             s->pause_reported = 1;
         } else {
-            uint64_t ops = write_sample(s, now, now - s->last_ns);
+            uint64_t ops = write_sample(s, now, now - s->last_ns, 0);
             adapt(s, ops, now);
         }
         s->last_ns = now;
@@ -490,7 +495,7 @@ static void *sampler_main(void *arg) {
     kcs_ring_heartbeat(s->ring);
     write_mark(s);
     s->tick++;
-    write_sample(s, now, now - s->last_ns);
+    write_sample(s, now, now - s->last_ns, 1);
     kcs_frame_begin(&s->mp, 1);
     kcs_mp_event(&s->mp, 2, KCS_EV_RUN_ENDED, kcs_monotonic_ns(), 0);
     kcs_mp_str(&s->mp, s->reason);
