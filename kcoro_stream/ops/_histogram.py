@@ -40,6 +40,12 @@ ERROR_BOUND = 0.25
 QUANTILES = (0.5, 0.9, 0.99, 0.999)
 
 
+def _table(n: int) -> tuple[list[int], list[int]]:
+    lower = [b if b < 4 else (4 + b % 4) << (b // 4 - 1) for b in range(n)]
+    width = [1 if b < 4 else 1 << (b // 4 - 1) for b in range(n)]
+    return lower, width
+
+
 def bucket_of(value: int) -> int:
     """The log2x4 bucket of a non-negative integer (``kcs_hist_bucket``)."""
     if value < 4:
@@ -63,20 +69,37 @@ def bucket_width(b: int) -> int:
 
 def quantile(counts: list[int], q: float) -> float | None:
     """The q-quantile of a log2x4 histogram (see module docstring), None if empty."""
+    return quantiles(counts, (q,))[0]
+
+
+def quantiles(counts: list[int], qs: tuple[float, ...] = QUANTILES) -> list[float | None]:
+    """Several quantiles (ascending ``qs``) in one pass over the buckets."""
     total = sum(counts)
     if total <= 0:
-        return None
-    rank = max(1, math.ceil(q * total))
+        return [None] * len(qs)
+    ranks = [max(1, math.ceil(q * total)) for q in qs]
+    out: list[float | None] = []
+    i = 0
     before = 0
     for b, n in enumerate(counts):
         if n <= 0:
             continue
-        if before + n >= rank:
+        upto = before + n
+        while i < len(ranks) and ranks[i] <= upto:
             if b < 4:
-                return float(b)
-            return bucket_lower(b) + bucket_width(b) * (rank - before - 0.5) / n
-        before += n
-    return float(bucket_lower(len(counts) - 1))  # unreachable with consistent counts
+                out.append(float(b))
+            else:
+                out.append(_LOWER[b] + _WIDTH[b] * (ranks[i] - before - 0.5) / n)
+            i += 1
+        if i == len(ranks):
+            return out
+        before = upto
+    while len(out) < len(qs):  # unreachable with consistent counts
+        out.append(float(bucket_lower(len(counts) - 1)))
+    return out
+
+
+_LOWER, _WIDTH = _table(512)  # the C side uses 252 buckets
 
 
 def _trim(counts: list[int]) -> list[int]:
@@ -98,6 +121,7 @@ def summarize(
     run_id: str,
 ) -> HistogramSummary:
     counts = _trim(counts)
+    p50, p90, p99, p999 = quantiles(counts)
     return HistogramSummary(
         ts=ts,
         ts_ns=ts_ns,
@@ -107,13 +131,13 @@ def summarize(
         scope=scope,  # type: ignore[arg-type]  # "window" | "cumulative"
         window_ns=window_ns,
         scheme=SCHEME,
-        bounds=[bucket_lower(b) for b in range(len(counts))],
+        bounds=_LOWER[: len(counts)],
         counts=counts,
         count=sum(counts),
-        p50=quantile(counts, 0.5),
-        p90=quantile(counts, 0.9),
-        p99=quantile(counts, 0.99),
-        p999=quantile(counts, 0.999),
+        p50=p50,
+        p90=p90,
+        p99=p99,
+        p999=p999,
         error_bound=ERROR_BOUND,
     )
 

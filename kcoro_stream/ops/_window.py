@@ -195,6 +195,8 @@ def windows(window_ms: float = 250, *, check_monotonic: bool = True) -> Operator
         last_w: dict[int, WorkerCounters] = {}
         last_c: dict[int, ChannelCounters] = {}
         last_h: dict[tuple[str, int], Histogram] = {}
+        last_wt: dict[int, tuple[int, ...]] = {}  # counters of the last snapshot, for monotonicity
+        last_ct: dict[int, tuple[int, ...]] = {}
         base_w: dict[int, WorkerCounters] = {}
         base_c: dict[int, ChannelCounters] = {}
         base_h: dict[tuple[str, int], Histogram] = {}
@@ -241,6 +243,8 @@ def windows(window_ms: float = 250, *, check_monotonic: bool = True) -> Operator
             last_w.clear()
             last_c.clear()
             last_h.clear()
+            last_wt.clear()
+            last_ct.clear()
             base_w, base_c, base_h = {}, {}, {}
             base_ts = start.ts_ns if start is not None else 0
             zero_base = start is not None
@@ -293,18 +297,20 @@ def windows(window_ms: float = 250, *, check_monotonic: bool = True) -> Operator
                 if t is WorkerCounters:
                     key = ev.worker
                     if check_monotonic:
-                        prev = last_w.get(key)
-                        if prev is not None and any(map(lt, _get_w(ev), _get_w(prev))):
-                            _record(violations, "worker", key, WORKER_COUNTERS, _get_w(prev), _get_w(ev), ts)
+                        now = _get_w(ev)
+                        prev = last_wt.get(key)
+                        if prev is not None and any(map(lt, now, prev)):
+                            _record(violations, "worker", key, WORKER_COUNTERS, prev, now, ts)
+                        last_wt[key] = now
                     last_w[key] = ev
                 elif t is ChannelCounters:
                     key = ev.channel
                     if check_monotonic:
-                        prevc = last_c.get(key)
-                        if prevc is not None and any(map(lt, _get_c(ev), _get_c(prevc))):
-                            _record(
-                                violations, "channel", key, CHANNEL_COUNTERS, _get_c(prevc), _get_c(ev), ts
-                            )
+                        nowc = _get_c(ev)
+                        prevc = last_ct.get(key)
+                        if prevc is not None and any(map(lt, nowc, prevc)):
+                            _record(violations, "channel", key, CHANNEL_COUNTERS, prevc, nowc, ts)
+                        last_ct[key] = nowc
                     last_c[key] = ev
                     dep = win.depths.get(key)
                     v = ev.depth
