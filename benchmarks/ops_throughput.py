@@ -7,7 +7,10 @@ Gauge = 6 raw events per frame), pushed through a hot reactivex Subject as the
 pipeline runner does. Baseline, measured in the same run: a plain-Python loop
 computing the same numbers (windowed counter differences, rates, ratios,
 utilisation, per-frame monotonicity checks, histogram deltas and quantiles,
-per-worker heat-map) with no reactivex and no output events. Also: the same
+per-worker heat-map) with no reactivex and no output events. The default
+analyses also build every output event (Sample, Kpi, HistogramSummary x4,
+Heatmap per window), smooth, score outliers and track alert state, which the
+baseline does not; the ratio is therefore a ceiling on reactive overhead. Also: the same
 analyses fed from msgpack frame payloads (decode included), as in replay.
 
 Question 2 — memory: tracemalloc current/peak while replaying one hour of
@@ -270,7 +273,11 @@ def throughput(frames: int, repeat: int) -> None:
     t_base, _ = best_of(lambda: plain_loop(batches), repeat)
     rows.append(("plain-Python loop (baseline)", t_base, None))
     t, n = best_of(lambda: run_operator(ops.default_analyses(window_ms=WINDOW_MS), batches), repeat)
-    rows.append((f"ops.default_analyses ({n} derived)", t, None))
+    rows.append((f"default_analyses ({n} derived)", t, None))
+    t_w, n = best_of(
+        lambda: run_operator(ops.default_analyses(window_ms=WINDOW_MS, monotonic="window"), batches), repeat
+    )
+    rows.append(("default_analyses(monotonic='window')", t_w, None))
     t_rates, n = best_of(lambda: run_operator(ops.rates(window_ms=WINDOW_MS), batches), repeat)
     rows.append((f"ops.rates only ({n} samples)", t_rates, None))
     t_dec, _ = best_of(lambda: [decode_frame(p) for p in payloads], repeat)
@@ -282,9 +289,11 @@ def throughput(frames: int, repeat: int) -> None:
     print(f"{'pipeline':<42} {'seconds':>9} {'M events/s':>11} {'vs baseline':>12}")
     for name, secs, _ in rows:
         print(f"{name:<42} {secs:>9.3f} {events / secs / 1e6:>11.2f} {t_base / secs:>11.2f}x")
-    target = events / rows[1][1]
-    print(f"target >= 1.00 M raw events/s: default_analyses {'MET' if target >= 1e6 else 'NOT MET'} "
-          f"({target / 1e6:.2f} M/s)")  # fmt: skip
+    for name, secs, _ in rows[1:3]:
+        rate = events / secs
+        print(
+            f"target >= 1.00 M raw events/s: {name}: {'MET' if rate >= 1e6 else 'NOT MET'} ({rate / 1e6:.2f} M/s)"
+        )
 
 
 def memory(frames: int, checkpoints: int) -> None:
@@ -298,7 +307,9 @@ def memory(frames: int, checkpoints: int) -> None:
 
     op(subject).subscribe(sink)
     step = frames // checkpoints
-    print(f"\nMemory: {frames} frames ({frames * INTERVAL / 1e9 / 60:.0f} min of 10 ms sampling), tracemalloc")
+    print(
+        f"\nMemory: {frames} frames ({frames * INTERVAL / 1e9 / 60:.0f} min of 10 ms sampling), tracemalloc"
+    )
     print(f"{'frames':>9} {'event time':>11} {'current KiB':>12} {'peak KiB':>10} {'derived':>9}")
     gc.collect()
     tracemalloc.start()
@@ -319,7 +330,9 @@ def memory(frames: int, checkpoints: int) -> None:
     half = len(peaks) // 2
     if half:
         early, late = max(peaks[:half]), max(peaks[half:])
-        print(f"flat: peak in 2nd half / 1st half = {late / early:.2f} ({'FLAT' if late <= early * 1.1 else 'GROWS'})")
+        print(
+            f"flat: peak in 2nd half / 1st half = {late / early:.2f} ({'FLAT' if late <= early * 1.1 else 'GROWS'})"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -327,7 +340,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="fewer frames (smoke run)")
     ap.add_argument("--frames", type=int, default=None, help="frames for the throughput table")
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--memory-frames", type=int, default=None, help="frames for the memory table (default 360000)")
+    ap.add_argument(
+        "--memory-frames", type=int, default=None, help="frames for the memory table (default 360000)"
+    )
     args = ap.parse_args(argv)
     frames = args.frames or (6_000 if args.quick else 60_000)
     mem_frames = args.memory_frames or (36_000 if args.quick else 360_000)

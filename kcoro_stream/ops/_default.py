@@ -63,10 +63,13 @@ def default_analyses(
     invariant_tolerance: int = 0,
     latency_metrics: list[str] | None = None,
     cumulative_histograms: bool = True,
+    monotonic: str = "frame",
 ) -> Operator:
     """Batches → Samples, Kpi, Alerts, Anomalies, histograms, heat-maps and a Summary.
 
     Every option is validated here (``UsageError``), before any event flows.
+    ``monotonic`` is how the never-decrease invariant is checked: ``"frame"``
+    (every snapshot, exact), ``"window"`` (window ends only, faster) or ``"off"``.
 
     ::
 
@@ -76,6 +79,8 @@ def default_analyses(
     if not (isinstance(window_ms, int | float) and window_ms > 0):
         raise UsageError(f"default_analyses: window_ms must be > 0, got {window_ms!r}")
     check_alpha(ema_alpha, smooth_n)
+    if monotonic not in ("frame", "window", "off"):
+        raise UsageError(f"default_analyses: monotonic must be 'frame', 'window' or 'off', got {monotonic!r}")
     parsed = parse_rules(rules)
     kpi_table = _kpi_table(kpi_thresholds)
     slope, k = backpressure_config(backpressure_slope, backpressure_windows)
@@ -103,6 +108,6 @@ def default_analyses(
     )
 
     def derive(source: Observable[Any]) -> Observable[Any]:
-        return source.pipe(windows(window_ms, check_monotonic=True), window_stage)
+        return source.pipe(windows(window_ms, check_monotonic=monotonic), window_stage)
 
     return derive

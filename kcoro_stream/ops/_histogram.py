@@ -28,6 +28,8 @@ buckets cut). One ``HistogramSummary`` per metric and pool per window
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
+from itertools import accumulate
 from typing import Any
 
 from kcoro_stream.events import Histogram, HistogramSummary, wall_seconds
@@ -73,29 +75,21 @@ def quantile(counts: list[int], q: float) -> float | None:
 
 
 def quantiles(counts: list[int], qs: tuple[float, ...] = QUANTILES) -> list[float | None]:
-    """Several quantiles (ascending ``qs``) in one pass over the buckets."""
-    total = sum(counts)
+    """Several quantiles in one pass: cumulative counts once, then a binary search per rank."""
+    cum = list(accumulate(counts))
+    total = cum[-1] if cum else 0
     if total <= 0:
         return [None] * len(qs)
-    ranks = [max(1, math.ceil(q * total)) for q in qs]
     out: list[float | None] = []
-    i = 0
-    before = 0
-    for b, n in enumerate(counts):
-        if n <= 0:
-            continue
-        upto = before + n
-        while i < len(ranks) and ranks[i] <= upto:
-            if b < 4:
-                out.append(float(b))
-            else:
-                out.append(_LOWER[b] + _WIDTH[b] * (ranks[i] - before - 0.5) / n)
-            i += 1
-        if i == len(ranks):
-            return out
-        before = upto
-    while len(out) < len(qs):  # unreachable with consistent counts
-        out.append(float(bucket_lower(len(counts) - 1)))
+    for q in qs:
+        rank = max(1, math.ceil(q * total))
+        b = min(bisect_left(cum, rank), len(counts) - 1)  # first bucket whose running count reaches rank
+        if b < 4:
+            out.append(float(b))
+        else:
+            n = counts[b]
+            before = cum[b] - n
+            out.append(_LOWER[b] + _WIDTH[b] * (rank - before - 0.5) / n)
     return out
 
 
@@ -147,7 +141,8 @@ def window_delta(cur: Histogram, base: Histogram | None) -> list[int]:
     counts = list(cur.counts)
     if base is not None:
         for i, n in enumerate(base.counts[: len(counts)]):
-            counts[i] -= n
+            # a bucket going down breaks the invariant (reported by invariants); count 0
+            counts[i] = max(0, counts[i] - n)
     return counts
 
 

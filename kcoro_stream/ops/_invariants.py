@@ -9,6 +9,8 @@ Rules (``rule`` field of the Alert):
 * ``invariant.completed_le_submitted`` — Σ tasks_completed > Σ tasks_submitted
   over a pool's workers (a task may complete on another worker than the one it
   was submitted on, so the sum is checked, not each worker).
+  With ``monotonic="window"`` only window ends are compared (cheaper; a dip
+  that recovers inside one window is not seen).
 * ``invariant.recvs_le_sends`` — a channel's recvs > sends.
 * ``invariant.steals_balance`` — a worker's steal_successes + steal_failures
   != steal_probes.
@@ -35,7 +37,7 @@ from ._base import Emit, Operator, pool_label, pool_names, stateful
 from ._window import Window, windows
 
 
-def invariants(window_ms: float = 250, *, tolerance: int = 0) -> Operator:
+def invariants(window_ms: float = 250, *, tolerance: int = 0, monotonic: str = "frame") -> Operator:
     """Batches → critical Alerts when a counter invariant breaks (and resolves).
 
     ::
@@ -45,7 +47,7 @@ def invariants(window_ms: float = 250, *, tolerance: int = 0) -> Operator:
     """
 
     def op(source: Any) -> Any:
-        return source.pipe(windows(window_ms, check_monotonic=True), invariants_from_windows(tolerance))
+        return source.pipe(windows(window_ms, check_monotonic=monotonic), invariants_from_windows(tolerance))
 
     return op
 

@@ -46,17 +46,17 @@ def _floor(spread: float, centre: float, rel: float) -> float:
 
 def zscore(history: Iterable[float], x: float, min_rel_spread: float = 0.01) -> float:
     """(x − mean) / std of ``history`` (std floored, see module docstring)."""
-    xs = list(history)
-    mean = sum(xs) / len(xs)
-    std = math.sqrt(sum((v - mean) ** 2 for v in xs) / len(xs))
+    xs = history if isinstance(history, list) else list(history)
+    mean = math.fsum(xs) / len(xs)
+    std = math.sqrt(math.fsum([(v - mean) * (v - mean) for v in xs]) / len(xs))
     return (x - mean) / _floor(std, mean, min_rel_spread)
 
 
 def mad_score(history: Iterable[float], x: float, min_rel_spread: float = 0.01) -> float:
     """0.6745 · (x − median) / MAD of ``history`` (MAD floored, see module docstring)."""
-    xs = list(history)
+    xs = history if isinstance(history, list) else list(history)
     med = median(xs)
-    mad = median(abs(v - med) for v in xs)
+    mad = median([abs(v - med) for v in xs])
     if mad == 0:  # over half the values equal: use the mean absolute deviation
         mean_ad = sum(abs(v - med) for v in xs) / len(xs)
         return (x - med) / _floor(1.2533 * mean_ad, med, min_rel_spread)
@@ -115,8 +115,9 @@ def outliers(
                 if h is None:
                     h = hist[(s.pool, name)] = deque(maxlen=window)
                 if len(h) >= min_samples:
+                    xs = list(h)
                     for meth in method_list:
-                        score = scorers[meth](h, x, min_rel_spread)
+                        score = scorers[meth](xs, x, min_rel_spread)
                         if abs(score) >= limits[meth]:
                             emit(
                                 Anomaly(

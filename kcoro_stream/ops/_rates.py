@@ -30,6 +30,7 @@ pass through, as do Summary events.
 
 from __future__ import annotations
 
+from operator import add, attrgetter, sub
 from typing import Any
 
 from kcoro_stream.events import (
@@ -43,6 +44,23 @@ from kcoro_stream.events import (
 
 from ._base import Emit, Operator, pool_label, pool_names, ratio, stateful
 from ._window import Window, windows
+
+_WORKER_SUMMED = (
+    "tasks_submitted",
+    "tasks_completed",
+    "fastpath_hits",
+    "fastpath_misses",
+    "steal_probes",
+    "steal_successes",
+    "steal_failures",
+    "inject_pulls",
+    "parks",
+    "busy_ns",
+    "idle_ns",
+)
+_get_summed = attrgetter(*_WORKER_SUMMED)
+_BUSY = _WORKER_SUMMED.index("busy_ns")
+_IDLE = _WORKER_SUMMED.index("idle_ns")
 
 # Channel totals/deltas reported in Sample.extra under the old monitor's names.
 _CHANNEL_EXTRA = (
@@ -161,22 +179,8 @@ def _pool_fields(
     extra: dict[str, Any] = {"span_ns": span, "frames": win.frames, "lost_frames": win.lost_frames}
     f: dict[str, Any] = {}
     if wids:
-        d = dict.fromkeys(
-            (
-                "tasks_submitted",
-                "tasks_completed",
-                "fastpath_hits",
-                "fastpath_misses",
-                "steal_probes",
-                "steal_successes",
-                "steal_failures",
-                "inject_pulls",
-                "parks",
-                "busy_ns",
-                "idle_ns",
-            ),
-            0,
-        )
+        zero = (0,) * len(_WORKER_SUMMED)
+        acc = [0] * len(_WORKER_SUMMED)
         idle = 0
         counted = 0
         for wid in wids:
@@ -184,14 +188,14 @@ def _pool_fields(
             base = win.base_workers.get(wid)
             if base is None and not win.zero_base:
                 continue  # appeared mid-stream without a baseline: no delta yet
-            for name in d:
-                d[name] += getattr(cur, name) - (getattr(base, name) if base is not None else 0)
-            wbusy = cur.busy_ns - (base.busy_ns if base is not None else 0)
-            widle = cur.idle_ns - (base.idle_ns if base is not None else 0)
+            delta = list(map(sub, _get_summed(cur), _get_summed(base) if base is not None else zero))
+            acc = list(map(add, acc, delta))
+            wbusy, widle = delta[_BUSY], delta[_IDLE]
             if wbusy + widle > 0:
                 counted += 1
                 if wbusy / (wbusy + widle) < idle_below:
                     idle += 1
+        d = dict(zip(_WORKER_SUMMED, acc, strict=True))
         f["tasks_per_s"] = per_s(d["tasks_completed"])
         f["fastpath_ratio"] = ratio(d["fastpath_hits"], d["fastpath_hits"] + d["fastpath_misses"])
         f["steal_ratio"] = ratio(d["steal_successes"], d["steal_probes"])

@@ -105,3 +105,21 @@ def test_monotonic_alert_resolves_in_a_later_clean_window():
         ("invariant.monotonic", "resolved"),
     ]
     assert "switches" in out[0].message and "worker 0" in out[0].message
+
+
+def test_window_mode_sees_a_persistent_decrease_but_not_a_recovered_dip():
+    def run(recover: bool) -> list:
+        r = Run()
+        batches = [[r.start]]
+        for i in range(60):
+            r.steady()
+            if i == 30:
+                r.w[0]["switches"] -= 10**6  # far below the previous window's end
+            if recover and i == 31:
+                r.w[0]["switches"] += 10**6
+            batches.append(r.frame())
+        return of_type(drive(ops.invariants(monotonic="window"), batches), Alert)
+
+    assert [a.rule for a in run(False)][:1] == ["invariant.monotonic"]
+    assert run(True) == []
+    assert of_type(drive(ops.invariants(monotonic="frame"), _steady(5)[1]), Alert) == []
