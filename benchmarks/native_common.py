@@ -11,6 +11,7 @@ import os
 import statistics
 import subprocess
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 BENCH = [sys.executable, "-m", "kcoro_stream.sources.bench"]
@@ -29,11 +30,13 @@ def median_of(n: int, *args: str, key: str) -> tuple[float, list[float]]:
     return statistics.median(vals), vals
 
 
-def table(title: str, header: list[str], rows: list[list[object]]) -> None:
+def table(title: str, header: list[str], rows: Sequence[Sequence[object]]) -> None:
     print(f"\n{title}")
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
-    for r in [header, ["-" * w for w in widths], *rows]:
-        print("  ".join(str(x).rjust(w) for x, w in zip(r, widths, strict=True)))
+    lines = [[str(x) for x in header], *[[str(x) for x in r] for r in rows]]
+    widths = [max(len(line[c]) for line in lines) for c in range(len(header))]
+    lines.insert(1, ["-" * w for w in widths])
+    for line in lines:
+        print("  ".join(x.rjust(w) for x, w in zip(line, widths, strict=True)))
 
 
 def machine_note() -> str:
