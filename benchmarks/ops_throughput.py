@@ -20,8 +20,9 @@ memory is counted; it must stay flat (bounded), not grow with the run.
     python benchmarks/ops_throughput.py            # full: 60k-frame throughput, 1 h memory
     python benchmarks/ops_throughput.py --quick    # smaller, for a smoke run
 
-Prints one table per question. Run on an idle machine: figures are wall time
-on one core.
+Prints one table per question. Times are this process's CPU time
+(``time.process_time``, best of N), so other load on the machine disturbs them
+less than wall time would; the run is single-threaded (one core).
 """
 
 from __future__ import annotations
@@ -259,9 +260,9 @@ def best_of(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     result = None
     for _ in range(repeat):
         gc.collect()
-        t = time.perf_counter()
+        t = time.process_time()  # CPU time of this process: robust to other load on the machine
         result = fn()
-        best = min(best, time.perf_counter() - t)
+        best = min(best, time.process_time() - t)
     return best, result
 
 

@@ -19,12 +19,10 @@ Samples (chain them after ``rates`` with ``compose``). Compose with
 ``compose`` (reactivex's) and :func:`fan`. See docs/operators.md.
 """
 
-from reactivex import compose
-
 from ._alerts import COMPARISONS, SEVERITIES, Rule, alerts, parse_rule, parse_rules
 from ._backpressure import ENV_SLOPE, ENV_WINDOWS, backpressure, backpressure_config
 from ._default import default_analyses
-from ._fan import fan, passthrough
+from ._fan import compose, fan, passthrough
 from ._heatmap import heatmap, imbalance_index
 from ._histogram import ERROR_BOUND, bucket_lower, bucket_of, bucket_width, histograms, quantile
 from ._invariants import invariants

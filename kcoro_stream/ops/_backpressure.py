@@ -32,6 +32,7 @@ from kcoro_stream.errors import UsageError
 from kcoro_stream.events import Alert, wall_seconds
 
 from ._base import Emit, Operator, pool_label, pool_names, stateful
+from ._fan import compose
 from ._window import Window
 from ._window import windows as _windows
 
@@ -80,10 +81,7 @@ def backpressure(
     """
     cfg = backpressure_config(slope, windows)
 
-    def op(source: Any) -> Any:
-        return source.pipe(_windows(window_ms, check_monotonic=False), backpressure_from_windows(*cfg))
-
-    return op
+    return compose(_windows(window_ms, check_monotonic=False), backpressure_from_windows(*cfg))
 
 
 def backpressure_from_windows(slope: float, k: int) -> Operator:

@@ -23,6 +23,7 @@ from typing import Any
 from kcoro_stream.events import Heatmap, wall_seconds
 
 from ._base import Emit, Operator, pool_label, pool_names, ratio, stateful
+from ._fan import compose
 from ._window import Window, windows
 
 
@@ -47,10 +48,7 @@ def heatmap(window_ms: float = 250) -> Operator:
         ------- Heatmap ------- Heatmap(final) |
     """
 
-    def op(source: Any) -> Any:
-        return source.pipe(windows(window_ms, check_monotonic=False), heatmap_from_windows(window_ms))
-
-    return op
+    return compose(windows(window_ms, check_monotonic=False), heatmap_from_windows(window_ms))
 
 
 def heatmap_from_windows(window_ms: float = 250) -> Operator:

@@ -35,6 +35,7 @@ from typing import Any
 from kcoro_stream.events import Histogram, HistogramSummary, wall_seconds
 
 from ._base import Emit, Operator, pool_label, pool_names, stateful
+from ._fan import compose
 from ._window import Window, windows
 
 SCHEME = "log2x4"
@@ -157,12 +158,9 @@ def histograms(
         ------- Hist(window) Hist(cum) --- Hist(window) Hist(cum) |
     """
 
-    def op(source: Any) -> Any:
-        return source.pipe(
-            windows(window_ms, check_monotonic=False), histograms_from_windows(window_ms, metrics, cumulative)
-        )
-
-    return op
+    return compose(
+        windows(window_ms, check_monotonic=False), histograms_from_windows(window_ms, metrics, cumulative)
+    )
 
 
 def histograms_from_windows(

@@ -34,6 +34,7 @@ from typing import Any
 from kcoro_stream.events import Alert, wall_seconds
 
 from ._base import Emit, Operator, pool_label, pool_names, stateful
+from ._fan import compose
 from ._window import Window, windows
 
 
@@ -46,10 +47,7 @@ def invariants(window_ms: float = 250, *, tolerance: int = 0, monotonic: str = "
         ------- Alert(firing) ---------------- Alert(resolved) |
     """
 
-    def op(source: Any) -> Any:
-        return source.pipe(windows(window_ms, check_monotonic=monotonic), invariants_from_windows(tolerance))
-
-    return op
+    return compose(windows(window_ms, check_monotonic=monotonic), invariants_from_windows(tolerance))
 
 
 def invariants_from_windows(tolerance: int = 0) -> Operator:

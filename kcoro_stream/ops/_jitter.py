@@ -20,6 +20,7 @@ from typing import Any
 from kcoro_stream.events import wall_seconds
 
 from ._base import Emit, Operator, stateful
+from ._fan import compose
 from ._histogram import summarize
 from ._window import Window, windows
 
@@ -35,12 +36,7 @@ def jitter(window_ms: float = 250, *, cumulative: bool = True) -> Operator:
         ---- Hist(window) Hist(cumulative) ---- |
     """
 
-    def op(source: Any) -> Any:
-        return source.pipe(
-            windows(window_ms, check_monotonic=False), jitter_from_windows(window_ms, cumulative)
-        )
-
-    return op
+    return compose(windows(window_ms, check_monotonic=False), jitter_from_windows(window_ms, cumulative))
 
 
 def jitter_from_windows(window_ms: float = 250, cumulative: bool = True) -> Operator:

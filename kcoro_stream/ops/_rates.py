@@ -43,6 +43,7 @@ from kcoro_stream.events import (
 )
 
 from ._base import Emit, Operator, pool_label, pool_names, ratio, stateful
+from ._fan import compose
 from ._window import Window, windows
 
 _WORKER_SUMMED = (
@@ -89,12 +90,7 @@ def rates(window_ms: float = 250, *, idle_below: float = 0.05) -> Operator:
         ------- Sample ------------ Sample(final) |
     """
 
-    def op(source: Any) -> Any:
-        return source.pipe(
-            windows(window_ms, check_monotonic=False), samples_from_windows(window_ms, idle_below)
-        )
-
-    return op
+    return compose(windows(window_ms, check_monotonic=False), samples_from_windows(window_ms, idle_below))
 
 
 def samples_from_windows(window_ms: float = 250, idle_below: float = 0.05) -> Operator:

@@ -85,3 +85,21 @@ def test_pipeline_files_load_and_are_deterministic():
         assert first == second, name
         if name != "alerts.py":
             assert first, name
+
+
+def _unfused(op):
+    """The same operator hidden behind a lambda, so fan/compose take the reactivex path."""
+    return lambda src: op(src)
+
+
+def test_fused_fan_and_compose_match_the_reactivex_path():
+    """Fusing our stages into one subscription changes nothing in the output."""
+    batches = _batches(150, 3)
+    fused = ops.fan(ops.compose(ops.rates(), ops.smooth(), ops.kpi()), ops.histograms(), ops.heatmap())
+    plain = ops.fan(
+        _unfused(ops.compose(_unfused(ops.rates()), _unfused(ops.smooth()), _unfused(ops.kpi()))),
+        _unfused(ops.histograms()),
+        _unfused(ops.heatmap()),
+    )
+    a, b = encoded(drive(fused, batches)), encoded(drive(plain, batches))
+    assert a == b and a
