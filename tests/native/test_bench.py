@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from kcoro_stream._native import ffi, lib
 
 from kcoro_stream import events as ev
 
@@ -275,6 +276,27 @@ def test_sigint_ends_the_run_cleanly(tmp_path: Path) -> None:
     assert_clean(run)
     assert run.ended.reason == "signal"
     assert_channel_identities(run, 64)
+
+
+def test_full_ring_drops_frames_and_never_blocks(tmp_path: Path) -> None:
+    """Nobody reads a 4 KiB ring: frames are dropped and counted, the run ends on time."""
+    ring = Ring(tmp_path / "tiny.ring", size=4096)
+    t0 = time.monotonic()
+    p = subprocess.run(
+        [*BENCH, "--ring", str(ring.path), "--mode", "dual", "--workers", "2", "-d", "0.3"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert p.returncode == 0, p.stderr
+    assert time.monotonic() - t0 < 10
+    info = ffi.new("kcs_ring_info *")
+    lib.kcs_reader_info(ring.r, info)
+    assert info.frames_dropped > 0 and info.bytes_dropped > 0
+    assert info.flags & 1  # closed all the same
+    ring.poll()
+    assert isinstance(ring.frames[0][0], ev.RunStarted)  # what fitted is intact (CRC-checked, decoded)
+    ring.close()
 
 
 def test_orphaned_benchmark_ends_its_run(tmp_path: Path) -> None:
