@@ -18,6 +18,7 @@ Per pool and window, for each worker (sorted by id), from counter differences:
 from __future__ import annotations
 
 import math
+from operator import attrgetter, sub
 from typing import Any
 
 from kcoro_stream.events import Heatmap, wall_seconds
@@ -25,6 +26,10 @@ from kcoro_stream.events import Heatmap, wall_seconds
 from ._base import Emit, Operator, pool_label, pool_names, ratio, stateful
 from ._fan import compose
 from ._window import Window, windows
+
+_cells = attrgetter(
+    "busy_ns", "idle_ns", "steal_successes", "steal_failures", "fastpath_hits", "fastpath_misses"
+)
 
 
 def imbalance_index(values: list[float | None]) -> float | None:
@@ -90,15 +95,12 @@ def window_heatmaps(win: Window, width: int) -> list[Heatmap]:
             if base is None and not win.zero_base:
                 continue
             kept.append(wid)
-
-            def d(name: str, cur: Any = cur, base: Any = base) -> int:
-                return int(getattr(cur, name) - (getattr(base, name) if base is not None else 0))
-
-            busy, idle = d("busy_ns"), d("idle_ns")
+            busy, idle, ok, failed, hits, misses = (
+                map(sub, _cells(cur), _cells(base)) if base is not None else _cells(cur)
+            )
             util.append(ratio(busy, busy + idle))
-            succ.append(d("steal_successes"))
-            fail.append(d("steal_failures"))
-            hits, misses = d("fastpath_hits"), d("fastpath_misses")
+            succ.append(ok)
+            fail.append(failed)
             fast.append(ratio(hits, hits + misses))
         if not kept:
             continue

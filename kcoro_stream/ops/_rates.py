@@ -79,6 +79,8 @@ _CHANNEL_EXTRA = (
     ("sends", "sends"),
     ("recvs", "recvs"),
 )
+_CHANNEL_OLD = tuple(old for old, _ in _CHANNEL_EXTRA)
+_get_channel = attrgetter(*(new for _, new in _CHANNEL_EXTRA))
 
 
 def rates(window_ms: float = 250, *, idle_below: float = 0.05) -> Operator:
@@ -206,14 +208,18 @@ def _pool_fields(
             extra[f"{name}_delta"] = value
     if cids:
         chans = [win.channels[c] for c in cids]
-        totals = {old: sum(getattr(c, new) for c in chans) for old, new in _CHANNEL_EXTRA}
-        deltas: dict[str, int] = dict.fromkeys(totals, 0)
+        tot = [0] * len(_CHANNEL_EXTRA)
+        dlt = [0] * len(_CHANNEL_EXTRA)
+        zero = (0,) * len(_CHANNEL_EXTRA)
         for c in chans:
+            now = _get_channel(c)
+            tot = list(map(add, tot, now))
             base = win.base_channels.get(c.channel)
             if base is None and not win.zero_base:
                 continue
-            for old, new in _CHANNEL_EXTRA:
-                deltas[old] += getattr(c, new) - (getattr(base, new) if base is not None else 0)
+            dlt = list(map(add, dlt, map(sub, now, _get_channel(base) if base is not None else zero)))
+        totals = dict(zip(_CHANNEL_OLD, tot, strict=True))
+        deltas = dict(zip(_CHANNEL_OLD, dlt, strict=True))
         f["msgs_per_s"] = per_s(deltas["recvs"])
         f["bytes_per_s"] = per_s(deltas["bytes_recv"])
         f["gbps"] = f["bytes_per_s"] * 8 / 1e9 if f["bytes_per_s"] is not None else None
