@@ -20,7 +20,7 @@ from textual.widgets import Static
 from kcoro_stream.errors import SinkError
 from kcoro_stream.sinks import Controller, SinkContext, build_sink, sink_class
 from kcoro_stream.sinks._tui import DashboardApp, TuiHandle, run_tui
-from kcoro_stream.sinks._tui.widgets import PoolView, StatsPane, ThroughputGraph
+from kcoro_stream.sinks._tui.widgets import Pane, PoolView, StatsPane, ThroughputGraph
 from kcoro_stream.sinks.tui import TuiSink
 
 try:
@@ -57,7 +57,7 @@ class FakeController(Controller):
         return self._paused
 
 
-def text_of(widget: Static) -> str:
+def text_of(widget: Any) -> str:
     """What a pane shows, as plain text."""
     out = io.StringIO()
     Console(file=out, width=max(40, widget.size.width or 100), color_system=None).print(widget.content)
@@ -110,15 +110,15 @@ def test_panels_show_the_scripted_stream() -> None:
         assert "samples 41" in stats
         channel = text_of(app.query_one("#pool-channel", PoolView).query_one(StatsPane))
         assert "msgs/s" in channel and "5,000" in channel and "gbps" in channel
-        config = text_of(app.query_one("#config", Static))
+        config = text_of(app.query_one("#config", Pane))
         assert "run-test-0001" in config and "fastpath_ratio GREEN" in config and "utilisation RED" in config
-        heat = text_of(app.query_one("#heatmap", Static))
+        heat = text_of(app.query_one("#heatmap", Pane))
         assert "w3 100% 3/6" in heat and "imbalance 0.40" in heat
-        latency = text_of(app.query_one("#latency", Static))
+        latency = text_of(app.query_one("#latency", Pane))
         assert "p50 1.0 µs" in latency and "p99 16.0 µs" in latency and "n=273" in latency
-        zc = text_of(app.query_one("#zerocopy", Static))
+        zc = text_of(app.query_one("#zerocopy", Pane))
         assert "zc_sent_total" in zc and "390" in zc
-        alerts = text_of(app.query_one("#alerts", Static))
+        alerts = text_of(app.query_one("#alerts", Pane))
         assert "1 firing" in alerts and "fastpath_low" in alerts and "anomaly" in alerts
         assert app.sub_title == "dual"
 
@@ -286,3 +286,81 @@ def test_run_tui_reraises_the_pipeline_error() -> None:
 
     with pytest.raises(SinkError, match="exists"):
         run_tui(trio_main, title="guest", headless=True, size=(100, 30))
+
+
+TMUX_PROGRAM = r"""
+import sys, trio
+sys.path.insert(0, {tests!r})
+from surface_factory import Script
+from kcoro_stream.sinks import Controller, SinkContext, build_sink
+from kcoro_stream.sinks.tui import run_tui
+
+class Recorder(Controller):
+    def __init__(self):
+        self.calls, self._paused, self.stopped = [], False, None
+    def pause(self, paused):
+        self.calls.append(f"pause {{paused}}"); self._paused = paused
+    def set_interval_ms(self, ms):
+        self.calls.append(f"interval {{ms}}")
+    def stop(self):
+        self.calls.append("stop"); self.stopped.set()
+    def restart(self, mode):
+        self.calls.append(f"restart {{mode}}")
+    @property
+    def paused(self):
+        return self._paused
+
+ctl = Recorder()
+
+async def main(handle):
+    ctl.stopped = trio.Event()
+    sink = build_sink("tui", SinkContext(controller=ctl, extra={{"tui": handle}}))
+    await sink.open()
+    for batch in Script(batches=80, dual=True, alert_at=30):
+        await sink.send(batch)
+        await trio.sleep(0.005)
+    await ctl.stopped.wait()
+    await sink.aclose()
+    return 3
+
+code = run_tui(main, title="tmux check")
+with open({calls!r}, "w") as f:
+    f.write(",".join(ctl.calls))
+sys.exit(code)
+"""
+
+
+def test_run_tui_in_a_real_terminal_under_tmux(tmp_path: Any) -> None:
+    """A real terminal: the dashboard draws, keys reach the controller, q ends the run with its code."""
+    try:
+        from .tmux_helpers import TmuxSession
+    except ImportError:
+        from tmux_helpers import TmuxSession  # type: ignore[no-redef]
+    import sys
+    from pathlib import Path
+
+    tests = str(Path(__file__).resolve().parent)
+    program = tmp_path / "dash.py"
+    calls = tmp_path / "calls.txt"
+    program.write_text(TMUX_PROGRAM.format(tests=tests, calls=str(calls)))
+    argv = [sys.executable, str(program)]
+    root = str(Path(__file__).resolve().parents[2])
+    with TmuxSession(argv, size=(150, 45), cwd=root, env={"PYTHONPATH": root}) as tm:
+        screen = tm.wait_for(lambda s: "fastpath_low" in s and "pool channel" in s)
+        assert "pool tasks" in screen and "tasks/s" in screen and "msgs/s" in screen
+        tm.send_keys("r")
+        tm.wait_for("PAUSED")
+        tm.send_keys("h")
+        tm.wait_for("switch mode")
+        tm.resize(90, 60)
+
+        def stacked(screen: str) -> bool:  # narrow: the pools are one above the other
+            lines = screen.splitlines()
+            tasks = [i for i, line in enumerate(lines) if "pool tasks" in line]
+            channel = [i for i, line in enumerate(lines) if "pool channel" in line]
+            return bool(tasks and channel and tasks[0] < channel[0])
+
+        tm.wait_for(stacked)
+        tm.send_keys("q")
+        assert tm.wait_exit() == 3
+    assert calls.read_text() == "pause True,stop"

@@ -145,12 +145,12 @@ class DashboardApp(App[int]):
     #config { width: 1fr; height: auto; border: round $primary; padding: 0 1; }
     #help { width: 56; height: auto; border: round $warning; padding: 0 1; display: none; }
     #help.shown { display: block; }
-    #pools { height: 1fr; layout: horizontal; }
+    #pools { height: 1fr; min-height: 8; layout: horizontal; }
     #waiting { width: 1fr; height: 1fr; content-align: center middle; color: $text-muted; }
-    #bottom { height: 14; layout: horizontal; }
+    #bottom { height: 30%; min-height: 8; max-height: 16; layout: horizontal; }
     #bottom > Pane { width: 1fr; height: 1fr; border: round $primary; padding: 0 1; }
     Screen.narrow #pools { layout: vertical; }
-    Screen.narrow #bottom { layout: grid; grid-size: 2; height: 22; }
+    Screen.narrow #bottom { layout: grid; grid-size: 2; height: 40%; max-height: 24; }
     Screen.narrow #help { width: 1fr; }
     """
 
