@@ -69,10 +69,32 @@ def jitter_from_windows(window_ms: float = 250, cumulative: bool = True) -> Oper
             for i, n in enumerate(counts):
                 total[i] += n
             ts = wall_seconds(win.last_ts, win.run)
-            common = {"metric": METRIC, "pool": "all", "window_ns": width, "ts_ns": win.last_ts, "ts": ts}
-            emit(summarize(counts, scope="window", run_id=rid, **common))
+            at = win.last_ts
+            emit(
+                summarize(
+                    counts,
+                    metric=METRIC,
+                    pool="all",
+                    scope="window",
+                    window_ns=width,
+                    ts_ns=at,
+                    ts=ts,
+                    run_id=rid,
+                )
+            )
             if cumulative:
-                emit(summarize(list(total), scope="cumulative", run_id=rid, **common))
+                emit(
+                    summarize(
+                        list(total),
+                        metric=METRIC,
+                        pool="all",
+                        scope="cumulative",
+                        window_ns=width,
+                        ts_ns=at,
+                        ts=ts,
+                        run_id=rid,
+                    )
+                )
 
         def on_done() -> None:
             return None

@@ -36,7 +36,7 @@ def getter(metric: str) -> Callable[[Sample], float | None]:
     if metric in SAMPLE_METRICS:
 
         def plain(s: Sample) -> float | None:
-            return getattr(s, metric)  # type: ignore[no-any-return]
+            return getattr(s, metric)
 
         return plain
     if metric in METRICS:

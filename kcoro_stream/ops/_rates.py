@@ -214,10 +214,10 @@ def _pool_fields(
         for c in chans:
             now = _get_channel(c)
             tot = list(map(add, tot, now))
-            base = win.base_channels.get(c.channel)
-            if base is None and not win.zero_base:
+            cbase = win.base_channels.get(c.channel)
+            if cbase is None and not win.zero_base:
                 continue
-            dlt = list(map(add, dlt, map(sub, now, _get_channel(base) if base is not None else zero)))
+            dlt = list(map(add, dlt, map(sub, now, _get_channel(cbase) if cbase is not None else zero)))
         totals = dict(zip(_CHANNEL_OLD, tot, strict=True))
         deltas = dict(zip(_CHANNEL_OLD, dlt, strict=True))
         f["msgs_per_s"] = per_s(deltas["recvs"])

@@ -190,7 +190,7 @@ def windows(window_ms: float = 250, *, check_monotonic: bool | str = True) -> Op
     if not window_ms > 0:
         raise ValueError("window_ms must be > 0")
     width = round(window_ms * 1_000_000)
-    mode = {True: "frame", False: "off"}.get(check_monotonic, check_monotonic)  # type: ignore[call-overload]
+    mode = "frame" if check_monotonic is True else "off" if check_monotonic is False else check_monotonic
     if mode not in ("frame", "window", "off"):
         raise ValueError(
             f"check_monotonic must be True, False, 'frame', 'window' or 'off', not {check_monotonic!r}"
@@ -341,7 +341,7 @@ def windows(window_ms: float = 250, *, check_monotonic: bool | str = True) -> Op
                     last_h[(ev.metric, ev.pool)] = ev
                 elif t is Gauge:
                     g = win.gauges.get((ev.name, ev.pool))
-                    v = ev.value  # type: ignore[assignment]  # float gauge
+                    v = ev.value
                     if g is None:
                         win.gauges[(ev.name, ev.pool)] = [v, v, 1, v]
                     else:

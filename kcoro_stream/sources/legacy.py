@@ -79,7 +79,7 @@ def _open(path: Path) -> IO[bytes]:
     if head.startswith(_GZIP):
         return gzip.GzipFile(fileobj=f, mode="rb")  # type: ignore[return-value]  # a binary stream
     if head.startswith(_ZSTD):
-        return zstandard.ZstdDecompressor().stream_reader(f, closefd=True)  # type: ignore[return-value]
+        return zstandard.ZstdDecompressor().stream_reader(f, closefd=True)
     return f
 
 
