@@ -36,6 +36,7 @@ from __future__ import annotations
 from operator import attrgetter, lt
 from typing import Any
 
+from kcoro_stream.errors import UsageError
 from kcoro_stream.events import (
     DERIVED_TYPES,
     ChannelCounters,
@@ -188,12 +189,12 @@ def windows(window_ms: float = 250, *, check_monotonic: bool | str = True) -> Op
         ------------- Window ------------- ... Window(final) |
     """
     if not window_ms > 0:
-        raise ValueError("window_ms must be > 0")
+        raise UsageError(f"windows: window_ms must be > 0, got {window_ms!r}")
     width = round(window_ms * 1_000_000)
     mode = "frame" if check_monotonic is True else "off" if check_monotonic is False else check_monotonic
     if mode not in ("frame", "window", "off"):
-        raise ValueError(
-            f"check_monotonic must be True, False, 'frame', 'window' or 'off', not {check_monotonic!r}"
+        raise UsageError(
+            f"windows: check_monotonic must be True, False, 'frame', 'window' or 'off', not {check_monotonic!r}"
         )
     per_frame = mode == "frame"
     per_window = mode == "window"

@@ -6,6 +6,7 @@ import pytest
 from factory import MS, T0, Run, drive
 
 from kcoro_stream import ops
+from kcoro_stream.errors import UsageError
 from kcoro_stream.events import Sample
 
 
@@ -46,9 +47,9 @@ def test_empty_windows_are_skipped_and_the_next_span_is_longer():
 
 
 def test_bad_window_width():
-    with pytest.raises(ValueError):
-        ops.windows(0)
-    with pytest.raises(ValueError):
+    with pytest.raises(UsageError, match="window_ms must be > 0"):
+        ops.rates(window_ms=0)
+    with pytest.raises(UsageError, match="check_monotonic"):
         ops.windows(250, check_monotonic="sometimes")
 
 
