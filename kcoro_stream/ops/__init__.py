@@ -8,15 +8,18 @@ synchronously, so the same input always gives the same output.
 
 Layering (imports go one way)::
 
-    _base ─► _window ─► _rates, _histogram, _jitter, _heatmap, _backpressure, _invariants
-                 _smooth ─► _summary, _metrics ─► _kpi, _alerts, _outliers
-                 _fan ─► _default (default_analyses: all of the above over one window pass)
+    _base ─► _fan (fan, compose, passthrough)
+          ─► _window ─► _rates, _histogram, _jitter, _heatmap, _backpressure, _invariants
+          ─► _smooth ─► _summary;  _metrics ─► _kpi, _alerts, _outliers
+    all of them ─► _default (default_analyses: everything over one window pass)
     _legacy_names (derived events → old kcoro_mon dicts)
 
 Batch-level operators take ``list[Event]`` (one ring frame) and emit derived
 events; ``smooth``, ``summary``, ``kpi``, ``alerts`` and ``outliers`` take
-Samples (chain them after ``rates`` with ``compose``). Compose with
-``compose`` (reactivex's) and :func:`fan`. See docs/operators.md.
+Samples (chain them after ``rates`` with ``compose``). Combine with
+:func:`compose` (left to right, like reactivex's) and :func:`fan`; when every
+part is one of these operators they fuse into a single subscription (same
+output, no observer hop per stage). See docs/operators.md.
 """
 
 from ._alerts import COMPARISONS, SEVERITIES, Rule, alerts, parse_rule, parse_rules
