@@ -364,3 +364,24 @@ def test_run_tui_in_a_real_terminal_under_tmux(tmp_path: Any) -> None:
         tm.send_keys("q")
         assert tm.wait_exit() == 3
     assert calls.read_text() == "pause True,stop"
+
+
+def test_run_tui_cancels_the_pipeline_when_the_app_ends_first() -> None:
+    """If the app ends on its own, trio is cancelled and driven to its end on the same loop."""
+    cleaned: list[str] = []
+
+    async def trio_main(handle: TuiHandle) -> int:
+        try:
+            await trio.sleep_forever()
+        finally:
+            with trio.CancelScope(shield=True):
+                await trio.sleep(0.01)  # cleanup that needs the loop to keep running
+            cleaned.append("done")
+        return 0  # pragma: no cover - cancelled before
+
+    async def leave(pilot: Pilot[int]) -> None:
+        await pilot.pause()
+        pilot.app.exit(5)
+
+    assert run_tui(trio_main, title="guest", headless=True, size=(100, 30), auto_pilot=leave) == 130
+    assert cleaned == ["done"]

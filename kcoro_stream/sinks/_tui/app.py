@@ -192,6 +192,7 @@ class DashboardApp(App[int]):
         self._trio_token: trio.lowlevel.TrioToken | None = None
         self._trio_scope: trio.CancelScope | None = None
         self._trio_outcome: Any = None
+        self._trio_finished: asyncio.Future[None] | None = None
 
     # ----------------------------------------------------------------- layout
 
@@ -430,6 +431,10 @@ class DashboardApp(App[int]):
 
     def _trio_done(self, outcome: Any) -> None:
         self._trio_outcome = outcome
+        if self._trio_finished is not None:  # the app had already ended: run_tui waits on this
+            if not self._trio_finished.done():
+                self._trio_finished.set_result(None)
+            return
         self.exit(0)
 
 
@@ -452,9 +457,35 @@ def run_tui(
     app = DashboardApp(title=title, refresh_interval=refresh_interval)
     TuiHandle(app)
     app._trio_main = trio_main
-    app.run(headless=headless, size=size, auto_pilot=auto_pilot)
+    # Our own loop, not asyncio.run's: if the app ends first (a crash, or an
+    # exit that bypassed the q key), trio is still a guest of this loop and
+    # must be cancelled and driven to its end here, before the loop closes.
+    loop = asyncio.new_event_loop()
+    try:
+        app.run(headless=headless, size=size, auto_pilot=auto_pilot, loop=loop)
+        if app._trio_running() and app._trio_token is not None:
+            done: asyncio.Future[None] = loop.create_future()
+            app._trio_finished = done
+            app._cancel_trio()
+            loop.run_until_complete(asyncio.wait_for(done, timeout=30))
+    finally:
+        _close_loop(loop)
     outcome = app._trio_outcome
     if outcome is None:
-        return app.return_code or 1  # the app ended on its own (crash): trio was abandoned
+        return app.return_code or 1  # trio never ran to an end (it did not start, or hung)
     result = outcome.unwrap()  # re-raises trio_main's exception
     return 130 if result is None else int(result)
+
+
+def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """What asyncio.run does on the way out: cancel leftovers, close generators."""
+    try:
+        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.run_until_complete(loop.shutdown_default_executor())
+    finally:
+        loop.close()
