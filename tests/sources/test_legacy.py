@@ -183,3 +183,18 @@ def test_recording_without_summary_gets_a_computed_one(tmp_path):
     summaries = [e for e in _replay(path) if isinstance(e, Summary)]
     assert len(summaries) == 1 and summaries[0].samples == len(lines)
     assert summaries[0].peak["msgs_per_s"] == max(json.loads(x)["pps"] for x in lines)
+
+
+def test_legacy_source_imports_only_events_and_errors():
+    import ast
+
+    import kcoro_stream.sources.legacy as mod
+
+    tree = ast.parse(Path(mod.__file__).read_text())
+    inner = {
+        n.module
+        for n in ast.walk(tree)
+        if isinstance(n, ast.ImportFrom) and n.module and n.module.startswith("kcoro_stream")
+    }
+    assert inner <= {"kcoro_stream.events", "kcoro_stream.errors"}
+    assert all(n.level == 0 for n in ast.walk(tree) if isinstance(n, ast.ImportFrom))
