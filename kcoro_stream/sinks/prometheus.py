@@ -10,12 +10,14 @@
 
 Names follow ``kcoro_<subsystem>_<name>_<unit>``: counters end in ``_total``,
 times are seconds, bytes are bytes; labels are ``pool``, ``worker``, ``rule``,
-``kpi``. The full table is in docs/surfaces.md and in ``METRICS`` below.
+``kpi``. The full table is in docs/surfaces.md (and ``RATE_COUNTERS``,
+``EXTRA_COUNTERS``, ``SAMPLE_GAUGES`` below).
 
-Counters stay monotonic. A ``Sample`` carries per-window *rates*, so a total is
-the integral of rate × window; when an operator puts the cumulative total into
-``Sample.extra`` (keys in ``METRICS``' ``extra`` column) that value is used
-instead (it survives dropped windows). Either way a counter never goes down.
+Counters stay monotonic. Per series the exporter prefers the cumulative total
+the ``rates`` operator puts into ``Sample.extra`` (``tasks_completed_total``,
+``recvs_total``, ...: exact, survives dropped windows), else the window's exact
+``*_delta``, else the integral of rate × window. A smaller total than the last
+one never lowers a counter.
 
 Latency histograms are real Prometheus histograms in seconds (``_sum`` is
 estimated from bucket midpoints while HistogramSummary has no exact sum). A cumulative
@@ -32,7 +34,7 @@ import math
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeGuard
 
 import msgspec
 from prometheus_client import CollectorRegistry
@@ -66,6 +68,7 @@ class RateCounter:
 
     field: str
     extra: str  # Sample.extra key holding the cumulative total, when present
+    delta: str  # Sample.extra key holding the window's exact increment, when present
     name: str  # without the _total suffix (prometheus_client adds it)
     help: str
     scale: float = 1.0
@@ -79,17 +82,57 @@ class SampleGauge:
     scale: float = 1.0
 
 
+# Preference per series: the cumulative total (exact, survives lost windows),
+# else the window's exact delta, else rate × window. Keys are the ones the
+# ``rates`` operator writes into Sample.extra.
 RATE_COUNTERS = (
-    RateCounter("tasks_per_s", "tasks_completed_total", "kcoro_sched_tasks_completed", "Tasks completed."),
+    RateCounter(
+        "tasks_per_s",
+        "tasks_completed_total",
+        "tasks_completed_delta",
+        "kcoro_sched_tasks_completed",
+        "Tasks completed.",
+    ),
     RateCounter(
         "inject_pulls_per_s",
         "inject_pulls_total",
+        "inject_pulls_delta",
         "kcoro_sched_inject_pulls",
         "Tasks pulled from the inject queue.",
     ),
-    RateCounter("parks_per_s", "parks_total", "kcoro_sched_parks", "Worker parks (idle sleeps)."),
-    RateCounter("msgs_per_s", "msgs_total", "kcoro_chan_messages", "Channel messages received."),
-    RateCounter("bytes_per_s", "bytes_total", "kcoro_chan_bytes", "Channel payload bytes received."),
+    RateCounter(
+        "parks_per_s", "parks_total", "parks_delta", "kcoro_sched_parks", "Worker parks (idle sleeps)."
+    ),
+    RateCounter(
+        "msgs_per_s", "recvs_total", "recvs_delta", "kcoro_chan_messages", "Channel messages received."
+    ),
+    RateCounter(
+        "bytes_per_s",
+        "bytes_recv_total",
+        "bytes_recv_delta",
+        "kcoro_chan_bytes",
+        "Channel payload bytes received.",
+    ),
+)
+
+# Counters that exist only as cumulative totals in Sample.extra (channel pools).
+EXTRA_COUNTERS = (
+    ("tasks_submitted_total", "kcoro_sched_tasks_submitted", "Tasks submitted."),
+    ("sends_total", "kcoro_chan_sends", "Channel messages sent."),
+    ("bytes_sent_total", "kcoro_chan_sent_bytes", "Channel payload bytes sent."),
+    (
+        "fail_send_eagain_total",
+        "kcoro_chan_send_eagain",
+        "Channel sends that failed with EAGAIN (would block).",
+    ),
+    ("fail_recv_eagain_total", "kcoro_chan_recv_eagain", "Channel receives that failed with EAGAIN."),
+    ("fail_send_epipe_total", "kcoro_chan_send_epipe", "Channel sends that failed with EPIPE (closed)."),
+    ("fail_recv_epipe_total", "kcoro_chan_recv_epipe", "Channel receives that failed with EPIPE (closed)."),
+    ("zref_sent_total", "kcoro_chan_zero_copy_sent", "Zero-copy (pointer) messages sent."),
+    ("zref_received_total", "kcoro_chan_zero_copy_received", "Zero-copy (pointer) messages received."),
+    ("zref_aborted_total", "kcoro_chan_zero_copy_aborted", "Zero-copy messages aborted on close."),
+    ("rv_matches_total", "kcoro_chan_rendezvous_matches", "Rendezvous sender/receiver matches."),
+    ("rv_cancels_total", "kcoro_chan_rendezvous_cancels", "Rendezvous operations cancelled."),
 )
 
 SAMPLE_GAUGES = (
@@ -204,6 +247,10 @@ class _Histo:
         return out
 
 
+def _is_number(x: Any) -> TypeGuard[float]:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+
 def _float_str(x: float) -> str:
     return repr(float(x))
 
@@ -230,6 +277,11 @@ class _MetricsState:
     def _add(self, name: str, labels: Labels, value: float) -> None:
         series = self.counters.setdefault(name, {})
         series[labels] = series.get(labels, 0.0) + value
+
+    def _set_total(self, name: str, labels: Labels, total: float) -> None:
+        """A cumulative total from the producer; a smaller one never lowers the counter."""
+        series = self.counters.setdefault(name, {})
+        series[labels] = max(series.get(labels, 0.0), total)
 
     def _set(self, name: str, labels: Labels, value: float | None) -> None:
         if value is None or not math.isfinite(value):
@@ -269,16 +321,24 @@ class _MetricsState:
         for rc in RATE_COUNTERS:
             key = (rc.name, pool)
             total = extra.get(rc.extra)
-            if isinstance(total, int | float) and not isinstance(total, bool):
-                series = self.counters.setdefault(rc.name, {})
-                series[pool] = max(series.get(pool, 0.0), float(total) * rc.scale)
+            if _is_number(total):
+                self._set_total(rc.name, pool, float(total) * rc.scale)
                 self.counter_from_extra.add(key)
                 continue
+            if key in self.counter_from_extra:
+                continue  # totals are authoritative once seen: never mix in estimates
+            delta = extra.get(rc.delta)
             rate = getattr(ev, rc.field)
-            if rate is not None and key not in self.counter_from_extra and math.isfinite(rate) and rate > 0:
+            if _is_number(delta) and delta >= 0:
+                self._add(rc.name, pool, float(delta) * rc.scale)
+            elif rate is not None and math.isfinite(rate) and rate > 0:
                 self._add(rc.name, pool, rate * window_s * rc.scale)
             elif rate is not None:
                 self.counters.setdefault(rc.name, {}).setdefault(pool, 0.0)
+        for extra_key, name, _ in EXTRA_COUNTERS:
+            total = extra.get(extra_key)
+            if _is_number(total):
+                self._set_total(name, pool, float(total))
         for g in SAMPLE_GAUGES:
             value = getattr(ev, g.field)
             if value is not None:
@@ -323,6 +383,8 @@ for _rc in RATE_COUNTERS:
     _HELP[_rc.name] = _rc.help
 for _g in SAMPLE_GAUGES:
     _HELP[_g.name] = _g.help
+for _key, _name, _help in EXTRA_COUNTERS:
+    _HELP[_name] = _help
 
 
 class _StateCollector(Collector):

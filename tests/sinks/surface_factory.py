@@ -216,7 +216,21 @@ class Script:
                     msgs_per_s=5000.0,
                     bytes_per_s=5000.0 * 64,
                     window_ms=w,
-                    extra={"zc_sent_total": 10 * i, "zc_recv_total": 10 * i, "zc_aborted_total": 0},
+                    # the rates operator's channel totals/deltas (old monitor names)
+                    extra={
+                        "recvs_total": 1250 * (i + 1),
+                        "recvs_delta": 1250,
+                        "sends_total": 1250 * (i + 1),
+                        "bytes_recv_total": 1250 * 64 * (i + 1),
+                        "fail_send_eagain_total": 3 * i,
+                        "fail_send_eagain_delta": 3,
+                        "zref_sent_total": 10 * i,
+                        "zref_sent_delta": 10,
+                        "zref_received_total": 10 * i,
+                        "zref_received_delta": 10,
+                        "zref_aborted_total": 0,
+                        "rv_matches_total": 0,
+                    },
                 )
             )
         if i % 4 == 3:

@@ -105,6 +105,11 @@ async def test_metrics_endpoint_serves_expected_values_and_passes_promtool() -> 
     assert value(text, "kcoro_sched_tasks_completed_total", pool="tasks") == script.expected_tasks_total
     assert value(text, "kcoro_chan_messages_total", pool="channel") == 40 * 5000 * 0.25
     assert value(text, "kcoro_chan_bytes_total", pool="channel") == 40 * 5000 * 64 * 0.25
+    # channel counters that exist only as totals in Sample.extra (last window: i = 39)
+    assert value(text, "kcoro_chan_sends_total", pool="channel") == 50000
+    assert value(text, "kcoro_chan_send_eagain_total", pool="channel") == 3 * 39
+    assert value(text, "kcoro_chan_zero_copy_sent_total", pool="channel") == 390
+    assert value(text, "kcoro_chan_rendezvous_matches_total", pool="channel") == 0
     assert value(text, "kcoro_sched_fastpath_ratio", pool="tasks") == 0.75
     assert value(text, "kcoro_sched_idle_workers_ratio", pool="tasks") == 0.25
     assert value(text, "kcoro_alerts_firing", rule="fastpath_low", severity="warning") == 1.0
@@ -146,6 +151,15 @@ async def test_counters_never_go_down() -> None:
         await sink.send([histogram(6, [100, 100], scope="window")])
         _, _, text = await fetch(sink.url)
         assert value(text, "kcoro_sched_task_start_latency_seconds_count", pool="tasks") == 12
+
+
+async def test_exact_window_deltas_win_over_rate_integration() -> None:
+    async with open_prometheus_sink() as sink:
+        await sink.send([sample(0, tasks_per_s=999.0, extra={"tasks_completed_delta": 300})])
+        await sink.send([sample(1, tasks_per_s=999.0, extra={"tasks_completed_delta": 200})])
+        await sink.send([sample(2, tasks_per_s=400.0)])  # no delta: integrated, 400 × 0.25 s
+        _, _, text = await fetch(sink.url)
+    assert value(text, "kcoro_sched_tasks_completed_total", pool="tasks") == 600.0
 
 
 async def test_window_histograms_add_up_without_cumulative() -> None:

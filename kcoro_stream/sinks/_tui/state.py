@@ -148,7 +148,11 @@ class DashboardState:
                 if pool is None:
                     pool = self.pools[ev.pool] = PoolState(ev.pool)
                 pool.feed(ev)
-                extra = {k: v for k, v in (ev.extra or {}).items() if k.startswith(ZERO_COPY_PREFIXES)}
+                extra = {
+                    k: v
+                    for k, v in (ev.extra or {}).items()
+                    if k.startswith(ZERO_COPY_PREFIXES) and k.endswith(("_total", "_delta"))
+                }
                 if extra:
                     self.zero_copy.setdefault(ev.pool, {}).update(extra)
             elif isinstance(ev, HistogramSummary):

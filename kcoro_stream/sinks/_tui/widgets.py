@@ -372,7 +372,7 @@ class LatencyPane(Pane):
 
 
 class ZeroCopyPane(Pane):
-    """Zero-copy, rendezvous and failure counters from the channel samples."""
+    """Zero-copy, rendezvous and failure counters: total and last-window delta, per pool."""
 
     def show(self, zero_copy: Mapping[str, Mapping[str, Any]]) -> None:
         if self.unchanged(tuple((p, tuple(d.items())) for p, d in zero_copy.items())):
@@ -384,13 +384,21 @@ class ZeroCopyPane(Pane):
         table.add_column("counter", style="bold")
         pools = list(zero_copy)
         for p in pools:
-            table.add_column(p, justify="right")
-        keys = sorted({k for d in zero_copy.values() for k in d})
-        for k in keys:
-            table.add_row(
-                k, *(fmt(zero_copy[p].get(k)) if zero_copy[p].get(k) is not None else "–" for p in pools)
-            )
+            prefix = f"{p} " if len(pools) > 1 else ""
+            table.add_column(f"{prefix}total", justify="right")
+            table.add_column("Δ", justify="right", style="cyan")
+        bases = sorted({k.rsplit("_", 1)[0] for d in zero_copy.values() for k in d})
+        for base in bases:
+            cells: list[str] = []
+            for p in pools:
+                cells.append(fmt(_num(zero_copy[p].get(f"{base}_total"))))
+                cells.append(fmt(_num(zero_copy[p].get(f"{base}_delta"))))
+            table.add_row(base, *cells)
         self.set(table, shape=0)
+
+
+def _num(v: Any) -> float | None:
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
 
 
 class AlertsPane(Pane):
