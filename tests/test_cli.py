@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -346,3 +347,39 @@ def test_attach_to_a_foreign_file(tmp_path: Path) -> None:
     junk.write_bytes(b"x" * 8192)
     r = ks("attach", str(junk), "--no-tui", "--no-log")
     assert r.returncode == 1 and "bad ring magic" in one_line_error(r)
+
+
+# ------------------------------------------------------- the real benchmark
+
+
+@pytest.mark.parametrize("mode", ["tasks", "channel", "mixed", "dual"])
+def test_real_benchmark_through_the_spine_piped_to_jq(tmp_path: Path, mode: str) -> None:
+    """`kcoro-stream run pipelines/default.py --mode M --duration S | jq` prints samples whose numbers move."""
+    run = tmp_path / "run"
+    ks_cmd = [
+        *KS,
+        "run",
+        str(ROOT / "pipelines" / "default.py"),
+        "--mode",
+        mode,
+        "--duration",
+        "1.5",
+        "--log",
+        str(run),
+    ]
+    mon = subprocess.Popen(ks_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    jq = subprocess.run(
+        ["jq", "-c", 'select(.type=="sample")'], stdin=mon.stdout, capture_output=True, timeout=120
+    )
+    assert mon.stdout is not None
+    mon.stdout.close()
+    assert mon.wait(timeout=120) == 0, mon.stderr.read() if mon.stderr else ""
+    assert jq.returncode == 0
+    samples = [json.loads(line) for line in jq.stdout.splitlines()]
+    key = "msgs_per_s" if mode == "channel" else "tasks_per_s"
+    values = [s[key] for s in samples if s.get(key)]
+    assert len(values) >= 3, samples
+    assert all(v > 0 for v in values) and len(set(values)) > 1  # real, moving numbers
+    if mode == "dual":
+        assert {s["pool"] for s in samples} >= {"channel", "tasks"}
+    assert ks("log", "info", str(run)).returncode == 0
