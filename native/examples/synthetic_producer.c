@@ -13,6 +13,8 @@
  *
  * --rate 0 means "as fast as possible" (the ingest-capacity benchmark);
  * otherwise ticks follow --interval-ms. --frames stops after N frames.
+ * --inject-growth N adds N items per tick to the inject-queue depth gauge: a
+ * scripted backlog, for testing backpressure analyses end to end.
  */
 #include "kcoro_stream.h"
 
@@ -57,7 +59,7 @@ static void sleep_ns(uint64_t ns) {
 int kcs_synthetic_main(int argc, char **argv) {
     const char *ring_path = NULL;
     uint64_t interval_ms = 10, duration_s = 0, workers = 2, channels = 1, rate = 100, frames = 0,
-             seed = 1;
+             seed = 1, inject_growth = 0;
     int rate_set = 0;
     static const struct option opts[] = {{"ring", required_argument, 0, 'r'},
                                          {"interval-ms", required_argument, 0, 'i'},
@@ -67,6 +69,7 @@ int kcs_synthetic_main(int argc, char **argv) {
                                          {"rate", required_argument, 0, 'R'},
                                          {"frames", required_argument, 0, 'n'},
                                          {"seed", required_argument, 0, 's'},
+                                         {"inject-growth", required_argument, 0, 'g'},
                                          {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
@@ -82,6 +85,7 @@ int kcs_synthetic_main(int argc, char **argv) {
         case 'R': rc = parse_u64("rate", optarg, 0, 10000000, &rate); rate_set = 1; break;
         case 'n': rc = parse_u64("frames", optarg, 0, UINT64_MAX / 2, &frames); break;
         case 's': rc = parse_u64("seed", optarg, 1, UINT64_MAX / 2, &seed); break;
+        case 'g': rc = parse_u64("inject-growth", optarg, 0, 1000000, &inject_growth); break;
         default:
             fprintf(stderr, "synthetic_producer: unknown option '%s'\n", argv[optind - 1]);
             return 2;
@@ -239,7 +243,7 @@ int kcs_synthetic_main(int argc, char **argv) {
         kcs_mp_event(&mp, 3, KCS_EV_GAUGE, now, 0);
         kcs_mp_str(&mp, "inject_depth");
         kcs_mp_uint(&mp, 0);
-        kcs_mp_double(&mp, (double)(xorshift(&rng) % 64));
+        kcs_mp_double(&mp, (double)(xorshift(&rng) % 64 + tick * inject_growth));
         kcs_frame_commit(&ring, &mp);
         last = now;
         if (!(rate_set && rate == 0)) { /* --rate 0: as fast as possible */
