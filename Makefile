@@ -1,6 +1,6 @@
 # kcoro-stream — the two commands of the README:
 #   make run    set up (Debian packages, venv, build) and run the default pipeline headless for 3 s
-#   make test   set up and run every test: lint, C tests (plain, ASan/UBSan, TSan), pytest
+#   make test   set up and run every test: lint (ruff, mypy), C tests (plain, ASan/UBSan, TSan), pytest
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -33,6 +33,7 @@ run: deps setup
 lint: setup
 	$(BIN)/ruff check kcoro_stream tests benchmarks pipelines
 	$(BIN)/ruff format --check kcoro_stream tests benchmarks pipelines
+	$(BIN)/mypy kcoro_stream
 
 test-c:
 	$(MAKE) -C native test asan tsan
