@@ -33,7 +33,7 @@ import os
 import secrets
 import sys
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -41,6 +41,8 @@ import trio
 import zstandard
 
 from ..errors import InputError, SinkError, UsageError
+from ..events import DerivedEvent, encode_json_line
+from ._base import Sink, SinkContext
 
 Codec = Literal["none", "gzip", "zstd"]
 
@@ -598,3 +600,57 @@ def _parse_bool(sink: str, key: str, value: str) -> bool:
     if v in ("0", "false", "no", "off"):
         return False
     raise UsageError(f"sink {sink!r}: {key}={value!r} is not a boolean")
+
+
+def encode_lines(
+    batch: Sequence[DerivedEvent],
+    buf: bytearray,
+    to_legacy: Callable[[Any], dict[str, Any] | None] | None,
+    legacy_encoder: Any,
+    count_drop: Callable[[str], None],
+) -> int:
+    """Append ``batch`` to ``buf`` as NDJSON (or old kcoro_mon lines); return lines written."""
+    if to_legacy is None:
+        for event in batch:
+            encode_json_line(event, buf)
+        return len(batch)
+    n = 0
+    for event in batch:
+        obj = to_legacy(event)
+        if obj is None:
+            count_drop("no_legacy_form")
+            continue
+        legacy_encoder.encode_into(obj, buf, len(buf))
+        buf.extend(b"\n")
+        n += 1
+    return n
+
+
+class BufferedSink(Sink):
+    """Base of the sinks that write through one ``BufferedOutput`` (ndjson, csv, stdout)."""
+
+    def __init__(self, config: Any, ctx: SinkContext) -> None:
+        super().__init__(config, ctx)
+        self._out: BufferedOutput | None = None
+
+    def _attach_output(self, output: Output, **policy: Any) -> BufferedOutput:
+        """Wrap ``output`` so its accounting comes back to this sink."""
+        self._out = BufferedOutput(output, on_written=self._count_written, on_lost=self.count_drop, **policy)
+        return self._out
+
+    def _count_written(self, n: int) -> None:
+        self._written += n
+
+    async def aclose(self) -> None:
+        if self._out is not None:
+            self._out.close()
+
+    def own_statistics(self) -> dict[str, Any]:
+        """Sink-specific figures; the output's are added by ``extra_statistics``."""
+        return {}
+
+    def extra_statistics(self) -> dict[str, Any]:
+        stats = self.own_statistics()
+        if self._out is not None:
+            stats.update(self._out.statistics())
+        return stats

@@ -38,11 +38,11 @@ import msgspec
 
 from ..errors import UsageError
 from ..events import DerivedEvent, Sample
-from ._base import Policy, Sink, SinkContext
+from ._base import Policy, SinkContext
 from ._output import (
     DEFAULT_BUFFER_BYTES,
     DEFAULT_FLUSH_INTERVAL_S,
-    BufferedOutput,
+    BufferedSink,
     open_output,
     parse_path_arg,
 )
@@ -83,7 +83,7 @@ def _cell(v: Any) -> Any:
 
 
 @register
-class CsvSink(Sink):
+class CsvSink(BufferedSink):
     name: ClassVar[str] = "csv"
     Config: ClassVar[type[msgspec.Struct]] = CsvConfig
     policy: ClassVar[Policy] = "block"
@@ -93,7 +93,6 @@ class CsvSink(Sink):
 
     def __init__(self, config: msgspec.Struct, ctx: SinkContext) -> None:
         super().__init__(config, ctx)
-        self._out: BufferedOutput | None = None
         self._ignored: dict[str, int] = {}
         self._unwritten: dict[str, int] = {}
         self._text = io.StringIO()
@@ -125,19 +124,12 @@ class CsvSink(Sink):
         output = open_output(
             self.config.path, force=self.ctx.force, stdout=self.ctx.stdout, level=self.config.level
         )
-        self._out = BufferedOutput(
-            output,
-            on_written=self._count_written,
-            on_lost=self.count_drop,
-            buffer_bytes=self.config.buffer_bytes,
-            flush_interval_s=self.config.flush_interval_s,
+        out = self._attach_output(
+            output, buffer_bytes=self.config.buffer_bytes, flush_interval_s=self.config.flush_interval_s
         )
         self._writer.writerow(self.columns)
         self._drain_text()
-        self._out.add(0)
-
-    def _count_written(self, n: int) -> None:
-        self._written += n
+        out.add(0)
 
     def _drain_text(self) -> None:
         assert self._out is not None
@@ -197,16 +189,9 @@ class CsvSink(Sink):
             out.add(rows)
         await out.maybe_flush()
 
-    async def aclose(self) -> None:
-        if self._out is not None:
-            self._out.close()
-
-    def extra_statistics(self) -> dict[str, Any]:
-        stats: dict[str, Any] = {
+    def own_statistics(self) -> dict[str, Any]:
+        return {
             "columns": len(self.columns),
             "ignored": dict(self._ignored),
             "unwritten_keys": dict(self._unwritten),
         }
-        if self._out is not None:
-            stats.update(self._out.statistics())
-        return stats

@@ -21,12 +21,13 @@ from typing import Annotated, Any, ClassVar
 import msgspec
 
 from ..errors import SinkError
-from ..events import DerivedEvent, encode_json_line
-from ._base import Policy, Sink, SinkContext
+from ..events import DerivedEvent
+from ._base import Policy, SinkContext
 from ._output import (
     DEFAULT_BUFFER_BYTES,
     DEFAULT_FLUSH_INTERVAL_S,
-    BufferedOutput,
+    BufferedSink,
+    encode_lines,
     open_output,
     parse_path_arg,
 )
@@ -62,7 +63,7 @@ class NdjsonConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 
 
 @register
-class NdjsonSink(Sink):
+class NdjsonSink(BufferedSink):
     name: ClassVar[str] = "ndjson"
     Config: ClassVar[type[msgspec.Struct]] = NdjsonConfig
     policy: ClassVar[Policy] = "block"
@@ -72,7 +73,6 @@ class NdjsonSink(Sink):
 
     def __init__(self, config: msgspec.Struct, ctx: SinkContext) -> None:
         super().__init__(config, ctx)
-        self._out: BufferedOutput | None = None
         self._to_legacy: LegacyFn | None = None
         self._legacy_encoder = msgspec.json.Encoder()
 
@@ -93,16 +93,9 @@ class NdjsonSink(Sink):
         output = open_output(
             self.config.path, force=self.ctx.force, stdout=self.ctx.stdout, level=self.config.level
         )
-        self._out = BufferedOutput(
-            output,
-            on_written=self._count_written,
-            on_lost=self.count_drop,
-            buffer_bytes=self.config.buffer_bytes,
-            flush_interval_s=self.config.flush_interval_s,
+        self._attach_output(
+            output, buffer_bytes=self.config.buffer_bytes, flush_interval_s=self.config.flush_interval_s
         )
-
-    def _count_written(self, n: int) -> None:
-        self._written += n
 
     async def send(self, batch: Sequence[DerivedEvent]) -> None:
         out = self._out
@@ -114,30 +107,8 @@ class NdjsonSink(Sink):
         if out.failed:
             self.count_drop("output_error", len(batch))
             return
-        buf = out.buf
-        if self._to_legacy is None:
-            for event in batch:
-                encode_json_line(event, buf)
-            out.add(len(batch))
-        else:
-            n = 0
-            for event in batch:
-                obj = self._to_legacy(event)
-                if obj is None:
-                    self.count_drop("no_legacy_form")
-                    continue
-                self._legacy_encoder.encode_into(obj, buf, len(buf))
-                buf.extend(b"\n")
-                n += 1
-            out.add(n)
+        out.add(encode_lines(batch, out.buf, self._to_legacy, self._legacy_encoder, self.count_drop))
         await out.maybe_flush()
 
-    async def aclose(self) -> None:
-        if self._out is not None:
-            self._out.close()
-
-    def extra_statistics(self) -> dict[str, Any]:
-        stats: dict[str, Any] = {"legacy": self.config.legacy}
-        if self._out is not None:
-            stats.update(self._out.statistics())
-        return stats
+    def own_statistics(self) -> dict[str, Any]:
+        return {"legacy": self.config.legacy}

@@ -35,9 +35,9 @@ from typing import Any, ClassVar, Literal
 import msgspec
 
 from ..errors import UsageError
-from ..events import Alert, Anomaly, DerivedEvent, Sample, Summary, encode_json_line
-from ._base import Policy, Sink, SinkContext
-from ._output import BufferedOutput, StreamOutput, binary_stream
+from ..events import Alert, Anomaly, DerivedEvent, Sample, Summary
+from ._base import Policy, SinkContext
+from ._output import BufferedSink, StreamOutput, binary_stream, encode_lines
 from ._registry import register
 from .log import BOLD, DIM, RESET, YELLOW, fmt_num, format_alert, format_anomaly, split_ts, use_color
 from .ndjson import LegacyFn, load_to_legacy
@@ -98,7 +98,7 @@ def format_summary(s: Summary, color: bool = False) -> str:
 
 
 @register
-class StdoutSink(Sink):
+class StdoutSink(BufferedSink):
     name: ClassVar[str] = "stdout"
     Config: ClassVar[type[msgspec.Struct]] = StdoutConfig
     policy: ClassVar[Policy] = "block"
@@ -108,7 +108,6 @@ class StdoutSink(Sink):
 
     def __init__(self, config: msgspec.Struct, ctx: SinkContext) -> None:
         super().__init__(config, ctx)
-        self._out: BufferedOutput | None = None
         self.human = False
         self._color = False
         self._ignored: dict[str, int] = {}
@@ -150,15 +149,8 @@ class StdoutSink(Sink):
                 fmt = "ndjson"
         self.human = fmt == "human"
         self._color = self.human and use_color(text, self.config.color)
-        self._out = BufferedOutput(
-            StreamOutput(binary_stream(text)),
-            on_written=self._count_written,
-            on_lost=self.count_drop,
-            flush_interval_s=0.0,  # flush per batch: a reader sees each batch at once
-        )
-
-    def _count_written(self, n: int) -> None:
-        self._written += n
+        # flush per batch: a reader sees each batch at once
+        self._attach_output(StreamOutput(binary_stream(text)), flush_interval_s=0.0)
 
     async def send(self, batch: Sequence[DerivedEvent]) -> None:
         out = self._out
@@ -169,20 +161,8 @@ class StdoutSink(Sink):
             return
         if self.human:
             shown = self._render(batch, out.buf)
-        elif self._to_legacy is not None:
-            shown = 0
-            for event in batch:
-                obj = self._to_legacy(event)
-                if obj is None:
-                    self.count_drop("no_legacy_form")
-                    continue
-                self._legacy_encoder.encode_into(obj, out.buf, len(out.buf))
-                out.buf.extend(b"\n")
-                shown += 1
         else:
-            for event in batch:
-                encode_json_line(event, out.buf)
-            shown = len(batch)
+            shown = encode_lines(batch, out.buf, self._to_legacy, self._legacy_encoder, self.count_drop)
         out.add(shown)
         if shown:
             await out.maybe_flush(force=True)
@@ -234,9 +214,6 @@ class StdoutSink(Sink):
         if out.broken:
             self._on_broken_pipe()
 
-    def extra_statistics(self) -> dict[str, Any]:
+    def own_statistics(self) -> dict[str, Any]:
         mode = "human" if self.human else "legacy" if self._to_legacy is not None else "ndjson"
-        stats: dict[str, Any] = {"mode": mode, "ignored": dict(self._ignored)}
-        if self._out is not None:
-            stats.update(self._out.statistics())
-        return stats
+        return {"mode": mode, "ignored": dict(self._ignored)}

@@ -36,6 +36,7 @@ from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.pilot import Pilot
 from textual.widgets import Footer, Header, Static
@@ -350,7 +351,16 @@ class DashboardApp(App[int]):
         self._command(self.controller.pause, not self.controller.paused)
         self.draw(force=True)
         # the controller runs the pause inside trio a moment later: show its new state then
-        self.set_timer(0.1, lambda: self.draw(force=True))
+        self.set_timer(0.1, self._redraw_if_running)
+
+    def _redraw_if_running(self) -> None:
+        """A delayed redraw that may land while the app is shutting down."""
+        if not self.is_running:
+            return
+        try:
+            self.draw(force=True)
+        except NoMatches:
+            pass  # the screen is being torn down
 
     def action_clear(self) -> None:
         self.state.clear()
