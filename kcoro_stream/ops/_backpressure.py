@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any
+from typing import Any, Literal
 
 from kcoro_stream.errors import UsageError
 from kcoro_stream.events import Alert, wall_seconds
@@ -110,37 +110,34 @@ def backpressure_from_windows(slope: float, k: int) -> Operator:
             st[2], st[3] = up, down
             run = win.run
             rid = run.run_id if run is not None else ""
+
+            def alert(state: Literal["firing", "resolved"], message: str) -> Alert:
+                return Alert(
+                    ts=wall_seconds(win.last_ts, run),
+                    ts_ns=win.last_ts,
+                    run_id=rid,
+                    rule=rule,
+                    severity="warning",
+                    state=state,
+                    value=rate,
+                    threshold=slope,
+                    message=message,
+                    labels=labels,
+                )
+
             if not firing and up >= k:
                 st[4] = True
                 emit(
-                    Alert(
-                        ts=wall_seconds(win.last_ts, run),
-                        ts_ns=win.last_ts,
-                        run_id=rid,
-                        rule=rule,
-                        severity="warning",
-                        state="firing",
-                        value=rate,
-                        threshold=slope,
-                        message=f"{subject} grew faster than {slope:g}/s for {k} windows "
-                        f"(now {level:.6g}, +{rate:.6g}/s)",
-                        labels=labels,
+                    alert(
+                        "firing",
+                        f"{subject} grew faster than {slope:g}/s for {k} windows (now {level:.6g}, +{rate:.6g}/s)",
                     )
                 )
             elif firing and down >= k:
                 st[4] = False
                 emit(
-                    Alert(
-                        ts=wall_seconds(win.last_ts, run),
-                        ts_ns=win.last_ts,
-                        run_id=rid,
-                        rule=rule,
-                        severity="warning",
-                        state="resolved",
-                        value=rate,
-                        threshold=slope,
-                        message=f"resolved: {subject} stopped growing for {k} windows (now {level:.6g})",
-                        labels=labels,
+                    alert(
+                        "resolved", f"resolved: {subject} stopped growing for {k} windows (now {level:.6g})"
                     )
                 )
 

@@ -54,24 +54,9 @@ def worker(ts: int, worker: int, pool: int = 0, **counters: int) -> WorkerCounte
 def channel(
     ts: int, channel: int, pool: int = 0, depth: int = 0, flags: int = 0, **counters: int
 ) -> ChannelCounters:
+    # every counter field of the Struct (after channel, pool, kind, flags, capacity, depth, elem_size)
     base = dict.fromkeys(
-        (
-            "sends",
-            "recvs",
-            "bytes_sent",
-            "bytes_recv",
-            "send_eagain",
-            "recv_eagain",
-            "send_epipe",
-            "recv_epipe",
-            "send_timeouts",
-            "recv_timeouts",
-            "zc_sent",
-            "zc_recv",
-            "zc_aborted",
-            "rv_matches",
-            "rv_cancels",
-        ),
+        ChannelCounters.__struct_fields__[ChannelCounters.__struct_fields__.index("sends") :],
         0,
     )
     base.update(counters)
