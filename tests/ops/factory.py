@@ -29,22 +29,10 @@ WALL0 = 1_700_000_000_000_000_000
 
 
 def worker(ts: int, worker: int, pool: int = 0, **counters: int) -> WorkerCounters:
+    # every counter field of the Struct (identity fields and last_victim are set below)
+    identity = ("ts_ns", "source", "worker", "pool", "last_victim")
     base = dict.fromkeys(
-        (
-            "tasks_submitted",
-            "tasks_completed",
-            "fastpath_hits",
-            "fastpath_misses",
-            "steal_probes",
-            "steal_successes",
-            "steal_failures",
-            "inject_pulls",
-            "parks",
-            "unparks",
-            "busy_ns",
-            "idle_ns",
-            "switches",
-        ),
+        (f for f in WorkerCounters.__struct_fields__ if f not in identity),
         0,
     )
     base.update(counters)
