@@ -26,12 +26,11 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, Literal
+from typing import Any
 
 from kcoro_stream.errors import UsageError
-from kcoro_stream.events import Alert, wall_seconds
 
-from ._base import Emit, Operator, pool_label, pool_names, stateful
+from ._base import Emit, Operator, make_alert, pool_label, pool_names, stateful
 from ._fan import compose
 from ._window import Window
 from ._window import windows as _windows
@@ -109,37 +108,17 @@ def backpressure_from_windows(slope: float, k: int) -> Operator:
                 up, down = 0, down + 1
             st[2], st[3] = up, down
             run = win.run
-            rid = run.run_id if run is not None else ""
-
-            def alert(state: Literal["firing", "resolved"], message: str) -> Alert:
-                return Alert(
-                    ts=wall_seconds(win.last_ts, run),
-                    ts_ns=win.last_ts,
-                    run_id=rid,
-                    rule=rule,
-                    severity="warning",
-                    state=state,
-                    value=rate,
-                    threshold=slope,
-                    message=message,
-                    labels=labels,
-                )
-
+            fields: dict[str, Any] = {"value": rate, "threshold": slope, "labels": labels}
             if not firing and up >= k:
                 st[4] = True
-                emit(
-                    alert(
-                        "firing",
-                        f"{subject} grew faster than {slope:g}/s for {k} windows (now {level:.6g}, +{rate:.6g}/s)",
-                    )
+                msg = (
+                    f"{subject} grew faster than {slope:g}/s for {k} windows (now {level:.6g}, +{rate:.6g}/s)"
                 )
+                emit(make_alert(win.last_ts, run, rule, "warning", "firing", msg, **fields))
             elif firing and down >= k:
                 st[4] = False
-                emit(
-                    alert(
-                        "resolved", f"resolved: {subject} stopped growing for {k} windows (now {level:.6g})"
-                    )
-                )
+                msg = f"resolved: {subject} stopped growing for {k} windows (now {level:.6g})"
+                emit(make_alert(win.last_ts, run, rule, "warning", "resolved", msg, **fields))
 
         def on_item(win: Any) -> None:
             nonlocal run_id

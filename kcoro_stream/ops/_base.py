@@ -11,12 +11,12 @@ batches into the source subject.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 import reactivex
 from reactivex import Observable, abc
 
-from kcoro_stream.events import RunStarted
+from kcoro_stream.events import Alert, RunStarted, wall_seconds
 
 Emit: TypeAlias = Callable[[Any], None]
 Setup: TypeAlias = Callable[[Emit], tuple[Callable[[Any], None], Callable[[], None]]]
@@ -150,3 +150,30 @@ def pool_label(names: dict[int, str] | None, pool: int) -> str:
 def ratio(num: float, den: float) -> float | None:
     """num/den, or None when the denominator is zero (nothing happened)."""
     return num / den if den else None
+
+
+def make_alert(
+    ts_ns: int,
+    run: RunStarted | None,
+    rule: str,
+    severity: Literal["info", "warning", "critical"],
+    state: Literal["firing", "resolved"],
+    message: str,
+    *,
+    value: float | None = None,
+    threshold: float | None = None,
+    labels: dict[str, str] | None = None,
+) -> Alert:
+    """An Alert at event time ``ts_ns`` of ``run`` (wall ``ts`` and ``run_id`` from it)."""
+    return Alert(
+        ts=wall_seconds(ts_ns, run),
+        ts_ns=ts_ns,
+        run_id=run.run_id if run is not None else "",
+        rule=rule,
+        severity=severity,
+        state=state,
+        value=value,
+        threshold=threshold,
+        message=message,
+        labels=labels,
+    )

@@ -31,9 +31,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kcoro_stream.events import Alert, wall_seconds
-
-from ._base import Emit, Operator, pool_label, pool_names, stateful
+from ._base import Emit, Operator, make_alert, pool_label, pool_names, stateful
 from ._fan import compose
 from ._window import Window, windows
 
@@ -146,32 +144,28 @@ def invariants_from_windows(tolerance: int = 0) -> Operator:
                 if not firing.get(key):
                     firing[key] = True
                     emit(
-                        Alert(
-                            ts=wall_seconds(at, run),
-                            ts_ns=at,
-                            run_id=rid,
-                            rule=key[0],
-                            severity="critical",
-                            state="firing",
+                        make_alert(
+                            at,
+                            run,
+                            key[0],
+                            "critical",
+                            "firing",
+                            message,
                             value=value,
                             threshold=threshold,
-                            message=message,
                             labels=labels,
                         )
                     )
             for key in [k for k, on in firing.items() if on and k not in found]:
                 firing[key] = False
                 emit(
-                    Alert(
-                        ts=wall_seconds(ts_ns, run),
-                        ts_ns=ts_ns,
-                        run_id=rid,
-                        rule=key[0],
-                        severity="critical",
-                        state="resolved",
-                        value=None,
-                        threshold=None,
-                        message=f"resolved: {key[1]} holds again",
+                    make_alert(
+                        ts_ns,
+                        run,
+                        key[0],
+                        "critical",
+                        "resolved",
+                        f"resolved: {key[1]} holds again",
                         labels={"subject": key[1]},
                     )
                 )
