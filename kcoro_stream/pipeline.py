@@ -412,7 +412,8 @@ def _producer_command(src: BenchSource, opts: RunOptions, ring: Path) -> list[st
     return cmd
 
 
-async def _watch_signals(ctl: Controller, kill: Callable[[], None], cancel: trio.CancelScope) -> None:
+async def _watch_signals(ctl: Controller, kill: Callable[[], None]) -> None:
+    """First Ctrl-C/SIGTERM: stop cleanly. A second one: kill the producer."""
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         n = 0
         async for _ in signals:
@@ -433,7 +434,7 @@ def _start_stage_tasks(
 
     async def signals() -> None:
         with watch:
-            await _watch_signals(ctl, lambda: None, watch)
+            await _watch_signals(ctl, lambda: None)
 
     nursery.start_soon(signals)
     return watch
@@ -521,7 +522,7 @@ async def _run_one_producer(
         ingester = Ingester(ring, flow, producer=child, on_stop_timeout=term, unlink_after_attach=True)
         ctl.ingester = ingester
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(_watch_signals, ctl, kill, nursery.cancel_scope)
+            nursery.start_soon(_watch_signals, ctl, kill)
             assert proc.stderr is not None
             pumped = trio.Event()
             nursery.start_soon(_pump_stderr, proc.stderr, tail, pumped)
