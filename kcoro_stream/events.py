@@ -193,6 +193,73 @@ class ControlApplied(_Raw, tag=34, frozen=True):
     stop: bool
 
 
+
+# ---------------------------------------------------------- the monitor's account
+#
+# Contract 7: every stage has ``statistics()`` returning one of these frozen
+# Structs; a periodic ``MonitorStatus`` ingester event carries them through the
+# ordinary path (logged, so a replay shows what the live run lost) and the
+# ``status`` operator turns it into the derived ``Status`` line.
+
+
+class ReaderStatistics(msgspec.Struct, frozen=True, kw_only=True):
+    """The ring reader's account (the C reader is the only authority on losses)."""
+
+    reads: int = 0  # read calls
+    frames: int = 0  # good frames delivered
+    bytes: int = 0  # bytes of good frames
+    dropped_frames: int = 0  # sequence numbers the producer consumed without a frame (ring full)
+    dropped_bytes: int = 0
+    corrupt_frames: int = 0  # frames rejected by length or CRC
+    corrupt_bytes: int = 0
+    undecodable_frames: int = 0  # good CRC, payload not a valid event array
+    wakeups: int = 0  # times the monitor was woken by the producer
+    waits: int = 0  # times the monitor waited for data
+
+
+class LogStatistics(msgspec.Struct, frozen=True, kw_only=True):
+    """The event-log writer's account."""
+
+    frames: int = 0
+    frame_bytes: int = 0  # raw frame bytes appended
+    disk_bytes: int = 0  # compressed bytes written
+    blocks: int = 0
+    segments: int = 0
+    flushes: int = 0
+    fsyncs: int = 0
+
+
+class ClientStatistics(msgspec.Struct, frozen=True, kw_only=True):
+    """One network client of a sink (a WebSocket connection)."""
+
+    client: str
+    sent: int = 0
+    dropped: int = 0  # messages dropped because the client fell behind
+
+
+class SinkStatistics(msgspec.Struct, frozen=True, kw_only=True):
+    """What a sink did so far. ``dropped`` sums ``drop_reasons``."""
+
+    name: str
+    received: int = 0
+    written: int = 0
+    dropped: int = 0
+    drop_reasons: dict[str, int] = {}
+    queued: int = 0  # batches waiting in the sink's queue
+    queue_capacity: int = 0
+    clients: list[ClientStatistics] = []
+    extra: dict[str, Any] = {}  # sink-specific figures (address, scrapes, ...)
+
+
+class MonitorStatus(_Raw, tag=35, frozen=True):
+    """The monitor's own account at ``ts_ns`` (made by the run loop every second, logged)."""
+
+    state: str  # "running" | "finished" | "stopped" | "lost" | "failed"
+    reader: ReaderStatistics | None
+    log: LogStatistics | None
+    sinks: list[SinkStatistics]
+    uptime_ns: int
+
 RawEvent = (
     RunStarted
     | WorkerCounters
@@ -206,6 +273,7 @@ RawEvent = (
     | RingLoss
     | ProducerLost
     | ControlApplied
+    | MonitorStatus
 )
 RAW_TYPES: Final[tuple[type[_Raw], ...]] = RawEvent.__args__
 
@@ -336,11 +404,14 @@ class Summary(_Derived, tag="summary", kw_only=True, frozen=True):
 
 
 class Status(_Derived, tag="status", kw_only=True, frozen=True):
-    """Pipeline status: ingester and sink statistics, producer state."""
+    """The monitor's own health: reader losses, log, every sink's queue and drops."""
 
     state: str
     message: str = ""
-    stats: dict[str, Any] | None = None
+    reader: ReaderStatistics | None = None
+    log: LogStatistics | None = None
+    sinks: list[SinkStatistics] = []
+    uptime_s: float = 0.0
 
 
 DerivedEvent = Sample | HistogramSummary | Heatmap | Alert | Anomaly | Kpi | Summary | Status

@@ -28,20 +28,9 @@ from typing import Any, ClassVar, Literal, TextIO
 
 import msgspec
 
-from ..events import DerivedEvent
+from ..events import DerivedEvent, SinkStatistics
 
 Policy = Literal["block", "drop_oldest"]
-
-
-class SinkStatistics(msgspec.Struct, frozen=True):
-    """What a sink did so far. ``dropped`` sums ``drop_reasons``."""
-
-    name: str
-    received: int
-    written: int
-    dropped: int
-    drop_reasons: dict[str, int]
-    extra: dict[str, Any] = {}
 
 
 class Controller(abc.ABC):

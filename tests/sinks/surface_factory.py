@@ -20,6 +20,7 @@ from kcoro_stream.events import (
     HistogramSummary,
     Kpi,
     Sample,
+    ReaderStatistics,
     Status,
     Summary,
 )
@@ -159,7 +160,7 @@ def anomaly(i: int, window_ms: int = 250) -> Anomaly:
 
 def status(i: int, state: str = "running") -> Status:
     t, ns = ts(i)
-    return Status(ts=t, ts_ns=ns, run_id=RUN_ID, state=state, message="", stats={"frames": i})
+    return Status(ts=t, ts_ns=ns, run_id=RUN_ID, state=state, message="", reader=ReaderStatistics(frames=i))
 
 
 def summary(n: int, tasks_per_s: float = 1000.0) -> Summary:
