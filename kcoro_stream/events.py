@@ -193,7 +193,6 @@ class ControlApplied(_Raw, tag=34, frozen=True):
     stop: bool
 
 
-
 # ---------------------------------------------------------- the monitor's account
 #
 # Contract 7: every stage has ``statistics()`` returning one of these frozen
@@ -259,6 +258,7 @@ class MonitorStatus(_Raw, tag=35, frozen=True):
     log: LogStatistics | None
     sinks: list[SinkStatistics]
     uptime_ns: int
+
 
 RawEvent = (
     RunStarted

@@ -19,8 +19,8 @@ from kcoro_stream.events import (
     Heatmap,
     HistogramSummary,
     Kpi,
-    Sample,
     ReaderStatistics,
+    Sample,
     Status,
     Summary,
 )
