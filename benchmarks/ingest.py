@@ -28,9 +28,8 @@ import trio
 
 from kcoro_stream.eventlog import open_log
 from kcoro_stream.events import decode_frame
-from kcoro_stream.ingest import ChildProducer, Ingester
-from kcoro_stream.pipeline import Flow
-from kcoro_stream.sources import RingReader, monotonic_ns
+from kcoro_stream.ingest import ChildProducer, Ingester, RingReader, monotonic_ns
+from kcoro_stream.runloop import FrameRouter
 
 QUICK = "--quick" in sys.argv
 SYNTH = [sys.executable, "-m", "kcoro_stream.sources.synthetic"]
@@ -56,7 +55,7 @@ async def ingest_once(tmp: Path, rate: int, seconds: float) -> tuple[float, int,
     run = tmp / f"run-{rate}"
     ring = RingReader.create(tmp / f"ring-{rate}", data_size=32 << 20)
     log = LogWriter.create(run, f"bench-{rate}", fsync="never")
-    flow = Flow(None, [], log)
+    flow = FrameRouter(None, [], log)
     frames = str(int(rate * seconds)) if rate else str(int(30000 * seconds))
     proc = await trio.lowlevel.open_process(
         [

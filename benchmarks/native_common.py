@@ -84,7 +84,7 @@ class RingDrain:
         buf = ffi.buffer(out, cap)
         while True:
             n = lib.kcs_reader_read(self.r, out, cap, off, ln, seq, ts, 4096, res)
-            self.gaps += res.gap_frames
+            self.gaps += sum(res.losses[i].frames for i in range(res.nlosses))
             for i in range(n):
                 self.events.extend(decode_frame(bytes(buf[off[i] : off[i] + ln[i]])))
             self.frames += n

@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 import os
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -64,20 +64,18 @@ def _wants_tui(specs: list[Any]) -> bool:
     return any(s == "tui" or (isinstance(s, dict) and s.get("sink") == "tui") for s in specs)
 
 
-def _run_trio(fn: Callable[..., Coroutine[Any, Any, int]], *args: Any) -> None:
-    """trio.run(fn, *args), or with the dashboard hosting trio as a guest when a tui sink is used.
+def _run(derive: Any, source: Any, opts: Any) -> None:
+    """The run loop under trio, or with the dashboard hosting trio as a guest when a tui sink is used."""
+    from .runloop import run
 
-    The last argument is always the RunOptions.
-    """
-    opts = args[-1]
-    if not _wants_tui(opts.sinks or []):
-        _execute(lambda: trio.run(fn, *args))
+    if not _wants_tui(opts.sinks):
+        _execute(lambda: trio.run(run, derive, source, opts))
         return
     from .sinks.tui import run_tui
 
     async def main(handle: Any) -> int:
         opts.sink_extra["tui"] = handle
-        return await fn(*args)
+        return await run(derive, source, opts)
 
     _execute(lambda: run_tui(main, title=f"kcoro-stream {' '.join(sys.argv[1:])}"))
 
@@ -201,7 +199,7 @@ def _sink_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _build_options(p: Any, kw: dict[str, Any]) -> Any:
-    from .pipeline import RunOptions
+    from .runloop import RunOptions
 
     specs: list[Any] = [] if kw["only_sinks"] else list(p.sinks)
     if kw["no_stdout"]:
@@ -227,8 +225,26 @@ def cli() -> None:
     """kcoro-stream: live monitor and telemetry pipeline for the KCoro coroutine runtime."""
 
 
-@cli.command(context_settings={**CONTEXT, "ignore_unknown_options": False})
-@click.argument("pipeline_file", type=click.Path(path_type=Path))
+class _ExecCommand(click.Command):
+    """``run ... --exec -- PROGRAM ARGS...``: everything after ``--`` is the program's."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if "--" in args:
+            i = args.index("--")
+            ctx.meta["exec_command"] = args[i + 1 :]
+            args = args[:i]
+        return super().parse_args(ctx, args)
+
+
+@cli.command(cls=_ExecCommand, context_settings=CONTEXT)
+@click.argument("pipeline_file", type=click.Path(path_type=Path), required=False)
+@click.option(
+    "--exec",
+    "exec_",
+    is_flag=True,
+    help="Launch the program given after -- instead of the benchmark; '{ring}' in its "
+    "arguments (and $KCORO_STREAM_RING) is the ring path.",
+)
 @click.option("-d", "--duration", help="Run for this long (3, 2.5s, 250ms); default: the pipeline's.")
 @click.option("-m", "--mode", help="Benchmark mode: channel, tasks, mixed, dual.")
 @click.option("--interval", help="Sampling interval (10ms default).")
@@ -258,23 +274,32 @@ def cli() -> None:
     help="fsync the log: never (a crash of this process loses nothing flushed), flush, always.",
 )
 @_sink_options
-def run(pipeline_file: Path, **kw: Any) -> None:
-    """Run PIPELINE_FILE live: launch the benchmark, record, derive, fan out."""
-    from .pipeline import load_pipeline, run_live
+@click.pass_context
+def run(ctx: click.Context, pipeline_file: Path | None, **kw: Any) -> None:
+    """Run live: launch the benchmark (or any program with --exec), record, derive, fan out.
 
-    def prepare() -> tuple[Any, Any]:
-        p = load_pipeline(pipeline_file)
+    PIPELINE_FILE defaults to the default analyses printed to stdout.
+    """
+    from .pipeline import AttachConfig, launch_config
+
+    command: list[str] = ctx.meta.get("exec_command", [])
+
+    def prepare() -> tuple[Any, Any, Any]:
+        if command and not kw["exec_"]:
+            raise UsageError("arguments after -- are a program to launch: add --exec")
+        if kw["exec_"] and not command:
+            raise UsageError(
+                "--exec: give the program after --, e.g. run --exec -- ./my_bench --ring '{ring}'"
+            )
+        p = _pipeline_or_default(pipeline_file)
         if kw["json_path"]:
             kw["legacy_json"] = kw["legacy_json"] or kw["json_path"]
         opts = _build_options(p, kw)
-        opts.duration_s = _duration(kw["duration"])
-        interval = _duration(kw["interval"])
-        opts.interval_ms = None if interval is None else interval * 1000
-        opts.mode = kw["mode"]
-        opts.producer = kw["producer"]
         opts.log_dir = kw["log_dir"]
         opts.no_log = kw["no_log"]
         opts.fsync = kw["fsync"]
+        if isinstance(p.source, AttachConfig):
+            return p.derive, p.source, opts
         args: list[str] = []
         for flag, key in (
             ("--producers", "producers"),
@@ -283,16 +308,25 @@ def run(pipeline_file: Path, **kw: Any) -> None:
             ("--capacity", "capacity"),
             ("--packet-size", "packet_size"),
             ("--spin", "spin"),
-            ("--workers", "workers"),
             ("--seed", "seed"),
         ):
             if kw[key] is not None:
                 args += [flag, str(kw[key])]
-        opts.producer_args = args + list(kw["bench_args"])
-        return p, opts
+        interval = _duration(kw["interval"])
+        source = launch_config(
+            p,
+            mode=kw["mode"],
+            duration_s=_duration(kw["duration"]),
+            interval_ms=None if interval is None else interval * 1000,
+            producer=kw["producer"],
+            workers=kw["workers"],
+            args=args + list(kw["bench_args"]),
+            command=command,
+        )
+        return p.derive, source, opts
 
-    p, opts = _guard(prepare)
-    _run_trio(run_live, p, opts)
+    derive, source, opts = _guard(prepare)
+    _run(derive, source, opts)
 
 
 @cli.command(context_settings=CONTEXT)
@@ -305,17 +339,17 @@ def run(pipeline_file: Path, **kw: Any) -> None:
 @_sink_options
 def attach(ring: Path, pipeline_file: Path | None, **kw: Any) -> None:
     """Read a ring that another runtime created (RING is its path)."""
-    from .pipeline import run_attach
+    from .pipeline import AttachConfig
 
-    def prepare() -> tuple[Any, Any]:
+    def prepare() -> tuple[Any, Any, Any]:
         p = _pipeline_or_default(pipeline_file)
         opts = _build_options(p, kw)
         opts.log_dir = kw["log_dir"]
         opts.no_log = kw["no_log"]
-        return p, opts
+        return p.derive, AttachConfig(path=str(ring)), opts
 
-    p, opts = _guard(prepare)
-    _run_trio(run_attach, p, ring, opts)
+    derive, source, opts = _guard(prepare)
+    _run(derive, source, opts)
 
 
 def _pipeline_or_default(path: Path | None) -> Any:
@@ -336,21 +370,28 @@ def _pipeline_or_default(path: Path | None) -> Any:
 @_sink_options
 def replay(log: Path, pipeline_file: Path | None, **kw: Any) -> None:
     """Replay a recorded run (or an old kcoro_mon NDJSON file) through a pipeline."""
-    from .pipeline import run_replay
+    from .pipeline import LegacyConfig, ReplayConfig
 
-    def prepare() -> tuple[Any, Any]:
+    def prepare() -> tuple[Any, Any, Any]:
         if not log.exists():
             raise UsageError(f"{log}: no such run directory or file")
         p = _pipeline_or_default(pipeline_file)
         opts = _build_options(p, kw)
-        opts.from_s = _duration(kw["from_"])
-        opts.to_s = _duration(kw["to"])
-        opts.speed = _speed(kw["speed"])
-        opts.progress = True
-        return p, opts
+        source: Any
+        if log.is_file():
+            source = LegacyConfig(path=str(log))
+        else:
+            source = ReplayConfig(
+                path=str(log),
+                from_s=_duration(kw["from_"]),
+                to_s=_duration(kw["to"]),
+                speed=_speed(kw["speed"]),
+                progress=True,
+            )
+        return p.derive, source, opts
 
-    p, opts = _guard(prepare)
-    _run_trio(run_replay, p, log, opts)
+    derive, source, opts = _guard(prepare)
+    _run(derive, source, opts)
 
 
 @cli.group(context_settings=CONTEXT)
@@ -423,16 +464,12 @@ def list_() -> None:
     """Sources, operators and sinks this installation provides."""
     from . import ops
     from .sinks import sink_class, sink_names
+    from .sources import source_class, source_names
 
     click.echo("sources:")
-    for name, what in (
-        ("bench", "the bundled coroutine runtime benchmark (run)"),
-        ("synthetic", "the example producer (run --producer synthetic)"),
-        ("attach", "an existing ring made by another runtime (attach RING)"),
-        ("log", "a recorded run directory (replay RUN)"),
-        ("legacy", "an old kcoro_mon NDJSON recording (replay FILE)"),
-    ):
-        click.echo(f"  {name:<12} {what}")
+    for name in source_names():
+        src = source_class(name)
+        click.echo(f"  {name:<12} {src.summary or (src.__doc__ or '').strip().splitlines()[0]}")
     click.echo("operators:")
     for name in sorted(getattr(ops, "__all__", [])):
         if not inspect.isfunction(getattr(ops, name)):

@@ -216,16 +216,16 @@ class ReaderStatistics(msgspec.Struct, frozen=True, kw_only=True):
     waits: int = 0  # times the monitor waited for data
 
 
-class LogStatistics(msgspec.Struct, frozen=True, kw_only=True):
-    """The event-log writer's account."""
+class LogStatistics(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """The event-log writer's account since it was created."""
 
-    frames: int = 0
-    frame_bytes: int = 0  # raw frame bytes appended
-    disk_bytes: int = 0  # compressed bytes written
-    blocks: int = 0
-    segments: int = 0
-    flushes: int = 0
-    fsyncs: int = 0
+    frames: int = 0  # frames appended
+    bytes_raw: int = 0  # frame bytes appended (headers, payloads, padding)
+    bytes_written: int = 0  # bytes written to segment files (headers and blocks)
+    blocks: int = 0  # blocks written
+    segments: int = 0  # segment files created
+    flushes: int = 0  # flushes that wrote a block (interval, explicit, close)
+    pending_frames: int = 0  # appended but not yet in a written block
 
 
 class ClientStatistics(msgspec.Struct, frozen=True, kw_only=True):

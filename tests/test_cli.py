@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from kcoro_stream.cli import cli
 from kcoro_stream.eventlog import open_log
-from kcoro_stream.events import ProducerLost, decode_frame
+from kcoro_stream.events import MonitorStatus, ProducerLost, decode_frame
 
 ROOT = Path(__file__).resolve().parent.parent
 PIPELINES = sorted((ROOT / "pipelines").glob("*.py"))
@@ -206,7 +206,9 @@ def test_killed_producer_exits_nonzero_and_finalizes_log(tmp_path: Path) -> None
     lines = [ln for ln in err.splitlines() if ln.startswith("kcoro-stream:")]
     assert len(lines) == 1 and "killed by SIGKILL" in lines[0]
     events = [e for f in open_log(run).frames() for e in decode_frame(f.payload)]
-    assert isinstance(events[-1], ProducerLost)
+    # the loss, then the monitor's final account of the run
+    assert isinstance(events[-2], ProducerLost)
+    assert isinstance(events[-1], MonitorStatus) and events[-1].state == "lost"
 
 
 def open_log_frames(run: Path) -> list[object]:
@@ -267,6 +269,10 @@ def test_list_names_sources_operators_and_sinks() -> None:
     assert r.exit_code == 0, r.output
     for word in (
         "sources:",
+        "launch",
+        "attach",
+        "replay",
+        "legacy",
         "bench",
         "synthetic",
         "operators:",
@@ -290,7 +296,7 @@ def test_help_mentions_old_monitor_flags() -> None:
 
 def _external_ring(tmp_path: Path) -> Path:
     """A ring created by 'another runtime' (here: this test), left for the monitor to attach to."""
-    from kcoro_stream.sources import RingReader
+    from kcoro_stream.ingest import RingReader
 
     path = tmp_path / "external.ring"
     RingReader.create(path, data_size=1 << 20).close(unlink=False)

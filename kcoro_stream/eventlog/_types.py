@@ -6,6 +6,8 @@ from typing import Literal
 
 import msgspec
 
+from kcoro_stream.events import LogStatistics
+
 ProblemKind = Literal["torn_tail", "corrupt_block", "bad_header", "bad_payload"]
 
 
@@ -79,13 +81,4 @@ class LogInfo(msgspec.Struct, frozen=True, gc=False):
     problems: list[LogProblem]
 
 
-class LogWriterStatistics(msgspec.Struct, frozen=True, gc=False):
-    """Counters of a LogWriter since it was created."""
-
-    frames: int  # frames appended
-    bytes_raw: int  # frame bytes appended (headers, payloads, padding)
-    bytes_written: int  # bytes written to segment files (headers and blocks)
-    blocks: int  # blocks written
-    segments: int  # segment files created
-    flushes: int  # flushes that wrote a block (interval, explicit, close)
-    pending_frames: int = 0  # appended but not yet in a written block
+LogWriterStatistics = LogStatistics  # the schema's account of the log (events.py), carried by Status

@@ -1,4 +1,12 @@
-"""Ingest: move frames from a ring to the log and the operators (trio)."""
+"""Ingest: read a shared-memory ring with the C reader and move its frames on (trio).
+
+* ``RingReader`` (``_ring.py``): the cffi handle on a ring; every read copies
+  many frames and carries the reader's account of losses.
+* ``Ingester`` (``_ingester.py``): ring → ``FrameSink`` until the producer
+  ends, with losses, control acks and producer death placed in band.
+
+Source components (``kcoro_stream.sources``) build on these.
+"""
 
 from ._ingester import (
     AttachedProducer,
@@ -9,13 +17,31 @@ from ._ingester import (
     Producer,
     ProducerOutcome,
 )
+from ._ring import (
+    DEFAULT_RING_BYTES,
+    Loss,
+    ReadResult,
+    RingInfo,
+    RingReader,
+    monotonic_ns,
+    new_ring_path,
+    pid_alive,
+)
 
 __all__ = [
+    "DEFAULT_RING_BYTES",
     "AttachedProducer",
     "ChildProducer",
     "FrameSink",
     "IngestStatistics",
     "Ingester",
+    "Loss",
     "Producer",
     "ProducerOutcome",
+    "ReadResult",
+    "RingInfo",
+    "RingReader",
+    "monotonic_ns",
+    "new_ring_path",
+    "pid_alive",
 ]

@@ -2,17 +2,19 @@
 
 ::
 
-    RingReader.read()  ──frames──►  FrameSink.frame(payload, seq, record)
-        │ gaps / corrupt               (pipeline.py: append to the log, decode,
-        │ ctl_ack changes               push through the operators)
+    RingReader.read()  ──frames──►  FrameSink.frame(payload, seq, ts, record)
+        │ losses (C reader)            (the run loop's FrameRouter: append to
+        │ ctl_ack changes               the log, decode, push through the operators)
         ▼
-    ingester events (RingLoss, ControlApplied, ProducerLost) ──► FrameSink.frame(...)
-                                                                  seq | INGEST_SEQ_BIT
+    ingester events (RingLoss, ControlApplied, ProducerLost) ──► FrameSink.emit(event)
 
 The ingester never decodes for its own needs and never re-encodes producer
-frames: what the ring held is what the log stores. Events it makes itself are
-encoded once and flow through the same path, so a replay of the log sees the
-exact sequence the live pipeline saw.
+frames: what the ring held is what the log stores. Losses are the C reader's
+account (each lost sequence number once, "dropped" or "corrupt"); the
+ingester only places each one in band, right before the frame that revealed
+it. Events it makes itself go through ``FrameSink.emit``, which encodes them
+once and logs them like ring frames, so a replay of the log sees the exact
+sequence the live pipeline saw.
 """
 
 from __future__ import annotations
@@ -26,29 +28,27 @@ from typing import Protocol
 import msgspec
 import trio
 
-from ..events import INGEST_SEQ_BIT, ControlApplied, ProducerLost, RawEvent, RingLoss, encode_frame
-from ..sources import ReadResult, RingReader, monotonic_ns, pid_alive
+from ..events import ControlApplied, ProducerLost, RawEvent, RingLoss
+from ._ring import Loss, ReadResult, RingReader, monotonic_ns, pid_alive
 
 
 class FrameSink(Protocol):
-    """Where the ingester delivers frames (implemented by pipeline.py)."""
+    """Where frames go (implemented by the run loop's FrameRouter)."""
 
     def frame(self, payload: memoryview | bytes, seq: int, ts_ns: int, record: memoryview | None) -> None:
         """One frame: payload, sequence number, first event's ts_ns and (ring frames) the raw record."""
+
+    def emit(self, event: RawEvent) -> None:
+        """An event the monitor made (loss, control ack, producer loss, status): logged like a frame."""
 
     async def drain(self) -> None:
         """Called after each batch of frames: let derived output reach the sinks."""
 
 
 class IngestStatistics(msgspec.Struct, frozen=True):
-    """What the ingester did so far (``Ingester.statistics()``)."""
+    """What the ingester did so far (``Ingester.statistics()``); losses are the reader's."""
 
     frames: int
-    bytes: int
-    reads: int
-    lost_frames: int
-    lost_bytes: int
-    corrupt_frames: int
     ingester_events: int
     producer: str
 
@@ -135,14 +135,10 @@ class Ingester:
         self.lost_after_ns = int(lost_after_s * 1e9)
         self.stop_grace_s = stop_grace_s
         self.on_stop_timeout = on_stop_timeout
-        self._expected: int | None = None
-        self._ingest_seq = 0
         self._last_ack = ring.ctl_ack()
         self._ctl_sent: dict[int, tuple[int, bool, bool]] = {}
         self._stop_requested: trio.Event = trio.Event()
-        self._frames = self._bytes = self._reads = 0
-        self._lost_frames = self._lost_bytes = self._corrupt = self._ingest_events = 0
-        self._last_dropped_bytes = 0
+        self._frames = self._ingest_events = 0
         self._state = "running"
         # Once the producer has mapped the ring its name is no longer needed:
         # unlinking early means even a kill -9 of this process leaves no file.
@@ -162,16 +158,14 @@ class Ingester:
             self._stop_requested.set()
             self.control(stop=True)
 
+    @property
+    def state(self) -> str:
+        """ "running", then how the run ended: "finished", "stopped", "lost" or "failed"."""
+        return self._state
+
     def statistics(self) -> IngestStatistics:
         return IngestStatistics(
-            frames=self._frames,
-            bytes=self._bytes,
-            reads=self._reads,
-            lost_frames=self._lost_frames,
-            lost_bytes=self._lost_bytes,
-            corrupt_frames=self._corrupt,
-            ingester_events=self._ingest_events,
-            producer=self._state,
+            frames=self._frames, ingester_events=self._ingest_events, producer=self._state
         )
 
     # -- the loop -------------------------------------------------------------
@@ -183,7 +177,7 @@ class Ingester:
         while True:
             got = await self._read_once()
             if got is None:  # ring closed and drained
-                self._check_trailing_loss()
+                self._finish_losses()
                 await self.sink.drain()
                 self._state = "stopped" if self._stop_requested.is_set() else "finished"
                 return ProducerOutcome(self._state)
@@ -196,7 +190,7 @@ class Ingester:
                 # One last drain: everything published before death is ours.
                 while await self._read_once():
                     pass
-                self._check_trailing_loss()
+                self._finish_losses()
                 self._emit(
                     ProducerLost(
                         monotonic_ns(),
@@ -222,75 +216,52 @@ class Ingester:
     async def _read_once(self) -> int | None:
         """Read one batch; returns frames delivered, or None once closed and empty."""
         res = self.ring.read()
-        self._reads += 1
         if self._unlink_pending and (len(res) or self.ring.info().producer_pid):
             self._unlink_pending = False
             self.ring.path.unlink(missing_ok=True)
         n = len(res)
-        if res.corrupt:
-            self._corrupt += res.corrupt
-            self._emit(
-                RingLoss(
-                    monotonic_ns(),
-                    0,
-                    frames=res.corrupt,
-                    bytes=res.corrupt_bytes,
-                    seq_from=self._expected or 0,
-                    seq_to=res.seqs[0] if n else self._expected or 0,
-                    reason="corrupt",
-                )
-            )
-        if n:
-            seqs = res.seqs
-            if res.gap_frames or (self._expected is not None and seqs[0] != self._expected):
-                self._deliver_with_gaps(res)
-            else:
-                frame = self.sink.frame
-                ts = res.ts
-                for i in range(n):
-                    frame(res.payload(i), seqs[i], ts[i], res.record(i))
-                self._expected = seqs[-1] + 1
-            self._frames += n
-            self._bytes += len(res.data)
+        if res.losses:
+            self._deliver_with_losses(res)
+        elif n:
+            frame = self.sink.frame
+            seqs, ts = res.seqs, res.ts
+            for i in range(n):
+                frame(res.payload(i), seqs[i], ts[i], res.record(i))
+        self._frames += n
         self._check_ack()
-        if n or res.corrupt:
+        if n or res.losses:
             await self.sink.drain()
         if res.closed and not n:
             return None
         return n
 
-    def _deliver_with_gaps(self, res: ReadResult) -> None:
-        for i, seq in enumerate(res.seqs):
-            if self._expected is not None and seq > self._expected:
-                self._loss(self._expected, seq)
-            self.sink.frame(res.payload(i), seq, res.ts[i], res.record(i))
-            self._expected = seq + 1
+    def _deliver_with_losses(self, res: ReadResult) -> None:
+        losses = iter(res.losses)
+        loss = next(losses, None)
+        for i in range(len(res) + 1):
+            while loss is not None and loss.before == i:
+                self._emit_loss(loss, res.ts[i] if i < len(res) and res.ts[i] else monotonic_ns())
+                loss = next(losses, None)
+            if i < len(res):
+                self.sink.frame(res.payload(i), res.seqs[i], res.ts[i], res.record(i))
 
-    def _loss(self, seq_from: int, seq_to: int) -> None:
-        info = self.ring.info()
-        lost_bytes = info.bytes_dropped - self._last_dropped_bytes
-        self._last_dropped_bytes = info.bytes_dropped
-        frames = seq_to - seq_from
-        self._lost_frames += frames
-        self._lost_bytes += lost_bytes
+    def _finish_losses(self) -> None:
+        """The reader's last account: drops after the last frame, a corrupt last record."""
+        for loss in self.ring.finish():
+            self._emit_loss(loss, monotonic_ns())
+
+    def _emit_loss(self, loss: Loss, ts_ns: int) -> None:
         self._emit(
             RingLoss(
-                monotonic_ns(),
+                ts_ns,
                 0,
-                frames=frames,
-                bytes=lost_bytes,
-                seq_from=seq_from,
-                seq_to=seq_to,
-                reason="dropped",
+                frames=loss.frames,
+                bytes=loss.bytes,
+                seq_from=loss.seq_from,
+                seq_to=loss.seq_to,
+                reason=loss.reason,
             )
         )
-
-    def _check_trailing_loss(self) -> None:
-        info = self.ring.info()
-        expected = self._expected or 0
-        if info.next_seq > expected and (self._expected is not None or info.frames_dropped):
-            self._loss(expected, info.next_seq)
-            self._expected = info.next_seq
 
     def _check_ack(self) -> None:
         ack = self.ring.ctl_ack()
@@ -318,7 +289,5 @@ class Ingester:
         return ProducerOutcome("lost", message=f"producer {p.pid} {reason}", exit_status=status)
 
     def _emit(self, event: RawEvent) -> None:
-        seq = INGEST_SEQ_BIT | self._ingest_seq
-        self._ingest_seq += 1
         self._ingest_events += 1
-        self.sink.frame(encode_frame([event]), seq, event.ts_ns, None)
+        self.sink.emit(event)

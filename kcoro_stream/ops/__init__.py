@@ -36,6 +36,7 @@ from ._metrics import METRICS
 from ._outliers import mad_score, outliers, zscore
 from ._rates import rates
 from ._smooth import SMOOTHED, smooth
+from ._status import status
 from ._summary import summary
 from ._window import Window, windows
 
@@ -74,6 +75,7 @@ __all__ = [
     "quantile",
     "rates",
     "smooth",
+    "status",
     "summary",
     "to_legacy",
     "windows",

@@ -42,6 +42,7 @@ from kcoro_stream.events import (
     ChannelCounters,
     Gauge,
     Histogram,
+    MonitorStatus,
     RingLoss,
     RunEnded,
     RunStarted,
@@ -276,6 +277,8 @@ def windows(window_ms: float = 250, *, check_monotonic: bool | str = True) -> Op
                 for ev in batch:
                     emit(ev)
                 return
+            if kind is MonitorStatus:
+                return  # the monitor's own account: no producer time, no window
             if kind is RingLoss:
                 for ev in batch:
                     if type(ev) is RingLoss:

@@ -3,6 +3,7 @@
 from ._base import Controller, Policy, Sink, SinkContext, SinkStatistics
 from ._output import open_input, open_output
 from ._registry import build_sink, parse_spec, register, sink_class, sink_names
+from ._runner import SinkRunner, open_sinks
 from ._validate import ValidationProblem, ValidationReport, format_report, validate_file
 
 __all__ = [
@@ -10,6 +11,7 @@ __all__ = [
     "Policy",
     "Sink",
     "SinkContext",
+    "SinkRunner",
     "SinkStatistics",
     "ValidationProblem",
     "ValidationReport",
@@ -17,6 +19,7 @@ __all__ = [
     "format_report",
     "open_input",
     "open_output",
+    "open_sinks",
     "parse_spec",
     "register",
     "sink_class",

@@ -29,33 +29,9 @@ from typing import Any, ClassVar, Literal, TextIO
 import msgspec
 
 from ..events import DerivedEvent, SinkStatistics
+from ..sources import Controller
 
 Policy = Literal["block", "drop_oldest"]
-
-
-class Controller(abc.ABC):
-    """Commands a sink (a dashboard) may send back to the running source."""
-
-    @abc.abstractmethod
-    def pause(self, paused: bool) -> None:
-        """Pause or resume the benchmark's sampler output (or replay playback)."""
-
-    @abc.abstractmethod
-    def set_interval_ms(self, interval_ms: float) -> None:
-        """Ask the producer for a new sampling interval."""
-
-    @abc.abstractmethod
-    def stop(self) -> None:
-        """End the run cleanly (flush, summary, exit 0)."""
-
-    @abc.abstractmethod
-    def restart(self, mode: str) -> None:
-        """Restart the benchmark in another mode (live runs only)."""
-
-    @property
-    @abc.abstractmethod
-    def paused(self) -> bool:
-        """Whether the source is paused now."""
 
 
 @dataclass

@@ -1,30 +1,43 @@
-"""Sources: where raw frames come from.
+"""Sources: where a run's frames come from (one source per module, registered by name).
 
-* the shared-memory ring (``RingReader``), written by the bundled benchmark
+* ``launch`` — create a ring and start a producer on it: the bundled benchmark
   (``python -m kcoro_stream.sources.bench``), the example producer
-  (``python -m kcoro_stream.sources.synthetic``) or any runtime using
-  ``native/include/kcoro_stream.h``;
-* old kcoro_mon NDJSON recordings (``kcoro_stream.sources.legacy``).
+  (``python -m kcoro_stream.sources.synthetic``) or any program (``run --exec``);
+* ``attach`` — a ring another runtime created;
+* ``replay`` — a recorded run directory (the event log);
+* ``legacy`` — an old kcoro_mon NDJSON recording, converted at the edge.
 
-Recorded runs are read back by ``kcoro_stream.eventlog``.
+Each is a config struct, a runtime class and a registry name, like a sink;
+the run loop (``kcoro_stream.runloop``) drives any of them.
 """
 
-from ._ring import (
-    DEFAULT_RING_BYTES,
-    ReadResult,
-    RingInfo,
-    RingReader,
-    monotonic_ns,
-    new_ring_path,
-    pid_alive,
-)
+from ._base import Controller, Frames, Source, SourceContext, SourceOutcome
+from ._registry import build_source, register, source_class, source_for_config, source_names
+from .attach import AttachConfig, AttachSource
+from .launch import RING_ENV, LaunchConfig, LaunchSource, RingController
+from .legacy import LegacyConfig, LegacySource
+from .replay import PlaybackController, ReplayConfig, ReplaySource
 
 __all__ = [
-    "DEFAULT_RING_BYTES",
-    "ReadResult",
-    "RingInfo",
-    "RingReader",
-    "monotonic_ns",
-    "new_ring_path",
-    "pid_alive",
+    "RING_ENV",
+    "AttachConfig",
+    "AttachSource",
+    "Controller",
+    "Frames",
+    "LaunchConfig",
+    "LaunchSource",
+    "LegacyConfig",
+    "LegacySource",
+    "PlaybackController",
+    "ReplayConfig",
+    "ReplaySource",
+    "RingController",
+    "Source",
+    "SourceContext",
+    "SourceOutcome",
+    "build_source",
+    "register",
+    "source_class",
+    "source_for_config",
+    "source_names",
 ]

@@ -25,7 +25,7 @@ first). ``run_id`` is ``legacy:<file name>:<run number>``.
 
 A line that is not valid JSON, not an object, of an unknown schema or mode,
 or with a required field missing or of the wrong type raises ``InputError``
-``"file:line: reason"``. Imports only events/errors (+ gzip, zstandard).
+``"file:line: reason"``.
 """
 
 from __future__ import annotations
@@ -34,15 +34,20 @@ import gzip
 import math
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 
 import msgspec
+import trio
 import zstandard
 
-from kcoro_stream.errors import InputError
+from kcoro_stream.errors import InputError, LogError
 from kcoro_stream.events import Sample, Summary
 
-__all__ = ["is_legacy_ndjson", "iter_legacy_batches", "legacy_events"]
+from ._base import Frames, Source, SourceContext, SourceOutcome
+from ._registry import register
+from .replay import PlaybackController
+
+__all__ = ["LegacyConfig", "LegacySource", "is_legacy_ndjson", "iter_legacy_batches", "legacy_events"]
 
 _GZIP = b"\x1f\x8b"
 _ZSTD = b"\x28\xb5\x2f\xfd"
@@ -290,3 +295,50 @@ def _summary(obj: dict[str, Any], where: str, st: _RunState, mode: str) -> Summa
     )
     st.next_run()
     return out
+
+
+# ------------------------------------------------------------------ the source
+
+
+class LegacyConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """An old kcoro_mon NDJSON recording (plain, .gz or .zst)."""
+
+    path: str
+
+
+@register
+class LegacySource(Source):
+    """An old kcoro_mon NDJSON recording, converted line by line at the edge."""
+
+    name: ClassVar[str] = "legacy"
+    Config: ClassVar[type[msgspec.Struct]] = LegacyConfig
+    live: ClassVar[bool] = False
+    summary: ClassVar[str] = "an old kcoro_mon NDJSON recording (replay FILE)"
+
+    def __init__(self, config: msgspec.Struct, ctx: SourceContext) -> None:
+        assert isinstance(config, LegacyConfig)
+        super().__init__(config, ctx)
+        self.path = Path(config.path)
+        self._ctl = PlaybackController()
+
+    @property
+    def controller(self) -> PlaybackController:
+        return self._ctl
+
+    def describe(self) -> str:
+        return str(self.path)
+
+    async def run(self, frames: Frames) -> SourceOutcome:
+        if not is_legacy_ndjson(self.path):
+            raise LogError(f"{self.path}: not a run directory nor an old kcoro_mon NDJSON recording")
+        n = 0
+        for batch in iter_legacy_batches(self.path):
+            if self._ctl.stopped:
+                break
+            await self._ctl.wait_playable()
+            frames.push(batch)
+            await frames.drain()
+            n += 1
+            if (n & 255) == 0:
+                await trio.lowlevel.checkpoint()
+        return SourceOutcome("stopped" if self._ctl.stopped else "finished")

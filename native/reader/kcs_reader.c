@@ -12,7 +12,12 @@ struct kcs_reader {
     struct kcs_ring ring;
     uint64_t rpos;          /* local copy of read_pos; we are its only writer */
     uint64_t expected_seq;  /* next sequence number we expect */
-    int have_seq;
+    int have_seq;           /* expected_seq is known (always for a ring we created) */
+    /* Corrupt records since the last good frame. Their own sequence field is
+     * not trusted (the CRC failed), so they are matched against the gap the
+     * next good frame reveals: the reader reports every lost number once. */
+    uint64_t pend_corrupt, pend_corrupt_bytes;
+    uint64_t dropped_bytes_seen; /* header bytes_dropped already attributed */
 };
 
 static void set_err(char *err, size_t errlen, const char *msg) {
@@ -36,7 +41,12 @@ kcs_reader *kcs_reader_open(const char *path, char *err, size_t errlen) {
         return NULL;
     }
     kcs_reader *r = wrap(&ring);
-    if (!r) set_err(err, errlen, "out of memory");
+    if (!r) {
+        set_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    /* Nothing read yet: frames start at sequence 0, so early drops are gaps too. */
+    if (r->rpos == 0) r->have_seq = 1;
     return r;
 }
 
@@ -48,7 +58,11 @@ kcs_reader *kcs_reader_create(const char *path, uint64_t data_size, uint64_t int
         return NULL;
     }
     kcs_reader *r = wrap(&ring);
-    if (!r) set_err(err, errlen, "out of memory");
+    if (!r) {
+        set_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    r->have_seq = 1; /* a new ring: the first frame is sequence 0 */
     return r;
 }
 
@@ -128,11 +142,50 @@ uint64_t kcs_frame_first_ts(const uint8_t *p, uint32_t len) {
     return ts;
 }
 
+_Static_assert(sizeof(((kcs_read_result *)0)->losses) / sizeof(kcs_loss) == KCS_READ_MAX_LOSSES,
+               "kcs_read_result.losses holds KCS_READ_MAX_LOSSES entries");
+
+static void add_loss(kcs_read_result *res, uint32_t before, uint32_t reason, uint64_t frames,
+                     uint64_t bytes, uint64_t from, uint64_t to) {
+    kcs_loss *l = &res->losses[res->nlosses++];
+    l->before = before;
+    l->reason = reason;
+    l->frames = frames;
+    l->bytes = bytes;
+    l->seq_from = from;
+    l->seq_to = to;
+}
+
+/* Account for everything between the last good frame and sequence `upto`
+ * (the next good frame's number, or the producer's next_seq at the end):
+ * corrupt records first, the rest of the gap as drops. Needs two free slots. */
+static void settle(kcs_reader *r, kcs_read_result *res, uint32_t before, uint64_t upto) {
+    uint64_t from = r->expected_seq;
+    uint64_t gap = (r->have_seq && upto > from) ? upto - from : 0;
+    uint64_t corrupt = r->pend_corrupt;
+    if (r->have_seq && corrupt > gap) corrupt = gap ? gap : corrupt;
+    if (corrupt || r->pend_corrupt_bytes) {
+        uint64_t to = r->have_seq ? from + (corrupt < gap ? corrupt : gap) : upto;
+        add_loss(res, before, KCS_LOSS_CORRUPT, corrupt, r->pend_corrupt_bytes, r->have_seq ? from : upto,
+                 to);
+    }
+    if (gap > corrupt) {
+        uint64_t dropped_bytes = atomic_load_explicit(&r->ring.hdr->bytes_dropped, memory_order_relaxed);
+        add_loss(res, before, KCS_LOSS_DROPPED, gap - corrupt, dropped_bytes - r->dropped_bytes_seen,
+                 from + corrupt, upto);
+        r->dropped_bytes_seen = dropped_bytes;
+    }
+    r->pend_corrupt = r->pend_corrupt_bytes = 0;
+}
+
 int kcs_reader_read(kcs_reader *r, uint8_t *out, uint64_t out_cap, uint32_t *off, uint32_t *len,
                     uint64_t *seq, uint64_t *ts, uint32_t max_frames, kcs_read_result *res) {
     struct kcs_ring_header *h = r->ring.hdr;
     const uint64_t size = r->ring.mask + 1;
-    memset(res, 0, sizeof *res);
+    res->nframes = 0;
+    res->bytes = 0;
+    res->closed = 0;
+    res->nlosses = 0;
     /* acquire: pairs with the release in kcs_ring_close. Loaded before write_pos, so
      * a CLOSED flag seen here means every frame is already covered by write_pos. */
     uint32_t flags = atomic_load_explicit(&h->flags, memory_order_acquire);
@@ -140,13 +193,14 @@ int kcs_reader_read(kcs_reader *r, uint8_t *out, uint64_t out_cap, uint32_t *off
     uint64_t w = atomic_load_explicit(&h->write_pos, memory_order_acquire);
     uint64_t rpos = r->rpos;
     if (w - rpos > size) { /* impossible unless the header is corrupt */
-        res->corrupt = 1;
-        res->corrupt_bytes = w - rpos;
+        r->pend_corrupt++;
+        r->pend_corrupt_bytes += w - rpos;
         rpos = w;
     }
     uint64_t used = 0;
     uint32_t n = 0;
-    while (rpos < w && n < max_frames) {
+    /* Each good frame may settle up to two losses; stop while two slots remain free. */
+    while (rpos < w && n < max_frames && res->nlosses + 2u <= (uint32_t)KCS_READ_MAX_LOSSES) {
         uint64_t o = rpos & r->ring.mask;
         uint64_t tail = size - o;
         if (tail < KCS_FRAME_HDR) { /* implicit pad */
@@ -161,8 +215,7 @@ int kcs_reader_read(kcs_reader *r, uint8_t *out, uint64_t out_cap, uint32_t *off
         memcpy(&fseq, f + 8, 8);
         if (flen & KCS_FRAME_PAD) {
             if ((uint64_t)(flen & ~KCS_FRAME_PAD) + KCS_FRAME_HDR != tail) {
-                res->corrupt++;
-                res->corrupt_bytes += tail;
+                r->pend_corrupt_bytes += tail; /* a damaged pad: bytes, but no sequence number */
             }
             rpos += tail;
             continue;
@@ -170,8 +223,8 @@ int kcs_reader_read(kcs_reader *r, uint8_t *out, uint64_t out_cap, uint32_t *off
         uint64_t need = KCS_FRAME_HDR + (uint64_t)kcs_align8(flen);
         if (flen > KCS_FRAME_MAX_PAYLOAD || need > tail || rpos + need > w) {
             /* The framing is broken: nothing after this point can be trusted. */
-            res->corrupt++;
-            res->corrupt_bytes += w - rpos;
+            r->pend_corrupt++;
+            r->pend_corrupt_bytes += w - rpos;
             rpos = w;
             break;
         }
@@ -183,20 +236,13 @@ int kcs_reader_read(kcs_reader *r, uint8_t *out, uint64_t out_cap, uint32_t *off
             break;
         }
         if (kcs_crc32c(0, f + KCS_FRAME_HDR, flen) != fcrc) {
-            res->corrupt++;
-            res->corrupt_bytes += flen;
-            if (r->have_seq) r->expected_seq++; /* it consumed a sequence number */
+            r->pend_corrupt++;
+            r->pend_corrupt_bytes += flen;
             rpos += need;
             continue;
         }
-        if (r->have_seq && fseq != r->expected_seq) {
-            if (fseq > r->expected_seq) {
-                if (res->gap_frames == 0) {
-                    res->gap_from = r->expected_seq;
-                    res->gap_to = fseq;
-                }
-                res->gap_frames += fseq - r->expected_seq;
-            }
+        if (r->pend_corrupt || r->pend_corrupt_bytes || (r->have_seq && fseq > r->expected_seq)) {
+            settle(r, res, n, fseq);
         }
         r->expected_seq = fseq + 1;
         r->have_seq = 1;
@@ -217,6 +263,19 @@ int kcs_reader_read(kcs_reader *r, uint8_t *out, uint64_t out_cap, uint32_t *off
     res->bytes = used;
     res->closed = (flags & KCS_FLAG_CLOSED) && rpos == w;
     return (int)n;
+}
+
+uint32_t kcs_reader_finish(kcs_reader *r, kcs_read_result *res) {
+    res->nframes = 0;
+    res->bytes = 0;
+    res->nlosses = 0;
+    /* relaxed: called once the producer closed the ring (flags acquired by the
+     * last read) or is gone; next_seq only counts numbers it consumed */
+    uint64_t next = atomic_load_explicit(&r->ring.hdr->next_seq, memory_order_relaxed);
+    if (!r->have_seq && !r->pend_corrupt && !r->pend_corrupt_bytes) return 0;
+    settle(r, res, 0, r->have_seq && next > r->expected_seq ? next : r->expected_seq);
+    if (r->have_seq && next > r->expected_seq) r->expected_seq = next;
+    return res->nlosses;
 }
 
 uint64_t kcs_reader_control(kcs_reader *r, uint64_t interval_ns, uint32_t paused, uint32_t stop,

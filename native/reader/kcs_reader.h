@@ -25,17 +25,30 @@ typedef struct {
     uint64_t heartbeat_ns, next_seq, ctl_seq, ctl_ack;
 } kcs_ring_info;
 
+/* A loss the reader found: sequence numbers that produced no good frame.
+ * The reader is the only authority on losses: each lost sequence number is
+ * reported exactly once, as "dropped" (the producer found the ring full and
+ * consumed the number without writing) or "corrupt" (a record whose length or
+ * CRC was wrong). `before` is the index of the good frame it precedes in this
+ * call's output (== nframes: after the last one). */
+enum { KCS_LOSS_DROPPED = 1, KCS_LOSS_CORRUPT = 2, KCS_READ_MAX_LOSSES = 16 };
+typedef struct {
+    uint32_t before;
+    uint32_t reason;        /* KCS_LOSS_* */
+    uint64_t frames;        /* sequence numbers lost (corrupt: records rejected) */
+    uint64_t bytes;         /* dropped: bytes the producer could not write; corrupt: bytes skipped */
+    uint64_t seq_from;      /* first missing sequence number */
+    uint64_t seq_to;        /* first sequence number after the loss */
+} kcs_loss;
+
 /* Result of one read call. Frames are copied as-is (16-byte header, payload,
  * padding) into the caller's buffer; off[i]/len[i]/seq[i]/ts[i] describe them. */
 typedef struct {
     uint32_t nframes;       /* good frames copied */
     uint64_t bytes;         /* bytes of out[] used */
-    uint64_t gap_frames;    /* sequence numbers skipped (producer drops) */
-    uint64_t gap_from;      /* first missing seq of the first gap in this call */
-    uint64_t gap_to;        /* first seq seen after it */
-    uint64_t corrupt;       /* frames rejected (CRC / length) */
-    uint64_t corrupt_bytes;
     uint32_t closed;        /* producer closed and everything was read */
+    uint32_t nlosses;
+    kcs_loss losses[16]; /* KCS_READ_MAX_LOSSES (a literal: the header is also the cffi cdef) */
 } kcs_read_result;
 
 /* Byte offsets of header fields (offsetof in C), for tools and tests that
@@ -57,6 +70,11 @@ void kcs_reader_info(kcs_reader *r, kcs_ring_info *out);
 /* Copy up to max_frames frames / out_cap bytes. Never blocks. */
 int kcs_reader_read(kcs_reader *r, uint8_t *out, uint64_t out_cap, uint32_t *off, uint32_t *len,
                     uint64_t *seq, uint64_t *ts, uint32_t max_frames, kcs_read_result *res);
+/* End of the run (ring closed and drained, or producer lost): report what is
+ * still unaccounted for — sequence numbers the producer consumed after the
+ * last good frame, and corrupt records with no good frame after them — as
+ * losses with before == 0. Returns the number of losses written. */
+uint32_t kcs_reader_finish(kcs_reader *r, kcs_read_result *res);
 /* ts_ns of the first event of a frame payload (msgpack [[tag, ts_ns, ...], ...]),
  * or 0 when the payload does not start that way. Lets the log index frames
  * by time without decoding them. */

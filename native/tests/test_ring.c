@@ -53,8 +53,7 @@ static void frames_round_trip(void) {
         CHECK_EQ(b.seq[i], i);
         CHECK(memcmp(b.out + b.off[i], p, 13 + i) == 0);
     }
-    CHECK_EQ(b.res.gap_frames, 0);
-    CHECK_EQ(b.res.corrupt, 0);
+    CHECK_EQ(b.res.nlosses, 0);
     kcs_ring_close(&w);
     CHECK_EQ(read_all(r), 0);
     CHECK_EQ(b.res.closed, 1);
@@ -77,7 +76,7 @@ static void wrap_writes_pad_frames(void) {
         CHECK_EQ(b.seq[0], next++);
         fill(q, len, i);
         CHECK(memcmp(b.out + b.off[0], q, len) == 0);
-        CHECK_EQ(b.res.corrupt, 0);
+        CHECK_EQ(b.res.nlosses, 0);
     }
     kcs_ring_info info;
     kcs_reader_info(r, &info);
@@ -109,8 +108,13 @@ static void full_ring_drops_and_counts(void) {
     CHECK_EQ(read_all(r), written);
     CHECK_EQ(kcs_ring_write(&w, p, sizeof p), 1); /* room again after the read */
     CHECK_EQ(read_all(r), 1);
-    CHECK_EQ(b.res.gap_frames, (uint64_t)dropped); /* the reader sees the drops as a gap */
-    CHECK_EQ(b.res.gap_from, (uint64_t)written);
+    CHECK_EQ(b.res.nlosses, 1); /* the reader sees the drops as one gap */
+    CHECK_EQ(b.res.losses[0].reason, KCS_LOSS_DROPPED);
+    CHECK_EQ(b.res.losses[0].before, 0);
+    CHECK_EQ(b.res.losses[0].frames, (uint64_t)dropped);
+    CHECK_EQ(b.res.losses[0].bytes, (uint64_t)dropped * sizeof p);
+    CHECK_EQ(b.res.losses[0].seq_from, (uint64_t)written);
+    CHECK_EQ(b.res.losses[0].seq_to, (uint64_t)(written + dropped));
     /* a frame that could not be built (out of memory) still consumes a sequence number */
     struct kcs_mp m;
     kcs_mp_init(&m);
@@ -124,13 +128,80 @@ static void full_ring_drops_and_counts(void) {
     kcs_mp_str(&m, "y");
     CHECK_EQ(kcs_frame_commit(&w, &m), 1);
     CHECK_EQ(read_all(r), 1);
-    CHECK_EQ(b.res.gap_frames, 1);
+    CHECK_EQ(b.res.nlosses, 1);
+    CHECK_EQ(b.res.losses[0].frames, 1);
     /* [[8, 123, 0, "x", "y"]] */
     static const uint8_t want[] = {0x91, 0x95, 0x08, 0x7b, 0x00, 0xa1, 'x', 0xa1, 'y'};
     CHECK_EQ(b.len[0], sizeof want);
     CHECK(memcmp(b.out + b.off[0], want, sizeof want) == 0);
     kcs_mp_free(&m);
     kcs_ring_close(&w);
+    kcs_reader_close(r);
+    unlink(g_path);
+}
+
+/* One damaged record is one loss: "corrupt", its one sequence number, never
+ * also counted as a drop when the next good frame shows the gap. */
+static void corrupt_frame_is_one_loss(void) {
+    kcs_reader *r = fresh(1 << 16);
+    struct kcs_ring w;
+    CHECK(kcs_ring_attach(&w, g_path) == 0);
+    uint8_t p[64];
+    fill(p, sizeof p, 3);
+    for (int i = 0; i < 4; i++) CHECK_EQ(kcs_ring_write(&w, p, sizeof p), 1);
+    /* flip a payload byte of frame 1 (each record: 16-byte header + 64 bytes) */
+    w.data[(KCS_FRAME_HDR + sizeof p) * 1 + KCS_FRAME_HDR + 5] ^= 0x40;
+    CHECK_EQ(read_all(r), 3);
+    CHECK_EQ(b.seq[0], 0);
+    CHECK_EQ(b.seq[1], 2);
+    CHECK_EQ(b.res.nlosses, 1);
+    CHECK_EQ(b.res.losses[0].reason, KCS_LOSS_CORRUPT);
+    CHECK_EQ(b.res.losses[0].before, 1);
+    CHECK_EQ(b.res.losses[0].frames, 1);
+    CHECK_EQ(b.res.losses[0].bytes, sizeof p);
+    CHECK_EQ(b.res.losses[0].seq_from, 1);
+    CHECK_EQ(b.res.losses[0].seq_to, 2);
+    /* a damaged last frame is settled at the end, still once */
+    CHECK_EQ(kcs_ring_write(&w, p, sizeof p), 1);
+    w.data[(KCS_FRAME_HDR + sizeof p) * 4 + KCS_FRAME_HDR] ^= 0x01;
+    CHECK_EQ(read_all(r), 0);
+    CHECK_EQ(b.res.nlosses, 0);
+    kcs_ring_close(&w);
+    CHECK_EQ(read_all(r), 0);
+    CHECK_EQ(b.res.closed, 1);
+    CHECK_EQ(kcs_reader_finish(r, &b.res), 1);
+    CHECK_EQ(b.res.losses[0].reason, KCS_LOSS_CORRUPT);
+    CHECK_EQ(b.res.losses[0].frames, 1);
+    CHECK_EQ(b.res.losses[0].seq_from, 4);
+    CHECK_EQ(b.res.losses[0].seq_to, 5);
+    CHECK_EQ(kcs_reader_finish(r, &b.res), 0); /* nothing is reported twice */
+    kcs_reader_close(r);
+    unlink(g_path);
+}
+
+/* Drops after the last good frame are reported by kcs_reader_finish. */
+static void trailing_drops_at_finish(void) {
+    kcs_reader *r = fresh(4096);
+    struct kcs_ring w;
+    CHECK(kcs_ring_attach(&w, g_path) == 0);
+    uint8_t p[1500];
+    fill(p, sizeof p, 9);
+    int written = 0, dropped = 0;
+    for (int i = 0; i < 6; i++) {
+        if (kcs_ring_write(&w, p, sizeof p))
+            written++;
+        else
+            dropped++;
+    }
+    CHECK(dropped > 0);
+    CHECK_EQ(read_all(r), written);
+    CHECK_EQ(b.res.nlosses, 0);
+    kcs_ring_close(&w);
+    CHECK_EQ(read_all(r), 0);
+    CHECK_EQ(kcs_reader_finish(r, &b.res), 1);
+    CHECK_EQ(b.res.losses[0].reason, KCS_LOSS_DROPPED);
+    CHECK_EQ(b.res.losses[0].frames, (uint64_t)dropped);
+    CHECK_EQ(b.res.losses[0].bytes, (uint64_t)dropped * sizeof p);
     kcs_reader_close(r);
     unlink(g_path);
 }
@@ -170,6 +241,8 @@ int main(void) {
     RUN(frames_round_trip);
     RUN(wrap_writes_pad_frames);
     RUN(full_ring_drops_and_counts);
+    RUN(corrupt_frame_is_one_loss);
+    RUN(trailing_drops_at_finish);
     RUN(control_reaches_the_producer);
     RUN(histogram_buckets_are_monotonic);
     return 0;

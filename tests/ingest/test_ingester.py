@@ -19,8 +19,7 @@ from kcoro_stream.events import (
     RunStarted,
     decode_frame,
 )
-from kcoro_stream.ingest import ChildProducer, Ingester
-from kcoro_stream.sources import RingReader
+from kcoro_stream.ingest import ChildProducer, Ingester, RingReader
 
 SYNTH = [sys.executable, "-m", "kcoro_stream.sources.synthetic"]
 
@@ -38,6 +37,10 @@ class Collect:
         self.seqs.append(seq)
         self.records += record is not None
         self.events.extend(decode_frame(payload))
+
+    def emit(self, event: object) -> None:
+        self.seqs.append(INGEST_SEQ_BIT | len(self.seqs))
+        self.events.append(event)
 
     async def drain(self) -> None:
         if self.drain_delay:
@@ -207,3 +210,32 @@ def test_ring_file_is_gone_after_kill_9_of_the_monitor(tmp_path: Path) -> None:
         mon.kill()
         mon.wait()
     assert not (set(Path("/dev/shm").glob(f"kcoro-stream-{mon.pid}-*")))
+
+
+async def test_a_corrupt_frame_is_exactly_one_ring_loss(tmp_path: Path) -> None:
+    """One CRC failure in a real ring: one RingLoss ("corrupt", its one sequence number), no second
+    "dropped" loss for the same gap, and the reader's statistics say the same."""
+    from kcoro_stream._native import ffi, lib
+
+    ring = RingReader.create(tmp_path / "ring", data_size=1 << 16)
+    done = subprocess.run([*SYNTH, "--ring", str(ring.path), "--frames", "6", "--rate", "0"], timeout=60)
+    assert done.returncode == 0
+    layout = ffi.new("kcs_ring_layout *")
+    lib.kcs_layout(layout)
+    first_len = int.from_bytes((tmp_path / "ring").read_bytes()[layout.header_size :][:4], "little")
+    second = layout.header_size + 16 + ((first_len + 7) & ~7)  # frame 1's record
+    with open(tmp_path / "ring", "r+b") as f:
+        f.seek(second + 16 + 3)
+        b = f.read(1)
+        f.seek(second + 16 + 3)
+        f.write(bytes([b[0] ^ 0x20]))
+    sink = Collect()
+    outcome = await Ingester(ring, sink).run()
+    stats = ring.statistics()
+    ring.close()
+    assert outcome.ok
+    losses = sink.of(RingLoss)
+    assert [(x.reason, x.frames, x.seq_from, x.seq_to) for x in losses] == [("corrupt", 1, 1, 2)]
+    j = next(j for j, seq in enumerate(sink.seqs) if seq & INGEST_SEQ_BIT)
+    assert sink.seqs[j - 1 : j + 2] == [0, INGEST_SEQ_BIT | j, 2]  # in band, where the frame was
+    assert (stats.corrupt_frames, stats.dropped_frames) == (1, 0)

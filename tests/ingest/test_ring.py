@@ -15,7 +15,7 @@ from kcoro_stream._native import ffi, lib
 
 from kcoro_stream.errors import RingError
 from kcoro_stream.events import RunEnded, RunStarted, Tick, WorkerCounters, decode_frame
-from kcoro_stream.sources import RingReader
+from kcoro_stream.ingest import RingReader
 
 SYNTH = [sys.executable, "-m", "kcoro_stream.sources.synthetic"]
 
@@ -36,7 +36,7 @@ def read_all(r: RingReader) -> tuple[list[int], list[list[object]], int]:
     gaps = 0
     while True:
         res = r.read()
-        gaps += res.gap_frames
+        gaps += sum(loss.frames for loss in res.losses if loss.reason == "dropped")
         for i in range(len(res)):
             seqs.append(res.seqs[i])
             frames.append(decode_frame(res.payload(i)))
@@ -207,23 +207,26 @@ def test_truncated_header_and_size_mismatch(tmp_path: Path) -> None:
 
 
 def test_corrupt_frames_are_counted_not_returned(tmp_path: Path) -> None:
-    """A payload byte flipped in the ring: that frame is rejected (CRC), the rest read."""
+    """A payload byte flipped in the ring: that frame is rejected (CRC), the rest read, one loss."""
     path = tmp_path / "ring"
     r = RingReader.create(path, data_size=1 << 16)
     assert produce(path, "--frames", "5", "--rate", "0").returncode == 0
     _poke(path, layout().header_size + 16 + 20, b"\xff")  # inside the first frame's payload
-    total_corrupt = 0
+    losses = []
     good = 0
     while True:
         res = r.read()
-        total_corrupt += res.corrupt
+        losses += res.losses
         good += len(res)
         if res.closed:
             break
+    losses += r.finish()
     written = r.info().frames_written
+    stats = r.statistics()
     r.close()
-    assert total_corrupt == 1
+    assert [(x.reason, x.frames, x.seq_from, x.seq_to) for x in losses] == [("corrupt", 1, 0, 1)]
     assert good == written - 1
+    assert (stats.corrupt_frames, stats.dropped_frames, stats.frames) == (1, 0, written - 1)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -252,7 +255,7 @@ def test_fuzz_ring_bytes_never_crash(
             try:
                 decode_frame(payload)
             except (msgspec.DecodeError, msgspec.ValidationError):
-                pass  # CRC-valid but foreign bytes: the Flow reports these as undecodable
+                pass  # CRC-valid but foreign bytes: the FrameRouter reports these as undecodable
         if res.closed or not len(res):
             break
     r.close()

@@ -18,6 +18,7 @@ import msgspec
 
 from .._native import ffi, lib
 from ..errors import RingError
+from ..events import ReaderStatistics
 
 DEFAULT_RING_BYTES: Final = 8 << 20
 SHM_DIR: Final = Path("/dev/shm")
@@ -49,6 +50,20 @@ class RingInfo(msgspec.Struct, frozen=True):
     ctl_ack: int
 
 
+LOSS_REASONS: Final = {lib.KCS_LOSS_DROPPED: "dropped", lib.KCS_LOSS_CORRUPT: "corrupt"}
+
+
+class Loss(msgspec.Struct, frozen=True):
+    """Sequence numbers that produced no good frame, as the C reader accounted them."""
+
+    before: int  # index of the good frame it precedes in its ReadResult (len: after the last)
+    reason: str  # "dropped" | "corrupt"
+    frames: int
+    bytes: int
+    seq_from: int
+    seq_to: int
+
+
 @dataclass(slots=True)
 class ReadResult:
     """Frames copied by one ``RingReader.read`` call.
@@ -63,11 +78,7 @@ class ReadResult:
     lens: list[int]
     seqs: list[int]
     ts: list[int]  # ts_ns of each frame's first event (0 if it has none)
-    gap_frames: int
-    gap_from: int
-    gap_to: int
-    corrupt: int
-    corrupt_bytes: int
+    losses: list[Loss]  # in order; each lost sequence number appears once
     closed: bool
 
     def __len__(self) -> int:
@@ -109,6 +120,8 @@ class RingReader:
         self._ts = ffi.new("uint64_t[]", max_frames)
         self._res = ffi.new("kcs_read_result *")
         self._info = ffi.new("kcs_ring_info *")
+        self._reads = self._frames = self._bytes = 0
+        self._lost = {"dropped": [0, 0], "corrupt": [0, 0]}  # reason -> [frames, bytes]
 
     # -- construction -------------------------------------------------------
 
@@ -200,18 +213,47 @@ class RingReader:
             self._cap *= 2  # a frame larger than our buffer: grow and retry
             self._out = ffi.new("uint8_t[]", self._cap)
         data = ffi.buffer(self._out, res.bytes)[:]
+        self._reads += 1
+        self._frames += n
+        self._bytes += res.bytes
         return ReadResult(
             data=data,
             offsets=ffi.unpack(self._off, n),
             lens=ffi.unpack(self._len, n),
             seqs=ffi.unpack(self._seq, n),
             ts=ffi.unpack(self._ts, n),
-            gap_frames=res.gap_frames,
-            gap_from=res.gap_from,
-            gap_to=res.gap_to,
-            corrupt=res.corrupt,
-            corrupt_bytes=res.corrupt_bytes,
+            losses=self._losses(res) if res.nlosses else [],
             closed=bool(res.closed),
+        )
+
+    def finish(self) -> list[Loss]:
+        """At the end of the run: what the reader has not accounted for yet (trailing drops,
+        corrupt records with no good frame after them). Each loss is reported once."""
+        self._check()
+        lib.kcs_reader_finish(self._h, self._res)
+        return self._losses(self._res)
+
+    def _losses(self, res: object) -> list[Loss]:
+        out = []
+        for i in range(res.nlosses):  # type: ignore[attr-defined]  # cffi struct
+            c = res.losses[i]  # type: ignore[attr-defined]
+            loss = Loss(c.before, LOSS_REASONS[c.reason], c.frames, c.bytes, c.seq_from, c.seq_to)
+            acc = self._lost[loss.reason]
+            acc[0] += loss.frames
+            acc[1] += loss.bytes
+            out.append(loss)
+        return out
+
+    def statistics(self) -> ReaderStatistics:
+        """Reads, frames and losses so far (``undecodable_frames`` is the decoder's, added by it)."""
+        return ReaderStatistics(
+            reads=self._reads,
+            frames=self._frames,
+            bytes=self._bytes,
+            dropped_frames=self._lost["dropped"][0],
+            dropped_bytes=self._lost["dropped"][1],
+            corrupt_frames=self._lost["corrupt"][0],
+            corrupt_bytes=self._lost["corrupt"][1],
         )
 
     # -- control ------------------------------------------------------------

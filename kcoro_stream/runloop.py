@@ -1,0 +1,271 @@
+"""The one run loop: any source → event log → operators → sinks.
+
+::
+
+    Source.run(router) ──frame()/emit()──► FrameRouter ─┬─► LogWriter (raw frames, unchanged; live only)
+       launch · attach · replay · legacy                └─► decode ─► Subject ─┬─derive────► outbox
+                                                                               └─ops.status─► outbox
+                                     FrameRouter.drain() ─► SinkRunner.put (one bounded queue per sink)
+
+    every second of a live run:  Account.status() ─► router.emit(MonitorStatus) (logged like a frame)
+
+``run`` is the only place a run is put together; ``kcoro-stream run``,
+``attach`` and ``replay`` (and every later command that runs something) call
+it with a different source. Live sources are recorded to the event log;
+recorded ones are not. The monitor's own account (reader losses, log
+writer, each sink's queue and drops) is logged as ``MonitorStatus`` events, so
+a replay shows what the live run lost, through the same ``status`` operator.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+import reactivex
+import trio
+from reactivex import Observable
+from reactivex.subject import Subject
+
+from . import ops
+from .errors import KcoroStreamError, PipelineError, ProducerError, UsageError
+from .events import (
+    INGEST_SEQ_BIT,
+    DerivedEvent,
+    MonitorStatus,
+    RawEvent,
+    ReaderStatistics,
+    RingLoss,
+    decode_frame,
+    encode_frame,
+)
+from .ingest import monotonic_ns
+from .sinks import SinkContext, SinkRunner, open_sinks
+from .sources import Source, SourceContext, SourceOutcome, build_source
+
+__all__ = ["STATUS_INTERVAL_S", "Derive", "FrameRouter", "RunOptions", "new_run_id", "run"]
+
+Derive = Callable[[Observable[list[Any]]], Observable[DerivedEvent]]
+STATUS_INTERVAL_S = 1.0
+
+
+@dataclass
+class RunOptions:
+    """How to run: sinks, the event log, queues. (What to read is the source spec.)"""
+
+    sinks: list[str | dict[str, Any]] = field(default_factory=lambda: ["stdout"])
+    force: bool = False
+    log_dir: Path | None = None
+    no_log: bool = False
+    fsync: Literal["never", "flush", "always"] = "never"
+    sink_queue: int = 256
+    stdout: Any = None
+    sink_extra: dict[str, Any] = field(default_factory=dict)  # e.g. {"tui": TuiHandle}
+    status_interval_s: float = STATUS_INTERVAL_S
+
+
+class FrameRouter:
+    """Frames in; raw frames to the log, decoded batches through the operators.
+
+    ``frame`` takes ring or log frames, ``emit`` the monitor's own events
+    (encoded once, logged with ``INGEST_SEQ_BIT`` sequence numbers), ``push``
+    batches that need no decoding (an old recording's records).
+    """
+
+    def __init__(self, derive: Derive | None, runners: Sequence[SinkRunner], log: Any | None = None) -> None:
+        self.subject: Subject[list[Any]] = Subject()
+        self.outbox: list[DerivedEvent] = []
+        self.log = log
+        self.runners = runners
+        self.frames = 0
+        self.events = 0
+        self.undecodable = 0
+        self.last_ts = 0
+        self._ingest_seq = 0
+        self._error: BaseException | None = None
+        self._done = False
+        self.decode = derive is not None  # recording only: no need to decode
+        out: Observable[DerivedEvent] = (
+            reactivex.merge(derive(self.subject), ops.status()(self.subject))
+            if derive is not None
+            else reactivex.empty()
+        )
+        out.subscribe(on_next=self.outbox.append, on_error=self._on_error, on_completed=self._on_completed)
+
+    def _on_error(self, e: Exception) -> None:
+        self._error = e
+
+    def _on_completed(self) -> None:
+        self._done = True
+
+    def frame(self, payload: memoryview | bytes, seq: int, ts_ns: int, record: memoryview | None) -> None:
+        """Log one frame (raw bytes, unchanged) and, if anything derives, push its events."""
+        if ts_ns:
+            self.last_ts = ts_ns
+        if self.log is not None:
+            if record is None:
+                self.log.append_payload(bytes(payload), seq, self.last_ts)
+            else:
+                self.log.append_record(record, seq, self.last_ts)
+        if not self.decode:
+            self.frames += 1
+            return
+        try:
+            events: list[Any] = decode_frame(payload)
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
+            # Computed from the bytes alone, so a replay of the log makes the same one.
+            self.undecodable += 1
+            base = seq & ~INGEST_SEQ_BIT
+            events = [
+                RingLoss(
+                    self.last_ts,
+                    0,
+                    frames=1,
+                    bytes=len(payload),
+                    seq_from=base,
+                    seq_to=base + 1,
+                    reason="undecodable",
+                )
+            ]
+        self.push(events)
+
+    def emit(self, event: RawEvent) -> None:
+        """An event the monitor made: encoded once, logged and derived like a ring frame."""
+        seq = INGEST_SEQ_BIT | self._ingest_seq
+        self._ingest_seq += 1
+        self.frame(encode_frame([event]), seq, event.ts_ns, None)
+
+    def push(self, events: list[Any]) -> None:
+        self.frames += 1
+        self.events += len(events)
+        self.subject.on_next(events)
+        if self._error is not None:
+            self._raise()
+
+    def _raise(self) -> None:
+        e = self._error
+        if isinstance(e, KcoroStreamError):
+            raise e
+        raise PipelineError(f"operator failed: {type(e).__name__}: {e}") from e
+
+    async def drain(self) -> None:
+        """Hand derived output to the sinks' queues (applying each policy)."""
+        if self.outbox:
+            # copy and clear in place: the subscription holds outbox.append
+            batch = self.outbox[:]
+            self.outbox.clear()
+            for r in self.runners:
+                await r.put(batch)
+        if self.log is not None:
+            self.log.flush_if_due()
+
+    async def complete(self) -> None:
+        """End of input: operators flush (final window, summary), sinks get it."""
+        if not self._done:
+            self.subject.on_completed()
+        if self._error is not None:
+            self._raise()
+        await self.drain()
+
+
+class Account:
+    """The monitor's own health, gathered from every stage's ``statistics()``."""
+
+    def __init__(self, source: Source, router: FrameRouter, runners: Sequence[SinkRunner]) -> None:
+        self.source = source
+        self.router = router
+        self.runners = runners
+        self.started_ns = monotonic_ns()
+
+    def reader(self) -> ReaderStatistics | None:
+        st = self.source.statistics()
+        if st is None:
+            return None
+        return msgspec.structs.replace(st, undecodable_frames=self.router.undecodable)
+
+    def status(self, state: str) -> MonitorStatus:
+        now = monotonic_ns()
+        log = self.router.log
+        return MonitorStatus(
+            now,
+            0,
+            state=state,
+            reader=self.reader(),
+            log=log.statistics() if log is not None else None,
+            sinks=[r.statistics() for r in self.runners],
+            uptime_ns=now - self.started_ns,
+        )
+
+    def snapshot(self) -> dict[str, Any]:
+        """This process's health now, as plain data (for dashboards; never in the derived output)."""
+        return msgspec.to_builtins(self.status("running"))
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+
+
+async def _report_status(router: FrameRouter, account: Account, interval_s: float) -> None:
+    while True:
+        await trio.sleep(interval_s)
+        router.emit(account.status("running"))
+        await router.drain()
+
+
+async def run(derive: Derive | None, source_spec: Any, opts: RunOptions) -> int:
+    """Drive ``source_spec`` (a source config struct or ``{"source": NAME, ...}``) through
+    the log, ``derive`` and the sinks until it ends. Returns the exit code (0); a failed
+    producer raises ProducerError (UsageError when it refused its flags)."""
+    run_id = new_run_id()
+    source = build_source(source_spec, SourceContext(run_id=run_id))
+    prepare = getattr(source, "open", None)
+    if callable(prepare):
+        prepare()  # map an attached ring before any output file is touched
+    ctx = SinkContext(
+        force=opts.force,
+        stdout=opts.stdout,
+        controller=source.controller,
+        live=source.live,
+        extra=opts.sink_extra,
+    )
+    async with AsyncExitStack() as stack:
+        runners = await open_sinks(stack, opts.sinks, ctx, opts.sink_queue)
+        log = None
+        if source.live and not opts.no_log:
+            from .eventlog import LogWriter
+
+            log = LogWriter.create(opts.log_dir or Path("runs") / run_id, run_id, fsync=opts.fsync)
+            stack.callback(log.close)
+        router = FrameRouter(derive, runners, log)
+        account = Account(source, router, runners)
+        ctx.statistics = account.snapshot
+        outcome: SourceOutcome
+        async with trio.open_nursery() as nursery:
+            for r in runners:
+                nursery.start_soon(r.run)
+            reporting = trio.CancelScope()
+            if source.live:
+
+                async def report() -> None:
+                    with reporting:
+                        await _report_status(router, account, opts.status_interval_s)
+
+                nursery.start_soon(report)
+            outcome = await source.run(router)
+            reporting.cancel()
+            if source.live:
+                router.emit(account.status(outcome.state))
+            await router.complete()
+            for r in runners:
+                await r.close()
+    if not outcome.ok:
+        if outcome.usage_error:
+            raise UsageError(outcome.message)
+        raise ProducerError(outcome.message)
+    return 0
