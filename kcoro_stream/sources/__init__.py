@@ -16,7 +16,7 @@ from ._registry import build_source, register, source_class, source_for_config, 
 from .attach import AttachConfig, AttachSource
 from .launch import RING_ENV, LaunchConfig, LaunchSource, RingController
 from .legacy import LegacyConfig, LegacySource
-from .replay import PlaybackController, ReplayConfig, ReplaySource
+from .replay import PlaybackController, PlaybackSource, ReplayConfig, ReplaySource
 
 __all__ = [
     "RING_ENV",
@@ -29,6 +29,7 @@ __all__ = [
     "LegacyConfig",
     "LegacySource",
     "PlaybackController",
+    "PlaybackSource",
     "ReplayConfig",
     "ReplaySource",
     "RingController",

@@ -37,15 +37,14 @@ from pathlib import Path
 from typing import IO, Any, ClassVar
 
 import msgspec
-import trio
 import zstandard
 
 from kcoro_stream.errors import InputError, LogError
 from kcoro_stream.events import Sample, Summary
 
-from ._base import Frames, Source, SourceContext, SourceOutcome
+from ._base import Frames, SourceContext, SourceOutcome
 from ._registry import register
-from .replay import PlaybackController
+from .replay import PlaybackSource
 
 __all__ = ["LegacyConfig", "LegacySource", "is_legacy_ndjson", "iter_legacy_batches", "legacy_events"]
 
@@ -307,23 +306,17 @@ class LegacyConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 @register
-class LegacySource(Source):
+class LegacySource(PlaybackSource):
     """An old kcoro_mon NDJSON recording, converted line by line at the edge."""
 
     name: ClassVar[str] = "legacy"
     Config: ClassVar[type[msgspec.Struct]] = LegacyConfig
-    live: ClassVar[bool] = False
     summary: ClassVar[str] = "an old kcoro_mon NDJSON recording (replay FILE)"
 
     def __init__(self, config: msgspec.Struct, ctx: SourceContext) -> None:
         assert isinstance(config, LegacyConfig)
         super().__init__(config, ctx)
         self.path = Path(config.path)
-        self._ctl = PlaybackController()
-
-    @property
-    def controller(self) -> PlaybackController:
-        return self._ctl
 
     def describe(self) -> str:
         return str(self.path)
@@ -331,14 +324,9 @@ class LegacySource(Source):
     async def run(self, frames: Frames) -> SourceOutcome:
         if not is_legacy_ndjson(self.path):
             raise LogError(f"{self.path}: not a run directory nor an old kcoro_mon NDJSON recording")
-        n = 0
-        for batch in iter_legacy_batches(self.path):
-            if self._ctl.stopped:
-                break
-            await self._ctl.wait_playable()
+
+        def deliver(batch: list[Any]) -> int:
             frames.push(batch)
-            await frames.drain()
-            n += 1
-            if (n & 255) == 0:
-                await trio.lowlevel.checkpoint()
-        return SourceOutcome("stopped" if self._ctl.stopped else "finished")
+            return 0
+
+        return await self.play(frames, iter_legacy_batches(self.path), deliver)

@@ -15,19 +15,22 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 import msgspec
 import trio
 
 from ..errors import UsageError
-from ..eventlog import open_log
+from ..eventlog import LogFrame, open_log
 from ._base import Controller, Frames, Source, SourceContext, SourceOutcome
 from ._process import watch_signals
 from ._registry import register
 
-__all__ = ["PlaybackController", "ReplayConfig", "ReplaySource"]
+__all__ = ["Pacer", "PlaybackController", "PlaybackSource", "ReplayConfig", "ReplaySource"]
+
+T = TypeVar("T")
 
 
 class ReplayConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -101,13 +104,57 @@ def check_bounds(from_s: float | None, to_s: float | None) -> None:
         raise UsageError(f"--to ({to_s}) must be after --from ({from_s})")
 
 
+class PlaybackSource(Source):
+    """A recording played back under a ``PlaybackController`` (stop ends it, pause holds it)."""
+
+    live: ClassVar[bool] = False
+
+    def __init__(self, config: msgspec.Struct, ctx: SourceContext) -> None:
+        super().__init__(config, ctx)
+        self._ctl = PlaybackController()
+
+    @property
+    def controller(self) -> PlaybackController:
+        return self._ctl
+
+    async def play(
+        self,
+        frames: Frames,
+        items: Iterable[T],
+        deliver: Callable[[T], int],
+        *,
+        pacer: Pacer | None = None,
+        progress: Callable[[int], object] | None = None,
+    ) -> SourceOutcome:
+        """``deliver(item)`` for each item in order (it returns the item's event time, 0 if none);
+        derived output reaches the sinks after each; Ctrl-C or the controller stops playback."""
+        ctl = self._ctl
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(watch_signals, ctl.stop, lambda: None)
+            n = 0
+            for item in items:
+                if ctl.stopped:
+                    break
+                await ctl.wait_playable()
+                ts_ns = deliver(item)
+                n += 1
+                if pacer is not None:
+                    await pacer.wait_until(ts_ns)
+                await frames.drain()
+                if (n & 255) == 0:
+                    await trio.lowlevel.checkpoint()
+                    if progress is not None:
+                        progress(256)
+            nursery.cancel_scope.cancel()
+        return SourceOutcome("stopped" if ctl.stopped else "finished")
+
+
 @register
-class ReplaySource(Source):
+class ReplaySource(PlaybackSource):
     """The frames of a recorded run, through the same operators and sinks."""
 
     name: ClassVar[str] = "replay"
     Config: ClassVar[type[msgspec.Struct]] = ReplayConfig
-    live: ClassVar[bool] = False
     summary: ClassVar[str] = "a recorded run directory (replay RUN)"
 
     def __init__(self, config: msgspec.Struct, ctx: SourceContext) -> None:
@@ -115,11 +162,6 @@ class ReplaySource(Source):
         check_bounds(config.from_s, config.to_s)
         super().__init__(config, ctx)
         self.cfg = config
-        self._ctl = PlaybackController()
-
-    @property
-    def controller(self) -> PlaybackController:
-        return self._ctl
 
     def describe(self) -> str:
         return self.cfg.path
@@ -139,24 +181,18 @@ class ReplaySource(Source):
         total = reader.frame_count()
         show = self.cfg.progress and total > 0 and sys.stderr.isatty()
         bar = click.progressbar(length=total, label="replay", file=sys.stderr) if show else None
-        pacer = Pacer(self.cfg.speed)
-        ctl = self._ctl
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(watch_signals, ctl.stop, lambda: None)
-            n = 0
-            for f in reader.frames(lo, hi):
-                if ctl.stopped:
-                    break
-                await ctl.wait_playable()
-                frames.frame(f.payload, f.seq, f.ts_ns, None)
-                n += 1
-                await pacer.wait_until(f.ts_ns)
-                await frames.drain()
-                if (n & 255) == 0:
-                    await trio.lowlevel.checkpoint()
-                    if bar is not None:
-                        bar.update(256)
-            if bar is not None:
-                bar.render_finish()
-            nursery.cancel_scope.cancel()
-        return SourceOutcome("stopped" if ctl.stopped else "finished")
+
+        def deliver(f: LogFrame) -> int:
+            frames.frame(f.payload, f.seq, f.ts_ns, None)
+            return f.ts_ns
+
+        outcome = await self.play(
+            frames,
+            reader.frames(lo, hi),
+            deliver,
+            pacer=Pacer(self.cfg.speed),
+            progress=bar.update if bar is not None else None,
+        )
+        if bar is not None:
+            bar.render_finish()
+        return outcome

@@ -199,4 +199,4 @@ def test_legacy_source_imports_only_events_errors_and_the_source_contract():
     }
     relative = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level}
     assert absolute <= {"kcoro_stream.events", "kcoro_stream.errors"}
-    assert relative <= {"_base", "_registry", "replay"}
+    assert relative <= {"_base", "_registry", "replay"}  # the source contract and playback
