@@ -9,6 +9,12 @@
  *   - a small msgpack writer for event arrays `[tag, ts_ns, source, ...]`,
  *   - CRC32C (Castagnoli), used by frames in the ring and in the event log.
  *
+ * The events themselves are not written down here: kcs_events.h (the tags,
+ * one struct and one typed kcs_emit_* helper per event) and kcs_hist.h (the
+ * latency bucket scheme) are generated from kcoro_stream/events.py and
+ * kcoro_stream/histo.py. Producers include kcs_events.h, which includes this
+ * header; the kcs_mp_* functions below are the layer those helpers use.
+ *
  * Layout of the shared-memory object (all little-endian):
  *
  *   offset 0      struct kcs_ring_header   (KCS_HEADER_SIZE = 4096 bytes)
@@ -65,6 +71,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kcs_hist.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -82,23 +90,6 @@ extern "C" {
 #define KCS_CTL_CMD_MAX 192u
 
 #define KCS_FLAG_CLOSED 1u /* producer finished; no more frames */
-
-/* Event tags (contract 2, kcoro_stream/events.py). Raw events 1..31,
- * ingester events 32..63. Never renumber. */
-enum kcs_tag {
-    KCS_EV_RUN_STARTED = 1,
-    KCS_EV_WORKER_COUNTERS = 2,
-    KCS_EV_CHANNEL_COUNTERS = 3,
-    KCS_EV_HISTOGRAM = 4,
-    KCS_EV_GAUGE = 5,
-    KCS_EV_TICK = 6,
-    KCS_EV_OS_THREAD = 7,
-    KCS_EV_MARK = 8,
-    KCS_EV_RUN_ENDED = 9,
-    KCS_EV_RING_LOSS = 32,
-    KCS_EV_PRODUCER_LOST = 33,
-    KCS_EV_CONTROL_APPLIED = 34
-};
 
 /* ------------------------------------------------------------------ layout */
 
@@ -531,8 +522,16 @@ static inline void kcs_mp_strn(struct kcs_mp *m, const char *s, uint32_t n) {
 static inline void kcs_mp_str(struct kcs_mp *m, const char *s) {
     kcs_mp_strn(m, s ? s : "", (uint32_t)strlen(s ? s : ""));
 }
-/* Event prefix: array header of `nfields + 3` then tag, ts_ns, source. */
-static inline void kcs_mp_event(struct kcs_mp *m, uint32_t nfields, enum kcs_tag tag, uint64_t ts_ns,
+/* Bytes that already are msgpack (e.g. a map encoded into another kcs_mp),
+ * copied verbatim. */
+static inline void kcs_mp_raw(struct kcs_mp *m, const void *p, size_t n) {
+    uint8_t *d = kcs_mp_reserve(m, n);
+    if (d && n) memcpy(d, p, n);
+}
+/* Event prefix: array header of `nfields + 3` then tag, ts_ns, source. The
+ * generated kcs_emit_* helpers (kcs_events.h) call it with the right count;
+ * use it directly only for an event the generator does not know. */
+static inline void kcs_mp_event(struct kcs_mp *m, uint32_t nfields, uint32_t tag, uint64_t ts_ns,
                                 uint32_t source) {
     kcs_mp_array(m, nfields + 3);
     kcs_mp_uint(m, (uint64_t)tag);
@@ -543,7 +542,7 @@ static inline void kcs_mp_event(struct kcs_mp *m, uint32_t nfields, enum kcs_tag
 /* ------------------------------------------------------------ frame API */
 
 /* A frame is a msgpack array of events. Begin it with the number of events it
- * will hold, write each event with kcs_mp_event + fields, then commit. */
+ * will hold, write each event with its kcs_emit_* helper, then commit. */
 static inline void kcs_frame_begin(struct kcs_mp *m, uint32_t nevents) {
     kcs_mp_reset(m);
     kcs_mp_array(m, nevents);
@@ -557,24 +556,6 @@ static inline int kcs_frame_commit(struct kcs_ring *r, struct kcs_mp *m) {
         return -1;
     }
     return kcs_ring_write(r, m->buf, (uint32_t)m->len);
-}
-
-/* ------------------------------------------------- latency histogram scheme */
-
-/* Scheme "log2x4": 4 linear sub-buckets per power of two. Values 0..3 have
- * their own buckets; bucket b >= 4 covers [lo, lo + 2^(e-2)) where
- * e = b/4 + 1 and lo = (4 + b%4) << (e-2). Relative bucket width <= 25 %. */
-#define KCS_HIST_SCHEME "log2x4"
-#define KCS_HIST_BUCKETS 252u
-static inline uint32_t kcs_hist_bucket(uint64_t v) {
-    if (v < 4) return (uint32_t)v;
-    uint32_t e = 63u - (uint32_t)__builtin_clzll(v);
-    return (e - 1u) * 4u + (uint32_t)((v >> (e - 2u)) & 3u);
-}
-static inline uint64_t kcs_hist_lower(uint32_t b) {
-    if (b < 4) return b;
-    uint32_t e = b / 4u + 1u;
-    return (uint64_t)(4u + b % 4u) << (e - 2u);
 }
 
 #ifdef __cplusplus
