@@ -1,12 +1,13 @@
 # kcoro-stream — the two commands of the README:
 #   make run    set up (Debian packages, venv, build) and run the default pipeline headless for 3 s
 #   make test   set up and run every test: lint (ruff, mypy), C tests (plain, ASan/UBSan, TSan), pytest
+#   make generate  rewrite the C headers generated from the schema (native/include/kcs_{events,hist}.h)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 APT_PACKAGES := build-essential zstd jq tmux prometheus chromium chromium-driver
 
-.PHONY: all deps setup run test lint test-c test-py bench clean
+.PHONY: all deps setup run test lint test-c test-py bench clean generate
 
 all: setup
 
@@ -34,6 +35,12 @@ lint: setup
 	$(BIN)/ruff check kcoro_stream tests benchmarks pipelines
 	$(BIN)/ruff format --check kcoro_stream tests benchmarks pipelines
 	$(BIN)/mypy kcoro_stream
+	$(BIN)/python -m kcoro_stream._codegen --check
+
+# events.py / histo.py → the committed C headers (contract 6). Needs only msgspec.
+generate: $(BIN)/python
+	$(BIN)/pip install -q msgspec
+	$(MAKE) -C native generate PYTHON=$(abspath $(BIN)/python)
 
 test-c:
 	$(MAKE) -C native test asan tsan

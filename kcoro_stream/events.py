@@ -21,7 +21,7 @@ continues the old monitor's numbering (1 and 2 were ``kcoro_mon``'s).
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
 import msgspec
 
@@ -36,6 +36,15 @@ class _Raw(msgspec.Struct, array_like=True, tag_field="tag", frozen=True, gc=Fal
 
 
 # --------------------------------------------------------------------- raw
+#
+# The C emitters (native/include/kcs_events.h) are generated from these
+# classes by ``python -m kcoro_stream._codegen``. A plain ``int`` is a
+# ``uint64_t`` there (counters never go negative); the aliases below pick
+# another C type through ``Meta.extra``, which msgspec ignores when decoding,
+# so they change neither the wire format nor validation.
+
+U32 = Annotated[int, msgspec.Meta(extra={"c_type": "uint32_t"})]  # ids, kinds, flags, pids
+I32 = Annotated[int, msgspec.Meta(extra={"c_type": "int32_t"})]  # may be -1 (none / unknown)
 
 
 class RunStarted(_Raw, tag=1, frozen=True):
@@ -44,11 +53,11 @@ class RunStarted(_Raw, tag=1, frozen=True):
     run_id: str
     mode: str
     config: dict[str, Any]
-    workers: int
+    workers: U32
     host: str
-    pid: int
-    abi_major: int
-    abi_minor: int
+    pid: U32
+    abi_major: U32
+    abi_minor: U32
     build: dict[str, str]
     wall_ns: int  # CLOCK_REALTIME at ts_ns: wall = wall_ns + (t - ts_ns)
     interval_ns: int  # target sampling interval
@@ -57,8 +66,8 @@ class RunStarted(_Raw, tag=1, frozen=True):
 class WorkerCounters(_Raw, tag=2, frozen=True):
     """Cumulative scheduler counters of one worker thread."""
 
-    worker: int
-    pool: int
+    worker: U32
+    pool: U32
     tasks_submitted: int
     tasks_completed: int
     fastpath_hits: int
@@ -66,7 +75,7 @@ class WorkerCounters(_Raw, tag=2, frozen=True):
     steal_probes: int
     steal_successes: int
     steal_failures: int
-    last_victim: int  # worker id of the last successful steal, -1 if none
+    last_victim: I32  # worker id of the last successful steal, -1 if none
     inject_pulls: int
     parks: int
     unparks: int
@@ -84,10 +93,10 @@ CHANNEL_FLAG_PTR: Final = 2  # pointer (zero-copy) mode
 class ChannelCounters(_Raw, tag=3, frozen=True):
     """Cumulative counters and current state of one channel."""
 
-    channel: int
-    pool: int
-    kind: int  # CHANNEL_RENDEZVOUS | CHANNEL_BUFFERED
-    flags: int  # CHANNEL_FLAG_*
+    channel: U32
+    pool: U32
+    kind: U32  # CHANNEL_RENDEZVOUS | CHANNEL_BUFFERED
+    flags: U32  # CHANNEL_FLAG_*
     capacity: int
     depth: int
     elem_size: int
@@ -112,7 +121,7 @@ class Histogram(_Raw, tag=4, frozen=True):
     """Cumulative log-bucket counts of a latency metric (trailing zeros cut)."""
 
     metric: str  # e.g. "task_start_latency_ns", "chan_latency_ns"
-    pool: int
+    pool: U32
     scheme: str  # "log2x4": see kcoro_stream.histo
     counts: list[int]
     total: int  # sum of observed values, same unit as the metric
@@ -122,7 +131,7 @@ class Gauge(_Raw, tag=5, frozen=True):
     """An instantaneous value: inject_depth, live_coroutines, rss_bytes, ..."""
 
     name: str
-    pool: int
+    pool: U32
     value: float
 
 
@@ -138,14 +147,14 @@ class Tick(_Raw, tag=6, frozen=True):
 class OsThread(_Raw, tag=7, frozen=True):
     """OS view of one worker thread (schedstat and status)."""
 
-    worker: int
-    tid: int
+    worker: U32
+    tid: I32
     run_ns: int
     wait_ns: int
     timeslices: int
     voluntary_cs: int
     involuntary_cs: int
-    cpu: int
+    cpu: I32
 
 
 class Mark(_Raw, tag=8, frozen=True):
@@ -159,7 +168,7 @@ class RunEnded(_Raw, tag=9, frozen=True):
     """The run finished; reason is "duration", "stopped", "signal", "error"."""
 
     reason: str
-    status: int
+    status: I32
 
 
 # ---------------------------------------------------------------- ingester

@@ -12,7 +12,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "kcoro_stream.h"
+#include "kcs_events.h"
 #include "kcr.h"
 
 enum { KCS_MODE_CHANNEL = 0, KCS_MODE_TASKS, KCS_MODE_MIXED, KCS_MODE_DUAL };

@@ -92,9 +92,7 @@ int kcs_bench_main(int argc, char **argv) {
             struct kcs_mp m;
             kcs_mp_init(&m);
             kcs_frame_begin(&m, 1);
-            kcs_mp_event(&m, 2, KCS_EV_RUN_ENDED, kcs_monotonic_ns(), 0);
-            kcs_mp_str(&m, "error");
-            kcs_mp_int(&m, 1);
+            kcs_emit_run_ended(&m, kcs_monotonic_ns(), 0, &(struct kcs_run_ended){.reason = "error", .status = 1});
             kcs_frame_commit(&ring, &m);
             kcs_mp_free(&m);
             kcs_ring_close(&ring);

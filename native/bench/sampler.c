@@ -190,7 +190,9 @@ static void cpu_model(char *out, size_t cap) {
 
 static void write_run_started(struct kcs_sampler *s) {
     const struct kcs_bench_cfg *cfg = s->cfg;
-    struct kcs_mp *m = &s->mp;
+    struct kcs_mp config, build; /* the two dict fields, pre-encoded msgpack maps */
+    kcs_mp_init(&config);
+    kcs_mp_init(&build);
     uint64_t ts = kcs_monotonic_ns();
     uint64_t wall = kcs_now_ns(CLOCK_REALTIME);
     char host[256] = "unknown", cpu[256], kernel[300] = "unknown";
@@ -200,10 +202,7 @@ static void write_run_started(struct kcs_sampler *s) {
     if (uname(&u) == 0) snprintf(kernel, sizeof kernel, "%s %s", u.sysname, u.release);
     const char *kind = cfg->capacity == 0 ? "rendezvous" : "buffered";
 
-    kcs_frame_begin(m, 1);
-    kcs_mp_event(m, 11, KCS_EV_RUN_STARTED, ts, 0);
-    kcs_mp_str(m, s->run_id);
-    kcs_mp_str(m, kcs_mode_names[cfg->mode]);
+    struct kcs_mp *m = &config;
     kcs_mp_map(m, 21);
     put_kv_s(m, "mode", kcs_mode_names[cfg->mode]);
     put_kv_u(m, "workers", cfg->workers);
@@ -230,11 +229,7 @@ static void write_run_started(struct kcs_sampler *s) {
     uint32_t np = kcs_workload_npools(s->wl);
     kcs_mp_array(m, np);
     for (uint32_t i = 0; i < np; i++) kcs_mp_str(m, kcr_pool_name(kcs_workload_pool(s->wl, i)));
-    kcs_mp_uint(m, s->nworkers);
-    kcs_mp_str(m, host);
-    kcs_mp_uint(m, (uint64_t)getpid());
-    kcs_mp_uint(m, KCS_ABI_MAJOR);
-    kcs_mp_uint(m, KCS_ABI_MINOR);
+    m = &build;
     kcs_mp_map(m, 6);
 #ifdef __VERSION__
     put_kv_s(m, "compiler", "gcc-compatible " __VERSION__);
@@ -246,26 +241,39 @@ static void write_run_started(struct kcs_sampler *s) {
     put_kv_s(m, "cpu", cpu);
     put_kv_s(m, "kernel", kernel);
     put_kv_s(m, "switch", kcr_switch_impl());
-    kcs_mp_uint(m, wall);
-    kcs_mp_uint(m, s->interval_ns);
-    kcs_frame_commit(s->ring, m);
+
+    kcs_frame_begin(&s->mp, 1);
+    kcs_emit_run_started(&s->mp, ts, 0,
+                         &(struct kcs_run_started){
+                             .run_id = s->run_id,
+                             .mode = kcs_mode_names[cfg->mode],
+                             .config = config.buf,
+                             .config_len = config.len,
+                             .workers = s->nworkers,
+                             .host = host,
+                             .pid = (uint32_t)getpid(),
+                             .abi_major = KCS_ABI_MAJOR,
+                             .abi_minor = KCS_ABI_MINOR,
+                             .build = build.buf,
+                             .build_len = build.len,
+                             .wall_ns = wall,
+                             .interval_ns = s->interval_ns,
+                         });
+    if (config.oom || build.oom) s->mp.oom = 1; /* a truncated map: drop the frame, counted */
+    kcs_frame_commit(s->ring, &s->mp);
+    kcs_mp_free(&config);
+    kcs_mp_free(&build);
 }
 
 static void write_tick_only(struct kcs_sampler *s, uint64_t now, uint64_t actual, int paused) {
     kcs_frame_begin(&s->mp, 1);
-    kcs_mp_event(&s->mp, 4, KCS_EV_TICK, now, 0);
-    kcs_mp_uint(&s->mp, s->tick);
-    kcs_mp_uint(&s->mp, s->interval_ns);
-    kcs_mp_uint(&s->mp, actual);
-    kcs_mp_bool(&s->mp, paused);
+    kcs_emit_tick(&s->mp, now, 0,
+                  &(struct kcs_tick){.seq = s->tick, .target_ns = s->interval_ns, .actual_ns = actual, .paused = paused});
     kcs_frame_commit(s->ring, &s->mp);
 }
 
 static void gauge(struct kcs_mp *m, uint64_t now, const char *name, uint32_t pool, double v) {
-    kcs_mp_event(m, 3, KCS_EV_GAUGE, now, 0);
-    kcs_mp_str(m, name);
-    kcs_mp_uint(m, pool);
-    kcs_mp_double(m, v);
+    kcs_emit_gauge(m, now, 0, &(struct kcs_gauge){.name = name, .pool = pool, .value = v});
 }
 
 /* One sample frame; returns the operation count (tasks + messages) for adaptive mode. */
@@ -276,11 +284,7 @@ static uint64_t write_sample(struct kcs_sampler *s, uint64_t now, uint64_t actua
     uint32_t nev = 1 + s->nworkers + nc + 2 * np + 5 * np + 2 + s->nworkers;
     uint64_t ops = 0;
     kcs_frame_begin(m, nev);
-    kcs_mp_event(m, 4, KCS_EV_TICK, now, 0);
-    kcs_mp_uint(m, s->tick);
-    kcs_mp_uint(m, s->interval_ns);
-    kcs_mp_uint(m, actual);
-    kcs_mp_bool(m, 0);
+    kcs_emit_tick(m, now, 0, &(struct kcs_tick){.seq = s->tick, .target_ns = s->interval_ns, .actual_ns = actual});
 
     int32_t tids[KCS_MAX_POOLS * KCR_MAX_WORKERS];
     uint32_t gids[KCS_MAX_POOLS * KCR_MAX_WORKERS];
@@ -293,52 +297,56 @@ static uint64_t write_sample(struct kcs_sampler *s, uint64_t now, uint64_t actua
             tids[k] = w.tid;
             gids[k] = w.worker;
             ops += w.tasks_completed;
-            kcs_mp_event(m, 16, KCS_EV_WORKER_COUNTERS, now, 0);
-            kcs_mp_uint(m, w.worker);
-            kcs_mp_uint(m, w.pool);
-            kcs_mp_uint(m, w.tasks_submitted);
-            kcs_mp_uint(m, w.tasks_completed);
-            kcs_mp_uint(m, w.fastpath_hits);
-            kcs_mp_uint(m, w.fastpath_misses);
-            kcs_mp_uint(m, w.steal_probes);
-            kcs_mp_uint(m, w.steal_successes);
-            kcs_mp_uint(m, w.steal_failures);
-            kcs_mp_int(m, w.last_victim);
-            kcs_mp_uint(m, w.inject_pulls);
-            kcs_mp_uint(m, w.parks);
-            kcs_mp_uint(m, w.unparks);
-            kcs_mp_uint(m, w.busy_ns);
-            kcs_mp_uint(m, w.idle_ns);
-            kcs_mp_uint(m, w.switches);
+            kcs_emit_worker_counters(m, now, 0,
+                                     &(struct kcs_worker_counters){
+                                         .worker = w.worker,
+                                         .pool = w.pool,
+                                         .tasks_submitted = w.tasks_submitted,
+                                         .tasks_completed = w.tasks_completed,
+                                         .fastpath_hits = w.fastpath_hits,
+                                         .fastpath_misses = w.fastpath_misses,
+                                         .steal_probes = w.steal_probes,
+                                         .steal_successes = w.steal_successes,
+                                         .steal_failures = w.steal_failures,
+                                         .last_victim = (int32_t)w.last_victim,
+                                         .inject_pulls = w.inject_pulls,
+                                         .parks = w.parks,
+                                         .unparks = w.unparks,
+                                         .busy_ns = w.busy_ns,
+                                         .idle_ns = w.idle_ns,
+                                         .switches = w.switches,
+                                     });
         }
     }
     for (uint32_t c = 0; c < nc; c++) {
         struct kcr_chan_stats x;
         kcr_chan_stats(kcs_workload_chan(wl, c), &x);
         ops += x.recvs;
-        kcs_mp_event(m, 22, KCS_EV_CHANNEL_COUNTERS, now, 0);
-        kcs_mp_uint(m, x.channel);
-        kcs_mp_uint(m, x.pool);
-        kcs_mp_uint(m, x.kind);
-        kcs_mp_uint(m, x.flags);
-        kcs_mp_uint(m, x.capacity);
-        kcs_mp_uint(m, x.depth);
-        kcs_mp_uint(m, x.elem_size);
-        kcs_mp_uint(m, x.sends);
-        kcs_mp_uint(m, x.recvs);
-        kcs_mp_uint(m, x.bytes_sent);
-        kcs_mp_uint(m, x.bytes_recv);
-        kcs_mp_uint(m, x.send_eagain);
-        kcs_mp_uint(m, x.recv_eagain);
-        kcs_mp_uint(m, x.send_epipe);
-        kcs_mp_uint(m, x.recv_epipe);
-        kcs_mp_uint(m, x.send_timeouts);
-        kcs_mp_uint(m, x.recv_timeouts);
-        kcs_mp_uint(m, x.zc_sent);
-        kcs_mp_uint(m, x.zc_recv);
-        kcs_mp_uint(m, x.zc_aborted);
-        kcs_mp_uint(m, x.rv_matches);
-        kcs_mp_uint(m, x.rv_cancels);
+        kcs_emit_channel_counters(m, now, 0,
+                                  &(struct kcs_channel_counters){
+                                      .channel = x.channel,
+                                      .pool = x.pool,
+                                      .kind = x.kind,
+                                      .flags = x.flags,
+                                      .capacity = x.capacity,
+                                      .depth = x.depth,
+                                      .elem_size = x.elem_size,
+                                      .sends = x.sends,
+                                      .recvs = x.recvs,
+                                      .bytes_sent = x.bytes_sent,
+                                      .bytes_recv = x.bytes_recv,
+                                      .send_eagain = x.send_eagain,
+                                      .recv_eagain = x.recv_eagain,
+                                      .send_epipe = x.send_epipe,
+                                      .recv_epipe = x.recv_epipe,
+                                      .send_timeouts = x.send_timeouts,
+                                      .recv_timeouts = x.recv_timeouts,
+                                      .zc_sent = x.zc_sent,
+                                      .zc_recv = x.zc_recv,
+                                      .zc_aborted = x.zc_aborted,
+                                      .rv_matches = x.rv_matches,
+                                      .rv_cancels = x.rv_cancels,
+                                  });
     }
     static const char *const metrics[KCR_NHIST] = {"task_start_latency_ns", "chan_latency_ns"};
     for (uint32_t p = 0; p < np; p++)
@@ -348,13 +356,13 @@ static uint64_t write_sample(struct kcs_sampler *s, uint64_t now, uint64_t actua
             kcr_pool_hist(kcs_workload_pool(wl, p), h, s->hist, &total);
             uint32_t nb = KCS_HIST_BUCKETS;
             while (nb > 0 && s->hist[nb - 1] == 0) nb--;
-            kcs_mp_event(m, 5, KCS_EV_HISTOGRAM, now, 0);
-            kcs_mp_str(m, metrics[h]);
-            kcs_mp_uint(m, p);
-            kcs_mp_str(m, KCS_HIST_SCHEME);
-            kcs_mp_array(m, nb);
-            for (uint32_t b = 0; b < nb; b++) kcs_mp_uint(m, s->hist[b]);
-            kcs_mp_uint(m, total);
+            kcs_emit_histogram(m, now, 0,
+                               &(struct kcs_histogram){.metric = metrics[h],
+                                                       .pool = p,
+                                                       .scheme = KCS_HIST_SCHEME,
+                                                       .counts = s->hist,
+                                                       .counts_len = nb,
+                                                       .total = total});
         }
     struct osthread os[KCS_MAX_POOLS * KCR_MAX_WORKERS];
     int slow = final || s->tick % 10 == 1;
@@ -375,15 +383,15 @@ static uint64_t write_sample(struct kcs_sampler *s, uint64_t now, uint64_t actua
     gauge(m, now, "process_cpu_ns", 0, (double)process_cpu_ns());
     gauge(m, now, "rss_bytes", 0, (double)rss_bytes(s));
     for (uint32_t i = 0; i < s->nworkers; i++) {
-        kcs_mp_event(m, 8, KCS_EV_OS_THREAD, now, 0);
-        kcs_mp_uint(m, gids[i]);
-        kcs_mp_int(m, tids[i]);
-        kcs_mp_uint(m, os[i].run_ns);
-        kcs_mp_uint(m, os[i].wait_ns);
-        kcs_mp_uint(m, os[i].timeslices);
-        kcs_mp_uint(m, os[i].vol);
-        kcs_mp_uint(m, os[i].invol);
-        kcs_mp_int(m, os[i].cpu);
+        kcs_emit_os_thread(m, now, 0,
+                           &(struct kcs_os_thread){.worker = gids[i],
+                                                   .tid = tids[i],
+                                                   .run_ns = os[i].run_ns,
+                                                   .wait_ns = os[i].wait_ns,
+                                                   .timeslices = os[i].timeslices,
+                                                   .voluntary_cs = os[i].vol,
+                                                   .involuntary_cs = os[i].invol,
+                                                   .cpu = (int32_t)os[i].cpu});
     }
     kcs_frame_commit(s->ring, m);
     return ops;
@@ -393,9 +401,8 @@ static void write_mark(struct kcs_sampler *s) {
     pthread_mutex_lock(&s->mark_mu);
     if (s->mark_pending) {
         kcs_frame_begin(&s->mp, 1);
-        kcs_mp_event(&s->mp, 2, KCS_EV_MARK, kcs_monotonic_ns(), 0);
-        kcs_mp_str(&s->mp, s->mark_name);
-        kcs_mp_str(&s->mp, s->mark_detail);
+        kcs_emit_mark(&s->mp, kcs_monotonic_ns(), 0,
+                      &(struct kcs_mark){.name = s->mark_name, .detail = s->mark_detail});
         kcs_frame_commit(s->ring, &s->mp);
         s->mark_pending = 0;
     }
@@ -497,9 +504,8 @@ static void *sampler_main(void *arg) {
     s->tick++;
     write_sample(s, now, now - s->last_ns, 1);
     kcs_frame_begin(&s->mp, 1);
-    kcs_mp_event(&s->mp, 2, KCS_EV_RUN_ENDED, kcs_monotonic_ns(), 0);
-    kcs_mp_str(&s->mp, s->reason);
-    kcs_mp_int(&s->mp, s->status);
+    kcs_emit_run_ended(&s->mp, kcs_monotonic_ns(), 0,
+                       &(struct kcs_run_ended){.reason = s->reason, .status = s->status});
     kcs_frame_commit(s->ring, &s->mp);
     kcs_ring_close(s->ring);
     return NULL;

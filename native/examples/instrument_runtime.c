@@ -1,6 +1,8 @@
 /*
  * instrument_runtime.c — how another runtime (KCoro, or yours) emits the
- * kcoro-stream events through native/include/kcoro_stream.h.
+ * kcoro-stream events through native/include/kcs_events.h (the typed
+ * emitters generated from kcoro_stream/events.py; it includes the ring API,
+ * kcoro_stream.h).
  *
  * The "runtime" here is deliberately tiny: worker threads taking jobs from a
  * mutex-protected queue that a submitter thread fills. What matters is the
@@ -9,9 +11,10 @@
  *   1. keep cumulative counters per worker, written only by that worker with
  *      relaxed atomics (no lock, no syscall on the hot path);
  *   2. one sampler (here the main thread) wakes every interval, snapshots the
- *      counters and writes ONE frame: a msgpack array of events, each an
- *      array [tag, ts_ns, source, fields... in the order of
- *      kcoro_stream/events.py];
+ *      counters and writes ONE frame: kcs_frame_begin(&mp, nevents), one
+ *      kcs_emit_<event>(&mp, ts, source, &(struct kcs_<event>){...}) per
+ *      event (members are named after the fields of kcoro_stream/events.py;
+ *      the ones you leave out are 0), kcs_frame_commit;
  *   3. each tick: poll the control area (interval, pause, stop), heartbeat;
  *   4. RunStarted first, RunEnded last, then kcs_ring_close.
  *
@@ -23,7 +26,7 @@
  *
  * Build: make -C native (build/instrument_runtime).
  */
-#include "kcoro_stream.h"
+#include "kcs_events.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -103,45 +106,58 @@ static void *submitter(void *arg) {
 /* ------------------------------------------------------- the emit side */
 
 static void emit_run_started(struct kcs_mp *m, uint64_t ts, unsigned workers, uint64_t interval_ns) {
-    kcs_mp_event(m, 11, KCS_EV_RUN_STARTED, ts, 0);
-    kcs_mp_str(m, "toy-runtime-1");   /* run_id */
-    kcs_mp_str(m, "tasks");           /* mode */
-    kcs_mp_map(m, 2);                 /* config: every knob of the run */
-    kcs_mp_str(m, "workers");
-    kcs_mp_uint(m, workers);
-    kcs_mp_str(m, "pools");
-    kcs_mp_array(m, 1);
-    kcs_mp_str(m, "tasks");
-    kcs_mp_uint(m, workers);          /* workers */
-    kcs_mp_str(m, "localhost");       /* host */
-    kcs_mp_uint(m, (uint64_t)getpid());
-    kcs_mp_uint(m, KCS_ABI_MAJOR);
-    kcs_mp_uint(m, KCS_ABI_MINOR);
-    kcs_mp_map(m, 1);                 /* build fingerprint: str → str */
-    kcs_mp_str(m, "compiler");
-    kcs_mp_str(m, "cc");
-    kcs_mp_uint(m, kcs_now_ns(CLOCK_REALTIME) - (kcs_monotonic_ns() - ts)); /* wall_ns at ts */
-    kcs_mp_uint(m, interval_ns);
+    /* The two dict fields (config: every knob of the run; build: str → str)
+     * are msgpack maps you encode yourself, here into two scratch buffers. */
+    struct kcs_mp config, build;
+    kcs_mp_init(&config);
+    kcs_mp_init(&build);
+    kcs_mp_map(&config, 2);
+    kcs_mp_str(&config, "workers");
+    kcs_mp_uint(&config, workers);
+    kcs_mp_str(&config, "pools");
+    kcs_mp_array(&config, 1);
+    kcs_mp_str(&config, "tasks");
+    kcs_mp_map(&build, 1);
+    kcs_mp_str(&build, "compiler");
+    kcs_mp_str(&build, "cc");
+    kcs_emit_run_started(m, ts, 0,
+                         &(struct kcs_run_started){
+                             .run_id = "toy-runtime-1",
+                             .mode = "tasks",
+                             .config = config.buf,
+                             .config_len = config.len,
+                             .workers = workers,
+                             .host = "localhost",
+                             .pid = (uint32_t)getpid(),
+                             .abi_major = KCS_ABI_MAJOR,
+                             .abi_minor = KCS_ABI_MINOR,
+                             .build = build.buf,
+                             .build_len = build.len,
+                             .wall_ns = kcs_now_ns(CLOCK_REALTIME) - (kcs_monotonic_ns() - ts), /* at ts */
+                             .interval_ns = interval_ns,
+                         });
+    kcs_mp_free(&config);
+    kcs_mp_free(&build);
 }
 
 static void emit_worker(struct kcs_mp *m, uint64_t ts, unsigned w, uint64_t submitted, struct counters *c) {
-    kcs_mp_event(m, 16, KCS_EV_WORKER_COUNTERS, ts, 0);
-    kcs_mp_uint(m, w);                /* worker */
-    kcs_mp_uint(m, 0);                /* pool */
-    kcs_mp_uint(m, submitted);        /* tasks_submitted (this runtime: on worker 0) */
-    kcs_mp_uint(m, READ(c->completed));
-    kcs_mp_uint(m, 0);                /* fastpath_hits: no LIFO slot here */
-    kcs_mp_uint(m, READ(c->completed)); /* fastpath_misses */
-    kcs_mp_uint(m, 0);                /* steal_probes / successes / failures */
-    kcs_mp_uint(m, 0);
-    kcs_mp_uint(m, 0);
-    kcs_mp_int(m, -1);                /* last_victim */
-    kcs_mp_uint(m, READ(c->completed)); /* inject_pulls: every job comes from the queue */
-    kcs_mp_uint(m, READ(c->parks));
-    kcs_mp_uint(m, READ(c->parks));   /* unparks */
-    kcs_mp_uint(m, READ(c->busy_ns));
-    kcs_mp_uint(m, READ(c->idle_ns));
-    kcs_mp_uint(m, 0);                /* switches: no coroutines */
+    uint64_t completed = READ(c->completed), parks = READ(c->parks);
+    kcs_emit_worker_counters(m, ts, 0,
+                             &(struct kcs_worker_counters){
+                                 .worker = w,
+                                 .pool = 0,
+                                 .tasks_submitted = submitted, /* this runtime: on worker 0 */
+                                 .tasks_completed = completed,
+                                 .fastpath_hits = 0, /* no LIFO slot here */
+                                 .fastpath_misses = completed,
+                                 .last_victim = -1, /* no stealing: steal_* stay 0 */
+                                 .inject_pulls = completed, /* every job comes from the queue */
+                                 .parks = parks,
+                                 .unparks = parks,
+                                 .busy_ns = READ(c->busy_ns),
+                                 .idle_ns = READ(c->idle_ns),
+                                 .switches = 0, /* no coroutines */
+                             });
 }
 
 static void emit_histogram(struct kcs_mp *m, uint64_t ts, unsigned workers) {
@@ -152,13 +168,13 @@ static void emit_histogram(struct kcs_mp *m, uint64_t ts, unsigned workers) {
     }
     uint32_t n = KCS_HIST_BUCKETS;
     while (n > 0 && sum[n - 1] == 0) n--; /* trailing zeros are cut */
-    kcs_mp_event(m, 5, KCS_EV_HISTOGRAM, ts, 0);
-    kcs_mp_str(m, "task_start_latency_ns");
-    kcs_mp_uint(m, 0);
-    kcs_mp_str(m, KCS_HIST_SCHEME);
-    kcs_mp_array(m, n);
-    for (uint32_t b = 0; b < n; b++) kcs_mp_uint(m, sum[b]);
-    kcs_mp_uint(m, total);
+    kcs_emit_histogram(m, ts, 0,
+                       &(struct kcs_histogram){.metric = "task_start_latency_ns",
+                                               .pool = 0,
+                                               .scheme = KCS_HIST_SCHEME,
+                                               .counts = sum,
+                                               .counts_len = n,
+                                               .total = total});
 }
 
 static volatile sig_atomic_t g_signal;
@@ -218,20 +234,14 @@ int main(int argc, char **argv) {
         if (paused) continue;
         tick++;
         kcs_frame_begin(&mp, 3 + workers);
-        kcs_mp_event(&mp, 4, KCS_EV_TICK, now, 0);
-        kcs_mp_uint(&mp, tick);
-        kcs_mp_uint(&mp, interval);
-        kcs_mp_uint(&mp, now - last);
-        kcs_mp_bool(&mp, 0);
+        kcs_emit_tick(&mp, now, 0, &(struct kcs_tick){.seq = tick, .target_ns = interval, .actual_ns = now - last});
         uint64_t submitted = atomic_load_explicit(&rt.submitted, memory_order_relaxed);
         for (unsigned w = 0; w < workers; w++) emit_worker(&mp, now, w, w == 0 ? submitted : 0, &ctr[w]);
         emit_histogram(&mp, now, workers);
-        kcs_mp_event(&mp, 3, KCS_EV_GAUGE, now, 0);
-        kcs_mp_str(&mp, "inject_depth");
-        kcs_mp_uint(&mp, 0);
         pthread_mutex_lock(&rt.mu);
-        kcs_mp_double(&mp, (double)(rt.tail - rt.head));
+        double depth = (double)(rt.tail - rt.head);
         pthread_mutex_unlock(&rt.mu);
+        kcs_emit_gauge(&mp, now, 0, &(struct kcs_gauge){.name = "inject_depth", .pool = 0, .value = depth});
         kcs_frame_commit(&ring, &mp); /* never blocks; drops are counted */
         last = now;
     }
@@ -241,9 +251,7 @@ int main(int argc, char **argv) {
     pthread_mutex_unlock(&rt.mu);
     for (unsigned w = 0; w <= workers; w++) pthread_join(th[w], NULL);
     kcs_frame_begin(&mp, 1);
-    kcs_mp_event(&mp, 2, KCS_EV_RUN_ENDED, kcs_monotonic_ns(), 0);
-    kcs_mp_str(&mp, reason);
-    kcs_mp_int(&mp, 0);
+    kcs_emit_run_ended(&mp, kcs_monotonic_ns(), 0, &(struct kcs_run_ended){.reason = reason, .status = 0});
     kcs_frame_commit(&ring, &mp);
     kcs_ring_close(&ring);
     kcs_mp_free(&mp);

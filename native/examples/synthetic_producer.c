@@ -1,6 +1,7 @@
 /*
  * synthetic_producer.c — a tiny producer that emits synthetic WorkerCounters,
- * ChannelCounters, Histogram, Gauge and Tick events through kcoro_stream.h.
+ * ChannelCounters, Histogram, Gauge and Tick events through the typed
+ * emitters of kcs_events.h (generated from kcoro_stream/events.py).
  *
  * It is the smallest complete example of instrumenting a runtime: attach to
  * the ring the monitor created, write RunStarted, then one frame per tick with
@@ -16,7 +17,7 @@
  * --inject-growth N adds N items per tick to the inject-queue depth gauge: a
  * scripted backlog, for testing backpressure analyses end to end.
  */
-#include "kcoro_stream.h"
+#include "kcs_events.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -112,33 +113,44 @@ int kcs_synthetic_main(int argc, char **argv) {
     uint64_t wall0 = kcs_now_ns(CLOCK_REALTIME);
     uint64_t rng = seed * UINT64_C(0x9E3779B97F4A7C15) | 1;
 
-    kcs_frame_begin(&mp, 1);
-    kcs_mp_event(&mp, 11, KCS_EV_RUN_STARTED, t0, 0);
     char run_id[40];
     snprintf(run_id, sizeof run_id, "synthetic-%llu-%d", (unsigned long long)(wall0 / 1000000u),
              (int)getpid());
-    kcs_mp_str(&mp, run_id);
-    kcs_mp_str(&mp, "synthetic");
-    kcs_mp_map(&mp, 4);
-    kcs_mp_str(&mp, "workers"); kcs_mp_uint(&mp, workers);
-    kcs_mp_str(&mp, "channels"); kcs_mp_uint(&mp, channels);
-    kcs_mp_str(&mp, "rate"); kcs_mp_uint(&mp, rate);
-    kcs_mp_str(&mp, "seed"); kcs_mp_uint(&mp, seed);
-    kcs_mp_uint(&mp, workers);
-    kcs_mp_str(&mp, "localhost");
-    kcs_mp_uint(&mp, (uint64_t)getpid());
-    kcs_mp_uint(&mp, KCS_ABI_MAJOR);
-    kcs_mp_uint(&mp, KCS_ABI_MINOR);
-    kcs_mp_map(&mp, 1);
-    kcs_mp_str(&mp, "compiler");
+    struct kcs_mp config, build; /* RunStarted's dict fields: pre-encoded msgpack maps */
+    kcs_mp_init(&config);
+    kcs_mp_init(&build);
+    kcs_mp_map(&config, 4);
+    kcs_mp_str(&config, "workers"); kcs_mp_uint(&config, workers);
+    kcs_mp_str(&config, "channels"); kcs_mp_uint(&config, channels);
+    kcs_mp_str(&config, "rate"); kcs_mp_uint(&config, rate);
+    kcs_mp_str(&config, "seed"); kcs_mp_uint(&config, seed);
+    kcs_mp_map(&build, 1);
+    kcs_mp_str(&build, "compiler");
 #ifdef __VERSION__
-    kcs_mp_str(&mp, __VERSION__);
+    kcs_mp_str(&build, __VERSION__);
 #else
-    kcs_mp_str(&mp, "unknown");
+    kcs_mp_str(&build, "unknown");
 #endif
-    kcs_mp_uint(&mp, wall0 - (kcs_monotonic_ns() - t0));
-    kcs_mp_uint(&mp, interval_ns);
+    kcs_frame_begin(&mp, 1);
+    kcs_emit_run_started(&mp, t0, 0,
+                         &(struct kcs_run_started){
+                             .run_id = run_id,
+                             .mode = "synthetic",
+                             .config = config.buf,
+                             .config_len = config.len,
+                             .workers = (uint32_t)workers,
+                             .host = "localhost",
+                             .pid = (uint32_t)getpid(),
+                             .abi_major = KCS_ABI_MAJOR,
+                             .abi_minor = KCS_ABI_MINOR,
+                             .build = build.buf,
+                             .build_len = build.len,
+                             .wall_ns = wall0 - (kcs_monotonic_ns() - t0),
+                             .interval_ns = interval_ns,
+                         });
     kcs_frame_commit(&ring, &mp);
+    kcs_mp_free(&config);
+    kcs_mp_free(&build);
 
     uint64_t *submitted = calloc(workers, sizeof *submitted);
     uint64_t *completed = calloc(workers, sizeof *completed);
@@ -192,58 +204,52 @@ int kcs_synthetic_main(int argc, char **argv) {
         }
         tick++;
         kcs_frame_begin(&mp, (uint32_t)(3 + workers + channels));
-        kcs_mp_event(&mp, 4, KCS_EV_TICK, now, 0);
-        kcs_mp_uint(&mp, tick);
-        kcs_mp_uint(&mp, interval_ns);
-        kcs_mp_uint(&mp, now - last);
-        kcs_mp_bool(&mp, 0);
+        kcs_emit_tick(&mp, now, 0, &(struct kcs_tick){.seq = tick, .target_ns = interval_ns, .actual_ns = now - last});
         for (uint64_t w = 0; w < workers; w++) {
-            kcs_mp_event(&mp, 16, KCS_EV_WORKER_COUNTERS, now, 0);
-            kcs_mp_uint(&mp, w);                       /* worker */
-            kcs_mp_uint(&mp, 0);                       /* pool */
-            kcs_mp_uint(&mp, submitted[w]);
-            kcs_mp_uint(&mp, completed[w]);
-            kcs_mp_uint(&mp, hits[w]);                 /* fastpath hits */
-            kcs_mp_uint(&mp, completed[w] > hits[w] ? completed[w] - hits[w] : 0);
-            kcs_mp_uint(&mp, probes[w]);
-            kcs_mp_uint(&mp, succ[w]);
-            kcs_mp_uint(&mp, probes[w] - succ[w]);
-            kcs_mp_int(&mp, workers > 1 ? (int64_t)((w + 1) % workers) : -1);
-            kcs_mp_uint(&mp, tick);                    /* inject pulls */
-            kcs_mp_uint(&mp, tick / 2);                /* parks */
-            kcs_mp_uint(&mp, tick / 2);                /* unparks */
-            kcs_mp_uint(&mp, busy[w]);
-            kcs_mp_uint(&mp, idle[w]);
-            kcs_mp_uint(&mp, completed[w] * 2);        /* switches */
+            kcs_emit_worker_counters(&mp, now, 0,
+                                     &(struct kcs_worker_counters){
+                                         .worker = (uint32_t)w,
+                                         .tasks_submitted = submitted[w],
+                                         .tasks_completed = completed[w],
+                                         .fastpath_hits = hits[w],
+                                         .fastpath_misses = completed[w] > hits[w] ? completed[w] - hits[w] : 0,
+                                         .steal_probes = probes[w],
+                                         .steal_successes = succ[w],
+                                         .steal_failures = probes[w] - succ[w],
+                                         .last_victim = workers > 1 ? (int32_t)((w + 1) % workers) : -1,
+                                         .inject_pulls = tick,
+                                         .parks = tick / 2,
+                                         .unparks = tick / 2,
+                                         .busy_ns = busy[w],
+                                         .idle_ns = idle[w],
+                                         .switches = completed[w] * 2,
+                                     });
         }
         for (uint64_t ch = 0; ch < channels; ch++) {
-            kcs_mp_event(&mp, 22, KCS_EV_CHANNEL_COUNTERS, now, 0);
-            kcs_mp_uint(&mp, ch);
-            kcs_mp_uint(&mp, 0);
-            kcs_mp_uint(&mp, 1);                       /* buffered */
-            kcs_mp_uint(&mp, 0);                       /* flags */
-            kcs_mp_uint(&mp, 1024);
-            kcs_mp_uint(&mp, xorshift(&rng) % 1024);   /* depth */
-            kcs_mp_uint(&mp, 64);
-            kcs_mp_uint(&mp, sends);
-            kcs_mp_uint(&mp, sends);
-            kcs_mp_uint(&mp, sends * 64);
-            kcs_mp_uint(&mp, sends * 64);
-            for (int k = 0; k < 11; k++) kcs_mp_uint(&mp, 0);
+            uint64_t depth = xorshift(&rng) % 1024;
+            kcs_emit_channel_counters(&mp, now, 0,
+                                      &(struct kcs_channel_counters){
+                                          .channel = (uint32_t)ch,
+                                          .kind = KCS_CHANNEL_BUFFERED,
+                                          .capacity = 1024,
+                                          .depth = depth,
+                                          .elem_size = 64,
+                                          .sends = sends,
+                                          .recvs = sends,
+                                          .bytes_sent = sends * 64,
+                                          .bytes_recv = sends * 64,
+                                      });
         }
         uint32_t nb = 32;
         while (nb > 0 && hist[nb - 1] == 0) nb--;
-        kcs_mp_event(&mp, 5, KCS_EV_HISTOGRAM, now, 0);
-        kcs_mp_str(&mp, "task_start_latency_ns");
-        kcs_mp_uint(&mp, 0);
-        kcs_mp_str(&mp, KCS_HIST_SCHEME);
-        kcs_mp_array(&mp, nb);
-        for (uint32_t b = 0; b < nb; b++) kcs_mp_uint(&mp, hist[b]);
-        kcs_mp_uint(&mp, hist_total);
-        kcs_mp_event(&mp, 3, KCS_EV_GAUGE, now, 0);
-        kcs_mp_str(&mp, "inject_depth");
-        kcs_mp_uint(&mp, 0);
-        kcs_mp_double(&mp, (double)(xorshift(&rng) % 64 + tick * inject_growth));
+        kcs_emit_histogram(&mp, now, 0,
+                           &(struct kcs_histogram){.metric = "task_start_latency_ns",
+                                                   .scheme = KCS_HIST_SCHEME,
+                                                   .counts = hist,
+                                                   .counts_len = nb,
+                                                   .total = hist_total});
+        double inject_depth = (double)(xorshift(&rng) % 64 + tick * inject_growth);
+        kcs_emit_gauge(&mp, now, 0, &(struct kcs_gauge){.name = "inject_depth", .value = inject_depth});
         kcs_frame_commit(&ring, &mp);
         last = now;
         if (!(rate_set && rate == 0)) { /* --rate 0: as fast as possible */
@@ -255,9 +261,7 @@ int kcs_synthetic_main(int argc, char **argv) {
     }
     if (g_stop) reason = "signal";
     kcs_frame_begin(&mp, 1);
-    kcs_mp_event(&mp, 2, KCS_EV_RUN_ENDED, kcs_monotonic_ns(), 0);
-    kcs_mp_str(&mp, reason);
-    kcs_mp_int(&mp, status);
+    kcs_emit_run_ended(&mp, kcs_monotonic_ns(), 0, &(struct kcs_run_ended){.reason = reason, .status = status});
     kcs_frame_commit(&ring, &mp);
     kcs_ring_close(&ring);
     kcs_mp_free(&mp);

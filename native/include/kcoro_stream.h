@@ -1,5 +1,5 @@
 /*
- * kcoro_stream.h — the kcoro-stream shared-memory ring, ABI v1 (header-only).
+ * kcoro_stream.h — the kcoro-stream shared-memory ring, ABI v1.1 (header-only).
  *
  * One header holds the whole contract between a producer (a coroutine runtime
  * emitting counters) and the kcoro-stream ingester:
@@ -9,12 +9,19 @@
  *   - a small msgpack writer for event arrays `[tag, ts_ns, source, ...]`,
  *   - CRC32C (Castagnoli), used by frames in the ring and in the event log.
  *
+ * The events themselves are not written down here: kcs_events.h (the tags,
+ * one struct and one typed kcs_emit_* helper per event) and kcs_hist.h (the
+ * latency bucket scheme) are generated from kcoro_stream/events.py and
+ * kcoro_stream/histo.py. Producers include kcs_events.h, which includes this
+ * header; the kcs_mp_* functions below are the layer those helpers use.
+ *
  * Layout of the shared-memory object (all little-endian):
  *
  *   offset 0      struct kcs_ring_header   (KCS_HEADER_SIZE = 4096 bytes)
  *                   line 0  identity: magic, abi, sizes, clocks, pid, flags
- *                   line 1  producer-written: write_pos, counters, heartbeat
- *                   line 2  consumer-written: read_pos, consumer pid
+ *                   line 1  producer-written: write_pos, counters, heartbeat,
+ *                           producer_abi_minor
+ *                   line 2  consumer-written: read_pos, consumer pid, waiting
  *                   line 3+ control area (consumer writes, producer polls)
  *                   reserved up to 4096
  *   offset 4096   data[data_size]          (data_size is a power of two)
@@ -36,6 +43,33 @@
  * The producer never blocks: a frame that does not fit is dropped, counted in
  * frames_dropped/bytes_dropped, and its sequence number is still consumed, so
  * the reader sees a gap in `seq` and reports it as a RingLoss event.
+ *
+ * Wake-up protocol (ABI 1.1; kcs_reader_wait in native/reader/kcs_reader.c),
+ * so an idle reader sleeps instead of polling. `waiting` is a futex word in
+ * the consumer's line; the producer only ever clears it.
+ *   consumer:  W  store waiting = 1
+ *              F1 seq_cst fence
+ *              R  load write_pos and flags; anything new: waiting = 0, return
+ *              FUTEX_WAIT(&waiting, 1, bounded timeout); waiting = 0
+ *   producer (after the release store of write_pos in kcs_ring_write, or of
+ *   CLOSED in kcs_ring_close):
+ *              F2 seq_cst fence
+ *              R  load waiting; if != 0 and exchange(waiting, 0) != 0: FUTEX_WAKE
+ * F1 pairs with F2 (the store-buffering pattern): of the two stores
+ * (waiting = 1, write_pos/flags) at least one is seen by the other side's load
+ * after its fence. Either the consumer sees the new frame and never sleeps, or
+ * the producer sees waiting = 1, clears it and wakes; FUTEX_WAIT sleeps only
+ * while the word is still 1, checked atomically in the kernel, so a wake that
+ * lands between the consumer's check and its sleep makes the wait return at
+ * once. No wake-up is lost; a spurious one only costs a re-check. The futex
+ * is shared (FUTEX_WAIT, not _PRIVATE): the two sides are different
+ * processes mapping the same file. The heartbeat does not wake the reader:
+ * a frame or the close flag is what it waits for, and its bounded timeout
+ * is what bounds how late it notices a stalled heartbeat.
+ * Producers older than 1.1 never wake; they leave producer_abi_minor 0
+ * (stamped by kcs_ring_attach/kcs_ring_create from 1.1 on; the header's
+ * abi_minor names whoever created the ring, which may be the reader), and
+ * the reader then simply sleeps its timeout.
  *
  * Control protocol (consumer → producer, a seqlock with one writer):
  *   consumer: ctl_seq = odd (release); write fields; ctl_seq = even (release)
@@ -64,6 +98,15 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+/* <unistd.h> declares syscall() only under _DEFAULT_SOURCE / _GNU_SOURCE */
+long syscall(long number, ...);
+#endif
+
+#include "kcs_hist.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -71,7 +114,8 @@ extern "C" {
 
 #define KCS_MAGIC UINT64_C(0x31474E495253434B) /* "KCSRING1" little-endian */
 #define KCS_ABI_MAJOR 1u
-#define KCS_ABI_MINOR 0u
+#define KCS_ABI_MINOR 1u      /* 1: waiting / producer_abi_minor, wake-ups */
+#define KCS_ABI_MINOR_WAKE 1u /* first minor whose producers wake a waiting reader */
 #define KCS_HEADER_SIZE 4096u
 #define KCS_CACHE_LINE 64u
 #define KCS_FRAME_HDR 16u
@@ -82,23 +126,6 @@ extern "C" {
 #define KCS_CTL_CMD_MAX 192u
 
 #define KCS_FLAG_CLOSED 1u /* producer finished; no more frames */
-
-/* Event tags (contract 2, kcoro_stream/events.py). Raw events 1..31,
- * ingester events 32..63. Never renumber. */
-enum kcs_tag {
-    KCS_EV_RUN_STARTED = 1,
-    KCS_EV_WORKER_COUNTERS = 2,
-    KCS_EV_CHANNEL_COUNTERS = 3,
-    KCS_EV_HISTOGRAM = 4,
-    KCS_EV_GAUGE = 5,
-    KCS_EV_TICK = 6,
-    KCS_EV_OS_THREAD = 7,
-    KCS_EV_MARK = 8,
-    KCS_EV_RUN_ENDED = 9,
-    KCS_EV_RING_LOSS = 32,
-    KCS_EV_PRODUCER_LOST = 33,
-    KCS_EV_CONTROL_APPLIED = 34
-};
 
 /* ------------------------------------------------------------------ layout */
 
@@ -124,12 +151,18 @@ struct kcs_ring_header {
     _Atomic uint64_t heartbeat_ns;   /* relaxed: liveness, CLOCK_MONOTONIC */
     _Atomic uint64_t next_seq;       /* relaxed: only the producer uses it */
     _Atomic uint64_t ctl_ack;        /* release: pairs with acquire in kcs_reader_ctl_ack */
-    uint8_t reserved1[KCS_CACHE_LINE - 56];
+    /* relaxed: the producer's KCS_ABI_MINOR (0 = older than 1.1: never wakes), stored
+     * by kcs_ring_attach/create, loaded by kcs_reader_wait to pick futex or sleep */
+    _Atomic uint32_t producer_abi_minor;
+    uint32_t reserved1a;
 
     /* line 2: consumer-written */
     _Atomic uint64_t read_pos;     /* release: pairs with the acquire in kcs_ring_commit */
     _Atomic uint32_t consumer_pid; /* relaxed: informational */
-    uint32_t reserved2a;
+    /* futex word, 1 while the consumer may sleep (wake-up protocol, top of file):
+     * set by kcs_reader_wait before its seq_cst fence (pairs with the producer's
+     * fence in kcs__wake_consumer); cleared by the producer's exchange there */
+    _Atomic uint32_t waiting;
     uint8_t reserved2[KCS_CACHE_LINE - 16];
 
     /* line 3+: control area, consumer-written seqlock (see top of file) */
@@ -148,6 +181,11 @@ _Static_assert(sizeof(struct kcs_ring_header) == KCS_HEADER_SIZE, "header is one
 _Static_assert(offsetof(struct kcs_ring_header, write_pos) == 1 * KCS_CACHE_LINE, "producer line");
 _Static_assert(offsetof(struct kcs_ring_header, read_pos) == 2 * KCS_CACHE_LINE, "consumer line");
 _Static_assert(offsetof(struct kcs_ring_header, ctl_seq) == 3 * KCS_CACHE_LINE, "control line");
+_Static_assert(offsetof(struct kcs_ring_header, producer_abi_minor) == 1 * KCS_CACHE_LINE + 56,
+               "1.1 field in line 1's former reserved space");
+_Static_assert(offsetof(struct kcs_ring_header, waiting) == 2 * KCS_CACHE_LINE + 12,
+               "1.1 futex word in line 2's former reserved space");
+_Static_assert(sizeof(_Atomic uint32_t) == 4, "a futex word is 32 bits");
 _Static_assert(sizeof(_Atomic uint64_t) == 8, "lock-free 64-bit atomics expected");
 
 /* --------------------------------------------------------------- CRC32C */
@@ -277,6 +315,8 @@ static inline int kcs_ring_create(struct kcs_ring *r, const char *path, uint64_t
     h->created_monotonic_ns = kcs_monotonic_ns();
     h->initial_interval_ns = interval_ns;
     atomic_store_explicit(&h->heartbeat_ns, h->created_monotonic_ns, memory_order_relaxed);
+    /* relaxed: published with the rest by the release fence before magic */
+    atomic_store_explicit(&h->producer_abi_minor, KCS_ABI_MINOR, memory_order_relaxed);
     /* release: the magic is written last so a reader that sees it sees the rest */
     atomic_thread_fence(memory_order_release);
     h->magic = KCS_MAGIC;
@@ -334,7 +374,39 @@ static inline int kcs_ring_attach(struct kcs_ring *r, const char *path) {
     if (kcs_ring_map(r, path) != 0) return -1;
     atomic_store_explicit(&r->hdr->producer_pid, (uint32_t)getpid(), memory_order_relaxed);
     atomic_store_explicit(&r->hdr->heartbeat_ns, kcs_monotonic_ns(), memory_order_relaxed);
+    /* relaxed: a reader that loads a stale 0 just sleeps its timeout once more */
+    atomic_store_explicit(&r->hdr->producer_abi_minor, KCS_ABI_MINOR, memory_order_relaxed);
     return 0;
+}
+
+/* futex(2) on a word of the shared mapping. Not _PRIVATE: the reader and the
+ * producer are different processes. timeout NULL = none (only for WAKE). */
+static inline long kcs__futex(_Atomic uint32_t *word, int op, uint32_t val, const struct timespec *timeout) {
+#ifdef __linux__
+    return syscall(SYS_futex, (uint32_t *)word, op, val, timeout, NULL, 0);
+#else
+    (void)word, (void)op, (void)val, (void)timeout;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+/* Producer half of the wake-up protocol (top of file): call after a release
+ * store the reader waits for (write_pos, flags). */
+static inline void kcs__wake_consumer(struct kcs_ring_header *h) {
+    /* seq_cst fence F2: pairs with F1 in kcs_reader_wait; orders our store of
+     * write_pos/flags before the load of waiting below */
+    atomic_thread_fence(memory_order_seq_cst);
+    /* relaxed: the fence above orders it; the common case (nobody waiting)
+     * costs this load only, no syscall and no write to the consumer's line */
+    if (atomic_load_explicit(&h->waiting, memory_order_relaxed) == 0) return;
+    /* relaxed: the futex syscall orders it; 0 here means the consumer already
+     * reset the word itself (timeout) or another wake took it: no syscall */
+    if (atomic_exchange_explicit(&h->waiting, 0, memory_order_relaxed) != 0) {
+#ifdef __linux__
+        kcs__futex(&h->waiting, FUTEX_WAKE, INT_MAX, NULL);
+#endif
+    }
 }
 
 static inline void kcs__count_drop(struct kcs_ring_header *h, uint64_t len) {
@@ -384,6 +456,7 @@ static inline int kcs_ring_write(struct kcs_ring *r, const void *payload, uint32
     /* release: pairs with the acquire load of write_pos in kcs_reader_read */
     atomic_store_explicit(&h->write_pos, wpos + need, memory_order_release);
     atomic_fetch_add_explicit(&h->frames_written, 1, memory_order_relaxed);
+    kcs__wake_consumer(h); /* after the store the reader waits for */
     return 1;
 }
 
@@ -432,6 +505,7 @@ static inline void kcs_ring_close(struct kcs_ring *r) {
     /* release: pairs with the acquire of flags in kcs_reader_read; every frame
      * published before close is visible to a reader that sees CLOSED */
     atomic_fetch_or_explicit(&r->hdr->flags, KCS_FLAG_CLOSED, memory_order_release);
+    kcs__wake_consumer(r->hdr); /* a waiting reader sees the end at once */
     munmap(r->hdr, r->map_len);
     r->hdr = NULL;
 }
@@ -531,8 +605,16 @@ static inline void kcs_mp_strn(struct kcs_mp *m, const char *s, uint32_t n) {
 static inline void kcs_mp_str(struct kcs_mp *m, const char *s) {
     kcs_mp_strn(m, s ? s : "", (uint32_t)strlen(s ? s : ""));
 }
-/* Event prefix: array header of `nfields + 3` then tag, ts_ns, source. */
-static inline void kcs_mp_event(struct kcs_mp *m, uint32_t nfields, enum kcs_tag tag, uint64_t ts_ns,
+/* Bytes that already are msgpack (e.g. a map encoded into another kcs_mp),
+ * copied verbatim. */
+static inline void kcs_mp_raw(struct kcs_mp *m, const void *p, size_t n) {
+    uint8_t *d = kcs_mp_reserve(m, n);
+    if (d && n) memcpy(d, p, n);
+}
+/* Event prefix: array header of `nfields + 3` then tag, ts_ns, source. The
+ * generated kcs_emit_* helpers (kcs_events.h) call it with the right count;
+ * use it directly only for an event the generator does not know. */
+static inline void kcs_mp_event(struct kcs_mp *m, uint32_t nfields, uint32_t tag, uint64_t ts_ns,
                                 uint32_t source) {
     kcs_mp_array(m, nfields + 3);
     kcs_mp_uint(m, (uint64_t)tag);
@@ -543,7 +625,7 @@ static inline void kcs_mp_event(struct kcs_mp *m, uint32_t nfields, enum kcs_tag
 /* ------------------------------------------------------------ frame API */
 
 /* A frame is a msgpack array of events. Begin it with the number of events it
- * will hold, write each event with kcs_mp_event + fields, then commit. */
+ * will hold, write each event with its kcs_emit_* helper, then commit. */
 static inline void kcs_frame_begin(struct kcs_mp *m, uint32_t nevents) {
     kcs_mp_reset(m);
     kcs_mp_array(m, nevents);
@@ -557,24 +639,6 @@ static inline int kcs_frame_commit(struct kcs_ring *r, struct kcs_mp *m) {
         return -1;
     }
     return kcs_ring_write(r, m->buf, (uint32_t)m->len);
-}
-
-/* ------------------------------------------------- latency histogram scheme */
-
-/* Scheme "log2x4": 4 linear sub-buckets per power of two. Values 0..3 have
- * their own buckets; bucket b >= 4 covers [lo, lo + 2^(e-2)) where
- * e = b/4 + 1 and lo = (4 + b%4) << (e-2). Relative bucket width <= 25 %. */
-#define KCS_HIST_SCHEME "log2x4"
-#define KCS_HIST_BUCKETS 252u
-static inline uint32_t kcs_hist_bucket(uint64_t v) {
-    if (v < 4) return (uint32_t)v;
-    uint32_t e = 63u - (uint32_t)__builtin_clzll(v);
-    return (e - 1u) * 4u + (uint32_t)((v >> (e - 2u)) & 3u);
-}
-static inline uint64_t kcs_hist_lower(uint32_t b) {
-    if (b < 4) return b;
-    uint32_t e = b / 4u + 1u;
-    return (uint64_t)(4u + b % 4u) << (e - 2u);
 }
 
 #ifdef __cplusplus

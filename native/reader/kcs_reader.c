@@ -1,6 +1,7 @@
 /*
  * kcs_reader.c — consumer side of the kcoro-stream ring (see kcoro_stream.h
- * for the protocol). Compiled into the cffi module kcoro_stream._native.
+ * for the protocols: reading, control, wake-ups). Compiled into the cffi
+ * module kcoro_stream._native. Linux: kcs_reader_wait uses futex(2).
  */
 #include "kcoro_stream.h"
 
@@ -18,6 +19,10 @@ struct kcs_reader {
      * next good frame reveals: the reader reports every lost number once. */
     uint64_t pend_corrupt, pend_corrupt_bytes;
     uint64_t dropped_bytes_seen; /* header bytes_dropped already attributed */
+    /* kcs_reader_wait's account; relaxed atomics so kcs_reader_info may read
+     * them from another thread while a wait runs */
+    _Atomic uint64_t waits, wakeups, wait_timeouts;
+    _Atomic uint32_t interrupt; /* set by kcs_reader_wake, consumed by kcs_reader_wait */
 };
 
 static void set_err(char *err, size_t errlen, const char *msg) {
@@ -57,6 +62,10 @@ kcs_reader *kcs_reader_create(const char *path, uint64_t data_size, uint64_t int
         set_err(err, errlen, kcs_last_error());
         return NULL;
     }
+    /* kcs_ring_create stamped our minor as the producer's; no producer has
+     * attached yet (the path is not handed out until we return), so clear it.
+     * relaxed: the producer maps the file later, after this store */
+    atomic_store_explicit(&ring.hdr->producer_abi_minor, 0, memory_order_relaxed);
     kcs_reader *r = wrap(&ring);
     if (!r) {
         set_err(err, errlen, "out of memory");
@@ -98,6 +107,88 @@ void kcs_reader_info(kcs_reader *r, kcs_ring_info *o) {
     o->ctl_seq = atomic_load_explicit(&h->ctl_seq, memory_order_relaxed);
     /* acquire: pairs with the release in kcs_ring_poll_control */
     o->ctl_ack = atomic_load_explicit(&h->ctl_ack, memory_order_acquire);
+    /* relaxed: informational, stored once by kcs_ring_attach / kcs_ring_create */
+    o->producer_abi_minor = atomic_load_explicit(&h->producer_abi_minor, memory_order_relaxed);
+    o->producer_wakes = o->producer_abi_minor >= KCS_ABI_MINOR_WAKE;
+    /* relaxed: statistics of this reader */
+    o->waits = atomic_load_explicit(&r->waits, memory_order_relaxed);
+    o->wakeups = atomic_load_explicit(&r->wakeups, memory_order_relaxed);
+    o->wait_timeouts = atomic_load_explicit(&r->wait_timeouts, memory_order_relaxed);
+}
+
+/* Unread frames, or closed: what kcs_reader_wait waits for. */
+static int ready(kcs_reader *r) {
+    struct kcs_ring_header *h = r->ring.hdr;
+    /* acquire: pairs with the release store of write_pos in kcs_ring_write */
+    if (atomic_load_explicit(&h->write_pos, memory_order_acquire) != r->rpos) return 1;
+    /* acquire: pairs with the release in kcs_ring_close */
+    return (atomic_load_explicit(&h->flags, memory_order_acquire) & KCS_FLAG_CLOSED) != 0;
+}
+
+/* relaxed: statistics, read by kcs_reader_info */
+static void count(_Atomic uint64_t *c) { atomic_fetch_add_explicit(c, 1, memory_order_relaxed); }
+
+int kcs_reader_wait(kcs_reader *r, uint64_t timeout_ns) {
+    struct kcs_ring_header *h = r->ring.hdr;
+    if (ready(r)) return 1;
+    if (timeout_ns == 0) return 0;
+    count(&r->waits);
+    /* relaxed: a stale 0 (a producer attaching right now) costs one sleep */
+    uint32_t minor = atomic_load_explicit(&h->producer_abi_minor, memory_order_relaxed);
+    if (minor < KCS_ABI_MINOR_WAKE) {
+        /* An older producer never looks at `waiting`: sleep the timeout. */
+        struct timespec ts = {(time_t)(timeout_ns / 1000000000u), (long)(timeout_ns % 1000000000u)};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+        }
+        int got = ready(r);
+        if (!got) count(&r->wait_timeouts);
+        return got;
+    }
+    uint64_t deadline = kcs_monotonic_ns() + timeout_ns;
+    for (;;) {
+        /* relaxed: ordered before the re-checks by the fence below */
+        atomic_store_explicit(&h->waiting, 1, memory_order_relaxed);
+        /* seq_cst fence F1: pairs with F2 in kcs__wake_consumer (kcoro_stream.h) and
+         * with the fence in kcs_reader_wake: our waiting = 1 is seen by the waker,
+         * or we see its write_pos / flags / interrupt below */
+        atomic_thread_fence(memory_order_seq_cst);
+        int got = ready(r);
+        /* relaxed: ordered by the fence above; consumes one kcs_reader_wake */
+        int interrupted = !got && atomic_exchange_explicit(&r->interrupt, 0, memory_order_relaxed);
+        uint64_t now = kcs_monotonic_ns();
+        if (got || interrupted || now >= deadline) {
+            /* relaxed: our own word; a waker that saw the 1 finds 0 and skips the syscall,
+             * or its FUTEX_WAKE finds nobody (a later wait treats it as spurious) */
+            atomic_store_explicit(&h->waiting, 0, memory_order_relaxed);
+            if (!got) count(&r->wait_timeouts);
+            return got;
+        }
+        uint64_t left = deadline - now;
+        struct timespec ts = {(time_t)(left / 1000000000u), (long)(left % 1000000000u)};
+        /* sleeps only while waiting is still 1 (the kernel checks it atomically),
+         * at most `left`; 0 = woken, EAGAIN = cleared before we slept */
+        long rc = kcs__futex(&h->waiting, FUTEX_WAIT, 1, &ts);
+        int woken = rc == 0 || errno == EAGAIN;
+        /* relaxed: reset our own word (after a timeout or a signal it is still 1) */
+        atomic_store_explicit(&h->waiting, 0, memory_order_relaxed);
+        if (ready(r)) {
+            if (woken) count(&r->wakeups);
+            return 1;
+        }
+        /* a wake meant for an earlier wait that had already returned, a signal,
+         * or the timeout: the loop re-arms, or ends at the deadline */
+    }
+}
+
+void kcs_reader_wake(kcs_reader *r) {
+    struct kcs_ring_header *h = r->ring.hdr;
+    /* relaxed: ordered before the load of waiting by the fence below */
+    atomic_store_explicit(&r->interrupt, 1, memory_order_relaxed);
+    /* seq_cst fence: pairs with F1 in kcs_reader_wait (as the producer's F2 does) */
+    atomic_thread_fence(memory_order_seq_cst);
+    /* relaxed: the futex syscall orders the rest; 0 = nobody is blocked */
+    if (atomic_exchange_explicit(&h->waiting, 0, memory_order_relaxed) != 0)
+        kcs__futex(&h->waiting, FUTEX_WAKE, INT_MAX, NULL);
 }
 
 static int mp_skip_array_header(const uint8_t *p, uint32_t len, uint32_t *pos) {
@@ -324,4 +415,6 @@ void kcs_layout(kcs_ring_layout *o) {
     o->heartbeat_ns = (uint32_t)offsetof(struct kcs_ring_header, heartbeat_ns);
     o->next_seq = (uint32_t)offsetof(struct kcs_ring_header, next_seq);
     o->ctl_seq = (uint32_t)offsetof(struct kcs_ring_header, ctl_seq);
+    o->producer_abi_minor = (uint32_t)offsetof(struct kcs_ring_header, producer_abi_minor);
+    o->waiting = (uint32_t)offsetof(struct kcs_ring_header, waiting);
 }

@@ -23,6 +23,12 @@ typedef struct {
     uint64_t write_pos, read_pos;
     uint64_t frames_written, frames_dropped, bytes_dropped;
     uint64_t heartbeat_ns, next_seq, ctl_seq, ctl_ack;
+    /* ABI 1.1: the attached producer's minor (0: older, or none attached yet)
+     * and whether kcs_reader_wait can be woken by it (else it sleeps) */
+    uint32_t producer_abi_minor, producer_wakes;
+    /* this reader's kcs_reader_wait account: calls that blocked (waits), of
+     * them woken by the producer (wakeups) and ended by the timeout (timeouts) */
+    uint64_t waits, wakeups, wait_timeouts;
 } kcs_ring_info;
 
 /* A loss the reader found: sequence numbers that produced no good frame.
@@ -55,7 +61,7 @@ typedef struct {
  * must poke at raw bytes without mirroring the layout. */
 typedef struct {
     uint32_t header_size, magic, abi_major, abi_minor, data_size, write_pos, read_pos, flags,
-        producer_pid, heartbeat_ns, next_seq, ctl_seq;
+        producer_pid, heartbeat_ns, next_seq, ctl_seq, producer_abi_minor, waiting;
 } kcs_ring_layout;
 void kcs_layout(kcs_ring_layout *out);
 
@@ -75,6 +81,20 @@ int kcs_reader_read(kcs_reader *r, uint8_t *out, uint64_t out_cap, uint32_t *off
  * last good frame, and corrupt records with no good frame after them — as
  * losses with before == 0. Returns the number of losses written. */
 uint32_t kcs_reader_finish(kcs_reader *r, kcs_read_result *res);
+/* Block until the producer publishes a frame or closes the ring, at most
+ * timeout_ns. Returns 1 at once when unread data is there or the ring is
+ * closed, 1 after a wait that ended with either, 0 when the timeout passed
+ * with neither (or kcs_reader_wake interrupted it). Spurious futex returns
+ * are absorbed: it waits again until the deadline. A producer of ABI >= 1.1
+ * wakes it through a futex in the ring; with an older one (info
+ * producer_wakes == 0) it sleeps the whole timeout, so callers can use it
+ * uniformly and pick a short timeout there. Call it from one thread, not
+ * concurrently with kcs_reader_read on the same reader. */
+int kcs_reader_wait(kcs_reader *r, uint64_t timeout_ns);
+/* From another thread: make the current (or, if none is blocked, the next)
+ * kcs_reader_wait return 0 now, e.g. at shutdown. Ends futex waits only; the
+ * sleep for an older producer runs its timeout. */
+void kcs_reader_wake(kcs_reader *r);
 /* ts_ns of the first event of a frame payload (msgpack [[tag, ts_ns, ...], ...]),
  * or 0 when the payload does not start that way. Lets the log index frames
  * by time without decoding them. */

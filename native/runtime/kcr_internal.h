@@ -15,7 +15,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "kcoro_stream.h"
+#include "kcs_hist.h"
 #include "kcr.h"
 #include "kcr_ctx.h"
 #include "kcr_deque.h"

@@ -2,7 +2,7 @@
  * CRC and sequence, pad frames at the wrap, drops are counted and show up as a
  * sequence gap, an out-of-memory frame consumes its sequence number, the
  * control seqlock reaches the producer, close is seen after the last frame. */
-#include "kcoro_stream.h"
+#include "kcs_events.h"
 
 #include "kcs_reader.h"
 #include "kt.h"
@@ -123,9 +123,7 @@ static void full_ring_drops_and_counts(void) {
     CHECK_EQ(kcs_frame_commit(&w, &m), -1);
     kcs_mp_reset(&m);
     kcs_frame_begin(&m, 1);
-    kcs_mp_event(&m, 2, KCS_EV_MARK, 123, 0);
-    kcs_mp_str(&m, "x");
-    kcs_mp_str(&m, "y");
+    kcs_emit_mark(&m, 123, 0, &(struct kcs_mark){.name = "x", .detail = "y"});
     CHECK_EQ(kcs_frame_commit(&w, &m), 1);
     CHECK_EQ(read_all(r), 1);
     CHECK_EQ(b.res.nlosses, 1);

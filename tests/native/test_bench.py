@@ -64,7 +64,7 @@ def test_run_started_carries_config_and_build(bench) -> None:
     assert rs.mode == "tasks"
     assert rs.workers == 2
     assert rs.pid > 0 and rs.host
-    assert (rs.abi_major, rs.abi_minor) == (1, 0)
+    assert (rs.abi_major, rs.abi_minor) == (1, 1)  # 1.1: wake-ups
     assert rs.interval_ns == 10_000_000
     for knob in (
         "mode",
