@@ -120,8 +120,7 @@ class Ingester:
         sink: FrameSink,
         *,
         producer: Producer | None = None,
-        poll_interval_s: float = 0.001,
-        max_poll_interval_s: float = 0.001,
+        idle_timeout_s: float = 0.1,
         lost_after_s: float = 0.5,
         stop_grace_s: float = 3.0,
         on_stop_timeout: Callable[[], Awaitable[None]] | None = None,
@@ -130,8 +129,7 @@ class Ingester:
         self.ring = ring
         self.sink = sink
         self.producer = producer
-        self.poll_interval_s = poll_interval_s
-        self.max_poll_interval_s = max_poll_interval_s
+        self.idle_timeout_s = idle_timeout_s
         self.lost_after_ns = int(lost_after_s * 1e9)
         self.stop_grace_s = stop_grace_s
         self.on_stop_timeout = on_stop_timeout
@@ -157,6 +155,7 @@ class Ingester:
         if not self._stop_requested.is_set():
             self._stop_requested.set()
             self.control(stop=True)
+            self.ring.interrupt()
 
     @property
     def state(self) -> str:
@@ -171,8 +170,12 @@ class Ingester:
     # -- the loop -------------------------------------------------------------
 
     async def run(self) -> ProducerOutcome:
-        """Ingest until the ring is closed, the producer ends or is lost."""
-        idle_sleep = self.poll_interval_s
+        """Ingest until the ring is closed, the producer ends or is lost.
+
+        Between frames the loop waits on the ring (woken by the producer's
+        commit, or after ``idle_timeout_s`` to check the producer and a stop
+        request): an idle run costs no polling.
+        """
         stop_deadline = math.inf
         while True:
             got = await self._read_once()
@@ -182,7 +185,6 @@ class Ingester:
                 self._state = "stopped" if self._stop_requested.is_set() else "finished"
                 return ProducerOutcome(self._state)
             if got:
-                idle_sleep = self.poll_interval_s
                 await trio.lowlevel.checkpoint()
                 continue
             outcome = self._check_producer()
@@ -210,8 +212,7 @@ class Ingester:
                 elif trio.current_time() > stop_deadline and self.on_stop_timeout is not None:
                     await self.on_stop_timeout()
                     stop_deadline = trio.current_time() + self.stop_grace_s
-            await trio.sleep(idle_sleep)
-            idle_sleep = min(idle_sleep * 2, self.max_poll_interval_s)
+            await self.ring.wait(self.idle_timeout_s)
 
     async def _read_once(self) -> int | None:
         """Read one batch; returns frames delivered, or None once closed and empty."""

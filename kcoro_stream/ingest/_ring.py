@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 import msgspec
+import trio
 
 from .._native import ffi, lib
 from ..errors import RingError
@@ -48,6 +50,11 @@ class RingInfo(msgspec.Struct, frozen=True):
     next_seq: int
     ctl_seq: int
     ctl_ack: int
+    producer_abi_minor: int = 0
+    producer_wakes: bool = False  # the producer wakes a waiting reader (ABI >= 1.1)
+    waits: int = 0
+    wakeups: int = 0
+    wait_timeouts: int = 0
 
 
 LOSS_REASONS: Final = {lib.KCS_LOSS_DROPPED: "dropped", lib.KCS_LOSS_CORRUPT: "corrupt"}
@@ -120,6 +127,8 @@ class RingReader:
         self._ts = ffi.new("uint64_t[]", max_frames)
         self._res = ffi.new("kcs_read_result *")
         self._info = ffi.new("kcs_ring_info *")
+        self._waiter: _Waiter | None = None
+        self._wakes = False  # the producer wakes waiting readers (known once it attached)
         self._reads = self._frames = self._bytes = 0
         self._lost = {"dropped": [0, 0], "corrupt": [0, 0]}  # reason -> [frames, bytes]
 
@@ -150,6 +159,9 @@ class RingReader:
         """Unmap; the creator (or ``unlink=True``) also removes the file."""
         if self._h is None:
             return
+        if self._waiter is not None:
+            self._waiter.close()  # no thread may be inside kcs_reader_wait when the ring is unmapped
+            self._waiter = None
         lib.kcs_reader_close(self._h)
         self._h = None
         if self.owner if unlink is None else unlink:
@@ -190,6 +202,11 @@ class RingReader:
             next_seq=i.next_seq,
             ctl_seq=i.ctl_seq,
             ctl_ack=i.ctl_ack,
+            producer_abi_minor=i.producer_abi_minor,
+            producer_wakes=bool(i.producer_wakes),
+            waits=i.waits,
+            wakeups=i.wakeups,
+            wait_timeouts=i.wait_timeouts,
         )
 
     def read(self) -> ReadResult:
@@ -246,7 +263,12 @@ class RingReader:
 
     def statistics(self) -> ReaderStatistics:
         """Reads, frames and losses so far (``undecodable_frames`` is the decoder's, added by it)."""
+        i = self._info
+        if self._h is not None:
+            lib.kcs_reader_info(self._h, i)
         return ReaderStatistics(
+            waits=i.waits,
+            wakeups=i.wakeups,
             reads=self._reads,
             frames=self._frames,
             bytes=self._bytes,
@@ -255,6 +277,31 @@ class RingReader:
             corrupt_frames=self._lost["corrupt"][0],
             corrupt_bytes=self._lost["corrupt"][1],
         )
+
+    async def wait(self, timeout_s: float) -> bool:
+        """Until the producer publishes a frame or closes the ring, at most ``timeout_s``.
+
+        A producer of ABI >= 1.1 wakes us through the ring's futex word, so an
+        idle monitor costs nothing between frames; the wait runs in one
+        dedicated thread and hands control back to trio. An older producer
+        never wakes anyone: then this is a plain sleep of ``min(timeout_s,
+        1 ms)`` (polling, as before). Cancellation is immediate.
+        """
+        self._check()
+        if not self._wakes:
+            lib.kcs_reader_info(self._h, self._info)
+            self._wakes = bool(self._info.producer_wakes)
+        if not self._wakes:
+            await trio.sleep(min(timeout_s, OLD_PRODUCER_POLL_S))
+            return False
+        if self._waiter is None:
+            self._waiter = _Waiter(self._h)
+        return await self._waiter.wait(timeout_s)
+
+    def interrupt(self) -> None:
+        """End a ``wait`` in progress now (e.g. a stop was requested)."""
+        if self._waiter is not None and self._h is not None:
+            lib.kcs_reader_wake(self._h)
 
     # -- control ------------------------------------------------------------
 
@@ -274,6 +321,63 @@ class RingReader:
     def _check(self) -> None:
         if self._h is None:
             raise RingError(f"{self.path}: ring is closed")
+
+
+OLD_PRODUCER_POLL_S: Final = 0.001
+
+
+class _Waiter:
+    """One thread that blocks in ``kcs_reader_wait`` for trio, one wait at a time.
+
+    trio arms a wait (``wait``); the thread calls the C wait (which releases
+    the GIL), then hands the result back with ``run_sync_soon`` on trio's
+    token. Only this thread ever calls ``kcs_reader_wait``; trio reads the ring
+    only while no wait is armed, except after a cancelled wait (shutdown),
+    where ``close`` wakes the thread and joins it before the ring is unmapped.
+    """
+
+    def __init__(self, handle: object) -> None:
+        self._h = handle
+        self._token = trio.lowlevel.current_trio_token()
+        self._armed = threading.Event()
+        self._timeout_ns = 0
+        self._closing = False
+        self._done: trio.Event | None = None
+        self._result = False
+        self._thread = threading.Thread(target=self._run, name="kcoro-ring-wait", daemon=True)
+        self._thread.start()
+
+    async def wait(self, timeout_s: float) -> bool:
+        done = self._done = trio.Event()
+        self._timeout_ns = max(1, int(timeout_s * 1e9))
+        self._armed.set()
+        await done.wait()
+        return self._result
+
+    def _run(self) -> None:
+        while True:
+            self._armed.wait()
+            self._armed.clear()
+            if self._closing:
+                return
+            got = bool(lib.kcs_reader_wait(self._h, self._timeout_ns))
+            if self._closing:
+                return
+            try:
+                self._token.run_sync_soon(self._deliver, got)
+            except trio.RunFinishedError:
+                return
+
+    def _deliver(self, got: bool) -> None:
+        self._result = got
+        if self._done is not None:
+            self._done.set()
+
+    def close(self) -> None:
+        self._closing = True
+        lib.kcs_reader_wake(self._h)
+        self._armed.set()
+        self._thread.join()
 
 
 def monotonic_ns() -> int:
