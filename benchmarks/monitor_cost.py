@@ -130,9 +130,9 @@ def throughput(tmp: Path, monitored: bool) -> float:
     """tasks/s of a 3 s tasks run, with the monitor reading its ring or with no ring at all."""
     if monitored:
         out = tmp / "ab.ndjson"
+        cmd = [*KS, "run", "--mode", "tasks", "-d", "3", "--no-tui", "--no-log", "--no-stdout"]
         subprocess.run(
-            [*KS, "run", "--mode", "tasks", "-d", "3", "--no-tui", "--no-log", "--no-stdout", "--out", str(out),
-             "--force"],  # fmt: skip
+            [*cmd, "--out", str(out), "--force"],
             check=True,
             cwd=tmp,
             capture_output=True,
@@ -140,7 +140,10 @@ def throughput(tmp: Path, monitored: bool) -> float:
         summary = next(json.loads(ln) for ln in out.read_text().splitlines() if '"type":"summary"' in ln)
         return float(summary["avg"]["tasks_per_s"])
     p = subprocess.run(
-        [*BENCH, "--no-ring", "--mode", "tasks", "-d", "3", "--summary"], check=True, capture_output=True, text=True
+        [*BENCH, "--no-ring", "--mode", "tasks", "-d", "3", "--summary"],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     s = json.loads(p.stdout.strip().splitlines()[-1])
     return float(s["tasks_per_s"])
