@@ -99,16 +99,40 @@ class ChildProducer:
 
 
 class AttachedProducer:
-    """A producer we attached to: liveness from the heartbeat and the pid."""
+    """A producer we attached to: liveness from its heartbeat, and its pid when it wrote one.
 
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
+    Lost when the pid (if known) is gone and the heartbeat has stalled for
+    ``lost_after_s``, or — for a producer that never wrote its pid — when the
+    heartbeat has stalled for ``stall_s`` (the bound follows the sampling
+    interval: max(1 s, 5 intervals)). "Stalled" counts from the later of the
+    last heartbeat and the moment we attached.
+    """
+
+    def __init__(self, ring: RingReader, *, lost_after_s: float = 0.5) -> None:
+        info = ring.info()
+        self.ring = ring
+        self.pid = info.producer_pid
+        self.lost_after_ns = int(lost_after_s * 1e9)
+        self.stall_ns = max(1_000_000_000, 5 * info.initial_interval_ns)
+        self.attached_ns = monotonic_ns()
+
+    def stalled_for_ns(self) -> int:
+        info = self.ring.info()
+        if not self.pid and info.producer_pid:
+            self.pid = info.producer_pid  # it wrote its pid after we attached
+        return monotonic_ns() - max(info.heartbeat_ns, self.attached_ns)
 
     def poll(self) -> int | None:
-        return None if pid_alive(self.pid) else -1
+        stalled = self.stalled_for_ns()
+        if self.pid:
+            gone = not pid_alive(self.pid)
+            return -1 if gone and stalled >= self.lost_after_ns else None
+        return -1 if stalled >= self.stall_ns else None
 
     def describe_exit(self, status: int) -> str:
-        return f"process {self.pid} is gone"
+        if self.pid and not pid_alive(self.pid):
+            return f"process {self.pid} is gone"
+        return f"heartbeat stalled for {self.stalled_for_ns() / 1e9:.1f} s (no pid in the ring)"
 
 
 class Ingester:
@@ -124,6 +148,7 @@ class Ingester:
         lost_after_s: float = 0.5,
         stop_grace_s: float = 3.0,
         on_stop_timeout: Callable[[], Awaitable[None]] | None = None,
+        on_stall: Callable[[str], None] | None = None,
         unlink_after_attach: bool = False,
     ) -> None:
         self.ring = ring
@@ -133,9 +158,14 @@ class Ingester:
         self.lost_after_ns = int(lost_after_s * 1e9)
         self.stop_grace_s = stop_grace_s
         self.on_stop_timeout = on_stop_timeout
+        # A live producer whose heartbeat stops (SIGSTOP, a debugger) is not lost, but say so once.
+        self.on_stall = on_stall
+        self._stall_ns = max(1_000_000_000, 5 * ring.info().initial_interval_ns)
+        self._stall_reported = False
         self._last_ack = ring.ctl_ack()
         self._ctl_sent: dict[int, tuple[int, bool, bool]] = {}
         self._stop_requested: trio.Event = trio.Event()
+        self._detach: trio.Event = trio.Event()
         self._frames = self._ingest_events = 0
         self._state = "running"
         # Once the producer has mapped the ring its name is no longer needed:
@@ -156,6 +186,11 @@ class Ingester:
             self._stop_requested.set()
             self.control(stop=True)
             self.ring.interrupt()
+
+    def detach(self) -> None:
+        """Stop reading without stopping the producer (attach: the run is someone else's)."""
+        self._detach.set()
+        self.ring.interrupt()
 
     @property
     def state(self) -> str:
@@ -187,6 +222,10 @@ class Ingester:
             if got:
                 await trio.lowlevel.checkpoint()
                 continue
+            if self._detach.is_set():
+                await self.sink.drain()
+                self._state = "stopped"
+                return ProducerOutcome(self._state, "detached")
             outcome = self._check_producer()
             if outcome is not None:
                 # One last drain: everything published before death is ours.
@@ -206,6 +245,8 @@ class Ingester:
                 await self.sink.drain()
                 self._state = outcome.state
                 return outcome
+            if self.on_stall is not None:
+                self._check_stall()
             if self._stop_requested.is_set():
                 if stop_deadline == math.inf:
                     stop_deadline = trio.current_time() + self.stop_grace_s
@@ -280,14 +321,23 @@ class Ingester:
         status = p.poll()
         if status is None:
             return None
-        if isinstance(p, AttachedProducer):
-            hb = self.ring.info().heartbeat_ns
-            if monotonic_ns() - hb < self.lost_after_ns:
-                return None  # pid gone but heartbeat fresh: wait for the stall bound
         reason = p.describe_exit(status)
         if status == 0:
             reason = "exited without closing the ring"
         return ProducerOutcome("lost", message=f"producer {p.pid} {reason}", exit_status=status)
+
+    def _check_stall(self) -> None:
+        info = self.ring.info()
+        stalled = monotonic_ns() - info.heartbeat_ns
+        if stalled < self._stall_ns or info.closed:
+            self._stall_reported = False
+        elif not self._stall_reported and self.on_stall is not None:
+            self._stall_reported = True
+            pid = self.producer.pid if self.producer else info.producer_pid
+            self.on_stall(
+                f"producer {pid} has not sent a heartbeat for {stalled / 1e9:.1f} s "
+                "(stopped or hung? Ctrl-C ends the run)"
+            )
 
     def _emit(self, event: RawEvent) -> None:
         self._ingest_events += 1

@@ -5,7 +5,10 @@
     other runtime ──kcs_ring_create(PATH)──► ring ──► Ingester ──frames──► FrameRouter
 
 The producer's liveness comes from the ring: its pid (when it wrote one) and
-its heartbeat. The ring file is never unlinked: it belongs to its creator.
+its heartbeat (``AttachedProducer``). Ctrl-C, or a dashboard's ``q``,
+detaches: the monitor stops reading and finishes its outputs, and the
+producer's run goes on (the first Ctrl-C drains what is in the ring, a second
+one ends at once). The ring file is never unlinked: it belongs to its creator.
 """
 
 from __future__ import annotations
@@ -68,11 +71,12 @@ class AttachSource(Source):
         ring = self._ring
         assert ring is not None
         try:
-            pid = ring.info().producer_pid
-            ingester = Ingester(ring, frames, producer=AttachedProducer(pid) if pid else None)
+            ingester = Ingester(ring, frames, producer=AttachedProducer(ring))
             self._ctl.ingester = ingester
+            self._ctl.detach_on_stop = True
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(watch_signals, self._ctl.stop, lambda: None)
+                # Ctrl-C detaches: the run belongs to the runtime that made the ring.
+                nursery.start_soon(watch_signals, ingester.detach, nursery.cancel_scope.cancel)
                 result = await ingester.run()
                 nursery.cancel_scope.cancel()
             self._ctl.ingester = None

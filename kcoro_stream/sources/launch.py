@@ -77,6 +77,7 @@ class RingController(Controller):
         self.interval_ns = 0
         self.restart_mode: str | None = None
         self.stop_requested = False
+        self.detach_on_stop = False  # attach: stop reading, leave the producer's run alone
 
     def pause(self, paused: bool) -> None:
         self._paused = paused
@@ -92,7 +93,10 @@ class RingController(Controller):
         self.restart_mode = None
         self.stop_requested = True
         if self.ingester is not None:
-            self.ingester.request_stop()
+            if self.detach_on_stop:
+                self.ingester.detach()
+            else:
+                self.ingester.request_stop()
 
     def restart(self, mode: str) -> None:
         self.restart_mode = mode
@@ -206,13 +210,15 @@ class LaunchSource(Source):
                 if proc.returncode is None:
                     proc.kill()
 
+            escalation = [signal.SIGTERM, signal.SIGKILL]  # a stopped child only dies of SIGKILL
+
             async def term() -> None:
-                if proc.returncode is None:
-                    proc.send_signal(signal.SIGTERM)
+                if proc.returncode is None and escalation:
+                    proc.send_signal(escalation.pop(0))
 
             ingester = Ingester(
                 ring, frames, producer=child, on_stop_timeout=term, unlink_after_attach=True,
-                stop_grace_s=STOP_GRACE_S,
+                stop_grace_s=STOP_GRACE_S, on_stall=_warn,
             )  # fmt: skip
             self._ctl.ingester = ingester
             if self._ctl.stop_requested:
@@ -246,6 +252,10 @@ class LaunchSource(Source):
     async def _stop_after(self, seconds: float) -> None:
         await trio.sleep(seconds)
         self._ctl.stop()
+
+
+def _warn(message: str) -> None:
+    print(f"kcoro-stream: warning: {message}", file=sys.stderr, flush=True)
 
 
 def _outcome(

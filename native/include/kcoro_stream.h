@@ -317,6 +317,10 @@ static inline int kcs_ring_create(struct kcs_ring *r, const char *path, uint64_t
     atomic_store_explicit(&h->heartbeat_ns, h->created_monotonic_ns, memory_order_relaxed);
     /* relaxed: published with the rest by the release fence before magic */
     atomic_store_explicit(&h->producer_abi_minor, KCS_ABI_MINOR, memory_order_relaxed);
+    /* relaxed: a producer that creates its own ring is its producer (the monitor's
+     * reader clears both stamps again in kcs_reader_create); without the pid an
+     * attached monitor could only judge liveness by the heartbeat */
+    atomic_store_explicit(&h->producer_pid, (uint32_t)getpid(), memory_order_relaxed);
     /* release: the magic is written last so a reader that sees it sees the rest */
     atomic_thread_fence(memory_order_release);
     h->magic = KCS_MAGIC;

@@ -66,6 +66,7 @@ kcs_reader *kcs_reader_create(const char *path, uint64_t data_size, uint64_t int
      * attached yet (the path is not handed out until we return), so clear it.
      * relaxed: the producer maps the file later, after this store */
     atomic_store_explicit(&ring.hdr->producer_abi_minor, 0, memory_order_relaxed);
+    atomic_store_explicit(&ring.hdr->producer_pid, 0, memory_order_relaxed); /* likewise: not ours */
     kcs_reader *r = wrap(&ring);
     if (!r) {
         set_err(err, errlen, "out of memory");

@@ -98,3 +98,35 @@ def test_exec_usage_errors_are_one_line(tmp_path: Path, args: list[str], expect:
     assert r.returncode == 2, r.stderr
     err = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(err) == 1 and expect in err[0], r.stderr
+
+
+def test_a_stopped_child_gets_a_warning_and_ctrl_c_still_ends_the_run(tmp_path: Path) -> None:
+    """SIGSTOP of the benchmark: one warning line, not a silent wait; Ctrl-C then escalates to a kill."""
+    import signal
+    import time
+
+    mon = subprocess.Popen(
+        [*KS, "run", "-m", "tasks", "--interval", "20ms", "--no-tui", "--no-log", "--no-stdout"],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    child = None
+    for _ in range(500):
+        pids = subprocess.run(["pgrep", "-P", str(mon.pid)], capture_output=True, text=True).stdout.split()
+        if pids:
+            child = int(pids[0])
+            break
+        time.sleep(0.01)
+    assert child is not None
+    time.sleep(0.5)
+    os.kill(child, signal.SIGSTOP)
+    assert mon.stderr is not None
+    t = time.monotonic()
+    line = mon.stderr.readline()
+    assert "warning: producer" in line and "heartbeat" in line, line
+    assert time.monotonic() - t < 3
+    mon.send_signal(signal.SIGINT)
+    _, err = mon.communicate(timeout=20)
+    assert mon.returncode == 1  # the producer never ended its run: it was killed
+    assert err.count("kcoro-stream:") == 1 and "SIGKILL" in err, err
