@@ -9,6 +9,7 @@ the traceback). Old kcoro_mon flags (-P -C -N -c -k -s -m -j -H -d) work on
 from __future__ import annotations
 
 import inspect
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -87,8 +88,8 @@ def _guard(fn: Callable[[], Any]) -> Any:
         _fail(str(e), e.exit_code)
 
 
-def _duration(value: str | None) -> float | None:
-    """'3', '3s', '250ms', '2m' → seconds."""
+def _duration(value: str | None, flag: str) -> float | None:
+    """'3', '3s', '250ms', '2m' → seconds (finite, not negative); errors name ``flag``."""
     if value is None:
         return None
     v = value.strip().lower()
@@ -100,10 +101,13 @@ def _duration(value: str | None) -> float | None:
     try:
         out = float(v) * scale
     except ValueError:
-        raise UsageError(f"bad duration {value!r} (examples: 3, 2.5s, 250ms, 1m)") from None
-    if out < 0:
-        raise UsageError(f"bad duration {value!r}: must not be negative")
+        raise UsageError(f"{flag}: bad duration {value!r} (examples: 3, 2.5s, 250ms, 1m)") from None
+    if not math.isfinite(out) or out < 0:
+        raise UsageError(f"{flag}: bad duration {value!r}: must be a finite time, not negative")
     return out
+
+
+SPEED_MIN, SPEED_MAX = 0.01, 10_000.0
 
 
 def _speed(value: str) -> float | None:
@@ -114,8 +118,10 @@ def _speed(value: str) -> float | None:
         out = float(v[:-1] if v.endswith("x") else v)
     except ValueError:
         raise UsageError(f"--speed: expected 'max' or a factor like 1x or 10x, got {value!r}") from None
-    if out <= 0:
-        raise UsageError(f"--speed: must be positive, got {value!r}")
+    if not (SPEED_MIN <= out <= SPEED_MAX):  # also false for nan
+        raise UsageError(
+            f"--speed: must be between {SPEED_MIN:g}x and {SPEED_MAX:g}x (or max), got {value!r}"
+        )
     return out
 
 
@@ -312,11 +318,11 @@ def run(ctx: click.Context, pipeline_file: Path | None, **kw: Any) -> None:
         ):
             if kw[key] is not None:
                 args += [flag, str(kw[key])]
-        interval = _duration(kw["interval"])
+        interval = _duration(kw["interval"], "--interval")
         source = launch_config(
             p,
             mode=kw["mode"],
-            duration_s=_duration(kw["duration"]),
+            duration_s=_duration(kw["duration"], "--duration"),
             interval_ms=None if interval is None else interval * 1000,
             producer=kw["producer"],
             workers=kw["workers"],
@@ -383,8 +389,8 @@ def replay(log: Path, pipeline_file: Path | None, **kw: Any) -> None:
         else:
             source = ReplayConfig(
                 path=str(log),
-                from_s=_duration(kw["from_"]),
-                to_s=_duration(kw["to"]),
+                from_s=_duration(kw["from_"], "--from"),
+                to_s=_duration(kw["to"], "--to"),
                 speed=_speed(kw["speed"]),
                 progress=True,
             )
@@ -417,7 +423,7 @@ def log_cat(run_dir: Path, from_: str | None, to: str | None) -> None:
     from .eventlog import cat_ndjson, open_log
 
     def go() -> None:
-        lo_s, hi_s = _duration(from_), _duration(to)
+        lo_s, hi_s = _duration(from_, "--from"), _duration(to, "--to")
         lo = hi = None
         if lo_s is not None or hi_s is not None:
             span = open_log(run_dir).time_range()

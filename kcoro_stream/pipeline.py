@@ -111,19 +111,32 @@ def launch_config(
 def load_pipeline(path: Path) -> Pipeline:
     """Execute a pipeline file; errors name ``file:line``."""
     try:
-        text = path.read_text()
+        text = path.read_bytes().decode("utf-8")
     except OSError as e:
         raise PipelineError(f"{path}: cannot read pipeline file: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        line = path.read_bytes()[: e.start].count(b"\n") + 1
+        raise PipelineError(
+            f"{path}:{line}: not UTF-8 text (byte {e.start}): a pipeline file is Python source"
+        ) from None
     try:
         code = compile(text, str(path), "exec")
     except SyntaxError as e:
         raise PipelineError(f"{path}:{e.lineno}: syntax error: {e.msg}") from None
+    except ValueError as e:  # e.g. NUL bytes
+        raise PipelineError(f"{path}: not a Python source file: {e}") from None
     ns: dict[str, Any] = {"__file__": str(path), "__name__": "__kcoro_pipeline__"}
     try:
         exec(code, ns)
     except KcoroStreamError as e:
         raise PipelineError(f"{path}:{_lineno_in(path, e)}: {e}") from None
-    except Exception as e:
+    except SystemExit as e:
+        raise PipelineError(
+            f"{path}:{_lineno_in(path, e)}: the pipeline file called sys.exit({e.code!r})"
+        ) from None
+    except KeyboardInterrupt:
+        raise
+    except BaseException as e:  # any other error of the user's code is theirs to fix, in one line
         raise PipelineError(f"{path}:{_lineno_in(path, e)}: {type(e).__name__}: {e}") from None
     p = ns.get("pipeline")
     if not isinstance(p, Pipeline):

@@ -91,11 +91,20 @@ class FrameRouter:
         self._error: BaseException | None = None
         self._done = False
         self.decode = derive is not None  # recording only: no need to decode
-        out: Observable[DerivedEvent] = (
-            reactivex.merge(derive(self.subject), ops.status()(self.subject))
-            if derive is not None
-            else reactivex.empty()
-        )
+        out: Observable[DerivedEvent] = reactivex.empty()
+        if derive is not None:
+            try:
+                derived = derive(self.subject)
+            except KcoroStreamError:
+                raise
+            except Exception as e:
+                raise PipelineError(f"pipeline derive failed: {type(e).__name__}: {e}") from None
+            if not isinstance(derived, Observable):
+                raise PipelineError(
+                    f"pipeline derive must return an Observable (an operator applied to its input), "
+                    f"got {type(derived).__name__}"
+                )
+            out = reactivex.merge(derived, ops.status()(self.subject))
         out.subscribe(on_next=self.outbox.append, on_error=self._on_error, on_completed=self._on_completed)
 
     def _on_error(self, e: Exception) -> None:

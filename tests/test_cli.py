@@ -389,3 +389,49 @@ def test_real_benchmark_through_the_spine_piped_to_jq(tmp_path: Path, mode: str)
     if mode == "dual":
         assert {s["pool"] for s in samples} >= {"channel", "tasks"}
     assert ks("log", "info", str(run)).returncode == 0
+
+
+# ------------------------------------------------ bad input before anything starts
+
+
+def test_a_bad_mode_leaves_an_existing_output_untouched(tmp_path: Path) -> None:
+    """`--mode bogus` is refused before any output is opened: k.ndjson keeps its content."""
+    out = tmp_path / "k.ndjson"
+    out.write_text("good\n")
+    r = ks("run", "--mode", "bogus", "--out", str(out), "--force", "--no-tui", "--no-log", cwd=tmp_path)
+    assert r.returncode == 2 and "unknown mode 'bogus'" in one_line_error(r)
+    assert out.read_text() == "good\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "expect"),
+    [
+        (b"import sys\nsys.exit(0)\n", ":2: the pipeline file called sys.exit(0)"),
+        (b"class Boom(BaseException): pass\nraise Boom('x')\n", ":2: Boom: x"),
+        (b"x = 1\n\xff\xfe = 2\n", ":2: not UTF-8 text"),
+        (
+            b"from kcoro_stream.pipeline import Pipeline\npipeline = Pipeline(derive=lambda s: 42)\n",
+            "derive must return an Observable",
+        ),
+        (
+            b"from kcoro_stream.pipeline import Pipeline\npipeline = Pipeline(derive=lambda s: 1 / 0)\n",
+            "pipeline derive failed: ZeroDivisionError",
+        ),
+        (
+            b"from kcoro_stream.pipeline import Pipeline\npipeline = Pipeline(source='nope')\n",
+            "expected a source",
+        ),
+    ],
+)
+def test_hostile_pipeline_files_are_one_line_errors(tmp_path: Path, body: bytes, expect: str) -> None:
+    p = tmp_path / "p.py"
+    p.write_bytes(body)
+    r = ks("run", str(p), "-d", "0.2", "--no-tui", "--no-log", cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert expect in one_line_error(r)
+
+
+@pytest.mark.parametrize("value", ["nan", "1e20", "0", "-1"])
+def test_non_finite_or_out_of_range_intervals_are_usage_errors(tmp_path: Path, value: str) -> None:
+    r = ks("run", "--interval", value, "-d", "0.2", "--no-tui", "--no-log", cwd=tmp_path)
+    assert r.returncode == 2 and "--interval" in one_line_error(r), r.stderr

@@ -47,6 +47,8 @@ RING_ENV = "KCORO_STREAM_RING"
 INTERVAL_ENV = "KCORO_STREAM_INTERVAL_NS"
 RING_PLACEHOLDER = "{ring}"
 STOP_GRACE_S = 3.0
+BENCH_MODES = ("channel", "tasks", "mixed", "dual")
+BENCH_MAX_WORKERS = 64  # KCR_MAX_WORKERS
 
 
 class LaunchConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -113,6 +115,10 @@ def _check(cfg: LaunchConfig) -> None:
         raise UsageError(f"--interval: must be between 0 and 1h, got {cfg.interval_ms}ms")
     if cfg.duration_s is not None and not (0 <= cfg.duration_s < 1e9):
         raise UsageError(f"--duration: must be a non-negative number of seconds, got {cfg.duration_s}")
+    if cfg.producer == "bench" and cfg.mode not in BENCH_MODES:
+        raise UsageError(f"--mode: unknown mode {cfg.mode!r} (one of {', '.join(BENCH_MODES)})")
+    if cfg.producer == "bench" and cfg.workers is not None and not 1 <= cfg.workers <= BENCH_MAX_WORKERS:
+        raise UsageError(f"--workers: must be between 1 and {BENCH_MAX_WORKERS}, got {cfg.workers}")
     if cfg.producer == "exec" and not cfg.command:
         raise UsageError(
             "--exec: give the program to run after --, e.g. run --exec -- ./my_bench --ring '{ring}'"

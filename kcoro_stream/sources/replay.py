@@ -50,6 +50,7 @@ class PlaybackController(Controller):
         self._paused = False
         self.resumed = trio.Event()
         self.stopped = False
+        self.pacing = trio.CancelScope()  # the current pacing sleep; stop() ends it
 
     def pause(self, paused: bool) -> None:
         self._paused = paused
@@ -63,6 +64,7 @@ class PlaybackController(Controller):
     def stop(self) -> None:
         self.stopped = True
         self.resumed.set()
+        self.pacing.cancel()
 
     def restart(self, mode: str) -> None:
         """A recording cannot change mode."""
@@ -139,7 +141,10 @@ class PlaybackSource(Source):
                 ts_ns = deliver(item)
                 n += 1
                 if pacer is not None:
-                    await pacer.wait_until(ts_ns)
+                    with trio.CancelScope() as ctl.pacing:
+                        if ctl.stopped:
+                            ctl.pacing.cancel()
+                        await pacer.wait_until(ts_ns)
                 await frames.drain()
                 if (n & 255) == 0:
                     await trio.lowlevel.checkpoint()

@@ -21,7 +21,9 @@ SYNTH = [sys.executable, "-m", "kcoro_stream.sources.synthetic"]
 
 @pytest.fixture(scope="module")
 def instrument() -> Path:
-    p = subprocess.run(["make", "-C", str(NATIVE), "build/instrument_runtime"], capture_output=True, text=True)
+    p = subprocess.run(
+        ["make", "-C", str(NATIVE), "build/instrument_runtime"], capture_output=True, text=True
+    )
     assert p.returncode == 0, p.stderr
     return NATIVE / "build" / "instrument_runtime"
 

@@ -45,3 +45,29 @@ def test_replay_window_and_bad_bounds(tmp_path: Path) -> None:
         r = ks("replay", run, "--no-tui", *args)
         err = [ln for ln in r.stderr.splitlines() if ln.strip()]
         assert r.returncode == 2 and len(err) == 1, (args, r.stderr)
+
+
+@pytest.mark.parametrize("speed", ["nan", "0", "-1x", "1e9x", "fast"])
+def test_bad_speeds_are_usage_errors(speed: str) -> None:
+    r = ks("replay", str(RUNS / "synthetic-v1"), "--no-tui", "--speed", speed)
+    err = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert r.returncode == 2 and len(err) == 1 and "--speed" in err[0], r.stderr
+
+
+def test_ctrl_c_ends_the_slowest_replay_at_once() -> None:
+    """--speed 0.01x paces for minutes; the first Ctrl-C ends the pacing sleep and the run (exit 0)."""
+    import signal
+    import time
+
+    p = subprocess.Popen(
+        [*KS, "replay", str(RUNS / "synthetic-v1"), "--no-tui", "--speed", "0.01x"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(2.0)
+    p.send_signal(signal.SIGINT)
+    t = time.monotonic()
+    _, err = p.communicate(timeout=10)
+    assert time.monotonic() - t < 1.0
+    assert p.returncode == 0, err
