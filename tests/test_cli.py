@@ -211,6 +211,15 @@ def test_killed_producer_exits_nonzero_and_finalizes_log(tmp_path: Path) -> None
     assert isinstance(events[-1], MonitorStatus) and events[-1].state == "lost"
 
 
+def wait_for_log_frames(run: Path, proc: subprocess.Popen[str], timeout: float = 30) -> None:
+    """Until the run's log holds a flushed frame (the run is under way), or fail."""
+    deadline = time.monotonic() + timeout
+    while not any(open_log_frames(run)):
+        assert proc.poll() is None, "the monitor ended early"
+        assert time.monotonic() < deadline, "no frame logged in time"
+        time.sleep(0.02)
+
+
 def open_log_frames(run: Path) -> list[object]:
     try:
         return list(open_log(run).frames())
@@ -225,7 +234,7 @@ def test_sigint_stops_cleanly_with_summary(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(1.5)
+    wait_for_log_frames(run, mon)  # the run is under way (and its signal watch installed)
     mon.send_signal(signal.SIGINT)
     _, err = mon.communicate(timeout=30)
     assert mon.returncode == 0, err
@@ -332,12 +341,13 @@ def test_attach_reports_a_lost_producer(tmp_path: Path) -> None:
         [sys.executable, "-m", "kcoro_stream.sources.synthetic", "--ring", str(ring), "--interval-ms", "5"]
     )
     mon = subprocess.Popen(
-        [*KS, "attach", str(ring), str(synth_pipeline(tmp_path)), "--no-tui", "--no-log"],
-        stdout=subprocess.DEVNULL,
+        [*KS, "attach", str(ring), str(synth_pipeline(tmp_path, '["stdout"]')), "--no-tui", "--no-log"],
+        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(1.5)
+    assert mon.stdout is not None
+    assert '"type":' in mon.stdout.readline()  # attached and deriving
     producer.kill()
     producer.wait()
     t = time.monotonic()

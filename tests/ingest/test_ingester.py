@@ -198,18 +198,24 @@ def test_ring_file_is_gone_after_kill_9_of_the_monitor(tmp_path: Path) -> None:
         "from kcoro_stream.pipeline import BenchSource, Pipeline\n"
         "pipeline = Pipeline(source=BenchSource(producer='synthetic'), sinks=[])\n"
     )
-    before = set(Path("/dev/shm").glob("kcoro-stream-*"))
     mon = subprocess.Popen([sys.executable, "-m", "kcoro_stream", "run", str(pipe), "--no-log", "--no-tui"])
+    mine = f"kcoro-stream-{mon.pid}-*"
     try:
-        deadline = 200
-        while deadline and not (set(Path("/dev/shm").glob("kcoro-stream-*")) - before):
-            deadline -= 1
-            trio.run(trio.sleep, 0.01)
-        trio.run(trio.sleep, 0.5)
+        seen = gone = False
+        for _ in range(3000):  # the name appears when the ring is made, goes when the producer mapped it
+            names = list(Path("/dev/shm").glob(mine))
+            seen = seen or bool(names)
+            if seen and not names:
+                gone = True
+                break
+            trio.run(trio.sleep, 0.005)
+        assert seen, "the ring never appeared under /dev/shm"
+        assert gone, "the ring's name was not unlinked after the producer attached"
+        assert mon.poll() is None  # still running: the name went while the run goes on
     finally:
         mon.kill()
         mon.wait()
-    assert not (set(Path("/dev/shm").glob(f"kcoro-stream-{mon.pid}-*")))
+    assert not list(Path("/dev/shm").glob(mine))
 
 
 async def test_a_corrupt_frame_is_exactly_one_ring_loss(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ one-run-loop redesign: no MonitorStatus events) and over a fresh recording."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -65,7 +66,13 @@ def test_ctrl_c_ends_the_slowest_replay_at_once() -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(2.0)
+    deadline = time.monotonic() + 30
+    seg = (RUNS / "synthetic-v1" / "segment-000001.kcslog").resolve()
+    while not any(Path(f"/proc/{p.pid}/fd").glob("*")) or seg not in {
+        Path(os.readlink(fd)) for fd in Path(f"/proc/{p.pid}/fd").iterdir() if fd.is_symlink()
+    }:  # reading the log: playback (and its signal watch) has begun
+        assert time.monotonic() < deadline and p.poll() is None
+        time.sleep(0.02)
     p.send_signal(signal.SIGINT)
     t = time.monotonic()
     _, err = p.communicate(timeout=10)
