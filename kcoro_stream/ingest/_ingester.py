@@ -212,6 +212,7 @@ class Ingester:
         request): an idle run costs no polling.
         """
         stop_deadline = math.inf
+        next_check = 0.0  # producer, stall and stop checks: every idle_timeout_s, not after every frame
         while True:
             got = await self._read_once()
             if got is None:  # ring closed and drained
@@ -226,6 +227,11 @@ class Ingester:
                 await self.sink.drain()
                 self._state = "stopped"
                 return ProducerOutcome(self._state, "detached")
+            now = trio.current_time()
+            if now < next_check and not self._stop_requested.is_set():
+                await self.ring.wait(self.idle_timeout_s)
+                continue
+            next_check = now + self.idle_timeout_s
             outcome = self._check_producer()
             if outcome is not None:
                 # One last drain: everything published before death is ours.
