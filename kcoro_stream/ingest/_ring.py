@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -127,7 +126,7 @@ class RingReader:
         self._ts = ffi.new("uint64_t[]", max_frames)
         self._res = ffi.new("kcs_read_result *")
         self._info = ffi.new("kcs_ring_info *")
-        self._waiter: _Waiter | None = None
+        self._notify_fd = -1  # the C notifier's eventfd, once started
         self._wakes = False  # the producer wakes waiting readers (known once it attached)
         self._reads = self._frames = self._bytes = 0
         self._lost = {"dropped": [0, 0], "corrupt": [0, 0]}  # reason -> [frames, bytes]
@@ -159,10 +158,8 @@ class RingReader:
         """Unmap; the creator (or ``unlink=True``) also removes the file."""
         if self._h is None:
             return
-        if self._waiter is not None:
-            self._waiter.close()  # no thread may be inside kcs_reader_wait when the ring is unmapped
-            self._waiter = None
-        lib.kcs_reader_close(self._h)
+        lib.kcs_reader_close(self._h)  # stops and joins the notifier thread first
+        self._notify_fd = -1
         self._h = None
         if self.owner if unlink is None else unlink:
             try:
@@ -278,14 +275,14 @@ class RingReader:
             corrupt_bytes=self._lost["corrupt"][1],
         )
 
-    async def wait(self, timeout_s: float) -> bool:
+    async def wait(self, timeout_s: float) -> None:
         """Until the producer publishes a frame or closes the ring, at most ``timeout_s``.
 
-        A producer of ABI >= 1.1 wakes us through the ring's futex word, so an
-        idle monitor costs nothing between frames; the wait runs in one
-        dedicated thread and hands control back to trio. An older producer
-        never wakes anyone: then this is a plain sleep of ``min(timeout_s,
-        1 ms)`` (polling, as before). Cancellation is immediate.
+        A producer of ABI >= 1.1 wakes us through the ring's futex word: a C
+        notifier thread (``kcs_reader_notifier_start``) runs the wait and makes
+        an eventfd readable, which trio waits on like any file — no Python
+        thread, no polling. An older producer never wakes anyone: then this is
+        a plain sleep of ``min(timeout_s, 1 ms)`` (polling, as before).
         """
         self._check()
         if not self._wakes:
@@ -293,14 +290,21 @@ class RingReader:
             self._wakes = bool(self._info.producer_wakes)
         if not self._wakes:
             await trio.sleep(min(timeout_s, OLD_PRODUCER_POLL_S))
-            return False
-        if self._waiter is None:
-            self._waiter = _Waiter(self._h)
-        return await self._waiter.wait(timeout_s)
+            return
+        if self._notify_fd < 0:
+            self._notify_fd = lib.kcs_reader_notifier_start(self._h)
+            if self._notify_fd < 0:
+                raise RingError(f"{self.path}: cannot start the ring notifier thread")
+        lib.kcs_reader_arm(self._h, max(1, int(timeout_s * 1e9)))
+        await trio.lowlevel.wait_readable(self._notify_fd)
+        try:
+            os.read(self._notify_fd, 8)
+        except BlockingIOError:
+            pass
 
     def interrupt(self) -> None:
         """End a ``wait`` in progress now (e.g. a stop was requested)."""
-        if self._waiter is not None and self._h is not None:
+        if self._h is not None:
             lib.kcs_reader_wake(self._h)
 
     # -- control ------------------------------------------------------------
@@ -324,60 +328,6 @@ class RingReader:
 
 
 OLD_PRODUCER_POLL_S: Final = 0.001
-
-
-class _Waiter:
-    """One thread that blocks in ``kcs_reader_wait`` for trio, one wait at a time.
-
-    trio arms a wait (``wait``); the thread calls the C wait (which releases
-    the GIL), then hands the result back with ``run_sync_soon`` on trio's
-    token. Only this thread ever calls ``kcs_reader_wait``; trio reads the ring
-    only while no wait is armed, except after a cancelled wait (shutdown),
-    where ``close`` wakes the thread and joins it before the ring is unmapped.
-    """
-
-    def __init__(self, handle: object) -> None:
-        self._h = handle
-        self._token = trio.lowlevel.current_trio_token()
-        self._armed = threading.Event()
-        self._timeout_ns = 0
-        self._closing = False
-        self._done: trio.Event | None = None
-        self._result = False
-        self._thread = threading.Thread(target=self._run, name="kcoro-ring-wait", daemon=True)
-        self._thread.start()
-
-    async def wait(self, timeout_s: float) -> bool:
-        done = self._done = trio.Event()
-        self._timeout_ns = max(1, int(timeout_s * 1e9))
-        self._armed.set()
-        await done.wait()
-        return self._result
-
-    def _run(self) -> None:
-        while True:
-            self._armed.wait()
-            self._armed.clear()
-            if self._closing:
-                return
-            got = bool(lib.kcs_reader_wait(self._h, self._timeout_ns))
-            if self._closing:
-                return
-            try:
-                self._token.run_sync_soon(self._deliver, got)
-            except trio.RunFinishedError:
-                return
-
-    def _deliver(self, got: bool) -> None:
-        self._result = got
-        if self._done is not None:
-            self._done.set()
-
-    def close(self) -> None:
-        self._closing = True
-        lib.kcs_reader_wake(self._h)
-        self._armed.set()
-        self._thread.join()
 
 
 def monotonic_ns() -> int:

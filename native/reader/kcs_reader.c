@@ -5,7 +5,9 @@
  */
 #include "kcoro_stream.h"
 
+#include <pthread.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 
 #include "kcs_reader.h"
 
@@ -23,6 +25,16 @@ struct kcs_reader {
      * them from another thread while a wait runs */
     _Atomic uint64_t waits, wakeups, wait_timeouts;
     _Atomic uint32_t interrupt; /* set by kcs_reader_wake, consumed by kcs_reader_wait */
+    /* The notifier (kcs_reader_notifier_start): a C thread that runs one
+     * kcs_reader_wait per kcs_reader_arm and then writes the eventfd, so an
+     * event loop waits on a file descriptor. `armed` is its futex word:
+     * 0 idle, 1 a wait is requested (or the notifier must stop). */
+    int notify_fd;
+    int notifier_running;
+    pthread_t notifier;
+    _Atomic uint32_t armed;
+    _Atomic uint32_t notifier_stop;
+    _Atomic uint64_t arm_timeout_ns;
 };
 
 static void set_err(char *err, size_t errlen, const char *msg) {
@@ -32,6 +44,7 @@ static void set_err(char *err, size_t errlen, const char *msg) {
 static kcs_reader *wrap(struct kcs_ring *ring) {
     kcs_reader *r = (kcs_reader *)calloc(1, sizeof *r);
     if (!r) return NULL;
+    r->notify_fd = -1;
     r->ring = *ring;
     /* acquire: pairs with our own earlier release stores when re-attaching */
     r->rpos = atomic_load_explicit(&ring->hdr->read_pos, memory_order_acquire);
@@ -78,6 +91,7 @@ kcs_reader *kcs_reader_create(const char *path, uint64_t data_size, uint64_t int
 
 void kcs_reader_close(kcs_reader *r) {
     if (!r) return;
+    kcs_reader_notifier_stop(r); /* no thread may wait on a ring we unmap */
     munmap(r->ring.hdr, r->ring.map_len);
     free(r);
 }
@@ -418,4 +432,60 @@ void kcs_layout(kcs_ring_layout *o) {
     o->ctl_seq = (uint32_t)offsetof(struct kcs_ring_header, ctl_seq);
     o->producer_abi_minor = (uint32_t)offsetof(struct kcs_ring_header, producer_abi_minor);
     o->waiting = (uint32_t)offsetof(struct kcs_ring_header, waiting);
+}
+
+/* ------------------------------------------------------------- the notifier */
+
+static void *notifier_main(void *arg) {
+    kcs_reader *r = (kcs_reader *)arg;
+    for (;;) {
+        /* acquire: pairs with the release store of armed in kcs_reader_arm /
+         * kcs_reader_notifier_stop, so the timeout and the stop flag are seen */
+        while (atomic_load_explicit(&r->armed, memory_order_acquire) == 0)
+            syscall(SYS_futex, &r->armed, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+        if (atomic_load_explicit(&r->notifier_stop, memory_order_relaxed)) return NULL;
+        kcs_reader_wait(r, atomic_load_explicit(&r->arm_timeout_ns, memory_order_relaxed));
+        /* release: our reads of the ring happen before the caller's next read,
+         * which it starts only after seeing the eventfd below */
+        atomic_store_explicit(&r->armed, 0, memory_order_release);
+        uint64_t one = 1;
+        if (write(r->notify_fd, &one, sizeof one) < 0) { /* an eventfd write cannot fail here */
+        }
+    }
+}
+
+int kcs_reader_notifier_start(kcs_reader *r) {
+    if (r->notifier_running) return r->notify_fd;
+    r->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (r->notify_fd < 0) return -1;
+    atomic_store_explicit(&r->armed, 0, memory_order_relaxed);
+    atomic_store_explicit(&r->notifier_stop, 0, memory_order_relaxed);
+    if (pthread_create(&r->notifier, NULL, notifier_main, r) != 0) {
+        close(r->notify_fd);
+        r->notify_fd = -1;
+        return -1;
+    }
+    r->notifier_running = 1;
+    return r->notify_fd;
+}
+
+void kcs_reader_arm(kcs_reader *r, uint64_t timeout_ns) {
+    atomic_store_explicit(&r->arm_timeout_ns, timeout_ns, memory_order_relaxed);
+    /* release: pairs with the acquire load of armed in notifier_main */
+    atomic_store_explicit(&r->armed, 1, memory_order_release);
+    syscall(SYS_futex, &r->armed, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+void kcs_reader_notifier_stop(kcs_reader *r) {
+    if (!r->notifier_running) return;
+    atomic_store_explicit(&r->notifier_stop, 1, memory_order_relaxed);
+    kcs_reader_wake(r); /* end a wait in progress */
+    /* release: pairs with the acquire in notifier_main; armed != 0 also keeps a
+     * notifier that has not reached its futex wait yet from sleeping */
+    atomic_store_explicit(&r->armed, 1, memory_order_release);
+    syscall(SYS_futex, &r->armed, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    pthread_join(r->notifier, NULL);
+    close(r->notify_fd);
+    r->notify_fd = -1;
+    r->notifier_running = 0;
 }

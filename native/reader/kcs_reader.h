@@ -95,6 +95,14 @@ int kcs_reader_wait(kcs_reader *r, uint64_t timeout_ns);
  * kcs_reader_wait return 0 now, e.g. at shutdown. Ends futex waits only; the
  * sleep for an older producer runs its timeout. */
 void kcs_reader_wake(kcs_reader *r);
+/* The notifier, for event loops: a C thread that, after each kcs_reader_arm,
+ * runs one kcs_reader_wait(timeout_ns) and then makes the returned eventfd
+ * readable (the caller reads 8 bytes to reset it). The caller must not call
+ * kcs_reader_read between arming and seeing the eventfd. Start returns the fd
+ * (-1 on error); stop (also done by kcs_reader_close) ends and joins the thread. */
+int kcs_reader_notifier_start(kcs_reader *r);
+void kcs_reader_arm(kcs_reader *r, uint64_t timeout_ns);
+void kcs_reader_notifier_stop(kcs_reader *r);
 /* ts_ns of the first event of a frame payload (msgpack [[tag, ts_ns, ...], ...]),
  * or 0 when the payload does not start that way. Lets the log index frames
  * by time without decoding them. */

@@ -8,6 +8,7 @@
  * `waiting` word is 1, i.e. until the reader is committed to blocking. */
 #include "kcs_events.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 
@@ -218,6 +219,45 @@ static void layout_of_the_new_fields(void) {
     CHECK_EQ(l.write_pos, 1 * KCS_CACHE_LINE);
 }
 
+/* Wait for the notifier's eventfd to become readable (poll), at most ms. */
+static int readable_within(int fd, int ms) {
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    int n = poll(&pfd, 1, ms);
+    if (n == 1) {
+        uint64_t v;
+        CHECK(read(fd, &v, sizeof v) == (ssize_t)sizeof v);
+    }
+    return n == 1;
+}
+
+/* The notifier turns each armed wait into an eventfd event: a commit in
+ * another thread makes it readable promptly; an unarmed notifier stays
+ * quiet; a timeout is an event too; close stops and joins the thread. */
+static void notifier_turns_waits_into_an_eventfd(void) {
+    kcs_reader *r = fresh(1 << 16);
+    int fd = kcs_reader_notifier_start(r);
+    CHECK(fd >= 0);
+    CHECK_EQ(kcs_reader_notifier_start(r), fd); /* idempotent */
+    struct producer p = {.frames = 1, .force_every = 1};
+    CHECK(kcs_ring_attach(&p.w, g_path) == 0);
+    CHECK(!readable_within(fd, 50)); /* not armed: nothing */
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, produce, &p) == 0);
+    kcs_reader_arm(r, LONG_NS);
+    CHECK(readable_within(fd, 5000)); /* woken by the commit, not the 10 s timeout */
+    pthread_join(th, NULL);
+    CHECK_EQ(read_all(r), 1);
+    kcs_reader_arm(r, 20000000); /* 20 ms, nothing comes: the timeout ends the wait */
+    CHECK(readable_within(fd, 5000));
+    CHECK_EQ(info(r).wait_timeouts, 1);
+    kcs_reader_arm(r, LONG_NS); /* armed at close: close must still return at once */
+    uint64_t t0 = kcs_monotonic_ns();
+    kcs_ring_close(&p.w);
+    kcs_reader_close(r);
+    CHECK(kcs_monotonic_ns() - t0 < LONG_NS / 2);
+    unlink(g_path);
+}
+
 int main(void) {
     printf("test_wait\n");
     RUN(data_or_close_returns_at_once);
@@ -227,5 +267,6 @@ int main(void) {
     RUN(reader_wake_ends_a_wait);
     RUN(old_minor_ring_sleeps_the_timeout);
     RUN(layout_of_the_new_fields);
+    RUN(notifier_turns_waits_into_an_eventfd);
     return 0;
 }
