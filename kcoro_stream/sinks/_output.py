@@ -12,6 +12,15 @@ An existing output is never clobbered unless ``force``: it is refused at open
 atomic and refuses to overwrite (``os.link`` fails with EEXIST), so a file
 created while the run was going is not replaced either.
 
+What the path names decides how it is written (``_classify``, the one place)::
+
+    regular file or no file  ─► temp file + atomic publish (above)
+    FIFO, character device   ─► written through (no temp, never replaced, no --force
+                                 needed: nothing is clobbered); a FIFO waits up to
+                                 FIFO_READER_WAIT_S for a reader
+    symlink                  ─► its target, by the same rules (the link stays)
+    directory, socket, block device ─► SinkError
+
 Reading (``open_input``) picks the codec by the file's magic bytes (plain,
 gzip, zstd) and turns a corrupt or truncated compressed stream into an
 ``InputError`` at the point where it broke, instead of a silent short read
@@ -31,7 +40,9 @@ import gzip
 import io
 import os
 import secrets
+import stat
 import sys
+import time
 import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -53,6 +64,10 @@ DEFAULT_FLUSH_INTERVAL_S = 1.0
 # zstd input fed per decompress call: bounds the output of one call (a crafted
 # stream of RLE blocks expands at most ~32768x, so 2 KiB -> 64 MiB worst case).
 _ZSTD_READ_CHUNK = 2048
+# How long opening a FIFO output waits for a reader before giving up.
+FIFO_READER_WAIT_S = 10.0
+
+WriteMode = Literal["replace", "through"]
 
 
 def codec_for(path: str | os.PathLike[str]) -> Codec:
@@ -135,18 +150,75 @@ class StreamOutput(Output):
         pass
 
 
+def _classify(path: Path) -> tuple[Path, WriteMode]:
+    """Where and how to write ``path``: the one place output paths are judged.
+
+    Returns the path to write (a symlink's target for regular files) and
+    ``"replace"`` (temp + atomic publish) or ``"through"`` (FIFO, character
+    device: written in place, never replaced). Raises SinkError otherwise.
+    """
+    try:
+        st = os.stat(path)  # follows symlinks: we judge what the name leads to
+    except FileNotFoundError:
+        if os.path.islink(path):  # a dangling link: create the file it names
+            return Path(os.path.realpath(path)), "replace"
+        return path, "replace"
+    except OSError as e:
+        raise SinkError(f"{path}: cannot use as output ({_why(e)})") from None
+    mode = st.st_mode
+    if stat.S_ISDIR(mode):
+        raise SinkError(f"{path}: is a directory")
+    if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode):
+        return path, "through"
+    if stat.S_ISREG(mode):
+        return (Path(os.path.realpath(path)) if os.path.islink(path) else path), "replace"
+    raise SinkError(f"{path}: not a regular file, FIFO or character device; refusing to write to it")
+
+
+def _open_through(path: Path, wait_s: float) -> IO[bytes]:
+    """Open a FIFO or character device for writing in place (no O_TRUNC, no O_CREAT).
+
+    A FIFO without a reader is retried until ``wait_s`` passes. The opened
+    descriptor is checked again (fstat), so a regular file swapped in after
+    ``_classify`` is never overwritten in place.
+    """
+    flags = os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fd = os.open(path, flags)
+            break
+        except OSError as e:
+            if e.errno == errno.ENXIO and time.monotonic() < deadline:
+                time.sleep(0.05)  # a FIFO with no reader yet
+                continue
+            if e.errno == errno.ENXIO:
+                raise SinkError(f"{path}: FIFO has no reader (waited {wait_s:g} s)") from None
+            raise SinkError(f"{path}: cannot open ({_why(e)})") from None
+    mode = os.fstat(fd).st_mode
+    if not (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):
+        os.close(fd)
+        raise SinkError(f"{path}: changed while being opened; refusing to write to it")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "wb", buffering=1 << 16)
+
+
 class FileOutput(Output):
-    """A compressed or plain file written to a temp name and published at close."""
+    """A compressed or plain output: a temp file published at close, or a FIFO/device written through."""
 
     def __init__(self, path: Path, *, force: bool, level: int | None = None) -> None:
         super().__init__()
         self.path = str(path)
         self.codec = codec_for(path)
-        self._target = path
         self._force = force
         self._closed = False
-        self._check_target()
-        self._tmp, self._raw = self._create_temp()
+        self._target, self.mode = _classify(path)
+        self._tmp: Path | None = None
+        if self.mode == "through":
+            self._raw = _open_through(self._target, FIFO_READER_WAIT_S)
+        else:
+            self._check_target()
+            self._tmp, self._raw = self._create_temp()
         try:
             self._enc: Any = self._encoder(level)
         except (ValueError, zlib.error, zstandard.ZstdError):
@@ -163,10 +235,8 @@ class FileOutput(Output):
         parent = t.parent if str(t.parent) else Path(".")
         if not parent.is_dir():
             raise SinkError(f"{t}: directory {parent} does not exist")
-        if t.is_dir():
-            raise SinkError(f"{t}: is a directory")
         if (t.exists() or t.is_symlink()) and not self._force:
-            raise SinkError(f"{t}: exists (use --force to overwrite)")
+            raise SinkError(f"{self.path}: exists (use --force to overwrite)")
 
     def _create_temp(self) -> tuple[Path, IO[bytes]]:
         parent = self._target.parent
@@ -206,6 +276,10 @@ class FileOutput(Output):
     def write(self, data: bytes | bytearray | memoryview) -> None:
         try:
             self._enc.write(data)
+        except BrokenPipeError as e:
+            if self._tmp is None:
+                raise  # a FIFO whose reader left: counted like stdout's broken pipe
+            raise self._fail("write", e) from None
         except (OSError, zstandard.ZstdError) as e:
             raise self._fail("write", e) from None
         self.bytes_in += len(data)
@@ -217,6 +291,10 @@ class FileOutput(Output):
             elif self.codec == "zstd":
                 self._enc.flush(zstandard.FLUSH_BLOCK)
             self._raw.flush()
+        except BrokenPipeError as e:
+            if self._tmp is None:
+                raise
+            raise self._fail("flush", e) from None
         except (OSError, zstandard.ZstdError) as e:
             raise self._fail("flush", e) from None
 
@@ -227,6 +305,10 @@ class FileOutput(Output):
             if self._enc is not self._raw:
                 self._enc.close()  # gzip trailer / zstd frame end; leaves _raw open
             self._raw.flush()
+            if self._tmp is None:  # FIFO or device: nothing to sync or publish
+                self._raw.close()
+                self._closed = True
+                return
             os.fsync(self._raw.fileno())
             self._raw.close()
             self._publish()
@@ -239,6 +321,7 @@ class FileOutput(Output):
         self._closed = True
 
     def _publish(self) -> None:
+        assert self._tmp is not None
         if self._force:
             os.replace(self._tmp, self._target)
         else:
@@ -280,10 +363,10 @@ class FileOutput(Output):
                 closer.close()
             except Exception:  # best effort; the temp file goes anyway
                 pass
+        if self._tmp is None:
+            return  # written through: what a FIFO's reader got cannot be taken back
         try:
             os.unlink(self._tmp)
-        except FileNotFoundError:
-            pass
         except OSError:
             pass  # nothing more we can do; the name starts with "." and ends ".tmp"
 
