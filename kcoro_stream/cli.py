@@ -367,6 +367,10 @@ def log_info(run_dir: Path) -> None:
     click.echo(_guard(lambda: info_text(run_dir)))
 
 
+def _warn(problem: object) -> None:
+    click.secho(f"kcoro-stream: warning: {problem}", fg="yellow", err=True)
+
+
 @log.command("cat")
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--from", "from_", metavar="T", help="Start T after the first event.")
@@ -384,7 +388,7 @@ def log_cat(run_dir: Path, from_: str | None, to: str | None) -> None:
             lo = None if lo_s is None else first + int(lo_s * 1e9)
             hi = None if hi_s is None else first + int(hi_s * 1e9)
         try:
-            cat_ndjson(run_dir, sys.stdout.buffer, lo, hi)
+            cat_ndjson(run_dir, sys.stdout.buffer, lo, hi, on_problem=_warn)
             sys.stdout.buffer.flush()
         except BrokenPipeError:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

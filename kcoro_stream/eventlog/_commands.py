@@ -14,7 +14,7 @@ from typing import Any, BinaryIO, Final
 
 import msgspec
 
-from kcoro_stream.eventlog._reader import open_log, type_name
+from kcoro_stream.eventlog._reader import bad_payload_problem, open_log, type_name
 from kcoro_stream.eventlog._types import LogProblem
 from kcoro_stream.events import RAW_TYPES, RunStarted, decode_frame, wall_seconds
 
@@ -62,13 +62,11 @@ def cat_ndjson(
     buf = bytearray()
     count = 0
     undecodable: list[LogProblem] = []
-    for frame in reader.frames(from_ts_ns, to_ts_ns):
+    for file, block_offset, frame in reader.located_frames(from_ts_ns, to_ts_ns):
         try:
             evs = decode_frame(frame.payload)
-        except (msgspec.DecodeError, msgspec.ValidationError) as e:
-            undecodable.append(
-                LogProblem("", 0, "bad_payload", f"frame seq {frame.seq} does not decode: {e}")
-            )
+        except msgspec.DecodeError as e:  # decode_frame's one error type
+            undecodable.append(bad_payload_problem(file, block_offset, frame.seq, e))
             continue
         seq = frame.seq
         for ev in evs:
@@ -110,7 +108,7 @@ def info_text(run_dir: Path) -> str:
     for frame in islice(reader.frames(), 16):
         try:
             start = next((e for e in decode_frame(frame.payload) if isinstance(e, RunStarted)), None)
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except msgspec.DecodeError:
             continue
         if start is not None:
             break

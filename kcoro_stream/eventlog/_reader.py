@@ -41,6 +41,11 @@ def type_name(cls: type) -> str:
     return "".join(out)
 
 
+def bad_payload_problem(file: str, block_offset: int, seq: int, error: Exception) -> LogProblem:
+    """A frame whose CRC verifies but whose payload does not decode as events."""
+    return LogProblem(file, block_offset, "bad_payload", f"frame seq {seq} does not decode: {error}")
+
+
 def _list_segments(run_dir: Path) -> list[tuple[int, Path]]:
     if not run_dir.exists():
         raise LogError(f"{run_dir}: no such run directory")
@@ -114,6 +119,17 @@ class LogReader:
                     if lo <= f.ts_ns < hi:
                         yield f
 
+    def located_frames(
+        self, from_ts_ns: int | None = None, to_ts_ns: int | None = None
+    ) -> Iterator[tuple[str, int, LogFrame]]:
+        """Like ``frames`` with where each frame is: (segment file name, block offset, frame)."""
+        lo = from_ts_ns if from_ts_ns is not None else -(1 << 63)
+        hi = to_ts_ns if to_ts_ns is not None else 1 << 63
+        for s, b, frames in self._iter_blocks(from_ts_ns, to_ts_ns):
+            for f in frames:
+                if lo <= f.ts_ns < hi:
+                    yield s.name, b.offset, f
+
     def _iter_blocks(
         self, from_ts_ns: int | None, to_ts_ns: int | None
     ) -> Iterator[tuple[SegmentScan, BlockRef, list[LogFrame]]]:
@@ -179,14 +195,8 @@ class LogReader:
                     acc[2] = f.seq
                 try:
                     evs = decode_frame(f.payload)
-                except (msgspec.DecodeError, msgspec.ValidationError) as e:
-                    self._report(
-                        [
-                            LogProblem(
-                                s.name, ref.offset, "bad_payload", f"frame seq {f.seq} does not decode: {e}"
-                            )
-                        ]
-                    )
+                except msgspec.DecodeError as e:  # decode_frame's one error type
+                    self._report([bad_payload_problem(s.name, ref.offset, f.seq, e)])
                     continue
                 events += len(evs)
                 for ev in evs:
