@@ -54,6 +54,8 @@ BLOCK_HEADER_SIZE: Final = 64
 _BLOCK_HEADER: Final = struct.Struct("<4sIIIIIQQqqII")
 assert _BLOCK_HEADER.size == BLOCK_HEADER_SIZE
 MAX_BLOCK_RAW: Final = 64 << 20  # a reader refuses to inflate more than this per block
+# ZSTD_compressBound(MAX_BLOCK_RAW) is raw + raw/256 + a little; anything larger is forged.
+MAX_BLOCK_COMPRESSED: Final = MAX_BLOCK_RAW + (MAX_BLOCK_RAW >> 7) + 4096
 
 # -------------------------------------------------------------------- frame
 
@@ -197,8 +199,13 @@ def decode_block_header(data: bytes | memoryview) -> BlockHeader | str:
         return f"bad block magic {bytes(magic)!r}"
     if crc32c(bytes(data[: BLOCK_HEADER_SIZE - 4])) != hcrc:
         return "block header CRC mismatch"
-    if raw_len > MAX_BLOCK_RAW or frames * (FRAME_HEADER_SIZE + 8) > raw_len or tmin > tmax:
-        return f"implausible block header (raw {raw_len} bytes, {frames} frames)"
+    if (
+        raw_len > MAX_BLOCK_RAW
+        or clen > MAX_BLOCK_COMPRESSED
+        or frames * (FRAME_HEADER_SIZE + 8) > raw_len
+        or tmin > tmax
+    ):
+        return f"implausible block header (raw {raw_len} bytes, {clen} compressed, {frames} frames)"
     return BlockHeader(clen, dcrc, raw_len, frames, fseq, lseq, tmin, tmax)
 
 

@@ -26,7 +26,14 @@ from kcoro_stream.eventlog._format import (
     index_name,
     parse_segment_name,
 )
-from kcoro_stream.eventlog._segment import BlockRef, SegmentScan, encode_index, read_block, scan_segment
+from kcoro_stream.eventlog._segment import (
+    BlockRef,
+    SegmentScan,
+    encode_index,
+    open_regular,
+    read_block,
+    scan_segment,
+)
 from kcoro_stream.eventlog._types import LogFrame, LogInfo, LogProblem, SegmentInfo
 from kcoro_stream.events import INGEST_SEQ_BIT, RingLoss, decode_frame
 
@@ -141,7 +148,7 @@ class LogReader:
             if to_ts_ns is not None and min(b.ts_min for b in s.blocks) >= to_ts_ns:
                 continue
             try:
-                fd = os.open(s.path, os.O_RDONLY)
+                fd = open_regular(s.path)
             except OSError as e:
                 self._report([LogProblem(s.name, 0, "bad_header", f"cannot open: {e.strerror}")])
                 continue

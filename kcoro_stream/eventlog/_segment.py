@@ -15,6 +15,7 @@ CRC), so a stale or forged index can cost a block, never return wrong data.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import struct
@@ -84,11 +85,49 @@ def encode_index(
     return INDEX_MAGIC + struct.pack("<I", len(body)) + body + struct.pack("<I", crc32c(body))
 
 
-def _load_index(path: Path, segment_bytes: int, header: bytes) -> list[BlockRef] | None:
-    """Blocks from a sidecar that matches this exact segment file, else None."""
+def open_regular(path: Path) -> int:
+    """Open ``path`` read-only if it is a regular file; never blocks on a FIFO.
+
+    O_NONBLOCK makes opening a FIFO return at once; the fstat of the opened
+    descriptor (not of the name, which may change meanwhile) decides. Raises
+    OSError, with ``strerror`` "not a regular file" for anything else.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
     try:
-        data = path.read_bytes()
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _index_limit(segment_bytes: int) -> int:
+    """The largest index a segment of this size can have (a ref per 64-byte block header)."""
+    return 4096 + (segment_bytes // BLOCK_HEADER_SIZE + 1) * 96
+
+
+def _load_index(path: Path, segment_bytes: int, header: bytes) -> list[BlockRef] | None:
+    """Blocks from a sidecar that matches this exact segment file, else None.
+
+    Only a regular file no larger than the segment could need is read: a FIFO
+    or a link to /dev/zero under the index's name is ignored (and scanned past).
+    """
+    try:
+        fd = open_regular(path)
     except OSError:
+        return None
+    try:
+        limit = _index_limit(segment_bytes)
+        if os.fstat(fd).st_size > limit:
+            return None
+        data = os.pread(fd, limit + 1, 0)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    if len(data) > limit:
         return None
     if len(data) < 16 or data[:8] != INDEX_MAGIC:
         return None
@@ -148,13 +187,11 @@ def scan_segment(path: Path, number: int, index_path: Path) -> SegmentScan:
     """Open one segment file and list its blocks; never raises on bad bytes."""
     s = SegmentScan(path, number)
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            s.foreign = True
-            s.problem(0, "bad_header", "not a regular file")
-            return s
-        fd = os.open(path, os.O_RDONLY)
+        fd = open_regular(path)
     except OSError as e:
-        s.problem(0, "bad_header", f"cannot open: {e.strerror}")
+        why = e.strerror or str(e)
+        s.foreign = why == "not a regular file"
+        s.problem(0, "bad_header", why if s.foreign else f"cannot open: {why}")
         return s
     try:
         s.size = os.fstat(fd).st_size
@@ -258,6 +295,25 @@ def read_block(fd: int, name: str, ref: BlockRef, problems: list[LogProblem]) ->
     data = os.pread(fd, h.clen, ref.offset + BLOCK_HEADER_SIZE)
     if len(data) != h.clen or crc32c(data) != h.data_crc:
         problems.append(LogProblem(name, ref.offset, "corrupt_block", "block data CRC mismatch"))
+        return []
+    # python-zstandard ignores max_output_size when the frame states its own
+    # content size: a 33 KB frame of zeros claiming 1 GiB would be inflated in
+    # full. So the stated size must equal the block's raw size (our writer
+    # always states it), and an unstated one is bounded by max_output_size.
+    try:
+        stated = zstandard.frame_content_size(data)
+    except zstandard.ZstdError as e:
+        problems.append(LogProblem(name, ref.offset, "corrupt_block", f"zstd: {e}"))
+        return []
+    if stated not in (-1, h.raw_len):
+        problems.append(
+            LogProblem(
+                name,
+                ref.offset,
+                "corrupt_block",
+                f"zstd frame inflates past the block: says {stated} bytes, block header says {h.raw_len}",
+            )
+        )
         return []
     try:
         raw = _dctx.decompress(data, max_output_size=h.raw_len)
