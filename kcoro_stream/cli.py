@@ -129,18 +129,20 @@ def _out_sink(path: str, legacy: bool = False) -> dict[str, Any]:
     return spec
 
 
-def _surface_sinks(prometheus: str | None, websocket: str | None, allow_remote: bool) -> list[Any]:
+def _surface_sinks(
+    prometheus: str | None, websocket: str | None, allow_remote: bool, allowed_hosts: tuple[str, ...] = ()
+) -> list[Any]:
+    from .sinks._address import split_host_port
+
     extra: list[Any] = []
-    for name, addr in (("prometheus", prometheus), ("websocket", websocket)):
+    for name, addr, default_port in (("prometheus", prometheus, 9464), ("websocket", websocket, 8765)):
         if addr:
-            host, _, port = addr.rpartition(":")
-            spec: dict[str, Any] = {"sink": name, "host": host or "127.0.0.1"}
-            try:
-                spec["port"] = int(port)
-            except ValueError:
-                raise UsageError(f"--{name}: expected HOST:PORT, got {addr!r}") from None
+            host, port = split_host_port(f"--{name}", addr, default_port)
+            spec: dict[str, Any] = {"sink": name, "host": host, "port": port}
             if allow_remote:
                 spec["allow_remote"] = True
+            if allowed_hosts:
+                spec["allowed_hosts"] = list(allowed_hosts)
             extra.append(spec)
     return extra
 
@@ -191,6 +193,13 @@ def _sink_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--websocket", metavar="HOST:PORT", help="Serve the browser dashboard and /ws."),
         click.option("--allow-remote", is_flag=True, help="Allow servers to bind non-loopback addresses."),
         click.option(
+            "--allowed-host",
+            "allowed_hosts",
+            multiple=True,
+            metavar="NAME[:PORT]",
+            help="Also answer requests whose Host header is NAME (repeatable; loopback always).",
+        ),
+        click.option(
             "--tui/--no-tui", default=None, help="Terminal dashboard (default: when stdout is a TTY)."
         ),
         click.option("--force", is_flag=True, help="Overwrite existing output files."),
@@ -213,7 +222,7 @@ def _build_options(p: Any, kw: dict[str, Any]) -> Any:
         specs = [s for s in specs if s != "stdout"] + [{"sink": "stdout", "legacy": True}]
     elif legacy:
         specs.append(_out_sink(legacy, legacy=True))
-    specs += _surface_sinks(kw["prometheus"], kw["websocket"], kw["allow_remote"])
+    specs += _surface_sinks(kw["prometheus"], kw["websocket"], kw["allow_remote"], kw["allowed_hosts"])
     tui = kw["tui"]
     if kw.get("headless"):
         tui = False
