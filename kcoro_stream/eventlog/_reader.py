@@ -35,6 +35,7 @@ from kcoro_stream.eventlog._segment import (
     scan_segment,
 )
 from kcoro_stream.eventlog._types import LogFrame, LogInfo, LogProblem, SegmentInfo
+from kcoro_stream.eventlog._writer import LOCK_NAME, create_new, lock_run_dir, write_all
 from kcoro_stream.events import INGEST_SEQ_BIT, RingLoss, decode_frame
 
 
@@ -273,6 +274,19 @@ def repair(run_dir: Path) -> list[LogProblem]:
     """
     run_dir = Path(run_dir)
     reader = open_log(run_dir)
+    lock = (
+        lock_run_dir(run_dir, what="repair it after that run ends")
+        if (run_dir / LOCK_NAME).exists()
+        else None
+    )
+    try:
+        return _repair(run_dir, reader)
+    finally:
+        if lock is not None:
+            os.close(lock)
+
+
+def _repair(run_dir: Path, reader: LogReader) -> list[LogProblem]:
     reader.info()  # a full verified pass, so corrupt blocks are reported too
     for s in reader._scans:
         if s.torn_at is None:
@@ -284,7 +298,11 @@ def repair(run_dir: Path) -> list[LogProblem]:
                 data = encode_index(s.size, s.header_bytes, s.header.run_id, s.header.first_ts_ns, s.blocks)
                 idx = run_dir / index_name(s.number)
                 tmp = idx.with_suffix(".kcsidx.tmp")
-                tmp.write_bytes(data)
+                fd = create_new(tmp)
+                try:
+                    write_all(fd, data)
+                finally:
+                    os.close(fd)
                 os.replace(tmp, idx)
         except OSError as e:
             raise LogError(f"{s.path}: cannot repair: {e.strerror}") from None
