@@ -30,7 +30,7 @@ import subprocess
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -371,9 +371,23 @@ async def _open_sinks(
     for spec in specs:
         sink = build_sink(spec, ctx)
         await sink.open()
-        stack.push_async_callback(sink.aclose)
+        stack.push_async_exit(_sink_exit(sink))
         runners.append(SinkRunner(sink, capacity))
     return runners
+
+
+def _sink_exit(sink: Sink) -> Callable[..., Awaitable[bool]]:
+    """Close ``sink`` when the run ends; if it ended by an exception, abort it first
+    (output sinks then publish nothing and leave an existing file untouched)."""
+
+    async def exit_(exc_type: type[BaseException] | None, *_: object) -> bool:
+        abort = getattr(sink, "abort", None)
+        if exc_type is not None and abort is not None:
+            abort()
+        await sink.aclose()
+        return False
+
+    return exit_
 
 
 def _new_run_id() -> str:

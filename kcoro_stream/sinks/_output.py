@@ -3,9 +3,14 @@
 Writing (``open_output``)::
 
     path ─► codec by suffix ─► temp file, same directory ─► close(): fsync + atomic publish
-            .gz gzip           .NAME.XXXXXXXX.tmp               link (no force) / replace (force)
+            .gz gzip           .NAME.PID.XXXXXXXX.tmp           link (no force) / replace (force)
             .zst zstd                                           abort(): temp removed, target untouched
             else plain; "-" is stdout (no temp, no codec)
+
+A failed run calls ``abort()`` (``BufferedSink.abort``) before ``aclose``:
+the temp file goes, nothing is published, an existing file stays as it was.
+Temp files left by a killed process (their PID is gone) are removed the next
+time an output of the same name is opened in that directory.
 
 An existing output is never clobbered unless ``force``: it is refused at open
 (``PATH: exists (use --force to overwrite)``) and the publish step itself is
@@ -203,6 +208,47 @@ def _open_through(path: Path, wait_s: float) -> IO[bytes]:
     return os.fdopen(fd, "wb", buffering=1 << 16)
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
+
+
+def sweep_stale_temps(directory: Path, name: str) -> list[str]:
+    """Remove ``.NAME.<pid>.<hex>.tmp`` files whose owner process is gone; return their names.
+
+    What a kill -9 leaves behind (the temp file of an output never published).
+    Only regular files of that exact pattern for this output name are touched;
+    a temp whose pid is alive (ours or anyone's) is left alone.
+    """
+    prefix = f".{name}."
+    removed: list[str] = []
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return removed
+    for entry in entries:
+        if not entry.startswith(prefix) or not entry.endswith(".tmp"):
+            continue
+        pid_text, _, token = entry[len(prefix) : -len(".tmp")].partition(".")
+        if not pid_text.isdigit() or len(token) != 8 or not all(c in "0123456789abcdef" for c in token):
+            continue
+        if int(pid_text) == os.getpid() or _pid_alive(int(pid_text)):
+            continue
+        path = directory / entry
+        try:
+            if stat.S_ISREG(os.lstat(path).st_mode):
+                os.unlink(path)
+                removed.append(entry)
+        except OSError:
+            pass
+    return removed
+
+
 class FileOutput(Output):
     """A compressed or plain output: a temp file published at close, or a FIFO/device written through."""
 
@@ -240,8 +286,9 @@ class FileOutput(Output):
 
     def _create_temp(self) -> tuple[Path, IO[bytes]]:
         parent = self._target.parent
+        sweep_stale_temps(parent, self._target.name)
         for _ in range(100):
-            tmp = parent / f".{self._target.name}.{secrets.token_hex(4)}.tmp"
+            tmp = parent / f".{self._target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
             try:
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
             except FileExistsError:
@@ -506,6 +553,13 @@ class BufferedOutput:
             return
         self.output.close()
 
+    def abort(self) -> None:
+        """Discard everything: buffered bytes and the unpublished output (synchronous)."""
+        self.buf.clear()
+        self._pending = 0
+        self.failed = True  # close() after abort publishes nothing
+        self.output.abort()
+
     def statistics(self) -> dict[str, Any]:
         return {
             "path": self.output.path,
@@ -727,6 +781,15 @@ class BufferedSink(Sink):
     async def aclose(self) -> None:
         if self._out is not None:
             self._out.close()
+
+    def abort(self) -> None:
+        """The run failed: publish nothing and leave an existing output untouched.
+
+        Call it before ``aclose`` (which then only releases resources). A
+        FIFO or device output was written through and cannot be taken back.
+        """
+        if self._out is not None:
+            self._out.abort()
 
     def own_statistics(self) -> dict[str, Any]:
         """Sink-specific figures; the output's are added by ``extra_statistics``."""
