@@ -9,6 +9,7 @@ the traceback). Old kcoro_mon flags (-P -C -N -c -k -s -m -j -H -d) work on
 from __future__ import annotations
 
 import inspect
+import math
 import os
 import sys
 from collections.abc import Callable, Coroutine
@@ -103,6 +104,8 @@ def _duration(value: str | None) -> float | None:
         out = float(v) * scale
     except ValueError:
         raise UsageError(f"bad duration {value!r} (examples: 3, 2.5s, 250ms, 1m)") from None
+    if not math.isfinite(out) or out > 1e9:  # nan, 1e400: a duration, not a float
+        raise UsageError(f"bad duration {value!r}: must be a finite number of seconds")
     if out < 0:
         raise UsageError(f"bad duration {value!r}: must not be negative")
     return out
@@ -475,8 +478,32 @@ def bench(args: tuple[str, ...]) -> None:
     sys.exit(bench_main(list(args)))
 
 
+def _stdout_failed(e: OSError) -> None:
+    """Our own stdout could not be written (disk full, closed pipe): one line, not a traceback."""
+    try:  # the interpreter's final flush must not fail again ("Exception ignored ...")
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+    if isinstance(e, BrokenPipeError):
+        sys.exit(0)  # the reader left (| head): nothing to report
+    _fail(f"cannot write to standard output ({e.strerror or e})", 1)
+
+
 def main() -> None:
-    cli(prog_name="kcoro-stream")
+    code: Any = 0
+    try:
+        cli(prog_name="kcoro-stream")
+    except SystemExit as e:
+        code = e.code
+    except OSError as e:
+        _stdout_failed(e)
+    try:
+        sys.stdout.flush()
+    except OSError as e:
+        _stdout_failed(e)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -654,20 +654,42 @@ class _DecodedRaw(io.RawIOBase):
         super().close()
 
 
-def open_input(path: str | os.PathLike[str]) -> IO[bytes]:
-    """Open a plain, gzip or zstd file for binary reading (codec by magic bytes).
+def open_regular_fd(p: str) -> int:
+    """A read-only descriptor of the regular file ``p``; InputError for anything else.
 
-    Raises InputError naming the path if it cannot be opened, or if its suffix
-    promises compression the bytes do not have. Reads of a corrupt or truncated
-    compressed stream raise InputError naming the path and the offset.
+    Opened O_NONBLOCK and judged by fstat, so a FIFO is refused at once instead
+    of waiting for a writer, and /dev/zero is refused instead of read forever.
     """
-    p = os.fspath(path)
     try:
-        raw = open(p, "rb")  # returned to the caller, who closes it
+        fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
     except IsADirectoryError:
         raise InputError(f"{p}: is a directory") from None
     except OSError as e:
         raise InputError(f"{p}: cannot open ({_why(e)})") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise InputError(f"{p}: is a directory")
+        raise InputError(f"{p}: not a regular file (use - to read standard input)")
+    os.set_blocking(fd, True)
+    return fd
+
+
+def open_input(path: str | os.PathLike[str]) -> IO[bytes]:
+    """Open a plain, gzip or zstd file for binary reading (codec by magic bytes).
+
+    ``-`` is standard input. Anything else must be a regular file (a FIFO or
+    device is refused, never waited on or read forever). Raises InputError
+    naming the path if it cannot be opened, or if its suffix
+    promises compression the bytes do not have. Reads of a corrupt or truncated
+    compressed stream raise InputError naming the path and the offset.
+    """
+    p = os.fspath(path)
+    if p == "-":
+        raw: Any = sys.stdin.buffer
+    else:
+        raw = os.fdopen(open_regular_fd(p), "rb")  # returned to the caller, who closes it
     head = raw.peek(4)[:4]
     codec: Codec
     if head.startswith(GZIP_MAGIC):
