@@ -138,10 +138,12 @@ def _surface_sinks(
     from .sinks._address import split_host_port
 
     extra: list[Any] = []
-    for name, addr, default_port in (("prometheus", prometheus, 9464), ("websocket", websocket, 8765)):
+    for name, addr in (("prometheus", prometheus), ("websocket", websocket)):
         if addr:
-            host, port = split_host_port(f"--{name}", addr, default_port)
-            spec: dict[str, Any] = {"sink": name, "host": host, "port": port}
+            host, port = split_host_port(f"--{name}", addr, None)
+            spec: dict[str, Any] = {"sink": name, "host": host}
+            if port is not None:  # else the sink's default port
+                spec["port"] = port
             if allow_remote:
                 spec["allow_remote"] = True
             if allowed_hosts:

@@ -97,6 +97,9 @@ class Output:
 
     path: str
     codec: Codec = "none"
+    # True when abort() can take the output back (a temp file not yet
+    # published); False for stdout, FIFOs and devices, which are written through.
+    discardable: bool = False
 
     def __init__(self) -> None:
         self.bytes_in = 0  # uncompressed bytes accepted
@@ -260,6 +263,7 @@ class FileOutput(Output):
         self._closed = False
         self._target, self.mode = _classify(path)
         self._tmp: Path | None = None
+        self.discardable = self.mode == "replace"
         if self.mode == "through":
             self._raw = _open_through(self._target, FIFO_READER_WAIT_S)
         else:
@@ -554,7 +558,13 @@ class BufferedOutput:
         self.output.close()
 
     def abort(self) -> None:
-        """Discard everything: buffered bytes and the unpublished output (synchronous)."""
+        """Discard everything: buffered bytes and the unpublished output (synchronous).
+
+        A written-through output (stdout, a FIFO, a device) cannot be taken
+        back, so it is left to ``close`` as usual: its reader gets every line.
+        """
+        if not self.output.discardable:
+            return
         self.buf.clear()
         self._pending = 0
         self.failed = True  # close() after abort publishes nothing

@@ -88,3 +88,16 @@ def test_g_after_kill_9_the_next_run_into_the_directory_removes_the_temp(tmp_pat
     r = subprocess.run([*base, "-d", ".3"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert temp_files(tmp_path) == [] and out.exists()
+
+
+async def test_g_abort_of_a_written_through_output_still_delivers_every_line(tmp_path: Path) -> None:
+    """stdout (or a FIFO) cannot be taken back: abort keeps its lines flowing instead of cutting them."""
+    import io
+
+    stream = io.BytesIO()
+    sink = make_sink({"sink": "stdout", "format": "ndjson"}, stdout=stream)
+    await sink.open()
+    await sink.send([sample(0), sample(1)])
+    sink.abort()  # type: ignore[attr-defined]
+    await sink.aclose()
+    assert stream.getvalue().count(b"\n") == 2
