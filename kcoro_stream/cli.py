@@ -8,6 +8,7 @@ the traceback). Old kcoro_mon flags (-P -C -N -c -k -s -m -j -H -d) work on
 
 from __future__ import annotations
 
+import errno
 import inspect
 import math
 import os
@@ -480,8 +481,19 @@ def bench(args: tuple[str, ...]) -> None:
     sys.exit(bench_main(list(args)))
 
 
+_STDOUT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EPIPE, errno.EBADF, errno.EFBIG)
+
+
 def _stdout_failed(e: OSError) -> None:
-    """Our own stdout could not be written (disk full, closed pipe): one line, not a traceback."""
+    """Our own stdout could not be written (disk full, closed pipe): one line, not a traceback.
+
+    Only an OSError without a file name and with a write errno is taken for
+    that; any other escaped OSError is a bug and reported as one (exit 70).
+    """
+    if e.filename is not None or e.errno not in _STDOUT_ERRNOS:
+        if os.environ.get("KCORO_STREAM_DEBUG"):
+            raise e
+        _fail(f"internal error: {type(e).__name__}: {e} (set KCORO_STREAM_DEBUG=1 for a traceback)", 70)
     try:  # the interpreter's final flush must not fail again ("Exception ignored ...")
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
