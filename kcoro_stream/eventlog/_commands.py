@@ -19,6 +19,7 @@ from kcoro_stream.eventlog._types import LogProblem
 from kcoro_stream.events import RAW_TYPES, RunStarted, decode_frame, wall_seconds
 
 _FLUSH_AT: Final = 1 << 16
+_MAX_REPORTED: Final = 100  # undecodable frames reported one by one; the rest are counted
 
 
 def _line_type(cls: type) -> type[msgspec.Struct]:
@@ -62,11 +63,15 @@ def cat_ndjson(
     buf = bytearray()
     count = 0
     undecodable: list[LogProblem] = []
+    more = 0  # undecodable frames beyond the first _MAX_REPORTED (counted, not kept)
     for file, block_offset, frame in reader.located_frames(from_ts_ns, to_ts_ns):
         try:
             evs = decode_frame(frame.payload)
         except msgspec.DecodeError as e:  # decode_frame's one error type
-            undecodable.append(bad_payload_problem(file, block_offset, frame.seq, e))
+            if len(undecodable) < _MAX_REPORTED:
+                undecodable.append(bad_payload_problem(file, block_offset, frame.seq, e))
+            else:
+                more += 1
             continue
         seq = frame.seq
         for ev in evs:
@@ -78,6 +83,13 @@ def cat_ndjson(
             buf.clear()
     if buf:
         out.write(buf)
+    if more:
+        last = undecodable[-1]
+        undecodable.append(
+            LogProblem(
+                last.file, last.offset, "bad_payload", f"... and {more} more frames that do not decode"
+            )
+        )
     if on_problem is not None:
         for p in [*reader.problems, *undecodable]:
             on_problem(p)

@@ -25,6 +25,7 @@ import re
 import struct
 import sys
 from array import array
+from collections.abc import Iterable, Iterator
 from itertools import accumulate, pairwise
 from typing import Final
 
@@ -218,13 +219,29 @@ def encode_timestamps(ts: array) -> bytes:
     return out.tobytes()
 
 
-def decode_timestamps(data: bytes | memoryview) -> list[int] | None:
-    """Inverse of :func:`encode_timestamps`; None if a value leaves i64."""
+def decode_timestamps(data: bytes | memoryview) -> Iterable[int] | None:
+    """Inverse of :func:`encode_timestamps`; None if a value leaves i64.
+
+    Returns a lazy iterable (a block may hold millions of frames): one pass
+    checks the range without keeping the values, the caller's pass makes them.
+    """
     arr = array("q")
     arr.frombytes(data)
     if sys.byteorder != "little":
         arr.byteswap()
-    out = list(accumulate(arr))
-    if out and (min(out) < I64_MIN or max(out) > I64_MAX):
-        return None
-    return out
+    for t in accumulate(arr):
+        if not I64_MIN <= t <= I64_MAX:
+            return None
+    return _Accumulated(arr)
+
+
+class _Accumulated:
+    """Re-iterable running sums of an array (what decode_timestamps hands out)."""
+
+    __slots__ = ("_arr",)
+
+    def __init__(self, arr: array) -> None:
+        self._arr = arr
+
+    def __iter__(self) -> Iterator[int]:
+        return accumulate(self._arr)

@@ -140,7 +140,8 @@ class LogReader:
 
     def _iter_blocks(
         self, from_ts_ns: int | None, to_ts_ns: int | None
-    ) -> Iterator[tuple[SegmentScan, BlockRef, list[LogFrame]]]:
+    ) -> Iterator[tuple[SegmentScan, BlockRef, Iterator[LogFrame]]]:
+        """Each block's frames as a lazy iterator: consume it before asking for the next block."""
         for s in self._scans:
             if not s.usable or not s.blocks:
                 continue
@@ -166,9 +167,10 @@ class LogReader:
                         found.append(
                             LogProblem(s.name, b.offset, "corrupt_block", f"read error: {e.strerror}")
                         )
-                        frames = []
-                    self._report(found)
+                        frames = iter(())
+                    self._report(found)  # what reading the block found
                     yield s, b, frames
+                    self._report(found)  # and what cutting its frames found
             finally:
                 os.close(fd)
 

@@ -19,6 +19,7 @@ import errno
 import os
 import stat
 import struct
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
@@ -282,20 +283,26 @@ def _resync(fd: int, start: int, size: int) -> int | None:
 _dctx: Final = zstandard.ZstdDecompressor()
 
 
-def read_block(fd: int, name: str, ref: BlockRef, problems: list[LogProblem]) -> list[LogFrame]:
-    """Every verified frame of one block; damage goes to ``problems``."""
+def read_block(fd: int, name: str, ref: BlockRef, problems: list[LogProblem]) -> Iterator[LogFrame]:
+    """Every verified frame of one block, lazily; damage goes to ``problems``.
+
+    The block is read, checked and inflated now; frames are cut as the caller
+    iterates (a 2 KB block of zeros can hold 2.8 million empty frames: a list
+    of them would take ~800 MB). Problems found while cutting are appended
+    to ``problems`` by the time the iterator is exhausted.
+    """
     hb = os.pread(fd, BLOCK_HEADER_SIZE, ref.offset)
     h = decode_block_header(hb)
     if isinstance(h, str):
         problems.append(LogProblem(name, ref.offset, "corrupt_block", h))
-        return []
+        return iter(())
     if (h.clen, h.data_crc, h.raw_len, h.frames) != (ref.clen, ref.data_crc, ref.raw_len, ref.frames):
         problems.append(LogProblem(name, ref.offset, "corrupt_block", "block header differs from the index"))
-        return []
+        return iter(())
     data = os.pread(fd, h.clen, ref.offset + BLOCK_HEADER_SIZE)
     if len(data) != h.clen or crc32c(data) != h.data_crc:
         problems.append(LogProblem(name, ref.offset, "corrupt_block", "block data CRC mismatch"))
-        return []
+        return iter(())
     # python-zstandard ignores max_output_size when the frame states its own
     # content size: a 33 KB frame of zeros claiming 1 GiB would be inflated in
     # full. So the stated size must equal the block's raw size (our writer
@@ -304,7 +311,7 @@ def read_block(fd: int, name: str, ref: BlockRef, problems: list[LogProblem]) ->
         stated = zstandard.frame_content_size(data)
     except zstandard.ZstdError as e:
         problems.append(LogProblem(name, ref.offset, "corrupt_block", f"zstd: {e}"))
-        return []
+        return iter(())
     if stated not in (-1, h.raw_len):
         problems.append(
             LogProblem(
@@ -314,54 +321,53 @@ def read_block(fd: int, name: str, ref: BlockRef, problems: list[LogProblem]) ->
                 f"zstd frame inflates past the block: says {stated} bytes, block header says {h.raw_len}",
             )
         )
-        return []
+        return iter(())
     try:
         raw = _dctx.decompress(data, max_output_size=h.raw_len)
     except zstandard.ZstdError as e:
         problems.append(LogProblem(name, ref.offset, "corrupt_block", f"zstd: {e}"))
-        return []
+        return iter(())
     if len(raw) != h.raw_len:
         problems.append(
             LogProblem(
                 name, ref.offset, "corrupt_block", f"inflated to {len(raw)} bytes, header says {h.raw_len}"
             )
         )
-        return []
+        return iter(())
     return split_frames(raw, h.frames, name, ref.offset, problems)
 
 
 def split_frames(
     raw: bytes, nframes: int, name: str, offset: int, problems: list[LogProblem]
-) -> list[LogFrame]:
-    """Cut a decompressed block into frames, verifying each frame's CRC."""
+) -> Iterator[LogFrame]:
+    """Cut a decompressed block into frames as they are asked for, verifying each frame's CRC."""
     end = len(raw) - 8 * nframes
-    ts = decode_timestamps(raw[end:]) if end >= 0 else None
+    ts = decode_timestamps(memoryview(raw)[end:]) if end >= 0 else None
     if ts is None:
         problems.append(LogProblem(name, offset, "corrupt_block", "bad timestamp table"))
-        return []
+        return
     mv = memoryview(raw)
     base = ffi.from_buffer(raw)
     crc = lib.kcs_crc32c_buf
     unpack = FRAME_HEADER.unpack_from
-    out: list[LogFrame] = []
     pos = 0
     bad = 0
-    for i in range(nframes):
+    for i, t in enumerate(ts):
         if pos + FRAME_HEADER_SIZE > end:
             problems.append(
                 LogProblem(name, offset, "corrupt_block", f"frame {i} of {nframes} runs past the block")
             )
-            return out
+            return
         ln, fcrc, seq = unpack(raw, pos)
         nxt = pos + FRAME_HEADER_SIZE + ((ln + 7) & ~7)
         if ln & FRAME_PAD or ln > FRAME_MAX_PAYLOAD or nxt > end:
             problems.append(LogProblem(name, offset, "corrupt_block", f"frame {i} has a bad length {ln}"))
-            return out
+            return
         start = pos + FRAME_HEADER_SIZE
         if crc(0, base + start, ln) != fcrc:
             bad += 1
         else:
-            out.append(LogFrame(seq, ts[i], mv[start : start + ln]))
+            yield LogFrame(seq, t, mv[start : start + ln])
         pos = nxt
     if bad:
         problems.append(
@@ -371,4 +377,3 @@ def split_frames(
         problems.append(
             LogProblem(name, offset, "corrupt_block", f"{end - pos} stray bytes after the frames")
         )
-    return out

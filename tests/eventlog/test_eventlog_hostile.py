@@ -147,3 +147,29 @@ def test_d_block_positions_past_the_file_are_a_torn_tail(tmp_path: Path) -> None
     reader = open_log(run)
     assert [p.kind for p in reader.problems] == ["torn_tail"]
     repair(run)
+
+
+def test_d_millions_of_empty_frames_in_a_tiny_block_are_read_lazily(tmp_path: Path) -> None:
+    """A block of zeros is valid empty frames (24 bytes each; 2.8 million in the 64 MiB a block
+    may hold, ~800 MB as a list): memory stays ~ the inflated block. 4 MiB keeps the test fast."""
+    import tracemalloc
+
+    raw_len = (4 << 20) // 24 * 24
+    cobj = zstandard.ZstdCompressor(level=3).compressobj(size=raw_len)
+    chunk = bytes(1 << 20)
+    comp = b"".join(cobj.compress(chunk[: min(1 << 20, raw_len - i)]) for i in range(0, raw_len, 1 << 20))
+    comp += cobj.flush()
+    run = tmp_path / "run"
+    forged_segment(run, comp, raw_len=raw_len, frames=raw_len // 24)
+    tracemalloc.start()
+    try:
+        n = sum(1 for _ in open_log(run).frames())
+        found: list[object] = []
+        with open(os.devnull, "wb") as sink:
+            cat_ndjson(run, sink, on_problem=found.append)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert n == raw_len // 24
+    assert peak < 2 * raw_len  # the inflated block and little else
+    assert len(found) == 101 and "more frames that do not decode" in str(found[-1])
