@@ -223,13 +223,16 @@ def scan_segment(path: Path, number: int, index_path: Path) -> SegmentScan:
 def _scan_blocks(fd: int, s: SegmentScan) -> None:
     off = SEGMENT_HEADER_SIZE
     size = s.size
+    # Bytes resync may CRC for candidate blocks. Without a bound, a file of
+    # CRC-valid forged headers each claiming a 64 MiB body costs hours.
+    budget = [4 * size + (64 << 20)]
     torn: tuple[int, str] | None = None
     while off < size:
         h = decode_block_header(os.pread(fd, BLOCK_HEADER_SIZE, off))
         if not isinstance(h, str) and off + BLOCK_HEADER_SIZE + h.clen > size:
             h = f"block of {h.clen} compressed bytes runs past the end of the file"
         if isinstance(h, str):
-            nxt = _resync(fd, off + 1, size)
+            nxt = _resync(fd, off + 1, size, budget)
             if nxt is None:
                 torn = (off, h)
                 break
@@ -256,8 +259,12 @@ def _scan_blocks(fd: int, s: SegmentScan) -> None:
         s.torn_at = at
 
 
-def _resync(fd: int, start: int, size: int) -> int | None:
-    """Offset of the next block whose header and data both verify, or None."""
+def _resync(fd: int, start: int, size: int, budget: list[int]) -> int | None:
+    """Offset of the next block whose header and data both verify, or None.
+
+    ``budget[0]`` is what is left of the bytes candidates may cost to verify;
+    when it runs out the rest of the file counts as unreadable (None).
+    """
     pos = start
     while pos + BLOCK_HEADER_SIZE <= size:
         chunk = os.pread(fd, min(_RESYNC_CHUNK, size - pos), pos)
@@ -269,12 +276,12 @@ def _resync(fd: int, start: int, size: int) -> int | None:
             if cand + BLOCK_HEADER_SIZE > size:
                 return None
             h = decode_block_header(os.pread(fd, BLOCK_HEADER_SIZE, cand))
-            if (
-                not isinstance(h, str)
-                and cand + BLOCK_HEADER_SIZE + h.clen <= size
-                and crc32c(os.pread(fd, h.clen, cand + BLOCK_HEADER_SIZE)) == h.data_crc
-            ):
-                return cand
+            if not isinstance(h, str) and cand + BLOCK_HEADER_SIZE + h.clen <= size:
+                budget[0] -= h.clen
+                if budget[0] < 0:
+                    return None
+                if crc32c(os.pread(fd, h.clen, cand + BLOCK_HEADER_SIZE)) == h.data_crc:
+                    return cand
             i = chunk.find(BLOCK_MAGIC, i + 1)
         pos += max(1, len(chunk) - len(BLOCK_MAGIC) + 1)
     return None

@@ -173,3 +173,37 @@ def test_d_millions_of_empty_frames_in_a_tiny_block_are_read_lazily(tmp_path: Pa
     assert n == raw_len // 24
     assert peak < 2 * raw_len  # the inflated block and little else
     assert len(found) == 101 and "more frames that do not decode" in str(found[-1])
+
+
+def test_d_resync_over_forged_headers_has_a_bounded_cost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """20,000 CRC-valid headers each claiming the rest of the file (with a wrong data CRC)
+    behind a broken first block: resync verifies candidates only up to a byte budget
+    (4 x file size + 64 MiB) instead of ~13 GB, and the rest of the file is a torn tail."""
+    from kcoro_stream.eventlog._format import _BLOCK_HEADER, BLOCK_MAGIC, crc32c
+
+    n = 20_000
+    size = SEGMENT_HEADER_SIZE + 64 + n * BLOCK_HEADER_SIZE
+    body = bytearray(b"XXXX" + bytes(60))  # a broken first block header
+    for i in range(n):
+        off = SEGMENT_HEADER_SIZE + 64 + i * BLOCK_HEADER_SIZE
+        clen = size - off - BLOCK_HEADER_SIZE
+        raw = min(clen * 4 + 64, 64 << 20)
+        h = _BLOCK_HEADER.pack(BLOCK_MAGIC, clen, 1, raw, 1, 0, 0, 0, 0, 0, 0, 0)
+        body += h[:-4] + struct.pack("<I", crc32c(h[:-4]))
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / segment_name(1)).write_bytes(encode_segment_header(1, ts_of(0), 0, "forged") + bytes(body))
+    from kcoro_stream.eventlog import _segment
+
+    verified = [0]
+
+    def counting_crc(data: bytes) -> int:
+        verified[0] += len(data)
+        return crc32c(data)
+
+    monkeypatch.setattr(_segment, "crc32c", counting_crc)
+    reader = open_log(run)
+    assert [(p.kind, p.offset) for p in reader.problems] == [("torn_tail", SEGMENT_HEADER_SIZE)]
+    assert verified[0] <= 5 * size + (64 << 20)  # unbounded: ~n * size / 2 = 13 GB
