@@ -166,3 +166,24 @@ def test_e_cli_bad_address_is_one_usage_line(flag: str, value: str) -> None:
     lines = r.stderr.strip().splitlines()
     assert r.returncode == 2, r.stderr
     assert len(lines) == 1 and lines[0].startswith("kcoro-stream: ") and "Traceback" not in r.stderr
+
+
+def test_e_cli_binds_ipv6_loopback_in_brackets() -> None:
+    """`--websocket '[::1]:PORT'` was refused as non-loopback; it is loopback."""
+    r = subprocess.run(
+        [
+            *KS,
+            "replay",
+            LEGACY,
+            "--no-tui",
+            "--no-stdout",
+            "--websocket",
+            "[::1]:0",
+            "--prometheus",
+            "[::1]:0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
