@@ -8,6 +8,7 @@ the traceback). Old kcoro_mon flags (-P -C -N -c -k -s -m -j -H -d) work on
 
 from __future__ import annotations
 
+import errno
 import inspect
 import math
 import os
@@ -102,7 +103,7 @@ def _duration(value: str | None, flag: str) -> float | None:
         out = float(v) * scale
     except ValueError:
         raise UsageError(f"{flag}: bad duration {value!r} (examples: 3, 2.5s, 250ms, 1m)") from None
-    if not math.isfinite(out) or out < 0:
+    if not math.isfinite(out) or out < 0 or out > 1e9:  # nan, 1e400: a duration, not a float
         raise UsageError(f"{flag}: bad duration {value!r}: must be a finite time, not negative")
     return out
 
@@ -133,18 +134,22 @@ def _out_sink(path: str, legacy: bool = False) -> dict[str, Any]:
     return spec
 
 
-def _surface_sinks(prometheus: str | None, websocket: str | None, allow_remote: bool) -> list[Any]:
+def _surface_sinks(
+    prometheus: str | None, websocket: str | None, allow_remote: bool, allowed_hosts: tuple[str, ...] = ()
+) -> list[Any]:
+    from .sinks._address import split_host_port
+
     extra: list[Any] = []
     for name, addr in (("prometheus", prometheus), ("websocket", websocket)):
         if addr:
-            host, _, port = addr.rpartition(":")
-            spec: dict[str, Any] = {"sink": name, "host": host or "127.0.0.1"}
-            try:
-                spec["port"] = int(port)
-            except ValueError:
-                raise UsageError(f"--{name}: expected HOST:PORT, got {addr!r}") from None
+            host, port = split_host_port(f"--{name}", addr, None)
+            spec: dict[str, Any] = {"sink": name, "host": host}
+            if port is not None:  # else the sink's default port
+                spec["port"] = port
             if allow_remote:
                 spec["allow_remote"] = True
+            if allowed_hosts:
+                spec["allowed_hosts"] = list(allowed_hosts)
             extra.append(spec)
     return extra
 
@@ -195,6 +200,13 @@ def _sink_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--websocket", metavar="HOST:PORT", help="Serve the browser dashboard and /ws."),
         click.option("--allow-remote", is_flag=True, help="Allow servers to bind non-loopback addresses."),
         click.option(
+            "--allowed-host",
+            "allowed_hosts",
+            multiple=True,
+            metavar="NAME[:PORT]",
+            help="Also answer requests whose Host header is NAME (repeatable; loopback always).",
+        ),
+        click.option(
             "--tui/--no-tui", default=None, help="Terminal dashboard (default: when stdout is a TTY)."
         ),
         click.option("--force", is_flag=True, help="Overwrite existing output files."),
@@ -217,7 +229,7 @@ def _build_options(p: Any, kw: dict[str, Any]) -> Any:
         specs = [s for s in specs if s != "stdout"] + [{"sink": "stdout", "legacy": True}]
     elif legacy:
         specs.append(_out_sink(legacy, legacy=True))
-    specs += _surface_sinks(kw["prometheus"], kw["websocket"], kw["allow_remote"])
+    specs += _surface_sinks(kw["prometheus"], kw["websocket"], kw["allow_remote"], kw["allowed_hosts"])
     tui = kw["tui"]
     if kw.get("headless"):
         tui = False
@@ -414,6 +426,10 @@ def log_info(run_dir: Path) -> None:
     click.echo(_guard(lambda: info_text(run_dir)))
 
 
+def _warn(problem: object) -> None:
+    click.secho(f"kcoro-stream: warning: {problem}", fg="yellow", err=True)
+
+
 @log.command("cat")
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--from", "from_", metavar="T", help="Start T after the first event.")
@@ -431,7 +447,7 @@ def log_cat(run_dir: Path, from_: str | None, to: str | None) -> None:
             lo = None if lo_s is None else first + int(lo_s * 1e9)
             hi = None if hi_s is None else first + int(hi_s * 1e9)
         try:
-            cat_ndjson(run_dir, sys.stdout.buffer, lo, hi)
+            cat_ndjson(run_dir, sys.stdout.buffer, lo, hi, on_problem=_warn)
             sys.stdout.buffer.flush()
         except BrokenPipeError:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -505,8 +521,43 @@ def bench(args: tuple[str, ...]) -> None:
     sys.exit(bench_main(list(args)))
 
 
+_STDOUT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EPIPE, errno.EBADF, errno.EFBIG)
+
+
+def _stdout_failed(e: OSError) -> None:
+    """Our own stdout could not be written (disk full, closed pipe): one line, not a traceback.
+
+    Only an OSError without a file name and with a write errno is taken for
+    that; any other escaped OSError is a bug and reported as one (exit 70).
+    """
+    if e.filename is not None or e.errno not in _STDOUT_ERRNOS:
+        if os.environ.get("KCORO_STREAM_DEBUG"):
+            raise e
+        _fail(f"internal error: {type(e).__name__}: {e} (set KCORO_STREAM_DEBUG=1 for a traceback)", 70)
+    try:  # the interpreter's final flush must not fail again ("Exception ignored ...")
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+    if isinstance(e, BrokenPipeError):
+        sys.exit(0)  # the reader left (| head): nothing to report
+    _fail(f"cannot write to standard output ({e.strerror or e})", 1)
+
+
 def main() -> None:
-    cli(prog_name="kcoro-stream")
+    code: Any = 0
+    try:
+        cli(prog_name="kcoro-stream")
+    except SystemExit as e:
+        code = e.code
+    except OSError as e:
+        _stdout_failed(e)
+    try:
+        sys.stdout.flush()
+    except OSError as e:
+        _stdout_failed(e)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -292,8 +292,21 @@ frame_encoder: Final = msgspec.msgpack.Encoder()
 
 
 def decode_frame(payload: bytes | memoryview) -> list[RawEvent]:
-    """Decode one frame payload (a msgpack array of events)."""
-    return frame_decoder.decode(payload)
+    """Decode one frame payload (a msgpack array of events).
+
+    Raises ``msgspec.DecodeError`` (its subclass ``msgspec.ValidationError``
+    for well-formed msgpack of the wrong shape) for ANY payload that is not a
+    list of events, and nothing else: msgspec reports invalid UTF-8 in a str
+    field as ``UnicodeDecodeError`` and some out-of-range values as other
+    ValueErrors, which are re-raised here as ``DecodeError`` so every caller
+    (run loop, log reader, log commands) needs one ``except`` clause.
+    """
+    try:
+        return frame_decoder.decode(payload)
+    except msgspec.DecodeError:
+        raise
+    except (ValueError, OverflowError, TypeError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
+        raise msgspec.DecodeError(f"undecodable payload ({type(e).__name__}: {e})") from None
 
 
 def encode_frame(events: list[RawEvent]) -> bytes:

@@ -14,11 +14,12 @@ from typing import Any, BinaryIO, Final
 
 import msgspec
 
-from kcoro_stream.eventlog._reader import open_log, type_name
+from kcoro_stream.eventlog._reader import bad_payload_problem, open_log, type_name
 from kcoro_stream.eventlog._types import LogProblem
 from kcoro_stream.events import RAW_TYPES, RunStarted, decode_frame, wall_seconds
 
 _FLUSH_AT: Final = 1 << 16
+_MAX_REPORTED: Final = 100  # undecodable frames reported one by one; the rest are counted
 
 
 def _line_type(cls: type) -> type[msgspec.Struct]:
@@ -62,13 +63,15 @@ def cat_ndjson(
     buf = bytearray()
     count = 0
     undecodable: list[LogProblem] = []
-    for frame in reader.frames(from_ts_ns, to_ts_ns):
+    more = 0  # undecodable frames beyond the first _MAX_REPORTED (counted, not kept)
+    for file, block_offset, frame in reader.located_frames(from_ts_ns, to_ts_ns):
         try:
             evs = decode_frame(frame.payload)
-        except (msgspec.DecodeError, msgspec.ValidationError) as e:
-            undecodable.append(
-                LogProblem("", 0, "bad_payload", f"frame seq {frame.seq} does not decode: {e}")
-            )
+        except msgspec.DecodeError as e:  # decode_frame's one error type
+            if len(undecodable) < _MAX_REPORTED:
+                undecodable.append(bad_payload_problem(file, block_offset, frame.seq, e))
+            else:
+                more += 1
             continue
         seq = frame.seq
         for ev in evs:
@@ -80,6 +83,13 @@ def cat_ndjson(
             buf.clear()
     if buf:
         out.write(buf)
+    if more:
+        last = undecodable[-1]
+        undecodable.append(
+            LogProblem(
+                last.file, last.offset, "bad_payload", f"... and {more} more frames that do not decode"
+            )
+        )
     if on_problem is not None:
         for p in [*reader.problems, *undecodable]:
             on_problem(p)
@@ -110,7 +120,7 @@ def info_text(run_dir: Path) -> str:
     for frame in islice(reader.frames(), 16):
         try:
             start = next((e for e in decode_frame(frame.payload) if isinstance(e, RunStarted)), None)
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except msgspec.DecodeError:
             continue
         if start is not None:
             break

@@ -25,6 +25,7 @@ import re
 import struct
 import sys
 from array import array
+from collections.abc import Iterable, Iterator
 from itertools import accumulate, pairwise
 from typing import Final
 
@@ -54,6 +55,8 @@ BLOCK_HEADER_SIZE: Final = 64
 _BLOCK_HEADER: Final = struct.Struct("<4sIIIIIQQqqII")
 assert _BLOCK_HEADER.size == BLOCK_HEADER_SIZE
 MAX_BLOCK_RAW: Final = 64 << 20  # a reader refuses to inflate more than this per block
+# ZSTD_compressBound(MAX_BLOCK_RAW) is raw + raw/256 + a little; anything larger is forged.
+MAX_BLOCK_COMPRESSED: Final = MAX_BLOCK_RAW + (MAX_BLOCK_RAW >> 7) + 4096
 
 # -------------------------------------------------------------------- frame
 
@@ -197,8 +200,13 @@ def decode_block_header(data: bytes | memoryview) -> BlockHeader | str:
         return f"bad block magic {bytes(magic)!r}"
     if crc32c(bytes(data[: BLOCK_HEADER_SIZE - 4])) != hcrc:
         return "block header CRC mismatch"
-    if raw_len > MAX_BLOCK_RAW or frames * (FRAME_HEADER_SIZE + 8) > raw_len or tmin > tmax:
-        return f"implausible block header (raw {raw_len} bytes, {frames} frames)"
+    if (
+        raw_len > MAX_BLOCK_RAW
+        or clen > MAX_BLOCK_COMPRESSED
+        or frames * (FRAME_HEADER_SIZE + 8) > raw_len
+        or tmin > tmax
+    ):
+        return f"implausible block header (raw {raw_len} bytes, {clen} compressed, {frames} frames)"
     return BlockHeader(clen, dcrc, raw_len, frames, fseq, lseq, tmin, tmax)
 
 
@@ -211,13 +219,29 @@ def encode_timestamps(ts: array) -> bytes:
     return out.tobytes()
 
 
-def decode_timestamps(data: bytes | memoryview) -> list[int] | None:
-    """Inverse of :func:`encode_timestamps`; None if a value leaves i64."""
+def decode_timestamps(data: bytes | memoryview) -> Iterable[int] | None:
+    """Inverse of :func:`encode_timestamps`; None if a value leaves i64.
+
+    Returns a lazy iterable (a block may hold millions of frames): one pass
+    checks the range without keeping the values, the caller's pass makes them.
+    """
     arr = array("q")
     arr.frombytes(data)
     if sys.byteorder != "little":
         arr.byteswap()
-    out = list(accumulate(arr))
-    if out and (min(out) < I64_MIN or max(out) > I64_MAX):
-        return None
-    return out
+    for t in accumulate(arr):
+        if not I64_MIN <= t <= I64_MAX:
+            return None
+    return _Accumulated(arr)
+
+
+class _Accumulated:
+    """Re-iterable running sums of an array (what decode_timestamps hands out)."""
+
+    __slots__ = ("_arr",)
+
+    def __init__(self, arr: array) -> None:
+        self._arr = arr
+
+    def __iter__(self) -> Iterator[int]:
+        return accumulate(self._arr)

@@ -26,8 +26,16 @@ from kcoro_stream.eventlog._format import (
     index_name,
     parse_segment_name,
 )
-from kcoro_stream.eventlog._segment import BlockRef, SegmentScan, encode_index, read_block, scan_segment
+from kcoro_stream.eventlog._segment import (
+    BlockRef,
+    SegmentScan,
+    encode_index,
+    open_regular,
+    read_block,
+    scan_segment,
+)
 from kcoro_stream.eventlog._types import LogFrame, LogInfo, LogProblem, SegmentInfo
+from kcoro_stream.eventlog._writer import LOCK_NAME, create_new, lock_run_dir, write_all
 from kcoro_stream.events import INGEST_SEQ_BIT, RingLoss, decode_frame
 
 
@@ -39,6 +47,11 @@ def type_name(cls: type) -> str:
             out.append("_")
         out.append(ch.lower())
     return "".join(out)
+
+
+def bad_payload_problem(file: str, block_offset: int, seq: int, error: Exception) -> LogProblem:
+    """A frame whose CRC verifies but whose payload does not decode as events."""
+    return LogProblem(file, block_offset, "bad_payload", f"frame seq {seq} does not decode: {error}")
 
 
 def _list_segments(run_dir: Path) -> list[tuple[int, Path]]:
@@ -114,9 +127,21 @@ class LogReader:
                     if lo <= f.ts_ns < hi:
                         yield f
 
+    def located_frames(
+        self, from_ts_ns: int | None = None, to_ts_ns: int | None = None
+    ) -> Iterator[tuple[str, int, LogFrame]]:
+        """Like ``frames`` with where each frame is: (segment file name, block offset, frame)."""
+        lo = from_ts_ns if from_ts_ns is not None else -(1 << 63)
+        hi = to_ts_ns if to_ts_ns is not None else 1 << 63
+        for s, b, frames in self._iter_blocks(from_ts_ns, to_ts_ns):
+            for f in frames:
+                if lo <= f.ts_ns < hi:
+                    yield s.name, b.offset, f
+
     def _iter_blocks(
         self, from_ts_ns: int | None, to_ts_ns: int | None
-    ) -> Iterator[tuple[SegmentScan, BlockRef, list[LogFrame]]]:
+    ) -> Iterator[tuple[SegmentScan, BlockRef, Iterator[LogFrame]]]:
+        """Each block's frames as a lazy iterator: consume it before asking for the next block."""
         for s in self._scans:
             if not s.usable or not s.blocks:
                 continue
@@ -125,7 +150,7 @@ class LogReader:
             if to_ts_ns is not None and min(b.ts_min for b in s.blocks) >= to_ts_ns:
                 continue
             try:
-                fd = os.open(s.path, os.O_RDONLY)
+                fd = open_regular(s.path)
             except OSError as e:
                 self._report([LogProblem(s.name, 0, "bad_header", f"cannot open: {e.strerror}")])
                 continue
@@ -142,9 +167,10 @@ class LogReader:
                         found.append(
                             LogProblem(s.name, b.offset, "corrupt_block", f"read error: {e.strerror}")
                         )
-                        frames = []
-                    self._report(found)
+                        frames = iter(())
+                    self._report(found)  # what reading the block found
                     yield s, b, frames
+                    self._report(found)  # and what cutting its frames found
             finally:
                 os.close(fd)
 
@@ -179,14 +205,8 @@ class LogReader:
                     acc[2] = f.seq
                 try:
                     evs = decode_frame(f.payload)
-                except (msgspec.DecodeError, msgspec.ValidationError) as e:
-                    self._report(
-                        [
-                            LogProblem(
-                                s.name, ref.offset, "bad_payload", f"frame seq {f.seq} does not decode: {e}"
-                            )
-                        ]
-                    )
+                except msgspec.DecodeError as e:  # decode_frame's one error type
+                    self._report([bad_payload_problem(s.name, ref.offset, f.seq, e)])
                     continue
                 events += len(evs)
                 for ev in evs:
@@ -256,6 +276,19 @@ def repair(run_dir: Path) -> list[LogProblem]:
     """
     run_dir = Path(run_dir)
     reader = open_log(run_dir)
+    lock = (
+        lock_run_dir(run_dir, what="repair it after that run ends")
+        if (run_dir / LOCK_NAME).exists()
+        else None
+    )
+    try:
+        return _repair(run_dir, reader)
+    finally:
+        if lock is not None:
+            os.close(lock)
+
+
+def _repair(run_dir: Path, reader: LogReader) -> list[LogProblem]:
     reader.info()  # a full verified pass, so corrupt blocks are reported too
     for s in reader._scans:
         if s.torn_at is None:
@@ -267,7 +300,11 @@ def repair(run_dir: Path) -> list[LogProblem]:
                 data = encode_index(s.size, s.header_bytes, s.header.run_id, s.header.first_ts_ns, s.blocks)
                 idx = run_dir / index_name(s.number)
                 tmp = idx.with_suffix(".kcsidx.tmp")
-                tmp.write_bytes(data)
+                fd = create_new(tmp)
+                try:
+                    write_all(fd, data)
+                finally:
+                    os.close(fd)
                 os.replace(tmp, idx)
         except OSError as e:
             raise LogError(f"{s.path}: cannot repair: {e.strerror}") from None

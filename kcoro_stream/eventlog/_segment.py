@@ -15,9 +15,11 @@ CRC), so a stale or forged index can cost a block, never return wrong data.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import struct
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
@@ -84,11 +86,49 @@ def encode_index(
     return INDEX_MAGIC + struct.pack("<I", len(body)) + body + struct.pack("<I", crc32c(body))
 
 
-def _load_index(path: Path, segment_bytes: int, header: bytes) -> list[BlockRef] | None:
-    """Blocks from a sidecar that matches this exact segment file, else None."""
+def open_regular(path: Path) -> int:
+    """Open ``path`` read-only if it is a regular file; never blocks on a FIFO.
+
+    O_NONBLOCK makes opening a FIFO return at once; the fstat of the opened
+    descriptor (not of the name, which may change meanwhile) decides. Raises
+    OSError, with ``strerror`` "not a regular file" for anything else.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
     try:
-        data = path.read_bytes()
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _index_limit(segment_bytes: int) -> int:
+    """The largest index a segment of this size can have (a ref per 64-byte block header)."""
+    return 4096 + (segment_bytes // BLOCK_HEADER_SIZE + 1) * 96
+
+
+def _load_index(path: Path, segment_bytes: int, header: bytes) -> list[BlockRef] | None:
+    """Blocks from a sidecar that matches this exact segment file, else None.
+
+    Only a regular file no larger than the segment could need is read: a FIFO
+    or a link to /dev/zero under the index's name is ignored (and scanned past).
+    """
+    try:
+        fd = open_regular(path)
     except OSError:
+        return None
+    try:
+        limit = _index_limit(segment_bytes)
+        if os.fstat(fd).st_size > limit:
+            return None
+        data = os.pread(fd, limit + 1, 0)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    if len(data) > limit:
         return None
     if len(data) < 16 or data[:8] != INDEX_MAGIC:
         return None
@@ -148,13 +188,11 @@ def scan_segment(path: Path, number: int, index_path: Path) -> SegmentScan:
     """Open one segment file and list its blocks; never raises on bad bytes."""
     s = SegmentScan(path, number)
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            s.foreign = True
-            s.problem(0, "bad_header", "not a regular file")
-            return s
-        fd = os.open(path, os.O_RDONLY)
+        fd = open_regular(path)
     except OSError as e:
-        s.problem(0, "bad_header", f"cannot open: {e.strerror}")
+        why = e.strerror or str(e)
+        s.foreign = why == "not a regular file"
+        s.problem(0, "bad_header", why if s.foreign else f"cannot open: {why}")
         return s
     try:
         s.size = os.fstat(fd).st_size
@@ -185,13 +223,16 @@ def scan_segment(path: Path, number: int, index_path: Path) -> SegmentScan:
 def _scan_blocks(fd: int, s: SegmentScan) -> None:
     off = SEGMENT_HEADER_SIZE
     size = s.size
+    # Bytes resync may CRC for candidate blocks. Without a bound, a file of
+    # CRC-valid forged headers each claiming a 64 MiB body costs hours.
+    budget = [4 * size + (64 << 20)]
     torn: tuple[int, str] | None = None
     while off < size:
         h = decode_block_header(os.pread(fd, BLOCK_HEADER_SIZE, off))
         if not isinstance(h, str) and off + BLOCK_HEADER_SIZE + h.clen > size:
             h = f"block of {h.clen} compressed bytes runs past the end of the file"
         if isinstance(h, str):
-            nxt = _resync(fd, off + 1, size)
+            nxt = _resync(fd, off + 1, size, budget)
             if nxt is None:
                 torn = (off, h)
                 break
@@ -218,8 +259,12 @@ def _scan_blocks(fd: int, s: SegmentScan) -> None:
         s.torn_at = at
 
 
-def _resync(fd: int, start: int, size: int) -> int | None:
-    """Offset of the next block whose header and data both verify, or None."""
+def _resync(fd: int, start: int, size: int, budget: list[int]) -> int | None:
+    """Offset of the next block whose header and data both verify, or None.
+
+    ``budget[0]`` is what is left of the bytes candidates may cost to verify;
+    when it runs out the rest of the file counts as unreadable (None).
+    """
     pos = start
     while pos + BLOCK_HEADER_SIZE <= size:
         chunk = os.pread(fd, min(_RESYNC_CHUNK, size - pos), pos)
@@ -231,12 +276,12 @@ def _resync(fd: int, start: int, size: int) -> int | None:
             if cand + BLOCK_HEADER_SIZE > size:
                 return None
             h = decode_block_header(os.pread(fd, BLOCK_HEADER_SIZE, cand))
-            if (
-                not isinstance(h, str)
-                and cand + BLOCK_HEADER_SIZE + h.clen <= size
-                and crc32c(os.pread(fd, h.clen, cand + BLOCK_HEADER_SIZE)) == h.data_crc
-            ):
-                return cand
+            if not isinstance(h, str) and cand + BLOCK_HEADER_SIZE + h.clen <= size:
+                budget[0] -= h.clen
+                if budget[0] < 0:
+                    return None
+                if crc32c(os.pread(fd, h.clen, cand + BLOCK_HEADER_SIZE)) == h.data_crc:
+                    return cand
             i = chunk.find(BLOCK_MAGIC, i + 1)
         pos += max(1, len(chunk) - len(BLOCK_MAGIC) + 1)
     return None
@@ -245,67 +290,91 @@ def _resync(fd: int, start: int, size: int) -> int | None:
 _dctx: Final = zstandard.ZstdDecompressor()
 
 
-def read_block(fd: int, name: str, ref: BlockRef, problems: list[LogProblem]) -> list[LogFrame]:
-    """Every verified frame of one block; damage goes to ``problems``."""
+def read_block(fd: int, name: str, ref: BlockRef, problems: list[LogProblem]) -> Iterator[LogFrame]:
+    """Every verified frame of one block, lazily; damage goes to ``problems``.
+
+    The block is read, checked and inflated now; frames are cut as the caller
+    iterates (a 2 KB block of zeros can hold 2.8 million empty frames: a list
+    of them would take ~800 MB). Problems found while cutting are appended
+    to ``problems`` by the time the iterator is exhausted.
+    """
     hb = os.pread(fd, BLOCK_HEADER_SIZE, ref.offset)
     h = decode_block_header(hb)
     if isinstance(h, str):
         problems.append(LogProblem(name, ref.offset, "corrupt_block", h))
-        return []
+        return iter(())
     if (h.clen, h.data_crc, h.raw_len, h.frames) != (ref.clen, ref.data_crc, ref.raw_len, ref.frames):
         problems.append(LogProblem(name, ref.offset, "corrupt_block", "block header differs from the index"))
-        return []
+        return iter(())
     data = os.pread(fd, h.clen, ref.offset + BLOCK_HEADER_SIZE)
     if len(data) != h.clen or crc32c(data) != h.data_crc:
         problems.append(LogProblem(name, ref.offset, "corrupt_block", "block data CRC mismatch"))
-        return []
+        return iter(())
+    # python-zstandard ignores max_output_size when the frame states its own
+    # content size: a 33 KB frame of zeros claiming 1 GiB would be inflated in
+    # full. So the stated size must equal the block's raw size (our writer
+    # always states it), and an unstated one is bounded by max_output_size.
+    try:
+        stated = zstandard.frame_content_size(data)
+    except zstandard.ZstdError as e:
+        problems.append(LogProblem(name, ref.offset, "corrupt_block", f"zstd: {e}"))
+        return iter(())
+    if stated not in (-1, h.raw_len):
+        problems.append(
+            LogProblem(
+                name,
+                ref.offset,
+                "corrupt_block",
+                f"zstd frame inflates past the block: says {stated} bytes, block header says {h.raw_len}",
+            )
+        )
+        return iter(())
     try:
         raw = _dctx.decompress(data, max_output_size=h.raw_len)
     except zstandard.ZstdError as e:
         problems.append(LogProblem(name, ref.offset, "corrupt_block", f"zstd: {e}"))
-        return []
+        return iter(())
     if len(raw) != h.raw_len:
         problems.append(
             LogProblem(
                 name, ref.offset, "corrupt_block", f"inflated to {len(raw)} bytes, header says {h.raw_len}"
             )
         )
-        return []
+        return iter(())
     return split_frames(raw, h.frames, name, ref.offset, problems)
 
 
 def split_frames(
     raw: bytes, nframes: int, name: str, offset: int, problems: list[LogProblem]
-) -> list[LogFrame]:
-    """Cut a decompressed block into frames, verifying each frame's CRC."""
+) -> Iterator[LogFrame]:
+    """Cut a decompressed block into frames as they are asked for, verifying each frame's CRC."""
     end = len(raw) - 8 * nframes
-    ts = decode_timestamps(raw[end:]) if end >= 0 else None
+    ts = decode_timestamps(memoryview(raw)[end:]) if end >= 0 else None
     if ts is None:
         problems.append(LogProblem(name, offset, "corrupt_block", "bad timestamp table"))
-        return []
+        return
     mv = memoryview(raw)
     base = ffi.from_buffer(raw)
     crc = lib.kcs_crc32c_buf
     unpack = FRAME_HEADER.unpack_from
-    out: list[LogFrame] = []
     pos = 0
     bad = 0
-    for i in range(nframes):
+    for i, t in enumerate(ts):
         if pos + FRAME_HEADER_SIZE > end:
             problems.append(
                 LogProblem(name, offset, "corrupt_block", f"frame {i} of {nframes} runs past the block")
             )
-            return out
+            return
         ln, fcrc, seq = unpack(raw, pos)
         nxt = pos + FRAME_HEADER_SIZE + ((ln + 7) & ~7)
         if ln & FRAME_PAD or ln > FRAME_MAX_PAYLOAD or nxt > end:
             problems.append(LogProblem(name, offset, "corrupt_block", f"frame {i} has a bad length {ln}"))
-            return out
+            return
         start = pos + FRAME_HEADER_SIZE
         if crc(0, base + start, ln) != fcrc:
             bad += 1
         else:
-            out.append(LogFrame(seq, ts[i], mv[start : start + ln]))
+            yield LogFrame(seq, t, mv[start : start + ln])
         pos = nxt
     if bad:
         problems.append(
@@ -315,4 +384,3 @@ def split_frames(
         problems.append(
             LogProblem(name, offset, "corrupt_block", f"{end - pos} stray bytes after the frames")
         )
-    return out

@@ -18,7 +18,9 @@ thread if fsync latency matters.
 
 from __future__ import annotations
 
+import fcntl
 import os
+import stat
 import time
 from array import array
 from collections.abc import Callable
@@ -54,6 +56,56 @@ _FSYNC_POLICIES: Final = ("never", "flush", "always")
 _ZEROS: Final = bytes(8)
 
 
+LOCK_NAME: Final = "writer.lock"
+DIR_MODE: Final = 0o750  # run directory (umask can only narrow these)
+FILE_MODE: Final = 0o640  # segments, indexes, the lock file
+
+
+def create_new(path: Path) -> int:
+    """Create ``path`` for writing: never through a symlink, never an existing file.
+
+    A leftover of our own (a ``.tmp`` from a crashed writer, or anything
+    planted under that name) is unlinked first; unlinking a symlink removes
+    the link, never its target. O_EXCL|O_NOFOLLOW then guarantees the file
+    is new and ours.
+    """
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE)
+
+
+def lock_run_dir(run_dir: Path, *, what: str) -> int:
+    """Take the run directory's writer lock (``writer.lock``, flock, non-blocking).
+
+    Returns the descriptor holding it (closing it releases the lock; so does
+    the process ending, even by kill -9). Raises LogError naming the holder's
+    pid when another process holds it.
+    """
+    path = run_dir / LOCK_NAME
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE)
+    except OSError as e:
+        raise LogError(f"{path}: cannot open the lock file: {e.strerror}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise LogError(f"{path}: the lock file is not a regular file")
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+            raise LogError(
+                f"{run_dir}: another kcoro-stream (pid {holder}) is writing this log; {what}"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 def _has_segments(run_dir: Path) -> bool:
     try:
         return any(parse_segment_name(p.name) is not None for p in run_dir.iterdir())
@@ -61,7 +113,7 @@ def _has_segments(run_dir: Path) -> bool:
         raise LogError(f"{run_dir}: cannot list the run directory: {e.strerror}") from None
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         n = os.write(fd, view)
@@ -114,6 +166,7 @@ class LogWriter:
         self._clock = clock
         self._cctx = zstandard.ZstdCompressor(level=level, write_content_size=True)
         self._seg: _Segment | None = None
+        self._lock_fd: int | None = None  # writer.lock, held until close()
         self._next_number = 1
         self._closed = False
         # pending block
@@ -160,21 +213,31 @@ class LogWriter:
         if len(run_id.encode()) > RUN_ID_MAX:
             raise LogError(f"run id {run_id!r} is longer than {RUN_ID_MAX} bytes")
         try:
-            run_dir.mkdir(parents=True, exist_ok=True)
+            run_dir.parent.mkdir(parents=True, exist_ok=True)
+            run_dir.mkdir(mode=DIR_MODE, exist_ok=True)
         except OSError as e:
             raise LogError(f"{run_dir}: cannot create the run directory: {e.strerror}") from None
-        if _has_segments(run_dir):
-            raise LogError(f"{run_dir}: already holds a log; choose a new run directory")
-        return cls(
-            run_dir,
-            run_id,
-            flush_interval_s=flush_interval_s,
-            fsync=fsync,
-            segment_bytes=segment_bytes,
-            block_bytes=max(1, min(block_bytes, segment_bytes)),
-            level=level,
-            clock=clock,
-        )
+        if not run_dir.is_dir():
+            raise LogError(f"{run_dir}: not a directory")
+        lock = lock_run_dir(run_dir, what="choose another --log directory")
+        try:
+            if _has_segments(run_dir):
+                raise LogError(f"{run_dir}: already holds a log; choose a new run directory")
+            writer = cls(
+                run_dir,
+                run_id,
+                flush_interval_s=flush_interval_s,
+                fsync=fsync,
+                segment_bytes=segment_bytes,
+                block_bytes=max(1, min(block_bytes, segment_bytes)),
+                level=level,
+                clock=clock,
+            )
+        except BaseException:
+            os.close(lock)
+            raise
+        writer._lock_fd = lock
+        return writer
 
     # ----------------------------------------------------------- appending
 
@@ -255,8 +318,13 @@ class LogWriter:
             self.flush()
         finally:
             self._closed = True
-            if self._seg is not None:
-                self._close_segment()
+            try:
+                if self._seg is not None:
+                    self._close_segment()
+            finally:
+                if self._lock_fd is not None:
+                    os.close(self._lock_fd)  # releases the flock
+                    self._lock_fd = None
 
     def __enter__(self) -> Self:
         return self
@@ -297,7 +365,7 @@ class LogWriter:
             seg = self._open_segment(ts[0])
         offset = seg.size
         try:
-            _write_all(seg.fd, block)
+            write_all(seg.fd, block)
         except OSError as e:
             # Leave no half block behind (the frames stay pending for a retry).
             try:
@@ -355,8 +423,8 @@ class LogWriter:
         tmp = path.with_suffix(SEGMENT_SUFFIX + ".tmp")
         header = encode_segment_header(number, first_ts_ns, time.time_ns(), self._run_id)
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-            _write_all(fd, header)
+            fd = create_new(tmp)
+            write_all(fd, header)
             if self._fsync != "never":
                 os.fsync(fd)
             os.rename(tmp, path)
@@ -381,9 +449,9 @@ class LogWriter:
             data = encode_index(seg.size, seg.header, self._run_id, seg.first_ts_ns, seg.blocks)
             idx = self._dir / index_name(seg.number)
             tmp = idx.with_suffix(".kcsidx.tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+            fd = create_new(tmp)
             try:
-                _write_all(fd, data)
+                write_all(fd, data)
                 if self._fsync != "never":
                     os.fsync(fd)
             finally:

@@ -4,6 +4,15 @@ prometheus.py and websocket.py each describe their endpoints as a small ASGI
 app; this module binds it (loopback unless told otherwise), serves it from a
 trio task of the running pipeline, and shuts it down on ``aclose``.
 
+Every HTTP request and WebSocket handshake passes a Host guard first (DNS
+rebinding: a page on evil.example that resolves its name to 127.0.0.1 must
+not read the run's telemetry). The Host header must be a loopback name with
+the server's port (``127.0.0.1``, ``localhost``, ``[::1]``), the bound
+address, or an ``allowed_hosts`` entry; otherwise HTTP gets 421 and a
+WebSocket handshake 403. A WebSocket ``Origin``, when present, must name one
+of the same hosts (or be listed in ``allowed_origins``). Refusals are counted
+(``HttpServer.refused``) and shown in the sink's statistics.
+
 Why a system task: the sink contract (``open``/``send``/``aclose``) hands a
 sink no nursery, and the pipeline may call ``open`` and ``aclose`` from
 different tasks, so the server runs in a trio system task whose cancel scope
@@ -21,7 +30,6 @@ raise) and turned into a ``SinkError`` at ``open`` or a logged line later.
 from __future__ import annotations
 
 import errno
-import ipaddress
 import logging
 import os
 import socket
@@ -33,43 +41,18 @@ import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
 
-from ..errors import SinkError, UsageError
+from ..errors import SinkError
+from ._address import allowed_host_keys, host_key, is_loopback, split_host_port
 
 ASGIApp = Callable[..., Awaitable[None]]  # (scope, receive, send): hypercorn types it more narrowly
 
 log = logging.getLogger("kcoro_stream.http")
 
-DEFAULT_HOST = "127.0.0.1"
-
 
 def parse_host_port(sink: str, arg: str, default_port: int) -> dict[str, Any]:
-    """``"HOST:PORT"``, ``"PORT"``, ``"HOST"`` or ``"[::1]:PORT"`` → config fields."""
-    host, port_text = DEFAULT_HOST, ""
-    if arg.startswith("["):
-        end = arg.find("]")
-        if end < 0:
-            raise UsageError(f"{sink}: bad address {arg!r} (expected [IPv6]:PORT)")
-        host, port_text = arg[1:end], arg[end + 1 :].removeprefix(":")
-    elif arg.count(":") == 1:
-        host, port_text = arg.split(":")
-    elif arg.isdigit():
-        port_text = arg
-    elif arg:
-        host = arg
-    if not port_text:
-        return {"host": host or DEFAULT_HOST, "port": default_port}
-    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
-        raise UsageError(f"{sink}: bad port {port_text!r} in {arg!r} (expected 0..65535)")
-    return {"host": host or DEFAULT_HOST, "port": int(port_text)}
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    """``"HOST:PORT"``, ``"PORT"``, ``"HOST"`` or ``"[::1]:PORT"`` → config fields (see _address)."""
+    host, port = split_host_port(sink, arg, default_port)
+    return {"host": host, "port": port}
 
 
 def check_bind(sink: str, host: str, port: int, allow_remote: bool) -> None:
@@ -96,11 +79,34 @@ def _find_oserror(exc: BaseException) -> OSError | None:
     return None
 
 
+def _header(scope: dict[str, Any], name: bytes) -> str | None:
+    for k, v in scope.get("headers", []):
+        if k.lower() == name:
+            return bytes(v).decode("latin-1")
+    return None
+
+
+def _origin_host(origin: str) -> str | None:
+    """``"http://127.0.0.1:9464"`` → ``"127.0.0.1:9464"`` (ports defaulted by scheme)."""
+    scheme, sep, rest = origin.strip().partition("://")
+    if not sep or scheme.lower() not in ("http", "https") or "/" in rest or "@" in rest:
+        return None
+    return host_key(rest, 443 if scheme.lower() == "https" else 80)
+
+
 class HttpServer:
-    """One hypercorn trio server bound to ``host:port`` serving ``app``."""
+    """One hypercorn trio server bound to ``host:port`` serving ``app`` behind a Host guard."""
 
     def __init__(
-        self, sink: str, app: ASGIApp, host: str, port: int, *, graceful_timeout_s: float = 2.0
+        self,
+        sink: str,
+        app: ASGIApp,
+        host: str,
+        port: int,
+        *,
+        graceful_timeout_s: float = 2.0,
+        allowed_hosts: list[str] | tuple[str, ...] = (),
+        allowed_origins: list[str] | tuple[str, ...] = (),
     ) -> None:
         self.sink = sink
         self.app = app
@@ -108,6 +114,13 @@ class HttpServer:
         self.requested_port = port
         self.port: int | None = None
         self.graceful_timeout_s = graceful_timeout_s
+        self.allowed_hosts = tuple(allowed_hosts)
+        self.allowed_origins = frozenset(allowed_origins)
+        # checked now so a bad entry is a usage error before anything binds
+        allowed_host_keys(host, port, self.allowed_hosts)
+        self._allowed: frozenset[str] = frozenset()
+        self.refused: dict[str, int] = {"host": 0, "origin": 0}  # requests refused, by reason
+        self.refused_websocket = 0  # of which WebSocket handshakes
         self._started = trio.Event()
         self._stopped = trio.Event()
         self._shutdown = trio.Event()
@@ -144,14 +157,16 @@ class HttpServer:
 
     async def _run(self) -> None:
         config = self._config()
+        guarded: ASGIApp = self._guarded
         try:
             with self._scope:
                 async with trio.open_nursery() as nursery:
                     binds = await nursery.start(
-                        partial(serve, self.app, config, shutdown_trigger=self._shutdown.wait, mode="asgi")
+                        partial(serve, guarded, config, shutdown_trigger=self._shutdown.wait, mode="asgi")
                     )
                     # binds: ["http://127.0.0.1:9464"]; port 0 resolves to the real one here.
                     self.port = int(binds[0].rsplit(":", 1)[1])
+                    self._allowed = allowed_host_keys(self.host, self.port, self.allowed_hosts)
                     self._started.set()
         except Exception as e:  # a system task must not raise: report it instead
             if not self._started.is_set():
@@ -161,6 +176,40 @@ class HttpServer:
         finally:
             self._started.set()
             self._stopped.set()
+
+    def host_allowed(self, scope: dict[str, Any]) -> bool:
+        """Whether the request's Host header names this server (see the module docstring)."""
+        value = _header(scope, b"host") or _header(scope, b":authority")
+        key = host_key(value, 80) if value is not None else None
+        return key is not None and key in self._allowed
+
+    def origin_allowed(self, scope: dict[str, Any]) -> bool:
+        """A WebSocket handshake's Origin, when present, must be one of our hosts."""
+        origin = _header(scope, b"origin")
+        if origin is None or origin in self.allowed_origins:
+            return True
+        key = _origin_host(origin)
+        return key is not None and key in self._allowed
+
+    async def _guarded(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        kind = scope.get("type")
+        if kind in ("http", "websocket"):
+            why = None
+            if not self.host_allowed(scope):
+                why = "host"
+            elif kind == "websocket" and not self.origin_allowed(scope):
+                why = "origin"
+            if why is not None:
+                self.refused[why] += 1
+                log.warning("%s: refused a request for %s %r", self.sink, why, _header(scope, why.encode()))
+                if kind == "http":
+                    await send_response(send, 421, f"{why} not allowed\n".encode(), b"text/plain")
+                else:
+                    self.refused_websocket += 1
+                    await receive()  # websocket.connect
+                    await send({"type": "websocket.close", "code": 1008})  # before accept: HTTP 403
+                return
+        await self.app(scope, receive, send)
 
     async def aclose(self) -> None:
         """Graceful shutdown (bounded), then abort what is left, then cancel.

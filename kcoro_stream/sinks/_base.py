@@ -14,6 +14,7 @@ Lifecycle::
     await sink.open()               # create files, bind ports: raise SinkError
     await sink.send(batch) ...      # one call per batch, never concurrently
     await sink.aclose()             # flush and finalize; always called after open
+                                    # (after sink.abort() when the run failed)
 
 Every sink counts what it received, wrote and dropped (with a reason) and
 returns it from ``statistics()`` as a frozen ``SinkStatistics``.
@@ -67,6 +68,9 @@ class Sink(abc.ABC):
     @abc.abstractmethod
     async def send(self, batch: Sequence[DerivedEvent]) -> None:
         """Handle one batch of derived events."""
+
+    def abort(self) -> None:  # noqa: B027 - optional hook
+        """The run failed: publish nothing (output files keep what was there). ``aclose`` follows."""
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Flush and release everything; called once after a successful open."""

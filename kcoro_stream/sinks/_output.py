@@ -3,14 +3,28 @@
 Writing (``open_output``)::
 
     path ─► codec by suffix ─► temp file, same directory ─► close(): fsync + atomic publish
-            .gz gzip           .NAME.XXXXXXXX.tmp               link (no force) / replace (force)
+            .gz gzip           .NAME.PID.XXXXXXXX.tmp           link (no force) / replace (force)
             .zst zstd                                           abort(): temp removed, target untouched
             else plain; "-" is stdout (no temp, no codec)
+
+A failed run calls ``abort()`` (``BufferedSink.abort``) before ``aclose``:
+the temp file goes, nothing is published, an existing file stays as it was.
+Temp files left by a killed process (their PID is gone) are removed the next
+time an output of the same name is opened in that directory.
 
 An existing output is never clobbered unless ``force``: it is refused at open
 (``PATH: exists (use --force to overwrite)``) and the publish step itself is
 atomic and refuses to overwrite (``os.link`` fails with EEXIST), so a file
 created while the run was going is not replaced either.
+
+What the path names decides how it is written (``_classify``, the one place)::
+
+    regular file or no file  ─► temp file + atomic publish (above)
+    FIFO, character device   ─► written through (no temp, never replaced, no --force
+                                 needed: nothing is clobbered); a FIFO waits up to
+                                 FIFO_READER_WAIT_S for a reader
+    symlink                  ─► its target, by the same rules (the link stays)
+    directory, socket, block device ─► SinkError
 
 Reading (``open_input``) picks the codec by the file's magic bytes (plain,
 gzip, zstd) and turns a corrupt or truncated compressed stream into an
@@ -31,7 +45,9 @@ import gzip
 import io
 import os
 import secrets
+import stat
 import sys
+import time
 import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -53,6 +69,10 @@ DEFAULT_FLUSH_INTERVAL_S = 1.0
 # zstd input fed per decompress call: bounds the output of one call (a crafted
 # stream of RLE blocks expands at most ~32768x, so 2 KiB -> 64 MiB worst case).
 _ZSTD_READ_CHUNK = 2048
+# How long opening a FIFO output waits for a reader before giving up.
+FIFO_READER_WAIT_S = 10.0
+
+WriteMode = Literal["replace", "through"]
 
 
 def codec_for(path: str | os.PathLike[str]) -> Codec:
@@ -77,6 +97,9 @@ class Output:
 
     path: str
     codec: Codec = "none"
+    # True when abort() can take the output back (a temp file not yet
+    # published); False for stdout, FIFOs and devices, which are written through.
+    discardable: bool = False
 
     def __init__(self) -> None:
         self.bytes_in = 0  # uncompressed bytes accepted
@@ -135,18 +158,117 @@ class StreamOutput(Output):
         pass
 
 
+def _classify(path: Path) -> tuple[Path, WriteMode]:
+    """Where and how to write ``path``: the one place output paths are judged.
+
+    Returns the path to write (a symlink's target for regular files) and
+    ``"replace"`` (temp + atomic publish) or ``"through"`` (FIFO, character
+    device: written in place, never replaced). Raises SinkError otherwise.
+    """
+    try:
+        st = os.stat(path)  # follows symlinks: we judge what the name leads to
+    except FileNotFoundError:
+        if os.path.islink(path):  # a dangling link: create the file it names
+            return Path(os.path.realpath(path)), "replace"
+        return path, "replace"
+    except OSError as e:
+        raise SinkError(f"{path}: cannot use as output ({_why(e)})") from None
+    mode = st.st_mode
+    if stat.S_ISDIR(mode):
+        raise SinkError(f"{path}: is a directory")
+    if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode):
+        return path, "through"
+    if stat.S_ISREG(mode):
+        return (Path(os.path.realpath(path)) if os.path.islink(path) else path), "replace"
+    raise SinkError(f"{path}: not a regular file, FIFO or character device; refusing to write to it")
+
+
+def _open_through(path: Path, wait_s: float) -> IO[bytes]:
+    """Open a FIFO or character device for writing in place (no O_TRUNC, no O_CREAT).
+
+    A FIFO without a reader is retried until ``wait_s`` passes. The opened
+    descriptor is checked again (fstat), so a regular file swapped in after
+    ``_classify`` is never overwritten in place.
+    """
+    flags = os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fd = os.open(path, flags)
+            break
+        except OSError as e:
+            if e.errno == errno.ENXIO and time.monotonic() < deadline:
+                time.sleep(0.05)  # a FIFO with no reader yet
+                continue
+            if e.errno == errno.ENXIO:
+                raise SinkError(f"{path}: FIFO has no reader (waited {wait_s:g} s)") from None
+            raise SinkError(f"{path}: cannot open ({_why(e)})") from None
+    mode = os.fstat(fd).st_mode
+    if not (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):
+        os.close(fd)
+        raise SinkError(f"{path}: changed while being opened; refusing to write to it")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "wb", buffering=1 << 16)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
+
+
+def sweep_stale_temps(directory: Path, name: str) -> list[str]:
+    """Remove ``.NAME.<pid>.<hex>.tmp`` files whose owner process is gone; return their names.
+
+    What a kill -9 leaves behind (the temp file of an output never published).
+    Only regular files of that exact pattern for this output name are touched;
+    a temp whose pid is alive (ours or anyone's) is left alone.
+    """
+    prefix = f".{name}."
+    removed: list[str] = []
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return removed
+    for entry in entries:
+        if not entry.startswith(prefix) or not entry.endswith(".tmp"):
+            continue
+        pid_text, _, token = entry[len(prefix) : -len(".tmp")].partition(".")
+        if not pid_text.isdigit() or len(token) != 8 or not all(c in "0123456789abcdef" for c in token):
+            continue
+        if int(pid_text) == os.getpid() or _pid_alive(int(pid_text)):
+            continue
+        path = directory / entry
+        try:
+            if stat.S_ISREG(os.lstat(path).st_mode):
+                os.unlink(path)
+                removed.append(entry)
+        except OSError:
+            pass
+    return removed
+
+
 class FileOutput(Output):
-    """A compressed or plain file written to a temp name and published at close."""
+    """A compressed or plain output: a temp file published at close, or a FIFO/device written through."""
 
     def __init__(self, path: Path, *, force: bool, level: int | None = None) -> None:
         super().__init__()
         self.path = str(path)
         self.codec = codec_for(path)
-        self._target = path
         self._force = force
         self._closed = False
-        self._check_target()
-        self._tmp, self._raw = self._create_temp()
+        self._target, self.mode = _classify(path)
+        self._tmp: Path | None = None
+        self.discardable = self.mode == "replace"
+        if self.mode == "through":
+            self._raw = _open_through(self._target, FIFO_READER_WAIT_S)
+        else:
+            self._check_target()
+            self._tmp, self._raw = self._create_temp()
         try:
             self._enc: Any = self._encoder(level)
         except (ValueError, zlib.error, zstandard.ZstdError):
@@ -163,15 +285,14 @@ class FileOutput(Output):
         parent = t.parent if str(t.parent) else Path(".")
         if not parent.is_dir():
             raise SinkError(f"{t}: directory {parent} does not exist")
-        if t.is_dir():
-            raise SinkError(f"{t}: is a directory")
         if (t.exists() or t.is_symlink()) and not self._force:
-            raise SinkError(f"{t}: exists (use --force to overwrite)")
+            raise SinkError(f"{self.path}: exists (use --force to overwrite)")
 
     def _create_temp(self) -> tuple[Path, IO[bytes]]:
         parent = self._target.parent
+        sweep_stale_temps(parent, self._target.name)
         for _ in range(100):
-            tmp = parent / f".{self._target.name}.{secrets.token_hex(4)}.tmp"
+            tmp = parent / f".{self._target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
             try:
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
             except FileExistsError:
@@ -206,6 +327,10 @@ class FileOutput(Output):
     def write(self, data: bytes | bytearray | memoryview) -> None:
         try:
             self._enc.write(data)
+        except BrokenPipeError as e:
+            if self._tmp is None:
+                raise  # a FIFO whose reader left: counted like stdout's broken pipe
+            raise self._fail("write", e) from None
         except (OSError, zstandard.ZstdError) as e:
             raise self._fail("write", e) from None
         self.bytes_in += len(data)
@@ -217,6 +342,10 @@ class FileOutput(Output):
             elif self.codec == "zstd":
                 self._enc.flush(zstandard.FLUSH_BLOCK)
             self._raw.flush()
+        except BrokenPipeError as e:
+            if self._tmp is None:
+                raise
+            raise self._fail("flush", e) from None
         except (OSError, zstandard.ZstdError) as e:
             raise self._fail("flush", e) from None
 
@@ -227,6 +356,10 @@ class FileOutput(Output):
             if self._enc is not self._raw:
                 self._enc.close()  # gzip trailer / zstd frame end; leaves _raw open
             self._raw.flush()
+            if self._tmp is None:  # FIFO or device: nothing to sync or publish
+                self._raw.close()
+                self._closed = True
+                return
             os.fsync(self._raw.fileno())
             self._raw.close()
             self._publish()
@@ -239,6 +372,7 @@ class FileOutput(Output):
         self._closed = True
 
     def _publish(self) -> None:
+        assert self._tmp is not None
         if self._force:
             os.replace(self._tmp, self._target)
         else:
@@ -280,10 +414,10 @@ class FileOutput(Output):
                 closer.close()
             except Exception:  # best effort; the temp file goes anyway
                 pass
+        if self._tmp is None:
+            return  # written through: what a FIFO's reader got cannot be taken back
         try:
             os.unlink(self._tmp)
-        except FileNotFoundError:
-            pass
         except OSError:
             pass  # nothing more we can do; the name starts with "." and ends ".tmp"
 
@@ -423,6 +557,19 @@ class BufferedOutput:
             return
         self.output.close()
 
+    def abort(self) -> None:
+        """Discard everything: buffered bytes and the unpublished output (synchronous).
+
+        A written-through output (stdout, a FIFO, a device) cannot be taken
+        back, so it is left to ``close`` as usual: its reader gets every line.
+        """
+        if not self.output.discardable:
+            return
+        self.buf.clear()
+        self._pending = 0
+        self.failed = True  # close() after abort publishes nothing
+        self.output.abort()
+
     def statistics(self) -> dict[str, Any]:
         return {
             "path": self.output.path,
@@ -517,20 +664,42 @@ class _DecodedRaw(io.RawIOBase):
         super().close()
 
 
-def open_input(path: str | os.PathLike[str]) -> IO[bytes]:
-    """Open a plain, gzip or zstd file for binary reading (codec by magic bytes).
+def open_regular_fd(p: str) -> int:
+    """A read-only descriptor of the regular file ``p``; InputError for anything else.
 
-    Raises InputError naming the path if it cannot be opened, or if its suffix
-    promises compression the bytes do not have. Reads of a corrupt or truncated
-    compressed stream raise InputError naming the path and the offset.
+    Opened O_NONBLOCK and judged by fstat, so a FIFO is refused at once instead
+    of waiting for a writer, and /dev/zero is refused instead of read forever.
     """
-    p = os.fspath(path)
     try:
-        raw = open(p, "rb")  # returned to the caller, who closes it
+        fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
     except IsADirectoryError:
         raise InputError(f"{p}: is a directory") from None
     except OSError as e:
         raise InputError(f"{p}: cannot open ({_why(e)})") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise InputError(f"{p}: is a directory")
+        raise InputError(f"{p}: not a regular file (use - to read standard input)")
+    os.set_blocking(fd, True)
+    return fd
+
+
+def open_input(path: str | os.PathLike[str]) -> IO[bytes]:
+    """Open a plain, gzip or zstd file for binary reading (codec by magic bytes).
+
+    ``-`` is standard input. Anything else must be a regular file (a FIFO or
+    device is refused, never waited on or read forever). Raises InputError
+    naming the path if it cannot be opened, or if its suffix
+    promises compression the bytes do not have. Reads of a corrupt or truncated
+    compressed stream raise InputError naming the path and the offset.
+    """
+    p = os.fspath(path)
+    if p == "-":
+        raw: Any = sys.stdin.buffer
+    else:
+        raw = os.fdopen(open_regular_fd(p), "rb")  # returned to the caller, who closes it
     head = raw.peek(4)[:4]
     codec: Codec
     if head.startswith(GZIP_MAGIC):
@@ -644,6 +813,15 @@ class BufferedSink(Sink):
     async def aclose(self) -> None:
         if self._out is not None:
             self._out.close()
+
+    def abort(self) -> None:
+        """The run failed: publish nothing and leave an existing output untouched.
+
+        Call it before ``aclose`` (which then only releases resources). A
+        FIFO or device output was written through and cannot be taken back.
+        """
+        if self._out is not None:
+            self._out.abort()
 
     def own_statistics(self) -> dict[str, Any]:
         """Sink-specific figures; the output's are added by ``extra_statistics``."""

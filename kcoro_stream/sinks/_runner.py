@@ -13,7 +13,7 @@ flushes hold while a run is paused.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -81,6 +81,19 @@ async def open_sinks(
     for spec in specs:
         sink = build_sink(spec, ctx)
         await sink.open()
-        stack.push_async_callback(sink.aclose)
+        stack.push_async_exit(_closer(sink))
         runners.append(SinkRunner(sink, capacity))
     return runners
+
+
+def _closer(sink: Sink) -> Callable[..., Awaitable[bool]]:
+    """Close ``sink`` when the run ends; when it ended by an exception, abort it first
+    (output files then publish nothing and an existing file is left untouched)."""
+
+    async def exit_(exc_type: type[BaseException] | None, *_: object) -> bool:
+        if exc_type is not None:
+            sink.abort()
+        await sink.aclose()
+        return False
+
+    return exit_

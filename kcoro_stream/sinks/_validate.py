@@ -25,7 +25,7 @@ import msgspec
 
 from ..errors import InputError
 from ..events import DERIVED_SCHEMA, DERIVED_TYPES, derived_decoder
-from ._output import open_input
+from ._output import open_input, open_regular_fd
 
 MAX_LINE_BYTES: Final = 1 << 20
 DEFAULT_MAX_PROBLEMS: Final = 1000
@@ -243,13 +243,8 @@ def validate_file(
     inside it is a ``ValidationProblem`` in the report.
     """
     p = os.fspath(path)
-    try:
-        with open(p, "rb"):
-            pass
-    except IsADirectoryError:
-        raise InputError(f"{p}: is a directory") from None
-    except OSError as e:
-        raise InputError(f"{p}: cannot open ({e.strerror or e})") from None
+    if p != "-":
+        os.close(open_regular_fd(p))  # InputError now for what cannot be opened at all
 
     problems: list[ValidationProblem] = []
     problem_count = 0

@@ -60,6 +60,7 @@ class PrometheusConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     port: int = DEFAULT_PORT
     allow_remote: bool = False  # needed to bind anything but loopback
     path: str = "/metrics"
+    allowed_hosts: list[str] = []  # Host header names besides loopback and the bound address
 
 
 @dataclass(frozen=True)
@@ -486,7 +487,9 @@ class PrometheusSink(Sink):
 
     async def open(self) -> None:
         check_bind("prometheus", self.cfg.host, self.cfg.port, self.cfg.allow_remote)
-        self._server = HttpServer("prometheus", self._app, self.cfg.host, self.cfg.port)
+        self._server = HttpServer(
+            "prometheus", self._app, self.cfg.host, self.cfg.port, allowed_hosts=self.cfg.allowed_hosts
+        )
         await self._server.start()
 
     async def _app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -518,4 +521,8 @@ class PrometheusSink(Sink):
             await self._server.aclose()
 
     def extra_statistics(self) -> dict[str, Any]:
-        return {"address": self._server.address if self._server else None, "scrapes": self._scrapes}
+        return {
+            "address": self._server.address if self._server else None,
+            "scrapes": self._scrapes,
+            "refused": dict(self._server.refused) if self._server else {},
+        }

@@ -102,6 +102,7 @@ class WebSocketConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     flush_interval_ms: float = 50.0  # at most one message per client per interval (0: no limit)
     max_clients: int = 64
     allowed_origins: list[str] = []  # besides the page's own origin
+    allowed_hosts: list[str] = []  # Host header names besides loopback and the bound address
 
 
 class ClientStatistics(msgspec.Struct, frozen=True):
@@ -255,7 +256,14 @@ class WebSocketSink(Sink):
             raise SinkError("websocket: client_queue and max_clients must be at least 1")
         check_bind("websocket", self.cfg.host, self.cfg.port, self.cfg.allow_remote)
         self._static = load_static()
-        self._server = HttpServer("websocket", self._app, self.cfg.host, self.cfg.port)
+        self._server = HttpServer(
+            "websocket",
+            self._app,
+            self.cfg.host,
+            self.cfg.port,
+            allowed_hosts=self.cfg.allowed_hosts,
+            allowed_origins=self.cfg.allowed_origins,
+        )
         await self._server.start()
 
     async def aclose(self) -> None:
@@ -311,7 +319,8 @@ class WebSocketSink(Sink):
             "clients": len(self._clients),
             "clients_connected_total": self._connected,
             "clients_closed_bad_message": self._closed_bad,
-            "clients_refused": self._refused,
+            "clients_refused": self._refused + (self._server.refused_websocket if self._server else 0),
+            "refused": dict(self._server.refused) if self._server else {},
             "client_drops": {c.id: c.dropped_events for c in self._clients.values()},
         }
 

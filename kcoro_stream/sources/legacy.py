@@ -30,8 +30,12 @@ or with a required field missing or of the wrong type raises ``InputError``
 
 from __future__ import annotations
 
+import errno
 import gzip
 import math
+import os
+import stat
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, ClassVar
@@ -52,6 +56,12 @@ _GZIP = b"\x1f\x8b"
 _ZSTD = b"\x28\xb5\x2f\xfd"
 _DEFAULT_WINDOW_NS = 250_000_000
 _decoder = msgspec.json.Decoder()
+MAX_LINE_BYTES = 1 << 20  # kcoro_mon lines are < 2 KB; anything this long is not one
+_READ_CHUNK = 1 << 16
+# Numbers beyond u64 are no kcoro_mon counter or rate (and 1e303 * 1e9 is inf).
+_MAX_ABS = float(1 << 64)
+# ts is wall seconds; ts_ns must fit an i64 (up to the year 2262).
+_MAX_TS = (1 << 63) / 1e9 - 1
 
 # Sample fields converted (not copied to extra), per mode.
 _CHANNEL_CONVERTED = {"schema", "ts", "mode", "pps", "gbps", "smooth_pps", "smooth_gbps", "depth"}
@@ -77,7 +87,13 @@ _SUMMARY_TOTALS = (
 
 
 def _open(path: Path) -> IO[bytes]:
-    f = open(path, "rb")  # closed by the caller (directly or via the wrapper)
+    # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then decides.
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file")
+    os.set_blocking(fd, True)
+    f = os.fdopen(fd, "rb")  # closed by the caller (directly or via the wrapper)
     head = f.read(4)
     f.seek(0)
     if head.startswith(_GZIP):
@@ -87,24 +103,40 @@ def _open(path: Path) -> IO[bytes]:
     return f
 
 
-def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
+def _lines(path: Path, max_line: int = MAX_LINE_BYTES) -> Iterator[tuple[int, bytes]]:
+    """(line number, line without its newline), streaming: linear in the input.
+
+    Each byte is searched for a newline once and memory stays under
+    ``max_line`` plus one read chunk: a line longer than ``max_line`` is an
+    InputError naming the file and line, raised as soon as the limit is
+    passed (a 300 MB line inside a 10 KB .zst is never inflated in full).
+    Unreadable, corrupt or truncated compressed input is one InputError too.
+    """
+    lineno = 0
     try:
         with _open(path) as raw:
-            buf = b""
-            lineno = 0
+            buf = bytearray()
+            scanned = 0  # buf[:scanned] holds no newline
             while True:
-                chunk = raw.read(1 << 16)
+                chunk = raw.read(_READ_CHUNK)
                 if not chunk:
                     break
                 buf += chunk
-                *done, buf = buf.split(b"\n")
-                for line in done:
+                start = 0
+                while (nl := buf.find(b"\n", scanned)) >= 0:
                     lineno += 1
-                    yield lineno, line
+                    if nl - start > max_line:
+                        raise InputError(f"{path}:{lineno}: line longer than {max_line} bytes")
+                    yield lineno, bytes(buf[start:nl])
+                    start = scanned = nl + 1
+                del buf[:start]
+                scanned = len(buf)
+                if scanned > max_line:
+                    raise InputError(f"{path}:{lineno + 1}: line longer than {max_line} bytes")
             if buf:
-                yield lineno + 1, buf
-    except (OSError, EOFError, zstandard.ZstdError) as e:
-        raise InputError(f"{path}: cannot read: {e}") from None
+                yield lineno + 1, bytes(buf)
+    except (OSError, EOFError, zlib.error, zstandard.ZstdError) as e:
+        raise InputError(f"{path}: cannot read near line {lineno + 1}: {e}") from None
 
 
 def is_legacy_ndjson(path: str | Path) -> bool:
@@ -123,9 +155,22 @@ def is_legacy_ndjson(path: str | Path) -> bool:
                 and obj.get("mode") in ("channel", "tasks")
                 and obj.get("type") in (None, "summary")
             )
-    except (InputError, msgspec.DecodeError):
+    except (msgspec.DecodeError, ValueError, RecursionError):
+        return False
+    except InputError:
+        if _compressed(p):
+            raise  # a gzip/zstd file that breaks: say so, not "not a recording"
         return False
     return False
+
+
+def _compressed(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError:
+        return False
+    return head.startswith((_GZIP, _ZSTD))
 
 
 def iter_legacy_batches(path: str | Path) -> Iterator[list[Any]]:
@@ -145,6 +190,10 @@ def legacy_events(path: str | Path) -> Iterator[Sample | Summary]:
         try:
             obj = _decoder.decode(line)
         except msgspec.DecodeError as e:
+            raise InputError(f"{where}: invalid JSON: {e}") from None
+        except RecursionError:
+            raise InputError(f"{where}: invalid JSON: nested too deeply") from None
+        except ValueError as e:  # UnicodeDecodeError: msgspec checks UTF-8 in strings
             raise InputError(f"{where}: invalid JSON: {e}") from None
         if not isinstance(obj, dict):
             raise InputError(f"{where}: expected a JSON object, got {type(obj).__name__}")
@@ -186,6 +235,8 @@ def _num(obj: dict[str, Any], key: str, where: str, *, required: bool = False) -
     v = obj[key]
     if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
         raise InputError(f"{where}: field {key!r} must be a number, got {v!r}")
+    if abs(v) > _MAX_ABS:
+        raise InputError(f"{where}: field {key!r} is out of range ({v!r})")
     return float(v)
 
 
@@ -203,6 +254,8 @@ def _convert(obj: dict[str, Any], where: str, st: _RunState) -> Sample | Summary
         raise InputError(f"{where}: unknown record type {kind!r}")
     ts = _num(obj, "ts", where, required=True)
     assert ts is not None
+    if not 0 <= ts <= _MAX_TS:
+        raise InputError(f"{where}: field 'ts' is not a plausible time in seconds ({obj['ts']!r})")
     if st.mode is not None and st.mode != mode:
         st.next_run()  # the user toggled the mode: a new run (statistics were reset)
     st.mode = mode

@@ -1,0 +1,540 @@
+"""Fuzz targets: everything that reads bytes or paths from outside, with hypothesis.
+
+Each target is ``name(examples)``: it runs ``examples`` derandomized
+hypothesis cases in this process and raises on the first case where the
+code under test raised anything but its one documented error type. Run them
+through ``test_fuzz.py``, which starts each target in a child process with a
+memory cap and a timeout, so a MemoryError, a crash or a hang is a failure
+too (see that file for budgets).
+
+    eventlog  damaged and forged run directories: CRC-valid lies in block
+              headers, zstd frames that misstate their size, forged indexes,
+              frames whose payload is not events   → only LogError
+    frames    events.decode_frame on arbitrary and near-miss msgpack → only msgspec.DecodeError
+    legacy    old kcoro_mon NDJSON (plain, gzip, zstd; cut, flipped) through
+              legacy_events and validate_file           → only InputError
+    outputs   open_output on every kind of thing a path can name → only SinkError,
+              and FIFOs/devices/symlinks keep their type, no temp file left
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import socket
+import stat
+import struct
+import tempfile
+import threading
+from array import array
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import zstandard
+from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import strategies as st
+
+from kcoro_stream.errors import InputError, LogError, SinkError
+from kcoro_stream.eventlog import LogWriter, cat_ndjson, info_text, open_log, repair
+from kcoro_stream.eventlog._format import (
+    FRAME_HEADER,
+    SEGMENT_HEADER_SIZE,
+    crc32c,
+    encode_block_header,
+    encode_timestamps,
+)
+from kcoro_stream.eventlog._segment import BlockRef, encode_index
+from kcoro_stream.events import (
+    Gauge,
+    Mark,
+    Tick,
+    decode_frame,
+    encode_frame,
+    encode_json_line,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+T0 = 1_000_000_000_000
+
+
+CHUNK = 250  # examples per hypothesis run: its search tree grows with the run (3000 ≈ 250 MiB)
+
+
+def _run(body: Callable[..., None], strategies: tuple[st.SearchStrategy[Any], ...], examples: int) -> None:
+    """Run ``body`` on ``examples`` hypothesis cases drawn from ``strategies``, in seeded chunks.
+
+    Each chunk has a fixed seed, so the cases are the same on every run (what
+    derandomize gives) while hypothesis's memory stays that of one chunk.
+    """
+    for i, start in enumerate(range(0, examples, CHUNK)):
+        test = settings(
+            max_examples=min(CHUNK, examples - start),
+            database=None,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            print_blob=True,
+        )(given(*strategies)(body))
+        seed(0x6B6373 + i)(test)()
+
+
+_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(1 << 64), max_value=(1 << 64) - 1),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=20),
+    st.binary(max_size=20),
+)
+_msgpack_values = st.recursive(
+    _scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=8), st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=40,
+)
+
+
+@st.composite
+def _payloads(draw: st.DrawFn) -> bytes:
+    kind = draw(st.sampled_from(["binary", "events", "mutated", "bad_utf8"]))
+    if kind == "binary":
+        return draw(st.binary(max_size=300))
+    if kind == "events":
+        evs = draw(
+            st.lists(
+                st.lists(_msgpack_values, max_size=14)
+                .map(lambda xs: [*xs])
+                .flatmap(lambda xs: st.integers(0, 20).map(lambda tag: [tag, *xs])),
+                max_size=4,
+            )
+        )
+        try:
+            return msgspec.msgpack.encode(evs)
+        except (OverflowError, TypeError):
+            return b"\x90"
+    base = draw(st.sampled_from(_PAYLOADS))
+    if kind == "bad_utf8":
+        return base.replace(b"phase", b"\xff\xfe\xfd\xfc\xfb")
+    data = bytearray(base)
+    for pos, val in draw(
+        st.lists(st.tuples(st.integers(0, max(0, len(data) - 1)), st.integers(0, 255)), max_size=4)
+    ):
+        if data:
+            data[pos] = val
+    return bytes(data)
+
+
+def _raw_payloads() -> list[bytes]:
+    return [
+        encode_frame([Tick(T0, 0, seq=1, target_ns=10, actual_ns=11, paused=False)]),
+        encode_frame([Mark(T0, 0, name="phase", detail="x"), Gauge(T0, 1, name="g", pool=0, value=1.5)]),
+    ]
+
+
+_PAYLOADS = _raw_payloads()
+
+
+def frames(examples: int) -> None:
+    def case(payload: bytes) -> None:
+        try:
+            decode_frame(payload)
+        except msgspec.DecodeError:
+            pass
+
+    _run(case, (_payloads(),), examples)
+
+
+# ---------------------------------------------------------------- eventlog
+
+
+def _base_log(directory: Path) -> dict[str, bytes]:
+    """A small clean log: 2 segments (the first closed, with an index), several blocks."""
+    run = directory / "base"
+    with LogWriter.create(run, "fuzz-base", segment_bytes=600, fsync="never") as w:
+        for i in range(24):
+            w.append_payload(_PAYLOADS[i % 2], i, T0 + i * 10_000_000)
+            if i % 4 == 3:
+                w.flush()
+    out = {p.name: p.read_bytes() for p in run.iterdir() if p.name.startswith("segment-")}
+    shutil.rmtree(run)
+    return out
+
+
+def _frames_blob(payloads: list[bytes], good_crc: list[bool]) -> bytes:
+    out = bytearray()
+    for i, p in enumerate(payloads):
+        crc = crc32c(p) if good_crc[i % len(good_crc)] else 0
+        out += FRAME_HEADER.pack(len(p), crc, i) + p + bytes((-len(p)) & 7)
+    return bytes(out)
+
+
+def _zero_bomb(size: int) -> bytes:
+    """A zstd frame of ``size`` zero bytes that states its size (made in 1 MiB steps)."""
+    cobj = zstandard.ZstdCompressor(level=1).compressobj(size=size)
+    chunk = bytes(1 << 20)
+    out = [cobj.compress(chunk) for _ in range(size >> 20)]
+    return b"".join(out) + cobj.flush()
+
+
+_BOMBS = [_zero_bomb(1 << 20), _zero_bomb(1 << 26), _zero_bomb(1 << 30)]  # before the memory cap
+
+
+@st.composite
+def _compressed(draw: st.DrawFn) -> tuple[bytes, int, int]:
+    """(zstd bytes, raw_len to claim, frames to claim)."""
+    kind = draw(st.sampled_from(["frames", "random", "liar", "zeros", "nosize"]))
+    n = draw(st.integers(0, 4))
+    payloads = [draw(_payloads()) for _ in range(n)]
+    raw = _frames_blob(payloads, draw(st.lists(st.booleans(), min_size=1, max_size=3)))
+    raw += encode_timestamps(array("q", [T0 + i for i in range(n)]))
+    frames_claim = draw(st.one_of(st.just(n), st.integers(0, 1 << 20)))
+    raw_claim = draw(st.one_of(st.just(len(raw)), st.integers(0, 1 << 27)))
+    if kind == "frames":
+        return zstandard.ZstdCompressor().compress(raw), raw_claim, frames_claim
+    if kind == "random":
+        return draw(st.binary(max_size=200)), raw_claim, frames_claim
+    if kind == "zeros":  # a bomb: small frame, huge stated size
+        return draw(st.sampled_from(_BOMBS)), raw_claim, frames_claim
+    if kind == "nosize":
+        cobj = zstandard.ZstdCompressor(write_content_size=False).compressobj()
+        return (
+            cobj.compress(raw + bytes(draw(st.integers(0, 1 << 22)))) + cobj.flush(),
+            raw_claim,
+            frames_claim,
+        )
+    small = zstandard.ZstdCompressor(write_content_size=False).compress(raw)
+    claim = draw(st.integers(0, (1 << 64) - 1))
+    return small[:4] + bytes([0xE0]) + struct.pack("<Q", claim) + small[6:], raw_claim, frames_claim
+
+
+@st.composite
+def _damaged_log(draw: st.DrawFn, base: dict[str, bytes]) -> dict[str, bytes | None]:
+    files: dict[str, bytearray | None] = {k: bytearray(v) for k, v in base.items()}
+    names = sorted(files)
+    segs = [n for n in names if n.endswith(".kcslog")]
+    ops = draw(
+        st.lists(
+            st.sampled_from(["flip", "truncate", "splice", "forge", "index", "delete", "junk"]),
+            min_size=1,
+            max_size=4,
+        )
+    )
+    for op in ops:
+        name = draw(st.sampled_from(names))
+        data = files[name]
+        if data is None:
+            continue
+        if op == "flip" and data:
+            for _ in range(draw(st.integers(1, 8))):
+                data[draw(st.integers(0, len(data) - 1))] ^= 1 << draw(st.integers(0, 7))
+        elif op == "truncate":
+            del data[draw(st.integers(0, len(data))) :]
+        elif op == "splice":
+            at = draw(st.integers(0, len(data)))
+            data[at:at] = draw(st.binary(max_size=128))
+        elif op == "delete":
+            files[name] = None
+        elif op == "junk":
+            files[
+                draw(st.sampled_from(["segment-000009.kcslog", "segment-000002.kcsidx", "segment-1.kcslog"]))
+            ] = bytearray(draw(st.binary(max_size=300)))
+        elif op == "forge":
+            seg = draw(st.sampled_from(segs))
+            target = files[seg]
+            if target is None:
+                continue
+            comp, raw_len, nframes = draw(_compressed())
+            ts_min = draw(st.integers(-(1 << 63), (1 << 63) - 1))
+            ts_max = draw(st.one_of(st.just(ts_min), st.integers(ts_min, (1 << 63) - 1)))
+            seqs = draw(st.tuples(st.integers(0, (1 << 64) - 1), st.integers(0, (1 << 64) - 1)))
+            block = (
+                encode_block_header(comp, raw_len & 0xFFFFFFFF, nframes & 0xFFFFFFFF, *seqs, ts_min, ts_max)
+                + comp
+            )
+            at = draw(
+                st.one_of(st.just(len(target)), st.just(SEGMENT_HEADER_SIZE), st.integers(0, len(target)))
+            )
+            if draw(st.booleans()):
+                target[at:at] = block
+            else:
+                target[at : at + len(block)] = block
+        elif op == "index":
+            seg = draw(st.sampled_from(segs))
+            target = files[seg]
+            if target is None or len(target) < SEGMENT_HEADER_SIZE:
+                continue
+            refs = draw(
+                st.lists(
+                    st.builds(
+                        BlockRef,
+                        st.integers(0, len(target) + 64),
+                        st.integers(0, 1 << 32),
+                        st.integers(0, (1 << 32) - 1),
+                        st.integers(0, 1 << 32),
+                        st.integers(0, 1 << 32),
+                        st.integers(0, (1 << 64) - 1),
+                        st.integers(0, (1 << 64) - 1),
+                        st.integers(-(1 << 63), (1 << 63) - 1),
+                        st.integers(-(1 << 63), (1 << 63) - 1),
+                    ),
+                    max_size=4,
+                ).map(lambda rs: sorted(rs, key=lambda r: r.offset))
+            )
+            files[seg.replace(".kcslog", ".kcsidx")] = bytearray(
+                encode_index(len(target), bytes(target[:SEGMENT_HEADER_SIZE]), "fuzz", T0, refs)
+            )
+    return {k: (bytes(v) if v is not None else None) for k, v in files.items()}
+
+
+def _exercise_log(run: Path) -> None:
+    try:
+        reader = open_log(run)
+    except LogError:
+        return
+    span = reader.time_range()
+    reader.frame_count()
+    for f in reader.frames():
+        try:
+            decode_frame(f.payload)
+        except msgspec.DecodeError:
+            pass
+    if span is not None:
+        list(reader.frames(span[0], span[0] + (span[1] - span[0]) // 2))
+    reader.info()
+    with open(os.devnull, "wb") as sink:
+        cat_ndjson(run, sink, on_problem=lambda p: None)
+    info_text(run)
+    try:
+        repair(run)
+        open_log(run).info()
+    except LogError:
+        pass
+
+
+def eventlog(examples: int) -> None:
+    work = Path(tempfile.mkdtemp(prefix="kcs-fuzz-log-"))
+    try:
+        base = _base_log(work)
+        assert len([n for n in base if n.endswith(".kcslog")]) >= 2, sorted(base)
+
+        def case(files: dict[str, bytes | None]) -> None:
+            run = Path(tempfile.mkdtemp(dir=work))
+            try:
+                for name, data in files.items():
+                    if data is not None:
+                        (run / name).write_bytes(data)
+                _exercise_log(run)
+            finally:
+                shutil.rmtree(run)
+
+        _run(case, (_damaged_log(base),), examples)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# ------------------------------------------------------------------ legacy
+
+
+_LEGACY_BASE = (REPO / "bench_data" / "legacy" / "channel_schema2.ndjson").read_bytes().splitlines()[:3]
+_TASKS_BASE = (REPO / "bench_data" / "legacy" / "zero_summaries.ndjson").read_bytes().splitlines()[:3]
+
+_json_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(1 << 70), max_value=1 << 70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([1e303, -1e303, 1.7976931348623157e308, 5e-324, 0.0, -0.0]),
+    st.text(max_size=10),
+    st.sampled_from(["channel", "tasks", "summary", 1, 2, 3]),
+)
+
+
+@st.composite
+def _legacy_line(draw: st.DrawFn) -> bytes:
+    kind = draw(st.sampled_from(["field", "field", "raw", "deep", "badutf8", "base"]))
+    base = draw(st.sampled_from(_LEGACY_BASE + _TASKS_BASE))
+    if kind == "base":
+        return base
+    if kind == "raw":
+        return draw(st.binary(max_size=200)).replace(b"\n", b"")
+    if kind == "deep":
+        depth = draw(st.integers(1, 5000))
+        return b'{"schema":2,"mode":"channel","ts":1,"pps":1,"x":' + b"[" * depth + b"]" * depth + b"}"
+    if kind == "badutf8":
+        return base.replace(b'"mode":"', b'"mode":"\xff\xfe')
+    try:
+        obj = msgspec.json.decode(base)
+    except msgspec.DecodeError:
+        return base
+    for key in draw(st.lists(st.sampled_from([*obj.keys(), "type", "zz"]), min_size=1, max_size=4)):
+        if draw(st.booleans()) and key in obj:
+            del obj[key]
+        else:
+            obj[key] = draw(_json_values)
+    return msgspec.json.encode(obj)
+
+
+@st.composite
+def _legacy_file(draw: st.DrawFn) -> tuple[str, bytes]:
+    lines = draw(st.lists(_legacy_line(), min_size=0, max_size=8))
+    body = b"\n".join(lines) + (b"\n" if draw(st.booleans()) else b"")
+    codec = draw(st.sampled_from(["plain", "plain", "gzip", "zstd"]))
+    if codec == "plain":
+        return "x.ndjson", body
+    data = gzip.compress(body, mtime=0) if codec == "gzip" else zstandard.ZstdCompressor().compress(body)
+    damage = draw(st.sampled_from(["none", "cut", "flip"]))
+    if damage == "cut" and data:
+        data = data[: draw(st.integers(0, len(data) - 1))]
+    elif damage == "flip" and data:
+        b = bytearray(data)
+        b[draw(st.integers(0, len(b) - 1))] ^= 1 << draw(st.integers(0, 7))
+        data = bytes(b)
+    return ("x.ndjson.gz" if codec == "gzip" else "x.ndjson.zst"), data
+
+
+def legacy(examples: int) -> None:
+    from kcoro_stream.sinks import validate_file
+    from kcoro_stream.sources.legacy import is_legacy_ndjson, legacy_events
+
+    work = Path(tempfile.mkdtemp(prefix="kcs-fuzz-legacy-"))
+    buf = bytearray()
+    try:
+
+        def case(named: tuple[str, bytes]) -> None:
+            path = work / named[0]
+            path.write_bytes(named[1])
+            try:
+                is_legacy_ndjson(path)
+            except InputError:
+                pass
+            try:
+                for ev in legacy_events(path):
+                    buf.clear()
+                    encode_json_line(ev, buf)  # what every file sink does next
+            except InputError:
+                pass
+            try:
+                validate_file(path)
+            except InputError:
+                pass
+            path.unlink()
+
+        _run(case, (_legacy_file(),), examples)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# ----------------------------------------------------------------- outputs
+
+_KINDS = [
+    "none",
+    "file",
+    "dir",
+    "fifo_reader",
+    "fifo_alone",
+    "link_file",
+    "link_dangling",
+    "link_loop",
+    "link_null",
+    "socket",
+    "link_dir",
+]
+
+
+def outputs(examples: int) -> None:
+    from kcoro_stream.sinks import _output
+    from kcoro_stream.sinks._output import open_output
+
+    _output.FIFO_READER_WAIT_S = 0.05  # a FIFO nobody reads: give up fast
+    work = Path(tempfile.mkdtemp(prefix="kcs-fuzz-out-"))
+    try:
+
+        def case(kind: str, name: str, force: bool, end: str) -> None:
+            d = Path(tempfile.mkdtemp(dir=work))
+            path = d / name
+            reader: threading.Thread | None = None
+            sock: socket.socket | None = None
+            got: list[bytes] = []
+            try:
+                if kind == "file":
+                    path.write_bytes(b"old")
+                elif kind == "dir":
+                    path.mkdir()
+                elif kind.startswith("fifo"):
+                    os.mkfifo(path)
+                    if kind == "fifo_reader":
+
+                        def read() -> None:
+                            with open(path, "rb") as f:
+                                got.append(f.read())
+
+                        reader = threading.Thread(target=read, daemon=True)
+                        reader.start()
+                elif kind == "link_file":
+                    (d / "t").write_bytes(b"old")
+                    path.symlink_to("t")
+                elif kind == "link_dangling":
+                    path.symlink_to("missing")
+                elif kind == "link_loop":
+                    path.symlink_to(path.name)
+                elif kind == "link_null":
+                    path.symlink_to("/dev/null")
+                elif kind == "link_dir":
+                    (d / "sub").mkdir()
+                    path.symlink_to("sub")
+                elif kind == "socket":
+                    sock = socket.socket(socket.AF_UNIX)
+                    sock.bind(str(path))
+                before = os.lstat(path).st_mode if os.path.lexists(path) else None
+                try:
+                    out = open_output(path, force=force)
+                    if end != "abort":
+                        out.write(b"x\n")
+                    out.abort() if end == "abort" else out.close()
+                except SinkError:
+                    pass
+                if kind == "fifo_alone" or kind == "fifo_reader":
+                    if reader is None:
+                        pass
+                    else:
+                        if not got:  # open_output gave up: let the reader finish
+                            with open(path, "wb"):
+                                pass
+                        reader.join(5)
+                        assert not reader.is_alive()
+                after = os.lstat(path).st_mode if os.path.lexists(path) else None
+                if before is not None and not stat.S_ISREG(before):
+                    assert after is not None and stat.S_IFMT(after) == stat.S_IFMT(before), (
+                        kind,
+                        before,
+                        after,
+                    )
+                if kind == "file" and not force:
+                    assert path.read_bytes() == b"old"
+                leftovers = [n for n in os.listdir(d) if n.endswith(".tmp")]
+                assert leftovers == [], leftovers
+            finally:
+                if sock is not None:
+                    sock.close()
+                shutil.rmtree(d, ignore_errors=True)
+
+        strategies = (
+            st.sampled_from(_KINDS),
+            st.sampled_from(["o.ndjson", "o.ndjson.gz", "o.csv.zst", "-x", "o,level=3"]),
+            st.booleans(),
+            st.sampled_from(["close", "abort", "write_close"]),
+        )
+        _run(case, strategies, examples)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+TARGETS: dict[str, Callable[[int], None]] = {
+    "eventlog": eventlog,
+    "frames": frames,
+    "legacy": legacy,
+    "outputs": outputs,
+}
