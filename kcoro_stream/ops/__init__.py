@@ -22,12 +22,14 @@ part is one of these operators they fuse into a single subscription (same
 output, no observer hop per stage). See docs/operators.md.
 """
 
+from kcoro_stream.histo import ERROR_BOUND, bucket_lower, bucket_of, bucket_width
+
 from ._alerts import COMPARISONS, SEVERITIES, Rule, alerts, parse_rule, parse_rules
 from ._backpressure import ENV_SLOPE, ENV_WINDOWS, backpressure, backpressure_config
 from ._default import default_analyses
 from ._fan import compose, fan, passthrough
 from ._heatmap import heatmap, imbalance_index
-from ._histogram import ERROR_BOUND, bucket_lower, bucket_of, bucket_width, histograms, quantile
+from ._histogram import histograms, quantile
 from ._invariants import invariants
 from ._jitter import jitter
 from ._kpi import KPI_DEFAULTS, kpi, kpi_thresholds

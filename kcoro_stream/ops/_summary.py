@@ -5,8 +5,8 @@ Per run and pool, over the Samples of the run:
 * ``peak[m]`` = max of the non-null values of metric m,
 * ``avg[m]``  = mean of the non-null values (nulls are skipped, not zeros),
 * ``ema[m]``  = EMA with α (default 0.25) seeded with the first non-null value,
-* ``totals``  = the integer ``*_total`` counters of the run's last Sample
-  (plus ``mismatch_msgs`` = sends - recvs in channel pools),
+* ``worker_totals``/``channel_totals`` = the run's last Sample's cumulative
+  counters, ``mismatch_msgs`` = sends - recvs in channel pools,
 * ``losses``  = frames lost to the ring during the run,
 * ``duration_s`` = from the start of the first window to the last Sample.
 
@@ -50,10 +50,7 @@ class _Acc:
         if self.first is None:
             self.first = s
         self.last = s
-        if s.extra:
-            lost = s.extra.get("lost_frames")
-            if isinstance(lost, int):
-                self.losses += lost
+        self.losses += s.lost_frames
         a = self.alpha
         for m in SMOOTHED:
             x = getattr(s, m)
@@ -70,13 +67,11 @@ class _Acc:
     def summary(self) -> Summary:
         first, last = self.first, self.last
         assert first is not None and last is not None
-        start = first.ts_ns - (first.extra or {}).get("span_ns", first.window_ns)
-        totals: dict[str, int] = {}
-        for k, v in (last.extra or {}).items():
-            if k.endswith("_total") and isinstance(v, int) and not isinstance(v, bool):
-                totals[k] = v
-        if "sends_total" in totals and "recvs_total" in totals:
-            totals["mismatch_msgs"] = totals["sends_total"] - totals["recvs_total"]
+        start = first.ts_ns - (first.span_ns or first.window_ns)
+        chan = last.channel_totals
+        mismatch = None
+        if chan is not None and chan.sends is not None and chan.recvs is not None:
+            mismatch = chan.sends - chan.recvs
         return Summary(
             ts=last.ts,
             ts_ns=last.ts_ns,
@@ -87,9 +82,11 @@ class _Acc:
             peak=dict(self.peak),
             avg={m: (self.sum[m] / self.n[m] if self.n[m] else None) for m in SMOOTHED},
             ema=dict(self.ema),
-            totals=totals,
             losses=self.losses,
             pool=last.pool,
+            worker_totals=last.worker_totals,
+            channel_totals=chan,
+            mismatch_msgs=mismatch,
         )
 
 

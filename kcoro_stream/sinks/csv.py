@@ -8,13 +8,18 @@ Columns (``COLUMNS``), fixed for a given events.py schema and derived from
 the ``Sample`` struct, so every row of a file lines up with its one header:
 
 1. every scalar field of ``Sample`` in declaration order (``schema, ts,
-   ts_ns, run_id, mode, pool, window_ns, partial, tasks_per_s, …``);
-2. ``smooth_<k>`` for each metric field ``k`` of ``Sample`` (the
-   ``float | None`` fields, declaration order), read from ``Sample.smooth``;
-3. ``ema_<k>`` for the same ``k``, read from ``Sample.ema``.
+   ts_ns, run_id, mode, pool, window_ns, partial, tasks_per_s, …, span_ns,
+   frames, lost_frames, workers, channels, inject_depth_mean, …``);
+2. ``smooth_<k>`` for each smoothed metric ``k`` (``ops.SMOOTHED``), read
+   from ``Sample.smooth``;
+3. ``ema_<k>`` for the same ``k``, read from ``Sample.ema``;
+4. ``<field>_<sub>`` for every field of each Struct-typed field of
+   ``Sample`` (``worker_totals_tasks_completed``, ``channel_deltas_sends``,
+   ``channel_state_kind``, ``resources_cpu_pct``, ``legacy_cpu``, …),
+   declaration order; empty when the Struct is null.
 
 Nothing is added while a file is being written. Keys of ``smooth``/``ema``
-outside that list and everything in ``Sample.extra`` have no column: they are
+outside that list and the keys of ``Sample.gauges`` have no column: they are
 counted per key in ``statistics().extra["unwritten_keys"]`` (use the NDJSON
 sink for those). ``columns=`` picks a subset, in the order given.
 
@@ -38,6 +43,7 @@ import msgspec
 
 from ..errors import UsageError
 from ..events import DerivedEvent, Sample
+from ..ops import SMOOTHED
 from ._base import Policy, SinkContext
 from ._output import (
     DEFAULT_BUFFER_BYTES,
@@ -48,16 +54,39 @@ from ._output import (
 )
 from ._registry import register
 
-_NESTED: Final = ("smooth", "ema", "extra")
-SCALAR_FIELDS: Final[tuple[str, ...]] = tuple(
-    f.name for f in msgspec.structs.fields(Sample) if f.name not in _NESTED
+_DICTS: Final = ("smooth", "ema", "gauges")
+
+
+def _struct_of(tp: Any) -> type[msgspec.Struct] | None:
+    """The Struct class of a ``SomeStruct | None`` field type, else None."""
+    for arg in getattr(tp, "__args__", ()):
+        if isinstance(arg, type) and issubclass(arg, msgspec.Struct):
+            return arg
+    return None
+
+
+_FIELDS: Final = msgspec.structs.fields(Sample)
+NESTED: Final[tuple[tuple[str, type[msgspec.Struct]], ...]] = tuple(
+    (f.name, cls) for f in _FIELDS if (cls := _struct_of(f.type)) is not None
 )
-METRIC_FIELDS: Final[tuple[str, ...]] = tuple(
-    f.name for f in msgspec.structs.fields(Sample) if f.type == (float | None)
+SCALAR_FIELDS: Final[tuple[str, ...]] = tuple(
+    f.name for f in _FIELDS if f.name not in _DICTS and _struct_of(f.type) is None
+)
+METRIC_FIELDS: Final[tuple[str, ...]] = SMOOTHED
+NESTED_COLUMNS: Final[tuple[str, ...]] = tuple(
+    f"{name}_{sub}" for name, cls in NESTED for sub in cls.__struct_fields__
 )
 COLUMNS: Final[tuple[str, ...]] = (
-    SCALAR_FIELDS + tuple(f"smooth_{k}" for k in METRIC_FIELDS) + tuple(f"ema_{k}" for k in METRIC_FIELDS)
+    SCALAR_FIELDS
+    + tuple(f"smooth_{k}" for k in METRIC_FIELDS)
+    + tuple(f"ema_{k}" for k in METRIC_FIELDS)
+    + NESTED_COLUMNS
 )
+_NESTED_PLAN: Final[dict[str, tuple[int, str]]] = {
+    f"{name}_{sub}": (Sample.__struct_fields__.index(name), sub)
+    for name, cls in NESTED
+    for sub in cls.__struct_fields__
+}
 _METRIC_SET: Final = frozenset(METRIC_FIELDS)
 _EMPTY: Final[dict[str, Any]] = {}
 
@@ -138,7 +167,7 @@ class CsvSink(BufferedSink):
         self._text.truncate()
 
     def _plan(self) -> list[tuple[int, Any]]:
-        """Per column: (0, index into astuple(Sample)) | (1, smooth key) | (2, ema key)."""
+        """Per column: (0, index into astuple(Sample)) | (1, smooth key) | (2, ema key) | (3, (index, sub))."""
         index = {f.name: i for i, f in enumerate(msgspec.structs.fields(Sample))}
         plan: list[tuple[int, Any]] = []
         for col in self.columns:
@@ -146,26 +175,33 @@ class CsvSink(BufferedSink):
                 plan.append((1, col[7:]))
             elif col.startswith("ema_") and col[4:] in _METRIC_SET:
                 plan.append((2, col[4:]))
+            elif col in _NESTED_PLAN:
+                plan.append((3, _NESTED_PLAN[col]))
             else:
                 plan.append((0, index[col]))
         return plan
 
     def _count_unwritten(self, s: Sample) -> None:
-        for nested, prefix in ((s.smooth, "smooth_"), (s.ema, "ema_"), (s.extra, "extra_")):
+        for nested, prefix in ((s.smooth, "smooth_"), (s.ema, "ema_"), (s.gauges, "gauges_")):
             if not nested:
                 continue
-            extra_keys = nested.keys() if prefix == "extra_" else nested.keys() - _METRIC_SET
+            extra_keys = nested.keys() if prefix == "gauges_" else nested.keys() - _METRIC_SET
             for k in extra_keys:
                 key = prefix + k
                 self._unwritten[key] = self._unwritten.get(key, 0) + 1
 
     def row(self, s: Sample) -> list[Any]:
         """The cells of ``s`` in this sink's column order."""
-        if s.smooth or s.ema or s.extra:
+        if s.smooth or s.ema or s.gauges:
             self._count_unwritten(s)
-        sources: tuple[Any, Any, Any] = (msgspec.structs.astuple(s), s.smooth or _EMPTY, s.ema or _EMPTY)
+        values = msgspec.structs.astuple(s)
+        sources: tuple[Any, Any, Any] = (values, s.smooth or _EMPTY, s.ema or _EMPTY)
         return [
-            _cell(sources[kind][key]) if kind == 0 else _cell(sources[kind].get(key))
+            _cell(values[key])
+            if kind == 0
+            else _cell(getattr(values[key[0]], key[1], None))
+            if kind == 3
+            else _cell(sources[kind].get(key))
             for kind, key in self._plan_
         ]
 

@@ -71,9 +71,7 @@ def test_summary_per_run_and_pool():
 
 
 def test_recorded_summary_closes_the_run():
-    rec = Summary(
-        ts=0.0, ts_ns=0, mode="tasks", samples=0, duration_s=0.0, peak={}, avg={}, ema={}, totals={}
-    )
+    rec = Summary(ts=0.0, ts_ns=0, mode="tasks", samples=0, duration_s=0.0, peak={}, avg={}, ema={})
     assert drive(ops.summary(), [sample(1.0), rec]) == []
 
 
@@ -89,8 +87,9 @@ def test_summary_totals_and_losses_from_a_run():
         batches.append(f)
     out = drive(ops.compose(ops.rates(), ops.summary()), batches)
     (s,) = of_type(out, Summary)
-    assert s.totals["tasks_completed_total"] == 100_000
-    assert s.totals["mismatch_msgs"] == 0
+    assert s.worker_totals is not None and s.worker_totals.tasks_completed == 100_000
+    assert s.channel_totals is not None and s.channel_totals.sends == s.channel_totals.recvs > 0
+    assert s.mismatch_msgs == 0
     assert s.losses == 1
     assert s.duration_s == pytest.approx(0.5)
     assert s.samples == 3

@@ -24,6 +24,7 @@ from kcoro_stream.events import (
     Sample,
     Status,
     Summary,
+    WorkerCounts,
     derived_decoder,
 )
 from kcoro_stream.sinks import SinkContext, build_sink
@@ -112,7 +113,7 @@ def summary(samples: int = 4) -> Summary:
         peak={"tasks_per_s": 1_000_003.0},
         avg={"tasks_per_s": 1_000_001.5},
         ema={"tasks_per_s": 1_000_001.0},
-        totals={"tasks_completed": 1_000_000},
+        worker_totals=WorkerCounts(tasks_completed=1_000_000),
     )
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from kcoro_stream.events import (
     Alert,
     Anomaly,
+    ChannelCounts,
     DerivedEvent,
     Heatmap,
     HistogramSummary,
@@ -23,13 +24,15 @@ from kcoro_stream.events import (
     Sample,
     Status,
     Summary,
+    WorkerCounts,
 )
+from kcoro_stream.histo import BUCKETS, SCHEME, bucket_lower
 
 T0_NS = 1_000_000_000_000
 WALL0 = 1_790_000_000.0
 RUN_ID = "run-test-0001"
 # log2x4 lower bounds, in ns: 0,1,2,3, 4,5,6,7, 8,10,12,14, 16,20,24,28, ...
-LOG2X4 = [0, 1, 2, 3] + [b for e in range(2, 40) for b in ((1 << e) + (1 << (e - 2)) * i for i in range(4))]
+LOG2X4 = [bucket_lower(b) for b in range(BUCKETS)]
 
 
 def ts(i: int, window_ms: int = 250) -> tuple[float, int]:
@@ -48,7 +51,11 @@ def sample(
     fastpath_ratio: float | None = 0.75,
     steal_ratio: float | None = 0.25,
     window_ms: int = 250,
-    extra: dict[str, object] | None = None,
+    worker_totals: WorkerCounts | None = None,
+    worker_deltas: WorkerCounts | None = None,
+    channel_totals: ChannelCounts | None = None,
+    channel_deltas: ChannelCounts | None = None,
+    gauges: dict[str, float] | None = None,
     partial: bool = False,
 ) -> Sample:
     t, ns = ts(i, window_ms)
@@ -74,7 +81,12 @@ def sample(
         channel_depth=None if msgs_per_s is None else 7.0,
         smooth={"tasks_per_s": tasks_per_s, "msgs_per_s": msgs_per_s},
         ema={"tasks_per_s": tasks_per_s, "msgs_per_s": msgs_per_s},
-        extra=extra,
+        span_ns=window_ms * 1_000_000,
+        worker_totals=worker_totals,
+        worker_deltas=worker_deltas,
+        channel_totals=channel_totals,
+        channel_deltas=channel_deltas,
+        gauges=gauges,
     )
 
 
@@ -86,6 +98,7 @@ def histogram(
     scope: str = "cumulative",
     pool: str = "tasks",
     window_ms: int = 250,
+    total: int | None = None,
 ) -> HistogramSummary:
     t, ns = ts(i, window_ms)
     return HistogramSummary(
@@ -96,7 +109,7 @@ def histogram(
         pool=pool,
         scope=scope,  # type: ignore[arg-type]
         window_ns=window_ms * 1_000_000,
-        scheme="log2x4",
+        scheme=SCHEME,
         bounds=LOG2X4[: len(counts)],
         counts=counts,
         count=sum(counts),
@@ -105,6 +118,7 @@ def histogram(
         p99=16000.0,
         p999=30000.0,
         error_bound=0.125,
+        sum=total,
     )
 
 
@@ -175,7 +189,7 @@ def summary(n: int, tasks_per_s: float = 1000.0) -> Summary:
         peak={"tasks_per_s": tasks_per_s},
         avg={"tasks_per_s": tasks_per_s},
         ema={"tasks_per_s": tasks_per_s},
-        totals={"tasks_completed": int(n * tasks_per_s * 0.25)},
+        worker_totals=WorkerCounts(tasks_completed=int(n * tasks_per_s * 0.25)),
     )
 
 
@@ -217,21 +231,18 @@ class Script:
                     msgs_per_s=5000.0,
                     bytes_per_s=5000.0 * 64,
                     window_ms=w,
-                    # the rates operator's channel totals/deltas (old monitor names)
-                    extra={
-                        "recvs_total": 1250 * (i + 1),
-                        "recvs_delta": 1250,
-                        "sends_total": 1250 * (i + 1),
-                        "bytes_recv_total": 1250 * 64 * (i + 1),
-                        "fail_send_eagain_total": 3 * i,
-                        "fail_send_eagain_delta": 3,
-                        "zref_sent_total": 10 * i,
-                        "zref_sent_delta": 10,
-                        "zref_received_total": 10 * i,
-                        "zref_received_delta": 10,
-                        "zref_aborted_total": 0,
-                        "rv_matches_total": 0,
-                    },
+                    # the rates operator's channel totals/deltas
+                    channel_totals=ChannelCounts(
+                        recvs=1250 * (i + 1),
+                        sends=1250 * (i + 1),
+                        bytes_recv=1250 * 64 * (i + 1),
+                        send_eagain=3 * i,
+                        zc_sent=10 * i,
+                        zc_recv=10 * i,
+                        zc_aborted=0,
+                        rv_matches=0,
+                    ),
+                    channel_deltas=ChannelCounts(recvs=1250, send_eagain=3, zc_sent=10, zc_recv=10),
                 )
             )
         if i % 4 == 3:

@@ -117,8 +117,8 @@ def test_panels_show_the_scripted_stream() -> None:
         latency = text_of(app.query_one("#latency", Pane))
         assert "p50 1.0 µs" in latency and "p99 16.0 µs" in latency and "n=273" in latency
         zc = text_of(app.query_one("#zerocopy", Pane))
-        # zref sent: total 10×39 after the last window, delta 10; EAGAIN total 3×39, delta 3
-        assert "zref_sent" in zc and "390" in zc and "fail_send_eagain" in zc and "117" in zc
+        # zero-copy sent: total 10×39 after the last window, delta 10; EAGAIN total 3×39, delta 3
+        assert "zc_sent" in zc and "390" in zc and "send_eagain" in zc and "117" in zc
         alerts = text_of(app.query_one("#alerts", Pane))
         assert "1 firing" in alerts and "fastpath_low" in alerts and "anomaly" in alerts
         assert app.sub_title == "dual"

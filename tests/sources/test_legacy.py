@@ -11,7 +11,7 @@ from reactivex.subject import Subject
 
 from kcoro_stream import ops
 from kcoro_stream.errors import InputError
-from kcoro_stream.events import Kpi, Sample, Summary
+from kcoro_stream.events import ChannelState, Kpi, Sample, Summary
 from kcoro_stream.sources.legacy import is_legacy_ndjson, iter_legacy_batches, legacy_events
 
 DATA = Path(__file__).resolve().parents[2] / "bench_data" / "legacy"
@@ -76,8 +76,14 @@ def test_channel_schema2_fields_are_renamed_and_kept():
     assert s.bytes_per_s == pytest.approx(d["gbps"] * 1e9 / 8)
     assert s.smooth == {"msgs_per_s": d["smooth_pps"], "gbps": d["smooth_gbps"]}
     assert s.channel_depth == d["depth"]
-    assert s.extra["fail_send_eagain_total"] == d["fail_send_eagain_total"]
-    assert s.extra["rv_zdesc_delta"] == 0 and s.extra["legacy_schema"] == 2
+    assert s.channel_totals.send_eagain == d["fail_send_eagain_total"]
+    assert s.channel_deltas.zc_recv == d["zref_received_delta"]
+    assert s.channel_totals.sends is None  # kcoro_mon did not report sends
+    assert s.channel_state == ChannelState(
+        kind=d["kind"], capacity=d["capacity"], closed=False, ptr_mode=False
+    )
+    assert s.resources.rss_bytes == d["mem_kb"] * 1024
+    assert s.legacy.rv_zdesc_delta == 0 and s.legacy.schema == 2 and s.legacy.cpu == d["cpu"]
     assert s.ts == d["ts"] and s.ts_ns == round(d["ts"] * 1e6) * 1000 and s.ts_ns % 1000 == 0
     assert events[1].window_ns == 250_000_000
 
@@ -90,14 +96,15 @@ def test_appended_runs_get_their_own_run_ids():
     assert ids[13] == ids[-1] == "legacy:channel_schema2.ndjson:2"
     summaries = [e for e in events if isinstance(e, Summary)]
     assert [s.samples for s in summaries] == [12, 4]
-    assert summaries[0].totals["bytes_recv_total"] > 0 and summaries[0].peak["msgs_per_s"] > 0
+    assert summaries[0].channel_totals.bytes_recv > 0 and summaries[0].peak["msgs_per_s"] > 0
 
 
 def test_schema1_lacks_channel_attributes():
     s = _events(DATA / "channel_schema1.ndjson")[0]
     assert s.channel_depth is None
-    assert "kind" not in s.extra and "zref_sent_total" not in s.extra
-    assert s.extra["legacy_schema"] == 1
+    assert s.channel_state is None and s.channel_totals.zc_sent is None
+    assert s.channel_totals.send_eagain is not None
+    assert s.legacy.schema == 1
 
 
 def test_tasks_mode_null_and_absent_gbps():

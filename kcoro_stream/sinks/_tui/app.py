@@ -216,7 +216,7 @@ class DashboardApp(App[int]):
             ("config", "run"),
             ("heatmap", "workers"),
             ("latency", "latency"),
-            ("zerocopy", "zero-copy"),
+            ("zerocopy", "channel counters"),
             ("alerts", "alerts"),
             ("help", "help"),
         ):

@@ -8,7 +8,7 @@
                          │                          EMA/peak/average, KPI states)
                          ├─ heatmaps[pool], histograms[pool]
                          ├─ alerts (bounded, newest last), firing rules
-                         └─ zero_copy[pool] (zc_*/zref_*/rv_*/fail_* from Sample.extra)
+                         └─ zero_copy[pool] (every ChannelCounts counter: total, Δ)
 
 Every history is a bounded deque. ``clear()`` is the ``c`` key: peaks,
 averages and histories restart, like the old monitor's "clear statistics".
@@ -20,7 +20,6 @@ import math
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from ...events import Alert, Anomaly, DerivedEvent, Heatmap, HistogramSummary, Kpi, Sample, Status, Summary
 
@@ -30,7 +29,6 @@ ALERTS = 200
 EMA_ALPHA = 0.2
 SMOOTH_N = 5
 RATIOS = ("fastpath_ratio", "steal_ratio", "utilisation")
-ZERO_COPY_PREFIXES = ("zc_", "zref_", "rv_", "fail_")
 
 
 def primary_metric(pool: str, mode: str) -> str:
@@ -128,7 +126,7 @@ class DashboardState:
     histograms: dict[str, HistogramSummary] = field(default_factory=dict)
     alerts: deque[AlertLine] = field(default_factory=lambda: deque(maxlen=ALERTS))
     firing: dict[str, Alert] = field(default_factory=dict)
-    zero_copy: dict[str, dict[str, Any]] = field(default_factory=dict)
+    zero_copy: dict[str, dict[str, tuple[int | None, int | None]]] = field(default_factory=dict)
     kpis: dict[str, Kpi] = field(default_factory=dict)  # by pool ("all": the whole run)
     run_id: str = ""
     mode: str = ""
@@ -148,13 +146,13 @@ class DashboardState:
                 if pool is None:
                     pool = self.pools[ev.pool] = PoolState(ev.pool)
                 pool.feed(ev)
-                extra = {
-                    k: v
-                    for k, v in (ev.extra or {}).items()
-                    if k.startswith(ZERO_COPY_PREFIXES) and k.endswith(("_total", "_delta"))
-                }
-                if extra:
-                    self.zero_copy.setdefault(ev.pool, {}).update(extra)
+                if ev.channel_totals is not None:
+                    totals, deltas = ev.channel_totals, ev.channel_deltas
+                    self.zero_copy[ev.pool] = {
+                        name: (getattr(totals, name), getattr(deltas, name, None))
+                        for name in totals.__struct_fields__
+                        if getattr(totals, name) is not None
+                    }
             elif isinstance(ev, HistogramSummary):
                 # window summaries describe "now"; cumulative ones only until a window one arrives
                 old = self.histograms.get(ev.pool)
