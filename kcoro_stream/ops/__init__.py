@@ -13,6 +13,7 @@ Layering (imports go one way)::
           ─► _smooth ─► _summary;  _metrics ─► _kpi, _alerts, _outliers
     all of them ─► _default (default_analyses: everything over one window pass)
     _legacy_names (derived events → old kcoro_mon dicts)
+    _status (MonitorStatus → Status: the monitor's own account; the run loop adds it)
 
 Batch-level operators take ``list[Event]`` (one ring frame) and emit derived
 events; ``smooth``, ``summary``, ``kpi``, ``alerts`` and ``outliers`` take
@@ -38,6 +39,7 @@ from ._metrics import METRICS
 from ._outliers import mad_score, outliers, zscore
 from ._rates import rates
 from ._smooth import SMOOTHED, smooth
+from ._status import status
 from ._summary import summary
 from ._window import Window, windows
 
@@ -76,6 +78,7 @@ __all__ = [
     "quantile",
     "rates",
     "smooth",
+    "status",
     "summary",
     "to_legacy",
     "windows",

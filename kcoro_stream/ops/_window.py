@@ -43,6 +43,7 @@ from kcoro_stream.events import (
     ChannelCounts,
     Gauge,
     Histogram,
+    MonitorStatus,
     RingLoss,
     RunEnded,
     RunStarted,
@@ -259,6 +260,8 @@ def windows(window_ms: float = 250, *, check_monotonic: bool | str = True) -> Op
                     if type(ev) is RingLoss:
                         pending_loss += ev.frames
                 return
+            if kind is MonitorStatus:
+                return  # the monitor's own account, not a producer frame (ops.status reads it)
             if kind is RunStarted:
                 close(True)
                 reset(head)
