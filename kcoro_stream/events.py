@@ -234,8 +234,10 @@ class ClientStatistics(msgspec.Struct, frozen=True, kw_only=True):
     """One network client of a sink (a WebSocket connection)."""
 
     client: str
-    sent: int = 0
-    dropped: int = 0  # messages dropped because the client fell behind
+    sent: int = 0  # batches sent
+    dropped: int = 0  # events dropped because the client fell behind (drop-oldest)
+    queued: int = 0  # batches waiting for this client (appended)
+    dropped_batches: int = 0  # batches those dropped events came in (appended)
 
 
 class SinkStatistics(msgspec.Struct, frozen=True, kw_only=True):

@@ -2,7 +2,7 @@
 
 ::
 
-    Sample / HistogramSummary / Heatmap / Alert / Anomaly / Kpi
+    Sample / HistogramSummary / Heatmap / Alert / Anomaly / Kpi / Status
         └─► _MetricsState (counters integrated, gauges, cumulative buckets)
               └─► _StateCollector (own CollectorRegistry, not the global one)
                     └─► GET /metrics ─► prometheus_client exposition
@@ -21,6 +21,13 @@ windows), else the window's exact ``*_deltas``, else the integral of the
 counter's rate field × window. A smaller total than the last one never lowers
 a counter. ``Sample.resources`` gives the ``kcoro_pool_*`` /
 ``kcoro_process_*`` CPU and memory series.
+
+``Status`` (the monitor's own account) gives ``kcoro_monitor_*``: a counter per
+``ReaderStatistics`` field (``kcoro_monitor_ring_dropped_frames_total``,
+``…_corrupt_frames_total``, …) and ``LogStatistics`` field
+(``kcoro_monitor_log_frame_bytes_total``, ``…_disk_bytes_total``, …), per sink
+``kcoro_monitor_sink_dropped_total{sink,reason}``, ``…_received_total``,
+``…_written_total``, ``kcoro_monitor_sink_queued{sink}``, and the uptime.
 
 Latency histograms are real Prometheus histograms in seconds; ``_sum`` is the
 exact sum the producer counted (``HistogramSummary.sum``), estimated from bucket
@@ -60,7 +67,10 @@ from ..events import (
     Heatmap,
     HistogramSummary,
     Kpi,
+    LogStatistics,
+    ReaderStatistics,
     Sample,
+    Status,
     WorkerCounts,
     counter_fields,
 )
@@ -302,6 +312,8 @@ class _MetricsState:
             self._add("kcoro_alert_transitions", (("rule", ev.rule), ("state", ev.state)), 1)
         elif isinstance(ev, Anomaly):
             self._add("kcoro_anomalies", (("metric", ev.metric), ("method", ev.method)), 1)
+        elif isinstance(ev, Status):
+            self._status(ev)
         elif isinstance(ev, Kpi):
             pool = getattr(ev, "pool", "all")  # Kpi.pool: appended for dual mode
             for k, state in ev.states.items():
@@ -355,6 +367,28 @@ class _MetricsState:
         if ev.run_id:
             self.run_info = {(("run_id", ev.run_id), ("mode", ev.mode)): 1.0}
 
+    def _status(self, ev: Status) -> None:
+        """The monitor's own account: ring reader, event log, every sink (contract 7)."""
+        for prefix, stats in (("kcoro_monitor_ring_", ev.reader), ("kcoro_monitor_log_", ev.log)):
+            if stats is not None:
+                for name, v in msgspec.structs.asdict(stats).items():
+                    self._set_total(prefix + name, (), v)
+        for sink in ev.sinks:
+            labels: Labels = (("sink", sink.name),)
+            self._set_total("kcoro_monitor_sink_received", labels, sink.received)
+            self._set_total("kcoro_monitor_sink_written", labels, sink.written)
+            for reason, n in sink.drop_reasons.items():
+                self._set_total("kcoro_monitor_sink_dropped", (*labels, ("reason", reason)), n)
+            self._set("kcoro_monitor_sink_queued", labels, sink.queued)
+            self._set("kcoro_monitor_sink_queue_capacity", labels, sink.queue_capacity)
+            if sink.clients or labels in self.gauges.get("kcoro_monitor_sink_clients", {}):
+                self._set("kcoro_monitor_sink_clients", labels, len(sink.clients))  # back to 0 when all left
+        self._set("kcoro_monitor_uptime_seconds", (), ev.uptime_s)
+        states = self.gauges.get("kcoro_monitor_state", {})
+        for seen in states:
+            states[seen] = 0.0
+        self._set("kcoro_monitor_state", (("state", ev.state),), 1.0)
+
     def _heatmap(self, ev: Heatmap) -> None:
         for i, worker in enumerate(ev.workers):
             labels = (("pool", ev.pool), ("worker", str(worker)))
@@ -381,7 +415,19 @@ _HELP = {
     "kcoro_sched_imbalance_ratio": "Load imbalance between workers (0 = even).",
     "kcoro_alert_transitions": "Alert state changes, by rule and new state.",
     "kcoro_anomalies": "Anomalies detected, by metric and method.",
+    "kcoro_monitor_sink_received": "Derived events a sink received.",
+    "kcoro_monitor_sink_written": "Derived events a sink wrote.",
+    "kcoro_monitor_sink_dropped": "Derived events a sink dropped, by reason.",
+    "kcoro_monitor_sink_queued": "Batches waiting in a sink's queue.",
+    "kcoro_monitor_sink_queue_capacity": "Capacity of a sink's queue (batches).",
+    "kcoro_monitor_sink_clients": "Network clients connected to a sink.",
+    "kcoro_monitor_uptime_seconds": "Time since the monitor started.",
+    "kcoro_monitor_state": "1 for the monitor's current state (running, finished, stopped, lost, failed).",
 }
+for _name in ReaderStatistics.__struct_fields__:
+    _HELP["kcoro_monitor_ring_" + _name] = f"Ring reader: {_name.replace('_', ' ')} (the reader's own count)."
+for _name in LogStatistics.__struct_fields__:
+    _HELP["kcoro_monitor_log_" + _name] = f"Event log writer: {_name.replace('_', ' ')}."
 for _c in COUNTERS:
     _HELP[_c.name] = _c.help
 for _g in (*SAMPLE_GAUGES, *RESOURCE_GAUGES, *RESOURCE_COUNTERS):

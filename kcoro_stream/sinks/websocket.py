@@ -54,11 +54,13 @@ from ..errors import SinkError
 from ..events import (
     DERIVED_SCHEMA,
     Alert,
+    ClientStatistics,
     DerivedEvent,
     Heatmap,
     HistogramSummary,
     Kpi,
     Sample,
+    SinkStatistics,
     Status,
     Summary,
     json_encoder,
@@ -104,15 +106,6 @@ class WebSocketConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     allowed_origins: list[str] = []  # besides the page's own origin
 
 
-class ClientStatistics(msgspec.Struct, frozen=True):
-    client: int
-    peer: str
-    sent_batches: int
-    queued_batches: int
-    dropped_events: int
-    dropped_batches: int
-
-
 @dataclass(eq=False)
 class _Client:
     id: int
@@ -145,11 +138,10 @@ class _Client:
 
     def statistics(self) -> ClientStatistics:
         return ClientStatistics(
-            client=self.id,
-            peer=self.peer,
-            sent_batches=self.sent_batches,
-            queued_batches=len(self.queue),
-            dropped_events=self.dropped_events,
+            client=f"#{self.id} {self.peer}",
+            sent=self.sent_batches,
+            dropped=self.dropped_events,
+            queued=len(self.queue),
             dropped_batches=self.dropped_batches,
         )
 
@@ -298,6 +290,10 @@ class WebSocketSink(Sink):
 
     def client_statistics(self) -> list[ClientStatistics]:
         return [c.statistics() for c in self._clients.values()]
+
+    def statistics(self) -> SinkStatistics:
+        """The base account plus one :class:`ClientStatistics` per connected client (its drops)."""
+        return msgspec.structs.replace(super().statistics(), clients=self.client_statistics())
 
     async def wait_clients(self, n: int) -> None:
         """Wait until exactly ``n`` clients are connected (tests, benchmarks)."""

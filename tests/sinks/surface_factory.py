@@ -16,17 +16,21 @@ from kcoro_stream.events import (
     Alert,
     Anomaly,
     ChannelCounts,
+    ClientStatistics,
     DerivedEvent,
     Heatmap,
     HistogramSummary,
     Kpi,
+    LogStatistics,
     ReaderStatistics,
     Sample,
+    SinkStatistics,
     Status,
     Summary,
     WorkerCounts,
 )
 from kcoro_stream.histo import BUCKETS, SCHEME, bucket_lower
+from kcoro_stream.ops._status import loss_message
 
 T0_NS = 1_000_000_000_000
 WALL0 = 1_790_000_000.0
@@ -172,9 +176,38 @@ def anomaly(i: int, window_ms: int = 250) -> Anomaly:
     )
 
 
-def status(i: int, state: str = "running") -> Status:
+def status(
+    i: int, state: str = "running", *, dropped: int = 0, corrupt: int = 0, ws_drops: int = 0
+) -> Status:
+    """The monitor's account after ``i`` windows: ring losses, log bytes, two sinks (one with a client)."""
     t, ns = ts(i)
-    return Status(ts=t, ts_ns=ns, run_id=RUN_ID, state=state, message="", reader=ReaderStatistics(frames=i))
+    reader = ReaderStatistics(frames=25 * i, bytes=6400 * i, dropped_frames=dropped, corrupt_frames=corrupt)
+    log = LogStatistics(frames=25 * i, frame_bytes=6400 * i, disk_bytes=900 * i, blocks=i, segments=1)
+    sinks = [
+        SinkStatistics(name="ndjson", received=8 * i, written=8 * i, queued=1, queue_capacity=64),
+        SinkStatistics(
+            name="websocket",
+            received=8 * i,
+            written=8 * i - ws_drops,
+            dropped=ws_drops,
+            drop_reasons={"slow_client": ws_drops} if ws_drops else {},
+            queued=5,
+            queue_capacity=256,
+            clients=[ClientStatistics(client="#1 127.0.0.1:40000", sent=i, dropped=ws_drops, queued=2)],
+        ),
+    ]
+    message = loss_message(reader, sinks)  # what ops.status writes
+    return Status(
+        ts=t,
+        ts_ns=ns,
+        run_id=RUN_ID,
+        state=state,
+        message=message,
+        reader=reader,
+        log=log,
+        sinks=sinks,
+        uptime_s=i * 0.25,
+    )
 
 
 def summary(n: int, tasks_per_s: float = 1000.0) -> Summary:

@@ -25,9 +25,9 @@ from kcoro_stream.sinks import SinkContext, build_sink, sink_class
 from kcoro_stream.sinks.prometheus import PrometheusSink, histogram_metric_name
 
 try:
-    from .surface_factory import Script, histogram, sample
+    from .surface_factory import Script, histogram, sample, status
 except ImportError:  # tests/ run without package __init__ files
-    from surface_factory import Script, histogram, sample  # type: ignore[no-redef]
+    from surface_factory import Script, histogram, sample, status  # type: ignore[no-redef]
 
 IN_CI = bool(os.environ.get("CI"))
 
@@ -205,6 +205,34 @@ async def test_every_schema_counter_and_the_pool_resources_are_exported() -> Non
     assert len({c for c in counters if c.endswith("_total") and "steals_" not in c}) == n
 
 
+async def test_monitor_account_is_exported_and_passes_promtool() -> None:
+    """Status → kcoro_monitor_*: ring losses, log bytes, each sink's queue and drops by reason."""
+    async with open_prometheus_sink() as sink:
+        await sink.send([status(4, dropped=3, corrupt=1, ws_drops=7)])
+        await sink.send([status(8, dropped=2, ws_drops=9, state="finished")])  # a lower count never lowers
+        _, _, text = await fetch(sink.url)
+    assert value(text, "kcoro_monitor_ring_dropped_frames_total") == 3
+    assert value(text, "kcoro_monitor_ring_corrupt_frames_total") == 1
+    assert value(text, "kcoro_monitor_ring_undecodable_frames_total") == 0
+    assert value(text, "kcoro_monitor_ring_frames_total") == 200
+    assert value(text, "kcoro_monitor_log_frame_bytes_total") == 6400 * 8
+    assert value(text, "kcoro_monitor_log_disk_bytes_total") == 900 * 8
+    assert value(text, "kcoro_monitor_sink_dropped_total", sink="websocket", reason="slow_client") == 9
+    assert value(text, "kcoro_monitor_sink_queued", sink="websocket") == 5
+    assert value(text, "kcoro_monitor_sink_queued", sink="ndjson") == 1
+    assert value(text, "kcoro_monitor_sink_queue_capacity", sink="ndjson") == 64
+    assert value(text, "kcoro_monitor_sink_written_total", sink="ndjson") == 64
+    assert value(text, "kcoro_monitor_sink_clients", sink="websocket") == 1
+    assert value(text, "kcoro_monitor_uptime_seconds") == 2.0
+    assert value(text, "kcoro_monitor_state", state="finished") == 1
+    assert value(text, "kcoro_monitor_state", state="running") == 0
+    promtool = _need("promtool")
+    res = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, text=True, check=False
+    )
+    assert res.returncode == 0 and not (res.stdout + res.stderr).strip(), res.stdout + res.stderr
+
+
 async def test_window_histograms_add_up_without_cumulative() -> None:
     async with open_prometheus_sink() as sink:
         await sink.send([histogram(0, [1, 2, 3], scope="window")])
@@ -300,7 +328,10 @@ async def test_real_prometheus_scrapes_and_answers_queries(tmp_path: Path) -> No
             await wait_value('kcoro_sched_tasks_completed_total{job="kcoro",pool="tasks"}', 5000.0)
             for batch in second_half:
                 await sink.send(batch)
+            await sink.send([status(80, dropped=3, ws_drops=7)])
             await wait_value('kcoro_sched_tasks_completed_total{job="kcoro",pool="tasks"}', 10000.0)
+            await wait_value('kcoro_monitor_ring_dropped_frames_total{job="kcoro"}', 3.0)
+            await wait_value('kcoro_monitor_sink_dropped_total{sink="websocket",reason="slow_client"}', 7.0)
             # exact over stored history: both totals were scraped, the counter never reset
             window = 'kcoro_sched_tasks_completed_total{pool="tasks"}[10m]'
             await wait_value(f"max_over_time({window}) - min_over_time({window})", 5000.0)

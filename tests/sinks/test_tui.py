@@ -11,6 +11,7 @@ import io
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import msgspec
 import pytest
 import trio
 from rich.console import Console
@@ -18,15 +19,16 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 
 from kcoro_stream.errors import SinkError
+from kcoro_stream.events import Resources
 from kcoro_stream.sinks import Controller, SinkContext, build_sink, sink_class
 from kcoro_stream.sinks._tui import DashboardApp, TuiHandle, run_tui
 from kcoro_stream.sinks._tui.widgets import Pane, PoolView, StatsPane, ThroughputGraph
 from kcoro_stream.sinks.tui import TuiSink
 
 try:
-    from .surface_factory import Script, anomaly, histogram, sample
+    from .surface_factory import Script, anomaly, histogram, sample, status
 except ImportError:  # tests/ run without package __init__ files
-    from surface_factory import Script, anomaly, histogram, sample  # type: ignore[no-redef]
+    from surface_factory import Script, anomaly, histogram, sample, status  # type: ignore[no-redef]
 
 
 class FakeController(Controller):
@@ -122,6 +124,28 @@ def test_panels_show_the_scripted_stream() -> None:
         alerts = text_of(app.query_one("#alerts", Pane))
         assert "1 firing" in alerts and "fastpath_low" in alerts and "anomaly" in alerts
         assert app.sub_title == "dual"
+
+    drive(scenario)
+
+
+def test_monitor_pane_and_pool_resources() -> None:
+    """The monitor pane shows the latest Status (losses, log, sink queues and drops); pools show CPU/memory."""
+
+    async def scenario(app: DashboardApp, handle: TuiHandle, pilot: Pilot[int]) -> None:
+        await feed(pilot, handle, Script(batches=4))
+        assert "no status yet" in text_of(app.query_one("#monitor", Pane))
+        res = Resources(cpu_pct=187.5, stack_bytes=3 << 20, process_cpu_pct=190.0, rss_bytes=48 << 20)
+        tasks = msgspec.structs.replace(sample(5), resources=res)
+        await feed(pilot, handle, [[tasks, status(5, dropped=2, corrupt=1, ws_drops=7)]])
+        monitor = " ".join(text_of(app.query_one("#monitor", Pane)).split())  # one line, wrapped to the width
+        assert "running" in monitor and "ring lost 3 frames (2 dropped, 1 corrupt)" in monitor, monitor
+        assert "lost 2 dropped / 1 corrupt / 0 undecodable" in monitor
+        assert "log 31.2 KiB (4.4 KiB on disk)" in monitor
+        assert (
+            "ndjson q 1/64" in monitor and "websocket q 5/256, dropped 7 (slow_client 7), 1 client" in monitor
+        )
+        stats = text_of(app.query_one("#pool-tasks", PoolView).query_one(StatsPane))
+        assert "cpu 188% · stack 3.0 MiB · process cpu 190% · rss 48.0 MiB" in stats, stats
 
     drive(scenario)
 

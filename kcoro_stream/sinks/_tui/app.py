@@ -50,6 +50,7 @@ from .widgets import (
     ConfigPane,
     HeatmapPane,
     LatencyPane,
+    MonitorPane,
     PoolView,
     ThroughputGraph,
     ZeroCopyPane,
@@ -144,6 +145,7 @@ class DashboardApp(App[int]):
     Screen { layout: vertical; }
     #top { height: auto; max-height: 12; }
     #config { width: 1fr; height: auto; border: round $primary; padding: 0 1; }
+    #monitor { height: auto; max-height: 5; border: round $primary; padding: 0 1; }
     #help { width: 56; height: auto; border: round $warning; padding: 0 1; display: none; }
     #help.shown { display: block; }
     #pools { height: 1fr; min-height: 8; layout: horizontal; }
@@ -202,6 +204,7 @@ class DashboardApp(App[int]):
         with Horizontal(id="top"):
             yield ConfigPane(id="config")
             yield Static(help_text(KEYS), id="help")
+        yield MonitorPane(id="monitor")
         with Horizontal(id="pools"):
             yield Static("waiting for samples…", id="waiting")
         with Horizontal(id="bottom"):
@@ -214,6 +217,7 @@ class DashboardApp(App[int]):
     def on_mount(self) -> None:
         for pane_id, title in (
             ("config", "run"),
+            ("monitor", "monitor"),
             ("heatmap", "workers"),
             ("latency", "latency"),
             ("zerocopy", "channel counters"),
@@ -299,6 +303,7 @@ class DashboardApp(App[int]):
         for view in self._pool_views.values():
             view.show()
         self.query_one(ConfigPane).show(self.state, self._info())
+        self.query_one(MonitorPane).show(self.state.status)
         self.query_one(HeatmapPane).show(self.state.heatmaps)
         self.query_one(LatencyPane).show(
             self.state.histograms, rows=4 if len(self.state.histograms) > 1 else 7

@@ -21,7 +21,8 @@ from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from ...events import Heatmap, HistogramSummary, Resources
+from ...events import Heatmap, HistogramSummary, Resources, Status
+from ..log import account_parts, fmt_bytes
 from .state import RATIOS, DashboardState, PoolState
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
@@ -215,15 +216,6 @@ class StatsPane(Pane):
         self.set(Group(table, resources_line(res), info), shape=(len(self.pool.stats), 1))
 
 
-def fmt_bytes(value: float | None) -> str:
-    if value is None:
-        return "–"
-    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if value >= size:
-            return f"{value / size:.1f} {unit}"
-    return f"{value:.0f} B"
-
-
 def resources_line(res: Resources) -> Text:
     """The pool's CPU and memory: ``cpu 97% · stack 1.2 MiB · process cpu 180% · rss 40.1 MiB``."""
     parts = []
@@ -321,8 +313,6 @@ class ConfigPane(Pane):
         run_kpi = state.kpis.get("all")
         if run_kpi is not None and len(state.pools) > 1:
             rows.append(("KPIs", ""))
-        if state.status is not None:
-            rows.append(("status", f"{state.status.state} {state.status.message}".strip()))
         if state.summary is not None:
             rows.append(("summary", f"{state.summary.samples} samples, {state.summary.duration_s:.1f} s"))
         if self.unchanged((tuple(rows), None if run_kpi is None else run_kpi.ts_ns)):
@@ -333,6 +323,22 @@ class ConfigPane(Pane):
             else:
                 table.add_row(k, v)
         self.set(table, shape=len(rows))
+
+
+class MonitorPane(Pane):
+    """The monitor's own account from the latest Status: losses, log bytes, each sink's queue and drops."""
+
+    def show(self, status: Status | None) -> None:
+        if self.unchanged(None if status is None else status.ts_ns):
+            return
+        if status is None:
+            self.set(Text("no status yet (live runs report every second)", style="dim"), shape=1)
+            return
+        line = Text(status.state, style="bold green" if status.state == "running" else "bold yellow")
+        if status.message:
+            line.append(f"  {status.message}", style="bold red")
+        line.append("  " + " · ".join(account_parts(status)), style="dim" if not status.message else "")
+        self.set(line, shape=1)
 
 
 class HeatmapPane(Pane):

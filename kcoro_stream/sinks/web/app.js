@@ -21,6 +21,16 @@ const state = {
   alerts: [], // newest first: {ts, rule, state, severity, message, kind}
   firing: new Map(),
   current: {},
+  status: null, // latest Status: the monitor's own account
+  resources: new Map(), // pool → Sample.resources
+};
+
+const fmtBytes = (v) => {
+  if (v == null) return "–";
+  for (const [unit, size] of [["GiB", 2 ** 30], ["MiB", 2 ** 20], ["KiB", 2 ** 10]]) {
+    if (v >= size) return (v / size).toFixed(1) + " " + unit;
+  }
+  return Math.round(v) + " B";
 };
 
 function pushPoint(series, ts, values) {
@@ -47,6 +57,7 @@ function onSample(ev) {
   if (ev.steal_ratio != null) state.current.steal = ev.steal_ratio;
   pushPoint(state.throughput, ev.ts, [ev.tasks_per_s, ev.msgs_per_s]);
   pushPoint(state.ratios, ev.ts, [ev.fastpath_ratio, ev.steal_ratio, ev.utilisation]);
+  if (ev.resources) state.resources.set(ev.pool || "all", ev.resources);
 }
 
 function onHistogram(ev) {
@@ -79,6 +90,7 @@ function handle(ev) {
     case "alert": onAlert(ev); break;
     case "anomaly": onAnomaly(ev); break;
     case "summary": state.current.run = `${ev.run_id || "run"} · ${ev.mode} · ended`; break;
+    case "status": state.status = ev; break;
     default: break;
   }
 }
@@ -166,6 +178,49 @@ function renderAlerts() {
   $("alerts-firing").textContent = state.firing.size ? `(${state.firing.size} firing)` : "";
 }
 
+function row(cells, bad) {
+  const tr = document.createElement("tr");
+  cells.forEach((c, i) => {
+    const td = document.createElement(i === 0 ? "th" : "td");
+    td.textContent = c;
+    if (bad && bad[i]) td.className = "bad";
+    tr.append(td);
+  });
+  return tr;
+}
+
+function renderMonitor() {
+  const st = state.status;
+  if (!st) return;
+  $("monitor-state").textContent = `${st.state} · up ${fmtFix(st.uptime_s, 0)} s`;
+  $("monitor-message").textContent = st.message || "";
+  const rows = [];
+  const r = st.reader;
+  if (r) {
+    rows.push(row(["ring", `${fmtInt(r.frames)} frames`, `${fmtInt(r.dropped_frames)} dropped`,
+      `${fmtInt(r.corrupt_frames)} corrupt`, `${fmtInt(r.undecodable_frames)} undecodable`],
+    [false, false, r.dropped_frames > 0, r.corrupt_frames > 0, r.undecodable_frames > 0]));
+  }
+  if (st.log) rows.push(row(["log", fmtBytes(st.log.frame_bytes), `${fmtBytes(st.log.disk_bytes)} on disk`, "", ""]));
+  for (const s of st.sinks || []) {
+    const reasons = Object.entries(s.drop_reasons || {}).map(([k, v]) => `${k} ${v}`).join(", ");
+    const clients = s.clients && s.clients.length ? `${s.clients.length} client(s), dropped ${s.clients.map((c) => c.dropped).join("/")}` : "";
+    rows.push(row([s.name, `queue ${s.queued}/${s.queue_capacity}`, `${fmtInt(s.dropped)} dropped${reasons ? " (" + reasons + ")" : ""}`, clients, ""],
+      [false, false, s.dropped > 0, false, false]));
+  }
+  $("monitor").replaceChildren(...rows);
+}
+
+function renderResources() {
+  if (!state.resources.size) return;
+  const rows = [row(["pool", "cpu", "stack", "coroutines", "process cpu", "rss"])];
+  const pct = (v) => (v == null ? "–" : Math.round(v) + " %");
+  for (const [pool, r] of state.resources) {
+    rows.push(row([pool, pct(r.cpu_pct), fmtBytes(r.stack_bytes), fmtInt(r.live_coroutines), pct(r.process_cpu_pct), fmtBytes(r.rss_bytes)]));
+  }
+  $("resources").replaceChildren(...rows);
+}
+
 function render() {
   state.dirty = false;
   const c = state.current;
@@ -182,6 +237,8 @@ function render() {
   renderHeatmap();
   renderKpis();
   renderAlerts();
+  renderMonitor();
+  renderResources();
 }
 
 function scheduleRender() {
