@@ -2,9 +2,15 @@
 
 For each metric in ``SMOOTHED`` and each pool, over the Samples in order:
 
-* ``smooth[m]`` = mean of the last ``n`` non-null values (``n`` = 5), null before any;
-* ``ema[m]``    = α·x + (1-α)·ema, seeded with the first non-null value
-  (α = 0.25 by default); a null x leaves the EMA unchanged.
+* ``smooth[m]`` = mean of the last ``n`` counted values (``n`` = 5), null before any;
+* ``ema[m]``    = α·x + (1-α)·ema, seeded with the first counted value
+  (α = 0.25 by default); a value that does not count leaves both unchanged.
+
+A value counts when it is not null and :class:`~._activity.Activity` admits
+it: not from a partial window (ring loss, short closing window), not before
+the pool's first non-idle window, not a throughput rate the pool never had
+(tasks in channel mode). This is the one place the dashboards' smoothed
+values come from: surfaces display ``smooth``/``ema``, they do not recompute.
 
 Values already present in an incoming Sample's ``smooth``/``ema`` (an old
 recording's ``smooth_pps``) are kept. Non-Sample items pass through.
@@ -25,6 +31,7 @@ import msgspec
 from kcoro_stream.errors import UsageError
 from kcoro_stream.events import Sample
 
+from ._activity import Activity
 from ._base import Emit, Operator, stateful
 
 SMOOTHED: tuple[str, ...] = (
@@ -42,20 +49,22 @@ SMOOTHED: tuple[str, ...] = (
 class Smoother:
     """Moving average + EMA state of one pool (usable outside reactivex)."""
 
-    __slots__ = ("alpha", "ema", "last", "n")
+    __slots__ = ("activity", "alpha", "ema", "last", "n")
 
     def __init__(self, n: int, alpha: float) -> None:
         self.n = n
         self.alpha = alpha
         self.last: dict[str, deque[float]] = {m: deque(maxlen=n) for m in SMOOTHED}
         self.ema: dict[str, float | None] = dict.fromkeys(SMOOTHED)
+        self.activity = Activity()
 
     def update(self, sample: Sample) -> tuple[dict[str, float | None], dict[str, float | None]]:
         smooth: dict[str, float | None] = {}
+        admitted = self.activity.admit(sample)
         for m in SMOOTHED:
             x = getattr(sample, m)
             window = self.last[m]
-            if x is not None:
+            if x is not None and admitted and self.activity.counts(m):
                 window.append(x)
                 prev = self.ema[m]
                 self.ema[m] = x if prev is None else self.alpha * x + (1.0 - self.alpha) * prev

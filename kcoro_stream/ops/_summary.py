@@ -1,13 +1,15 @@
 """summary: the end-of-run Summary (peak, average, EMA, totals), like kcoro_mon's.
 
-Per run and pool, over the Samples of the run:
+Per run and pool, over the values that count (not null, and admitted by
+:class:`~._activity.Activity`: no partial window, nothing before the pool's
+first non-idle window, no throughput rate the pool never had):
 
-* ``peak[m]`` = max of the non-null values of metric m,
-* ``avg[m]``  = mean of the non-null values (nulls are skipped, not zeros),
-* ``ema[m]``  = EMA with α (default 0.25) seeded with the first non-null value,
+* ``peak[m]`` = max of the counted values of metric m,
+* ``avg[m]``  = mean of the counted values (nulls are skipped, not zeros),
+* ``ema[m]``  = EMA with α (default 0.25) seeded with the first counted value,
 * ``worker_totals``/``channel_totals`` = the run's last Sample's cumulative
   counters, ``mismatch_msgs`` = sends - recvs in channel pools,
-* ``losses``  = frames lost to the ring during the run,
+* ``losses``  = frames lost to the ring during the run (partial Samples included),
 * ``duration_s`` = from the start of the first window to the last Sample.
 
 A Summary is emitted when the run changes (a Sample with another ``run_id``)
@@ -27,12 +29,13 @@ from typing import Any
 
 from kcoro_stream.events import Sample, Summary
 
+from ._activity import Activity
 from ._base import Emit, Operator, stateful
 from ._smooth import SMOOTHED, check_alpha
 
 
 class _Acc:
-    __slots__ = ("alpha", "count", "ema", "first", "last", "losses", "n", "peak", "sum")
+    __slots__ = ("activity", "alpha", "count", "ema", "first", "last", "losses", "n", "peak", "sum")
 
     def __init__(self, alpha: float) -> None:
         self.alpha = alpha
@@ -44,6 +47,7 @@ class _Acc:
         self.sum: dict[str, float] = dict.fromkeys(SMOOTHED, 0.0)
         self.n: dict[str, int] = dict.fromkeys(SMOOTHED, 0)
         self.ema: dict[str, float | None] = dict.fromkeys(SMOOTHED)
+        self.activity = Activity()
 
     def add(self, s: Sample) -> None:
         self.count += 1
@@ -51,10 +55,12 @@ class _Acc:
             self.first = s
         self.last = s
         self.losses += s.lost_frames
+        if not self.activity.admit(s):
+            return  # totals and losses only
         a = self.alpha
         for m in SMOOTHED:
             x = getattr(s, m)
-            if x is None:
+            if x is None or not self.activity.counts(m):
                 continue
             p = self.peak[m]
             if p is None or x > p:

@@ -19,7 +19,10 @@ baseline is then older and its ``span_ns`` longer. A frame stamped before the
 open window (clock step) is counted in the open window.
 
 A ``RingLoss`` marks the window holding the next data frame as partial: the
-frames lost lie between that frame and the previous one.
+frames lost lie between that frame and the previous one. A closing window
+(``final``) whose differences cover less than half the window width is
+partial too: its rates rest on a few frames. Partial windows still count in
+totals; smoothing, summaries and outlier detection leave them out.
 
 Derived events that arrive in batches (a replayed old ``kcoro_mon`` recording
 read by ``kcoro_stream.sources.legacy``) pass through unchanged.
@@ -134,7 +137,9 @@ class Window:
 
     @property
     def partial(self) -> bool:
-        return self.lost_frames > 0
+        """Rates of this window are not comparable: it overlaps a ring loss, or it is a
+        closing window (``final``) covering less than half the window width."""
+        return self.lost_frames > 0 or (self.final and 2 * self.span_ns < self.end_ns - self.start_ns)
 
     @property
     def span_ns(self) -> int:

@@ -82,8 +82,9 @@ def test_ring_loss_marks_the_window_of_the_next_frame_partial():
             batches.append(r.loss(3))
         batches.append(frame)
     samples = of_type(drive(ops.rates(), batches), Sample)
-    assert [s.partial for s in samples] == [False, True, False, False]
-    assert samples[1].lost_frames == 3
+    # window 1 lost frames; window 3 is the closing one, 10 ms of a 250 ms window
+    assert [s.partial for s in samples] == [False, True, False, True]
+    assert [s.lost_frames for s in samples] == [0, 3, 0, 0]
     # totals survive the loss
     assert sum(s.worker_deltas.tasks_completed for s in samples) == 75 * 2000
 
@@ -150,7 +151,18 @@ def test_rates_exact_under_random_frame_drops(incs, drops, window_ms):
         assert s.tasks_per_s == s.worker_deltas.tasks_completed * 1e9 / s.span_ns
     assert sum(s.span_ns for s in samples) == n * r.interval
     lost_any = any(drops[: n - 1])
-    assert any(s.partial for s in samples) == lost_any
+    assert any(s.lost_frames > 0 for s in samples) == lost_any
+    width = window_ms * MS
+    for s in samples:  # partial: a loss, or the closing window covering under half the width
+        assert s.partial == (s.lost_frames > 0 or (s is samples[-1] and 2 * s.span_ns < width))
+
+
+def test_a_short_closing_window_is_partial_and_a_full_one_is_not():
+    """Half the width is the line: a 100 ms closing window covering 40 ms is partial, 50 ms is not."""
+    for n, span_ms, partial in ((13, 40, True), (14, 50, False)):  # frames every 10 ms; window 0 ends at 90
+        _r, batches = _run(n)
+        last = of_type(drive(ops.rates(window_ms=100), batches), Sample)[-1]
+        assert (last.span_ns, last.partial, last.lost_frames) == (span_ms * MS, partial, 0)
 
 
 def test_counter_structs_name_exactly_the_raw_counters():

@@ -93,3 +93,38 @@ def test_summary_totals_and_losses_from_a_run():
     assert s.losses == 1
     assert s.duration_s == pytest.approx(0.5)
     assert s.samples == 3
+
+
+def test_partial_windows_stay_out_of_smoothing_and_summary_but_not_totals():
+    """A partial Sample (ring loss, short closing window) changes no average, EMA or peak."""
+    xs = [(10.0, False), (20.0, False), (5000.0, True), (30.0, False), (1.0, True)]
+    samples = [sample(x, i * 10, partial=p, lost_frames=3 if p else 0) for i, (x, p) in enumerate(xs)]
+    out = drive(ops.smooth(), samples)
+    assert [o.smooth["tasks_per_s"] for o in out] == [10.0, 15.0, 15.0, 20.0, 20.0]
+    assert out[2].ema == out[1].ema
+    (summ,) = drive(ops.summary(alpha=0.5), samples)
+    assert summ.peak["tasks_per_s"] == 30.0 and summ.avg["tasks_per_s"] == 20.0
+    assert summ.ema["tasks_per_s"] == 0.5 * 30.0 + 0.5 * (0.5 * 20.0 + 0.5 * 10.0)
+    assert summ.samples == 5 and summ.losses == 6
+
+
+def test_statistics_start_at_the_first_non_idle_window_and_channel_mode_has_no_task_statistics():
+    idle = [sample(0.0, i, msgs_per_s=0.0, inject_depth=0.0) for i in range(3)]
+    busy = [sample(0.0, 10 + i, msgs_per_s=100.0 * (i + 1), inject_depth=2.0) for i in range(4)]
+    (summ,) = drive(ops.summary(), [*idle, *busy])
+    assert summ.avg["msgs_per_s"] == 250.0  # the idle ramp-up is not averaged in
+    assert summ.avg["inject_depth"] == 2.0
+    assert summ.peak["tasks_per_s"] is None and summ.avg["tasks_per_s"] is None  # never had tasks
+    out = drive(ops.smooth(), [*idle, *busy])
+    assert out[2].smooth["msgs_per_s"] is None and out[-1].smooth["tasks_per_s"] is None
+
+
+def test_a_real_channel_run_summary_has_channel_statistics_only():
+    r = Run(mode="channel", workers=2)
+    batches = [[r.start]]
+    for _ in range(60):
+        r.add_channel(0, sends=500, recvs=500, bytes_sent=32000, bytes_recv=32000)
+        r.add_worker(0, busy_ns=5 * MS, idle_ns=5 * MS)
+        batches.append(r.frame())
+    (summ,) = of_type(drive(ops.compose(ops.rates(), ops.summary()), batches), Summary)
+    assert summ.peak["tasks_per_s"] is None and summ.peak["msgs_per_s"] == pytest.approx(50_000.0)
