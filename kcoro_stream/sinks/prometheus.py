@@ -29,6 +29,11 @@ a counter. ``Sample.resources`` gives the ``kcoro_pool_*`` /
 ``kcoro_monitor_sink_dropped_total{sink,reason}``, ``…_received_total``,
 ``…_written_total``, ``kcoro_monitor_sink_queued{sink}``, and the uptime.
 
+Beside each latency histogram, the ``histograms`` operator's percentiles of
+the last window are gauges ``<histogram>_window_seconds{pool,percentile}``
+(percentile 50, 90, 99, 99.9): what the dashboards show, not a
+``histogram_quantile`` re-estimate.
+
 Latency histograms are real Prometheus histograms in seconds; ``_sum`` is the
 exact sum the producer counted (``HistogramSummary.sum``), estimated from bucket
 midpoints only for events without one (older recordings). A cumulative
@@ -272,6 +277,7 @@ class _MetricsState:
         self.counter_from_totals: set[tuple[str, Labels]] = set()
         self.gauges: dict[str, dict[Labels, float]] = {}
         self.histos: dict[tuple[str, str], _Histo] = {}
+        self.window_quantiles: set[str] = set()  # gauge names of windowed percentiles
         self.alerts: dict[tuple[str, str], bool] = {}
         self.kpi_states: dict[tuple[str, str], str] = {}  # (pool, kpi) → state
         self.kpi_values: dict[tuple[str, str], float] = {}
@@ -305,6 +311,14 @@ class _MetricsState:
             if h is None:
                 h = self.histos[(name, ev.pool)] = _Histo(divisor=divisor, scheme=ev.scheme)
             h.update(ev)
+            if ev.scope == "window":  # the operator's own percentiles of the last window, as gauges
+                gauge = name[: -len("_seconds")] + "_window_seconds"
+                self.window_quantiles.add(gauge)
+                # label "percentile", not "quantile": that one is reserved for summary metrics
+                for q, v in (("50", ev.p50), ("90", ev.p90), ("99", ev.p99), ("99.9", ev.p999)):
+                    self._set(
+                        gauge, (("pool", ev.pool), ("percentile", q)), None if v is None else v / divisor
+                    )
         elif isinstance(ev, Heatmap):
             self._heatmap(ev)
         elif isinstance(ev, Alert):
@@ -452,7 +466,12 @@ class _StateCollector(Collector):
         for name in sorted(st.gauges):
             series = st.gauges[name]
             keys = [k for k, _ in next(iter(series))]
-            g = GaugeMetricFamily(name, _HELP.get(name, name), labels=keys)
+            default = (
+                "Latency percentiles of the last window (histograms operator; error bound in docs)."
+                if name in st.window_quantiles
+                else name
+            )
+            g = GaugeMetricFamily(name, _HELP.get(name, default), labels=keys)
             for labels, value in sorted(series.items()):
                 g.add_metric([v for _, v in labels], value)
             yield g

@@ -233,6 +233,25 @@ async def test_monitor_account_is_exported_and_passes_promtool() -> None:
     assert res.returncode == 0 and not (res.stdout + res.stderr).strip(), res.stdout + res.stderr
 
 
+async def test_window_percentiles_are_gauges_beside_the_histogram() -> None:
+    """The histograms operator's p50…p99.9 of the last window, in seconds; cumulative ones are not gauges."""
+    async with open_prometheus_sink() as sink:
+        await sink.send([histogram(0, [1, 2, 3], scope="window")])  # factory: p50 1 µs … p99.9 30 µs
+        await sink.send([histogram(1, [1, 2, 3], scope="cumulative", metric="chan_latency_ns")])
+        _, _, text = await fetch(sink.url)
+    g = "kcoro_sched_task_start_latency_window_seconds"
+    assert value(text, g, pool="tasks", percentile="50") == 1e-6
+    assert value(text, g, pool="tasks", percentile="99") == 16e-6
+    assert value(text, g, pool="tasks", percentile="99.9") == 30e-6
+    assert f"# TYPE {g} gauge" in text
+    assert "kcoro_chan_latency_window_seconds" not in text
+    promtool = _need("promtool")
+    res = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, text=True, check=False
+    )
+    assert res.returncode == 0 and not (res.stdout + res.stderr).strip(), res.stdout + res.stderr
+
+
 async def test_window_histograms_add_up_without_cumulative() -> None:
     async with open_prometheus_sink() as sink:
         await sink.send([histogram(0, [1, 2, 3], scope="window")])

@@ -410,3 +410,30 @@ def test_run_tui_cancels_the_pipeline_when_the_app_ends_first() -> None:
 
     assert run_tui(trio_main, title="guest", headless=True, size=(100, 30), auto_pilot=leave) == 130
     assert cleaned == ["done"]
+
+
+def test_dashboard_shows_the_smoothing_ops_computed_and_skips_partial_windows_in_peaks() -> None:
+    """5-sample and EMA are the Sample's own smooth/ema (no second EMA); a partial window sets no peak."""
+    from kcoro_stream.sinks._tui.state import DashboardState
+
+    st = DashboardState()
+    st.feed([msgspec.structs.replace(sample(0), smooth={"tasks_per_s": 900.0}, ema={"tasks_per_s": 950.0})])
+    spike = msgspec.structs.replace(sample(1, tasks_per_s=9000.0), partial=True, smooth=None, ema=None)
+    st.feed([spike])
+    stats = st.pools["tasks"].stats["tasks_per_s"]
+    assert (stats.current, stats.smooth, stats.ema) == (9000.0, 900.0, 950.0)
+    assert stats.peak == 1000.0 and stats.average == 1000.0
+
+
+def test_a_new_run_replaces_the_old_runs_pools() -> None:
+    """A Sample of another run (mode switch, next run of a replay) resets the per-pool state and panes."""
+
+    async def scenario(app: DashboardApp, handle: TuiHandle, pilot: Pilot[int]) -> None:
+        await feed(pilot, handle, Script(batches=4, dual=True))
+        assert {v.id for v in app.query(PoolView)} == {"pool-tasks", "pool-channel"}
+        other = msgspec.structs.replace(sample(5, pool="channel", mode="channel"), run_id="run-2")
+        await feed(pilot, handle, [[other]])
+        assert {v.id for v in app.query(PoolView)} == {"pool-channel"}
+        assert app.state.pools["channel"].samples == 1 and app.state.run_id == "run-2"
+
+    drive(scenario)

@@ -26,9 +26,9 @@ from kcoro_stream.sinks import SinkContext, build_sink, sink_class
 from kcoro_stream.sinks.websocket import WebSocketSink
 
 try:
-    from .surface_factory import Script, heatmap, sample, status
+    from .surface_factory import Script, heatmap, histogram, sample, status
 except ImportError:  # tests/ run without package __init__ files
-    from surface_factory import Script, heatmap, sample, status  # type: ignore[no-redef]
+    from surface_factory import Script, heatmap, histogram, sample, status  # type: ignore[no-redef]
 
 IN_CI = bool(os.environ.get("CI"))
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -355,6 +355,38 @@ async def test_chromium_shows_live_tasks_per_s_and_alert(tmp_path: Path) -> None
             assert png.startswith(b"\x89PNG")
             ARTIFACTS.mkdir(exist_ok=True)
             (ARTIFACTS / "websocket_dashboard.png").write_bytes(png)
+            # histograms are chosen by metric and pool (not the first one seen)
+            chan = histogram(21, [0] * 40 + [5, 5], scope="window", metric="chan_latency_ns", pool="channel")
+            await sink.send([chan])
+            options = "return [...document.querySelectorAll('#latency-select option')].map((o) => o.value)"
+            choose = (
+                "const s = document.getElementById('latency-select'); s.value = 'chan_latency_ns · channel';"
+                " s.dispatchEvent(new Event('change')); return s.value"
+            )
+            with trio.move_on_after(60):
+                while len(await trio.to_thread.run_sync(wd.js, options)) < 2:
+                    await trio.sleep(0.1)
+            assert await trio.to_thread.run_sync(wd.js, options) == [
+                "chan_latency_ns · channel",
+                "task_start_latency_ns · tasks",
+            ]
+            assert await trio.to_thread.run_sync(wd.js, choose) == "chan_latency_ns · channel"
+            # a new run (mode switch): the old run's pools, KPIs and histograms go away
+            run2 = msgspec.structs.replace(
+                sample(22, pool="channel", mode="channel", tasks_per_s=None, msgs_per_s=777.0), run_id="run-2"
+            )
+            await sink.send([run2])
+            after = (
+                "return [document.getElementById('run').textContent,"
+                " document.querySelectorAll('#kpis .badge').length,"
+                " document.getElementById('resources').textContent,"
+                " document.querySelectorAll('#latency-select option').length,"
+                " document.getElementById('msgs-per-s').textContent]"
+            )
+            with trio.move_on_after(60):
+                while not (seen := await trio.to_thread.run_sync(wd.js, after))[0].startswith("run-2"):
+                    await trio.sleep(0.1)
+            assert seen == ["run-2 · channel", 0, "", 0, "777"], seen
             # the page is a client like any other: it was never behind
             assert sink.client_statistics()[0].dropped == 0
     finally:

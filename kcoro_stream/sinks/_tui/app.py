@@ -320,9 +320,9 @@ class DashboardApp(App[int]):
             self._pool_views.pop(name).remove()
         for name, pool in self.state.pools.items():
             view = self._pool_views.get(name)
-            if view is None or view.pool is not pool:
-                if view is not None:
-                    view.remove()
+            if view is not None and view.pool is not pool:
+                view.rebind(pool)  # a new run's pool of the same name
+            elif view is None:
                 view = self._pool_views[name] = PoolView(pool, self.state, id=f"pool-{name}")
                 pools.mount(view)
                 for g in view.query(ThroughputGraph):

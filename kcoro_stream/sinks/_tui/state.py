@@ -22,12 +22,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ...events import Alert, Anomaly, DerivedEvent, Heatmap, HistogramSummary, Kpi, Sample, Status, Summary
+from ...ops._activity import Activity
 
 HISTORY = 4096  # samples kept per pool for the graph (zoom/scroll range)
 SPARK = 120  # samples kept per ratio sparkline
 ALERTS = 200
-EMA_ALPHA = 0.2
-SMOOTH_N = 5
 RATIOS = ("fastpath_ratio", "steal_ratio", "utilisation")
 
 
@@ -40,7 +39,14 @@ def primary_metric(pool: str, mode: str) -> str:
 
 @dataclass
 class RunningStats:
-    """current · 5-sample · EMA · peak · average of one rate (nulls skipped)."""
+    """current · 5-sample · EMA · peak · average of one rate.
+
+    The 5-sample mean and the EMA are the ``smooth``/``ema`` the ``smooth``
+    operator computed (one smoothing, in ops): shown as they come, never
+    recomputed here. Peak and average restart with ``c``; they take the values
+    ops' statistics take (:class:`~kcoro_stream.ops._activity.Activity`: no
+    partial window, no idle ramp-up, no rate the pool never had).
+    """
 
     current: float | None = None
     smooth: float | None = None
@@ -48,22 +54,21 @@ class RunningStats:
     peak: float | None = None
     total: float = 0.0
     count: int = 0
-    _last: deque[float] = field(default_factory=lambda: deque(maxlen=SMOOTH_N))
 
     @property
     def average(self) -> float | None:
         return self.total / self.count if self.count else None
 
-    def add(self, value: float | None, smooth: float | None = None, ema: float | None = None) -> None:
+    def add(
+        self, value: float | None, smooth: float | None = None, ema: float | None = None, counts: bool = True
+    ) -> None:
         self.current = value
-        if value is None or not math.isfinite(value):
-            return
-        self._last.append(value)
-        self.smooth = smooth if smooth is not None else sum(self._last) / len(self._last)
+        if smooth is not None:
+            self.smooth = smooth
         if ema is not None:
             self.ema = ema
-        else:
-            self.ema = value if self.ema is None else EMA_ALPHA * value + (1 - EMA_ALPHA) * self.ema
+        if value is None or not math.isfinite(value) or not counts:
+            return
         self.peak = value if self.peak is None else max(self.peak, value)
         self.total += value
         self.count += 1
@@ -81,6 +86,7 @@ class PoolState:
     stats: dict[str, RunningStats] = field(default_factory=dict)
     ratios: dict[str, deque[float]] = field(default_factory=lambda: {r: deque(maxlen=SPARK) for r in RATIOS})
     last: Sample | None = None
+    activity: Activity = field(default_factory=Activity)
 
     def feed(self, ev: Sample) -> None:
         self.mode = ev.mode
@@ -90,11 +96,13 @@ class PoolState:
         self.partial += ev.partial
         self.last = ev
         smooth, ema = ev.smooth or {}, ev.ema or {}
+        admitted = self.activity.admit(ev)
         for name in ("tasks_per_s", "msgs_per_s", "gbps"):
             value = getattr(ev, name)
             if value is None and name not in self.stats:
                 continue
-            self.stats.setdefault(name, RunningStats()).add(value, smooth.get(name), ema.get(name))
+            counts = admitted and self.activity.counts(name)
+            self.stats.setdefault(name, RunningStats()).add(value, smooth.get(name), ema.get(name), counts)
         value = getattr(ev, self.metric)
         self.history.append(value if value is not None and math.isfinite(value) else 0.0)
         for r in RATIOS:
@@ -129,6 +137,7 @@ class DashboardState:
     zero_copy: dict[str, dict[str, tuple[int | None, int | None]]] = field(default_factory=dict)
     kpis: dict[str, Kpi] = field(default_factory=dict)  # by pool ("all": the whole run)
     run_id: str = ""
+    sample_run: str | None = None  # run id of the last Sample
     mode: str = ""
     status: Status | None = None
     summary: Summary | None = None
@@ -141,6 +150,9 @@ class DashboardState:
             if ev.run_id:
                 self.run_id = ev.run_id
             if isinstance(ev, Sample):
+                if ev.run_id != self.sample_run and self.sample_run is not None:
+                    self.reset()  # a new run (mode switch, next run of a replay): its own pools
+                self.sample_run = ev.run_id
                 self.mode = ev.mode
                 pool = self.pools.get(ev.pool)
                 if pool is None:

@@ -282,6 +282,16 @@ class PoolView(Vertical):
     def on_mount(self) -> None:
         self.call_after_refresh(self.show)  # children exist from now on
 
+    def rebind(self, pool: PoolState) -> None:
+        """Show a new run's pool of the same name (removing and re-mounting would clash on the id)."""
+        self.pool = pool
+        for child in self.query(ThroughputGraph):
+            child.pool = pool
+        for pane in self.query(StatsPane):
+            pane.pool = pool
+        for spark in self.query(RatioSparklines):
+            spark.pool = pool
+
     def show(self) -> None:
         if not self.query(RatioSparklines):
             return  # mounted this frame: on_mount draws it

@@ -14,8 +14,11 @@ const state = {
   dirty: false,
   throughput: [[], [], []], // ts, tasks/s, msgs/s
   ratios: [[], [], [], []], // ts, fast path, steal, utilisation
-  latency: [[], [], [], [], []], // ts, p50, p90, p99, p99.9 (µs)
-  latencyMetric: null,
+  latency: new Map(), // "metric · pool" → [ts, p50, p90, p99, p99.9 (µs)]
+  latencyScope: new Map(), // "metric · pool" → "window" once a window summary was seen
+  latencyKey: null, // the histogram the chart shows (the first seen, or the user's choice)
+  latencyKeys: 0, // options in the selector (redrawn when it grows)
+  runId: null,
   heatmap: null,
   kpi: new Map(), // pool → latest Kpi event
   alerts: [], // newest first: {ts, rule, state, severity, message, kind}
@@ -48,7 +51,26 @@ function pushPoint(series, ts, values) {
   });
 }
 
+function resetRun() {
+  // a new run (mode switch, next run of a replay): the old run's pools go away
+  state.throughput = [[], [], []];
+  state.ratios = [[], [], [], []];
+  state.latency.clear();
+  state.latencyScope.clear();
+  state.latencyKey = null;
+  state.heatmap = null;
+  state.kpi.clear();
+  state.resources.clear();
+  state.firing.clear();
+  state.current = {};
+  $("kpis").replaceChildren();
+  $("heatmap").replaceChildren();
+  $("resources").replaceChildren();
+}
+
 function onSample(ev) {
+  if (state.runId !== null && ev.run_id !== state.runId) resetRun();
+  state.runId = ev.run_id;
   state.current.run = `${ev.run_id || "run"} · ${ev.mode}`;
   if (ev.tasks_per_s != null) state.current.tasks = ev.tasks_per_s;
   if (ev.msgs_per_s != null) state.current.msgs = ev.msgs_per_s;
@@ -61,11 +83,32 @@ function onSample(ev) {
 }
 
 function onHistogram(ev) {
-  if (state.latencyMetric == null) state.latencyMetric = ev.metric;
-  if (ev.metric !== state.latencyMetric) return;
+  // one series per metric and pool; window summaries describe "now", so once a
+  // key has one its cumulative summaries are ignored
+  const key = `${ev.metric} · ${ev.pool || "all"}`;
+  if (ev.scope !== "window" && state.latencyScope.get(key) === "window") return;
+  if (ev.scope === "window" && state.latencyScope.get(key) !== "window") {
+    state.latencyScope.set(key, "window");
+    state.latency.set(key, [[], [], [], [], []]);
+  }
+  if (!state.latency.has(key)) state.latency.set(key, [[], [], [], [], []]);
+  if (state.latencyKey === null) state.latencyKey = key;
   const us = (v) => (v == null ? null : v / 1000);
-  pushPoint(state.latency, ev.ts, [us(ev.p50), us(ev.p90), us(ev.p99), us(ev.p999)]);
-  state.current.p99 = ev.p99;
+  pushPoint(state.latency.get(key), ev.ts, [us(ev.p50), us(ev.p90), us(ev.p99), us(ev.p999)]);
+  if (key === state.latencyKey) state.current.p99 = ev.p99;
+}
+
+function renderLatencySelect() {
+  const sel = $("latency-select");
+  if (state.latency.size === state.latencyKeys && sel.value === (state.latencyKey || "")) return;
+  state.latencyKeys = state.latency.size;
+  sel.replaceChildren(...[...state.latency.keys()].sort().map((k) => {
+    const o = document.createElement("option");
+    o.value = k;
+    o.textContent = k;
+    return o;
+  }));
+  sel.value = state.latencyKey || "";
 }
 
 function onAlert(ev) {
@@ -233,7 +276,8 @@ function render() {
   $("p99").textContent = fmtUs(c.p99);
   charts.throughput.setData(state.throughput);
   charts.ratios.setData(state.ratios);
-  charts.latency.setData(state.latency);
+  renderLatencySelect();
+  charts.latency.setData(state.latency.get(state.latencyKey) || [[], [], [], [], []]);
   renderHeatmap();
   renderKpis();
   renderAlerts();
@@ -276,4 +320,8 @@ function connect() {
 }
 
 initCharts();
+$("latency-select").addEventListener("change", (e) => {
+  state.latencyKey = e.target.value;
+  scheduleRender();
+});
 connect();
