@@ -18,7 +18,8 @@ reorder or retype; the C writers in native/ write fields in declaration order.
 ``DERIVED_SCHEMA`` is bumped when the meaning of a derived field changes; it
 continues the old monitor's numbering (1 and 2 were ``kcoro_mon``'s; 3 had
 string-keyed ``Sample.extra`` and ``Summary.totals``, replaced in 4 by the
-typed counter, channel-state and resource Structs below).
+typed counter, channel-state and resource Structs below, and metric-keyed
+dicts for ``smooth``/``ema``/``peak``/``avg``, now the ``Metrics`` Struct).
 """
 
 from __future__ import annotations
@@ -521,6 +522,24 @@ class LegacyFields(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     rv_zdesc_delta: int | None = None
 
 
+class Metrics(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """One value per smoothed metric (the Sample field of the same name); null: no value counted.
+
+    ``Sample.smooth`` (5-sample moving averages), ``Sample.ema`` and
+    ``Summary.peak``/``avg``/``ema``. Its fields are the list of smoothed
+    metrics (``ops.SMOOTHED``).
+    """
+
+    tasks_per_s: float | None = None
+    msgs_per_s: float | None = None
+    bytes_per_s: float | None = None
+    gbps: float | None = None
+    fastpath_ratio: float | None = None
+    steal_ratio: float | None = None
+    utilisation: float | None = None
+    inject_depth: float | None = None
+
+
 class Sample(_Derived, tag="sample", kw_only=True, frozen=True):
     """Per-window rates and ratios. Fields that do not apply are null."""
 
@@ -540,8 +559,8 @@ class Sample(_Derived, tag="sample", kw_only=True, frozen=True):
     idle_workers_pct: float | None = None
     inject_depth: float | None = None
     channel_depth: float | None = None
-    smooth: dict[str, float | None] | None = None  # 5-sample moving averages
-    ema: dict[str, float | None] | None = None
+    smooth: Metrics | None = None  # 5-sample moving averages (schema 3: a dict with the same keys)
+    ema: Metrics | None = None
     # schema 4: what schema 3 kept in the string-keyed ``extra``
     span_ns: int = 0  # event time the differences cover (baseline → last snapshot)
     frames: int = 0  # frames in the window
@@ -630,9 +649,9 @@ class Summary(_Derived, tag="summary", kw_only=True, frozen=True):
     mode: str
     samples: int
     duration_s: float
-    peak: dict[str, float | None]
-    avg: dict[str, float | None]
-    ema: dict[str, float | None]
+    peak: Metrics  # schema 3: dicts with the same keys
+    avg: Metrics
+    ema: Metrics
     losses: int = 0
     pool: str = "all"  # appended: one Summary per pool in dual mode
     # schema 4: the typed form of schema 3's ``totals`` dict

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kcoro_stream.events import ChannelCounts, Sample, Summary, counter_fields
+from kcoro_stream.events import ChannelCounts, Metrics, Sample, Summary, counter_fields
 
 LEGACY_SCHEMA = 2
 
@@ -54,6 +54,9 @@ TASKS_SUMMARY_FIELDS: tuple[str, ...] = (
     "schema", "type", "mode", "peak_tasks_sec", "avg_tasks_sec", "ema_tasks_sec",
     "fastpath_ratio", "steal_ratio",
 )  # fmt: skip
+
+
+_NO_METRICS = Metrics()
 
 
 def _old_mode(mode: str, pool: str, has_tasks: bool) -> str:
@@ -95,7 +98,7 @@ def _old_counters(totals: ChannelCounts | None, deltas: ChannelCounts | None) ->
 
 
 def _sample(s: Sample) -> dict[str, Any]:
-    smooth = s.smooth or {}
+    smooth = s.smooth or _NO_METRICS
     mode = _old_mode(s.mode, s.pool, s.tasks_per_s is not None)
     if mode == "tasks":
         values: dict[str, Any] = {
@@ -103,7 +106,7 @@ def _sample(s: Sample) -> dict[str, Any]:
             "ts": s.ts,
             "mode": "tasks",
             "tasks_sec": s.tasks_per_s,
-            "smooth_tasks_sec": smooth.get("tasks_per_s"),
+            "smooth_tasks_sec": smooth.tasks_per_s,
             "fastpath_ratio": s.fastpath_ratio,
             "steal_ratio": s.steal_ratio,
             "gbps": s.gbps,
@@ -137,8 +140,8 @@ def _sample(s: Sample) -> dict[str, Any]:
         mode="channel",
         pps=s.msgs_per_s,
         gbps=s.gbps,
-        smooth_pps=smooth.get("msgs_per_s"),
-        smooth_gbps=smooth.get("gbps"),
+        smooth_pps=smooth.msgs_per_s,
+        smooth_gbps=smooth.gbps,
         duration_ms=duration_ms,
         mem_kb=mem_kb,
         depth=_intish(s.channel_depth),
@@ -147,19 +150,17 @@ def _sample(s: Sample) -> dict[str, Any]:
 
 
 def _summary(s: Summary) -> dict[str, Any]:
-    mode = _old_mode(s.mode, s.pool, s.peak.get("tasks_per_s") is not None or "tasks_per_s" in s.peak)
-    if mode == "tasks" and "tasks_per_s" not in s.peak and "msgs_per_s" in s.peak:
-        mode = "channel"
+    mode = _old_mode(s.mode, s.pool, s.peak.tasks_per_s is not None or s.peak.msgs_per_s is None)
     if mode == "tasks":
         values: dict[str, Any] = {
             "schema": LEGACY_SCHEMA,
             "type": "summary",
             "mode": "tasks",
-            "peak_tasks_sec": s.peak.get("tasks_per_s"),
-            "avg_tasks_sec": s.avg.get("tasks_per_s"),
-            "ema_tasks_sec": s.ema.get("tasks_per_s"),
-            "fastpath_ratio": s.avg.get("fastpath_ratio"),
-            "steal_ratio": s.avg.get("steal_ratio"),
+            "peak_tasks_sec": s.peak.tasks_per_s,
+            "avg_tasks_sec": s.avg.tasks_per_s,
+            "ema_tasks_sec": s.ema.tasks_per_s,
+            "fastpath_ratio": s.avg.fastpath_ratio,
+            "steal_ratio": s.avg.steal_ratio,
         }
         return {k: values[k] for k in TASKS_SUMMARY_FIELDS}
     totals = _old_counters(s.channel_totals, None)
@@ -167,12 +168,12 @@ def _summary(s: Summary) -> dict[str, Any]:
         "schema": LEGACY_SCHEMA,
         "type": "summary",
         "mode": "channel",
-        "peak_pps": s.peak.get("msgs_per_s"),
-        "peak_gbps": s.peak.get("gbps"),
-        "avg_pps": s.avg.get("msgs_per_s"),
-        "avg_gbps": s.avg.get("gbps"),
-        "ema_pps": s.ema.get("msgs_per_s"),
-        "ema_gbps": s.ema.get("gbps"),
+        "peak_pps": s.peak.msgs_per_s,
+        "peak_gbps": s.peak.gbps,
+        "avg_pps": s.avg.msgs_per_s,
+        "avg_gbps": s.avg.gbps,
+        "ema_pps": s.ema.msgs_per_s,
+        "ema_gbps": s.ema.gbps,
         "mismatch_msgs": s.mismatch_msgs,
     }
     for k in CHANNEL_SUMMARY_FIELDS[10:]:

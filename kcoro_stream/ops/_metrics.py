@@ -44,7 +44,7 @@ def getter(metric: str) -> Callable[[Sample], float | None]:
 
         def nested(s: Sample) -> float | None:
             d = s.smooth if group == "smooth" else s.ema
-            return d.get(name) if d else None
+            return getattr(d, name) if d is not None else None
 
         return nested
     raise KeyError(metric)

@@ -29,21 +29,12 @@ from typing import Any
 import msgspec
 
 from kcoro_stream.errors import UsageError
-from kcoro_stream.events import Sample
+from kcoro_stream.events import Metrics, Sample
 
 from ._activity import Activity
 from ._base import Emit, Operator, stateful
 
-SMOOTHED: tuple[str, ...] = (
-    "tasks_per_s",
-    "msgs_per_s",
-    "bytes_per_s",
-    "gbps",
-    "fastpath_ratio",
-    "steal_ratio",
-    "utilisation",
-    "inject_depth",
-)
+SMOOTHED: tuple[str, ...] = Metrics.__struct_fields__  # named once, in events.py
 
 
 class Smoother:
@@ -58,7 +49,7 @@ class Smoother:
         self.ema: dict[str, float | None] = dict.fromkeys(SMOOTHED)
         self.activity = Activity()
 
-    def update(self, sample: Sample) -> tuple[dict[str, float | None], dict[str, float | None]]:
+    def update(self, sample: Sample) -> tuple[Metrics, Metrics]:
         smooth: dict[str, float | None] = {}
         admitted = self.activity.admit(sample)
         for m in SMOOTHED:
@@ -69,7 +60,13 @@ class Smoother:
                 prev = self.ema[m]
                 self.ema[m] = x if prev is None else self.alpha * x + (1.0 - self.alpha) * prev
             smooth[m] = sum(window) / len(window) if window else None
-        return smooth, dict(self.ema)
+        return Metrics(**smooth), Metrics(**self.ema)
+
+
+def _merged(computed: Metrics, recorded: Metrics) -> Metrics:
+    """``computed`` with every non-null value of ``recorded`` put over it."""
+    kept = {m: v for m in SMOOTHED if (v := getattr(recorded, m)) is not None}
+    return msgspec.structs.replace(computed, **kept) if kept else computed
 
 
 def check_alpha(alpha: float, n: int) -> None:
@@ -105,10 +102,10 @@ def smooth(n: int = 5, alpha: float = 0.25) -> Operator:
             if sm is None:
                 sm = state[item.pool] = Smoother(n, alpha)
             avg, ema = sm.update(item)
-            if item.smooth:
-                avg.update({k: v for k, v in item.smooth.items() if v is not None})
-            if item.ema:
-                ema.update({k: v for k, v in item.ema.items() if v is not None})
+            if item.smooth is not None:  # a recording's own values win
+                avg = _merged(avg, item.smooth)
+            if item.ema is not None:
+                ema = _merged(ema, item.ema)
             emit(msgspec.structs.replace(item, smooth=avg, ema=ema))
 
         def on_done() -> None:

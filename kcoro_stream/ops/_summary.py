@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kcoro_stream.events import Sample, Summary
+from kcoro_stream.events import Metrics, Sample, Summary
 
 from ._activity import Activity
 from ._base import Emit, Operator, stateful
@@ -85,9 +85,9 @@ class _Acc:
             mode=last.mode,
             samples=self.count,
             duration_s=round(max(0, last.ts_ns - start) / 1e9, 6),
-            peak=dict(self.peak),
-            avg={m: (self.sum[m] / self.n[m] if self.n[m] else None) for m in SMOOTHED},
-            ema=dict(self.ema),
+            peak=Metrics(**self.peak),
+            avg=Metrics(**{m: (self.sum[m] / self.n[m] if self.n[m] else None) for m in SMOOTHED}),
+            ema=Metrics(**self.ema),
             losses=self.losses,
             pool=last.pool,
             worker_totals=last.worker_totals,

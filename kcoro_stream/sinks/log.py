@@ -173,7 +173,9 @@ def format_status(s: Status, color: bool = False) -> str:
 
 
 def format_summary_line(s: Summary) -> str:
-    peaks = " ".join(f"peak_{k}={fmt_num(v)}" for k, v in s.peak.items())
+    peaks = " ".join(
+        f"peak_{k}={fmt_num(v)}" for k, v in msgspec.structs.asdict(s.peak).items() if v is not None
+    )
     head = f"SUMMARY {s.mode} samples={s.samples} duration_s={s.duration_s:.3f} losses={s.losses}"
     return f"{head} {peaks}".rstrip()
 

@@ -89,7 +89,7 @@ def format_summary(s: Summary, color: bool = False) -> str:
     title = f"summary: {s.mode}, {s.samples} samples, {s.duration_s:.2f} s, {s.losses} losses"
     lines = [f"{BOLD}{title}{RESET}" if color else title]
     for label, values in (("peak", s.peak), ("avg", s.avg), ("ema", s.ema)):
-        shown = [f"{k} {fmt_num(v)}" for k, v in values.items() if v is not None]
+        shown = [f"{k} {fmt_num(v)}" for k, v in msgspec.structs.asdict(values).items() if v is not None]
         if shown:
             lines.append(f"  {label:<6}" + "  ".join(shown))
     totals = [

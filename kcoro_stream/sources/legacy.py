@@ -48,6 +48,7 @@ from kcoro_stream.events import (
     ChannelCounts,
     ChannelState,
     LegacyFields,
+    Metrics,
     Resources,
     Sample,
     Summary,
@@ -225,7 +226,7 @@ def _convert(obj: dict[str, Any], where: str, st: _RunState) -> Sample | Summary
             gbps=gbps,
             bytes_per_s=gbps * 1e9 / 8 if gbps is not None else None,
             channel_depth=depth,
-            smooth={"msgs_per_s": _num(obj, "smooth_pps", where), "gbps": _num(obj, "smooth_gbps", where)},
+            smooth=Metrics(msgs_per_s=_num(obj, "smooth_pps", where), gbps=_num(obj, "smooth_gbps", where)),
             channel_totals=_counts(obj, "_total"),
             channel_deltas=_counts(obj, "_delta"),
             channel_state=state,
@@ -241,7 +242,7 @@ def _convert(obj: dict[str, Any], where: str, st: _RunState) -> Sample | Summary
         steal_ratio=_num(obj, "steal_ratio", where),
         gbps=gbps,
         bytes_per_s=gbps * 1e9 / 8 if gbps is not None else None,
-        smooth={"tasks_per_s": _num(obj, "smooth_tasks_sec", where)},
+        smooth=Metrics(tasks_per_s=_num(obj, "smooth_tasks_sec", where)),
         legacy=legacy,
     )
 
@@ -257,9 +258,9 @@ def _summary(obj: dict[str, Any], where: str, st: _RunState, mode: str) -> Summa
         return _num(obj, key, where)
 
     if mode == "channel":
-        peak = {"msgs_per_s": n("peak_pps"), "gbps": n("peak_gbps")}
-        avg = {"msgs_per_s": n("avg_pps"), "gbps": n("avg_gbps")}
-        ema = {"msgs_per_s": n("ema_pps"), "gbps": n("ema_gbps")}
+        peak = Metrics(msgs_per_s=n("peak_pps"), gbps=n("peak_gbps"))
+        avg = Metrics(msgs_per_s=n("avg_pps"), gbps=n("avg_gbps"))
+        ema = Metrics(msgs_per_s=n("ema_pps"), gbps=n("ema_gbps"))
 
         def whole(key: str) -> int | None:
             v = n(key)
@@ -271,13 +272,11 @@ def _summary(obj: dict[str, Any], where: str, st: _RunState, mode: str) -> Summa
         channel_totals = ChannelCounts(**totals) if totals else None
         mismatch_msgs = whole("mismatch_msgs")
     else:
-        peak = {"tasks_per_s": n("peak_tasks_sec")}
-        avg = {
-            "tasks_per_s": n("avg_tasks_sec"),
-            "fastpath_ratio": n("fastpath_ratio"),
-            "steal_ratio": n("steal_ratio"),
-        }
-        ema = {"tasks_per_s": n("ema_tasks_sec")}
+        peak = Metrics(tasks_per_s=n("peak_tasks_sec"))
+        avg = Metrics(
+            tasks_per_s=n("avg_tasks_sec"), fastpath_ratio=n("fastpath_ratio"), steal_ratio=n("steal_ratio")
+        )
+        ema = Metrics(tasks_per_s=n("ema_tasks_sec"))
         channel_totals = None
         mismatch_msgs = None
     ts = st.last_ts if st.last_ts is not None else 0.0

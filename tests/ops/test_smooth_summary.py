@@ -7,7 +7,7 @@ from factory import MS, Run, drive, of_type
 
 from kcoro_stream import ops
 from kcoro_stream.errors import UsageError
-from kcoro_stream.events import Sample, Summary
+from kcoro_stream.events import Metrics, Sample, Summary
 
 
 def sample(x: float | None, ts_ns: int = 0, run_id: str = "r", pool: str = "all", **kw) -> Sample:
@@ -26,24 +26,24 @@ def sample(x: float | None, ts_ns: int = 0, run_id: str = "r", pool: str = "all"
 def test_moving_average_of_last_five_and_ema():
     xs = [10.0, 20.0, 30.0, 40.0, 50.0, 60.0]
     out = drive(ops.smooth(n=5, alpha=0.25), [sample(x, i) for i, x in enumerate(xs)])
-    assert [o.smooth["tasks_per_s"] for o in out] == [10.0, 15.0, 20.0, 25.0, 30.0, 40.0]
+    assert [o.smooth.tasks_per_s for o in out] == [10.0, 15.0, 20.0, 25.0, 30.0, 40.0]
     ema = 10.0
     for o, x in zip(out, xs, strict=True):
         ema = x if o is out[0] else 0.25 * x + 0.75 * ema
-        assert o.ema["tasks_per_s"] == pytest.approx(ema)
+        assert o.ema.tasks_per_s == pytest.approx(ema)
 
 
 def test_nulls_are_skipped_not_zeros():
     out = drive(ops.smooth(), [sample(10.0), sample(None), sample(20.0)])
-    assert [o.smooth["tasks_per_s"] for o in out] == [10.0, 10.0, 15.0]
-    assert out[1].ema["tasks_per_s"] == 10.0
-    assert out[0].smooth["gbps"] is None
+    assert [o.smooth.tasks_per_s for o in out] == [10.0, 10.0, 15.0]
+    assert out[1].ema.tasks_per_s == 10.0
+    assert out[0].smooth.gbps is None
 
 
 def test_recorded_smooth_values_are_kept():
-    s = sample(10.0, smooth={"msgs_per_s": 7.0})
+    s = sample(10.0, smooth=Metrics(msgs_per_s=7.0))
     out = drive(ops.smooth(), [s])
-    assert out[0].smooth["msgs_per_s"] == 7.0
+    assert out[0].smooth.msgs_per_s == 7.0
 
 
 def test_bad_alpha_is_a_usage_error():
@@ -58,10 +58,10 @@ def test_summary_peak_avg_ema_skip_nulls():
     s = out[0]
     assert isinstance(s, Summary)
     assert s.samples == 4
-    assert s.peak["tasks_per_s"] == 30.0
-    assert s.avg["tasks_per_s"] == pytest.approx(20.0)
-    assert s.ema["tasks_per_s"] == pytest.approx(0.5 * 20 + 0.5 * (0.5 * 30 + 0.5 * 10))
-    assert s.avg["gbps"] is None
+    assert s.peak.tasks_per_s == 30.0
+    assert s.avg.tasks_per_s == pytest.approx(20.0)
+    assert s.ema.tasks_per_s == pytest.approx(0.5 * 20 + 0.5 * (0.5 * 30 + 0.5 * 10))
+    assert s.avg.gbps is None
 
 
 def test_summary_per_run_and_pool():
@@ -71,7 +71,9 @@ def test_summary_per_run_and_pool():
 
 
 def test_recorded_summary_closes_the_run():
-    rec = Summary(ts=0.0, ts_ns=0, mode="tasks", samples=0, duration_s=0.0, peak={}, avg={}, ema={})
+    rec = Summary(
+        ts=0.0, ts_ns=0, mode="tasks", samples=0, duration_s=0.0, peak=Metrics(), avg=Metrics(), ema=Metrics()
+    )
     assert drive(ops.summary(), [sample(1.0), rec]) == []
 
 
@@ -100,11 +102,11 @@ def test_partial_windows_stay_out_of_smoothing_and_summary_but_not_totals():
     xs = [(10.0, False), (20.0, False), (5000.0, True), (30.0, False), (1.0, True)]
     samples = [sample(x, i * 10, partial=p, lost_frames=3 if p else 0) for i, (x, p) in enumerate(xs)]
     out = drive(ops.smooth(), samples)
-    assert [o.smooth["tasks_per_s"] for o in out] == [10.0, 15.0, 15.0, 20.0, 20.0]
+    assert [o.smooth.tasks_per_s for o in out] == [10.0, 15.0, 15.0, 20.0, 20.0]
     assert out[2].ema == out[1].ema
     (summ,) = drive(ops.summary(alpha=0.5), samples)
-    assert summ.peak["tasks_per_s"] == 30.0 and summ.avg["tasks_per_s"] == 20.0
-    assert summ.ema["tasks_per_s"] == 0.5 * 30.0 + 0.5 * (0.5 * 20.0 + 0.5 * 10.0)
+    assert summ.peak.tasks_per_s == 30.0 and summ.avg.tasks_per_s == 20.0
+    assert summ.ema.tasks_per_s == 0.5 * 30.0 + 0.5 * (0.5 * 20.0 + 0.5 * 10.0)
     assert summ.samples == 5 and summ.losses == 6
 
 
@@ -112,11 +114,11 @@ def test_statistics_start_at_the_first_non_idle_window_and_channel_mode_has_no_t
     idle = [sample(0.0, i, msgs_per_s=0.0, inject_depth=0.0) for i in range(3)]
     busy = [sample(0.0, 10 + i, msgs_per_s=100.0 * (i + 1), inject_depth=2.0) for i in range(4)]
     (summ,) = drive(ops.summary(), [*idle, *busy])
-    assert summ.avg["msgs_per_s"] == 250.0  # the idle ramp-up is not averaged in
-    assert summ.avg["inject_depth"] == 2.0
-    assert summ.peak["tasks_per_s"] is None and summ.avg["tasks_per_s"] is None  # never had tasks
+    assert summ.avg.msgs_per_s == 250.0  # the idle ramp-up is not averaged in
+    assert summ.avg.inject_depth == 2.0
+    assert summ.peak.tasks_per_s is None and summ.avg.tasks_per_s is None  # never had tasks
     out = drive(ops.smooth(), [*idle, *busy])
-    assert out[2].smooth["msgs_per_s"] is None and out[-1].smooth["tasks_per_s"] is None
+    assert out[2].smooth.msgs_per_s is None and out[-1].smooth.tasks_per_s is None
 
 
 def test_a_real_channel_run_summary_has_channel_statistics_only():
@@ -127,4 +129,4 @@ def test_a_real_channel_run_summary_has_channel_statistics_only():
         r.add_worker(0, busy_ns=5 * MS, idle_ns=5 * MS)
         batches.append(r.frame())
     (summ,) = of_type(drive(ops.compose(ops.rates(), ops.summary()), batches), Summary)
-    assert summ.peak["tasks_per_s"] is None and summ.peak["msgs_per_s"] == pytest.approx(50_000.0)
+    assert summ.peak.tasks_per_s is None and summ.peak.msgs_per_s == pytest.approx(50_000.0)

@@ -19,7 +19,7 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 
 from kcoro_stream.errors import SinkError
-from kcoro_stream.events import Resources
+from kcoro_stream.events import Metrics, Resources
 from kcoro_stream.sinks import Controller, SinkContext, build_sink, sink_class
 from kcoro_stream.sinks._tui import DashboardApp, TuiHandle, run_tui
 from kcoro_stream.sinks._tui.widgets import Pane, PoolView, StatsPane, ThroughputGraph
@@ -417,7 +417,13 @@ def test_dashboard_shows_the_smoothing_ops_computed_and_skips_partial_windows_in
     from kcoro_stream.sinks._tui.state import DashboardState
 
     st = DashboardState()
-    st.feed([msgspec.structs.replace(sample(0), smooth={"tasks_per_s": 900.0}, ema={"tasks_per_s": 950.0})])
+    st.feed(
+        [
+            msgspec.structs.replace(
+                sample(0), smooth=Metrics(tasks_per_s=900.0), ema=Metrics(tasks_per_s=950.0)
+            )
+        ]
+    )
     spike = msgspec.structs.replace(sample(1, tasks_per_s=9000.0), partial=True, smooth=None, ema=None)
     st.feed([spike])
     stats = st.pools["tasks"].stats["tasks_per_s"]

@@ -95,14 +95,19 @@ class PoolState:
         self.samples += 1
         self.partial += ev.partial
         self.last = ev
-        smooth, ema = ev.smooth or {}, ev.ema or {}
+        smooth, ema = ev.smooth, ev.ema
         admitted = self.activity.admit(ev)
         for name in ("tasks_per_s", "msgs_per_s", "gbps"):
             value = getattr(ev, name)
             if value is None and name not in self.stats:
                 continue
             counts = admitted and self.activity.counts(name)
-            self.stats.setdefault(name, RunningStats()).add(value, smooth.get(name), ema.get(name), counts)
+            self.stats.setdefault(name, RunningStats()).add(
+                value,
+                getattr(smooth, name) if smooth is not None else None,
+                getattr(ema, name) if ema is not None else None,
+                counts,
+            )
         value = getattr(ev, self.metric)
         self.history.append(value if value is not None and math.isfinite(value) else 0.0)
         for r in RATIOS:
