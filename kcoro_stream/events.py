@@ -546,7 +546,7 @@ class Sample(_Derived, tag="sample", kw_only=True, frozen=True):
     mode: str
     pool: str = "all"
     window_ns: int
-    partial: bool = False  # the window overlaps a RingLoss
+    partial: bool = False  # overlaps a RingLoss, or a closing window under half the width (schema 4)
     tasks_per_s: float | None = None
     fastpath_ratio: float | None = None
     steal_ratio: float | None = None

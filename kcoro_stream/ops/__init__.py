@@ -11,6 +11,7 @@ Layering (imports go one way)::
     _base ─► _fan (fan, compose, passthrough)
           ─► _window ─► _rates, _histogram, _jitter, _heatmap, _backpressure, _invariants
           ─► _smooth ─► _summary;  _metrics ─► _kpi, _alerts, _outliers
+    _activity (what counts in statistics) ─► _smooth, _summary, _outliers
     all of them ─► _default (default_analyses: everything over one window pass)
     _legacy_names (derived events → old kcoro_mon dicts)
     _status (MonitorStatus → Status: the monitor's own account; the run loop adds it)
