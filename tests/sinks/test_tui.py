@@ -137,13 +137,23 @@ def test_monitor_pane_and_pool_resources() -> None:
         res = Resources(cpu_pct=187.5, stack_bytes=3 << 20, process_cpu_pct=190.0, rss_bytes=48 << 20)
         tasks = msgspec.structs.replace(sample(5), resources=res)
         await feed(pilot, handle, [[tasks, status(5, dropped=2, corrupt=1, ws_drops=7)]])
-        monitor = " ".join(text_of(app.query_one("#monitor", Pane)).split())  # one line, wrapped to the width
-        assert "running" in monitor and "ring lost 3 frames (2 dropped, 1 corrupt)" in monitor, monitor
-        assert "lost 2 dropped / 1 corrupt / 0 undecodable" in monitor
+        pane = app.query_one("#monitor", Pane)
+        monitor = " ".join(text_of(pane).split())  # one line, wrapped to the width
+        assert monitor.startswith("monitor running · ring 125 frames, lost 2 dropped 1 corrupt 0 undecodable")
         assert "log 31.2 KiB (4.4 KiB on disk)" in monitor
         assert (
             "ndjson q 1/64" in monitor and "websocket q 5/256, dropped 7 (slow_client 7), 1 client" in monitor
         )
+        red = {
+            pane.content.plain[sp.start : sp.end].strip()
+            for sp in pane.content.spans
+            if "red" in str(sp.style)
+        }
+        assert red == {
+            "2 dropped",
+            "1 corrupt",
+            ", dropped 7 (slow_client 7)",
+        }  # losses stand out, zeros do not
         stats = text_of(app.query_one("#pool-tasks", PoolView).query_one(StatsPane))
         assert "cpu 188% · stack 3.0 MiB · process cpu 190% · rss 48.0 MiB" in stats, stats
 

@@ -145,7 +145,7 @@ class DashboardApp(App[int]):
     Screen { layout: vertical; }
     #top { height: auto; max-height: 12; }
     #config { width: 1fr; height: auto; border: round $primary; padding: 0 1; }
-    #monitor { height: auto; max-height: 5; border: round $primary; padding: 0 1; }
+    #monitor { height: auto; max-height: 2; padding: 0 1; background: $boost; }
     #help { width: 56; height: auto; border: round $warning; padding: 0 1; display: none; }
     #help.shown { display: block; }
     #pools { height: 1fr; min-height: 8; layout: horizontal; }
@@ -217,7 +217,6 @@ class DashboardApp(App[int]):
     def on_mount(self) -> None:
         for pane_id, title in (
             ("config", "run"),
-            ("monitor", "monitor"),
             ("heatmap", "workers"),
             ("latency", "latency"),
             ("zerocopy", "channel counters"),

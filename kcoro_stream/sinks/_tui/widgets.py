@@ -22,7 +22,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from ...events import Heatmap, HistogramSummary, Resources, Status
-from ..log import account_parts, fmt_bytes
+from ..log import fmt_bytes
 from .state import RATIOS, DashboardState, PoolState
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
@@ -336,19 +336,41 @@ class ConfigPane(Pane):
 
 
 class MonitorPane(Pane):
-    """The monitor's own account from the latest Status: losses, log bytes, each sink's queue and drops."""
+    """The monitor's own account from the latest Status, in one line (two when narrow); losses in red.
+
+    ``monitor running · ring 200 frames, lost 2 dropped 0 corrupt 0 undecodable · log 50.0 KiB
+    (7.0 KiB on disk) · ndjson q 1/64 · websocket q 5/256, dropped 3 (slow_client 3), 1 client``
+    """
 
     def show(self, status: Status | None) -> None:
-        if self.unchanged(None if status is None else status.ts_ns):
+        width = max(1, (self.size.width or 80) - 2)
+        if self.unchanged((None if status is None else status.ts_ns, width)):
             return
+        line = Text("monitor ", style="bold")
         if status is None:
-            self.set(Text("no status yet (live runs report every second)", style="dim"), shape=1)
-            return
-        line = Text(status.state, style="bold green" if status.state == "running" else "bold yellow")
-        if status.message:
-            line.append(f"  {status.message}", style="bold red")
-        line.append("  " + " · ".join(account_parts(status)), style="dim" if not status.message else "")
-        self.set(line, shape=1)
+            line.append("no status yet (live runs report every second)", style="dim")
+        else:
+            line.append(status.state, style="bold green" if status.state == "running" else "bold yellow")
+            r = status.reader
+            if r is not None:
+                line.append(f" · ring {r.frames} frames, lost")
+                for n, kind in ((r.dropped_frames, "dropped"), (r.corrupt_frames, "corrupt"),
+                                (r.undecodable_frames, "undecodable")):  # fmt: skip
+                    line.append(f" {n} {kind}", style="bold red" if n else "")
+            if status.log is not None:
+                line.append(
+                    f" · log {fmt_bytes(status.log.frame_bytes)} ({fmt_bytes(status.log.disk_bytes)} on disk)"
+                )
+            for sink in status.sinks:
+                line.append(f" · {sink.name} q {sink.queued}/{sink.queue_capacity}")
+                if sink.dropped:
+                    reasons = ", ".join(f"{k} {v}" for k, v in sorted(sink.drop_reasons.items()) if v)
+                    line.append(
+                        f", dropped {sink.dropped}" + (f" ({reasons})" if reasons else ""), style="bold red"
+                    )
+                if sink.clients:
+                    line.append(f", {len(sink.clients)} client{'s' if len(sink.clients) != 1 else ''}")
+        self.set(line, shape=len(line.plain) // width + 1)  # re-layout when it needs another line
 
 
 class HeatmapPane(Pane):
