@@ -420,7 +420,7 @@ class _MetricsState:
 # Help texts of the series not listed in the tables above.
 _HELP = {
     "kcoro_pipeline_samples": "Derived samples received by the exporter.",
-    "kcoro_pipeline_partial_samples": "Samples whose window overlapped a ring loss.",
+    "kcoro_pipeline_partial_samples": "Samples marked partial (a ring loss, or a closing window under half the width).",
     "kcoro_pipeline_sample_window_seconds": "Length of the last sample window.",
     "kcoro_sched_worker_utilisation_ratio": "Busy share of one worker in the last window.",
     "kcoro_sched_worker_fastpath_ratio": "Fast-path hit ratio of one worker in the last window.",
