@@ -453,3 +453,17 @@ def test_a_new_run_replaces_the_old_runs_pools() -> None:
         assert app.state.pools["channel"].samples == 1 and app.state.run_id == "run-2"
 
     drive(scenario)
+
+
+def test_latency_pane_keeps_one_histogram_per_metric_and_pool() -> None:
+    """Two metrics of one pool no longer replace each other; a window summary wins over the cumulative one."""
+    from kcoro_stream.sinks._tui.state import DashboardState
+
+    st = DashboardState()
+    st.feed([histogram(0, [1, 2, 3]), histogram(0, [0, 4], metric="chan_latency_ns")])
+    st.feed(
+        [histogram(1, [5, 5], scope="window"), histogram(2, [9, 9, 9])]
+    )  # cumulative after window: ignored
+    assert sorted(st.histograms) == [("chan_latency_ns", "tasks"), ("task_start_latency_ns", "tasks")]
+    assert st.histograms[("task_start_latency_ns", "tasks")].scope == "window"
+    assert st.histograms[("task_start_latency_ns", "tasks")].count == 10

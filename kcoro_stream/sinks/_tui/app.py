@@ -304,9 +304,8 @@ class DashboardApp(App[int]):
         self.query_one(ConfigPane).show(self.state, self._info())
         self.query_one(MonitorPane).show(self.state.status)
         self.query_one(HeatmapPane).show(self.state.heatmaps)
-        self.query_one(LatencyPane).show(
-            self.state.histograms, rows=4 if len(self.state.histograms) > 1 else 7
-        )
+        n = len(self.state.histograms)
+        self.query_one(LatencyPane).show(self.state.histograms, rows=7 if n <= 1 else 4 if n == 2 else 2)
         self.query_one(ZeroCopyPane).show(self.state.zero_copy)
         self.query_one(AlertsPane).show(self.state)
         if not self.sink_closed:

@@ -6,7 +6,7 @@
                          ├─ pools[name]: PoolState  (throughput history, ratio
                          │                          histories, current/5-sample/
                          │                          EMA/peak/average, KPI states)
-                         ├─ heatmaps[pool], histograms[pool]
+                         ├─ heatmaps[pool], histograms[(metric, pool)]
                          ├─ alerts (bounded, newest last), firing rules
                          └─ zero_copy[pool] (every ChannelCounts counter: total, Δ)
 
@@ -136,7 +136,7 @@ class AlertLine:
 class DashboardState:
     pools: dict[str, PoolState] = field(default_factory=dict)
     heatmaps: dict[str, Heatmap] = field(default_factory=dict)
-    histograms: dict[str, HistogramSummary] = field(default_factory=dict)
+    histograms: dict[tuple[str, str], HistogramSummary] = field(default_factory=dict)  # (metric, pool)
     alerts: deque[AlertLine] = field(default_factory=lambda: deque(maxlen=ALERTS))
     firing: dict[str, Alert] = field(default_factory=dict)
     zero_copy: dict[str, dict[str, tuple[int | None, int | None]]] = field(default_factory=dict)
@@ -171,10 +171,12 @@ class DashboardState:
                         if getattr(totals, name) is not None
                     }
             elif isinstance(ev, HistogramSummary):
-                # window summaries describe "now"; cumulative ones only until a window one arrives
-                old = self.histograms.get(ev.pool)
+                # one per metric and pool (they used to replace each other within a pool);
+                # window summaries describe "now", cumulative ones only until a window one arrives
+                key = (ev.metric, ev.pool)
+                old = self.histograms.get(key)
                 if old is None or ev.scope == "window" or old.scope == "cumulative":
-                    self.histograms[ev.pool] = ev
+                    self.histograms[key] = ev
             elif isinstance(ev, Heatmap):
                 self.heatmaps[ev.pool] = ev
             elif isinstance(ev, Kpi):

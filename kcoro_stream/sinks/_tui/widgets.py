@@ -399,16 +399,16 @@ class HeatmapPane(Pane):
 
 
 class LatencyPane(Pane):
-    """The latest latency histogram as bars, with percentiles."""
+    """The latest histogram of each metric and pool as bars, with percentiles (sorted by metric, pool)."""
 
-    def show(self, histograms: Mapping[str, HistogramSummary], rows: int = 6) -> None:
-        if self.unchanged((rows, tuple((p, h.ts_ns, h.scope, h.count) for p, h in histograms.items()))):
+    def show(self, histograms: Mapping[tuple[str, str], HistogramSummary], rows: int = 6) -> None:
+        if self.unchanged((rows, tuple((k, h.ts_ns, h.scope, h.count) for k, h in histograms.items()))):
             return
         if not histograms:
             self.set(Text("no latency histogram yet", style="dim"), shape=0)
             return
         parts: list[RenderableType] = []
-        for pool, h in histograms.items():
+        for (_, pool), h in sorted(histograms.items()):
             head = f"{h.metric} [{pool}, {h.scope}] n={h.count:,}"
             parts.append(Text(head, style="bold"))
             parts.append(
