@@ -16,17 +16,20 @@ Three families, all msgspec Structs:
 Evolution (msgspec rules): append fields with defaults at the end, never
 reorder or retype; the C writers in native/ write fields in declaration order.
 ``DERIVED_SCHEMA`` is bumped when the meaning of a derived field changes; it
-continues the old monitor's numbering (1 and 2 were ``kcoro_mon``'s).
+continues the old monitor's numbering (1 and 2 were ``kcoro_mon``'s; 3 had
+string-keyed ``Sample.extra`` and ``Summary.totals``, replaced in 4 by the
+typed counter, channel-state and resource Structs below, and metric-keyed
+dicts for ``smooth``/``ema``/``peak``/``avg``, now the ``Metrics`` Struct).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, NamedTuple
 
 import msgspec
 
 RAW_SCHEMA: Final = 1
-DERIVED_SCHEMA: Final = 3
+DERIVED_SCHEMA: Final = 4
 INGEST_SEQ_BIT: Final = 1 << 63
 
 
@@ -229,8 +232,8 @@ class LogStatistics(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """The event-log writer's account since it was created."""
 
     frames: int = 0  # frames appended
-    bytes_raw: int = 0  # frame bytes appended (headers, payloads, padding)
-    bytes_written: int = 0  # bytes written to segment files (headers and blocks)
+    frame_bytes: int = 0  # frame bytes appended (headers, payloads, padding)
+    disk_bytes: int = 0  # bytes written to segment files (headers and blocks)
     blocks: int = 0  # blocks written
     segments: int = 0  # segment files created
     flushes: int = 0  # flushes that wrote a block (interval, explicit, close)
@@ -241,8 +244,10 @@ class ClientStatistics(msgspec.Struct, frozen=True, kw_only=True):
     """One network client of a sink (a WebSocket connection)."""
 
     client: str
-    sent: int = 0
-    dropped: int = 0  # messages dropped because the client fell behind
+    sent: int = 0  # batches sent
+    dropped: int = 0  # events dropped because the client fell behind (drop-oldest)
+    queued: int = 0  # batches waiting for this client (appended)
+    dropped_batches: int = 0  # batches those dropped events came in (appended)
 
 
 class SinkStatistics(msgspec.Struct, frozen=True, kw_only=True):
@@ -324,13 +329,246 @@ class _Derived(msgspec.Struct, tag_field="type", kw_only=True, frozen=True, gc=F
     run_id: str = ""
 
 
+# Parts of derived events. A counter field's metadata is its documentation:
+# ``description`` is the help text surfaces show, ``extra["metric"]`` the
+# Prometheus name when it is not ``kcoro_<subsystem>_<field>``, and
+# ``extra["legacy"]`` the old kcoro_mon name (``fail_send_eagain_total``),
+# ``extra["rate"]`` the Sample rate field computed from it (``tasks_per_s``).
+# Read them with :func:`counter_fields`; nothing else lists counter names.
+
+
+def _count(description: str, **extra: str) -> Any:
+    return msgspec.Meta(description=description, extra=extra or None)
+
+
+class WorkerCounts(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """Scheduler counters summed over a pool's workers (names as in :class:`WorkerCounters`).
+
+    ``Sample.worker_totals`` holds them cumulative since the run started,
+    ``Sample.worker_deltas`` the window's increments. Null: not reported.
+    """
+
+    tasks_submitted: Annotated[int, _count("Tasks submitted.")] | None = None
+    tasks_completed: Annotated[int, _count("Tasks completed.", rate="tasks_per_s")] | None = None
+    fastpath_hits: Annotated[int, _count("Tasks run from the one-slot LIFO fast path.")] | None = None
+    fastpath_misses: Annotated[int, _count("Task pops that missed the fast path.")] | None = None
+    steal_probes: Annotated[int, _count("Steal attempts on another worker's deque.")] | None = None
+    steal_successes: Annotated[int, _count("Steal attempts that took a task.")] | None = None
+    steal_failures: Annotated[int, _count("Steal attempts that found nothing.")] | None = None
+    inject_pulls: (
+        Annotated[int, _count("Tasks pulled from the inject queue.", rate="inject_pulls_per_s")] | None
+    ) = None
+    parks: Annotated[int, _count("Worker parks (idle sleeps).", rate="parks_per_s")] | None = None
+    unparks: Annotated[int, _count("Worker wake-ups.")] | None = None
+    busy_ns: Annotated[int, _count("Time workers spent running tasks.")] | None = None
+    idle_ns: Annotated[int, _count("Time workers spent idle.")] | None = None
+    switches: Annotated[int, _count("Coroutine context switches.")] | None = None
+
+
+class ChannelCounts(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """Channel counters summed over a pool's channels (names as in :class:`ChannelCounters`).
+
+    ``Sample.channel_totals`` / ``channel_deltas`` like the worker counts.
+    Null: not reported (an old recording's schema 1 lacks zero-copy and rendezvous).
+    """
+
+    sends: Annotated[int, _count("Channel messages sent.")] | None = None
+    recvs: (
+        Annotated[int, _count("Channel messages received.", metric="kcoro_chan_messages", rate="msgs_per_s")]
+        | None
+    ) = None
+    bytes_sent: (
+        Annotated[
+            int, _count("Channel payload bytes sent.", metric="kcoro_chan_sent_bytes", legacy="bytes_sent")
+        ]
+        | None
+    ) = None
+    bytes_recv: (
+        Annotated[
+            int,
+            _count(
+                "Channel payload bytes received.",
+                metric="kcoro_chan_bytes",
+                legacy="bytes_recv",
+                rate="bytes_per_s",
+            ),
+        ]
+        | None
+    ) = None
+    send_eagain: (
+        Annotated[
+            int, _count("Channel sends that failed with EAGAIN (would block).", legacy="fail_send_eagain")
+        ]
+        | None
+    ) = None
+    recv_eagain: (
+        Annotated[int, _count("Channel receives that failed with EAGAIN.", legacy="fail_recv_eagain")] | None
+    ) = None
+    send_epipe: (
+        Annotated[int, _count("Channel sends that failed with EPIPE (closed).", legacy="fail_send_epipe")]
+        | None
+    ) = None
+    recv_epipe: (
+        Annotated[int, _count("Channel receives that failed with EPIPE (closed).", legacy="fail_recv_epipe")]
+        | None
+    ) = None
+    send_timeouts: Annotated[int, _count("Channel sends that timed out.")] | None = None
+    recv_timeouts: Annotated[int, _count("Channel receives that timed out.")] | None = None
+    zc_sent: (
+        Annotated[
+            int,
+            _count(
+                "Zero-copy (pointer) messages sent.", metric="kcoro_chan_zero_copy_sent", legacy="zref_sent"
+            ),
+        ]
+        | None
+    ) = None
+    zc_recv: (
+        Annotated[
+            int,
+            _count(
+                "Zero-copy (pointer) messages received.",
+                metric="kcoro_chan_zero_copy_received",
+                legacy="zref_received",
+            ),
+        ]
+        | None
+    ) = None
+    zc_aborted: (
+        Annotated[
+            int,
+            _count(
+                "Zero-copy messages aborted on close.",
+                metric="kcoro_chan_zero_copy_aborted",
+                legacy="zref_aborted",
+            ),
+        ]
+        | None
+    ) = None
+    rv_matches: (
+        Annotated[
+            int,
+            _count(
+                "Rendezvous sender/receiver matches.",
+                metric="kcoro_chan_rendezvous_matches",
+                legacy="rv_matches",
+            ),
+        ]
+        | None
+    ) = None
+    rv_cancels: (
+        Annotated[
+            int,
+            _count(
+                "Rendezvous operations cancelled.",
+                metric="kcoro_chan_rendezvous_cancels",
+                legacy="rv_cancels",
+            ),
+        ]
+        | None
+    ) = None
+
+
+class CounterField(NamedTuple):
+    """One counter of :class:`WorkerCounts` / :class:`ChannelCounts` and its metadata."""
+
+    name: str
+    help: str
+    metric: str | None  # Prometheus name (without _total) when not derived from ``name``
+    legacy: str | None  # kcoro_mon's name (its ``<legacy>_total`` / ``<legacy>_delta`` fields)
+    rate: str | None  # the Sample field ``rates`` computes from this counter (per second)
+
+
+_counter_fields: dict[type, tuple[CounterField, ...]] = {}
+
+
+def counter_fields(cls: type[WorkerCounts] | type[ChannelCounts]) -> tuple[CounterField, ...]:
+    """The counters of ``cls`` in declaration order, with help text and names from its metadata."""
+    cached = _counter_fields.get(cls)
+    if cached is not None:
+        return cached
+    out = []
+    info = msgspec.inspect.type_info(cls)
+    assert isinstance(info, msgspec.inspect.StructType)
+    for f in info.fields:
+        meta = next(t for t in f.type.types if isinstance(t, msgspec.inspect.Metadata))  # type: ignore[attr-defined]  # Union of Metadata and None
+        extra = meta.extra or {}
+        help_text = (meta.extra_json_schema or {}).get("description", f.name)
+        out.append(
+            CounterField(f.name, help_text, extra.get("metric"), extra.get("legacy"), extra.get("rate"))
+        )
+    _counter_fields[cls] = result = tuple(out)
+    return result
+
+
+class ChannelState(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """The state of a pool's channels at the window's last snapshot."""
+
+    kind: Literal["buffered", "rendezvous"]  # the first channel's kind
+    capacity: int  # summed over the channels
+    closed: bool  # every channel closed
+    ptr_mode: bool  # pointer (zero-copy) mode
+
+
+class Resources(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """CPU and memory of a pool (and of the process, on the pool that carries them).
+
+    Filled from ``Gauge`` events: the gauge ``pool_<field>`` or ``<field>``
+    sets a field (its last value in the window); ``<x>_pct`` is
+    ``Δ<x>_ns / span × 100`` (100 = one core busy), null in a window without
+    a baseline value. Process-wide gauges (``process_cpu_ns``, ``rss_bytes``)
+    arrive on pool 0. In dual mode this shows what each pool costs.
+    """
+
+    cpu_ns: int | None = None  # gauge pool_cpu_ns: CPU time of the pool's worker threads
+    cpu_pct: float | None = None
+    stack_bytes: int | None = None  # gauge pool_stack_bytes: coroutine stacks mapped by the pool
+    live_coroutines: int | None = None
+    ready_coroutines: int | None = None
+    process_cpu_ns: int | None = None
+    process_cpu_pct: float | None = None
+    rss_bytes: int | None = None
+
+
+class LegacyFields(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """An old kcoro_mon sample line's fields that have no typed home elsewhere (kept for ``-j``)."""
+
+    schema: int  # the line's kcoro_mon schema, 1 or 2
+    duration_ms: int | None = None  # time since the old run started
+    cpu: float | None = None
+    producers: int | None = None
+    consumers: int | None = None
+    capabilities: int | None = None
+    zref_mode: bool | None = None
+    rv_zdesc_total: int | None = None
+    rv_zdesc_delta: int | None = None
+
+
+class Metrics(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """One value per smoothed metric (the Sample field of the same name); null: no value counted.
+
+    ``Sample.smooth`` (5-sample moving averages), ``Sample.ema`` and
+    ``Summary.peak``/``avg``/``ema``. Its fields are the list of smoothed
+    metrics (``ops.SMOOTHED``).
+    """
+
+    tasks_per_s: float | None = None
+    msgs_per_s: float | None = None
+    bytes_per_s: float | None = None
+    gbps: float | None = None
+    fastpath_ratio: float | None = None
+    steal_ratio: float | None = None
+    utilisation: float | None = None
+    inject_depth: float | None = None
+
+
 class Sample(_Derived, tag="sample", kw_only=True, frozen=True):
     """Per-window rates and ratios. Fields that do not apply are null."""
 
     mode: str
     pool: str = "all"
     window_ns: int
-    partial: bool = False  # the window overlaps a RingLoss
+    partial: bool = False  # overlaps a RingLoss, or a closing window under half the width (schema 4)
     tasks_per_s: float | None = None
     fastpath_ratio: float | None = None
     steal_ratio: float | None = None
@@ -343,9 +581,24 @@ class Sample(_Derived, tag="sample", kw_only=True, frozen=True):
     idle_workers_pct: float | None = None
     inject_depth: float | None = None
     channel_depth: float | None = None
-    smooth: dict[str, float | None] | None = None  # 5-sample moving averages
-    ema: dict[str, float | None] | None = None
-    extra: dict[str, Any] | None = None
+    smooth: Metrics | None = None  # 5-sample moving averages (schema 3: a dict with the same keys)
+    ema: Metrics | None = None
+    # schema 4: what schema 3 kept in the string-keyed ``extra``
+    span_ns: int = 0  # event time the differences cover (baseline → last snapshot)
+    frames: int = 0  # frames in the window
+    lost_frames: int = 0  # frames the ring lost before this window's data
+    workers: int | None = None
+    channels: int | None = None
+    worker_totals: WorkerCounts | None = None
+    worker_deltas: WorkerCounts | None = None
+    channel_totals: ChannelCounts | None = None
+    channel_deltas: ChannelCounts | None = None
+    channel_state: ChannelState | None = None
+    inject_depth_mean: float | None = None
+    inject_depth_max: float | None = None
+    resources: Resources | None = None
+    gauges: dict[str, float] | None = None  # gauges the schema does not name (another runtime's)
+    legacy: LegacyFields | None = None  # set on Samples read from an old kcoro_mon recording
 
 
 class HistogramSummary(_Derived, tag="histogram", kw_only=True, frozen=True):
@@ -364,6 +617,7 @@ class HistogramSummary(_Derived, tag="histogram", kw_only=True, frozen=True):
     p99: float | None
     p999: float | None
     error_bound: float  # max relative error of a reported quantile
+    sum: int | None = None  # exact sum of the observed values (from Histogram.total), metric unit
 
 
 class Heatmap(_Derived, tag="heatmap", kw_only=True, frozen=True):
@@ -417,12 +671,15 @@ class Summary(_Derived, tag="summary", kw_only=True, frozen=True):
     mode: str
     samples: int
     duration_s: float
-    peak: dict[str, float | None]
-    avg: dict[str, float | None]
-    ema: dict[str, float | None]
-    totals: dict[str, int]
+    peak: Metrics  # schema 3: dicts with the same keys
+    avg: Metrics
+    ema: Metrics
     losses: int = 0
     pool: str = "all"  # appended: one Summary per pool in dual mode
+    # schema 4: the typed form of schema 3's ``totals`` dict
+    worker_totals: WorkerCounts | None = None  # the run's last cumulative counters
+    channel_totals: ChannelCounts | None = None
+    mismatch_msgs: int | None = None  # channel sends - receives at the end
 
 
 class Status(_Derived, tag="status", kw_only=True, frozen=True):

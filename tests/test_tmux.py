@@ -54,7 +54,16 @@ def test_dashboard_under_tmux_keys_and_resize(tmp_path: Path) -> None:
     t("resize-window", "-t", t.name, "-x", "160", "-y", "48")  # detached: pin the size (window-size manual)
     try:
         screen = t.wait_for("fastpath")  # the ratio sparklines appear with the first sample
-        for panel in ("run", "workers", "latency", "zero-copy", "alerts", "fastpath", "steal"):
+        for panel in (
+            "run",
+            "monitor",
+            "workers",
+            "latency",
+            "channel counters",
+            "alerts",
+            "fastpath",
+            "steal",
+        ):
             assert panel in screen, panel
         t("send-keys", "-t", t.name, "r")
         t.wait_for("paused", timeout=10)

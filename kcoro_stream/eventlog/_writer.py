@@ -335,8 +335,8 @@ class LogWriter:
     def statistics(self) -> LogWriterStatistics:
         return LogWriterStatistics(
             frames=self._frames,
-            bytes_raw=self._bytes_raw,
-            bytes_written=self._bytes_written,
+            frame_bytes=self._bytes_raw,
+            disk_bytes=self._bytes_written,
             blocks=self._blocks,
             segments=self._segments,
             flushes=self._flushes,

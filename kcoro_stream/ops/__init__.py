@@ -11,8 +11,10 @@ Layering (imports go one way)::
     _base ─► _fan (fan, compose, passthrough)
           ─► _window ─► _rates, _histogram, _jitter, _heatmap, _backpressure, _invariants
           ─► _smooth ─► _summary;  _metrics ─► _kpi, _alerts, _outliers
+    _activity (what counts in statistics) ─► _smooth, _summary, _outliers
     all of them ─► _default (default_analyses: everything over one window pass)
     _legacy_names (derived events → old kcoro_mon dicts)
+    _status (MonitorStatus → Status: the monitor's own account; the run loop adds it)
 
 Batch-level operators take ``list[Event]`` (one ring frame) and emit derived
 events; ``smooth``, ``summary``, ``kpi``, ``alerts`` and ``outliers`` take
@@ -22,12 +24,14 @@ part is one of these operators they fuse into a single subscription (same
 output, no observer hop per stage). See docs/operators.md.
 """
 
+from kcoro_stream.histo import ERROR_BOUND, bucket_lower, bucket_of, bucket_width
+
 from ._alerts import COMPARISONS, SEVERITIES, Rule, alerts, parse_rule, parse_rules
 from ._backpressure import ENV_SLOPE, ENV_WINDOWS, backpressure, backpressure_config
 from ._default import default_analyses
 from ._fan import compose, fan, passthrough
 from ._heatmap import heatmap, imbalance_index
-from ._histogram import ERROR_BOUND, bucket_lower, bucket_of, bucket_width, histograms, quantile
+from ._histogram import histograms, quantile
 from ._invariants import invariants
 from ._jitter import jitter
 from ._kpi import KPI_DEFAULTS, kpi, kpi_thresholds

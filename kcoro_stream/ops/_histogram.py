@@ -1,9 +1,8 @@
 """histograms: latency distributions per window and cumulative, with percentiles.
 
-Input: ``Histogram`` events with cumulative ``log2x4`` bucket counts. Bucket
-``b < 4`` holds exactly the value ``b``; bucket ``b >= 4`` covers
-``[lo, lo + 2**(e-2))`` with ``e = b // 4 + 1`` and ``lo = (4 + b % 4) << (e - 2)``
-(4 linear sub-buckets per power of two, as ``kcs_hist_bucket`` in the header).
+Input: ``Histogram`` events with cumulative ``log2x4`` bucket counts; the
+bucket scheme is defined once, in :mod:`kcoro_stream.histo` (bucket ``b < 4``
+holds exactly the value ``b``; 4 linear sub-buckets per power of two above).
 
 * window counts = last cumulative counts − counts at the previous window's end
   (exact under dropped frames); cumulative counts = last counts.
@@ -15,7 +14,8 @@ Input: ``Histogram`` events with cumulative ``log2x4`` bucket counts. Bucket
   0..3 are exact.
 
 ``bounds`` are the lower bounds of the buckets in ``counts`` (trailing zero
-buckets cut). One ``HistogramSummary`` per metric and pool per window
+buckets cut). ``sum`` is exact: the difference of the producer's cumulative
+``Histogram.total`` (window), or the total itself (cumulative). One ``HistogramSummary`` per metric and pool per window
 (``scope="window"``, skipped when the window saw no observation) and, if
 ``cumulative``, one with ``scope="cumulative"``.
 
@@ -33,41 +33,13 @@ from itertools import accumulate
 from typing import Any
 
 from kcoro_stream.events import Histogram, HistogramSummary, wall_seconds
+from kcoro_stream.histo import BUCKETS, ERROR_BOUND, SCHEME, SUB, bucket_lower, bucket_width
 
 from ._base import Emit, Operator, pool_label, pool_names, stateful
 from ._fan import compose
 from ._window import Window, windows
 
-SCHEME = "log2x4"
-ERROR_BOUND = 0.25
 QUANTILES = (0.5, 0.9, 0.99, 0.999)
-
-
-def _table(n: int) -> tuple[list[int], list[int]]:
-    lower = [b if b < 4 else (4 + b % 4) << (b // 4 - 1) for b in range(n)]
-    width = [1 if b < 4 else 1 << (b // 4 - 1) for b in range(n)]
-    return lower, width
-
-
-def bucket_of(value: int) -> int:
-    """The log2x4 bucket of a non-negative integer (``kcs_hist_bucket``)."""
-    if value < 4:
-        return max(0, int(value))
-    e = int(value).bit_length() - 1
-    return (e - 1) * 4 + ((int(value) >> (e - 2)) & 3)
-
-
-def bucket_lower(b: int) -> int:
-    """Lowest value of bucket ``b`` (``kcs_hist_lower``)."""
-    if b < 4:
-        return b
-    e = b // 4 + 1
-    return (4 + b % 4) << (e - 2)
-
-
-def bucket_width(b: int) -> int:
-    """Number of integer values bucket ``b`` covers."""
-    return 1 if b < 4 else 1 << (b // 4 - 1)
 
 
 def quantile(counts: list[int], q: float) -> float | None:
@@ -85,7 +57,7 @@ def quantiles(counts: list[int], qs: tuple[float, ...] = QUANTILES) -> list[floa
     for q in qs:
         rank = max(1, math.ceil(q * total))
         b = min(bisect_left(cum, rank), len(counts) - 1)  # first bucket whose running count reaches rank
-        if b < 4:
+        if b < SUB:
             out.append(float(b))
         else:
             n = counts[b]
@@ -94,7 +66,10 @@ def quantiles(counts: list[int], qs: tuple[float, ...] = QUANTILES) -> list[floa
     return out
 
 
-_LOWER, _WIDTH = _table(512)  # the C side uses 252 buckets
+# Lookup tables for the hot path; longer than BUCKETS so malformed input (more
+# buckets than any uint64 needs) still gets bounds instead of an IndexError.
+_LOWER = [bucket_lower(b) for b in range(2 * BUCKETS)]
+_WIDTH = [bucket_width(b) for b in range(2 * BUCKETS)]
 
 
 def _trim(counts: list[int]) -> list[int]:
@@ -114,6 +89,7 @@ def summarize(
     ts_ns: int,
     ts: float,
     run_id: str,
+    total: int | None = None,
 ) -> HistogramSummary:
     counts = _trim(counts)
     p50, p90, p99, p999 = quantiles(counts)
@@ -134,6 +110,7 @@ def summarize(
         p99=p99,
         p999=p999,
         error_bound=ERROR_BOUND,
+        sum=total,
     )
 
 
@@ -218,6 +195,7 @@ def window_histograms(
                     ts_ns=ts_ns,
                     ts=ts,
                     run_id=run_id,
+                    total=cur.total - (base.total if base is not None else 0),
                 )
             )
         if cumulative:
@@ -231,6 +209,7 @@ def window_histograms(
                     ts_ns=ts_ns,
                     ts=ts,
                     run_id=run_id,
+                    total=cur.total,
                 )
             )
     return out

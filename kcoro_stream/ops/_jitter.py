@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from kcoro_stream.events import wall_seconds
+from kcoro_stream.histo import bucket_of
 
 from ._base import Emit, Operator, stateful
 from ._fan import compose
@@ -45,22 +46,19 @@ def jitter_from_windows(window_ms: float = 250, cumulative: bool = True) -> Oper
 
     def setup(emit: Emit) -> tuple[Any, Any]:
         total: list[int] = []
+        total_sum = 0
         run_id: str | None = None
 
         def on_item(win: Any) -> None:
-            nonlocal run_id, total
+            nonlocal run_id, total, total_sum
             if type(win) is not Window or not win.jitter:
                 return
             rid = win.run.run_id if win.run is not None else ""
             if rid != run_id:
-                run_id, total = rid, []
-            counts = [0] * 64  # log2x4 buckets up to 2**17 ns; grown below if needed
+                run_id, total, total_sum = rid, [], 0
+            counts = [0] * 64  # buckets up to 2**17 ns; grown below if needed
             for v in win.jitter:
-                if v < 4:
-                    b = v
-                else:  # bucket_of, inlined: one call per tick is the cost here
-                    e = v.bit_length() - 1
-                    b = (e - 1) * 4 + ((v >> (e - 2)) & 3)
+                b = bucket_of(v)
                 if b >= len(counts):
                     counts.extend([0] * (b + 1 - len(counts)))
                 counts[b] += 1
@@ -68,6 +66,8 @@ def jitter_from_windows(window_ms: float = 250, cumulative: bool = True) -> Oper
                 total.extend([0] * (len(counts) - len(total)))
             for i, n in enumerate(counts):
                 total[i] += n
+            window_sum = sum(win.jitter)
+            total_sum += window_sum
             ts = wall_seconds(win.last_ts, win.run)
             at = win.last_ts
             emit(
@@ -80,6 +80,7 @@ def jitter_from_windows(window_ms: float = 250, cumulative: bool = True) -> Oper
                     ts_ns=at,
                     ts=ts,
                     run_id=rid,
+                    total=window_sum,
                 )
             )
             if cumulative:
@@ -93,6 +94,7 @@ def jitter_from_windows(window_ms: float = 250, cumulative: bool = True) -> Oper
                         ts_ns=at,
                         ts=ts,
                         run_id=rid,
+                        total=total_sum,
                     )
                 )
 

@@ -7,10 +7,13 @@ events map to None (they have no old equivalent).
 
 Name mapping: ``msgs_per_s`` → ``pps``, ``tasks_per_s`` → ``tasks_sec``,
 ``smooth[m]`` → ``smooth_pps``/``smooth_gbps``/``smooth_tasks_sec``,
-``channel_depth`` → ``depth``; counters come from ``Sample.extra`` (where the
-rates operator and the legacy source keep them under their old names).
-A value the new pipeline does not measure (``cpu``, ``capabilities``,
-``rv_zdesc_*``, ...) is null. The old mode is the run's mode when it is
+``channel_depth`` → ``depth``; ``<old>_total``/``<old>_delta`` come from
+``Sample.channel_totals``/``channel_deltas`` (the old name of each counter is
+in its metadata, :func:`~kcoro_stream.events.counter_fields`), ``kind``,
+``capacity``, ``closed``, ``ptr_mode`` from ``channel_state``, ``mem_kb`` from
+``resources.rss_bytes``. A value the new pipeline does not measure (``cpu``,
+``capabilities``, ``rv_zdesc_*``, ...) is null unless the Sample came from an
+old recording (``Sample.legacy`` keeps them). The old mode is the run's mode when it is
 ``channel``/``tasks``, else the pool's name when it is one of those, else
 ``tasks`` when the Sample has a task rate, else ``channel``.
 
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kcoro_stream.events import Sample, Summary
+from kcoro_stream.events import ChannelCounts, Metrics, Sample, Summary, counter_fields
 
 LEGACY_SCHEMA = 2
 
@@ -51,6 +54,9 @@ TASKS_SUMMARY_FIELDS: tuple[str, ...] = (
     "schema", "type", "mode", "peak_tasks_sec", "avg_tasks_sec", "ema_tasks_sec",
     "fastpath_ratio", "steal_ratio",
 )  # fmt: skip
+
+
+_NO_METRICS = Metrics()
 
 
 def _old_mode(mode: str, pool: str, has_tasks: bool) -> str:
@@ -81,9 +87,18 @@ def to_legacy(event: Any) -> dict[str, Any] | None:
     return None
 
 
+def _old_counters(totals: ChannelCounts | None, deltas: ChannelCounts | None) -> dict[str, int | None]:
+    """``<old>_total`` / ``<old>_delta`` of every channel counter that kcoro_mon had."""
+    out: dict[str, int | None] = {}
+    for cf in counter_fields(ChannelCounts):
+        if cf.legacy is not None:
+            out[f"{cf.legacy}_total"] = getattr(totals, cf.name) if totals is not None else None
+            out[f"{cf.legacy}_delta"] = getattr(deltas, cf.name) if deltas is not None else None
+    return out
+
+
 def _sample(s: Sample) -> dict[str, Any]:
-    extra = s.extra or {}
-    smooth = s.smooth or {}
+    smooth = s.smooth or _NO_METRICS
     mode = _old_mode(s.mode, s.pool, s.tasks_per_s is not None)
     if mode == "tasks":
         values: dict[str, Any] = {
@@ -91,67 +106,75 @@ def _sample(s: Sample) -> dict[str, Any]:
             "ts": s.ts,
             "mode": "tasks",
             "tasks_sec": s.tasks_per_s,
-            "smooth_tasks_sec": smooth.get("tasks_per_s"),
+            "smooth_tasks_sec": smooth.tasks_per_s,
             "fastpath_ratio": s.fastpath_ratio,
             "steal_ratio": s.steal_ratio,
             "gbps": s.gbps,
         }
         return {k: values[k] for k in TASKS_FIELDS}
-    values = {k: extra.get(k) for k in CHANNEL_FIELDS}
-    mem_kb = extra.get("mem_kb")
-    if mem_kb is None and isinstance(extra.get("rss_bytes"), int | float):
-        mem_kb = int(extra["rss_bytes"]) // 1024
-    duration_ms = extra.get("duration_ms")
-    if duration_ms is None and isinstance(extra.get("span_ns"), int):
-        duration_ms = extra["span_ns"] // 1_000_000
+    values = dict.fromkeys(CHANNEL_FIELDS)
+    values.update(_old_counters(s.channel_totals, s.channel_deltas))
+    if s.channel_state is not None:
+        st = s.channel_state
+        values.update(
+            kind=st.kind, capacity=st.capacity, closed=st.closed, ptr_mode=st.ptr_mode, zref_mode=st.ptr_mode
+        )
+    duration_ms: int | None = s.span_ns // 1_000_000
+    old = s.legacy
+    if old is not None:
+        duration_ms = old.duration_ms
+        values.update(
+            cpu=old.cpu,
+            producers=old.producers,
+            consumers=old.consumers,
+            capabilities=old.capabilities,
+            zref_mode=old.zref_mode if old.zref_mode is not None else values["zref_mode"],
+            rv_zdesc_total=old.rv_zdesc_total,
+            rv_zdesc_delta=old.rv_zdesc_delta,
+        )
+    rss = s.resources.rss_bytes if s.resources is not None else None
+    mem_kb = rss // 1024 if rss is not None else None
     values.update(
         schema=LEGACY_SCHEMA,
         ts=s.ts,
         mode="channel",
         pps=s.msgs_per_s,
         gbps=s.gbps,
-        smooth_pps=smooth.get("msgs_per_s"),
-        smooth_gbps=smooth.get("gbps"),
+        smooth_pps=smooth.msgs_per_s,
+        smooth_gbps=smooth.gbps,
         duration_ms=duration_ms,
         mem_kb=mem_kb,
         depth=_intish(s.channel_depth),
     )
-    if values["zref_mode"] is None and "ptr_mode" in extra:
-        values["zref_mode"] = extra["ptr_mode"]
-    return values
+    return {k: values[k] for k in CHANNEL_FIELDS}
 
 
 def _summary(s: Summary) -> dict[str, Any]:
-    mode = _old_mode(s.mode, s.pool, s.peak.get("tasks_per_s") is not None or "tasks_per_s" in s.peak)
-    if mode == "tasks" and "tasks_per_s" not in s.peak and "msgs_per_s" in s.peak:
-        mode = "channel"
+    mode = _old_mode(s.mode, s.pool, s.peak.tasks_per_s is not None or s.peak.msgs_per_s is None)
     if mode == "tasks":
         values: dict[str, Any] = {
             "schema": LEGACY_SCHEMA,
             "type": "summary",
             "mode": "tasks",
-            "peak_tasks_sec": s.peak.get("tasks_per_s"),
-            "avg_tasks_sec": s.avg.get("tasks_per_s"),
-            "ema_tasks_sec": s.ema.get("tasks_per_s"),
-            "fastpath_ratio": s.avg.get("fastpath_ratio"),
-            "steal_ratio": s.avg.get("steal_ratio"),
+            "peak_tasks_sec": s.peak.tasks_per_s,
+            "avg_tasks_sec": s.avg.tasks_per_s,
+            "ema_tasks_sec": s.ema.tasks_per_s,
+            "fastpath_ratio": s.avg.fastpath_ratio,
+            "steal_ratio": s.avg.steal_ratio,
         }
         return {k: values[k] for k in TASKS_SUMMARY_FIELDS}
-    totals = s.totals
-    mismatch = totals.get("mismatch_msgs")
-    if mismatch is None and "sends_total" in totals and "recvs_total" in totals:
-        mismatch = totals["sends_total"] - totals["recvs_total"]
+    totals = _old_counters(s.channel_totals, None)
     values = {
         "schema": LEGACY_SCHEMA,
         "type": "summary",
         "mode": "channel",
-        "peak_pps": s.peak.get("msgs_per_s"),
-        "peak_gbps": s.peak.get("gbps"),
-        "avg_pps": s.avg.get("msgs_per_s"),
-        "avg_gbps": s.avg.get("gbps"),
-        "ema_pps": s.ema.get("msgs_per_s"),
-        "ema_gbps": s.ema.get("gbps"),
-        "mismatch_msgs": mismatch,
+        "peak_pps": s.peak.msgs_per_s,
+        "peak_gbps": s.peak.gbps,
+        "avg_pps": s.avg.msgs_per_s,
+        "avg_gbps": s.avg.gbps,
+        "ema_pps": s.ema.msgs_per_s,
+        "ema_gbps": s.ema.gbps,
+        "mismatch_msgs": s.mismatch_msgs,
     }
     for k in CHANNEL_SUMMARY_FIELDS[10:]:
         values[k] = totals.get(k)

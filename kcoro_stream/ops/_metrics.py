@@ -1,33 +1,31 @@
 """The metric names rules, KPIs and outlier detectors may refer to.
 
-A metric is a numeric field of :class:`~kcoro_stream.events.Sample`, or
-``smooth.<m>`` / ``ema.<m>`` for a smoothed one (see ``SMOOTHED``).
+A metric is a float field of :class:`~kcoro_stream.events.Sample` (derived
+from the Struct: rates, ratios, depths), ``smooth.<m>`` / ``ema.<m>`` for a
+smoothed one (see ``SMOOTHED``), or ``resources.<r>`` for a pool's CPU and
+memory (``resources.cpu_pct > 90 for 5s``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from kcoro_stream.events import Sample
+import msgspec
+
+from kcoro_stream.events import Resources, Sample
 
 from ._smooth import SMOOTHED
 
-SAMPLE_METRICS: tuple[str, ...] = (
-    "tasks_per_s",
-    "fastpath_ratio",
-    "steal_ratio",
-    "msgs_per_s",
-    "bytes_per_s",
-    "gbps",
-    "inject_pulls_per_s",
-    "parks_per_s",
-    "utilisation",
-    "idle_workers_pct",
-    "inject_depth",
-    "channel_depth",
+# Every float field of Sample (rates, ratios, depths), then the nested ones.
+SAMPLE_METRICS: tuple[str, ...] = tuple(
+    f.name for f in msgspec.structs.fields(Sample) if f.type == float | None
 )
+RESOURCE_METRICS: tuple[str, ...] = tuple(f"resources.{m}" for m in Resources.__struct_fields__)
 METRICS: tuple[str, ...] = (
-    SAMPLE_METRICS + tuple(f"smooth.{m}" for m in SMOOTHED) + tuple(f"ema.{m}" for m in SMOOTHED)
+    SAMPLE_METRICS
+    + tuple(f"smooth.{m}" for m in SMOOTHED)
+    + tuple(f"ema.{m}" for m in SMOOTHED)
+    + RESOURCE_METRICS
 )
 
 
@@ -43,8 +41,8 @@ def getter(metric: str) -> Callable[[Sample], float | None]:
         group, name = metric.split(".", 1)
 
         def nested(s: Sample) -> float | None:
-            d = s.smooth if group == "smooth" else s.ema
-            return d.get(name) if d else None
+            d = s.smooth if group == "smooth" else s.ema if group == "ema" else s.resources
+            return getattr(d, name) if d is not None else None
 
         return nested
     raise KeyError(metric)

@@ -1,7 +1,12 @@
 """outliers: a Sample value far from its recent history → Anomaly.
 
-Per run, pool and metric, the last ``window`` non-null values *before* the
-current one form the history (at least ``min_samples`` are needed):
+Per run, pool and metric, the last ``window`` counted values *before* the
+current one form the history (at least ``min_samples`` are needed). A value
+counts when it is not null and :class:`~._activity.Activity` admits it (no
+partial window, nothing before the pool's first non-idle window, no
+throughput rate the pool never had); the first ``warmup`` counted values
+(default 4) are a warm-up and join nothing. A constant history (all zeros
+included) has no spread to measure against: nothing is scored on it.
 
 * ``zscore``: score = (x − mean) / std (population std); flagged when
   ``|score| >= z`` (default 4).
@@ -9,11 +14,16 @@ current one form the history (at least ``min_samples`` are needed):
   flagged when ``|score| >= mad`` (default 3.5, Iglewicz–Hoaglin). When MAD is 0
   the mean absolute deviation × 1.2533 stands in for it.
 
-The spread is floored at ``min_rel_spread`` × |centre| (default 1 %, or
-1e-12 at a centre of 0): on a flat history a change of a few percent is not an
-outlier (with z = 4, nothing within 4 % of the level is flagged), while a real
-jump off a flat line still scores high. The current value joins the history
-after it is scored, flagged or not.
+The spread is floored at ``min_rel_spread`` × |centre| (default 1 %) and at
+``min_abs_spread`` in the metric's unit (default 1 for the throughput rates —
+one task, message or byte per second —, 0.001 for ratios and depths): on a
+nearly flat history a change of a few percent, or of a handful of events per
+second, is not an outlier, while a real jump still scores high. The current
+value joins the history after it is scored, flagged or not.
+
+One episode, one anomaly: per pool, metric and method, an Anomaly is emitted
+when a value crosses the threshold and the previous scored value did not; the
+episode ends at the first scored value below it.
 ``Anomaly.window`` is the number of history values used; ``threshold`` the
 score threshold crossed.
 
@@ -34,33 +44,43 @@ from typing import Any
 from kcoro_stream.errors import UsageError
 from kcoro_stream.events import Anomaly, Sample
 
+from ._activity import RATES, Activity
 from ._base import Emit, Operator, stateful
 from ._metrics import METRICS, getter
 
 METHODS = ("zscore", "mad")
 
 
-def _floor(spread: float, centre: float, rel: float) -> float:
-    return max(spread, rel * abs(centre), 1e-12)
+def _floor(spread: float, centre: float, rel: float, absolute: float) -> float:
+    return max(spread, rel * abs(centre), absolute, 1e-12)
 
 
-def zscore(history: Iterable[float], x: float, min_rel_spread: float = 0.01) -> float:
+def zscore(
+    history: Iterable[float], x: float, min_rel_spread: float = 0.01, min_abs_spread: float = 0.0
+) -> float:
     """(x − mean) / std of ``history`` (std floored, see module docstring)."""
     xs = history if isinstance(history, list) else list(history)
     mean = math.fsum(xs) / len(xs)
     std = math.sqrt(math.fsum([(v - mean) * (v - mean) for v in xs]) / len(xs))
-    return (x - mean) / _floor(std, mean, min_rel_spread)
+    return (x - mean) / _floor(std, mean, min_rel_spread, min_abs_spread)
 
 
-def mad_score(history: Iterable[float], x: float, min_rel_spread: float = 0.01) -> float:
+def mad_score(
+    history: Iterable[float], x: float, min_rel_spread: float = 0.01, min_abs_spread: float = 0.0
+) -> float:
     """0.6745 · (x − median) / MAD of ``history`` (MAD floored, see module docstring)."""
     xs = history if isinstance(history, list) else list(history)
     med = median(xs)
     mad = median([abs(v - med) for v in xs])
     if mad == 0:  # over half the values equal: use the mean absolute deviation
         mean_ad = sum(abs(v - med) for v in xs) / len(xs)
-        return (x - med) / _floor(1.2533 * mean_ad, med, min_rel_spread)
-    return 0.6745 * (x - med) / _floor(mad, med, min_rel_spread * 0.6745)
+        return (x - med) / _floor(1.2533 * mean_ad, med, min_rel_spread, min_abs_spread)
+    return 0.6745 * (x - med) / _floor(mad, med, min_rel_spread * 0.6745, min_abs_spread * 0.6745)
+
+
+def default_abs_spread(metric: str) -> float:
+    """The absolute spread floor of ``metric``: 1 per second for throughput rates, 0.001 otherwise."""
+    return 1.0 if metric.split(".", 1)[-1] in RATES else 0.001
 
 
 def outliers(
@@ -72,6 +92,8 @@ def outliers(
     mad: float = 3.5,
     methods: Iterable[str] = METHODS,
     min_rel_spread: float = 0.01,
+    min_abs_spread: float | None = None,
+    warmup: int = 4,
 ) -> Operator:
     """Samples → Anomaly events for values far from the metric's recent window.
 
@@ -92,12 +114,22 @@ def outliers(
         raise UsageError(f"outliers: need 2 <= min_samples ({min_samples}) <= window ({window})")
     if not (z > 0 and mad > 0 and min_rel_spread >= 0):
         raise UsageError(f"outliers: thresholds must be > 0 (z={z!r}, mad={mad!r})")
-    getters = [(m, getter(m)) for m in metric_list]
+    if warmup < 0 or (min_abs_spread is not None and min_abs_spread < 0):
+        raise UsageError(
+            f"outliers: warmup and min_abs_spread must be >= 0 (got {warmup!r}, {min_abs_spread!r})"
+        )
+    getters = [
+        (m, getter(m), default_abs_spread(m) if min_abs_spread is None else min_abs_spread)
+        for m in metric_list
+    ]
     limits = {"zscore": z, "mad": mad}
     scorers = {"zscore": zscore, "mad": mad_score}
 
     def setup(emit: Emit) -> tuple[Any, Any]:
         hist: dict[tuple[str, str], deque[float]] = {}
+        seen: dict[tuple[str, str], int] = {}  # counted values so far (warm-up)
+        activity: dict[str, Activity] = {}
+        episodes: set[tuple[str, str, str]] = set()  # (pool, metric, method) above threshold now
         run_id: str | None = None
 
         def on_item(s: Any) -> None:
@@ -107,18 +139,34 @@ def outliers(
             if s.run_id != run_id:
                 run_id = s.run_id
                 hist.clear()
-            for name, get in getters:
+                seen.clear()
+                activity.clear()
+                episodes.clear()
+            act = activity.get(s.pool)
+            if act is None:
+                act = activity[s.pool] = Activity()
+            if not act.admit(s):
+                return
+            for name, get, floor in getters:
                 x = get(s)
-                if x is None:
+                if x is None or not act.counts(name):
                     continue
-                h = hist.get((s.pool, name))
+                key = (s.pool, name)
+                n = seen[key] = seen.get(key, 0) + 1
+                if n <= warmup:
+                    continue
+                h = hist.get(key)
                 if h is None:
-                    h = hist[(s.pool, name)] = deque(maxlen=window)
-                if len(h) >= min_samples:
+                    h = hist[key] = deque(maxlen=window)
+                if len(h) >= min_samples and min(h) != max(h):
                     xs = list(h)
                     for meth in method_list:
-                        score = scorers[meth](xs, x, min_rel_spread)
-                        if abs(score) >= limits[meth]:
+                        score = scorers[meth](xs, x, min_rel_spread, floor)
+                        episode = (s.pool, name, meth)
+                        if abs(score) < limits[meth]:
+                            episodes.discard(episode)
+                        elif episode not in episodes:
+                            episodes.add(episode)
                             emit(
                                 Anomaly(
                                     ts=s.ts,

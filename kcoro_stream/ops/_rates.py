@@ -14,13 +14,20 @@ at ``RunStarted``) and last snapshot L, ``span = L.ts_ns - B.ts_ns`` and
 * ``inject_depth``       = last ``inject_depth`` gauge value in the window;
   ``channel_depth`` = Σ depth of the pool's channels at the last snapshot
 
+* ``resources``          = the pool's CPU and memory gauges (``pool_cpu_ns``,
+  ``pool_stack_bytes``, ``process_cpu_ns``, ``rss_bytes``, ...), with
+  ``cpu_pct`` = 100 × Δcpu_ns / span (see :class:`~kcoro_stream.events.Resources`)
+
 A ratio with a zero denominator, or a rate of a pool without such counters,
-is null. Deltas, totals and ``span_ns`` are in ``extra`` so a consumer can
-re-aggregate exactly; channel totals/deltas use the old monitor's names.
-One Sample per pool (``RunStarted.config["pools"]``), else one for "all".
-``ts_ns`` is the last snapshot's time; ``partial`` is set when the window
-overlaps a ring loss. Samples that arrive already derived (old recordings)
-pass through, as do Summary events.
+is null. The window's exact counter sums are typed fields, so a consumer can
+re-aggregate: ``worker_totals``/``worker_deltas`` (:class:`WorkerCounts`),
+``channel_totals``/``channel_deltas`` (:class:`ChannelCounts`), plus
+``span_ns``, ``frames``, ``lost_frames``, ``workers``, ``channels``,
+``channel_state`` and ``inject_depth_mean``/``_max``; gauges the schema does
+not name go to ``gauges``. One Sample per pool (``RunStarted.config["pools"]``),
+else one for "all". ``ts_ns`` is the last snapshot's time; ``partial`` is set
+when the window overlaps a ring loss. Samples that arrive already derived (old
+recordings) pass through, as do Summary events.
 
 ::
 
@@ -37,8 +44,12 @@ from kcoro_stream.events import (
     CHANNEL_BUFFERED,
     CHANNEL_FLAG_CLOSED,
     CHANNEL_FLAG_PTR,
+    ChannelCounts,
+    ChannelState,
+    Resources,
     Sample,
     Summary,
+    WorkerCounts,
     wall_seconds,
 )
 
@@ -46,41 +57,19 @@ from ._base import Emit, Operator, pool_label, pool_names, ratio, stateful
 from ._fan import compose
 from ._window import Window, windows
 
-_WORKER_SUMMED = (
-    "tasks_submitted",
-    "tasks_completed",
-    "fastpath_hits",
-    "fastpath_misses",
-    "steal_probes",
-    "steal_successes",
-    "steal_failures",
-    "inject_pulls",
-    "parks",
-    "busy_ns",
-    "idle_ns",
+_WORKER = WorkerCounts.__struct_fields__
+_CHANNEL = ChannelCounts.__struct_fields__
+_get_worker = attrgetter(*_WORKER)
+_get_channel = attrgetter(*_CHANNEL)
+_BUSY = _WORKER.index("busy_ns")
+_IDLE = _WORKER.index("idle_ns")
+_RESOURCES = Resources.__struct_fields__
+# gauge name -> Resources field: ``pool_<field>`` or ``<field>``
+_RESOURCE_OF: dict[str, str] = {**{f"pool_{f}": f for f in _RESOURCES}, **{f: f for f in _RESOURCES}}
+# Resources ``<x>_pct`` computed from the cumulative ``<x>_ns``
+_PCT_OF: tuple[tuple[str, str], ...] = tuple(
+    (f, f[: -len("_pct")] + "_ns") for f in _RESOURCES if f.endswith("_pct") and f[:-4] + "_ns" in _RESOURCES
 )
-_get_summed = attrgetter(*_WORKER_SUMMED)
-_BUSY = _WORKER_SUMMED.index("busy_ns")
-_IDLE = _WORKER_SUMMED.index("idle_ns")
-
-# Channel totals/deltas reported in Sample.extra under the old monitor's names.
-_CHANNEL_EXTRA = (
-    ("fail_send_eagain", "send_eagain"),
-    ("fail_recv_eagain", "recv_eagain"),
-    ("fail_send_epipe", "send_epipe"),
-    ("fail_recv_epipe", "recv_epipe"),
-    ("bytes_sent", "bytes_sent"),
-    ("bytes_recv", "bytes_recv"),
-    ("zref_sent", "zc_sent"),
-    ("zref_received", "zc_recv"),
-    ("zref_aborted", "zc_aborted"),
-    ("rv_matches", "rv_matches"),
-    ("rv_cancels", "rv_cancels"),
-    ("sends", "sends"),
-    ("recvs", "recvs"),
-)
-_CHANNEL_OLD = tuple(old for old, _ in _CHANNEL_EXTRA)
-_get_channel = attrgetter(*(new for _, new in _CHANNEL_EXTRA))
 
 
 def rates(window_ms: float = 250, *, idle_below: float = 0.05) -> Operator:
@@ -119,16 +108,16 @@ def _nothing() -> None:
 def window_samples(win: Window, width: int, idle_below: float) -> list[Sample]:
     """The Samples of one window, one per pool (sorted by pool id)."""
     names = pool_names(win.run)
-    groups: dict[int, tuple[list[int], list[int], list[str]]] = {}
+    groups: dict[int, tuple[list[int], list[int], list[tuple[str, int]]]] = {}
     for wid, wc in win.workers.items():
         key = wc.pool if names is not None else 0
         groups.setdefault(key, ([], [], []))[0].append(wid)
     for cid, cc in win.channels.items():
         key = cc.pool if names is not None else 0
         groups.setdefault(key, ([], [], []))[1].append(cid)
-    for name, pool in win.gauges:
-        key = pool if names is not None else 0
-        groups.setdefault(key, ([], [], []))[2].append(name)
+    for gkey in win.gauges:
+        key = gkey[1] if names is not None else 0
+        groups.setdefault(key, ([], [], []))[2].append(gkey)
     if not groups:
         return []
     run = win.run
@@ -139,19 +128,8 @@ def window_samples(win: Window, width: int, idle_below: float) -> list[Sample]:
     span = win.span_ns
     out = []
     for key in sorted(groups):
-        wids, cids, gnames = groups[key]
-        fields = _pool_fields(
-            win, sorted(wids), sorted(cids), key if names is not None else None, span, idle_below
-        )
-        extra = fields.pop("extra")
-        for gname in sorted(set(gnames)):
-            if gname == "inject_depth":
-                continue
-            if names is None:
-                vals = [g[0] for (n, _), g in win.gauges.items() if n == gname]
-                extra[gname] = sum(vals)
-            else:
-                extra[gname] = win.gauges[(gname, key)][0]
+        wids, cids, gkeys = groups[key]
+        fields = _pool_fields(win, sorted(wids), sorted(cids), sorted(gkeys), span, idle_below)
         out.append(
             Sample(
                 ts=ts,
@@ -161,7 +139,9 @@ def window_samples(win: Window, width: int, idle_below: float) -> list[Sample]:
                 pool=pool_label(names, key),
                 window_ns=width,
                 partial=win.partial,
-                extra=extra,
+                span_ns=span,
+                frames=win.frames,
+                lost_frames=win.lost_frames,
                 **fields,
             )
         )
@@ -169,75 +149,105 @@ def window_samples(win: Window, width: int, idle_below: float) -> list[Sample]:
 
 
 def _pool_fields(
-    win: Window, wids: list[int], cids: list[int], pool: int | None, span: int, idle_below: float
+    win: Window,
+    wids: list[int],
+    cids: list[int],
+    gkeys: list[tuple[str, int]],
+    span: int,
+    idle_below: float,
 ) -> dict[str, Any]:
     def per_s(delta: int) -> float | None:
         return delta * 1e9 / span if span > 0 else None
 
-    extra: dict[str, Any] = {"span_ns": span, "frames": win.frames, "lost_frames": win.lost_frames}
     f: dict[str, Any] = {}
     if wids:
-        zero = (0,) * len(_WORKER_SUMMED)
-        acc = [0] * len(_WORKER_SUMMED)
+        zero = (0,) * len(_WORKER)
+        acc = [0] * len(_WORKER)
+        tot = [0] * len(_WORKER)
         idle = 0
         counted = 0
         for wid in wids:
-            cur = win.workers[wid]
+            now = _get_worker(win.workers[wid])
+            tot = list(map(add, tot, now))
             base = win.base_workers.get(wid)
             if base is None and not win.zero_base:
                 continue  # appeared mid-stream without a baseline: no delta yet
-            delta = list(map(sub, _get_summed(cur), _get_summed(base) if base is not None else zero))
+            delta = list(map(sub, now, _get_worker(base) if base is not None else zero))
             acc = list(map(add, acc, delta))
             wbusy, widle = delta[_BUSY], delta[_IDLE]
             if wbusy + widle > 0:
                 counted += 1
                 if wbusy / (wbusy + widle) < idle_below:
                     idle += 1
-        d = dict(zip(_WORKER_SUMMED, acc, strict=True))
-        f["tasks_per_s"] = per_s(d["tasks_completed"])
-        f["fastpath_ratio"] = ratio(d["fastpath_hits"], d["fastpath_hits"] + d["fastpath_misses"])
-        f["steal_ratio"] = ratio(d["steal_successes"], d["steal_probes"])
-        f["inject_pulls_per_s"] = per_s(d["inject_pulls"])
-        f["parks_per_s"] = per_s(d["parks"])
-        f["utilisation"] = ratio(d["busy_ns"], d["busy_ns"] + d["idle_ns"])
+        d = WorkerCounts(**dict(zip(_WORKER, acc, strict=True)))
+        hits, misses = d.fastpath_hits or 0, d.fastpath_misses or 0
+        busy, idle_ns = d.busy_ns or 0, d.idle_ns or 0
+        f["tasks_per_s"] = per_s(d.tasks_completed or 0)
+        f["fastpath_ratio"] = ratio(hits, hits + misses)
+        f["steal_ratio"] = ratio(d.steal_successes or 0, d.steal_probes or 0)
+        f["inject_pulls_per_s"] = per_s(d.inject_pulls or 0)
+        f["parks_per_s"] = per_s(d.parks or 0)
+        f["utilisation"] = ratio(busy, busy + idle_ns)
         f["idle_workers_pct"] = 100.0 * idle / counted if counted else None
-        extra["workers"] = len(wids)
-        extra["tasks_submitted_total"] = sum(win.workers[w].tasks_submitted for w in wids)
-        extra["tasks_completed_total"] = sum(win.workers[w].tasks_completed for w in wids)
-        for name, value in d.items():
-            extra[f"{name}_delta"] = value
+        f["workers"] = len(wids)
+        f["worker_totals"] = WorkerCounts(**dict(zip(_WORKER, tot, strict=True)))
+        f["worker_deltas"] = d
     if cids:
         chans = [win.channels[c] for c in cids]
-        tot = [0] * len(_CHANNEL_EXTRA)
-        dlt = [0] * len(_CHANNEL_EXTRA)
-        zero = (0,) * len(_CHANNEL_EXTRA)
+        ctot = [0] * len(_CHANNEL)
+        cdlt = [0] * len(_CHANNEL)
+        czero = (0,) * len(_CHANNEL)
         for c in chans:
-            now = _get_channel(c)
-            tot = list(map(add, tot, now))
+            cnow = _get_channel(c)
+            ctot = list(map(add, ctot, cnow))
             cbase = win.base_channels.get(c.channel)
             if cbase is None and not win.zero_base:
                 continue
-            dlt = list(map(add, dlt, map(sub, now, _get_channel(cbase) if cbase is not None else zero)))
-        totals = dict(zip(_CHANNEL_OLD, tot, strict=True))
-        deltas = dict(zip(_CHANNEL_OLD, dlt, strict=True))
-        f["msgs_per_s"] = per_s(deltas["recvs"])
-        f["bytes_per_s"] = per_s(deltas["bytes_recv"])
+            cdlt = list(map(add, cdlt, map(sub, cnow, _get_channel(cbase) if cbase is not None else czero)))
+        deltas = ChannelCounts(**dict(zip(_CHANNEL, cdlt, strict=True)))
+        f["msgs_per_s"] = per_s(deltas.recvs or 0)
+        f["bytes_per_s"] = per_s(deltas.bytes_recv or 0)
         f["gbps"] = f["bytes_per_s"] * 8 / 1e9 if f["bytes_per_s"] is not None else None
         f["channel_depth"] = float(sum(c.depth for c in chans))
-        for old in totals:
-            extra[f"{old}_total"] = totals[old]
-        for old in deltas:
-            extra[f"{old}_delta"] = deltas[old]
+        f["channels"] = len(chans)
+        f["channel_totals"] = ChannelCounts(**dict(zip(_CHANNEL, ctot, strict=True)))
+        f["channel_deltas"] = deltas
         first = chans[0]
-        extra["channels"] = len(chans)
-        extra["kind"] = "buffered" if first.kind == CHANNEL_BUFFERED else "rendezvous"
-        extra["capacity"] = sum(c.capacity for c in chans)
-        extra["closed"] = all(c.flags & CHANNEL_FLAG_CLOSED for c in chans)
-        extra["ptr_mode"] = bool(first.flags & CHANNEL_FLAG_PTR)
-    depth = [g for (n, p), g in win.gauges.items() if n == "inject_depth" and (pool is None or p == pool)]
+        f["channel_state"] = ChannelState(
+            kind="buffered" if first.kind == CHANNEL_BUFFERED else "rendezvous",
+            capacity=sum(c.capacity for c in chans),
+            closed=all(c.flags & CHANNEL_FLAG_CLOSED for c in chans),
+            ptr_mode=bool(first.flags & CHANNEL_FLAG_PTR),
+        )
+    depth = [win.gauges[k] for k in gkeys if k[0] == "inject_depth"]
     if depth:
         f["inject_depth"] = float(sum(g[0] for g in depth))
-        extra["inject_depth_mean"] = sum(g[1] / g[2] for g in depth)
-        extra["inject_depth_max"] = float(sum(g[3] for g in depth))
-    f["extra"] = extra
+        f["inject_depth_mean"] = sum(g[1] / g[2] for g in depth)
+        f["inject_depth_max"] = float(sum(g[3] for g in depth))
+    res: dict[str, Any] = {}
+    res_base: dict[str, int] = {}
+    no_base: set[str] = set()
+    other: dict[str, float] = {}
+    for gkey in gkeys:
+        gname = gkey[0]
+        if gname == "inject_depth":
+            continue
+        value = win.gauges[gkey][0]
+        field = _RESOURCE_OF.get(gname)
+        if field is None:
+            other[gname] = other.get(gname, 0.0) + value  # one pool "all": summed over pools
+            continue
+        res[field] = res.get(field, 0) + int(value)
+        before = win.base_gauges.get(gkey)
+        if before is None:
+            no_base.add(field)
+        else:
+            res_base[field] = res_base.get(field, 0) + int(before)
+    if res:
+        for pct, ns in _PCT_OF:
+            if ns in res and ns not in no_base and span > 0:
+                res[pct] = (res[ns] - res_base[ns]) * 100.0 / span
+        f["resources"] = Resources(**res)
+    if other:
+        f["gauges"] = other
     return f

@@ -2,9 +2,15 @@
 
 For each metric in ``SMOOTHED`` and each pool, over the Samples in order:
 
-* ``smooth[m]`` = mean of the last ``n`` non-null values (``n`` = 5), null before any;
-* ``ema[m]``    = α·x + (1-α)·ema, seeded with the first non-null value
-  (α = 0.25 by default); a null x leaves the EMA unchanged.
+* ``smooth[m]`` = mean of the last ``n`` counted values (``n`` = 5), null before any;
+* ``ema[m]``    = α·x + (1-α)·ema, seeded with the first counted value
+  (α = 0.25 by default); a value that does not count leaves both unchanged.
+
+A value counts when it is not null and :class:`~._activity.Activity` admits
+it: not from a partial window (ring loss, short closing window), not before
+the pool's first non-idle window, not a throughput rate the pool never had
+(tasks in channel mode). This is the one place the dashboards' smoothed
+values come from: surfaces display ``smooth``/``ema``, they do not recompute.
 
 Values already present in an incoming Sample's ``smooth``/``ema`` (an old
 recording's ``smooth_pps``) are kept. Non-Sample items pass through.
@@ -23,44 +29,44 @@ from typing import Any
 import msgspec
 
 from kcoro_stream.errors import UsageError
-from kcoro_stream.events import Sample
+from kcoro_stream.events import Metrics, Sample
 
+from ._activity import Activity
 from ._base import Emit, Operator, stateful
 
-SMOOTHED: tuple[str, ...] = (
-    "tasks_per_s",
-    "msgs_per_s",
-    "bytes_per_s",
-    "gbps",
-    "fastpath_ratio",
-    "steal_ratio",
-    "utilisation",
-    "inject_depth",
-)
+SMOOTHED: tuple[str, ...] = Metrics.__struct_fields__  # named once, in events.py
 
 
 class Smoother:
     """Moving average + EMA state of one pool (usable outside reactivex)."""
 
-    __slots__ = ("alpha", "ema", "last", "n")
+    __slots__ = ("activity", "alpha", "ema", "last", "n")
 
     def __init__(self, n: int, alpha: float) -> None:
         self.n = n
         self.alpha = alpha
         self.last: dict[str, deque[float]] = {m: deque(maxlen=n) for m in SMOOTHED}
         self.ema: dict[str, float | None] = dict.fromkeys(SMOOTHED)
+        self.activity = Activity()
 
-    def update(self, sample: Sample) -> tuple[dict[str, float | None], dict[str, float | None]]:
+    def update(self, sample: Sample) -> tuple[Metrics, Metrics]:
         smooth: dict[str, float | None] = {}
+        admitted = self.activity.admit(sample)
         for m in SMOOTHED:
             x = getattr(sample, m)
             window = self.last[m]
-            if x is not None:
+            if x is not None and admitted and self.activity.counts(m):
                 window.append(x)
                 prev = self.ema[m]
                 self.ema[m] = x if prev is None else self.alpha * x + (1.0 - self.alpha) * prev
             smooth[m] = sum(window) / len(window) if window else None
-        return smooth, dict(self.ema)
+        return Metrics(**smooth), Metrics(**self.ema)
+
+
+def _merged(computed: Metrics, recorded: Metrics) -> Metrics:
+    """``computed`` with every non-null value of ``recorded`` put over it."""
+    kept = {m: v for m in SMOOTHED if (v := getattr(recorded, m)) is not None}
+    return msgspec.structs.replace(computed, **kept) if kept else computed
 
 
 def check_alpha(alpha: float, n: int) -> None:
@@ -96,10 +102,10 @@ def smooth(n: int = 5, alpha: float = 0.25) -> Operator:
             if sm is None:
                 sm = state[item.pool] = Smoother(n, alpha)
             avg, ema = sm.update(item)
-            if item.smooth:
-                avg.update({k: v for k, v in item.smooth.items() if v is not None})
-            if item.ema:
-                ema.update({k: v for k, v in item.ema.items() if v is not None})
+            if item.smooth is not None:  # a recording's own values win
+                avg = _merged(avg, item.smooth)
+            if item.ema is not None:
+                ema = _merged(ema, item.ema)
             emit(msgspec.structs.replace(item, smooth=avg, ema=ema))
 
         def on_done() -> None:

@@ -1,13 +1,15 @@
 """summary: the end-of-run Summary (peak, average, EMA, totals), like kcoro_mon's.
 
-Per run and pool, over the Samples of the run:
+Per run and pool, over the values that count (not null, and admitted by
+:class:`~._activity.Activity`: no partial window, nothing before the pool's
+first non-idle window, no throughput rate the pool never had):
 
-* ``peak[m]`` = max of the non-null values of metric m,
-* ``avg[m]``  = mean of the non-null values (nulls are skipped, not zeros),
-* ``ema[m]``  = EMA with α (default 0.25) seeded with the first non-null value,
-* ``totals``  = the integer ``*_total`` counters of the run's last Sample
-  (plus ``mismatch_msgs`` = sends - recvs in channel pools),
-* ``losses``  = frames lost to the ring during the run,
+* ``peak[m]`` = max of the counted values of metric m,
+* ``avg[m]``  = mean of the counted values (nulls are skipped, not zeros),
+* ``ema[m]``  = EMA with α (default 0.25) seeded with the first counted value,
+* ``worker_totals``/``channel_totals`` = the run's last Sample's cumulative
+  counters, ``mismatch_msgs`` = sends - recvs in channel pools,
+* ``losses``  = frames lost to the ring during the run (partial Samples included),
 * ``duration_s`` = from the start of the first window to the last Sample.
 
 A Summary is emitted when the run changes (a Sample with another ``run_id``)
@@ -25,14 +27,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from kcoro_stream.events import Sample, Summary
+from kcoro_stream.events import Metrics, Sample, Summary
 
+from ._activity import Activity
 from ._base import Emit, Operator, stateful
 from ._smooth import SMOOTHED, check_alpha
 
 
 class _Acc:
-    __slots__ = ("alpha", "count", "ema", "first", "last", "losses", "n", "peak", "sum")
+    __slots__ = ("activity", "alpha", "count", "ema", "first", "last", "losses", "n", "peak", "sum")
 
     def __init__(self, alpha: float) -> None:
         self.alpha = alpha
@@ -44,20 +47,20 @@ class _Acc:
         self.sum: dict[str, float] = dict.fromkeys(SMOOTHED, 0.0)
         self.n: dict[str, int] = dict.fromkeys(SMOOTHED, 0)
         self.ema: dict[str, float | None] = dict.fromkeys(SMOOTHED)
+        self.activity = Activity()
 
     def add(self, s: Sample) -> None:
         self.count += 1
         if self.first is None:
             self.first = s
         self.last = s
-        if s.extra:
-            lost = s.extra.get("lost_frames")
-            if isinstance(lost, int):
-                self.losses += lost
+        self.losses += s.lost_frames
+        if not self.activity.admit(s):
+            return  # totals and losses only
         a = self.alpha
         for m in SMOOTHED:
             x = getattr(s, m)
-            if x is None:
+            if x is None or not self.activity.counts(m):
                 continue
             p = self.peak[m]
             if p is None or x > p:
@@ -70,13 +73,11 @@ class _Acc:
     def summary(self) -> Summary:
         first, last = self.first, self.last
         assert first is not None and last is not None
-        start = first.ts_ns - (first.extra or {}).get("span_ns", first.window_ns)
-        totals: dict[str, int] = {}
-        for k, v in (last.extra or {}).items():
-            if k.endswith("_total") and isinstance(v, int) and not isinstance(v, bool):
-                totals[k] = v
-        if "sends_total" in totals and "recvs_total" in totals:
-            totals["mismatch_msgs"] = totals["sends_total"] - totals["recvs_total"]
+        start = first.ts_ns - (first.span_ns or first.window_ns)
+        chan = last.channel_totals
+        mismatch = None
+        if chan is not None and chan.sends is not None and chan.recvs is not None:
+            mismatch = chan.sends - chan.recvs
         return Summary(
             ts=last.ts,
             ts_ns=last.ts_ns,
@@ -84,12 +85,14 @@ class _Acc:
             mode=last.mode,
             samples=self.count,
             duration_s=round(max(0, last.ts_ns - start) / 1e9, 6),
-            peak=dict(self.peak),
-            avg={m: (self.sum[m] / self.n[m] if self.n[m] else None) for m in SMOOTHED},
-            ema=dict(self.ema),
-            totals=totals,
+            peak=Metrics(**self.peak),
+            avg=Metrics(**{m: (self.sum[m] / self.n[m] if self.n[m] else None) for m in SMOOTHED}),
+            ema=Metrics(**self.ema),
             losses=self.losses,
             pool=last.pool,
+            worker_totals=last.worker_totals,
+            channel_totals=chan,
+            mismatch_msgs=mismatch,
         )
 
 

@@ -19,7 +19,10 @@ baseline is then older and its ``span_ns`` longer. A frame stamped before the
 open window (clock step) is counted in the open window.
 
 A ``RingLoss`` marks the window holding the next data frame as partial: the
-frames lost lie between that frame and the previous one.
+frames lost lie between that frame and the previous one. A closing window
+(``final``) whose differences cover less than half the window width is
+partial too: its rates rest on a few frames. Partial windows still count in
+totals; smoothing, summaries and outlier detection leave them out.
 
 Derived events that arrive in batches (a replayed old ``kcoro_mon`` recording
 read by ``kcoro_stream.sources.legacy``) pass through unchanged.
@@ -40,6 +43,7 @@ from kcoro_stream.errors import UsageError
 from kcoro_stream.events import (
     DERIVED_TYPES,
     ChannelCounters,
+    ChannelCounts,
     Gauge,
     Histogram,
     MonitorStatus,
@@ -48,42 +52,14 @@ from kcoro_stream.events import (
     RunStarted,
     Tick,
     WorkerCounters,
+    WorkerCounts,
 )
 
 from ._base import Emit, Operator, stateful
 
-WORKER_COUNTERS = (
-    "tasks_submitted",
-    "tasks_completed",
-    "fastpath_hits",
-    "fastpath_misses",
-    "steal_probes",
-    "steal_successes",
-    "steal_failures",
-    "inject_pulls",
-    "parks",
-    "unparks",
-    "busy_ns",
-    "idle_ns",
-    "switches",
-)
-CHANNEL_COUNTERS = (
-    "sends",
-    "recvs",
-    "bytes_sent",
-    "bytes_recv",
-    "send_eagain",
-    "recv_eagain",
-    "send_epipe",
-    "recv_epipe",
-    "send_timeouts",
-    "recv_timeouts",
-    "zc_sent",
-    "zc_recv",
-    "zc_aborted",
-    "rv_matches",
-    "rv_cancels",
-)
+# The cumulative counters, named once in events.py (the typed derived counts).
+WORKER_COUNTERS: tuple[str, ...] = WorkerCounts.__struct_fields__
+CHANNEL_COUNTERS: tuple[str, ...] = ChannelCounts.__struct_fields__
 _get_w = attrgetter(*WORKER_COUNTERS)
 _get_c = attrgetter(*CHANNEL_COUNTERS)
 _DERIVED = frozenset(DERIVED_TYPES)
@@ -107,13 +83,14 @@ class Window:
     """One closed event-time window (internal to ops; never written by a sink).
 
     ``workers``/``channels``/``hists`` hold the last snapshot seen in the
-    window; ``base_*`` the last snapshot before it (an id missing from
+    window (``gauges`` last/sum/count/max); ``base_*`` the last snapshot before it (an id missing from
     ``base_*`` counts from zero when ``zero_base`` — the run start was seen —
     and is skipped for deltas otherwise). Times are producer CLOCK_MONOTONIC ns.
     """
 
     __slots__ = (
         "base_channels",
+        "base_gauges",
         "base_hists",
         "base_ts",
         "base_workers",
@@ -151,6 +128,7 @@ class Window:
         self.hists: dict[tuple[str, int], Histogram] = {}
         self.base_hists: dict[tuple[str, int], Histogram] = {}
         self.gauges: dict[tuple[str, int], list[float]] = {}  # [last, sum, n, max]
+        self.base_gauges: dict[tuple[str, int], float] = {}  # last value before the window
         self.jitter: list[int] = []
         self.depths: dict[int, list[int]] = {}  # channel -> [last, sum, n, max] of depth
         self.lost_frames = 0
@@ -159,7 +137,9 @@ class Window:
 
     @property
     def partial(self) -> bool:
-        return self.lost_frames > 0
+        """Rates of this window are not comparable: it overlaps a ring loss, or it is a
+        closing window (``final``) covering less than half the window width."""
+        return self.lost_frames > 0 or (self.final and 2 * self.span_ns < self.end_ns - self.start_ns)
 
     @property
     def span_ns(self) -> int:
@@ -212,6 +192,7 @@ def windows(window_ms: float = 250, *, check_monotonic: bool | str = True) -> Op
         base_w: dict[int, WorkerCounters] = {}
         base_c: dict[int, ChannelCounters] = {}
         base_h: dict[tuple[str, int], Histogram] = {}
+        base_g: dict[tuple[str, int], float] = {}
         base_ts = 0
         zero_base = False
         need_base = False  # no RunStarted: the first frame becomes the baseline
@@ -232,10 +213,11 @@ def windows(window_ms: float = 250, *, check_monotonic: bool | str = True) -> Op
             win.base_workers = base_w
             win.base_channels = base_c
             win.base_hists = base_h
+            win.base_gauges = base_g
             return win
 
         def close(final: bool) -> None:
-            nonlocal cur, base_w, base_c, base_h, base_ts
+            nonlocal cur, base_w, base_c, base_h, base_g, base_ts
             win = cur
             if win is None:
                 return
@@ -247,11 +229,12 @@ def windows(window_ms: float = 250, *, check_monotonic: bool | str = True) -> Op
             if per_window:
                 _check_window(win, base_w, base_c)
             base_w, base_c, base_h = win.workers, win.channels, win.hists
+            base_g = {**base_g, **{k: g[0] for k, g in win.gauges.items()}}
             base_ts = win.last_ts
             emit(win)
 
         def reset(start: RunStarted | None) -> None:
-            nonlocal run, origin, base_w, base_c, base_h, base_ts, zero_base, need_base, pending_loss
+            nonlocal run, origin, base_w, base_c, base_h, base_g, base_ts, zero_base, need_base, pending_loss
             run = start
             origin = start.ts_ns if start is not None else None
             last_w.clear()
@@ -259,7 +242,7 @@ def windows(window_ms: float = 250, *, check_monotonic: bool | str = True) -> Op
             last_h.clear()
             last_wt.clear()
             last_ct.clear()
-            base_w, base_c, base_h = {}, {}, {}
+            base_w, base_c, base_h, base_g = {}, {}, {}, {}
             base_ts = start.ts_ns if start is not None else 0
             zero_base = start is not None
             need_base = start is None
@@ -268,7 +251,7 @@ def windows(window_ms: float = 250, *, check_monotonic: bool | str = True) -> Op
         reset(None)
 
         def on_item(batch: list[Any]) -> None:
-            nonlocal cur, pending_loss, need_base, base_w, base_c, base_h, base_ts
+            nonlocal cur, pending_loss, need_base, base_w, base_c, base_h, base_g, base_ts
             if not batch:
                 return
             head = batch[0]
@@ -284,6 +267,8 @@ def windows(window_ms: float = 250, *, check_monotonic: bool | str = True) -> Op
                     if type(ev) is RingLoss:
                         pending_loss += ev.frames
                 return
+            if kind is MonitorStatus:
+                return  # the monitor's own account, not a producer frame (ops.status reads it)
             if kind is RunStarted:
                 close(True)
                 reset(head)
@@ -361,8 +346,10 @@ def windows(window_ms: float = 250, *, check_monotonic: bool | str = True) -> Op
                 # Stream started mid-run: this first frame is the baseline.
                 need_base = False
                 base_w, base_c, base_h = dict(last_w), dict(last_c), dict(last_h)
+                base_g = {k: g[0] for k, g in win.gauges.items()}
                 base_ts = ts
                 win.base_workers, win.base_channels, win.base_hists = base_w, base_c, base_h
+                win.base_gauges = base_g
                 win.base_ts = ts
 
         def on_done() -> None:

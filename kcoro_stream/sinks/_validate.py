@@ -3,10 +3,16 @@
 ::
 
     file (plain / .gz / .zst, codec by magic) ─► line by line, streaming (bounded line length)
-        ─► JSON object? ─► "type" + "schema" ─┬─ schema 3, known type ─► events.derived_decoder
+        ─► JSON object? ─► "type" + "schema" ─┬─ schema 4, known type ─► events.derived_decoder
+                                               ├─ schema 3, known type ─► the same, plus 3's own fields
                                                ├─ no type, schema 1|2 ─► old kcoro_mon sample
                                                └─ type summary, 1|2 ─► old kcoro_mon summary
         ─► ValidationReport: counts per type, legacy count, problems (line number + reason)
+
+Schema 3 lines (kcoro-stream before typed derived events) stay valid: they
+are checked against the current Structs, whose schema-4 fields all have
+defaults, and their own fields that schema 4 replaced (``Sample.extra``,
+``Summary.totals``) are checked by ``_Schema3Only``.
 
 Every malformed line is a problem, never an exception: bad JSON, not an
 object, blank line, over-long line, missing/unknown ``type``, missing or wrong
@@ -19,7 +25,7 @@ Only a file that cannot be opened at all raises ``InputError``.
 from __future__ import annotations
 
 import os
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import msgspec
 
@@ -28,12 +34,23 @@ from ..events import DERIVED_SCHEMA, DERIVED_TYPES, derived_decoder
 from ._output import open_input, open_regular_fd
 
 MAX_LINE_BYTES: Final = 1 << 20
+OLDER_DERIVED_SCHEMAS: Final = (3,)  # still accepted (see the module docstring)
 DEFAULT_MAX_PROBLEMS: Final = 1000
 LEGACY_SCHEMAS: Final = (1, 2)
 DERIVED_TAGS: Final[tuple[str, ...]] = tuple(
     t.__struct_config__.tag  # type: ignore[misc]
     for t in DERIVED_TYPES
 )
+
+
+class _Schema3Only(msgspec.Struct, kw_only=True):
+    """The schema-3 fields that schema 4 replaced with typed ones."""
+
+    extra: dict[str, Any] | None = None  # Sample: counters, gauges and facts by name
+    totals: dict[str, int] | None = None  # Summary: the last *_total counters
+
+
+_schema3_decoder: Final = msgspec.json.Decoder(_Schema3Only)
 
 
 # ---------------------------------------------- old kcoro_mon lines (OLD_MONITOR.md)
@@ -206,7 +223,7 @@ def check_line(line: bytes) -> tuple[str | None, str | None]:
             except ValueError as e:  # msgspec.ValidationError
                 return None, f"kcoro_mon schema {schema} sample: {e}"
             return "legacy", None
-        if schema == DERIVED_SCHEMA:
+        if schema == DERIVED_SCHEMA or schema in OLDER_DERIVED_SCHEMAS:
             return None, "missing field `type`"
         return None, f"unknown schema {schema} (derived events are {DERIVED_SCHEMA}; kcoro_mon lines 1 or 2)"
     if not isinstance(typ, str):
@@ -221,11 +238,15 @@ def check_line(line: bytes) -> tuple[str | None, str | None]:
         return "legacy", None
     if typ not in DERIVED_TAGS:
         return None, f"unknown type {typ!r} (known: {', '.join(DERIVED_TAGS)})"
-    if schema != DERIVED_SCHEMA:
+    if schema != DERIVED_SCHEMA and schema not in OLDER_DERIVED_SCHEMAS:
         newer = " (newer than this kcoro-stream)" if schema > DERIVED_SCHEMA else ""
         return None, f"wrong schema {schema} for type {typ!r}, expected {DERIVED_SCHEMA}{newer}"
     try:
         derived_decoder.decode(line)
+        if schema == 3:
+            old = _schema3_decoder.decode(line)
+            if typ == "summary" and old.totals is None:
+                return None, "invalid summary: Object missing required field `totals`"
     except ValueError as e:  # msgspec.ValidationError
         return None, f"invalid {typ}: {e}"
     return typ, None

@@ -8,13 +8,16 @@ Columns (``COLUMNS``), fixed for a given events.py schema and derived from
 the ``Sample`` struct, so every row of a file lines up with its one header:
 
 1. every scalar field of ``Sample`` in declaration order (``schema, ts,
-   ts_ns, run_id, mode, pool, window_ns, partial, tasks_per_s, …``);
-2. ``smooth_<k>`` for each metric field ``k`` of ``Sample`` (the
-   ``float | None`` fields, declaration order), read from ``Sample.smooth``;
-3. ``ema_<k>`` for the same ``k``, read from ``Sample.ema``.
+   ts_ns, run_id, mode, pool, window_ns, partial, tasks_per_s, …, span_ns,
+   frames, lost_frames, workers, channels, inject_depth_mean, …``);
+2. ``<field>_<sub>`` for every field of each Struct-typed field of
+   ``Sample``, declaration order: ``smooth_<m>`` and ``ema_<m>`` for each
+   smoothed metric (``events.Metrics``), then ``worker_totals_tasks_completed``,
+   ``channel_deltas_sends``, ``channel_state_kind``, ``resources_cpu_pct``,
+   ``legacy_cpu``, …; empty when the Struct is null.
 
-Nothing is added while a file is being written. Keys of ``smooth``/``ema``
-outside that list and everything in ``Sample.extra`` have no column: they are
+Nothing is added while a file is being written. The keys of ``Sample.gauges``
+(gauges the schema does not name) have no column: they are
 counted per key in ``statistics().extra["unwritten_keys"]`` (use the NDJSON
 sink for those). ``columns=`` picks a subset, in the order given.
 
@@ -37,7 +40,7 @@ from typing import Annotated, Any, ClassVar, Final
 import msgspec
 
 from ..errors import UsageError
-from ..events import DerivedEvent, Sample
+from ..events import DerivedEvent, Metrics, Sample
 from ._base import Policy, SinkContext
 from ._output import (
     DEFAULT_BUFFER_BYTES,
@@ -48,18 +51,35 @@ from ._output import (
 )
 from ._registry import register
 
-_NESTED: Final = ("smooth", "ema", "extra")
+_DICTS: Final = ("gauges",)  # open-ended names: no columns
+
+
+def _struct_of(tp: Any) -> type[msgspec.Struct] | None:
+    """The Struct class of a ``SomeStruct | None`` field type, else None."""
+    for arg in getattr(tp, "__args__", ()):
+        if isinstance(arg, type) and issubclass(arg, msgspec.Struct):
+            return arg
+    return None
+
+
+_FIELDS: Final = msgspec.structs.fields(Sample)
+NESTED: Final[tuple[tuple[str, type[msgspec.Struct]], ...]] = tuple(
+    (f.name, cls) for f in _FIELDS if (cls := _struct_of(f.type)) is not None
+)
 SCALAR_FIELDS: Final[tuple[str, ...]] = tuple(
-    f.name for f in msgspec.structs.fields(Sample) if f.name not in _NESTED
+    f.name for f in _FIELDS if f.name not in _DICTS and _struct_of(f.type) is None
 )
-METRIC_FIELDS: Final[tuple[str, ...]] = tuple(
-    f.name for f in msgspec.structs.fields(Sample) if f.type == (float | None)
+METRIC_FIELDS: Final[tuple[str, ...]] = Metrics.__struct_fields__  # smooth_<m>, ema_<m>
+NESTED_COLUMNS: Final[tuple[str, ...]] = tuple(
+    f"{name}_{sub}" for name, cls in NESTED for sub in cls.__struct_fields__
 )
-COLUMNS: Final[tuple[str, ...]] = (
-    SCALAR_FIELDS + tuple(f"smooth_{k}" for k in METRIC_FIELDS) + tuple(f"ema_{k}" for k in METRIC_FIELDS)
-)
-_METRIC_SET: Final = frozenset(METRIC_FIELDS)
-_EMPTY: Final[dict[str, Any]] = {}
+# smooth and ema are the first Struct fields, so their columns follow the scalars
+COLUMNS: Final[tuple[str, ...]] = SCALAR_FIELDS + NESTED_COLUMNS
+_NESTED_PLAN: Final[dict[str, tuple[int, str | None]]] = {
+    f"{name}_{sub}": (Sample.__struct_fields__.index(name), sub)
+    for name, cls in NESTED
+    for sub in cls.__struct_fields__
+}
 
 
 class CsvConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -137,36 +157,24 @@ class CsvSink(BufferedSink):
         self._text.seek(0)
         self._text.truncate()
 
-    def _plan(self) -> list[tuple[int, Any]]:
-        """Per column: (0, index into astuple(Sample)) | (1, smooth key) | (2, ema key)."""
+    def _plan(self) -> list[tuple[int, str | None]]:
+        """Per column: (index into astuple(Sample), None) for a scalar, (index, field) inside a Struct."""
         index = {f.name: i for i, f in enumerate(msgspec.structs.fields(Sample))}
-        plan: list[tuple[int, Any]] = []
-        for col in self.columns:
-            if col.startswith("smooth_") and col[7:] in _METRIC_SET:
-                plan.append((1, col[7:]))
-            elif col.startswith("ema_") and col[4:] in _METRIC_SET:
-                plan.append((2, col[4:]))
-            else:
-                plan.append((0, index[col]))
-        return plan
+        return [_NESTED_PLAN[col] if col in _NESTED_PLAN else (index[col], None) for col in self.columns]
 
-    def _count_unwritten(self, s: Sample) -> None:
-        for nested, prefix in ((s.smooth, "smooth_"), (s.ema, "ema_"), (s.extra, "extra_")):
-            if not nested:
-                continue
-            extra_keys = nested.keys() if prefix == "extra_" else nested.keys() - _METRIC_SET
-            for k in extra_keys:
-                key = prefix + k
-                self._unwritten[key] = self._unwritten.get(key, 0) + 1
+    def _count_unwritten(self, gauges: dict[str, float]) -> None:
+        for k in gauges:
+            key = "gauges_" + k
+            self._unwritten[key] = self._unwritten.get(key, 0) + 1
 
     def row(self, s: Sample) -> list[Any]:
         """The cells of ``s`` in this sink's column order."""
-        if s.smooth or s.ema or s.extra:
-            self._count_unwritten(s)
-        sources: tuple[Any, Any, Any] = (msgspec.structs.astuple(s), s.smooth or _EMPTY, s.ema or _EMPTY)
+        if s.gauges:
+            self._count_unwritten(s.gauges)
+        values = msgspec.structs.astuple(s)
         return [
-            _cell(sources[kind][key]) if kind == 0 else _cell(sources[kind].get(key))
-            for kind, key in self._plan_
+            _cell(values[i]) if sub is None else _cell(getattr(values[i], sub, None))
+            for i, sub in self._plan_
         ]
 
     async def send(self, batch: Sequence[DerivedEvent]) -> None:

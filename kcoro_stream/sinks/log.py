@@ -11,6 +11,13 @@ Line format (UTC time of the event, then the kind)::
     2026-11-23T23:59:02.000Z ANOMALY tasks_per_s zscore value=1.2e+06 score=4.1 window=60
     2026-11-23T23:59:03.000Z STATUS producer_lost: child exited with status 1
 
+A ``status`` line carries the monitor's account (ring losses, log bytes, each
+sink's queue and drops). The run loop makes one Status a second; a line is
+written when the state or the loss message changes (the first one too), the
+others are counted in ``statistics().extra["status_unchanged"]``::
+
+    2026-11-23T23:59:04.000Z STATUS running: ring lost 3 frames (3 dropped) · ring 1200 frames, lost 3 dropped / 0 corrupt / 0 undecodable · log 7.5 MiB (1.0 MiB on disk) · ndjson q 0/64
+
 Spec: ``log[:KIND,KIND...]`` with kinds ``alert``, ``anomaly``, ``status``,
 ``summary`` (default: the first three). Other events are ignored by design and
 counted per type in ``statistics().extra["ignored"]``. A failing stderr counts
@@ -121,13 +128,54 @@ def format_anomaly(a: Anomaly, color: bool = False) -> str:
     )
 
 
+def fmt_bytes(value: float | None) -> str:
+    """``1.2 MiB``; binary units."""
+    if value is None:
+        return "–"
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if value >= size:
+            return f"{value / size:.1f} {unit}"
+    return f"{value:.0f} B"
+
+
+def account_parts(s: Status) -> list[str]:
+    """The monitor's account in short phrases (log line, dashboard, stdout).
+
+    ``ring 1000 frames, lost 2 dropped / 1 corrupt / 0 undecodable`` ·
+    ``log 6.2 MiB (0.9 MiB on disk)`` · ``ndjson q 1/64`` ·
+    ``websocket q 5/256, dropped 7 (slow_client 7), 1 client``
+    """
+    parts = []
+    r = s.reader
+    if r is not None:
+        parts.append(
+            f"ring {r.frames} frames, lost {r.dropped_frames} dropped / {r.corrupt_frames} corrupt"
+            f" / {r.undecodable_frames} undecodable"
+        )
+    if s.log is not None:
+        parts.append(f"log {fmt_bytes(s.log.frame_bytes)} ({fmt_bytes(s.log.disk_bytes)} on disk)")
+    for sink in s.sinks:
+        text = f"{sink.name} q {sink.queued}/{sink.queue_capacity}"
+        if sink.dropped:
+            reasons = ", ".join(f"{k} {v}" for k, v in sorted(sink.drop_reasons.items()) if v)
+            text += f", dropped {sink.dropped}" + (f" ({reasons})" if reasons else "")
+        if sink.clients:
+            text += f", {len(sink.clients)} client{'s' if len(sink.clients) != 1 else ''}"
+        parts.append(text)
+    return parts
+
+
 def format_status(s: Status, color: bool = False) -> str:
     text = f"STATUS {s.state}"
-    return _paint(text, DIM if color else None) + (f": {s.message}" if s.message else "")
+    line = _paint(text, DIM if color else None) + (f": {s.message}" if s.message else "")
+    account = account_parts(s)
+    return line + (" · " + " · ".join(account) if account else "")
 
 
 def format_summary_line(s: Summary) -> str:
-    peaks = " ".join(f"peak_{k}={fmt_num(v)}" for k, v in s.peak.items())
+    peaks = " ".join(
+        f"peak_{k}={fmt_num(v)}" for k, v in msgspec.structs.asdict(s.peak).items() if v is not None
+    )
     head = f"SUMMARY {s.mode} samples={s.samples} duration_s={s.duration_s:.3f} losses={s.losses}"
     return f"{head} {peaks}".rstrip()
 
@@ -153,6 +201,8 @@ class LogSink(Sink):
         self._wanted = frozenset(self.config.types)
         self._ignored: dict[str, int] = {}
         self._color = False
+        self._last_status: tuple[str, str] | None = None  # (state, message) last written
+        self._status_unchanged = 0
 
     @staticmethod
     def parse_arg(arg: str) -> dict[str, Any]:
@@ -172,14 +222,19 @@ class LogSink(Sink):
         self._color = use_color(self.stream, self.config.color)
 
     def format(self, event: DerivedEvent) -> str | None:
-        """The log line for ``event``, or None when this sink does not show it."""
+        """The log line for ``event``; None when this sink does not show it, "" for a Status with nothing new."""
         t = type(event)
         if t is Alert and "alert" in self._wanted:
             body = format_alert(event, self._color)  # type: ignore[arg-type]
         elif t is Anomaly and "anomaly" in self._wanted:
             body = format_anomaly(event, self._color)  # type: ignore[arg-type]
-        elif t is Status and "status" in self._wanted:
-            body = format_status(event, self._color)  # type: ignore[arg-type]
+        elif isinstance(event, Status) and "status" in self._wanted:
+            key = (event.state, event.message)
+            if key == self._last_status:
+                self._status_unchanged += 1
+                return ""  # nothing new: the periodic account is not repeated
+            self._last_status = key
+            body = format_status(event, self._color)
         elif t is Summary and "summary" in self._wanted:
             body = format_summary_line(event)  # type: ignore[arg-type]
         else:
@@ -191,6 +246,8 @@ class LogSink(Sink):
         lines = []
         for event in batch:
             line = self.format(event)
+            if line == "":
+                continue
             if line is None:
                 tag = str(event.__struct_config__.tag)
                 self._ignored[tag] = self._ignored.get(tag, 0) + 1
@@ -208,4 +265,4 @@ class LogSink(Sink):
         self._written += len(lines)
 
     def extra_statistics(self) -> dict[str, Any]:
-        return {"ignored": dict(self._ignored)}
+        return {"ignored": dict(self._ignored), "status_unchanged": self._status_unchanged}

@@ -2,7 +2,7 @@
 
 ::
 
-    Sample / HistogramSummary / Heatmap / Alert / Anomaly / Kpi
+    Sample / HistogramSummary / Heatmap / Alert / Anomaly / Kpi / Status
         └─► _MetricsState (counters integrated, gauges, cumulative buckets)
               └─► _StateCollector (own CollectorRegistry, not the global one)
                     └─► GET /metrics ─► prometheus_client exposition
@@ -10,17 +10,33 @@
 
 Names follow ``kcoro_<subsystem>_<name>_<unit>``: counters end in ``_total``,
 times are seconds, bytes are bytes; labels are ``pool``, ``worker``, ``rule``,
-``kpi``. The full table is in docs/surfaces.md (and ``RATE_COUNTERS``,
-``EXTRA_COUNTERS``, ``SAMPLE_GAUGES`` below).
+``kpi``. The full table is in docs/surfaces.md. ``COUNTERS`` is derived from
+the counter Structs of events.py (``WorkerCounts``, ``ChannelCounts``): every
+field is a counter ``kcoro_sched_<field>_total`` / ``kcoro_chan_<field>_total``
+(``_ns`` fields in seconds) unless its metadata names it.
 
 Counters stay monotonic. Per series the exporter prefers the cumulative total
-the ``rates`` operator puts into ``Sample.extra`` (``tasks_completed_total``,
-``recvs_total``, ...: exact, survives dropped windows), else the window's exact
-``*_delta``, else the integral of rate × window. A smaller total than the last
-one never lowers a counter.
+``Sample.worker_totals`` / ``channel_totals`` (exact, survives dropped
+windows), else the window's exact ``*_deltas``, else the integral of the
+counter's rate field × window. A smaller total than the last one never lowers
+a counter. ``Sample.resources`` gives the ``kcoro_pool_*`` /
+``kcoro_process_*`` CPU and memory series.
 
-Latency histograms are real Prometheus histograms in seconds (``_sum`` is
-estimated from bucket midpoints while HistogramSummary has no exact sum). A cumulative
+``Status`` (the monitor's own account) gives ``kcoro_monitor_*``: a counter per
+``ReaderStatistics`` field (``kcoro_monitor_ring_dropped_frames_total``,
+``…_corrupt_frames_total``, …) and ``LogStatistics`` field
+(``kcoro_monitor_log_frame_bytes_total``, ``…_disk_bytes_total``, …), per sink
+``kcoro_monitor_sink_dropped_total{sink,reason}``, ``…_received_total``,
+``…_written_total``, ``kcoro_monitor_sink_queued{sink}``, and the uptime.
+
+Beside each latency histogram, the ``histograms`` operator's percentiles of
+the last window are gauges ``<histogram>_window_seconds{pool,percentile}``
+(percentile 50, 90, 99, 99.9): what the dashboards show, not a
+``histogram_quantile`` re-estimate.
+
+Latency histograms are real Prometheus histograms in seconds; ``_sum`` is the
+exact sum the producer counted (``HistogramSummary.sum``), estimated from bucket
+midpoints only for events without one (older recordings). A cumulative
 ``HistogramSummary`` (scope ``"cumulative"``) is taken as is; window summaries
 are added up only while no cumulative one has been seen for that metric.
 
@@ -47,7 +63,22 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from ..events import Alert, Anomaly, DerivedEvent, Heatmap, HistogramSummary, Kpi, Sample
+from .. import histo
+from ..events import (
+    Alert,
+    Anomaly,
+    ChannelCounts,
+    DerivedEvent,
+    Heatmap,
+    HistogramSummary,
+    Kpi,
+    LogStatistics,
+    ReaderStatistics,
+    Sample,
+    Status,
+    WorkerCounts,
+    counter_fields,
+)
 from ._asgi import HttpServer, check_bind, handle_lifespan, parse_host_port, send_response
 from ._base import Sink, SinkContext
 from ._registry import register
@@ -64,15 +95,32 @@ class PrometheusConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 
 
 @dataclass(frozen=True)
-class RateCounter:
-    """A counter integrated from a ``Sample`` rate field (or read from ``extra``)."""
+class CounterSeries:
+    """A Prometheus counter fed by one field of ``Sample.worker_*`` / ``Sample.channel_*``."""
 
-    field: str
-    extra: str  # Sample.extra key holding the cumulative total, when present
-    delta: str  # Sample.extra key holding the window's exact increment, when present
+    group: str  # "worker" | "channel": reads ``<group>_totals`` / ``<group>_deltas``
+    field: str  # the WorkerCounts / ChannelCounts field
     name: str  # without the _total suffix (prometheus_client adds it)
     help: str
-    scale: float = 1.0
+    rate: str | None  # Sample rate field integrated when a Sample carries no counts
+    divisor: float = 1.0  # field unit → base unit (1e9 for _ns → seconds)
+
+
+def _series(group: str, cls: type[WorkerCounts] | type[ChannelCounts], subsystem: str) -> list[CounterSeries]:
+    out = []
+    for cf in counter_fields(cls):
+        name, divisor = cf.metric or f"kcoro_{subsystem}_{cf.name}", 1.0
+        if name.endswith("_ns"):
+            name, divisor = name[:-3] + "_seconds", 1e9
+        out.append(CounterSeries(group, cf.name, name, cf.help, cf.rate, divisor))
+    return out
+
+
+# Every counter of the schema, named and documented by its metadata in events.py.
+COUNTERS: tuple[CounterSeries, ...] = (
+    *_series("worker", WorkerCounts, "sched"),
+    *_series("channel", ChannelCounts, "chan"),
+)
 
 
 @dataclass(frozen=True)
@@ -82,59 +130,6 @@ class SampleGauge:
     help: str
     scale: float = 1.0
 
-
-# Preference per series: the cumulative total (exact, survives lost windows),
-# else the window's exact delta, else rate × window. Keys are the ones the
-# ``rates`` operator writes into Sample.extra.
-RATE_COUNTERS = (
-    RateCounter(
-        "tasks_per_s",
-        "tasks_completed_total",
-        "tasks_completed_delta",
-        "kcoro_sched_tasks_completed",
-        "Tasks completed.",
-    ),
-    RateCounter(
-        "inject_pulls_per_s",
-        "inject_pulls_total",
-        "inject_pulls_delta",
-        "kcoro_sched_inject_pulls",
-        "Tasks pulled from the inject queue.",
-    ),
-    RateCounter(
-        "parks_per_s", "parks_total", "parks_delta", "kcoro_sched_parks", "Worker parks (idle sleeps)."
-    ),
-    RateCounter(
-        "msgs_per_s", "recvs_total", "recvs_delta", "kcoro_chan_messages", "Channel messages received."
-    ),
-    RateCounter(
-        "bytes_per_s",
-        "bytes_recv_total",
-        "bytes_recv_delta",
-        "kcoro_chan_bytes",
-        "Channel payload bytes received.",
-    ),
-)
-
-# Counters that exist only as cumulative totals in Sample.extra (channel pools).
-EXTRA_COUNTERS = (
-    ("tasks_submitted_total", "kcoro_sched_tasks_submitted", "Tasks submitted."),
-    ("sends_total", "kcoro_chan_sends", "Channel messages sent."),
-    ("bytes_sent_total", "kcoro_chan_sent_bytes", "Channel payload bytes sent."),
-    (
-        "fail_send_eagain_total",
-        "kcoro_chan_send_eagain",
-        "Channel sends that failed with EAGAIN (would block).",
-    ),
-    ("fail_recv_eagain_total", "kcoro_chan_recv_eagain", "Channel receives that failed with EAGAIN."),
-    ("fail_send_epipe_total", "kcoro_chan_send_epipe", "Channel sends that failed with EPIPE (closed)."),
-    ("fail_recv_epipe_total", "kcoro_chan_recv_epipe", "Channel receives that failed with EPIPE (closed)."),
-    ("zref_sent_total", "kcoro_chan_zero_copy_sent", "Zero-copy (pointer) messages sent."),
-    ("zref_received_total", "kcoro_chan_zero_copy_received", "Zero-copy (pointer) messages received."),
-    ("zref_aborted_total", "kcoro_chan_zero_copy_aborted", "Zero-copy messages aborted on close."),
-    ("rv_matches_total", "kcoro_chan_rendezvous_matches", "Rendezvous sender/receiver matches."),
-    ("rv_cancels_total", "kcoro_chan_rendezvous_cancels", "Rendezvous operations cancelled."),
-)
 
 SAMPLE_GAUGES = (
     SampleGauge(
@@ -151,6 +146,31 @@ SAMPLE_GAUGES = (
     ),
     SampleGauge("inject_depth", "kcoro_sched_inject_queue_depth", "Inject-queue depth (tasks)."),
     SampleGauge("channel_depth", "kcoro_chan_queue_depth", "Channel queue depth (messages)."),
+)
+
+# Resources of a pool (``Sample.resources``), as gauges in base units.
+RESOURCE_GAUGES = (
+    SampleGauge(
+        "cpu_pct",
+        "kcoro_pool_cpu_ratio",
+        "CPU of the pool's worker threads in the window (1 = one core).",
+        0.01,
+    ),
+    SampleGauge("stack_bytes", "kcoro_pool_stack_bytes", "Coroutine stack memory mapped by the pool."),
+    SampleGauge("live_coroutines", "kcoro_pool_coroutines", "Live coroutines in the pool."),
+    SampleGauge("ready_coroutines", "kcoro_pool_ready_coroutines", "Coroutines ready to run in the pool."),
+    SampleGauge(
+        "process_cpu_pct",
+        "kcoro_process_cpu_ratio",
+        "CPU of the whole process in the window (1 = one core).",
+        0.01,
+    ),
+    SampleGauge("rss_bytes", "kcoro_process_resident_memory_bytes", "Resident memory of the process."),
+)
+# Cumulative CPU time as counters (the gauges ``pool_cpu_ns`` / ``process_cpu_ns``).
+RESOURCE_COUNTERS = (
+    SampleGauge("cpu_ns", "kcoro_pool_cpu_seconds", "CPU time of the pool's worker threads.", 1e-9),
+    SampleGauge("process_cpu_ns", "kcoro_process_cpu_seconds", "CPU time of the process.", 1e-9),
 )
 
 KPI_STATES = ("GREEN", "YELLOW", "RED", "UNKNOWN")
@@ -179,20 +199,11 @@ def histogram_metric_name(metric: str) -> tuple[str, float]:
     return name + "_seconds", divisor
 
 
-def _scheme_next_bound(scheme: str, lower: int) -> int:
-    """Upper bound of the bucket starting at ``lower`` in a ``log2xK`` scheme.
-
-    ``log2xK`` splits each power of two into K linear sub-buckets (values below
-    K get one bucket each). Unknown schemes fall back to doubling.
-    """
-    m = re.fullmatch(r"log2x(\d+)", scheme)
-    if not m:
-        return max(lower * 2, lower + 1)
-    k = int(m.group(1))
-    if lower < k:
-        return lower + 1
-    octave = 1 << (lower.bit_length() - 1)
-    return lower + max(octave // k, 1)
+def _next_bound(scheme: str, lower: int) -> int:
+    """Upper bound of the bucket starting at ``lower`` (kcoro_stream.histo); unknown schemes double."""
+    if scheme == histo.SCHEME:
+        return lower + histo.bucket_width(histo.bucket_of(lower))
+    return max(lower * 2, lower + 1)
 
 
 @dataclass
@@ -207,9 +218,9 @@ class _Histo:
     def update(self, ev: HistogramSummary) -> None:
         bounds, counts = ev.bounds, ev.counts
         for i, lower in enumerate(bounds):
-            upper = bounds[i + 1] if i + 1 < len(bounds) else _scheme_next_bound(ev.scheme, lower)
+            upper = bounds[i + 1] if i + 1 < len(bounds) else _next_bound(ev.scheme, lower)
             self.upper[lower] = max(self.upper.get(lower, upper), upper) if lower in self.upper else upper
-        ev_sum = getattr(ev, "sum", None)  # appended to the schema later, maybe
+        ev_sum = ev.sum  # null in recordings made before schema 4
         if ev.scope == "cumulative":
             if not self.cumulative:
                 self.cumulative = True
@@ -264,9 +275,10 @@ class _MetricsState:
 
     def __init__(self) -> None:
         self.counters: dict[str, dict[Labels, float]] = {}
-        self.counter_from_extra: set[tuple[str, Labels]] = set()
+        self.counter_from_totals: set[tuple[str, Labels]] = set()
         self.gauges: dict[str, dict[Labels, float]] = {}
         self.histos: dict[tuple[str, str], _Histo] = {}
+        self.window_quantiles: set[str] = set()  # gauge names of windowed percentiles
         self.alerts: dict[tuple[str, str], bool] = {}
         self.kpi_states: dict[tuple[str, str], str] = {}  # (pool, kpi) → state
         self.kpi_values: dict[tuple[str, str], float] = {}
@@ -300,6 +312,14 @@ class _MetricsState:
             if h is None:
                 h = self.histos[(name, ev.pool)] = _Histo(divisor=divisor, scheme=ev.scheme)
             h.update(ev)
+            if ev.scope == "window":  # the operator's own percentiles of the last window, as gauges
+                gauge = name[: -len("_seconds")] + "_window_seconds"
+                self.window_quantiles.add(gauge)
+                # label "percentile", not "quantile": that one is reserved for summary metrics
+                for q, v in (("50", ev.p50), ("90", ev.p90), ("99", ev.p99), ("99.9", ev.p999)):
+                    self._set(
+                        gauge, (("pool", ev.pool), ("percentile", q)), None if v is None else v / divisor
+                    )
         elif isinstance(ev, Heatmap):
             self._heatmap(ev)
         elif isinstance(ev, Alert):
@@ -307,6 +327,8 @@ class _MetricsState:
             self._add("kcoro_alert_transitions", (("rule", ev.rule), ("state", ev.state)), 1)
         elif isinstance(ev, Anomaly):
             self._add("kcoro_anomalies", (("metric", ev.metric), ("method", ev.method)), 1)
+        elif isinstance(ev, Status):
+            self._status(ev)
         elif isinstance(ev, Kpi):
             pool = getattr(ev, "pool", "all")  # Kpi.pool: appended for dual mode
             for k, state in ev.states.items():
@@ -318,28 +340,35 @@ class _MetricsState:
     def _sample(self, ev: Sample) -> None:
         pool = (("pool", ev.pool),)
         window_s = ev.window_ns / 1e9
-        extra = ev.extra or {}
-        for rc in RATE_COUNTERS:
-            key = (rc.name, pool)
-            total = extra.get(rc.extra)
-            if _is_number(total):
-                self._set_total(rc.name, pool, float(total) * rc.scale)
-                self.counter_from_extra.add(key)
+        for c in COUNTERS:
+            key = (c.name, pool)
+            totals = ev.worker_totals if c.group == "worker" else ev.channel_totals
+            total = getattr(totals, c.field) if totals is not None else None
+            if total is not None:
+                self._set_total(c.name, pool, total / c.divisor)
+                self.counter_from_totals.add(key)
                 continue
-            if key in self.counter_from_extra:
+            if key in self.counter_from_totals:
                 continue  # totals are authoritative once seen: never mix in estimates
-            delta = extra.get(rc.delta)
-            rate = getattr(ev, rc.field)
-            if _is_number(delta) and delta >= 0:
-                self._add(rc.name, pool, float(delta) * rc.scale)
+            deltas = ev.worker_deltas if c.group == "worker" else ev.channel_deltas
+            delta = getattr(deltas, c.field) if deltas is not None else None
+            rate = getattr(ev, c.rate) if c.rate is not None else None
+            if delta is not None and delta >= 0:
+                self._add(c.name, pool, delta / c.divisor)
             elif rate is not None and math.isfinite(rate) and rate > 0:
-                self._add(rc.name, pool, rate * window_s * rc.scale)
+                self._add(c.name, pool, rate * window_s / c.divisor)
             elif rate is not None:
-                self.counters.setdefault(rc.name, {}).setdefault(pool, 0.0)
-        for extra_key, name, _ in EXTRA_COUNTERS:
-            total = extra.get(extra_key)
-            if _is_number(total):
-                self._set_total(name, pool, float(total))
+                self.counters.setdefault(c.name, {}).setdefault(pool, 0.0)
+        res = ev.resources
+        if res is not None:
+            for g in RESOURCE_GAUGES:
+                v = getattr(res, g.field)
+                if v is not None:
+                    self._set(g.name, pool, v * g.scale)
+            for g in RESOURCE_COUNTERS:
+                v = getattr(res, g.field)
+                if v is not None:
+                    self._set_total(g.name, pool, v * g.scale)
         for g in SAMPLE_GAUGES:
             value = getattr(ev, g.field)
             if value is not None:
@@ -352,6 +381,28 @@ class _MetricsState:
         self._set("kcoro_pipeline_sample_window_seconds", pool, window_s)
         if ev.run_id:
             self.run_info = {(("run_id", ev.run_id), ("mode", ev.mode)): 1.0}
+
+    def _status(self, ev: Status) -> None:
+        """The monitor's own account: ring reader, event log, every sink (contract 7)."""
+        for prefix, stats in (("kcoro_monitor_ring_", ev.reader), ("kcoro_monitor_log_", ev.log)):
+            if stats is not None:
+                for name, v in msgspec.structs.asdict(stats).items():
+                    self._set_total(prefix + name, (), v)
+        for sink in ev.sinks:
+            labels: Labels = (("sink", sink.name),)
+            self._set_total("kcoro_monitor_sink_received", labels, sink.received)
+            self._set_total("kcoro_monitor_sink_written", labels, sink.written)
+            for reason, n in sink.drop_reasons.items():
+                self._set_total("kcoro_monitor_sink_dropped", (*labels, ("reason", reason)), n)
+            self._set("kcoro_monitor_sink_queued", labels, sink.queued)
+            self._set("kcoro_monitor_sink_queue_capacity", labels, sink.queue_capacity)
+            if sink.clients or labels in self.gauges.get("kcoro_monitor_sink_clients", {}):
+                self._set("kcoro_monitor_sink_clients", labels, len(sink.clients))  # back to 0 when all left
+        self._set("kcoro_monitor_uptime_seconds", (), ev.uptime_s)
+        states = self.gauges.get("kcoro_monitor_state", {})
+        for seen in states:
+            states[seen] = 0.0
+        self._set("kcoro_monitor_state", (("state", ev.state),), 1.0)
 
     def _heatmap(self, ev: Heatmap) -> None:
         for i, worker in enumerate(ev.workers):
@@ -370,7 +421,7 @@ class _MetricsState:
 # Help texts of the series not listed in the tables above.
 _HELP = {
     "kcoro_pipeline_samples": "Derived samples received by the exporter.",
-    "kcoro_pipeline_partial_samples": "Samples whose window overlapped a ring loss.",
+    "kcoro_pipeline_partial_samples": "Samples marked partial (a ring loss, or a closing window under half the width).",
     "kcoro_pipeline_sample_window_seconds": "Length of the last sample window.",
     "kcoro_sched_worker_utilisation_ratio": "Busy share of one worker in the last window.",
     "kcoro_sched_worker_fastpath_ratio": "Fast-path hit ratio of one worker in the last window.",
@@ -379,13 +430,23 @@ _HELP = {
     "kcoro_sched_imbalance_ratio": "Load imbalance between workers (0 = even).",
     "kcoro_alert_transitions": "Alert state changes, by rule and new state.",
     "kcoro_anomalies": "Anomalies detected, by metric and method.",
+    "kcoro_monitor_sink_received": "Derived events a sink received.",
+    "kcoro_monitor_sink_written": "Derived events a sink wrote.",
+    "kcoro_monitor_sink_dropped": "Derived events a sink dropped, by reason.",
+    "kcoro_monitor_sink_queued": "Batches waiting in a sink's queue.",
+    "kcoro_monitor_sink_queue_capacity": "Capacity of a sink's queue (batches).",
+    "kcoro_monitor_sink_clients": "Network clients connected to a sink.",
+    "kcoro_monitor_uptime_seconds": "Time since the monitor started.",
+    "kcoro_monitor_state": "1 for the monitor's current state (running, finished, stopped, lost, failed).",
 }
-for _rc in RATE_COUNTERS:
-    _HELP[_rc.name] = _rc.help
-for _g in SAMPLE_GAUGES:
+for _name in ReaderStatistics.__struct_fields__:
+    _HELP["kcoro_monitor_ring_" + _name] = f"Ring reader: {_name.replace('_', ' ')} (the reader's own count)."
+for _name in LogStatistics.__struct_fields__:
+    _HELP["kcoro_monitor_log_" + _name] = f"Event log writer: {_name.replace('_', ' ')}."
+for _c in COUNTERS:
+    _HELP[_c.name] = _c.help
+for _g in (*SAMPLE_GAUGES, *RESOURCE_GAUGES, *RESOURCE_COUNTERS):
     _HELP[_g.name] = _g.help
-for _key, _name, _help in EXTRA_COUNTERS:
-    _HELP[_name] = _help
 
 
 class _StateCollector(Collector):
@@ -406,7 +467,12 @@ class _StateCollector(Collector):
         for name in sorted(st.gauges):
             series = st.gauges[name]
             keys = [k for k, _ in next(iter(series))]
-            g = GaugeMetricFamily(name, _HELP.get(name, name), labels=keys)
+            default = (
+                "Latency percentiles of the last window (histograms operator; error bound in docs)."
+                if name in st.window_quantiles
+                else name
+            )
+            g = GaugeMetricFamily(name, _HELP.get(name, default), labels=keys)
             for labels, value in sorted(series.items()):
                 g.add_metric([v for _, v in labels], value)
             yield g

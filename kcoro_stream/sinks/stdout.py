@@ -89,11 +89,20 @@ def format_summary(s: Summary, color: bool = False) -> str:
     title = f"summary: {s.mode}, {s.samples} samples, {s.duration_s:.2f} s, {s.losses} losses"
     lines = [f"{BOLD}{title}{RESET}" if color else title]
     for label, values in (("peak", s.peak), ("avg", s.avg), ("ema", s.ema)):
-        shown = [f"{k} {fmt_num(v)}" for k, v in values.items() if v is not None]
+        shown = [f"{k} {fmt_num(v)}" for k, v in msgspec.structs.asdict(values).items() if v is not None]
         if shown:
             lines.append(f"  {label:<6}" + "  ".join(shown))
-    if s.totals:
-        lines.append("  totals " + "  ".join(f"{k} {v}" for k, v in s.totals.items()))
+    totals = [
+        f"{k} {v}"
+        for counts in (s.worker_totals, s.channel_totals)
+        if counts is not None
+        for k, v in msgspec.structs.asdict(counts).items()
+        if v is not None
+    ]
+    if s.mismatch_msgs is not None:
+        totals.append(f"mismatch_msgs {s.mismatch_msgs}")
+    if totals:
+        lines.append("  totals " + "  ".join(totals))
     return "\n".join(lines)
 
 

@@ -54,11 +54,13 @@ from ..errors import SinkError
 from ..events import (
     DERIVED_SCHEMA,
     Alert,
+    ClientStatistics,
     DerivedEvent,
     Heatmap,
     HistogramSummary,
     Kpi,
     Sample,
+    SinkStatistics,
     Status,
     Summary,
     json_encoder,
@@ -105,15 +107,6 @@ class WebSocketConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     allowed_hosts: list[str] = []  # Host header names besides loopback and the bound address
 
 
-class ClientStatistics(msgspec.Struct, frozen=True):
-    client: int
-    peer: str
-    sent_batches: int
-    queued_batches: int
-    dropped_events: int
-    dropped_batches: int
-
-
 @dataclass(eq=False)
 class _Client:
     id: int
@@ -146,11 +139,10 @@ class _Client:
 
     def statistics(self) -> ClientStatistics:
         return ClientStatistics(
-            client=self.id,
-            peer=self.peer,
-            sent_batches=self.sent_batches,
-            queued_batches=len(self.queue),
-            dropped_events=self.dropped_events,
+            client=f"#{self.id} {self.peer}",
+            sent=self.sent_batches,
+            dropped=self.dropped_events,
+            queued=len(self.queue),
             dropped_batches=self.dropped_batches,
         )
 
@@ -306,6 +298,10 @@ class WebSocketSink(Sink):
 
     def client_statistics(self) -> list[ClientStatistics]:
         return [c.statistics() for c in self._clients.values()]
+
+    def statistics(self) -> SinkStatistics:
+        """The base account plus one :class:`ClientStatistics` per connected client (its drops)."""
+        return msgspec.structs.replace(super().statistics(), clients=self.client_statistics())
 
     async def wait_clients(self, n: int) -> None:
         """Wait until exactly ``n`` clients are connected (tests, benchmarks)."""

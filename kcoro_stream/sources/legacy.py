@@ -18,8 +18,12 @@ Field mapping (old → Sample): ``pps`` → ``msgs_per_s``; ``gbps`` → ``gbps`
 (``bytes_per_s`` = gbps·1e9/8); ``tasks_sec`` → ``tasks_per_s``;
 ``smooth_pps``/``smooth_gbps``/``smooth_tasks_sec`` → ``smooth[...]``;
 ``fastpath_ratio``, ``steal_ratio`` unchanged; ``depth`` → ``channel_depth``;
-every other field is kept under its old name in ``extra`` (plus
-``legacy_schema``). ``ts`` (wall seconds) is kept; ``ts_ns`` is ts in ns (µs precision).
+``<old>_total``/``<old>_delta`` → ``channel_totals``/``channel_deltas`` (the
+old names are the counters' ``legacy`` metadata in events.py); ``kind``,
+``capacity``, ``closed``, ``ptr_mode`` → ``channel_state``; ``mem_kb`` →
+``resources.rss_bytes``; the fields with no new home (``cpu``, ``producers``,
+``duration_ms``, ...) and the line's schema → ``legacy``. Fields kcoro_mon
+never wrote are not kept. ``ts`` (wall seconds) is kept; ``ts_ns`` is ts in ns (µs precision).
 ``window_ns`` is the time since the run's previous sample (0.25 s for the
 first). ``run_id`` is ``legacy:<file name>:<run number>``.
 
@@ -44,7 +48,16 @@ import msgspec
 import zstandard
 
 from kcoro_stream.errors import InputError, LogError
-from kcoro_stream.events import Sample, Summary
+from kcoro_stream.events import (
+    ChannelCounts,
+    ChannelState,
+    LegacyFields,
+    Metrics,
+    Resources,
+    Sample,
+    Summary,
+    counter_fields,
+)
 
 from ._base import Frames, SourceContext, SourceOutcome
 from ._registry import register
@@ -63,27 +76,9 @@ _MAX_ABS = float(1 << 64)
 # ts is wall seconds; ts_ns must fit an i64 (up to the year 2262).
 _MAX_TS = (1 << 63) / 1e9 - 1
 
-# Sample fields converted (not copied to extra), per mode.
-_CHANNEL_CONVERTED = {"schema", "ts", "mode", "pps", "gbps", "smooth_pps", "smooth_gbps", "depth"}
-_TASKS_CONVERTED = {
-    "schema",
-    "ts",
-    "mode",
-    "tasks_sec",
-    "smooth_tasks_sec",
-    "fastpath_ratio",
-    "steal_ratio",
-    "gbps",
-}
-_SUMMARY_TOTALS = (
-    "mismatch_msgs",
-    "fail_send_eagain_total",
-    "fail_recv_eagain_total",
-    "fail_send_epipe_total",
-    "fail_recv_epipe_total",
-    "bytes_sent_total",
-    "bytes_recv_total",
-)
+# kcoro_mon's channel counters: (new field, old name), from the schema's metadata
+_OLD_COUNTERS = tuple((cf.name, cf.legacy) for cf in counter_fields(ChannelCounts) if cf.legacy is not None)
+_LEGACY_KEPT = tuple(f for f in LegacyFields.__struct_fields__ if f != "schema")
 
 
 def _open(path: Path) -> IO[bytes]:
@@ -266,7 +261,7 @@ def _convert(obj: dict[str, Any], where: str, st: _RunState) -> Sample | Summary
         st.first_ts = ts
     st.last_ts = ts
     st.samples += 1
-    extra: dict[str, Any] = {"legacy_schema": schema}
+    legacy = LegacyFields(schema=schema, **{k: obj.get(k) for k in _LEGACY_KEPT})
     common: dict[str, Any] = {
         "ts": ts,
         "ts_ns": _us(ts) * 1000,
@@ -278,22 +273,24 @@ def _convert(obj: dict[str, Any], where: str, st: _RunState) -> Sample | Summary
         pps = _num(obj, "pps", where, required=True)
         gbps = _num(obj, "gbps", where)
         depth = _num(obj, "depth", where)
-        for k, v in obj.items():
-            if k not in _CHANNEL_CONVERTED:
-                extra[k] = v
+        mem_kb = _num(obj, "mem_kb", where)
+        state = None
+        if all(k in obj for k in ChannelState.__struct_fields__):  # schema 2
+            state = ChannelState(**{k: obj[k] for k in ChannelState.__struct_fields__})
         return Sample(
             **common,
             msgs_per_s=pps,
             gbps=gbps,
             bytes_per_s=gbps * 1e9 / 8 if gbps is not None else None,
             channel_depth=depth,
-            smooth={"msgs_per_s": _num(obj, "smooth_pps", where), "gbps": _num(obj, "smooth_gbps", where)},
-            extra=extra,
+            smooth=Metrics(msgs_per_s=_num(obj, "smooth_pps", where), gbps=_num(obj, "smooth_gbps", where)),
+            channel_totals=_counts(obj, "_total"),
+            channel_deltas=_counts(obj, "_delta"),
+            channel_state=state,
+            resources=Resources(rss_bytes=int(mem_kb) * 1024) if mem_kb is not None else None,
+            legacy=legacy,
         )
     tasks = _num(obj, "tasks_sec", where, required=True)
-    for k, v in obj.items():
-        if k not in _TASKS_CONVERTED:
-            extra[k] = v
     gbps = _num(obj, "gbps", where)
     return Sample(
         **common,
@@ -302,9 +299,15 @@ def _convert(obj: dict[str, Any], where: str, st: _RunState) -> Sample | Summary
         steal_ratio=_num(obj, "steal_ratio", where),
         gbps=gbps,
         bytes_per_s=gbps * 1e9 / 8 if gbps is not None else None,
-        smooth={"tasks_per_s": _num(obj, "smooth_tasks_sec", where)},
-        extra=extra,
+        smooth=Metrics(tasks_per_s=_num(obj, "smooth_tasks_sec", where)),
+        legacy=legacy,
     )
+
+
+def _counts(obj: dict[str, Any], suffix: str) -> ChannelCounts | None:
+    """The old ``<name><suffix>`` counters of a line as ChannelCounts (None when it has none)."""
+    found = {new: obj[old + suffix] for new, old in _OLD_COUNTERS if obj.get(old + suffix) is not None}
+    return ChannelCounts(**found) if found else None
 
 
 def _summary(obj: dict[str, Any], where: str, st: _RunState, mode: str) -> Summary:
@@ -312,25 +315,27 @@ def _summary(obj: dict[str, Any], where: str, st: _RunState, mode: str) -> Summa
         return _num(obj, key, where)
 
     if mode == "channel":
-        peak = {"msgs_per_s": n("peak_pps"), "gbps": n("peak_gbps")}
-        avg = {"msgs_per_s": n("avg_pps"), "gbps": n("avg_gbps")}
-        ema = {"msgs_per_s": n("ema_pps"), "gbps": n("ema_gbps")}
-        totals: dict[str, int] = {}
-        for key in _SUMMARY_TOTALS:
+        peak = Metrics(msgs_per_s=n("peak_pps"), gbps=n("peak_gbps"))
+        avg = Metrics(msgs_per_s=n("avg_pps"), gbps=n("avg_gbps"))
+        ema = Metrics(msgs_per_s=n("ema_pps"), gbps=n("ema_gbps"))
+
+        def whole(key: str) -> int | None:
             v = n(key)
-            if v is not None:
-                if v != int(v):
-                    raise InputError(f"{where}: field {key!r} must be an integer, got {obj[key]!r}")
-                totals[key] = int(v)
+            if v is not None and v != int(v):
+                raise InputError(f"{where}: field {key!r} must be an integer, got {obj[key]!r}")
+            return None if v is None else int(v)
+
+        totals = {new: v for new, old in _OLD_COUNTERS if (v := whole(old + "_total")) is not None}
+        channel_totals = ChannelCounts(**totals) if totals else None
+        mismatch_msgs = whole("mismatch_msgs")
     else:
-        peak = {"tasks_per_s": n("peak_tasks_sec")}
-        avg = {
-            "tasks_per_s": n("avg_tasks_sec"),
-            "fastpath_ratio": n("fastpath_ratio"),
-            "steal_ratio": n("steal_ratio"),
-        }
-        ema = {"tasks_per_s": n("ema_tasks_sec")}
-        totals = {}
+        peak = Metrics(tasks_per_s=n("peak_tasks_sec"))
+        avg = Metrics(
+            tasks_per_s=n("avg_tasks_sec"), fastpath_ratio=n("fastpath_ratio"), steal_ratio=n("steal_ratio")
+        )
+        ema = Metrics(tasks_per_s=n("ema_tasks_sec"))
+        channel_totals = None
+        mismatch_msgs = None
     ts = st.last_ts if st.last_ts is not None else 0.0
     first = st.first_ts if st.first_ts is not None else ts
     out = Summary(
@@ -343,7 +348,8 @@ def _summary(obj: dict[str, Any], where: str, st: _RunState, mode: str) -> Summa
         peak=peak,
         avg=avg,
         ema=ema,
-        totals=totals,
+        channel_totals=channel_totals,
+        mismatch_msgs=mismatch_msgs,
     )
     st.next_run()
     return out

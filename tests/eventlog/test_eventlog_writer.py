@@ -64,9 +64,9 @@ def test_round_trip_payloads_and_records(tmp_path: Path) -> None:
     assert decode_frame(got[5][2]) == decode_frame(frame_payload(5))
     st = w.statistics()
     assert st.frames == 301
-    assert st.bytes_raw == sum(16 + ((len(p) + 7) & ~7) for _, _, p in expect)
-    assert st.bytes_written == sum(p.stat().st_size for p in segments(run))
-    assert st.bytes_written < st.bytes_raw / 2  # zstd earns its place on counter frames
+    assert st.frame_bytes == sum(16 + ((len(p) + 7) & ~7) for _, _, p in expect)
+    assert st.disk_bytes == sum(p.stat().st_size for p in segments(run))
+    assert st.disk_bytes < st.frame_bytes / 2  # zstd earns its place on counter frames
     assert st.segments == 1 and st.blocks >= 1 and st.pending_frames == 0
 
 

@@ -22,6 +22,7 @@ from kcoro_stream.events import (
     WorkerCounters,
     encode_json_line,
 )
+from kcoro_stream.histo import bucket_of
 
 MS = 1_000_000
 T0 = 1_000_000_000_000  # producer CLOCK_MONOTONIC at run start
@@ -124,8 +125,6 @@ class Run:
             self.c[i][k] = self.c[i].get(k, 0) + v
 
     def observe(self, value: int, n: int = 1) -> None:
-        from kcoro_stream.ops import bucket_of
-
         b = bucket_of(value)
         if len(self.hist) <= b:
             self.hist.extend([0] * (b + 1 - len(self.hist)))

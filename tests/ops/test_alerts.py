@@ -112,3 +112,20 @@ def test_null_values_change_nothing_and_pools_are_separate():
 def test_pool_filter():
     out = drive(ops.alerts(["hi: fastpath_ratio > 0.5 pool=b"]), [s(0.9, 0, "a"), s(0.9, 0, "b")])
     assert [a.labels["pool"] for a in out] == ["b"]
+
+
+def test_rules_on_a_pools_cpu_and_on_any_float_field_of_sample():
+    """resources.<r> and every float Sample field (inject_depth_max, ...) are alert metrics, from the Structs."""
+    import msgspec
+
+    from kcoro_stream.events import Resources
+
+    assert {"resources.cpu_pct", "resources.rss_bytes", "inject_depth_max", "smooth.gbps"} <= set(ops.METRICS)
+    samples = [
+        msgspec.structs.replace(s(0.9, 250 * i), resources=Resources(cpu_pct=50.0 if i < 4 else 195.0))
+        for i in range(12)
+    ]
+    out = drive(ops.alerts(["hot: resources.cpu_pct > 180 for 1s severity=warning"]), samples)
+    assert [(a.rule, a.state, a.value, a.ts_ns) for a in out] == [
+        ("hot", "firing", 195.0, 2000 * MS)
+    ]  # hot from 1 s, for 1 s

@@ -99,3 +99,37 @@ def test_tick_jitter_distribution():
     assert win.metric == "tick_jitter_ns"
     assert win.count == 23  # the first tick has no previous interval
     assert win.p50 == pytest.approx(50_000, rel=0.25)
+
+
+def test_ops_bucket_scheme_is_the_one_in_histo():
+    """ops re-exports kcoro_stream.histo; no second copy of the scheme."""
+    from kcoro_stream import histo
+
+    assert ops.bucket_of is histo.bucket_of and ops.bucket_lower is histo.bucket_lower
+    assert ops.bucket_width is histo.bucket_width and ops.ERROR_BOUND == histo.ERROR_BOUND
+
+
+def test_histogram_sum_is_exact_per_window_and_cumulative():
+    """sum = Δ of the producer's Histogram.total per window; the cumulative one is the total."""
+    r = Run(channels=0)
+    batches = [[r.start]]
+    for i in range(60):
+        r.observe(1000 + 37 * i, n=3)
+        r.steady()
+        batches.append(r.frame())
+    hs = of_type(drive(ops.histograms(250), batches), HistogramSummary)
+    windows = [h for h in hs if h.scope == "window"]
+    cumulative = [h for h in hs if h.scope == "cumulative"]
+    assert sum(h.sum for h in windows) == r.hist_total == cumulative[-1].sum
+    assert windows[0].sum == sum(3 * (1000 + 37 * i) for i in range(24))
+
+
+def test_jitter_sum_is_the_sum_of_the_tick_deviations():
+    r = Run(channels=0)
+    batches = [[r.start]]
+    for i in range(30):
+        r.steady()
+        batches.append(r.frame(jitter_ns=100 + i, histogram=False))
+    hs = of_type(drive(ops.jitter(250), batches), HistogramSummary)
+    last_cum = [h for h in hs if h.scope == "cumulative"][-1]
+    assert last_cum.sum == sum(100 + i for i in range(1, 30))  # the first tick has no jitter

@@ -44,7 +44,7 @@ def test_channel_sample_from_a_new_run_has_every_old_field():
     old = ops.to_legacy(samples[0])
     assert tuple(old) == CHANNEL_FIELDS
     assert old["schema"] == 2 and old["mode"] == "channel"
-    assert old["pps"] == samples[0].msgs_per_s and old["smooth_pps"] == samples[0].smooth["msgs_per_s"]
+    assert old["pps"] == samples[0].msgs_per_s and old["smooth_pps"] == samples[0].smooth.msgs_per_s
     assert old["fail_send_eagain_total"] == 48 and old["fail_send_eagain_delta"] == 48
     assert old["bytes_recv_delta"] == 24 * 500 * 64
     assert old["kind"] == "buffered" and old["capacity"] == 1024 and old["closed"] is False

@@ -28,11 +28,9 @@ def test_live_and_replay_outputs_are_identical(tmp_path, pipeline):
     live, replay, log = tmp_path / "live.ndjson", tmp_path / "replay.ndjson", tmp_path / "log"
     r = _cli("run", str(pipeline), "--producer", "synthetic", "-d", "1.5s", "--log", str(log), "-o", str(live),
              "--no-stdout")  # fmt: skip
-    if r.returncode != 0 and "No module named" in r.stderr:
-        pytest.skip("CLI not available")
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 0, r.stderr  # a missing CLI module is a failure, not a skip
     r = _cli("replay", str(log), str(pipeline), "-o", str(replay), "--no-stdout")
     assert r.returncode == 0, r.stderr
     assert live.read_bytes() == replay.read_bytes()
-    if pipeline.name != "alerts.py":  # alerts.py emits only state changes; a healthy run may have few
-        assert live.stat().st_size > 0
+    # every pipeline writes something for a 1.5 s run (alerts.py: a KPI line per window)
+    assert live.read_bytes().count(b"\n") >= 3, live.read_bytes()[:500]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 from factory import MS, drive
 from hypothesis import given, settings
@@ -58,3 +59,44 @@ def test_bad_configuration():
         ops.outliers(methods=["iqr"])
     with pytest.raises(UsageError, match="min_samples"):
         ops.outliers(window=5, min_samples=10)
+
+
+def test_channel_mode_zero_task_rate_gives_no_anomaly():
+    """A history of zeros (tasks in channel mode) has no spread: no 1e12 scores, no anomaly at all."""
+    vals = [0.0] * 40 + [4.0, 0.0, 8.0, 0.0] + [0.0] * 20
+    samples = [
+        Sample(ts=i / 4, ts_ns=i * 250 * MS, run_id="r", mode="channel", window_ns=250 * MS,
+               tasks_per_s=v, msgs_per_s=1e6)
+        for i, v in enumerate(vals)
+    ]  # fmt: skip
+    assert drive(ops.outliers(["tasks_per_s"]), samples) == []
+
+
+def test_constant_history_is_not_scored_and_the_absolute_floor_bounds_the_score():
+    flat = [s(1000.0, i) for i in range(30)] + [s(5000.0, 30)]
+    assert drive(ops.outliers(["tasks_per_s"]), flat) == []  # no spread to measure against
+    # a near-flat history (spread 0.1 tasks/s): the 1 task/s floor, not 0.1, sets the scale
+    wobble = [s(1000.0 + (0.1 if i % 2 else -0.1), i) for i in range(30)] + [s(1003.0, 30)]
+    assert drive(ops.outliers(["tasks_per_s"], min_rel_spread=0.0, methods=["zscore"]), wobble) == []
+    (a,) = drive(
+        ops.outliers(["tasks_per_s"], min_rel_spread=0.0, methods=["zscore"]), [*wobble[:-1], s(1010.0, 30)]
+    )
+    assert a.score == pytest.approx(10.0, rel=1e-3)
+
+
+def test_one_episode_one_anomaly():
+    """A level shift lasting several windows is one anomaly per method; a later spike is another."""
+    vals = [100.0 + (i % 3) for i in range(30)] + [400.0] * 5 + [100.0 + (i % 3) for i in range(30)] + [900.0]
+    out = drive(ops.outliers(["tasks_per_s"], window=60), [s(v, i) for i, v in enumerate(vals)])
+    assert sorted((a.method, int(a.ts_ns // (250 * MS))) for a in out) == [
+        ("mad", 30), ("mad", 65), ("zscore", 30), ("zscore", 65)
+    ]  # fmt: skip
+
+
+def test_warm_up_and_partial_windows_are_left_out():
+    """The first values after the pool starts and partial windows are neither scored nor history."""
+    ramp = [s(v, i) for i, v in enumerate([10.0, 5000.0, 20.0, 30.0])]  # a wild ramp-up
+    steady = [s(1000.0 + (i % 3), i) for i in range(4, 40)]
+    short = msgspec.structs.replace(s(50.0, 40), partial=True)  # a short closing window
+    assert drive(ops.outliers(["tasks_per_s"]), [*ramp, *steady, short]) == []
+    assert len(drive(ops.outliers(["tasks_per_s"], methods=["zscore"]), [*ramp, *steady, s(50.0, 40)])) == 1

@@ -57,4 +57,4 @@ def test_default_analyses_passes_old_samples_straight_through():
     s = Sample(ts=1.0, ts_ns=1, mode="tasks", window_ns=250 * MS, tasks_per_s=3.0)
     out = drive(ops.default_analyses(), [[s]])
     samples = [e for e in out if type(e) is Sample]
-    assert len(samples) == 1 and samples[0].tasks_per_s == 3.0 and samples[0].ema["tasks_per_s"] == 3.0
+    assert len(samples) == 1 and samples[0].tasks_per_s == 3.0 and samples[0].ema.tasks_per_s == 3.0

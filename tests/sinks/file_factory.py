@@ -21,9 +21,11 @@ from kcoro_stream.events import (
     Heatmap,
     HistogramSummary,
     Kpi,
+    Metrics,
     Sample,
     Status,
     Summary,
+    WorkerCounts,
     derived_decoder,
 )
 from kcoro_stream.sinks import SinkContext, build_sink
@@ -47,8 +49,8 @@ def sample(i: int = 0, **kw: Any) -> Sample:
         "fastpath_ratio": 0.9,
         "steal_ratio": 0.25,
         "utilisation": 0.5,
-        "smooth": {"tasks_per_s": 999_000.0 + i},
-        "ema": {"tasks_per_s": 998_000.0 + i, "steal_ratio": None},
+        "smooth": Metrics(tasks_per_s=999_000.0 + i),
+        "ema": Metrics(tasks_per_s=998_000.0 + i, steal_ratio=None),
     }
     fields.update(kw)
     return Sample(**fields)
@@ -109,10 +111,10 @@ def summary(samples: int = 4) -> Summary:
         mode="tasks",
         samples=samples,
         duration_s=samples * 0.25,
-        peak={"tasks_per_s": 1_000_003.0},
-        avg={"tasks_per_s": 1_000_001.5},
-        ema={"tasks_per_s": 1_000_001.0},
-        totals={"tasks_completed": 1_000_000},
+        peak=Metrics(tasks_per_s=1_000_003.0),
+        avg=Metrics(tasks_per_s=1_000_001.5),
+        ema=Metrics(tasks_per_s=1_000_001.0),
+        worker_totals=WorkerCounts(tasks_completed=1_000_000),
     )
 
 

@@ -15,21 +15,29 @@ from dataclasses import dataclass
 from kcoro_stream.events import (
     Alert,
     Anomaly,
+    ChannelCounts,
+    ClientStatistics,
     DerivedEvent,
     Heatmap,
     HistogramSummary,
     Kpi,
+    LogStatistics,
+    Metrics,
     ReaderStatistics,
     Sample,
+    SinkStatistics,
     Status,
     Summary,
+    WorkerCounts,
 )
+from kcoro_stream.histo import BUCKETS, SCHEME, bucket_lower
+from kcoro_stream.ops._status import loss_message
 
 T0_NS = 1_000_000_000_000
 WALL0 = 1_790_000_000.0
 RUN_ID = "run-test-0001"
 # log2x4 lower bounds, in ns: 0,1,2,3, 4,5,6,7, 8,10,12,14, 16,20,24,28, ...
-LOG2X4 = [0, 1, 2, 3] + [b for e in range(2, 40) for b in ((1 << e) + (1 << (e - 2)) * i for i in range(4))]
+LOG2X4 = [bucket_lower(b) for b in range(BUCKETS)]
 
 
 def ts(i: int, window_ms: int = 250) -> tuple[float, int]:
@@ -48,7 +56,11 @@ def sample(
     fastpath_ratio: float | None = 0.75,
     steal_ratio: float | None = 0.25,
     window_ms: int = 250,
-    extra: dict[str, object] | None = None,
+    worker_totals: WorkerCounts | None = None,
+    worker_deltas: WorkerCounts | None = None,
+    channel_totals: ChannelCounts | None = None,
+    channel_deltas: ChannelCounts | None = None,
+    gauges: dict[str, float] | None = None,
     partial: bool = False,
 ) -> Sample:
     t, ns = ts(i, window_ms)
@@ -72,9 +84,14 @@ def sample(
         idle_workers_pct=25.0,
         inject_depth=3.0,
         channel_depth=None if msgs_per_s is None else 7.0,
-        smooth={"tasks_per_s": tasks_per_s, "msgs_per_s": msgs_per_s},
-        ema={"tasks_per_s": tasks_per_s, "msgs_per_s": msgs_per_s},
-        extra=extra,
+        smooth=Metrics(tasks_per_s=tasks_per_s, msgs_per_s=msgs_per_s),
+        ema=Metrics(tasks_per_s=tasks_per_s, msgs_per_s=msgs_per_s),
+        span_ns=window_ms * 1_000_000,
+        worker_totals=worker_totals,
+        worker_deltas=worker_deltas,
+        channel_totals=channel_totals,
+        channel_deltas=channel_deltas,
+        gauges=gauges,
     )
 
 
@@ -86,6 +103,7 @@ def histogram(
     scope: str = "cumulative",
     pool: str = "tasks",
     window_ms: int = 250,
+    total: int | None = None,
 ) -> HistogramSummary:
     t, ns = ts(i, window_ms)
     return HistogramSummary(
@@ -96,7 +114,7 @@ def histogram(
         pool=pool,
         scope=scope,  # type: ignore[arg-type]
         window_ns=window_ms * 1_000_000,
-        scheme="log2x4",
+        scheme=SCHEME,
         bounds=LOG2X4[: len(counts)],
         counts=counts,
         count=sum(counts),
@@ -105,6 +123,7 @@ def histogram(
         p99=16000.0,
         p999=30000.0,
         error_bound=0.125,
+        sum=total,
     )
 
 
@@ -158,9 +177,38 @@ def anomaly(i: int, window_ms: int = 250) -> Anomaly:
     )
 
 
-def status(i: int, state: str = "running") -> Status:
+def status(
+    i: int, state: str = "running", *, dropped: int = 0, corrupt: int = 0, ws_drops: int = 0
+) -> Status:
+    """The monitor's account after ``i`` windows: ring losses, log bytes, two sinks (one with a client)."""
     t, ns = ts(i)
-    return Status(ts=t, ts_ns=ns, run_id=RUN_ID, state=state, message="", reader=ReaderStatistics(frames=i))
+    reader = ReaderStatistics(frames=25 * i, bytes=6400 * i, dropped_frames=dropped, corrupt_frames=corrupt)
+    log = LogStatistics(frames=25 * i, frame_bytes=6400 * i, disk_bytes=900 * i, blocks=i, segments=1)
+    sinks = [
+        SinkStatistics(name="ndjson", received=8 * i, written=8 * i, queued=1, queue_capacity=64),
+        SinkStatistics(
+            name="websocket",
+            received=8 * i,
+            written=8 * i - ws_drops,
+            dropped=ws_drops,
+            drop_reasons={"slow_client": ws_drops} if ws_drops else {},
+            queued=5,
+            queue_capacity=256,
+            clients=[ClientStatistics(client="#1 127.0.0.1:40000", sent=i, dropped=ws_drops, queued=2)],
+        ),
+    ]
+    message = loss_message(reader, sinks)  # what ops.status writes
+    return Status(
+        ts=t,
+        ts_ns=ns,
+        run_id=RUN_ID,
+        state=state,
+        message=message,
+        reader=reader,
+        log=log,
+        sinks=sinks,
+        uptime_s=i * 0.25,
+    )
 
 
 def summary(n: int, tasks_per_s: float = 1000.0) -> Summary:
@@ -172,10 +220,10 @@ def summary(n: int, tasks_per_s: float = 1000.0) -> Summary:
         mode="tasks",
         samples=n,
         duration_s=n * 0.25,
-        peak={"tasks_per_s": tasks_per_s},
-        avg={"tasks_per_s": tasks_per_s},
-        ema={"tasks_per_s": tasks_per_s},
-        totals={"tasks_completed": int(n * tasks_per_s * 0.25)},
+        peak=Metrics(tasks_per_s=tasks_per_s),
+        avg=Metrics(tasks_per_s=tasks_per_s),
+        ema=Metrics(tasks_per_s=tasks_per_s),
+        worker_totals=WorkerCounts(tasks_completed=int(n * tasks_per_s * 0.25)),
     )
 
 
@@ -217,21 +265,18 @@ class Script:
                     msgs_per_s=5000.0,
                     bytes_per_s=5000.0 * 64,
                     window_ms=w,
-                    # the rates operator's channel totals/deltas (old monitor names)
-                    extra={
-                        "recvs_total": 1250 * (i + 1),
-                        "recvs_delta": 1250,
-                        "sends_total": 1250 * (i + 1),
-                        "bytes_recv_total": 1250 * 64 * (i + 1),
-                        "fail_send_eagain_total": 3 * i,
-                        "fail_send_eagain_delta": 3,
-                        "zref_sent_total": 10 * i,
-                        "zref_sent_delta": 10,
-                        "zref_received_total": 10 * i,
-                        "zref_received_delta": 10,
-                        "zref_aborted_total": 0,
-                        "rv_matches_total": 0,
-                    },
+                    # the rates operator's channel totals/deltas
+                    channel_totals=ChannelCounts(
+                        recvs=1250 * (i + 1),
+                        sends=1250 * (i + 1),
+                        bytes_recv=1250 * 64 * (i + 1),
+                        send_eagain=3 * i,
+                        zc_sent=10 * i,
+                        zc_recv=10 * i,
+                        zc_aborted=0,
+                        rv_matches=0,
+                    ),
+                    channel_deltas=ChannelCounts(recvs=1250, send_eagain=3, zc_sent=10, zc_recv=10),
                 )
             )
         if i % 4 == 3:

@@ -15,7 +15,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kcoro_stream.errors import SinkError, UsageError
-from kcoro_stream.events import Sample
+from kcoro_stream.events import (
+    ChannelCounts,
+    ChannelState,
+    LegacyFields,
+    Metrics,
+    Resources,
+    Sample,
+    WorkerCounts,
+)
 from kcoro_stream.sinks import sink_class
 from kcoro_stream.sinks.csv import COLUMNS, METRIC_FIELDS, SCALAR_FIELDS, CsvSink
 
@@ -24,15 +32,32 @@ def read_rows(text: str) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text)))
 
 
+STRUCTS = {
+    "worker_totals": WorkerCounts,
+    "worker_deltas": WorkerCounts,
+    "channel_totals": ChannelCounts,
+    "channel_deltas": ChannelCounts,
+    "channel_state": ChannelState,
+    "resources": Resources,
+    "legacy": LegacyFields,
+}
+
+
 def test_column_rule_is_the_documented_one() -> None:
-    """Scalars of Sample in declaration order, then smooth_<metric>, then ema_<metric>."""
+    """Scalars of Sample in declaration order, smooth_<metric>, ema_<metric>, then <struct>_<field>."""
+    nested = ("worker_totals", "worker_deltas", "channel_totals", "channel_deltas", "channel_state")
+    nested += ("resources", "legacy")
     names = [f.name for f in msgspec.structs.fields(Sample)]
-    assert list(SCALAR_FIELDS) == [n for n in names if n not in ("smooth", "ema", "extra")]
+    assert list(SCALAR_FIELDS) == [n for n in names if n not in ("smooth", "ema", "gauges", *nested)]
     assert SCALAR_FIELDS[:8] == ("schema", "ts", "ts_ns", "run_id", "mode", "pool", "window_ns", "partial")
     assert "tasks_per_s" in METRIC_FIELDS and "mode" not in METRIC_FIELDS
     assert list(COLUMNS) == (
-        list(SCALAR_FIELDS) + [f"smooth_{k}" for k in METRIC_FIELDS] + [f"ema_{k}" for k in METRIC_FIELDS]
+        list(SCALAR_FIELDS)
+        + [f"smooth_{k}" for k in METRIC_FIELDS]
+        + [f"ema_{k}" for k in METRIC_FIELDS]
+        + [f"{n}_{f}" for n in nested for f in STRUCTS[n].__struct_fields__]
     )
+    assert "worker_totals_tasks_completed" in COLUMNS and "resources_cpu_pct" in COLUMNS
     assert len(set(COLUMNS)) == len(COLUMNS)
 
 
@@ -65,11 +90,11 @@ async def test_header_once_one_row_per_sample(tmp_path: Path, suffix: str, cat: 
 
 async def test_cells_nulls_booleans_floats_and_nested_dicts(tmp_path: Path) -> None:
     path = tmp_path / "cells.csv"
-    s = sample(7, partial=True, ema={"tasks_per_s": 0.1, "steal_ratio": None})
+    s = sample(7, partial=True, ema=Metrics(tasks_per_s=0.1, steal_ratio=None))
     await run_sink(make_sink(f"csv:{path}"), [[s]])
     header, row = read_rows(path.read_text())
     cell = dict(zip(header, row, strict=True))
-    assert cell["schema"] == "3"
+    assert cell["schema"] == "4"
     assert cell["ts"] == repr(s.ts)
     assert cell["mode"] == "tasks"
     assert cell["partial"] == "true"
@@ -81,13 +106,24 @@ async def test_cells_nulls_booleans_floats_and_nested_dicts(tmp_path: Path) -> N
     assert float(cell["ts"]) == s.ts  # shortest round-trip form
 
 
+async def test_typed_counters_and_resources_have_their_own_columns(tmp_path: Path) -> None:
+    path = tmp_path / "typed.csv"
+    s = sample(1, worker_totals=WorkerCounts(tasks_completed=5, busy_ns=7), resources=Resources(cpu_pct=97.5))
+    await run_sink(make_sink(f"csv:{path}"), [[s]])
+    header, row = read_rows(path.read_text())
+    cell = dict(zip(header, row, strict=True))
+    assert cell["worker_totals_tasks_completed"] == "5" and cell["worker_totals_busy_ns"] == "7"
+    assert cell["worker_totals_parks"] == "" and cell["channel_totals_sends"] == ""  # null / no struct
+    assert cell["resources_cpu_pct"] == "97.5" and cell["span_ns"] == "0"
+
+
 async def test_unknown_nested_keys_are_counted_not_turned_into_columns(tmp_path: Path) -> None:
     path = tmp_path / "keys.csv"
-    s = sample(0, smooth={"tasks_per_s": 1.0, "pps": 2.0}, extra={"note": "x"})
+    s = sample(0, smooth=Metrics(tasks_per_s=1.0), gauges={"note": 1.0})
     sink = await run_sink(make_sink(f"csv:{path}"), [[s], [s]])
     header = read_rows(path.read_text())[0]
-    assert "smooth_pps" not in header and "extra_note" not in header
-    assert sink.statistics().extra["unwritten_keys"] == {"smooth_pps": 2, "extra_note": 2}
+    assert "gauges_note" not in header and "smooth_tasks_per_s" in header
+    assert sink.statistics().extra["unwritten_keys"] == {"gauges_note": 2}
 
 
 async def test_column_subset_in_the_given_order(tmp_path: Path) -> None:
@@ -148,7 +184,13 @@ def test_any_sample_reads_back_from_its_row(
 ) -> None:
     """Quoting, nulls and floats survive: csv.reader + float() give the Sample's values back."""
     s = sample(
-        0, run_id=run_id, mode=mode, partial=partial, tasks_per_s=tasks, steal_ratio=steal, ema={"gbps": ema}
+        0,
+        run_id=run_id,
+        mode=mode,
+        partial=partial,
+        tasks_per_s=tasks,
+        steal_ratio=steal,
+        ema=Metrics(gbps=ema),
     )
     path = tmp_path / "prop.csv"
     path.unlink(missing_ok=True)

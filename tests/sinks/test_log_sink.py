@@ -31,6 +31,30 @@ async def test_alerts_anomalies_status_one_line_each(capsys: pytest.CaptureFixtu
     assert st.extra["ignored"] == {"sample": 1}
 
 
+async def test_status_carries_the_account_and_repeats_only_when_something_changed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The periodic Status: written when state or losses change; ring, log, sink queues and drops shown."""
+    from surface_factory import status as account
+
+    batches = [
+        [account(4)],
+        [account(8)],
+        [account(12, ws_drops=7)],
+        [account(16, ws_drops=7, state="finished")],
+    ]
+    sink = await run_sink(make_sink("log"), batches)
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 3
+    assert lines[0].endswith(
+        "STATUS running · ring 100 frames, lost 0 dropped / 0 corrupt / 0 undecodable"
+        " · log 25.0 KiB (3.5 KiB on disk) · ndjson q 1/64 · websocket q 5/256, 1 client"
+    )
+    assert "websocket q 5/256, dropped 7 (slow_client 7), 1 client" in lines[1]
+    assert "STATUS finished" in lines[2]
+    assert sink.statistics().extra["status_unchanged"] == 1
+
+
 async def test_kinds_filter(capsys: pytest.CaptureFixture[str]) -> None:
     sink = await run_sink(make_sink("log:alert,summary"), [one_of_each(0)])
     lines = capsys.readouterr().err.splitlines()

@@ -170,13 +170,10 @@ async def test_legacy_without_to_legacy_is_a_sink_error_at_open(
 
 
 async def test_legacy_with_the_real_to_legacy_validates_as_kcoro_mon_lines(tmp_path: Path) -> None:
-    """Integration with ops._legacy_names once it exists: what it writes, validate accepts."""
-    try:
-        from kcoro_stream.sinks.ndjson import load_to_legacy
+    """Integration with ops.to_legacy: what the legacy option writes, validate accepts as kcoro_mon lines."""
+    from kcoro_stream.sinks.ndjson import load_to_legacy
 
-        load_to_legacy()
-    except SinkError:
-        pytest.skip("kcoro_stream.ops.to_legacy not written yet")
+    assert load_to_legacy() is ops.to_legacy  # the real one, not a stand-in
     path = tmp_path / "old.ndjson"
     channel = [channel_sample(5), channel_sample(6, msgs_per_s=None, gbps=None)]
     sink = await run_sink(make_sink(f"ndjson:{path},legacy"), [*BATCHES, channel])

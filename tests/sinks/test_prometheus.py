@@ -14,18 +14,20 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import msgspec
 import pytest
 import trio
 from prometheus_client.parser import text_string_to_metric_families
 
 from kcoro_stream.errors import SinkError, UsageError
+from kcoro_stream.events import ChannelCounts, Resources, WorkerCounts
 from kcoro_stream.sinks import SinkContext, build_sink, sink_class
 from kcoro_stream.sinks.prometheus import PrometheusSink, histogram_metric_name
 
 try:
-    from .surface_factory import Script, histogram, sample
+    from .surface_factory import Script, histogram, sample, status
 except ImportError:  # tests/ run without package __init__ files
-    from surface_factory import Script, histogram, sample  # type: ignore[no-redef]
+    from surface_factory import Script, histogram, sample, status  # type: ignore[no-redef]
 
 IN_CI = bool(os.environ.get("CI"))
 
@@ -105,7 +107,7 @@ async def test_metrics_endpoint_serves_expected_values_and_passes_promtool() -> 
     assert value(text, "kcoro_sched_tasks_completed_total", pool="tasks") == script.expected_tasks_total
     assert value(text, "kcoro_chan_messages_total", pool="channel") == 40 * 5000 * 0.25
     assert value(text, "kcoro_chan_bytes_total", pool="channel") == 40 * 5000 * 64 * 0.25
-    # channel counters that exist only as totals in Sample.extra (last window: i = 39)
+    # channel counters that exist only as totals in Sample.channel_totals (last window: i = 39)
     assert value(text, "kcoro_chan_sends_total", pool="channel") == 50000
     assert value(text, "kcoro_chan_send_eagain_total", pool="channel") == 3 * 39
     assert value(text, "kcoro_chan_zero_copy_sent_total", pool="channel") == 390
@@ -135,13 +137,15 @@ async def test_metrics_endpoint_serves_expected_values_and_passes_promtool() -> 
 
 
 async def test_counters_never_go_down() -> None:
-    """Totals from Sample.extra win over integration, and a lower total never lowers a counter."""
+    """Typed totals win over integration, and a lower total never lowers a counter."""
     async with open_prometheus_sink() as sink:
         await sink.send([sample(0, tasks_per_s=4000.0)])  # integrated: 1000
         _, _, text = await fetch(sink.url)
         assert value(text, "kcoro_sched_tasks_completed_total", pool="tasks") == 1000.0
-        await sink.send([sample(1, extra={"tasks_completed_total": 5000})])
-        await sink.send([sample(2, extra={"tasks_completed_total": 4000})])  # producer went backwards
+        await sink.send([sample(1, worker_totals=WorkerCounts(tasks_completed=5000))])
+        await sink.send(
+            [sample(2, worker_totals=WorkerCounts(tasks_completed=4000))]
+        )  # producer went backwards
         await sink.send([sample(3, tasks_per_s=1e6)])  # no total: not integrated once a total was seen
         _, _, text = await fetch(sink.url)
         assert value(text, "kcoro_sched_tasks_completed_total", pool="tasks") == 5000.0
@@ -155,11 +159,97 @@ async def test_counters_never_go_down() -> None:
 
 async def test_exact_window_deltas_win_over_rate_integration() -> None:
     async with open_prometheus_sink() as sink:
-        await sink.send([sample(0, tasks_per_s=999.0, extra={"tasks_completed_delta": 300})])
-        await sink.send([sample(1, tasks_per_s=999.0, extra={"tasks_completed_delta": 200})])
+        await sink.send([sample(0, tasks_per_s=999.0, worker_deltas=WorkerCounts(tasks_completed=300))])
+        await sink.send([sample(1, tasks_per_s=999.0, worker_deltas=WorkerCounts(tasks_completed=200))])
         await sink.send([sample(2, tasks_per_s=400.0)])  # no delta: integrated, 400 × 0.25 s
         _, _, text = await fetch(sink.url)
     assert value(text, "kcoro_sched_tasks_completed_total", pool="tasks") == 600.0
+
+
+async def test_histogram_sum_is_the_exact_one_and_window_sums_add_up() -> None:
+    """``_sum`` is HistogramSummary.sum in seconds, not a bucket-midpoint estimate."""
+    async with open_prometheus_sink() as sink:
+        await sink.send([histogram(0, [0] * 40 + [1, 2, 3, 1], total=123_456)])
+        _, _, text = await fetch(sink.url)
+        assert value(text, "kcoro_sched_task_start_latency_seconds_sum", pool="tasks") == 123_456e-9
+        await sink.send([histogram(1, [1, 2], scope="window", total=5, metric="chan_latency_ns")])
+        await sink.send([histogram(2, [0, 1], scope="window", total=1, metric="chan_latency_ns")])
+        _, _, text = await fetch(sink.url)
+    assert value(text, "kcoro_chan_latency_seconds_sum", pool="tasks") == 6e-9
+
+
+async def test_every_schema_counter_and_the_pool_resources_are_exported() -> None:
+    """Counters come from the typed Structs (one series per field); CPU and memory per pool."""
+    totals = WorkerCounts(**{f: 7 for f in WorkerCounts.__struct_fields__})
+    chan = ChannelCounts(**{f: 3 for f in ChannelCounts.__struct_fields__})
+    res = Resources(
+        cpu_ns=2_000_000_000, cpu_pct=150.0, stack_bytes=1 << 20, process_cpu_pct=180.0, rss_bytes=4096
+    )
+    s = msgspec.structs.replace(sample(0), worker_totals=totals, channel_totals=chan, resources=res)
+    async with open_prometheus_sink() as sink:
+        await sink.send([s])
+        _, _, text = await fetch(sink.url)
+    assert value(text, "kcoro_sched_steal_probes_total", pool="tasks") == 7
+    assert value(text, "kcoro_sched_busy_seconds_total", pool="tasks") == 7e-9
+    assert value(text, "kcoro_chan_send_timeouts_total", pool="tasks") == 3
+    assert value(text, "kcoro_chan_messages_total", pool="tasks") == 3
+    assert value(text, "kcoro_pool_cpu_ratio", pool="tasks") == 1.5
+    assert value(text, "kcoro_pool_cpu_seconds_total", pool="tasks") == 2.0
+    assert value(text, "kcoro_pool_stack_bytes", pool="tasks") == 1 << 20
+    assert value(text, "kcoro_process_cpu_ratio", pool="tasks") == 1.8
+    assert value(text, "kcoro_process_resident_memory_bytes", pool="tasks") == 4096
+    n = len(WorkerCounts.__struct_fields__) + len(ChannelCounts.__struct_fields__)
+    counters = {
+        line.split("{")[0] for line in text.splitlines() if line.startswith(("kcoro_sched_", "kcoro_chan_"))
+    }
+    assert len({c for c in counters if c.endswith("_total") and "steals_" not in c}) == n
+
+
+async def test_monitor_account_is_exported_and_passes_promtool() -> None:
+    """Status → kcoro_monitor_*: ring losses, log bytes, each sink's queue and drops by reason."""
+    async with open_prometheus_sink() as sink:
+        await sink.send([status(4, dropped=3, corrupt=1, ws_drops=7)])
+        await sink.send([status(8, dropped=2, ws_drops=9, state="finished")])  # a lower count never lowers
+        _, _, text = await fetch(sink.url)
+    assert value(text, "kcoro_monitor_ring_dropped_frames_total") == 3
+    assert value(text, "kcoro_monitor_ring_corrupt_frames_total") == 1
+    assert value(text, "kcoro_monitor_ring_undecodable_frames_total") == 0
+    assert value(text, "kcoro_monitor_ring_frames_total") == 200
+    assert value(text, "kcoro_monitor_log_frame_bytes_total") == 6400 * 8
+    assert value(text, "kcoro_monitor_log_disk_bytes_total") == 900 * 8
+    assert value(text, "kcoro_monitor_sink_dropped_total", sink="websocket", reason="slow_client") == 9
+    assert value(text, "kcoro_monitor_sink_queued", sink="websocket") == 5
+    assert value(text, "kcoro_monitor_sink_queued", sink="ndjson") == 1
+    assert value(text, "kcoro_monitor_sink_queue_capacity", sink="ndjson") == 64
+    assert value(text, "kcoro_monitor_sink_written_total", sink="ndjson") == 64
+    assert value(text, "kcoro_monitor_sink_clients", sink="websocket") == 1
+    assert value(text, "kcoro_monitor_uptime_seconds") == 2.0
+    assert value(text, "kcoro_monitor_state", state="finished") == 1
+    assert value(text, "kcoro_monitor_state", state="running") == 0
+    promtool = _need("promtool")
+    res = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, text=True, check=False
+    )
+    assert res.returncode == 0 and not (res.stdout + res.stderr).strip(), res.stdout + res.stderr
+
+
+async def test_window_percentiles_are_gauges_beside_the_histogram() -> None:
+    """The histograms operator's p50…p99.9 of the last window, in seconds; cumulative ones are not gauges."""
+    async with open_prometheus_sink() as sink:
+        await sink.send([histogram(0, [1, 2, 3], scope="window")])  # factory: p50 1 µs … p99.9 30 µs
+        await sink.send([histogram(1, [1, 2, 3], scope="cumulative", metric="chan_latency_ns")])
+        _, _, text = await fetch(sink.url)
+    g = "kcoro_sched_task_start_latency_window_seconds"
+    assert value(text, g, pool="tasks", percentile="50") == 1e-6
+    assert value(text, g, pool="tasks", percentile="99") == 16e-6
+    assert value(text, g, pool="tasks", percentile="99.9") == 30e-6
+    assert f"# TYPE {g} gauge" in text
+    assert "kcoro_chan_latency_window_seconds" not in text
+    promtool = _need("promtool")
+    res = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, text=True, check=False
+    )
+    assert res.returncode == 0 and not (res.stdout + res.stderr).strip(), res.stdout + res.stderr
 
 
 async def test_window_histograms_add_up_without_cumulative() -> None:
@@ -257,7 +347,10 @@ async def test_real_prometheus_scrapes_and_answers_queries(tmp_path: Path) -> No
             await wait_value('kcoro_sched_tasks_completed_total{job="kcoro",pool="tasks"}', 5000.0)
             for batch in second_half:
                 await sink.send(batch)
+            await sink.send([status(80, dropped=3, ws_drops=7)])
             await wait_value('kcoro_sched_tasks_completed_total{job="kcoro",pool="tasks"}', 10000.0)
+            await wait_value('kcoro_monitor_ring_dropped_frames_total{job="kcoro"}', 3.0)
+            await wait_value('kcoro_monitor_sink_dropped_total{sink="websocket",reason="slow_client"}', 7.0)
             # exact over stored history: both totals were scraped, the counter never reset
             window = 'kcoro_sched_tasks_completed_total{pool="tasks"}[10m]'
             await wait_value(f"max_over_time({window}) - min_over_time({window})", 5000.0)

@@ -82,6 +82,15 @@ async def test_what_the_ndjson_sink_writes_validates(tmp_path: Path) -> None:
     assert report.ok and report.events == 400
 
 
+def test_schema3_recordings_stay_valid() -> None:
+    """A file written before typed derived events (schema 3: Sample.extra, Summary.totals) validates."""
+    path = Path(__file__).resolve().parents[2] / "bench_data" / "derived" / "schema3.ndjson"
+    assert b'"schema":3' in path.read_bytes() and b'"extra":{' in path.read_bytes()
+    report = validate_file(path)
+    assert report.ok and report.problems == [] and report.events == report.lines == 10
+    assert report.types["sample"] == 2 and report.types["summary"] == 2
+
+
 def test_old_monitor_lines_are_valid_and_counted_separately(tmp_path: Path) -> None:
     data = LEGACY_CHANNEL_2 + LEGACY_CHANNEL_1 + LEGACY_TASKS + LEGACY_SUMMARY_ZERO + LEGACY_SUMMARY_ZERO
     data += LEGACY_TASKS_SUMMARY + good_lines()[0]
@@ -103,8 +112,17 @@ BAD_LINES: list[tuple[bytes, str]] = [
     (b'{"schema":3,"ts":1.0}\n', "missing field `type`"),
     (b'{"type":7,"schema":3}\n', "`type` must be a string"),
     (b'{"type":"gauge","schema":3}\n', "unknown type 'gauge'"),
-    (b'{"type":"sample","schema":4}\n', "wrong schema 4 for type 'sample', expected 3 (newer"),
-    (b'{"type":"sample","schema":0}\n', "wrong schema 0 for type 'sample', expected 3"),
+    (b'{"type":"sample","schema":5}\n', "wrong schema 5 for type 'sample', expected 4 (newer"),
+    (b'{"type":"sample","schema":0}\n', "wrong schema 0 for type 'sample', expected 4"),
+    (
+        b'{"type":"sample","schema":3,"ts":1.0,"ts_ns":1,"mode":"tasks","window_ns":1,"extra":[1]}\n',
+        "invalid sample: Expected `object | null`, got `array` - at `$.extra`",
+    ),
+    (
+        b'{"type":"summary","schema":3,"ts":1.0,"ts_ns":1,"mode":"tasks","samples":0,"duration_s":0,'
+        b'"peak":{},"avg":{},"ema":{}}\n',
+        "invalid summary: Object missing required field `totals`",
+    ),
     (
         b'{"type":"sample","schema":3,"ts":1.0,"mode":"tasks","window_ns":1}\n',
         "Object missing required field `ts_ns`",

@@ -11,6 +11,7 @@ import io
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import msgspec
 import pytest
 import trio
 from rich.console import Console
@@ -18,15 +19,16 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 
 from kcoro_stream.errors import SinkError
+from kcoro_stream.events import Metrics, Resources
 from kcoro_stream.sinks import Controller, SinkContext, build_sink, sink_class
 from kcoro_stream.sinks._tui import DashboardApp, TuiHandle, run_tui
 from kcoro_stream.sinks._tui.widgets import Pane, PoolView, StatsPane, ThroughputGraph
 from kcoro_stream.sinks.tui import TuiSink
 
 try:
-    from .surface_factory import Script, anomaly, histogram, sample
+    from .surface_factory import Script, anomaly, histogram, sample, status
 except ImportError:  # tests/ run without package __init__ files
-    from surface_factory import Script, anomaly, histogram, sample  # type: ignore[no-redef]
+    from surface_factory import Script, anomaly, histogram, sample, status  # type: ignore[no-redef]
 
 
 class FakeController(Controller):
@@ -117,11 +119,43 @@ def test_panels_show_the_scripted_stream() -> None:
         latency = text_of(app.query_one("#latency", Pane))
         assert "p50 1.0 µs" in latency and "p99 16.0 µs" in latency and "n=273" in latency
         zc = text_of(app.query_one("#zerocopy", Pane))
-        # zref sent: total 10×39 after the last window, delta 10; EAGAIN total 3×39, delta 3
-        assert "zref_sent" in zc and "390" in zc and "fail_send_eagain" in zc and "117" in zc
+        # zero-copy sent: total 10×39 after the last window, delta 10; EAGAIN total 3×39, delta 3
+        assert "zc_sent" in zc and "390" in zc and "send_eagain" in zc and "117" in zc
         alerts = text_of(app.query_one("#alerts", Pane))
         assert "1 firing" in alerts and "fastpath_low" in alerts and "anomaly" in alerts
         assert app.sub_title == "dual"
+
+    drive(scenario)
+
+
+def test_monitor_pane_and_pool_resources() -> None:
+    """The monitor pane shows the latest Status (losses, log, sink queues and drops); pools show CPU/memory."""
+
+    async def scenario(app: DashboardApp, handle: TuiHandle, pilot: Pilot[int]) -> None:
+        await feed(pilot, handle, Script(batches=4))
+        assert "no status yet" in text_of(app.query_one("#monitor", Pane))
+        res = Resources(cpu_pct=187.5, stack_bytes=3 << 20, process_cpu_pct=190.0, rss_bytes=48 << 20)
+        tasks = msgspec.structs.replace(sample(5), resources=res)
+        await feed(pilot, handle, [[tasks, status(5, dropped=2, corrupt=1, ws_drops=7)]])
+        pane = app.query_one("#monitor", Pane)
+        monitor = " ".join(text_of(pane).split())  # one line, wrapped to the width
+        assert monitor.startswith("monitor running · ring 125 frames, lost 2 dropped 1 corrupt 0 undecodable")
+        assert "log 31.2 KiB (4.4 KiB on disk)" in monitor
+        assert (
+            "ndjson q 1/64" in monitor and "websocket q 5/256, dropped 7 (slow_client 7), 1 client" in monitor
+        )
+        red = {
+            pane.content.plain[sp.start : sp.end].strip()
+            for sp in pane.content.spans
+            if "red" in str(sp.style)
+        }
+        assert red == {
+            "2 dropped",
+            "1 corrupt",
+            ", dropped 7 (slow_client 7)",
+        }  # losses stand out, zeros do not
+        stats = text_of(app.query_one("#pool-tasks", PoolView).query_one(StatsPane))
+        assert "cpu 188% · stack 3.0 MiB · process cpu 190% · rss 48.0 MiB" in stats, stats
 
     drive(scenario)
 
@@ -386,3 +420,50 @@ def test_run_tui_cancels_the_pipeline_when_the_app_ends_first() -> None:
 
     assert run_tui(trio_main, title="guest", headless=True, size=(100, 30), auto_pilot=leave) == 130
     assert cleaned == ["done"]
+
+
+def test_dashboard_shows_the_smoothing_ops_computed_and_skips_partial_windows_in_peaks() -> None:
+    """5-sample and EMA are the Sample's own smooth/ema (no second EMA); a partial window sets no peak."""
+    from kcoro_stream.sinks._tui.state import DashboardState
+
+    st = DashboardState()
+    st.feed(
+        [
+            msgspec.structs.replace(
+                sample(0), smooth=Metrics(tasks_per_s=900.0), ema=Metrics(tasks_per_s=950.0)
+            )
+        ]
+    )
+    spike = msgspec.structs.replace(sample(1, tasks_per_s=9000.0), partial=True, smooth=None, ema=None)
+    st.feed([spike])
+    stats = st.pools["tasks"].stats["tasks_per_s"]
+    assert (stats.current, stats.smooth, stats.ema) == (9000.0, 900.0, 950.0)
+    assert stats.peak == 1000.0 and stats.average == 1000.0
+
+
+def test_a_new_run_replaces_the_old_runs_pools() -> None:
+    """A Sample of another run (mode switch, next run of a replay) resets the per-pool state and panes."""
+
+    async def scenario(app: DashboardApp, handle: TuiHandle, pilot: Pilot[int]) -> None:
+        await feed(pilot, handle, Script(batches=4, dual=True))
+        assert {v.id for v in app.query(PoolView)} == {"pool-tasks", "pool-channel"}
+        other = msgspec.structs.replace(sample(5, pool="channel", mode="channel"), run_id="run-2")
+        await feed(pilot, handle, [[other]])
+        assert {v.id for v in app.query(PoolView)} == {"pool-channel"}
+        assert app.state.pools["channel"].samples == 1 and app.state.run_id == "run-2"
+
+    drive(scenario)
+
+
+def test_latency_pane_keeps_one_histogram_per_metric_and_pool() -> None:
+    """Two metrics of one pool no longer replace each other; a window summary wins over the cumulative one."""
+    from kcoro_stream.sinks._tui.state import DashboardState
+
+    st = DashboardState()
+    st.feed([histogram(0, [1, 2, 3]), histogram(0, [0, 4], metric="chan_latency_ns")])
+    st.feed(
+        [histogram(1, [5, 5], scope="window"), histogram(2, [9, 9, 9])]
+    )  # cumulative after window: ignored
+    assert sorted(st.histograms) == [("chan_latency_ns", "tasks"), ("task_start_latency_ns", "tasks")]
+    assert st.histograms[("task_start_latency_ns", "tasks")].scope == "window"
+    assert st.histograms[("task_start_latency_ns", "tasks")].count == 10

@@ -15,19 +15,20 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 import trio
 from trio_websocket import ConnectionClosed, ConnectionRejected, WebSocketConnection, open_websocket_url
 
 from kcoro_stream.errors import SinkError
-from kcoro_stream.events import Heatmap, json_encoder
+from kcoro_stream.events import Heatmap, Resources, json_encoder
 from kcoro_stream.sinks import SinkContext, build_sink, sink_class
 from kcoro_stream.sinks.websocket import WebSocketSink
 
 try:
-    from .surface_factory import Script, heatmap, sample
+    from .surface_factory import Script, heatmap, histogram, sample, status
 except ImportError:  # tests/ run without package __init__ files
-    from surface_factory import Script, heatmap, sample  # type: ignore[no-redef]
+    from surface_factory import Script, heatmap, histogram, sample, status  # type: ignore[no-redef]
 
 IN_CI = bool(os.environ.get("CI"))
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -78,7 +79,7 @@ async def test_client_gets_hello_snapshot_and_every_event() -> None:
             await sink.send(batch)
         async with open_websocket_url(sink.ws_url, max_message_size=MAX_MSG) as ws:
             hello = await next_json(ws)
-            assert hello["kind"] == "hello" and hello["schema"] == 3 and hello["queue"] == 256
+            assert hello["kind"] == "hello" and hello["schema"] == 4 and hello["queue"] == 256
             snap = await read_until_batch(ws, snapshot=True)
             kinds = {(e["type"], e.get("pool")) for e in snap["events"]}
             assert ("sample", "tasks") in kinds and ("heatmap", "tasks") in kinds
@@ -129,17 +130,18 @@ async def test_stalled_client_never_blocks_send_and_its_drops_are_counted() -> N
             assert await run(sink) == n
             stats = sink.statistics()
             (client,) = sink.client_statistics()
-            assert client.dropped_events > 0 and client.dropped_batches * 2 == client.dropped_events
-            assert stats.drop_reasons == {"slow_client": client.dropped_events}
-            assert client.sent_batches + client.queued_batches + client.dropped_batches <= n + 1
-            assert client.queued_batches <= 8
+            assert client.dropped > 0 and client.dropped_batches * 2 == client.dropped
+            assert stats.drop_reasons == {"slow_client": client.dropped}
+            assert stats.clients == [client]  # per-client drops are in the sink's own account
+            assert client.sent + client.queued + client.dropped_batches <= n + 1
+            assert client.queued <= 8
             # the client resumes: what it reads next says how much it missed
             last: dict[str, Any] = {}
             while not last or last.get("seq") != n:
                 msg = json.loads(await stalled.get_message())
                 if msg["kind"] == "batch" and not msg["snapshot"]:
                     last = msg
-            assert last["dropped"] == client.dropped_events
+            assert last["dropped"] == client.dropped
     assert stats.received == 2 * n
 
 
@@ -306,6 +308,9 @@ async def test_chromium_shows_live_tasks_per_s_and_alert(tmp_path: Path) -> None
             for batch in script:
                 await sink.send(batch)
                 await trio.sleep(0.02)  # a live stream, not one burst: the page draws as it goes
+            res = Resources(cpu_pct=187.5, stack_bytes=3 << 20, live_coroutines=64, rss_bytes=48 << 20)
+            last = msgspec.structs.replace(sample(20, tasks_per_s=12345.0, mode="dual"), resources=res)
+            await sink.send([last, status(20, dropped=2, corrupt=1, ws_drops=7)])
 
             probe = (
                 "return [document.getElementById('tasks-per-s').textContent,"
@@ -315,13 +320,17 @@ async def test_chromium_shows_live_tasks_per_s_and_alert(tmp_path: Path) -> None
                 " document.querySelectorAll('#kpis .badge.RED').length,"
                 " document.querySelectorAll('#heatmap .cell').length,"
                 " document.querySelectorAll('canvas').length,"
-                " document.getElementById('msgs-per-s').textContent]"
+                " document.getElementById('msgs-per-s').textContent,"
+                " document.getElementById('monitor').textContent,"
+                " document.getElementById('monitor-message').textContent,"
+                " document.getElementById('resources').textContent,"
+                " document.querySelectorAll('#monitor td.bad').length]"
             )
             seen: list[Any] = []
             with trio.move_on_after(60):  # bounded polling for the page to draw
                 while True:
                     seen = await trio.to_thread.run_sync(wd.js, probe)
-                    if seen[0] == "12,345" and "fastpath_low" in seen[1]:
+                    if seen[0] == "12,345" and "fastpath_low" in seen[1] and "websocket" in seen[8]:
                         break
                     await trio.sleep(0.1)
             assert seen[0] == "12,345", seen
@@ -329,14 +338,57 @@ async def test_chromium_shows_live_tasks_per_s_and_alert(tmp_path: Path) -> None
             assert seen[2] == "live" and seen[3] == "0"
             assert seen[4] == 1 and seen[5] == 4 and seen[6] >= 3
             assert seen[7] == "5,000"
+            # the monitor panel: ring losses, log bytes, each sink's queue and drops (the red cells)
+            assert "2 dropped" in seen[8] and "1 corrupt" in seen[8] and "0 undecodable" in seen[8], seen[8]
+            assert (
+                "125.0 KiB" in seen[8]
+                and "17.6 KiB on disk" in seen[8]
+                and "queue 5/256" in seen[8]
+                and "7 dropped (slow_client 7)" in seen[8]
+            )
+            assert seen[9] == "ring lost 3 frames (2 dropped, 1 corrupt); websocket dropped 7 (slow_client 7)"
+            assert "188 %" in seen[10] and "3.0 MiB" in seen[10] and "48.0 MiB" in seen[10], seen[10]
+            assert seen[11] == 3  # highlighted: ring dropped, ring corrupt, the websocket sink's drops
             png = base64.b64decode(
                 await trio.to_thread.run_sync(wd.call, "GET", f"/session/{wd.session}/screenshot")
             )
             assert png.startswith(b"\x89PNG")
             ARTIFACTS.mkdir(exist_ok=True)
             (ARTIFACTS / "websocket_dashboard.png").write_bytes(png)
+            # histograms are chosen by metric and pool (not the first one seen)
+            chan = histogram(21, [0] * 40 + [5, 5], scope="window", metric="chan_latency_ns", pool="channel")
+            await sink.send([chan])
+            options = "return [...document.querySelectorAll('#latency-select option')].map((o) => o.value)"
+            choose = (
+                "const s = document.getElementById('latency-select'); s.value = 'chan_latency_ns · channel';"
+                " s.dispatchEvent(new Event('change')); return s.value"
+            )
+            with trio.move_on_after(60):
+                while len(await trio.to_thread.run_sync(wd.js, options)) < 2:
+                    await trio.sleep(0.1)
+            assert await trio.to_thread.run_sync(wd.js, options) == [
+                "chan_latency_ns · channel",
+                "task_start_latency_ns · tasks",
+            ]
+            assert await trio.to_thread.run_sync(wd.js, choose) == "chan_latency_ns · channel"
+            # a new run (mode switch): the old run's pools, KPIs and histograms go away
+            run2 = msgspec.structs.replace(
+                sample(22, pool="channel", mode="channel", tasks_per_s=None, msgs_per_s=777.0), run_id="run-2"
+            )
+            await sink.send([run2])
+            after = (
+                "return [document.getElementById('run').textContent,"
+                " document.querySelectorAll('#kpis .badge').length,"
+                " document.getElementById('resources').textContent,"
+                " document.querySelectorAll('#latency-select option').length,"
+                " document.getElementById('msgs-per-s').textContent]"
+            )
+            with trio.move_on_after(60):
+                while not (seen := await trio.to_thread.run_sync(wd.js, after))[0].startswith("run-2"):
+                    await trio.sleep(0.1)
+            assert seen == ["run-2 · channel", 0, "", 0, "777"], seen
             # the page is a client like any other: it was never behind
-            assert sink.client_statistics()[0].dropped_events == 0
+            assert sink.client_statistics()[0].dropped == 0
     finally:
         if wd.session:
             try:
@@ -360,7 +412,7 @@ async def test_aclose_finishes_with_a_stalled_client_still_connected() -> None:
         for i in range(2000):
             await sink.send([big_heatmap(i)])
             await trio.sleep(0)
-        assert sink.client_statistics()[0].dropped_events > 0
+        assert sink.client_statistics()[0].dropped > 0
         with trio.fail_after(30):  # hang guard; the server's own bound is its graceful timeout
             await sink.aclose()
         assert sink.client_count == 0

@@ -11,7 +11,7 @@ from reactivex.subject import Subject
 
 from kcoro_stream import ops
 from kcoro_stream.errors import InputError
-from kcoro_stream.events import Kpi, Sample, Summary
+from kcoro_stream.events import ChannelState, Kpi, Metrics, Sample, Summary
 from kcoro_stream.sources.legacy import is_legacy_ndjson, iter_legacy_batches, legacy_events
 
 DATA = Path(__file__).resolve().parents[2] / "bench_data" / "legacy"
@@ -74,10 +74,16 @@ def test_channel_schema2_fields_are_renamed_and_kept():
     s, d = events[0], raw[0]
     assert s.mode == "channel" and s.msgs_per_s == d["pps"] and s.gbps == d["gbps"]
     assert s.bytes_per_s == pytest.approx(d["gbps"] * 1e9 / 8)
-    assert s.smooth == {"msgs_per_s": d["smooth_pps"], "gbps": d["smooth_gbps"]}
+    assert s.smooth == Metrics(msgs_per_s=d["smooth_pps"], gbps=d["smooth_gbps"])
     assert s.channel_depth == d["depth"]
-    assert s.extra["fail_send_eagain_total"] == d["fail_send_eagain_total"]
-    assert s.extra["rv_zdesc_delta"] == 0 and s.extra["legacy_schema"] == 2
+    assert s.channel_totals.send_eagain == d["fail_send_eagain_total"]
+    assert s.channel_deltas.zc_recv == d["zref_received_delta"]
+    assert s.channel_totals.sends is None  # kcoro_mon did not report sends
+    assert s.channel_state == ChannelState(
+        kind=d["kind"], capacity=d["capacity"], closed=False, ptr_mode=False
+    )
+    assert s.resources.rss_bytes == d["mem_kb"] * 1024
+    assert s.legacy.rv_zdesc_delta == 0 and s.legacy.schema == 2 and s.legacy.cpu == d["cpu"]
     assert s.ts == d["ts"] and s.ts_ns == round(d["ts"] * 1e6) * 1000 and s.ts_ns % 1000 == 0
     assert events[1].window_ns == 250_000_000
 
@@ -90,14 +96,15 @@ def test_appended_runs_get_their_own_run_ids():
     assert ids[13] == ids[-1] == "legacy:channel_schema2.ndjson:2"
     summaries = [e for e in events if isinstance(e, Summary)]
     assert [s.samples for s in summaries] == [12, 4]
-    assert summaries[0].totals["bytes_recv_total"] > 0 and summaries[0].peak["msgs_per_s"] > 0
+    assert summaries[0].channel_totals.bytes_recv > 0 and summaries[0].peak.msgs_per_s > 0
 
 
 def test_schema1_lacks_channel_attributes():
     s = _events(DATA / "channel_schema1.ndjson")[0]
     assert s.channel_depth is None
-    assert "kind" not in s.extra and "zref_sent_total" not in s.extra
-    assert s.extra["legacy_schema"] == 1
+    assert s.channel_state is None and s.channel_totals.zc_sent is None
+    assert s.channel_totals.send_eagain is not None
+    assert s.legacy.schema == 1
 
 
 def test_tasks_mode_null_and_absent_gbps():
@@ -106,14 +113,14 @@ def test_tasks_mode_null_and_absent_gbps():
     for s in (gz[0], zst[0]):
         assert s.mode == "tasks" and s.gbps is None and s.bytes_per_s is None
         assert s.tasks_per_s and 0 < s.fastpath_ratio < 1 and 0 < s.steal_ratio < 1
-        assert s.smooth["tasks_per_s"] is not None
+        assert s.smooth.tasks_per_s is not None
 
 
 def test_all_zero_and_repeated_summaries():
     events = _events(DATA / "zero_summaries.ndjson")
     first, second = events[0], events[1]
     assert isinstance(first, Summary) and first.samples == 0 and first.ts == 0.0
-    assert first.peak == {"msgs_per_s": 0.0, "gbps": 0.0}
+    assert first.peak == Metrics(msgs_per_s=0.0, gbps=0.0)
     assert isinstance(second, Summary) and second.run_id != first.run_id
     assert isinstance(events[-1], Summary) and events[-1].samples == 0
 
@@ -169,8 +176,8 @@ def test_old_recordings_replay_through_the_default_analyses():
     samples = [e for e in out if isinstance(e, Sample)]
     summaries = [e for e in out if isinstance(e, Summary)]
     assert len(samples) == 16 and len(summaries) == 2
-    assert all(s.ema and s.ema["msgs_per_s"] is not None for s in samples)
-    assert samples[0].smooth["msgs_per_s"] == _raw_lines(DATA / "channel_schema2.ndjson")[0]["smooth_pps"]
+    assert all(s.ema and s.ema.msgs_per_s is not None for s in samples)
+    assert samples[0].smooth.msgs_per_s == _raw_lines(DATA / "channel_schema2.ndjson")[0]["smooth_pps"]
     assert any(isinstance(e, Kpi) for e in out)
 
 
@@ -182,7 +189,7 @@ def test_recording_without_summary_gets_a_computed_one(tmp_path):
     path.write_text("\n".join(lines) + "\n")
     summaries = [e for e in _replay(path) if isinstance(e, Summary)]
     assert len(summaries) == 1 and summaries[0].samples == len(lines)
-    assert summaries[0].peak["msgs_per_s"] == max(json.loads(x)["pps"] for x in lines)
+    assert summaries[0].peak.msgs_per_s == max(json.loads(x)["pps"] for x in lines)
 
 
 def test_legacy_source_imports_only_events_errors_and_the_source_contract():

@@ -50,6 +50,7 @@ from .widgets import (
     ConfigPane,
     HeatmapPane,
     LatencyPane,
+    MonitorPane,
     PoolView,
     ThroughputGraph,
     ZeroCopyPane,
@@ -144,6 +145,7 @@ class DashboardApp(App[int]):
     Screen { layout: vertical; }
     #top { height: auto; max-height: 12; }
     #config { width: 1fr; height: auto; border: round $primary; padding: 0 1; }
+    #monitor { height: auto; max-height: 2; padding: 0 1; background: $boost; }
     #help { width: 56; height: auto; border: round $warning; padding: 0 1; display: none; }
     #help.shown { display: block; }
     #pools { height: 1fr; min-height: 8; layout: horizontal; }
@@ -202,6 +204,7 @@ class DashboardApp(App[int]):
         with Horizontal(id="top"):
             yield ConfigPane(id="config")
             yield Static(help_text(KEYS), id="help")
+        yield MonitorPane(id="monitor")
         with Horizontal(id="pools"):
             yield Static("waiting for samples…", id="waiting")
         with Horizontal(id="bottom"):
@@ -216,7 +219,7 @@ class DashboardApp(App[int]):
             ("config", "run"),
             ("heatmap", "workers"),
             ("latency", "latency"),
-            ("zerocopy", "zero-copy"),
+            ("zerocopy", "channel counters"),
             ("alerts", "alerts"),
             ("help", "help"),
         ):
@@ -299,10 +302,10 @@ class DashboardApp(App[int]):
         for view in self._pool_views.values():
             view.show()
         self.query_one(ConfigPane).show(self.state, self._info())
+        self.query_one(MonitorPane).show(self.state.status)
         self.query_one(HeatmapPane).show(self.state.heatmaps)
-        self.query_one(LatencyPane).show(
-            self.state.histograms, rows=4 if len(self.state.histograms) > 1 else 7
-        )
+        n = len(self.state.histograms)
+        self.query_one(LatencyPane).show(self.state.histograms, rows=7 if n <= 1 else 4 if n == 2 else 2)
         self.query_one(ZeroCopyPane).show(self.state.zero_copy)
         self.query_one(AlertsPane).show(self.state)
         if not self.sink_closed:
@@ -315,9 +318,9 @@ class DashboardApp(App[int]):
             self._pool_views.pop(name).remove()
         for name, pool in self.state.pools.items():
             view = self._pool_views.get(name)
-            if view is None or view.pool is not pool:
-                if view is not None:
-                    view.remove()
+            if view is not None and view.pool is not pool:
+                view.rebind(pool)  # a new run's pool of the same name
+            elif view is None:
                 view = self._pool_views[name] = PoolView(pool, self.state, id=f"pool-{name}")
                 pools.mount(view)
                 for g in view.query(ThroughputGraph):

@@ -6,9 +6,9 @@
                          ├─ pools[name]: PoolState  (throughput history, ratio
                          │                          histories, current/5-sample/
                          │                          EMA/peak/average, KPI states)
-                         ├─ heatmaps[pool], histograms[pool]
+                         ├─ heatmaps[pool], histograms[(metric, pool)]
                          ├─ alerts (bounded, newest last), firing rules
-                         └─ zero_copy[pool] (zc_*/zref_*/rv_*/fail_* from Sample.extra)
+                         └─ zero_copy[pool] (every ChannelCounts counter: total, Δ)
 
 Every history is a bounded deque. ``clear()`` is the ``c`` key: peaks,
 averages and histories restart, like the old monitor's "clear statistics".
@@ -20,17 +20,14 @@ import math
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from ...events import Alert, Anomaly, DerivedEvent, Heatmap, HistogramSummary, Kpi, Sample, Status, Summary
+from ...ops._activity import Activity
 
 HISTORY = 4096  # samples kept per pool for the graph (zoom/scroll range)
 SPARK = 120  # samples kept per ratio sparkline
 ALERTS = 200
-EMA_ALPHA = 0.2
-SMOOTH_N = 5
 RATIOS = ("fastpath_ratio", "steal_ratio", "utilisation")
-ZERO_COPY_PREFIXES = ("zc_", "zref_", "rv_", "fail_")
 
 
 def primary_metric(pool: str, mode: str) -> str:
@@ -42,7 +39,14 @@ def primary_metric(pool: str, mode: str) -> str:
 
 @dataclass
 class RunningStats:
-    """current · 5-sample · EMA · peak · average of one rate (nulls skipped)."""
+    """current · 5-sample · EMA · peak · average of one rate.
+
+    The 5-sample mean and the EMA are the ``smooth``/``ema`` the ``smooth``
+    operator computed (one smoothing, in ops): shown as they come, never
+    recomputed here. Peak and average restart with ``c``; they take the values
+    ops' statistics take (:class:`~kcoro_stream.ops._activity.Activity`: no
+    partial window, no idle ramp-up, no rate the pool never had).
+    """
 
     current: float | None = None
     smooth: float | None = None
@@ -50,22 +54,21 @@ class RunningStats:
     peak: float | None = None
     total: float = 0.0
     count: int = 0
-    _last: deque[float] = field(default_factory=lambda: deque(maxlen=SMOOTH_N))
 
     @property
     def average(self) -> float | None:
         return self.total / self.count if self.count else None
 
-    def add(self, value: float | None, smooth: float | None = None, ema: float | None = None) -> None:
+    def add(
+        self, value: float | None, smooth: float | None = None, ema: float | None = None, counts: bool = True
+    ) -> None:
         self.current = value
-        if value is None or not math.isfinite(value):
-            return
-        self._last.append(value)
-        self.smooth = smooth if smooth is not None else sum(self._last) / len(self._last)
+        if smooth is not None:
+            self.smooth = smooth
         if ema is not None:
             self.ema = ema
-        else:
-            self.ema = value if self.ema is None else EMA_ALPHA * value + (1 - EMA_ALPHA) * self.ema
+        if value is None or not math.isfinite(value) or not counts:
+            return
         self.peak = value if self.peak is None else max(self.peak, value)
         self.total += value
         self.count += 1
@@ -83,6 +86,7 @@ class PoolState:
     stats: dict[str, RunningStats] = field(default_factory=dict)
     ratios: dict[str, deque[float]] = field(default_factory=lambda: {r: deque(maxlen=SPARK) for r in RATIOS})
     last: Sample | None = None
+    activity: Activity = field(default_factory=Activity)
 
     def feed(self, ev: Sample) -> None:
         self.mode = ev.mode
@@ -91,12 +95,19 @@ class PoolState:
         self.samples += 1
         self.partial += ev.partial
         self.last = ev
-        smooth, ema = ev.smooth or {}, ev.ema or {}
+        smooth, ema = ev.smooth, ev.ema
+        admitted = self.activity.admit(ev)
         for name in ("tasks_per_s", "msgs_per_s", "gbps"):
             value = getattr(ev, name)
             if value is None and name not in self.stats:
                 continue
-            self.stats.setdefault(name, RunningStats()).add(value, smooth.get(name), ema.get(name))
+            counts = admitted and self.activity.counts(name)
+            self.stats.setdefault(name, RunningStats()).add(
+                value,
+                getattr(smooth, name) if smooth is not None else None,
+                getattr(ema, name) if ema is not None else None,
+                counts,
+            )
         value = getattr(ev, self.metric)
         self.history.append(value if value is not None and math.isfinite(value) else 0.0)
         for r in RATIOS:
@@ -125,12 +136,13 @@ class AlertLine:
 class DashboardState:
     pools: dict[str, PoolState] = field(default_factory=dict)
     heatmaps: dict[str, Heatmap] = field(default_factory=dict)
-    histograms: dict[str, HistogramSummary] = field(default_factory=dict)
+    histograms: dict[tuple[str, str], HistogramSummary] = field(default_factory=dict)  # (metric, pool)
     alerts: deque[AlertLine] = field(default_factory=lambda: deque(maxlen=ALERTS))
     firing: dict[str, Alert] = field(default_factory=dict)
-    zero_copy: dict[str, dict[str, Any]] = field(default_factory=dict)
+    zero_copy: dict[str, dict[str, tuple[int | None, int | None]]] = field(default_factory=dict)
     kpis: dict[str, Kpi] = field(default_factory=dict)  # by pool ("all": the whole run)
     run_id: str = ""
+    sample_run: str | None = None  # run id of the last Sample
     mode: str = ""
     status: Status | None = None
     summary: Summary | None = None
@@ -143,23 +155,28 @@ class DashboardState:
             if ev.run_id:
                 self.run_id = ev.run_id
             if isinstance(ev, Sample):
+                if ev.run_id != self.sample_run and self.sample_run is not None:
+                    self.reset()  # a new run (mode switch, next run of a replay): its own pools
+                self.sample_run = ev.run_id
                 self.mode = ev.mode
                 pool = self.pools.get(ev.pool)
                 if pool is None:
                     pool = self.pools[ev.pool] = PoolState(ev.pool)
                 pool.feed(ev)
-                extra = {
-                    k: v
-                    for k, v in (ev.extra or {}).items()
-                    if k.startswith(ZERO_COPY_PREFIXES) and k.endswith(("_total", "_delta"))
-                }
-                if extra:
-                    self.zero_copy.setdefault(ev.pool, {}).update(extra)
+                if ev.channel_totals is not None:
+                    totals, deltas = ev.channel_totals, ev.channel_deltas
+                    self.zero_copy[ev.pool] = {
+                        name: (getattr(totals, name), getattr(deltas, name, None))
+                        for name in totals.__struct_fields__
+                        if getattr(totals, name) is not None
+                    }
             elif isinstance(ev, HistogramSummary):
-                # window summaries describe "now"; cumulative ones only until a window one arrives
-                old = self.histograms.get(ev.pool)
+                # one per metric and pool (they used to replace each other within a pool);
+                # window summaries describe "now", cumulative ones only until a window one arrives
+                key = (ev.metric, ev.pool)
+                old = self.histograms.get(key)
                 if old is None or ev.scope == "window" or old.scope == "cumulative":
-                    self.histograms[ev.pool] = ev
+                    self.histograms[key] = ev
             elif isinstance(ev, Heatmap):
                 self.heatmaps[ev.pool] = ev
             elif isinstance(ev, Kpi):

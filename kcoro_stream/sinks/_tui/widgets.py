@@ -21,7 +21,8 @@ from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from ...events import Heatmap, HistogramSummary
+from ...events import Heatmap, HistogramSummary, Resources, Status
+from ..log import fmt_bytes
 from .state import RATIOS, DashboardState, PoolState
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
@@ -208,7 +209,27 @@ class StatsPane(Pane):
             + ("" if last is None else f" · window {last.window_ns / 1e6:.0f} ms"),
             style="dim",
         )
-        self.set(Group(table, info), shape=len(self.pool.stats))
+        res = last.resources if last is not None else None
+        if res is None:
+            self.set(Group(table, info), shape=len(self.pool.stats))
+            return
+        self.set(Group(table, resources_line(res), info), shape=(len(self.pool.stats), 1))
+
+
+def resources_line(res: Resources) -> Text:
+    """The pool's CPU and memory: ``cpu 97% · stack 1.2 MiB · process cpu 180% · rss 40.1 MiB``."""
+    parts = []
+    if res.cpu_pct is not None:
+        parts.append(f"cpu {res.cpu_pct:.0f}%")
+    if res.stack_bytes is not None:
+        parts.append(f"stack {fmt_bytes(res.stack_bytes)}")
+    if res.live_coroutines is not None:
+        parts.append(f"coroutines {res.live_coroutines}")
+    if res.process_cpu_pct is not None:
+        parts.append(f"process cpu {res.process_cpu_pct:.0f}%")
+    if res.rss_bytes is not None:
+        parts.append(f"rss {fmt_bytes(res.rss_bytes)}")
+    return Text(" · ".join(parts) or "resources: –")
 
 
 class RatioSparklines(Pane):
@@ -261,6 +282,16 @@ class PoolView(Vertical):
     def on_mount(self) -> None:
         self.call_after_refresh(self.show)  # children exist from now on
 
+    def rebind(self, pool: PoolState) -> None:
+        """Show a new run's pool of the same name (removing and re-mounting would clash on the id)."""
+        self.pool = pool
+        for child in self.query(ThroughputGraph):
+            child.pool = pool
+        for pane in self.query(StatsPane):
+            pane.pool = pool
+        for spark in self.query(RatioSparklines):
+            spark.pool = pool
+
     def show(self) -> None:
         if not self.query(RatioSparklines):
             return  # mounted this frame: on_mount draws it
@@ -292,8 +323,6 @@ class ConfigPane(Pane):
         run_kpi = state.kpis.get("all")
         if run_kpi is not None and len(state.pools) > 1:
             rows.append(("KPIs", ""))
-        if state.status is not None:
-            rows.append(("status", f"{state.status.state} {state.status.message}".strip()))
         if state.summary is not None:
             rows.append(("summary", f"{state.summary.samples} samples, {state.summary.duration_s:.1f} s"))
         if self.unchanged((tuple(rows), None if run_kpi is None else run_kpi.ts_ns)):
@@ -304,6 +333,44 @@ class ConfigPane(Pane):
             else:
                 table.add_row(k, v)
         self.set(table, shape=len(rows))
+
+
+class MonitorPane(Pane):
+    """The monitor's own account from the latest Status, in one line (two when narrow); losses in red.
+
+    ``monitor running · ring 200 frames, lost 2 dropped 0 corrupt 0 undecodable · log 50.0 KiB
+    (7.0 KiB on disk) · ndjson q 1/64 · websocket q 5/256, dropped 3 (slow_client 3), 1 client``
+    """
+
+    def show(self, status: Status | None) -> None:
+        width = max(1, (self.size.width or 80) - 2)
+        if self.unchanged((None if status is None else status.ts_ns, width)):
+            return
+        line = Text("monitor ", style="bold")
+        if status is None:
+            line.append("no status yet (live runs report every second)", style="dim")
+        else:
+            line.append(status.state, style="bold green" if status.state == "running" else "bold yellow")
+            r = status.reader
+            if r is not None:
+                line.append(f" · ring {r.frames} frames, lost")
+                for n, kind in ((r.dropped_frames, "dropped"), (r.corrupt_frames, "corrupt"),
+                                (r.undecodable_frames, "undecodable")):  # fmt: skip
+                    line.append(f" {n} {kind}", style="bold red" if n else "")
+            if status.log is not None:
+                line.append(
+                    f" · log {fmt_bytes(status.log.frame_bytes)} ({fmt_bytes(status.log.disk_bytes)} on disk)"
+                )
+            for sink in status.sinks:
+                line.append(f" · {sink.name} q {sink.queued}/{sink.queue_capacity}")
+                if sink.dropped:
+                    reasons = ", ".join(f"{k} {v}" for k, v in sorted(sink.drop_reasons.items()) if v)
+                    line.append(
+                        f", dropped {sink.dropped}" + (f" ({reasons})" if reasons else ""), style="bold red"
+                    )
+                if sink.clients:
+                    line.append(f", {len(sink.clients)} client{'s' if len(sink.clients) != 1 else ''}")
+        self.set(line, shape=len(line.plain) // width + 1)  # re-layout when it needs another line
 
 
 class HeatmapPane(Pane):
@@ -332,16 +399,16 @@ class HeatmapPane(Pane):
 
 
 class LatencyPane(Pane):
-    """The latest latency histogram as bars, with percentiles."""
+    """The latest histogram of each metric and pool as bars, with percentiles (sorted by metric, pool)."""
 
-    def show(self, histograms: Mapping[str, HistogramSummary], rows: int = 6) -> None:
-        if self.unchanged((rows, tuple((p, h.ts_ns, h.scope, h.count) for p, h in histograms.items()))):
+    def show(self, histograms: Mapping[tuple[str, str], HistogramSummary], rows: int = 6) -> None:
+        if self.unchanged((rows, tuple((k, h.ts_ns, h.scope, h.count) for k, h in histograms.items()))):
             return
         if not histograms:
             self.set(Text("no latency histogram yet", style="dim"), shape=0)
             return
         parts: list[RenderableType] = []
-        for pool, h in histograms.items():
+        for (_, pool), h in sorted(histograms.items()):
             head = f"{h.metric} [{pool}, {h.scope}] n={h.count:,}"
             parts.append(Text(head, style="bold"))
             parts.append(
@@ -372,13 +439,13 @@ class LatencyPane(Pane):
 
 
 class ZeroCopyPane(Pane):
-    """Zero-copy, rendezvous and failure counters: total and last-window delta, per pool."""
+    """Every channel counter (zero-copy, rendezvous, failures, ...): total and last-window delta, per pool."""
 
-    def show(self, zero_copy: Mapping[str, Mapping[str, Any]]) -> None:
+    def show(self, zero_copy: Mapping[str, Mapping[str, tuple[int | None, int | None]]]) -> None:
         if self.unchanged(tuple((p, tuple(d.items())) for p, d in zero_copy.items())):
             return
         if not zero_copy:
-            self.set(Text("no zero-copy counters (channel pool only)", style="dim"), shape=0)
+            self.set(Text("no channel counters (channel pool only)", style="dim"), shape=0)
             return
         table = Table(box=None, padding=(0, 1), show_edge=False)
         table.add_column("counter", style="bold")
@@ -387,13 +454,14 @@ class ZeroCopyPane(Pane):
             prefix = f"{p} " if len(pools) > 1 else ""
             table.add_column(f"{prefix}total", justify="right")
             table.add_column("Δ", justify="right", style="cyan")
-        bases = sorted({k.rsplit("_", 1)[0] for d in zero_copy.values() for k in d})
-        for base in bases:
+        names = list(dict.fromkeys(k for d in zero_copy.values() for k in d))  # declaration order
+        for name in names:
             cells: list[str] = []
             for p in pools:
-                cells.append(fmt(_num(zero_copy[p].get(f"{base}_total"))))
-                cells.append(fmt(_num(zero_copy[p].get(f"{base}_delta"))))
-            table.add_row(base, *cells)
+                total, delta = zero_copy[p].get(name, (None, None))
+                cells.append(fmt(_num(total)))
+                cells.append(fmt(_num(delta)))
+            table.add_row(name, *cells)
         self.set(table, shape=0)
 
 

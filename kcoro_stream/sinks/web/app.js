@@ -14,13 +14,26 @@ const state = {
   dirty: false,
   throughput: [[], [], []], // ts, tasks/s, msgs/s
   ratios: [[], [], [], []], // ts, fast path, steal, utilisation
-  latency: [[], [], [], [], []], // ts, p50, p90, p99, p99.9 (µs)
-  latencyMetric: null,
+  latency: new Map(), // "metric · pool" → [ts, p50, p90, p99, p99.9 (µs)]
+  latencyScope: new Map(), // "metric · pool" → "window" once a window summary was seen
+  latencyKey: null, // the histogram the chart shows (the first seen, or the user's choice)
+  latencyKeys: 0, // options in the selector (redrawn when it grows)
+  runId: null,
   heatmap: null,
   kpi: new Map(), // pool → latest Kpi event
   alerts: [], // newest first: {ts, rule, state, severity, message, kind}
   firing: new Map(),
   current: {},
+  status: null, // latest Status: the monitor's own account
+  resources: new Map(), // pool → Sample.resources
+};
+
+const fmtBytes = (v) => {
+  if (v == null) return "–";
+  for (const [unit, size] of [["GiB", 2 ** 30], ["MiB", 2 ** 20], ["KiB", 2 ** 10]]) {
+    if (v >= size) return (v / size).toFixed(1) + " " + unit;
+  }
+  return Math.round(v) + " B";
 };
 
 function pushPoint(series, ts, values) {
@@ -38,7 +51,26 @@ function pushPoint(series, ts, values) {
   });
 }
 
+function resetRun() {
+  // a new run (mode switch, next run of a replay): the old run's pools go away
+  state.throughput = [[], [], []];
+  state.ratios = [[], [], [], []];
+  state.latency.clear();
+  state.latencyScope.clear();
+  state.latencyKey = null;
+  state.heatmap = null;
+  state.kpi.clear();
+  state.resources.clear();
+  state.firing.clear();
+  state.current = {};
+  $("kpis").replaceChildren();
+  $("heatmap").replaceChildren();
+  $("resources").replaceChildren();
+}
+
 function onSample(ev) {
+  if (state.runId !== null && ev.run_id !== state.runId) resetRun();
+  state.runId = ev.run_id;
   state.current.run = `${ev.run_id || "run"} · ${ev.mode}`;
   if (ev.tasks_per_s != null) state.current.tasks = ev.tasks_per_s;
   if (ev.msgs_per_s != null) state.current.msgs = ev.msgs_per_s;
@@ -47,14 +79,36 @@ function onSample(ev) {
   if (ev.steal_ratio != null) state.current.steal = ev.steal_ratio;
   pushPoint(state.throughput, ev.ts, [ev.tasks_per_s, ev.msgs_per_s]);
   pushPoint(state.ratios, ev.ts, [ev.fastpath_ratio, ev.steal_ratio, ev.utilisation]);
+  if (ev.resources) state.resources.set(ev.pool || "all", ev.resources);
 }
 
 function onHistogram(ev) {
-  if (state.latencyMetric == null) state.latencyMetric = ev.metric;
-  if (ev.metric !== state.latencyMetric) return;
+  // one series per metric and pool; window summaries describe "now", so once a
+  // key has one its cumulative summaries are ignored
+  const key = `${ev.metric} · ${ev.pool || "all"}`;
+  if (ev.scope !== "window" && state.latencyScope.get(key) === "window") return;
+  if (ev.scope === "window" && state.latencyScope.get(key) !== "window") {
+    state.latencyScope.set(key, "window");
+    state.latency.set(key, [[], [], [], [], []]);
+  }
+  if (!state.latency.has(key)) state.latency.set(key, [[], [], [], [], []]);
+  if (state.latencyKey === null) state.latencyKey = key;
   const us = (v) => (v == null ? null : v / 1000);
-  pushPoint(state.latency, ev.ts, [us(ev.p50), us(ev.p90), us(ev.p99), us(ev.p999)]);
-  state.current.p99 = ev.p99;
+  pushPoint(state.latency.get(key), ev.ts, [us(ev.p50), us(ev.p90), us(ev.p99), us(ev.p999)]);
+  if (key === state.latencyKey) state.current.p99 = ev.p99;
+}
+
+function renderLatencySelect() {
+  const sel = $("latency-select");
+  if (state.latency.size === state.latencyKeys && sel.value === (state.latencyKey || "")) return;
+  state.latencyKeys = state.latency.size;
+  sel.replaceChildren(...[...state.latency.keys()].sort().map((k) => {
+    const o = document.createElement("option");
+    o.value = k;
+    o.textContent = k;
+    return o;
+  }));
+  sel.value = state.latencyKey || "";
 }
 
 function onAlert(ev) {
@@ -79,6 +133,7 @@ function handle(ev) {
     case "alert": onAlert(ev); break;
     case "anomaly": onAnomaly(ev); break;
     case "summary": state.current.run = `${ev.run_id || "run"} · ${ev.mode} · ended`; break;
+    case "status": state.status = ev; break;
     default: break;
   }
 }
@@ -166,6 +221,49 @@ function renderAlerts() {
   $("alerts-firing").textContent = state.firing.size ? `(${state.firing.size} firing)` : "";
 }
 
+function row(cells, bad) {
+  const tr = document.createElement("tr");
+  cells.forEach((c, i) => {
+    const td = document.createElement(i === 0 ? "th" : "td");
+    td.textContent = c;
+    if (bad && bad[i]) td.className = "bad";
+    tr.append(td);
+  });
+  return tr;
+}
+
+function renderMonitor() {
+  const st = state.status;
+  if (!st) return;
+  $("monitor-state").textContent = `${st.state} · up ${fmtFix(st.uptime_s, 0)} s`;
+  $("monitor-message").textContent = st.message || "";
+  const rows = [];
+  const r = st.reader;
+  if (r) {
+    rows.push(row(["ring", `${fmtInt(r.frames)} frames`, `${fmtInt(r.dropped_frames)} dropped`,
+      `${fmtInt(r.corrupt_frames)} corrupt`, `${fmtInt(r.undecodable_frames)} undecodable`],
+    [false, false, r.dropped_frames > 0, r.corrupt_frames > 0, r.undecodable_frames > 0]));
+  }
+  if (st.log) rows.push(row(["log", fmtBytes(st.log.frame_bytes), `${fmtBytes(st.log.disk_bytes)} on disk`, "", ""]));
+  for (const s of st.sinks || []) {
+    const reasons = Object.entries(s.drop_reasons || {}).map(([k, v]) => `${k} ${v}`).join(", ");
+    const clients = s.clients && s.clients.length ? `${s.clients.length} client(s), dropped ${s.clients.map((c) => c.dropped).join("/")}` : "";
+    rows.push(row([s.name, `queue ${s.queued}/${s.queue_capacity}`, `${fmtInt(s.dropped)} dropped${reasons ? " (" + reasons + ")" : ""}`, clients, ""],
+      [false, false, s.dropped > 0, false, false]));
+  }
+  $("monitor").replaceChildren(...rows);
+}
+
+function renderResources() {
+  if (!state.resources.size) return;
+  const rows = [row(["pool", "cpu", "stack", "coroutines", "process cpu", "rss"])];
+  const pct = (v) => (v == null ? "–" : Math.round(v) + " %");
+  for (const [pool, r] of state.resources) {
+    rows.push(row([pool, pct(r.cpu_pct), fmtBytes(r.stack_bytes), fmtInt(r.live_coroutines), pct(r.process_cpu_pct), fmtBytes(r.rss_bytes)]));
+  }
+  $("resources").replaceChildren(...rows);
+}
+
 function render() {
   state.dirty = false;
   const c = state.current;
@@ -178,10 +276,13 @@ function render() {
   $("p99").textContent = fmtUs(c.p99);
   charts.throughput.setData(state.throughput);
   charts.ratios.setData(state.ratios);
-  charts.latency.setData(state.latency);
+  renderLatencySelect();
+  charts.latency.setData(state.latency.get(state.latencyKey) || [[], [], [], [], []]);
   renderHeatmap();
   renderKpis();
   renderAlerts();
+  renderMonitor();
+  renderResources();
 }
 
 function scheduleRender() {
@@ -219,4 +320,8 @@ function connect() {
 }
 
 initCharts();
+$("latency-select").addEventListener("change", (e) => {
+  state.latencyKey = e.target.value;
+  scheduleRender();
+});
 connect();
