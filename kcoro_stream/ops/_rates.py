@@ -16,7 +16,9 @@ at ``RunStarted``) and last snapshot L, ``span = L.ts_ns - B.ts_ns`` and
 
 A ratio with a zero denominator, or a rate of a pool without such counters,
 is null. Deltas, totals and ``span_ns`` are in ``extra`` so a consumer can
-re-aggregate exactly; channel totals/deltas use the old monitor's names.
+re-aggregate exactly; channel totals/deltas use the old monitor's names, and
+a channel pool's ``extra`` carries ``producers``/``consumers`` from the run's
+config when it has them.
 One Sample per pool (``RunStarted.config["pools"]``), else one for "all".
 ``ts_ns`` is the last snapshot's time; ``partial`` is set when the window
 overlaps a ring loss. Samples that arrive already derived (old recordings)
@@ -234,6 +236,10 @@ def _pool_fields(
         extra["capacity"] = sum(c.capacity for c in chans)
         extra["closed"] = all(c.flags & CHANNEL_FLAG_CLOSED for c in chans)
         extra["ptr_mode"] = bool(first.flags & CHANNEL_FLAG_PTR)
+        config = win.run.config if win.run is not None else {}
+        for key in ("producers", "consumers"):  # the workload's shape (kcoro_mon -j wrote it)
+            if isinstance(config.get(key), int):
+                extra[key] = config[key]
     depth = [g for (n, p), g in win.gauges.items() if n == "inject_depth" and (pool is None or p == pool)]
     if depth:
         f["inject_depth"] = float(sum(g[0] for g in depth))
