@@ -38,7 +38,7 @@ from ..ingest import DEFAULT_RING_BYTES, ChildProducer, Ingester, ProducerOutcom
 from ..ingest._ring import RingInfo
 from ._base import Controller, Frames, Source, SourceContext, SourceOutcome
 from ._child import WATCH_ENV
-from ._process import last_line, pump_stderr, watch_signals
+from ._process import flush_held, last_line, pump_stderr, watch_signals
 from ._registry import register
 
 __all__ = ["RING_ENV", "LaunchConfig", "LaunchSource", "RingController"]
@@ -47,6 +47,9 @@ RING_ENV = "KCORO_STREAM_RING"
 INTERVAL_ENV = "KCORO_STREAM_INTERVAL_NS"
 RING_PLACEHOLDER = "{ring}"
 STOP_GRACE_S = 3.0
+# The child's stderr is held back until its first frame (or this long): a flag error
+# before any frame is printed once, as the run's error, not also as the child's line.
+HOLD_STDERR_S = 1.0
 
 
 class LaunchConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -121,7 +124,11 @@ def producer_command(cfg: LaunchConfig, mode: str, ring: str) -> list[str]:
     """The child's argv for ``cfg`` on ``ring``."""
     if cfg.producer == "exec":
         return [a.replace(RING_PLACEHOLDER, ring) for a in cfg.command]
-    cmd = [sys.executable, "-m", f"kcoro_stream.sources.{cfg.producer}", "--ring", ring]
+    # -P: the current directory is not put on the child's sys.path, so the installed
+    # kcoro_stream always wins over a checkout's kcoro_stream/ (which has no built
+    # extensions when the package was installed with `pip install .`). Not -I: that
+    # would also drop PYTHONPATH, which a run from a source tree may rely on.
+    cmd = [sys.executable, "-P", "-m", f"kcoro_stream.sources.{cfg.producer}", "--ring", ring]
     cmd += ["--interval-ms", str(max(1, round(cfg.interval_ms)))]
     if cfg.duration_s is not None:
         d = cfg.duration_s if cfg.producer == "bench" else max(1, round(cfg.duration_s))
@@ -223,8 +230,10 @@ class LaunchSource(Source):
                 if cfg.producer == "exec" and cfg.duration_s is not None:
                     nursery.start_soon(self._stop_after, cfg.duration_s)
                 assert proc.stderr is not None
-                pumped = trio.Event()
-                nursery.start_soon(pump_stderr, proc.stderr, tail, pumped)
+                pumped, started = trio.Event(), trio.Event()
+                held: list[str] = []
+                nursery.start_soon(pump_stderr, proc.stderr, tail, pumped, 20, started, held)
+                nursery.start_soon(_release_when_started, ingester, started)
                 result = await ingester.run()
                 with trio.move_on_after(5):
                     await proc.wait()
@@ -236,7 +245,10 @@ class LaunchSource(Source):
                 nursery.cancel_scope.cancel()
             self._ctl.ingester = None
             delivered = ingester.statistics().frames
-            return _outcome(result, proc, child, tail), delivered
+            outcome = _outcome(result, proc, child, tail)
+            # a refused flag: its line is the run's error message, printed once by the CLI
+            flush_held(held, drop_last=outcome.exit_status == 2 and delivered == 0)
+            return outcome, delivered
         finally:
             self.ring_info = ring.info()
             self._done_stats = ring.statistics()
@@ -246,6 +258,14 @@ class LaunchSource(Source):
     async def _stop_after(self, seconds: float) -> None:
         await trio.sleep(seconds)
         self._ctl.stop()
+
+
+async def _release_when_started(ingester: Ingester, started: trio.Event) -> None:
+    """Set ``started`` at the child's first frame, or after HOLD_STDERR_S."""
+    with trio.move_on_after(HOLD_STDERR_S):
+        while ingester.statistics().frames == 0:
+            await trio.sleep(0.01)
+    started.set()
 
 
 def _outcome(
