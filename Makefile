@@ -58,12 +58,12 @@ $(BIN)/python:
 
 # Editable install: builds the cffi extensions (ring reader, benchmark runtime).
 $(RUN_STAMP): $(BUILD_INPUTS) | $(BIN)/python
-	@echo "building kcoro-stream into $(VENV) (log: $(LOGS)/pip-run.log)"
+	@mkdir -p $(LOGS); echo "building kcoro-stream into $(VENV) (log: $(LOGS)/pip-run.log)"
 	@$(BIN)/pip install -e . >$(LOGS)/pip-run.log 2>&1 || { cat $(LOGS)/pip-run.log; exit 1; }
 	@touch $@
 
 $(TEST_STAMP): $(BUILD_INPUTS) | $(BIN)/python
-	@echo "building kcoro-stream with its test tools into $(VENV) (log: $(LOGS)/pip-test.log)"
+	@mkdir -p $(LOGS); echo "building kcoro-stream with its test tools into $(VENV) (log: $(LOGS)/pip-test.log)"
 	@$(BIN)/pip install -e '.[test]' >$(LOGS)/pip-test.log 2>&1 || { cat $(LOGS)/pip-test.log; exit 1; }
 	@touch $@ $(RUN_STAMP)
 
