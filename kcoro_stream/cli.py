@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import trio
 
 from .errors import KcoroStreamError, UsageError
 
@@ -32,6 +31,8 @@ def _fail(msg: str, code: int) -> None:
 
 def _first_error(e: BaseException) -> BaseException:
     """The most telling error inside (possibly nested) exception groups."""
+    import trio  # here, not at the top: `--help` and usage errors never pay for importing trio
+
     if isinstance(e, BaseExceptionGroup):
         inner = [_first_error(x) for x in e.exceptions]
         for x in inner:
@@ -68,6 +69,8 @@ def _wants_tui(specs: list[Any]) -> bool:
 
 def _run(derive: Any, source: Any, opts: Any) -> None:
     """The run loop under trio, or with the dashboard hosting trio as a guest when a tui sink is used."""
+    import trio
+
     from .runloop import run
 
     if not _wants_tui(opts.sinks):
