@@ -171,7 +171,7 @@ def _sink_options(f: Callable[..., Any]) -> Callable[..., Any]:
             "outs",
             multiple=True,
             metavar="PATH",
-            help="Also write derived events to PATH (.ndjson/.csv, + .gz/.zst).",
+            help="Write derived events to PATH (.ndjson/.csv, + .gz/.zst); stdout then only with --stdout.",
         ),
         click.option(
             "--sink",
@@ -312,7 +312,7 @@ class _ExecCommand(click.Command):
 class _IntIn(click.ParamType):
     """An integer in [lo, hi] (optionally a power of two); the error reads like the C parser's."""
 
-    name = "integer"
+    name = "n"  # shown as N in --help
 
     def __init__(self, lo: int, hi: int, power_of_two: bool = False) -> None:
         self.lo, self.hi, self.power_of_two = lo, hi, power_of_two
