@@ -530,3 +530,28 @@ def test_default_pipeline_leaves_the_source_to_the_flags() -> None:
     p = load_pipeline(resolve_pipeline("default"))
     assert p.source is None
     assert launch_config(p, mode="dual").mode == "dual"
+
+
+# Modules printed at exit (a probe around the real command line).
+_PROBE = (
+    "import atexit, json, sys\n"
+    "atexit.register(lambda: print(json.dumps(sorted(sys.modules)), file=sys.stderr))\n"
+    "sys.argv = ['kcoro-stream', *sys.argv[1:]]\n"
+    "from kcoro_stream.cli import main\n"
+    "main()\n"
+)
+
+
+def _modules_after(*args: str) -> set[str]:
+    r = subprocess.run([sys.executable, "-c", _PROBE, *args], capture_output=True, text=True, timeout=120)
+    return {m.split(".")[0] for m in json.loads(r.stderr.strip().splitlines()[-1])}
+
+
+def test_help_and_plain_runs_import_only_what_they_use(tmp_path: Path) -> None:
+    """--help imports no trio; a run without surfaces imports no textual, prometheus_client, hypercorn."""
+    assert "trio" not in _modules_after("--help")
+    plain = _modules_after(
+        "run", "--producer", "synthetic", "-d", "0.3", "--no-tui", "--no-log", "--no-stdout"
+    )
+    assert "trio" in plain  # it did run
+    assert not plain & {"textual", "prometheus_client", "hypercorn"}
