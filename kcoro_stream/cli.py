@@ -355,6 +355,7 @@ BENCH_FLAG_OPTIONS: tuple[tuple[str, str], ...] = (
     ("--adaptive", "Widen the sampling interval while counters are stable."),
 )
 MAX_WORKERS = 64  # KCR_MAX_WORKERS in native/runtime/kcr.h
+MAX_BENCH_DURATION_S = 86400  # the benchmark's --duration range is [0, 86400]
 
 
 def _dest(flags: tuple[str, ...]) -> str:
@@ -444,10 +445,16 @@ def run(ctx: click.Context, pipeline: str | None, **kw: Any) -> None:
         if isinstance(p.source, AttachConfig):
             return p.derive, p.source, opts
         interval = _duration(kw["interval"])
+        duration = _duration(kw["duration"])
+        if not command:  # the bundled producers' limits (native/bench/cli.c), checked before the start
+            if interval is not None and not 0.001 <= interval <= 60:
+                raise UsageError(f"--interval: expected 1ms to 60s, got {kw['interval']!r}")
+            if duration is not None and duration > MAX_BENCH_DURATION_S:
+                raise UsageError(f"--duration: expected at most 24h (86400 s), got {kw['duration']!r}")
         source = launch_config(
             p,
             mode=kw["mode"],
-            duration_s=_duration(kw["duration"]),
+            duration_s=duration,
             interval_ms=None if interval is None else interval * 1000,
             producer=kw["producer"],
             workers=kw["workers"],

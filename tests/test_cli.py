@@ -404,6 +404,8 @@ def test_usage_errors_are_one_line_with_a_hint() -> None:
         ("run", "--latency-sample", "3"): "--latency-sample: expected a power of two, got '3'",
         ("run", "--workers", "0"): "--workers: expected an integer in [1, 64], got '0'",
         ("run", "-m", "fast"): "--mode: 'fast' is not one of",
+        ("run", "--interval", "2m"): "--interval: expected 1ms to 60s, got '2m'",
+        ("run", "-d", "25h"): "--duration: expected at most 24h (86400 s), got '25h'",
         ("replay",): "missing argument LOG (see 'kcoro-stream replay --help')",
         ("nosuchcommand",): "no such command 'nosuchcommand'",
     }
