@@ -225,7 +225,11 @@ def test_sigint_stops_cleanly_with_summary(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(1.5)
+    # A loaded machine may take seconds to start: wait until the log holds more than
+    # one 250 ms window of 10 ms frames (the log flushes at least every second).
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(open_log_frames(run)) < 40:
+        time.sleep(0.05)
     mon.send_signal(signal.SIGINT)
     _, err = mon.communicate(timeout=30)
     assert mon.returncode == 0, err
