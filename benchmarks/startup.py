@@ -4,10 +4,10 @@ Each row is a fresh process, timed from spawn, the median of ``--repeat`` runs:
 
 * ``python -c pass``: the baseline, the interpreter alone;
 * ``kcoro-stream --help``: parse and print help (imports no trio, no pipeline);
-* ``run → first line`` / ``run → first sample``: ``kcoro-stream run --no-log
-  --no-tui`` (the benchmark, default pipeline) until its first NDJSON line and
-  its first ``sample`` line; the first sample closes the first 250 ms window
-  of event time, so ~250 ms of it is the benchmark running;
+* ``run → first sample``: ``kcoro-stream run --no-log --no-tui`` (the
+  benchmark, default pipeline) until its first ``sample`` line, which is its
+  first line; it closes the first 250 ms window of event time, so ~250 ms of
+  it is the benchmark running;
 * the same with the surfaces (``--prometheus`` and ``--websocket`` on free
   local ports), which import prometheus_client and hypercorn.
 
@@ -60,23 +60,21 @@ def time_exit(cmd: list[str]) -> float:
     return time.perf_counter() - t
 
 
-def time_first(cmd: list[str], cwd: Path) -> tuple[float, float]:
-    """(seconds to the first stdout line, seconds to the first sample line)."""
+def time_first(cmd: list[str], cwd: Path) -> float:
+    """Seconds from spawning ``cmd`` to its first sample line."""
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=cwd)
     assert proc.stdout is not None
-    first = sample = 0.0
+    sample = 0.0
     for line in proc.stdout:
-        now = time.perf_counter() - t
-        first = first or now
         if b'"type":"sample"' in line:
-            sample = now
+            sample = time.perf_counter() - t
             break
     proc.terminate()  # a clean stop: the stop record, then the summary
     proc.communicate(timeout=30)
     if not sample:
         raise SystemExit(f"no sample line from {' '.join(cmd)}")
-    return first, sample
+    return sample
 
 
 def imported(args: list[str], cwd: Path) -> list[str]:
@@ -98,12 +96,8 @@ def main() -> None:
     for _ in range(a.repeat):
         rows.setdefault("python -c pass (baseline)", []).append(time_exit([sys.executable, "-c", "pass"]))
         rows.setdefault("kcoro-stream --help", []).append(time_exit([*KS, "--help"]))
-        first, sample = time_first(run, cwd)
-        rows.setdefault("run → first line", []).append(first)
-        rows.setdefault("run → first sample", []).append(sample)
-        first, sample = time_first([*run, *_surfaces()], cwd)
-        rows.setdefault("run + surfaces → first line", []).append(first)
-        rows.setdefault("run + surfaces → first sample", []).append(sample)
+        rows.setdefault("run → first sample", []).append(time_first(run, cwd))
+        rows.setdefault("run + surfaces → first sample", []).append(time_first([*run, *_surfaces()], cwd))
 
     base = statistics.median(rows["python -c pass (baseline)"])
     print(f"startup, median of {a.repeat} fresh processes (python {sys.version.split()[0]})")
