@@ -237,7 +237,7 @@ def _build_options(p: Any, kw: dict[str, Any]) -> Any:
 
 
 # Benchmark flags that are not `run` options: the hint says how to pass them.
-_BENCH_ONLY_FLAGS = ("--channel-kind", "--adaptive-max-ms", "--ring-size", "--summary", "--no-ring")
+_BENCH_ONLY_FLAGS = ("--channel-kind", "--adaptive-max-ms")
 
 
 def _usage_line(e: click.UsageError) -> str:
