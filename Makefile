@@ -1,37 +1,80 @@
 # kcoro-stream — the two commands of the README:
-#   make run    set up (Debian packages, venv, build) and run the default pipeline headless for 3 s
-#   make test   set up and run every test: lint (ruff, mypy), C tests (plain, ASan/UBSan, TSan), pytest
+#   make run    set up what running needs (a C compiler, a venv, the build) and run the default pipeline headless for 3 s
+#   make test   set up what the tests need too (Debian packages, test extras) and run every test:
+#               lint (ruff, mypy), C tests (plain, ASan/UBSan, TSan), pytest
 #   make generate  rewrite the C headers generated from the schema (native/include/kcs_{events,hist}.h)
+#
+# Quiet unless something fails: apt and pip write to build/make-logs/*.log, which is
+# printed when a step fails. Nothing is reinstalled when nothing changed: the install
+# is recorded in a stamp file that depends on pyproject.toml, setup.py and the C sources.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-APT_PACKAGES := build-essential zstd jq tmux prometheus chromium chromium-driver
+LOGS   := build/make-logs
+# Debian packages: running needs a C compiler (the cffi build); the tests drive
+# real tools (jq, zstd, tmux, Prometheus, Chromium).
+RUN_APT  := build-essential
+TEST_APT := $(RUN_APT) zstd jq tmux prometheus chromium chromium-driver
+# Wait this long for another apt/dpkg (unattended-upgrades, a colleague) to let go of the lock.
+APT_LOCK_TIMEOUT ?= 120
+# Everything the editable install compiles or reads at build time.
+BUILD_INPUTS := pyproject.toml setup.py kcoro_stream/_build_ring.py kcoro_stream/_build_bench.py \
+                $(shell find native/include native/reader native/runtime native/bench -name '*.[ch]' 2>/dev/null)
+RUN_STAMP  := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: all deps setup run test lint test-c test-py bench clean generate
+.PHONY: all deps deps-run deps-test setup setup-test run test lint test-c test-py bench clean generate
 
 all: setup
 
-# Debian packages the tests drive for real (Prometheus, Chromium, tmux, jq, zstd).
-deps:
-	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing Debian packages:$$missing"; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
-	fi
+# apt_install(packages, name): install the missing ones quietly (log printed on failure),
+# waiting up to APT_LOCK_TIMEOUT s for a lock another apt process holds.
+define apt_install
+@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+$(PYTHON) -c 'import ensurepip' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
+if [ -n "$$missing" ]; then \
+  mkdir -p $(LOGS); log=$(LOGS)/apt-$(2).log; \
+  echo "installing Debian packages:$$missing (waits up to $(APT_LOCK_TIMEOUT) s for another apt; log: $$log)"; \
+  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+  APT="$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=$(APT_LOCK_TIMEOUT) -q -y"; \
+  if ! { $$APT update && $$APT install $$missing; } >$$log 2>&1; then \
+    cat $$log; echo "make: apt-get failed (the output above is in $$log)" >&2; exit 1; \
+  fi; \
+fi
+endef
+
+deps-run:
+	$(call apt_install,$(RUN_APT),run)
+
+deps-test:
+	$(call apt_install,$(TEST_APT),test)
+
+deps: deps-test
 
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+	@mkdir -p $(LOGS)
+	@$(PYTHON) -m venv $(VENV) >$(LOGS)/venv.log 2>&1 || { cat $(LOGS)/venv.log; exit 1; }
+	@$(BIN)/pip install -q --upgrade pip >>$(LOGS)/venv.log 2>&1 || { cat $(LOGS)/venv.log; exit 1; }
 
-# Editable install builds the cffi extensions (ring reader, benchmark runtime).
-setup: $(BIN)/python
-	$(BIN)/pip install -q -e '.[test]'
+# Editable install: builds the cffi extensions (ring reader, benchmark runtime).
+$(RUN_STAMP): $(BUILD_INPUTS) | $(BIN)/python
+	@mkdir -p $(LOGS); echo "building kcoro-stream into $(VENV) (log: $(LOGS)/pip-run.log)"
+	@$(BIN)/pip install -e . >$(LOGS)/pip-run.log 2>&1 || { cat $(LOGS)/pip-run.log; exit 1; }
+	@touch $@
 
-run: deps setup
-	$(BIN)/kcoro-stream run pipelines/default.py --duration 3 --no-tui --no-log
+$(TEST_STAMP): $(BUILD_INPUTS) | $(BIN)/python
+	@mkdir -p $(LOGS); echo "building kcoro-stream with its test tools into $(VENV) (log: $(LOGS)/pip-test.log)"
+	@$(BIN)/pip install -e '.[test]' >$(LOGS)/pip-test.log 2>&1 || { cat $(LOGS)/pip-test.log; exit 1; }
+	@touch $@ $(RUN_STAMP)
 
-lint: setup
+setup: deps-run $(RUN_STAMP)
+
+setup-test: deps-test $(TEST_STAMP)
+
+run: setup
+	$(BIN)/kcoro-stream run --duration 3 --no-tui --no-log
+
+lint: setup-test
 	$(BIN)/ruff check kcoro_stream tests benchmarks pipelines
 	$(BIN)/ruff format --check kcoro_stream tests benchmarks pipelines
 	$(BIN)/mypy kcoro_stream
@@ -45,14 +88,14 @@ generate: $(BIN)/python
 test-c:
 	$(MAKE) -C native test asan tsan
 
-test-py: setup
+test-py: setup-test
 	$(BIN)/pytest -q
 
-test: deps setup lint test-c test-py
+test: setup-test lint test-c test-py
 
-bench: setup
+bench: setup-test
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf build dist *.egg-info kcoro_stream/*.so kcoro_stream/_native.c kcoro_stream/_bench.c
+	rm -rf build dist *.egg-info kcoro_stream/*.so kcoro_stream/_native.c kcoro_stream/_bench.c $(RUN_STAMP) $(TEST_STAMP)
 	-$(MAKE) -C native clean

@@ -2,8 +2,10 @@
 
 Every KcoroStreamError becomes one red line on stderr and its exit code;
 anything else is a bug and says so in one line (``KCORO_STREAM_DEBUG=1`` shows
-the traceback). Old kcoro_mon flags (-P -C -N -c -k -s -m -j -H -d) work on
-``run``.
+the traceback); click's own usage errors are one line too, with a hint. Old
+kcoro_mon flags (-P -C -N -c -k -s -m -j -H -d) work on ``run``; the benchmark's
+knobs are ``run`` options whose ranges are checked here, before anything starts
+(the same ranges as native/bench/cli.c; a test compares them).
 """
 
 from __future__ import annotations
@@ -13,12 +15,11 @@ import inspect
 import math
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import click
-import trio
 
 from .errors import KcoroStreamError, UsageError
 
@@ -32,6 +33,8 @@ def _fail(msg: str, code: int) -> None:
 
 def _first_error(e: BaseException) -> BaseException:
     """The most telling error inside (possibly nested) exception groups."""
+    import trio  # here, not at the top: `--help` and usage errors never pay for importing trio
+
     if isinstance(e, BaseExceptionGroup):
         inner = [_first_error(x) for x in e.exceptions]
         for x in inner:
@@ -68,6 +71,8 @@ def _wants_tui(specs: list[Any]) -> bool:
 
 def _run(derive: Any, source: Any, opts: Any) -> None:
     """The run loop under trio, or with the dashboard hosting trio as a guest when a tui sink is used."""
+    import trio
+
     from .runloop import run
 
     if not _wants_tui(opts.sinks):
@@ -177,7 +182,7 @@ def _sink_options(f: Callable[..., Any]) -> Callable[..., Any]:
             "outs",
             multiple=True,
             metavar="PATH",
-            help="Also write derived events to PATH (.ndjson/.csv, + .gz/.zst).",
+            help="Write derived events to PATH (.ndjson/.csv, + .gz/.zst); stdout then only with --stdout.",
         ),
         click.option(
             "--sink",
@@ -187,12 +192,19 @@ def _sink_options(f: Callable[..., Any]) -> Callable[..., Any]:
             help="Add a sink: stdout, ndjson:PATH, csv:PATH, prometheus:H:P, websocket:H:P, tui.",
         ),
         click.option("--only-sinks", is_flag=True, help="Use only --out/--sink sinks, not the file's."),
-        click.option("--no-stdout", is_flag=True, help="Drop the stdout sink."),
         click.option(
+            "--stdout/--no-stdout",
+            "stdout",
+            default=None,
+            help="NDJSON on stdout (default: yes, unless --out or -j PATH writes a file).",
+        ),
+        click.option(
+            "-j",
             "--legacy-json",
+            "--json",
             "legacy_json",
             metavar="PATH",
-            help="Write old kcoro_mon NDJSON field names to PATH (- for stdout).",
+            help="Old kcoro_mon NDJSON (its field names) to PATH (- for stdout).",
         ),
         click.option(
             "--prometheus", metavar="HOST:PORT", help="Serve /metrics (127.0.0.1 unless --allow-remote)."
@@ -220,11 +232,16 @@ def _build_options(p: Any, kw: dict[str, Any]) -> Any:
     from .runloop import RunOptions
 
     specs: list[Any] = [] if kw["only_sinks"] else list(p.sinks)
-    if kw["no_stdout"]:
+    legacy = kw.get("legacy_json")
+    to_stdout = kw["stdout"]
+    if to_stdout is None:  # a file output replaces stdout unless --stdout asks for both
+        to_stdout = not (kw["outs"] or (legacy and legacy != "-"))
+    if not to_stdout:
         specs = [s for s in specs if s != "stdout"]
+    elif kw["stdout"] and "stdout" not in specs:
+        specs.append("stdout")
     specs += [_out_sink(o) for o in kw["outs"]]
     specs += list(kw["sinks"])
-    legacy = kw.get("legacy_json")
     if legacy == "-":
         specs = [s for s in specs if s != "stdout"] + [{"sink": "stdout", "legacy": True}]
     elif legacy:
@@ -237,7 +254,63 @@ def _build_options(p: Any, kw: dict[str, Any]) -> Any:
     return RunOptions(sinks=specs, force=kw["force"])
 
 
-@click.group(context_settings=CONTEXT)
+# Benchmark flags that are not `run` options: the hint says how to pass them.
+_BENCH_ONLY_FLAGS = ("--channel-kind", "--adaptive-max-ms")
+
+
+def _usage_line(e: click.UsageError) -> str:
+    """click's usage error as one line, with a hint."""
+    where = e.ctx.command_path if e.ctx is not None else "kcoro-stream"
+    if isinstance(e, click.NoSuchOption):
+        name = e.option_name.split("=", 1)[0]
+        if e.possibilities:
+            return f"no such option {name} (did you mean {' or '.join(sorted(e.possibilities))}?)"
+        if name in _BENCH_ONLY_FLAGS:
+            return f"no such option {name} (a benchmark flag: pass it as --bench-arg={name}=VALUE)"
+        return f"no such option {name} (see '{where} --help')"
+    if isinstance(e, click.MissingParameter) and e.param is not None:
+        kind = "option" if e.param.param_type_name == "option" else "argument"
+        return f"missing {kind} {_param_name(e.param)} (see '{where} --help')"
+    if isinstance(e, click.BadParameter) and e.param is not None:
+        return f"{_param_name(e.param)}: {e.message.rstrip('.')}"
+    msg = e.format_message().rstrip(".")
+    return f"{msg[:1].lower()}{msg[1:]} (see '{where} --help')"
+
+
+def _param_name(param: click.Parameter) -> str:
+    if param.param_type_name != "option":
+        return param.human_readable_name
+    return max([o for o in param.opts if o.startswith("--")] or param.opts, key=len)
+
+
+class _Cli(click.Group):
+    """The command group; every usage error is one line (see ``_usage_line``), exit 2."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as e:
+            click.echo(e.ctx.get_help() if e.ctx is not None else e.format_message())
+            sys.exit(0)
+        except click.UsageError as e:
+            _fail(_usage_line(e), 2)
+        except click.ClickException as e:
+            _fail(e.format_message(), e.exit_code)
+        except click.Abort:
+            _fail("interrupted", 130)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+@click.group(cls=_Cli, context_settings=CONTEXT)
 @click.version_option(package_name="kcoro-stream")
 def cli() -> None:
     """kcoro-stream: live monitor and telemetry pipeline for the KCoro coroutine runtime."""
@@ -254,8 +327,81 @@ class _ExecCommand(click.Command):
         return super().parse_args(ctx, args)
 
 
+class _IntIn(click.ParamType):
+    """An integer in [lo, hi] (optionally a power of two); the error reads like the C parser's."""
+
+    name = "n"  # shown as N in --help
+
+    def __init__(self, lo: int, hi: int, power_of_two: bool = False) -> None:
+        self.lo, self.hi, self.power_of_two = lo, hi, power_of_two
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        try:
+            v = value if isinstance(value, int) else int(str(value).strip(), 10)
+        except ValueError:
+            v = None
+        if v is None or not self.lo <= v <= self.hi:
+            self.fail(f"expected an integer in [{self.lo}, {self.hi}], got {str(value)!r}", param, ctx)
+        if self.power_of_two and v & (v - 1):
+            self.fail(f"expected a power of two, got {str(value)!r}", param, ctx)
+        return v
+
+
+MODES = ("channel", "tasks", "mixed", "dual")
+
+# The benchmark's knobs as `run` options: (flags, range, help). Ranges and defaults are
+# native/bench/cli.c's (kcs_bench_parse); tests/test_cli.py compares the two.
+BENCH_INT_OPTIONS: tuple[tuple[tuple[str, ...], _IntIn, str], ...] = (
+    (("-P", "--producers"), _IntIn(1, 1024), "(channel) producer coroutines [1]."),
+    (("-C", "--consumers"), _IntIn(1, 1024), "(channel, mixed) consumer coroutines [1]."),
+    (("-N", "--packets"), _IntIn(1, 1_000_000_000), "(channel) packets per producer per cycle [1024]."),
+    (("-c", "--capacity"), _IntIn(0, 1 << 24), "(channel) channel capacity, 0 = rendezvous [1024]."),
+    (("-k", "--packet-size"), _IntIn(1, 65536), "(channel) bytes per packet [64]."),
+    (("-s", "--spin"), _IntIn(0, 1_000_000), "(channel) buffer polls before a blocked op suspends [64]."),
+    (("--batch",), _IntIn(1, 65536), "(tasks, mixed) tasks submitted per wait [64]."),
+    (("--body-cost",), _IntIn(0, 100_000_000), "Work units per task body [0]."),
+    (
+        ("--latency-sample",),
+        _IntIn(1, 1024, power_of_two=True),
+        "Time one task start / message in N (a power of two) [8].",
+    ),
+    (("--seed",), _IntIn(0, (1 << 63) - 1), "Seed for a repeatable run [1]."),
+)
+BENCH_FLAG_OPTIONS: tuple[tuple[str, str], ...] = (
+    ("--zero-copy", "(channel) pointer (zero-copy) channel mode."),
+    ("--imbalanced", "(tasks) all task submissions from worker 0."),
+    ("--adaptive", "Widen the sampling interval while counters are stable."),
+)
+MAX_WORKERS = 64  # KCR_MAX_WORKERS in native/runtime/kcr.h
+
+
+def _dest(flags: tuple[str, ...]) -> str:
+    return max(flags, key=len).lstrip("-").replace("-", "_")
+
+
+def _bench_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    options = [click.option(*flags, type=t, help=h) for flags, t, h in BENCH_INT_OPTIONS]
+    options += [click.option(flag, is_flag=True, default=None, help=h) for flag, h in BENCH_FLAG_OPTIONS]
+    for opt in reversed(options):
+        f = opt(f)
+    return f
+
+
+def _bench_args(kw: dict[str, Any]) -> list[str]:
+    """The benchmark flags the user gave, in the C parser's spelling."""
+    args: list[str] = []
+    for flags, _, _ in BENCH_INT_OPTIONS:
+        value = kw[_dest(flags)]
+        if value is not None:
+            args += [max(flags, key=len), str(value)]
+    for flag, _ in BENCH_FLAG_OPTIONS:
+        if kw[_dest((flag,))]:
+            args.append(flag)
+    return args
+
+
 @cli.command(cls=_ExecCommand, context_settings=CONTEXT)
-@click.argument("pipeline_file", type=click.Path(path_type=Path), required=False)
+@click.argument("pipeline", required=False)
 @click.option(
     "--exec",
     "exec_",
@@ -263,23 +409,16 @@ class _ExecCommand(click.Command):
     help="Launch the program given after -- instead of the benchmark; '{ring}' in its "
     "arguments (and $KCORO_STREAM_RING) is the ring path.",
 )
-@click.option("-d", "--duration", help="Run for this long (3, 2.5s, 250ms); default: the pipeline's.")
-@click.option("-m", "--mode", help="Benchmark mode: channel, tasks, mixed, dual.")
-@click.option("--interval", help="Sampling interval (10ms default).")
+@click.option("-d", "--duration", help="Run for this long (3, 2.5s, 250ms); default: until Ctrl-C.")
+@click.option("-m", "--mode", type=click.Choice(MODES), help="Benchmark workload [channel].")
+@click.option("--interval", help="Sampling interval [10ms].")
 @click.option("--producer", type=click.Choice(["bench", "synthetic"]), help="Which producer to launch.")
-@click.option("-P", "--producers", type=int, help="(channel) producers.")
-@click.option("-C", "--consumers", type=int, help="(channel) consumers.")
-@click.option("-N", "--packets", type=int, help="(channel) packets per run.")
-@click.option("-c", "--capacity", type=int, help="(channel) capacity (0 = rendezvous).")
-@click.option("-k", "--packet-size", type=int, help="(channel) message size in bytes.")
-@click.option("-s", "--spin", type=int, help="(channel) spin iterations before yield.")
-@click.option("--workers", type=int, help="Worker threads (default: online CPUs).")
-@click.option("--seed", type=int, help="Seed for a repeatable run.")
+@click.option("--workers", type=_IntIn(1, MAX_WORKERS), help="Worker threads per pool [online CPUs].")
+@_bench_options
 @click.option(
     "--bench-arg", "bench_args", multiple=True, metavar="ARG", help="Extra producer flag (repeatable)."
 )
-@click.option("-j", "--json", "json_path", metavar="PATH", help="Old monitor: NDJSON path (- for stdout).")
-@click.option("-H", "--headless", is_flag=True, help="Old monitor: no UI, export only.")
+@click.option("-H", "--headless", is_flag=True, help="Old monitor: no UI, export only (--no-tui).")
 @click.option(
     "--log", "log_dir", type=click.Path(path_type=Path), help="Event log directory (default runs/<id>)."
 )
@@ -293,10 +432,11 @@ class _ExecCommand(click.Command):
 )
 @_sink_options
 @click.pass_context
-def run(ctx: click.Context, pipeline_file: Path | None, **kw: Any) -> None:
+def run(ctx: click.Context, pipeline: str | None, **kw: Any) -> None:
     """Run live: launch the benchmark (or any program with --exec), record, derive, fan out.
 
-    PIPELINE_FILE defaults to the default analyses printed to stdout.
+    PIPELINE is a pipeline file, or the name of a shipped one (`kcoro-stream
+    pipelines` lists them); without it, the default pipeline.
     """
     from .pipeline import AttachConfig, launch_config
 
@@ -309,36 +449,28 @@ def run(ctx: click.Context, pipeline_file: Path | None, **kw: Any) -> None:
             raise UsageError(
                 "--exec: give the program after --, e.g. run --exec -- ./my_bench --ring '{ring}'"
             )
-        p = _pipeline_or_default(pipeline_file)
-        if kw["json_path"]:
-            kw["legacy_json"] = kw["legacy_json"] or kw["json_path"]
+        bench_args = _bench_args(kw)
+        if kw["exec_"]:
+            given = [*bench_args[:1], *(f"--{k}" for k in ("mode", "workers") if kw[k] is not None)]
+            if given:
+                raise UsageError(f"{given[0]}: a flag of the bundled benchmark, not of an --exec program")
+        p = _pipeline_or_default(pipeline)
         opts = _build_options(p, kw)
         opts.log_dir = kw["log_dir"]
         opts.no_log = kw["no_log"]
         opts.fsync = kw["fsync"]
         if isinstance(p.source, AttachConfig):
             return p.derive, p.source, opts
-        args: list[str] = []
-        for flag, key in (
-            ("--producers", "producers"),
-            ("--consumers", "consumers"),
-            ("--packets", "packets"),
-            ("--capacity", "capacity"),
-            ("--packet-size", "packet_size"),
-            ("--spin", "spin"),
-            ("--seed", "seed"),
-        ):
-            if kw[key] is not None:
-                args += [flag, str(kw[key])]
         interval = _duration(kw["interval"], "--interval")
+        duration = _duration(kw["duration"], "--duration")
         source = launch_config(
             p,
             mode=kw["mode"],
-            duration_s=_duration(kw["duration"], "--duration"),
+            duration_s=duration,
             interval_ms=None if interval is None else interval * 1000,
             producer=kw["producer"],
             workers=kw["workers"],
-            args=args + list(kw["bench_args"]),
+            args=bench_args + list(kw["bench_args"]),
             command=command,
         )
         return p.derive, source, opts
@@ -349,18 +481,21 @@ def run(ctx: click.Context, pipeline_file: Path | None, **kw: Any) -> None:
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("ring", type=click.Path(path_type=Path))
-@click.argument("pipeline_file", type=click.Path(path_type=Path), required=False)
+@click.argument("pipeline", required=False)
 @click.option(
     "--log", "log_dir", type=click.Path(path_type=Path), help="Event log directory (default runs/<id>)."
 )
 @click.option("--no-log", is_flag=True, help="Do not record an event log.")
 @_sink_options
-def attach(ring: Path, pipeline_file: Path | None, **kw: Any) -> None:
-    """Read a ring that another runtime created (RING is its path)."""
+def attach(ring: Path, pipeline: str | None, **kw: Any) -> None:
+    """Read a ring that another runtime created (RING is its path).
+
+    PIPELINE: a file or a shipped pipeline's name; default: the default pipeline.
+    """
     from .pipeline import AttachConfig
 
     def prepare() -> tuple[Any, Any, Any]:
-        p = _pipeline_or_default(pipeline_file)
+        p = _pipeline_or_default(pipeline)
         opts = _build_options(p, kw)
         opts.log_dir = kw["log_dir"]
         opts.no_log = kw["no_log"]
@@ -370,30 +505,31 @@ def attach(ring: Path, pipeline_file: Path | None, **kw: Any) -> None:
     _run(derive, source, opts)
 
 
-def _pipeline_or_default(path: Path | None) -> Any:
-    from . import ops
-    from .pipeline import Pipeline, load_pipeline
+def _pipeline_or_default(spec: str | None) -> Any:
+    """A pipeline file, a shipped pipeline by name, or (None) the shipped default."""
+    from .pipeline import load_pipeline, resolve_pipeline
 
-    if path is not None:
-        return load_pipeline(path)
-    return Pipeline(derive=ops.default_analyses(), sinks=["stdout"])
+    return load_pipeline(resolve_pipeline(spec))
 
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("log", type=click.Path(path_type=Path))
-@click.argument("pipeline_file", type=click.Path(path_type=Path), required=False)
+@click.argument("pipeline", required=False)
 @click.option("--from", "from_", metavar="T", help="Start T after the recording's first event (e.g. 2s).")
 @click.option("--to", metavar="T", help="Stop T after the recording's first event.")
 @click.option("--speed", default="max", show_default=True, help="Playback speed: max, 1x, 10x, 0.5x.")
 @_sink_options
-def replay(log: Path, pipeline_file: Path | None, **kw: Any) -> None:
-    """Replay a recorded run (or an old kcoro_mon NDJSON file) through a pipeline."""
+def replay(log: Path, pipeline: str | None, **kw: Any) -> None:
+    """Replay a recorded run (or an old kcoro_mon NDJSON file) through a pipeline.
+
+    PIPELINE: a file or a shipped pipeline's name; default: the default pipeline.
+    """
     from .pipeline import LegacyConfig, ReplayConfig
 
     def prepare() -> tuple[Any, Any, Any]:
         if not log.exists():
             raise UsageError(f"{log}: no such run directory or file")
-        p = _pipeline_or_default(pipeline_file)
+        p = _pipeline_or_default(pipeline)
         opts = _build_options(p, kw)
         source: Any
         if log.is_file():
@@ -479,6 +615,18 @@ def validate(file: Path) -> None:
         click.echo(text, err=True)
         sys.exit(1)
     click.echo(text)
+
+
+@cli.command("pipelines", context_settings=CONTEXT)
+def pipelines_() -> None:
+    """The pipelines kcoro-stream ships (run one by name: kcoro-stream run latency)."""
+    from .pipeline import shipped_pipelines
+
+    found = shipped_pipelines()
+    if not found:
+        _fail("this installation ships no pipelines/ (a broken install?)", 1)
+    for name, (_, doc) in found.items():
+        click.echo(f"{name:<10} {doc}")
 
 
 @cli.command("list", context_settings=CONTEXT)

@@ -508,6 +508,8 @@ class ChannelState(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     capacity: int  # summed over the channels
     closed: bool  # every channel closed
     ptr_mode: bool  # pointer (zero-copy) mode
+    producers: int | None = None  # the workload's producers and consumers (RunStarted.config)
+    consumers: int | None = None
 
 
 class Resources(msgspec.Struct, frozen=True, kw_only=True, gc=False):

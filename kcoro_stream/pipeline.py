@@ -17,6 +17,9 @@ A pipeline file is plain Python that defines ``pipeline``::
 ``derive`` one reactivex operator; ``sinks`` sink specs. Command-line flags
 override the source's parameters and the sinks. The run itself is
 ``kcoro_stream.runloop.run``.
+
+Pipelines shipped with kcoro-stream (the top-level ``pipelines/`` folder, also
+packaged) are found by name: ``resolve_pipeline("latency")``; a path is a path.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from typing import Any
 
 import msgspec
 
-from .errors import KcoroStreamError, PipelineError
+from ._shipped import first_doc_line, shipped_files
+from .errors import KcoroStreamError, PipelineError, UsageError
 from .runloop import Derive, RunOptions
 from .sources import AttachConfig, LaunchConfig, LegacyConfig, ReplayConfig, source_for_config
 
@@ -48,7 +52,11 @@ __all__ = [
     "RunOptions",
     "launch_config",
     "load_pipeline",
+    "resolve_pipeline",
+    "shipped_pipelines",
 ]
+
+DEFAULT_PIPELINE = "default"
 
 
 @dataclass
@@ -150,3 +158,25 @@ def _lineno_in(path: Path, exc: BaseException) -> int:
         if frame.filename == str(path):
             line = frame.lineno or 0
     return line
+
+
+def shipped_pipelines() -> dict[str, tuple[Path, str]]:
+    """The pipelines kcoro-stream ships: name → (file, first line of its docstring)."""
+    return {name: (path, first_doc_line(path)) for name, path in shipped_files("pipelines").items()}
+
+
+def resolve_pipeline(spec: str | Path | None) -> Path:
+    """A pipeline argument → its file.
+
+    None is the shipped default pipeline; an existing file, or anything that looks
+    like a path (has a ``/`` or ends in ``.py``), is a path; anything else is the
+    name of a shipped pipeline (``latency`` → ``pipelines/latency.py``).
+    """
+    name = DEFAULT_PIPELINE if spec is None else str(spec)
+    if spec is not None and (Path(name).exists() or "/" in name or name.endswith(".py")):
+        return Path(name)
+    shipped = shipped_files("pipelines")
+    if name in shipped:
+        return shipped[name]
+    known = ", ".join(shipped) or "none: this installation ships no pipelines/"
+    raise UsageError(f"{name}: no such pipeline file or shipped pipeline (shipped: {known})")

@@ -409,7 +409,7 @@ def test_a_bad_mode_leaves_an_existing_output_untouched(tmp_path: Path) -> None:
     out = tmp_path / "k.ndjson"
     out.write_text("good\n")
     r = ks("run", "--mode", "bogus", "--out", str(out), "--force", "--no-tui", "--no-log", cwd=tmp_path)
-    assert r.returncode == 2 and "unknown mode 'bogus'" in one_line_error(r)
+    assert r.returncode == 2 and "--mode: 'bogus' is not one of" in one_line_error(r)
     assert out.read_text() == "good\n"
 
 
@@ -445,3 +445,171 @@ def test_hostile_pipeline_files_are_one_line_errors(tmp_path: Path, body: bytes,
 def test_non_finite_or_out_of_range_intervals_are_usage_errors(tmp_path: Path, value: str) -> None:
     r = ks("run", "--interval", value, "-d", "0.2", "--no-tui", "--no-log", cwd=tmp_path)
     assert r.returncode == 2 and "--interval" in one_line_error(r), r.stderr
+
+
+# ------------------------------------------------- a command line that keeps its promises
+
+
+def test_usage_errors_are_one_line_with_a_hint() -> None:
+    """click's own usage errors: one red line naming the problem and what to do, exit 2."""
+    cases = {
+        ("run", "--batchh", "3"): "no such option --batchh (did you mean --batch?)",
+        ("run", "--channel-kind", "rendezvous"): "pass it as --bench-arg=--channel-kind=VALUE",
+        ("run", "--batch", "0"): "--batch: expected an integer in [1, 65536], got '0'",
+        ("run", "-P", "2000"): "--producers: expected an integer in [1, 1024], got '2000'",
+        ("run", "--latency-sample", "3"): "--latency-sample: expected a power of two, got '3'",
+        ("run", "--workers", "0"): "--workers: expected an integer in [1, 64], got '0'",
+        ("run", "-m", "fast"): "--mode: 'fast' is not one of",
+        ("run", "--interval", "2m"): "--interval: expected 1ms to 60s, got 120000ms",
+        ("run", "-d", "25h"): "--duration: expected 0 to 86400 s, got 90000",
+        ("replay",): "missing argument LOG (see 'kcoro-stream replay --help')",
+        ("nosuchcommand",): "no such command 'nosuchcommand'",
+    }
+    for args, want in cases.items():
+        r = CliRunner().invoke(cli, list(args), prog_name="kcoro-stream")
+        assert r.exit_code == 2, (args, r.output)
+        lines = r.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("kcoro-stream: "), (args, r.output)
+        assert want in lines[0], (args, lines[0])
+
+
+def test_bench_option_ranges_match_the_c_parser() -> None:
+    """Every int option run checks in Python has native/bench/cli.c's range (no second opinion)."""
+    import re
+
+    from kcoro_stream.cli import BENCH_FLAG_OPTIONS, BENCH_INT_OPTIONS, MAX_WORKERS
+
+    src = (ROOT / "native" / "bench" / "cli.c").read_text()
+    case_of = {name: val for name, val in re.findall(r'\{"([a-z-]+)", \w+, 0, (\'.\'|OPT_\w+)\}', src)}
+    ranges = {}
+    for val, lo, hi in re.findall(
+        r"case ('.'|OPT_\w+):\s*(?:\{)?\s*rc = parse_u(?:32|64)\(c, optarg, (\w[\w <>]*), ([^,]+),", src
+    ):
+        ranges[val] = (lo, hi)
+    env = {"KCR_MAX_WORKERS": MAX_WORKERS, "UINT64_MAX": (1 << 64) - 1, "KCS_MIN_DATA_SIZE": 0}
+
+    def value(expr: str) -> int:
+        return int(eval(expr.replace("1u", "1"), {}, env))  # literals like 1u << 24, UINT64_MAX >> 1
+
+    for flags, t, _ in [*BENCH_INT_OPTIONS, (("--workers",), None, "")]:
+        name = max(flags, key=len).lstrip("-")
+        lo, hi = ranges[case_of[name]]
+        want = (value(lo), value(hi))
+        got = (t.lo, t.hi) if t is not None else (1, MAX_WORKERS)
+        assert got == want, f"--{name}: run checks {got}, the C parser {want}"
+    for flag, _ in BENCH_FLAG_OPTIONS:
+        assert f'{{"{flag[2:]}", no_argument' in src
+
+
+def test_bench_knobs_reach_the_benchmark(tmp_path: Path) -> None:
+    """--batch, --body-cost, -P ... are real run options: the run's recorded config shows them."""
+    run = tmp_path / "run"
+    r = ks(
+        "run", "--mode", "mixed", "--duration", "0.3", "--no-tui", "--no-stdout", "--log", str(run),
+        "--batch", "8", "--body-cost", "3", "-P", "2", "-C", "3", "-N", "512", "-c", "16", "-k", "32",
+        "-s", "4", "--latency-sample", "16", "--seed", "7", "--workers", "2", "--imbalanced", "--adaptive",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    started = decode_frame(next(iter(open_log(run).frames())).payload)[0]
+    cfg = started.config
+    want = {
+        "batch": 8, "body_cost": 3, "producers": 2, "consumers": 3, "packets": 512, "capacity": 16,
+        "packet_size": 32, "spin": 4, "latency_sample": 16, "seed": 7, "workers": 2, "imbalanced": True,
+        "adaptive": True, "mode": "mixed",
+    }  # fmt: skip
+    assert {k: cfg[k] for k in want} == want
+
+
+def test_a_refused_benchmark_flag_is_printed_once() -> None:
+    """A C-side flag error (here a combination only the benchmark checks) appears once, exit 2."""
+    r = ks("run", "--mode", "tasks", "--zero-copy", "--duration", "1", "--no-tui", "--no-log")
+    assert r.returncode == 2
+    line = one_line_error(r)
+    assert "--zero-copy: has no channel to apply to in --mode tasks" in line
+    assert r.stderr.count("has no channel to apply to") == 1, r.stderr
+
+
+def test_legacy_json_carries_producers_and_consumers_on_run_replay_attach(tmp_path: Path) -> None:
+    """-j works on run, replay and attach; the old names include producers/consumers (-P/-C)."""
+    run, live = tmp_path / "run", tmp_path / "live.ndjson"
+    r = ks(
+        "run", "-m", "channel", "-P", "2", "-C", "3", "-d", "1", "-H", "--log", str(run), "-j", str(live),
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ""  # -j PATH writes the file; stdout carries nothing (like kcoro_mon -j)
+    rows = [json.loads(ln) for ln in live.read_text().splitlines()]
+    samples = [x for x in rows if "type" not in x]
+    assert samples and all(x["producers"] == 2 and x["consumers"] == 3 for x in samples)
+    r = ks("replay", str(run), "-j", "-")
+    assert r.returncode == 0, r.stderr
+    replayed = [json.loads(ln) for ln in r.stdout.splitlines()]
+    assert replayed == rows  # the same old-format lines from the recording
+    r = ks("replay", str(run), "--json", str(tmp_path / "again.ndjson"), "--no-tui")
+    assert r.returncode == 0 and r.stdout == "", r.stderr
+    r = CliRunner().invoke(cli, ["attach", "--help"])
+    assert "-j, --legacy-json, --json PATH" in r.output
+
+
+def test_replay_out_keeps_stdout_quiet_unless_asked(tmp_path: Path) -> None:
+    """replay --out FILE writes the file only; --stdout asks for both."""
+    run = tmp_path / "run"
+    r = ks("run", "--producer", "synthetic", "-d", "1", "--no-tui", "--no-stdout", "--log", str(run))
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "o.ndjson"
+    r = ks("replay", str(run), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "" and out.read_text().count("\n") >= 3
+    r = ks("replay", str(run), "--out", str(out), "--force", "--stdout")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == out.read_text()
+
+
+def test_shipped_pipelines_by_name_and_listed() -> None:
+    """`kcoro-stream pipelines` lists the shipped files; a name resolves to one, a path stays a path."""
+    from kcoro_stream.pipeline import resolve_pipeline
+
+    r = CliRunner().invoke(cli, ["pipelines"])
+    assert r.exit_code == 0
+    names = [ln.split()[0] for ln in r.output.splitlines()]
+    assert names == sorted(p.stem for p in PIPELINES)
+    assert "Latency pipeline:" in r.output
+    assert resolve_pipeline(None).name == "default.py"
+    assert resolve_pipeline("latency").read_text() == (ROOT / "pipelines" / "latency.py").read_text()
+    assert resolve_pipeline("./latency") == Path("./latency")
+    r = CliRunner().invoke(cli, ["run", "nosuch"])
+    assert r.exit_code == 2
+    assert "nosuch: no such pipeline file or shipped pipeline (shipped: alerts, default, latency)" in r.output
+
+
+def test_default_pipeline_leaves_the_source_to_the_flags() -> None:
+    """The shipped default sets no mode or knobs, so flags (and their defaults) decide."""
+    from kcoro_stream.pipeline import launch_config, load_pipeline, resolve_pipeline
+
+    p = load_pipeline(resolve_pipeline("default"))
+    assert p.source is None
+    assert launch_config(p, mode="dual").mode == "dual"
+
+
+# Modules printed at exit (a probe around the real command line).
+_PROBE = (
+    "import atexit, json, sys\n"
+    "atexit.register(lambda: print(json.dumps(sorted(sys.modules)), file=sys.stderr))\n"
+    "sys.argv = ['kcoro-stream', *sys.argv[1:]]\n"
+    "from kcoro_stream.cli import main\n"
+    "main()\n"
+)
+
+
+def _modules_after(*args: str) -> set[str]:
+    r = subprocess.run([sys.executable, "-c", _PROBE, *args], capture_output=True, text=True, timeout=120)
+    return {m.split(".")[0] for m in json.loads(r.stderr.strip().splitlines()[-1])}
+
+
+def test_help_and_plain_runs_import_only_what_they_use(tmp_path: Path) -> None:
+    """--help imports no trio; a run without surfaces imports no textual, prometheus_client, hypercorn."""
+    assert "trio" not in _modules_after("--help")
+    plain = _modules_after(
+        "run", "--producer", "synthetic", "-d", "0.3", "--no-tui", "--no-log", "--no-stdout"
+    )
+    assert "trio" in plain  # it did run
+    assert not plain & {"textual", "prometheus_client", "hypercorn"}

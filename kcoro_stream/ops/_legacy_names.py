@@ -117,8 +117,16 @@ def _sample(s: Sample) -> dict[str, Any]:
     if s.channel_state is not None:
         st = s.channel_state
         values.update(
-            kind=st.kind, capacity=st.capacity, closed=st.closed, ptr_mode=st.ptr_mode, zref_mode=st.ptr_mode
+            kind=st.kind,
+            capacity=st.capacity,
+            closed=st.closed,
+            ptr_mode=st.ptr_mode,
+            zref_mode=st.ptr_mode,
+            producers=st.producers,
+            consumers=st.consumers,
         )
+    if s.resources is not None and s.resources.process_cpu_pct is not None:
+        values["cpu"] = round(s.resources.process_cpu_pct, 1)
     duration_ms: int | None = s.span_ns // 1_000_000
     old = s.legacy
     if old is not None:

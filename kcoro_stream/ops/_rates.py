@@ -24,7 +24,8 @@ re-aggregate: ``worker_totals``/``worker_deltas`` (:class:`WorkerCounts`),
 ``channel_totals``/``channel_deltas`` (:class:`ChannelCounts`), plus
 ``span_ns``, ``frames``, ``lost_frames``, ``workers``, ``channels``,
 ``channel_state`` and ``inject_depth_mean``/``_max``; gauges the schema does
-not name go to ``gauges``. One Sample per pool (``RunStarted.config["pools"]``),
+not name go to ``gauges``; ``channel_state`` also carries ``producers``/``consumers``
+from the run's config when it has them. One Sample per pool (``RunStarted.config["pools"]``),
 else one for "all". ``ts_ns`` is the last snapshot's time; ``partial`` is set
 when the window overlaps a ring loss. Samples that arrive already derived (old
 recordings) pass through, as do Summary events.
@@ -218,6 +219,9 @@ def _pool_fields(
             capacity=sum(c.capacity for c in chans),
             closed=all(c.flags & CHANNEL_FLAG_CLOSED for c in chans),
             ptr_mode=bool(first.flags & CHANNEL_FLAG_PTR),
+            # the workload's shape, from the run's config (kcoro_mon's -j lines carried it)
+            producers=_config_int(win, "producers"),
+            consumers=_config_int(win, "consumers"),
         )
     depth = [win.gauges[k] for k in gkeys if k[0] == "inject_depth"]
     if depth:
@@ -251,3 +255,8 @@ def _pool_fields(
     if other:
         f["gauges"] = other
     return f
+
+
+def _config_int(win: Window, key: str) -> int | None:
+    value = win.run.config.get(key) if win.run is not None else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

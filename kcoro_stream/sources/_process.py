@@ -3,7 +3,10 @@
 * ``watch_signals``: the first Ctrl-C/SIGTERM asks the source to stop cleanly,
   a second one ends the producer at once.
 * ``pump_stderr``: forwards a child's stderr to ours and keeps its last lines
-  (the child's last words go into the error message when it fails).
+  (the child's last words go into the error message when it fails). With
+  ``hold``, lines wait in ``held`` until the event is set: a child that refuses
+  its flags exits before its first frame, and its one error line then reaches
+  the user once, inside the monitor's own error, not twice.
 """
 
 from __future__ import annotations
@@ -28,23 +31,51 @@ async def watch_signals(stop: Callable[[], None], kill: Callable[[], None]) -> N
                 kill()
 
 
-async def pump_stderr(stream: Any, tail: list[str], done: trio.Event, keep: int = 20) -> None:
-    """Forward the child's stderr to ours line by line, keeping the last ``keep`` lines in ``tail``."""
+async def pump_stderr(
+    stream: Any,
+    tail: list[str],
+    done: trio.Event,
+    keep: int = 20,
+    hold: trio.Event | None = None,
+    held: list[str] | None = None,
+) -> None:
+    """Forward the child's stderr to ours line by line, keeping the last ``keep`` lines in ``tail``.
+
+    While ``hold`` is given and not set, lines go to ``held`` instead of stderr;
+    they are forwarded with the first line after it is set, or left in ``held``
+    for the caller when the stream ends first.
+    """
     buf = b""
+    pending = held if held is not None else []
+
+    def out(text: str) -> None:
+        tail.append(text)
+        del tail[:-keep]
+        if hold is not None and not hold.is_set():
+            pending.append(text)
+            return
+        for ln in pending:
+            print(ln, file=sys.stderr)
+        pending.clear()
+        print(text, file=sys.stderr, flush=True)
+
     try:
         async for chunk in stream:
             buf += chunk
             *lines, buf = buf.split(b"\n")
             for ln in lines:
-                text = ln.decode(errors="replace")
-                tail.append(text)
-                del tail[:-keep]
-                print(text, file=sys.stderr, flush=True)
+                out(ln.decode(errors="replace"))
         if buf:
-            tail.append(buf.decode(errors="replace"))
-            print(tail[-1], file=sys.stderr, flush=True)
+            out(buf.decode(errors="replace"))
     finally:
         done.set()
+
+
+def flush_held(held: list[str], drop_last: bool) -> None:
+    """Print lines ``pump_stderr`` held back; ``drop_last`` when the last one is already in an error."""
+    for ln in held[:-1] if drop_last else held:
+        print(ln, file=sys.stderr, flush=True)
+    held.clear()
 
 
 def last_line(tail: list[str]) -> str:

@@ -38,7 +38,7 @@ from ..ingest import DEFAULT_RING_BYTES, ChildProducer, Ingester, ProducerOutcom
 from ..ingest._ring import RingInfo
 from ._base import Controller, Frames, Source, SourceContext, SourceOutcome
 from ._child import WATCH_ENV
-from ._process import last_line, pump_stderr, watch_signals
+from ._process import flush_held, last_line, pump_stderr, watch_signals
 from ._registry import register
 
 __all__ = ["RING_ENV", "LaunchConfig", "LaunchSource", "RingController"]
@@ -49,6 +49,10 @@ RING_PLACEHOLDER = "{ring}"
 STOP_GRACE_S = 3.0
 BENCH_MODES = ("channel", "tasks", "mixed", "dual")
 BENCH_MAX_WORKERS = 64  # KCR_MAX_WORKERS
+MAX_BENCH_DURATION_S = 86400  # the benchmark's --duration range is [0, 86400]
+# The child's stderr is held back until its first frame (or this long): a flag error
+# before any frame is printed once, as the run's error, not also as the child's line.
+HOLD_STDERR_S = 1.0
 
 
 class LaunchConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -111,10 +115,14 @@ class RingController(Controller):
 
 
 def _check(cfg: LaunchConfig) -> None:
-    if not (cfg.interval_ms > 0 and cfg.interval_ms < 3_600_000):  # also false for nan
-        raise UsageError(f"--interval: must be between 0 and 1h, got {cfg.interval_ms}ms")
-    if cfg.duration_s is not None and not (0 <= cfg.duration_s < 1e9):
-        raise UsageError(f"--duration: must be a non-negative number of seconds, got {cfg.duration_s}")
+    """Every limit the producer would refuse, checked before anything starts (one line each)."""
+    bundled = cfg.producer != "exec"  # the bundled producers' ranges: native/bench/cli.c
+    lo_ms, hi_ms = (1.0, 60_000.0) if bundled else (1e-6, 3_600_000.0)
+    if not lo_ms <= cfg.interval_ms <= hi_ms:  # also false for nan
+        raise UsageError(f"--interval: expected {lo_ms:g}ms to {hi_ms / 1000:g}s, got {cfg.interval_ms:g}ms")
+    max_s = MAX_BENCH_DURATION_S if bundled else 1e9
+    if cfg.duration_s is not None and not 0 <= cfg.duration_s <= max_s:
+        raise UsageError(f"--duration: expected 0 to {max_s:g} s, got {cfg.duration_s:g}")
     if cfg.producer == "bench" and cfg.mode not in BENCH_MODES:
         raise UsageError(f"--mode: unknown mode {cfg.mode!r} (one of {', '.join(BENCH_MODES)})")
     if cfg.producer == "bench" and cfg.workers is not None and not 1 <= cfg.workers <= BENCH_MAX_WORKERS:
@@ -131,7 +139,11 @@ def producer_command(cfg: LaunchConfig, mode: str, ring: str) -> list[str]:
     """The child's argv for ``cfg`` on ``ring``."""
     if cfg.producer == "exec":
         return [a.replace(RING_PLACEHOLDER, ring) for a in cfg.command]
-    cmd = [sys.executable, "-m", f"kcoro_stream.sources.{cfg.producer}", "--ring", ring]
+    # -P: the current directory is not put on the child's sys.path, so the installed
+    # kcoro_stream always wins over a checkout's kcoro_stream/ (which has no built
+    # extensions when the package was installed with `pip install .`). Not -I: that
+    # would also drop PYTHONPATH, which a run from a source tree may rely on.
+    cmd = [sys.executable, "-P", "-m", f"kcoro_stream.sources.{cfg.producer}", "--ring", ring]
     cmd += ["--interval-ms", str(max(1, round(cfg.interval_ms)))]
     if cfg.duration_s is not None:
         d = cfg.duration_s if cfg.producer == "bench" else max(1, round(cfg.duration_s))
@@ -235,8 +247,10 @@ class LaunchSource(Source):
                 if cfg.producer == "exec" and cfg.duration_s is not None:
                     nursery.start_soon(self._stop_after, cfg.duration_s)
                 assert proc.stderr is not None
-                pumped = trio.Event()
-                nursery.start_soon(pump_stderr, proc.stderr, tail, pumped)
+                pumped, started = trio.Event(), trio.Event()
+                held: list[str] = []
+                nursery.start_soon(pump_stderr, proc.stderr, tail, pumped, 20, started, held)
+                nursery.start_soon(_release_when_started, ingester, started)
                 result = await ingester.run()
                 with trio.move_on_after(5):
                     await proc.wait()
@@ -248,7 +262,10 @@ class LaunchSource(Source):
                 nursery.cancel_scope.cancel()
             self._ctl.ingester = None
             delivered = ingester.statistics().frames
-            return _outcome(result, proc, child, tail), delivered
+            outcome = _outcome(result, proc, child, tail)
+            # a refused flag: its line is the run's error message, printed once by the CLI
+            flush_held(held, drop_last=outcome.exit_status == 2 and delivered == 0)
+            return outcome, delivered
         finally:
             self.ring_info = ring.info()
             self._done_stats = ring.statistics()
@@ -262,6 +279,14 @@ class LaunchSource(Source):
 
 def _warn(message: str) -> None:
     print(f"kcoro-stream: warning: {message}", file=sys.stderr, flush=True)
+
+
+async def _release_when_started(ingester: Ingester, started: trio.Event) -> None:
+    """Set ``started`` at the child's first frame, or after HOLD_STDERR_S."""
+    with trio.move_on_after(HOLD_STDERR_S):
+        while ingester.statistics().frames == 0:
+            await trio.sleep(0.01)
+    started.set()
 
 
 def _outcome(

@@ -1,0 +1,306 @@
+"""The README is checked: its commands run, and what it shows is what they print.
+
+* Every ``--flag`` the README mentions is an option of a kcoro-stream command
+  or of the benchmark (``kcoro-stream bench --help``); a renamed flag fails.
+* Every ``kcoro-stream …`` command in a console/sh block parses (click, with
+  ``--help`` appended, so nothing runs) — fast, no benchmark.
+* The slow test runs them all, in order, in an empty directory, with short
+  durations and placeholders filled in (``runs/<id>`` is the run the tour
+  made, ``old_run.ndjson`` a recording from bench_data/, ports are free ones),
+  and compares the *shapes* the README shows with what it sees: the field
+  names of JSON lines, which line types a run emits, the layout of
+  ``log info`` and ``validate`` (numbers, ids, units and parenthesised details
+  aside), and error lines exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from kcoro_stream.cli import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+BIN = Path(sys.executable).parent
+MAX_DURATION = 2.0  # seconds: every documented run is cut to this
+# Line types that appear only when something happens in the run (a rule fires, an outlier).
+CONDITIONAL_TYPES = {"alert", "anomaly"}
+# Flags in the README that belong to other programs, each with its reason.
+FOREIGN_FLAGS = {
+    "--ring": "the example producer's own flag (native/examples/instrument_runtime.c), after --exec --",
+}
+
+
+@dataclass
+class Step:
+    """One command of a README code block, and the output the README shows for it."""
+
+    lang: str  # console | sh
+    lineno: int
+    command: str
+    shown: list[str] = field(default_factory=list)
+
+
+def parse_readme(text: str) -> list[Step]:
+    """The commands of the console and sh blocks, in order."""
+    steps: list[Step] = []
+    lang: str | None = None
+    for n, line in enumerate(text.splitlines(), 1):
+        fence = re.match(r"^```(\w*)\s*$", line)
+        if fence:
+            lang = None if lang is not None else (fence.group(1) or "text")
+            continue
+        if lang == "console":
+            if line.startswith("$ "):
+                steps.append(Step("console", n, line[2:].strip()))
+            elif steps and steps[-1].lang == "console" and line.strip():
+                steps[-1].shown.append(line)
+        elif lang == "sh":
+            cmd = re.sub(r"\s+#\s.*$", "", line).strip()
+            if cmd and not cmd.startswith("#"):
+                steps.append(Step("sh", n, cmd))
+    return steps
+
+
+def shows_error(step: Step) -> bool:
+    """A command the README shows failing (its output is the error line)."""
+    return bool(step.shown) and step.shown[0].startswith("kcoro-stream: ")
+
+
+def documented_flags(text: str) -> dict[str, int]:
+    """Every ``--flag`` the README mentions (outside C and Python code and the error
+    examples, which misspell flags on purpose), with its first line."""
+    examples = {s.lineno for s in parse_readme(text) if shows_error(s)}
+    found: dict[str, int] = {}
+    lang: str | None = None
+    for n, line in enumerate(text.splitlines(), 1):
+        fence = re.match(r"^```(\w*)\s*$", line)
+        if fence:
+            lang = None if lang is not None else (fence.group(1) or "text")
+            continue
+        if lang in ("c", "python") or n in examples or line.startswith("kcoro-stream: "):
+            continue
+        for flag in re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", line):
+            found.setdefault(flag, n)
+    return found
+
+
+def _click_flags(cmd: click.Command) -> set[str]:
+    flags: set[str] = set()
+    for p in cmd.params:
+        flags.update(o for o in [*p.opts, *p.secondary_opts] if o.startswith("--"))
+    if isinstance(cmd, click.Group):
+        for sub in cmd.commands.values():
+            flags |= _click_flags(sub)
+    return flags
+
+
+def _bench_flags() -> set[str]:
+    r = subprocess.run([str(BIN / "kcoro-stream"), "bench", "--help"], capture_output=True, text=True)
+    return set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", r.stdout))
+
+
+def unknown_flags(text: str) -> list[str]:
+    """README flags no command knows: ``README.md:LINE: --flag``."""
+    known = _click_flags(cli) | _bench_flags() | set(FOREIGN_FLAGS) | {"--help"}  # --help: click adds it
+    return [f"README.md:{n}: {flag}" for flag, n in documented_flags(text).items() if flag not in known]
+
+
+def ks_args(command: str) -> list[str] | None:
+    """The arguments of a ``kcoro-stream …`` command (up to a pipe, without a program after --)."""
+    if not command.startswith("kcoro-stream "):
+        return None
+    words = shlex.split(command)
+    words = words[: words.index("|")] if "|" in words else words
+    words = words[: words.index("--")] if "--" in words else words
+    return words[1:]
+
+
+def parses(args: list[str]) -> tuple[bool, str]:
+    """Whether click accepts ``args`` (every option known): ``--help`` appended, nothing runs."""
+    if args and args[0] == "bench":
+        return True, ""  # the benchmark parses its own flags (checked by unknown_flags)
+    r = CliRunner().invoke(cli, [*args, "--help"], prog_name="kcoro-stream")
+    return r.exit_code == 0, r.output.strip()
+
+
+# ------------------------------------------------------------------ fast checks
+
+
+def test_readme_has_commands_to_check() -> None:
+    steps = parse_readme(README.read_text())
+    assert sum(ks_args(s.command) is not None for s in steps) >= 10
+    assert any(s.shown for s in steps)
+
+
+def test_every_documented_flag_exists() -> None:
+    assert unknown_flags(README.read_text()) == []
+
+
+def test_every_readme_command_parses() -> None:
+    bad = []
+    for s in parse_readme(README.read_text()):
+        args = ks_args(s.command)
+        if args is not None and not shows_error(s):
+            ok, out = parses(args)
+            if not ok:
+                bad.append(f"README.md:{s.lineno}: {s.command}: {out}")
+    assert not bad, "\n".join(bad)
+
+
+def test_a_renamed_flag_fails_the_checks() -> None:
+    """Proof the checks can fail: the README with --batch renamed, and a bogus flag in a command."""
+    text = README.read_text()
+    assert "--batch" in text
+    renamed = text.replace("--batch ", "--batches ")
+    assert any(p.endswith(": --batches") for p in unknown_flags(renamed))
+    bogus = parse_readme("```console\n$ kcoro-stream run --mode tasks --no-such-flag 3\n```\n")
+    args = ks_args(bogus[0].command)
+    assert args is not None
+    ok, out = parses(args)
+    assert not ok and "no such option --no-such-flag" in out
+
+
+def test_pipeline_example_loads(tmp_path: Path) -> None:
+    """The README's pipeline file is a valid pipeline."""
+    from kcoro_stream.pipeline import Pipeline, load_pipeline
+
+    text = README.read_text()
+    code = re.search(r"```python\n(.*?)```", text, re.S)
+    assert code is not None
+    f = tmp_path / "mine.py"
+    f.write_text(code.group(1))
+    assert isinstance(load_pipeline(f), Pipeline)
+
+
+# ------------------------------------------------------------ running them all
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _cap_durations(part: str) -> str:
+    def cap(m: re.Match[str]) -> str:
+        return f"{m.group(1)} {min(float(m.group(2)), MAX_DURATION):g}"
+
+    part = re.sub(r"(?<!\S)(-d|--duration) (\d+(?:\.\d+)?)(?!\S)", cap, part)
+    if part.startswith("kcoro-stream run") and not re.search(r"(?<!\S)(-d|--duration) ", part):
+        part = part.replace("kcoro-stream run", "kcoro-stream run --duration 1", 1)
+    return part
+
+
+def runnable(command: str, cwd: Path, ports: dict[str, str]) -> str:
+    """The README command as the test runs it: short, and with its placeholders filled in."""
+    head, sep, program = command.partition(" -- ")  # after --exec --: the program's own arguments
+    if head.startswith(("kcoro-stream run", "kcoro-stream bench")):
+        head = _cap_durations(head)
+    cmd = head.replace(" --tui", " --no-tui") + sep + program
+    if "runs/<id>" in cmd:
+        runs = sorted((cwd / "runs").glob("*"), key=lambda p: p.stat().st_mtime)
+        assert runs, "the README uses runs/<id> before any run recorded one"
+        cmd = cmd.replace("runs/<id>", f"runs/{runs[-1].name}")
+    cmd = cmd.replace("old_run.ndjson", str(ROOT / "bench_data" / "legacy" / "channel_schema2.ndjson"))
+    cmd = re.sub(r"(?<![\w/])native/", f"{ROOT}/native/", cmd)
+    cmd = re.sub(r"make -C native\b", f"make -s -C {ROOT}/native", cmd)
+    for old, new in ports.items():
+        cmd = cmd.replace(old, new)
+    return cmd
+
+
+def _json_keys(line: str) -> tuple[str, ...] | None:
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return None
+    return tuple(obj) if isinstance(obj, dict) else None
+
+
+def _shape(line: str) -> str:
+    s = re.sub(r"\([^)]*\)", "", line)  # parenthesised details (event types, ratios) vary
+    s = re.sub(r"\d{8}-\d{6}-[0-9a-f]{6}", "ID", s)
+    s = re.sub(r"\d{4}-\d\d-\d\dT[\d:.]+Z", "TIME", s)
+    s = re.sub(r"\d+(\.\d+)?", "N", s)
+    s = re.sub(r"\b[KMG]iB\b", "UNIT", s)
+    return " ".join(s.split())
+
+
+def compare(step: Step, out: str) -> list[str]:
+    """What the README shows for ``step`` vs its real output: a list of differences."""
+    shown = [ln for ln in step.shown if ln.strip() != "..."]
+    real = [ln for ln in out.splitlines() if ln.strip()]
+    where = f"README.md:{step.lineno}"
+    if not shown:
+        return []
+    if all(_json_keys(ln) is not None for ln in shown):
+        seen = {_json_keys(ln) for ln in real}
+        return [
+            f"{where}: no line with fields {k}; saw {seen}" for k in map(_json_keys, shown) if k not in seen
+        ]
+    counts = [re.match(r"^\s*\d+ ([a-z_]+)$", ln) for ln in shown]
+    if all(counts):
+        want = {m.group(1) for m in counts if m} - CONDITIONAL_TYPES
+        got = {ln.split()[-1] for ln in real} - CONDITIONAL_TYPES
+        return [] if want == got else [f"{where}: line types {sorted(want)} shown, {sorted(got)} emitted"]
+    a, b = [_shape(ln) for ln in shown], [_shape(ln) for ln in real]
+    return [] if a == b else [f"{where}: layout differs:\n  shown: {a}\n  real:  {b}"]
+
+
+@pytest.mark.slow
+def test_readme_commands_run_and_print_what_it_shows(tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    ports = {":9464": f":{_free_port()}", ":8765": f":{_free_port()}"}
+    problems: list[str] = []
+    ran = 0
+    for step in parse_readme(README.read_text()):
+        runs_it = step.lang == "console" or step.command.startswith(("kcoro-stream ", "make -C native "))
+        if not runs_it:
+            continue  # make run/test themselves, curl and xdg-open against a server already gone
+        cmd = runnable(step.command, tmp_path, ports)
+        r = subprocess.run(
+            ["bash", "-o", "pipefail", "-c", cmd],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        ran += 1
+        where = f"README.md:{step.lineno}: {cmd}"
+        if shows_error(step):
+            if r.returncode != 2 or r.stderr.strip().splitlines() != step.shown:
+                problems.append(f"{where}: exit {r.returncode}, stderr {r.stderr!r}, shown {step.shown}")
+            continue
+        if r.returncode != 0:
+            problems.append(f"{where}: exit {r.returncode}: {r.stderr.strip()[-500:]}")
+            continue
+        problems += compare(step, r.stdout)
+    assert ran >= 15
+    assert not problems, "\n".join(problems)
+
+
+def test_compare_sees_a_changed_shape() -> None:
+    """The output comparison fails on a renamed field, a missing line type, a changed layout."""
+    js = Step("console", 1, "x", ['{"ts":1.5,"tasks_per_sec":2}'])
+    assert compare(js, '{"ts":2.5,"tasks_per_sec":7}\n') == []
+    assert compare(js, '{"ts":2.5,"tasks_per_s":7}\n')
+    types = Step("console", 1, "x", ["      4 kpi", "      2 sample", "      1 alert"])
+    assert compare(types, "   9 kpi\n   5 sample\n") == []  # alert: only when a rule fires
+    assert compare(types, "   9 kpi\n   5 sample\n   1 summary\n")
+    info = Step("console", 1, "x", ["frames     307", "events     4207  (gauge 2100)"])
+    assert compare(info, "frames     12\nevents     99  (tick 99)\n") == []
+    assert compare(info, "frames     12\nevent count 99\n")
