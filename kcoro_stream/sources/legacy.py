@@ -275,8 +275,12 @@ def _convert(obj: dict[str, Any], where: str, st: _RunState) -> Sample | Summary
         depth = _num(obj, "depth", where)
         mem_kb = _num(obj, "mem_kb", where)
         state = None
-        if all(k in obj for k in ChannelState.__struct_fields__):  # schema 2
-            state = ChannelState(**{k: obj[k] for k in ChannelState.__struct_fields__})
+        if all(k in obj for k in ("kind", "capacity", "closed", "ptr_mode")):  # schema 2
+            fields = {k: obj[k] for k in ChannelState.__struct_fields__ if obj.get(k) is not None}
+            try:
+                state = msgspec.convert(fields, ChannelState)
+            except msgspec.ValidationError as e:
+                raise InputError(f"{where}: {e}") from None
         return Sample(
             **common,
             msgs_per_s=pps,

@@ -80,7 +80,7 @@ def test_channel_schema2_fields_are_renamed_and_kept():
     assert s.channel_deltas.zc_recv == d["zref_received_delta"]
     assert s.channel_totals.sends is None  # kcoro_mon did not report sends
     assert s.channel_state == ChannelState(
-        kind=d["kind"], capacity=d["capacity"], closed=False, ptr_mode=False
+        kind=d["kind"], capacity=d["capacity"], closed=False, ptr_mode=False, producers=4, consumers=4
     )
     assert s.resources.rss_bytes == d["mem_kb"] * 1024
     assert s.legacy.rv_zdesc_delta == 0 and s.legacy.schema == 2 and s.legacy.cpu == d["cpu"]
