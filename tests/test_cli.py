@@ -244,9 +244,10 @@ def test_sigint_stops_cleanly_with_summary(tmp_path: Path) -> None:
 
 
 def test_kill_9_of_the_monitor_leaves_a_readable_log(tmp_path: Path) -> None:
-    """kill -9 at random moments: the log opens, reports any torn tail, frames are a gap-free prefix."""
+    """kill -9 at random moments after the first flush, 30 trials: every log opens clean (at most a
+    torn tail, reported), its frames a gap-free prefix, and `log info` reads it."""
     rng = random.Random(7)
-    for trial in range(6):
+    for trial in range(30):
         run = tmp_path / f"run{trial}"
         mon = subprocess.Popen(
             [*KS, "run", str(synth_pipeline(tmp_path)), "--no-tui", "--log", str(run)],
@@ -257,7 +258,7 @@ def test_kill_9_of_the_monitor_leaves_a_readable_log(tmp_path: Path) -> None:
             if any(run.glob("segment-*")):
                 break
             time.sleep(0.005)
-        time.sleep(rng.uniform(0.0, 2.0))
+        time.sleep(rng.uniform(0.0, 1.2))
         mon.kill()
         mon.wait()
         reader = open_log(run)
@@ -268,6 +269,29 @@ def test_kill_9_of_the_monitor_leaves_a_readable_log(tmp_path: Path) -> None:
             assert p.kind == "torn_tail"
         info = ks("log", "info", str(run))
         assert info.returncode == 0, info.stderr
+
+
+def test_kill_9_before_the_first_flush_is_explained(tmp_path: Path) -> None:
+    """Killed before its first flush: no segment, and `log info` says why in one line."""
+    run = tmp_path / "run"
+    mon = subprocess.Popen(
+        [*KS, "run", str(synth_pipeline(tmp_path)), "--no-tui", "--log", str(run)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(2000):  # the run directory exists (lock taken), before any flush
+        if (run / "writer.lock").exists():
+            break
+        time.sleep(0.002)
+    mon.kill()
+    mon.wait()
+    assert (run / "writer.lock").exists() and not any(run.glob("segment-*"))  # killed before the flush
+    info = ks("log", "info", str(run))
+    assert info.returncode == 1
+    assert (
+        "nothing was recorded: the monitor" in one_line_error(info)
+        and "before its first flush" in info.stderr
+    )
 
 
 # --------------------------------------------------------------- CliRunner

@@ -14,6 +14,7 @@ version). Any other bad byte becomes a LogProblem and is never returned as data.
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,8 +66,32 @@ def _list_segments(run_dir: Path) -> list[tuple[int, Path]]:
         raise LogError(f"{run_dir}: cannot list the run directory: {e.strerror}") from None
     segs = sorted((n, p) for p in entries if (n := parse_segment_name(p.name)) is not None)
     if not segs:
-        raise LogError(f"{run_dir}: no log segments (segment-NNNNNN{SEGMENT_SUFFIX}) in the run directory")
+        raise LogError(f"{run_dir}: {_why_no_segments(run_dir)}")
     return segs
+
+
+def _why_no_segments(run_dir: Path) -> str:
+    """A run directory without segments: say whether a writer is still before its first flush,
+    or stopped before it (its ``writer.lock`` tells which), or there never was one."""
+    lock = run_dir / "writer.lock"
+    try:
+        fd = os.open(lock, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return f"no log segments (segment-NNNNNN{SEGMENT_SUFFIX}) in the run directory"
+    try:
+        pid = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return (
+                f"recording in progress (pid {pid}): nothing flushed yet (logs flush at least every second)"
+            )
+        return (
+            f"nothing was recorded: the monitor (pid {pid}) ended before its first flush "
+            "(killed, or the run failed at its start)"
+        )
+    finally:
+        os.close(fd)
 
 
 class LogReader:
