@@ -16,6 +16,8 @@
  * otherwise ticks follow --interval-ms. --frames stops after N frames.
  * --inject-growth N adds N items per tick to the inject-queue depth gauge: a
  * scripted backlog, for testing backpressure analyses end to end.
+ * --step-at T --step-pct P: from tick T on, every worker completes P % of its
+ * usual tasks per tick — a scripted rate step, for testing anomaly detection.
  */
 #include "kcs_events.h"
 
@@ -60,7 +62,7 @@ static void sleep_ns(uint64_t ns) {
 int kcs_synthetic_main(int argc, char **argv) {
     const char *ring_path = NULL;
     uint64_t interval_ms = 10, duration_s = 0, workers = 2, channels = 1, rate = 100, frames = 0,
-             seed = 1, inject_growth = 0;
+             seed = 1, inject_growth = 0, step_at = 0, step_pct = 100;
     int rate_set = 0;
     static const struct option opts[] = {{"ring", required_argument, 0, 'r'},
                                          {"interval-ms", required_argument, 0, 'i'},
@@ -71,6 +73,8 @@ int kcs_synthetic_main(int argc, char **argv) {
                                          {"frames", required_argument, 0, 'n'},
                                          {"seed", required_argument, 0, 's'},
                                          {"inject-growth", required_argument, 0, 'g'},
+                                         {"step-at", required_argument, 0, 'T'},
+                                         {"step-pct", required_argument, 0, 'P'},
                                          {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
@@ -87,6 +91,8 @@ int kcs_synthetic_main(int argc, char **argv) {
         case 'n': rc = parse_u64("frames", optarg, 0, UINT64_MAX / 2, &frames); break;
         case 's': rc = parse_u64("seed", optarg, 1, UINT64_MAX / 2, &seed); break;
         case 'g': rc = parse_u64("inject-growth", optarg, 0, 1000000, &inject_growth); break;
+        case 'T': rc = parse_u64("step-at", optarg, 1, UINT64_MAX / 2, &step_at); break;
+        case 'P': rc = parse_u64("step-pct", optarg, 1, 100000, &step_pct); break;
         default:
             fprintf(stderr, "synthetic_producer: unknown option '%s'\n", argv[optind - 1]);
             return 2;
@@ -187,6 +193,7 @@ int kcs_synthetic_main(int argc, char **argv) {
         }
         for (uint64_t w = 0; w < workers; w++) {
             uint64_t n = 1000 + xorshift(&rng) % 1000;
+            if (step_at && tick >= step_at) n = n * step_pct / 100;
             submitted[w] += n;
             completed[w] += n - (xorshift(&rng) % 8);
             if (completed[w] > submitted[w]) completed[w] = submitted[w];

@@ -106,20 +106,19 @@ def test_a_stopped_child_gets_a_warning_and_ctrl_c_still_ends_the_run(tmp_path: 
     import time
 
     mon = subprocess.Popen(
-        [*KS, "run", "-m", "tasks", "--interval", "20ms", "--no-tui", "--no-log", "--no-stdout"],
+        [*KS, "run", "-m", "tasks", "--interval", "20ms", "--no-tui", "--no-log", "--stdout"],
         cwd=tmp_path,
+        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    child = None
-    for _ in range(500):
-        pids = subprocess.run(["pgrep", "-P", str(mon.pid)], capture_output=True, text=True).stdout.split()
-        if pids:
-            child = int(pids[0])
-            break
-        time.sleep(0.01)
-    assert child is not None
-    time.sleep(0.5)
+    assert mon.stdout is not None
+    assert '"type":' in mon.stdout.readline()  # the run is under way: its benchmark child is up
+    found = subprocess.run(
+        ["pgrep", "-P", str(mon.pid), "-f", "kcoro_stream.sources.bench"], capture_output=True, text=True
+    ).stdout.split()
+    assert len(found) == 1, found
+    child = int(found[0])
     os.kill(child, signal.SIGSTOP)
     assert mon.stderr is not None
     t = time.monotonic()
@@ -127,6 +126,6 @@ def test_a_stopped_child_gets_a_warning_and_ctrl_c_still_ends_the_run(tmp_path: 
     assert "warning: producer" in line and "heartbeat" in line, line
     assert time.monotonic() - t < 3
     mon.send_signal(signal.SIGINT)
-    _, err = mon.communicate(timeout=20)
+    _, err = mon.communicate(timeout=20)  # (stdout is drained here too)
     assert mon.returncode == 1  # the producer never ended its run: it was killed
     assert err.count("kcoro-stream:") == 1 and "SIGKILL" in err, err
