@@ -15,6 +15,13 @@ too (see that file for budgets).
               legacy_events and validate_file           → only InputError
     outputs   open_output on every kind of thing a path can name → only SinkError,
               and FIFOs/devices/symlinks keep their type, no temp file left
+    ring      ring files with forged header fields (positions, sizes, flags,
+              versions) and data areas of random bytes and CRC-valid garbage
+              frames, read to the end by the C reader → only RingError, every
+              read loop ends, every frame returned passes its CRC
+    pipelines pipeline files of random bytes and hostile Python → only PipelineError
+    flags     the values behind every flag: durations, speeds, HOST:PORT, and
+              launch/replay source specs → only UsageError
 """
 
 from __future__ import annotations
@@ -532,9 +539,189 @@ def outputs(examples: int) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+# -------------------------------------------------------------------- ring
+
+_RING_DATA = 1 << 12
+
+
+@st.composite
+def _ring_case(draw: st.DrawFn) -> tuple[dict[str, int], list[tuple[int, bytes]], list[tuple[bytes, bool]]]:
+    """(header field overrides, raw pokes into the data area, frames to lay out first)."""
+    fields = ("write_pos", "read_pos", "flags", "abi_minor", "producer_pid", "next_seq", "heartbeat_ns")
+    big = st.one_of(
+        st.integers(0, 1 << 16), st.integers(0, (1 << 64) - 1), st.sampled_from([0, 1, _RING_DATA, 1 << 63])
+    )
+    overrides = draw(st.dictionaries(st.sampled_from(fields), big, max_size=4))
+    pokes = draw(
+        st.lists(st.tuples(st.integers(0, _RING_DATA - 1), st.binary(min_size=1, max_size=24)), max_size=6)
+    )
+    frames = draw(
+        st.lists(st.tuples(st.one_of(_payloads(), st.binary(max_size=300)), st.booleans()), max_size=12)
+    )
+    return overrides, pokes, frames
+
+
+def ring(examples: int) -> None:
+    from kcoro_stream._native import ffi, lib
+
+    from kcoro_stream.errors import RingError
+    from kcoro_stream.ingest import RingReader
+
+    layout = ffi.new("kcs_ring_layout *")
+    lib.kcs_layout(layout)
+    width = {"flags": 4, "abi_minor": 4, "producer_pid": 4}
+    work = Path(tempfile.mkdtemp(prefix="kcs-fuzz-ring-"))
+    try:
+
+        def case(c: tuple[dict[str, int], list[tuple[int, bytes]], list[tuple[bytes, bool]]]) -> None:
+            overrides, pokes, frames = c
+            path = work / "ring"
+            path.unlink(missing_ok=True)
+            RingReader.create(path, data_size=_RING_DATA).close(unlink=False)
+            data = bytearray()
+            seq = 0
+            for payload, good in frames:  # laid out as a producer would, CRC right or wrong
+                if len(data) + 16 + len(payload) + 8 > _RING_DATA:
+                    break
+                crc = lib.kcs_crc32c_buf(0, payload, len(payload)) ^ (0 if good else 1)
+                data += struct.pack("<IIQ", len(payload), crc, seq) + payload + b"\0" * (-len(payload) % 8)
+                seq += 1
+            with open(path, "r+b") as f:
+                f.seek(layout.header_size)
+                f.write(bytes(data))
+                f.seek(layout.write_pos)
+                f.write(struct.pack("<Q", len(data)))
+                f.seek(layout.next_seq)
+                f.write(struct.pack("<Q", seq))
+                for off, blob in pokes:
+                    f.seek(layout.header_size + off)
+                    f.write(blob[: _RING_DATA - off])
+                for name, value in overrides.items():
+                    n = width.get(name, 8)
+                    f.seek(getattr(layout, name))
+                    f.write((value & ((1 << (8 * n)) - 1)).to_bytes(n, "little"))
+            try:
+                r = RingReader.open(path)
+            except RingError:
+                return
+            try:
+                for _ in range(200):  # a reader loop must end: closed, or nothing more to read
+                    res = r.read()
+                    for i in range(len(res)):
+                        rec = bytes(res.record(i))
+                        payload = bytes(res.payload(i))
+                        assert lib.kcs_crc32c_buf(0, payload, len(payload)) == int.from_bytes(
+                            rec[4:8], "little"
+                        )
+                        try:
+                            decode_frame(payload)
+                        except msgspec.DecodeError:
+                            pass
+                    if res.closed or not len(res):
+                        break
+                else:
+                    raise AssertionError("the reader never ran out of frames")
+                r.finish()
+                r.statistics()
+            finally:
+                r.close(unlink=False)
+
+        _run(case, (_ring_case(),), examples)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# --------------------------------------------------------------- pipelines
+
+_PY_SNIPPETS = [
+    b"import sys\nsys.exit(3)\n",
+    b"raise KeyError('x')\n",
+    b"class B(BaseException): pass\nraise B()\n",
+    b"pipeline = 42\n",
+    b"from kcoro_stream.pipeline import Pipeline\npipeline = Pipeline(source={'source': 'nope'})\n",
+    b"from kcoro_stream.pipeline import Pipeline\npipeline = Pipeline(sinks='stdout')\n",
+    b"from kcoro_stream.pipeline import Pipeline, BenchSource\n"
+    b"pipeline = Pipeline(source=BenchSource(interval_ms=float('nan')))\n",
+    b"def f(:\n",
+    b"\x00\x01",
+    b"\xff\xfe\xfd",
+    b"import os\nx = os.environ['NO_SUCH_VARIABLE_HERE']\n",
+    b"x = 1/0\n",
+]
+
+
+def pipelines(examples: int) -> None:
+    from kcoro_stream.errors import PipelineError
+    from kcoro_stream.pipeline import load_pipeline
+
+    work = Path(tempfile.mkdtemp(prefix="kcs-fuzz-pipe-"))
+    try:
+
+        def case(body: bytes) -> None:
+            path = work / "p.py"
+            path.write_bytes(body)
+            try:
+                load_pipeline(path)
+            except PipelineError as e:
+                assert "\n" not in str(e), str(e)
+
+        text = st.one_of(
+            st.sampled_from(_PY_SNIPPETS),
+            st.binary(max_size=200),
+            st.builds(lambda a, b: a + b, st.sampled_from(_PY_SNIPPETS), st.binary(max_size=40)),
+            st.text(max_size=200).map(lambda t: t.encode("utf-8", "surrogatepass")),
+        )
+        _run(case, (text,), examples)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# ------------------------------------------------------------------- flags
+
+
+def flags(examples: int) -> None:
+    from kcoro_stream.cli import _duration, _speed
+    from kcoro_stream.errors import UsageError
+    from kcoro_stream.sinks._address import split_host_port
+    from kcoro_stream.sources import SourceContext, build_source
+
+    numbers = st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True), st.integers(-(1 << 70), 1 << 70), st.text(max_size=12)
+    )
+
+    def case(text: str, number: Any, which: int) -> None:
+        try:
+            if which == 0:
+                _duration(text, "--duration")
+            elif which == 1:
+                _speed(text)
+            elif which == 2:
+                split_host_port("--prometheus", text, 9464)
+            elif which == 3:
+                build_source(
+                    {"source": "launch", "interval_ms": number, "duration_s": number}, SourceContext()
+                )
+            elif which == 4:
+                build_source({"source": "launch", "workers": number, "mode": text}, SourceContext())
+            else:
+                build_source(
+                    {"source": "replay", "path": "r", "from_s": number, "speed": number}, SourceContext()
+                )
+        except UsageError as e:
+            assert "\n" not in str(e), str(e)
+
+    suffixed = st.builds(
+        lambda n, u: f"{n}{u}", numbers, st.sampled_from(["", "s", "ms", "m", "h", "x", " s", "e9"])
+    )
+    _run(case, (st.one_of(suffixed, st.text(max_size=30)), numbers, st.integers(0, 5)), examples)
+
+
 TARGETS: dict[str, Callable[[int], None]] = {
     "eventlog": eventlog,
     "frames": frames,
     "legacy": legacy,
     "outputs": outputs,
+    "ring": ring,
+    "pipelines": pipelines,
+    "flags": flags,
 }

@@ -30,7 +30,15 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 SCALE = float(os.environ.get("KCORO_FUZZ_SCALE", "1"))
-CI_EXAMPLES = {"eventlog": 2000, "frames": 3000, "legacy": 800, "outputs": 300}
+CI_EXAMPLES = {
+    "eventlog": 2000,
+    "frames": 3000,
+    "legacy": 800,
+    "outputs": 300,
+    "ring": 600,
+    "pipelines": 400,
+    "flags": 1500,
+}
 RSS_BUDGET_KIB = 256 * 1024
 TIMEOUT_S = 240 * max(1.0, SCALE)  # per target; CI's take well under a minute
 
