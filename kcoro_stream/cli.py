@@ -225,6 +225,32 @@ def _build_options(p: Any, kw: dict[str, Any]) -> Any:
     return RunOptions(sinks=specs, force=kw["force"])
 
 
+def _config_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(path_type=Path),
+        metavar="PATH",
+        help="A configuration file (TOML, or JSON by suffix) over the user's and the project's.",
+    )(f)
+
+
+def _apply_config_to_run(ctx: click.Context, kw: dict[str, Any], p: Any, pipeline_file: Path | None) -> Any:
+    """The configuration layers around the pipeline and the flags (kcoro_stream.config)."""
+    from .config import apply_to_run
+
+    return apply_to_run(ctx, kw, p, pipeline_file)
+
+
+def _apply_config_to_replay(kw: dict[str, Any], p: Any, pipeline_file: Path | None, log: Path) -> Any:
+    """The recorded analysis configuration unless --config/a pipeline says otherwise; says which."""
+    from .config import apply_to_replay
+
+    p, said = apply_to_replay(kw, p, pipeline_file, log)
+    click.echo(f"replay: {said}", err=True)
+    return p
+
+
 @click.group(context_settings=CONTEXT)
 @click.version_option(package_name="kcoro-stream")
 def cli() -> None:
@@ -272,6 +298,7 @@ class _ExecCommand(click.Command):
     "--log", "log_dir", type=click.Path(path_type=Path), help="Event log directory (default runs/<id>)."
 )
 @click.option("--no-log", is_flag=True, help="Do not record an event log.")
+@_config_option
 @click.option(
     "--fsync",
     type=click.Choice(["never", "flush", "always"]),
@@ -298,12 +325,14 @@ def run(ctx: click.Context, pipeline_file: Path | None, **kw: Any) -> None:
                 "--exec: give the program after --, e.g. run --exec -- ./my_bench --ring '{ring}'"
             )
         p = _pipeline_or_default(pipeline_file)
+        p, marks = _apply_config_to_run(ctx, kw, p, pipeline_file)
         if kw["json_path"]:
             kw["legacy_json"] = kw["legacy_json"] or kw["json_path"]
         opts = _build_options(p, kw)
         opts.log_dir = kw["log_dir"]
         opts.no_log = kw["no_log"]
         opts.fsync = kw["fsync"]
+        opts.marks = marks
         if isinstance(p.source, AttachConfig):
             return p.derive, p.source, opts
         args: list[str] = []
@@ -373,6 +402,7 @@ def _pipeline_or_default(path: Path | None) -> Any:
 @click.option("--from", "from_", metavar="T", help="Start T after the recording's first event (e.g. 2s).")
 @click.option("--to", metavar="T", help="Stop T after the recording's first event.")
 @click.option("--speed", default="max", show_default=True, help="Playback speed: max, 1x, 10x, 0.5x.")
+@_config_option
 @_sink_options
 def replay(log: Path, pipeline_file: Path | None, **kw: Any) -> None:
     """Replay a recorded run (or an old kcoro_mon NDJSON file) through a pipeline."""
@@ -382,6 +412,7 @@ def replay(log: Path, pipeline_file: Path | None, **kw: Any) -> None:
         if not log.exists():
             raise UsageError(f"{log}: no such run directory or file")
         p = _pipeline_or_default(pipeline_file)
+        p = _apply_config_to_replay(kw, p, pipeline_file, log)
         opts = _build_options(p, kw)
         source: Any
         if log.is_file():
@@ -503,6 +534,40 @@ def bench(args: tuple[str, ...]) -> None:
     from .sources.bench import main as bench_main
 
     sys.exit(bench_main(list(args)))
+
+
+@cli.group("config", context_settings=CONTEXT)
+def config_group() -> None:
+    """The layered configuration: show the effective values and their origins, check a file."""
+
+
+@config_group.command("show")
+@_config_option
+@click.option("--run", "run_dir", type=click.Path(path_type=Path), help="Show what RUN_DIR recorded instead.")
+@click.option("--set-only", is_flag=True, help="Only values that do not come from the defaults.")
+def config_show(config_path: Path | None, run_dir: Path | None, set_only: bool) -> None:
+    """Every value of the effective configuration with its origin (file:line, env, default)."""
+    from .config import Effective, recorded_config, resolve, show_text, standard_layers
+
+    def go() -> str:
+        if run_dir is not None:
+            rec = recorded_config(run_dir)
+            if rec is None or not isinstance(rec.get("config"), dict):
+                raise UsageError(f"{run_dir}: no recorded configuration in this run's log")
+            return show_text(resolve([Effective.from_builtins(rec["config"])]), only_set=set_only)
+        low, high = standard_layers(config_path)
+        return show_text(resolve([*low, *high]), only_set=set_only)
+
+    click.echo(_guard(go))
+
+
+@config_group.command("check")
+@click.argument("file", type=click.Path(path_type=Path))
+def config_check(file: Path) -> None:
+    """Validate a configuration file: unknown keys, types, durations, rules (exit 2 if bad)."""
+    from .config import check_text
+
+    click.echo(_guard(lambda: check_text(file)))
 
 
 def main() -> None:
