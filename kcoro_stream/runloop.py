@@ -107,7 +107,7 @@ class FrameRouter:
                     f"pipeline derive must return an Observable (an operator applied to its input), "
                     f"got {type(derived).__name__}"
                 )
-            out = reactivex.merge(derived, ops.status()(self.subject))
+            out = reactivex.merge(derived, ops.status()(self.subject), ops.marks()(self.subject))
         out.subscribe(on_next=self.outbox.append, on_error=self._on_error, on_completed=self._on_completed)
 
     def _on_error(self, e: Exception) -> None:

@@ -15,6 +15,7 @@ configuration step is needed (the CLI imports it lazily).
 
 from ._apply import (
     RECORD_MARK,
+    activate,
     analyses,
     analysis_kwargs,
     apply_to_replay,
@@ -51,6 +52,7 @@ __all__ = [
     "Effective",
     "Layer",
     "Value",
+    "activate",
     "analyses",
     "analysis_kwargs",
     "apply_to_replay",

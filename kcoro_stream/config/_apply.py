@@ -30,6 +30,7 @@ from ._schema import ANALYSIS_SECTIONS, KpiSection
 
 __all__ = [
     "RECORD_MARK",
+    "activate",
     "analyses",
     "apply_to_replay",
     "apply_to_run",
@@ -91,10 +92,22 @@ def analysis_kwargs(eff: Effective) -> dict[str, Any]:
 
 def build_analyses(eff: Effective) -> Any:
     """``ops.default_analyses`` built from ``eff``; a bad rule or KPI names its origin."""
+    from reactivex import operators as rx
+
     from .. import ops
+    from ..events import Summary
 
     try:
-        return ops.default_analyses(**analysis_kwargs(eff))
+        full = ops.default_analyses(**analysis_kwargs(eff))
+        warmup = eff.get("summary", "warmup")
+        if not warmup:
+            return full
+        # The summary of the same analyses over the run without its warm-up; the rest as usual.
+        tail = ops.default_analyses(**analysis_kwargs(eff))
+        return ops.fan(
+            ops.compose(full, rx.filter(lambda e: not isinstance(e, Summary))),
+            ops.compose(ops.after_warmup(warmup), tail, rx.filter(lambda e: isinstance(e, Summary))),
+        )
     except UsageError as e:
         msg = str(e)
         where = "configuration"
@@ -113,7 +126,8 @@ def build_analyses(eff: Effective) -> Any:
 _active: list[Effective] = []
 
 
-def _set_active(eff: Effective) -> None:
+def activate(eff: Effective) -> None:
+    """Make ``eff`` the configuration config-aware pipeline files (``analyses()``) see."""
     _active[:] = [eff]
 
 
@@ -326,7 +340,7 @@ def apply_to_run(ctx: Any, kw: dict[str, Any], p: Any, pipeline_file: Path | Non
     """
     low, high = standard_layers(kw.get("config_path"))
     eff = resolve([*low, _pipeline_layer(p, pipeline_file), *high, _flag_layer(ctx, kw)])
-    _set_active(eff)
+    activate(eff)
     _write_back(eff, kw)
     if pipeline_file is None:
         p.derive = build_analyses(eff)
@@ -358,7 +372,7 @@ def apply_to_replay(kw: Mapping[str, Any], p: Any, pipeline_file: Path | None, l
         layers = [*low, _pipeline_layer(p, pipeline_file), *high]
         said = f"{log} recorded no configuration: analyses from the current configuration"
     eff = resolve(layers)
-    _set_active(eff)
+    activate(eff)
     if pipeline_file is None:
         p.derive = build_analyses(eff)
         live_pipeline = (recorded or {}).get("pipeline")

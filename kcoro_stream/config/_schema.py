@@ -9,6 +9,7 @@
     [kpi]           (green, yellow) thresholds per KPI
     [backpressure]  slope, windows
     [outliers]      metrics, window, z, mad
+    [summary]       warmup (the first seconds of a run, left out of its summary)
 
 A field's type (with its ``msgspec.Meta`` range) is the validation; a field
 annotated ``Duration`` also takes strings such as ``"250ms"`` or ``"2s"``.
@@ -32,6 +33,7 @@ __all__ = [
     "KpiSection",
     "OutliersSection",
     "RunSection",
+    "SummarySection",
     "WindowSection",
     "is_duration",
 ]
@@ -149,6 +151,12 @@ class OutliersSection(_Section):
     mad: Positive = 3.5
 
 
+class SummarySection(_Section):
+    """The end-of-run summary: ``warmup`` leaves the first seconds after RunStarted out of it."""
+
+    warmup: Duration = 0.0
+
+
 SECTIONS: Final[dict[str, type[_Section]]] = {
     "run": RunSection,
     "bench": BenchSection,
@@ -157,9 +165,10 @@ SECTIONS: Final[dict[str, type[_Section]]] = {
     "kpi": KpiSection,
     "backpressure": BackpressureSection,
     "outliers": OutliersSection,
+    "summary": SummarySection,
 }
 # What a replay takes from a recording (the rest configures how a run is launched).
-ANALYSIS_SECTIONS: Final = ("window", "alerts", "kpi", "backpressure", "outliers")
+ANALYSIS_SECTIONS: Final = ("window", "alerts", "kpi", "backpressure", "outliers", "summary")
 
 
 def is_duration(tp: Any) -> bool:

@@ -32,6 +32,7 @@ from ._invariants import invariants
 from ._jitter import jitter
 from ._kpi import KPI_DEFAULTS, kpi, kpi_thresholds
 from ._legacy_names import to_legacy
+from ._marks import after_warmup, marks
 from ._metrics import METRICS
 from ._outliers import mad_score, outliers, zscore
 from ._rates import rates
@@ -51,6 +52,7 @@ __all__ = [
     "SMOOTHED",
     "Rule",
     "Window",
+    "after_warmup",
     "alerts",
     "backpressure",
     "backpressure_config",
@@ -68,6 +70,7 @@ __all__ = [
     "kpi",
     "kpi_thresholds",
     "mad_score",
+    "marks",
     "outliers",
     "parse_rule",
     "parse_rules",
