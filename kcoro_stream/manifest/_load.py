@@ -190,6 +190,8 @@ def _settings(path: Path, node: dict[str, Any], *, is_defaults: bool) -> tuple[L
     layer = Layer("manifest")
     own: dict[str, Any] = {}
     for k, v in node.items():
+        if k in ("name", "matrix", "exclude") and not is_defaults:
+            continue  # the step's own structure, read by _expand
         where = f"{path}:{_pos(node, k)}"
         if is_defaults and k not in STEP_KEYS[1:]:
             raise UsageError(f"{where}: unknown key {k!r} in defaults{_hint(k, STEP_KEYS[1:])}")
@@ -231,8 +233,7 @@ def _expand(
     path: Path, defaults: dict[str, Any], step: dict[str, Any], name: str, low: list[Layer], high: list[Layer]
 ) -> list[PlannedRun]:
     dlayer, down = _settings(path, defaults, is_defaults=True)
-    body = {k: v for k, v in step.items() if k not in ("name", "matrix", "exclude")}
-    slayer, sown = _settings(path, body, is_defaults=False)
+    slayer, sown = _settings(path, step, is_defaults=False)
     own = {**down, **sown}
     combos = [({}, f"{path}:{_pos(step)}")] if "matrix" not in step else _matrix(path, step)
     runs: list[PlannedRun] = []
