@@ -219,3 +219,39 @@ def test_replay_uses_the_recorded_analysis_configuration(tmp_path: Path) -> None
     windows = {json.loads(ln)["window_ns"] for ln in r.stdout.splitlines() if '"type":"sample"' in ln}
     assert windows == {500_000_000}
     assert "overridden by --config kcoro-stream.toml" in r.stderr
+
+
+def test_pipeline_file_sits_between_config_files_and_environment(tmp_path: Path) -> None:
+    """What a pipeline file sets beats ./kcoro-stream.toml; KCORO_STREAM_* beats the pipeline file."""
+    (tmp_path / "kcoro-stream.toml").write_text(
+        '[run]\nmode = "channel"\ninterval = "20ms"\n[window]\nlength = "100ms"\n[outliers]\nz = 9.0\n'
+    )
+    (tmp_path / "p.py").write_text(
+        "from kcoro_stream import config\n"
+        "from kcoro_stream.pipeline import BenchSource, Pipeline\n"
+        "pipeline = Pipeline(source=BenchSource(mode='tasks', producer='synthetic'),\n"
+        "                    derive=config.analyses(window_ms=500), sinks=['stdout'])\n"
+    )
+    r = ks(
+        tmp_path,
+        "run",
+        "p.py",
+        "--duration",
+        "1.2",
+        "--log",
+        "r",
+        env={"KCORO_STREAM_WINDOW_LENGTH": "300ms"},
+    )
+    assert r.returncode == 0, r.stderr
+    windows = {json.loads(ln)["window_ns"] for ln in r.stdout.splitlines() if '"type":"sample"' in ln}
+    assert windows == {300_000_000}  # env > pipeline
+    rec = recorded_config(tmp_path / "r")
+    assert rec is not None
+    c = rec["config"]
+    assert c["run"]["mode"] == {"value": "tasks", "origin": "pipeline p.py"}
+    assert c["run"]["interval"] == {"value": 0.02, "origin": "kcoro-stream.toml:3"}
+    assert c["window"]["length"] == {"value": 0.3, "origin": "env KCORO_STREAM_WINDOW_LENGTH"}
+    assert c["outliers"]["z"] == {"value": 9.0, "origin": "kcoro-stream.toml:7"}
+    r = ks(tmp_path, "run", "p.py", "--duration", "1.2", "--no-log")
+    windows = {json.loads(ln)["window_ns"] for ln in r.stdout.splitlines() if '"type":"sample"' in ln}
+    assert windows == {500_000_000}  # pipeline > project file

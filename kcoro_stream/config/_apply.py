@@ -271,7 +271,12 @@ def _flag_layer(ctx: Any, kw: Mapping[str, Any]) -> Layer:
         flag = "--" + name.replace("_", "-").replace("outs", "out").replace("sinks", "sink")
         if name == "log_dir":
             flag = "--log"
-        layer.values[(sec, key)] = Value(check_value(sec, key, value, flag), f"flag {flag}")
+        if name == "tui" and value is False:
+            flag = "--no-tui"
+        try:
+            layer.values[(sec, key)] = Value(check_value(sec, key, value, flag), f"flag {flag}")
+        except UsageError:
+            continue  # the command checks its own flags, with the messages it always gave
     return layer
 
 
