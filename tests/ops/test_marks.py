@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from factory import MS, T0, WALL0, drive, run_started, worker
+
 from kcoro_stream import ops
 from kcoro_stream.events import Mark, MarkEvent, RunStarted, encode_json_line
-
-from factory import MS, T0, WALL0, drive, run_started, worker
 
 
 def test_marks_before_run_started_wait_for_its_clock() -> None:
