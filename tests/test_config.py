@@ -6,19 +6,24 @@ import json
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kcoro_stream.config import (
     analysis_kwargs,
     env_layer,
     file_layer,
+    parse_duration,
     project_layer,
     recorded_config,
     resolve,
     standard_layers,
 )
+from kcoro_stream.config._resolve import _toml_lines
 from kcoro_stream.errors import UsageError
 
 KS = [sys.executable, "-m", "kcoro_stream"]
@@ -255,3 +260,42 @@ def test_pipeline_file_sits_between_config_files_and_environment(tmp_path: Path)
     r = ks(tmp_path, "run", "p.py", "--duration", "1.2", "--no-log")
     windows = {json.loads(ln)["window_ns"] for ln in r.stdout.splitlines() if '"type":"sample"' in ln}
     assert windows == {500_000_000}  # pipeline > project file
+
+
+# ------------------------------------------------------------------ properties
+
+_names = st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True)
+_values = st.one_of(
+    st.integers(-5, 5).map(str),
+    st.text("ab =[]{}#\"'", max_size=6).map(lambda s: '"' + s.replace("\\", "").replace('"', "") + '"'),
+    st.lists(st.integers(0, 9).map(str), max_size=3).map(lambda xs: "[\n  " + ",\n  ".join(xs) + "\n]"),
+    st.just('{ a = 1, b = "x = 2" }'),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(_names, st.dictionaries(_names, _values, max_size=4), max_size=4))
+def test_every_key_is_found_on_the_line_it_was_written(doc: dict[str, dict[str, str]]) -> None:
+    """The TOML position scan agrees with where each key was written, arrays and strings notwithstanding."""
+    lines: list[str] = ["# generated"]
+    expected: dict[tuple[str, ...], int] = {}
+    for section, body in doc.items():
+        lines.append(f"[{section}]")
+        expected[(section,)] = len(lines)
+        for key, value in body.items():
+            lines.append(f"{key} = {value}")
+            expected[(section, key)] = len(lines)
+            lines.extend([""] * value.count("\n"))
+            lines[-1 - value.count("\n") :] = (f"{key} = {value}").split("\n")
+    text = "\n".join(lines) + "\n"
+    tomllib.loads(text)  # the generator writes valid TOML
+    found = _toml_lines(text)
+    for path, line in expected.items():
+        assert found[path] == line, (path, text)
+
+
+@given(
+    st.floats(0, 1e6, allow_nan=False), st.sampled_from([("ms", 1e-3), ("s", 1.0), ("m", 60.0), ("", 1.0)])
+)
+def test_durations_parse_with_their_unit(x: float, unit: tuple[str, float]) -> None:
+    assert parse_duration(f"{x!r}{unit[0]}") == pytest.approx(x * unit[1])
