@@ -206,3 +206,23 @@ def test_bad_manifests_are_one_line_exit_2_and_nothing_written(tmp_path: Path, c
         assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
         assert f"{m}{where}" in lines[0] and what in lines[0], lines[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_rerun_retries_what_failed_and_force_reruns_what_was_ok(tmp_path: Path) -> None:
+    """A second call skips ok runs (same step, params, repeat) but retries failed ones; --force reruns all."""
+    m = tmp_path / "m.yaml"
+    m.write_text(
+        "defaults: {duration: 0.3s, bench: {workers: 1}}\n"
+        "steps:\n"
+        "  - {name: ok, mode: tasks}\n"
+        "  - {name: bad, mode: channel, bench: {channel_kind: buffered, capacity: 0}}\n"
+    )
+    out = tmp_path / "res"
+    assert ks(tmp_path, "manifest", "run", str(m), "--out-dir", str(out)).returncode == 1
+    first = index(out)["runs"]
+    r = ks(tmp_path, "manifest", "run", str(m), "--out-dir", str(out))
+    assert r.returncode == 1 and "1 run(s), 1 already done, 1 failed" in r.stderr, r.stderr
+    assert index(out)["runs"][0] == first[0]  # type: ignore[index]
+    r = ks(tmp_path, "manifest", "run", str(m), "--out-dir", str(out), "--force")
+    assert r.returncode == 1 and "2 run(s), 0 already done" in r.stderr, r.stderr
+    assert index(out)["runs"][0]["run_id"] != first[0]["run_id"]  # type: ignore[index]
