@@ -370,8 +370,12 @@ def apply_to_replay(kw: Mapping[str, Any], p: Any, pipeline_file: Path | None, l
         low, high = standard_layers(config_path, files=False)
         layers = [base, *low, _pipeline_layer(p, pipeline_file), *high]
         said = f"analyses from the configuration recorded in {log}"
-        if config_path is not None:
-            said += f", overridden by --config {config_path}"
+        over = [f"--config {config_path}"] if config_path is not None else []
+        over += sorted(
+            {v.origin for layer in high for (sec, _), v in layer.values.items() if sec in ANALYSIS_SECTIONS}
+        )
+        if over:
+            said += f", overridden by {', '.join(over)}"
     else:
         low, high = standard_layers(config_path)
         layers = [*low, _pipeline_layer(p, pipeline_file), *high]
