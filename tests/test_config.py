@@ -299,3 +299,18 @@ def test_every_key_is_found_on_the_line_it_was_written(doc: dict[str, dict[str, 
 )
 def test_durations_parse_with_their_unit(x: float, unit: tuple[str, float]) -> None:
     assert parse_duration(f"{x!r}{unit[0]}") == pytest.approx(x * unit[1])
+
+
+def test_run_outputs_from_the_config_and_show_of_a_recorded_run(tmp_path: Path) -> None:
+    """[run] out/no_stdout/log drive the outputs; `config show --run` prints what the run recorded."""
+    (tmp_path / "kcoro-stream.toml").write_text(
+        '[run]\nproducer = "synthetic"\nduration = "0.5s"\nout = ["a.ndjson"]\nno_stdout = true\nlog = "r"\n'
+    )
+    r = ks(tmp_path, "run")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "" and '"type":"summary"' in (tmp_path / "a.ndjson").read_text()
+    r = ks(tmp_path, "config", "show", "--run", "r", "--set-only")
+    assert r.returncode == 0, r.stderr
+    assert 'kcoro-stream.toml:4  run.out = ["a.ndjson"]' in r.stdout
+    r = ks(tmp_path, "run", "--config", "missing.toml")
+    assert r.returncode == 2 and "missing.toml: no such configuration file" in one_line_error(r)

@@ -145,17 +145,17 @@ def _literal_choices(tp: Any) -> list[Any]:
 
 
 def _from_text(text: str, tp: Any) -> Any:
-    """An environment variable's text as the field wants it (lists: JSON or comma-separated)."""
-    origin = getattr(tp, "__origin__", None)
-    wants_list = "list" in repr(tp)
-    if wants_list:
+    """An environment variable's text as the field wants it (lists: JSON or comma-separated).
+
+    Scalars stay text: msgspec's non-strict conversion reads numbers and booleans from it.
+    """
+    if "list" in repr(tp):
         t = text.strip()
         if t.startswith("["):
             return json.loads(t)
         return [x.strip() for x in t.split(",") if x.strip()]
-    if text.strip().lower() in ("", "none", "null") and "None" in repr(tp):
+    if text.strip().lower() in ("none", "null") and "None" in repr(tp):
         return None
-    del origin
     return text
 
 
