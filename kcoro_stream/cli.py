@@ -371,16 +371,20 @@ def run(ctx: click.Context, pipeline_file: Path | None, **kw: Any) -> None:
     "--log", "log_dir", type=click.Path(path_type=Path), help="Event log directory (default runs/<id>)."
 )
 @click.option("--no-log", is_flag=True, help="Do not record an event log.")
+@_config_option
 @_sink_options
-def attach(ring: Path, pipeline_file: Path | None, **kw: Any) -> None:
+@click.pass_context
+def attach(ctx: click.Context, ring: Path, pipeline_file: Path | None, **kw: Any) -> None:
     """Read a ring that another runtime created (RING is its path)."""
     from .pipeline import AttachConfig
 
     def prepare() -> tuple[Any, Any, Any]:
         p = _pipeline_or_default(pipeline_file)
+        p, marks = _apply_config_to_run(ctx, kw, p, pipeline_file)
         opts = _build_options(p, kw)
         opts.log_dir = kw["log_dir"]
         opts.no_log = kw["no_log"]
+        opts.marks = marks
         return p.derive, AttachConfig(path=str(ring)), opts
 
     derive, source, opts = _guard(prepare)

@@ -226,3 +226,34 @@ def test_rerun_retries_what_failed_and_force_reruns_what_was_ok(tmp_path: Path) 
     r = ks(tmp_path, "manifest", "run", str(m), "--out-dir", str(out), "--force")
     assert r.returncode == 1 and "2 run(s), 0 already done" in r.stderr, r.stderr
     assert index(out)["runs"][0]["run_id"] != first[0]["run_id"]  # type: ignore[index]
+
+
+def test_a_progress_line_per_run_on_a_terminal_only(tmp_path: Path) -> None:
+    """stderr a terminal (a pty): one line per run's start and end; piped: only the closing tally."""
+    import pty
+
+    m = tmp_path / "m.yaml"
+    m.write_text(
+        "defaults: {mode: tasks, duration: 0.3s, repeats: 2, bench: {workers: 1}}\nsteps:\n  - name: p\n"
+    )
+    master, slave = pty.openpty()
+    p = subprocess.Popen(
+        [*KS, "manifest", "run", str(m), "--out-dir", "a"],
+        cwd=tmp_path, env=env_for(tmp_path), stdout=subprocess.DEVNULL, stderr=slave,
+    )  # fmt: skip
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    assert p.wait(timeout=60) == 0
+    text = seen.decode()
+    assert "[1/2] p-r1: running" in text and "[2/2] p-r2: ok in" in text, text
+    r = ks(tmp_path, "manifest", "run", str(m), "--out-dir", "b")
+    assert r.returncode == 0 and "running" not in r.stderr and r.stderr.count("\n") == 1, r.stderr
