@@ -103,6 +103,7 @@ def test_matrix_puts_the_knobs_into_each_run_started(tmp_path: Path) -> None:
         assert names[:2] == ["step", "warmup"]
         samples = sum(1 for ln in lines if ln["type"] == "sample")
         assert 0 < x["summary"][0]["samples"] < samples  # the warm-up windows are not in the summary
+        assert x["summary"][0]["duration_s"] <= 1.0 - 0.4 + 0.05
     assert pairs == {(1, 1), (1, 32), (2, 1), (2, 32)}
 
 

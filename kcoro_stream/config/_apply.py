@@ -92,22 +92,12 @@ def analysis_kwargs(eff: Effective) -> dict[str, Any]:
 
 def build_analyses(eff: Effective) -> Any:
     """``ops.default_analyses`` built from ``eff``; a bad rule or KPI names its origin."""
-    from reactivex import operators as rx
-
     from .. import ops
-    from ..events import Summary
 
     try:
         full = ops.default_analyses(**analysis_kwargs(eff))
         warmup = eff.get("summary", "warmup")
-        if not warmup:
-            return full
-        # The summary of the same analyses over the run without its warm-up; the rest as usual.
-        tail = ops.default_analyses(**analysis_kwargs(eff))
-        return ops.fan(
-            ops.compose(full, rx.filter(lambda e: not isinstance(e, Summary))),
-            ops.compose(ops.after_warmup(warmup), tail, rx.filter(lambda e: isinstance(e, Summary))),
-        )
+        return _summary_after_warmup(full, warmup, eff.get("window", "ema_alpha")) if warmup else full
     except UsageError as e:
         msg = str(e)
         where = "configuration"
@@ -119,6 +109,45 @@ def build_analyses(eff: Effective) -> Any:
         elif msg.startswith("smoothing"):
             where = eff.origin("window", "ema_alpha")
         raise UsageError(f"{where}: {msg}") from None
+
+
+def _summary_after_warmup(full: Any, warmup_s: float, ema_alpha: float) -> Any:
+    """``full``'s output, its Summary replaced by one over the Samples whose window starts
+    ``warmup_s`` or more after RunStarted (event time, so a replay cuts at the same place)::
+
+        batches ─┬─ RunStarted.ts_ns + warm-up ─────────────────────────► boundary
+                 └─ full ─┬─ everything but Summary ──────────────────────► out
+                          └─ Samples starting at/after boundary ─ summary ─► out
+    """
+    import reactivex
+    from reactivex import operators as rx
+
+    from .. import ops
+    from ..events import RunStarted, Sample, Summary
+
+    warm_ns = int(warmup_s * 1e9)
+
+    def derive(source: Any) -> Any:
+        boundary: list[int] = []
+
+        def watch(batch: list[Any]) -> None:  # subscribed before the analyses: sees each batch first
+            for ev in batch:
+                if isinstance(ev, RunStarted):
+                    boundary[:] = [ev.ts_ns + warm_ns]
+
+        def after(e: Any) -> bool:
+            if not isinstance(e, Sample) or not boundary:
+                return False
+            return bool(e.ts_ns - (e.extra or {}).get("span_ns", e.window_ns) >= boundary[0])
+
+        source.subscribe(on_next=watch)
+        out = full(source).pipe(rx.share())
+        return reactivex.merge(
+            out.pipe(rx.filter(lambda e: not isinstance(e, Summary))),
+            ops.summary(ema_alpha)(out.pipe(rx.filter(after))),
+        )
+
+    return derive
 
 
 # The configuration the run in progress resolved (set by apply_to_run / apply_to_replay /

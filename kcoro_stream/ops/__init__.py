@@ -32,7 +32,7 @@ from ._invariants import invariants
 from ._jitter import jitter
 from ._kpi import KPI_DEFAULTS, kpi, kpi_thresholds
 from ._legacy_names import to_legacy
-from ._marks import after_warmup, marks
+from ._marks import marks
 from ._metrics import METRICS
 from ._outliers import mad_score, outliers, zscore
 from ._rates import rates
@@ -52,7 +52,6 @@ __all__ = [
     "SMOOTHED",
     "Rule",
     "Window",
-    "after_warmup",
     "alerts",
     "backpressure",
     "backpressure_config",

@@ -1,11 +1,11 @@
-"""marks and after_warmup: Marks become derived lines in event order; a warm-up is cut by event time."""
+"""marks: raw Marks become derived lines in event order, with the run's wall clock."""
 
 from __future__ import annotations
 
 from factory import MS, T0, WALL0, drive, run_started, worker
 
 from kcoro_stream import ops
-from kcoro_stream.events import Mark, MarkEvent, RunStarted, encode_json_line
+from kcoro_stream.events import Mark, MarkEvent, encode_json_line
 
 
 def test_marks_before_run_started_wait_for_its_clock() -> None:
@@ -25,12 +25,3 @@ def test_marks_before_run_started_wait_for_its_clock() -> None:
 def test_marks_without_run_started_still_come_out_at_the_end() -> None:
     out = drive(ops.marks(), [[Mark(7, 0, name="lonely", detail="")]])
     assert [e.name for e in out] == ["lonely"]
-
-
-def test_after_warmup_drops_the_first_seconds_by_event_time() -> None:
-    """Events before RunStarted + warm-up go; RunStarted and Marks stay; later events pass untouched."""
-    mark = Mark(T0 + 1, 0, name="warmup", detail="{}")
-    early, late = worker(T0 + 100 * MS, 0), worker(T0 + 300 * MS, 0)
-    out = drive(ops.after_warmup(0.2), [[run_started()], [mark, early], [late]])
-    assert [type(b[0]) for b in out] == [RunStarted, Mark, type(late)]
-    assert out[1] == [mark] and out[2] == [late]
