@@ -309,7 +309,7 @@ def _flag_layer(ctx: Any, kw: Mapping[str, Any]) -> Layer:
     return layer
 
 
-def _pipeline_layer(p: Any, pipeline_file: Path | None) -> Layer:
+def _pipeline_layer(p: Any, pipeline_file: Path | str | None) -> Layer:
     """What the pipeline file sets explicitly: its source's non-default fields, its analyses' options."""
     from ..sources import LaunchConfig
 
@@ -353,6 +353,8 @@ def _write_back(eff: Effective, kw: dict[str, Any]) -> None:
         elif key == "log":
             value = None if value is None else Path(value)
         kw[name] = value
+    if kw.get("exec_"):
+        return  # --exec runs the user's program: [bench] is the bundled benchmark's, not its
     producer = eff.get("run", "producer")
     extra: list[str] = []
     for key, v in eff.values["bench"].items():
@@ -366,7 +368,9 @@ def _write_back(eff: Effective, kw: dict[str, Any]) -> None:
         kw["bench_args"] = (*extra, *kw.get("bench_args", ()))
 
 
-def apply_to_run(ctx: Any, kw: dict[str, Any], p: Any, pipeline_file: Path | None) -> tuple[Any, list[Mark]]:
+def apply_to_run(
+    ctx: Any, kw: dict[str, Any], p: Any, pipeline_file: Path | str | None
+) -> tuple[Any, list[Mark]]:
     """Resolve every layer for ``kcoro-stream run``; returns (pipeline, marks to log first).
 
     ``kw`` (the command's keyword arguments) gets the configured values that no
@@ -384,7 +388,9 @@ def apply_to_run(ctx: Any, kw: dict[str, Any], p: Any, pipeline_file: Path | Non
     return p, [mark]
 
 
-def apply_to_replay(kw: Mapping[str, Any], p: Any, pipeline_file: Path | None, log: Path) -> tuple[Any, str]:
+def apply_to_replay(
+    kw: Mapping[str, Any], p: Any, pipeline_file: Path | str | None, log: Path
+) -> tuple[Any, str]:
     """Analyses for ``replay``: the recording's configuration unless --config or a pipeline says otherwise.
 
     Returns (pipeline, the one line saying which configuration the replay used).
