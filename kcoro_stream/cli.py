@@ -235,14 +235,16 @@ def _config_option(f: Callable[..., Any]) -> Callable[..., Any]:
     )(f)
 
 
-def _apply_config_to_run(ctx: click.Context, kw: dict[str, Any], p: Any, pipeline_file: Path | None) -> Any:
+def _apply_config_to_run(
+    ctx: click.Context, kw: dict[str, Any], p: Any, pipeline_file: Path | str | None
+) -> Any:
     """The configuration layers around the pipeline and the flags (kcoro_stream.config)."""
     from .config import apply_to_run
 
     return apply_to_run(ctx, kw, p, pipeline_file)
 
 
-def _apply_config_to_replay(kw: dict[str, Any], p: Any, pipeline_file: Path | None, log: Path) -> Any:
+def _apply_config_to_replay(kw: dict[str, Any], p: Any, pipeline_file: Path | str | None, log: Path) -> Any:
     """The recorded analysis configuration unless --config/a pipeline says otherwise; says which."""
     from .config import apply_to_replay
 
