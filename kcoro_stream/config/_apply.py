@@ -138,7 +138,10 @@ def _summary_after_warmup(full: Any, warmup_s: float, ema_alpha: float) -> Any:
         def after(e: Any) -> bool:
             if not isinstance(e, Sample) or not boundary:
                 return False
-            return bool(e.ts_ns - (e.extra or {}).get("span_ns", e.window_ns) >= boundary[0])
+            # the span the window's differences cover: a field from derived schema 4, in
+            # ``extra`` before it (read both, so this survives the schema change)
+            span = getattr(e, "span_ns", 0) or (getattr(e, "extra", None) or {}).get("span_ns", 0)
+            return bool(e.ts_ns - (span or e.window_ns) >= boundary[0])
 
         source.subscribe(on_next=watch)
         out = full(source).pipe(rx.share())
