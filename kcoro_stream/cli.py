@@ -310,6 +310,35 @@ class _Cli(click.Group):
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
+def _config_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(path_type=Path),
+        metavar="PATH",
+        help="A configuration file (TOML, or JSON by suffix) over the user's and the project's.",
+    )(f)
+
+
+def _apply_config_to_run(
+    ctx: click.Context, kw: dict[str, Any], p: Any, pipeline_file: Path | str | None
+) -> Any:
+    """The configuration layers around the pipeline and the flags (kcoro_stream.config)."""
+    from .config import apply_to_run
+
+    return apply_to_run(ctx, kw, p, pipeline_file)
+
+
+def _apply_config_to_replay(
+    kw: dict[str, Any], p: Any, pipeline_file: Path | str | None, log: Path
+) -> tuple[Any, str]:
+    """The recorded analysis configuration unless --config/a pipeline says otherwise, and the line
+    saying which (printed once the replay is known to start)."""
+    from .config import apply_to_replay
+
+    return apply_to_replay(kw, p, pipeline_file, log)
+
+
 @click.group(cls=_Cli, context_settings=CONTEXT)
 @click.version_option(package_name="kcoro-stream")
 def cli() -> None:
@@ -423,6 +452,7 @@ def _bench_args(kw: dict[str, Any]) -> list[str]:
     "--log", "log_dir", type=click.Path(path_type=Path), help="Event log directory (default runs/<id>)."
 )
 @click.option("--no-log", is_flag=True, help="Do not record an event log.")
+@_config_option
 @click.option(
     "--fsync",
     type=click.Choice(["never", "flush", "always"]),
@@ -449,16 +479,18 @@ def run(ctx: click.Context, pipeline: str | None, **kw: Any) -> None:
             raise UsageError(
                 "--exec: give the program after --, e.g. run --exec -- ./my_bench --ring '{ring}'"
             )
+        p = _pipeline_or_default(pipeline)
+        p, marks = _apply_config_to_run(ctx, kw, p, pipeline)
         bench_args = _bench_args(kw)
         if kw["exec_"]:
             given = [*bench_args[:1], *(f"--{k}" for k in ("mode", "workers") if kw[k] is not None)]
             if given:
                 raise UsageError(f"{given[0]}: a flag of the bundled benchmark, not of an --exec program")
-        p = _pipeline_or_default(pipeline)
         opts = _build_options(p, kw)
         opts.log_dir = kw["log_dir"]
         opts.no_log = kw["no_log"]
         opts.fsync = kw["fsync"]
+        opts.marks = marks
         if isinstance(p.source, AttachConfig):
             return p.derive, p.source, opts
         interval = _duration(kw["interval"], "--interval")
@@ -486,8 +518,10 @@ def run(ctx: click.Context, pipeline: str | None, **kw: Any) -> None:
     "--log", "log_dir", type=click.Path(path_type=Path), help="Event log directory (default runs/<id>)."
 )
 @click.option("--no-log", is_flag=True, help="Do not record an event log.")
+@_config_option
 @_sink_options
-def attach(ring: Path, pipeline: str | None, **kw: Any) -> None:
+@click.pass_context
+def attach(ctx: click.Context, ring: Path, pipeline: str | None, **kw: Any) -> None:
     """Read a ring that another runtime created (RING is its path).
 
     PIPELINE: a file or a shipped pipeline's name; default: the default pipeline.
@@ -496,9 +530,11 @@ def attach(ring: Path, pipeline: str | None, **kw: Any) -> None:
 
     def prepare() -> tuple[Any, Any, Any]:
         p = _pipeline_or_default(pipeline)
+        p, marks = _apply_config_to_run(ctx, kw, p, pipeline)
         opts = _build_options(p, kw)
         opts.log_dir = kw["log_dir"]
         opts.no_log = kw["no_log"]
+        opts.marks = marks
         return p.derive, AttachConfig(path=str(ring)), opts
 
     derive, source, opts = _guard(prepare)
@@ -518,6 +554,7 @@ def _pipeline_or_default(spec: str | None) -> Any:
 @click.option("--from", "from_", metavar="T", help="Start T after the recording's first event (e.g. 2s).")
 @click.option("--to", metavar="T", help="Stop T after the recording's first event.")
 @click.option("--speed", default="max", show_default=True, help="Playback speed: max, 1x, 10x, 0.5x.")
+@_config_option
 @_sink_options
 def replay(log: Path, pipeline: str | None, **kw: Any) -> None:
     """Replay a recorded run (or an old kcoro_mon NDJSON file) through a pipeline.
@@ -526,25 +563,30 @@ def replay(log: Path, pipeline: str | None, **kw: Any) -> None:
     """
     from .pipeline import LegacyConfig, ReplayConfig
 
-    def prepare() -> tuple[Any, Any, Any]:
+    from .sources.replay import check_bounds
+
+    def prepare() -> tuple[Any, Any, Any, str | None]:
         if not log.exists():
             raise UsageError(f"{log}: no such run directory or file")
         p = _pipeline_or_default(pipeline)
+        p, said = _apply_config_to_replay(kw, p, pipeline, log)
         opts = _build_options(p, kw)
         source: Any
         if log.is_file():
-            source = LegacyConfig(path=str(log))
-        else:
-            source = ReplayConfig(
-                path=str(log),
-                from_s=_duration(kw["from_"], "--from"),
-                to_s=_duration(kw["to"], "--to"),
-                speed=_speed(kw["speed"]),
-                progress=True,
-            )
-        return p.derive, source, opts
+            return p.derive, LegacyConfig(path=str(log)), opts, None  # old kcoro_mon lines: no configuration
+        source = ReplayConfig(
+            path=str(log),
+            from_s=_duration(kw["from_"], "--from"),
+            to_s=_duration(kw["to"], "--to"),
+            speed=_speed(kw["speed"]),
+            progress=True,
+        )
+        check_bounds(source.from_s, source.to_s)
+        return p.derive, source, opts, said
 
-    derive, source, opts = _guard(prepare)
+    derive, source, opts, said = _guard(prepare)
+    if said:
+        click.echo(f"replay: {said}", err=True)
     _run(derive, source, opts)
 
 
@@ -667,6 +709,96 @@ def bench(args: tuple[str, ...]) -> None:
     from .sources.bench import main as bench_main
 
     sys.exit(bench_main(list(args)))
+
+
+@cli.group("config", context_settings=CONTEXT)
+def config_group() -> None:
+    """The layered configuration: show the effective values and their origins, check a file."""
+
+
+@config_group.command("show")
+@_config_option
+@click.option("--run", "run_dir", type=click.Path(path_type=Path), help="Show what RUN_DIR recorded instead.")
+@click.option("--set-only", is_flag=True, help="Only values that do not come from the defaults.")
+def config_show(config_path: Path | None, run_dir: Path | None, set_only: bool) -> None:
+    """Every value of the effective configuration with its origin (file:line, env, default)."""
+    from .config import Effective, recorded_config, resolve, show_text, standard_layers
+
+    def go() -> str:
+        if run_dir is not None:
+            rec = recorded_config(run_dir)
+            if rec is None or not isinstance(rec.get("config"), dict):
+                raise UsageError(f"{run_dir}: no recorded configuration in this run's log")
+            return show_text(resolve([Effective.from_builtins(rec["config"])]), only_set=set_only)
+        low, high = standard_layers(config_path)
+        return show_text(resolve([*low, *high]), only_set=set_only)
+
+    click.echo(_guard(go))
+
+
+@config_group.command("check")
+@click.argument("file", type=click.Path(path_type=Path))
+def config_check(file: Path) -> None:
+    """Validate a configuration file: unknown keys, types, durations, rules (exit 2 if bad)."""
+    from .config import check_text
+
+    click.echo(_guard(lambda: check_text(file)))
+
+
+@cli.group("manifest", context_settings=CONTEXT)
+def manifest_group() -> None:
+    """Run-profile manifests (YAML): plan, check and run steps with sweeps, warm-ups and repeats."""
+
+
+@manifest_group.command("plan")
+@click.argument("file", type=click.Path(path_type=Path))
+@_config_option
+def manifest_plan(file: Path, config_path: Path | None) -> None:
+    """Print the expanded runs of FILE (nothing runs)."""
+    from .manifest import load_manifest, plan_text
+
+    def go() -> int:
+        click.echo(plan_text(load_manifest(file, config_path)))
+        return 0
+
+    _execute(go)
+
+
+@manifest_group.command("check")
+@click.argument("file", type=click.Path(path_type=Path))
+@_config_option
+def manifest_check(file: Path, config_path: Path | None) -> None:
+    """Validate FILE: keys, types, modes, matrices, pipelines (exit 2 if bad)."""
+    from .manifest import load_manifest
+
+    def go() -> int:
+        m = load_manifest(file, config_path)
+        click.echo(f"{file}: ok ({len(m.runs)} run(s))")
+        return 0
+
+    _execute(go)
+
+
+@manifest_group.command("run")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--out-dir", type=click.Path(path_type=Path), required=True, help="The results directory.")
+@click.option("--force", is_flag=True, help="Run again the runs that already finished ok in --out-dir.")
+@_config_option
+def manifest_run(file: Path, out_dir: Path, force: bool, config_path: Path | None) -> None:
+    """Run FILE's runs in order into --out-dir (one run directory each, index.json); exit 1 if any failed."""
+    from .manifest import load_manifest, run_manifest, stderr_progress
+
+    def go() -> int:
+        m = load_manifest(file, config_path)
+        result = run_manifest(m, out_dir, force=force, progress=stderr_progress())
+        click.echo(
+            f"manifest {m.name}: {result.ran} run(s), {result.skipped} already done, {result.failed} failed"
+            + (", interrupted" if result.interrupted else ""),
+            err=True,
+        )
+        return result.exit_code
+
+    _execute(go)
 
 
 _STDOUT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EPIPE, errno.EBADF, errno.EFBIG)

@@ -695,7 +695,14 @@ class Status(_Derived, tag="status", kw_only=True, frozen=True):
     uptime_s: float = 0.0
 
 
-DerivedEvent = Sample | HistogramSummary | Heatmap | Alert | Anomaly | Kpi | Summary | Status
+class MarkEvent(_Derived, tag="mark", kw_only=True, frozen=True):
+    """A named point of the run, from a raw Mark: a manifest step, the warm-up, an operator note."""
+
+    name: str
+    detail: str  # the raw Mark's detail, unchanged (manifest marks: a JSON object)
+
+
+DerivedEvent = Sample | HistogramSummary | Heatmap | Alert | Anomaly | Kpi | Summary | Status | MarkEvent
 DERIVED_TYPES: Final[tuple[type[_Derived], ...]] = DerivedEvent.__args__
 
 json_encoder: Final = msgspec.json.Encoder()

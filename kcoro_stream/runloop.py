@@ -68,6 +68,9 @@ class RunOptions:
     stdout: Any = None
     sink_extra: dict[str, Any] = field(default_factory=dict)  # e.g. {"tui": TuiHandle}
     status_interval_s: float = STATUS_INTERVAL_S
+    # Logged and derived before the source's first frame of a live run: the effective
+    # configuration (config.record_mark), a manifest's step and warm-up marks.
+    marks: list[RawEvent] = field(default_factory=list)
 
 
 class FrameRouter:
@@ -104,7 +107,7 @@ class FrameRouter:
                     f"pipeline derive must return an Observable (an operator applied to its input), "
                     f"got {type(derived).__name__}"
                 )
-            out = reactivex.merge(derived, ops.status()(self.subject))
+            out = reactivex.merge(derived, ops.status()(self.subject), ops.marks()(self.subject))
         out.subscribe(on_next=self.outbox.append, on_error=self._on_error, on_completed=self._on_completed)
 
     def _on_error(self, e: Exception) -> None:
@@ -266,6 +269,10 @@ async def run(derive: Derive | None, source_spec: Any, opts: RunOptions) -> int:
                         await _report_status(router, account, opts.status_interval_s)
 
                 nursery.start_soon(report)
+            if source.live:
+                for mark in opts.marks:  # a replay finds them in the log instead
+                    router.emit(mark)
+                await router.drain()
             outcome = await source.run(router)
             reporting.cancel()
             if source.live:

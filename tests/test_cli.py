@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from kcoro_stream.cli import cli
 from kcoro_stream.eventlog import open_log
-from kcoro_stream.events import MonitorStatus, ProducerLost, decode_frame
+from kcoro_stream.events import MonitorStatus, ProducerLost, RunStarted, decode_frame
 
 ROOT = Path(__file__).resolve().parent.parent
 PIPELINES = sorted((ROOT / "pipelines").glob("*.py"))
@@ -534,7 +534,8 @@ def test_bench_knobs_reach_the_benchmark(tmp_path: Path) -> None:
         "-s", "4", "--latency-sample", "16", "--seed", "7", "--workers", "2", "--imbalanced", "--adaptive",
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
-    started = decode_frame(next(iter(open_log(run).frames())).payload)[0]
+    events = (e for f in open_log(run).frames() for e in decode_frame(f.payload))
+    started = next(e for e in events if isinstance(e, RunStarted))
     cfg = started.config
     want = {
         "batch": 8, "body_cost": 3, "producers": 2, "consumers": 3, "packets": 512, "capacity": 16,

@@ -36,6 +36,7 @@ from ._invariants import invariants
 from ._jitter import jitter
 from ._kpi import KPI_DEFAULTS, kpi, kpi_thresholds
 from ._legacy_names import to_legacy
+from ._marks import marks
 from ._metrics import METRICS
 from ._outliers import mad_score, outliers, zscore
 from ._rates import rates
@@ -72,6 +73,7 @@ __all__ = [
     "kpi",
     "kpi_thresholds",
     "mad_score",
+    "marks",
     "outliers",
     "parse_rule",
     "parse_rules",

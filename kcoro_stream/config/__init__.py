@@ -1,0 +1,76 @@
+"""Layered configuration (contract 8): files, the pipeline, the environment, flags → one resolver.
+
+::
+
+    defaults < user file < project file < --config < pipeline file < KCORO_STREAM_<SECTION>_<KEY> < flags
+        └───────────────────── resolve() ─────────────────────► Effective (value + origin per key)
+                                                                   ├─► analyses / launch / flags of a run
+                                                                   └─► Mark("config") logged first; replay reads it
+
+Sections, keys and ranges: ``_schema.py``; layers and origins: ``_resolve.py``;
+what a run does with the result: ``_apply.py``; ``config show``/``check``
+text: ``_show.py``. Nothing here is imported by a plain ``run`` unless a
+configuration step is needed (the CLI imports it lazily).
+"""
+
+from ._apply import (
+    RECORD_MARK,
+    activate,
+    analyses,
+    analysis_kwargs,
+    apply_to_replay,
+    apply_to_run,
+    bench_args,
+    build_analyses,
+    launch_changes,
+    record_mark,
+    recorded_config,
+)
+from ._resolve import (
+    ENV_PREFIX,
+    Effective,
+    Layer,
+    Value,
+    check_value,
+    defaults_layer,
+    env_layer,
+    file_layer,
+    parse_duration,
+    project_layer,
+    resolve,
+    standard_layers,
+    user_config_path,
+)
+from ._schema import ANALYSIS_SECTIONS, SECTIONS
+from ._show import check_text, show_text
+
+__all__ = [
+    "ANALYSIS_SECTIONS",
+    "ENV_PREFIX",
+    "RECORD_MARK",
+    "SECTIONS",
+    "Effective",
+    "Layer",
+    "Value",
+    "activate",
+    "analyses",
+    "analysis_kwargs",
+    "apply_to_replay",
+    "apply_to_run",
+    "bench_args",
+    "build_analyses",
+    "check_text",
+    "check_value",
+    "defaults_layer",
+    "env_layer",
+    "file_layer",
+    "launch_changes",
+    "parse_duration",
+    "project_layer",
+    "record_mark",
+    "recorded_config",
+    "resolve",
+    "show_text",
+    "standard_layers",
+    "user_config_path",
+]

@@ -1,0 +1,182 @@
+"""The configuration's sections and keys: one msgspec Struct per section.
+
+::
+
+    [run]           run's long options: mode, duration, interval, producer, out, sink, ...
+    [bench]         the benchmark's flags (native/bench/cli.c): batch, body_cost, workers, ...
+    [window]        window length and smoothing of the default analyses
+    [alerts]        rules
+    [kpi]           (green, yellow) thresholds per KPI
+    [backpressure]  slope, windows
+    [outliers]      metrics, window, z, mad
+    [summary]       warmup (the first seconds of a run, left out of its summary)
+
+A field's type (with its ``msgspec.Meta`` range) is the validation; a field
+annotated ``Duration`` also takes strings such as ``"250ms"`` or ``"2s"``.
+Ranges of ``[bench]`` are the benchmark's own (cli.c), so a bad value is
+refused here, with the file and line, before anything starts.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Final, Literal
+
+import msgspec
+
+__all__ = [
+    "ANALYSIS_SECTIONS",
+    "SECTIONS",
+    "AlertsSection",
+    "BackpressureSection",
+    "BenchSection",
+    "Duration",
+    "KpiSection",
+    "OutliersSection",
+    "RunSection",
+    "SummarySection",
+    "WindowSection",
+    "is_duration",
+]
+
+Duration = Annotated[float, msgspec.Meta(ge=0, le=1e9, extra={"duration": True})]
+Positive = Annotated[float, msgspec.Meta(gt=0)]
+
+
+# integer ranges (the benchmark's, from native/bench/cli.c, for [bench])
+Seed = Annotated[int, msgspec.Meta(ge=0, le=(1 << 63) - 1)]
+Capacity = Annotated[int, msgspec.Meta(ge=0, le=1 << 24)]
+BodyCost = Annotated[int, msgspec.Meta(ge=0, le=100_000_000)]
+Spin = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
+SmoothLen = Annotated[int, msgspec.Meta(ge=1, le=100_000)]
+Count1024 = Annotated[int, msgspec.Meta(ge=1, le=1024)]
+WindowCount = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
+Packets = Annotated[int, msgspec.Meta(ge=1, le=1_000_000_000)]
+Millis60k = Annotated[int, msgspec.Meta(ge=1, le=60000)]
+Workers = Annotated[int, msgspec.Meta(ge=1, le=64)]
+Size64k = Annotated[int, msgspec.Meta(ge=1, le=65536)]
+OutlierWindow = Annotated[int, msgspec.Meta(ge=2, le=1_000_000)]
+
+
+Pair = Annotated[list[float], msgspec.Meta(min_length=2, max_length=2)]
+
+
+class _Section(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    pass
+
+
+class RunSection(_Section):
+    """`run`'s long options (flags win)."""
+
+    mode: Literal["channel", "tasks", "mixed", "dual"] = "channel"
+    duration: Duration | None = None
+    interval: Annotated[float, msgspec.Meta(gt=0, le=3600, extra={"duration": True})] = 0.010
+    producer: Literal["bench", "synthetic"] = "bench"
+    out: list[str] = []
+    sink: list[str] = []
+    prometheus: str | None = None
+    websocket: str | None = None
+    allow_remote: bool = False
+    tui: bool | None = None
+    no_stdout: bool = False
+    legacy_json: str | None = None
+    log: str | None = None
+    no_log: bool = False
+    fsync: Literal["never", "flush", "always"] = "never"
+
+
+class BenchSection(_Section):
+    """The benchmark's knobs, named like its flags; ranges from native/bench/cli.c.
+
+    ``None`` is the benchmark's own default (``workers``: the online CPUs).
+    """
+
+    producers: Count1024 | None = None
+    consumers: Count1024 | None = None
+    packets: Packets | None = None
+    capacity: Capacity | None = None
+    packet_size: Size64k | None = None
+    spin: Spin | None = None
+    workers: Workers | None = None
+    batch: Size64k | None = None
+    body_cost: BodyCost | None = None
+    zero_copy: bool = False
+    imbalanced: bool = False
+    seed: Seed | None = None
+    adaptive: bool = False
+    adaptive_max_ms: Millis60k | None = None
+    channel_kind: Literal["auto", "buffered", "rendezvous"] | None = None
+    latency_sample: Literal[1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024] | None = None
+
+
+class WindowSection(_Section):
+    """Windows and smoothing of the default analyses."""
+
+    length: Annotated[float, msgspec.Meta(gt=0, le=3600, extra={"duration": True})] = 0.250
+    smooth: SmoothLen = 5
+    ema_alpha: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.25
+    idle_below: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.05
+    monotonic: Literal["frame", "window", "off"] = "frame"
+    cumulative_histograms: bool = True
+    latency_metrics: list[str] | None = None
+
+
+class AlertsSection(_Section):
+    """Alert rules: one-line strings or tables (docs/operators.md)."""
+
+    rules: list[str | dict[str, Any]] = []
+
+
+class KpiSection(_Section):
+    """(green, yellow) per KPI (ops.KPI_DEFAULTS)."""
+
+    fastpath_ratio: Pair = msgspec.field(default_factory=lambda: [0.80, 0.50])
+    steal_ratio: Pair = msgspec.field(default_factory=lambda: [0.30, 0.10])
+    idle_pct: Pair = msgspec.field(default_factory=lambda: [25.0, 50.0])
+    backlog: Pair = msgspec.field(default_factory=lambda: [64.0, 1024.0])
+
+
+class BackpressureSection(_Section):
+    """Queue-growth alert thresholds (``KCORO_STREAM_BACKPRESSURE_SLOPE``/``_WINDOWS``)."""
+
+    slope: Positive = 100.0
+    windows: WindowCount = 8
+
+
+class OutliersSection(_Section):
+    """Anomaly detection on Sample metrics."""
+
+    metrics: list[str] = msgspec.field(default_factory=lambda: ["tasks_per_s", "msgs_per_s"])
+    window: OutlierWindow = 60
+    z: Positive = 4.0
+    mad: Positive = 3.5
+
+
+class SummarySection(_Section):
+    """The end-of-run summary: ``warmup`` leaves the first seconds after RunStarted out of it."""
+
+    warmup: Duration = 0.0
+
+
+SECTIONS: Final[dict[str, type[_Section]]] = {
+    "run": RunSection,
+    "bench": BenchSection,
+    "window": WindowSection,
+    "alerts": AlertsSection,
+    "kpi": KpiSection,
+    "backpressure": BackpressureSection,
+    "outliers": OutliersSection,
+    "summary": SummarySection,
+}
+# What a replay takes from a recording (the rest configures how a run is launched).
+ANALYSIS_SECTIONS: Final = ("window", "alerts", "kpi", "backpressure", "outliers", "summary")
+
+
+def is_duration(tp: Any) -> bool:
+    """True when a field's annotation is a duration (takes "250ms", "2s", numbers of seconds)."""
+    for arg in getattr(tp, "__args__", ()):  # Optional[Duration]
+        if is_duration(arg):
+            return True
+    for meta in getattr(tp, "__metadata__", ()):
+        if isinstance(meta, msgspec.Meta) and (meta.extra or {}).get("duration"):
+            return True
+    return False

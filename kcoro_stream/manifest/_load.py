@@ -1,0 +1,343 @@
+"""Reading a run-profile manifest (YAML) and expanding it into planned runs.
+
+::
+
+    manifest: ci                    # a name (optional; default: the file's stem)
+    on_error: continue              # or stop: what follows a failed run
+    defaults: {duration: 2s, repeats: 5}
+    steps:
+      - name: tasks
+        mode: tasks
+        warmup: 500ms               # left out of each run's summary
+        bench: {batch: 16}          # the keys of [bench]
+        matrix: {workers: [1, 2], batch: [1, 64]}     # cross product ...
+        exclude: [{workers: 1, batch: 64}]            # ... minus these
+        outputs: [derived.ndjson]   # written in each run's directory
+        pipeline: pipelines/latency.py
+
+A step takes what it does not set from ``defaults:``, then from the
+configuration (files, --config); the environment and flags still win, as for
+a pipeline file. Every error is one line ``file:line: ...`` (YAML syntax,
+duplicate keys, unknown keys with "did you mean", wrong types, an empty
+matrix, an unknown mode), found before anything runs.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import itertools
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from ..config import Effective, Layer, Value, check_value, resolve, standard_layers
+from ..config._resolve import check_key
+from ..config._schema import BenchSection
+from ..errors import KcoroStreamError, UsageError
+
+__all__ = ["Manifest", "PlannedRun", "load_manifest", "plan_text"]
+
+STEP_KEYS = ("name", "mode", "duration", "warmup", "repeats", "interval", "pipeline", "outputs", "bench")
+TOP_KEYS = ("manifest", "on_error", "defaults", "steps")
+BENCH_KEYS = tuple(f.name for f in msgspec.structs.fields(BenchSection))
+MATRIX_STEP_KEYS = ("mode", "duration", "warmup", "interval")
+# step key → configuration key
+STEP_CONFIG = {
+    "mode": ("run", "mode"),
+    "duration": ("run", "duration"),
+    "interval": ("run", "interval"),
+    "warmup": ("summary", "warmup"),
+}
+OUTPUT_SUFFIX = re.compile(r"\.(ndjson|csv)(\.gz|\.zst)?$")
+MAX_REPEATS = 10_000
+
+
+@dataclass
+class PlannedRun:
+    """One run of the expanded manifest."""
+
+    step: str
+    params: dict[str, Any]
+    repeat: int  # 1-based
+    repeats: int
+    config: Effective
+    pipeline: str | None
+    outputs: list[str]
+    slug: str  # the run's directory name under --out-dir
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.step, json.dumps(self.params, sort_keys=True), self.repeat)
+
+
+@dataclass
+class Manifest:
+    path: Path
+    name: str
+    on_error: str
+    sha256: str
+    runs: list[PlannedRun] = field(default_factory=list)
+
+
+def _pos(node: Any, key: Any = None, index: int | None = None) -> int:
+    """1-based line of a mapping key / sequence item / node (ruamel keeps 0-based positions)."""
+    lc = getattr(node, "lc", None)
+    try:
+        if lc is not None and key is not None:
+            return int(lc.key(key)[0]) + 1
+        if lc is not None and index is not None:
+            return int(lc.item(index)[0]) + 1
+        if lc is not None:
+            return int(lc.line) + 1
+    except (KeyError, IndexError, TypeError, AttributeError):
+        pass
+    return 1
+
+
+def _hint(word: str, choices: Any) -> str:
+    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _parse_yaml(path: Path) -> tuple[Any, str]:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such manifest") from None
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        line = path.read_bytes()[: e.start].count(b"\n") + 1
+        raise UsageError(f"{path}:{line}: not UTF-8 text") from None
+    yaml = YAML(typ="rt", pure=True)  # round-trip nodes keep line/column; builds no Python objects
+    yaml.allow_duplicate_keys = False
+    try:
+        return yaml.load(text), text
+    except MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        col = mark.column + 1 if mark is not None else 1
+        what = (e.problem or e.context or "syntax error").strip()
+        if "duplicate key" in what:
+            what = f"duplicate key {what.split('duplicate key', 1)[1].strip()}"
+        raise UsageError(f"{path}:{line}:{col}: YAML: {what}") from None
+    except YAMLError as e:
+        raise UsageError(f"{path}: YAML: {str(e).splitlines()[0]}") from None
+
+
+def _mapping(node: Any, where: str, what: str) -> dict[str, Any]:
+    if not isinstance(node, dict):
+        raise UsageError(f"{where}: {what} must be a mapping, got {type(node).__name__}")
+    return node
+
+
+def load_manifest(path: Path, config_path: Path | None = None) -> Manifest:
+    """Parse, validate and expand ``path``; every planned run's configuration is resolved and checked."""
+    data, text = _parse_yaml(path)
+    top = _mapping(data, f"{path}:1", "a manifest")
+    for k in top:
+        if k not in TOP_KEYS:
+            raise UsageError(f"{path}:{_pos(top, k)}: unknown key {k!r}{_hint(k, TOP_KEYS)}")
+    name = top.get("manifest", path.stem)
+    if not isinstance(name, str) or not name:
+        raise UsageError(f"{path}:{_pos(top, 'manifest')}: manifest: expected a name, got {name!r}")
+    on_error = top.get("on_error", "continue")
+    if on_error not in ("stop", "continue"):
+        raise UsageError(
+            f"{path}:{_pos(top, 'on_error')}: on_error: expected stop or continue, got {on_error!r}"
+            f"{_hint(on_error, ('stop', 'continue'))}"
+        )
+    defaults = top.get("defaults") or {}
+    _mapping(defaults, f"{path}:{_pos(top, 'defaults')}", "defaults")
+    steps = top.get("steps")
+    if not isinstance(steps, list) or not steps:
+        raise UsageError(
+            f"{path}:{_pos(top, 'steps') if 'steps' in top else 1}: steps: expected a non-empty list"
+        )
+    low, high = standard_layers(config_path)
+    m = Manifest(path, name, str(on_error), hashlib.sha256(text.encode()).hexdigest())
+    seen: set[str] = set()
+    for i, step in enumerate(steps):
+        where = f"{path}:{_pos(steps, index=i)}"
+        _mapping(step, where, f"step #{i + 1}")
+        for k in step:
+            if k not in (*STEP_KEYS, "matrix", "exclude"):
+                raise UsageError(
+                    f"{path}:{_pos(step, k)}: unknown key {k!r} in step{_hint(k, (*STEP_KEYS, 'matrix', 'exclude'))}"
+                )
+        sname = step.get("name", f"step{i + 1}")
+        if not isinstance(sname, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", sname):
+            raise UsageError(
+                f"{path}:{_pos(step, 'name')}: name: expected a word (letters, digits, - _ .), got {sname!r}"
+            )
+        if sname in seen:
+            raise UsageError(f"{path}:{_pos(step, 'name')}: step {sname!r} defined twice")
+        seen.add(sname)
+        m.runs += _expand(path, defaults, step, sname, low, high)
+    return m
+
+
+def _settings(path: Path, node: dict[str, Any], *, is_defaults: bool) -> tuple[Layer, dict[str, Any]]:
+    """A step's (or defaults') configuration layer and its own keys (repeats, pipeline, outputs)."""
+    layer = Layer("manifest")
+    own: dict[str, Any] = {}
+    for k, v in node.items():
+        if k in ("name", "matrix", "exclude") and not is_defaults:
+            continue  # the step's own structure, read by _expand
+        where = f"{path}:{_pos(node, k)}"
+        if is_defaults and k not in STEP_KEYS[1:]:
+            raise UsageError(f"{where}: unknown key {k!r} in defaults{_hint(k, STEP_KEYS[1:])}")
+        if k in STEP_CONFIG:
+            sec, key = STEP_CONFIG[k]
+            layer.values[(sec, key)] = Value(check_value(sec, key, v, f"{where}: {k}"), f"manifest {where}")
+        elif k == "bench":
+            body = _mapping(v, where, "bench")
+            for bk, bv in body.items():
+                bwhere = f"{path}:{_pos(body, bk)}"
+                key = check_key("bench", str(bk), bwhere)
+                layer.values[("bench", key)] = Value(
+                    check_value("bench", key, bv, bwhere), f"manifest {bwhere}"
+                )
+        elif k == "repeats":
+            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_REPEATS:
+                raise UsageError(f"{where}: repeats: expected an integer in [1, {MAX_REPEATS}], got {v!r}")
+            own[k] = v
+        elif k == "pipeline":
+            if not isinstance(v, str) or not v:
+                raise UsageError(f"{where}: pipeline: expected a path, got {v!r}")
+            if not Path(v).is_file():
+                raise UsageError(f"{where}: pipeline: {v}: no such file")
+            own[k] = (v, where)
+        elif k == "outputs":
+            if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+                raise UsageError(f"{where}: outputs: expected a list of file names, got {v!r}")
+            for x in v:
+                if "/" in x or x.startswith(".") or not OUTPUT_SUFFIX.search(x):
+                    raise UsageError(
+                        f"{where}: outputs: {x!r}: a file name in the run's directory ending in "
+                        ".ndjson or .csv (+ .gz/.zst)"
+                    )
+            own[k] = list(v)
+    return layer, own
+
+
+def _expand(
+    path: Path, defaults: dict[str, Any], step: dict[str, Any], name: str, low: list[Layer], high: list[Layer]
+) -> list[PlannedRun]:
+    dlayer, down = _settings(path, defaults, is_defaults=True)
+    slayer, sown = _settings(path, step, is_defaults=False)
+    own = {**down, **sown}
+    combos = [({}, f"{path}:{_pos(step)}")] if "matrix" not in step else _matrix(path, step)
+    runs: list[PlannedRun] = []
+    pipeline = own.get("pipeline")
+    if pipeline is not None:
+        from ..pipeline import load_pipeline
+
+        try:
+            load_pipeline(Path(pipeline[0]))
+        except KcoroStreamError as e:
+            raise UsageError(f"{pipeline[1]}: pipeline: {e}") from None
+    for params, pwhere in combos:
+        play = Layer("matrix")
+        for k, v in params.items():
+            if k in STEP_CONFIG:
+                sec, key = STEP_CONFIG[k]
+            else:
+                sec, key = "bench", k
+            play.values[(sec, key)] = Value(
+                check_value(sec, key, v, f"{pwhere}: matrix {k}"), f"manifest {pwhere}"
+            )
+        eff = resolve([*low, dlayer, slayer, play, *high])
+        where = f"{path}:{_pos(step)}"
+        if eff.get("run", "duration") in (None, 0):
+            raise UsageError(
+                f"{where}: step {name!r}: no duration (set duration: in the step, defaults: or [run])"
+            )
+        from ..config import build_analyses
+
+        build_analyses(eff)  # rules and KPIs checked now, not mid-manifest
+        repeats = int(own.get("repeats", 1))
+        slug_params = "-".join(f"{k}{_slug(v)}" for k, v in params.items())
+        for r in range(1, repeats + 1):
+            slug = f"{name}{'-' + slug_params if slug_params else ''}-r{r}"
+            runs.append(
+                PlannedRun(
+                    step=name,
+                    params=dict(params),
+                    repeat=r,
+                    repeats=repeats,
+                    config=eff,
+                    pipeline=pipeline[0] if pipeline else None,
+                    outputs=own.get("outputs", ["derived.ndjson"]),
+                    slug=slug,
+                )
+            )
+    return runs
+
+
+def _slug(v: Any) -> str:
+    return re.sub(r"[^A-Za-z0-9_.]+", "_", str(v).lower())
+
+
+def _matrix(path: Path, step: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
+    matrix = step["matrix"]
+    where = f"{path}:{_pos(step, 'matrix')}"
+    _mapping(matrix, where, "matrix")
+    if not matrix:
+        raise UsageError(f"{where}: matrix: empty (give at least one key with a list of values)")
+    allowed = (*MATRIX_STEP_KEYS, *BENCH_KEYS)
+    keys: list[str] = []
+    for k, values in matrix.items():
+        kwhere = f"{path}:{_pos(matrix, k)}"
+        key = str(k).removeprefix("bench.").replace("-", "_")
+        if key not in allowed:
+            raise UsageError(f"{kwhere}: matrix: unknown key {k!r}{_hint(key, allowed)}")
+        if not isinstance(values, list) or not values:
+            raise UsageError(f"{kwhere}: matrix: {k}: expected a non-empty list of values, got {values!r}")
+        keys.append(key)
+    raw_keys = list(matrix)
+    combos = [
+        dict(zip(keys, vals, strict=True)) for vals in itertools.product(*(matrix[k] for k in raw_keys))
+    ]
+    excludes = step.get("exclude") or []
+    if not isinstance(excludes, list):
+        raise UsageError(f"{path}:{_pos(step, 'exclude')}: exclude: expected a list of mappings")
+    for j, ex in enumerate(excludes):
+        ewhere = f"{path}:{_pos(excludes, index=j)}"
+        _mapping(ex, ewhere, "exclude item")
+        norm = {str(k).removeprefix("bench.").replace("-", "_"): v for k, v in ex.items()}
+        for k in norm:
+            if k not in keys:
+                raise UsageError(f"{ewhere}: exclude: {k!r} is not a matrix key{_hint(k, keys)}")
+        combos = [c for c in combos if not all(c[k] == v for k, v in norm.items())]
+    if not combos:
+        raise UsageError(f"{where}: matrix: every combination is excluded")
+    return [(c, where) for c in combos]
+
+
+def plan_text(m: Manifest) -> str:
+    """The expanded runs, one line each."""
+    lines = [f"manifest {m.name} ({m.path}): {len(m.runs)} run(s), on_error={m.on_error}"]
+    for i, r in enumerate(m.runs, 1):
+        eff = r.config
+        bench = " ".join(
+            f"{k}={v.value}"
+            for k, v in eff.values["bench"].items()
+            if v.origin != "default" and v.value is not None
+        )
+        warm = eff.get("summary", "warmup")
+        lines.append(
+            f"{i:>4}  {r.slug:<32} mode={eff.get('run', 'mode')} duration={eff.get('run', 'duration'):g}s"
+            + (f" warmup={warm:g}s" if warm else "")
+            + (f" {bench}" if bench else "")
+            + (f" pipeline={r.pipeline}" if r.pipeline else "")
+        )
+    return "\n".join(lines)

@@ -1,0 +1,265 @@
+"""Running a manifest: each planned run through ``runloop.run``, one run directory each, index.json.
+
+::
+
+    for run in plan:                         (skip: same step, params, repeat already ok)
+        DIR/<slug>/  ◄── runloop.run(analyses, LaunchConfig(from run.config), RunOptions(
+                             log_dir=DIR/<slug>, sinks=outputs, marks=[config, step, warmup]))
+        DIR/index.json  ◄── rewritten atomically (tmp + rename) after every run
+
+States: ``ok``; ``failed`` (the producer crashed, an output failed: the error
+is kept); ``interrupted`` (Ctrl-C: the run ends cleanly, the rest are left,
+exit 130). ``on_error: stop`` ends the manifest at the first failed run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import trio
+from reactivex import operators as rx
+
+from ..config import activate, build_analyses, launch_changes, record_mark
+from ..errors import KcoroStreamError, UsageError
+from ..events import Mark, RawEvent, RunEnded, RunStarted, Summary
+from ._load import Manifest, PlannedRun
+
+__all__ = ["INDEX", "ManifestResult", "run_manifest"]
+
+INDEX = "index.json"
+
+
+@dataclass
+class ManifestResult:
+    ran: int
+    skipped: int
+    failed: int
+    interrupted: bool
+
+    @property
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return 130
+        return 1 if self.failed else 0
+
+
+class _Capture:
+    """What the index keeps of a run, taken from the streams the run loop already has."""
+
+    def __init__(self) -> None:
+        self.started: RunStarted | None = None
+        self.ended: RunEnded | None = None
+        self.summaries: list[Any] = []
+
+    def raw(self, batch: list[Any]) -> None:
+        for ev in batch:
+            if isinstance(ev, RunStarted) and self.started is None:
+                self.started = ev
+            elif isinstance(ev, RunEnded):
+                self.ended = ev
+
+    def wrap(self, derive: Any) -> Any:
+        def capturing(source: Any) -> Any:
+            source.subscribe(on_next=self.raw)
+            return derive(source).pipe(
+                rx.do_action(lambda e: self.summaries.append(e) if isinstance(e, Summary) else None)
+            )
+
+        return capturing
+
+
+def _first_error(e: BaseException) -> BaseException:
+    if isinstance(e, BaseExceptionGroup):
+        inner = [_first_error(x) for x in e.exceptions]
+        for kind in (KeyboardInterrupt, KcoroStreamError):
+            for x in inner:
+                if isinstance(x, kind):
+                    return x
+        return inner[0]
+    return e
+
+
+def _load_index(path: Path) -> dict[tuple[str, str, int], dict[str, Any]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as e:
+        raise UsageError(f"{path}: cannot read the results index: {e}") from None
+    out: dict[tuple[str, str, int], dict[str, Any]] = {}
+    for r in data.get("runs", []) if isinstance(data, dict) else []:
+        try:
+            out[(r["step"], json.dumps(r["params"], sort_keys=True), int(r["repeat"]))] = r
+        except (KeyError, TypeError, ValueError):
+            continue
+    return out
+
+
+def _write_index(out_dir: Path, m: Manifest, entries: list[dict[str, Any]]) -> None:
+    body = {
+        "manifest": {"name": m.name, "path": str(m.path), "sha256": m.sha256, "on_error": m.on_error},
+        "runs": entries,
+    }
+    tmp = out_dir / f".{INDEX}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(body, f, indent=1, sort_keys=False)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, out_dir / INDEX)  # readers see the old index or the new one, never half
+
+
+def _derive_for(run: PlannedRun) -> Any:
+    if run.pipeline is None:
+        return build_analyses(run.config)
+    from ..pipeline import load_pipeline
+
+    p = load_pipeline(Path(run.pipeline))
+    return p.derive
+
+
+def _one(run: PlannedRun, m: Manifest, run_dir: Path, index_of: int, total: int) -> dict[str, Any]:
+    """Run one planned run through the one run loop; its index entry."""
+    from ..runloop import RunOptions
+    from ..runloop import run as run_loop
+    from ..sources import LaunchConfig
+
+    activate(run.config)  # config-aware pipeline files read the step's configuration
+    cap = _Capture()
+    derive = cap.wrap(_derive_for(run))
+    source = LaunchConfig(**launch_changes(run.config))
+    step_detail = {
+        "manifest": m.name,
+        "step": run.step,
+        "params": run.params,
+        "repeat": run.repeat,
+        "repeats": run.repeats,
+        "index": index_of,
+        "of": total,
+    }
+    marks: list[RawEvent] = [
+        record_mark(run.config, pipeline=run.pipeline, manifest=step_detail),
+        Mark(time.monotonic_ns(), 0, name="step", detail=json.dumps(step_detail, sort_keys=True)),
+    ]
+    warmup = run.config.get("summary", "warmup")
+    if warmup:
+        marks.append(Mark(time.monotonic_ns(), 0, name="warmup", detail=json.dumps({"seconds": warmup})))
+    opts = RunOptions(
+        sinks=[{"sink": "csv" if ".csv" in o else "ndjson", "path": str(run_dir / o)} for o in run.outputs],
+        log_dir=run_dir,
+        fsync=run.config.get("run", "fsync"),
+        marks=marks,
+    )
+    state, error = "ok", None
+    try:
+        trio.run(run_loop, derive, source, opts)
+    except BaseException as e:  # every outcome of a run is an index entry, except a bug
+        err = _first_error(e)
+        if isinstance(err, KeyboardInterrupt):
+            state, error = "interrupted", "interrupted"
+        elif isinstance(err, KcoroStreamError):
+            state, error = "failed", str(err)
+        else:
+            raise
+    if state == "ok" and cap.ended is not None and cap.ended.reason != "duration":
+        state, error = "interrupted", f"the run was stopped ({cap.ended.reason})"
+    if state == "ok" and cap.started is None:
+        state, error = "failed", "the producer never started its run"
+    started = cap.started
+    return {
+        "step": run.step,
+        "params": run.params,
+        "repeat": run.repeat,
+        "run_id": started.run_id if started is not None else None,
+        "dir": run_dir.name,
+        "state": state,
+        "error": error,
+        "summary": [msgspec.to_builtins(s) for s in cap.summaries],
+        "fingerprint": (
+            {"host": started.host, "config": started.config, **started.build} if started is not None else None
+        ),
+    }
+
+
+def run_manifest(
+    m: Manifest,
+    out_dir: Path,
+    *,
+    force: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> ManifestResult:
+    """Run every planned run not already ok in ``out_dir`` (all of them with ``force``)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"--out-dir {out_dir}: not a directory")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    previous = _load_index(out_dir / INDEX)
+    entries: dict[tuple[str, str, int], dict[str, Any]] = {}
+    ran = skipped = failed = 0
+    interrupted = False
+    total = len(m.runs)
+    say = progress or (lambda _s: None)
+    stop_after_failure = False
+
+    def flush() -> None:
+        order = {r.key: i for i, r in enumerate(m.runs)}
+        extra = [e for k, e in previous.items() if k not in order and k not in entries]
+        done = [entries[r.key] for r in m.runs if r.key in entries]
+        _write_index(out_dir, m, done + extra)
+
+    for i, r in enumerate(m.runs, 1):
+        old = previous.get(r.key)
+        if (
+            old is not None
+            and old.get("state") == "ok"
+            and not force
+            and (out_dir / str(old.get("dir"))).is_dir()
+        ):
+            entries[r.key] = old
+            skipped += 1
+            continue
+        if stop_after_failure or interrupted:
+            break
+        run_dir = out_dir / r.slug
+        if run_dir.exists():
+            shutil.rmtree(run_dir)  # a failed, interrupted or forced earlier attempt of this very run
+        run_dir.mkdir(parents=True)
+        t0 = time.monotonic()
+        say(f"[{i}/{total}] {r.slug}: running")
+        try:
+            entry = _one(r, m, run_dir, i, total)
+        except KeyboardInterrupt:  # between the run loop's own signal handling and ours
+            entry = {
+                "step": r.step, "params": r.params, "repeat": r.repeat, "run_id": None, "dir": r.slug,
+                "state": "interrupted", "error": "interrupted", "summary": [], "fingerprint": None,
+            }  # fmt: skip
+        entries[r.key] = entry
+        ran += 1
+        state = entry["state"]
+        if state == "failed":
+            failed += 1
+            stop_after_failure = m.on_error == "stop"
+        if state == "interrupted":
+            interrupted = True
+        flush()
+        say(
+            f"[{i}/{total}] {r.slug}: {state} in {time.monotonic() - t0:.1f}s"
+            + (f" ({entry['error']})" if entry["error"] and state == "failed" else "")
+        )
+    flush()
+    return ManifestResult(ran=ran, skipped=skipped, failed=failed, interrupted=interrupted)
+
+
+def stderr_progress() -> Callable[[str], None] | None:
+    """A progress line per run on a terminal (nothing when stderr is not one)."""
+    if not sys.stderr.isatty():
+        return None
+    return lambda s: print(s, file=sys.stderr, flush=True)

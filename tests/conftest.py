@@ -1,0 +1,38 @@
+"""Shared test hygiene: a test that fails halfway never leaves its processes running.
+
+Many tests start real monitors, benchmarks and producers. When an assertion
+fails before a test reaps them, they would keep a core busy for the rest of
+the suite (and skew every timing after it). After each test, every child
+process of this pytest process that is still alive is killed; the bundled
+producers end by themselves when their monitor dies (their parent watch).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+def _children(pid: int) -> list[int]:
+    """Children of ``pid``, whichever of its threads started them."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            found += [int(x) for x in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_processes() -> Iterator[None]:
+    yield
+    for child in _children(os.getpid()):
+        try:
+            os.kill(child, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
