@@ -479,13 +479,13 @@ def run(ctx: click.Context, pipeline: str | None, **kw: Any) -> None:
             raise UsageError(
                 "--exec: give the program after --, e.g. run --exec -- ./my_bench --ring '{ring}'"
             )
-        p = _pipeline_or_default(pipeline)
-        p, marks = _apply_config_to_run(ctx, kw, p, pipeline)
-        bench_args = _bench_args(kw)
-        if kw["exec_"]:
-            given = [*bench_args[:1], *(f"--{k}" for k in ("mode", "workers") if kw[k] is not None)]
+        if kw["exec_"]:  # the flags given, before the configuration fills in its values
+            given = [*_bench_args(kw)[:1], *(f"--{k}" for k in ("mode", "workers") if kw[k] is not None)]
             if given:
                 raise UsageError(f"{given[0]}: a flag of the bundled benchmark, not of an --exec program")
+        p = _pipeline_or_default(pipeline)
+        p, marks = _apply_config_to_run(ctx, kw, p, pipeline)
+        bench_args = [] if kw["exec_"] else _bench_args(kw)  # [bench] is the bundled benchmark's
         opts = _build_options(p, kw)
         opts.log_dir = kw["log_dir"]
         opts.no_log = kw["no_log"]

@@ -216,6 +216,7 @@ def runnable(command: str, cwd: Path, ports: dict[str, str]) -> str:
         cmd = cmd.replace("runs/<id>", f"runs/{runs[-1].name}")
     cmd = cmd.replace("old_run.ndjson", str(ROOT / "bench_data" / "legacy" / "channel_schema2.ndjson"))
     cmd = re.sub(r"(?<![\w/])native/", f"{ROOT}/native/", cmd)
+    cmd = re.sub(r"(?<![\w/])profiles/", f"{ROOT}/profiles/", cmd)
     cmd = re.sub(r"make -C native\b", f"make -s -C {ROOT}/native", cmd)
     for old, new in ports.items():
         cmd = cmd.replace(old, new)
@@ -267,7 +268,9 @@ def test_readme_commands_run_and_print_what_it_shows(tmp_path: Path) -> None:
     problems: list[str] = []
     ran = 0
     for step in parse_readme(README.read_text()):
-        runs_it = step.lang == "console" or step.command.startswith(("kcoro-stream ", "make -C native "))
+        runs_it = step.lang == "console" or step.command.startswith(
+            ("kcoro-stream ", "make -C native ", "printf ")
+        )
         if not runs_it:
             continue  # make run/test themselves, curl and xdg-open against a server already gone
         cmd = runnable(step.command, tmp_path, ports)
