@@ -562,7 +562,6 @@ def replay(log: Path, pipeline: str | None, **kw: Any) -> None:
     PIPELINE: a file or a shipped pipeline's name; default: the default pipeline.
     """
     from .pipeline import LegacyConfig, ReplayConfig
-
     from .sources.replay import check_bounds
 
     def prepare() -> tuple[Any, Any, Any, str | None]:
