@@ -1,4 +1,4 @@
-"""The replay source over logs recorded by earlier versions (bench_data/runs, recorded before the
+"""The replay source over logs recorded by earlier versions (bench_data/logs, recorded before the
 one-run-loop redesign: no MonitorStatus events) and over a fresh recording."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-RUNS = Path(__file__).resolve().parents[2] / "bench_data" / "runs"
+RUNS = Path(__file__).resolve().parents[2] / "bench_data" / "logs"
 KS = [sys.executable, "-m", "kcoro_stream"]
 
 
