@@ -14,16 +14,22 @@ included) has no spread to measure against: nothing is scored on it.
   flagged when ``|score| >= mad`` (default 3.5, Iglewicz–Hoaglin). When MAD is 0
   the mean absolute deviation × 1.2533 stands in for it.
 
-The spread is floored at ``min_rel_spread`` × |centre| (default 1 %) and at
+The spread is floored at ``min_rel_spread`` × |centre| (default 10 %) and at
 ``min_abs_spread`` in the metric's unit (default 1 for the throughput rates —
-one task, message or byte per second —, 0.001 for ratios and depths): on a
-nearly flat history a change of a few percent, or of a handful of events per
-second, is not an outlier, while a real jump still scores high. The current
+one task, message or byte per second —, 0.001 for ratios and depths). A
+runtime's throughput swings ±25 % window to window when its pools share two
+cores (dual mode), even when nothing changes; with a 10 % floor a value must
+be ~35–40 % off the recent centre to score 3.5–4, so that noise is no
+anomaly, while a real step (a halving, a 4× jump) still scores high. The current
 value joins the history after it is scored, flagged or not.
 
-One episode, one anomaly: per pool, metric and method, an Anomaly is emitted
-when a value crosses the threshold and the previous scored value did not; the
-episode ends at the first scored value below it.
+One episode, one anomaly: per pool and metric, a value is *flagged* when any
+method's score crosses its threshold; an episode is ``persist`` (default 2)
+flagged values in a row, and gives one Anomaly — stamped with its first
+flagged value (the time of the change), emitted when the episode is
+confirmed. The episode ends at the first value no method flags. A single
+window off by chance (two pools sharing two cores swing ±40 %) is no
+anomaly; a step that stays is one.
 ``Anomaly.window`` is the number of history values used; ``threshold`` the
 score threshold crossed.
 
@@ -91,9 +97,10 @@ def outliers(
     z: float = 4.0,
     mad: float = 3.5,
     methods: Iterable[str] = METHODS,
-    min_rel_spread: float = 0.01,
+    min_rel_spread: float = 0.12,
     min_abs_spread: float | None = None,
     warmup: int = 4,
+    persist: int = 2,
 ) -> Operator:
     """Samples → Anomaly events for values far from the metric's recent window.
 
@@ -114,6 +121,8 @@ def outliers(
         raise UsageError(f"outliers: need 2 <= min_samples ({min_samples}) <= window ({window})")
     if not (z > 0 and mad > 0 and min_rel_spread >= 0):
         raise UsageError(f"outliers: thresholds must be > 0 (z={z!r}, mad={mad!r})")
+    if persist < 1:
+        raise UsageError(f"outliers: persist must be >= 1 (got {persist!r})")
     if warmup < 0 or (min_abs_spread is not None and min_abs_spread < 0):
         raise UsageError(
             f"outliers: warmup and min_abs_spread must be >= 0 (got {warmup!r}, {min_abs_spread!r})"
@@ -129,7 +138,8 @@ def outliers(
         hist: dict[tuple[str, str], deque[float]] = {}
         seen: dict[tuple[str, str], int] = {}  # counted values so far (warm-up)
         activity: dict[str, Activity] = {}
-        episodes: set[tuple[str, str, str]] = set()  # (pool, metric, method) above threshold now
+        # (pool, metric) → flagged values in a row so far, and the first one's Anomaly
+        streaks: dict[tuple[str, str], tuple[int, Anomaly | None]] = {}
         run_id: str | None = None
 
         def on_item(s: Any) -> None:
@@ -141,7 +151,7 @@ def outliers(
                 hist.clear()
                 seen.clear()
                 activity.clear()
-                episodes.clear()
+                streaks.clear()
             act = activity.get(s.pool)
             if act is None:
                 act = activity[s.pool] = Activity()
@@ -160,27 +170,32 @@ def outliers(
                     h = hist[key] = deque(maxlen=window)
                 if len(h) >= min_samples and min(h) != max(h):
                     xs = list(h)
+                    first: Anomaly | None = None
                     for meth in method_list:
                         score = scorers[meth](xs, x, min_rel_spread, floor)
-                        episode = (s.pool, name, meth)
-                        if abs(score) < limits[meth]:
-                            episodes.discard(episode)
-                        elif episode not in episodes:
-                            episodes.add(episode)
-                            emit(
-                                Anomaly(
-                                    ts=s.ts,
-                                    ts_ns=s.ts_ns,
-                                    run_id=s.run_id,
-                                    metric=name,
-                                    method=meth,
-                                    value=x,
-                                    score=round(score, 6),
-                                    window=len(h),
-                                    pool=s.pool,
-                                    threshold=limits[meth],
-                                )
+                        if abs(score) >= limits[meth]:
+                            first = Anomaly(
+                                ts=s.ts,
+                                ts_ns=s.ts_ns,
+                                run_id=s.run_id,
+                                metric=name,
+                                method=meth,
+                                value=x,
+                                score=round(score, 6),
+                                window=len(h),
+                                pool=s.pool,
+                                threshold=limits[meth],
                             )
+                            break
+                    count, pending = streaks.get(key, (0, None))
+                    if first is None:
+                        streaks.pop(key, None)  # the episode (if any) is over
+                    else:
+                        count += 1
+                        pending = pending or first
+                        if count == persist:
+                            emit(pending)  # confirmed: one anomaly, at the change
+                        streaks[key] = (count, pending)
                 h.append(x)
 
         def on_done() -> None:
