@@ -144,7 +144,7 @@ class Ingester:
         sink: FrameSink,
         *,
         producer: Producer | None = None,
-        idle_timeout_s: float = 0.1,
+        idle_timeout_s: float = 0.25,
         lost_after_s: float = 0.5,
         stop_grace_s: float = 3.0,
         on_stop_timeout: Callable[[], Awaitable[None]] | None = None,
