@@ -379,6 +379,9 @@ class _MetricsState:
         else:
             self.counters.setdefault("kcoro_pipeline_partial_samples", {}).setdefault(pool, 0.0)
         self._set("kcoro_pipeline_sample_window_seconds", pool, window_s)
+        if ev.ema is not None:  # the EMA ops computed (one smoothing): shown, never recomputed
+            for name in ev.ema.__struct_fields__:
+                self._set("kcoro_analysis_ema", (*pool, ("metric", name)), getattr(ev.ema, name))
         if ev.run_id:
             self.run_info = {(("run_id", ev.run_id), ("mode", ev.mode)): 1.0}
 
@@ -423,6 +426,7 @@ _HELP = {
     "kcoro_pipeline_samples": "Derived samples received by the exporter.",
     "kcoro_pipeline_partial_samples": "Samples marked partial (a ring loss, or a closing window under half the width).",
     "kcoro_pipeline_sample_window_seconds": "Length of the last sample window.",
+    "kcoro_analysis_ema": "EMA of a sample metric as the smooth operator computed it (the metric's own unit).",
     "kcoro_sched_worker_utilisation_ratio": "Busy share of one worker in the last window.",
     "kcoro_sched_worker_fastpath_ratio": "Fast-path hit ratio of one worker in the last window.",
     "kcoro_sched_steals_succeeded": "Successful steals by a worker.",

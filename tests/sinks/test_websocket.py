@@ -21,7 +21,7 @@ import trio
 from trio_websocket import ConnectionClosed, ConnectionRejected, WebSocketConnection, open_websocket_url
 
 from kcoro_stream.errors import SinkError
-from kcoro_stream.events import Heatmap, Resources, json_encoder
+from kcoro_stream.events import Heatmap, Metrics, Resources, json_encoder
 from kcoro_stream.sinks import SinkContext, build_sink, sink_class
 from kcoro_stream.sinks.websocket import WebSocketSink
 
@@ -309,7 +309,10 @@ async def test_chromium_shows_live_tasks_per_s_and_alert(tmp_path: Path) -> None
                 await sink.send(batch)
                 await trio.sleep(0.02)  # a live stream, not one burst: the page draws as it goes
             res = Resources(cpu_pct=187.5, stack_bytes=3 << 20, live_coroutines=64, rss_bytes=48 << 20)
-            last = msgspec.structs.replace(sample(20, tasks_per_s=12345.0, mode="dual"), resources=res)
+            # the EMA ops computed differs from the window's rate: the page must show the former
+            last = msgspec.structs.replace(
+                sample(20, tasks_per_s=12345.0, mode="dual"), resources=res, ema=Metrics(tasks_per_s=11111.4)
+            )
             await sink.send([last, status(20, dropped=2, corrupt=1, ws_drops=7)])
 
             probe = (
@@ -324,7 +327,9 @@ async def test_chromium_shows_live_tasks_per_s_and_alert(tmp_path: Path) -> None
                 " document.getElementById('monitor').textContent,"
                 " document.getElementById('monitor-message').textContent,"
                 " document.getElementById('resources').textContent,"
-                " document.querySelectorAll('#monitor td.bad').length]"
+                " document.querySelectorAll('#monitor td.bad').length,"
+                " document.getElementById('tasks-ema').textContent,"
+                " document.getElementById('p99').textContent]"
             )
             seen: list[Any] = []
             with trio.move_on_after(60):  # bounded polling for the page to draw
@@ -349,6 +354,8 @@ async def test_chromium_shows_live_tasks_per_s_and_alert(tmp_path: Path) -> None
             assert seen[9] == "ring lost 3 frames (2 dropped, 1 corrupt); websocket dropped 7 (slow_client 7)"
             assert "188 %" in seen[10] and "3.0 MiB" in seen[10] and "48.0 MiB" in seen[10], seen[10]
             assert seen[11] == 3  # highlighted: ring dropped, ring corrupt, the websocket sink's drops
+            # the EMA and the windowed p99 of the NDJSON lines (Sample.ema, HistogramSummary.p99 = 16000 ns)
+            assert seen[12] == "11,111" and seen[13] == "16 µs", seen[12:]
             png = base64.b64decode(
                 await trio.to_thread.run_sync(wd.call, "GET", f"/session/{wd.session}/screenshot")
             )

@@ -74,6 +74,9 @@ function onSample(ev) {
   state.current.run = `${ev.run_id || "run"} · ${ev.mode}`;
   if (ev.tasks_per_s != null) state.current.tasks = ev.tasks_per_s;
   if (ev.msgs_per_s != null) state.current.msgs = ev.msgs_per_s;
+  // the EMA the smooth operator computed: shown as it comes, never recomputed here
+  if (ev.ema && ev.ema.tasks_per_s != null) state.current.tasksEma = ev.ema.tasks_per_s;
+  if (ev.ema && ev.ema.msgs_per_s != null) state.current.msgsEma = ev.ema.msgs_per_s;
   if (ev.gbps != null) state.current.gbps = ev.gbps;
   if (ev.fastpath_ratio != null) state.current.fastpath = ev.fastpath_ratio;
   if (ev.steal_ratio != null) state.current.steal = ev.steal_ratio;
@@ -270,6 +273,8 @@ function render() {
   if (c.run) $("run").textContent = c.run;
   $("tasks-per-s").textContent = fmtInt(c.tasks);
   $("msgs-per-s").textContent = fmtInt(c.msgs);
+  $("tasks-ema").textContent = fmtInt(c.tasksEma);
+  $("msgs-ema").textContent = fmtInt(c.msgsEma);
   $("gbps").textContent = fmtFix(c.gbps, 3);
   $("fastpath").textContent = fmtPct(c.fastpath);
   $("steal").textContent = fmtPct(c.steal);
