@@ -179,6 +179,8 @@ class RingReader:
         self._check()
         i = self._info
         lib.kcs_reader_info(self._h, i)
+        if i.truncated:
+            raise RingError(f"{self.path}: the ring file was truncated under the monitor")
         return RingInfo(
             path=str(self.path),
             abi_major=i.abi_major,
@@ -222,6 +224,8 @@ class RingReader:
                 self._max_frames,
                 res,
             )
+            if n == -3:
+                raise RingError(f"{self.path}: the ring file was truncated under the monitor")
             if n != -2:
                 break
             self._cap *= 2  # a frame larger than our buffer: grow and retry

@@ -31,6 +31,9 @@ struct kcs_reader {
      * 0 idle, 1 a wait is requested (or the notifier must stop). */
     int notify_fd;
     int notifier_running;
+    /* The ring file, kept open to notice it shrinking under us: a mapping past
+     * the end of a truncated file faults (SIGBUS) on the next access. */
+    int map_fd;
     pthread_t notifier;
     _Atomic uint32_t armed;
     _Atomic uint32_t notifier_stop;
@@ -45,11 +48,26 @@ static kcs_reader *wrap(struct kcs_ring *ring) {
     kcs_reader *r = (kcs_reader *)calloc(1, sizeof *r);
     if (!r) return NULL;
     r->notify_fd = -1;
+    r->map_fd = -1;
     r->ring = *ring;
     /* acquire: pairs with our own earlier release stores when re-attaching */
     r->rpos = atomic_load_explicit(&ring->hdr->read_pos, memory_order_acquire);
     atomic_store_explicit(&ring->hdr->consumer_pid, (uint32_t)getpid(), memory_order_relaxed);
     return r;
+}
+
+/* The ring file got shorter than our mapping (someone truncated it): touching
+ * the mapping now would raise SIGBUS, so every entry point checks first. This
+ * narrows the window to the instants between a check and the accesses after
+ * it; closing it fully would need a SIGBUS handler, which a library must not
+ * install behind its host's back. */
+static int truncated(kcs_reader *r) {
+    struct stat st;
+    return r->map_fd >= 0 && fstat(r->map_fd, &st) == 0 && (uint64_t)st.st_size < r->ring.map_len;
+}
+
+static void keep_fd(kcs_reader *r, const char *path) {
+    r->map_fd = open(path, O_RDONLY | O_CLOEXEC);
 }
 
 kcs_reader *kcs_reader_open(const char *path, char *err, size_t errlen) {
@@ -65,6 +83,7 @@ kcs_reader *kcs_reader_open(const char *path, char *err, size_t errlen) {
     }
     /* Nothing read yet: frames start at sequence 0, so early drops are gaps too. */
     if (r->rpos == 0) r->have_seq = 1;
+    keep_fd(r, path);
     return r;
 }
 
@@ -86,6 +105,7 @@ kcs_reader *kcs_reader_create(const char *path, uint64_t data_size, uint64_t int
         return NULL;
     }
     r->have_seq = 1; /* a new ring: the first frame is sequence 0 */
+    keep_fd(r, path);
     return r;
 }
 
@@ -93,12 +113,17 @@ void kcs_reader_close(kcs_reader *r) {
     if (!r) return;
     kcs_reader_notifier_stop(r); /* no thread may wait on a ring we unmap */
     munmap(r->ring.hdr, r->ring.map_len);
+    if (r->map_fd >= 0) close(r->map_fd);
     free(r);
 }
 
 void kcs_reader_info(kcs_reader *r, kcs_ring_info *o) {
     struct kcs_ring_header *h = r->ring.hdr;
     memset(o, 0, sizeof *o);
+    if (truncated(r)) {
+        o->truncated = 1;
+        return;
+    }
     o->magic = h->magic;
     o->abi_major = h->abi_major;
     o->abi_minor = h->abi_minor;
@@ -134,6 +159,7 @@ void kcs_reader_info(kcs_reader *r, kcs_ring_info *o) {
 /* Unread frames, or closed: what kcs_reader_wait waits for. */
 static int ready(kcs_reader *r) {
     struct kcs_ring_header *h = r->ring.hdr;
+    if (truncated(r)) return 1; /* "ready": the caller's next read reports it */
     /* acquire: pairs with the release store of write_pos in kcs_ring_write */
     if (atomic_load_explicit(&h->write_pos, memory_order_acquire) != r->rpos) return 1;
     /* acquire: pairs with the release in kcs_ring_close */
@@ -161,6 +187,7 @@ int kcs_reader_wait(kcs_reader *r, uint64_t timeout_ns) {
     }
     uint64_t deadline = kcs_monotonic_ns() + timeout_ns;
     for (;;) {
+        if (truncated(r)) return 1; /* the caller's read reports it; the header is gone */
         /* relaxed: ordered before the re-checks by the fence below */
         atomic_store_explicit(&h->waiting, 1, memory_order_relaxed);
         /* seq_cst fence F1: pairs with F2 in kcs__wake_consumer (kcoro_stream.h) and
@@ -184,6 +211,7 @@ int kcs_reader_wait(kcs_reader *r, uint64_t timeout_ns) {
          * at most `left`; 0 = woken, EAGAIN = cleared before we slept */
         long rc = kcs__futex(&h->waiting, FUTEX_WAIT, 1, &ts);
         int woken = rc == 0 || errno == EAGAIN;
+        if (truncated(r)) return 1;
         /* relaxed: reset our own word (after a timeout or a signal it is still 1) */
         atomic_store_explicit(&h->waiting, 0, memory_order_relaxed);
         if (ready(r)) {
@@ -201,6 +229,7 @@ void kcs_reader_wake(kcs_reader *r) {
     atomic_store_explicit(&r->interrupt, 1, memory_order_relaxed);
     /* seq_cst fence: pairs with F1 in kcs_reader_wait (as the producer's F2 does) */
     atomic_thread_fence(memory_order_seq_cst);
+    if (truncated(r)) return; /* the header is gone; a waiter re-checks within its loop */
     /* relaxed: the futex syscall orders the rest; 0 = nobody is blocked */
     if (atomic_exchange_explicit(&h->waiting, 0, memory_order_relaxed) != 0)
         kcs__futex(&h->waiting, FUTEX_WAKE, INT_MAX, NULL);
@@ -288,6 +317,7 @@ int kcs_reader_read(kcs_reader *r, uint8_t *out, uint64_t out_cap, uint32_t *off
                     uint64_t *seq, uint64_t *ts, uint32_t max_frames, kcs_read_result *res) {
     struct kcs_ring_header *h = r->ring.hdr;
     const uint64_t size = r->ring.mask + 1;
+    if (truncated(r)) return -3;
     res->nframes = 0;
     res->bytes = 0;
     res->closed = 0;
@@ -375,6 +405,7 @@ uint32_t kcs_reader_finish(kcs_reader *r, kcs_read_result *res) {
     res->nframes = 0;
     res->bytes = 0;
     res->nlosses = 0;
+    if (truncated(r)) return 0;
     /* relaxed: called once the producer closed the ring (flags acquired by the
      * last read) or is gone; next_seq only counts numbers it consumed */
     uint64_t next = atomic_load_explicit(&r->ring.hdr->next_seq, memory_order_relaxed);
@@ -387,6 +418,7 @@ uint32_t kcs_reader_finish(kcs_reader *r, kcs_read_result *res) {
 uint64_t kcs_reader_control(kcs_reader *r, uint64_t interval_ns, uint32_t paused, uint32_t stop,
                             const uint8_t *cmd, uint32_t cmd_len) {
     struct kcs_ring_header *h = r->ring.hdr;
+    if (truncated(r)) return 0; /* nobody can read a control record in a truncated ring */
     if (cmd_len > KCS_CTL_CMD_MAX) cmd_len = KCS_CTL_CMD_MAX;
     uint64_t s = atomic_load_explicit(&h->ctl_seq, memory_order_relaxed); /* single writer */
     atomic_store_explicit(&h->ctl_seq, s + 1, memory_order_relaxed);    /* odd: writing */
@@ -403,6 +435,7 @@ uint64_t kcs_reader_control(kcs_reader *r, uint64_t interval_ns, uint32_t paused
 }
 
 uint64_t kcs_reader_ctl_ack(kcs_reader *r) {
+    if (truncated(r)) return 0;
     /* acquire: pairs with the release store of ctl_ack in kcs_ring_poll_control */
     return atomic_load_explicit(&r->ring.hdr->ctl_ack, memory_order_acquire);
 }

@@ -29,6 +29,9 @@ typedef struct {
     /* this reader's kcs_reader_wait account: calls that blocked (waits), of
      * them woken by the producer (wakeups) and ended by the timeout (timeouts) */
     uint64_t waits, wakeups, wait_timeouts;
+    /* the ring file is shorter than the mapping (truncated under us): nothing
+     * else in this snapshot was read, and kcs_reader_read returns -3 */
+    uint32_t truncated;
 } kcs_ring_info;
 
 /* A loss the reader found: sequence numbers that produced no good frame.
@@ -73,7 +76,9 @@ kcs_reader *kcs_reader_create(const char *path, uint64_t data_size, uint64_t int
                               size_t errlen);
 void kcs_reader_close(kcs_reader *r);
 void kcs_reader_info(kcs_reader *r, kcs_ring_info *out);
-/* Copy up to max_frames frames / out_cap bytes. Never blocks. */
+/* Copy up to max_frames frames / out_cap bytes. Never blocks. Returns the
+ * frames copied, -2 when out_cap is smaller than the next frame, -3 when the
+ * ring file was truncated under us (the mapping can no longer be read). */
 int kcs_reader_read(kcs_reader *r, uint8_t *out, uint64_t out_cap, uint32_t *off, uint32_t *len,
                     uint64_t *seq, uint64_t *ts, uint32_t max_frames, kcs_read_result *res);
 /* End of the run (ring closed and drained, or producer lost): report what is

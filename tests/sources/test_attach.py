@@ -115,3 +115,21 @@ def test_read_position_past_write_position_on_a_closed_ring_ends(tmp_path: Path)
     out, err = mon.communicate(timeout=15)
     assert mon.returncode == 0, err
     assert '"corrupt_frames":1' in out  # the monitor's final account says what happened
+
+
+def test_truncating_the_ring_under_attach_is_one_line_not_sigbus(tmp_path: Path) -> None:
+    """Someone truncates the ring file: the monitor reports it in one line (exit 1), no SIGBUS."""
+    ring = tmp_path / "r"
+    RingReader.create(ring, data_size=1 << 20).close(unlink=False)
+    prod = subprocess.Popen([*SYNTH, "--ring", str(ring), "--interval-ms", "5", "--duration", "20"])
+    try:
+        mon = monitor(ring)
+        wait_for_output(mon)
+        os.truncate(ring, 0)
+        _, err = mon.communicate(timeout=15)
+    finally:
+        prod.kill()
+        prod.wait()
+    assert mon.returncode == 1, err
+    lines = [ln for ln in err.splitlines() if ln.startswith("kcoro-stream:")]
+    assert len(lines) == 1 and "truncated under the monitor" in lines[0], err
