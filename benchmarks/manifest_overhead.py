@@ -23,19 +23,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from native_common import table  # the benchmarks' one table printer
+
 QUICK = "--quick" in sys.argv
 KS = [sys.executable, "-m", "kcoro_stream"]
 N = 3 if QUICK else 6
 DURATION_S = 1.0
-
-
-def table(title: str, header: list[str], rows: list[list[object]]) -> None:
-    print(f"\n{title}")
-    lines = [[str(x) for x in header], *[[str(x) for x in r] for r in rows]]
-    widths = [max(len(line[c]) for line in lines) for c in range(len(header))]
-    lines.insert(1, ["-" * w for w in widths])
-    for line in lines:
-        print("  ".join(x.rjust(w) for x, w in zip(line, widths, strict=True)))
 
 
 def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:

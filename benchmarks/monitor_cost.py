@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from native_common import table  # the benchmarks' one table printer
+
 QUICK = "--quick" in sys.argv
 KS = [sys.executable, "-m", "kcoro_stream"]
 SYNTH = [sys.executable, "-m", "kcoro_stream.sources.synthetic"]
@@ -33,15 +35,6 @@ BENCH = [sys.executable, "-m", "kcoro_stream.sources.bench"]
 TICK = os.sysconf("SC_CLK_TCK")
 WARM_S = 1.5
 WINDOW_S = 4.0 if QUICK else 10.0
-
-
-def table(title: str, header: list[str], rows: list[list[object]]) -> None:
-    print(f"\n{title}")
-    lines = [[str(x) for x in header], *[[str(x) for x in r] for r in rows]]
-    widths = [max(len(line[c]) for line in lines) for c in range(len(header))]
-    lines.insert(1, ["-" * w for w in widths])
-    for line in lines:
-        print("  ".join(x.rjust(w) for x, w in zip(line, widths, strict=True)))
 
 
 def cpu_s(pid: int) -> float:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import errno
 import inspect
-import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -98,19 +97,12 @@ def _duration(value: str | None, flag: str) -> float | None:
     """'3', '3s', '250ms', '2m' → seconds (finite, not negative); errors name ``flag``."""
     if value is None:
         return None
-    v = value.strip().lower()
-    scale = 1.0
-    for suffix, mul in (("ms", 1e-3), ("s", 1.0), ("m", 60.0), ("h", 3600.0)):
-        if v.endswith(suffix):
-            v, scale = v[: -len(suffix)], mul
-            break
+    from .config._resolve import parse_duration  # the one duration syntax (flags and config files)
+
     try:
-        out = float(v) * scale
-    except ValueError:
-        raise UsageError(f"{flag}: bad duration {value!r} (examples: 3, 2.5s, 250ms, 1m)") from None
-    if not math.isfinite(out) or out < 0 or out > 1e9:  # nan, 1e400: a duration, not a float
-        raise UsageError(f"{flag}: bad duration {value!r}: must be a finite time, not negative")
-    return out
+        return parse_duration(value)
+    except ValueError as e:
+        raise UsageError(f"{flag}: {e}") from None
 
 
 SPEED_MIN, SPEED_MAX = 0.01, 10_000.0

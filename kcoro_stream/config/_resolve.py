@@ -88,7 +88,7 @@ def parse_duration(value: Any) -> float:
             raise ValueError(f"bad duration {value!r} (examples: 3, 2.5s, 250ms, 1m)") from None
     else:
         raise ValueError(f"expected a duration such as 2s or 250ms, got {value!r}")
-    if not math.isfinite(out) or out < 0:
+    if not math.isfinite(out) or out < 0 or out > 1e9:  # nan, 1e400: a duration, not any float
         raise ValueError(f"bad duration {value!r}: must be a finite time, not negative")
     return out
 
