@@ -27,9 +27,13 @@ was slow) are merged, ``first_seq..seq``, and ``batches`` says how many, so the
 pipeline's thread pays per message, not per batch × client. ``dropped``
 counts the events this client lost so far.
 
-The first batch after ``hello`` is a snapshot (``"snapshot":true``): the latest
-sample per pool, histogram per metric, heat-map, KPI states and the last state
-of each alert rule, so a page opened mid-run draws at once.
+The first batch after ``hello`` is a snapshot (``"snapshot":true``): the run's
+recent history — every sample, window histogram and heat-map of the last
+``history_s`` seconds of event time (default 300, at most
+``history_events``), in order — then the latest cumulative histogram per
+metric, KPI states, status, summary and the last state of each alert rule, so
+a page opened mid-run shows full charts at once. A new run (another
+``run_id``) starts a new history.
 
 Client → server: only ``{"kind":"ping"}``. Anything else (not JSON, not an
 object, an unknown kind, a binary frame, more than 64 KiB) closes that client
@@ -105,6 +109,8 @@ class WebSocketConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     max_clients: int = 64
     allowed_origins: list[str] = []  # besides the page's own origin
     allowed_hosts: list[str] = []  # Host header names besides loopback and the bound address
+    history_s: float = 300.0  # event time of recent history a new client gets first
+    history_events: int = 20_000  # and at most this many events of it
 
 
 @dataclass(eq=False)
@@ -152,6 +158,13 @@ class _ClientMessage(msgspec.Struct, forbid_unknown_fields=True):
 
 
 _client_decoder = msgspec.json.Decoder(_ClientMessage)
+
+
+def _in_history(ev: DerivedEvent) -> bool:
+    """Events a new client gets as a time series (charts), not only as the latest value."""
+    if isinstance(ev, HistogramSummary):
+        return ev.scope == "window"
+    return isinstance(ev, Sample | Heatmap)
 
 
 def _snapshot_key(ev: DerivedEvent) -> tuple[Any, ...] | None:
@@ -216,6 +229,8 @@ class WebSocketSink(Sink):
         self._ids = itertools.count(1)
         self._seq = 0
         self._latest: dict[tuple[Any, ...], str] = {}
+        self._history: deque[tuple[int, str]] = deque()  # (ts_ns, json): the recent time series
+        self._history_run = ""
         self._closed_bad = 0
         self._refused = 0
         self._connected = 0
@@ -267,6 +282,18 @@ class WebSocketSink(Sink):
 
     # ---------------------------------------------------------------- send
 
+    def _remember(self, ev: DerivedEvent, part: str) -> None:
+        """Keep ``ev`` in the recent history (bounded by event time and count; a new run starts anew)."""
+        h = self._history
+        if ev.run_id != self._history_run:
+            h.clear()
+            self._latest.clear()
+            self._history_run = ev.run_id
+        h.append((ev.ts_ns, part))
+        horizon = ev.ts_ns - int(self.cfg.history_s * 1e9)
+        while h and (h[0][0] < horizon or len(h) > self.cfg.history_events):
+            h.popleft()
+
     async def send(self, batch: Sequence[DerivedEvent]) -> None:
         """Queue ``batch`` for every client. Never waits (no checkpoint)."""
         n = len(batch)
@@ -275,6 +302,9 @@ class WebSocketSink(Sink):
             return
         parts = [json_encoder.encode(ev) for ev in batch]
         for ev, part in zip(batch, parts, strict=True):
+            if _in_history(ev):
+                self._remember(ev, part.decode())
+                continue
             key = _snapshot_key(ev)
             if key is not None:
                 self._latest.pop(key, None)  # re-insert: snapshot keeps arrival order
@@ -373,7 +403,12 @@ class WebSocketSink(Sink):
         client = _Client(
             id=next(self._ids), peer=f"{client_addr[0]}:{client_addr[1]}", limit=self.cfg.client_queue
         )
-        snapshot = (self._seq, len(self._latest), "[" + ",".join(self._latest.values()) + "]")
+        recent = [part for _, part in self._history]
+        snapshot = (
+            self._seq,
+            len(recent) + len(self._latest),
+            "[" + ",".join([*recent, *self._latest.values()]) + "]",
+        )
         self._clients[client.id] = client
         self._connected += 1
         self._clients_changed()

@@ -21,7 +21,7 @@ import trio
 from trio_websocket import ConnectionClosed, ConnectionRejected, WebSocketConnection, open_websocket_url
 
 from kcoro_stream.errors import SinkError
-from kcoro_stream.events import Heatmap, Metrics, Resources, json_encoder
+from kcoro_stream.events import Heatmap, Metrics, Resources, Sample, json_encoder
 from kcoro_stream.sinks import SinkContext, build_sink, sink_class
 from kcoro_stream.sinks.websocket import WebSocketSink
 
@@ -94,6 +94,29 @@ async def test_client_gets_hello_snapshot_and_every_event() -> None:
         await sink.wait_clients(0)
     stats = sink.statistics()
     assert stats.received == sum(len(b) for b in script) and stats.dropped == 0
+
+
+async def test_a_late_client_gets_the_recent_history_first() -> None:
+    """A page opened mid-run is full at once: every sample of the last history_s, in order, then live."""
+    script = list(Script(batches=40))
+    async with open_ws_sink(history_s=5.0) as sink:
+        for batch in script:
+            await sink.send(batch)
+        sent = [e for b in script for e in b if isinstance(e, Sample)]
+        async with open_websocket_url(sink.ws_url, max_message_size=MAX_MSG) as ws:
+            await next_json(ws)
+            snap = await read_until_batch(ws, snapshot=True)
+        got = [e for e in snap["events"] if e["type"] == "sample"]
+        horizon = sent[-1].ts_ns - 5_000_000_000
+        assert [e["ts_ns"] for e in got] == [e.ts_ns for e in sent if e.ts_ns >= horizon]
+        assert len(got) > 10  # seconds of history, not one latest value
+        # a new run starts a new history
+        await sink.send([msgspec.structs.replace(sent[-1], run_id="run-2", ts_ns=sent[-1].ts_ns + 1)])
+        async with open_websocket_url(sink.ws_url, max_message_size=MAX_MSG) as ws:
+            await next_json(ws)
+            snap = await read_until_batch(ws, snapshot=True)
+        assert [e["run_id"] for e in snap["events"]] == ["run-2"]
+        await sink.wait_clients(0)
 
 
 async def test_stalled_client_never_blocks_send_and_its_drops_are_counted() -> None:
@@ -278,8 +301,9 @@ class WebDriver:
         return self.call("POST", f"/session/{self.session}/execute/sync", {"script": script, "args": []})
 
 
-async def test_chromium_shows_live_tasks_per_s_and_alert(tmp_path: Path) -> None:
-    """Headless Chromium opens the dashboard, gets live data, shows tasks/s and the alert."""
+@asynccontextmanager
+async def open_browser(tmp_path: Path) -> AsyncIterator[WebDriver]:
+    """Headless Chromium through a real chromedriver, closed afterwards."""
     chromium = _need("chromium", "/usr/bin/chromium")
     chromedriver = _need("chromedriver", "/usr/bin/chromedriver")
     with socket.socket() as s:
@@ -300,6 +324,21 @@ async def test_chromium_shows_live_tasks_per_s_and_alert(tmp_path: Path) -> None
                     pass
                 await trio.sleep(0.1)
         await trio.to_thread.run_sync(wd.start, chromium, tmp_path / "profile")
+        yield wd
+    finally:
+        if wd.session:
+            try:
+                await trio.to_thread.run_sync(wd.call, "DELETE", f"/session/{wd.session}")
+            except (AssertionError, urllib.error.URLError, ConnectionError):
+                pass
+        proc.terminate()
+        await trio.to_thread.run_sync(proc.wait)
+        driver_log.close()
+
+
+async def test_chromium_shows_live_tasks_per_s_and_alert(tmp_path: Path) -> None:
+    """Headless Chromium opens the dashboard, gets live data, shows tasks/s and the alert."""
+    async with open_browser(tmp_path) as wd:
         script = Script(batches=20, tasks_per_s=12345.0, alert_at=15, dual=True)
         async with open_ws_sink() as sink:
             await trio.to_thread.run_sync(wd.call, "POST", f"/session/{wd.session}/url", {"url": sink.url})
@@ -396,15 +435,21 @@ async def test_chromium_shows_live_tasks_per_s_and_alert(tmp_path: Path) -> None
             assert seen == ["run-2 · channel", 0, "", 0, "777"], seen
             # the page is a client like any other: it was never behind
             assert sink.client_statistics()[0].dropped == 0
-    finally:
-        if wd.session:
-            try:
-                await trio.to_thread.run_sync(wd.call, "DELETE", f"/session/{wd.session}")
-            except (AssertionError, urllib.error.URLError, ConnectionError):
-                pass
-        proc.terminate()
-        await trio.to_thread.run_sync(proc.wait)
-        driver_log.close()
+
+
+async def test_chromium_opened_mid_run_has_the_history_at_once(tmp_path: Path) -> None:
+    """The page opened after 10 s of a run shows those 10 s in its throughput chart within 2 s."""
+    async with open_browser(tmp_path) as wd:
+        async with open_ws_sink() as sink:
+            for batch in Script(batches=40, tasks_per_s=20000.0):
+                await sink.send(batch)
+            await trio.to_thread.run_sync(wd.call, "POST", f"/session/{wd.session}/url", {"url": sink.url})
+            points = "return state.throughput[0].length"
+            n = 0
+            with trio.move_on_after(2.0):
+                while (n := await trio.to_thread.run_sync(wd.js, points)) < 40:
+                    await trio.sleep(0.05)
+            assert n >= 40, n  # every 250 ms window of the 10 s before the page opened
 
 
 async def test_aclose_finishes_with_a_stalled_client_still_connected() -> None:
