@@ -83,7 +83,23 @@ def _run(derive: Any, source: Any, opts: Any) -> None:
         opts.sink_extra["tui"] = handle
         return await run(derive, source, opts)
 
-    _execute(lambda: run_tui(main, title=f"kcoro-stream {' '.join(sys.argv[1:])}"))
+    def dashboard() -> int:
+        code = run_tui(main, title=f"kcoro-stream {' '.join(sys.argv[1:])}")
+        _after_dashboard(opts)
+        return code
+
+    _execute(dashboard)
+
+
+def _after_dashboard(opts: Any) -> None:
+    """The screen is gone with the dashboard: leave the summary and the run directory on the terminal."""
+    from .sinks.log import format_summary_line
+
+    summaries = opts.summaries
+    for s in summaries:
+        click.echo(format_summary_line(s) + (f" pool={s.pool}" if len(summaries) > 1 else ""))
+    if opts.run_dir is not None:
+        click.echo(f"run directory: {opts.run_dir}")
 
 
 def _guard(fn: Callable[[], Any]) -> Any:

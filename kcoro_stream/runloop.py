@@ -42,6 +42,7 @@ from .events import (
     RawEvent,
     ReaderStatistics,
     RingLoss,
+    Summary,
     decode_frame,
     encode_frame,
 )
@@ -68,6 +69,8 @@ class RunOptions:
     stdout: Any = None
     sink_extra: dict[str, Any] = field(default_factory=dict)  # e.g. {"tui": TuiHandle}
     status_interval_s: float = STATUS_INTERVAL_S
+    run_dir: Path | None = None  # set by ``run``: where the live run was recorded
+    summaries: list[Summary] = field(default_factory=list)  # set by ``run``: the last summary per pool
     # Logged and derived before the source's first frame of a live run: the effective
     # configuration (config.record_mark), a manifest's step and warm-up marks.
     marks: list[RawEvent] = field(default_factory=list)
@@ -91,6 +94,7 @@ class FrameRouter:
         self.undecodable = 0
         self.last_ts = 0
         self._ingest_seq = 0
+        self.summaries: dict[str, Summary] = {}  # the last end-of-run summary per pool
         self._error: BaseException | None = None
         self._done = False
         self.decode = derive is not None  # recording only: no need to decode
@@ -172,6 +176,9 @@ class FrameRouter:
             # copy and clear in place: the subscription holds outbox.append
             batch = self.outbox[:]
             self.outbox.clear()
+            for ev in batch:
+                if type(ev) is Summary:
+                    self.summaries[ev.pool] = ev
             for r in self.runners:
                 await r.put(batch)
         if self.log is not None:
@@ -254,6 +261,7 @@ async def run(derive: Derive | None, source_spec: Any, opts: RunOptions) -> int:
 
             log = LogWriter.create(opts.log_dir or Path("runs") / run_id, run_id, fsync=opts.fsync)
             stack.callback(log.close)
+            opts.run_dir = log.run_dir
         router = FrameRouter(derive, runners, log)
         account = Account(source, router, runners)
         ctx.statistics = account.snapshot
@@ -278,6 +286,7 @@ async def run(derive: Derive | None, source_spec: Any, opts: RunOptions) -> int:
             if source.live:
                 router.emit(account.status(outcome.state))
             await router.complete()
+            opts.summaries = list(router.summaries.values())
             for r in runners:
                 await r.close()
     if not outcome.ok:

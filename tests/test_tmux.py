@@ -48,7 +48,7 @@ def test_dashboard_under_tmux_keys_and_resize(tmp_path: Path) -> None:
     done = tmp_path / "exit"
     cmd = (
         f"cd {ROOT} && env -u COLUMNS -u LINES {sys.executable} -m kcoro_stream run pipelines/default.py --producer synthetic "
-        f"--duration 60 --no-log; echo $? > {done}"
+        f"--duration 60 --log {tmp_path / 'run'}; echo $? > {done}; sleep 60"
     )
     t("new-session", "-d", "-s", t.name, "-x", "160", "-y", "48", cmd)
     t("resize-window", "-t", t.name, "-x", "160", "-y", "48")  # detached: pin the size (window-size manual)
@@ -84,5 +84,8 @@ def test_dashboard_under_tmux_keys_and_resize(tmp_path: Path) -> None:
         while not done.exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         assert done.read_text().strip() == "0"
+        # the dashboard is gone: the summary and the run directory stay on the terminal
+        screen = t.wait_for("run directory:", timeout=10)
+        assert "SUMMARY" in screen and str(tmp_path / "run") in screen.replace("\n", ""), screen
     finally:
         subprocess.run(["tmux", "-S", t.sock, "kill-server"], capture_output=True)
