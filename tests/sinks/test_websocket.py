@@ -401,6 +401,16 @@ async def test_chromium_shows_live_tasks_per_s_and_alert(tmp_path: Path) -> None
             assert png.startswith(b"\x89PNG")
             ARTIFACTS.mkdir(exist_ok=True)
             (ARTIFACTS / "websocket_dashboard.png").write_bytes(png)
+            # dual mode: every pool's workers in the heat-map, labelled by pool
+            await sink.send([heatmap(20, workers=2, pool="channel")])
+            pools = (
+                "return ['tasks', 'channel'].map("
+                '(p) => document.querySelectorAll(`#heatmap .cell[data-pool="${p}"]`).length)'
+            )
+            with trio.move_on_after(60):
+                while await trio.to_thread.run_sync(wd.js, pools) != [4, 2]:
+                    await trio.sleep(0.1)
+            assert await trio.to_thread.run_sync(wd.js, pools) == [4, 2]
             # histograms are chosen by metric and pool (not the first one seen)
             chan = histogram(21, [0] * 40 + [5, 5], scope="window", metric="chan_latency_ns", pool="channel")
             await sink.send([chan])
@@ -450,6 +460,16 @@ async def test_chromium_opened_mid_run_has_the_history_at_once(tmp_path: Path) -
                 while (n := await trio.to_thread.run_sync(wd.js, points)) < 40:
                     await trio.sleep(0.05)
             assert n >= 40, n  # every 250 ms window of the 10 s before the page opened
+            ARTIFACTS.mkdir(exist_ok=True)
+            for width, height in ((1400, 1000), (800, 600)):  # kept as artifacts to look at
+                rect = {"width": width, "height": height}
+                await trio.to_thread.run_sync(wd.call, "POST", f"/session/{wd.session}/window/rect", rect)
+                await trio.sleep(0.3)  # the page re-lays out its charts on resize
+                png = base64.b64decode(
+                    await trio.to_thread.run_sync(wd.call, "GET", f"/session/{wd.session}/screenshot")
+                )
+                assert png.startswith(b"\x89PNG") and len(png) > 10_000
+                (ARTIFACTS / f"websocket_mid_run_{width}x{height}.png").write_bytes(png)
 
 
 async def test_aclose_finishes_with_a_stalled_client_still_connected() -> None:

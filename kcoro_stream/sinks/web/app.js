@@ -19,7 +19,7 @@ const state = {
   latencyKey: null, // the histogram the chart shows (the first seen, or the user's choice)
   latencyKeys: 0, // options in the selector (redrawn when it grows)
   runId: null,
-  heatmap: null,
+  heatmaps: new Map(), // pool → the pool's last heat-map (dual mode shows both)
   kpi: new Map(), // pool → latest Kpi event
   alerts: [], // newest first: {ts, rule, state, severity, message, kind}
   firing: new Map(),
@@ -58,7 +58,7 @@ function resetRun() {
   state.latency.clear();
   state.latencyScope.clear();
   state.latencyKey = null;
-  state.heatmap = null;
+  state.heatmaps.clear();
   state.kpi.clear();
   state.resources.clear();
   state.firing.clear();
@@ -131,7 +131,7 @@ function handle(ev) {
   switch (ev.type) {
     case "sample": onSample(ev); break;
     case "histogram": onHistogram(ev); break;
-    case "heatmap": state.heatmap = ev; break;
+    case "heatmap": state.heatmaps.set(ev.pool || "all", ev); break;
     case "kpi": state.kpi.set(ev.pool || "all", ev); break;
     case "alert": onAlert(ev); break;
     case "anomaly": onAnomaly(ev); break;
@@ -176,20 +176,27 @@ function heatColor(u) {
 }
 
 function renderHeatmap() {
-  const hm = state.heatmap;
-  if (!hm) return;
-  const box = $("heatmap");
-  box.replaceChildren(...hm.workers.map((w, i) => {
-    const cell = document.createElement("div");
-    cell.className = "cell";
-    cell.style.background = heatColor(hm.utilisation[i]);
-    cell.title = `worker ${w}: utilisation ${fmtPct(hm.utilisation[i])}, fast path ${fmtPct(hm.fastpath_ratio[i])}`;
-    const b = document.createElement("b");
-    b.textContent = `w${w} ${hm.utilisation[i] == null ? "–" : Math.round(100 * hm.utilisation[i]) + "%"}`;
-    cell.append(b, `steal ${hm.steals_succeeded[i] ?? 0}/${hm.steals_failed[i] ?? 0}`);
-    return cell;
-  }));
-  $("imbalance").textContent = hm.imbalance == null ? "" : `imbalance ${fmtFix(hm.imbalance, 2)}`;
+  if (!state.heatmaps.size) return;
+  const cells = [];
+  const imbalance = [];
+  const labelled = state.heatmaps.size > 1;
+  for (const [pool, hm] of state.heatmaps) {
+    hm.workers.forEach((w, i) => {
+      const cell = document.createElement("div");
+      cell.className = "cell";
+      cell.dataset.pool = pool;
+      cell.style.background = heatColor(hm.utilisation[i]);
+      cell.title = `${pool} worker ${w}: utilisation ${fmtPct(hm.utilisation[i])}, fast path ${fmtPct(hm.fastpath_ratio[i])}`;
+      const b = document.createElement("b");
+      const who = labelled ? `${pool} w${w}` : `w${w}`;
+      b.textContent = `${who} ${hm.utilisation[i] == null ? "–" : Math.round(100 * hm.utilisation[i]) + "%"}`;
+      cell.append(b, `steal ${hm.steals_succeeded[i] ?? 0}/${hm.steals_failed[i] ?? 0}`);
+      cells.push(cell);
+    });
+    if (hm.imbalance != null) imbalance.push(`${labelled ? pool + " " : ""}imbalance ${fmtFix(hm.imbalance, 2)}`);
+  }
+  $("heatmap").replaceChildren(...cells);
+  $("imbalance").textContent = imbalance.join(" · ");
 }
 
 function renderKpis() {
