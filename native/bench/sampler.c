@@ -4,7 +4,7 @@
  * Frame layout, one per tick (a msgpack array of events, contract 2):
  *
  *   Tick · WorkerCounters × workers · ChannelCounters × channels ·
- *   Histogram × (2 metrics × pools) · Gauge × (5 per pool + 2) · OsThread × workers
+ *   Histogram × (3 metrics × pools) · Gauge × (5 per pool + 2) · OsThread × workers
  *
  * The first frame holds RunStarted; the last two hold the final counters
  * (taken after the pools drained) and RunEnded. Each tick the sampler polls
@@ -203,7 +203,7 @@ static void write_run_started(struct kcs_sampler *s) {
     const char *kind = cfg->capacity == 0 ? "rendezvous" : "buffered";
 
     struct kcs_mp *m = &config;
-    kcs_mp_map(m, 21);
+    kcs_mp_map(m, 24);
     put_kv_s(m, "mode", kcs_mode_names[cfg->mode]);
     put_kv_u(m, "workers", cfg->workers);
     put_kv_u(m, "producers", cfg->producers);
@@ -225,6 +225,9 @@ static void write_run_started(struct kcs_sampler *s) {
     put_kv_u(m, "adaptive_max_ms", cfg->adaptive_max_ms);
     put_kv_u(m, "latency_sample", cfg->latency_sample);
     put_kv_u(m, "ring_size", cfg->ring_size);
+    put_kv_u(m, "tasks", cfg->tasks);
+    put_kv_u(m, "messages", cfg->messages);
+    put_kv_u(m, "body_ns", cfg->body_ns);
     kcs_mp_str(m, "pools");
     uint32_t np = kcs_workload_npools(s->wl);
     kcs_mp_array(m, np);
@@ -348,7 +351,7 @@ static uint64_t write_sample(struct kcs_sampler *s, uint64_t now, uint64_t actua
                                       .rv_cancels = x.rv_cancels,
                                   });
     }
-    static const char *const metrics[KCR_NHIST] = {"task_start_latency_ns", "chan_latency_ns"};
+    static const char *const metrics[KCR_NHIST] = {"task_start_latency_ns", "chan_latency_ns", "task_body_ns"};
     for (uint32_t p = 0; p < np; p++)
         for (int h = 0; h < KCR_NHIST; h++) {
             uint64_t total = 0;
