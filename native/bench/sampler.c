@@ -284,7 +284,7 @@ static uint64_t write_sample(struct kcs_sampler *s, uint64_t now, uint64_t actua
     struct kcs_mp *m = &s->mp;
     struct kcs_workload *wl = s->wl;
     uint32_t np = kcs_workload_npools(wl), nc = kcs_workload_nchans(wl);
-    uint32_t nev = 1 + s->nworkers + nc + 2 * np + 5 * np + 2 + s->nworkers;
+    uint32_t nev = 1 + s->nworkers + nc + KCR_NHIST * np + 5 * np + 2 + s->nworkers;
     uint64_t ops = 0;
     kcs_frame_begin(m, nev);
     kcs_emit_tick(m, now, 0, &(struct kcs_tick){.seq = s->tick, .target_ns = s->interval_ns, .actual_ns = actual});
