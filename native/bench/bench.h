@@ -43,7 +43,7 @@ struct kcs_bench_cfg {
     int summary;
     uint64_t tasks;    /* tasks: exactly this many task bodies in all, then the run ends; 0 = no limit */
     uint64_t messages; /* channel: exactly this many messages in all, then the run ends; 0 = no limit */
-    uint64_t body_ns;  /* tasks/mixed: each body runs this long (wall clock, spinning); 0 = --body-cost */
+    uint64_t body_ns;  /* tasks/mixed: each body spins this long on the CPU (thread CPU time); 0 = off */
 };
 
 extern const char *const kcs_mode_names[];

@@ -130,7 +130,7 @@ static void usage(void) {
            "      --summary          print a one-line JSON summary on stdout at the end\n"
            "      --tasks N          tasks: exactly N task bodies in all, then the run ends (reason done)\n"
            "      --messages N       channel: exactly N messages in all, then the run ends (reason done)\n"
-           "      --body-ns N        tasks, mixed: each task body spins N ns (wall clock), recorded as task_body_ns\n");
+           "      --body-ns N        tasks, mixed: each task body spins N ns of thread CPU time, recorded as task_body_ns\n");
 }
 
 int kcs_bench_parse(int argc, char **argv, struct kcs_bench_cfg *cfg) {

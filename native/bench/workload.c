@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bench.h"
 
@@ -188,20 +189,27 @@ struct batch {
     struct root *r;
 };
 
-/* A task body's work: --body-cost units, then spinning until --body-ns have
- * passed since the body started. With either set, the body's duration goes to
- * task_body_ns (every body: a body that short-lived would be dominated by the
- * two clock reads). */
+/* A task body's work: --body-cost units, then spinning until the body has
+ * been on the CPU for --body-ns. Thread CPU time, not wall time: a body
+ * preempted mid-spin still does exactly its scripted work, so task_body_ns
+ * (recorded only with --body-ns: the clock reads are system calls) holds a
+ * known value on a loaded machine too. The body does not suspend, so it
+ * stays on one thread. */
+static uint64_t thread_cpu_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static uint64_t body_work(const struct kcs_bench_cfg *cfg, uint64_t seed) {
-    if (!cfg->body_cost && !cfg->body_ns) return 0;
-    uint64_t t0 = kcr_ticks();
     uint64_t x = cfg->body_cost ? burn(cfg->body_cost, seed) : 0;
-    uint64_t now = kcr_ticks();
-    while (kcr_ticks_to_ns(now - t0) < cfg->body_ns) {
-        x = burn(16, x | 1);
-        now = kcr_ticks();
+    if (!cfg->body_ns) return x;
+    uint64_t t0 = thread_cpu_ns(), now = t0;
+    while (now - t0 < cfg->body_ns) {
+        x = burn(64, x | 1);
+        now = thread_cpu_ns();
     }
-    kcr_hist_record(KCR_HIST_TASK_BODY, kcr_ticks_to_ns(now - t0));
+    kcr_hist_record(KCR_HIST_TASK_BODY, now - t0);
     return x;
 }
 

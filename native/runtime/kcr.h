@@ -40,7 +40,7 @@ typedef void (*kcr_fn)(void *arg);
 #define KCR_MAX_WORKERS 64u
 #define KCR_HIST_TASK_START 0 /* task submit → first run, ns */
 #define KCR_HIST_CHAN 1       /* channel send → receive, ns (recorded by the user) */
-#define KCR_HIST_TASK_BODY 2  /* a task body's own duration, ns (recorded by the user) */
+#define KCR_HIST_TASK_BODY 2  /* a task body's own duration, ns (recorded by the user; the bench: CPU time) */
 #define KCR_NHIST 3
 
 struct kcr_pool_config {
