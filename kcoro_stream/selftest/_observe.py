@@ -28,9 +28,11 @@ from ._workloads import Workload
 __all__ = ["WINDOW_MS", "Observed", "observe", "selftest_derive"]
 
 WINDOW_MS = 50.0
-# Backpressure: a scripted growth of 20 items per 5 ms tick is 4000 items/s; the
-# steady phases' noise (uniform 0..63 per tick, averaged per window) is far below 1000.
-BACKPRESSURE_SLOPE = 1000.0
+# Backpressure: a scripted growth of 200 items per 5 ms tick is 40000 items/s. The
+# steady phases' noise (uniform 0..63 per tick, averaged per window) is ~165 items/s,
+# but a burst of late ticks puts two window ends a tick apart, and 8 items over 5 ms
+# is already 1600/s: the threshold sits well above that, well below the growth.
+BACKPRESSURE_SLOPE = 10_000.0
 BACKPRESSURE_WINDOWS = 3
 
 

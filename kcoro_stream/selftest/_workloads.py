@@ -42,7 +42,7 @@ class Workload:
 
 
 # The synthetic growth run: steady ticks, then GROWTH items per tick, then drained.
-GROWTH = 20
+GROWTH = 200
 
 
 def body_ns_for(target_ns: int) -> int:
