@@ -93,6 +93,20 @@ def workloads(seed: int, quick: bool) -> list[Workload]:
             repeat=1 if quick else 2,
         ),
         Workload(
+            "rendezvous",
+            bench(
+                "channel",
+                messages=messages // 20,
+                capacity=0,
+                packet_size=packet,
+                producers=producers,
+                consumers=consumers,
+            ),
+            Truth(
+                tasks_completed=producers + consumers, messages=messages // 20, bytes=messages // 20 * packet
+            ),
+        ),
+        Workload(
             "growth",
             LaunchConfig(
                 producer="synthetic",
