@@ -164,6 +164,8 @@ def check_run(o: Observed) -> list[Check]:
     if t.body_ns is not None:
         out.extend(_histogram_checks(label, o, t.body_ns))
     out.extend(_alert_checks(label, o))
+    if t.pause_ms is not None:
+        out.append(_pause_check(label, o, t.pause_ms))
 
     same = o.live_bytes == o.replay_bytes
     lines = o.live_bytes.count(b"\n")
@@ -176,6 +178,23 @@ def check_run(o: Observed) -> list[Check]:
         )
     )
     return out
+
+
+def _pause_check(label: str, o: Observed, pause_ms: int) -> Check:
+    """One Tick(paused) frame, then no frame for the pause; the counters ran on (the rate
+    checks over the run hold across the gap because rates come from cumulative counters)."""
+    ticks = [e for e in o.raw if isinstance(e, Tick)]
+    paused = [i for i, e in enumerate(ticks) if e.paused]
+    gap_ms = 0.0
+    if len(paused) == 1 and paused[0] + 1 < len(ticks):
+        gap_ms = (ticks[paused[0] + 1].ts_ns - ticks[paused[0]].ts_ns) / 1e6
+    interval_ms = ticks[0].target_ns / 1e6 if ticks else 0.0
+    return Check(
+        f"{label}: scripted pause (paused ticks, gap)",
+        f"1, >= {pause_ms - interval_ms:g} ms",
+        f"{len(paused)}, {gap_ms:.1f} ms",
+        len(paused) == 1 and gap_ms >= pause_ms - interval_ms,
+    )
 
 
 def _first_difference(a: bytes, b: bytes) -> int:

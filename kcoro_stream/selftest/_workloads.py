@@ -29,6 +29,7 @@ class Truth:
     messages: int | None = None  # sends == recvs
     bytes: int | None = None  # bytes sent == bytes received
     growth_ticks: tuple[int, int] | None = None  # inject-queue growth during ticks [from, until)
+    pause_ms: int | None = None  # one scripted sampler pause this long (no frames, counters run on)
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,10 @@ class Workload:
     imbalanced: bool = False
     notes: list[str] = field(default_factory=list)
 
+
+# The paused run: the sampler stops writing frames from 50 ms to 150 ms into the run;
+# 2 x 10 000 bodies of 33 us on two workers take at least 330 ms, so it resumes.
+PAUSE = (50, 100)
 
 # The synthetic growth run: steady ticks, then GROWTH items per tick, then drained.
 GROWTH = 200
@@ -79,6 +84,11 @@ def workloads(seed: int, quick: bool) -> list[Workload]:
             bench("tasks", tasks=tasks, body_ns=body),
             Truth(tasks_completed=tasks + WORKERS, task_bodies=tasks, body_ns=body),
             repeat=2,
+        ),
+        Workload(
+            "paused",
+            bench("tasks", tasks=tasks * 2, body_ns=body, pause_at_ms=PAUSE[0], pause_ms=PAUSE[1]),
+            Truth(tasks_completed=tasks * 2 + WORKERS, task_bodies=tasks * 2, pause_ms=PAUSE[1]),
         ),
         Workload(
             "imbalanced",

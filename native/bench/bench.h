@@ -43,6 +43,7 @@ struct kcs_bench_cfg {
     int summary;
     uint64_t tasks;    /* tasks: exactly this many task bodies in all, then the run ends; 0 = no limit */
     uint64_t messages; /* channel: exactly this many messages in all, then the run ends; 0 = no limit */
+    uint32_t pause_at_ms, pause_ms; /* the sampler pauses for pause_ms from pause_at_ms (0 = never) */
     uint64_t body_ns;  /* tasks/mixed: each body spins this long on the CPU (thread CPU time); 0 = off */
 };
 

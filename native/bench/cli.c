@@ -37,6 +37,8 @@ enum {
     OPT_TASKS,
     OPT_MESSAGES,
     OPT_BODY_NS,
+    OPT_PAUSE_AT,
+    OPT_PAUSE_MS,
     OPT_HELP
 };
 
@@ -67,6 +69,8 @@ static const struct option long_opts[] = {
     {"tasks", required_argument, 0, OPT_TASKS},
     {"messages", required_argument, 0, OPT_MESSAGES},
     {"body-ns", required_argument, 0, OPT_BODY_NS},
+    {"pause-at-ms", required_argument, 0, OPT_PAUSE_AT},
+    {"pause-ms", required_argument, 0, OPT_PAUSE_MS},
     {"help", no_argument, 0, OPT_HELP},
     {0, 0, 0, 0}};
 
@@ -130,7 +134,9 @@ static void usage(void) {
            "      --summary          print a one-line JSON summary on stdout at the end\n"
            "      --tasks N          tasks: exactly N task bodies in all, then the run ends (reason done)\n"
            "      --messages N       channel: exactly N messages in all, then the run ends (reason done)\n"
-           "      --body-ns N        tasks, mixed: each task body spins N ns of thread CPU time, recorded as task_body_ns\n");
+           "      --body-ns N        tasks, mixed: each task body spins N ns of thread CPU time, recorded as task_body_ns\n"
+           "      --pause-at-ms T    a scripted sampler pause starting T ms into the run (with --pause-ms)\n"
+           "      --pause-ms D       its length: one Tick(paused) frame, heartbeats only, then sampling again\n");
 }
 
 int kcs_bench_parse(int argc, char **argv, struct kcs_bench_cfg *cfg) {
@@ -221,6 +227,8 @@ int kcs_bench_parse(int argc, char **argv, struct kcs_bench_cfg *cfg) {
         case OPT_TASKS: rc = parse_u64(c, optarg, 1, UINT64_C(1000000000000), &cfg->tasks); break;
         case OPT_MESSAGES: rc = parse_u64(c, optarg, 1, UINT64_C(1000000000000), &cfg->messages); break;
         case OPT_BODY_NS: rc = parse_u64(c, optarg, 1, 1000000000, &cfg->body_ns); break;
+        case OPT_PAUSE_AT: rc = parse_u32(c, optarg, 0, 86400000, &cfg->pause_at_ms); break;
+        case OPT_PAUSE_MS: rc = parse_u32(c, optarg, 1, 86400000, &cfg->pause_ms); break;
         case OPT_HELP: usage(); return 1;
         case ':': {
             const char *flag = argv[optind - 1];

@@ -65,7 +65,7 @@ struct kcs_sampler {
     /* sampler-thread state */
     uint64_t base_ns, interval_ns, max_ns;
     uint64_t tick, last_ns;
-    int paused, pause_reported;
+    int paused, pause_reported, was_paused; /* paused: by the control area */
     uint64_t prev_ops, prev_ops_ns;
     double prev_rate;
     int stable;
@@ -487,7 +487,13 @@ static void *sampler_main(void *arg) {
         kcs_ring_heartbeat(s->ring);
         write_mark(s);
         s->tick++;
-        if (s->paused) {
+        /* --pause-at-ms/--pause-ms: a scripted pause, as if the monitor had asked for one */
+        uint64_t since = now - start, at = (uint64_t)s->cfg->pause_at_ms * 1000000u;
+        int paused = s->paused || (s->cfg->pause_ms && since >= at &&
+                                   since < at + (uint64_t)s->cfg->pause_ms * 1000000u);
+        if (paused != s->was_paused) s->pause_reported = 0;
+        s->was_paused = paused;
+        if (paused) {
             if (!s->pause_reported) write_tick_only(s, now, now - s->last_ns, 1);
             s->pause_reported = 1;
         } else {
