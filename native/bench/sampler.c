@@ -294,9 +294,10 @@ static uint64_t write_sample(struct kcs_sampler *s, uint64_t now, uint64_t actua
     uint32_t k = 0;
     for (uint32_t p = 0; p < np; p++) {
         kcr_pool *pool = kcs_workload_pool(wl, p);
+        struct kcr_worker_stats ws[KCR_MAX_WORKERS];
+        kcr_pool_stats(pool, ws);
         for (uint32_t i = 0; i < kcr_pool_workers(pool); i++, k++) {
-            struct kcr_worker_stats w;
-            kcr_pool_worker_stats(pool, i, &w);
+            struct kcr_worker_stats w = ws[i];
             tids[k] = w.tid;
             gids[k] = w.worker;
             ops += w.tasks_completed;

@@ -161,6 +161,9 @@ uint32_t kcr_pool_workers(const kcr_pool *p);
 const char *kcr_pool_name(const kcr_pool *p);
 uint32_t kcr_pool_id(const kcr_pool *p);
 void kcr_pool_worker_stats(kcr_pool *p, uint32_t i, struct kcr_worker_stats *out);
+/* Every worker's stats (out[kcr_pool_workers(p)]), read so that the pool's sums
+ * are consistent: Σ completed <= Σ submitted in every snapshot. */
+void kcr_pool_stats(kcr_pool *p, struct kcr_worker_stats *out);
 /* Sum of the pool's workers' histogram `metric` into counts[KCS_HIST_BUCKETS]
  * (added to what is there) and *total. */
 void kcr_pool_hist(kcr_pool *p, int metric, uint64_t *counts, uint64_t *total);
