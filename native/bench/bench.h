@@ -41,6 +41,10 @@ struct kcs_bench_cfg {
     uint32_t adaptive_max_ms;
     uint32_t latency_sample;
     int summary;
+    uint64_t tasks;    /* tasks: exactly this many task bodies in all, then the run ends; 0 = no limit */
+    uint64_t messages; /* channel: exactly this many messages in all, then the run ends; 0 = no limit */
+    uint32_t pause_at_ms, pause_ms; /* the sampler pauses for pause_ms from pause_at_ms (0 = never) */
+    uint64_t body_ns;  /* tasks/mixed: each body spins this long on the CPU (thread CPU time); 0 = off */
 };
 
 extern const char *const kcs_mode_names[];
@@ -57,6 +61,8 @@ struct kcs_workload *kcs_workload_start(const struct kcs_bench_cfg *cfg, char *e
  * then shut the pools down (counters are final afterwards). */
 void kcs_workload_stop(struct kcs_workload *wl);
 void kcs_workload_destroy(struct kcs_workload *wl);
+/* 1 once a bounded workload (--tasks, --messages) has done all its work. */
+int kcs_workload_finished(struct kcs_workload *wl);
 uint32_t kcs_workload_npools(const struct kcs_workload *wl);
 kcr_pool *kcs_workload_pool(const struct kcs_workload *wl, uint32_t i);
 uint32_t kcs_workload_nchans(const struct kcs_workload *wl);

@@ -126,11 +126,15 @@ int kcs_bench_main(int argc, char **argv) {
     for (;;) {
         uint64_t now = kcs_monotonic_ns();
         if (end && now >= end) break;
+        if (kcs_workload_finished(wl)) {
+            reason = "done";
+            break;
+        }
         if (kcs_sampler_stop_requested(sampler)) {
             reason = "stopped";
             break;
         }
-        uint64_t wait = 20000000u; /* poll the control flag every 20 ms */
+        uint64_t wait = 5000000u; /* poll the control flag (and a bounded workload's end) every 5 ms */
         if (end && end - now < wait) wait = end - now;
         struct timespec ts = {(time_t)(wait / 1000000000u), (long)(wait % 1000000000u)};
         int sig = sigtimedwait(&block, NULL, &ts);

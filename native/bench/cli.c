@@ -34,6 +34,11 @@ enum {
     OPT_KIND,
     OPT_LATENCY_SAMPLE,
     OPT_SUMMARY,
+    OPT_TASKS,
+    OPT_MESSAGES,
+    OPT_BODY_NS,
+    OPT_PAUSE_AT,
+    OPT_PAUSE_MS,
     OPT_HELP
 };
 
@@ -61,6 +66,11 @@ static const struct option long_opts[] = {
     {"channel-kind", required_argument, 0, OPT_KIND},
     {"latency-sample", required_argument, 0, OPT_LATENCY_SAMPLE},
     {"summary", no_argument, 0, OPT_SUMMARY},
+    {"tasks", required_argument, 0, OPT_TASKS},
+    {"messages", required_argument, 0, OPT_MESSAGES},
+    {"body-ns", required_argument, 0, OPT_BODY_NS},
+    {"pause-at-ms", required_argument, 0, OPT_PAUSE_AT},
+    {"pause-ms", required_argument, 0, OPT_PAUSE_MS},
     {"help", no_argument, 0, OPT_HELP},
     {0, 0, 0, 0}};
 
@@ -121,7 +131,12 @@ static void usage(void) {
            "      --channel-kind K   auto | buffered | rendezvous, default auto (capacity 0 = rendezvous)\n"
            "      --latency-sample N time one task start / message in N (power of two), default 8\n"
            "      --ring-size B      data bytes when creating the ring, power of two, default 4194304\n"
-           "      --summary          print a one-line JSON summary on stdout at the end\n");
+           "      --summary          print a one-line JSON summary on stdout at the end\n"
+           "      --tasks N          tasks: exactly N task bodies in all, then the run ends (reason done)\n"
+           "      --messages N       channel: exactly N messages in all, then the run ends (reason done)\n"
+           "      --body-ns N        tasks, mixed: each task body spins N ns of thread CPU time, recorded as task_body_ns\n"
+           "      --pause-at-ms T    a scripted sampler pause starting T ms into the run (with --pause-ms)\n"
+           "      --pause-ms D       its length: one Tick(paused) frame, heartbeats only, then sampling again\n");
 }
 
 int kcs_bench_parse(int argc, char **argv, struct kcs_bench_cfg *cfg) {
@@ -209,6 +224,11 @@ int kcs_bench_parse(int argc, char **argv, struct kcs_bench_cfg *cfg) {
             if (!rc) cfg->latency_sample = (uint32_t)v;
             break;
         case OPT_SUMMARY: cfg->summary = 1; break;
+        case OPT_TASKS: rc = parse_u64(c, optarg, 1, UINT64_C(1000000000000), &cfg->tasks); break;
+        case OPT_MESSAGES: rc = parse_u64(c, optarg, 1, UINT64_C(1000000000000), &cfg->messages); break;
+        case OPT_BODY_NS: rc = parse_u64(c, optarg, 1, 1000000000, &cfg->body_ns); break;
+        case OPT_PAUSE_AT: rc = parse_u32(c, optarg, 0, 86400000, &cfg->pause_at_ms); break;
+        case OPT_PAUSE_MS: rc = parse_u32(c, optarg, 1, 86400000, &cfg->pause_ms); break;
         case OPT_HELP: usage(); return 1;
         case ':': {
             const char *flag = argv[optind - 1];
@@ -252,6 +272,12 @@ int kcs_bench_parse(int argc, char **argv, struct kcs_bench_cfg *cfg) {
         return bad("zero-copy", "%sproducers x capacity x packet size exceed 2 GiB of packet slabs", "");
     if (cfg->zero_copy && cfg->mode == KCS_MODE_TASKS)
         return bad("zero-copy", "%shas no channel to apply to in --mode tasks", "");
+    if (cfg->tasks && cfg->mode != KCS_MODE_TASKS)
+        return bad("tasks", "%sapplies to --mode tasks only", "");
+    if (cfg->messages && cfg->mode != KCS_MODE_CHANNEL)
+        return bad("messages", "%sapplies to --mode channel only", "");
+    if (cfg->body_ns && cfg->mode != KCS_MODE_TASKS && cfg->mode != KCS_MODE_MIXED && cfg->mode != KCS_MODE_DUAL)
+        return bad("body-ns", "%sapplies to task bodies (--mode tasks, mixed or dual)", "");
     if (!adaptive_max_set) {
         uint64_t m = (uint64_t)cfg->interval_ms * 16;
         cfg->adaptive_max_ms = (uint32_t)(m > 1000 ? (cfg->interval_ms > 1000 ? cfg->interval_ms : 1000) : m);

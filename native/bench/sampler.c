@@ -4,7 +4,7 @@
  * Frame layout, one per tick (a msgpack array of events, contract 2):
  *
  *   Tick · WorkerCounters × workers · ChannelCounters × channels ·
- *   Histogram × (2 metrics × pools) · Gauge × (5 per pool + 2) · OsThread × workers
+ *   Histogram × (3 metrics × pools) · Gauge × (5 per pool + 2) · OsThread × workers
  *
  * The first frame holds RunStarted; the last two hold the final counters
  * (taken after the pools drained) and RunEnded. Each tick the sampler polls
@@ -65,7 +65,7 @@ struct kcs_sampler {
     /* sampler-thread state */
     uint64_t base_ns, interval_ns, max_ns;
     uint64_t tick, last_ns;
-    int paused, pause_reported;
+    int paused, pause_reported, was_paused; /* paused: by the control area */
     uint64_t prev_ops, prev_ops_ns;
     double prev_rate;
     int stable;
@@ -203,7 +203,7 @@ static void write_run_started(struct kcs_sampler *s) {
     const char *kind = cfg->capacity == 0 ? "rendezvous" : "buffered";
 
     struct kcs_mp *m = &config;
-    kcs_mp_map(m, 21);
+    kcs_mp_map(m, 24);
     put_kv_s(m, "mode", kcs_mode_names[cfg->mode]);
     put_kv_u(m, "workers", cfg->workers);
     put_kv_u(m, "producers", cfg->producers);
@@ -225,6 +225,9 @@ static void write_run_started(struct kcs_sampler *s) {
     put_kv_u(m, "adaptive_max_ms", cfg->adaptive_max_ms);
     put_kv_u(m, "latency_sample", cfg->latency_sample);
     put_kv_u(m, "ring_size", cfg->ring_size);
+    put_kv_u(m, "tasks", cfg->tasks);
+    put_kv_u(m, "messages", cfg->messages);
+    put_kv_u(m, "body_ns", cfg->body_ns);
     kcs_mp_str(m, "pools");
     uint32_t np = kcs_workload_npools(s->wl);
     kcs_mp_array(m, np);
@@ -281,7 +284,7 @@ static uint64_t write_sample(struct kcs_sampler *s, uint64_t now, uint64_t actua
     struct kcs_mp *m = &s->mp;
     struct kcs_workload *wl = s->wl;
     uint32_t np = kcs_workload_npools(wl), nc = kcs_workload_nchans(wl);
-    uint32_t nev = 1 + s->nworkers + nc + 2 * np + 5 * np + 2 + s->nworkers;
+    uint32_t nev = 1 + s->nworkers + nc + KCR_NHIST * np + 5 * np + 2 + s->nworkers;
     uint64_t ops = 0;
     kcs_frame_begin(m, nev);
     kcs_emit_tick(m, now, 0, &(struct kcs_tick){.seq = s->tick, .target_ns = s->interval_ns, .actual_ns = actual});
@@ -291,9 +294,10 @@ static uint64_t write_sample(struct kcs_sampler *s, uint64_t now, uint64_t actua
     uint32_t k = 0;
     for (uint32_t p = 0; p < np; p++) {
         kcr_pool *pool = kcs_workload_pool(wl, p);
+        struct kcr_worker_stats ws[KCR_MAX_WORKERS];
+        kcr_pool_stats(pool, ws);
         for (uint32_t i = 0; i < kcr_pool_workers(pool); i++, k++) {
-            struct kcr_worker_stats w;
-            kcr_pool_worker_stats(pool, i, &w);
+            struct kcr_worker_stats w = ws[i];
             tids[k] = w.tid;
             gids[k] = w.worker;
             ops += w.tasks_completed;
@@ -348,7 +352,7 @@ static uint64_t write_sample(struct kcs_sampler *s, uint64_t now, uint64_t actua
                                       .rv_cancels = x.rv_cancels,
                                   });
     }
-    static const char *const metrics[KCR_NHIST] = {"task_start_latency_ns", "chan_latency_ns"};
+    static const char *const metrics[KCR_NHIST] = {"task_start_latency_ns", "chan_latency_ns", "task_body_ns"};
     for (uint32_t p = 0; p < np; p++)
         for (int h = 0; h < KCR_NHIST; h++) {
             uint64_t total = 0;
@@ -484,7 +488,13 @@ static void *sampler_main(void *arg) {
         kcs_ring_heartbeat(s->ring);
         write_mark(s);
         s->tick++;
-        if (s->paused) {
+        /* --pause-at-ms/--pause-ms: a scripted pause, as if the monitor had asked for one */
+        uint64_t since = now - start, at = (uint64_t)s->cfg->pause_at_ms * 1000000u;
+        int paused = s->paused || (s->cfg->pause_ms && since >= at &&
+                                   since < at + (uint64_t)s->cfg->pause_ms * 1000000u);
+        if (paused != s->was_paused) s->pause_reported = 0;
+        s->was_paused = paused;
+        if (paused) {
             if (!s->pause_reported) write_tick_only(s, now, now - s->last_ns, 1);
             s->pause_reported = 1;
         } else {

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bench.h"
 
@@ -63,11 +64,35 @@ struct kcs_workload {
     struct root *roots;
     uint32_t nroots;
     int stopped;
+    int bounded;               /* --tasks or --messages: the work is counted out of `budget` */
+    _Atomic uint64_t budget;   /* task bodies or messages not yet claimed by a root */
+    _Atomic uint32_t roots_left; /* roots still running: 0 = a bounded workload is finished */
 };
 
 static int stopping(struct kcs_workload *wl) {
     /* relaxed: a flag polled once per packet or batch; nothing is published with it */
     return atomic_load_explicit(&wl->stop, memory_order_relaxed) != 0;
+}
+
+/* Up to `want` units of a bounded workload's budget (all of `want` when unbounded);
+ * 0 once the budget is spent, so the totals are exactly --tasks / --messages. */
+static uint64_t claim(struct kcs_workload *wl, uint64_t want) {
+    if (!wl->bounded) return want;
+    /* relaxed: the budget only splits a count between roots; nothing is published with it */
+    uint64_t left = atomic_load_explicit(&wl->budget, memory_order_relaxed);
+    for (;;) {
+        uint64_t n = left < want ? left : want;
+        if (!n) return 0;
+        if (atomic_compare_exchange_weak_explicit(&wl->budget, &left, left - n, memory_order_relaxed,
+                                                  memory_order_relaxed))
+            return n;
+    }
+}
+
+static void root_done(struct kcs_workload *wl) {
+    /* release: pairs with the acquire in kcs_workload_finished (the root's counters are final) */
+    atomic_fetch_sub_explicit(&wl->roots_left, 1, memory_order_release);
+    kcr_wg_done(&wl->done);
 }
 
 /* One work unit is one xorshift step (about a nanosecond). */
@@ -113,7 +138,9 @@ static void producer(void *arg) {
     uint64_t seq = 0;
     int closed = 0;
     while (!closed && !stopping(wl)) {
-        for (uint64_t i = 0; i < cfg->packets && !closed; i++) {
+        uint64_t cycle = claim(wl, cfg->packets);
+        if (!cycle) break; /* --messages: all sent */
+        for (uint64_t i = 0; i < cycle && !closed; i++) {
             if (cfg->zero_copy) {
                 uint64_t k = r->next++ % r->slab_n;
                 struct zpkt *p = (struct zpkt *)(r->slab + k * r->stride);
@@ -132,7 +159,7 @@ static void producer(void *arg) {
         }
     }
     sender_done(wl, r->ch);
-    kcr_wg_done(&wl->done);
+    root_done(wl);
 }
 
 static void consumer(void *arg) {
@@ -152,7 +179,7 @@ static void consumer(void *arg) {
             record_latency(r->buf, len);
         }
     }
-    kcr_wg_done(&wl->done);
+    root_done(wl);
 }
 
 /* --------------------------------------------------------------- tasks */
@@ -162,10 +189,34 @@ struct batch {
     struct root *r;
 };
 
+/* A task body's work: --body-cost units, then spinning until the body has
+ * been on the CPU for --body-ns. Thread CPU time, not wall time: a body
+ * preempted mid-spin still does exactly its scripted work, so task_body_ns
+ * (recorded only with --body-ns: the clock reads are system calls) holds a
+ * known value on a loaded machine too. The body does not suspend, so it
+ * stays on one thread. */
+static uint64_t thread_cpu_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t body_work(const struct kcs_bench_cfg *cfg, uint64_t seed) {
+    uint64_t x = cfg->body_cost ? burn(cfg->body_cost, seed) : 0;
+    if (!cfg->body_ns) return x;
+    uint64_t t0 = thread_cpu_ns(), now = t0;
+    while (now - t0 < cfg->body_ns) {
+        x = burn(64, x | 1);
+        now = thread_cpu_ns();
+    }
+    kcr_hist_record(KCR_HIST_TASK_BODY, now - t0);
+    return x;
+}
+
 static void task_body(void *arg) {
     struct batch *b = (struct batch *)arg;
-    uint32_t cost = b->r->wl->cfg->body_cost;
-    if (cost) atomic_fetch_add_explicit(&g_sink, burn(cost, (uint64_t)(uintptr_t)b | 1) & 1, memory_order_relaxed);
+    uint64_t x = body_work(b->r->wl->cfg, (uint64_t)(uintptr_t)b | 1);
+    if (x) atomic_fetch_add_explicit(&g_sink, x & 1, memory_order_relaxed);
     kcr_wg_done(&b->wg);
 }
 
@@ -175,8 +226,7 @@ static void mixed_task(void *arg) {
     struct batch *b = (struct batch *)arg;
     struct root *r = b->r;
     const struct kcs_bench_cfg *cfg = r->wl->cfg;
-    uint32_t cost = cfg->body_cost;
-    uint64_t x = cost ? burn(cost, (uint64_t)(uintptr_t)b | 1) : 0;
+    uint64_t x = body_work(cfg, (uint64_t)(uintptr_t)b | 1);
     uint64_t t = (x & 7) == 0 ? kcr_ticks() : 0; /* ~one in 8 stamped */
     if (cfg->zero_copy) {
         struct zpkt *p = (struct zpkt *)malloc(sizeof(struct zpkt) + cfg->packet_size);
@@ -216,7 +266,7 @@ static void mixed_consumer(void *arg) {
             record_latency(r->buf, len);
         }
     }
-    kcr_wg_done(&wl->done);
+    root_done(wl);
 }
 
 static void generator(void *arg) {
@@ -227,14 +277,15 @@ static void generator(void *arg) {
     kcr_wg_init(&b.wg, 0);
     b.r = r;
     while (!stopping(wl)) {
-        uint32_t n = wl->cfg->batch;
+        uint32_t n = (uint32_t)claim(wl, wl->cfg->batch);
+        if (!n) break; /* --tasks: all submitted */
         kcr_wg_add(&b.wg, n);
         for (uint32_t i = 0; i < n; i++)
             if (kcr_spawn(r->pool, body, &b) != 0) kcr_wg_done(&b.wg); /* out of stacks: skip */
         kcr_wg_wait(&b.wg);
     }
     if (r->ch) sender_done(wl, r->ch);
-    kcr_wg_done(&wl->done);
+    root_done(wl);
 }
 
 /* --------------------------------------------------------------- setup */
@@ -273,6 +324,7 @@ static int start_channel(struct kcs_workload *wl, kcr_pool *p, kcr_chan *ch, cha
     for (uint32_t i = 0; i < cfg->consumers; i++)
         if (!add_root(wl, p, ch)) goto oom;
     kcr_wg_add(&wl->done, cfg->producers + cfg->consumers);
+    atomic_fetch_add_explicit(&wl->roots_left, cfg->producers + cfg->consumers, memory_order_relaxed);
     uint32_t first = wl->nroots - cfg->producers - cfg->consumers;
     for (uint32_t i = 0; i < cfg->consumers; i++)
         if (kcr_spawn(p, consumer, &wl->roots[first + cfg->producers + i]) != 0) goto oom;
@@ -295,6 +347,7 @@ static int start_tasks(struct kcs_workload *wl, kcr_pool *p, kcr_chan *ch, char 
     for (uint32_t i = 0; i < ncons; i++)
         if (!add_root(wl, p, ch)) goto oom;
     kcr_wg_add(&wl->done, gens + ncons);
+    atomic_fetch_add_explicit(&wl->roots_left, gens + ncons, memory_order_relaxed);
     for (uint32_t i = 0; i < ncons; i++)
         if (kcr_spawn(p, mixed_consumer, &wl->roots[first + gens + i]) != 0) goto oom;
     for (uint32_t i = 0; i < gens; i++)
@@ -343,6 +396,8 @@ struct kcs_workload *kcs_workload_start(const struct kcs_bench_cfg *cfg, char *e
     }
     wl->cfg = cfg;
     kcr_wg_init(&wl->done, 0);
+    wl->bounded = cfg->tasks || cfg->messages;
+    atomic_store_explicit(&wl->budget, cfg->tasks ? cfg->tasks : cfg->messages, memory_order_relaxed);
     wl->roots = (struct root *)calloc(cfg->producers + cfg->consumers + 2u * cfg->workers + 4u, sizeof *wl->roots);
     if (!wl->roots) {
         free(wl);
@@ -412,6 +467,11 @@ void kcs_workload_destroy(struct kcs_workload *wl) {
     }
     free(wl->roots);
     free(wl);
+}
+
+int kcs_workload_finished(struct kcs_workload *wl) {
+    /* acquire: pairs with the release in root_done */
+    return wl->bounded && atomic_load_explicit(&wl->roots_left, memory_order_acquire) == 0;
 }
 
 uint32_t kcs_workload_npools(const struct kcs_workload *wl) { return wl->npools; }

@@ -15,7 +15,9 @@
  * --rate 0 means "as fast as possible" (the ingest-capacity benchmark);
  * otherwise ticks follow --interval-ms. --frames stops after N frames.
  * --inject-growth N adds N items per tick to the inject-queue depth gauge: a
- * scripted backlog, for testing backpressure analyses end to end.
+ * scripted backlog, for testing backpressure analyses end to end; with
+ * --growth-from T1 and/or --growth-until T2 it grows only during ticks
+ * [T1, T2) and drains at once at T2 (steady, growth, steady: the self-test).
  * --step-at T --step-pct P: from tick T on, every worker completes P % of its
  * usual tasks per tick — a scripted rate step, for testing anomaly detection.
  */
@@ -62,7 +64,7 @@ static void sleep_ns(uint64_t ns) {
 int kcs_synthetic_main(int argc, char **argv) {
     const char *ring_path = NULL;
     uint64_t interval_ms = 10, duration_s = 0, workers = 2, channels = 1, rate = 100, frames = 0,
-             seed = 1, inject_growth = 0, step_at = 0, step_pct = 100;
+             seed = 1, inject_growth = 0, growth_from = 0, growth_until = 0, step_at = 0, step_pct = 100;
     int rate_set = 0;
     static const struct option opts[] = {{"ring", required_argument, 0, 'r'},
                                          {"interval-ms", required_argument, 0, 'i'},
@@ -73,6 +75,8 @@ int kcs_synthetic_main(int argc, char **argv) {
                                          {"frames", required_argument, 0, 'n'},
                                          {"seed", required_argument, 0, 's'},
                                          {"inject-growth", required_argument, 0, 'g'},
+                                         {"growth-from", required_argument, 0, 'F'},
+                                         {"growth-until", required_argument, 0, 'U'},
                                          {"step-at", required_argument, 0, 'T'},
                                          {"step-pct", required_argument, 0, 'P'},
                                          {0, 0, 0, 0}};
@@ -91,6 +95,8 @@ int kcs_synthetic_main(int argc, char **argv) {
         case 'n': rc = parse_u64("frames", optarg, 0, UINT64_MAX / 2, &frames); break;
         case 's': rc = parse_u64("seed", optarg, 1, UINT64_MAX / 2, &seed); break;
         case 'g': rc = parse_u64("inject-growth", optarg, 0, 1000000, &inject_growth); break;
+        case 'F': rc = parse_u64("growth-from", optarg, 0, UINT64_MAX / 2, &growth_from); break;
+        case 'U': rc = parse_u64("growth-until", optarg, 1, UINT64_MAX / 2, &growth_until); break;
         case 'T': rc = parse_u64("step-at", optarg, 1, UINT64_MAX / 2, &step_at); break;
         case 'P': rc = parse_u64("step-pct", optarg, 1, 100000, &step_pct); break;
         default:
@@ -255,7 +261,10 @@ int kcs_synthetic_main(int argc, char **argv) {
                                                    .counts = hist,
                                                    .counts_len = nb,
                                                    .total = hist_total});
-        double inject_depth = (double)(xorshift(&rng) % 64 + tick * inject_growth);
+        /* the backlog grows during [growth_from, growth_until) and is drained at once after it */
+        uint64_t grown = tick > growth_from ? tick - growth_from : 0;
+        if (growth_until && tick >= growth_until) grown = 0;
+        double inject_depth = (double)(xorshift(&rng) % 64 + grown * inject_growth);
         kcs_emit_gauge(&mp, now, 0, &(struct kcs_gauge){.name = "inject_depth", .value = inject_depth});
         kcs_frame_commit(&ring, &mp);
         last = now;

@@ -26,6 +26,12 @@
  *
  * Counters are per worker slot (a worker writes only its own slot, relaxed);
  * operations from other threads use one shared slot with atomic adds.
+ * A message is counted as sent before its receiver can see it (buffered: in
+ * ring_push before the publishing store; rendezvous: by whichever side
+ * completes the match, before the partner is woken), and a receive is counted
+ * with a release store; kcr_chan_stats loads recvs with acquire, then the
+ * send side. So a snapshot never shows recvs > sends (the
+ * self-test's 40M-message run caught one that did).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -108,7 +114,10 @@ static int sent_ok(kcr_chan *ch) {
 }
 static int recv_ok(kcr_chan *ch) {
     struct kcr_chan_ctr *slot = my_slot(ch);
-    ctr_add_slot(ch, slot, C_RECVS, 1);
+    if (slot) /* release: pairs with the acquire load in kcr_chan_stats (the send was counted first) */
+        atomic_store_explicit(&slot->v[C_RECVS], KCR_LOAD(slot->v[C_RECVS]) + 1, memory_order_release);
+    else
+        atomic_fetch_add_explicit(&ch->ctr[ch->nslots].v[C_RECVS], 1, memory_order_release);
     ctr_add_slot(ch, slot, C_BYTES_RECV, ch->cfg.elem_size);
     if (ch->cfg.ptr_mode) ctr_add_slot(ch, slot, C_ZC_RECV, 1);
     return 0;
@@ -152,6 +161,7 @@ static int ring_push(kcr_chan *ch, const void *src) {
         memcpy((uint8_t *)(c + 1), src, sizeof(void *)); /* pointer mode: one store, no call */
     else
         memcpy((uint8_t *)(c + 1), src, ch->data_size);
+    sent_ok(ch); /* before the publish: the receiver counts its receive after it */
     /* seq_cst (release + Dekker): pairs with the acquire in ring_pop and with the
      * seq_cst increment of recv_waiters before a receiver's re-check */
     atomic_exchange_explicit(&c->seq, pos + 1, memory_order_seq_cst);
@@ -231,8 +241,7 @@ static int buf_send(kcr_chan *ch, const void *src, int try_only) {
     for (;;) {
         /* acquire: pairs with the release in kcr_chan_close */
         if (atomic_load_explicit(&ch->closed, memory_order_acquire)) return send_fail(ch, EPIPE);
-        if (ring_push(ch, src)) {
-            sent_ok(ch);
+        if (ring_push(ch, src)) { /* counted in ring_push */
             if (atomic_load_explicit(&ch->recv_waiters, memory_order_seq_cst)) wake_one(ch, 1);
             return 0;
         }
@@ -296,11 +305,12 @@ static int rv_send(kcr_chan *ch, const void *src, int try_only) {
     if (r) {
         atomic_fetch_sub_explicit(&ch->recv_waiters, 1, memory_order_relaxed);
         memcpy(r->buf, src, ch->data_size);
+        sent_ok(ch); /* before the receiver can run and count its receive */
         r->result = 0;
         kcr_spin_unlock(&ch->lock);
         kcr__waiter_wake(r);
         ctr_add(ch, C_RV_MATCHES, 1);
-        return sent_ok(ch);
+        return 0;
     }
     if (try_only) {
         kcr_spin_unlock(&ch->lock);
@@ -313,7 +323,7 @@ static int rv_send(kcr_chan *ch, const void *src, int try_only) {
     atomic_fetch_add_explicit(&ch->send_waiters, 1, memory_order_relaxed);
     q_push(&ch->sq_head, &ch->sq_tail, &w);
     kcr__waiter_park(&w, &ch->lock);
-    if (w.result == 0) return sent_ok(ch);
+    if (w.result == 0) return 0; /* counted by the receiver that matched us (rv_recv) */
     ctr_add(ch, C_RV_CANCELS, 1);
     return send_fail(ch, EPIPE);
 }
@@ -324,6 +334,7 @@ static int rv_recv(kcr_chan *ch, void *dst, int try_only) {
     if (s) {
         atomic_fetch_sub_explicit(&ch->send_waiters, 1, memory_order_relaxed);
         memcpy(dst, s->buf, ch->data_size);
+        sent_ok(ch); /* the parked sender's send, counted here (this slot) before our receive */
         s->result = 0;
         kcr_spin_unlock(&ch->lock);
         kcr__waiter_wake(s);
@@ -459,7 +470,11 @@ void kcr_chan_stats(kcr_chan *ch, struct kcr_chan_stats *o) {
                                            C_SEND_EPIPE,   C_SEND_TIMEOUTS, C_ZC_ABORTED};
     for (int k = 0; k < C_NCOUNTERS; k++) {
         int i = order[k];
-        for (uint32_t s = 0; s <= ch->nslots; s++) sum[i] += KCR_LOAD(ch->ctr[s].v[i]);
+        for (uint32_t s = 0; s <= ch->nslots; s++)
+            /* acquire for recvs: pairs with the release in recv_ok; the sends counted
+             * before those receives are then visible to the send-side loads below */
+            sum[i] += atomic_load_explicit(&ch->ctr[s].v[i], i == C_RECVS ? memory_order_acquire
+                                                                          : memory_order_relaxed);
     }
     if (ch->kind == KCR_CHAN_BUFFERED) {
         uint64_t d = atomic_load_explicit(&ch->deq_pos, memory_order_relaxed);

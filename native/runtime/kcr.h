@@ -40,7 +40,8 @@ typedef void (*kcr_fn)(void *arg);
 #define KCR_MAX_WORKERS 64u
 #define KCR_HIST_TASK_START 0 /* task submit → first run, ns */
 #define KCR_HIST_CHAN 1       /* channel send → receive, ns (recorded by the user) */
-#define KCR_NHIST 2
+#define KCR_HIST_TASK_BODY 2  /* a task body's own duration, ns (recorded by the user; the bench: CPU time) */
+#define KCR_NHIST 3
 
 struct kcr_pool_config {
     const char *name;      /* reported pool name, e.g. "tasks" */
@@ -160,6 +161,9 @@ uint32_t kcr_pool_workers(const kcr_pool *p);
 const char *kcr_pool_name(const kcr_pool *p);
 uint32_t kcr_pool_id(const kcr_pool *p);
 void kcr_pool_worker_stats(kcr_pool *p, uint32_t i, struct kcr_worker_stats *out);
+/* Every worker's stats (out[kcr_pool_workers(p)]), read so that the pool's sums
+ * are consistent: Σ completed <= Σ submitted in every snapshot. */
+void kcr_pool_stats(kcr_pool *p, struct kcr_worker_stats *out);
 /* Sum of the pool's workers' histogram `metric` into counts[KCS_HIST_BUCKETS]
  * (added to what is there) and *total. */
 void kcr_pool_hist(kcr_pool *p, int metric, uint64_t *counts, uint64_t *total);

@@ -103,7 +103,6 @@ struct kcr_wcounters {
     _Atomic uint64_t tasks_completed;
     _Atomic uint64_t fastpath_hits;
     _Atomic uint64_t fastpath_misses;
-    _Atomic uint64_t steal_probes;
     _Atomic uint64_t steal_successes;
     _Atomic uint64_t steal_failures;
     _Atomic int64_t last_victim;

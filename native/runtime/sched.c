@@ -394,7 +394,6 @@ static struct kcr_coro *steal(struct kcr_worker *w) {
     for (uint32_t i = 0; i < probes; i++) {
         uint32_t v = (uint32_t)(xorshift64(&w->rng) % (p->n - 1));
         if (v >= w->index) v++;
-        KCR_INC(w->c.steal_probes, 1);
         struct kcr_coro *x = kcr_deque_steal(&p->w[v].dq);
         if (x != KCR_DEQUE_EMPTY && x != KCR_DEQUE_ABORT) {
             KCR_INC(w->c.steal_successes, 1);
@@ -786,6 +785,19 @@ uint32_t kcr_pool_workers(const kcr_pool *p) { return p->n; }
 const char *kcr_pool_name(const kcr_pool *p) { return p->name; }
 uint32_t kcr_pool_id(const kcr_pool *p) { return p->cfg.id; }
 
+void kcr_pool_stats(kcr_pool *p, struct kcr_worker_stats *out) {
+    /* every worker's completed count first: a task completed on one worker was
+     * submitted on another before, so the pool's sums never show completed >
+     * submitted (worker by worker, a later worker's completions could include
+     * a task an earlier worker submitted after its own counters were read) */
+    uint64_t done[KCR_MAX_WORKERS];
+    for (uint32_t i = 0; i < p->n; i++) done[i] = KCR_LOAD(p->w[i].c.tasks_completed);
+    for (uint32_t i = 0; i < p->n; i++) {
+        kcr_pool_worker_stats(p, i, &out[i]);
+        out[i].tasks_completed = done[i];
+    }
+}
+
 void kcr_pool_worker_stats(kcr_pool *p, uint32_t i, struct kcr_worker_stats *o) {
     struct kcr_worker *w = &p->w[i];
     struct kcr_wcounters *c = &w->c;
@@ -799,7 +811,10 @@ void kcr_pool_worker_stats(kcr_pool *p, uint32_t i, struct kcr_worker_stats *o) 
     o->fastpath_misses = KCR_LOAD(c->fastpath_misses);
     o->steal_successes = KCR_LOAD(c->steal_successes);
     o->steal_failures = KCR_LOAD(c->steal_failures);
-    o->steal_probes = KCR_LOAD(c->steal_probes);
+    /* a probe is reported with its outcome: a snapshot taken mid-probe shows
+     * neither, so probes = successes + failures in every snapshot (a separate
+     * counter, bumped before the probe, was one ahead now and then) */
+    o->steal_probes = o->steal_successes + o->steal_failures;
     o->last_victim = atomic_load_explicit(&c->last_victim, memory_order_relaxed);
     o->inject_pulls = KCR_LOAD(c->inject_pulls);
     o->unparks = KCR_LOAD(c->unparks);
