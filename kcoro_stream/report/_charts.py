@@ -96,7 +96,7 @@ def _lines(ax: Any, runs: list[RunData], field: str, *, annotate: bool = False, 
 
 
 def _legend(ax: Any, n: int) -> None:
-    if n <= 12:
+    if n <= 12 and ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=6, loc="best")
 
 
