@@ -849,8 +849,16 @@ def baseline_save(results: Path, to: Path, variant: str | None) -> None:
 @click.option(
     "--variant", "variants", multiple=True, help="Compare only this variant of RESULTS (repeatable)."
 )
+@click.option(
+    "--gate-latency", metavar="PCT", help="Also fail on latency p50/p99 worse by more than PCT (over 19%)."
+)
 def compare_cmd(
-    paths: tuple[Path, ...], threshold: str, as_json: bool, markdown: bool, variants: tuple[str, ...]
+    paths: tuple[Path, ...],
+    threshold: str,
+    as_json: bool,
+    markdown: bool,
+    variants: tuple[str, ...],
+    gate_latency: str | None,
 ) -> None:
     """Verdicts per step and metric: BASELINE RESULTS, RESULTS_A RESULTS_B, or one A/B RESULTS.
 
@@ -860,7 +868,12 @@ def compare_cmd(
 
     def go() -> int:
         try:
-            comparisons = compare_paths(list(paths), parse_threshold(threshold), list(variants))
+            comparisons = compare_paths(
+                list(paths),
+                parse_threshold(threshold),
+                list(variants),
+                parse_threshold(gate_latency, "--gate-latency") if gate_latency else None,
+            )
         except KcoroStreamError as e:  # every trouble is exit 2 for a verdict command (as diff)
             raise UsageError(str(e)) from None
         if as_json:

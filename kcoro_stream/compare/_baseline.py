@@ -47,14 +47,14 @@ def step_fingerprints(res: Results, variant: str) -> dict[str, dict[str, Any] | 
     return out
 
 
-def baseline_from_results(res: Results, variant: str | None = None) -> Baseline:
+def baseline_from_results(res: Results, variant: str | None = None, *, latency: bool = True) -> Baseline:
     """One variant's values (the first one when not named) as a Baseline."""
     variants = res.variants
     if variant is None:
         variant = variants[0] if variants else ""
     elif variant not in variants:
         raise UsageError(f"{res.path}: no variant {variant!r} (there are: {', '.join(variants) or 'none'})")
-    values = {step: m for (v, step), m in repeat_values(res).items() if v == variant}
+    values = {step: m for (v, step), m in repeat_values(res, latency=latency).items() if v == variant}
     if not values:
         raise UsageError(f"{res.path}: no run ended ok: nothing to keep")
     return Baseline(

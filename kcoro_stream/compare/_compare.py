@@ -7,7 +7,10 @@
     Baseline ─┘   (results are turned into a Baseline per variant first: one code path)
 
 Gated: throughput (``tasks_per_s``, ``msgs_per_s``, higher is better). A
-regression in a gated metric makes the exit code 1, as ``diff`` does.
+regression in a gated metric makes the exit code 1, as ``diff`` does. Latency
+percentiles (lower is better) are reported with a 25 % threshold and gated
+only with ``gate_latency``, which must be wider than a log2x4 bucket (~19 %):
+a smaller change can be one bucket's rounding.
 Differing fingerprints (build, host, benchmark configuration) are named in a
 warning; they do not stop the comparison (comparing two builds is the point).
 """
@@ -18,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._baseline import Baseline
+from ._results import is_latency
 from ._stats import Verdict, verdict_for
 
 __all__ = ["Comparison", "StepVerdicts", "compare", "fingerprint_changes"]
@@ -81,8 +85,25 @@ def _noise_changes(a: dict[str, Any] | None, b: dict[str, Any] | None) -> list[s
     return out
 
 
+LATENCY_REPORT_THRESHOLD = 0.25
+
+
+def bucket_width() -> float:
+    """The relative width of a histogram bucket (log2x4: 2**(1/4) - 1, ~19 %)."""
+    from ..histo import SUB
+
+    return float(2 ** (1 / SUB) - 1)
+
+
 def compare(
-    base: Baseline, new: Baseline, *, threshold: float, base_label: str, new_label: str, paired: bool = False
+    base: Baseline,
+    new: Baseline,
+    *,
+    threshold: float,
+    base_label: str,
+    new_label: str,
+    paired: bool = False,
+    gate_latency: float | None = None,
 ) -> Comparison:
     """Every step and metric both sides have (a step on one side only is a warning).
 
@@ -101,11 +122,22 @@ def compare(
             c.warnings.append(f"step {step!r}: fingerprints differ: {'; '.join(changes)}")
         bm, nm = base.steps[step], new.steps[step]
         verdicts = [
-            verdict_for(metric, bm.get(metric, []), nm.get(metric, []), threshold=threshold, paired=paired)
-            for metric in sorted(bm.keys() | nm.keys())
+            _verdict(metric, bm.get(metric, []), nm.get(metric, []), threshold, paired, gate_latency)
+            for metric in sorted(bm.keys() | nm.keys(), key=lambda m: (is_latency(m), m))
         ]
         c.steps.append(StepVerdicts(step, verdicts))
     noise = _noise_changes(base.noise, new.noise)
     if noise:
         c.warnings.append(f"noise fingerprints differ: {'; '.join(noise)}")
     return c
+
+
+def _verdict(
+    metric: str, b: list[float], n: list[float], threshold: float, paired: bool, gate_latency: float | None
+) -> Verdict:
+    if not is_latency(metric):
+        return verdict_for(metric, b, n, threshold=threshold, paired=paired)
+    return verdict_for(
+        metric, b, n, threshold=gate_latency or LATENCY_REPORT_THRESHOLD, paired=paired,
+        higher_is_better=False, gated=gate_latency is not None,
+    )  # fmt: skip

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..errors import UsageError
 from ._baseline import Baseline, baseline_from_results, load_baseline
-from ._compare import Comparison, compare
+from ._compare import Comparison, bucket_width, compare
 from ._results import load_results
 
 __all__ = ["compare_paths", "parse_threshold"]
@@ -52,8 +52,18 @@ def _pick(where: str, sides: dict[str, Baseline], names: list[str] | None) -> di
     return {n: sides[n] for n in names}
 
 
-def compare_paths(paths: list[Path], threshold: float, variants: list[str] | None = None) -> list[Comparison]:
+def compare_paths(
+    paths: list[Path],
+    threshold: float,
+    variants: list[str] | None = None,
+    gate_latency: float | None = None,
+) -> list[Comparison]:
     """The comparisons ``paths`` ask for; ``variants`` keeps only those variants of the new side."""
+    if gate_latency is not None and gate_latency <= bucket_width():
+        raise UsageError(
+            f"--gate-latency: {gate_latency:.0%} is within one histogram bucket ({bucket_width():.0%} wide); "
+            "give a wider threshold (e.g. 25%)"
+        )
     if not 1 <= len(paths) <= 2:
         raise UsageError("compare: give BASELINE RESULTS, RESULTS_A RESULTS_B, or one A/B RESULTS directory")
     if len(paths) == 1:
@@ -73,6 +83,7 @@ def compare_paths(paths: list[Path], threshold: float, variants: list[str] | Non
                 base_label=_label(where, base),
                 new_label=_label(where, v),
                 paired=True,
+                gate_latency=gate_latency,
             )
             for v in names[1:]
         ]
@@ -87,6 +98,7 @@ def compare_paths(paths: list[Path], threshold: float, variants: list[str] | Non
             threshold=threshold,
             base_label=_label(bwhere, bname),
             new_label=_label(nwhere, v),
+            gate_latency=gate_latency,
         )
         for v, side in nsides.items()
     ]

@@ -7,8 +7,9 @@
 
 A metric is ``POOL:NAME`` (``tasks:tasks_per_s``, ``channel:msgs_per_s``) taken
 from each run's ``Summary.avg`` in the index (the summary the run loop's own
-analyses made; nothing is recomputed). Latency percentiles, when asked for,
-come from replaying each run's log (``latency.py``). Runs that did not end
+analyses made; nothing is recomputed). Latency percentiles (p50, p99 of the
+run's last cumulative histogram per pool and metric: ``tasks:task_start_latency_ns:p99``)
+come from replaying each run's log through its recorded analyses (``report.replay_run``). Runs that did not end
 ``ok`` are left out; a repeat is the unit, never a window.
 """
 
@@ -19,12 +20,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import KcoroStreamError, UsageError
 
-__all__ = ["THROUGHPUT", "IndexRun", "Results", "load_results", "metric_name", "repeat_values"]
+__all__ = [
+    "LATENCY_METRICS",
+    "THROUGHPUT",
+    "IndexRun",
+    "Results",
+    "is_latency",
+    "load_results",
+    "metric_name",
+    "repeat_values",
+]
 
 # Gated by default: higher is better.
 THROUGHPUT = ("tasks_per_s", "msgs_per_s")
+# Reported, gated only on request (lower is better); the sampler's tick jitter is the monitor's, not the runtime's.
+LATENCY_METRICS = ("task_start_latency_ns", "chan_latency_ns")
+QUANTILES = ("p50", "p99")
+
+
+def is_latency(metric: str) -> bool:
+    return metric.rsplit(":", 1)[-1] in QUANTILES
+
+
 INDEX = "index.json"  # manifest._run.INDEX; not imported so a report never loads trio
 
 
@@ -102,13 +121,37 @@ def load_results(path: Path) -> Results:
     return res
 
 
-def repeat_values(res: Results) -> dict[tuple[str, str], dict[str, list[float]]]:
-    """{(variant, step key): {metric: [one value per ok repeat, in repeat order]}} from the summaries."""
+def _latency(run_dir: Path) -> dict[str, float]:
+    """p50/p99 of the last cumulative histogram of each pool and latency metric of a run."""
+    from ..report._inputs import replay_run
+
+    last: dict[tuple[str, str], Any] = {}
+    for h in replay_run(run_dir, run_dir.name).histograms:
+        if h.scope == "cumulative" and h.metric in LATENCY_METRICS and h.count:
+            last[(h.pool, h.metric)] = h
+    out: dict[str, float] = {}
+    for (pool, metric), h in last.items():
+        for q in QUANTILES:
+            v = getattr(h, q)
+            if v is not None:
+                out[f"{metric_name(pool, metric)}:{q}"] = float(v)
+    return out
+
+
+def repeat_values(res: Results, *, latency: bool = False) -> dict[tuple[str, str], dict[str, list[float]]]:
+    """{(variant, step key): {metric: [one value per ok repeat, in repeat order]}} from the summaries
+    (and, with ``latency``, the percentiles of each run's replayed histograms)."""
     out: dict[tuple[str, str], dict[str, list[float]]] = {}
     for r in sorted(res.runs, key=lambda r: r.repeat):
         if r.state != "ok":
             continue
         metrics = out.setdefault((r.variant, step_key(r.step, r.params)), {})
+        if latency:
+            try:
+                for name, q in _latency(r.dir).items():
+                    metrics.setdefault(name, []).append(q)
+            except KcoroStreamError as e:
+                raise UsageError(f"{r.dir}: cannot replay for latency: {e}") from None
         for s in r.summary:
             if not isinstance(s, dict) or s.get("type") != "summary":
                 continue
