@@ -97,9 +97,10 @@ bench: setup-test
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 # The regression gate (docs/verdicts.md): profiles/ci.yaml as an interleaved A/B (base and cand
-# repeats alternate; by default both are this working tree, BASE_VARIANT='{exec: [...]}' names a
-# base build), then a report, then compare; exit 1 on a regression. With BASELINE=file.json the
-# profile runs once and is compared against that saved baseline instead.
+# repeats alternate). Both are this working tree unless BASE_VARIANT names a base build:
+# '{python: ../base/.venv/bin/python}' (another install's bundled benchmark) or '{exec: [...]}'.
+# Then a report, then compare; exit 1 on a regression. With BASELINE=file.json the profile runs
+# once and is compared against that saved baseline instead.
 PROFILE      ?= profiles/ci.yaml
 BENCH_CI_OUT ?= build/bench-ci
 BASE_VARIANT ?= {}

@@ -55,3 +55,16 @@ def test_bad_variants_are_one_line_usage_errors(tmp_path: Path, variants: str, m
     with pytest.raises(UsageError) as e:
         load_manifest(p)
     assert message in str(e.value) and "\n" not in str(e.value) and str(p) in str(e.value)
+
+
+def test_a_python_variant_runs_the_bundled_benchmark_of_another_install(tmp_path: Path) -> None:
+    """python: PATH plans runs whose interpreter is that install's (checked to exist before anything runs)."""
+    import sys
+
+    p = tmp_path / "py.yaml"
+    p.write_text(AB.replace("other: {exec: [/bin/true, x]}", f"other: {{python: {sys.executable}}}"))
+    by = {r.variant: r for r in load_manifest(p).runs}
+    assert by["other"].python == sys.executable and by["other"].command is None
+    p.write_text(AB.replace("other: {exec: [/bin/true, x]}", "other: {python: /no/such/python}"))
+    with pytest.raises(UsageError, match="python: expected the path of an interpreter"):
+        load_manifest(p)

@@ -17,7 +17,8 @@
     variants:                       # optional: A/B runs, repeats interleaved (A B A B ...)
       base: {}                      # the step as written
       cand: {bench: {body_cost: 8}} # knob sets over the step's, or
-      other: {exec: [./other-bench, --ring, "{ring}"]}   # another build's producer
+      other: {exec: [./other-bench, --ring, "{ring}"]}   # another build's producer, or
+      main: {python: ../main/.venv/bin/python}     # the bundled benchmark of another install
 
 A step takes what it does not set from ``defaults:``, then from the
 configuration (files, --config); the environment and flags still win, as for
@@ -48,7 +49,7 @@ __all__ = ["Manifest", "PlannedRun", "load_manifest", "plan_text"]
 
 STEP_KEYS = ("name", "mode", "duration", "warmup", "repeats", "interval", "pipeline", "outputs", "bench")
 TOP_KEYS = ("manifest", "on_error", "defaults", "steps", "variants")
-VARIANT_KEYS = ("bench", "exec")
+VARIANT_KEYS = ("bench", "exec", "python")
 BENCH_KEYS = tuple(f.name for f in msgspec.structs.fields(BenchSection))
 MATRIX_STEP_KEYS = ("mode", "duration", "warmup", "interval")
 # step key → configuration key
@@ -76,6 +77,7 @@ class PlannedRun:
     slug: str  # the run's directory name under --out-dir
     variant: str = ""  # the A/B variant ("" when the manifest names none)
     command: list[str] | None = None  # the variant's own producer (exec:)
+    python: str | None = None  # the interpreter (another install) that runs the bundled benchmark
 
     @property
     def key(self) -> tuple[str, str, int, str]:
@@ -193,13 +195,13 @@ def load_manifest(path: Path, config_path: Path | None = None) -> Manifest:
     return m
 
 
-Variant = tuple[str, Layer, "list[str] | None"]
+Variant = tuple[str, Layer, "list[str] | None", "str | None"]
 
 
 def _variants(path: Path, top: dict[str, Any]) -> list[Variant]:
     """``variants:`` → [(name, its [bench] layer, its exec command)]; [("", empty, None)] when absent."""
     if "variants" not in top:
-        return [("", Layer("variant"), None)]
+        return [("", Layer("variant"), None, None)]
     where = f"{path}:{_pos(top, 'variants')}"
     body = _mapping(top["variants"], where, "variants")
     if len(body) < 2:
@@ -212,6 +214,7 @@ def _variants(path: Path, top: dict[str, Any]) -> list[Variant]:
         spec = _mapping(spec if spec is not None else {}, vwhere, f"variant {name}")
         layer = Layer("variant")
         command: list[str] | None = None
+        python: str | None = None
         for k, v in spec.items():
             kwhere = f"{path}:{_pos(spec, k)}"
             if k == "bench":
@@ -228,9 +231,15 @@ def _variants(path: Path, top: dict[str, Any]) -> list[Variant]:
                         f"{kwhere}: exec: expected a non-empty list of strings (a command), got {v!r}"
                     )
                 command = list(v)
+            elif k == "python":
+                if not isinstance(v, str) or not Path(v).is_file():
+                    raise UsageError(f"{kwhere}: python: expected the path of an interpreter, got {v!r}")
+                python = v
             else:
                 raise UsageError(f"{kwhere}: unknown key {k!r} in variant {name}{_hint(k, VARIANT_KEYS)}")
-        out.append((name, layer, command))
+        if command is not None and python is not None:
+            raise UsageError(f"{vwhere}: variant {name}: exec and python exclude each other")
+        out.append((name, layer, command, python))
     return out
 
 
@@ -310,7 +319,9 @@ def _expand(
             play.values[(sec, key)] = Value(
                 check_value(sec, key, v, f"{pwhere}: matrix {k}"), f"manifest {pwhere}"
             )
-        effs = {vname: resolve([*low, dlayer, slayer, play, vlayer, *high]) for vname, vlayer, _ in variants}
+        effs = {
+            vname: resolve([*low, dlayer, slayer, play, vlayer, *high]) for vname, vlayer, _, _ in variants
+        }
         eff = next(iter(effs.values()))
         where = f"{path}:{_pos(step)}"
         if eff.get("run", "duration") in (None, 0):
@@ -323,7 +334,12 @@ def _expand(
         repeats = int(own.get("repeats", 1))
         slug_params = "-".join(f"{k}{_slug(v)}" for k, v in params.items())
         for r in range(1, repeats + 1):
-            for vname, _layer, command in variants:  # interleaved: A B A B ... (drifting load hits both)
+            for (
+                vname,
+                _layer,
+                command,
+                python,
+            ) in variants:  # interleaved: A B A B ... (drifting load hits both)
                 slug = f"{name}{'-' + slug_params if slug_params else ''}{'-' + vname if vname else ''}-r{r}"
                 runs.append(
                     PlannedRun(
@@ -337,6 +353,7 @@ def _expand(
                         slug=slug,
                         variant=vname,
                         command=command,
+                        python=python,
                     )
                 )
     return runs
@@ -399,5 +416,6 @@ def plan_text(m: Manifest) -> str:
             + (f" {bench}" if bench else "")
             + (f" pipeline={r.pipeline}" if r.pipeline else "")
             + (f" exec={' '.join(r.command)}" if r.command else "")
+            + (f" python={r.python}" if r.python else "")
         )
     return "\n".join(lines)

@@ -145,6 +145,14 @@ def _one(run: PlannedRun, m: Manifest, run_dir: Path, index_of: int, total: int)
     launch = launch_changes(run.config)
     if run.command is not None:  # an A/B variant's own producer (another build)
         launch.update(producer="exec", command=run.command, args=[])
+    elif run.python is not None:  # the bundled benchmark, as another install builds it
+        from ..sources.launch import RING_PLACEHOLDER, producer_command
+
+        argv = producer_command(LaunchConfig(**launch), launch["mode"], RING_PLACEHOLDER)
+        # the benchmark's own --duration ends it (reason "duration"); a monitor deadline would stop it
+        launch.update(
+            producer="exec", command=[run.python, *argv[1:]], args=[], workers=None, duration_s=None
+        )
     source = LaunchConfig(**launch)
     step_detail = {
         "manifest": m.name,
