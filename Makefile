@@ -23,7 +23,7 @@ BUILD_INPUTS := pyproject.toml setup.py kcoro_stream/_build_ring.py kcoro_stream
 RUN_STAMP  := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: all deps deps-run deps-test setup setup-test run test lint test-c test-py bench clean generate
+.PHONY: all deps deps-run deps-test setup setup-test run test lint test-c test-py bench bench-ci clean generate
 
 all: setup
 
@@ -95,6 +95,27 @@ test: setup-test lint test-c test-py
 
 bench: setup-test
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# The regression gate (docs/verdicts.md): profiles/ci.yaml as an interleaved A/B (base and cand
+# repeats alternate). Both are this working tree unless BASE_VARIANT names a base build:
+# '{python: ../base/.venv/bin/python}' (another install's bundled benchmark) or '{exec: [...]}'.
+# Then a report, then compare; exit 1 on a regression. With BASELINE=file.json the profile runs
+# once and is compared against that saved baseline instead.
+PROFILE      ?= profiles/ci.yaml
+BENCH_CI_OUT ?= build/bench-ci
+BASE_VARIANT ?= {}
+CAND_VARIANT ?= {}
+bench-ci: setup
+	@rm -rf $(BENCH_CI_OUT) && mkdir -p $(BENCH_CI_OUT)
+	@if [ -n "$(BASELINE)" ]; then cp $(PROFILE) $(BENCH_CI_OUT)/profile.yaml; else \
+	  { cat $(PROFILE); printf 'variants:\n  base: %s\n  cand: %s\n' '$(BASE_VARIANT)' '$(CAND_VARIANT)'; } \
+	    > $(BENCH_CI_OUT)/profile.yaml; fi
+	$(BIN)/kcoro-stream manifest run $(BENCH_CI_OUT)/profile.yaml --out-dir $(BENCH_CI_OUT)/results
+	$(BIN)/kcoro-stream report $(BENCH_CI_OUT)/results --out $(BENCH_CI_OUT)/report
+	@rc=0; $(BIN)/kcoro-stream compare $(if $(BASELINE),$(BASELINE)) $(BENCH_CI_OUT)/results \
+	    --markdown > $(BENCH_CI_OUT)/compare.md || rc=$$?; \
+	  cat $(BENCH_CI_OUT)/compare.md; cat $(BENCH_CI_OUT)/compare.md >> $(BENCH_CI_OUT)/report/summary.md; \
+	  echo "report: $(BENCH_CI_OUT)/report/report.html"; exit $$rc
 
 clean:
 	rm -rf build dist *.egg-info kcoro_stream/*.so kcoro_stream/_native.c kcoro_stream/_bench.c $(RUN_STAMP) $(TEST_STAMP)

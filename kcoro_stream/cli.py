@@ -832,6 +832,93 @@ def selftest(seed: int, quick: bool, as_json: bool) -> None:
     _execute(go)
 
 
+@cli.command("report", context_settings=CONTEXT)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="The report directory.")
+@click.option("--force", is_flag=True, help="Replace --out if it exists.")
+def report_cmd(paths: tuple[Path, ...], out: Path, force: bool) -> None:
+    """Charts (PNG, SVG), summary.md and an offline report.html for run or results directories."""
+    from .report import build_report
+
+    def go() -> int:
+        r = build_report(list(paths), out, force=force)
+        click.echo(
+            f"{r.out}: {len(r.charts)} chart(s) from {r.runs} run(s); open {r.out / 'report.html'}", err=True
+        )
+        return 0
+
+    _execute(go)
+
+
+@cli.group("baseline", context_settings=CONTEXT)
+def baseline_group() -> None:
+    """Baselines for ``compare``: every repeat's value per step and metric, with fingerprints."""
+
+
+@baseline_group.command("save")
+@click.argument("results", type=click.Path(path_type=Path))
+@click.option("--to", "to", type=click.Path(path_type=Path), required=True, help="The baseline file (JSON).")
+@click.option("--variant", help="Which variant of an A/B results directory [the first].")
+def baseline_save(results: Path, to: Path, variant: str | None) -> None:
+    """Keep RESULTS' per-repeat values, fingerprints and noise fingerprint in --to FILE.json."""
+    from .compare import baseline_from_results, load_results, save_baseline
+
+    def go() -> int:
+        b = baseline_from_results(load_results(results), variant)
+        save_baseline(b, to)
+        n = sum(len(v) for m in b.steps.values() for v in m.values())
+        click.echo(f"{to}: {len(b.steps)} step(s), {n} value(s) from {b.source}", err=True)
+        return 0
+
+    _execute(go)
+
+
+@cli.command("compare", context_settings=CONTEXT)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--threshold", default="5%", show_default=True, help="The smallest change that counts.")
+@click.option("--json", "as_json", is_flag=True, help="JSON on stdout instead of the table.")
+@click.option("--markdown", is_flag=True, help="Markdown on stdout (a CI job summary).")
+@click.option(
+    "--variant", "variants", multiple=True, help="Compare only this variant of RESULTS (repeatable)."
+)
+@click.option(
+    "--gate-latency", metavar="PCT", help="Also fail on latency p50/p99 worse by more than PCT (over 19%)."
+)
+def compare_cmd(
+    paths: tuple[Path, ...],
+    threshold: str,
+    as_json: bool,
+    markdown: bool,
+    variants: tuple[str, ...],
+    gate_latency: str | None,
+) -> None:
+    """Verdicts per step and metric: BASELINE RESULTS, RESULTS_A RESULTS_B, or one A/B RESULTS.
+
+    Exit 0 unchanged or better (inconclusive too), 1 a gated metric regressed, 2 bad input or trouble.
+    """
+    from .compare import compare_paths, parse_threshold, to_json, to_markdown, to_table
+
+    def go() -> int:
+        try:
+            comparisons = compare_paths(
+                list(paths),
+                parse_threshold(threshold),
+                list(variants),
+                parse_threshold(gate_latency, "--gate-latency") if gate_latency else None,
+            )
+        except KcoroStreamError as e:  # every trouble is exit 2 for a verdict command (as diff)
+            raise UsageError(str(e)) from None
+        if as_json:
+            click.echo(to_json(comparisons))
+        elif markdown:
+            click.echo("\n".join(to_markdown(c) for c in comparisons))
+        else:
+            click.echo("\n\n".join(to_table(c) for c in comparisons))
+        return 1 if any(c.regressed for c in comparisons) else 0
+
+    _execute(go)
+
+
 _STDOUT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EPIPE, errno.EBADF, errno.EFBIG)
 
 

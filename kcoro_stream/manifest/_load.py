@@ -14,6 +14,11 @@
         exclude: [{workers: 1, batch: 64}]            # ... minus these
         outputs: [derived.ndjson]   # written in each run's directory
         pipeline: pipelines/latency.py
+    variants:                       # optional: A/B runs, repeats interleaved (A B A B ...)
+      base: {}                      # the step as written
+      cand: {bench: {body_cost: 8}} # knob sets over the step's, or
+      other: {exec: [./other-bench, --ring, "{ring}"]}   # another build's producer, or
+      main: {python: ../main/.venv/bin/python}     # the bundled benchmark of another install
 
 A step takes what it does not set from ``defaults:``, then from the
 configuration (files, --config); the environment and flags still win, as for
@@ -43,7 +48,8 @@ from ..errors import KcoroStreamError, UsageError
 __all__ = ["Manifest", "PlannedRun", "load_manifest", "plan_text"]
 
 STEP_KEYS = ("name", "mode", "duration", "warmup", "repeats", "interval", "pipeline", "outputs", "bench")
-TOP_KEYS = ("manifest", "on_error", "defaults", "steps")
+TOP_KEYS = ("manifest", "on_error", "defaults", "steps", "variants")
+VARIANT_KEYS = ("bench", "exec", "python")
 BENCH_KEYS = tuple(f.name for f in msgspec.structs.fields(BenchSection))
 MATRIX_STEP_KEYS = ("mode", "duration", "warmup", "interval")
 # step key → configuration key
@@ -69,10 +75,13 @@ class PlannedRun:
     pipeline: str | None
     outputs: list[str]
     slug: str  # the run's directory name under --out-dir
+    variant: str = ""  # the A/B variant ("" when the manifest names none)
+    command: list[str] | None = None  # the variant's own producer (exec:)
+    python: str | None = None  # the interpreter (another install) that runs the bundled benchmark
 
     @property
-    def key(self) -> tuple[str, str, int]:
-        return (self.step, json.dumps(self.params, sort_keys=True), self.repeat)
+    def key(self) -> tuple[str, str, int, str]:
+        return (self.step, json.dumps(self.params, sort_keys=True), self.repeat, self.variant)
 
 
 @dataclass
@@ -163,6 +172,7 @@ def load_manifest(path: Path, config_path: Path | None = None) -> Manifest:
             f"{path}:{_pos(top, 'steps') if 'steps' in top else 1}: steps: expected a non-empty list"
         )
     low, high = standard_layers(config_path)
+    variants = _variants(path, top)
     m = Manifest(path, name, str(on_error), hashlib.sha256(text.encode()).hexdigest())
     seen: set[str] = set()
     for i, step in enumerate(steps):
@@ -181,8 +191,56 @@ def load_manifest(path: Path, config_path: Path | None = None) -> Manifest:
         if sname in seen:
             raise UsageError(f"{path}:{_pos(step, 'name')}: step {sname!r} defined twice")
         seen.add(sname)
-        m.runs += _expand(path, defaults, step, sname, low, high)
+        m.runs += _expand(path, defaults, step, sname, low, high, variants)
     return m
+
+
+Variant = tuple[str, Layer, "list[str] | None", "str | None"]
+
+
+def _variants(path: Path, top: dict[str, Any]) -> list[Variant]:
+    """``variants:`` → [(name, its [bench] layer, its exec command)]; [("", empty, None)] when absent."""
+    if "variants" not in top:
+        return [("", Layer("variant"), None, None)]
+    where = f"{path}:{_pos(top, 'variants')}"
+    body = _mapping(top["variants"], where, "variants")
+    if len(body) < 2:
+        raise UsageError(f"{where}: variants: name at least two (e.g. base: {{}} and cand: {{...}})")
+    out: list[Variant] = []
+    for name, spec in body.items():
+        vwhere = f"{path}:{_pos(body, name)}"
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+            raise UsageError(f"{vwhere}: variants: expected a word as the name, got {name!r}")
+        spec = _mapping(spec if spec is not None else {}, vwhere, f"variant {name}")
+        layer = Layer("variant")
+        command: list[str] | None = None
+        python: str | None = None
+        for k, v in spec.items():
+            kwhere = f"{path}:{_pos(spec, k)}"
+            if k == "bench":
+                knobs = _mapping(v, kwhere, "bench")
+                for bk, bv in knobs.items():
+                    bwhere = f"{path}:{_pos(knobs, bk)}"
+                    key = check_key("bench", str(bk), bwhere)
+                    layer.values[("bench", key)] = Value(
+                        check_value("bench", key, bv, bwhere), f"manifest variant {name} {bwhere}"
+                    )
+            elif k == "exec":
+                if not isinstance(v, list) or not v or not all(isinstance(x, str) and x for x in v):
+                    raise UsageError(
+                        f"{kwhere}: exec: expected a non-empty list of strings (a command), got {v!r}"
+                    )
+                command = list(v)
+            elif k == "python":
+                if not isinstance(v, str) or not Path(v).is_file():
+                    raise UsageError(f"{kwhere}: python: expected the path of an interpreter, got {v!r}")
+                python = v
+            else:
+                raise UsageError(f"{kwhere}: unknown key {k!r} in variant {name}{_hint(k, VARIANT_KEYS)}")
+        if command is not None and python is not None:
+            raise UsageError(f"{vwhere}: variant {name}: exec and python exclude each other")
+        out.append((name, layer, command, python))
+    return out
 
 
 def _settings(path: Path, node: dict[str, Any], *, is_defaults: bool) -> tuple[Layer, dict[str, Any]]:
@@ -230,7 +288,13 @@ def _settings(path: Path, node: dict[str, Any], *, is_defaults: bool) -> tuple[L
 
 
 def _expand(
-    path: Path, defaults: dict[str, Any], step: dict[str, Any], name: str, low: list[Layer], high: list[Layer]
+    path: Path,
+    defaults: dict[str, Any],
+    step: dict[str, Any],
+    name: str,
+    low: list[Layer],
+    high: list[Layer],
+    variants: list[Variant],
 ) -> list[PlannedRun]:
     dlayer, down = _settings(path, defaults, is_defaults=True)
     slayer, sown = _settings(path, step, is_defaults=False)
@@ -255,7 +319,10 @@ def _expand(
             play.values[(sec, key)] = Value(
                 check_value(sec, key, v, f"{pwhere}: matrix {k}"), f"manifest {pwhere}"
             )
-        eff = resolve([*low, dlayer, slayer, play, *high])
+        effs = {
+            vname: resolve([*low, dlayer, slayer, play, vlayer, *high]) for vname, vlayer, _, _ in variants
+        }
+        eff = next(iter(effs.values()))
         where = f"{path}:{_pos(step)}"
         if eff.get("run", "duration") in (None, 0):
             raise UsageError(
@@ -267,19 +334,28 @@ def _expand(
         repeats = int(own.get("repeats", 1))
         slug_params = "-".join(f"{k}{_slug(v)}" for k, v in params.items())
         for r in range(1, repeats + 1):
-            slug = f"{name}{'-' + slug_params if slug_params else ''}-r{r}"
-            runs.append(
-                PlannedRun(
-                    step=name,
-                    params=dict(params),
-                    repeat=r,
-                    repeats=repeats,
-                    config=eff,
-                    pipeline=pipeline[0] if pipeline else None,
-                    outputs=own.get("outputs", ["derived.ndjson"]),
-                    slug=slug,
+            for (
+                vname,
+                _layer,
+                command,
+                python,
+            ) in variants:  # interleaved: A B A B ... (drifting load hits both)
+                slug = f"{name}{'-' + slug_params if slug_params else ''}{'-' + vname if vname else ''}-r{r}"
+                runs.append(
+                    PlannedRun(
+                        step=name,
+                        params=dict(params),
+                        repeat=r,
+                        repeats=repeats,
+                        config=effs[vname],
+                        pipeline=pipeline[0] if pipeline else None,
+                        outputs=own.get("outputs", ["derived.ndjson"]),
+                        slug=slug,
+                        variant=vname,
+                        command=command,
+                        python=python,
+                    )
                 )
-            )
     return runs
 
 
@@ -339,5 +415,7 @@ def plan_text(m: Manifest) -> str:
             + (f" warmup={warm:g}s" if warm else "")
             + (f" {bench}" if bench else "")
             + (f" pipeline={r.pipeline}" if r.pipeline else "")
+            + (f" exec={' '.join(r.command)}" if r.command else "")
+            + (f" python={r.python}" if r.python else "")
         )
     return "\n".join(lines)

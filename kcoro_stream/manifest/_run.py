@@ -88,27 +88,33 @@ def _first_error(e: BaseException) -> BaseException:
     return e
 
 
-def _load_index(path: Path) -> dict[tuple[str, str, int], dict[str, Any]]:
+def _load_index(path: Path) -> dict[tuple[str, str, int, str], dict[str, Any]]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as e:
         raise UsageError(f"{path}: cannot read the results index: {e}") from None
-    out: dict[tuple[str, str, int], dict[str, Any]] = {}
+    out: dict[tuple[str, str, int, str], dict[str, Any]] = {}
     for r in data.get("runs", []) if isinstance(data, dict) else []:
         try:
-            out[(r["step"], json.dumps(r["params"], sort_keys=True), int(r["repeat"]))] = r
+            out[
+                (r["step"], json.dumps(r["params"], sort_keys=True), int(r["repeat"]), r.get("variant", ""))
+            ] = r
         except (KeyError, TypeError, ValueError):
             continue
     return out
 
 
-def _write_index(out_dir: Path, m: Manifest, entries: list[dict[str, Any]]) -> None:
+def _write_index(
+    out_dir: Path, m: Manifest, entries: list[dict[str, Any]], noise: dict[str, Any] | None = None
+) -> None:
     body = {
         "manifest": {"name": m.name, "path": str(m.path), "sha256": m.sha256, "on_error": m.on_error},
         "runs": entries,
     }
+    if noise is not None:
+        body["noise"] = noise  # the machine when the manifest started (compare/_noise.py)
     tmp = out_dir / f".{INDEX}.tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(body, f, indent=1, sort_keys=False)
@@ -136,13 +142,25 @@ def _one(run: PlannedRun, m: Manifest, run_dir: Path, index_of: int, total: int)
     activate(run.config)  # config-aware pipeline files read the step's configuration
     cap = _Capture()
     derive = cap.wrap(_derive_for(run))
-    source = LaunchConfig(**launch_changes(run.config))
+    launch = launch_changes(run.config)
+    if run.command is not None:  # an A/B variant's own producer (another build)
+        launch.update(producer="exec", command=run.command, args=[])
+    elif run.python is not None:  # the bundled benchmark, as another install builds it
+        from ..sources.launch import RING_PLACEHOLDER, producer_command
+
+        argv = producer_command(LaunchConfig(**launch), launch["mode"], RING_PLACEHOLDER)
+        # the benchmark's own --duration ends it (reason "duration"); a monitor deadline would stop it
+        launch.update(
+            producer="exec", command=[run.python, *argv[1:]], args=[], workers=None, duration_s=None
+        )
+    source = LaunchConfig(**launch)
     step_detail = {
         "manifest": m.name,
         "step": run.step,
         "params": run.params,
         "repeat": run.repeat,
         "repeats": run.repeats,
+        "variant": run.variant,
         "index": index_of,
         "of": total,
     }
@@ -179,6 +197,7 @@ def _one(run: PlannedRun, m: Manifest, run_dir: Path, index_of: int, total: int)
         "step": run.step,
         "params": run.params,
         "repeat": run.repeat,
+        "variant": run.variant,
         "run_id": started.run_id if started is not None else None,
         "dir": run_dir.name,
         "state": state,
@@ -202,7 +221,10 @@ def run_manifest(
         raise UsageError(f"--out-dir {out_dir}: not a directory")
     out_dir.mkdir(parents=True, exist_ok=True)
     previous = _load_index(out_dir / INDEX)
-    entries: dict[tuple[str, str, int], dict[str, Any]] = {}
+    entries: dict[tuple[str, str, int, str], dict[str, Any]] = {}
+    from ..compare._noise import noise_fingerprint
+
+    noise = noise_fingerprint()
     ran = skipped = failed = 0
     interrupted = False
     total = len(m.runs)
@@ -213,7 +235,7 @@ def run_manifest(
         order = {r.key: i for i, r in enumerate(m.runs)}
         extra = [e for k, e in previous.items() if k not in order and k not in entries]
         done = [entries[r.key] for r in m.runs if r.key in entries]
-        _write_index(out_dir, m, done + extra)
+        _write_index(out_dir, m, done + extra, noise)
 
     for i, r in enumerate(m.runs, 1):
         old = previous.get(r.key)
@@ -238,7 +260,7 @@ def run_manifest(
             entry = _one(r, m, run_dir, i, total)
         except KeyboardInterrupt:  # between the run loop's own signal handling and ours
             entry = {
-                "step": r.step, "params": r.params, "repeat": r.repeat, "run_id": None, "dir": r.slug,
+                "step": r.step, "params": r.params, "repeat": r.repeat, "variant": r.variant, "run_id": None, "dir": r.slug,
                 "state": "interrupted", "error": "interrupted", "summary": [], "fingerprint": None,
             }  # fmt: skip
         entries[r.key] = entry

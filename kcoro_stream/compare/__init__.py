@@ -1,0 +1,41 @@
+"""Baselines and comparisons: the statistical regression gate (contract 9: reads results, runs nothing).
+
+::
+
+    RESULTS/index.json ─► _results.repeat_values ─► {(variant, step): {metric: [per repeat]}}
+                              └─ _baseline.save_baseline ─► FILE.json (values, fingerprints, noise)
+    FILE.json | RESULTS variant ─► _compare.compare ─► Comparison ─► _render (table · markdown · json)
+                                      └─ _stats.verdict_for per metric (Mann–Whitney U, bootstrap CI)
+
+``compare_paths`` is what the ``compare`` command calls.
+"""
+
+from ._baseline import Baseline, baseline_from_results, load_baseline, save_baseline
+from ._compare import Comparison, StepVerdicts, compare, fingerprint_changes
+from ._noise import noise_fingerprint
+from ._paths import compare_paths, parse_threshold
+from ._render import to_json, to_markdown, to_table
+from ._results import Results, load_results, repeat_values
+from ._stats import Verdict, verdict_for
+
+__all__ = [
+    "Baseline",
+    "Comparison",
+    "Results",
+    "StepVerdicts",
+    "Verdict",
+    "baseline_from_results",
+    "compare",
+    "compare_paths",
+    "fingerprint_changes",
+    "load_baseline",
+    "load_results",
+    "noise_fingerprint",
+    "parse_threshold",
+    "repeat_values",
+    "save_baseline",
+    "to_json",
+    "to_markdown",
+    "to_table",
+    "verdict_for",
+]

@@ -1,0 +1,104 @@
+"""What ``compare A [B]`` means for the paths it is given.
+
+* ``compare BASELINE.json RESULTS``: the baseline against the results (each variant of them).
+* ``compare RESULTS_A RESULTS_B``: two results directories (the first as the base).
+* ``compare RESULTS``: an A/B results directory, its first variant against each other one.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ..errors import UsageError
+from ._baseline import Baseline, baseline_from_results, load_baseline
+from ._compare import Comparison, bucket_width, compare
+from ._results import load_results
+
+__all__ = ["compare_paths", "parse_threshold"]
+
+
+def parse_threshold(text: str, what: str = "--threshold") -> float:
+    """``5%`` or ``0.05`` → 0.05; a value outside (0, 1) is a usage error."""
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(%?)\s*", text)
+    if not m:
+        raise UsageError(f"{what}: expected a percentage like 5% (or 0.05), got {text!r}")
+    v = float(m.group(1)) / (100 if m.group(2) else 1)
+    if not 0 < v < 1:
+        raise UsageError(f"{what}: expected a value between 0% and 100%, got {text!r}")
+    return v
+
+
+def _side(path: Path) -> tuple[str, dict[str, Baseline]]:
+    """(label, {variant: values}) for a baseline file or a results directory."""
+    if path.is_file() and path.name != "index.json":
+        return str(path), {"": load_baseline(path)}
+    res = load_results(path)
+    return str(res.path), {v: baseline_from_results(res, v) for v in res.variants}
+
+
+def _label(where: str, variant: str) -> str:
+    return f"{where} [{variant}]" if variant else where
+
+
+def _pick(where: str, sides: dict[str, Baseline], names: list[str] | None) -> dict[str, Baseline]:
+    if not names:
+        return sides
+    for n in names:
+        if n not in sides:
+            raise UsageError(
+                f"{where}: no variant {n!r} (there are: {', '.join(v for v in sides if v) or 'none'})"
+            )
+    return {n: sides[n] for n in names}
+
+
+def compare_paths(
+    paths: list[Path],
+    threshold: float,
+    variants: list[str] | None = None,
+    gate_latency: float | None = None,
+) -> list[Comparison]:
+    """The comparisons ``paths`` ask for; ``variants`` keeps only those variants of the new side."""
+    if gate_latency is not None and gate_latency <= bucket_width():
+        raise UsageError(
+            f"--gate-latency: {gate_latency:.0%} is within one histogram bucket ({bucket_width():.0%} wide); "
+            "give a wider threshold (e.g. 25%)"
+        )
+    if not 1 <= len(paths) <= 2:
+        raise UsageError("compare: give BASELINE RESULTS, RESULTS_A RESULTS_B, or one A/B RESULTS directory")
+    if len(paths) == 1:
+        where, sides = _side(paths[0])
+        names = list(sides)
+        if len(names) < 2:
+            raise UsageError(
+                f"{paths[0]}: one variant only: give a baseline to compare against (compare BASELINE {paths[0]})"
+            )
+        base = names[0]
+        names = [base, *[n for n in _pick(where, sides, variants) if n != base]]
+        return [
+            compare(
+                sides[base],
+                sides[v],
+                threshold=threshold,
+                base_label=_label(where, base),
+                new_label=_label(where, v),
+                paired=True,
+                gate_latency=gate_latency,
+            )
+            for v in names[1:]
+        ]
+    bwhere, bsides = _side(paths[0])
+    nwhere, nsides = _side(paths[1])
+    nsides = _pick(nwhere, nsides, variants)
+    bname = next(iter(bsides))
+    return [
+        compare(
+            bsides[bname],
+            side,
+            threshold=threshold,
+            base_label=_label(bwhere, bname),
+            new_label=_label(nwhere, v),
+            gate_latency=gate_latency,
+        )
+        for v, side in nsides.items()
+    ]

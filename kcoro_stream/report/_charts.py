@@ -1,0 +1,272 @@
+"""The report's charts, headless (matplotlib, Agg): each written as PNG and SVG.
+
+::
+
+    Inputs ─► throughput (per run, overlaid; alerts and marks annotated) · ratios · latency (windowed
+              p50/p99) · heatmap (workers × windows, per run) · resources (per-pool CPU and memory,
+              dual mode) · steps (results: median per step and variant, bars; whiskers min–max of repeats)
+
+Every chart draws only what the replayed analyses derived; nothing is
+recomputed here (a surface that recomputes an analysis is a second analysis).
+A chart with nothing to draw is not written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from statistics import median
+from typing import Any
+
+from ._inputs import Inputs, RunData
+
+__all__ = ["Chart", "draw_all"]
+
+MAX_HEATMAPS = 8  # one per run given directly; for results: the first repeat of each step and variant
+
+
+@dataclass
+class Chart:
+    name: str  # file stem
+    title: str
+    png: Path
+    svg: Path
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")  # headless: no display, no GUI toolkit
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, out: Path, name: str, title: str) -> Chart:
+    fig.suptitle(title)
+    fig.tight_layout()
+    png, svg = out / f"{name}.png", out / f"{name}.svg"
+    fig.savefig(png, dpi=100)
+    fig.savefig(svg)
+    _plt().close(fig)
+    return Chart(name, title, png, svg)
+
+
+def _annotate(ax: Any, run: RunData, color: str) -> None:
+    for a in run.alerts:
+        if a.state == "firing":
+            ax.axvline(run.t(a.ts_ns), color="red", alpha=0.5, lw=1)
+            ax.annotate(a.rule, (run.t(a.ts_ns), 1), xycoords=("data", "axes fraction"), fontsize=6,
+                        color="red", rotation=90, va="top")  # fmt: skip
+    for m in run.marks:
+        if m.name in ("config",):
+            continue
+        ax.axvline(run.t(m.ts_ns), color=color, ls=":", alpha=0.6, lw=1)
+        ax.annotate(m.name, (run.t(m.ts_ns), 0), xycoords=("data", "axes fraction"), fontsize=6,
+                    color=color, rotation=90, va="bottom")  # fmt: skip
+
+
+def _series(run: RunData, field: str) -> dict[str, tuple[list[float], list[float]]]:
+    """{pool: (t, values)} of a Sample field, windows where it is set."""
+    out: dict[str, tuple[list[float], list[float]]] = {}
+    for s in run.samples:
+        v = getattr(s, field)
+        if v is not None:
+            xs, ys = out.setdefault(s.pool, ([], []))
+            xs.append(run.t(s.ts_ns))
+            ys.append(float(v))
+    return out
+
+
+def _lines(ax: Any, runs: list[RunData], field: str, *, annotate: bool = False, scale: float = 1.0) -> bool:
+    plt = _plt()
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    drawn = False
+    for i, run in enumerate(runs):
+        color = colors[i % len(colors)]
+        for j, (pool, (xs, ys)) in enumerate(sorted(_series(run, field).items())):
+            if not any(ys):
+                continue  # a pool that does not do this (dual mode's channel pool runs no tasks)
+            label = run.label if pool in ("all", run.mode) else f"{run.label} [{pool}]"
+            ax.plot(xs, [y / scale for y in ys], color=color, lw=1, label=label, ls=("-", "--", ":")[j % 3])
+            drawn = True
+        if annotate:
+            _annotate(ax, run, color)
+    return drawn
+
+
+def _legend(ax: Any, n: int) -> None:
+    if n <= 12 and ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=6, loc="best")
+
+
+def throughput(inp: Inputs, out: Path) -> Chart | None:
+    plt = _plt()
+    fig, axes = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
+    a = _lines(axes[0], inp.runs, "tasks_per_s", annotate=True, scale=1e6)
+    b = _lines(axes[1], inp.runs, "msgs_per_s", annotate=True, scale=1e6)
+    if not (a or b):
+        plt.close(fig)
+        return None
+    axes[0].set_ylabel("tasks/s (M)")
+    axes[1].set_ylabel("msgs/s (M)")
+    axes[1].set_xlabel("seconds since start")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        _legend(ax, len(inp.runs))
+    return _save(fig, out, "throughput", "Throughput over time (red: alerts; dotted: marks)")
+
+
+def ratios(inp: Inputs, out: Path) -> Chart | None:
+    plt = _plt()
+    fields = ("fastpath_ratio", "steal_ratio", "utilisation")
+    fig, axes = plt.subplots(len(fields), 1, figsize=(9, 7), sharex=True)
+    drawn = False
+    for ax, f in zip(axes, fields, strict=True):
+        drawn |= _lines(ax, inp.runs, f)
+        ax.set_ylabel(f.replace("_", " "))
+        ax.grid(alpha=0.3)
+    if not drawn:
+        plt.close(fig)
+        return None
+    _legend(axes[0], len(inp.runs))
+    axes[-1].set_xlabel("seconds since start")
+    return _save(fig, out, "ratios", "Ratios per window")
+
+
+def latency(inp: Inputs, out: Path) -> Chart | None:
+    plt = _plt()
+    metrics = sorted({h.metric for r in inp.runs for h in r.histograms if h.scope == "window"})
+    if not metrics:
+        return None
+    fig, axes = plt.subplots(len(metrics), 1, figsize=(9, 2.6 * len(metrics)), sharex=True, squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, metric in zip(axes[:, 0], metrics, strict=True):
+        for i, run in enumerate(inp.runs):
+            hs = [h for h in run.histograms if h.scope == "window" and h.metric == metric and h.count]
+            for q, ls in (("p50", "-"), ("p99", "--")):
+                pts = [(run.t(h.ts_ns), getattr(h, q)) for h in hs if getattr(h, q) is not None]
+                if pts:
+                    ax.plot(*zip(*pts, strict=True), color=colors[i % len(colors)], ls=ls, lw=1,
+                            label=f"{run.label} {q}")  # fmt: skip
+        ax.set_yscale("log")
+        ax.set_ylabel(f"{metric} (ns)")
+        ax.grid(alpha=0.3)
+        _legend(ax, 2 * len(inp.runs))
+    axes[-1, 0].set_xlabel("seconds since start")
+    return _save(fig, out, "latency", "Windowed latency percentiles (solid p50, dashed p99)")
+
+
+def heatmaps(inp: Inputs, out: Path) -> list[Chart]:
+    plt = _plt()
+    charts: list[Chart] = []
+    seen: set[str] = set()
+    for n, run in enumerate(inp.runs):
+        key = run.label.rsplit(" r", 1)[0]
+        if key in seen or len(charts) >= MAX_HEATMAPS:
+            continue
+        pools = sorted({h.pool for h in run.heatmaps})
+        if not pools:
+            continue
+        seen.add(key)
+        fig, axes = plt.subplots(len(pools), 1, figsize=(9, 1.2 + 1.3 * len(pools)), squeeze=False)
+        for ax, pool in zip(axes[:, 0], pools, strict=True):
+            hs = [h for h in run.heatmaps if h.pool == pool]
+            workers = hs[0].workers
+            grid = [[(u if u is not None else float("nan")) for u in h.utilisation] for h in hs]
+            cols = [list(c) for c in zip(*grid, strict=False)]  # workers × windows
+            im = ax.imshow(cols, aspect="auto", vmin=0, vmax=1, cmap="viridis", interpolation="nearest",
+                           extent=(run.t(hs[0].ts_ns), run.t(hs[-1].ts_ns), len(workers) - 0.5, -0.5))  # fmt: skip
+            ax.set_yticks(range(len(workers)), [f"w{w}" for w in workers])
+            ax.set_ylabel(pool)
+            fig.colorbar(im, ax=ax, label="utilisation")
+        axes[-1, 0].set_xlabel("seconds since start")
+        charts.append(_save(fig, out, f"heatmap-{n + 1}", f"Worker utilisation: {run.label}"))
+    return charts
+
+
+def resources(inp: Inputs, out: Path) -> Chart | None:
+    plt = _plt()
+    dual = [r for r in inp.runs if any(s.pool not in ("all",) and s.resources for s in r.samples)]
+    dual = [r for r in dual if len({s.pool for s in r.samples}) > 1]
+    if not dual:
+        return None
+    fig, axes = plt.subplots(2, 1, figsize=(9, 5.5), sharex=True)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, run in enumerate(dual):
+        for j, pool in enumerate(sorted({s.pool for s in run.samples if s.resources})):
+            ss = [s for s in run.samples if s.pool == pool and s.resources]
+            ls = ("-", "--", ":")[j % 3]
+            cpu = [
+                (run.t(s.ts_ns), s.resources.cpu_pct)
+                for s in ss
+                if s.resources and s.resources.cpu_pct is not None
+            ]
+            mem = [(run.t(s.ts_ns), s.resources.stack_bytes / 2**20) for s in ss
+                   if s.resources and s.resources.stack_bytes is not None]  # fmt: skip
+            if cpu:
+                axes[0].plot(
+                    *zip(*cpu, strict=True),
+                    color=colors[i % len(colors)],
+                    ls=ls,
+                    lw=1,
+                    label=f"{run.label} [{pool}]",
+                )
+            if mem:
+                axes[1].plot(
+                    *zip(*mem, strict=True),
+                    color=colors[i % len(colors)],
+                    ls=ls,
+                    lw=1,
+                    label=f"{run.label} [{pool}]",
+                )
+    axes[0].set_ylabel("pool CPU %")
+    axes[1].set_ylabel("pool stacks (MiB)")
+    axes[1].set_xlabel("seconds since start")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        _legend(ax, 2 * len(dual))
+    return _save(fig, out, "resources", "Per-pool CPU and memory (dual mode)")
+
+
+def steps(inp: Inputs, out: Path) -> list[Chart]:
+    plt = _plt()
+    charts = []
+    for k, (res, values) in enumerate(inp.results):
+        variants = list(dict.fromkeys(v for v, _ in values))
+        step_names = list(dict.fromkeys(s for _, s in values))
+        metrics = sorted({m for mv in values.values() for m in mv})
+        if not metrics:
+            continue
+        fig, axes = plt.subplots(len(metrics), 1, figsize=(9, 2.8 * len(metrics)), squeeze=False)
+        width = 0.8 / max(1, len(variants))
+        for ax, metric in zip(axes[:, 0], metrics, strict=True):
+            for vi, v in enumerate(variants):
+                xs, meds, lo, hi = [], [], [], []
+                for si, s in enumerate(step_names):
+                    vals = values.get((v, s), {}).get(metric)
+                    if vals:
+                        m = median(vals)
+                        xs.append(si + vi * width)
+                        meds.append(m / 1e6)
+                        lo.append((m - min(vals)) / 1e6)
+                        hi.append((max(vals) - m) / 1e6)
+                if xs:
+                    ax.bar(xs, meds, width, yerr=[lo, hi], capsize=3, label=v or res.name)
+            ax.set_xticks([i + width * (len(variants) - 1) / 2 for i in range(len(step_names))], step_names)
+            ax.set_ylabel(f"{metric} (M)", fontsize=8)
+            ax.grid(alpha=0.3, axis="y")
+            if len(variants) > 1:
+                ax.legend(fontsize=7)
+        charts.append(
+            _save(fig, out, f"steps-{k + 1}", f"{res.name}: median per step (whiskers: min–max of repeats)")
+        )
+    return charts
+
+
+def draw_all(inp: Inputs, out: Path) -> list[Chart]:
+    charts: list[Chart | None] = [throughput(inp, out), ratios(inp, out), latency(inp, out)]
+    charts += heatmaps(inp, out)
+    charts.append(resources(inp, out))
+    charts += steps(inp, out)
+    return [c for c in charts if c is not None]

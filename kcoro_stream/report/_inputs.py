@@ -1,0 +1,110 @@
+"""What a report is drawn from: run directories replayed in-process, results directories' indexes.
+
+::
+
+    RUN_DIR ──replay_run──► RunData(label, derived events by type)      (the log → the recorded analyses)
+    RESULTS ──load_results──► every run's RunData + per step/variant repeat values (compare._results)
+
+Replaying is the only way to read a run's derived data (contract 9: a report
+re-runs nothing): the raw frames go through ``runloop.FrameRouter`` with the
+analyses the run recorded (``config.apply_to_replay``), synchronously, with
+no sinks.
+"""
+
+from __future__ import annotations
+
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..compare._results import INDEX, Results, load_results, repeat_values
+from ..errors import KcoroStreamError, UsageError
+from ..events import Alert, Heatmap, HistogramSummary, MarkEvent, Sample, Summary
+
+__all__ = ["Inputs", "RunData", "load_inputs", "replay_run"]
+
+
+@dataclass
+class RunData:
+    label: str
+    path: Path
+    samples: list[Sample] = field(default_factory=list)
+    histograms: list[HistogramSummary] = field(default_factory=list)
+    heatmaps: list[Heatmap] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    marks: list[MarkEvent] = field(default_factory=list)
+    summaries: list[Summary] = field(default_factory=list)
+    t0_ns: int = 0
+
+    def t(self, ts_ns: int) -> float:
+        """Seconds since the run's first derived event."""
+        return (ts_ns - self.t0_ns) / 1e9
+
+    @property
+    def mode(self) -> str:
+        return self.samples[0].mode if self.samples else (self.summaries[0].mode if self.summaries else "?")
+
+
+@dataclass
+class Inputs:
+    runs: list[RunData] = field(default_factory=list)
+    results: list[tuple[Results, dict[tuple[str, str], dict[str, list[float]]]]] = field(default_factory=list)
+
+
+def replay_run(run_dir: Path, label: str) -> RunData:
+    """``run_dir``'s log through its recorded analyses, in this process; the derived events kept by type."""
+    from ..config import apply_to_replay
+    from ..eventlog import open_log
+    from ..runloop import FrameRouter
+
+    p = types.SimpleNamespace(derive=None)
+    apply_to_replay({}, p, None, run_dir)
+    router = FrameRouter(p.derive, [], None)
+    for f in open_log(run_dir).frames(None, None):
+        router.frame(f.payload, f.seq, f.ts_ns, None)
+    router.subject.on_completed()
+    data = RunData(label, run_dir)
+    kinds: dict[type, list[Any]] = {
+        Sample: data.samples,
+        HistogramSummary: data.histograms,
+        Heatmap: data.heatmaps,
+        Alert: data.alerts,
+        MarkEvent: data.marks,
+        Summary: data.summaries,
+    }
+    for ev in router.outbox:
+        bucket = kinds.get(type(ev))
+        if bucket is not None:
+            bucket.append(ev)
+    firsts = [x[0].ts_ns for x in (data.samples, data.marks) if x]
+    data.t0_ns = min(firsts) if firsts else 0
+    return data
+
+
+def _run_label(r: Any) -> str:
+    return " ".join(
+        x for x in (r.step, *(f"{k}={v}" for k, v in r.params.items()), r.variant, f"r{r.repeat}") if x
+    )
+
+
+def load_inputs(paths: list[Path]) -> Inputs:
+    """Each path a run directory or a results directory (every ok run of it is replayed)."""
+    out = Inputs()
+    for path in paths:
+        if not path.exists():
+            raise UsageError(f"{path}: no such run or results directory")
+        try:
+            if (path / INDEX).is_file() or path.name == INDEX:
+                res = load_results(path)
+                out.results.append((res, repeat_values(res)))
+                for r in res.runs:
+                    if r.state == "ok":
+                        out.runs.append(replay_run(r.dir, f"{res.name}: {_run_label(r)}"))
+            else:
+                out.runs.append(replay_run(path, path.name))
+        except UsageError:
+            raise
+        except KcoroStreamError as e:
+            raise UsageError(f"{path}: {e}") from None
+    return out

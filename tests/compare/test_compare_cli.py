@@ -1,0 +1,155 @@
+"""baseline save / compare through real processes over short real manifest runs (1 s runs, 5 repeats)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+KS = [sys.executable, "-m", "kcoro_stream"]
+# A task body of 200 work units cuts tasks/s about 7x (1 worker: ~18 M/s → ~2.3 M/s). A real
+# one-third drop is pinned by tests/compare/test_stats.py; here the machine is shared with another
+# engineer's builds and tests, which swing 1 s runs 2x (9.6-18.1 M/s within one manifest), and the
+# test must not depend on their load: it pins the gate's plumbing and exit codes.
+SLOW_BODY = 200
+
+
+def ks(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KCORO_STREAM_")}
+    env["XDG_CONFIG_HOME"] = str(cwd / ".xdg")
+    return subprocess.run([*KS, *args], cwd=cwd, capture_output=True, text=True, timeout=300, env=env)
+
+
+def results(tmp: Path, name: str, body: str) -> Path:
+    (tmp / f"{name}.yaml").write_text(body)
+    out = tmp / name
+    r = ks(tmp, "manifest", "run", str(tmp / f"{name}.yaml"), "--out-dir", str(out))
+    if r.returncode == 130:
+        # Seen once in ~60 runs on the shared machine: a bench run ended "stopped" mid-manifest
+        # (not this feature's code; reported). Running the manifest again reruns only that run.
+        r = ks(tmp, "manifest", "run", str(tmp / f"{name}.yaml"), "--out-dir", str(out))
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+# Interleaved (base same slow base same slow ...): on a machine shared with another engineer,
+# results made one after the other differ by the load of the moment (measured: a 58 % "drop"
+# between two manifests of one configuration); interleaving spreads that load over every variant,
+# and one worker leaves the other core to the other engineer (2 workers: 12-38 M tasks/s, 1: 16-20 M).
+AB = f"""manifest: ab
+defaults: {{duration: 1s, repeats: 5, bench: {{workers: 1}}}}
+variants:
+  base: {{}}
+  same: {{}}
+  slow: {{bench: {{body_cost: {SLOW_BODY}}}}}
+steps:
+  - name: tasks
+    mode: tasks
+"""
+ONE = "manifest: one\ndefaults: {duration: 1s, repeats: 1}\nsteps:\n  - name: tasks\n    mode: tasks\n"
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    tmp = tmp_path_factory.mktemp("compare")
+    ab = results(tmp, "ab", AB)
+    r = ks(tmp, "baseline", "save", str(ab), "--variant", "base", "--to", str(tmp / "base.json"))
+    assert r.returncode == 0, r.stderr
+    return {"tmp": tmp, "baseline": tmp / "base.json", "ab": ab, "one": results(tmp, "one", ONE)}
+
+
+def verdicts(out: str) -> dict[str, str]:
+    data = json.loads(out)
+    return {
+        f"{s['step']} {m['metric']}": m["verdict"]
+        for c in data["comparisons"]
+        for s in c["steps"]
+        for m in s["metrics"]
+    }
+
+
+def test_baseline_keeps_every_repeat_and_the_noise_fingerprint(runs: dict[str, Path]) -> None:
+    b = json.loads(runs["baseline"].read_text())
+    vals = b["steps"]["tasks"]["metrics"]["tasks:tasks_per_s"]
+    assert len(vals) == 5 and all(v > 0 for v in vals)
+    assert {"governor", "smt", "steal_share", "load"} <= set(b["noise"])
+    assert b["analysis_version"] == 4
+
+
+def test_same_configuration_never_regresses_and_exits_0(runs: dict[str, Path]) -> None:
+    """Baseline (unpaired) against the same configuration: unchanged, or inconclusive when the
+    shared machine's load swings the repeats (measured here: 9.8-19.8 M tasks/s within one
+    manifest), but never a false regression."""
+    r = ks(runs["tmp"], "compare", str(runs["baseline"]), str(runs["ab"]), "--variant", "same", "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert set(verdicts(r.stdout).values()) <= {"unchanged", "inconclusive"}
+
+
+def test_a_one_third_throughput_drop_is_regressed_and_exits_1(runs: dict[str, Path]) -> None:
+    r = ks(runs["tmp"], "compare", str(runs["baseline"]), str(runs["ab"]), "--variant", "slow", "--json")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert set(verdicts(r.stdout).values()) == {"regressed"}
+    table = ks(runs["tmp"], "compare", str(runs["baseline"]), str(runs["ab"]), "--variant", "slow")
+    assert table.returncode == 1 and "regressed" in table.stdout
+    assert "body_cost 0 → 200" in table.stdout, "the differing fingerprint is named"
+
+
+def test_one_repeat_is_inconclusive(runs: dict[str, Path]) -> None:
+    r = ks(runs["tmp"], "compare", str(runs["baseline"]), str(runs["one"]), "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert set(verdicts(r.stdout).values()) == {"inconclusive"}
+    md = ks(runs["tmp"], "compare", str(runs["baseline"]), str(runs["one"]), "--markdown")
+    assert md.stdout.startswith("### ") and "too few repeats" in md.stdout
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"format": "kcoro-stream-baseline", "ver',
+        b"\xff\xfe",
+        b"[]",
+        b'{"format": "kcoro-stream-baseline", "version": 1, "analysis_version": 4, "steps": {"t": {"metrics": {"m": ["x"]}}}}',
+    ],
+)
+def test_a_corrupt_baseline_exits_2_with_one_line(runs: dict[str, Path], body: bytes) -> None:
+    bad = runs["tmp"] / "bad.json"
+    bad.write_bytes(body)
+    r = ks(runs["tmp"], "compare", str(bad), str(runs["ab"]))
+    assert r.returncode == 2
+    assert r.stdout == "" and len(r.stderr.strip().splitlines()) == 1 and str(bad) in r.stderr
+
+
+def test_an_ab_results_directory_compares_its_variants_pair_by_pair(runs: dict[str, Path]) -> None:
+    """compare RESULTS: the first variant against each other one; the slow one fails the gate."""
+    r = ks(runs["tmp"], "compare", str(runs["ab"]), "--json")
+    assert r.returncode == 1, r.stdout + r.stderr
+    data = json.loads(r.stdout)
+    by_new = {c["new"].rsplit("[", 1)[1].rstrip("]"): c for c in data["comparisons"]}
+    assert set(by_new) == {"same", "slow"}
+    assert not by_new["same"]["regressed"] and by_new["slow"]["regressed"]
+    same = by_new["same"]["steps"][0]["metrics"][0]
+    # unchanged on a quiet machine; inconclusive ("too noisy") when the other engineer's load
+    # moves one pair (measured: 0.98 [0.88, 1.10] unchanged; 0.98 [0.69, 1.25] too noisy)
+    assert same["verdict"] in ("unchanged", "inconclusive"), (same["verdict"], same["reason"])
+    assert same["method"].startswith("paired")
+    idx = json.loads((runs["ab"] / "index.json").read_text())
+    assert [x["variant"] for x in idx["runs"][:6]] == ["base", "same", "slow"] * 2, "repeats interleave"
+
+
+def test_latency_percentiles_are_reported_and_gated_only_on_request(runs: dict[str, Path]) -> None:
+    b = json.loads(runs["baseline"].read_text())["steps"]["tasks"]["metrics"]
+    assert len(b["tasks:task_start_latency_ns:p99"]) == 5
+    r = ks(runs["tmp"], "compare", str(runs["baseline"]), str(runs["ab"]), "--variant", "same", "--json")
+    lat = [m for c in json.loads(r.stdout)["comparisons"] for s in c["steps"] for m in s["metrics"]]
+    lat = [m for m in lat if m["metric"].endswith(":p99")]
+    assert lat and not any(m["gated"] for m in lat) and not lat[0]["higher_is_better"]
+    r = ks(runs["tmp"], "compare", str(runs["baseline"]), str(runs["ab"]), "--gate-latency", "10%")
+    assert r.returncode == 2 and "bucket" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    r = ks(runs["tmp"], "compare", str(runs["baseline"]), str(runs["ab"]), "--gate-latency", "30%", "--json")
+    assert r.returncode in (0, 1)
+    gated = [m for c in json.loads(r.stdout)["comparisons"] for s in c["steps"] for m in s["metrics"]]
+    assert any(m["gated"] and m["metric"].endswith(":p99") for m in gated)
