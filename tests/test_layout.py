@@ -76,6 +76,12 @@ PUBLIC = [
     "kcoro_stream.eventlog",
     "kcoro_stream.ops",
     "kcoro_stream.sinks",
+    # the command layers built on the stages
+    "kcoro_stream.config",
+    "kcoro_stream.manifest",
+    "kcoro_stream.selftest",
+    "kcoro_stream.compare",
+    "kcoro_stream.report",
 ]
 
 
