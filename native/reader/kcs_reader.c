@@ -28,7 +28,7 @@ struct kcs_reader {
     /* The notifier (kcs_reader_notifier_start): a C thread that runs one
      * kcs_reader_wait per kcs_reader_arm and then writes the eventfd, so an
      * event loop waits on a file descriptor. `armed` is its futex word:
-     * 0 idle, 1 a wait is requested (or the notifier must stop). */
+     * idle, armed (a wait is requested) or stop (see notifier_main). */
     int notify_fd;
     int notifier_running;
     /* The ring file, kept open to notice it shrinking under us: a mapping past
@@ -36,7 +36,6 @@ struct kcs_reader {
     int map_fd;
     pthread_t notifier;
     _Atomic uint32_t armed;
-    _Atomic uint32_t notifier_stop;
     _Atomic uint64_t arm_timeout_ns;
 };
 
@@ -469,18 +468,29 @@ void kcs_layout(kcs_ring_layout *o) {
 
 /* ------------------------------------------------------------- the notifier */
 
+/* `armed` states: the owner moves IDLE -> ARMED (kcs_reader_arm) and anything
+ * -> STOP (kcs_reader_notifier_stop); the notifier moves ARMED -> IDLE after a
+ * wait, by compare-exchange, so a STOP stored while it waited is never
+ * overwritten (a plain store of IDLE lost it, and pthread_join then hung). */
+enum { NOTIFIER_IDLE = 0, NOTIFIER_ARMED = 1, NOTIFIER_STOP = 2 };
+
 static void *notifier_main(void *arg) {
     kcs_reader *r = (kcs_reader *)arg;
     for (;;) {
-        /* acquire: pairs with the release store of armed in kcs_reader_arm /
-         * kcs_reader_notifier_stop, so the timeout and the stop flag are seen */
-        while (atomic_load_explicit(&r->armed, memory_order_acquire) == 0)
-            syscall(SYS_futex, &r->armed, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
-        if (atomic_load_explicit(&r->notifier_stop, memory_order_relaxed)) return NULL;
+        uint32_t state;
+        /* acquire: pairs with the release stores in kcs_reader_arm /
+         * kcs_reader_notifier_stop, so the timeout is seen */
+        while ((state = atomic_load_explicit(&r->armed, memory_order_acquire)) == NOTIFIER_IDLE)
+            syscall(SYS_futex, &r->armed, FUTEX_WAIT_PRIVATE, NOTIFIER_IDLE, NULL, NULL, 0);
+        if (state == NOTIFIER_STOP) return NULL;
         kcs_reader_wait(r, atomic_load_explicit(&r->arm_timeout_ns, memory_order_relaxed));
         /* release: our reads of the ring happen before the caller's next read,
-         * which it starts only after seeing the eventfd below */
-        atomic_store_explicit(&r->armed, 0, memory_order_release);
+         * which it starts only after seeing the eventfd below; fails only when
+         * the owner asked us to stop meanwhile */
+        uint32_t expected = NOTIFIER_ARMED;
+        if (!atomic_compare_exchange_strong_explicit(&r->armed, &expected, NOTIFIER_IDLE, memory_order_release,
+                                                     memory_order_relaxed))
+            return NULL;
         uint64_t one = 1;
         if (write(r->notify_fd, &one, sizeof one) < 0) { /* an eventfd write cannot fail here */
         }
@@ -491,8 +501,7 @@ int kcs_reader_notifier_start(kcs_reader *r) {
     if (r->notifier_running) return r->notify_fd;
     r->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (r->notify_fd < 0) return -1;
-    atomic_store_explicit(&r->armed, 0, memory_order_relaxed);
-    atomic_store_explicit(&r->notifier_stop, 0, memory_order_relaxed);
+    atomic_store_explicit(&r->armed, NOTIFIER_IDLE, memory_order_relaxed);
     if (pthread_create(&r->notifier, NULL, notifier_main, r) != 0) {
         close(r->notify_fd);
         r->notify_fd = -1;
@@ -505,17 +514,16 @@ int kcs_reader_notifier_start(kcs_reader *r) {
 void kcs_reader_arm(kcs_reader *r, uint64_t timeout_ns) {
     atomic_store_explicit(&r->arm_timeout_ns, timeout_ns, memory_order_relaxed);
     /* release: pairs with the acquire load of armed in notifier_main */
-    atomic_store_explicit(&r->armed, 1, memory_order_release);
+    atomic_store_explicit(&r->armed, NOTIFIER_ARMED, memory_order_release);
     syscall(SYS_futex, &r->armed, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
 void kcs_reader_notifier_stop(kcs_reader *r) {
     if (!r->notifier_running) return;
-    atomic_store_explicit(&r->notifier_stop, 1, memory_order_relaxed);
-    kcs_reader_wake(r); /* end a wait in progress */
-    /* release: pairs with the acquire in notifier_main; armed != 0 also keeps a
-     * notifier that has not reached its futex wait yet from sleeping */
-    atomic_store_explicit(&r->armed, 1, memory_order_release);
+    /* release: pairs with the acquire in notifier_main; STOP (not IDLE) also
+     * keeps a notifier that has not reached its futex wait yet from sleeping */
+    atomic_store_explicit(&r->armed, NOTIFIER_STOP, memory_order_release);
+    kcs_reader_wake(r); /* end a wait in progress (or the next one, at once) */
     syscall(SYS_futex, &r->armed, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
     pthread_join(r->notifier, NULL);
     close(r->notify_fd);

@@ -258,6 +258,24 @@ static void notifier_turns_waits_into_an_eventfd(void) {
     unlink(g_path);
 }
 
+/* Stopping the notifier while it finishes a wait: the ring is closed, so every
+ * armed wait returns at once and races the stop. A stop lost to that race
+ * (the notifier went back to sleep) would hang here in pthread_join. */
+static void stop_races_a_finishing_wait(void) {
+    kcs_reader *r = fresh(1 << 16);
+    struct kcs_ring w;
+    CHECK(kcs_ring_attach(&w, g_path) == 0);
+    kcs_ring_close(&w);
+    for (int i = 0; i < 20000; i++) {
+        CHECK(kcs_reader_notifier_start(r) >= 0);
+        kcs_reader_arm(r, LONG_NS);
+        for (int spin = 0; spin < i % 64; spin++) sched_yield();
+        kcs_reader_notifier_stop(r);
+    }
+    kcs_reader_close(r);
+    unlink(g_path);
+}
+
 int main(void) {
     printf("test_wait\n");
     RUN(data_or_close_returns_at_once);
@@ -268,5 +286,6 @@ int main(void) {
     RUN(old_minor_ring_sleeps_the_timeout);
     RUN(layout_of_the_new_fields);
     RUN(notifier_turns_waits_into_an_eventfd);
+    RUN(stop_races_a_finishing_wait);
     return 0;
 }

@@ -68,9 +68,22 @@ def test_ctrl_c_ends_the_slowest_replay_at_once() -> None:
     )
     deadline = time.monotonic() + 30
     seg = (RUNS / "synthetic-v1" / "segment-000001.kcslog").resolve()
-    while not any(Path(f"/proc/{p.pid}/fd").glob("*")) or seg not in {
-        Path(os.readlink(fd)) for fd in Path(f"/proc/{p.pid}/fd").iterdir() if fd.is_symlink()
-    }:  # reading the log: playback (and its signal watch) has begun
+
+    def open_files() -> set[Path]:
+        """What the child has open now; a descriptor closed while we list them is skipped."""
+        found: set[Path] = set()
+        try:
+            fds = list(Path(f"/proc/{p.pid}/fd").iterdir())
+        except OSError:  # it has exited: the assertion below says so
+            return found
+        for fd in fds:
+            try:
+                found.add(Path(os.readlink(fd)))
+            except OSError:
+                continue
+        return found
+
+    while seg not in open_files():  # reading the log: playback (and its signal watch) has begun
         assert time.monotonic() < deadline and p.poll() is None
         time.sleep(0.02)
     p.send_signal(signal.SIGINT)
