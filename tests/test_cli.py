@@ -203,8 +203,9 @@ def test_killed_producer_exits_nonzero_and_finalizes_log(tmp_path: Path) -> None
     _, err = mon.communicate(timeout=30)
     assert time.monotonic() - t < 3
     assert mon.returncode == 1
-    lines = [ln for ln in err.splitlines() if ln.startswith("kcoro-stream:")]
-    assert len(lines) == 1 and "killed by SIGKILL" in lines[0]
+    # one error line; a loaded machine may add a heartbeat-stall warning before the kill
+    lines = [ln for ln in err.splitlines() if ln.startswith("kcoro-stream:") and ": warning:" not in ln]
+    assert len(lines) == 1 and "killed by SIGKILL" in lines[0], err
     events = [e for f in open_log(run).frames() for e in decode_frame(f.payload)]
     # the loss, then the monitor's final account of the run
     assert isinstance(events[-2], ProducerLost)

@@ -19,9 +19,18 @@ from typing import Any
 import trio
 
 
-async def watch_signals(stop: Callable[[], None], kill: Callable[[], None]) -> None:
-    """First Ctrl-C/SIGTERM: ``stop()``. Every further one: ``kill()``."""
+async def watch_signals(
+    stop: Callable[[], None],
+    kill: Callable[[], None],
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """First Ctrl-C/SIGTERM: ``stop()``. Every further one: ``kill()``.
+
+    Started with ``nursery.start``, it returns once the handlers are in place,
+    so nothing the caller does next can be interrupted by a bare KeyboardInterrupt."""
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        task_status.started()
         n = 0
         async for _ in signals:
             n += 1

@@ -132,7 +132,7 @@ class PlaybackSource(Source):
         derived output reaches the sinks after each; Ctrl-C or the controller stops playback."""
         ctl = self._ctl
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(watch_signals, ctl.stop, lambda: None)
+            await nursery.start(watch_signals, ctl.stop, lambda: None)
             n = 0
             for item in items:
                 if ctl.stopped:
