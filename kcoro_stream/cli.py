@@ -197,7 +197,7 @@ def _sink_options(f: Callable[..., Any]) -> Callable[..., Any]:
             "sinks",
             multiple=True,
             metavar="SPEC",
-            help="Add a sink: stdout, ndjson:PATH, csv:PATH, prometheus:H:P, websocket:H:P, tui.",
+            help="Add a sink: stdout, ndjson:PATH, csv:PATH, prometheus:H:P, websocket:H:P, remote_write:URL, tui.",
         ),
         click.option("--only-sinks", is_flag=True, help="Use only --out/--sink sinks, not the file's."),
         click.option(
@@ -218,6 +218,12 @@ def _sink_options(f: Callable[..., Any]) -> Callable[..., Any]:
             "--prometheus", metavar="HOST:PORT", help="Serve /metrics (127.0.0.1 unless --allow-remote)."
         ),
         click.option("--websocket", metavar="HOST:PORT", help="Serve the browser dashboard and /ws."),
+        click.option(
+            "--remote-write",
+            metavar="URL",
+            help="Push metrics to a Prometheus remote-write URL (repeatable).",
+            multiple=True,
+        ),
         click.option("--allow-remote", is_flag=True, help="Allow servers to bind non-loopback addresses."),
         click.option(
             "--allowed-host",
@@ -255,6 +261,7 @@ def _build_options(p: Any, kw: dict[str, Any]) -> Any:
     elif legacy:
         specs.append(_out_sink(legacy, legacy=True))
     specs += _surface_sinks(kw["prometheus"], kw["websocket"], kw["allow_remote"], kw["allowed_hosts"])
+    specs += [{"sink": "remote_write", "url": url} for url in kw.get("remote_write", ())]
     tui = kw["tui"]
     if kw.get("headless"):
         tui = False
