@@ -857,6 +857,33 @@ def report_cmd(paths: tuple[Path, ...], out: Path, force: bool) -> None:
     _execute(go)
 
 
+@cli.group("export", context_settings=CONTEXT)
+def export_group() -> None:
+    """Export a recorded run for other tools (trace viewers)."""
+
+
+@export_group.command("chrome")
+@click.argument("run", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="The trace file (JSON).")
+@click.option("--force", is_flag=True, help="Replace --out if it exists.")
+def export_chrome_cmd(run: Path, out: Path, force: bool) -> None:
+    """RUN (a run directory) as Chrome trace-event JSON: open it in ui.perfetto.dev or chrome://tracing.
+
+    Exit 0 written, 1 --out exists (without --force), 2 RUN is not a readable run or --out cannot be written.
+    """
+    from .trace import export_chrome
+
+    def go() -> int:
+        r = export_chrome(run, out, force=force)
+        click.echo(
+            f"{r.out}: {r.counter_tracks} counter track(s), {r.instants} instant(s), {r.slices} slice(s)",
+            err=True,
+        )
+        return 0
+
+    _execute(go)
+
+
 @cli.group("baseline", context_settings=CONTEXT)
 def baseline_group() -> None:
     """Baselines for ``compare``: every repeat's value per step and metric, with fingerprints."""
