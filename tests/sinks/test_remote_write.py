@@ -321,3 +321,19 @@ def test_run_with_receiver_down_ends_on_time_and_reports_drops(tmp_path: Path) -
     rw = [s for st in statuses for s in st["sinks"] if s["name"] == "remote_write"]  # type: ignore[attr-defined]
     # while the run goes on, its status lines show the sink retrying and why
     assert rw and rw[-1]["extra"]["retries"] > 0 and rw[-1]["extra"]["last_error"] == "connection refused"
+
+
+def test_a_hosts_config_file_makes_every_run_push(tmp_path: Path) -> None:
+    """``[run] remote_write = [URL]`` in a config file: a plain run pushes without any flag."""
+    with Receiver().running() as rx:
+        (tmp_path / "kcoro-stream.toml").write_text(f'[run]\nremote_write = ["{rx.url}"]\n')
+        r = subprocess.run(
+            [*KS, "run", "--producer", "synthetic", "-d", "1", "--no-tui", "--no-stdout", "--no-log"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=tmp_path,
+        )
+        assert r.returncode == 0, r.stderr
+    names = {dict(k)["__name__"] for k in rx.series()}
+    assert "kcoro_pipeline_samples_total" in names and rx.requests
