@@ -109,7 +109,7 @@ class _Builder:
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             return
         self.events.append(
-            {"ph": "C", "name": name, "pid": pid, "ts": self.us(ts_ns), "args": {"value": value}}
+            {"ph": "C", "name": name, "pid": pid, "tid": 0, "ts": self.us(ts_ns), "args": {"value": value}}
         )
 
     def instant(self, thread: str, name: str, ts_ns: int, args: dict[str, Any]) -> None:
