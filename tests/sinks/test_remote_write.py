@@ -32,10 +32,10 @@ from kcoro_stream.sinks.remote_write import RemoteWriteSink
 
 try:
     from .surface_factory import RUN_ID, Script
-    from .test_prometheus import _need
+    from .test_prometheus import start_prometheus
 except ImportError:  # tests/ run without package __init__ files
     from surface_factory import RUN_ID, Script  # type: ignore[no-redef]
-    from test_prometheus import _need  # type: ignore[no-redef]
+    from test_prometheus import start_prometheus  # type: ignore[no-redef]
 
 KS = [sys.executable, "-m", "kcoro_stream"]
 
@@ -215,21 +215,9 @@ def _query(port: int, promql: str) -> list[dict[str, object]]:
 
 @contextmanager
 def _prometheus(tmp_path: Path) -> Iterator[int]:
-    binary = _need("prometheus")
-    port = _free_port()
-    (tmp_path / "prometheus.yml").write_text("global:\n  scrape_interval: 15s\n")
-    log = (tmp_path / "prometheus.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={tmp_path / 'prometheus.yml'}",
-            f"--storage.tsdb.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--web.enable-remote-write-receiver",
-            "--log.level=warn",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
+    """The real Prometheus with its remote-write receiver on, ready; its port."""
+    proc, port, log = start_prometheus(
+        tmp_path, "global:\n  scrape_interval: 15s\n", "--web.enable-remote-write-receiver"
     )
     try:
         deadline = time.monotonic() + 60
