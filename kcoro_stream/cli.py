@@ -197,7 +197,7 @@ def _sink_options(f: Callable[..., Any]) -> Callable[..., Any]:
             "sinks",
             multiple=True,
             metavar="SPEC",
-            help="Add a sink: stdout, ndjson:PATH, csv:PATH, prometheus:H:P, websocket:H:P, tui.",
+            help="Add a sink: stdout, ndjson:PATH, csv:PATH, prometheus:H:P, websocket:H:P, remote_write:URL, tui.",
         ),
         click.option("--only-sinks", is_flag=True, help="Use only --out/--sink sinks, not the file's."),
         click.option(
@@ -218,6 +218,12 @@ def _sink_options(f: Callable[..., Any]) -> Callable[..., Any]:
             "--prometheus", metavar="HOST:PORT", help="Serve /metrics (127.0.0.1 unless --allow-remote)."
         ),
         click.option("--websocket", metavar="HOST:PORT", help="Serve the browser dashboard and /ws."),
+        click.option(
+            "--remote-write",
+            metavar="URL",
+            help="Push metrics to a Prometheus remote-write URL (repeatable).",
+            multiple=True,
+        ),
         click.option("--allow-remote", is_flag=True, help="Allow servers to bind non-loopback addresses."),
         click.option(
             "--allowed-host",
@@ -255,6 +261,7 @@ def _build_options(p: Any, kw: dict[str, Any]) -> Any:
     elif legacy:
         specs.append(_out_sink(legacy, legacy=True))
     specs += _surface_sinks(kw["prometheus"], kw["websocket"], kw["allow_remote"], kw["allowed_hosts"])
+    specs += [{"sink": "remote_write", "url": url} for url in kw.get("remote_write", ())]
     tui = kw["tui"]
     if kw.get("headless"):
         tui = False
@@ -844,6 +851,33 @@ def report_cmd(paths: tuple[Path, ...], out: Path, force: bool) -> None:
         r = build_report(list(paths), out, force=force)
         click.echo(
             f"{r.out}: {len(r.charts)} chart(s) from {r.runs} run(s); open {r.out / 'report.html'}", err=True
+        )
+        return 0
+
+    _execute(go)
+
+
+@cli.group("export", context_settings=CONTEXT)
+def export_group() -> None:
+    """Export a recorded run for other tools (trace viewers)."""
+
+
+@export_group.command("chrome")
+@click.argument("run", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="The trace file (JSON).")
+@click.option("--force", is_flag=True, help="Replace --out if it exists.")
+def export_chrome_cmd(run: Path, out: Path, force: bool) -> None:
+    """RUN (a run directory) as Chrome trace-event JSON: open it in ui.perfetto.dev or chrome://tracing.
+
+    Exit 0 written, 1 --out exists (without --force), 2 RUN is not a readable run or --out cannot be written.
+    """
+    from .trace import export_chrome
+
+    def go() -> int:
+        r = export_chrome(run, out, force=force)
+        click.echo(
+            f"{r.out}: {r.counter_tracks} counter track(s), {r.instants} instant(s), {r.slices} slice(s)",
+            err=True,
         )
         return 0
 

@@ -82,6 +82,7 @@ PUBLIC = [
     "kcoro_stream.selftest",
     "kcoro_stream.compare",
     "kcoro_stream.report",
+    "kcoro_stream.trace",
 ]
 
 

@@ -73,6 +73,7 @@ RUN_PARAMS: dict[str, tuple[str, str]] = {
     "sinks": ("run", "sink"),
     "prometheus": ("run", "prometheus"),
     "websocket": ("run", "websocket"),
+    "remote_write": ("run", "remote_write"),
     "allow_remote": ("run", "allow_remote"),
     "tui": ("run", "tui"),
     "no_stdout": ("run", "no_stdout"),
@@ -351,7 +352,7 @@ def _write_back(eff: Effective, kw: dict[str, Any]) -> None:
         value = v.value
         if key in ("duration", "interval"):
             value = None if value is None else repr(float(value))
-        elif key in ("out", "sink"):
+        elif key in ("out", "sink", "remote_write"):
             value = tuple(value)
         elif key == "log":
             value = None if value is None else Path(value)

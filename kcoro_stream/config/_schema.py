@@ -75,6 +75,7 @@ class RunSection(_Section):
     sink: list[str] = []
     prometheus: str | None = None
     websocket: str | None = None
+    remote_write: list[str] = []  # remote-write URLs every run of this host pushes to (docs/fleet.md)
     allow_remote: bool = False
     tui: bool | None = None
     no_stdout: bool = False

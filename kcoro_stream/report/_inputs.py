@@ -14,15 +14,17 @@ no sinks.
 from __future__ import annotations
 
 import types
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..compare._results import INDEX, Results, load_results, repeat_values
 from ..errors import KcoroStreamError, UsageError
-from ..events import Alert, Heatmap, HistogramSummary, MarkEvent, Sample, Summary
+from ..eventlog import LogFrame
+from ..events import Alert, DerivedEvent, Heatmap, HistogramSummary, MarkEvent, Sample, Summary
 
-__all__ = ["Inputs", "RunData", "load_inputs", "replay_run"]
+__all__ = ["Inputs", "RunData", "load_inputs", "replay_derived", "replay_run"]
 
 
 @dataclass
@@ -52,8 +54,12 @@ class Inputs:
     results: list[tuple[Results, dict[tuple[str, str], dict[str, list[float]]]]] = field(default_factory=list)
 
 
-def replay_run(run_dir: Path, label: str) -> RunData:
-    """``run_dir``'s log through its recorded analyses, in this process; the derived events kept by type."""
+def replay_derived(run_dir: Path, on_frame: Callable[[LogFrame], None] | None = None) -> list[DerivedEvent]:
+    """``run_dir``'s log through its recorded analyses, in this process: every derived event.
+
+    ``on_frame`` sees each raw frame first (the trace export reads raw marks and
+    control changes in the same pass).
+    """
     from ..config import apply_to_replay
     from ..eventlog import open_log
     from ..runloop import FrameRouter
@@ -62,8 +68,15 @@ def replay_run(run_dir: Path, label: str) -> RunData:
     apply_to_replay({}, p, None, run_dir)
     router = FrameRouter(p.derive, [], None)
     for f in open_log(run_dir).frames(None, None):
+        if on_frame is not None:
+            on_frame(f)
         router.frame(f.payload, f.seq, f.ts_ns, None)
     router.subject.on_completed()
+    return list(router.outbox)
+
+
+def replay_run(run_dir: Path, label: str) -> RunData:
+    """``run_dir``'s log through its recorded analyses, in this process; the derived events kept by type."""
     data = RunData(label, run_dir)
     kinds: dict[type, list[Any]] = {
         Sample: data.samples,
@@ -73,7 +86,7 @@ def replay_run(run_dir: Path, label: str) -> RunData:
         MarkEvent: data.marks,
         Summary: data.summaries,
     }
-    for ev in router.outbox:
+    for ev in replay_derived(run_dir):
         bucket = kinds.get(type(ev))
         if bucket is not None:
             bucket.append(ev)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-BUILTIN_MODULES = ("stdout", "ndjson", "csv", "log", "prometheus", "websocket", "tui")
+BUILTIN_MODULES = ("stdout", "ndjson", "csv", "log", "prometheus", "websocket", "tui", "remote_write")
 
 for _name in BUILTIN_MODULES:
     importlib.import_module(f"{__package__}.{_name}")

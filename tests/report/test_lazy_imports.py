@@ -1,4 +1,5 @@
-"""matplotlib and scipy are for report and compare only: a plain run and a manifest run import neither."""
+"""matplotlib and scipy are for report and compare only, protobuf and cramjam for the remote_write sink:
+a plain run and a manifest run import none of them."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ _PROBE = (
     "from kcoro_stream.cli import main\n"
     "main()\n"
 )
-HEAVY = {"matplotlib", "scipy", "numpy"}
+HEAVY = {"matplotlib", "scipy", "numpy", "google", "cramjam"}
 
 
 def _modules_after(cwd: Path, *args: str) -> set[str]:

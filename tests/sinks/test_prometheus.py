@@ -13,6 +13,7 @@ import urllib.request
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 import msgspec
 import pytest
@@ -39,6 +40,34 @@ def _need(binary: str) -> str:
             pytest.fail(f"{binary} is not installed (CI must apt-get install it)")
         pytest.skip(f"{binary} not installed")
     return path
+
+
+def start_prometheus(
+    tmp_path: Path, config: str, *flags: str
+) -> tuple[subprocess.Popen[bytes], int, BinaryIO]:
+    """The real Prometheus on a free loopback port with ``config`` and its storage in ``tmp_path``.
+
+    Returns (process, port, log file); the caller terminates it and closes the log.
+    """
+    prometheus = _need("prometheus")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    (tmp_path / "prometheus.yml").write_text(config)
+    log = (tmp_path / "prometheus.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            prometheus,
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+            *flags,
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    return proc, port, log
 
 
 @asynccontextmanager
@@ -294,29 +323,14 @@ async def test_remote_bind_needs_allow_remote() -> None:
 
 async def test_real_prometheus_scrapes_and_answers_queries(tmp_path: Path) -> None:
     """A real Prometheus scrapes /metrics every second; its HTTP API returns our counter and rate."""
-    prometheus = _need("prometheus")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        prom_port = s.getsockname()[1]
     script = Script(batches=40, tasks_per_s=1000.0)
     first_half, second_half = list(script)[:20], list(script)[20:]
     async with open_prometheus_sink() as sink:
-        (tmp_path / "prometheus.yml").write_text(
+        proc, prom_port, log = start_prometheus(
+            tmp_path,
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
             "scrape_configs:\n  - job_name: kcoro\n    static_configs:\n"
-            f"      - targets: ['127.0.0.1:{sink.port}']\n"
-        )
-        log = (tmp_path / "prometheus.log").open("wb")
-        proc = subprocess.Popen(
-            [
-                prometheus,
-                f"--config.file={tmp_path / 'prometheus.yml'}",
-                f"--storage.tsdb.path={tmp_path / 'data'}",
-                f"--web.listen-address=127.0.0.1:{prom_port}",
-                "--log.level=warn",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            f"      - targets: ['127.0.0.1:{sink.port}']\n",
         )
         api = f"http://127.0.0.1:{prom_port}/api/v1/query?query="
 
