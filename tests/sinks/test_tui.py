@@ -15,6 +15,7 @@ import msgspec
 import pytest
 import trio
 from rich.console import Console
+from rich.style import Style
 from textual.pilot import Pilot
 from textual.widgets import Static
 
@@ -22,7 +23,7 @@ from kcoro_stream.errors import SinkError
 from kcoro_stream.events import Metrics, Resources
 from kcoro_stream.sinks import Controller, SinkContext, build_sink, sink_class
 from kcoro_stream.sinks._tui import DashboardApp, TuiHandle, run_tui
-from kcoro_stream.sinks._tui.widgets import Pane, PoolView, StatsPane, ThroughputGraph
+from kcoro_stream.sinks._tui.widgets import Pane, PoolView, StatsPane, ThroughputGraph, heat_style
 from kcoro_stream.sinks.tui import TuiSink
 
 try:
@@ -114,8 +115,18 @@ def test_panels_show_the_scripted_stream() -> None:
         assert "msgs/s" in channel and "5,000" in channel and "gbps" in channel
         config = text_of(app.query_one("#config", Pane))
         assert "run-test-0001" in config and "fastpath_ratio GREEN" in config and "utilisation RED" in config
-        heat = text_of(app.query_one("#heatmap", Pane))
-        assert "w3 100% 3/6" in heat and "imbalance 0.40" in heat
+        heat_pane = app.query_one("#heatmap", Pane)
+        heat = text_of(heat_pane)
+        rows = {line.split()[0]: line for line in heat.splitlines() if line.startswith("w")}
+        # workers × windows: 10 heat-map windows (every 4th batch), newest right; w0 never failed a steal
+        assert sorted(rows) == ["w0", "w1", "w2", "w3"] and rows["w3"].rstrip().endswith("×" * 10), heat
+        assert "×" not in rows["w0"] and "imbalance 0.40" in heat
+        assert "-2.5s" in heat and "now" in heat and "100% utilisation" in heat and "× failed steals" in heat
+        # the colour is the worker's utilisation: 25 % for w0, 100 % for w3
+        lines = {str(t).split(" ")[0]: t for t in heat_pane.content.renderables if str(t).startswith("w")}  # type: ignore[attr-defined]
+        for worker, u in (("w0", 0.25), ("w3", 1.0)):
+            cells = {sp.style.bgcolor for sp in lines[worker].spans if isinstance(sp.style, Style)}
+            assert cells == {heat_style(u).bgcolor}, (worker, cells)
         latency = text_of(app.query_one("#latency", Pane))
         assert "p50 1.0 µs" in latency and "p99 16.0 µs" in latency and "n=273" in latency
         zc = text_of(app.query_one("#zerocopy", Pane))
