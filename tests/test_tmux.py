@@ -89,3 +89,73 @@ def test_dashboard_under_tmux_keys_and_resize(tmp_path: Path) -> None:
         assert "SUMMARY" in screen and str(tmp_path / "run") in screen.replace("\n", ""), screen
     finally:
         subprocess.run(["tmux", "-S", t.sock, "kill-server"], capture_output=True)
+
+
+def _start_run(t: Tmux, tmp_path: Path, size: tuple[int, int], *flags: str) -> Path:
+    """A real synthetic run of 3 s under tmux, as a person at a terminal would start it (no CI variable)."""
+    done = tmp_path / "exit"
+    cmd = (
+        f"cd {ROOT} && env -u COLUMNS -u LINES -u CI {sys.executable} -m kcoro_stream run pipelines/default.py "
+        f"--producer synthetic --duration 3 --log {tmp_path / 'run'} {' '.join(flags)}; echo $? > {done}; sleep 60"
+    )
+    w, h = size
+    t("new-session", "-d", "-s", t.name, "-x", str(w), "-y", str(h), cmd)
+    t("resize-window", "-t", t.name, "-x", str(w), "-y", str(h))
+    return done
+
+
+def _wait_exit(done: Path, timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    while not done.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return done.read_text().strip()
+
+
+def test_80x24_shows_graph_and_statistics_and_holds_the_summary_until_q(tmp_path: Path) -> None:
+    t = Tmux(tmp_path)
+    done = _start_run(t, tmp_path, (80, 24))
+    try:
+        screen = t.wait_for("· zoom ×1")  # the throughput graph's axis line
+        screen = t.wait_for("EMA")
+        assert "current" in screen and "peak" in screen and "/s" in screen, screen
+        lines = screen.splitlines()
+        assert len(lines) <= 24 and max(len(line) for line in lines) <= 80
+        # the run ends by itself: the last frame stays, with the summary and the run directory
+        screen = t.wait_for("run ended", timeout=30)
+        screen = t.wait_for("run directory:", timeout=10)
+        flat = screen.replace("\n", "").replace(" ", "").replace("│", "")
+        assert "SUMMARY" in screen and str(tmp_path / "run").replace(" ", "") in flat, screen
+        assert "q close" in screen
+        time.sleep(1.0)
+        assert not done.exists()  # held: waiting for q
+        t("send-keys", "-t", t.name, "q")
+        assert _wait_exit(done) == "0"
+        screen = t.wait_for("run directory:", timeout=10)  # printed after the dashboard closed
+        assert "SUMMARY" in screen, screen
+    finally:
+        subprocess.run(["tmux", "-S", t.sock, "kill-server"], capture_output=True)
+
+
+def test_200x50_shows_every_panel_and_exit_on_end_closes_by_itself(tmp_path: Path) -> None:
+    t = Tmux(tmp_path)
+    done = _start_run(t, tmp_path, (200, 50), "--exit-on-end")
+    try:
+        screen = t.wait_for("5-sample")
+        screen = t.wait_for("failed steals")
+        for panel in (
+            "run",
+            "monitor",
+            "workers",
+            "latency",
+            "channel counters",
+            "alerts",
+            "· zoom ×1",
+            "EMA",
+            "peak",
+        ):
+            assert panel in screen, panel
+        assert _wait_exit(done) == "0"  # no q needed
+        screen = t.wait_for("run directory:", timeout=10)
+        assert "SUMMARY" in screen
+    finally:
+        subprocess.run(["tmux", "-S", t.sock, "kill-server"], capture_output=True)

@@ -66,7 +66,7 @@ COMPACT_ROWS = 32  # rows: below this, one view at a time (tab), compact run lin
 MAX_PENDING = 50_000  # events buffered between two redraws before dropping the oldest
 MESSAGE_S = 5.0  # how long a "this key cannot act because…" message stays in the bottom line
 GRAPH_STEP = 2  # rows per [ / ] press
-MIN_GRAPH = 3
+MIN_GRAPH = (6, 3)  # rows: the graph's min-height (widgets.py CSS), normal and compact
 
 # panel name → the widget it shows/hides (keys 1–7); "ratios" is every pool's sparklines
 PANELS = (
@@ -576,13 +576,14 @@ class DashboardApp(App[int]):
         if self.compact and self.view != "pools":
             self.say("[ ]: the graph is in the pools view; tab goes there")
             return
-        most = max(MIN_GRAPH, self.size.height - (10 if self.compact else 18) - 4 * (len(graphs) - 1))
+        least = MIN_GRAPH[self.compact]
+        most = max(least, self.size.height - (10 if self.compact else 18) - 4 * (len(graphs) - 1))
         now = self.graph_rows if self.graph_rows is not None else graphs[0].size.height
         most = max(most, now)  # filling its column already: never "grow" it smaller
-        rows = max(MIN_GRAPH, min(most, now + step * GRAPH_STEP))
+        rows = max(least, min(most, now + step * GRAPH_STEP))
         if rows == now:
             self.say(
-                f"[: the graph is at its smallest ({MIN_GRAPH} rows)"
+                f"[: the graph is at its smallest ({least} rows)"
                 if step < 0
                 else f"]: the graph is at its largest for this terminal ({most} rows)"
             )
