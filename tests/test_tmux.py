@@ -44,11 +44,13 @@ class Tmux:
         raise AssertionError(f"{text!r} never appeared; screen:\n{screen}")
 
 
-def _start_run(t: Tmux, tmp_path: Path, size: tuple[int, int], *flags: str, duration: float = 3) -> Path:
+def _start_run(
+    t: Tmux, tmp_path: Path, size: tuple[int, int], *flags: str, duration: float = 3, env: str = ""
+) -> Path:
     """A real synthetic run under tmux, as a person at a terminal starts it (no CI variable); its exit-code file."""
     done = tmp_path / "exit"
     cmd = (
-        f"cd {ROOT} && env -u COLUMNS -u LINES -u CI {sys.executable} -m kcoro_stream run pipelines/default.py "
+        f"cd {ROOT} && env -u COLUMNS -u LINES -u CI {env} {sys.executable} -m kcoro_stream run pipelines/default.py "
         f"--producer synthetic --duration {duration} --log {tmp_path / 'run'} {' '.join(flags)};"
         f" echo $? > {done}; sleep 60"
     )
@@ -122,9 +124,12 @@ def test_80x24_shows_graph_and_statistics_and_holds_the_summary_until_q(tmp_path
         subprocess.run(["tmux", "-S", t.sock, "kill-server"], capture_output=True)
 
 
-def test_200x50_shows_every_panel_and_exit_on_end_closes_by_itself(tmp_path: Path) -> None:
+@pytest.mark.parametrize("how", ["--exit-on-end", "CI=1"])
+def test_200x50_shows_every_panel_and_scripts_never_wait(tmp_path: Path, how: str) -> None:
+    """--exit-on-end, or a CI environment: the dashboard closes by itself when the run ends."""
     t = Tmux(tmp_path)
-    done = _start_run(t, tmp_path, (200, 50), "--exit-on-end")
+    flag, env = (how, "") if how.startswith("--") else ("", how)
+    done = _start_run(t, tmp_path, (200, 50), flag, env=env)
     try:
         screen = t.wait_for("5-sample")
         screen = t.wait_for("failed steals")
