@@ -411,6 +411,12 @@ async def test_chromium_shows_live_tasks_per_s_and_alert(tmp_path: Path) -> None
                 while await trio.to_thread.run_sync(wd.js, pools) != [4, 2]:
                     await trio.sleep(0.1)
             assert await trio.to_thread.run_sync(wd.js, pools) == [4, 2]
+            # the workers × windows strip: a row per worker of both pools, a column per window
+            strip = (
+                "return [document.getElementById('heat-strip').dataset.rows,"
+                " state.heatHistory.get('tasks').length, state.heatHistory.get('channel').length]"
+            )
+            assert await trio.to_thread.run_sync(wd.js, strip) == ["6", 5, 1]
             # dual mode: both pools in the throughput and the ratio chart, each its own series
             labels = (
                 "return [charts.ratios.series.slice(1).map((s) => s.label),"
@@ -481,6 +487,9 @@ async def test_chromium_opened_mid_run_has_the_history_at_once(tmp_path: Path) -
                 while (n := await trio.to_thread.run_sync(wd.js, points)) < 40:
                     await trio.sleep(0.05)
             assert n >= 40, n  # every 250 ms window of the 10 s before the page opened
+            # one latency point (the cumulative histogram) still gets a time axis of seconds, not years
+            x = "const s = charts.latency.scales.x; return s.max - s.min"
+            assert 0 < await trio.to_thread.run_sync(wd.js, x) <= 60
             ARTIFACTS.mkdir(exist_ok=True)
             for width, height in ((1400, 1000), (800, 600)):  # kept as artifacts to look at
                 rect = {"width": width, "height": height}

@@ -4,6 +4,7 @@
 "use strict";
 
 const HISTORY = 600; // points kept per chart
+const HEAT_WINDOWS = 120; // heat-map windows kept per pool for the workers × windows strip
 const $ = (id) => document.getElementById(id);
 const fmtInt = (v) => (v == null ? "–" : Math.round(v).toLocaleString("en-US"));
 const fmtPct = (v) => (v == null ? "–" : (100 * v).toFixed(1) + " %");
@@ -37,6 +38,7 @@ const state = {
   latencyKeys: 0, // options in the selector (redrawn when it grows)
   runId: null,
   heatmaps: new Map(), // pool → the pool's last heat-map (dual mode shows both)
+  heatHistory: new Map(), // pool → its last HEAT_WINDOWS heat-maps: the workers × windows strip
   kpi: new Map(), // pool → latest Kpi event
   alerts: [], // newest first: {ts, rule, state, severity, message, kind}
   firing: new Map(),
@@ -93,6 +95,7 @@ function resetRun() {
   state.latencyScope.clear();
   state.latencyKey = null;
   state.heatmaps.clear();
+  state.heatHistory.clear();
   state.kpi.clear();
   state.resources.clear();
   state.firing.clear();
@@ -166,11 +169,20 @@ function onAnomaly(ev) {
   state.alerts.length = Math.min(state.alerts.length, 100);
 }
 
+function onHeatmap(ev) {
+  const pool = ev.pool || "all";
+  state.heatmaps.set(pool, ev);
+  if (!state.heatHistory.has(pool)) state.heatHistory.set(pool, []);
+  const h = state.heatHistory.get(pool);
+  h.push(ev);
+  if (h.length > HEAT_WINDOWS) h.shift();
+}
+
 function handle(ev) {
   switch (ev.type) {
     case "sample": onSample(ev); break;
     case "histogram": onHistogram(ev); break;
-    case "heatmap": state.heatmaps.set(ev.pool || "all", ev); break;
+    case "heatmap": onHeatmap(ev); break;
     case "kpi": state.kpi.set(ev.pool || "all", ev); break;
     case "alert": onAlert(ev); break;
     case "anomaly": onAnomaly(ev); break;
@@ -183,12 +195,18 @@ function handle(ev) {
 // ------------------------------------------------------------------ charts
 const PALETTE = ["#58a6ff", "#3fb950", "#d29922", "#bc8cff", "#f778ba", "#39c5cf", "#ff7b72", "#a5d6ff"];
 const AXIS_PX = 64; // left margin for y labels: compact SI labels ("999.5M") always fit
+// time axis: one point (a page that got one cumulative histogram) spans ±5 s, not the
+// 1000 days uPlot gives a single timestamp
+const xScale = () => ({
+  time: true,
+  range: (u, min, max) => (u.data[0].length === 1 ? [u.data[0][0] - 5, u.data[0][0] + 5] : [min, max]),
+});
 const axis = { stroke: "#8b95a1", grid: { stroke: "#2b323b", width: 1 }, ticks: { stroke: "#2b323b" } };
 const yAxis = (fmt) => Object.assign({}, axis, { size: AXIS_PX, values: (u, splits) => splits.map(fmt) });
 function makeChart(el, series, extra, fmt) {
   const opts = Object.assign({
     width: Math.max(el.clientWidth, 300), height: 220,
-    scales: { x: { time: true } },
+    scales: { x: xScale() },
     axes: [axis, yAxis(fmt || fmtSI)],
     series: [{}].concat(series.map(([label, stroke]) => ({ label, stroke, width: 2, spanGaps: true }))),
     legend: { live: false },
@@ -201,7 +219,7 @@ const charts = {};
 // the charts whose series are the store's labels: rebuilt when a pool (or quantity) appears
 const STORE_CHARTS = {
   throughput: { extra: null, fmt: fmtSI },
-  ratios: { extra: { scales: { x: { time: true }, y: { distr: 3, log: 10, range: [RATIO_FLOOR, 1] } } }, fmt: fmtRatioTick },
+  ratios: { extra: { scales: { x: xScale(), y: { distr: 3, log: 10, range: [RATIO_FLOOR, 1] } } }, fmt: fmtRatioTick },
 };
 
 function syncChart(name) {
@@ -217,7 +235,7 @@ function initCharts() {
   syncChart("throughput");
   syncChart("ratios");
   charts.latency = makeChart($("chart-latency"), [["p50", "#3fb950"], ["p90", "#d29922"], ["p99", "#da3633"], ["p99.9", "#bc8cff"]],
-    { scales: { x: { time: true }, y: { distr: 3 } } }, (v) => (v == null ? "" : fmtSI(v)));
+    { scales: { x: xScale(), y: { distr: 3 } } }, (v) => (v == null ? "" : fmtSI(v)));
   window.addEventListener("resize", () => {
     for (const [name, c] of Object.entries(charts)) {
       c.setSize({ width: Math.max($("chart-" + name).clientWidth, 300), height: 220 });
@@ -254,6 +272,51 @@ function renderHeatmap() {
   }
   $("heatmap").replaceChildren(...cells);
   $("imbalance").textContent = imbalance.join(" · ");
+  renderHeatStrip();
+}
+
+// Workers × recent windows on a canvas: colour = utilisation, × = failed steals, time axis below.
+function renderHeatStrip() {
+  const canvas = $("heat-strip");
+  const ROW = 14, LABEL = 78, AXIS = 16;
+  const rows = [];
+  let span = 0;
+  for (const [pool, hist] of state.heatHistory) {
+    const last = hist[hist.length - 1];
+    last.workers.forEach((w) => rows.push({ label: state.heatHistory.size > 1 ? `${pool} w${w}` : `w${w}`, hist, w }));
+    span = Math.max(span, hist.length * last.window_ns / 1e9);
+  }
+  const width = Math.max(canvas.parentElement.clientWidth - 24, 200); // the panel's padding
+  const dpr = window.devicePixelRatio || 1;
+  canvas.style.width = width + "px";
+  canvas.style.height = rows.length * ROW + AXIS + "px";
+  canvas.width = width * dpr;
+  canvas.height = (rows.length * ROW + AXIS) * dpr;
+  canvas.dataset.rows = rows.length;
+  const ctx = canvas.getContext("2d");
+  ctx.scale(dpr, dpr);
+  ctx.font = "11px system-ui, sans-serif";
+  ctx.textBaseline = "middle";
+  const seen = Math.max(0, ...[...state.heatHistory.values()].map((h) => h.length));
+  const cols = Math.min(HEAT_WINDOWS, Math.max(30, seen)), cw = (width - LABEL) / cols;
+  rows.forEach((r, y) => {
+    ctx.fillStyle = "#8b95a1";
+    ctx.fillText(r.label, 0, y * ROW + ROW / 2);
+    const offset = cols - r.hist.length; // the newest window on the right
+    r.hist.forEach((hm, k) => {
+      const i = hm.workers.indexOf(r.w);
+      const x = LABEL + (offset + k) * cw;
+      ctx.fillStyle = heatColor(i < 0 ? null : hm.utilisation[i]);
+      ctx.fillRect(x, y * ROW + 1, Math.max(1, cw - 0.5), ROW - 2);
+      if (i >= 0 && hm.steals_failed[i] > 0) {
+        ctx.fillStyle = "#111";
+        ctx.fillText("×", x + cw / 2 - 3, y * ROW + ROW / 2);
+      }
+    });
+  });
+  ctx.fillStyle = "#8b95a1";
+  ctx.fillText(`-${span.toFixed(1)} s`, LABEL + (cols - seen) * cw, rows.length * ROW + AXIS / 2);
+  ctx.fillText("now", width - 22, rows.length * ROW + AXIS / 2);
 }
 
 function renderKpis() {
