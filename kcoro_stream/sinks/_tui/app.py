@@ -189,7 +189,8 @@ class DashboardApp(App[int]):
     Screen.compact #tabs { display: block; }
     Screen.compact #pools { min-height: 6; }
     Screen.compact #bottom { height: 1fr; max-height: 100%; min-height: 3; layout: vertical; }
-    Screen.compact #help { width: 1fr; max-height: 14; }
+    Screen.compact #top { max-height: 100%; }
+    Screen.compact #help { width: 1fr; }
     Screen.sized #pools { height: auto; }
     Screen.sized #bottom { height: 1fr; max-height: 100%; }
     """
@@ -310,13 +311,17 @@ class DashboardApp(App[int]):
         views = self.views()
         if self.view not in views:
             self.view = "pools"
-        on_pools = not self.compact or self.view == "pools"
+        # compact: the help (h) is a view of its own, over everything else
+        helping = self.compact and self.query_one("#help").has_class("shown")
+        on_pools = not helping and (not self.compact or self.view == "pools")
         config = self.query_one(ConfigPane)
         config.max_lines = 2 if self.compact else None
         config.display = on_pools and "run" not in hidden
         self.query_one(MonitorPane).display = on_pools and "monitor" not in hidden
         self.query_one("#pools").display = on_pools
-        shown = [b for b in BOTTOM if b not in hidden and (not self.compact or self.view == b)]
+        shown = [
+            b for b in BOTTOM if b not in hidden and not helping and (not self.compact or self.view == b)
+        ]
         for name, selector in PANELS:
             if name in BOTTOM:
                 self.query_one(selector).display = name in shown
@@ -523,6 +528,7 @@ class DashboardApp(App[int]):
 
     def action_toggle_help(self) -> None:
         self.query_one("#help").toggle_class("shown")
+        self._apply_layout()
 
     def action_zoom(self, step: int) -> None:
         zoom = max(0, min(MAX_ZOOM, self.zoom + step))
