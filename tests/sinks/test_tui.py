@@ -532,6 +532,13 @@ def test_80x24_shows_graph_statistics_and_kpis_the_rest_is_one_tab_away() -> Non
         assert out.getvalue() == unwrapped.getvalue()  # nothing wrapped: every line fits the pane
         await pilot.press("shift+tab", "shift+tab")
         assert app.view == "pools" and app.query_one("#pools").display
+        await pilot.press("h")  # the help is a view of its own: nothing of it cut beside the run pane
+        await pilot.pause()
+        help_pane = app.query_one("#help", Static)
+        assert help_pane.display and not app.query_one("#pools").display and help_pane.region.width == 80
+        assert help_pane.region.bottom <= 23
+        await pilot.press("h")
+        assert app.query_one("#pools").display
 
     drive(scenario, size=(80, 24))
 
