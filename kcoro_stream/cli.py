@@ -68,7 +68,7 @@ def _wants_tui(specs: list[Any]) -> bool:
     return any(s == "tui" or (isinstance(s, dict) and s.get("sink") == "tui") for s in specs)
 
 
-def _run(derive: Any, source: Any, opts: Any) -> None:
+def _run(derive: Any, source: Any, opts: Any, exit_on_end: bool = False) -> None:
     """The run loop under trio, or with the dashboard hosting trio as a guest when a tui sink is used."""
     import trio
 
@@ -81,25 +81,38 @@ def _run(derive: Any, source: Any, opts: Any) -> None:
 
     async def main(handle: Any) -> int:
         opts.sink_extra["tui"] = handle
-        return await run(derive, source, opts)
+        code = await run(derive, source, opts)
+        handle.finish(_end_lines(opts))
+        return code
 
     def dashboard() -> int:
-        code = run_tui(main, title=f"kcoro-stream {' '.join(sys.argv[1:])}")
+        code = run_tui(main, title=f"kcoro-stream {' '.join(sys.argv[1:])}", hold=_hold_screen(exit_on_end))
         _after_dashboard(opts)
         return code
 
     _execute(dashboard)
 
 
-def _after_dashboard(opts: Any) -> None:
-    """The screen is gone with the dashboard: leave the summary and the run directory on the terminal."""
+def _hold_screen(exit_on_end: bool) -> bool:
+    """Keep the dashboard's last frame until q: only for a person at a terminal (not CI, not scripts)."""
+    return not exit_on_end and sys.stdin.isatty() and sys.stdout.isatty() and not os.environ.get("CI")
+
+
+def _end_lines(opts: Any) -> list[str]:
+    """The summary line per pool and the run directory: shown on the held screen and printed after it."""
     from .sinks.log import format_summary_line
 
     summaries = opts.summaries
-    for s in summaries:
-        click.echo(format_summary_line(s) + (f" pool={s.pool}" if len(summaries) > 1 else ""))
+    lines = [format_summary_line(s) + (f" pool={s.pool}" if len(summaries) > 1 else "") for s in summaries]
     if opts.run_dir is not None:
-        click.echo(f"run directory: {opts.run_dir}")
+        lines.append(f"run directory: {opts.run_dir}")
+    return lines
+
+
+def _after_dashboard(opts: Any) -> None:
+    """The screen is gone with the dashboard: leave the summary and the run directory on the terminal."""
+    for line in _end_lines(opts):
+        click.echo(line)
 
 
 def _guard(fn: Callable[[], Any]) -> Any:
@@ -234,6 +247,11 @@ def _sink_options(f: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--tui/--no-tui", default=None, help="Terminal dashboard (default: when stdout is a TTY)."
+        ),
+        click.option(
+            "--exit-on-end",
+            is_flag=True,
+            help="Close the dashboard when the run ends (default on a terminal: keep it, with the summary, until q).",
         ),
         click.option("--force", is_flag=True, help="Overwrite existing output files."),
     ]
@@ -523,7 +541,7 @@ def run(ctx: click.Context, pipeline: str | None, **kw: Any) -> None:
         return p.derive, source, opts
 
     derive, source, opts = _guard(prepare)
-    _run(derive, source, opts)
+    _run(derive, source, opts, kw["exit_on_end"])
 
 
 @cli.command(context_settings=CONTEXT)
@@ -553,7 +571,7 @@ def attach(ctx: click.Context, ring: Path, pipeline: str | None, **kw: Any) -> N
         return p.derive, AttachConfig(path=str(ring)), opts
 
     derive, source, opts = _guard(prepare)
-    _run(derive, source, opts)
+    _run(derive, source, opts, kw["exit_on_end"])
 
 
 def _pipeline_or_default(spec: str | None) -> Any:
@@ -601,7 +619,7 @@ def replay(log: Path, pipeline: str | None, **kw: Any) -> None:
     derive, source, opts, said = _guard(prepare)
     if said:
         click.echo(f"replay: {said}", err=True)
-    _run(derive, source, opts)
+    _run(derive, source, opts, kw["exit_on_end"])
 
 
 @cli.group(context_settings=CONTEXT)

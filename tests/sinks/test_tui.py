@@ -15,6 +15,7 @@ import msgspec
 import pytest
 import trio
 from rich.console import Console
+from rich.style import Style
 from textual.pilot import Pilot
 from textual.widgets import Static
 
@@ -22,7 +23,15 @@ from kcoro_stream.errors import SinkError
 from kcoro_stream.events import Metrics, Resources
 from kcoro_stream.sinks import Controller, SinkContext, build_sink, sink_class
 from kcoro_stream.sinks._tui import DashboardApp, TuiHandle, run_tui
-from kcoro_stream.sinks._tui.widgets import Pane, PoolView, StatsPane, ThroughputGraph
+from kcoro_stream.sinks._tui.widgets import (
+    MAX_ZOOM,
+    Pane,
+    PoolView,
+    RatioSparklines,
+    StatsPane,
+    ThroughputGraph,
+    heat_style,
+)
 from kcoro_stream.sinks.tui import TuiSink
 
 try:
@@ -114,8 +123,18 @@ def test_panels_show_the_scripted_stream() -> None:
         assert "msgs/s" in channel and "5,000" in channel and "gbps" in channel
         config = text_of(app.query_one("#config", Pane))
         assert "run-test-0001" in config and "fastpath_ratio GREEN" in config and "utilisation RED" in config
-        heat = text_of(app.query_one("#heatmap", Pane))
-        assert "w3 100% 3/6" in heat and "imbalance 0.40" in heat
+        heat_pane = app.query_one("#heatmap", Pane)
+        heat = text_of(heat_pane)
+        rows = {line.split()[0]: line for line in heat.splitlines() if line.startswith("w")}
+        # workers × windows: 10 heat-map windows (every 4th batch), newest right; w0 never failed a steal
+        assert sorted(rows) == ["w0", "w1", "w2", "w3"] and rows["w3"].rstrip().endswith("×" * 10), heat
+        assert "×" not in rows["w0"] and "imbalance 0.40" in heat
+        assert "-2.5s" in heat and "now" in heat and "100% utilisation" in heat and "× failed steals" in heat
+        # the colour is the worker's utilisation: 25 % for w0, 100 % for w3
+        lines = {str(t).split(" ")[0]: t for t in heat_pane.content.renderables if str(t).startswith("w")}  # type: ignore[attr-defined]
+        for worker, u in (("w0", 0.25), ("w3", 1.0)):
+            cells = {sp.style.bgcolor for sp in lines[worker].spans if isinstance(sp.style, Style)}
+            assert cells == {heat_style(u).bgcolor}, (worker, cells)
         latency = text_of(app.query_one("#latency", Pane))
         assert "p50 1.0 µs" in latency and "p99 16.0 µs" in latency and "n=273" in latency
         zc = text_of(app.query_one("#zerocopy", Pane))
@@ -467,3 +486,174 @@ def test_latency_pane_keeps_one_histogram_per_metric_and_pool() -> None:
     assert sorted(st.histograms) == [("chan_latency_ns", "tasks"), ("task_start_latency_ns", "tasks")]
     assert st.histograms[("task_start_latency_ns", "tasks")].scope == "window"
     assert st.histograms[("task_start_latency_ns", "tasks")].count == 10
+
+
+def status_line(app: DashboardApp) -> str:
+    return text_of(app.query_one("#status", Pane)).strip()
+
+
+def test_80x24_shows_graph_statistics_and_kpis_the_rest_is_one_tab_away() -> None:
+    """Compact: both pools' graphs, current/EMA/peak and KPI badges fit; bottom panels are views (tab)."""
+
+    async def scenario(app: DashboardApp, handle: TuiHandle, pilot: Pilot[int]) -> None:
+        await feed(pilot, handle, Script(batches=40, dual=True))
+        await feed(pilot, handle, [[kpi_of_pool("tasks")]])
+        assert app.compact and not app.narrow
+        for pool in ("tasks", "channel"):
+            view = app.query_one(f"#pool-{pool}", PoolView)
+            graph, stats = view.query_one(ThroughputGraph), view.query_one(StatsPane)
+            assert graph.region.height >= 6 and stats.region.height >= 2, (pool, graph.region, stats.region)
+            assert graph.region.bottom <= 23 and stats.region.bottom <= 23  # on screen, above the status line
+            table = text_of(stats)
+            assert all(col in table for col in ("current", "EMA", "peak")), table
+        assert "5000" in text_of(app.query_one("#pool-channel", PoolView).query_one(StatsPane))
+        assert "fastpath GREEN" in text_of(
+            app.query_one("#pool-tasks", PoolView).query_one(".pool-kpis", Pane)
+        )
+        config = app.query_one("#config", Pane)
+        assert config.region.height <= 3 and "run-test-0001" in text_of(config)  # the run panel is compact
+        assert not app.query_one("#bottom").display
+        footer = status_line(app)
+        assert len(footer) <= 80 and footer.endswith(("panels", "graph", "zoom", "scroll", "clear", "mode"))
+        # tab: the workers view, full width; latency lines never wrap: each fits the pane
+        await pilot.press("tab")
+        assert app.view == "workers" and not app.query_one("#pools").display
+        assert app.query_one("#heatmap").display and "× failed steals" in text_of(
+            app.query_one("#heatmap", Pane)
+        )
+        await pilot.press("tab")
+        latency = app.query_one("#latency", Pane)
+        assert app.view == "latency" and latency.display
+        width = latency.size.width
+        out = io.StringIO()
+        Console(file=out, width=width, color_system=None).print(latency.content)
+        unwrapped = io.StringIO()
+        Console(file=unwrapped, width=1000, color_system=None).print(latency.content)
+        assert out.getvalue() == unwrapped.getvalue()  # nothing wrapped: every line fits the pane
+        await pilot.press("shift+tab", "shift+tab")
+        assert app.view == "pools" and app.query_one("#pools").display
+        await pilot.press("h")  # the help is a view of its own: nothing of it cut beside the run pane
+        await pilot.pause()
+        help_pane = app.query_one("#help", Static)
+        assert help_pane.display and not app.query_one("#pools").display and help_pane.region.width == 80
+        assert help_pane.region.bottom <= 23
+        await pilot.press("h")
+        assert app.query_one("#pools").display
+
+    drive(scenario, size=(80, 24))
+
+
+def kpi_of_pool(pool: str) -> Any:
+    from kcoro_stream.events import Kpi
+
+    try:
+        from .surface_factory import kpi
+    except ImportError:
+        from surface_factory import kpi  # type: ignore[no-redef]
+    return msgspec.convert({**msgspec.to_builtins(kpi(40)), "pool": pool}, Kpi)
+
+
+def test_200x50_shows_every_panel_at_once() -> None:
+    async def scenario(app: DashboardApp, handle: TuiHandle, pilot: Pilot[int]) -> None:
+        await feed(pilot, handle, Script(batches=40, dual=True))
+        assert not app.compact and not app.narrow
+        for selector in ("#config", "#monitor", "#heatmap", "#latency", "#zerocopy", "#alerts"):
+            widget = app.query_one(selector)
+            assert widget.display and widget.region.height > 0 and widget.region.bottom <= 49, selector
+        stats = text_of(app.query_one("#pool-tasks", PoolView).query_one(StatsPane))
+        assert all(col in stats for col in ("current", "5-sample", "EMA", "peak", "average"))
+        await pilot.press("tab")  # nothing to switch: says why
+        assert "every panel is on screen" in status_line(app)
+
+    drive(scenario, size=(200, 50))
+
+
+def test_keys_that_cannot_act_say_why() -> None:
+    async def scenario(app: DashboardApp, handle: TuiHandle, pilot: Pilot[int]) -> None:
+        await feed(pilot, handle, Script(batches=10))
+        await pilot.press("plus")
+        assert app.zoom == 0 and "already at the closest zoom (×1" in status_line(app)
+        await pilot.press("left")
+        assert "the history does not fill the graph yet (10 of" in status_line(app)
+        await pilot.press("right")
+        assert "already following live" in status_line(app)
+        await pilot.press("t")
+        assert "needs a live run" in status_line(app)
+        await pilot.press("minus")
+        assert app.zoom == 1
+        for _ in range(MAX_ZOOM):
+            await pilot.press("minus")
+        assert app.zoom == MAX_ZOOM and "already at the widest zoom" in status_line(app)
+
+    drive(scenario, live=False, controller=FakeController())
+
+
+def test_panels_toggle_and_the_graph_resizes() -> None:
+    async def scenario(app: DashboardApp, handle: TuiHandle, pilot: Pilot[int]) -> None:
+        await feed(pilot, handle, Script(batches=10, dual=True))
+        heat, graph = (
+            app.query_one("#heatmap"),
+            app.query_one("#pool-tasks", PoolView).query_one(ThroughputGraph),
+        )
+        await pilot.press("3")
+        assert not heat.display and app.query_one("#latency").display
+        await pilot.press("3")
+        assert heat.display
+        await pilot.press("7")  # the ratio sparklines
+        await pilot.pause()
+        assert not app.query_one("#pool-tasks", PoolView).query_one(RatioSparklines).display
+        before = graph.size.height
+        await pilot.press("right_square_bracket")
+        await pilot.pause()
+        assert graph.size.height == before + 2 == app.graph_rows
+        await pilot.press("left_square_bracket", "left_square_bracket")
+        await pilot.pause()
+        assert graph.size.height == before - 2
+        for _ in range(30):
+            await pilot.press("left_square_bracket")
+        await pilot.pause()
+        assert graph.size.height == 6 and "the graph is at its smallest (6 rows)" in status_line(app)
+        for _ in range(30):
+            await pilot.press("right_square_bracket")
+        await pilot.pause()
+        assert "the graph is at its largest" in status_line(app)
+        tasks_view = app.query_one("#pool-tasks", PoolView)
+        assert tasks_view.region.bottom <= app.query_one("#bottom").region.y  # the bottom row is not covered
+
+    drive(scenario, size=(160, 50))
+
+
+def test_a_held_dashboard_shows_summary_and_run_directory_until_q() -> None:
+    """hold: a run that ended by itself keeps its last frame with the summary; q closes; q during the run does not hold."""
+    seen: dict[str, Any] = {}
+
+    async def trio_main(handle: TuiHandle) -> int:
+        sink = build_sink("tui", SinkContext(controller=FakeController(), extra={"tui": handle}))
+        await sink.open()
+        for batch in Script(batches=12):
+            await sink.send(batch)
+        await sink.aclose()
+        handle.finish(["SUMMARY tasks samples=12 duration_s=3.000 losses=0", "run directory: /tmp/runs/x"])
+        return 4
+
+    async def look_then_quit(pilot: Pilot[int]) -> None:
+        app = pilot.app
+        assert isinstance(app, DashboardApp)
+        for _ in range(500):
+            if app.ended:
+                break
+            await pilot.pause(0.01)
+        await pilot.pause()
+        seen["ended"] = text_of(app.query_one("#ended", Pane))
+        seen["status"] = status_line(app)
+        await pilot.press("r")
+        seen["r"] = status_line(app)
+        await pilot.press("q")
+
+    assert (
+        run_tui(trio_main, title="held", headless=True, size=(80, 24), auto_pilot=look_then_quit, hold=True)
+        == 4
+    )
+    assert "run ended" in seen["ended"] and "SUMMARY tasks samples=12" in seen["ended"]
+    assert "run directory: /tmp/runs/x" in seen["ended"] and seen["status"].startswith("q close")
+    assert "the run is over" in seen["r"]

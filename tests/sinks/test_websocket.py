@@ -411,6 +411,33 @@ async def test_chromium_shows_live_tasks_per_s_and_alert(tmp_path: Path) -> None
                 while await trio.to_thread.run_sync(wd.js, pools) != [4, 2]:
                     await trio.sleep(0.1)
             assert await trio.to_thread.run_sync(wd.js, pools) == [4, 2]
+            # the workers × windows strip: a row per worker of both pools, a column per window
+            strip = (
+                "return [document.getElementById('heat-strip').dataset.rows,"
+                " state.heatHistory.get('tasks').length, state.heatHistory.get('channel').length]"
+            )
+            assert await trio.to_thread.run_sync(wd.js, strip) == ["6", 5, 1]
+            # dual mode: both pools in the throughput and the ratio chart, each its own series
+            labels = (
+                "return [charts.ratios.series.slice(1).map((s) => s.label),"
+                " charts.throughput.series.slice(1).map((s) => s.label)]"
+            )
+            ratios, rates = await trio.to_thread.run_sync(wd.js, labels)
+            assert {"tasks · fast path", "tasks · steal success", "tasks · utilisation"} <= set(ratios), (
+                ratios
+            )
+            assert "channel · utilisation" in ratios and {"tasks · tasks/s", "channel · msgs/s"} <= set(rates)
+            # a 1.6 % ratio is well clear of the floor next to ratios near 1 (log scale; linear: 1.6 % of it)
+            height = (
+                "const u = charts.ratios, y = (v) => u.valToPos(v, 'y');"
+                " return (y(0.001) - y(0.016)) / (y(0.001) - y(1))"
+            )
+            assert await trio.to_thread.run_sync(wd.js, height) > 0.35
+            # y labels: compact SI that fits the left margin (no "),000,000")
+            axis = "return [fmtSI(123456789), fmtSI(12345), fmtSI(0.5), charts.throughput.axes[1]._values]"
+            big, mid, small, ticks = await trio.to_thread.run_sync(wd.js, axis)
+            assert (big, mid, small) == ("123M", "12.3k", "0.5")
+            assert ticks and all(len(t) <= 6 for t in ticks), ticks
             # histograms are chosen by metric and pool (not the first one seen)
             chan = histogram(21, [0] * 40 + [5, 5], scope="window", metric="chan_latency_ns", pool="channel")
             await sink.send([chan])
@@ -454,12 +481,15 @@ async def test_chromium_opened_mid_run_has_the_history_at_once(tmp_path: Path) -
             for batch in Script(batches=40, tasks_per_s=20000.0):
                 await sink.send(batch)
             await trio.to_thread.run_sync(wd.call, "POST", f"/session/{wd.session}/url", {"url": sink.url})
-            points = "return state.throughput[0].length"
+            points = "return state.throughput.data[0].length"
             n = 0
             with trio.move_on_after(2.0):
                 while (n := await trio.to_thread.run_sync(wd.js, points)) < 40:
                     await trio.sleep(0.05)
             assert n >= 40, n  # every 250 ms window of the 10 s before the page opened
+            # one latency point (the cumulative histogram) still gets a time axis of seconds, not years
+            x = "const s = charts.latency.scales.x; return s.max - s.min"
+            assert 0 < await trio.to_thread.run_sync(wd.js, x) <= 60
             ARTIFACTS.mkdir(exist_ok=True)
             for width, height in ((1400, 1000), (800, 600)):  # kept as artifacts to look at
                 rect = {"width": width, "height": height}

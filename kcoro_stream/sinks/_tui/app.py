@@ -32,14 +32,15 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from typing import Any, ClassVar
 
 import trio
+from rich.text import Text
 from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.pilot import Pilot
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from ...events import DerivedEvent
 from .._base import Controller
@@ -48,26 +49,48 @@ from .widgets import (
     MAX_ZOOM,
     AlertsPane,
     ConfigPane,
+    EndedPane,
     HeatmapPane,
     LatencyPane,
     MonitorPane,
+    Pane,
     PoolView,
+    StatusBar,
     ThroughputGraph,
     ZeroCopyPane,
     help_text,
 )
 
 NARROW = 110  # columns: below this, pools and bottom panes stack vertically
+COMPACT_ROWS = 32  # rows: below this, one view at a time (tab), compact run line and statistics
 MAX_PENDING = 50_000  # events buffered between two redraws before dropping the oldest
+MESSAGE_S = 5.0  # how long a "this key cannot act because…" message stays in the bottom line
+GRAPH_STEP = 2  # rows per [ / ] press
+MIN_GRAPH = (6, 3)  # rows: the graph's min-height (widgets.py CSS), normal and compact
+
+# panel name → the widget it shows/hides (keys 1–7); "ratios" is every pool's sparklines
+PANELS = (
+    ("run", "#config"),
+    ("monitor", "#monitor"),
+    ("workers", "#heatmap"),
+    ("latency", "#latency"),
+    ("counters", "#zerocopy"),
+    ("alerts", "#alerts"),
+    ("ratios", ""),
+)
+BOTTOM = ("workers", "latency", "counters", "alerts")  # the bottom row; views of their own when compact
 
 KEYS = (
-    ("q", "quit (stop the run cleanly; twice: leave now)"),
+    ("q", "quit (stop the run cleanly; twice: leave now; after the run: close)"),
     ("r", "run / pause the benchmark (or replay)"),
     ("c", "clear statistics (peaks, averages, history)"),
     ("t", "switch mode channel ↔ tasks (restarts the run)"),
     ("+ / -", "zoom the throughput graph in / out"),
     ("← / →", "scroll the graph back / forward"),
     ("end", "follow live again"),
+    ("[ / ]", "shrink / grow the graph panel"),
+    ("1 – 7", "show / hide: run monitor workers latency counters alerts ratios"),
+    ("tab", "next view (small terminals: pools, workers, latency, …)"),
     ("h", "show / hide this help"),
 )
 
@@ -136,11 +159,15 @@ class TuiHandle:
     def detach(self) -> None:
         self.app.post_message(SinkClosed())
 
+    def finish(self, lines: Iterable[str]) -> None:
+        """The run's summary and run directory, shown when the run ends (the CLI passes them)."""
+        self.app.end_lines = list(lines)
+
 
 class DashboardApp(App[int]):
     """kcoro-stream's live terminal dashboard."""
 
-    # .narrow is set on the screen below NARROW columns (on_resize)
+    # .narrow (stack pools) and .compact (one view at a time) are set on the screen by _apply_layout
     CSS = """
     Screen { layout: vertical; }
     #top { height: auto; max-height: 12; }
@@ -148,13 +175,24 @@ class DashboardApp(App[int]):
     #monitor { height: auto; max-height: 2; padding: 0 1; background: $boost; }
     #help { width: 56; height: auto; border: round $warning; padding: 0 1; display: none; }
     #help.shown { display: block; }
+    #tabs { height: 1; padding: 0 1; display: none; }
     #pools { height: 1fr; min-height: 8; layout: horizontal; }
     #waiting { width: 1fr; height: 1fr; content-align: center middle; color: $text-muted; }
     #bottom { height: 30%; min-height: 8; max-height: 16; layout: horizontal; }
     #bottom > Pane { width: 1fr; height: 1fr; border: round $primary; padding: 0 1; }
+    #foot { dock: bottom; height: auto; }
+    #ended { display: none; }
     Screen.narrow #pools { layout: vertical; }
     Screen.narrow #bottom { layout: grid; grid-size: 2; height: 40%; max-height: 24; }
     Screen.narrow #help { width: 1fr; }
+    Screen.compact #config { border: none; padding: 0 1; }
+    Screen.compact #tabs { display: block; }
+    Screen.compact #pools { min-height: 6; }
+    Screen.compact #bottom { height: 1fr; max-height: 100%; min-height: 3; layout: vertical; }
+    Screen.compact #top { max-height: 100%; }
+    Screen.compact #help { width: 1fr; }
+    Screen.sized #pools { height: auto; }
+    Screen.sized #bottom { height: 1fr; max-height: 100%; }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -169,10 +207,29 @@ class DashboardApp(App[int]):
         Binding("left", "scroll_graph(1)", "back", key_display="←"),
         Binding("right", "scroll_graph(-1)", "forward", key_display="→"),
         Binding("end", "follow", "live", show=False),
+        Binding("left_square_bracket", "graph_size(-1)", "graph smaller", key_display="["),
+        Binding("right_square_bracket", "graph_size(1)", "graph larger", key_display="]"),
+        Binding("tab", "next_view(1)", "next view", priority=True),
+        Binding("shift+tab", "next_view(-1)", "previous view", priority=True),
+        *(
+            Binding(str(i + 1), f"toggle_panel('{name}')", name, show=False)
+            for i, (name, _) in enumerate(PANELS)
+        ),
     ]
 
-    def __init__(self, *, title: str = "kcoro-stream", refresh_interval: float = 0.2) -> None:
+    def __init__(
+        self, *, title: str = "kcoro-stream", refresh_interval: float = 0.2, hold: bool = False
+    ) -> None:
         super().__init__()
+        self.hold = hold  # keep the last frame, summary and run directory on screen until q
+        self.ended = False  # the run ended and the dashboard is holding its last frame
+        self.end_lines: list[str] | None = None  # summary lines + run directory (TuiHandle.finish)
+        self.compact = False
+        self.view = "pools"  # compact: the one view shown (pools or a BOTTOM panel)
+        self.hidden: dict[bool, set[str]] = {False: set(), True: {"monitor", "ratios"}}  # by compact
+        self.graph_rows: int | None = None  # None: the graph fills its column
+        self._message: str | None = None
+        self._message_until = 0.0
         self.title = title
         self.refresh_interval = refresh_interval
         self.state = DashboardState()
@@ -205,6 +262,7 @@ class DashboardApp(App[int]):
             yield ConfigPane(id="config")
             yield Static(help_text(KEYS), id="help")
         yield MonitorPane(id="monitor")
+        yield Pane(id="tabs")
         with Horizontal(id="pools"):
             yield Static("waiting for samples…", id="waiting")
         with Horizontal(id="bottom"):
@@ -212,7 +270,9 @@ class DashboardApp(App[int]):
             yield LatencyPane(id="latency")
             yield ZeroCopyPane(id="zerocopy")
             yield AlertsPane(id="alerts")
-        yield Footer()
+        with Vertical(id="foot"):
+            yield EndedPane(id="ended")
+            yield StatusBar(id="status")
 
     def on_mount(self) -> None:
         for pane_id, title in (
@@ -224,7 +284,7 @@ class DashboardApp(App[int]):
             ("help", "help"),
         ):
             self.query_one(f"#{pane_id}").border_title = title
-        self._relayout(self.size.width)
+        self._apply_layout()
         self.draw(force=True)
         if self.refresh_interval > 0:
             self.set_interval(self.refresh_interval, self._poll)
@@ -232,10 +292,55 @@ class DashboardApp(App[int]):
             self._start_trio()
 
     def on_resize(self, event: events.Resize) -> None:
-        self._relayout(event.size.width)
+        self._apply_layout(event.size.width, event.size.height)
+        self.draw(force=True)
 
-    def _relayout(self, width: int) -> None:
-        self.screen.set_class(width < NARROW, "narrow")
+    def _apply_layout(self, width: int | None = None, height: int | None = None) -> None:
+        """Which panels show, and how: from the terminal's size, the hidden panels and the view.
+
+        Compact (fewer than COMPACT_ROWS rows): the pools with their graph, current/EMA/peak
+        and KPI badges are one view; each bottom panel is a view of its own (tab).
+        """
+        width = self.size.width if width is None else width
+        height = self.size.height if height is None else height
+        self.compact = height < COMPACT_ROWS
+        self.screen.set_class(width < NARROW and not self.compact, "narrow")
+        self.screen.set_class(self.compact, "compact")
+        self.screen.set_class(self.graph_rows is not None, "sized")
+        hidden = self.hidden[self.compact]
+        views = self.views()
+        if self.view not in views:
+            self.view = "pools"
+        # compact: the help (h) is a view of its own, over everything else
+        helping = self.compact and self.query_one("#help").has_class("shown")
+        on_pools = not helping and (not self.compact or self.view == "pools")
+        config = self.query_one(ConfigPane)
+        config.max_lines = 2 if self.compact else None
+        config.display = on_pools and "run" not in hidden
+        self.query_one(MonitorPane).display = on_pools and "monitor" not in hidden
+        self.query_one("#pools").display = on_pools
+        shown = [
+            b for b in BOTTOM if b not in hidden and not helping and (not self.compact or self.view == b)
+        ]
+        for name, selector in PANELS:
+            if name in BOTTOM:
+                self.query_one(selector).display = name in shown
+        self.query_one("#bottom").display = bool(shown)
+        for view in self._pool_views.values():
+            view.configure(compact=self.compact, ratios="ratios" not in hidden, graph_rows=self.graph_rows)
+        tabs = Text(no_wrap=True, overflow="crop")
+        for v in views:
+            tabs.append(f" {v} ", style="bold reverse" if v == self.view else "dim")
+        self.query_one("#tabs", Pane).set(tabs.append("  tab: next view", style="dim"), shape=1)
+        self.call_after_refresh(self._refresh_graphs)  # drawn again at their new size
+
+    def _refresh_graphs(self) -> None:
+        for g in self.query(ThroughputGraph):
+            g.refresh()
+
+    def views(self) -> list[str]:
+        """The compact views, in tab order: the pools, then each bottom panel not hidden."""
+        return ["pools", *(b for b in BOTTOM if b not in self.hidden[True])]
 
     @property
     def narrow(self) -> bool:
@@ -255,6 +360,31 @@ class DashboardApp(App[int]):
         self.sink_closed = True
         self.sub_title = "run ended"
         self.draw(force=True)
+
+    def say(self, message: str) -> None:
+        """Show why a key could not act, in the bottom line, for MESSAGE_S seconds."""
+        self._message = message
+        self._message_until = time.monotonic() + MESSAGE_S
+        self._show_status()
+        self.set_timer(MESSAGE_S + 0.05, self._show_status)
+
+    def _show_status(self) -> None:
+        if not self.is_running:
+            return
+        message = self._message if time.monotonic() < self._message_until else None
+        hints: list[tuple[str, str]] = [("q", "close" if self.ended else "quit")]
+        if not self.ended:
+            hints.append(("r", "pause"))
+        hints.append(("h", "help"))
+        if self.compact:
+            hints.append(("tab", "view"))
+        hints += [("1-7", "panels"), ("[ ]", "graph"), ("+ -", "zoom"), ("← →", "scroll"), ("c", "clear")]
+        if self.live and not self.ended:
+            hints.append(("t", "mode"))
+        try:
+            self.query_one(StatusBar).show(hints, message)
+        except NoMatches:
+            pass  # the screen is being torn down
 
     def _poll(self) -> None:
         """Take what the pipeline posted since the last tick and redraw once."""
@@ -303,11 +433,14 @@ class DashboardApp(App[int]):
             view.show()
         self.query_one(ConfigPane).show(self.state, self._info())
         self.query_one(MonitorPane).show(self.state.status)
-        self.query_one(HeatmapPane).show(self.state.heatmaps)
+        self.query_one(HeatmapPane).show(self.state.heat_history)
         n = len(self.state.histograms)
         self.query_one(LatencyPane).show(self.state.histograms, rows=7 if n <= 1 else 4 if n == 2 else 2)
         self.query_one(ZeroCopyPane).show(self.state.zero_copy)
         self.query_one(AlertsPane).show(self.state)
+        self._show_status()
+        if self.ended:
+            self._show_ended()
         if not self.sink_closed:
             paused = self.controller is not None and self.controller.paused
             self.sub_title = ("PAUSED · " if paused else "") + (self.state.mode or "")
@@ -325,6 +458,10 @@ class DashboardApp(App[int]):
                 pools.mount(view)
                 for g in view.query(ThroughputGraph):
                     g.zoom = self.zoom
+                hidden = self.hidden[self.compact]
+                view.configure(
+                    compact=self.compact, ratios="ratios" not in hidden, graph_rows=self.graph_rows
+                )
         waiting = self.query("#waiting")
         if self.state.pools and waiting:
             waiting.remove()
@@ -334,6 +471,9 @@ class DashboardApp(App[int]):
     # ------------------------------------------------------------------ keys
 
     def action_quit_run(self) -> None:
+        if self.ended:  # holding the last frame: q closes
+            self.exit(0)
+            return
         if self.controller is not None and not self.stop_requested and self._trio_running():
             self.stop_requested = True
             self._command(self.controller.stop)
@@ -348,8 +488,11 @@ class DashboardApp(App[int]):
             self.exit(0)
 
     def action_toggle_run(self) -> None:
+        if self.ended:
+            self.say("r: the run is over; q closes the dashboard")
+            return
         if self.controller is None:
-            self.notify("nothing to pause: no source attached", severity="warning")
+            self.say("r: nothing to pause, no source is attached")
             return
         self._command(self.controller.pause, not self.controller.paused)
         self.draw(force=True)
@@ -370,8 +513,11 @@ class DashboardApp(App[int]):
         self.draw(force=True)
 
     def action_toggle_mode(self) -> None:
+        if self.ended:
+            self.say("t: the run is over; start a new one to switch mode")
+            return
         if self.controller is None or not self.live:
-            self.notify("mode switch needs a live run", severity="warning")
+            self.say("t: a mode switch needs a live run (this is a replay)")
             return
         current = self.state.mode or "channel"
         other = "tasks" if current == "channel" else "channel"
@@ -382,22 +528,96 @@ class DashboardApp(App[int]):
 
     def action_toggle_help(self) -> None:
         self.query_one("#help").toggle_class("shown")
+        self._apply_layout()
 
     def action_zoom(self, step: int) -> None:
-        self.zoom = max(0, min(MAX_ZOOM, self.zoom + step))
+        zoom = max(0, min(MAX_ZOOM, self.zoom + step))
+        if zoom == self.zoom:
+            if step < 0:
+                self.say("+: already at the closest zoom (×1, one sample per column); - zooms out")
+            else:
+                self.say(f"-: already at the widest zoom (×{1 << MAX_ZOOM} samples per column); + zooms in")
+            return
+        self.zoom = zoom
         for g in self.query(ThroughputGraph):
             g.zoom = self.zoom
             g.scroll_back = min(g.scroll_back, g.max_scroll_back(max(1, g.size.width - 9)))
 
     def action_scroll_graph(self, direction: int) -> None:
-        for g in self.query(ThroughputGraph):
+        graphs = list(self.query(ThroughputGraph))
+        if not graphs:
+            self.say("←/→: no graph yet (waiting for samples)")
+            return
+        moved = False
+        for g in graphs:
             width = max(1, g.size.width - 9)
             step = max(1, width // 4)
-            g.scroll_back = max(0, min(g.max_scroll_back(width), g.scroll_back + direction * step))
+            back = max(0, min(g.max_scroll_back(width), g.scroll_back + direction * step))
+            moved |= back != g.scroll_back
+            g.scroll_back = back
+        if moved:
+            return
+        g = graphs[0]
+        if direction < 0:
+            self.say("→: already following live; ← scrolls back")
+        elif g.max_scroll_back(max(1, g.size.width - 9)) == 0:
+            have = len(g.pool.history)
+            need = max(1, g.size.width - 9) << g.zoom
+            self.say(
+                f"←: the history does not fill the graph yet ({have} of {need} samples); nothing older to show"
+            )
+        else:
+            self.say("←: at the oldest sample kept; → or end go forward")
 
     def action_follow(self) -> None:
         for g in self.query(ThroughputGraph):
             g.scroll_back = 0
+
+    def action_graph_size(self, step: int) -> None:
+        """[ / ]: the graph panel a few rows smaller / larger (the other panels take the rest)."""
+        graphs = list(self.query(ThroughputGraph))
+        if not graphs:
+            self.say("[ ]: no graph yet (waiting for samples)")
+            return
+        if self.compact and self.view != "pools":
+            self.say("[ ]: the graph is in the pools view; tab goes there")
+            return
+        least = MIN_GRAPH[self.compact]
+        most = max(least, self.size.height - (10 if self.compact else 18) - 4 * (len(graphs) - 1))
+        now = self.graph_rows if self.graph_rows is not None else graphs[0].size.height
+        most = max(most, now)  # filling its column already: never "grow" it smaller
+        rows = max(least, min(most, now + step * GRAPH_STEP))
+        if rows == now:
+            self.say(
+                f"[: the graph is at its smallest ({least} rows)"
+                if step < 0
+                else f"]: the graph is at its largest for this terminal ({most} rows)"
+            )
+            return
+        self.graph_rows = rows
+        self._apply_layout()
+        self.draw(force=True)
+
+    def action_next_view(self, step: int) -> None:
+        """tab / shift+tab: the next view, on terminals too small for every panel at once."""
+        if not self.compact:
+            self.say(f"tab: every panel is on screen; views switch on terminals under {COMPACT_ROWS} rows")
+            return
+        views = self.views()
+        self.view = views[(views.index(self.view) + step) % len(views)] if self.view in views else "pools"
+        self._apply_layout()
+        self.draw(force=True)
+
+    def action_toggle_panel(self, name: str) -> None:
+        hidden = self.hidden[self.compact]
+        if name in hidden:
+            hidden.discard(name)
+            if self.compact and name in BOTTOM:
+                self.view = name  # shown again: go to it
+        else:
+            hidden.add(name)
+        self._apply_layout()
+        self.draw(force=True)
 
     # ------------------------------------------------------------- trio guest
 
@@ -448,7 +668,23 @@ class DashboardApp(App[int]):
             if not self._trio_finished.done():
                 self._trio_finished.set_result(None)
             return
+        # an interactive run that ended by itself: keep the last frame, summary and run directory until q
+        # (not after q, which asked to leave; not after an error, which the CLI prints)
+        if self.hold and not self.stop_requested and getattr(outcome, "error", None) is None:
+            self.ended = True
+            self.sub_title = "run ended · q closes"
+            self.draw(force=True)
+            return
         self.exit(0)
+
+    def _show_ended(self) -> None:
+        lines = self.end_lines
+        if lines is None:  # no summary passed: what the stream said
+            s = self.state.summary
+            lines = [] if s is None else [f"{s.samples} samples in {s.duration_s:.1f} s"]
+        pane = self.query_one(EndedPane)
+        pane.display = True
+        pane.show(lines)
 
 
 def run_tui(
@@ -459,6 +695,7 @@ def run_tui(
     size: tuple[int, int] | None = None,
     refresh_interval: float = 0.2,
     auto_pilot: Callable[[Pilot[Any]], Coroutine[Any, Any, None]] | None = None,
+    hold: bool = False,
 ) -> int:
     """Run the dashboard in this (main) thread with ``trio_main`` as a trio guest.
 
@@ -466,8 +703,11 @@ def run_tui(
     an exception raised by ``trio_main`` is re-raised here, after the terminal
     has been restored, so the CLI can print its one-line error.
     ``headless``/``size``/``auto_pilot`` are textual's (tests drive keys with a pilot).
+    ``hold``: when ``trio_main`` ends by itself, keep the last frame with the
+    summary (``TuiHandle.finish``) on screen until ``q`` (interactive terminals only:
+    the CLI never holds for --exit-on-end, CI or a stdin/stdout that is not a TTY).
     """
-    app = DashboardApp(title=title, refresh_interval=refresh_interval)
+    app = DashboardApp(title=title, refresh_interval=refresh_interval, hold=hold)
     TuiHandle(app)
     app._trio_main = trio_main
     # Our own loop, not asyncio.run's: if the app ends first (a crash, or an

@@ -6,7 +6,8 @@
                          ├─ pools[name]: PoolState  (throughput history, ratio
                          │                          histories, current/5-sample/
                          │                          EMA/peak/average, KPI states)
-                         ├─ heatmaps[pool], histograms[(metric, pool)]
+                         ├─ heatmaps[pool] (latest), heat_history[pool] (recent
+                         │  windows: the workers × time pane), histograms[(metric, pool)]
                          ├─ alerts (bounded, newest last), firing rules
                          └─ zero_copy[pool] (every ChannelCounts counter: total, Δ)
 
@@ -27,6 +28,7 @@ from ...ops._activity import Activity
 HISTORY = 4096  # samples kept per pool for the graph (zoom/scroll range)
 SPARK = 120  # samples kept per ratio sparkline
 ALERTS = 200
+HEAT_WINDOWS = 240  # heat-map rows kept per pool: the workers × windows pane's time axis
 RATIOS = ("fastpath_ratio", "steal_ratio", "utilisation")
 
 
@@ -136,6 +138,7 @@ class AlertLine:
 class DashboardState:
     pools: dict[str, PoolState] = field(default_factory=dict)
     heatmaps: dict[str, Heatmap] = field(default_factory=dict)
+    heat_history: dict[str, deque[Heatmap]] = field(default_factory=dict)  # pool → recent windows
     histograms: dict[tuple[str, str], HistogramSummary] = field(default_factory=dict)  # (metric, pool)
     alerts: deque[AlertLine] = field(default_factory=lambda: deque(maxlen=ALERTS))
     firing: dict[str, Alert] = field(default_factory=dict)
@@ -179,6 +182,7 @@ class DashboardState:
                     self.histograms[key] = ev
             elif isinstance(ev, Heatmap):
                 self.heatmaps[ev.pool] = ev
+                self.heat_history.setdefault(ev.pool, deque(maxlen=HEAT_WINDOWS)).append(ev)
             elif isinstance(ev, Kpi):
                 self.kpis[getattr(ev, "pool", "all")] = ev  # Kpi.pool: appended for dual mode
             elif isinstance(ev, Alert):
@@ -207,6 +211,7 @@ class DashboardState:
         """The ``c`` key: statistics, peaks and histories restart."""
         for pool in self.pools.values():
             pool.clear()
+        self.heat_history.clear()
         self.alerts.clear()
         self.version += 1
 
@@ -214,6 +219,7 @@ class DashboardState:
         """A mode switch: the old run's pools and panes go away."""
         self.pools.clear()
         self.heatmaps.clear()
+        self.heat_history.clear()
         self.histograms.clear()
         self.zero_copy.clear()
         self.kpis.clear()

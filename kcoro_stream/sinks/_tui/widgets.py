@@ -22,7 +22,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from ...events import Heatmap, HistogramSummary, Resources, Status
-from ..log import fmt_bytes
+from ..log import fmt_bytes, fmt_num
 from .state import RATIOS, DashboardState, PoolState
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
@@ -41,6 +41,35 @@ def fmt(value: float | None, digits: int = 0) -> str:
     if digits == 0:
         return f"{value:,.0f}"
     return f"{value:,.{digits}f}"
+
+
+def fmt_axis(value: float, width: int) -> str:
+    """``12,345`` when it fits in ``width`` columns, else compact SI (``12.35M``): never clipped."""
+    full = fmt(value)
+    return full if len(full) <= width else fmt_num(value)
+
+
+def fit_words(parts: Sequence[str], width: int, sep: str = " · ") -> list[str]:
+    """Join ``parts`` into lines of at most ``width`` columns, breaking only between parts.
+
+    A part longer than the width gets a line of its own, cut with ``…`` (so a
+    line never ends mid-word and never wraps).
+    """
+    lines: list[str] = []
+    line = ""
+    for part in parts:
+        if len(part) > width:
+            part = part[: max(0, width - 1)] + "…"
+        if not line:
+            line = part
+        elif len(line) + len(sep) + len(part) <= width:
+            line += sep + part
+        else:
+            lines.append(line)
+            line = part
+    if line:
+        lines.append(line)
+    return lines
 
 
 def fmt_ratio(value: float | None) -> str:
@@ -82,11 +111,13 @@ def nice_ceiling(x: float) -> float:
     return 10 * k
 
 
-def kpi_badges(states: Mapping[str, str], values: Mapping[str, float | None]) -> Text:
+def kpi_badges(states: Mapping[str, str], values: Mapping[str, float | None], compact: bool = False) -> Text:
+    """One coloured badge per KPI; ``compact`` (small screens): short names, no values."""
     text = Text()
     for name, state in states.items():
-        v = values.get(name)
-        label = f" {name} {state}" + ("" if v is None else f" {v:.2f}") + " "
+        v = None if compact else values.get(name)
+        shown = name.removesuffix("_ratio") if compact else name
+        label = f" {shown} {state}" + ("" if v is None else f" {v:.2f}") + " "
         text.append(label, style=KPI_STYLE.get(state, KPI_STYLE["UNKNOWN"]))
         text.append(" ")
     return text
@@ -164,7 +195,7 @@ class ThroughputGraph(Widget):
         lines = []
         for row in range(height - 1, -1, -1):
             line = Text()
-            label = fmt(top) if row == height - 1 else ("0" if row == 0 else "")
+            label = fmt_axis(top, label_w - 1) if row == height - 1 else ("0" if row == 0 else "")
             line.append(f"{label:>{label_w - 1}} ", style="dim")
             # one span per row (not per cell): rich's cost grows with spans
             cells = "".join(BLOCKS[max(0, min(8, level - row * 8))] for level in levels)
@@ -174,10 +205,8 @@ class ThroughputGraph(Widget):
         where = "live" if self.scroll_back == 0 else f"-{self.scroll_back * per} samples"
         window_ms = self.pool.window_ns / 1e6
         span = len(cols) * per * window_ms / 1000
-        footer = Text(
-            f"{self.pool.metric.replace('_per_s', '/s')} · zoom ×{per} · {where} · {span:.1f} s shown",
-            style="dim",
-        )
+        parts = [self.pool.metric.replace("_per_s", "/s"), f"zoom ×{per}", where, f"{span:.1f} s shown"]
+        footer = Text(fit_words(parts, max(10, self.size.width))[0], style="dim", no_wrap=True)
         return Group(*lines, footer)
 
 
@@ -187,8 +216,12 @@ class StatsPane(Pane):
     def __init__(self, pool: PoolState, **kw: Any) -> None:
         super().__init__(**kw)
         self.pool = pool
+        self.compact = False  # small screens: current · EMA · peak in SI units, nothing else
 
     def show(self) -> None:
+        if self.compact:
+            self.show_compact()
+            return
         table = Table(box=None, padding=(0, 1), expand=True, show_edge=False)
         table.add_column("", style="bold")
         for col in ("current", "5-sample", "EMA", "peak", "average"):
@@ -214,6 +247,17 @@ class StatsPane(Pane):
             self.set(Group(table, info), shape=len(self.pool.stats))
             return
         self.set(Group(table, resources_line(res), info), shape=(len(self.pool.stats), 1))
+
+    def show_compact(self) -> None:
+        table = Table(box=None, padding=(0, 1), expand=True, show_edge=False)
+        table.add_column("", style="bold", no_wrap=True)
+        for col in ("current", "EMA", "peak"):
+            table.add_column(col, justify="right", no_wrap=True)
+        for name, st in self.pool.stats.items():
+            table.add_row(
+                name.replace("_per_s", "/s"), fmt_num(st.current), fmt_num(st.ema), fmt_num(st.peak)
+            )
+        self.set(table, shape=("compact", len(self.pool.stats)))
 
 
 def resources_line(res: Resources) -> Text:
@@ -265,6 +309,8 @@ class PoolView(Vertical):
     PoolView { border: round $accent; padding: 0 1; width: 1fr; height: 1fr; }
     PoolView .pool-kpis { height: auto; }
     PoolView StatsPane { height: auto; }
+    PoolView.compact ThroughputGraph { min-height: 3; }
+    PoolView.sized { height: auto; }
     """
 
     def __init__(self, pool: PoolState, state: DashboardState, **kw: Any) -> None:
@@ -272,6 +318,24 @@ class PoolView(Vertical):
         self.pool = pool
         self.state = state
         self.border_title = f"pool {pool.name}"
+        self.compact = False
+        self._ratios = True
+        self._graph_rows: int | None = None
+
+    def configure(self, *, compact: bool, ratios: bool, graph_rows: int | None) -> None:
+        """Small-screen form, ratio sparklines on/off, graph height (None: fill the column)."""
+        self.compact, self._ratios, self._graph_rows = compact, ratios, graph_rows
+        self._apply()
+
+    def _apply(self) -> None:
+        self.set_class(self.compact, "compact")
+        self.set_class(self._graph_rows is not None, "sized")
+        for stats in self.query(StatsPane):
+            stats.compact = self.compact
+        for spark in self.query(RatioSparklines):
+            spark.display = self._ratios
+        for g in self.query(ThroughputGraph):
+            g.styles.height = "1fr" if self._graph_rows is None else self._graph_rows
 
     def compose(self) -> ComposeResult:
         yield Pane(classes="pool-kpis")
@@ -280,6 +344,7 @@ class PoolView(Vertical):
         yield RatioSparklines(self.pool)
 
     def on_mount(self) -> None:
+        self._apply()  # composed children exist now
         self.call_after_refresh(self.show)  # children exist from now on
 
     def rebind(self, pool: PoolState) -> None:
@@ -299,8 +364,8 @@ class PoolView(Vertical):
         self.border_title = f"pool {self.pool.name}{mode}"
         kpi = self.state.kpi_for(self.pool.name)
         self.query_one(".pool-kpis", Pane).set(
-            kpi_badges(kpi.states, kpi.values) if kpi else Text("KPIs: –", style="dim"),
-            shape=None if kpi is None else len(kpi.states),
+            kpi_badges(kpi.states, kpi.values, self.compact) if kpi else Text("KPIs: –", style="dim"),
+            shape=None if kpi is None else (len(kpi.states), self.compact),
         )
         self.query_one(ThroughputGraph).refresh()
         self.query_one(StatsPane).show()
@@ -308,31 +373,44 @@ class PoolView(Vertical):
 
 
 class ConfigPane(Pane):
-    """Run configuration and pipeline state."""
+    """Run configuration and pipeline state, as ``key value`` fields flowing over few lines.
+
+    One field per row spent 7 rows on 5 fields; now the fields share lines and
+    break only between fields (``max_lines`` caps it on small screens).
+    """
+
+    max_lines: int | None = None
 
     def show(self, state: DashboardState, info: Mapping[str, Any]) -> None:
-        table = Table.grid(padding=(0, 2))
-        table.add_column(style="bold")
-        table.add_column()
         rows: list[tuple[str, str]] = [
             ("run", state.run_id or "–"),
             ("mode", state.mode or "–"),
             ("pools", ", ".join(state.pools) or "–"),
         ]
         rows += [(str(k), str(v)) for k, v in info.items()]
-        run_kpi = state.kpis.get("all")
-        if run_kpi is not None and len(state.pools) > 1:
-            rows.append(("KPIs", ""))
         if state.summary is not None:
             rows.append(("summary", f"{state.summary.samples} samples, {state.summary.duration_s:.1f} s"))
-        if self.unchanged((tuple(rows), None if run_kpi is None else run_kpi.ts_ns)):
+        run_kpi = state.kpis.get("all") if len(state.pools) > 1 else None
+        width = max(20, (self.size.width or 80) - 2)
+        key = (tuple(rows), None if run_kpi is None else run_kpi.ts_ns, width, self.max_lines)
+        if self.unchanged(key):
             return
-        for k, v in rows:
-            if k == "KPIs" and run_kpi is not None:
-                table.add_row(k, kpi_badges(run_kpi.states, run_kpi.values))
-            else:
-                table.add_row(k, v)
-        self.set(table, shape=len(rows))
+        lines = fit_words([f"{k} {v}" for k, v in rows], width)
+        if self.max_lines is not None and len(lines) > self.max_lines:
+            lines = [*lines[: self.max_lines - 1], lines[self.max_lines - 1].rstrip() + " …"]
+        parts: list[RenderableType] = []
+        for line in lines:
+            text = Text(no_wrap=True, overflow="ellipsis")
+            for i, field_ in enumerate(line.split(" · ")):
+                if i:
+                    text.append(" · ", style="dim")
+                k, _, v = field_.partition(" ")
+                text.append(k, style="bold").append(" " + v if v else "")
+            parts.append(text)
+        if run_kpi is not None:
+            badges = kpi_badges(run_kpi.states, run_kpi.values, compact=self.max_lines is not None)
+            parts.append(Text("KPIs ", style="bold", no_wrap=True, overflow="crop").append(badges))
+        self.set(Group(*parts), shape=len(parts))
 
 
 class MonitorPane(Pane):
@@ -373,29 +451,79 @@ class MonitorPane(Pane):
         self.set(line, shape=len(line.plain) // width + 1)  # re-layout when it needs another line
 
 
-class HeatmapPane(Pane):
-    """Per-worker utilisation (colour) and steal successes/failures."""
+FAILED_MARK = "×"  # a window in which the worker's steals failed (some or all)
+SCALE_STEPS = 10
 
-    def show(self, heatmaps: Mapping[str, Heatmap]) -> None:
-        if self.unchanged(tuple((p, h.ts_ns) for p, h in heatmaps.items())):
+
+class HeatmapPane(Pane):
+    """Workers × recent windows: colour is utilisation, ``×`` marks failed steals.
+
+    One row per worker (per pool in dual mode), one column per window, newest
+    on the right; a time axis under the rows and a colour scale at the bottom.
+    """
+
+    LABEL = 5  # "w12 " / "w3  "
+
+    def show(self, history: Mapping[str, Sequence[Heatmap]]) -> None:
+        width = max(10, (self.size.width or 40) - 2)
+        last = tuple((p, h[-1].ts_ns if h else 0) for p, h in history.items())
+        if self.unchanged((last, width)):
             return
-        if not heatmaps:
+        if not any(history.values()):
             self.set(Text("no heat-map yet", style="dim"), shape=0)
             return
+        cols = max(1, width - self.LABEL)
         parts: list[RenderableType] = []
-        for pool, hm in heatmaps.items():
-            line = Text(f"{pool}: " if len(heatmaps) > 1 else "")
-            for i, w in enumerate(hm.workers):
-                u = hm.utilisation[i] if i < len(hm.utilisation) else None
-                ok = hm.steals_succeeded[i] if i < len(hm.steals_succeeded) else 0
-                bad = hm.steals_failed[i] if i < len(hm.steals_failed) else 0
-                pct = "–" if u is None else f"{100 * u:3.0f}%"
-                line.append(f" w{w} {pct} {ok}/{bad} ", style=heat_style(u))
-                line.append(" ")
-            parts.append(line)
+        span_s = 0.0
+        for pool, windows in history.items():
+            recent = list(windows)[-cols:]
+            if not recent:
+                continue
+            hm = recent[-1]
             imb = "–" if hm.imbalance is None else f"{hm.imbalance:.2f}"
-            parts.append(Text(f"imbalance {imb} · steals ok/failed per window", style="dim"))
-        self.set(Group(*parts), shape=0)
+            head = f"{pool} · " if len(history) > 1 else ""
+            parts.append(Text(f"{head}imbalance {imb}", style="bold", no_wrap=True, overflow="ellipsis"))
+            for w in hm.workers:
+                line = Text(f"w{w:<{self.LABEL - 2}} ", no_wrap=True, overflow="crop")
+                line.append(" " * (cols - len(recent)))  # windows not seen yet: blank on the left
+                for win in recent:
+                    u, failed = _worker_cell(win, w)
+                    line.append(FAILED_MARK if failed else " ", style=heat_style(u))
+                parts.append(line)
+            span_s = max(span_s, len(recent) * hm.window_ns / 1e9)
+        parts.append(time_axis(cols, span_s, self.LABEL))
+        parts.extend(heat_scale(width))
+        self.set(Group(*parts), shape=len(parts))
+
+
+def _worker_cell(hm: Heatmap, worker: int) -> tuple[float | None, bool]:
+    """Worker ``worker``'s utilisation and whether any steal failed, in one window."""
+    try:
+        i = hm.workers.index(worker)
+    except ValueError:
+        return None, False
+    u = hm.utilisation[i] if i < len(hm.utilisation) else None
+    failed = hm.steals_failed[i] if i < len(hm.steals_failed) else 0
+    return u, bool(failed)
+
+
+def time_axis(cols: int, span_s: float, indent: int) -> Text:
+    """``-12.5s ─────── now`` under the heat-map's columns (oldest left)."""
+    left, right = f"-{span_s:.1f}s", "now"
+    fill = max(1, cols - len(left) - len(right) - 2)
+    return Text(" " * indent + f"{left} {'─' * fill} {right}", style="dim", no_wrap=True, overflow="crop")
+
+
+def heat_scale(width: int) -> list[Text]:
+    """The colour scale ``0% ██████████ 100% utilisation`` and the failed-steal marker (one line if it fits)."""
+    scale = Text("0% ", style="dim", no_wrap=True, overflow="crop")
+    for k in range(SCALE_STEPS):
+        scale.append(" ", style=heat_style(k / (SCALE_STEPS - 1)))
+    scale.append(" 100% utilisation", style="dim")
+    marker = Text(FAILED_MARK, style=heat_style(0.5)).append(" failed steals", style="dim")
+    if len(scale) + 2 + len(marker) <= width:
+        return [scale.append("  ").append(marker)]
+    return [scale, marker]
 
 
 class LatencyPane(Pane):
@@ -407,21 +535,24 @@ class LatencyPane(Pane):
         if not histograms:
             self.set(Text("no latency histogram yet", style="dim"), shape=0)
             return
+        width = max(20, (self.size.width or 60) - 2)
         parts: list[RenderableType] = []
         for (_, pool), h in sorted(histograms.items()):
-            head = f"{h.metric} [{pool}, {h.scope}] n={h.count:,}"
-            parts.append(Text(head, style="bold"))
-            parts.append(
-                Text(
-                    f"p50 {fmt_ns(h.p50)}  p90 {fmt_ns(h.p90)}  p99 {fmt_ns(h.p99)}  p99.9 {fmt_ns(h.p999)}",
-                    style="yellow",
-                )
-            )
-            parts.extend(self.bars(h, rows))
-        self.set(Group(*parts), shape=0)
+            head = [h.metric.removesuffix("_ns"), f"[{pool}, {h.scope}]", f"n={h.count:,}"]
+            parts.extend(Text(line, style="bold") for line in fit_words(head, width, " "))
+            pcts = [
+                f"p50 {fmt_ns(h.p50)}",
+                f"p90 {fmt_ns(h.p90)}",
+                f"p99 {fmt_ns(h.p99)}",
+                f"p99.9 {fmt_ns(h.p999)}",
+            ]
+            parts.extend(Text(line, style="yellow") for line in fit_words(pcts, width, "  "))
+            parts.extend(self.bars(h, rows, width))
+        self.set(Group(*parts), shape=width)
 
     @staticmethod
-    def bars(h: HistogramSummary, rows: int) -> list[Text]:
+    def bars(h: HistogramSummary, rows: int, width: int = 60) -> list[Text]:
+        """At most ``rows`` bars, each ``≥ lower ███ count`` fitting in ``width`` columns."""
         nz = [(b, c) for b, c in zip(h.bounds, h.counts, strict=False) if c]
         if not nz:
             return [Text("(empty)", style="dim")]
@@ -429,9 +560,10 @@ class LatencyPane(Pane):
         per = max(1, -(-len(nz) // rows))
         merged = [(nz[i][0], sum(c for _, c in nz[i : i + per])) for i in range(0, len(nz), per)]
         top = max(c for _, c in merged)
+        room = max(1, width - 11 - len(f" {top:,}"))  # "≥ 16.0 µs " label, then the count
         out = []
         for lower, c in merged:
-            bar = "█" * max(1, round(c / top * 24))
+            bar = "█" * max(1, round(c / top * min(24, room)))
             out.append(
                 Text(f"≥{fmt_ns(lower):>9} ").append(bar, style="magenta").append(f" {c:,}", style="dim")
             )
@@ -489,6 +621,50 @@ class AlertsPane(Pane):
                 .append(f"{a.rule}: {a.message}")
             )
         self.set(Group(*lines), shape=0)
+
+
+class StatusBar(Pane):
+    """The bottom line: why a key could not act (for a few seconds), else the keys that fit.
+
+    Replaces textual's Footer, which cut its last key mid-word on 80 columns:
+    here whole entries are dropped from the right instead.
+    """
+
+    DEFAULT_CSS = "StatusBar { height: 1; background: $boost; }"
+
+    def show(self, hints: Sequence[tuple[str, str]], message: str | None = None) -> None:
+        width = max(10, (self.size.width or 80) - 1)
+        if self.unchanged((tuple(hints), message, width)):
+            return
+        if message:
+            line = fit_words(message.split(" "), width, " ")
+            text = Text(" " + " ".join(line[:1]) + (" …" if len(line) > 1 else ""), style="bold yellow")
+            self.set(text, shape=1)
+            return
+        text = Text(no_wrap=True, overflow="crop")
+        used = 0
+        for key, what in hints:
+            entry = len(key) + len(what) + 3
+            if used + entry > width:
+                break
+            text.append(f" {key}", style="bold cyan").append(f" {what} ")
+            used += entry
+        self.set(text, shape=1)
+
+
+class EndedPane(Pane):
+    """The run is over: its summary and run directory stay on screen until ``q``."""
+
+    DEFAULT_CSS = "EndedPane { height: auto; border: round $success; padding: 0 1; }"
+
+    def show(self, lines: Sequence[str]) -> None:
+        width = max(20, (self.size.width or 80) - 4)
+        if self.unchanged((tuple(lines), width)):
+            return
+        parts = [Text("run ended · q closes the dashboard", style="bold green")]
+        for line in lines:  # summary lines break between fields, never mid-word
+            parts.extend(Text(chunk, no_wrap=True) for chunk in fit_words(line.split(" "), width, " "))
+        self.set(Group(*parts), shape=(len(parts), width))
 
 
 def help_text(bindings: Sequence[tuple[str, str]]) -> Text:

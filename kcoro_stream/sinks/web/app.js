@@ -4,22 +4,41 @@
 "use strict";
 
 const HISTORY = 600; // points kept per chart
+const HEAT_WINDOWS = 120; // heat-map windows kept per pool for the workers × windows strip
 const $ = (id) => document.getElementById(id);
 const fmtInt = (v) => (v == null ? "–" : Math.round(v).toLocaleString("en-US"));
 const fmtPct = (v) => (v == null ? "–" : (100 * v).toFixed(1) + " %");
 const fmtFix = (v, d) => (v == null ? "–" : Number(v).toFixed(d));
 const fmtUs = (ns) => (ns == null ? "–" : (ns / 1000).toLocaleString("en-US", { maximumFractionDigits: 1 }) + " µs");
 
+// Compact SI for axis labels and big figures: 12.3M, 450k, 1.5G (never "12,345,678", which clipped).
+function fmtSI(v) {
+  if (v == null || !isFinite(v)) return "–";
+  const a = Math.abs(v);
+  for (const [unit, size] of [["G", 1e9], ["M", 1e6], ["k", 1e3]]) {
+    if (a >= size) return +(v / size).toPrecision(3) + unit;
+  }
+  return a >= 1 || a === 0 ? String(+v.toPrecision(3)) : String(+v.toPrecision(2));
+}
+// Ratio axis ticks on the log scale: 0.1 %, 1 %, 10 %, 100 %.
+const fmtRatioTick = (v) => (v == null ? "" : +(100 * v).toPrecision(2) + " %");
+const RATIO_FLOOR = 0.001; // the ratio chart's log scale starts here; 0 is drawn on this line
+
+// A chart's data, one series per (pool, quantity) label, added as they first appear:
+// data = [ts, series 1, series 2, ...] (uPlot's layout); grew = the chart must be rebuilt.
+function newStore() { return { data: [[]], labels: [], grew: true }; }
+
 const state = {
   dirty: false,
-  throughput: [[], [], []], // ts, tasks/s, msgs/s
-  ratios: [[], [], [], []], // ts, fast path, steal, utilisation
+  throughput: newStore(), // per pool: tasks/s, msgs/s
+  ratios: newStore(), // per pool: fast path, steal success, utilisation
   latency: new Map(), // "metric · pool" → [ts, p50, p90, p99, p99.9 (µs)]
   latencyScope: new Map(), // "metric · pool" → "window" once a window summary was seen
   latencyKey: null, // the histogram the chart shows (the first seen, or the user's choice)
   latencyKeys: 0, // options in the selector (redrawn when it grows)
   runId: null,
   heatmaps: new Map(), // pool → the pool's last heat-map (dual mode shows both)
+  heatHistory: new Map(), // pool → its last HEAT_WINDOWS heat-maps: the workers × windows strip
   kpi: new Map(), // pool → latest Kpi event
   alerts: [], // newest first: {ts, rule, state, severity, message, kind}
   firing: new Map(),
@@ -51,14 +70,32 @@ function pushPoint(series, ts, values) {
   });
 }
 
+// values: [[label, value], ...]; a label seen for the first time becomes a new series
+function putPoint(store, ts, values) {
+  const row = store.labels.map(() => null);
+  for (const [label, v] of values) {
+    if (v == null) continue;
+    let k = store.labels.indexOf(label);
+    if (k < 0) {
+      store.labels.push(label);
+      store.data.push(new Array(store.data[0].length).fill(null));
+      store.grew = true;
+      k = store.labels.length - 1;
+    }
+    row[k] = v;
+  }
+  pushPoint(store.data, ts, row);
+}
+
 function resetRun() {
   // a new run (mode switch, next run of a replay): the old run's pools go away
-  state.throughput = [[], [], []];
-  state.ratios = [[], [], [], []];
+  state.throughput = newStore();
+  state.ratios = newStore();
   state.latency.clear();
   state.latencyScope.clear();
   state.latencyKey = null;
   state.heatmaps.clear();
+  state.heatHistory.clear();
   state.kpi.clear();
   state.resources.clear();
   state.firing.clear();
@@ -80,8 +117,13 @@ function onSample(ev) {
   if (ev.gbps != null) state.current.gbps = ev.gbps;
   if (ev.fastpath_ratio != null) state.current.fastpath = ev.fastpath_ratio;
   if (ev.steal_ratio != null) state.current.steal = ev.steal_ratio;
-  pushPoint(state.throughput, ev.ts, [ev.tasks_per_s, ev.msgs_per_s]);
-  pushPoint(state.ratios, ev.ts, [ev.fastpath_ratio, ev.steal_ratio, ev.utilisation]);
+  // every pool its own series (dual mode: both pools in every chart)
+  const pool = ev.pool || "all";
+  const tag = (what) => (pool === "all" ? what : `${pool} · ${what}`);
+  putPoint(state.throughput, ev.ts, [[tag("tasks/s"), ev.tasks_per_s], [tag("msgs/s"), ev.msgs_per_s]]);
+  const r = (v) => (v == null ? null : Math.max(RATIO_FLOOR, v)); // log scale: 0 sits on the floor
+  putPoint(state.ratios, ev.ts, [[tag("fast path"), r(ev.fastpath_ratio)], [tag("steal success"), r(ev.steal_ratio)],
+    [tag("utilisation"), r(ev.utilisation)]]);
   if (ev.resources) state.resources.set(ev.pool || "all", ev.resources);
 }
 
@@ -127,11 +169,20 @@ function onAnomaly(ev) {
   state.alerts.length = Math.min(state.alerts.length, 100);
 }
 
+function onHeatmap(ev) {
+  const pool = ev.pool || "all";
+  state.heatmaps.set(pool, ev);
+  if (!state.heatHistory.has(pool)) state.heatHistory.set(pool, []);
+  const h = state.heatHistory.get(pool);
+  h.push(ev);
+  if (h.length > HEAT_WINDOWS) h.shift();
+}
+
 function handle(ev) {
   switch (ev.type) {
     case "sample": onSample(ev); break;
     case "histogram": onHistogram(ev); break;
-    case "heatmap": state.heatmaps.set(ev.pool || "all", ev); break;
+    case "heatmap": onHeatmap(ev); break;
     case "kpi": state.kpi.set(ev.pool || "all", ev); break;
     case "alert": onAlert(ev); break;
     case "anomaly": onAnomaly(ev); break;
@@ -142,25 +193,49 @@ function handle(ev) {
 }
 
 // ------------------------------------------------------------------ charts
+const PALETTE = ["#58a6ff", "#3fb950", "#d29922", "#bc8cff", "#f778ba", "#39c5cf", "#ff7b72", "#a5d6ff"];
+const AXIS_PX = 64; // left margin for y labels: compact SI labels ("999.5M") always fit
+// time axis: one point (a page that got one cumulative histogram) spans ±5 s, not the
+// 1000 days uPlot gives a single timestamp
+const xScale = () => ({
+  time: true,
+  range: (u, min, max) => (u.data[0].length === 1 ? [u.data[0][0] - 5, u.data[0][0] + 5] : [min, max]),
+});
 const axis = { stroke: "#8b95a1", grid: { stroke: "#2b323b", width: 1 }, ticks: { stroke: "#2b323b" } };
-function makeChart(el, series, extra) {
+const yAxis = (fmt) => Object.assign({}, axis, { size: AXIS_PX, values: (u, splits) => splits.map(fmt) });
+function makeChart(el, series, extra, fmt) {
   const opts = Object.assign({
     width: Math.max(el.clientWidth, 300), height: 220,
-    scales: { x: { time: true } },
-    axes: [axis, Object.assign({}, axis, { size: 70 })],
+    scales: { x: xScale() },
+    axes: [axis, yAxis(fmt || fmtSI)],
     series: [{}].concat(series.map(([label, stroke]) => ({ label, stroke, width: 2, spanGaps: true }))),
     legend: { live: false },
   }, extra || {});
+  el.replaceChildren();
   return new uPlot(opts, Array.from({ length: series.length + 1 }, () => []), el);
 }
 
 const charts = {};
+// the charts whose series are the store's labels: rebuilt when a pool (or quantity) appears
+const STORE_CHARTS = {
+  throughput: { extra: null, fmt: fmtSI },
+  ratios: { extra: { scales: { x: xScale(), y: { distr: 3, log: 10, range: [RATIO_FLOOR, 1] } } }, fmt: fmtRatioTick },
+};
+
+function syncChart(name) {
+  const store = state[name];
+  if (!store.grew && charts[name]) return;
+  store.grew = false;
+  const spec = STORE_CHARTS[name];
+  const series = store.labels.map((label, i) => [label, PALETTE[i % PALETTE.length]]);
+  charts[name] = makeChart($("chart-" + name), series, spec.extra, spec.fmt);
+}
+
 function initCharts() {
-  charts.throughput = makeChart($("chart-throughput"), [["tasks/s", "#58a6ff"], ["msgs/s", "#3fb950"]]);
-  charts.ratios = makeChart($("chart-ratios"), [["fast path", "#58a6ff"], ["steal success", "#d29922"], ["utilisation", "#bc8cff"]],
-    { scales: { x: { time: true }, y: { range: [0, 1] } } });
+  syncChart("throughput");
+  syncChart("ratios");
   charts.latency = makeChart($("chart-latency"), [["p50", "#3fb950"], ["p90", "#d29922"], ["p99", "#da3633"], ["p99.9", "#bc8cff"]],
-    { scales: { x: { time: true }, y: { distr: 3 } } });
+    { scales: { x: xScale(), y: { distr: 3 } } }, (v) => (v == null ? "" : fmtSI(v)));
   window.addEventListener("resize", () => {
     for (const [name, c] of Object.entries(charts)) {
       c.setSize({ width: Math.max($("chart-" + name).clientWidth, 300), height: 220 });
@@ -197,6 +272,51 @@ function renderHeatmap() {
   }
   $("heatmap").replaceChildren(...cells);
   $("imbalance").textContent = imbalance.join(" · ");
+  renderHeatStrip();
+}
+
+// Workers × recent windows on a canvas: colour = utilisation, × = failed steals, time axis below.
+function renderHeatStrip() {
+  const canvas = $("heat-strip");
+  const ROW = 14, LABEL = 78, AXIS = 16;
+  const rows = [];
+  let span = 0;
+  for (const [pool, hist] of state.heatHistory) {
+    const last = hist[hist.length - 1];
+    last.workers.forEach((w) => rows.push({ label: state.heatHistory.size > 1 ? `${pool} w${w}` : `w${w}`, hist, w }));
+    span = Math.max(span, hist.length * last.window_ns / 1e9);
+  }
+  const width = Math.max(canvas.parentElement.clientWidth - 24, 200); // the panel's padding
+  const dpr = window.devicePixelRatio || 1;
+  canvas.style.width = width + "px";
+  canvas.style.height = rows.length * ROW + AXIS + "px";
+  canvas.width = width * dpr;
+  canvas.height = (rows.length * ROW + AXIS) * dpr;
+  canvas.dataset.rows = rows.length;
+  const ctx = canvas.getContext("2d");
+  ctx.scale(dpr, dpr);
+  ctx.font = "11px system-ui, sans-serif";
+  ctx.textBaseline = "middle";
+  const seen = Math.max(0, ...[...state.heatHistory.values()].map((h) => h.length));
+  const cols = Math.min(HEAT_WINDOWS, Math.max(30, seen)), cw = (width - LABEL) / cols;
+  rows.forEach((r, y) => {
+    ctx.fillStyle = "#8b95a1";
+    ctx.fillText(r.label, 0, y * ROW + ROW / 2);
+    const offset = cols - r.hist.length; // the newest window on the right
+    r.hist.forEach((hm, k) => {
+      const i = hm.workers.indexOf(r.w);
+      const x = LABEL + (offset + k) * cw;
+      ctx.fillStyle = heatColor(i < 0 ? null : hm.utilisation[i]);
+      ctx.fillRect(x, y * ROW + 1, Math.max(1, cw - 0.5), ROW - 2);
+      if (i >= 0 && hm.steals_failed[i] > 0) {
+        ctx.fillStyle = "#111";
+        ctx.fillText("×", x + cw / 2 - 3, y * ROW + ROW / 2);
+      }
+    });
+  });
+  ctx.fillStyle = "#8b95a1";
+  ctx.fillText(`-${span.toFixed(1)} s`, LABEL + (cols - seen) * cw, rows.length * ROW + AXIS / 2);
+  ctx.fillText("now", width - 22, rows.length * ROW + AXIS / 2);
 }
 
 function renderKpis() {
@@ -286,8 +406,10 @@ function render() {
   $("fastpath").textContent = fmtPct(c.fastpath);
   $("steal").textContent = fmtPct(c.steal);
   $("p99").textContent = fmtUs(c.p99);
-  charts.throughput.setData(state.throughput);
-  charts.ratios.setData(state.ratios);
+  for (const name of Object.keys(STORE_CHARTS)) {
+    syncChart(name);
+    charts[name].setData(state[name].data);
+  }
   renderLatencySelect();
   charts.latency.setData(state.latency.get(state.latencyKey) || [[], [], [], [], []]);
   renderHeatmap();
