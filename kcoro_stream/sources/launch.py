@@ -84,16 +84,25 @@ class RingController(Controller):
         self.restart_mode: str | None = None
         self.stop_requested = False
         self.detach_on_stop = False  # attach: stop reading, leave the producer's run alone
+        self.last_seq = 0  # the last control record written (its acknowledgement: Ingester.acknowledged)
 
     def pause(self, paused: bool) -> None:
+        """Pause or resume the benchmark itself (no new work; its counters stop)."""
         self._paused = paused
         if self.ingester is not None:
-            self.ingester.control(paused=paused, interval_ns=self.interval_ns)
+            self.last_seq = self.ingester.control(paused=paused, interval_ns=self.interval_ns)
 
     def set_interval_ms(self, interval_ms: float) -> None:
         self.interval_ns = int(interval_ms * 1e6)
         if self.ingester is not None:
-            self.ingester.control(paused=self._paused, interval_ns=self.interval_ns)
+            self.last_seq = self.ingester.control(paused=self._paused, interval_ns=self.interval_ns)
+
+    def command(self, cmd: bytes) -> int:
+        """Send a producer command (the control blob; held until acknowledged); its record's sequence."""
+        if self.ingester is None:
+            raise RuntimeError("no producer is running")
+        self.last_seq = self.ingester.control(paused=self._paused, interval_ns=self.interval_ns, cmd=cmd)
+        return self.last_seq
 
     def stop(self) -> None:
         self.restart_mode = None
