@@ -43,6 +43,7 @@ from .events import (
     RawEvent,
     ReaderStatistics,
     RingLoss,
+    RuleChanged,
     Summary,
     decode_frame,
     encode_frame,
@@ -115,7 +116,13 @@ class FrameRouter:
                     f"got {type(derived).__name__}"
                 )
             out = reactivex.merge(derived, ops.status()(self.subject), ops.marks()(self.subject))
-        out.subscribe(on_next=self.outbox.append, on_error=self._on_error, on_completed=self._on_completed)
+        out.subscribe(on_next=self._collect, on_error=self._on_error, on_completed=self._on_completed)
+
+    def _collect(self, event: Any) -> None:
+        # RuleChanged travels through the analyses to the alert and KPI operators
+        # (ops/_window.py); whatever an operator lets through is not output.
+        if type(event) is not RuleChanged:
+            self.outbox.append(event)
 
     def _on_error(self, e: Exception) -> None:
         self._error = e
@@ -176,7 +183,7 @@ class FrameRouter:
     async def drain(self) -> None:
         """Hand derived output to the sinks' queues (applying each policy)."""
         if self.outbox:
-            # copy and clear in place: the subscription holds outbox.append
+            # copy and clear in place: the subscription (_collect) appends to this list
             batch = self.outbox[:]
             self.outbox.clear()
             for ev in batch:
