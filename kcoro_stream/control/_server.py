@@ -42,6 +42,7 @@ from ._rpc import Dispatcher
 MAX_LINE = 1 << 20  # 1 MiB: a request is a few hundred bytes; anything near this is garbage
 MAX_CLIENTS = 128
 SEND_TIMEOUT_S = 5.0
+DRAIN_S, DRAIN_MAX = 1.0, 16 << 20  # closing after a huge line: discard at most this much, this long
 
 
 class ControlStatistics(msgspec.Struct, frozen=True, kw_only=True):
@@ -189,10 +190,7 @@ class ControlServer:
                 nl = buf.find(b"\n")
                 if nl < 0:
                     if len(buf) > self.max_line:
-                        self._closed_bad += 1
-                        await self._send(
-                            stream, self.dispatcher.parse_error(f"line longer than {self.max_line} bytes")
-                        )
+                        await self._too_long(stream)
                         return
                     data = await stream.receive_some(65536)
                     if not data:
@@ -204,10 +202,7 @@ class ControlServer:
                 if not line:
                     continue
                 if len(line) > self.max_line:
-                    self._closed_bad += 1
-                    await self._send(
-                        stream, self.dispatcher.parse_error(f"line longer than {self.max_line} bytes")
-                    )
+                    await self._too_long(stream)
                     return
                 answer = await self.dispatcher.handle_line(line)
                 if answer is not None and not await self._send(stream, answer):
@@ -219,6 +214,24 @@ class ControlServer:
             self._clients -= 1
             with trio.CancelScope(shield=True):
                 await stream.aclose()
+
+    async def _too_long(self, stream: trio.SocketStream) -> None:
+        """Answer a line over the limit, then close politely: stop sending and discard
+        what the client still sends for a moment, so the kernel does not reset the
+        connection over unread bytes before the client has read the answer."""
+        self._closed_bad += 1
+        if not await self._send(
+            stream, self.dispatcher.parse_error(f"line longer than {self.max_line} bytes")
+        ):
+            return
+        await stream.send_eof()
+        with trio.move_on_after(DRAIN_S):
+            discarded = 0
+            while discarded < DRAIN_MAX:
+                data = await stream.receive_some(65536)
+                if not data:
+                    break
+                discarded += len(data)
 
     async def _send(self, stream: trio.SocketStream, line: bytes) -> bool:
         """Send one line; False when the client did not take it within ``send_timeout_s``."""

@@ -225,7 +225,7 @@ class Steering:
         return await self._pause(False)
 
     async def stop(self, p: dict[str, Any]) -> Any:
-        self._ring().stop()
+        self.source.controller.stop()  # before the producer started too: it is told at once
         return {"stopping": True}
 
     async def mark(self, p: dict[str, Any]) -> Any:
