@@ -57,12 +57,12 @@ class ControlStatistics(msgspec.Struct, frozen=True, kw_only=True):
     closed_bad: int  # clients closed for a huge line or not reading their answers
 
 
-def private_dir() -> Path:
+def private_dir(run_id: str) -> Path:
     """A new 0700 directory under $XDG_RUNTIME_DIR (else the temp directory) for a run without a log."""
     base = os.environ.get("XDG_RUNTIME_DIR")
     if not base or not os.path.isdir(base) or not os.access(base, os.W_OK):
         base = tempfile.gettempdir()
-    return Path(tempfile.mkdtemp(prefix="kcoro-stream-", dir=base))  # mkdtemp: mode 0700
+    return Path(tempfile.mkdtemp(prefix=f"kcoro-stream-{run_id}-", dir=base))  # mkdtemp: mode 0700
 
 
 def refuse_non_socket(path: Path) -> None:

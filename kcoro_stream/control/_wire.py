@@ -9,8 +9,9 @@
 
 Where the socket goes: ``--control PATH``; else ``control.sock`` in the run
 directory; else (``--no-log``) a private 0700 directory under
-``$XDG_RUNTIME_DIR`` (or the temp directory), whose path is printed on stderr
-because nothing else would tell it.
+``$XDG_RUNTIME_DIR`` (or the temp directory) named after the run id
+(``kcoro-stream-<run id>-*``), its path printed on stderr when that is a
+terminal.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ async def open_control(
     if path is None and run_dir is not None:
         path, allow_long = run_dir / SOCKET_NAME, True
     elif path is None:
-        path, remove_dir = private_dir() / SOCKET_NAME, True
+        path, remove_dir, allow_long = private_dir(run_id) / SOCKET_NAME, True, True
     holder: list[ControlServer] = []
     steering = Steering(
         source,
@@ -76,7 +77,7 @@ async def open_control(
         if remove_dir:
             path.parent.rmdir()
         raise
-    if remove_dir:
+    if remove_dir and sys.stderr.isatty():  # piped stderr stays the run's one-line error channel
         print(f"kcoro-stream: control socket: {path}", file=sys.stderr, flush=True)
     await nursery.start(server.serve)
     sink_extra["control"] = dispatcher.handle_line
