@@ -569,7 +569,8 @@ def attach(ctx: click.Context, ring: Path, pipeline: str | None, **kw: Any) -> N
 @click.argument("method")
 @click.argument("params", nargs=-1, metavar="[VALUE | key=value ...]")
 @click.option("--timeout", default="30s", show_default=True, help="How long to wait for the answer.")
-def ctl(target: Path, method: str, params: tuple[str, ...], timeout: str) -> None:
+@click.option("--wait", metavar="DURATION", help="First wait this long for the run to listen and start.")
+def ctl(target: Path, method: str, params: tuple[str, ...], timeout: str, wait: str | None) -> None:
     """Steer a live run: one JSON-RPC call to its control socket; prints the JSON result.
 
     \b
@@ -582,11 +583,14 @@ def ctl(target: Path, method: str, params: tuple[str, ...], timeout: str) -> Non
     """
     import json
 
-    from .control import build_params, call
+    from .control import build_params, call, wait_ready
 
     def go() -> int:
         seconds = _duration(timeout, "--timeout") or 30.0
-        result = call(target, method, build_params(params), timeout_s=seconds)
+        args = build_params(params)
+        if wait is not None:
+            wait_ready(target, _duration(wait, "--wait") or 0.0)
+        result = call(target, method, args, timeout_s=seconds)
         click.echo(json.dumps(result, indent=2, sort_keys=True))
         return 0
 

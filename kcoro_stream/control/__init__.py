@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from ._client import build_params, call, socket_for
+from ._client import build_params, call, socket_for, wait_ready
 from ._paths import SOCKET_NAME, SUN_PATH_MAX, reachable
 from ._rpc import (
     INTERNAL_ERROR,
@@ -72,4 +72,5 @@ __all__ = [
     "private_dir",
     "reachable",
     "socket_for",
+    "wait_ready",
 ]

@@ -8,14 +8,16 @@
 ``key=value`` values are JSON when they parse as JSON (``batch=1`` is a
 number, ``rule='{"metric": ...}'`` an object), else strings; a lone VALUE is
 the method's first parameter (``ctl RUN set_interval 20ms``, ``ctl RUN mark
-phase-2``). Exit codes: 0 a result, 1 an error answer or no live run at that
-path, 2 usage.
+phase-2``). ``--wait 10s`` first waits for a run started in the background
+to listen and its producer to start. Exit codes: 0 a result, 1 an error
+answer or no live run at that path, 2 usage.
 """
 
 from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from ..errors import ControlError, UsageError
 from ._paths import SOCKET_NAME, reachable
 
 CALL_TIMEOUT_S = 30.0
+WAIT_POLL_S = 0.05
 
 
 def socket_for(target: Path) -> Path:
@@ -93,6 +96,24 @@ def call(
         err = reply["error"]
         raise ControlError(f"ctl {method}: {err.get('message')} ({err.get('code')})")
     return reply.get("result")
+
+
+def wait_ready(target: Path, wait_s: float) -> None:
+    """Wait up to ``wait_s`` for a run to listen at ``target`` and its producer to have started
+    (for scripts that start a run in the background, then steer it)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            if call(target, "status", [], timeout_s=max(0.5, deadline - time.monotonic())).get("run_id"):
+                return
+        except ControlError as e:
+            if time.monotonic() >= deadline:
+                raise ControlError(f"{e} (waited {wait_s:g} s)") from None
+        if time.monotonic() >= deadline:
+            raise ControlError(
+                f"ctl: {socket_for(target)}: the run's producer did not start within {wait_s:g} s"
+            )
+        time.sleep(WAIT_POLL_S)
 
 
 def _read_line(s: socket.socket) -> bytes:
