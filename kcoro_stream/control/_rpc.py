@@ -144,9 +144,14 @@ class Dispatcher:
         self.errors += 1
         return {"jsonrpc": "2.0", "id": rid, "error": {"code": code, "message": message}}
 
-    @staticmethod
-    def _encode(obj: Any) -> bytes:
-        return json.dumps(obj, separators=(",", ":"), allow_nan=False, default=str).encode()
+    def _encode(self, obj: Any) -> bytes:
+        try:
+            return json.dumps(obj, separators=(",", ":"), allow_nan=False, default=str).encode()
+        except (ValueError, TypeError, RecursionError) as e:  # a result JSON cannot carry (nan, a cycle)
+            rid = obj.get("id") if isinstance(obj, dict) else None
+            self.errors += 1
+            err = {"code": INTERNAL_ERROR, "message": f"the answer cannot be encoded: {e}"}
+            return json.dumps({"jsonrpc": "2.0", "id": rid, "error": err}, default=str).encode()
 
 
 def _bind(method: Method, params: list[Any] | dict[str, Any]) -> dict[str, Any]:

@@ -210,6 +210,9 @@ class ControlServer:
                     return
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
             return  # this client's connection broke: only its task ends
+        except Exception:  # a bug while serving one client must not end the run: close that client
+            self._closed_bad += 1
+            return
         finally:
             self._clients -= 1
             with trio.CancelScope(shield=True):

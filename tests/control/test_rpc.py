@@ -28,12 +28,16 @@ def make() -> tuple[Dispatcher, list[Any]]:
     async def boom(p: dict[str, Any]) -> Any:
         raise ZeroDivisionError("division by zero")
 
+    async def nan(p: dict[str, Any]) -> Any:
+        return {"x": float("nan")}
+
     async def refuse(p: dict[str, Any]) -> Any:
         raise RpcError(INVALID_PARAMS, "refuse: x must be positive")
 
     methods = {
         "echo": Method("echo", echo, "", (Param("a", "any"), Param("b", "any", required=False))),
         "boom": Method("boom", boom, ""),
+        "nan": Method("nan", nan, ""),
         "refuse": Method("refuse", refuse, ""),
         "free": Method("free", echo, "", extra_params=True),
     }
@@ -103,6 +107,8 @@ async def test_a_failing_method_is_an_internal_error_not_a_crash() -> None:
     assert code(r) == INTERNAL_ERROR and "ZeroDivisionError" in r["error"]["message"]
     r = await answer(d, '{"jsonrpc":"2.0","id":10,"method":"echo","params":[1]}')
     assert r["result"] == {"a": 1}
+    r = await answer(d, '{"jsonrpc":"2.0","id":11,"method":"nan"}')  # JSON has no NaN
+    assert code(r) == INTERNAL_ERROR and r["id"] == 11 and "cannot be encoded" in r["error"]["message"]
 
 
 async def test_notifications_are_run_but_never_answered() -> None:
