@@ -29,20 +29,41 @@ static uint64_t done(struct kcs_workload *wl) {
     return t.tasks_completed + t.recvs;
 }
 
+/* Poll (sanitizers and a loaded machine are slow; bounded at 20 s) until done(wl) > than. */
+static uint64_t wait_beyond(struct kcs_workload *wl, uint64_t than) {
+    for (int i = 0; i < 2000; i++) {
+        uint64_t d = done(wl);
+        if (d > than) return d;
+        sleep_ms(10);
+    }
+    CHECK(!"no progress within 20 s");
+    return 0;
+}
+
+/* Poll until two reads 100 ms apart agree (the batch or packets in flight have finished). */
+static uint64_t wait_still(struct kcs_workload *wl) {
+    uint64_t a = done(wl);
+    for (int i = 0; i < 200; i++) {
+        sleep_ms(100);
+        uint64_t b = done(wl);
+        if (a == b) return a;
+        a = b;
+    }
+    CHECK(!"counters still moving 20 s after the pause");
+    return 0;
+}
+
 static void paused_counters_stand_still(const char *mode) {
     struct kcs_bench_cfg cfg;
     struct kcs_workload *wl = start(&cfg, mode);
-    sleep_ms(50);
-    CHECK(done(wl) > 0);
+    wait_beyond(wl, 0);
     kcs_workload_pause(wl, 1);
     kcs_workload_pause(wl, 1); /* idempotent */
-    sleep_ms(100);             /* the batch or packet in flight finishes */
-    uint64_t a = done(wl);
-    sleep_ms(100);
-    CHECK_EQ(done(wl), a);
+    uint64_t a = wait_still(wl);
+    sleep_ms(200);
+    CHECK_EQ(done(wl), a); /* and it stays so */
     kcs_workload_pause(wl, 0);
-    sleep_ms(50);
-    CHECK(done(wl) > a);
+    wait_beyond(wl, a);
     kcs_workload_pause(wl, 1);
     kcs_workload_stop(wl); /* stop while paused: the gate opens, the roots finish */
     kcs_workload_destroy(wl);
@@ -62,9 +83,7 @@ static void knobs_change_while_running(void) {
     CHECK_EQ(kcs_workload_set_knob(wl, batch, 1), 64);
     CHECK_EQ(kcs_workload_set_knob(wl, spin, 0), 64);
     CHECK_EQ(kcs_workload_set_knob(wl, cost, 100), 0);
-    uint64_t a = done(wl);
-    sleep_ms(80);
-    CHECK(done(wl) > a); /* still working with the new values */
+    wait_beyond(wl, done(wl)); /* still working with the new values */
     CHECK_EQ(kcs_workload_knob(wl, batch), 1);
     kcs_workload_stop(wl);
     kcs_workload_destroy(wl);
