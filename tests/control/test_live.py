@@ -7,6 +7,7 @@ byte-identical.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import stat
@@ -298,3 +299,44 @@ def test_knobs_are_refused_for_a_producer_that_announces_none(tmp_path: Path, me
         assert proc.wait(timeout=30) == 0
     finally:
         proc.kill()
+
+
+def test_concurrent_clients_on_a_live_run_never_overwrite_each_other(tmp_path: Path) -> None:
+    """50 clients at once (status, marks) and 12 concurrent knob commands: every knob command is
+    applied, once, in the order the monitor took them; every mark is logged."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    run = tmp_path / "run"
+    proc = start("-m", "mixed", "--workers", "2", "-d", "60", "--log", str(run))
+    try:
+        wait_started(run, proc)
+
+        def client(i: int) -> Any:
+            if i < 12:
+                return call(run, "set_knob", {"batch": i + 1, "spin": 100 + i})
+            if i < 30:
+                return call(run, "mark", [f"m{i}"])
+            return call(run, "status", [])
+
+        with ThreadPoolExecutor(max_workers=50) as pool:
+            answers = list(pool.map(client, range(50)))
+        assert all(a["run_id"] for a in answers[30:])
+        knob_answers = answers[:12]
+        assert sorted(a["cmd_id"] for a in knob_answers) == list(range(1, 13))
+        call(run, "stop", [])
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+    events = log_events(run)
+    applied = [e for e in events if type(e) is KnobApplied]
+    assert sorted({e.cmd_id for e in applied}) == list(range(1, 13))
+    assert len(applied) == 24  # two knobs per command, each applied once
+    by_cmd = {a["cmd_id"]: a["applied"] for a in knob_answers}
+    for e in applied:
+        assert by_cmd[e.cmd_id][e.name] == e.value
+    # the commands were applied one after another: each knob's previous value is the one before
+    batch = [e for e in applied if e.name == "batch"]
+    assert [e.cmd_id for e in batch] == sorted(e.cmd_id for e in batch)
+    assert all(b.previous == a.value for a, b in itertools.pairwise(batch))
+    marks = {e.name for e in events if type(e) is Mark}
+    assert {f"m{i}" for i in range(12, 30)} <= marks
