@@ -42,6 +42,7 @@ from ._rpc import Dispatcher
 MAX_LINE = 1 << 20  # 1 MiB: a request is a few hundred bytes; anything near this is garbage
 MAX_CLIENTS = 128
 SEND_TIMEOUT_S = 5.0
+ACCEPT_RETRY_S = 0.1
 DRAIN_S, DRAIN_MAX = 1.0, 16 << 20  # closing after a huge line: discard at most this much, this long
 
 
@@ -155,7 +156,12 @@ class ControlServer:
             async with trio.open_nursery() as nursery:
                 task_status.started()
                 while True:
-                    stream = await listener.accept()
+                    try:
+                        stream = await listener.accept()
+                    except OSError:  # out of descriptors or memory: the run goes on, retry soon
+                        self._refused += 1
+                        await trio.sleep(ACCEPT_RETRY_S)
+                        continue
                     if self._clients >= self.max_clients:
                         self._refused += 1
                         nursery.start_soon(self._refuse, stream)

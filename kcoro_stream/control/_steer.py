@@ -208,6 +208,7 @@ class Steering:
             return ctl.last_seq
 
         seq = await self._record("set_interval", write)
+        self.interval_ns = round(ms * 1e6)  # applied; the next ticks say so too
         return {"interval_ms": ms, "seq": seq}
 
     async def _pause(self, paused: bool) -> Any:
@@ -216,6 +217,7 @@ class Steering:
             return ctl.last_seq
 
         seq = await self._record("pause" if paused else "resume", write)
+        self.paused = paused  # applied; the next ticks say so too
         return {"paused": paused, "seq": seq}
 
     async def pause(self, p: dict[str, Any]) -> Any:
@@ -324,6 +326,7 @@ class Steering:
             return ctl.command(cmd)
 
         seq = await self._record("set_knob", write)
+        self.knobs.update(values)  # applied; its KnobApplied events say so too
         return {"cmd_id": cmd_id, "applied": values, "seq": seq}
 
     async def list_methods(self, p: dict[str, Any]) -> Any:
