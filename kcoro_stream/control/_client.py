@@ -94,7 +94,9 @@ def call(
         raise ControlError(f"ctl: {path}: unexpected answer {answer[:80]!r}")
     if "error" in reply:
         err = reply["error"]
-        raise ControlError(f"ctl {method}: {err.get('message')} ({err.get('code')})")
+        message = str(err.get("message"))
+        where = "ctl" if message.startswith(f"{method}:") else f"ctl {method}"  # no "set_knob: set_knob:"
+        raise ControlError(f"{where}: {message} ({err.get('code')})")
     return reply.get("result")
 
 
