@@ -6,9 +6,8 @@
                                        │       └─► control area ─► producer ─► ack (ctl_ack)
                                        └─► FrameRouter.emit (Mark, RuleChanged: logged, derived)
 
-    FrameRouter's decoded batches ──► Steering.observe (RunStarted: knobs and
-    their ranges; Tick: interval and pause; KnobApplied: knob values; the
-    ``config`` Mark: the rules the run started with)
+    FrameRouter's decoded batches ──► Steering.observe = RunView.observe (_view.py:
+    the run, its interval and pause state, knobs, rules in force)
 
 Every change a method makes reaches the log as an event at the position it
 took effect, so a replay of a steered run derives the same output: the
@@ -36,16 +35,16 @@ import trio
 
 from ..config._resolve import parse_duration
 from ..errors import UsageError
-from ..events import KnobApplied, Mark, RuleChanged, RunStarted, Tick
+from ..events import Mark, RuleChanged
 from ..ingest import monotonic_ns
 from ..ops import KPI_DEFAULTS, kpi_thresholds, parse_rule
 from ..sources import RingController, Source
 from ._rpc import INVALID_PARAMS, TIMEOUT, UNAVAILABLE, Method, Param, RpcError
+from ._view import RECORD_MARK, RunView, rule_dict
 
 INTERVAL_MIN_MS, INTERVAL_MAX_MS = 1.0, 60_000.0  # the bundled producers' range (native/bench/cli.c)
 ACK_POLL_S = 0.001
 MARK_NAME_MAX = 64
-RECORD_MARK = "config"
 
 
 class Steering:
@@ -70,71 +69,9 @@ class Steering:
         self.started = time.monotonic()
         self._ctl_lock = trio.Lock()
         self._cmd_id = 0
-        # what the stream has told us
-        self.start: RunStarted | None = None
-        self.interval_ns = 0
-        self.paused = False
-        self.knob_ranges: dict[str, tuple[int, int]] = {}
-        self.knobs: dict[str, int] = {}
-        self.alert_rules: dict[str, dict[str, Any]] = {}
-        self.kpi: dict[str, tuple[float, float]] = {k: (g, y) for k, (_, _, g, y) in KPI_DEFAULTS.items()}
+        self.view = RunView()  # what the stream has told us (``observe``)
+        self.observe = self.view.observe
         self.methods: dict[str, Method] = {m.name: m for m in self._table()}
-
-    # -- the stream -----------------------------------------------------------------
-
-    def observe(self, batch: list[Any]) -> None:
-        """Keep what the methods answer with current (called with every decoded batch)."""
-        for ev in batch:
-            t = type(ev)
-            if t is Tick:
-                self.interval_ns = ev.target_ns
-                self.paused = ev.paused
-            elif t is KnobApplied:
-                self.knobs[ev.name] = ev.value
-            elif t is RunStarted:
-                self.start = ev
-                self.interval_ns = ev.interval_ns
-                ranges = ev.config.get("knobs")
-                self.knob_ranges = {}
-                if isinstance(ranges, dict):
-                    for name, lim in ranges.items():
-                        if isinstance(lim, list) and len(lim) == 2:
-                            self.knob_ranges[str(name)] = (int(lim[0]), int(lim[1]))
-                self.knobs = {
-                    k: int(ev.config[k]) for k in self.knob_ranges if isinstance(ev.config.get(k), int)
-                }
-            elif t is RuleChanged:
-                self._apply_rule_change(ev)
-            elif t is Mark and ev.name == RECORD_MARK:
-                self._initial_rules(ev.detail)
-
-    def _initial_rules(self, detail: str) -> None:
-        try:
-            cfg = json.loads(detail).get("config", {})
-            rules = cfg.get("alerts", {}).get("rules", {}).get("value", [])
-            kpis = cfg.get("kpi", {})
-            for i, spec in enumerate(rules):
-                r = parse_rule(spec, i)
-                self.alert_rules[r.name] = _rule_dict(r)
-            for name, v in kpis.items():
-                if name in self.kpi and isinstance(v.get("value"), list) and len(v["value"]) == 2:
-                    self.kpi[name] = (float(v["value"][0]), float(v["value"][1]))
-        except (ValueError, AttributeError, TypeError, UsageError):
-            return  # an unusual record: the live rules start empty
-
-    def _apply_rule_change(self, ev: RuleChanged) -> None:
-        if ev.kind == "alert":
-            if ev.action == "set":
-                self.alert_rules[ev.name] = json.loads(ev.spec)
-            else:
-                self.alert_rules.pop(ev.name, None)
-        elif ev.kind == "kpi" and ev.name in self.kpi:
-            if ev.action == "set":
-                spec = json.loads(ev.spec)
-                self.kpi[ev.name] = (float(spec["green"]), float(spec["yellow"]))
-            else:
-                _, _, g, y = KPI_DEFAULTS[ev.name]
-                self.kpi[ev.name] = (g, y)
 
     # -- helpers ----------------------------------------------------------------------
 
@@ -145,7 +82,7 @@ class Steering:
         return ctl
 
     def _ack_timeout_s(self) -> float:
-        return max(2.0, 5 * self.interval_ns / 1e9)
+        return max(2.0, 5 * self.view.interval_ns / 1e9)
 
     async def _wait_ack(self, ctl: RingController, seq: int, what: str) -> None:
         with trio.move_on_after(self._ack_timeout_s()):
@@ -175,16 +112,16 @@ class Steering:
     # -- methods ----------------------------------------------------------------------
 
     async def status(self, p: dict[str, Any]) -> Any:
-        start = self.start
+        start = self.view.start
         out: dict[str, Any] = {
             "run_id": start.run_id if start is not None else "",
             "monitor_run_id": self.run_id,
             "source": self.source.describe(),
             "mode": start.mode if start is not None else None,
-            "interval_ms": self.interval_ns / 1e6 if self.interval_ns else None,
-            "paused": self.paused,
+            "interval_ms": self.view.interval_ns / 1e6 if self.view.interval_ns else None,
+            "paused": self.view.paused,
             "uptime_s": round(time.monotonic() - self.started, 3),
-            "knobs": dict(self.knobs),
+            "knobs": dict(self.view.knobs),
             "statistics": _fields(self._status()),
         }
         if self.server_statistics is not None:
@@ -208,7 +145,7 @@ class Steering:
             return ctl.last_seq
 
         seq = await self._record("set_interval", write)
-        self.interval_ns = round(ms * 1e6)  # applied; the next ticks say so too
+        self.view.interval_ns = round(ms * 1e6)  # applied; the next ticks say so too
         return {"interval_ms": ms, "seq": seq}
 
     async def _pause(self, paused: bool) -> Any:
@@ -217,7 +154,7 @@ class Steering:
             return ctl.last_seq
 
         seq = await self._record("pause" if paused else "resume", write)
-        self.paused = paused  # applied; the next ticks say so too
+        self.view.paused = paused  # applied; the next ticks say so too
         return {"paused": paused, "seq": seq}
 
     async def pause(self, p: dict[str, Any]) -> Any:
@@ -268,7 +205,7 @@ class Steering:
             rule = parse_rule(p["rule"])
         except UsageError as e:
             raise RpcError(INVALID_PARAMS, f"set_rule: {e}") from None
-        spec_d = _rule_dict(rule)
+        spec_d = rule_dict(rule)
         ev = RuleChanged(
             monotonic_ns(), 0, action="set", kind="alert", name=rule.name, spec=json.dumps(spec_d)
         )
@@ -289,28 +226,29 @@ class Steering:
         extra = sorted(set(p) - {"name"})
         if extra or not isinstance(name, str):
             raise RpcError(INVALID_PARAMS, "remove_rule: expected name (an alert rule) or kpi")
-        if name not in self.alert_rules:
+        if name not in self.view.alert_rules:
             raise RpcError(INVALID_PARAMS, f"remove_rule: no alert rule {name!r} (see list_rules)")
         await self._log(RuleChanged(monotonic_ns(), 0, action="remove", kind="alert", name=name, spec=""))
         return {"removed": name}
 
     async def list_rules(self, p: dict[str, Any]) -> Any:
         return {
-            "alerts": list(self.alert_rules.values()),
-            "kpi": {k: {"green": g, "yellow": y} for k, (g, y) in self.kpi.items()},
+            "alerts": list(self.view.alert_rules.values()),
+            "kpi": {k: {"green": g, "yellow": y} for k, (g, y) in self.view.kpi.items()},
         }
 
     async def set_knob(self, p: dict[str, Any]) -> Any:
         if not p:
             raise RpcError(INVALID_PARAMS, "set_knob: give one or more knob=value")
-        if not self.knob_ranges:
+        if not self.view.knob_ranges:
             raise RpcError(UNAVAILABLE, "set_knob: this producer announced no live knobs")
         values: dict[str, int] = {}
         for name, v in p.items():
-            lim = self.knob_ranges.get(name)
+            lim = self.view.knob_ranges.get(name)
             if lim is None:
                 raise RpcError(
-                    INVALID_PARAMS, f"set_knob: unknown knob {name!r} (knobs: {', '.join(self.knob_ranges)})"
+                    INVALID_PARAMS,
+                    f"set_knob: unknown knob {name!r} (knobs: {', '.join(self.view.knob_ranges)})",
                 )
             n = _integer(v)
             if n is None or not lim[0] <= n <= lim[1]:
@@ -326,7 +264,7 @@ class Steering:
             return ctl.command(cmd)
 
         seq = await self._record("set_knob", write)
-        self.knobs.update(values)  # applied; its KnobApplied events say so too
+        self.view.knobs.update(values)  # applied; its KnobApplied events say so too
         return {"cmd_id": cmd_id, "applied": values, "seq": seq}
 
     async def list_methods(self, p: dict[str, Any]) -> Any:
@@ -343,8 +281,8 @@ class Steering:
                 for m in self.methods.values()
             ],
             "knobs": {
-                k: {"min": lo, "max": hi, "value": self.knobs.get(k)}
-                for k, (lo, hi) in self.knob_ranges.items()
+                k: {"min": lo, "max": hi, "value": self.view.knobs.get(k)}
+                for k, (lo, hi) in self.view.knob_ranges.items()
             },
         }
 
@@ -403,11 +341,6 @@ class Steering:
 def _fields(st: Any) -> dict[str, Any]:
     """A (possibly array-like) Struct as a JSON object with its field names."""
     return {f: msgspec.to_builtins(getattr(st, f)) for f in st.__struct_fields__}
-
-
-def _rule_dict(rule: Any) -> dict[str, Any]:
-    d = msgspec.structs.asdict(rule)
-    return {k: v for k, v in d.items() if v is not None}
 
 
 def _integer(v: Any) -> int | None:
