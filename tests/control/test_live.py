@@ -91,6 +91,18 @@ def wait_event_time(run: Path, proc: subprocess.Popen[str], after_ns: int) -> No
     wait_for(f"event time {after_ns}", past, proc, timeout=60)
 
 
+def wait_logged(run: Path, proc: subprocess.Popen[str], pred: Any) -> Any:
+    """The first logged event for which ``pred`` holds (the log is flushed within a second)."""
+
+    def find() -> Any:
+        try:
+            return next((e for e in log_events(run) if pred(e)), None)
+        except Exception:  # a segment being written: try again
+            return None
+
+    return wait_for("a logged event", find, proc, timeout=60)
+
+
 def log_events(run: Path) -> list[Any]:
     out: list[Any] = []
     for frame in open_log(run).frames(None, None):
@@ -112,28 +124,29 @@ def test_ctl_steers_a_live_run_and_its_replay_is_identical(tmp_path: Path) -> No
         assert stat.S_IMODE(sock.lstat().st_mode) == 0o600
         assert st["mode"] == "tasks" and st["interval_ms"] == 10.0 and st["paused"] is False
         assert st["knobs"]["batch"] == 64 and st["statistics"]["state"] == "running"
-        time.sleep(1.2)  # a few windows at batch 64
+        first = wait_logged(run, proc, lambda e: type(e) is Tick)
+        wait_event_time(run, proc, first.ts_ns + 5 * WINDOW_NS)  # a few windows at batch 64
 
         assert call(run, "set_interval", ["20ms"])["interval_ms"] == 20.0
         assert call(run, "mark", ["phase-2"])["name"] == "phase-2"
 
-        assert call(run, "pause", [])["paused"] is True
-        time.sleep(0.6)
+        seq = call(run, "pause", [])["seq"]
+        paused_at = wait_logged(run, proc, lambda e: type(e) is ControlApplied and e.seq == seq).ts_ns
+        wait_event_time(run, proc, paused_at + 30 * 20_000_000)  # 30 ticks paused
         assert call(run, "status", [])["paused"] is True
-        assert call(run, "resume", [])["paused"] is False
-        time.sleep(0.6)
+        seq = call(run, "resume", [])["seq"]
+        resumed_at = wait_logged(run, proc, lambda e: type(e) is ControlApplied and e.seq == seq).ts_ns
+        wait_event_time(run, proc, resumed_at + 2 * WINDOW_NS)
 
         rule = call(run, "set_rule", ["always: tasks_per_s >= 0 severity=info"])["rule"]
         assert rule["name"] == "always"
         assert call(run, "list_rules", [])["alerts"] == [rule]
-        time.sleep(0.6)
+        ruled_at = wait_logged(run, proc, lambda e: type(e) is RuleChanged).ts_ns
+        wait_event_time(run, proc, ruled_at + 3 * WINDOW_NS)
 
         assert call(run, "set_knob", {"batch": 1})["applied"] == {"batch": 1}
         assert call(run, "status", [])["knobs"]["batch"] == 1
-        knob_at = 0
-        while not knob_at:  # the KnobApplied frame reaches the log within a flush interval
-            knob_at = next((e.ts_ns for e in log_events(run) if type(e) is KnobApplied), 0)
-            time.sleep(0.05)
+        knob_at = wait_logged(run, proc, lambda e: type(e) is KnobApplied).ts_ns
         wait_event_time(run, proc, knob_at + 5 * WINDOW_NS)  # a few windows at batch 1
         assert call(run, "stop", []) == {"stopping": True}
         assert proc.wait(timeout=30) == 0, proc.stderr.read() if proc.stderr else ""
@@ -144,8 +157,8 @@ def test_ctl_steers_a_live_run_and_its_replay_is_identical(tmp_path: Path) -> No
     events = log_events(run)
     # set_interval: acknowledged, and the ticks after the acknowledgement are 20 ms apart
     after = ticks_after(events, lambda e: type(e) is ControlApplied and e.interval_ns == 20_000_000)
-    assert after[0].target_ns == 20_000_000 and after[1].target_ns == 20_000_000
-    assert abs(after[1].actual_ns - 20_000_000) < 10_000_000
+    assert after[0].target_ns == 20_000_000 and after[1].target_ns == 20_000_000  # within two ticks
+    assert abs(statistics.median(t.actual_ns for t in after[1:11]) - 20_000_000) < 5_000_000
     # pause: sampling went on, the counters stood still; after resume they moved
     paused_totals = []
     current = None
@@ -178,7 +191,8 @@ def test_ctl_steers_a_live_run_and_its_replay_is_identical(tmp_path: Path) -> No
     change = next(e for e in events if type(e) is RuleChanged)
     fired = [x for x in lines if x["type"] == "alert" and x["rule"] == "always"]
     assert fired and fired[0]["state"] == "firing"
-    assert change.ts_ns < fired[0]["ts_ns"] <= change.ts_ns + 2 * WINDOW_NS
+    next_window = min(x["ts_ns"] for x in lines if x["type"] == "sample" and x["ts_ns"] > change.ts_ns)
+    assert fired[0]["ts_ns"] == next_window  # on the first window that closed after the change
     # batch=1: the fast path (the one-slot LIFO) takes almost every task
     samples = [x for x in lines if x["type"] == "sample" and not x["partial"]]
     before = [
