@@ -5,7 +5,7 @@
     runloop.run ──► check_control_path(opts.control)        before anything is created
                └──► open_control(nursery, ...) ─► Steering (methods) ─► Dispatcher ─► ControlServer
                                                    ▲ observes the router's decoded batches
-                    sink_extra["control"] = Dispatcher.handle_line   (the browser page's calls)
+                    sink_extra["control"] = the page's subset (PAGE_METHODS) over its WebSocket
 
 Where the socket goes: ``--control PATH``; else ``control.sock`` in the run
 directory; else (``--no-log``) a private 0700 directory under
@@ -27,6 +27,8 @@ from ._paths import SOCKET_NAME, reachable
 from ._rpc import Dispatcher
 from ._server import ControlServer, private_dir, refuse_non_socket
 from ._steer import Steering
+
+PAGE_METHODS = ("status", "methods", "pause", "resume", "set_interval")
 
 
 def check_control_path(path: Path | None) -> None:
@@ -80,5 +82,9 @@ async def open_control(
     if remove_dir and sys.stderr.isatty():  # piped stderr stays the run's one-line error channel
         print(f"kcoro-stream: control socket: {path}", file=sys.stderr, flush=True)
     await nursery.start(server.serve)
-    sink_extra["control"] = dispatcher.handle_line
+    # The page's WebSocket is a TCP port any local user can reach (behind Host/Origin checks
+    # that stop web pages, not local programs), while the socket is its owner's alone: over
+    # the WebSocket only the page's own controls, nothing that ends or reshapes the run.
+    page = Dispatcher({name: steering.methods[name] for name in PAGE_METHODS})
+    sink_extra["control"] = page.handle_line
     return server

@@ -38,9 +38,9 @@ a page opened mid-run shows full charts at once. A new run (another
 Client → server: ``{"kind":"ping"}``, and ``{"kind":"rpc","request":R}``
 where R is a JSON-RPC 2.0 request (or batch) for the run's control methods
 (kcoro_stream/control: the page's pause/resume and interval controls), answered
-by ``{"kind":"rpc","response":A}`` (A omitted for a notification) — the same
-methods and checks as the control socket, behind this server's Origin and
-Host checks; a replay or a ``--no-control`` run answers with error -32000.
+by ``{"kind":"rpc","response":A}`` (A omitted for a notification) — the
+page's subset of the control socket's methods, behind this server's Origin
+and Host checks; a replay or a ``--no-control`` run answers with error -32000.
 Anything else (not JSON, not an
 object, an unknown kind, a binary frame, more than 64 KiB) closes that client
 with code 1008 (1003 for binary); other clients are untouched. A WebSocket

@@ -99,6 +99,15 @@ async def test_page_pauses_resumes_and_sets_the_interval_of_a_live_run(tmp_path:
             assert (await trio.to_thread.run_sync(call, run, "status", []))["paused"] is True
             r = await rpc(ws, {"jsonrpc": "2.0", "id": 2, "method": "resume"})
             assert r["result"]["paused"] is False
+            # a TCP port any local user reaches: nothing there ends or reshapes the run
+            for method, params in (
+                ("stop", []),
+                ("set_knob", {"batch": 1}),
+                ("set_rule", ["x: tasks_per_s > 1"]),
+            ):
+                r = await rpc(ws, {"jsonrpc": "2.0", "id": 3, "method": method, "params": params})
+                assert r["error"]["code"] == -32601, r
+            assert (await trio.to_thread.run_sync(call, run, "status", []))["knobs"]["batch"] == 64
         # the page itself, in headless Chromium: its buttons and interval form
         async with open_browser(tmp_path) as wd:
             await trio.to_thread.run_sync(
