@@ -16,6 +16,7 @@ answer or no live run at that path, 2 usage.
 from __future__ import annotations
 
 import json
+import re
 import socket
 import time
 from collections.abc import Sequence
@@ -26,6 +27,7 @@ from ..errors import ControlError, UsageError
 from ._paths import SOCKET_NAME, reachable
 
 CALL_TIMEOUT_S = 30.0
+_NAMED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 WAIT_POLL_S = 0.05
 
 
@@ -38,7 +40,7 @@ def socket_for(target: Path) -> Path:
 
 def build_params(args: Sequence[str]) -> list[Any] | dict[str, Any]:
     """``VALUE ...`` (positional) or ``key=value ...`` (named), not both; UsageError otherwise."""
-    named = [a for a in args if "=" in a and not a.startswith("=")]
+    named = [a for a in args if _NAMED.match(a)]  # 'x: m < 1 severity=info' is one VALUE
     if named and len(named) != len(args):
         raise UsageError("ctl: give either one VALUE or key=value pairs, not both")
     if not named:
@@ -46,8 +48,6 @@ def build_params(args: Sequence[str]) -> list[Any] | dict[str, Any]:
     out: dict[str, Any] = {}
     for a in named:
         key, value = a.split("=", 1)
-        if not key.isidentifier():
-            raise UsageError(f"ctl: bad parameter name {key!r} in {a!r}")
         if key in out:
             raise UsageError(f"ctl: parameter {key!r} given twice")
         out[key] = _value(value)

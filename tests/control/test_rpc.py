@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from kcoro_stream.control import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
@@ -15,7 +17,9 @@ from kcoro_stream.control import (
     Method,
     Param,
     RpcError,
+    build_params,
 )
+from kcoro_stream.errors import UsageError
 
 
 def make() -> tuple[Dispatcher, list[Any]]:
@@ -142,3 +146,21 @@ async def test_statistics_count_requests_and_errors() -> None:
     await answer(d, '{"jsonrpc":"2.0","id":1,"method":"echo","params":[1]}')
     await answer(d, '{"jsonrpc":"2.0","id":2,"method":"nope"}')
     assert (d.requests, d.errors) == (2, 1)
+
+
+def test_ctl_arguments_become_params() -> None:
+    """``ctl`` arguments: one VALUE (a rule with options stays one), or key=value pairs (JSON values)."""
+    assert build_params(["20ms"]) == ["20ms"]
+    assert build_params(["slow: tasks_per_s < 5 severity=critical"]) == [
+        "slow: tasks_per_s < 5 severity=critical"
+    ]
+    assert build_params(["batch=1", "spin=0"]) == {"batch": 1, "spin": 0}
+    assert build_params(["kpi=backlog", "green=0.5"]) == {"kpi": "backlog", "green": 0.5}
+    assert (
+        build_params(['rule={"name": "x", "metric": "tasks_per_s", "op": ">", "value": 1}'])["rule"]["op"]
+        == ">"
+    )
+    with pytest.raises(UsageError, match="either one VALUE or key=value"):
+        build_params(["20ms", "x=1"])
+    with pytest.raises(UsageError, match="given twice"):
+        build_params(["a=1", "a=2"])
