@@ -39,10 +39,11 @@ from ..events import Mark, RuleChanged
 from ..ingest import monotonic_ns
 from ..ops import KPI_DEFAULTS, kpi_thresholds, parse_rule
 from ..sources import RingController, Source
+from ..sources.launch import BENCH_INTERVAL_MS
 from ._rpc import INVALID_PARAMS, TIMEOUT, UNAVAILABLE, Method, Param, RpcError
 from ._view import RECORD_MARK, RunView, rule_dict
 
-INTERVAL_MIN_MS, INTERVAL_MAX_MS = 1.0, 60_000.0  # the bundled producers' range (native/bench/cli.c)
+INTERVAL_MIN_MS, INTERVAL_MAX_MS = BENCH_INTERVAL_MS
 ACK_POLL_S = 0.001
 MARK_NAME_MAX = 64
 

@@ -49,6 +49,7 @@ RING_PLACEHOLDER = "{ring}"
 STOP_GRACE_S = 3.0
 BENCH_MODES = ("channel", "tasks", "mixed", "dual")
 BENCH_MAX_WORKERS = 64  # KCR_MAX_WORKERS
+BENCH_INTERVAL_MS = (1.0, 60_000.0)  # the sampling intervals the bundled producers take (and clamp to)
 MAX_BENCH_DURATION_S = 86400  # the benchmark's --duration range is [0, 86400]
 # The child's stderr is held back until its first frame (or this long): a flag error
 # before any frame is printed once, as the run's error, not also as the child's line.
@@ -126,7 +127,7 @@ class RingController(Controller):
 def _check(cfg: LaunchConfig) -> None:
     """Every limit the producer would refuse, checked before anything starts (one line each)."""
     bundled = cfg.producer != "exec"  # the bundled producers' ranges: native/bench/cli.c
-    lo_ms, hi_ms = (1.0, 60_000.0) if bundled else (1e-6, 3_600_000.0)
+    lo_ms, hi_ms = BENCH_INTERVAL_MS if bundled else (1e-6, 3_600_000.0)
     if not lo_ms <= cfg.interval_ms <= hi_ms:  # also false for nan
         raise UsageError(f"--interval: expected {lo_ms:g}ms to {hi_ms / 1000:g}s, got {cfg.interval_ms:g}ms")
     max_s = MAX_BENCH_DURATION_S if bundled else 1e9
