@@ -52,6 +52,7 @@ SOURCES = [
     "native/bench/workload.c",
     "native/bench/sampler.c",
     "native/bench/bench_main.c",
+    "native/bench/knobs.c",
 ]
 
 ffibuilder = FFI()

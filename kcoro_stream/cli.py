@@ -343,6 +343,17 @@ class _Cli(click.Group):
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
+def _control_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option("--no-control", is_flag=True, help="No control socket (kcoro-stream ctl).")(f)
+    return click.option(
+        "--control",
+        "control_path",
+        type=click.Path(path_type=Path),
+        metavar="PATH",
+        help="Control socket path (default: control.sock in the run directory).",
+    )(f)
+
+
 def _config_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--config",
@@ -485,6 +496,7 @@ def _bench_args(kw: dict[str, Any]) -> list[str]:
     "--log", "log_dir", type=click.Path(path_type=Path), help="Event log directory (default runs/<id>)."
 )
 @click.option("--no-log", is_flag=True, help="Do not record an event log.")
+@_control_options
 @_config_option
 @click.option(
     "--fsync",
@@ -524,6 +536,7 @@ def run(ctx: click.Context, pipeline: str | None, **kw: Any) -> None:
         opts.no_log = kw["no_log"]
         opts.fsync = kw["fsync"]
         opts.marks = marks
+        opts.control, opts.no_control = kw["control_path"], kw["no_control"]
         if isinstance(p.source, AttachConfig):
             return p.derive, p.source, opts
         interval = _duration(kw["interval"], "--interval")
@@ -551,6 +564,7 @@ def run(ctx: click.Context, pipeline: str | None, **kw: Any) -> None:
     "--log", "log_dir", type=click.Path(path_type=Path), help="Event log directory (default runs/<id>)."
 )
 @click.option("--no-log", is_flag=True, help="Do not record an event log.")
+@_control_options
 @_config_option
 @_sink_options
 @click.pass_context
@@ -568,10 +582,44 @@ def attach(ctx: click.Context, ring: Path, pipeline: str | None, **kw: Any) -> N
         opts.log_dir = kw["log_dir"]
         opts.no_log = kw["no_log"]
         opts.marks = marks
+        opts.control, opts.no_control = kw["control_path"], kw["no_control"]
         return p.derive, AttachConfig(path=str(ring)), opts
 
     derive, source, opts = _guard(prepare)
     _run(derive, source, opts, kw["exit_on_end"])
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("target", metavar="RUN_DIR|SOCKET", type=click.Path(path_type=Path))
+@click.argument("method")
+@click.argument("params", nargs=-1, metavar="[VALUE | key=value ...]")
+@click.option("--timeout", default="30s", show_default=True, help="How long to wait for the answer.")
+@click.option("--wait", metavar="DURATION", help="First wait this long for the run to listen and start.")
+def ctl(target: Path, method: str, params: tuple[str, ...], timeout: str, wait: str | None) -> None:
+    """Steer a live run: one JSON-RPC call to its control socket; prints the JSON result.
+
+    \b
+    ctl runs/ID status            ctl runs/ID set_interval 20ms
+    ctl runs/ID pause | resume    ctl runs/ID mark phase-2
+    ctl runs/ID set_knob batch=1  ctl runs/ID set_rule 'slow: tasks_per_s < 1000'
+    ctl runs/ID methods           (every method, its params, the producer's knobs)
+
+    Exit 0 with a result, 1 on an error answer or when no run listens, 2 on usage.
+    """
+    import json
+
+    from .control import build_params, call, wait_ready
+
+    def go() -> int:
+        seconds = _duration(timeout, "--timeout") or 30.0
+        args = build_params(params)
+        if wait is not None:
+            wait_ready(target, _duration(wait, "--wait") or 0.0)
+        result = call(target, method, args, timeout_s=seconds)
+        click.echo(json.dumps(result, indent=2, sort_keys=True))
+        return 0
+
+    _execute(go)
 
 
 def _pipeline_or_default(spec: str | None) -> Any:

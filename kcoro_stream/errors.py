@@ -9,7 +9,8 @@
     ├── LogError                     event log: unreadable run dir, bad segment header
     ├── ProducerError                child producer failed to start, crashed, or was lost
     ├── SinkError                    a sink cannot open or write (output exists, port in use)
-    └── InputError                   malformed external input: NDJSON lines, rules
+    ├── InputError                   malformed external input: NDJSON lines, rules
+    └── ControlError                 ctl: the run answered with an error, or no run listens
 
 Library code raises these and never calls ``sys.exit``; ``cli.py`` maps each
 to one line on stderr and an exit code (``exit_code``).
@@ -54,3 +55,9 @@ class SinkError(KcoroStreamError):
 
 class InputError(KcoroStreamError):
     """Raised by parsers of external text (NDJSON, rules) naming file:line."""
+
+
+class ControlError(KcoroStreamError):
+    """Raised by ``kcoro-stream ctl`` (control._client) for an error answer or no live run (exit 1)."""
+
+    exit_code = 1

@@ -174,6 +174,15 @@ class RunEnded(_Raw, tag=9, frozen=True):
     status: I32
 
 
+class KnobApplied(_Raw, tag=10, frozen=True):
+    """The producer changed a live knob (``ctl set_knob``): one event per knob, in its own frame."""
+
+    cmd_id: int  # the command's id (several knobs of one command share it)
+    name: str  # "batch" | "body_cost" | "body_ns" | "spin" | "packets"
+    value: int
+    previous: int
+
+
 # ---------------------------------------------------------------- ingester
 
 
@@ -203,6 +212,20 @@ class ControlApplied(_Raw, tag=34, frozen=True):
     interval_ns: int
     paused: bool
     stop: bool
+
+
+class RuleChanged(_Raw, tag=36, frozen=True):
+    """A live analysis change (``ctl set_rule`` / ``remove_rule``), logged where it took effect.
+
+    ``kind`` is "alert" (``spec``: the rule as JSON) or "kpi" (``name`` a KPI,
+    ``spec``: ``{"green": g, "yellow": y}``); ``action`` is "set" or "remove".
+    The analyses apply it at this position in the stream, live and on replay.
+    """
+
+    action: str
+    kind: str
+    name: str
+    spec: str  # JSON text ("" for remove)
 
 
 # ---------------------------------------------------------- the monitor's account
@@ -284,10 +307,12 @@ RawEvent = (
     | OsThread
     | Mark
     | RunEnded
+    | KnobApplied
     | RingLoss
     | ProducerLost
     | ControlApplied
     | MonitorStatus
+    | RuleChanged
 )
 RAW_TYPES: Final[tuple[type[_Raw], ...]] = RawEvent.__args__
 

@@ -8,6 +8,7 @@
                                      FrameRouter.drain() ─► SinkRunner.put (one bounded queue per sink)
 
     every second of a live run:  Account.status() ─► router.emit(MonitorStatus) (logged like a frame)
+    a live run's control socket: control.open_control ─► methods ─► controller / router.emit (logged)
 
 ``run`` is the only place a run is put together; ``kcoro-stream run``,
 ``attach`` and ``replay`` (and every later command that runs something) call
@@ -42,6 +43,7 @@ from .events import (
     RawEvent,
     ReaderStatistics,
     RingLoss,
+    RuleChanged,
     Summary,
     decode_frame,
     encode_frame,
@@ -74,6 +76,8 @@ class RunOptions:
     # Logged and derived before the source's first frame of a live run: the effective
     # configuration (config.record_mark), a manifest's step and warm-up marks.
     marks: list[RawEvent] = field(default_factory=list)
+    control: Path | None = None  # the control socket (default: control.sock in the run directory)
+    no_control: bool = False  # no control socket
 
 
 class FrameRouter:
@@ -112,7 +116,13 @@ class FrameRouter:
                     f"got {type(derived).__name__}"
                 )
             out = reactivex.merge(derived, ops.status()(self.subject), ops.marks()(self.subject))
-        out.subscribe(on_next=self.outbox.append, on_error=self._on_error, on_completed=self._on_completed)
+        out.subscribe(on_next=self._collect, on_error=self._on_error, on_completed=self._on_completed)
+
+    def _collect(self, event: Any) -> None:
+        # RuleChanged travels through the analyses to the alert and KPI operators
+        # (ops/_window.py); whatever an operator lets through is not output.
+        if type(event) is not RuleChanged:
+            self.outbox.append(event)
 
     def _on_error(self, e: Exception) -> None:
         self._error = e
@@ -173,7 +183,7 @@ class FrameRouter:
     async def drain(self) -> None:
         """Hand derived output to the sinks' queues (applying each policy)."""
         if self.outbox:
-            # copy and clear in place: the subscription holds outbox.append
+            # copy and clear in place: the subscription (_collect) appends to this list
             batch = self.outbox[:]
             self.outbox.clear()
             for ev in batch:
@@ -243,6 +253,11 @@ async def run(derive: Derive | None, source_spec: Any, opts: RunOptions) -> int:
     producer raises ProducerError (UsageError when it refused its flags)."""
     run_id = new_run_id()
     source = build_source(source_spec, SourceContext(run_id=run_id))
+    steerable = source.live and not opts.no_control
+    if steerable:
+        from .control import check_control_path
+
+        check_control_path(opts.control)
     prepare = getattr(source, "open", None)
     if callable(prepare):
         prepare()  # map an attached ring before any output file is touched
@@ -281,7 +296,25 @@ async def run(derive: Derive | None, source_spec: Any, opts: RunOptions) -> int:
                 for mark in opts.marks:  # a replay finds them in the log instead
                     router.emit(mark)
                 await router.drain()
+            controlling = trio.CancelScope()
+            if steerable:
+
+                async def control(task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+                    from .control import open_control
+
+                    with controlling:
+                        async with trio.open_nursery() as n:
+                            await open_control(
+                                n, source=source, router=router, account=account, run_id=run_id,
+                                path=opts.control, run_dir=opts.run_dir if log is not None else None,
+                                sink_extra=ctx.extra,
+                            )  # fmt: skip
+                            task_status.started()
+                    ctx.extra.pop("control", None)
+
+                await nursery.start(control)
             outcome = await source.run(router)
+            controlling.cancel()
             reporting.cancel()
             if source.live:
                 router.emit(account.status(outcome.state))

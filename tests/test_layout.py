@@ -21,6 +21,7 @@ WIRING = {
     "config",
     "manifest",
     "selftest",
+    "control",
 }  # may import anything; no stage imports them
 # Documented exceptions, each with its reason:
 ALLOWED = {
@@ -80,6 +81,7 @@ PUBLIC = [
     "kcoro_stream.config",
     "kcoro_stream.manifest",
     "kcoro_stream.selftest",
+    "kcoro_stream.control",
     "kcoro_stream.compare",
     "kcoro_stream.report",
     "kcoro_stream.trace",

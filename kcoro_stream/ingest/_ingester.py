@@ -164,6 +164,7 @@ class Ingester:
         self._stall_reported = False
         self._last_ack = ring.ctl_ack()
         self._ctl_sent: dict[int, tuple[int, bool, bool]] = {}
+        self._cmd, self._cmd_seq = b"", 0  # a producer command, repeated until acknowledged
         self._stop_requested: trio.Event = trio.Event()
         self._detach: trio.Event = trio.Event()
         self._frames = self._ingest_events = 0
@@ -174,11 +175,30 @@ class Ingester:
 
     # -- control ------------------------------------------------------------
 
-    def control(self, *, interval_ns: int = 0, paused: bool = False, stop: bool = False) -> int:
-        """Send a control record to the producer (applied at its next tick)."""
-        seq = self.ring.control(interval_ns=interval_ns, paused=paused, stop=stop)
+    def control(
+        self, *, interval_ns: int = 0, paused: bool = False, stop: bool = False, cmd: bytes | None = None
+    ) -> int:
+        """Send a control record to the producer (applied at its next tick).
+
+        The area holds one record, so a record written before the producer saw
+        the previous one replaces it: the state fields are levels (the latest
+        wins, nothing lost), and a command (``cmd``, the blob) is repeated in
+        every record until one carrying it is acknowledged; the producer applies
+        a command's id once."""
+        if cmd is not None:
+            self._cmd = cmd
+        seq = self.ring.control(interval_ns=interval_ns, paused=paused, stop=stop, cmd=self._cmd)
+        if cmd is not None:
+            self._cmd_seq = seq
         self._ctl_sent[seq] = (interval_ns, paused, stop)
         return seq
+
+    def acknowledged(self, seq: int) -> bool:
+        """Whether the producer has applied the record ``seq`` (or a later one, which repeats it)."""
+        ack = self.ring.ctl_ack()
+        if self._cmd and ack >= self._cmd_seq:
+            self._cmd = b""
+        return ack >= seq
 
     def request_stop(self) -> None:
         """Ask the producer to end the run; it writes RunEnded and closes."""
@@ -316,6 +336,10 @@ class Ingester:
         if ack != self._last_ack:
             self._last_ack = ack
             interval, paused, stop = self._ctl_sent.pop(ack, (0, False, False))
+            for seq in [s for s in self._ctl_sent if s < ack]:  # replaced before the producer saw them
+                del self._ctl_sent[seq]
+            if self._cmd and ack >= self._cmd_seq:
+                self._cmd = b""
             self._emit(
                 ControlApplied(monotonic_ns(), 0, seq=ack, interval_ns=interval, paused=paused, stop=stop)
             )

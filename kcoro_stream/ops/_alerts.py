@@ -24,6 +24,11 @@ State per rule and pool: ok → pending (condition true since t0) → firing whe
 is emitted on firing and on resolved; nothing at end of stream (a rule still
 firing stays firing). Bad rules raise ``UsageError`` naming the rule.
 
+Live rules: a ``RuleChanged(kind="alert")`` item in the stream (``ctl
+set_rule`` / ``remove_rule``, logged, so a replay meets it at the same place)
+adds or replaces a rule by name, starting from ok, or removes one (a firing
+rule removed says nothing more). It applies to the Samples after it.
+
 ::
 
     Sample(v=.4) Sample(v=.3) ... Sample(v=.6) |
@@ -41,7 +46,7 @@ from typing import Any
 import msgspec
 
 from kcoro_stream.errors import UsageError
-from kcoro_stream.events import Alert, Sample
+from kcoro_stream.events import Alert, RuleChanged, Sample
 
 from ._base import Emit, Operator, stateful
 from ._metrics import METRICS, getter
@@ -216,16 +221,26 @@ def alerts(rules: Iterable[Any]) -> Operator:
         ------------- Alert(firing) ... Alert(resolved) |
     """
     parsed = parse_rules(rules)
-    compiled = [(r, COMPARISONS[r.op], getter(r.metric), _resolve_threshold(r)) for r in parsed]
 
     def setup(emit: Emit) -> tuple[Any, Any]:
+        # per subscription: live changes (RuleChanged) edit this copy
+        compiled = [_compile(r) for r in parsed]
         # (rule name, pool) -> [pending_since or None, firing]
         state: dict[tuple[str, str], list[Any]] = {}
         run_id: str | None = None
 
+        def change(ev: RuleChanged) -> None:
+            compiled[:] = [c for c in compiled if c[0].name != ev.name]
+            for key in [k for k in state if k[0] == ev.name]:
+                del state[key]
+            if ev.action == "set":
+                compiled.append(_compile(parse_rule(msgspec.json.decode(ev.spec))))
+
         def on_item(s: Any) -> None:
             nonlocal run_id
             if type(s) is not Sample:
+                if type(s) is RuleChanged and s.kind == "alert":
+                    change(s)
                 return
             if s.run_id != run_id:
                 run_id = s.run_id
@@ -259,6 +274,10 @@ def alerts(rules: Iterable[Any]) -> Operator:
         return on_item, on_done
 
     return stateful(setup)
+
+
+def _compile(r: Rule) -> tuple[Rule, Callable[[float, float], bool], Callable[[Any], Any], float]:
+    return (r, COMPARISONS[r.op], getter(r.metric), _resolve_threshold(r))
 
 
 def _alert(rule: Rule, s: Sample, v: float, state: str) -> Alert:

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from kcoro_stream.errors import UsageError
+from kcoro_stream.events import RuleChanged
 
 from ._alerts import alerts, parse_rules
 from ._backpressure import backpressure_config, backpressure_from_windows
@@ -89,7 +90,7 @@ def default_analyses(
         samples_from_windows(window_ms, idle_below),
         smooth(smooth_n, ema_alpha),
         fan(
-            passthrough(),
+            passthrough(drop=(RuleChanged,)),  # for kpi and alerts; not output
             kpi({name: (g, y) for name, (_, _, g, y) in kpi_table.items()}),
             alerts(parsed),
             outlier_op,

@@ -80,8 +80,9 @@ def fan(*operators: Operator) -> Operator:
     return op
 
 
-def passthrough() -> Operator:
-    """The identity operator, for fanning a stream into itself plus analyses.
+def passthrough(drop: tuple[type, ...] = ()) -> Operator:
+    """The identity operator, for fanning a stream into itself plus analyses;
+    items of the ``drop`` types (control items only the analyses need) stay behind.
 
     ::
 
@@ -93,7 +94,14 @@ def passthrough() -> Operator:
         def on_done() -> None:
             return None
 
-        return emit, on_done
+        if not drop:
+            return emit, on_done
+
+        def on_item(item: Any) -> None:
+            if not isinstance(item, drop):
+                emit(item)
+
+        return on_item, on_done
 
     return stateful(setup)
 

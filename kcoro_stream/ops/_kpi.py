@@ -12,7 +12,10 @@ idle_pct           idle_workers_pct      lower       ≤ 25   ≤ 50
 backlog            inject_depth          lower       ≤ 64   ≤ 1024
 =================  ====================  ==========  =====  ======
 
-Anything worse than YELLOW is RED; a null value is UNKNOWN. Override with
+Anything worse than YELLOW is RED; a null value is UNKNOWN. A
+``RuleChanged(kind="kpi")`` item (``ctl set_rule kpi=...``, logged) sets a
+KPI's thresholds for the Samples after it, or (``remove``) restores the
+default. Override with
 ``thresholds={"backlog": (100, 5000)}`` (green, yellow) or
 ``{"backlog": {"green": 100, "yellow": 5000}}``; a pair in the wrong order for
 the KPI's direction, an unknown KPI or a non-number is a ``UsageError``.
@@ -29,8 +32,10 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import msgspec
+
 from kcoro_stream.errors import UsageError
-from kcoro_stream.events import Kpi, Sample
+from kcoro_stream.events import Kpi, RuleChanged, Sample
 
 from ._base import Emit, Operator, stateful
 
@@ -86,11 +91,19 @@ def kpi(thresholds: Mapping[str, Any] | None = None) -> Operator:
         Sample Sample |
         Kpi    Kpi    |
     """
-    table = kpi_thresholds(thresholds)
+    base = kpi_thresholds(thresholds)
 
     def setup(emit: Emit) -> tuple[Any, Any]:
+        table = dict(base)  # per subscription: live changes (RuleChanged) edit this copy
+
         def on_item(s: Any) -> None:
             if type(s) is not Sample:
+                if type(s) is RuleChanged and s.kind == "kpi" and s.name in table:
+                    if s.action == "set":
+                        spec = msgspec.json.decode(s.spec)
+                        table.update(kpi_thresholds({s.name: spec}))
+                    else:
+                        table[s.name] = base[s.name]
                 return
             states: dict[str, Any] = {}
             values: dict[str, float | None] = {}

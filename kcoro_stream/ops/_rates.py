@@ -48,6 +48,7 @@ from kcoro_stream.events import (
     ChannelCounts,
     ChannelState,
     Resources,
+    RuleChanged,
     Sample,
     Summary,
     WorkerCounts,
@@ -86,7 +87,7 @@ def rates(window_ms: float = 250, *, idle_below: float = 0.05) -> Operator:
 
 
 def samples_from_windows(window_ms: float = 250, idle_below: float = 0.05) -> Operator:
-    """Window → Sample(s); derived Sample/Summary items pass through. (Used by default_analyses.)"""
+    """Window → Sample(s); derived Sample/Summary items and RuleChanged pass through. (Used by default_analyses.)"""
     width = round(window_ms * 1_000_000)
 
     def setup(emit: Emit) -> tuple[Any, Any]:
@@ -94,7 +95,7 @@ def samples_from_windows(window_ms: float = 250, idle_below: float = 0.05) -> Op
             if type(item) is Window:
                 for sample in window_samples(item, width, idle_below):
                     emit(sample)
-            elif type(item) is Sample or type(item) is Summary:
+            elif type(item) is Sample or type(item) is Summary or type(item) is RuleChanged:
                 emit(item)
 
         return on_item, _nothing

@@ -25,7 +25,9 @@ partial too: its rates rest on a few frames. Partial windows still count in
 totals; smoothing, summaries and outlier detection leave them out.
 
 Derived events that arrive in batches (a replayed old ``kcoro_mon`` recording
-read by ``kcoro_stream.sources.legacy``) pass through unchanged.
+read by ``kcoro_stream.sources.legacy``) pass through unchanged, and so do
+``RuleChanged`` events (``ctl set_rule``), in stream order, for the alert and
+KPI operators downstream: a change logged mid-window applies to that window.
 
 ::
 
@@ -48,6 +50,7 @@ from kcoro_stream.events import (
     Histogram,
     MonitorStatus,
     RingLoss,
+    RuleChanged,
     RunEnded,
     RunStarted,
     Tick,
@@ -262,6 +265,10 @@ def windows(window_ms: float = 250, *, check_monotonic: bool | str = True) -> Op
                 return
             if kind is MonitorStatus:
                 return  # the monitor's own account: no producer time, no window
+            if kind is RuleChanged:
+                for ev in batch:
+                    emit(ev)
+                return
             if kind is RingLoss:
                 for ev in batch:
                     if type(ev) is RingLoss:

@@ -72,6 +72,7 @@ def _once(derive: Derive, source: Any, sink: Path, log_dir: Path | None) -> None
         sinks=[{"sink": "ndjson", "path": str(sink)}],
         log_dir=log_dir,
         no_log=log_dir is None,
+        no_control=True,  # scripted workloads with known truth: nothing may steer them
     )
     trio.run(run, derive, source, opts)
 

@@ -35,7 +35,13 @@ metric, KPI states, status, summary and the last state of each alert rule, so
 a page opened mid-run shows full charts at once. A new run (another
 ``run_id``) starts a new history.
 
-Client → server: only ``{"kind":"ping"}``. Anything else (not JSON, not an
+Client → server: ``{"kind":"ping"}``, and ``{"kind":"rpc","request":R}``
+where R is a JSON-RPC 2.0 request (or batch) for the run's control methods
+(kcoro_stream/control: the page's pause/resume and interval controls), answered
+by ``{"kind":"rpc","response":A}`` (A omitted for a notification) — the
+page's subset of the control socket's methods, behind this server's Origin
+and Host checks; a replay or a ``--no-control`` run answers with error -32000.
+Anything else (not JSON, not an
 object, an unknown kind, a binary frame, more than 64 KiB) closes that client
 with code 1008 (1003 for binary); other clients are untouched. A WebSocket
 handshake whose ``Origin`` is neither this server nor in ``allowed_origins`` is
@@ -155,6 +161,15 @@ class _Client:
 
 class _ClientMessage(msgspec.Struct, forbid_unknown_fields=True):
     kind: str
+    request: msgspec.Raw = msgspec.Raw()  # kind "rpc": a JSON-RPC request, handed on unparsed
+
+
+# ctx.extra["control"] is the run's JSON-RPC handler (control.Dispatcher.handle_line),
+# set by the run loop for live runs; without it every call gets this answer.
+_NO_CONTROL = (
+    b'{"jsonrpc":"2.0","id":null,"error":{"code":-32000,'
+    b'"message":"this run takes no control (a replay, or --no-control)"}}'
+)
 
 
 _client_decoder = msgspec.json.Decoder(_ClientMessage)
@@ -448,25 +463,40 @@ class WebSocketSink(Sink):
                 self._closed_bad += 1
                 client.close(CLOSE_UNSUPPORTED, "binary messages are not accepted")
                 return False
-            problem = self._check_client_message(text)
+            problem, request = self._check_client_message(text)
             if problem is not None:
                 self._closed_bad += 1
                 client.close(CLOSE_POLICY, problem)
                 return False
-            client.queue.append((-1, 0, ""))  # pong marker (dropped like a batch if far behind)
+            if request is None:
+                client.queue.append((-1, 0, ""))  # pong marker (dropped like a batch if far behind)
+            else:
+                answer = await self._rpc(request)
+                reply = b'{"kind":"rpc","response":' + answer + b"}" if answer else b'{"kind":"rpc"}'
+                client.queue.append((-2, 0, reply.decode()))  # an answer: sent by the writer, in order
             client.wake.set()
 
+    async def _rpc(self, request: bytes) -> bytes | None:
+        handler = self.ctx.extra.get("control")
+        if handler is None:
+            return _NO_CONTROL
+        answer: bytes | None = await handler(request)
+        return answer
+
     @staticmethod
-    def _check_client_message(text: str) -> str | None:
+    def _check_client_message(text: str) -> tuple[str | None, bytes | None]:
+        """(problem, None) closes the client; (None, None) is a ping; (None, request) a call."""
         if len(text) > MAX_CLIENT_MESSAGE:
-            return "message too large"
+            return "message too large", None
         try:
             msg = _client_decoder.decode(text)
         except msgspec.DecodeError as e:
-            return f"bad message: {e}"[:120]
-        if msg.kind != "ping":
-            return f"bad message: unknown kind {msg.kind[:40]!r}"
-        return None
+            return f"bad message: {e}"[:120], None
+        if msg.kind == "rpc" and len(msg.request):
+            return None, bytes(msg.request)
+        if msg.kind != "ping" or len(msg.request):
+            return f"bad message: unknown kind {msg.kind[:40]!r}", None
+        return None, None
 
     async def _writer(self, client: _Client, send: Any, snapshot: tuple[int, int, str]) -> None:
         hello = json_encoder.encode(
@@ -494,6 +524,9 @@ class WebSocketSink(Sink):
             if not client.queue:
                 client.wake = trio.Event()
                 await client.wake.wait()
+                continue
+            if client.queue[0][0] == -2:  # an rpc answer: not held back by the batch pacing
+                await send({"type": "websocket.send", "text": client.queue.popleft()[2]})
                 continue
             if trio.current_time() < next_send:
                 # at most one message per flush interval: batches arriving meanwhile

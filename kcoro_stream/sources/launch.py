@@ -49,6 +49,7 @@ RING_PLACEHOLDER = "{ring}"
 STOP_GRACE_S = 3.0
 BENCH_MODES = ("channel", "tasks", "mixed", "dual")
 BENCH_MAX_WORKERS = 64  # KCR_MAX_WORKERS
+BENCH_INTERVAL_MS = (1.0, 60_000.0)  # the sampling intervals the bundled producers take (and clamp to)
 MAX_BENCH_DURATION_S = 86400  # the benchmark's --duration range is [0, 86400]
 # The child's stderr is held back until its first frame (or this long): a flag error
 # before any frame is printed once, as the run's error, not also as the child's line.
@@ -84,16 +85,25 @@ class RingController(Controller):
         self.restart_mode: str | None = None
         self.stop_requested = False
         self.detach_on_stop = False  # attach: stop reading, leave the producer's run alone
+        self.last_seq = 0  # the last control record written (its acknowledgement: Ingester.acknowledged)
 
     def pause(self, paused: bool) -> None:
+        """Pause or resume the benchmark itself (no new work; its counters stop)."""
         self._paused = paused
         if self.ingester is not None:
-            self.ingester.control(paused=paused, interval_ns=self.interval_ns)
+            self.last_seq = self.ingester.control(paused=paused, interval_ns=self.interval_ns)
 
     def set_interval_ms(self, interval_ms: float) -> None:
         self.interval_ns = int(interval_ms * 1e6)
         if self.ingester is not None:
-            self.ingester.control(paused=self._paused, interval_ns=self.interval_ns)
+            self.last_seq = self.ingester.control(paused=self._paused, interval_ns=self.interval_ns)
+
+    def command(self, cmd: bytes) -> int:
+        """Send a producer command (the control blob; held until acknowledged); its record's sequence."""
+        if self.ingester is None:
+            raise RuntimeError("no producer is running")
+        self.last_seq = self.ingester.control(paused=self._paused, interval_ns=self.interval_ns, cmd=cmd)
+        return self.last_seq
 
     def stop(self) -> None:
         self.restart_mode = None
@@ -117,7 +127,7 @@ class RingController(Controller):
 def _check(cfg: LaunchConfig) -> None:
     """Every limit the producer would refuse, checked before anything starts (one line each)."""
     bundled = cfg.producer != "exec"  # the bundled producers' ranges: native/bench/cli.c
-    lo_ms, hi_ms = (1.0, 60_000.0) if bundled else (1e-6, 3_600_000.0)
+    lo_ms, hi_ms = BENCH_INTERVAL_MS if bundled else (1e-6, 3_600_000.0)
     if not lo_ms <= cfg.interval_ms <= hi_ms:  # also false for nan
         raise UsageError(f"--interval: expected {lo_ms:g}ms to {hi_ms / 1000:g}s, got {cfg.interval_ms:g}ms")
     max_s = MAX_BENCH_DURATION_S if bundled else 1e9

@@ -4,6 +4,7 @@
  *   cli.c       flags → struct kcs_bench_cfg (one-line errors, exit 2)
  *   workload.c  channel / tasks / mixed / dual on the reference runtime
  *   sampler.c   one thread, one frame per tick, control area, adaptive interval
+ *   knobs.c     the live knobs' table and the control blob's msgpack reader
  *   bench_main.c  kcs_bench_main: wires the three, signals, run end
  */
 #ifndef KCS_BENCH_H
@@ -67,6 +68,35 @@ uint32_t kcs_workload_npools(const struct kcs_workload *wl);
 kcr_pool *kcs_workload_pool(const struct kcs_workload *wl, uint32_t i);
 uint32_t kcs_workload_nchans(const struct kcs_workload *wl);
 kcr_chan *kcs_workload_chan(const struct kcs_workload *wl, uint32_t i);
+
+/* A real pause (the control area's ctl_paused): roots stop taking new work at
+ * their next packet or batch and suspend on a gate; consumers drain the
+ * channel and block; idle workers park, so every counter stops moving.
+ * Resume opens the gate. kcs_workload_stop opens it too. */
+void kcs_workload_pause(struct kcs_workload *wl, int paused);
+
+/* ---------------------------------------------------------------- knobs */
+
+#define KCS_NKNOBS 5
+struct kcs_knob {
+    const char *name;
+    uint64_t min, max;
+};
+extern const struct kcs_knob kcs_knob_table[KCS_NKNOBS];
+int kcs_knob_index(const char *name); /* -1 when unknown */
+
+/* A knob command from the control blob: {"id": N, knob: value, ...}. */
+struct kcs_knob_cmd {
+    uint64_t id;
+    uint32_t n;
+    int knob[KCS_NKNOBS];
+    uint64_t value[KCS_NKNOBS];
+};
+/* 0 ok; -1 malformed, an unknown knob, a value out of range, a knob twice, no id. */
+int kcs_knob_cmd_parse(const uint8_t *buf, uint32_t len, struct kcs_knob_cmd *out);
+/* Set knob `k` (an index into kcs_knob_table, value in range); returns the previous value. */
+uint64_t kcs_workload_set_knob(struct kcs_workload *wl, int k, uint64_t value);
+uint64_t kcs_workload_knob(const struct kcs_workload *wl, int k);
 
 struct kcs_totals {
     uint64_t tasks_completed, tasks_submitted, sends, recvs, bytes;

@@ -8,9 +8,13 @@
  *
  * The first frame holds RunStarted; the last two hold the final counters
  * (taken after the pools drained) and RunEnded. Each tick the sampler polls
- * the control area (interval, pause, stop) and bumps the heartbeat, paused or
- * not. A paused sampler writes one Tick(paused=true) frame, then nothing but
- * heartbeats until resumed. With --adaptive the interval doubles (up to
+ * the control area (interval, pause, stop, knob commands) and bumps the
+ * heartbeat. A pause from the control area pauses the *workload*
+ * (kcs_workload_pause: no new work, counters stop) while sampling goes on, its
+ * ticks marked paused, so the flat counters are visible; a knob command is
+ * applied once per id and answered by a frame of KnobApplied events. The
+ * scripted --pause-at-ms pause is the sampler's own: one Tick(paused=true)
+ * frame, then nothing but heartbeats until it ends. With --adaptive the interval doubles (up to
  * --adaptive-max-ms) after three ticks whose operation rate stayed within
  * 15 % of its running average, and drops back to the base interval when the
  * rate moves more than 50 %; Tick.target_ns shows the interval in force.
@@ -65,7 +69,8 @@ struct kcs_sampler {
     /* sampler-thread state */
     uint64_t base_ns, interval_ns, max_ns;
     uint64_t tick, last_ns;
-    int paused, pause_reported, was_paused; /* paused: by the control area */
+    int paused, pause_reported, was_paused; /* paused: the workload, by the control area */
+    uint64_t knob_id;                       /* last knob command applied */
     uint64_t prev_ops, prev_ops_ns;
     double prev_rate;
     int stable;
@@ -203,7 +208,7 @@ static void write_run_started(struct kcs_sampler *s) {
     const char *kind = cfg->capacity == 0 ? "rendezvous" : "buffered";
 
     struct kcs_mp *m = &config;
-    kcs_mp_map(m, 24);
+    kcs_mp_map(m, 25);
     put_kv_s(m, "mode", kcs_mode_names[cfg->mode]);
     put_kv_u(m, "workers", cfg->workers);
     put_kv_u(m, "producers", cfg->producers);
@@ -228,6 +233,14 @@ static void write_run_started(struct kcs_sampler *s) {
     put_kv_u(m, "tasks", cfg->tasks);
     put_kv_u(m, "messages", cfg->messages);
     put_kv_u(m, "body_ns", cfg->body_ns);
+    kcs_mp_str(m, "knobs"); /* what `ctl set_knob` may change while running: name -> [min, max] */
+    kcs_mp_map(m, KCS_NKNOBS);
+    for (int k = 0; k < KCS_NKNOBS; k++) {
+        kcs_mp_str(m, kcs_knob_table[k].name);
+        kcs_mp_array(m, 2);
+        kcs_mp_uint(m, kcs_knob_table[k].min);
+        kcs_mp_uint(m, kcs_knob_table[k].max);
+    }
     kcs_mp_str(m, "pools");
     uint32_t np = kcs_workload_npools(s->wl);
     kcs_mp_array(m, np);
@@ -280,14 +293,15 @@ static void gauge(struct kcs_mp *m, uint64_t now, const char *name, uint32_t poo
 }
 
 /* One sample frame; returns the operation count (tasks + messages) for adaptive mode. */
-static uint64_t write_sample(struct kcs_sampler *s, uint64_t now, uint64_t actual, int final) {
+static uint64_t write_sample(struct kcs_sampler *s, uint64_t now, uint64_t actual, int final, int paused) {
     struct kcs_mp *m = &s->mp;
     struct kcs_workload *wl = s->wl;
     uint32_t np = kcs_workload_npools(wl), nc = kcs_workload_nchans(wl);
     uint32_t nev = 1 + s->nworkers + nc + KCR_NHIST * np + 5 * np + 2 + s->nworkers;
     uint64_t ops = 0;
     kcs_frame_begin(m, nev);
-    kcs_emit_tick(m, now, 0, &(struct kcs_tick){.seq = s->tick, .target_ns = s->interval_ns, .actual_ns = actual});
+    kcs_emit_tick(m, now, 0,
+                  &(struct kcs_tick){.seq = s->tick, .target_ns = s->interval_ns, .actual_ns = actual, .paused = paused});
 
     int32_t tids[KCS_MAX_POOLS * KCR_MAX_WORKERS];
     uint32_t gids[KCS_MAX_POOLS * KCR_MAX_WORKERS];
@@ -442,6 +456,26 @@ static void adapt(struct kcs_sampler *s, uint64_t ops, uint64_t now) {
     s->prev_ops_ns = now;
 }
 
+/* A knob command: applied once per id, answered by one frame of KnobApplied
+ * events (the change is then in the log where it took effect). A malformed
+ * command is ignored: the monitor validates against RunStarted.config.knobs. */
+static void apply_knobs(struct kcs_sampler *s, const uint8_t *cmd, uint32_t len) {
+    struct kcs_knob_cmd kc;
+    if (kcs_knob_cmd_parse(cmd, len, &kc) != 0 || kc.id == s->knob_id) return;
+    s->knob_id = kc.id;
+    uint64_t prev[KCS_NKNOBS];
+    for (uint32_t i = 0; i < kc.n; i++) prev[i] = kcs_workload_set_knob(s->wl, kc.knob[i], kc.value[i]);
+    uint64_t now = kcs_monotonic_ns();
+    kcs_frame_begin(&s->mp, kc.n);
+    for (uint32_t i = 0; i < kc.n; i++)
+        kcs_emit_knob_applied(&s->mp, now, 0,
+                              &(struct kcs_knob_applied){.cmd_id = kc.id,
+                                                         .name = kcs_knob_table[kc.knob[i]].name,
+                                                         .value = kc.value[i],
+                                                         .previous = prev[i]});
+    kcs_frame_commit(s->ring, &s->mp);
+}
+
 static void apply_control(struct kcs_sampler *s) {
     struct kcs_control c;
     if (!kcs_ring_poll_control(s->ring, &c)) return;
@@ -454,8 +488,9 @@ static void apply_control(struct kcs_sampler *s) {
         if (s->max_ns < v) s->max_ns = v;
         s->stable = 0;
     }
-    if (s->paused != (int)c.paused) s->pause_reported = 0;
     s->paused = c.paused != 0;
+    kcs_workload_pause(s->wl, s->paused);
+    if (c.cmd_len) apply_knobs(s, c.cmd, c.cmd_len);
     if (c.stop) atomic_store_explicit(&s->stop_requested, 1, memory_order_release);
 }
 
@@ -490,15 +525,14 @@ static void *sampler_main(void *arg) {
         s->tick++;
         /* --pause-at-ms/--pause-ms: a scripted pause, as if the monitor had asked for one */
         uint64_t since = now - start, at = (uint64_t)s->cfg->pause_at_ms * 1000000u;
-        int paused = s->paused || (s->cfg->pause_ms && since >= at &&
-                                   since < at + (uint64_t)s->cfg->pause_ms * 1000000u);
-        if (paused != s->was_paused) s->pause_reported = 0;
-        s->was_paused = paused;
-        if (paused) {
+        int scripted = s->cfg->pause_ms && since >= at && since < at + (uint64_t)s->cfg->pause_ms * 1000000u;
+        if (scripted != s->was_paused) s->pause_reported = 0;
+        s->was_paused = scripted;
+        if (scripted) {
             if (!s->pause_reported) write_tick_only(s, now, now - s->last_ns, 1);
             s->pause_reported = 1;
         } else {
-            uint64_t ops = write_sample(s, now, now - s->last_ns, 0);
+            uint64_t ops = write_sample(s, now, now - s->last_ns, 0, s->paused);
             adapt(s, ops, now);
         }
         s->last_ns = now;
@@ -512,7 +546,7 @@ static void *sampler_main(void *arg) {
     kcs_ring_heartbeat(s->ring);
     write_mark(s);
     s->tick++;
-    write_sample(s, now, now - s->last_ns, 1);
+    write_sample(s, now, now - s->last_ns, 1, 0);
     kcs_frame_begin(&s->mp, 1);
     kcs_emit_run_ended(&s->mp, kcs_monotonic_ns(), 0,
                        &(struct kcs_run_ended){.reason = s->reason, .status = s->status});

@@ -17,7 +17,14 @@
  *
  * Stopping: roots finish their current cycle or batch; the last producer (or
  * generator, in mixed) closes the channel; consumers drain it and see EPIPE.
+ *
+ * Pausing (kcs_workload_pause): producers check the gate before each packet,
+ * generators before each batch; a closed gate (a wait group with count 1)
+ * suspends them as coroutines, so their workers run out of work and park.
+ * Live knobs (batch, body_cost, body_ns, spin, packets) are atomics read at
+ * the same points, so a change takes effect at the next packet, cycle or batch.
  */
+#include <pthread.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,7 +74,25 @@ struct kcs_workload {
     int bounded;               /* --tasks or --messages: the work is counted out of `budget` */
     _Atomic uint64_t budget;   /* task bodies or messages not yet claimed by a root */
     _Atomic uint32_t roots_left; /* roots still running: 0 = a bounded workload is finished */
+    /* pause gate: count 1 while paused. `paused` is the fast check (acquire: pairs
+     * with the release in kcs_workload_pause, after the gate was closed). */
+    _Atomic uint32_t paused;
+    kcr_wg gate;
+    pthread_mutex_t gate_mu; /* the sampler pauses/resumes, the main thread's stop opens */
+    int gate_closed, gate_stopped; /* under gate_mu */
+    _Atomic uint64_t knobs[KCS_NKNOBS]; /* relaxed: read at the next packet/batch; nothing published */
 };
+
+enum { K_BATCH = 0, K_BODY_COST, K_BODY_NS, K_SPIN, K_PACKETS };
+
+static uint64_t knob(const struct kcs_workload *wl, int k) {
+    return atomic_load_explicit(&wl->knobs[k], memory_order_relaxed);
+}
+
+/* A root's pause point: suspend (as a coroutine) while the gate is closed. */
+static void pause_point(struct kcs_workload *wl) {
+    if (atomic_load_explicit(&wl->paused, memory_order_acquire)) kcr_wg_wait(&wl->gate);
+}
 
 static int stopping(struct kcs_workload *wl) {
     /* relaxed: a flag polled once per packet or batch; nothing is published with it */
@@ -138,9 +163,10 @@ static void producer(void *arg) {
     uint64_t seq = 0;
     int closed = 0;
     while (!closed && !stopping(wl)) {
-        uint64_t cycle = claim(wl, cfg->packets);
+        uint64_t cycle = claim(wl, knob(wl, K_PACKETS));
         if (!cycle) break; /* --messages: all sent */
         for (uint64_t i = 0; i < cycle && !closed; i++) {
+            pause_point(wl);
             if (cfg->zero_copy) {
                 uint64_t k = r->next++ % r->slab_n;
                 struct zpkt *p = (struct zpkt *)(r->slab + k * r->stride);
@@ -201,11 +227,12 @@ static uint64_t thread_cpu_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static uint64_t body_work(const struct kcs_bench_cfg *cfg, uint64_t seed) {
-    uint64_t x = cfg->body_cost ? burn(cfg->body_cost, seed) : 0;
-    if (!cfg->body_ns) return x;
+static uint64_t body_work(const struct kcs_workload *wl, uint64_t seed) {
+    uint64_t cost = knob(wl, K_BODY_COST), body_ns = knob(wl, K_BODY_NS);
+    uint64_t x = cost ? burn(cost, seed) : 0;
+    if (!body_ns) return x;
     uint64_t t0 = thread_cpu_ns(), now = t0;
-    while (now - t0 < cfg->body_ns) {
+    while (now - t0 < body_ns) {
         x = burn(64, x | 1);
         now = thread_cpu_ns();
     }
@@ -215,7 +242,7 @@ static uint64_t body_work(const struct kcs_bench_cfg *cfg, uint64_t seed) {
 
 static void task_body(void *arg) {
     struct batch *b = (struct batch *)arg;
-    uint64_t x = body_work(b->r->wl->cfg, (uint64_t)(uintptr_t)b | 1);
+    uint64_t x = body_work(b->r->wl, (uint64_t)(uintptr_t)b | 1);
     if (x) atomic_fetch_add_explicit(&g_sink, x & 1, memory_order_relaxed);
     kcr_wg_done(&b->wg);
 }
@@ -226,7 +253,7 @@ static void mixed_task(void *arg) {
     struct batch *b = (struct batch *)arg;
     struct root *r = b->r;
     const struct kcs_bench_cfg *cfg = r->wl->cfg;
-    uint64_t x = body_work(cfg, (uint64_t)(uintptr_t)b | 1);
+    uint64_t x = body_work(r->wl, (uint64_t)(uintptr_t)b | 1);
     uint64_t t = (x & 7) == 0 ? kcr_ticks() : 0; /* ~one in 8 stamped */
     if (cfg->zero_copy) {
         struct zpkt *p = (struct zpkt *)malloc(sizeof(struct zpkt) + cfg->packet_size);
@@ -277,7 +304,8 @@ static void generator(void *arg) {
     kcr_wg_init(&b.wg, 0);
     b.r = r;
     while (!stopping(wl)) {
-        uint32_t n = (uint32_t)claim(wl, wl->cfg->batch);
+        pause_point(wl);
+        uint32_t n = (uint32_t)claim(wl, knob(wl, K_BATCH));
         if (!n) break; /* --tasks: all submitted */
         kcr_wg_add(&b.wg, n);
         for (uint32_t i = 0; i < n; i++)
@@ -396,6 +424,10 @@ struct kcs_workload *kcs_workload_start(const struct kcs_bench_cfg *cfg, char *e
     }
     wl->cfg = cfg;
     kcr_wg_init(&wl->done, 0);
+    kcr_wg_init(&wl->gate, 0);
+    pthread_mutex_init(&wl->gate_mu, NULL);
+    const uint64_t init[KCS_NKNOBS] = {cfg->batch, cfg->body_cost, cfg->body_ns, cfg->spin, cfg->packets};
+    for (int k = 0; k < KCS_NKNOBS; k++) atomic_init(&wl->knobs[k], init[k]);
     wl->bounded = cfg->tasks || cfg->messages;
     atomic_store_explicit(&wl->budget, cfg->tasks ? cfg->tasks : cfg->messages, memory_order_relaxed);
     wl->roots = (struct root *)calloc(cfg->producers + cfg->consumers + 2u * cfg->workers + 4u, sizeof *wl->roots);
@@ -452,6 +484,10 @@ void kcs_workload_stop(struct kcs_workload *wl) {
     if (wl->stopped) return;
     wl->stopped = 1;
     atomic_store_explicit(&wl->stop, 1, memory_order_relaxed);
+    pthread_mutex_lock(&wl->gate_mu);
+    wl->gate_stopped = 1; /* no pause after this: the roots must finish */
+    pthread_mutex_unlock(&wl->gate_mu);
+    kcs_workload_pause(wl, 0); /* paused roots must see the stop */
     kcr_wg_wait(&wl->done); /* a thread waiter: futex */
     for (uint32_t i = 0; i < wl->npools; i++) kcr_pool_shutdown(wl->pools[i]);
 }
@@ -466,7 +502,32 @@ void kcs_workload_destroy(struct kcs_workload *wl) {
         free((void *)wl->roots[i].owned);
     }
     free(wl->roots);
+    pthread_mutex_destroy(&wl->gate_mu);
     free(wl);
+}
+
+void kcs_workload_pause(struct kcs_workload *wl, int paused) {
+    pthread_mutex_lock(&wl->gate_mu);
+    if (paused && !wl->gate_closed && !wl->gate_stopped) {
+        kcr_wg_add(&wl->gate, 1);
+        /* release: pairs with the acquire in pause_point; the gate is closed first */
+        atomic_store_explicit(&wl->paused, 1, memory_order_release);
+        wl->gate_closed = 1;
+    } else if (!paused && wl->gate_closed) {
+        atomic_store_explicit(&wl->paused, 0, memory_order_relaxed);
+        kcr_wg_done(&wl->gate); /* wakes every suspended root */
+        wl->gate_closed = 0;
+    }
+    pthread_mutex_unlock(&wl->gate_mu);
+}
+
+uint64_t kcs_workload_knob(const struct kcs_workload *wl, int k) { return knob(wl, k); }
+
+uint64_t kcs_workload_set_knob(struct kcs_workload *wl, int k, uint64_t value) {
+    uint64_t prev = atomic_exchange_explicit(&wl->knobs[k], value, memory_order_relaxed);
+    if (k == K_SPIN)
+        for (uint32_t c = 0; c < wl->nchans; c++) kcr_chan_set_spin(wl->chans[c], (uint32_t)value);
+    return prev;
 }
 
 int kcs_workload_finished(struct kcs_workload *wl) {

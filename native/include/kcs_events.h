@@ -46,10 +46,12 @@ enum kcs_tag {
     KCS_EV_OS_THREAD = 7,
     KCS_EV_MARK = 8,
     KCS_EV_RUN_ENDED = 9,
+    KCS_EV_KNOB_APPLIED = 10,
     KCS_EV_RING_LOSS = 32,
     KCS_EV_PRODUCER_LOST = 33,
     KCS_EV_CONTROL_APPLIED = 34,
     KCS_EV_MONITOR_STATUS = 35,
+    KCS_EV_RULE_CHANGED = 36,
 };
 
 /* Fields after [tag, ts_ns, source], per raw event. */
@@ -63,6 +65,7 @@ enum kcs_event_nfields {
     KCS_EV_OS_THREAD_NFIELDS = 8,
     KCS_EV_MARK_NFIELDS = 2,
     KCS_EV_RUN_ENDED_NFIELDS = 2,
+    KCS_EV_KNOB_APPLIED_NFIELDS = 4,
 };
 
 /* Constants of the raw-event fields (events.py). */
@@ -293,6 +296,22 @@ static inline void kcs_emit_run_ended(struct kcs_mp *mp, uint64_t ts_ns, uint32_
     kcs_mp_event(mp, KCS_EV_RUN_ENDED_NFIELDS, KCS_EV_RUN_ENDED, ts_ns, source);
     kcs_mp_str(mp, ev->reason);
     kcs_mp_int(mp, ev->status);
+}
+
+/* KnobApplied (tag 10): The producer changed a live knob (``ctl set_knob``): one event per knob, in its own frame. */
+struct kcs_knob_applied {
+    uint64_t cmd_id;  /* the command's id (several knobs of one command share it) */
+    const char *name;  /* "batch" | "body_cost" | "body_ns" | "spin" | "packets" */
+    uint64_t value;
+    uint64_t previous;
+};
+static inline void kcs_emit_knob_applied(struct kcs_mp *mp, uint64_t ts_ns, uint32_t source,
+                                         const struct kcs_knob_applied *ev) {
+    kcs_mp_event(mp, KCS_EV_KNOB_APPLIED_NFIELDS, KCS_EV_KNOB_APPLIED, ts_ns, source);
+    kcs_mp_uint(mp, ev->cmd_id);
+    kcs_mp_str(mp, ev->name);
+    kcs_mp_uint(mp, ev->value);
+    kcs_mp_uint(mp, ev->previous);
 }
 
 #ifdef __cplusplus

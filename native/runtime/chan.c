@@ -68,6 +68,9 @@ struct kcr_cell {
 
 struct kcr_chan {
     struct kcr_chan_config cfg;
+    /* relaxed: polls before a blocked op suspends; cfg.spin at create, then
+     * kcr_chan_set_spin (a live knob); nothing is published with it */
+    _Atomic uint32_t spin;
     uint32_t kind;
     uint32_t data_size; /* bytes stored per element: elem_size, or a pointer */
     size_t stride;
@@ -246,7 +249,7 @@ static int buf_send(kcr_chan *ch, const void *src, int try_only) {
             return 0;
         }
         if (try_only) return send_fail(ch, EAGAIN);
-        for (uint32_t i = ch->cfg.spin; i && !ring_can_push(ch); i--) kcr_cpu_relax();
+        for (uint32_t i = atomic_load_explicit(&ch->spin, memory_order_relaxed); i && !ring_can_push(ch); i--) kcr_cpu_relax();
         if (ring_can_push(ch)) continue;
         kcr_spin_lock(&ch->lock);
         /* seq_cst: Dekker with the receiver's freeing exchange, see top of file */
@@ -276,7 +279,7 @@ static int buf_recv(kcr_chan *ch, void *dst, int try_only) {
             return recv_fail(ch, EPIPE);
         }
         if (try_only) return recv_fail(ch, EAGAIN);
-        for (uint32_t i = ch->cfg.spin; i && !ring_can_pop(ch); i--) kcr_cpu_relax();
+        for (uint32_t i = atomic_load_explicit(&ch->spin, memory_order_relaxed); i && !ring_can_pop(ch); i--) kcr_cpu_relax();
         if (ring_can_pop(ch)) continue;
         kcr_spin_lock(&ch->lock);
         /* seq_cst: Dekker with the sender's publishing exchange */
@@ -373,6 +376,7 @@ kcr_chan *kcr_chan_create(const struct kcr_chan_config *cfg) {
     if (!ch) return NULL;
     memset(ch, 0, sizeof *ch);
     ch->cfg = *cfg;
+    atomic_init(&ch->spin, cfg->spin);
     ch->kind = cfg->capacity ? KCR_CHAN_BUFFERED : KCR_CHAN_RENDEZVOUS;
     ch->data_size = cfg->ptr_mode ? (uint32_t)sizeof(void *) : cfg->elem_size;
     ch->nslots = cfg->total_slots;
@@ -424,6 +428,10 @@ int kcr_chan_send_ptr(kcr_chan *ch, void *p) { return ch->cfg.ptr_mode ? op_send
 int kcr_chan_recv_ptr(kcr_chan *ch, void **p) { return ch->cfg.ptr_mode ? op_recv(ch, p, 0) : EINVAL; }
 int kcr_chan_try_send_ptr(kcr_chan *ch, void *p) { return ch->cfg.ptr_mode ? op_send(ch, &p, 1) : EINVAL; }
 int kcr_chan_try_recv_ptr(kcr_chan *ch, void **p) { return ch->cfg.ptr_mode ? op_recv(ch, p, 1) : EINVAL; }
+
+void kcr_chan_set_spin(kcr_chan *ch, uint32_t spin) {
+    atomic_store_explicit(&ch->spin, spin, memory_order_relaxed);
+}
 
 int kcr_chan_close(kcr_chan *ch) {
     kcr_spin_lock(&ch->lock);

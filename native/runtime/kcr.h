@@ -134,6 +134,8 @@ int kcr_chan_try_recv_ptr(kcr_chan *ch, void **p);
  * Suspended waiters are woken (rendezvous waiters fail with EPIPE: rv_cancels).
  * Returns 0, or EPIPE when already closed. */
 int kcr_chan_close(kcr_chan *ch);
+/* Change the buffer polls before a blocked send/recv suspends (a live knob). */
+void kcr_chan_set_spin(kcr_chan *ch, uint32_t spin);
 
 /* ------------------------------------------------------------ snapshots */
 /* Field order matches WorkerCounters in kcoro_stream/events.py. */

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import msgspec
 import pytest
 from kcoro_stream._native import ffi, lib
 
@@ -239,7 +240,7 @@ def test_control_interval_pause_and_stop(tmp_path: Path) -> None:
             ring.poll()
             time.sleep(0.01)
         seen["paused_at"] = len(ring.frames)
-        time.sleep(0.15)
+        time.sleep(0.3)
         ring.poll()
         seen["while_paused"] = len(ring.frames) - seen["paused_at"]
         ring.control(stop=True)
@@ -247,8 +248,45 @@ def test_control_interval_pause_and_stop(tmp_path: Path) -> None:
     run = run_bench(tmp_path, "--mode", "tasks", "--workers", "2", "-d", "0", during=steer)
     assert_clean(run)
     assert run.ended.reason == "stopped"
-    assert seen["while_paused"] == 0  # paused: heartbeats only
+    assert seen["while_paused"] >= 5  # a real pause: the workload stops, sampling goes on
+    # after the batch in flight, the paused frames show counters standing still
+    paused = [f for f in run.frames if any(isinstance(e, ev.Tick) and e.paused for e in f)]
+    done = [sum(e.tasks_completed for e in f if isinstance(e, ev.WorkerCounters)) for f in paused[3:]]
+    assert len(done) >= 2 and len(set(done)) == 1
     assert_task_identities(run)
+
+
+def test_knob_command_is_applied_once_and_logged(tmp_path: Path) -> None:
+    """A knob command in the control blob: applied at the next tick, answered by KnobApplied,
+    and not applied again when the record is rewritten with the same id."""
+
+    def steer(ring: Ring, proc: subprocess.Popen[str]) -> None:
+        wait_frames(ring, 3)
+        cmd = msgspec.msgpack.encode({"id": 1, "batch": 2, "body_cost": 10})
+        lib_control(ring, cmd)
+        deadline = time.monotonic() + 10
+        while not any(isinstance(e, ev.KnobApplied) for f in ring.frames for e in f):
+            assert time.monotonic() < deadline
+            ring.poll()
+            time.sleep(0.01)
+        lib_control(ring, cmd)  # the same id again (a pause written meanwhile repeats it)
+        lib_control(ring, msgspec.msgpack.encode({"id": 2, "nope": 1}))  # refused: unknown knob
+        wait_frames(ring, len(ring.frames) + 5)
+        ring.control(stop=True)
+
+    run = run_bench(tmp_path, "--mode", "tasks", "--workers", "2", "-d", "0", during=steer)
+    assert_clean(run)
+    knobs = [e for f in run.frames for e in f if isinstance(e, ev.KnobApplied)]
+    assert [(k.cmd_id, k.name, k.value, k.previous) for k in knobs] == [
+        (1, "batch", 2, 64),
+        (1, "body_cost", 10, 0),
+    ]
+    assert run.started.config["knobs"]["batch"] == [1, 65536]
+
+
+def lib_control(ring: Ring, cmd: bytes) -> None:
+    """A control record carrying a command blob (what the monitor's set_knob writes)."""
+    lib.kcs_reader_control(ring.r, 0, 0, 0, ffi.from_buffer(cmd), len(cmd))
 
 
 def test_adaptive_interval_widens_when_stable_and_narrows_on_change(bench) -> None:

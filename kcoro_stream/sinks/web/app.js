@@ -1,5 +1,6 @@
 // kcoro-stream live dashboard: reads derived events from /ws and draws them.
-// Messages: {"kind":"hello"}, {"kind":"batch","seq","dropped","snapshot","events":[...]}, {"kind":"pong"}.
+// Messages: {"kind":"hello"}, {"kind":"batch","seq","dropped","snapshot","events":[...]}, {"kind":"pong"},
+// {"kind":"rpc","response":{...}} (answers to controls.js).
 // Drawing is throttled to one repaint per animation frame; histories are bounded.
 "use strict";
 
@@ -437,10 +438,12 @@ function setStatus(text, cls) {
 function connect() {
   const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
   setStatus("connecting", "connecting");
+  if (window.kcsControls) kcsControls.attach(ws); // controls.js: pause/resume/interval over this socket
   ws.onopen = () => { backoff = 250; setStatus("live", "connected"); };
   ws.onmessage = (m) => {
     let msg;
     try { msg = JSON.parse(m.data); } catch (e) { return; }
+    if (msg.kind === "rpc" && window.kcsControls) { kcsControls.answer(msg); return; }
     if (msg.kind !== "batch") return;
     $("dropped").textContent = fmtInt(msg.dropped);
     for (const ev of msg.events) handle(ev);
