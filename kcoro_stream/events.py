@@ -64,6 +64,7 @@ class RunStarted(_Raw, tag=1, frozen=True):
     build: dict[str, str]
     wall_ns: int  # CLOCK_REALTIME at ts_ns: wall = wall_ns + (t - ts_ns)
     interval_ns: int  # target sampling interval
+    capabilities: dict[str, Any] = {}  # appended: OS counters opened/unavailable, pinned CPUs (kcs_perf.h)
 
 
 class WorkerCounters(_Raw, tag=2, frozen=True):
@@ -158,6 +159,30 @@ class OsThread(_Raw, tag=7, frozen=True):
     voluntary_cs: int
     involuntary_cs: int
     cpu: I32
+
+
+# OsCounters.counters bits: which perf_event_open counters are open for the thread.
+OS_COUNTER_CONTEXT_SWITCHES: Final = 1
+OS_COUNTER_CPU_MIGRATIONS: Final = 2
+OS_COUNTER_PAGE_FAULTS: Final = 4
+OS_COUNTER_CYCLES: Final = 8
+OS_COUNTER_INSTRUCTIONS: Final = 16
+OS_COUNTER_CACHE_MISSES: Final = 32
+
+
+class OsCounters(_Raw, tag=12, frozen=True):
+    """perf_event_open counters of one worker thread, cumulative since they were opened."""
+
+    worker: U32
+    tid: I32
+    pinned_cpu: I32  # the CPU the worker is pinned to, -1 if not pinned
+    counters: U32  # OS_COUNTER_* bits: the counters that are open (a closed one reads 0)
+    context_switches: int
+    cpu_migrations: int
+    page_faults: int
+    cycles: int  # hardware counters: scaled when the kernel multiplexed them
+    instructions: int
+    cache_misses: int
 
 
 class Mark(_Raw, tag=8, frozen=True):
@@ -282,6 +307,7 @@ RawEvent = (
     | Gauge
     | Tick
     | OsThread
+    | OsCounters
     | Mark
     | RunEnded
     | RingLoss

@@ -262,7 +262,7 @@ int main(void) {{
     payload = subprocess.run([str(exe)], capture_output=True, timeout=30, check=True).stdout
     assert ev.decode_frame(payload) == expected
     assert payload == ev.encode_frame(expected)
-    assert {type(e) for e in expected} == set(raw) and len(raw) == 9
+    assert {type(e) for e in expected} == set(raw) and len(raw) == 10  # OsCounters (tag 12) joined
 
 
 @needs_cc
