@@ -661,6 +661,35 @@ class Heatmap(_Derived, tag="heatmap", kw_only=True, frozen=True):
     imbalance: float | None
 
 
+class OsSample(_Derived, tag="os", kw_only=True, frozen=True):
+    """The OS view of a pool's worker threads in one window (``ops.os_view``), one entry per worker.
+
+    From differences of OsThread (schedstat, /proc status) and OsCounters
+    (perf_event_open); null where the counter is not reported or not open.
+    """
+
+    pool: str = "all"
+    window: int  # window index since the run started
+    window_ns: int
+    span_ns: int  # event time the differences cover
+    partial: bool = False
+    workers: list[int]
+    tids: list[int]
+    cpus: list[int | None]  # the pinned CPU, else the CPU the thread last ran on
+    pinned: list[bool]
+    run_pct: list[float | None]  # Δrun_ns / span × 100
+    wait_pct: list[float | None]  # run-queue wait: Δschedstat wait_ns / span × 100
+    wait_ns: list[int | None]  # Δ run-queue wait
+    involuntary_cs: list[int | None]  # Δ involuntary context switches (preempted)
+    involuntary_cs_per_s: list[float | None]
+    voluntary_cs_per_s: list[float | None]
+    context_switches_per_s: list[float | None]  # perf software counters
+    migrations_per_s: list[float | None]
+    page_faults_per_s: list[float | None]
+    ipc: list[float | None]  # Δinstructions / Δcycles (hardware counters)
+    cache_misses_per_s: list[float | None]
+
+
 class Alert(_Derived, tag="alert", kw_only=True, frozen=True):
     """A rule changed state (firing/resolved)."""
 
@@ -683,6 +712,8 @@ class Anomaly(_Derived, tag="anomaly", kw_only=True, frozen=True):
     window: int
     pool: str = "all"  # appended: the Sample pool the metric belongs to
     threshold: float | None = None  # appended: the score threshold crossed
+    message: str | None = None  # appended: the cause in words (method "os_interference")
+    labels: dict[str, str] | None = None  # appended: e.g. the worker and CPU named by the message
 
 
 class Kpi(_Derived, tag="kpi", kw_only=True, frozen=True):
@@ -728,7 +759,9 @@ class MarkEvent(_Derived, tag="mark", kw_only=True, frozen=True):
     detail: str  # the raw Mark's detail, unchanged (manifest marks: a JSON object)
 
 
-DerivedEvent = Sample | HistogramSummary | Heatmap | Alert | Anomaly | Kpi | Summary | Status | MarkEvent
+DerivedEvent = (
+    Sample | HistogramSummary | Heatmap | Alert | Anomaly | Kpi | Summary | Status | MarkEvent | OsSample
+)
 DERIVED_TYPES: Final[tuple[type[_Derived], ...]] = DerivedEvent.__args__
 
 json_encoder: Final = msgspec.json.Encoder()
