@@ -590,6 +590,19 @@ class Metrics(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     inject_depth: float | None = None
 
 
+class OsView(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """A pool's workers as the OS saw them in the window: its :class:`OsSample` summed up (``ops.os_view``)."""
+
+    wait_pct_max: float | None = None  # the worst worker's run-queue wait share (% of the window)
+    wait_worker: int | None = None  # that worker
+    wait_pct_mean: float | None = None
+    involuntary_cs_per_s: float | None = None  # summed over the pool's workers
+    context_switches_per_s: float | None = None
+    migrations_per_s: float | None = None
+    page_faults_per_s: float | None = None
+    ipc: float | None = None  # mean over the workers with hardware counters
+
+
 class Sample(_Derived, tag="sample", kw_only=True, frozen=True):
     """Per-window rates and ratios. Fields that do not apply are null."""
 
@@ -627,6 +640,7 @@ class Sample(_Derived, tag="sample", kw_only=True, frozen=True):
     resources: Resources | None = None
     gauges: dict[str, float] | None = None  # gauges the schema does not name (another runtime's)
     legacy: LegacyFields | None = None  # set on Samples read from an old kcoro_mon recording
+    os: OsView | None = None  # appended: the OS view of the pool's workers (OsThread/OsCounters reported)
 
 
 class HistogramSummary(_Derived, tag="histogram", kw_only=True, frozen=True):

@@ -34,6 +34,7 @@ from kcoro_stream.events import (
     OS_COUNTER_INSTRUCTIONS,
     OS_COUNTER_PAGE_FAULTS,
     OsSample,
+    OsView,
     wall_seconds,
 )
 
@@ -168,3 +169,25 @@ def window_os(win: Window, width: int) -> list[OsSample]:
         )
         for pool in sorted(groups)
     ]
+
+
+def _sum(xs: list[float | None]) -> float | None:
+    vals = [x for x in xs if x is not None]
+    return sum(vals) if vals else None
+
+
+def os_summary(s: OsSample) -> OsView:
+    """The pool-level view of an OsSample (``Sample.os``; CSV ``os_*`` columns)."""
+    waits = [(w, wid) for w, wid in zip(s.wait_pct, s.workers, strict=True) if w is not None]
+    worst = max(waits, key=lambda x: (x[0], -x[1])) if waits else None
+    ipcs = [x for x in s.ipc if x is not None]
+    return OsView(
+        wait_pct_max=worst[0] if worst else None,
+        wait_worker=worst[1] if worst else None,
+        wait_pct_mean=sum(w for w, _ in waits) / len(waits) if waits else None,
+        involuntary_cs_per_s=_sum(s.involuntary_cs_per_s),
+        context_switches_per_s=_sum(s.context_switches_per_s),
+        migrations_per_s=_sum(s.migrations_per_s),
+        page_faults_per_s=_sum(s.page_faults_per_s),
+        ipc=sum(ipcs) / len(ipcs) if ipcs else None,
+    )
