@@ -8,9 +8,10 @@ carry the window's ``ts_ns``). Per pool:
 * the *recent level* of throughput is the median of the last ``history``
   counted windows (default 8; at least ``min_history``, default 4), and each
   worker's recent run-queue wait is the median of its last ``history``
-  ``wait_pct`` values. Windows inside an episode, partial windows and windows
-  without a throughput do not join the history, so a long disturbance does not
-  become the new normal;
+  ``wait_pct`` values. Only calm windows join the history — not those of an
+  episode, nor those where a worker's wait rose (even without a drop), nor
+  partial windows or windows without a throughput — so a long disturbance
+  does not become the new normal;
 * a window is *flagged* when throughput is at least ``min_drop`` (default
   20 %) below its recent level **and** at least one worker's run-queue wait
   share rose by ``min_wait_rise`` percentage points (default 20) over its own
@@ -18,7 +19,8 @@ carry the window's ``ts_ns``). Per pool:
 * an *episode* is ``persist`` (default 2) flagged windows in a row and gives
   ONE Anomaly (``method="os_interference"``), stamped with the first flagged
   window and emitted when confirmed; the episode ends at the first window not
-  flagged. Its message names the cause with the numbers summed over the
+  flagged, unless a worker's wait is still up and throughput is still at least
+  ``min_drop``/2 down (hysteresis: one window half-way back does not split it). Its message names the cause with the numbers summed over the
   episode's windows so far, for the worker that waited longest::
 
     tasks/s −38 % from window 41; worker 1 (cpu 1) waited 41 ms on the run
@@ -135,8 +137,8 @@ def interference(
                     continue
                 if w - median(past) >= min_wait_rise:
                     rising.append(i)
+            ep = p.episode
             if change is not None and change <= -min_drop and rising:
-                ep = p.episode
                 if ep is None:
                     ep = p.episode = _Episode(os, x)
                 ep.changes.append(change)
@@ -148,7 +150,11 @@ def interference(
                     ep.emitted = True
                     emit(_anomaly(ep, os, metric, len(p.level)))
                 return
+            if ep is not None and rising and change is not None and change <= -min_drop / 2:
+                return  # hysteresis: a window half-way back does not end the episode
             p.episode = None
+            if rising:
+                return  # OS interference without a drop: no level learns from it
             p.level.append(x)
             for i, wid in enumerate(os.workers):
                 w = os.wait_pct[i]

@@ -123,7 +123,11 @@ def test_os_view_ipc_with_hardware_counters_and_last_cpu_when_unpinned():
 
 
 def _scenario(
-    hog: range | set[int], drop: bool = True, rise: bool = True, windows: int = 40
+    hog: range | set[int],
+    drop: bool = True,
+    rise: bool = True,
+    windows: int = 40,
+    mild: frozenset[int] = frozenset(),
 ) -> list[list[Any]]:
     """25 ticks per 250 ms window; in the ``hog`` windows worker 1 waits 60 % and/or throughput falls 40 %."""
     r = OsRun(workers=2)
@@ -132,6 +136,8 @@ def _scenario(
         # tick k (10 ms each) lies in window k // 25
         in_hog = k // 25 in hog
         tasks = 600 if in_hog and drop else 1000
+        if k // 25 in mild:
+            tasks = 850  # half-way back: −15 %
         waits = (MS // 10, 6 * MS) if in_hog and rise else (MS // 10, MS // 10)
         batches.append(_busy_tick(r, tasks, waits=waits, invol=(0, 4 if in_hog and rise else 0)))
     batches.append(r.ended())
@@ -161,6 +167,12 @@ def test_two_separate_episodes_give_two_anomalies():
     out = drive(ops.default_analyses(250), _scenario(set(range(12, 17)) | set(range(26, 31))))
     found = [a for a in of_type(out, Anomaly) if a.method == "os_interference"]
     assert [a.labels["from_window"] for a in found if a.labels] == ["12", "26"]
+
+
+def test_a_window_half_way_back_does_not_split_the_episode():
+    """Hysteresis: −15 % while the worker still waits keeps the episode; one anomaly."""
+    out = drive(ops.default_analyses(250), _scenario(range(20, 30), mild=frozenset({24})))
+    assert len([a for a in of_type(out, Anomaly) if a.method == "os_interference"]) == 1
 
 
 def test_no_anomaly_without_both_sides():
