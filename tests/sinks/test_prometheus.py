@@ -20,14 +20,14 @@ import trio
 from prometheus_client.parser import text_string_to_metric_families
 
 from kcoro_stream.errors import SinkError, UsageError
-from kcoro_stream.events import ChannelCounts, OsSample, Resources, WorkerCounts
+from kcoro_stream.events import ChannelCounts, Resources, WorkerCounts
 from kcoro_stream.sinks import SinkContext, build_sink, sink_class
 from kcoro_stream.sinks.prometheus import PrometheusSink, histogram_metric_name
 
 try:
-    from .surface_factory import Script, histogram, sample, status
+    from .surface_factory import Script, histogram, os_sample, sample, status
 except ImportError:  # tests/ run without package __init__ files
-    from surface_factory import Script, histogram, sample, status  # type: ignore[no-redef]
+    from surface_factory import Script, histogram, os_sample, sample, status  # type: ignore[no-redef]
 
 IN_CI = bool(os.environ.get("CI"))
 
@@ -366,45 +366,17 @@ async def test_real_prometheus_scrapes_and_answers_queries(tmp_path: Path) -> No
     assert sink.statistics().extra["scrapes"] >= 2
 
 
-def _os_sample(i: int, wait_ns: int) -> OsSample:
-    """A 250 ms OsSample of two pinned workers; worker 1 waits ``wait_ns``, no hardware counters."""
-    span = 250_000_000
-    return OsSample(
-        ts=float(i),
-        ts_ns=i * span,
-        pool="tasks",
-        window=i,
-        window_ns=span,
-        span_ns=span,
-        workers=[0, 1],
-        tids=[10, 11],
-        cpus=[0, 1],
-        pinned=[True, True],
-        run_pct=[100.0, 100.0 * (span - wait_ns) / span],
-        wait_pct=[0.0, 100.0 * wait_ns / span],
-        wait_ns=[0, wait_ns],
-        involuntary_cs=[0, 30],
-        involuntary_cs_per_s=[0.0, 120.0],
-        voluntary_cs_per_s=[0.0, 0.0],
-        context_switches_per_s=[4.0, 124.0],
-        migrations_per_s=[0.0, 0.0],
-        page_faults_per_s=[8.0, 0.0],
-        ipc=[None, None],
-        cache_misses_per_s=[None, None],
-    )
-
-
 async def test_os_view_series_per_worker_and_promtool() -> None:
     """OsSample → kcoro_os_worker_* gauges of the last window and totals over windows; null → no series."""
     async with open_prometheus_sink() as sink:
-        await sink.send([_os_sample(0, 50_000_000), _os_sample(1, 150_000_000)])
+        await sink.send([os_sample(0, 50_000_000), os_sample(1, 150_000_000)])
         _, _, text = await fetch(sink.url)
     w1 = {"pool": "tasks", "worker": "1"}
     assert value(text, "kcoro_os_worker_run_queue_wait_ratio", **w1) == pytest.approx(0.6)
     assert value(text, "kcoro_os_worker_run_queue_wait_seconds_total", **w1) == pytest.approx(0.2)
-    assert value(text, "kcoro_os_worker_involuntary_switches_total", **w1) == 60
-    assert value(text, "kcoro_os_worker_involuntary_switches_per_second", **w1) == 120
-    assert value(text, "kcoro_os_worker_page_faults_per_second", pool="tasks", worker="0") == 8
+    assert value(text, "kcoro_os_worker_involuntary_switches_total", **w1) == 240
+    assert value(text, "kcoro_os_worker_involuntary_switches_per_second", **w1) == 480
+    assert value(text, "kcoro_os_worker_page_faults_per_second", pool="tasks", worker="0") == 4
     assert value(text, "kcoro_os_worker_cpu", **w1) == 1 and value(text, "kcoro_os_worker_pinned", **w1) == 1
     assert "kcoro_os_worker_instructions_per_cycle" not in text  # no hardware counters: no series
     promtool = _need("promtool")

@@ -6,7 +6,7 @@
                          ├─ pools[name]: PoolState  (throughput history, ratio
                          │                          histories, current/5-sample/
                          │                          EMA/peak/average, KPI states)
-                         ├─ heatmaps[pool], histograms[(metric, pool)]
+                         ├─ heatmaps[pool], os[pool], histograms[(metric, pool)]
                          ├─ alerts (bounded, newest last), firing rules
                          └─ zero_copy[pool] (every ChannelCounts counter: total, Δ)
 
@@ -21,7 +21,18 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ...events import Alert, Anomaly, DerivedEvent, Heatmap, HistogramSummary, Kpi, Sample, Status, Summary
+from ...events import (
+    Alert,
+    Anomaly,
+    DerivedEvent,
+    Heatmap,
+    HistogramSummary,
+    Kpi,
+    OsSample,
+    Sample,
+    Status,
+    Summary,
+)
 from ...ops._activity import Activity
 
 HISTORY = 4096  # samples kept per pool for the graph (zoom/scroll range)
@@ -136,6 +147,7 @@ class AlertLine:
 class DashboardState:
     pools: dict[str, PoolState] = field(default_factory=dict)
     heatmaps: dict[str, Heatmap] = field(default_factory=dict)
+    os: dict[str, OsSample] = field(default_factory=dict)  # by pool: the last OS view of its workers
     histograms: dict[tuple[str, str], HistogramSummary] = field(default_factory=dict)  # (metric, pool)
     alerts: deque[AlertLine] = field(default_factory=lambda: deque(maxlen=ALERTS))
     firing: dict[str, Alert] = field(default_factory=dict)
@@ -179,6 +191,8 @@ class DashboardState:
                     self.histograms[key] = ev
             elif isinstance(ev, Heatmap):
                 self.heatmaps[ev.pool] = ev
+            elif isinstance(ev, OsSample):
+                self.os[ev.pool] = ev
             elif isinstance(ev, Kpi):
                 self.kpis[getattr(ev, "pool", "all")] = ev  # Kpi.pool: appended for dual mode
             elif isinstance(ev, Alert):
@@ -188,13 +202,22 @@ class DashboardState:
                 else:
                     self.firing.pop(ev.rule, None)
             elif isinstance(ev, Anomaly):
-                msg = f"{ev.metric} = {ev.value:.4g} (score {ev.score:.1f}, {ev.method})"
+                msg = ev.message or f"{ev.metric} = {ev.value:.4g} (score {ev.score:.1f}, {ev.method})"
                 self.alerts.append(AlertLine(ev.ts, "anomaly", ev.metric, ev.method, msg))
             elif isinstance(ev, Status):
                 self.status = ev
             elif isinstance(ev, Summary):
                 self.summary = ev
         self.version += 1
+
+    def cpus(self) -> dict[tuple[str, int], int]:
+        """(pool, worker) → the CPU the worker is pinned to or last ran on (heat-map labels)."""
+        return {
+            (pool, w): cpu
+            for pool, s in self.os.items()
+            for w, cpu in zip(s.workers, s.cpus, strict=True)
+            if cpu is not None
+        }
 
     def kpi_for(self, pool: str) -> Kpi | None:
         """The pool's own KPI states, else the run's when this is the only pool."""
@@ -214,6 +237,7 @@ class DashboardState:
         """A mode switch: the old run's pools and panes go away."""
         self.pools.clear()
         self.heatmaps.clear()
+        self.os.clear()
         self.histograms.clear()
         self.zero_copy.clear()
         self.kpis.clear()

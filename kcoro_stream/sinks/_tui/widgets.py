@@ -376,8 +376,11 @@ class MonitorPane(Pane):
 class HeatmapPane(Pane):
     """Per-worker utilisation (colour) and steal successes/failures."""
 
-    def show(self, heatmaps: Mapping[str, Heatmap]) -> None:
-        if self.unchanged(tuple((p, h.ts_ns) for p, h in heatmaps.items())):
+    def show(
+        self, heatmaps: Mapping[str, Heatmap], cpus: Mapping[tuple[str, int], int] | None = None
+    ) -> None:
+        cpus = cpus or {}
+        if self.unchanged((tuple((p, h.ts_ns) for p, h in heatmaps.items()), tuple(cpus.items()))):
             return
         if not heatmaps:
             self.set(Text("no heat-map yet", style="dim"), shape=0)
@@ -390,11 +393,14 @@ class HeatmapPane(Pane):
                 ok = hm.steals_succeeded[i] if i < len(hm.steals_succeeded) else 0
                 bad = hm.steals_failed[i] if i < len(hm.steals_failed) else 0
                 pct = "–" if u is None else f"{100 * u:3.0f}%"
-                line.append(f" w{w} {pct} {ok}/{bad} ", style=heat_style(u))
+                cpu = cpus.get((pool, w))
+                where = "" if cpu is None else f"@{cpu}"
+                line.append(f" w{w}{where} {pct} {ok}/{bad} ", style=heat_style(u))
                 line.append(" ")
             parts.append(line)
             imb = "–" if hm.imbalance is None else f"{hm.imbalance:.2f}"
-            parts.append(Text(f"imbalance {imb} · steals ok/failed per window", style="dim"))
+            at = " · w@cpu" if cpus else ""
+            parts.append(Text(f"imbalance {imb} · steals ok/failed per window{at}", style="dim"))
         self.set(Group(*parts), shape=0)
 
 
