@@ -45,6 +45,12 @@ extern "C" {
 
 enum { KCS_PERF_N = 6 }; /* counters, in OsCounters field order */
 
+/* Counter i is bit i of OsCounters.counters (events.OS_COUNTER_*, generated into kcs_events.h). */
+_Static_assert(KCS_OS_COUNTER_CONTEXT_SWITCHES == 1u << 0 && KCS_OS_COUNTER_CPU_MIGRATIONS == 1u << 1 &&
+                   KCS_OS_COUNTER_PAGE_FAULTS == 1u << 2 && KCS_OS_COUNTER_CYCLES == 1u << 3 &&
+                   KCS_OS_COUNTER_INSTRUCTIONS == 1u << 4 && KCS_OS_COUNTER_CACHE_MISSES == 1u << 5,
+               "kcs_perf_names order is the OsCounters.counters bit order");
+
 /* Names as in OsCounters; bit i of OsCounters.counters is counter i. */
 static const char *const kcs_perf_names[KCS_PERF_N] = {"context_switches", "cpu_migrations", "page_faults",
                                                        "cycles",           "instructions",   "cache_misses"};
