@@ -50,7 +50,11 @@ window.kcoroOs = (() => {
 
   return {
     feed: (ev) => last.set(ev.pool || "all", ev),
-    reset: () => last.clear(),
+    reset: () => { // a new run: the old run's workers go away
+      last.clear();
+      const table = document.getElementById("os");
+      if (table) table.replaceChildren();
+    },
     cpuOf,
     render,
   };
