@@ -15,7 +15,11 @@ carry the window's ``ts_ns``). Per pool:
 * a window is *flagged* when throughput is at least ``min_drop`` (default
   20 %) below its recent level **and** at least one worker's run-queue wait
   share rose by ``min_wait_rise`` percentage points (default 20) over its own
-  recent level — the worker was runnable but another thread had its CPU;
+  recent level — the worker was runnable but another thread had its CPU.
+  Both bars rise to ``NOISE_K`` (3) robust standard deviations (1.4826 × MAD)
+  of their history when that is larger: in dual mode on two cores the pools'
+  throughput swings ±25 % and their workers' waits ±10 points window to
+  window with nothing wrong, so only a change beyond the usual swing counts;
 * an *episode* is ``persist`` (default 2) flagged windows in a row and gives
   ONE Anomaly (``method="os_interference"``), stamped with the first flagged
   window and emitted when confirmed; the episode ends at the first window not
@@ -42,6 +46,7 @@ replay gives the same anomalies byte for byte.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from statistics import median
 from typing import Any
 
@@ -51,6 +56,14 @@ from kcoro_stream.events import Anomaly, OsSample, Sample
 from ._base import Emit, Operator, stateful
 
 _UNITS = {"tasks_per_s": "tasks/s", "msgs_per_s": "msgs/s"}
+NOISE_K = 3.0  # a change counts when it is also this many robust standard deviations of the history
+
+
+def spread(xs: Iterable[float]) -> float:
+    """Robust standard deviation of ``xs``: 1.4826 × the median absolute deviation."""
+    vals = list(xs)
+    med = median(vals)
+    return 1.4826 * median([abs(v - med) for v in vals])
 
 
 class _Episode:
@@ -129,16 +142,18 @@ def interference(
                 return
             level = median(p.level) if len(p.level) >= min_history else None
             change = (x - level) / level if level else None
+            # the drop must also stand out of the pool's own recent swing (dual mode: ±25 % and more)
+            drop_bar = max(min_drop, NOISE_K * spread(p.level) / level) if level else min_drop
             rising = []
             for i, wid in enumerate(os.workers):
                 w = os.wait_pct[i]
                 past = p.waits.get(wid)
                 if w is None or past is None or len(past) < min_history:
                     continue
-                if w - median(past) >= min_wait_rise:
+                if w - median(past) >= max(min_wait_rise, NOISE_K * spread(past)):
                     rising.append(i)
             ep = p.episode
-            if change is not None and change <= -min_drop and rising:
+            if change is not None and change <= -drop_bar and rising:
                 if ep is None:
                     ep = p.episode = _Episode(os, x)
                 ep.changes.append(change)
@@ -150,7 +165,7 @@ def interference(
                     ep.emitted = True
                     emit(_anomaly(ep, os, metric, len(p.level)))
                 return
-            if ep is not None and rising and change is not None and change <= -min_drop / 2:
+            if ep is not None and rising and change is not None and change <= -drop_bar / 2:
                 return  # hysteresis: a window half-way back does not end the episode
             p.episode = None
             if rising:
