@@ -51,6 +51,7 @@ SOURCES = [
     "native/bench/cli.c",
     "native/bench/workload.c",
     "native/bench/sampler.c",
+    "native/bench/perf.c",
     "native/bench/bench_main.c",
     "native/bench/knobs.c",
 ]

@@ -287,11 +287,13 @@ extern "C" {
 
 
 def _schema_constants() -> list[tuple[str, int]]:
-    """``CHANNEL_*`` constants: the values of ChannelCounters.kind and .flags."""
+    """``CHANNEL_*``/``OS_COUNTER_*`` constants: ChannelCounters.kind/.flags, OsCounters.counters."""
     return [
         (name, value)
         for name, value in vars(events).items()
-        if name.startswith("CHANNEL_") and isinstance(value, int) and not isinstance(value, bool)
+        if name.startswith(("CHANNEL_", "OS_COUNTER_"))
+        and isinstance(value, int)
+        and not isinstance(value, bool)
     ]
 
 

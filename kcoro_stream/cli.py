@@ -444,6 +444,8 @@ BENCH_FLAG_OPTIONS: tuple[tuple[str, str], ...] = (
     ("--zero-copy", "(channel) pointer (zero-copy) channel mode."),
     ("--imbalanced", "(tasks) all task submissions from worker 0."),
     ("--adaptive", "Widen the sampling interval while counters are stable."),
+    ("--pin", "Pin worker k to the k-th allowed CPU (recorded in RunStarted; panes show the CPU)."),
+    ("--no-perf-counters", "No perf_event_open counters per worker thread (OsCounters)."),
 )
 MAX_WORKERS = 64  # KCR_MAX_WORKERS in native/runtime/kcr.h
 

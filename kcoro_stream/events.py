@@ -64,6 +64,7 @@ class RunStarted(_Raw, tag=1, frozen=True):
     build: dict[str, str]
     wall_ns: int  # CLOCK_REALTIME at ts_ns: wall = wall_ns + (t - ts_ns)
     interval_ns: int  # target sampling interval
+    capabilities: dict[str, Any] = {}  # appended: OS counters opened/unavailable, pinned CPUs (kcs_perf.h)
 
 
 class WorkerCounters(_Raw, tag=2, frozen=True):
@@ -158,6 +159,30 @@ class OsThread(_Raw, tag=7, frozen=True):
     voluntary_cs: int
     involuntary_cs: int
     cpu: I32
+
+
+# OsCounters.counters bits: which perf_event_open counters are open for the thread.
+OS_COUNTER_CONTEXT_SWITCHES: Final = 1
+OS_COUNTER_CPU_MIGRATIONS: Final = 2
+OS_COUNTER_PAGE_FAULTS: Final = 4
+OS_COUNTER_CYCLES: Final = 8
+OS_COUNTER_INSTRUCTIONS: Final = 16
+OS_COUNTER_CACHE_MISSES: Final = 32
+
+
+class OsCounters(_Raw, tag=12, frozen=True):
+    """perf_event_open counters of one worker thread, cumulative since they were opened."""
+
+    worker: U32
+    tid: I32
+    pinned_cpu: I32  # the CPU the worker is pinned to, -1 if not pinned
+    counters: U32  # OS_COUNTER_* bits: the counters that are open (a closed one reads 0)
+    context_switches: int
+    cpu_migrations: int
+    page_faults: int
+    cycles: int  # hardware counters: scaled when the kernel multiplexed them
+    instructions: int
+    cache_misses: int
 
 
 class Mark(_Raw, tag=8, frozen=True):
@@ -305,6 +330,7 @@ RawEvent = (
     | Gauge
     | Tick
     | OsThread
+    | OsCounters
     | Mark
     | RunEnded
     | KnobApplied
@@ -589,6 +615,19 @@ class Metrics(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     inject_depth: float | None = None
 
 
+class OsView(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """A pool's workers as the OS saw them in the window: its :class:`OsSample` summed up (``ops.os_view``)."""
+
+    wait_pct_max: float | None = None  # the worst worker's run-queue wait share (% of the window)
+    wait_worker: int | None = None  # that worker
+    wait_pct_mean: float | None = None
+    involuntary_cs_per_s: float | None = None  # summed over the pool's workers
+    context_switches_per_s: float | None = None
+    migrations_per_s: float | None = None
+    page_faults_per_s: float | None = None
+    ipc: float | None = None  # mean over the workers with hardware counters
+
+
 class Sample(_Derived, tag="sample", kw_only=True, frozen=True):
     """Per-window rates and ratios. Fields that do not apply are null."""
 
@@ -626,6 +665,7 @@ class Sample(_Derived, tag="sample", kw_only=True, frozen=True):
     resources: Resources | None = None
     gauges: dict[str, float] | None = None  # gauges the schema does not name (another runtime's)
     legacy: LegacyFields | None = None  # set on Samples read from an old kcoro_mon recording
+    os: OsView | None = None  # appended: the OS view of the pool's workers (OsThread/OsCounters reported)
 
 
 class HistogramSummary(_Derived, tag="histogram", kw_only=True, frozen=True):
@@ -660,6 +700,35 @@ class Heatmap(_Derived, tag="heatmap", kw_only=True, frozen=True):
     imbalance: float | None
 
 
+class OsSample(_Derived, tag="os", kw_only=True, frozen=True):
+    """The OS view of a pool's worker threads in one window (``ops.os_view``), one entry per worker.
+
+    From differences of OsThread (schedstat, /proc status) and OsCounters
+    (perf_event_open); null where the counter is not reported or not open.
+    """
+
+    pool: str = "all"
+    window: int  # window index since the run started
+    window_ns: int
+    span_ns: int  # event time the differences cover
+    partial: bool = False
+    workers: list[int]
+    tids: list[int]
+    cpus: list[int | None]  # the pinned CPU, else the CPU the thread last ran on
+    pinned: list[bool]
+    run_pct: list[float | None]  # Δrun_ns / span × 100
+    wait_pct: list[float | None]  # run-queue wait: Δschedstat wait_ns / span × 100
+    wait_ns: list[int | None]  # Δ run-queue wait
+    involuntary_cs: list[int | None]  # Δ involuntary context switches (preempted)
+    involuntary_cs_per_s: list[float | None]
+    voluntary_cs_per_s: list[float | None]
+    context_switches_per_s: list[float | None]  # perf software counters
+    migrations_per_s: list[float | None]
+    page_faults_per_s: list[float | None]
+    ipc: list[float | None]  # Δinstructions / Δcycles (hardware counters)
+    cache_misses_per_s: list[float | None]
+
+
 class Alert(_Derived, tag="alert", kw_only=True, frozen=True):
     """A rule changed state (firing/resolved)."""
 
@@ -682,6 +751,8 @@ class Anomaly(_Derived, tag="anomaly", kw_only=True, frozen=True):
     window: int
     pool: str = "all"  # appended: the Sample pool the metric belongs to
     threshold: float | None = None  # appended: the score threshold crossed
+    message: str | None = None  # appended: the cause in words (method "os_interference")
+    labels: dict[str, str] | None = None  # appended: e.g. the worker and CPU named by the message
 
 
 class Kpi(_Derived, tag="kpi", kw_only=True, frozen=True):
@@ -727,7 +798,9 @@ class MarkEvent(_Derived, tag="mark", kw_only=True, frozen=True):
     detail: str  # the raw Mark's detail, unchanged (manifest marks: a JSON object)
 
 
-DerivedEvent = Sample | HistogramSummary | Heatmap | Alert | Anomaly | Kpi | Summary | Status | MarkEvent
+DerivedEvent = (
+    Sample | HistogramSummary | Heatmap | Alert | Anomaly | Kpi | Summary | Status | MarkEvent | OsSample
+)
 DERIVED_TYPES: Final[tuple[type[_Derived], ...]] = DerivedEvent.__args__
 
 json_encoder: Final = msgspec.json.Encoder()

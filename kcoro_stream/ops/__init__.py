@@ -9,7 +9,8 @@ synchronously, so the same input always gives the same output.
 Layering (imports go one way)::
 
     _base ─► _fan (fan, compose, passthrough)
-          ─► _window ─► _rates, _histogram, _jitter, _heatmap, _backpressure, _invariants
+          ─► _window ─► _rates, _histogram, _jitter, _heatmap, _os, _backpressure, _invariants
+          ─► _interference (Sample × OsSample → Anomaly os_interference)
           ─► _smooth ─► _summary;  _metrics ─► _kpi, _alerts, _outliers
     _activity (what counts in statistics) ─► _smooth, _summary, _outliers
     all of them ─► _default (default_analyses: everything over one window pass)
@@ -32,12 +33,14 @@ from ._default import default_analyses
 from ._fan import compose, fan, passthrough
 from ._heatmap import heatmap, imbalance_index
 from ._histogram import histograms, quantile
+from ._interference import interference
 from ._invariants import invariants
 from ._jitter import jitter
 from ._kpi import KPI_DEFAULTS, kpi, kpi_thresholds
 from ._legacy_names import to_legacy
 from ._marks import marks
 from ._metrics import METRICS
+from ._os import os_view
 from ._outliers import mad_score, outliers, zscore
 from ._rates import rates
 from ._smooth import SMOOTHED, smooth
@@ -68,12 +71,14 @@ __all__ = [
     "heatmap",
     "histograms",
     "imbalance_index",
+    "interference",
     "invariants",
     "jitter",
     "kpi",
     "kpi_thresholds",
     "mad_score",
     "marks",
+    "os_view",
     "outliers",
     "parse_rule",
     "parse_rules",

@@ -13,8 +13,11 @@ Sample-level analyses::
                         ├─► histograms   (HistogramSummary per latency metric)
                         ├─► jitter       (HistogramSummary tick_jitter_ns)
                         ├─► heatmap      (Heatmap)
+                        ├─► os_view      (OsSample: run-queue wait, switches, migrations, faults, IPC)
                         ├─► backpressure (Alert)
                         └─► invariants   (Alert)
+    all of the above ─┬─► passthrough
+                      └─► interference  (Anomaly os_interference: Sample × OsSample per pool)
 
 For each closed window the outputs come in that order (fan order; everything
 is synchronous, so the same input always gives the same output).
@@ -34,10 +37,12 @@ from ._base import Operator
 from ._fan import compose, fan, passthrough
 from ._heatmap import heatmap_from_windows
 from ._histogram import histograms_from_windows
+from ._interference import interference
 from ._invariants import invariants_from_windows
 from ._jitter import jitter_from_windows
 from ._kpi import kpi
 from ._kpi import kpi_thresholds as _kpi_table
+from ._os import os_from_windows
 from ._outliers import outliers
 from ._rates import samples_from_windows
 from ._smooth import check_alpha, smooth
@@ -63,12 +68,15 @@ def default_analyses(
     latency_metrics: list[str] | None = None,
     cumulative_histograms: bool = True,
     monotonic: str = "frame",
+    interference_drop: float = 0.20,
+    interference_wait_rise: float = 20.0,
 ) -> Operator:
     """Batches → Samples, Kpi, Alerts, Anomalies, histograms, heat-maps and a Summary.
 
     Every option is validated here (``UsageError``), before any event flows.
     ``monotonic`` is how the never-decrease invariant is checked: ``"frame"``
     (every snapshot, exact), ``"window"`` (window ends only, faster) or ``"off"``.
+    ``interference_drop``/``interference_wait_rise``: see :func:`~._interference.interference`.
 
     ::
 
@@ -83,6 +91,7 @@ def default_analyses(
     parsed = parse_rules(rules)
     kpi_table = _kpi_table(kpi_thresholds)
     slope, k = backpressure_config(backpressure_slope, backpressure_windows)
+    correlate = interference(min_drop=interference_drop, min_wait_rise=interference_wait_rise)
     outlier_op = outliers(
         outlier_metrics, window=outlier_window, min_samples=min(10, outlier_window), z=z, mad=mad
     )
@@ -102,9 +111,10 @@ def default_analyses(
         histograms_from_windows(window_ms, latency_metrics, cumulative_histograms),
         jitter_from_windows(window_ms, cumulative_histograms),
         heatmap_from_windows(window_ms),
+        os_from_windows(window_ms),
         backpressure_from_windows(slope, k),
         invariants_from_windows(invariant_tolerance),
     )
 
     # every stage is one of ours, so this fuses into a single subscription
-    return compose(windows(window_ms, check_monotonic=monotonic), window_stage)
+    return compose(windows(window_ms, check_monotonic=monotonic), window_stage, fan(passthrough(), correlate))

@@ -25,7 +25,9 @@ re-aggregate: ``worker_totals``/``worker_deltas`` (:class:`WorkerCounts`),
 ``span_ns``, ``frames``, ``lost_frames``, ``workers``, ``channels``,
 ``channel_state`` and ``inject_depth_mean``/``_max``; gauges the schema does
 not name go to ``gauges``; ``channel_state`` also carries ``producers``/``consumers``
-from the run's config when it has them. One Sample per pool (``RunStarted.config["pools"]``),
+from the run's config when it has them; ``os`` sums up the pool's workers as the OS
+saw them (``ops.os_view``'s OsSample of the same window, when the producer reports
+OsThread/OsCounters). One Sample per pool (``RunStarted.config["pools"]``),
 else one for "all". ``ts_ns`` is the last snapshot's time; ``partial`` is set
 when the window overlaps a ring loss. Samples that arrive already derived (old
 recordings) pass through, as do Summary events.
@@ -57,6 +59,7 @@ from kcoro_stream.events import (
 
 from ._base import Emit, Operator, pool_label, pool_names, ratio, stateful
 from ._fan import compose
+from ._os import os_summary, window_os
 from ._window import Window, windows
 
 _WORKER = WorkerCounts.__struct_fields__
@@ -128,6 +131,7 @@ def window_samples(win: Window, width: int, idle_below: float) -> list[Sample]:
     ts_ns = win.last_ts
     ts = wall_seconds(ts_ns, run)
     span = win.span_ns
+    os_of = {o.pool: os_summary(o) for o in window_os(win, width)} if win.os else {}
     out = []
     for key in sorted(groups):
         wids, cids, gkeys = groups[key]
@@ -144,6 +148,7 @@ def window_samples(win: Window, width: int, idle_below: float) -> list[Sample]:
                 span_ns=span,
                 frames=win.frames,
                 lost_frames=win.lost_frames,
+                os=os_of.get(pool_label(names, key)),
                 **fields,
             )
         )

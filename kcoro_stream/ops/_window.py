@@ -49,6 +49,8 @@ from kcoro_stream.events import (
     Gauge,
     Histogram,
     MonitorStatus,
+    OsCounters,
+    OsThread,
     RingLoss,
     RuleChanged,
     RunEnded,
@@ -95,6 +97,7 @@ class Window:
         "base_channels",
         "base_gauges",
         "base_hists",
+        "base_os",
         "base_ts",
         "base_workers",
         "channels",
@@ -108,6 +111,7 @@ class Window:
         "jitter",
         "last_ts",
         "lost_frames",
+        "os",
         "run",
         "start_ns",
         "violations",
@@ -130,6 +134,9 @@ class Window:
         self.base_channels: dict[int, ChannelCounters] = {}
         self.hists: dict[tuple[str, int], Histogram] = {}
         self.base_hists: dict[tuple[str, int], Histogram] = {}
+        # the OS view of each worker (OsThread, OsCounters or None): last in / before the window
+        self.os: dict[int, tuple[OsThread | None, OsCounters | None]] = {}
+        self.base_os: dict[int, tuple[OsThread | None, OsCounters | None]] = {}
         self.gauges: dict[tuple[str, int], list[float]] = {}  # [last, sum, n, max]
         self.base_gauges: dict[tuple[str, int], float] = {}  # last value before the window
         self.jitter: list[int] = []
@@ -190,6 +197,9 @@ def windows(window_ms: float = 250, *, check_monotonic: bool | str = True) -> Op
         last_w: dict[int, WorkerCounters] = {}
         last_c: dict[int, ChannelCounters] = {}
         last_h: dict[tuple[str, int], Histogram] = {}
+        last_ot: dict[int, OsThread] = {}
+        last_oc: dict[int, OsCounters] = {}
+        base_o: dict[int, tuple[OsThread | None, OsCounters | None]] = {}
         last_wt: dict[int, tuple[int, ...]] = {}  # counters of the last snapshot, for monotonicity
         last_ct: dict[int, tuple[int, ...]] = {}
         base_w: dict[int, WorkerCounters] = {}
@@ -217,10 +227,14 @@ def windows(window_ms: float = 250, *, check_monotonic: bool | str = True) -> Op
             win.base_channels = base_c
             win.base_hists = base_h
             win.base_gauges = base_g
+            win.base_os = base_o
             return win
 
+        def os_view() -> dict[int, tuple[OsThread | None, OsCounters | None]]:
+            return {k: (last_ot.get(k), last_oc.get(k)) for k in last_ot.keys() | last_oc.keys()}
+
         def close(final: bool) -> None:
-            nonlocal cur, base_w, base_c, base_h, base_g, base_ts
+            nonlocal cur, base_w, base_c, base_h, base_g, base_ts, base_o
             win = cur
             if win is None:
                 return
@@ -229,18 +243,24 @@ def windows(window_ms: float = 250, *, check_monotonic: bool | str = True) -> Op
             win.workers = dict(last_w)
             win.channels = dict(last_c)
             win.hists = dict(last_h)
+            win.os = os_view() if last_ot or last_oc else {}
             if per_window:
                 _check_window(win, base_w, base_c)
             base_w, base_c, base_h = win.workers, win.channels, win.hists
+            base_o = win.os
             base_g = {**base_g, **{k: g[0] for k, g in win.gauges.items()}}
             base_ts = win.last_ts
             emit(win)
 
         def reset(start: RunStarted | None) -> None:
             nonlocal run, origin, base_w, base_c, base_h, base_g, base_ts, zero_base, need_base, pending_loss
+            nonlocal base_o
             run = start
             origin = start.ts_ns if start is not None else None
             last_w.clear()
+            last_ot.clear()
+            last_oc.clear()
+            base_o = {}
             last_c.clear()
             last_h.clear()
             last_wt.clear()
@@ -254,7 +274,7 @@ def windows(window_ms: float = 250, *, check_monotonic: bool | str = True) -> Op
         reset(None)
 
         def on_item(batch: list[Any]) -> None:
-            nonlocal cur, pending_loss, need_base, base_w, base_c, base_h, base_g, base_ts
+            nonlocal cur, pending_loss, need_base, base_w, base_c, base_h, base_g, base_ts, base_o
             if not batch:
                 return
             head = batch[0]
@@ -346,6 +366,10 @@ def windows(window_ms: float = 250, *, check_monotonic: bool | str = True) -> Op
                         g[2] += 1
                         if v > g[3]:
                             g[3] = v
+                elif t is OsThread:
+                    last_ot[ev.worker] = ev
+                elif t is OsCounters:
+                    last_oc[ev.worker] = ev
                 elif t is RunEnded:
                     close(True)
                     return
@@ -354,7 +378,9 @@ def windows(window_ms: float = 250, *, check_monotonic: bool | str = True) -> Op
                 need_base = False
                 base_w, base_c, base_h = dict(last_w), dict(last_c), dict(last_h)
                 base_g = {k: g[0] for k, g in win.gauges.items()}
+                base_o = os_view()
                 base_ts = ts
+                win.base_os = base_o
                 win.base_workers, win.base_channels, win.base_hists = base_w, base_c, base_h
                 win.base_gauges = base_g
                 win.base_ts = ts

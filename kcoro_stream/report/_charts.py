@@ -3,8 +3,9 @@
 ::
 
     Inputs ─► throughput (per run, overlaid; alerts and marks annotated) · ratios · latency (windowed
-              p50/p99) · heatmap (workers × windows, per run) · resources (per-pool CPU and memory,
-              dual mode) · steps (results: median per step and variant, bars; whiskers min–max of repeats)
+              p50/p99) · heatmap (workers × windows, per run; workers labelled with their CPU) ·
+              os (per run: each worker's run-queue wait % under the pool's throughput, the
+              os_interference anomalies marked) · resources (per-pool CPU and memory, dual mode) · steps (results: median per step and variant, bars; whiskers min–max of repeats)
 
 Every chart draws only what the replayed analyses derived; nothing is
 recomputed here (a surface that recomputes an analysis is a second analysis).
@@ -157,18 +158,24 @@ def latency(inp: Inputs, out: Path) -> Chart | None:
     return _save(fig, out, "latency", "Windowed latency percentiles (solid p50, dashed p99)")
 
 
-def heatmaps(inp: Inputs, out: Path) -> list[Chart]:
-    plt = _plt()
-    charts: list[Chart] = []
+def _one_per_step(inp: Inputs, has: Any) -> list[tuple[int, RunData]]:
+    """(index, run) of the first repeat of each step and variant whose ``has(run)`` is true, at most MAX_HEATMAPS."""
+    picked: list[tuple[int, RunData]] = []
     seen: set[str] = set()
     for n, run in enumerate(inp.runs):
         key = run.label.rsplit(" r", 1)[0]
-        if key in seen or len(charts) >= MAX_HEATMAPS:
-            continue
-        pools = sorted({h.pool for h in run.heatmaps})
-        if not pools:
+        if key in seen or len(picked) >= MAX_HEATMAPS or not has(run):
             continue
         seen.add(key)
+        picked.append((n, run))
+    return picked
+
+
+def heatmaps(inp: Inputs, out: Path) -> list[Chart]:
+    plt = _plt()
+    charts: list[Chart] = []
+    for n, run in _one_per_step(inp, lambda r: r.heatmaps):
+        pools = sorted({h.pool for h in run.heatmaps})
         fig, axes = plt.subplots(len(pools), 1, figsize=(9, 1.2 + 1.3 * len(pools)), squeeze=False)
         for ax, pool in zip(axes[:, 0], pools, strict=True):
             hs = [h for h in run.heatmaps if h.pool == pool]
@@ -177,11 +184,58 @@ def heatmaps(inp: Inputs, out: Path) -> list[Chart]:
             cols = [list(c) for c in zip(*grid, strict=False)]  # workers × windows
             im = ax.imshow(cols, aspect="auto", vmin=0, vmax=1, cmap="viridis", interpolation="nearest",
                            extent=(run.t(hs[0].ts_ns), run.t(hs[-1].ts_ns), len(workers) - 0.5, -0.5))  # fmt: skip
-            ax.set_yticks(range(len(workers)), [f"w{w}" for w in workers])
+            cpus = run.cpus(pool)
+            ax.set_yticks(
+                range(len(workers)), [f"w{w}" + (f" cpu{cpus[w]}" if w in cpus else "") for w in workers]
+            )
             ax.set_ylabel(pool)
             fig.colorbar(im, ax=ax, label="utilisation")
         axes[-1, 0].set_xlabel("seconds since start")
         charts.append(_save(fig, out, f"heatmap-{n + 1}", f"Worker utilisation: {run.label}"))
+    return charts
+
+
+def os_views(inp: Inputs, out: Path) -> list[Chart]:
+    """Per run and pool: throughput (top) over each worker's run-queue wait % (bottom);
+    every os_interference anomaly is a red line at its first window, its message beside it."""
+    plt = _plt()
+    charts: list[Chart] = []
+    for n, run in _one_per_step(inp, lambda r: r.os):
+        pools = sorted({o.pool for o in run.os})
+        fig, axes = plt.subplots(
+            2 * len(pools), 1, figsize=(9, 1.5 + 3.2 * len(pools)), sharex=True, squeeze=False
+        )
+        for k, pool in enumerate(pools):
+            top, bottom = axes[2 * k, 0], axes[2 * k + 1, 0]
+            ss = [s for s in run.samples if s.pool == pool]
+            metric = "tasks_per_s" if any(s.tasks_per_s is not None for s in ss) else "msgs_per_s"
+            pts = [(run.t(s.ts_ns), getattr(s, metric)) for s in ss if getattr(s, metric) is not None]
+            if pts:
+                top.plot(*zip(*pts, strict=True), lw=1)
+            top.set_ylabel(f"{pool}\n{metric}", fontsize=8)
+            os_rows = [o for o in run.os if o.pool == pool]
+            cpus = run.cpus(pool)
+            for w in sorted({w for o in os_rows for w in o.workers}):
+                wp = [(run.t(o.ts_ns), o.wait_pct[o.workers.index(w)]) for o in os_rows if w in o.workers]
+                wp = [(t, v) for t, v in wp if v is not None]
+                if wp:
+                    bottom.plot(
+                        *zip(*wp, strict=True), lw=1, label=f"w{w}" + (f" cpu{cpus[w]}" if w in cpus else "")
+                    )
+            bottom.set_ylabel("run-queue wait %", fontsize=8)
+            bottom.legend(fontsize=7, loc="upper right")
+            for ax in (top, bottom):
+                ax.grid(alpha=0.3)
+            for a in run.anomalies:
+                if a.method == "os_interference" and a.pool == pool:
+                    for ax in (top, bottom):
+                        ax.axvline(run.t(a.ts_ns), color="red", alpha=0.6, lw=1)
+                    who = (a.labels or {}).get("worker")
+                    label = (a.message or a.metric).split(";")[0] + (f" · w{who}" if who else "")
+                    top.annotate(label, (run.t(a.ts_ns), 1), xycoords=("data", "axes fraction"), fontsize=6,
+                                 color="red", rotation=90, va="top", ha="right")  # fmt: skip
+        axes[-1, 0].set_xlabel("seconds since start")
+        charts.append(_save(fig, out, f"os-{n + 1}", f"OS view of the workers: {run.label}"))
     return charts
 
 
@@ -267,6 +321,7 @@ def steps(inp: Inputs, out: Path) -> list[Chart]:
 def draw_all(inp: Inputs, out: Path) -> list[Chart]:
     charts: list[Chart | None] = [throughput(inp, out), ratios(inp, out), latency(inp, out)]
     charts += heatmaps(inp, out)
+    charts += os_views(inp, out)
     charts.append(resources(inp, out))
     charts += steps(inp, out)
     return [c for c in charts if c is not None]

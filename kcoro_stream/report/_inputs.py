@@ -22,7 +22,17 @@ from typing import Any
 from ..compare._results import INDEX, Results, load_results, repeat_values
 from ..errors import KcoroStreamError, UsageError
 from ..eventlog import LogFrame
-from ..events import Alert, DerivedEvent, Heatmap, HistogramSummary, MarkEvent, Sample, Summary
+from ..events import (
+    Alert,
+    Anomaly,
+    DerivedEvent,
+    Heatmap,
+    HistogramSummary,
+    MarkEvent,
+    OsSample,
+    Sample,
+    Summary,
+)
 
 __all__ = ["Inputs", "RunData", "load_inputs", "replay_derived", "replay_run"]
 
@@ -37,7 +47,16 @@ class RunData:
     alerts: list[Alert] = field(default_factory=list)
     marks: list[MarkEvent] = field(default_factory=list)
     summaries: list[Summary] = field(default_factory=list)
+    os: list[OsSample] = field(default_factory=list)
+    anomalies: list[Anomaly] = field(default_factory=list)
     t0_ns: int = 0
+
+    def cpus(self, pool: str) -> dict[int, int]:
+        """worker → the CPU it was pinned to / last ran on, from the pool's last OsSample."""
+        last = next((o for o in reversed(self.os) if o.pool == pool), None)
+        if last is None:
+            return {}
+        return {w: c for w, c in zip(last.workers, last.cpus, strict=True) if c is not None}
 
     def t(self, ts_ns: int) -> float:
         """Seconds since the run's first derived event."""
@@ -85,6 +104,8 @@ def replay_run(run_dir: Path, label: str) -> RunData:
         Alert: data.alerts,
         MarkEvent: data.marks,
         Summary: data.summaries,
+        OsSample: data.os,
+        Anomaly: data.anomalies,
     }
     for ev in replay_derived(run_dir):
         bucket = kinds.get(type(ev))

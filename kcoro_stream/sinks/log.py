@@ -9,6 +9,7 @@ Line format (UTC time of the event, then the kind)::
     2026-11-23T23:59:01.250Z ALERT firing critical steal_collapse: steal success 2% (value=0.02 threshold=0.1)
     2026-11-23T23:59:01.250Z ALERT resolved warning inject_backlog: ... (value=3 threshold=100)
     2026-11-23T23:59:02.000Z ANOMALY tasks_per_s zscore value=1.2e+06 score=4.1 window=60
+    2026-11-23T23:59:03.000Z ANOMALY tasks_per_s os_interference value=5.1e+04 score=-0.38 window=8: tasks/s −38 % ...
     2026-11-23T23:59:03.000Z STATUS producer_lost: child exited with status 1
 
 A ``status`` line carries the monitor's account (ring losses, log bytes, each
@@ -122,9 +123,10 @@ def format_alert(a: Alert, color: bool = False) -> str:
 
 def format_anomaly(a: Anomaly, color: bool = False) -> str:
     head = f"ANOMALY {a.metric}"
+    cause = f": {a.message}" if a.message else ""  # os_interference: the cause in words
     return (
         f"{_paint(head, YELLOW if color else None)} {a.method} value={fmt_num(a.value)} "
-        f"score={a.score:.3g} window={a.window}"
+        f"score={a.score:.3g} window={a.window}{cause}"
     )
 
 

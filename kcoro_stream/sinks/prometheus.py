@@ -2,7 +2,7 @@
 
 ::
 
-    Sample / HistogramSummary / Heatmap / Alert / Anomaly / Kpi / Status
+    Sample / HistogramSummary / Heatmap / OsSample / Alert / Anomaly / Kpi / Status
         └─► _MetricsState (counters integrated, gauges, cumulative buckets)
               └─► _StateCollector (own CollectorRegistry, not the global one)
                     └─► GET /metrics ─► prometheus_client exposition
@@ -73,6 +73,7 @@ from ..events import (
     HistogramSummary,
     Kpi,
     LogStatistics,
+    OsSample,
     ReaderStatistics,
     Sample,
     Status,
@@ -322,6 +323,8 @@ class _MetricsState:
                     )
         elif isinstance(ev, Heatmap):
             self._heatmap(ev)
+        elif isinstance(ev, OsSample):
+            self._os(ev)
         elif isinstance(ev, Alert):
             self.alerts[(ev.rule, ev.severity)] = ev.state == "firing"
             self._add("kcoro_alert_transitions", (("rule", ev.rule), ("state", ev.state)), 1)
@@ -420,6 +423,80 @@ class _MetricsState:
                 self._add("kcoro_sched_steals_failed", labels, max(ev.steals_failed[i], 0))
         self._set("kcoro_sched_imbalance_ratio", (("pool", ev.pool),), ev.imbalance)
 
+    def _os(self, ev: OsSample) -> None:
+        """The OS view per worker (ops.os_view): gauges of the last window, totals summed over windows."""
+        for i, worker in enumerate(ev.workers):
+            labels = (("pool", ev.pool), ("worker", str(worker)))
+            for attr, name, scale, _ in OS_GAUGES:
+                v = getattr(ev, attr)[i]
+                self._set(name, labels, None if v is None else v * scale)
+            self._set("kcoro_os_worker_cpu", labels, ev.cpus[i])
+            self._set("kcoro_os_worker_pinned", labels, 1.0 if ev.pinned[i] else 0.0)
+            wait, invol = ev.wait_ns[i], ev.involuntary_cs[i]
+            if wait is not None and wait >= 0:
+                self._add("kcoro_os_worker_run_queue_wait_seconds", labels, wait / 1e9)
+            if invol is not None and invol >= 0:
+                self._add("kcoro_os_worker_involuntary_switches", labels, invol)
+
+
+# OsSample per-worker lists as gauges: (field, name, scale, help).
+OS_GAUGES: tuple[tuple[str, str, float, str], ...] = (
+    (
+        "wait_pct",
+        "kcoro_os_worker_run_queue_wait_ratio",
+        0.01,
+        "Share of the last window a worker waited on the run queue (schedstat).",
+    ),
+    (
+        "run_pct",
+        "kcoro_os_worker_run_ratio",
+        0.01,
+        "Share of the last window a worker ran on a CPU (schedstat).",
+    ),
+    (
+        "involuntary_cs_per_s",
+        "kcoro_os_worker_involuntary_switches_per_second",
+        1.0,
+        "Involuntary context switches (preemptions) per second.",
+    ),
+    (
+        "voluntary_cs_per_s",
+        "kcoro_os_worker_voluntary_switches_per_second",
+        1.0,
+        "Voluntary context switches (blocking) per second.",
+    ),
+    (
+        "context_switches_per_s",
+        "kcoro_os_worker_context_switches_per_second",
+        1.0,
+        "Context switches per second (perf software counter).",
+    ),
+    (
+        "migrations_per_s",
+        "kcoro_os_worker_migrations_per_second",
+        1.0,
+        "CPU migrations per second (perf software counter).",
+    ),
+    (
+        "page_faults_per_s",
+        "kcoro_os_worker_page_faults_per_second",
+        1.0,
+        "Page faults per second (perf software counter).",
+    ),
+    (
+        "ipc",
+        "kcoro_os_worker_instructions_per_cycle",
+        1.0,
+        "Instructions per cycle (perf hardware counters, where available).",
+    ),
+    (
+        "cache_misses_per_s",
+        "kcoro_os_worker_cache_misses_per_second",
+        1.0,
+        "Cache misses per second (perf hardware counter, where available).",
+    ),
+)
+
 
 # Help texts of the series not listed in the tables above.
 _HELP = {
@@ -432,6 +509,10 @@ _HELP = {
     "kcoro_sched_steals_succeeded": "Successful steals by a worker.",
     "kcoro_sched_steals_failed": "Failed steal probes by a worker.",
     "kcoro_sched_imbalance_ratio": "Load imbalance between workers (0 = even).",
+    "kcoro_os_worker_cpu": "The CPU a worker is pinned to, else the CPU it last ran on.",
+    "kcoro_os_worker_pinned": "1 when the worker is pinned to its CPU (--pin).",
+    "kcoro_os_worker_run_queue_wait_seconds": "Time a worker waited on the run queue (schedstat).",
+    "kcoro_os_worker_involuntary_switches": "Involuntary context switches of a worker (preemptions).",
     "kcoro_alert_transitions": "Alert state changes, by rule and new state.",
     "kcoro_anomalies": "Anomalies detected, by metric and method.",
     "kcoro_monitor_sink_received": "Derived events a sink received.",
@@ -451,6 +532,8 @@ for _c in COUNTERS:
     _HELP[_c.name] = _c.help
 for _g in (*SAMPLE_GAUGES, *RESOURCE_GAUGES, *RESOURCE_COUNTERS):
     _HELP[_g.name] = _g.help
+for _f, _n, _s, _h in OS_GAUGES:
+    _HELP[_n] = _h
 
 
 class _StateCollector(Collector):

@@ -5,6 +5,7 @@
  *   workload.c  channel / tasks / mixed / dual on the reference runtime
  *   sampler.c   one thread, one frame per tick, control area, adaptive interval
  *   knobs.c     the live knobs' table and the control blob's msgpack reader
+ *   perf.c      pinning and perf_event_open counters per worker (perf.h)
  *   bench_main.c  kcs_bench_main: wires the three, signals, run end
  */
 #ifndef KCS_BENCH_H
@@ -46,6 +47,8 @@ struct kcs_bench_cfg {
     uint64_t messages; /* channel: exactly this many messages in all, then the run ends; 0 = no limit */
     uint32_t pause_at_ms, pause_ms; /* the sampler pauses for pause_ms from pause_at_ms (0 = never) */
     uint64_t body_ns;  /* tasks/mixed: each body spins this long on the CPU (thread CPU time); 0 = off */
+    int pin;              /* --pin: worker k runs only on the k-th allowed CPU (perf.c) */
+    int no_perf_counters; /* --no-perf-counters: no OsCounters (perf_event_open) per worker */
 };
 
 extern const char *const kcs_mode_names[];

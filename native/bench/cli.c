@@ -39,6 +39,8 @@ enum {
     OPT_BODY_NS,
     OPT_PAUSE_AT,
     OPT_PAUSE_MS,
+    OPT_PIN,
+    OPT_NO_PERF,
     OPT_HELP
 };
 
@@ -71,6 +73,8 @@ static const struct option long_opts[] = {
     {"body-ns", required_argument, 0, OPT_BODY_NS},
     {"pause-at-ms", required_argument, 0, OPT_PAUSE_AT},
     {"pause-ms", required_argument, 0, OPT_PAUSE_MS},
+    {"pin", no_argument, 0, OPT_PIN},
+    {"no-perf-counters", no_argument, 0, OPT_NO_PERF},
     {"help", no_argument, 0, OPT_HELP},
     {0, 0, 0, 0}};
 
@@ -136,7 +140,9 @@ static void usage(void) {
            "      --messages N       channel: exactly N messages in all, then the run ends (reason done)\n"
            "      --body-ns N        tasks, mixed: each task body spins N ns of thread CPU time, recorded as task_body_ns\n"
            "      --pause-at-ms T    a scripted sampler pause starting T ms into the run (with --pause-ms)\n"
-           "      --pause-ms D       its length: one Tick(paused) frame, heartbeats only, then sampling again\n");
+           "      --pause-ms D       its length: one Tick(paused) frame, heartbeats only, then sampling again\n"
+           "      --pin              pin worker k to the k-th allowed CPU (round robin), recorded in RunStarted\n"
+           "      --no-perf-counters no perf_event_open counters per worker (OsCounters events)\n");
 }
 
 int kcs_bench_parse(int argc, char **argv, struct kcs_bench_cfg *cfg) {
@@ -229,6 +235,8 @@ int kcs_bench_parse(int argc, char **argv, struct kcs_bench_cfg *cfg) {
         case OPT_BODY_NS: rc = parse_u64(c, optarg, 1, 1000000000, &cfg->body_ns); break;
         case OPT_PAUSE_AT: rc = parse_u32(c, optarg, 0, 86400000, &cfg->pause_at_ms); break;
         case OPT_PAUSE_MS: rc = parse_u32(c, optarg, 1, 86400000, &cfg->pause_ms); break;
+        case OPT_PIN: cfg->pin = 1; break;
+        case OPT_NO_PERF: cfg->no_perf_counters = 1; break;
         case OPT_HELP: usage(); return 1;
         case ':': {
             const char *flag = argv[optind - 1];

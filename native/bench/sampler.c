@@ -4,7 +4,8 @@
  * Frame layout, one per tick (a msgpack array of events, contract 2):
  *
  *   Tick · WorkerCounters × workers · ChannelCounters × channels ·
- *   Histogram × (3 metrics × pools) · Gauge × (5 per pool + 2) · OsThread × workers
+ *   Histogram × (3 metrics × pools) · Gauge × (5 per pool + 2) · OsThread × workers ·
+ *   OsCounters × workers (perf.c; none with --no-perf-counters)
  *
  * The first frame holds RunStarted; the last two hold the final counters
  * (taken after the pools drained) and RunEnded. Each tick the sampler polls
@@ -36,6 +37,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "perf.h"
 
 #ifndef KCS_BUILD_FLAGS
 #define KCS_BUILD_FLAGS "unknown"
@@ -76,6 +78,7 @@ struct kcs_sampler {
     int stable;
     uint32_t nworkers;
     struct osfd *os;
+    struct kcs_os_view *osv; /* pinning and perf counters, opened before RunStarted */
     int statm_fd;
     uint64_t *hist;
     pthread_mutex_t mark_mu;
@@ -195,9 +198,11 @@ static void cpu_model(char *out, size_t cap) {
 
 static void write_run_started(struct kcs_sampler *s) {
     const struct kcs_bench_cfg *cfg = s->cfg;
-    struct kcs_mp config, build; /* the two dict fields, pre-encoded msgpack maps */
+    struct kcs_mp config, build, caps; /* the dict fields, pre-encoded msgpack maps */
     kcs_mp_init(&config);
     kcs_mp_init(&build);
+    kcs_mp_init(&caps);
+    kcs_os_view_capabilities(&caps, s->osv);
     uint64_t ts = kcs_monotonic_ns();
     uint64_t wall = kcs_now_ns(CLOCK_REALTIME);
     char host[256] = "unknown", cpu[256], kernel[300] = "unknown";
@@ -208,8 +213,10 @@ static void write_run_started(struct kcs_sampler *s) {
     const char *kind = cfg->capacity == 0 ? "rendezvous" : "buffered";
 
     struct kcs_mp *m = &config;
-    kcs_mp_map(m, 25);
+    kcs_mp_map(m, 27);
     put_kv_s(m, "mode", kcs_mode_names[cfg->mode]);
+    put_kv_b(m, "pin", cfg->pin);
+    put_kv_b(m, "perf_counters", !cfg->no_perf_counters);
     put_kv_u(m, "workers", cfg->workers);
     put_kv_u(m, "producers", cfg->producers);
     put_kv_u(m, "consumers", cfg->consumers);
@@ -274,11 +281,14 @@ static void write_run_started(struct kcs_sampler *s) {
                              .build_len = build.len,
                              .wall_ns = wall,
                              .interval_ns = s->interval_ns,
+                             .capabilities = caps.buf,
+                             .capabilities_len = caps.len,
                          });
-    if (config.oom || build.oom) s->mp.oom = 1; /* a truncated map: drop the frame, counted */
+    if (config.oom || build.oom || caps.oom) s->mp.oom = 1; /* a truncated map: drop the frame, counted */
     kcs_frame_commit(s->ring, &s->mp);
     kcs_mp_free(&config);
     kcs_mp_free(&build);
+    kcs_mp_free(&caps);
 }
 
 static void write_tick_only(struct kcs_sampler *s, uint64_t now, uint64_t actual, int paused) {
@@ -297,7 +307,7 @@ static uint64_t write_sample(struct kcs_sampler *s, uint64_t now, uint64_t actua
     struct kcs_mp *m = &s->mp;
     struct kcs_workload *wl = s->wl;
     uint32_t np = kcs_workload_npools(wl), nc = kcs_workload_nchans(wl);
-    uint32_t nev = 1 + s->nworkers + nc + KCR_NHIST * np + 5 * np + 2 + s->nworkers;
+    uint32_t nev = 1 + s->nworkers + nc + KCR_NHIST * np + 5 * np + 2 + s->nworkers + kcs_os_view_nevents(s->osv);
     uint64_t ops = 0;
     kcs_frame_begin(m, nev);
     kcs_emit_tick(m, now, 0,
@@ -411,6 +421,7 @@ static uint64_t write_sample(struct kcs_sampler *s, uint64_t now, uint64_t actua
                                                    .involuntary_cs = os[i].invol,
                                                    .cpu = (int32_t)os[i].cpu});
     }
+    for (uint32_t i = 0; i < kcs_os_view_nevents(s->osv); i++) kcs_os_view_emit(s->osv, m, now, i, gids[i]);
     kcs_frame_commit(s->ring, m);
     return ops;
 }
@@ -510,6 +521,7 @@ static void *sampler_main(void *arg) {
     struct sched_param sp = {.sched_priority = 1};
     if (pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) != 0)
         setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), -10);
+    s->osv = kcs_os_view_open(s->cfg, s->wl); /* NULL (out of memory): no pinning, no OsCounters */
     write_run_started(s);
     uint64_t start = kcs_monotonic_ns();
     s->last_ns = start;
@@ -620,6 +632,7 @@ void kcs_sampler_finish(struct kcs_sampler *s, const char *reason, int status) {
         if (s->os[i].stat >= 0) close(s->os[i].stat);
     }
     if (s->statm_fd >= 0) close(s->statm_fd);
+    kcs_os_view_close(s->osv);
     pthread_mutex_destroy(&s->mark_mu);
     kcs_mp_free(&s->mp);
     free(s->os);

@@ -16,7 +16,11 @@
  *      event (members are named after the fields of kcoro_stream/events.py;
  *      the ones you leave out are 0), kcs_frame_commit;
  *   3. each tick: poll the control area (interval, pause, stop), heartbeat;
- *   4. RunStarted first, RunEnded last, then kcs_ring_close.
+ *   4. RunStarted first, RunEnded last, then kcs_ring_close;
+ *   5. optional, the OS view: kcs_perf.h opens perf_event_open counters per
+ *      worker thread (kcs_perf_open with the worker's tid), kcs_perf_emit
+ *      writes its OsCounters each tick, kcs_perf_capabilities says in
+ *      RunStarted.capabilities which counters could not be opened.
  *
  * The writer never blocks: a frame that does not fit is dropped and counted,
  * and because counters are cumulative the monitor only loses resolution.
@@ -27,8 +31,10 @@
  * Build: make -C native (build/instrument_runtime).
  */
 #include "kcs_events.h"
+#include "kcs_perf.h"
 
 #include <pthread.h>
+#include <sys/syscall.h>
 #include <signal.h>
 
 /* ----------------------------------------------------------- the runtime */
@@ -37,6 +43,7 @@ struct counters { /* one per worker, on its own cache line */
     _Alignas(64) _Atomic uint64_t completed, busy_ns, idle_ns, parks;
     _Atomic uint64_t lat[KCS_HIST_BUCKETS]; /* submit → start, log2x4 buckets */
     _Atomic uint64_t lat_total;
+    _Atomic int tid; /* the worker's thread id, for kcs_perf_open */
 };
 
 struct job {
@@ -60,6 +67,8 @@ static struct counters *ctr;
 
 static void *worker(void *arg) {
     struct counters *c = (struct counters *)arg;
+    /* release: pairs with the acquire in wait_tids */
+    atomic_store_explicit(&c->tid, (int)syscall(SYS_gettid), memory_order_release);
     for (;;) {
         uint64_t t0 = kcs_monotonic_ns();
         pthread_mutex_lock(&rt.mu);
@@ -105,12 +114,17 @@ static void *submitter(void *arg) {
 
 /* ------------------------------------------------------- the emit side */
 
-static void emit_run_started(struct kcs_mp *m, uint64_t ts, unsigned workers, uint64_t interval_ns) {
-    /* The two dict fields (config: every knob of the run; build: str → str)
-     * are msgpack maps you encode yourself, here into two scratch buffers. */
-    struct kcs_mp config, build;
+static void emit_run_started(struct kcs_mp *m, uint64_t ts, unsigned workers, uint64_t interval_ns,
+                             const struct kcs_perf_report *rep) {
+    /* The dict fields (config: every knob of the run; build: str → str;
+     * capabilities: what the OS view could open) are msgpack maps you encode
+     * yourself, here into scratch buffers. */
+    struct kcs_mp config, build, caps;
     kcs_mp_init(&config);
     kcs_mp_init(&build);
+    kcs_mp_init(&caps);
+    kcs_mp_map(&caps, 2);
+    kcs_perf_capabilities(&caps, rep);
     kcs_mp_map(&config, 2);
     kcs_mp_str(&config, "workers");
     kcs_mp_uint(&config, workers);
@@ -135,9 +149,12 @@ static void emit_run_started(struct kcs_mp *m, uint64_t ts, unsigned workers, ui
                              .build_len = build.len,
                              .wall_ns = kcs_now_ns(CLOCK_REALTIME) - (kcs_monotonic_ns() - ts), /* at ts */
                              .interval_ns = interval_ns,
+                             .capabilities = caps.buf,
+                             .capabilities_len = caps.len,
                          });
     kcs_mp_free(&config);
     kcs_mp_free(&build);
+    kcs_mp_free(&caps);
 }
 
 static void emit_worker(struct kcs_mp *m, uint64_t ts, unsigned w, uint64_t submitted, struct counters *c) {
@@ -175,6 +192,18 @@ static void emit_histogram(struct kcs_mp *m, uint64_t ts, unsigned workers) {
                                                .counts = sum,
                                                .counts_len = n,
                                                .total = total});
+}
+
+/* The workers publish their tids as they start; wait for them (at most 1 s). */
+static void wait_tids(unsigned workers) {
+    for (int tries = 0; tries < 1000; tries++) {
+        unsigned known = 0;
+        for (unsigned w = 0; w < workers; w++)
+            known += atomic_load_explicit(&ctr[w].tid, memory_order_acquire) > 0; /* acquire: pairs with worker */
+        if (known == workers) return;
+        struct timespec d = {0, 1000000};
+        nanosleep(&d, NULL);
+    }
 }
 
 static volatile sig_atomic_t g_signal;
@@ -215,8 +244,12 @@ int main(int argc, char **argv) {
     uint64_t interval = 10000000u, t0 = kcs_monotonic_ns(), last = t0, tick = 0;
     int paused = 0;
     const char *reason = "duration";
+    wait_tids(workers);
+    struct kcs_perf_thread perf[64];
+    struct kcs_perf_report rep = {0};
+    for (unsigned w = 0; w < workers; w++) kcs_perf_open(&perf[w], atomic_load(&ctr[w].tid), &rep);
     kcs_frame_begin(&mp, 1);
-    emit_run_started(&mp, t0, workers, interval);
+    emit_run_started(&mp, t0, workers, interval, &rep);
     kcs_frame_commit(&ring, &mp);
     for (;;) {
         struct timespec d = {0, (long)interval};
@@ -233,7 +266,7 @@ int main(int argc, char **argv) {
         kcs_ring_heartbeat(&ring); /* every tick, even when paused */
         if (paused) continue;
         tick++;
-        kcs_frame_begin(&mp, 3 + workers);
+        kcs_frame_begin(&mp, 3 + 2 * workers);
         kcs_emit_tick(&mp, now, 0, &(struct kcs_tick){.seq = tick, .target_ns = interval, .actual_ns = now - last});
         uint64_t submitted = atomic_load_explicit(&rt.submitted, memory_order_relaxed);
         for (unsigned w = 0; w < workers; w++) emit_worker(&mp, now, w, w == 0 ? submitted : 0, &ctr[w]);
@@ -242,6 +275,7 @@ int main(int argc, char **argv) {
         double depth = (double)(rt.tail - rt.head);
         pthread_mutex_unlock(&rt.mu);
         kcs_emit_gauge(&mp, now, 0, &(struct kcs_gauge){.name = "inject_depth", .pool = 0, .value = depth});
+        for (unsigned w = 0; w < workers; w++) kcs_perf_emit(&mp, now, 0, &perf[w], w, -1); /* not pinned */
         kcs_frame_commit(&ring, &mp); /* never blocks; drops are counted */
         last = now;
     }
@@ -250,6 +284,7 @@ int main(int argc, char **argv) {
     pthread_cond_broadcast(&rt.cv);
     pthread_mutex_unlock(&rt.mu);
     for (unsigned w = 0; w <= workers; w++) pthread_join(th[w], NULL);
+    for (unsigned w = 0; w < workers; w++) kcs_perf_close(&perf[w]);
     kcs_frame_begin(&mp, 1);
     kcs_emit_run_ended(&mp, kcs_monotonic_ns(), 0, &(struct kcs_run_ended){.reason = reason, .status = 0});
     kcs_frame_commit(&ring, &mp);

@@ -47,6 +47,7 @@ enum kcs_tag {
     KCS_EV_MARK = 8,
     KCS_EV_RUN_ENDED = 9,
     KCS_EV_KNOB_APPLIED = 10,
+    KCS_EV_OS_COUNTERS = 12,
     KCS_EV_RING_LOSS = 32,
     KCS_EV_PRODUCER_LOST = 33,
     KCS_EV_CONTROL_APPLIED = 34,
@@ -56,7 +57,7 @@ enum kcs_tag {
 
 /* Fields after [tag, ts_ns, source], per raw event. */
 enum kcs_event_nfields {
-    KCS_EV_RUN_STARTED_NFIELDS = 11,
+    KCS_EV_RUN_STARTED_NFIELDS = 12,
     KCS_EV_WORKER_COUNTERS_NFIELDS = 16,
     KCS_EV_CHANNEL_COUNTERS_NFIELDS = 22,
     KCS_EV_HISTOGRAM_NFIELDS = 5,
@@ -66,6 +67,7 @@ enum kcs_event_nfields {
     KCS_EV_MARK_NFIELDS = 2,
     KCS_EV_RUN_ENDED_NFIELDS = 2,
     KCS_EV_KNOB_APPLIED_NFIELDS = 4,
+    KCS_EV_OS_COUNTERS_NFIELDS = 10,
 };
 
 /* Constants of the raw-event fields (events.py). */
@@ -73,6 +75,12 @@ enum kcs_event_nfields {
 #define KCS_CHANNEL_BUFFERED 1u
 #define KCS_CHANNEL_FLAG_CLOSED 1u
 #define KCS_CHANNEL_FLAG_PTR 2u
+#define KCS_OS_COUNTER_CONTEXT_SWITCHES 1u
+#define KCS_OS_COUNTER_CPU_MIGRATIONS 2u
+#define KCS_OS_COUNTER_PAGE_FAULTS 4u
+#define KCS_OS_COUNTER_CYCLES 8u
+#define KCS_OS_COUNTER_INSTRUCTIONS 16u
+#define KCS_OS_COUNTER_CACHE_MISSES 32u
 
 /* RunStarted (tag 1): A run began: what ran, where, and how the clocks map to wall time. */
 struct kcs_run_started {
@@ -89,6 +97,8 @@ struct kcs_run_started {
     size_t build_len;
     uint64_t wall_ns;  /* CLOCK_REALTIME at ts_ns: wall = wall_ns + (t - ts_ns) */
     uint64_t interval_ns;  /* target sampling interval */
+    const uint8_t *capabilities;  /* one pre-encoded msgpack map, copied verbatim; NULL: {} */
+    size_t capabilities_len;
 };
 static inline void kcs_emit_run_started(struct kcs_mp *mp, uint64_t ts_ns, uint32_t source,
                                         const struct kcs_run_started *ev) {
@@ -106,6 +116,8 @@ static inline void kcs_emit_run_started(struct kcs_mp *mp, uint64_t ts_ns, uint3
     else kcs_mp_map(mp, 0);
     kcs_mp_uint(mp, ev->wall_ns);
     kcs_mp_uint(mp, ev->interval_ns);
+    if (ev->capabilities && ev->capabilities_len) kcs_mp_raw(mp, ev->capabilities, ev->capabilities_len);
+    else kcs_mp_map(mp, 0);
 }
 
 /* WorkerCounters (tag 2): Cumulative scheduler counters of one worker thread. */
@@ -312,6 +324,34 @@ static inline void kcs_emit_knob_applied(struct kcs_mp *mp, uint64_t ts_ns, uint
     kcs_mp_str(mp, ev->name);
     kcs_mp_uint(mp, ev->value);
     kcs_mp_uint(mp, ev->previous);
+}
+
+/* OsCounters (tag 12): perf_event_open counters of one worker thread, cumulative since they were opened. */
+struct kcs_os_counters {
+    uint32_t worker;
+    int32_t tid;
+    int32_t pinned_cpu;  /* the CPU the worker is pinned to, -1 if not pinned */
+    uint32_t counters;  /* OS_COUNTER_* bits: the counters that are open (a closed one reads 0) */
+    uint64_t context_switches;
+    uint64_t cpu_migrations;
+    uint64_t page_faults;
+    uint64_t cycles;  /* hardware counters: scaled when the kernel multiplexed them */
+    uint64_t instructions;
+    uint64_t cache_misses;
+};
+static inline void kcs_emit_os_counters(struct kcs_mp *mp, uint64_t ts_ns, uint32_t source,
+                                        const struct kcs_os_counters *ev) {
+    kcs_mp_event(mp, KCS_EV_OS_COUNTERS_NFIELDS, KCS_EV_OS_COUNTERS, ts_ns, source);
+    kcs_mp_uint(mp, ev->worker);
+    kcs_mp_int(mp, ev->tid);
+    kcs_mp_int(mp, ev->pinned_cpu);
+    kcs_mp_uint(mp, ev->counters);
+    kcs_mp_uint(mp, ev->context_switches);
+    kcs_mp_uint(mp, ev->cpu_migrations);
+    kcs_mp_uint(mp, ev->page_faults);
+    kcs_mp_uint(mp, ev->cycles);
+    kcs_mp_uint(mp, ev->instructions);
+    kcs_mp_uint(mp, ev->cache_misses);
 }
 
 #ifdef __cplusplus

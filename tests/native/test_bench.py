@@ -123,6 +123,7 @@ def test_every_frame_has_the_documented_events(bench) -> None:
         assert kinds[0] == "Tick"
         assert kinds.count("WorkerCounters") == 2
         assert kinds.count("OsThread") == 2
+        assert kinds.count("OsCounters") == 2
         assert kinds.count("ChannelCounters") == 1
         hist = {e.metric for e in frame if isinstance(e, ev.Histogram)}
         assert hist == {"task_start_latency_ns", "chan_latency_ns", "task_body_ns"}

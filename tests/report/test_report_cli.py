@@ -56,6 +56,9 @@ def test_a_results_report_is_one_offline_html_page_with_every_chart(results: Pat
     assert {"throughput", "ratios", "latency", "resources", "steps-1"} <= names
     assert {p.stem for p in out.glob("*.svg")} == names
     assert len([n for n in names if n.startswith("heatmap-")]) == 3, "one heat-map per step"
+    assert len([n for n in names if n.startswith("os-")]) == 3, (
+        "one OS view per step (OsThread/OsCounters recorded)"
+    )
     page = (out / "report.html").read_text()
     assert not re.search(r"""(src|href)=["'](?!data:)""", page), "nothing to fetch: readable offline"
     inlined = re.findall(r'src="data:image/png;base64,([^"]+)"', page)

@@ -23,6 +23,7 @@ from kcoro_stream.events import (
     Kpi,
     LogStatistics,
     Metrics,
+    OsSample,
     ReaderStatistics,
     Sample,
     SinkStatistics,
@@ -141,6 +142,36 @@ def heatmap(i: int, workers: int = 4, *, pool: str = "tasks", window_ms: int = 2
         steals_failed=[2 * w for w in range(workers)],
         fastpath_ratio=[0.9 - 0.1 * w for w in range(workers)],
         imbalance=0.4,
+    )
+
+
+def os_sample(i: int, wait_ns: int = 155_000_000, *, pool: str = "tasks", window_ms: int = 250) -> OsSample:
+    """Two pinned workers (cpus 0, 1); worker 1 waits ``wait_ns`` on the run queue; no hardware counters."""
+    t, ns = ts(i, window_ms)
+    span = window_ms * 1_000_000
+    return OsSample(
+        ts=t,
+        ts_ns=ns,
+        run_id=RUN_ID,
+        pool=pool,
+        window=i,
+        window_ns=span,
+        span_ns=span,
+        workers=[0, 1],
+        tids=[10, 11],
+        cpus=[0, 1],
+        pinned=[True, True],
+        run_pct=[97.0, 100.0 * (span - wait_ns) / span],
+        wait_pct=[3.0, 100.0 * wait_ns / span],
+        wait_ns=[7_500_000, wait_ns],
+        involuntary_cs=[2, 120],
+        involuntary_cs_per_s=[8.0, 480.0],
+        voluntary_cs_per_s=[0.0, 0.0],
+        context_switches_per_s=[8.0, 480.0],
+        migrations_per_s=[0.0, 0.0],
+        page_faults_per_s=[4.0, 0.0],
+        ipc=[None, None],
+        cache_misses_per_s=[None, None],
     )
 
 

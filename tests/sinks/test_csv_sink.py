@@ -20,6 +20,7 @@ from kcoro_stream.events import (
     ChannelState,
     LegacyFields,
     Metrics,
+    OsView,
     Resources,
     Sample,
     WorkerCounts,
@@ -40,13 +41,14 @@ STRUCTS = {
     "channel_state": ChannelState,
     "resources": Resources,
     "legacy": LegacyFields,
+    "os": OsView,
 }
 
 
 def test_column_rule_is_the_documented_one() -> None:
     """Scalars of Sample in declaration order, smooth_<metric>, ema_<metric>, then <struct>_<field>."""
     nested = ("worker_totals", "worker_deltas", "channel_totals", "channel_deltas", "channel_state")
-    nested += ("resources", "legacy")
+    nested += ("resources", "legacy", "os")
     names = [f.name for f in msgspec.structs.fields(Sample)]
     assert list(SCALAR_FIELDS) == [n for n in names if n not in ("smooth", "ema", "gauges", *nested)]
     assert SCALAR_FIELDS[:8] == ("schema", "ts", "ts_ns", "run_id", "mode", "pool", "window_ns", "partial")
@@ -58,6 +60,7 @@ def test_column_rule_is_the_documented_one() -> None:
         + [f"{n}_{f}" for n in nested for f in STRUCTS[n].__struct_fields__]
     )
     assert "worker_totals_tasks_completed" in COLUMNS and "resources_cpu_pct" in COLUMNS
+    assert COLUMNS[-len(OsView.__struct_fields__) :] == tuple(f"os_{f}" for f in OsView.__struct_fields__)
     assert len(set(COLUMNS)) == len(COLUMNS)
 
 
@@ -204,3 +207,19 @@ def test_any_sample_reads_back_from_its_row(
 
     assert (cell["run_id"], cell["mode"], cell["partial"]) == (run_id, mode, "true" if partial else "false")
     assert (num(cell["tasks_per_s"]), num(cell["steal_ratio"]), num(cell["ema_gbps"])) == (tasks, steal, ema)
+
+
+async def test_os_columns_carry_the_pool_os_view(tmp_path: Path) -> None:
+    """Sample.os fills the os_* columns; a Sample without it leaves them empty."""
+    path = tmp_path / "os.csv"
+    view = OsView(wait_pct_max=61.5, wait_worker=1, involuntary_cs_per_s=480.0, migrations_per_s=0.0)
+    await run_sink(make_sink(f"csv:{path}"), [[msgspec.structs.replace(sample(0), os=view), sample(1)]])
+    header, with_os, without = read_rows(path.read_text())
+    row = dict(zip(header, with_os, strict=True))
+    assert (row["os_wait_pct_max"], row["os_wait_worker"], row["os_involuntary_cs_per_s"]) == (
+        "61.5",
+        "1",
+        "480.0",
+    )
+    assert (row["os_migrations_per_s"], row["os_ipc"]) == ("0.0", "")
+    assert all(v == "" for k, v in zip(header, without, strict=True) if k.startswith("os_"))

@@ -107,3 +107,14 @@ def test_number_and_time_formats() -> None:
     assert fmt_num(float("nan")) == "nan"
     assert fmt_utc(0.9995) == "1970-01-01T00:00:00.999Z"
     assert fmt_utc(float("inf")) == "ts=inf"
+
+
+async def test_an_anomaly_with_a_cause_prints_it(capsys: pytest.CaptureFixture[str]) -> None:
+    """os_interference anomalies carry their cause in words: the line ends with it."""
+    import msgspec
+
+    cause = "tasks/s −38 % from window 9; worker 1 (cpu 1) waited 357 ms on the run queue, 119 involuntary switches"
+    hog = msgspec.structs.replace(anomaly(1), method="os_interference", message=cause)
+    await run_sink(make_sink("log"), [[hog]])
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "ANOMALY tasks_per_s os_interference " in line and line.endswith(f"window=60: {cause}")

@@ -26,9 +26,9 @@ from kcoro_stream.sinks import SinkContext, build_sink, sink_class
 from kcoro_stream.sinks.prometheus import PrometheusSink, histogram_metric_name
 
 try:
-    from .surface_factory import Script, histogram, sample, status
+    from .surface_factory import Script, histogram, os_sample, sample, status
 except ImportError:  # tests/ run without package __init__ files
-    from surface_factory import Script, histogram, sample, status  # type: ignore[no-redef]
+    from surface_factory import Script, histogram, os_sample, sample, status  # type: ignore[no-redef]
 
 IN_CI = bool(os.environ.get("CI"))
 
@@ -378,3 +378,23 @@ async def test_real_prometheus_scrapes_and_answers_queries(tmp_path: Path) -> No
             await trio.to_thread.run_sync(proc.wait)
             log.close()
     assert sink.statistics().extra["scrapes"] >= 2
+
+
+async def test_os_view_series_per_worker_and_promtool() -> None:
+    """OsSample → kcoro_os_worker_* gauges of the last window and totals over windows; null → no series."""
+    async with open_prometheus_sink() as sink:
+        await sink.send([os_sample(0, 50_000_000), os_sample(1, 150_000_000)])
+        _, _, text = await fetch(sink.url)
+    w1 = {"pool": "tasks", "worker": "1"}
+    assert value(text, "kcoro_os_worker_run_queue_wait_ratio", **w1) == pytest.approx(0.6)
+    assert value(text, "kcoro_os_worker_run_queue_wait_seconds_total", **w1) == pytest.approx(0.2)
+    assert value(text, "kcoro_os_worker_involuntary_switches_total", **w1) == 240
+    assert value(text, "kcoro_os_worker_involuntary_switches_per_second", **w1) == 480
+    assert value(text, "kcoro_os_worker_page_faults_per_second", pool="tasks", worker="0") == 4
+    assert value(text, "kcoro_os_worker_cpu", **w1) == 1 and value(text, "kcoro_os_worker_pinned", **w1) == 1
+    assert "kcoro_os_worker_instructions_per_cycle" not in text  # no hardware counters: no series
+    promtool = _need("promtool")
+    res = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, text=True, check=False
+    )
+    assert res.returncode == 0 and not res.stdout.strip(), res.stdout + res.stderr

@@ -35,9 +35,9 @@ from kcoro_stream.sinks._tui.widgets import (
 from kcoro_stream.sinks.tui import TuiSink
 
 try:
-    from .surface_factory import Script, anomaly, histogram, sample, status
+    from .surface_factory import Script, anomaly, histogram, os_sample, sample, status
 except ImportError:  # tests/ run without package __init__ files
-    from surface_factory import Script, anomaly, histogram, sample, status  # type: ignore[no-redef]
+    from surface_factory import Script, anomaly, histogram, os_sample, sample, status  # type: ignore[no-redef]
 
 
 class FakeController(Controller):
@@ -657,3 +657,23 @@ def test_a_held_dashboard_shows_summary_and_run_directory_until_q() -> None:
     assert "run ended" in seen["ended"] and "SUMMARY tasks samples=12" in seen["ended"]
     assert "run directory: /tmp/runs/x" in seen["ended"] and seen["status"].startswith("q close")
     assert "the run is over" in seen["r"]
+
+
+def test_os_pane_and_cpu_labels() -> None:
+    """The OS pane shows each worker's CPU and run-queue wait; the heat-map labels workers with their CPU;
+    an os_interference anomaly shows its message in the alerts."""
+
+    async def scenario(app: DashboardApp, handle: TuiHandle, pilot: Pilot[int]) -> None:
+        await feed(pilot, handle, Script(batches=8, tasks_per_s=1000.0, dual=True))
+        cause = "tasks/s −38 % from window 41; worker 1 (cpu 1) waited 41 ms on the run queue, 120 involuntary switches"
+        hog = msgspec.structs.replace(anomaly(8), method="os_interference", message=cause)
+        await feed(pilot, handle, [[os_sample(8), hog]])
+        os_text = text_of(app.query_one("#os", Pane))
+        assert "w1     1*" in os_text and "62%" in os_text and "480" in os_text, os_text
+        assert "w0     0*" in os_text and "3%" in os_text
+        heat = text_of(app.query_one("#heatmap", Pane))
+        assert "w0@0" in heat and "w1@1" in heat, heat
+        alerts = text_of(app.query_one("#alerts", Pane))
+        assert "worker 1 (cpu 1) waited 41 ms" in " ".join(alerts.split()), alerts
+
+    drive(scenario)

@@ -44,6 +44,7 @@ from textual.widgets import Header, Static
 
 from ...events import DerivedEvent
 from .._base import Controller
+from .os_pane import OsPane
 from .state import DashboardState
 from .widgets import (
     MAX_ZOOM,
@@ -267,6 +268,7 @@ class DashboardApp(App[int]):
             yield Static("waiting for samples…", id="waiting")
         with Horizontal(id="bottom"):
             yield HeatmapPane(id="heatmap")
+            yield OsPane(id="os")
             yield LatencyPane(id="latency")
             yield ZeroCopyPane(id="zerocopy")
             yield AlertsPane(id="alerts")
@@ -278,6 +280,7 @@ class DashboardApp(App[int]):
         for pane_id, title in (
             ("config", "run"),
             ("heatmap", "workers"),
+            ("os", "OS"),
             ("latency", "latency"),
             ("zerocopy", "channel counters"),
             ("alerts", "alerts"),
@@ -433,7 +436,8 @@ class DashboardApp(App[int]):
             view.show()
         self.query_one(ConfigPane).show(self.state, self._info())
         self.query_one(MonitorPane).show(self.state.status)
-        self.query_one(HeatmapPane).show(self.state.heat_history)
+        self.query_one(HeatmapPane).show(self.state.heat_history, self.state.cpus())
+        self.query_one(OsPane).show(self.state.os)
         n = len(self.state.histograms)
         self.query_one(LatencyPane).show(self.state.histograms, rows=7 if n <= 1 else 4 if n == 2 else 2)
         self.query_one(ZeroCopyPane).show(self.state.zero_copy)

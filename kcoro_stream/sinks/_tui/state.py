@@ -7,7 +7,7 @@
                          │                          histories, current/5-sample/
                          │                          EMA/peak/average, KPI states)
                          ├─ heatmaps[pool] (latest), heat_history[pool] (recent
-                         │  windows: the workers × time pane), histograms[(metric, pool)]
+                         │  windows: the workers × time pane), os[pool], histograms[(metric, pool)]
                          ├─ alerts (bounded, newest last), firing rules
                          └─ zero_copy[pool] (every ChannelCounts counter: total, Δ)
 
@@ -22,7 +22,18 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ...events import Alert, Anomaly, DerivedEvent, Heatmap, HistogramSummary, Kpi, Sample, Status, Summary
+from ...events import (
+    Alert,
+    Anomaly,
+    DerivedEvent,
+    Heatmap,
+    HistogramSummary,
+    Kpi,
+    OsSample,
+    Sample,
+    Status,
+    Summary,
+)
 from ...ops._activity import Activity
 
 HISTORY = 4096  # samples kept per pool for the graph (zoom/scroll range)
@@ -139,6 +150,7 @@ class DashboardState:
     pools: dict[str, PoolState] = field(default_factory=dict)
     heatmaps: dict[str, Heatmap] = field(default_factory=dict)
     heat_history: dict[str, deque[Heatmap]] = field(default_factory=dict)  # pool → recent windows
+    os: dict[str, OsSample] = field(default_factory=dict)  # by pool: the last OS view of its workers
     histograms: dict[tuple[str, str], HistogramSummary] = field(default_factory=dict)  # (metric, pool)
     alerts: deque[AlertLine] = field(default_factory=lambda: deque(maxlen=ALERTS))
     firing: dict[str, Alert] = field(default_factory=dict)
@@ -183,6 +195,8 @@ class DashboardState:
             elif isinstance(ev, Heatmap):
                 self.heatmaps[ev.pool] = ev
                 self.heat_history.setdefault(ev.pool, deque(maxlen=HEAT_WINDOWS)).append(ev)
+            elif isinstance(ev, OsSample):
+                self.os[ev.pool] = ev
             elif isinstance(ev, Kpi):
                 self.kpis[getattr(ev, "pool", "all")] = ev  # Kpi.pool: appended for dual mode
             elif isinstance(ev, Alert):
@@ -192,13 +206,22 @@ class DashboardState:
                 else:
                     self.firing.pop(ev.rule, None)
             elif isinstance(ev, Anomaly):
-                msg = f"{ev.metric} = {ev.value:.4g} (score {ev.score:.1f}, {ev.method})"
+                msg = ev.message or f"{ev.metric} = {ev.value:.4g} (score {ev.score:.1f}, {ev.method})"
                 self.alerts.append(AlertLine(ev.ts, "anomaly", ev.metric, ev.method, msg))
             elif isinstance(ev, Status):
                 self.status = ev
             elif isinstance(ev, Summary):
                 self.summary = ev
         self.version += 1
+
+    def cpus(self) -> dict[tuple[str, int], int]:
+        """(pool, worker) → the CPU the worker is pinned to or last ran on (heat-map labels)."""
+        return {
+            (pool, w): cpu
+            for pool, s in self.os.items()
+            for w, cpu in zip(s.workers, s.cpus, strict=True)
+            if cpu is not None
+        }
 
     def kpi_for(self, pool: str) -> Kpi | None:
         """The pool's own KPI states, else the run's when this is the only pool."""
@@ -220,6 +243,7 @@ class DashboardState:
         self.pools.clear()
         self.heatmaps.clear()
         self.heat_history.clear()
+        self.os.clear()
         self.histograms.clear()
         self.zero_copy.clear()
         self.kpis.clear()

@@ -464,15 +464,20 @@ class HeatmapPane(Pane):
 
     LABEL = 5  # "w12 " / "w3  "
 
-    def show(self, history: Mapping[str, Sequence[Heatmap]]) -> None:
+    def show(
+        self, history: Mapping[str, Sequence[Heatmap]], cpus: Mapping[tuple[str, int], int] | None = None
+    ) -> None:
+        """``cpus``: (pool, worker) → its CPU, labelled ``w1@1`` when known (pinned or last seen)."""
+        cpus = cpus or {}
         width = max(10, (self.size.width or 40) - 2)
         last = tuple((p, h[-1].ts_ns if h else 0) for p, h in history.items())
-        if self.unchanged((last, width)):
+        if self.unchanged((last, width, tuple(cpus.items()))):
             return
         if not any(history.values()):
             self.set(Text("no heat-map yet", style="dim"), shape=0)
             return
-        cols = max(1, width - self.LABEL)
+        label = self.LABEL + (3 if cpus else 0)  # "w3@1  "
+        cols = max(1, width - label)
         parts: list[RenderableType] = []
         span_s = 0.0
         for pool, windows in history.items():
@@ -484,14 +489,15 @@ class HeatmapPane(Pane):
             head = f"{pool} · " if len(history) > 1 else ""
             parts.append(Text(f"{head}imbalance {imb}", style="bold", no_wrap=True, overflow="ellipsis"))
             for w in hm.workers:
-                line = Text(f"w{w:<{self.LABEL - 2}} ", no_wrap=True, overflow="crop")
+                name = f"w{w}" + (f"@{cpus[(pool, w)]}" if (pool, w) in cpus else "")
+                line = Text(f"{name:<{label - 1}} ", no_wrap=True, overflow="crop")
                 line.append(" " * (cols - len(recent)))  # windows not seen yet: blank on the left
                 for win in recent:
                     u, failed = _worker_cell(win, w)
                     line.append(FAILED_MARK if failed else " ", style=heat_style(u))
                 parts.append(line)
             span_s = max(span_s, len(recent) * hm.window_ns / 1e9)
-        parts.append(time_axis(cols, span_s, self.LABEL))
+        parts.append(time_axis(cols, span_s, label))
         parts.extend(heat_scale(width))
         self.set(Group(*parts), shape=len(parts))
 

@@ -97,6 +97,7 @@ function resetRun() {
   state.latencyKey = null;
   state.heatmaps.clear();
   state.heatHistory.clear();
+  window.kcoroOs.reset();
   state.kpi.clear();
   state.resources.clear();
   state.firing.clear();
@@ -166,7 +167,7 @@ function onAlert(ev) {
 
 function onAnomaly(ev) {
   state.alerts.unshift({ ts: ev.ts, rule: ev.metric, state: "anomaly", severity: ev.method, kind: "anomaly",
-    message: `${ev.metric} = ${fmtFix(ev.value, 2)} (score ${fmtFix(ev.score, 1)}, ${ev.method})` });
+    message: ev.message || `${ev.metric} = ${fmtFix(ev.value, 2)} (score ${fmtFix(ev.score, 1)}, ${ev.method})` });
   state.alerts.length = Math.min(state.alerts.length, 100);
 }
 
@@ -189,6 +190,7 @@ function handle(ev) {
     case "anomaly": onAnomaly(ev); break;
     case "summary": state.current.run = `${ev.run_id || "run"} · ${ev.mode} · ended`; break;
     case "status": state.status = ev; break;
+    case "os": window.kcoroOs.feed(ev); break;
     default: break;
   }
 }
@@ -264,7 +266,8 @@ function renderHeatmap() {
       cell.style.background = heatColor(hm.utilisation[i]);
       cell.title = `${pool} worker ${w}: utilisation ${fmtPct(hm.utilisation[i])}, fast path ${fmtPct(hm.fastpath_ratio[i])}`;
       const b = document.createElement("b");
-      const who = labelled ? `${pool} w${w}` : `w${w}`;
+      const cpu = window.kcoroOs.cpuOf(pool, w);
+      const who = (labelled ? `${pool} w${w}` : `w${w}`) + (cpu == null ? "" : ` cpu${cpu}`);
       b.textContent = `${who} ${hm.utilisation[i] == null ? "–" : Math.round(100 * hm.utilisation[i]) + "%"}`;
       cell.append(b, `steal ${hm.steals_succeeded[i] ?? 0}/${hm.steals_failed[i] ?? 0}`);
       cells.push(cell);
@@ -418,6 +421,7 @@ function render() {
   renderAlerts();
   renderMonitor();
   renderResources();
+  window.kcoroOs.render();
 }
 
 function scheduleRender() {
