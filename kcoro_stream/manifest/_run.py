@@ -136,6 +136,7 @@ def _derive_for(run: PlannedRun) -> Any:
 def _one(run: PlannedRun, m: Manifest, run_dir: Path, index_of: int, total: int) -> dict[str, Any]:
     """Run one planned run through the one run loop; its index entry."""
     from ..runloop import RunOptions
+    from ..compare._noise import run_fingerprint
     from ..runloop import run as run_loop
     from ..sources import LaunchConfig
 
@@ -203,9 +204,7 @@ def _one(run: PlannedRun, m: Manifest, run_dir: Path, index_of: int, total: int)
         "state": state,
         "error": error,
         "summary": [msgspec.to_builtins(s) for s in cap.summaries],
-        "fingerprint": (
-            {"host": started.host, "config": started.config, **started.build} if started is not None else None
-        ),
+        "fingerprint": run_fingerprint(started),
     }
 
 
