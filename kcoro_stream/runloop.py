@@ -38,10 +38,10 @@ from .errors import KcoroStreamError, PipelineError, ProducerError, UsageError
 from .events import (
     INGEST_SEQ_BIT,
     DerivedEvent,
+    HistogramSummary,
     MonitorStatus,
     RawEvent,
     ReaderStatistics,
-    HistogramSummary,
     RingLoss,
     RunEnded,
     RunStarted,

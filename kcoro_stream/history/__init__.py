@@ -14,13 +14,23 @@ DuckDB (and numpy, ruptures) are imported only inside the commands that query: a
 loads them, and no process keeps a database open, so concurrent runs never collide.
 """
 
+from ._commands import HistoryResult, export_parquet, history
+from ._prune import PruneChoice, RunDir, choose_prunes, parse_age, prune
 from ._record import SUMMARY_FORMAT, SUMMARY_NAME, SUMMARY_VERSION, RunRecord, iso_utc, write_summary
 
 __all__ = [
     "SUMMARY_FORMAT",
     "SUMMARY_NAME",
     "SUMMARY_VERSION",
+    "HistoryResult",
+    "PruneChoice",
+    "RunDir",
     "RunRecord",
+    "choose_prunes",
+    "export_parquet",
+    "history",
     "iso_utc",
+    "parse_age",
+    "prune",
     "write_summary",
 ]

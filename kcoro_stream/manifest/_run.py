@@ -135,8 +135,8 @@ def _derive_for(run: PlannedRun) -> Any:
 
 def _one(run: PlannedRun, m: Manifest, run_dir: Path, index_of: int, total: int) -> dict[str, Any]:
     """Run one planned run through the one run loop; its index entry."""
-    from ..runloop import RunOptions
     from ..compare._noise import run_fingerprint
+    from ..runloop import RunOptions
     from ..runloop import run as run_loop
     from ..sources import LaunchConfig
 
