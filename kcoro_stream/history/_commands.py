@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,7 +66,8 @@ def export_parquet(
             con.execute(f"COPY runs TO '{_sql_str(tmp)}' (FORMAT parquet)")
             os.replace(tmp, to)
         except Exception as e:  # duckdb.IOException and OSError: the path, not the data
-            tmp.unlink(missing_ok=True)
+            with suppress(OSError):
+                tmp.unlink()
             raise SinkError(f"{to}: cannot write: {_first_line(e)}") from None
     finally:
         con.close()

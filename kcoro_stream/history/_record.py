@@ -105,6 +105,7 @@ class RunRecord:
     def to_builtins(self, ended_wall: float) -> dict[str, Any]:
         from ..compare._noise import noise_fingerprint, run_fingerprint
 
+        config = self.config()
         return {
             "format": SUMMARY_FORMAT,
             "version": SUMMARY_VERSION,
@@ -119,7 +120,8 @@ class RunRecord:
             "exit_code": self.exit_code,
             "end_reason": self.ended.reason if self.ended is not None else None,
             "message": self.message,
-            "config": self.config(),
+            "config": config,
+            "manifest": (config or {}).get("manifest"),  # step, params, repeat, variant of a manifest run
             "fingerprint": run_fingerprint(self.started),
             "noise": noise_fingerprint(),
             "metrics": self.metrics(),
