@@ -192,10 +192,9 @@ class FrameRouter:
             batch = self.outbox[:]
             self.outbox.clear()
             for ev in batch:
-                t = type(ev)
-                if t is Summary:
+                if type(ev) is Summary:
                     self.summaries[ev.pool] = ev
-                elif t is HistogramSummary and ev.scope == "cumulative":
+                elif type(ev) is HistogramSummary and ev.scope == "cumulative":
                     self.histograms[(ev.pool, ev.metric)] = ev
             for r in self.runners:
                 await r.put(batch)

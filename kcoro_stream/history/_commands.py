@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import SinkError, UsageError
-from ._query import Skipped, find_summaries, metric_names, open_runs
+from ._query import Skipped, count_rows, find_summaries, metric_names, open_runs
 from ._render import to_json, to_table
 from ._series import group_series, read_rows
 
@@ -61,7 +61,7 @@ def export_parquet(
     con, skipped = open_runs(found.files, metric, where)
     tmp = to.with_name(f".{to.name}.tmp")
     try:
-        (n,) = con.execute("SELECT count(*) FROM runs").fetchone()
+        n = count_rows(con, "SELECT count(*) FROM runs", [])
         try:
             con.execute(f"COPY runs TO '{_sql_str(tmp)}' (FORMAT parquet)")
             os.replace(tmp, to)

@@ -22,7 +22,7 @@ from typing import Any
 from ..errors import UsageError
 from ._record import SUMMARY_FORMAT, SUMMARY_NAME, SUMMARY_VERSION
 
-__all__ = ["Found", "Skipped", "find_summaries", "metric_names", "open_runs", "where_path"]
+__all__ = ["Found", "Skipped", "count_rows", "find_summaries", "metric_names", "open_runs", "where_path"]
 
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_:]*$")
 _TOP = ("run_id", "source", "mode", "state", "exit_code", "end_reason", "workers")
@@ -61,16 +61,16 @@ def find_summaries(dirs: list[Path]) -> Found:
             continue
         try:
             entries = sorted(os.scandir(d), key=lambda e: e.name)
-        except OSError as e:
-            raise UsageError(f"{d}: cannot list: {e.strerror}") from None
-        for e in entries:
-            if not e.is_dir():
+        except OSError as err:
+            raise UsageError(f"{d}: cannot list: {err.strerror}") from None
+        for entry in entries:
+            if not entry.is_dir():
                 continue
-            f = Path(e.path) / SUMMARY_NAME
+            f = Path(entry.path) / SUMMARY_NAME
             if os.path.isfile(f):
                 found.files.append(f)
-            elif _is_run_dir(Path(e.path)):
-                found.without_summary.append(Path(e.path))
+            elif _is_run_dir(Path(entry.path)):
+                found.without_summary.append(Path(entry.path))
     return found
 
 
@@ -166,12 +166,13 @@ def open_runs(files: list[Path], metric: str, where: list[str]) -> tuple[Any, li
         if not eq or not key:
             raise UsageError(f"--where {w}: expected KEY=VALUE (e.g. mode=tasks, bench.workers=2)")
         path = where_path(key)
-        (seen,) = con.execute(
+        seen = count_rows(
+            con,
             f"SELECT count(*) FROM checked WHERE {good} AND json_extract(json, ?) IS NOT NULL "
             "AND json_type(json_extract(json, ?)) <> 'NULL'",
             [path, path],
-        ).fetchone()
-        if not seen and con.execute(f"SELECT count(*) FROM checked WHERE {good}").fetchone()[0]:
+        )
+        if not seen and count_rows(con, f"SELECT count(*) FROM checked WHERE {good}", []):
             raise UsageError(
                 f"--where {key}: no run has this key (try mode, state, source, host, git, workers, "
                 "SECTION.KEY of the configuration like bench.workers, or a path like manifest.step)"
@@ -186,6 +187,11 @@ def open_runs(files: list[Path], metric: str, where: list[str]) -> tuple[Any, li
         [f'$.metrics."{metric}"', *params],
     )
     return con, skipped
+
+
+def count_rows(con: Any, sql: str, params: list[Any]) -> int:
+    row = con.execute(sql, params).fetchone()
+    return int(row[0]) if row else 0
 
 
 def metric_names(con: Any) -> list[str]:
