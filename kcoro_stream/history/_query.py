@@ -133,10 +133,10 @@ def open_runs(files: list[Path], metric: str, where: list[str]) -> tuple[Any, li
     if not _KEY.match(metric):
         raise UsageError(f"--metric {metric}: a metric name is letters, digits, _ and :")
     con = duckdb.connect(":memory:")
+    con.execute("SET enable_progress_bar = false")  # stdout is ours (the table, or JSON)
     names = [str(f) for f in files]
-    con.execute("CREATE TABLE listed(file VARCHAR)")
+    con.execute("CREATE TABLE listed AS SELECT unnest(?::VARCHAR[]) AS file", [names])
     if names:
-        con.executemany("INSERT INTO listed VALUES (?)", [[n] for n in names])
         con.execute(
             "CREATE TABLE raw AS SELECT filename AS file, json FROM read_json_objects(?, filename=true, "
             "format='newline_delimited', ignore_errors=true)",
