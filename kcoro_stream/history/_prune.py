@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from ..errors import UsageError
+from ..errors import LogError, UsageError
 from ..eventlog._format import SEGMENT_MAGIC
 from ._record import SUMMARY_FORMAT, SUMMARY_NAME
 
@@ -138,6 +138,9 @@ def prune(choice: PruneChoice) -> list[Path]:
     """Delete the chosen directories (a symlink inside is removed, never followed)."""
     gone = []
     for r in choice.delete:
-        shutil.rmtree(r.path)
+        try:
+            shutil.rmtree(r.path)
+        except OSError as e:
+            raise LogError(f"{e.filename or r.path}: cannot delete: {e.strerror or e}") from None
         gone.append(r.path)
     return gone
