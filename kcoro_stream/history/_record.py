@@ -13,7 +13,6 @@ the whole query. Nothing here imports DuckDB: a plain run stays light.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -24,7 +23,8 @@ from typing import Any
 import msgspec
 
 from ..errors import LogError
-from ..events import HistogramSummary, Mark, RunEnded, RunStarted, Summary
+from ..eventlog._writer import create_new, write_all
+from ..events import HistogramSummary, RunEnded, RunStarted, Summary
 
 __all__ = ["SUMMARY_FORMAT", "SUMMARY_NAME", "SUMMARY_VERSION", "RunRecord", "iso_utc", "write_summary"]
 
@@ -57,14 +57,9 @@ class RunRecord:
 
     def config(self) -> dict[str, Any] | None:
         """The body of the run's ``config`` Mark (effective configuration with origins), if it logged one."""
-        for m in self.marks:
-            if isinstance(m, Mark) and m.name == "config":
-                try:
-                    body = json.loads(m.detail)
-                except ValueError:
-                    return None
-                return body if isinstance(body, dict) else None
-        return None
+        from ..config._apply import recorded_in  # not the package: a plain run needs no resolver
+
+        return recorded_in(self.marks)
 
     def mode(self) -> str | None:
         if self.started is not None:
@@ -135,9 +130,9 @@ def write_summary(run_dir: Path, record: RunRecord) -> Path:
     tmp = run_dir / f".{SUMMARY_NAME}.tmp"
     data = msgspec.json.encode(record.to_builtins(time.time())) + b"\n"  # NaN/inf → null: valid JSON
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        fd = create_new(tmp)  # never through a symlink planted under the tmp name
         try:
-            os.write(fd, data)
+            write_all(fd, data)
             os.fsync(fd)
         finally:
             os.close(fd)

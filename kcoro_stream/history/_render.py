@@ -5,21 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..compare._render import fmt_number as fmt
 from ._query import Skipped
 from ._series import Series
 
 __all__ = ["to_json", "to_table"]
-
-
-def fmt(v: float | None) -> str:
-    """15.56 M, 293.3 k, 0.4265: enough digits to see a few percent."""
-    if v is None:
-        return "-"
-    a = abs(v)
-    for scale, unit in ((1e9, " G"), (1e6, " M"), (1e3, " k")):
-        if a >= scale:
-            return f"{v / scale:.2f}{unit}"
-    return f"{v:.4g}"
 
 
 def _pct(a: float | None, b: float | None) -> str:
