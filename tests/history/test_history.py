@@ -244,3 +244,22 @@ def test_a_plain_run_does_not_import_duckdb(tmp_path: Path) -> None:
     mods = {m.split(".")[0] for m in json.loads(r.stderr.strip().splitlines()[-1])}
     assert "trio" in mods and not mods & {"duckdb", "ruptures", "numpy"}
     assert list((tmp_path / "runs").glob(f"*/{SUMMARY_NAME}"))  # and it wrote its summary
+
+
+def test_an_attach_run_writes_its_summary_too(tmp_path: Path) -> None:
+    from kcoro_stream.ingest import RingReader
+
+    ring = tmp_path / "r"
+    RingReader.create(ring, data_size=1 << 20).close(unlink=False)
+    prod = subprocess.Popen(
+        [sys.executable, "-m", "kcoro_stream.sources.synthetic", "--ring", str(ring), "--interval-ms", "5", "--duration", "1"]
+    )  # fmt: skip
+    try:
+        r = ks(tmp_path, "attach", str(ring), "--no-tui", "--no-stdout", "--log", "att")
+    finally:
+        prod.kill()
+        prod.wait()
+    assert r.returncode == 0, r.stderr
+    body = json.loads((tmp_path / "att" / SUMMARY_NAME).read_text())
+    assert body["source"] == "attach" and body["exit_code"] == 0 and body["metrics"]["tasks_per_s"] > 0
+    assert history_json(tmp_path, "att")["runs"][0]["run_id"] == body["run_id"]
