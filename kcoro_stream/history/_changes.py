@@ -26,7 +26,7 @@ __all__ = ["ALPHA", "MIN_SIZE", "PERMUTATIONS", "Shift", "level_shifts"]
 
 MIN_SIZE = 3  # runs on each side of a shift (one slow run is an outlier, not a level)
 PERMUTATIONS = 199
-ALPHA = 0.01
+ALPHA = 0.05  # MongoDB's E-divisive default; at 0.01 fewer than ~14 runs can never show a shift
 SEED = 20261130
 
 
