@@ -14,9 +14,32 @@ DuckDB (and numpy, ruptures) are imported only inside the commands that query: a
 loads them, and no process keeps a database open, so concurrent runs never collide.
 """
 
-from ._commands import HistoryResult, export_parquet, history
-from ._prune import PruneChoice, RunDir, choose_prunes, parse_age, prune
+from typing import Any
+
 from ._record import SUMMARY_FORMAT, SUMMARY_NAME, SUMMARY_VERSION, RunRecord, iso_utc, write_summary
+
+# The run loop imports this package for ``_record`` on every run; the commands load on first use.
+_LAZY = {
+    "HistoryResult": "_commands",
+    "export_parquet": "_commands",
+    "history": "_commands",
+    "PruneChoice": "_prune",
+    "RunDir": "_prune",
+    "choose_prunes": "_prune",
+    "parse_age": "_prune",
+    "prune": "_prune",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "SUMMARY_FORMAT",

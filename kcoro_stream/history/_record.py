@@ -23,7 +23,6 @@ from typing import Any
 import msgspec
 
 from ..errors import LogError
-from ..eventlog._writer import create_new, write_all
 from ..events import HistogramSummary, RunEnded, RunStarted, Summary
 
 __all__ = ["SUMMARY_FORMAT", "SUMMARY_NAME", "SUMMARY_VERSION", "RunRecord", "iso_utc", "write_summary"]
@@ -126,6 +125,8 @@ class RunRecord:
 
 def write_summary(run_dir: Path, record: RunRecord) -> Path:
     """Write ``run_dir/summary.json`` atomically: readers see no file or a whole one, never half."""
+    from ..eventlog._writer import create_new, write_all
+
     path = run_dir / SUMMARY_NAME
     tmp = run_dir / f".{SUMMARY_NAME}.tmp"
     data = msgspec.json.encode(record.to_builtins(time.time())) + b"\n"  # NaN/inf → null: valid JSON

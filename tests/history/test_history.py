@@ -263,3 +263,13 @@ def test_an_attach_run_writes_its_summary_too(tmp_path: Path) -> None:
     body = json.loads((tmp_path / "att" / SUMMARY_NAME).read_text())
     assert body["source"] == "attach" and body["exit_code"] == 0 and body["metrics"]["tasks_per_s"] > 0
     assert history_json(tmp_path, "att")["runs"][0]["run_id"] == body["run_id"]
+
+
+def test_a_run_directory_without_summary_is_noted_once_and_the_rest_list(tmp_path: Path) -> None:
+    fake_run(tmp_path / "runs", 0, 1e6)
+    killed = tmp_path / "runs" / "killed"
+    killed.mkdir()
+    (killed / "segment-000001.kcslog").write_bytes(b"KCSLOGv\x01" + bytes(120))
+    r = ks(tmp_path, "history", "--json")
+    assert r.returncode == 0 and len(json.loads(r.stdout)["runs"]) == 1
+    assert r.stderr.count("\n") == 1 and "1 run directory has no summary.json" in r.stderr
