@@ -75,6 +75,7 @@ class RunOptions:
     sink_extra: dict[str, Any] = field(default_factory=dict)  # e.g. {"tui": TuiHandle}
     status_interval_s: float = STATUS_INTERVAL_S
     run_dir: Path | None = None  # set by ``run``: where the live run was recorded
+    record: RunRecord | None = None  # set by ``run``: what its summary.json says (history)
     summaries: list[Summary] = field(default_factory=list)  # set by ``run``: the last summary per pool
     # Logged and derived before the source's first frame of a live run: the effective
     # configuration (config.record_mark), a manifest's step and warm-up marks.
@@ -260,7 +261,7 @@ async def run(derive: Derive | None, source_spec: Any, opts: RunOptions) -> int:
     producer raises ProducerError (UsageError when it refused its flags)."""
     run_id = new_run_id()
     source = build_source(source_spec, SourceContext(run_id=run_id))
-    record = RunRecord(run_id, source.name, marks=list(opts.marks))
+    record = opts.record = RunRecord(run_id, source.name, marks=list(opts.marks))
     try:
         code = await _run(derive, source, opts, record)
     except BaseException as e:
@@ -325,15 +326,19 @@ async def _run(derive: Derive | None, source: Source, opts: RunOptions, record: 
                 for mark in opts.marks:  # a replay finds them in the log instead
                     router.emit(mark)
                 await router.drain()
-            outcome = await source.run(router)
+            try:
+                outcome = await source.run(router)
+            finally:
+                record.started, record.ended = router.started, router.ended
             reporting.cancel()
             if source.live:
                 router.emit(account.status(outcome.state))
-            await router.complete()
-            opts.summaries = list(router.summaries.values())
-            record.started, record.ended = router.started, router.ended
-            record.summaries = opts.summaries
-            record.histograms = list(router.histograms.values())
+            try:
+                await router.complete()
+            finally:  # however it ends, the record has what the run saw (summary.json, the manifest index)
+                record.started, record.ended = router.started, router.ended
+                record.summaries = opts.summaries = list(router.summaries.values())
+                record.histograms = list(router.histograms.values())
             record.state, record.message = outcome.state, outcome.message
             for r in runners:
                 await r.close()
