@@ -40,7 +40,8 @@ class RunRow:
 
     def to_builtins(self) -> dict[str, Any]:
         d = dict(self.__dict__)
-        d["started"] = self.started.isoformat() if self.started else None
+        # DuckDB's TIMESTAMP is naive; summary.json's times are UTC
+        d["started"] = self.started.isoformat(timespec="milliseconds") + "Z" if self.started else None
         return d
 
 
