@@ -149,10 +149,10 @@ def open_runs(files: list[Path], metric: str, where: list[str]) -> tuple[Any, li
            SELECT l.file, count(r.file) AS n, any_value(r.json) AS json
            FROM listed l LEFT JOIN raw r USING (file) GROUP BY l.file""",
     )
-    good = (
-        "n = 1 AND json IS NOT NULL AND json_type(json) = 'OBJECT' "
+    good = (  # COALESCE: a missing field is NULL, and NOT NULL would leave a file neither good nor skipped
+        "COALESCE(n = 1 AND json IS NOT NULL AND json_type(json) = 'OBJECT' "
         f"AND json->>'format' = '{SUMMARY_FORMAT}' "
-        f"AND TRY_CAST(json->>'version' AS INTEGER) BETWEEN 1 AND {SUMMARY_VERSION}"
+        f"AND TRY_CAST(json->>'version' AS INTEGER) BETWEEN 1 AND {SUMMARY_VERSION}, false)"
     )
     skipped = [
         Skipped(Path(f), _reason(n, j))

@@ -136,13 +136,15 @@ def test_a_corrupt_summary_among_good_ones_is_one_warning_and_the_others_list(tm
     bad = fake_run(runs, 3, 1.0) / SUMMARY_NAME
     bad.write_text(bad.read_text()[:40])  # torn
     (fake_run(runs, 4, 1.0) / SUMMARY_NAME).write_text('{"format": "something-else"}\n')
+    (fake_run(runs, 5, 1.0) / SUMMARY_NAME).write_text('{"run_id": "no format"}\n')
     r = ks(tmp_path, "history", "--json")
     assert r.returncode == 1
     assert [x["value"] for x in json.loads(r.stdout)["runs"]] == [1e6, 1e6 + 1, 1e6 + 2]
     lines = r.stderr.strip().splitlines()
-    assert len(lines) == 2
+    assert len(lines) == 3
     assert f"runs/{bad.parent.name}/summary.json: damaged JSON; skipped" in lines[0]
     assert "20261101-000004-aaaaaa/summary.json: not a run summary" in lines[1]
+    assert "20261101-000005-aaaaaa/summary.json: not a run summary" in lines[2]
 
 
 @pytest.mark.parametrize(
