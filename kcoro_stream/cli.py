@@ -1028,7 +1028,7 @@ def runs_prune(runs_dir: Path | None, keep: int | None, older_than: str | None, 
     """Delete old run directories of RUNS_DIR (default runs/); a dry run unless --yes.
 
     Only directories that are recognizably runs (our summary.json or log segments) and not being
-    recorded are touched. Exit 0; 2 bad input.
+    recorded are touched. Exit 0; 1 a directory could not be deleted; 2 bad input.
     """
     from .history import choose_prunes, parse_age, prune
 
