@@ -23,7 +23,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable, Sequence
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -39,23 +39,28 @@ from .errors import KcoroStreamError, PipelineError, ProducerError, UsageError
 from .events import (
     INGEST_SEQ_BIT,
     DerivedEvent,
+    HistogramSummary,
     MonitorStatus,
     RawEvent,
     ReaderStatistics,
     RingLoss,
     RuleChanged,
+    RunEnded,
+    RunStarted,
     Summary,
     decode_frame,
     encode_frame,
 )
+from .history._record import RunRecord, write_summary
 from .ingest import monotonic_ns
 from .sinks import SinkContext, SinkRunner, open_sinks
 from .sources import Source, SourceContext, SourceOutcome, build_source
 
-__all__ = ["STATUS_INTERVAL_S", "Derive", "FrameRouter", "RunOptions", "new_run_id", "run"]
+__all__ = ["RUNS_DIR", "STATUS_INTERVAL_S", "Derive", "FrameRouter", "RunOptions", "new_run_id", "run"]
 
 Derive = Callable[[Observable[list[Any]]], Observable[DerivedEvent]]
 STATUS_INTERVAL_S = 1.0
+RUNS_DIR = Path("runs")  # where a run is recorded without --log: RUNS_DIR/<run id>
 
 
 @dataclass
@@ -72,6 +77,7 @@ class RunOptions:
     sink_extra: dict[str, Any] = field(default_factory=dict)  # e.g. {"tui": TuiHandle}
     status_interval_s: float = STATUS_INTERVAL_S
     run_dir: Path | None = None  # set by ``run``: where the live run was recorded
+    record: RunRecord | None = None  # set by ``run``: what its summary.json says (history)
     summaries: list[Summary] = field(default_factory=list)  # set by ``run``: the last summary per pool
     # Logged and derived before the source's first frame of a live run: the effective
     # configuration (config.record_mark), a manifest's step and warm-up marks.
@@ -99,6 +105,9 @@ class FrameRouter:
         self.last_ts = 0
         self._ingest_seq = 0
         self.summaries: dict[str, Summary] = {}  # the last end-of-run summary per pool
+        self.histograms: dict[tuple[str, str], HistogramSummary] = {}  # last cumulative per pool, metric
+        self.started: RunStarted | None = None  # for the run's summary.json (history)
+        self.ended: RunEnded | None = None
         self._error: BaseException | None = None
         self._done = False
         self.decode = derive is not None  # recording only: no need to decode
@@ -168,6 +177,13 @@ class FrameRouter:
         self.frame(encode_frame([event]), seq, event.ts_ns, None)
 
     def push(self, events: list[Any]) -> None:
+        if self.log is not None:  # a recorded run: its summary.json names how it started and ended
+            for ev in events:
+                t = type(ev)
+                if t is RunStarted and self.started is None:
+                    self.started = ev
+                elif t is RunEnded:
+                    self.ended = ev
         self.frames += 1
         self.events += len(events)
         self.subject.on_next(events)
@@ -189,6 +205,8 @@ class FrameRouter:
             for ev in batch:
                 if type(ev) is Summary:
                     self.summaries[ev.pool] = ev
+                elif type(ev) is HistogramSummary and ev.scope == "cumulative":
+                    self.histograms[(ev.pool, ev.metric)] = ev
             for r in self.runners:
                 await r.put(batch)
         if self.log is not None:
@@ -253,11 +271,38 @@ async def run(derive: Derive | None, source_spec: Any, opts: RunOptions) -> int:
     producer raises ProducerError (UsageError when it refused its flags)."""
     run_id = new_run_id()
     source = build_source(source_spec, SourceContext(run_id=run_id))
-    steerable = source.live and not opts.no_control
-    if steerable:
+    if source.live and not opts.no_control:  # refuse a bad --control path before anything starts
         from .control import check_control_path
 
         check_control_path(opts.control)
+    record = opts.record = RunRecord(run_id, source.name, marks=list(opts.marks))
+    try:
+        code = await _run(derive, source, opts, record)
+    except BaseException as e:
+        if record.exit_code == 0:  # not already a failed outcome of the source
+            record.state, record.exit_code, record.message = _ended_by(e)
+        if opts.run_dir is not None:  # a recorded run, however it ended
+            with suppress(KcoroStreamError):  # the run's own error is the one to report
+                write_summary(opts.run_dir, record)
+        raise
+    if opts.run_dir is not None:
+        write_summary(opts.run_dir, record)
+    return code
+
+
+def _ended_by(e: BaseException) -> tuple[str, int, str]:
+    """(state, exit code, message) of a run ended by an exception, for its summary."""
+    if isinstance(e, BaseExceptionGroup):
+        return _ended_by(e.exceptions[0])
+    if isinstance(e, KeyboardInterrupt | trio.Cancelled):
+        return "interrupted", 130, "interrupted"
+    if isinstance(e, KcoroStreamError):
+        return ("failed" if isinstance(e, ProducerError) else "error"), e.exit_code, str(e)
+    return "error", 70, f"{type(e).__name__}: {e}"
+
+
+async def _run(derive: Derive | None, source: Source, opts: RunOptions, record: RunRecord) -> int:
+    steerable = source.live and not opts.no_control
     prepare = getattr(source, "open", None)
     if callable(prepare):
         prepare()  # map an attached ring before any output file is touched
@@ -274,7 +319,7 @@ async def run(derive: Derive | None, source_spec: Any, opts: RunOptions) -> int:
         if source.live and not opts.no_log:
             from .eventlog import LogWriter
 
-            log = LogWriter.create(opts.log_dir or Path("runs") / run_id, run_id, fsync=opts.fsync)
+            log = LogWriter.create(opts.log_dir or RUNS_DIR / record.run_id, record.run_id, fsync=opts.fsync)
             stack.callback(log.close)
             opts.run_dir = log.run_dir
         router = FrameRouter(derive, runners, log)
@@ -305,7 +350,7 @@ async def run(derive: Derive | None, source_spec: Any, opts: RunOptions) -> int:
                     with controlling:
                         async with trio.open_nursery() as n:
                             await open_control(
-                                n, source=source, router=router, account=account, run_id=run_id,
+                                n, source=source, router=router, account=account, run_id=record.run_id,
                                 path=opts.control, run_dir=opts.run_dir if log is not None else None,
                                 sink_extra=ctx.extra,
                             )  # fmt: skip
@@ -313,17 +358,27 @@ async def run(derive: Derive | None, source_spec: Any, opts: RunOptions) -> int:
                     ctx.extra.pop("control", None)
 
                 await nursery.start(control)
-            outcome = await source.run(router)
+            try:
+                outcome = await source.run(router)
+            finally:
+                record.started, record.ended = router.started, router.ended
             controlling.cancel()
             reporting.cancel()
             if source.live:
                 router.emit(account.status(outcome.state))
-            await router.complete()
-            opts.summaries = list(router.summaries.values())
+            try:
+                await router.complete()
+            finally:  # however it ends, the record has what the run saw (summary.json, the manifest index)
+                record.started, record.ended = router.started, router.ended
+                record.summaries = opts.summaries = list(router.summaries.values())
+                record.histograms = list(router.histograms.values())
+            record.state, record.message = outcome.state, outcome.message
             for r in runners:
                 await r.close()
     if not outcome.ok:
         if outcome.usage_error:
+            record.exit_code = 2
             raise UsageError(outcome.message)
+        record.exit_code = 1
         raise ProducerError(outcome.message)
     return 0

@@ -22,6 +22,7 @@ WIRING = {
     "manifest",
     "selftest",
     "control",
+    "history",
 }  # may import anything; no stage imports them
 # Documented exceptions, each with its reason:
 ALLOWED = {
@@ -85,6 +86,7 @@ PUBLIC = [
     "kcoro_stream.compare",
     "kcoro_stream.report",
     "kcoro_stream.trace",
+    "kcoro_stream.history",
 ]
 
 

@@ -199,7 +199,7 @@ def _cap_durations(part: str) -> str:
         return f"{m.group(1)} {min(float(m.group(2)), MAX_DURATION):g}"
 
     part = re.sub(r"(?<!\S)(-d|--duration) (\d+(?:\.\d+)?)(?!\S)", cap, part)
-    if part.startswith("kcoro-stream run") and not re.search(r"(?<!\S)(-d|--duration) ", part):
+    if part.split()[:2] == ["kcoro-stream", "run"] and not re.search(r"(?<!\S)(-d|--duration) ", part):
         part = part.replace("kcoro-stream run", "kcoro-stream run --duration 1", 1)
     return part
 
@@ -207,7 +207,7 @@ def _cap_durations(part: str) -> str:
 def runnable(command: str, cwd: Path, ports: dict[str, str]) -> str:
     """The README command as the test runs it: short, and with its placeholders filled in."""
     head, sep, program = command.partition(" -- ")  # after --exec --: the program's own arguments
-    if head.startswith(("kcoro-stream run", "kcoro-stream bench")):
+    if head.split()[:2] in (["kcoro-stream", "run"], ["kcoro-stream", "bench"]):  # not `runs prune`
         head = _cap_durations(head)
     cmd = head.replace(" --tui", " --no-tui") + sep + program
     if "runs/<id>" in cmd:

@@ -12,7 +12,7 @@
 
 from ._baseline import Baseline, baseline_from_results, load_baseline, save_baseline
 from ._compare import Comparison, StepVerdicts, compare, fingerprint_changes
-from ._noise import noise_fingerprint
+from ._noise import noise_fingerprint, run_fingerprint
 from ._paths import compare_paths, parse_threshold
 from ._render import to_json, to_markdown, to_table
 from ._results import Results, load_results, repeat_values
@@ -33,6 +33,7 @@ __all__ = [
     "noise_fingerprint",
     "parse_threshold",
     "repeat_values",
+    "run_fingerprint",
     "save_baseline",
     "to_json",
     "to_markdown",

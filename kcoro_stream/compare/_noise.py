@@ -1,4 +1,9 @@
-"""The machine's noise fingerprint: what makes two runs of one build differ.
+"""Fingerprints: the run's build (``run_fingerprint``) and the machine's noise.
+
+The build fingerprint is what RunStarted says: host, benchmark configuration,
+compiler, flags, git describe, CPU, kernel (manifest index entries and each
+run's summary.json carry it; ``compare`` names fields that differ).
+The machine's noise fingerprint is what makes two runs of one build differ:
 
 CPU frequency governor, SMT on/off, VM steal time (``/proc/stat``: steal
 jiffies as a share of all jiffies since boot) and the load average. Read from
@@ -11,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["noise_fingerprint"]
+__all__ = ["noise_fingerprint", "run_fingerprint"]
 
 
 def _read(path: str) -> str | None:
@@ -31,6 +36,13 @@ def _steal_share(stat: str | None) -> float | None:
             total = sum(jiffies[:8])  # guest time is already inside user/nice
             return round(jiffies[7] / total, 6) if total else None
     return None
+
+
+def run_fingerprint(started: Any) -> dict[str, Any] | None:
+    """The build fingerprint of a run from its RunStarted event (None: the producer never started)."""
+    if started is None:
+        return None
+    return {"host": started.host, "config": started.config, **started.build}
 
 
 def noise_fingerprint() -> dict[str, Any]:

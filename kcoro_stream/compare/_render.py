@@ -17,7 +17,7 @@ MARK = {
 }
 
 
-def _num(x: float | None) -> str:
+def fmt_number(x: float | None) -> str:
     if x is None:
         return "-"
     a = abs(x)
@@ -42,8 +42,8 @@ def _rows(c: Comparison) -> list[list[str]]:
                 [
                     s.step,
                     v.metric + ("" if v.gated else " (not gated)"),
-                    f"{_num(v.median_base)} (n={v.n_base})",
-                    f"{_num(v.median_new)} (n={v.n_new})",
+                    f"{fmt_number(v.median_base)} (n={v.n_base})",
+                    f"{fmt_number(v.median_new)} (n={v.n_new})",
                     _ratio(v),
                     "-" if v.p_value is None else f"{v.p_value:.3f}",
                     v.method,

@@ -25,6 +25,7 @@ from ._apply import (
     launch_changes,
     record_mark,
     recorded_config,
+    recorded_in,
 )
 from ._resolve import (
     ENV_PREFIX,
@@ -69,6 +70,7 @@ __all__ = [
     "project_layer",
     "record_mark",
     "recorded_config",
+    "recorded_in",
     "resolve",
     "show_text",
     "standard_layers",

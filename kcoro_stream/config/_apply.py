@@ -38,6 +38,7 @@ __all__ = [
     "launch_changes",
     "record_mark",
     "recorded_config",
+    "recorded_in",
 ]
 
 RECORD_MARK = "config"
@@ -267,13 +268,21 @@ def recorded_config(run_dir: Path) -> dict[str, Any] | None:
             events = decode_frame(frame.payload)
         except (msgspec.DecodeError, msgspec.ValidationError):
             continue
-        for ev in events:
-            if isinstance(ev, Mark) and ev.name == RECORD_MARK:
-                try:
-                    body = json.loads(ev.detail)
-                except ValueError:
-                    return None
-                return body if isinstance(body, dict) else None
+        found = recorded_in(events)
+        if found is not None:
+            return found
+    return None
+
+
+def recorded_in(events: list[Any]) -> dict[str, Any] | None:
+    """The body of the first ``config`` Mark among ``events`` (``record_mark``'s), or None."""
+    for ev in events:
+        if isinstance(ev, Mark) and ev.name == RECORD_MARK:
+            try:
+                body = json.loads(ev.detail)
+            except ValueError:
+                return None
+            return body if isinstance(body, dict) else None
     return None
 
 

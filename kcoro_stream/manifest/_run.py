@@ -26,11 +26,10 @@ from typing import Any
 
 import msgspec
 import trio
-from reactivex import operators as rx
 
 from ..config import activate, build_analyses, launch_changes, record_mark
 from ..errors import KcoroStreamError, UsageError
-from ..events import Mark, RawEvent, RunEnded, RunStarted, Summary
+from ..events import Mark, RawEvent
 from ._load import Manifest, PlannedRun
 
 __all__ = ["INDEX", "ManifestResult", "run_manifest"]
@@ -50,31 +49,6 @@ class ManifestResult:
         if self.interrupted:
             return 130
         return 1 if self.failed else 0
-
-
-class _Capture:
-    """What the index keeps of a run, taken from the streams the run loop already has."""
-
-    def __init__(self) -> None:
-        self.started: RunStarted | None = None
-        self.ended: RunEnded | None = None
-        self.summaries: list[Any] = []
-
-    def raw(self, batch: list[Any]) -> None:
-        for ev in batch:
-            if isinstance(ev, RunStarted) and self.started is None:
-                self.started = ev
-            elif isinstance(ev, RunEnded):
-                self.ended = ev
-
-    def wrap(self, derive: Any) -> Any:
-        def capturing(source: Any) -> Any:
-            source.subscribe(on_next=self.raw)
-            return derive(source).pipe(
-                rx.do_action(lambda e: self.summaries.append(e) if isinstance(e, Summary) else None)
-            )
-
-        return capturing
 
 
 def _first_error(e: BaseException) -> BaseException:
@@ -135,13 +109,13 @@ def _derive_for(run: PlannedRun) -> Any:
 
 def _one(run: PlannedRun, m: Manifest, run_dir: Path, index_of: int, total: int) -> dict[str, Any]:
     """Run one planned run through the one run loop; its index entry."""
+    from ..compare._noise import run_fingerprint
     from ..runloop import RunOptions
     from ..runloop import run as run_loop
     from ..sources import LaunchConfig
 
     activate(run.config)  # config-aware pipeline files read the step's configuration
-    cap = _Capture()
-    derive = cap.wrap(_derive_for(run))
+    derive = _derive_for(run)
     launch = launch_changes(run.config)
     if run.command is not None:  # an A/B variant's own producer (another build)
         launch.update(producer="exec", command=run.command, args=[])
@@ -188,11 +162,13 @@ def _one(run: PlannedRun, m: Manifest, run_dir: Path, index_of: int, total: int)
             state, error = "failed", str(err)
         else:
             raise
-    if state == "ok" and cap.ended is not None and cap.ended.reason != "duration":
-        state, error = "interrupted", f"the run was stopped ({cap.ended.reason})"
-    if state == "ok" and cap.started is None:
+    rec = opts.record  # what the run loop saw (also in the run's summary.json)
+    ended = rec.ended if rec is not None else None
+    started = rec.started if rec is not None else None
+    if state == "ok" and ended is not None and ended.reason != "duration":
+        state, error = "interrupted", f"the run was stopped ({ended.reason})"
+    if state == "ok" and started is None:
         state, error = "failed", "the producer never started its run"
-    started = cap.started
     return {
         "step": run.step,
         "params": run.params,
@@ -202,10 +178,8 @@ def _one(run: PlannedRun, m: Manifest, run_dir: Path, index_of: int, total: int)
         "dir": run_dir.name,
         "state": state,
         "error": error,
-        "summary": [msgspec.to_builtins(s) for s in cap.summaries],
-        "fingerprint": (
-            {"host": started.host, "config": started.config, **started.build} if started is not None else None
-        ),
+        "summary": [msgspec.to_builtins(s) for s in (rec.summaries if rec is not None else [])],
+        "fingerprint": run_fingerprint(started),
     }
 
 
