@@ -13,12 +13,12 @@ baseline from another one is refused (its numbers may mean something else).
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._files import publish
 from ..errors import UsageError
 from ..events import DERIVED_SCHEMA
 from ._noise import noise_fingerprint
@@ -78,12 +78,8 @@ def save_baseline(b: Baseline, to: Path) -> None:
             s: {"fingerprint": b.fingerprints.get(s), "metrics": m} for s, m in sorted(b.steps.items())
         },
     }
-    tmp = to.with_name(f".{to.name}.tmp")
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(body, f, indent=1)
-            f.write("\n")
-        os.replace(tmp, to)
+        publish(to, (json.dumps(body, indent=1) + "\n").encode())
     except OSError as e:
         raise UsageError(f"{to}: cannot write the baseline: {e.strerror or e}") from None
 

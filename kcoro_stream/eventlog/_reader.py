@@ -21,6 +21,7 @@ from pathlib import Path
 
 import msgspec
 
+from kcoro_stream._files import create_new, write_all
 from kcoro_stream.errors import LogError
 from kcoro_stream.eventlog._format import (
     SEGMENT_SUFFIX,
@@ -36,7 +37,7 @@ from kcoro_stream.eventlog._segment import (
     scan_segment,
 )
 from kcoro_stream.eventlog._types import LogFrame, LogInfo, LogProblem, SegmentInfo
-from kcoro_stream.eventlog._writer import LOCK_NAME, create_new, lock_run_dir, write_all
+from kcoro_stream.eventlog._writer import LOCK_NAME, lock_run_dir
 from kcoro_stream.events import INGEST_SEQ_BIT, RingLoss, decode_frame
 
 

@@ -29,6 +29,7 @@ from typing import Final, Literal, Self
 
 import zstandard
 
+from kcoro_stream._files import FILE_MODE, create_new, write_all
 from kcoro_stream.errors import LogError
 from kcoro_stream.eventlog._format import (
     BLOCK_HEADER_SIZE,
@@ -58,22 +59,6 @@ _ZEROS: Final = bytes(8)
 
 LOCK_NAME: Final = "writer.lock"
 DIR_MODE: Final = 0o750  # run directory (umask can only narrow these)
-FILE_MODE: Final = 0o640  # segments, indexes, the lock file
-
-
-def create_new(path: Path) -> int:
-    """Create ``path`` for writing: never through a symlink, never an existing file.
-
-    A leftover of our own (a ``.tmp`` from a crashed writer, or anything
-    planted under that name) is unlinked first; unlinking a symlink removes
-    the link, never its target. O_EXCL|O_NOFOLLOW then guarantees the file
-    is new and ours.
-    """
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE)
 
 
 def lock_run_dir(run_dir: Path, *, what: str) -> int:
@@ -111,13 +96,6 @@ def _has_segments(run_dir: Path) -> bool:
         return any(parse_segment_name(p.name) is not None for p in run_dir.iterdir())
     except OSError as e:
         raise LogError(f"{run_dir}: cannot list the run directory: {e.strerror}") from None
-
-
-def write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
 
 
 class _Segment:

@@ -13,7 +13,6 @@ the whole query. Nothing here imports DuckDB: a plain run stays light.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,6 +21,7 @@ from typing import Any
 
 import msgspec
 
+from .._files import publish
 from ..errors import LogError
 from ..events import HistogramSummary, RunEnded, RunStarted, Summary
 
@@ -125,19 +125,10 @@ class RunRecord:
 
 def write_summary(run_dir: Path, record: RunRecord) -> Path:
     """Write ``run_dir/summary.json`` atomically: readers see no file or a whole one, never half."""
-    from ..eventlog._writer import create_new, write_all
-
     path = run_dir / SUMMARY_NAME
-    tmp = run_dir / f".{SUMMARY_NAME}.tmp"
     data = msgspec.json.encode(record.to_builtins(time.time())) + b"\n"  # NaN/inf → null: valid JSON
     try:
-        fd = create_new(tmp)  # never through a symlink planted under the tmp name
-        try:
-            write_all(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
+        publish(path, data)
     except OSError as e:
         raise LogError(f"{path}: cannot write the run summary: {e.strerror or e}") from None
     return path

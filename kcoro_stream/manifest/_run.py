@@ -15,7 +15,6 @@ exit 130). ``on_error: stop`` ends the manifest at the first failed run.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 import time
@@ -27,6 +26,7 @@ from typing import Any
 import msgspec
 import trio
 
+from .._files import publish
 from ..config import activate, build_analyses, launch_changes, record_mark
 from ..errors import KcoroStreamError, UsageError
 from ..events import Mark, RawEvent
@@ -89,13 +89,9 @@ def _write_index(
     }
     if noise is not None:
         body["noise"] = noise  # the machine when the manifest started (compare/_noise.py)
-    tmp = out_dir / f".{INDEX}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(body, f, indent=1, sort_keys=False)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, out_dir / INDEX)  # readers see the old index or the new one, never half
+    publish(
+        out_dir / INDEX, (json.dumps(body, indent=1) + "\n").encode()
+    )  # the old index or the new one, never half
 
 
 def _derive_for(run: PlannedRun) -> Any:

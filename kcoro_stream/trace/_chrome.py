@@ -37,6 +37,7 @@ from typing import Any
 import msgspec
 
 from .. import __version__
+from .._files import publish
 from ..errors import KcoroStreamError, UsageError
 from ..eventlog import LogFrame
 from ..events import (
@@ -316,27 +317,9 @@ def _check_out(out: Path, force: bool) -> None:
 
 
 def _publish(out: Path, body: bytes, force: bool) -> None:
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "xb") as f:
-            f.write(body)
-            f.flush()
-            os.fsync(f.fileno())
-        if force:
-            os.replace(tmp, out)
-        else:
-            os.link(tmp, out)  # refuses a file that appeared meanwhile
-            os.unlink(tmp)
+        publish(out, body, replace=force)  # without --force, a file that appeared meanwhile is kept
     except FileExistsError:
-        _remove(tmp)
         raise KcoroStreamError(f"--out {out}: exists (use --force to overwrite)") from None
     except OSError as e:
-        _remove(tmp)
         raise UsageError(f"--out {out}: cannot write ({e.strerror or e})") from None
-
-
-def _remove(p: Path) -> None:
-    try:
-        p.unlink()
-    except OSError:
-        pass
