@@ -40,10 +40,11 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[n:]
 
 
-def publish(
-    path: Path, data: bytes, *, replace: bool = True, fsync: bool = True, mode: int = FILE_MODE
-) -> None:
+def publish(path: Path, data: bytes, *, replace: bool = True, fsync: bool = True, mode: int = 0o666) -> None:
     """Write ``data`` to ``path`` atomically (a temporary file beside it, then a rename).
+
+    ``mode`` is narrowed by the umask as for any new file (an export is the
+    user's file); files inside a run directory pass FILE_MODE.
 
     ``replace=False`` never replaces an existing ``path``, even one that appears
     while we write (the file is linked into place, which fails with

@@ -21,7 +21,7 @@ from typing import Any
 
 import msgspec
 
-from .._files import publish
+from .._files import FILE_MODE, publish
 from ..errors import LogError
 from ..events import HistogramSummary, RunEnded, RunStarted, Summary
 
@@ -128,7 +128,7 @@ def write_summary(run_dir: Path, record: RunRecord) -> Path:
     path = run_dir / SUMMARY_NAME
     data = msgspec.json.encode(record.to_builtins(time.time())) + b"\n"  # NaN/inf → null: valid JSON
     try:
-        publish(path, data)
+        publish(path, data, mode=FILE_MODE)  # private like the rest of the run directory
     except OSError as e:
         raise LogError(f"{path}: cannot write the run summary: {e.strerror or e}") from None
     return path
