@@ -1081,15 +1081,43 @@ def history_group() -> None:
 @history_group.command("list", context_settings=CONTEXT)
 @_history_filters
 @click.option("--changes", is_flag=True, help="Find level shifts in each series (permutation-tested).")
+@click.option(
+    "--p-value",
+    "alpha",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    help="With --changes: keep a shift whose permutation p-value is at most this (default 0.05, "
+    "E-divisive's; lower: fewer false alarms, and below 0.005 none can pass).",
+)
+@click.option(
+    "--last",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="List each series' last N runs (the trend and --changes still use them all).",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON document instead of the tables.")
 def history_list(
-    dirs: tuple[Path, ...], metric: str, where: tuple[str, ...], changes: bool, as_json: bool
+    dirs: tuple[Path, ...],
+    metric: str,
+    where: tuple[str, ...],
+    changes: bool,
+    alpha: float | None,
+    last: int | None,
+    as_json: bool,
 ) -> None:
     """List runs by series (host, mode, knobs) with the metric's trend."""
     from .history import history
 
     def go() -> int:
-        result = history(_default_runs_dirs(dirs), metric, list(where), changes=changes, as_json=as_json)
+        chosen = {} if alpha is None else {"alpha": alpha}
+        result = history(
+            _default_runs_dirs(dirs),
+            metric,
+            list(where),
+            changes=changes,
+            as_json=as_json,
+            last=last,
+            **chosen,
+        )
         click.echo(result.text)
         _history_warnings(result)
         return result.exit_code

@@ -54,7 +54,7 @@ def _max_gain(x: Any) -> Any:
     return (k * (n - k) / n * (left - right) ** 2).max(axis=1)
 
 
-def _split(seg: Any, rng: Any) -> tuple[int, float] | None:
+def _split(seg: Any, rng: Any, alpha: float) -> tuple[int, float] | None:
     """The best split of ``seg`` and its p-value, or None when it is not significant."""
     import numpy as np
     import ruptures as rpt
@@ -67,11 +67,14 @@ def _split(seg: Any, rng: Any) -> tuple[int, float] | None:
     # relative tolerance: a permutation equal to the data up to rounding counts as reaching it
     reached = int((_max_gain(shuffled) >= observed * (1 - 1e-12)).sum())
     p = (reached + 1) / (PERMUTATIONS + 1)
-    return (int(k), p) if p <= ALPHA else None
+    return (int(k), p) if p <= alpha else None
 
 
-def level_shifts(values: list[float]) -> list[Shift]:
-    """The significant level shifts of ``values`` (time order), with the means around each."""
+def level_shifts(values: list[float], alpha: float = ALPHA) -> list[Shift]:
+    """The level shifts of ``values`` (time order) significant at ``alpha``, with the means around each.
+
+    The smallest p-value the test can give is 1 / (PERMUTATIONS + 1) = 0.005: an ``alpha`` below
+    that finds nothing."""
     import numpy as np
 
     x = np.asarray(values, dtype=float)
@@ -82,7 +85,7 @@ def level_shifts(values: list[float]) -> list[Shift]:
         a, b = todo.pop()
         if b - a < 2 * MIN_SIZE:
             continue
-        got = _split(x[a:b], rng)
+        got = _split(x[a:b], rng, alpha)
         if got is None:
             continue
         k, p = got

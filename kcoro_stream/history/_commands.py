@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import SinkError, UsageError
+from ._changes import ALPHA
 from ._query import Skipped, count_rows, find_summaries, metric_names, open_runs
 from ._render import to_json, to_table
 from ._series import group_series, read_rows
@@ -28,8 +29,17 @@ class HistoryResult:
 
 
 def history(
-    dirs: list[Path], metric: str, where: list[str], *, changes: bool = False, as_json: bool = False
+    dirs: list[Path],
+    metric: str,
+    where: list[str],
+    *,
+    changes: bool = False,
+    as_json: bool = False,
+    alpha: float = ALPHA,
+    last: int | None = None,
 ) -> HistoryResult:
+    """The runs by series; ``changes``: level shifts significant at ``alpha``; ``last``: the table
+    lists each series' last runs only (trends, shifts and the JSON keep every run)."""
     found = find_summaries(dirs)
     con, skipped = open_runs(found.files, metric, where)
     try:
@@ -44,8 +54,8 @@ def history(
     series = group_series(rows)
     if changes:
         for s in series:
-            s.find_shifts()
-    text = to_json(series, metric, changes, skipped) if as_json else to_table(series, metric, changes)
+            s.find_shifts(alpha)
+    text = to_json(series, metric, changes, skipped) if as_json else to_table(series, metric, changes, last)
     return HistoryResult(text, skipped, found.without_summary)
 
 

@@ -34,7 +34,7 @@ def shift_lines(s: Series, metric: str) -> list[str]:
     return out
 
 
-def to_table(series: list[Series], metric: str, changes: bool) -> str:
+def to_table(series: list[Series], metric: str, changes: bool, last: int | None = None) -> str:
     blocks = []
     for s in series:
         lines = [f"{s.label} @ {s.host or '?'}  ({len(s.runs)} run(s), {metric})"]
@@ -42,7 +42,14 @@ def to_table(series: list[Series], metric: str, changes: bool) -> str:
             f"  {'started (UTC)':<19}  {'run':<22}  {'state':<11}  {'git':<24}  {'value':>10}  change"
         )
         prev = None
-        for r in s.runs:
+        hidden = 0 if last is None else max(0, len(s.runs) - last)
+        if hidden:
+            lines.append(f"  … {hidden} earlier run(s) (--last {last})")
+        for n, r in enumerate(s.runs):
+            if n < hidden:
+                if r.ok:
+                    prev = r.value  # the first shown run's change is against the run before it
+                continue
             lines.append(
                 f"  {_when(r):<19}  {r.run_id or '?':<22}  {r.state or '?':<11}  {(r.git or '-')[:24]:<24}  "
                 f"{fmt(r.value):>10}  {_pct(prev, r.value) if r.ok else ''}"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ._changes import Shift, level_shifts
+from ._changes import ALPHA, Shift, level_shifts
 
 __all__ = ["RunRow", "Series", "group_series", "read_rows"]
 
@@ -90,8 +90,8 @@ class Series:
             "max": max(vals),
         }
 
-    def find_shifts(self) -> None:
-        self.shifts = level_shifts([r.value for r in self.ok_runs if r.value is not None])
+    def find_shifts(self, alpha: float = ALPHA) -> None:
+        self.shifts = level_shifts([r.value for r in self.ok_runs if r.value is not None], alpha)
 
 
 def _label(r: RunRow) -> str:

@@ -275,3 +275,23 @@ def test_a_run_directory_without_summary_is_noted_once_and_the_rest_list(tmp_pat
     r = ks(tmp_path, "history", "--json")
     assert r.returncode == 0 and len(json.loads(r.stdout)["runs"]) == 1
     assert r.stderr.count("\n") == 1 and "1 run directory has no summary.json" in r.stderr
+
+
+def test_p_value_and_last_shape_the_listing(tmp_path: Path) -> None:
+    """--p-value below the test's smallest p (1/200) keeps no shift; --last N lists N runs per series
+    while the trend still covers them all; bad values are usage errors."""
+    rng = np.random.default_rng(7)
+    for i in range(24):
+        level = 10e6 if i < 14 else 8.5e6
+        fake_run(tmp_path / "runs", i, level * (1 + 0.03 * rng.normal()))
+    (series,) = history_json(tmp_path, "--changes", "--p-value", "0.004")["series"]
+    assert series["shifts"] == []
+    (series,) = history_json(tmp_path, "--changes", "--p-value", "0.01")["series"]
+    assert len(series["shifts"]) == 1
+    r = ks(tmp_path, "history", "--last", "3")
+    rows = [ln for ln in r.stdout.splitlines() if ln.startswith("  2026-")]
+    assert r.returncode == 0 and len(rows) == 3 and "… 21 earlier run(s) (--last 3)" in r.stdout
+    assert rows[-1].split()[2] == "20261101-000023-aaaaaa" and "over 24 ok run(s)" in r.stdout
+    for bad in (["--p-value", "0"], ["--p-value", "1.5"], ["--last", "0"]):
+        r = ks(tmp_path, "history", *bad)
+        assert r.returncode == 2 and bad[0] in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
