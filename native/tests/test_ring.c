@@ -4,20 +4,9 @@
  * control seqlock reaches the producer, close is seen after the last frame. */
 #include "kcs_events.h"
 
-#include "kcs_reader.h"
-#include "kt.h"
+#include "kt_ring.h"
 
-static char g_path[128];
-
-static kcs_reader *fresh(uint64_t size) {
-    snprintf(g_path, sizeof g_path, "/tmp/kcs-test-ring-%d", (int)getpid());
-    unlink(g_path);
-    char err[256];
-    kcs_reader *r = kcs_reader_create(g_path, size, 10000000, err, sizeof err);
-    if (!r) fprintf(stderr, "%s\n", err);
-    CHECK(r != NULL);
-    return r;
-}
+static kcs_reader *fresh(uint64_t size) { return kt_fresh_ring("ring", size); }
 
 struct batch {
     uint8_t out[1 << 16];

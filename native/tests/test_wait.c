@@ -12,22 +12,11 @@
 #include <pthread.h>
 #include <sched.h>
 
-#include "kcs_reader.h"
-#include "kt.h"
+#include "kt_ring.h"
 
 #define LONG_NS UINT64_C(10000000000) /* 10 s: "forever" for a wait that must be woken */
 
-static char g_path[128];
-
-static kcs_reader *fresh(uint64_t size) {
-    snprintf(g_path, sizeof g_path, "/tmp/kcs-test-wait-%d", (int)getpid());
-    unlink(g_path);
-    char err[256];
-    kcs_reader *r = kcs_reader_create(g_path, size, 10000000, err, sizeof err);
-    if (!r) fprintf(stderr, "%s\n", err);
-    CHECK(r != NULL);
-    return r;
-}
+static kcs_reader *fresh(uint64_t size) { return kt_fresh_ring("wait", size); }
 
 static uint8_t g_out[1 << 16];
 static uint32_t g_off[256], g_len[256];
