@@ -13,7 +13,9 @@ import os
 from pathlib import Path
 from typing import Final
 
-__all__ = ["FILE_MODE", "create_new", "publish", "write_all"]
+from .errors import UsageError
+
+__all__ = ["FILE_MODE", "create_new", "publish", "read_text", "write_all"]
 
 FILE_MODE: Final = 0o640  # segments, indexes, summaries, the lock file (umask can only narrow it)
 
@@ -72,3 +74,20 @@ def publish(path: Path, data: bytes, *, replace: bool = True, fsync: bool = True
         except OSError:
             pass
         raise
+
+
+def read_text(path: Path, label: str, what: str) -> str:
+    """``path``'s UTF-8 text, or a one-line UsageError naming ``label`` (and the line of a bad byte).
+
+    ``what``: the kind of file, for "no such {what}" ("configuration file", "manifest")."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise UsageError(f"{label}: no such {what}") from None
+    except OSError as e:
+        raise UsageError(f"{label}: cannot read: {e.strerror or e}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise UsageError(f"{label}:{line}: not UTF-8 text") from None

@@ -18,6 +18,9 @@ to one line on stderr and an exit code (``exit_code``).
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 
 class KcoroStreamError(Exception):
     """Base of every error kcoro-stream raises on purpose."""
@@ -61,3 +64,9 @@ class ControlError(KcoroStreamError):
     """Raised by ``kcoro-stream ctl`` (control._client) for an error answer or no live run (exit 1)."""
 
     exit_code = 1
+
+
+def did_you_mean(word: object, choices: Iterable[object]) -> str:
+    """`` (did you mean 'x'?)`` when a choice is close to ``word``, else "" (for one-line errors)."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""

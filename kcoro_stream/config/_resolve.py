@@ -16,7 +16,6 @@ and the key, with "did you mean" when a known key is close.
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import os
@@ -29,7 +28,8 @@ from typing import Any, Literal
 
 import msgspec
 
-from ..errors import UsageError
+from .._files import read_text
+from ..errors import UsageError, did_you_mean
 from ._schema import SECTIONS, is_duration
 
 __all__ = [
@@ -97,19 +97,14 @@ def _field_types(section: str) -> dict[str, Any]:
     return {f.name: f.type for f in msgspec.structs.fields(SECTIONS[section])}
 
 
-def _did_you_mean(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 def check_key(section: str, key: str, where: str) -> str:
     """The canonical key (dashes → underscores), or a UsageError naming ``where``."""
     if section not in SECTIONS:
-        raise UsageError(f"{where}: unknown section [{section}]{_did_you_mean(section, SECTIONS)}")
+        raise UsageError(f"{where}: unknown section [{section}]{did_you_mean(section, SECTIONS)}")
     k = key.replace("-", "_")
     types = _field_types(section)
     if k not in types:
-        raise UsageError(f"{where}: unknown key {key!r} in [{section}]{_did_you_mean(k, types)}")
+        raise UsageError(f"{where}: unknown key {key!r} in [{section}]{did_you_mean(k, types)}")
     return k
 
 
@@ -126,7 +121,7 @@ def check_value(section: str, key: str, raw: Any, where: str, *, from_text: bool
     except (ValueError, msgspec.ValidationError) as e:
         choices = _literal_choices(tp)
         if choices and isinstance(raw, str | int):
-            hint = _did_you_mean(str(raw), [str(c) for c in choices])
+            hint = did_you_mean(str(raw), [str(c) for c in choices])
             listed = ", ".join(str(c) for c in choices)
             raise UsageError(
                 f"{where}: {section}.{key}: expected one of {listed}, got {raw!r}{hint}"
@@ -221,15 +216,7 @@ def _json_lines(text: str, path: tuple[str, str]) -> int:
 def file_layer(path: Path, *, table: tuple[str, ...] = (), name: str | None = None) -> Layer:
     """Values of a TOML (or, by suffix, JSON) file; ``table`` picks a sub-table (pyproject)."""
     label = name or str(path)
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"{label}: no such configuration file") from None
-    except OSError as e:
-        raise UsageError(f"{label}: cannot read: {e.strerror or e}") from None
-    except UnicodeDecodeError as e:
-        line = path.read_bytes()[: e.start].count(b"\n") + 1
-        raise UsageError(f"{label}:{line}: not UTF-8 text") from None
+    text = read_text(path, label, "configuration file")
     is_json = path.suffix.lower() == ".json"
     data: Any
     if is_json:
@@ -263,7 +250,7 @@ def file_layer(path: Path, *, table: tuple[str, ...] = (), name: str | None = No
     for section, body in data.items():
         where = f"{label}:{line_of(section)}"
         if section not in SECTIONS:
-            raise UsageError(f"{where}: unknown section [{section}]{_did_you_mean(section, SECTIONS)}")
+            raise UsageError(f"{where}: unknown section [{section}]{did_you_mean(section, SECTIONS)}")
         if not isinstance(body, dict):
             raise UsageError(f"{where}: [{section}] must be a table of keys, got {body!r}")
         for key, raw in body.items():

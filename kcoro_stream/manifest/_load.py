@@ -29,7 +29,6 @@ matrix, an unknown mode), found before anything runs.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import itertools
 import json
@@ -40,10 +39,11 @@ from typing import Any
 
 import msgspec
 
+from .._files import read_text
 from ..config import Effective, Layer, Value, check_value, resolve, standard_layers
 from ..config._resolve import check_key
 from ..config._schema import BenchSection
-from ..errors import KcoroStreamError, UsageError
+from ..errors import KcoroStreamError, UsageError, did_you_mean
 
 __all__ = ["Manifest", "PlannedRun", "load_manifest", "plan_text"]
 
@@ -108,24 +108,11 @@ def _pos(node: Any, key: Any = None, index: int | None = None) -> int:
     return 1
 
 
-def _hint(word: str, choices: Any) -> str:
-    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 def _parse_yaml(path: Path) -> tuple[Any, str]:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such manifest") from None
-    except OSError as e:
-        raise UsageError(f"{path}: cannot read: {e.strerror or e}") from None
-    except UnicodeDecodeError as e:
-        line = path.read_bytes()[: e.start].count(b"\n") + 1
-        raise UsageError(f"{path}:{line}: not UTF-8 text") from None
+    text = read_text(path, str(path), "manifest")
     yaml = YAML(typ="rt", pure=True)  # round-trip nodes keep line/column; builds no Python objects
     yaml.allow_duplicate_keys = False
     try:
@@ -154,7 +141,7 @@ def load_manifest(path: Path, config_path: Path | None = None) -> Manifest:
     top = _mapping(data, f"{path}:1", "a manifest")
     for k in top:
         if k not in TOP_KEYS:
-            raise UsageError(f"{path}:{_pos(top, k)}: unknown key {k!r}{_hint(k, TOP_KEYS)}")
+            raise UsageError(f"{path}:{_pos(top, k)}: unknown key {k!r}{did_you_mean(k, TOP_KEYS)}")
     name = top.get("manifest", path.stem)
     if not isinstance(name, str) or not name:
         raise UsageError(f"{path}:{_pos(top, 'manifest')}: manifest: expected a name, got {name!r}")
@@ -162,7 +149,7 @@ def load_manifest(path: Path, config_path: Path | None = None) -> Manifest:
     if on_error not in ("stop", "continue"):
         raise UsageError(
             f"{path}:{_pos(top, 'on_error')}: on_error: expected stop or continue, got {on_error!r}"
-            f"{_hint(on_error, ('stop', 'continue'))}"
+            f"{did_you_mean(on_error, ('stop', 'continue'))}"
         )
     defaults = top.get("defaults") or {}
     _mapping(defaults, f"{path}:{_pos(top, 'defaults')}", "defaults")
@@ -181,7 +168,7 @@ def load_manifest(path: Path, config_path: Path | None = None) -> Manifest:
         for k in step:
             if k not in (*STEP_KEYS, "matrix", "exclude"):
                 raise UsageError(
-                    f"{path}:{_pos(step, k)}: unknown key {k!r} in step{_hint(k, (*STEP_KEYS, 'matrix', 'exclude'))}"
+                    f"{path}:{_pos(step, k)}: unknown key {k!r} in step{did_you_mean(k, (*STEP_KEYS, 'matrix', 'exclude'))}"
                 )
         sname = step.get("name", f"step{i + 1}")
         if not isinstance(sname, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", sname):
@@ -236,7 +223,9 @@ def _variants(path: Path, top: dict[str, Any]) -> list[Variant]:
                     raise UsageError(f"{kwhere}: python: expected the path of an interpreter, got {v!r}")
                 python = v
             else:
-                raise UsageError(f"{kwhere}: unknown key {k!r} in variant {name}{_hint(k, VARIANT_KEYS)}")
+                raise UsageError(
+                    f"{kwhere}: unknown key {k!r} in variant {name}{did_you_mean(k, VARIANT_KEYS)}"
+                )
         if command is not None and python is not None:
             raise UsageError(f"{vwhere}: variant {name}: exec and python exclude each other")
         out.append((name, layer, command, python))
@@ -252,7 +241,7 @@ def _settings(path: Path, node: dict[str, Any], *, is_defaults: bool) -> tuple[L
             continue  # the step's own structure, read by _expand
         where = f"{path}:{_pos(node, k)}"
         if is_defaults and k not in STEP_KEYS[1:]:
-            raise UsageError(f"{where}: unknown key {k!r} in defaults{_hint(k, STEP_KEYS[1:])}")
+            raise UsageError(f"{where}: unknown key {k!r} in defaults{did_you_mean(k, STEP_KEYS[1:])}")
         if k in STEP_CONFIG:
             sec, key = STEP_CONFIG[k]
             layer.values[(sec, key)] = Value(check_value(sec, key, v, f"{where}: {k}"), f"manifest {where}")
@@ -375,7 +364,7 @@ def _matrix(path: Path, step: dict[str, Any]) -> list[tuple[dict[str, Any], str]
         kwhere = f"{path}:{_pos(matrix, k)}"
         key = str(k).removeprefix("bench.").replace("-", "_")
         if key not in allowed:
-            raise UsageError(f"{kwhere}: matrix: unknown key {k!r}{_hint(key, allowed)}")
+            raise UsageError(f"{kwhere}: matrix: unknown key {k!r}{did_you_mean(key, allowed)}")
         if not isinstance(values, list) or not values:
             raise UsageError(f"{kwhere}: matrix: {k}: expected a non-empty list of values, got {values!r}")
         keys.append(key)
@@ -392,7 +381,7 @@ def _matrix(path: Path, step: dict[str, Any]) -> list[tuple[dict[str, Any], str]
         norm = {str(k).removeprefix("bench.").replace("-", "_"): v for k, v in ex.items()}
         for k in norm:
             if k not in keys:
-                raise UsageError(f"{ewhere}: exclude: {k!r} is not a matrix key{_hint(k, keys)}")
+                raise UsageError(f"{ewhere}: exclude: {k!r} is not a matrix key{did_you_mean(k, keys)}")
         combos = [c for c in combos if not all(c[k] == v for k, v in norm.items())]
     if not combos:
         raise UsageError(f"{where}: matrix: every combination is excluded")
