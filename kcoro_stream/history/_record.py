@@ -104,6 +104,8 @@ class RunRecord:
             "format": SUMMARY_FORMAT,
             "version": SUMMARY_VERSION,
             "run_id": self.run_id,
+            # the id in the derived lines, /metrics and remote-write's run_id label (the producer's)
+            "producer_run_id": self.started.run_id if self.started is not None else None,
             "started": iso_utc(self.started_wall),
             "ended": iso_utc(ended_wall),
             "duration_s": round(ended_wall - self.started_wall, 3),

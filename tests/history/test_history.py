@@ -54,8 +54,8 @@ def history_json(tmp: Path, *args: str) -> dict:
 def test_real_plain_runs_and_a_manifest_step_each_write_a_summary_and_history_lists_them(
     tmp_path: Path,
 ) -> None:
-    for _ in range(2):
-        r = ks(tmp_path, "run", "--producer", "synthetic", "-d", "0.4", "--no-tui", "--no-stdout")
+    for i in range(2):
+        r = ks(tmp_path, "run", "--producer", "synthetic", "-d", "0.4", "--no-tui", "--out", f"o{i}.ndjson")
         assert r.returncode == 0, r.stderr
     (tmp_path / "m.yaml").write_text("steps:\n  - {name: s, mode: tasks, duration: 300ms}\n")
     r = ks(tmp_path, "manifest", "run", "m.yaml", "--out-dir", "results")
@@ -77,6 +77,13 @@ def test_real_plain_runs_and_a_manifest_step_each_write_a_summary_and_history_li
     only = history_json(tmp_path, "runs", "results", "--where", "manifest.step=s")
     assert [r["run_id"] for r in only["runs"]] == [body["run_id"]]
     assert history_json(tmp_path, "results", "--where", "mode=tasks")["runs"][0]["value"] > 0
+    # the id a dashboard, /metrics or remote-write shows finds the run's summary
+    seen = json.loads((tmp_path / "o1.ndjson").read_text().splitlines()[0])["run_id"]
+    (found,) = history_json(tmp_path, "runs", "--where", f"producer_run_id={seen}")["runs"]
+    assert (
+        json.loads((tmp_path / "runs" / found["run_id"] / SUMMARY_NAME).read_text())["producer_run_id"]
+        == seen
+    )
 
 
 def test_a_failed_run_leaves_a_summary_saying_so(tmp_path: Path) -> None:
