@@ -25,10 +25,12 @@ def test_variants_interleave_their_repeats_with_their_own_knobs(tmp_path: Path) 
     p = tmp_path / "ab.yaml"
     p.write_text(AB)
     m = load_manifest(p)
-    assert [(r.variant, r.repeat) for r in m.runs[:4]] == [
+    assert [(r.variant, r.repeat) for r in m.runs[:6]] == [
         ("base", 1),
         ("cand", 1),
         ("other", 1),
+        ("cand", 2),  # each repeat starts one variant later: no variant always follows the same one
+        ("other", 2),
         ("base", 2),
     ]
     assert [r.slug for r in m.runs[:2]] == ["tasks-base-r1", "tasks-cand-r1"]

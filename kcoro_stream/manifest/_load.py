@@ -14,7 +14,7 @@
         exclude: [{workers: 1, batch: 64}]            # ... minus these
         outputs: [derived.ndjson]   # written in each run's directory
         pipeline: pipelines/latency.py
-    variants:                       # optional: A/B runs, repeats interleaved (A B A B ...)
+    variants:                       # optional: A/B runs, repeats interleaved (A B, B A, A B ...)
       base: {}                      # the step as written
       cand: {bench: {body_cost: 8}} # knob sets over the step's, or
       other: {exec: [./other-bench, --ring, "{ring}"]}   # another build's producer, or
@@ -323,12 +323,16 @@ def _expand(
         repeats = int(own.get("repeats", 1))
         slug_params = "-".join(f"{k}{_slug(v)}" for k, v in params.items())
         for r in range(1, repeats + 1):
+            # Interleaved, and each repeat starts one variant later (A B C, B C A, C A B, ...): drifting
+            # load hits every variant, and no variant always follows the same one (a run's after-effects
+            # on the next, e.g. a spinning variant before the baseline, would otherwise bias every pair).
+            turn = (r - 1) % len(variants)
             for (
                 vname,
                 _layer,
                 command,
                 python,
-            ) in variants:  # interleaved: A B A B ... (drifting load hits both)
+            ) in [*variants[turn:], *variants[:turn]]:
                 slug = f"{name}{'-' + slug_params if slug_params else ''}{'-' + vname if vname else ''}-r{r}"
                 runs.append(
                     PlannedRun(

@@ -36,7 +36,7 @@ def results(tmp: Path, name: str, body: str) -> Path:
     return out
 
 
-# Interleaved (base same slow base same slow ...): on a machine shared with another engineer,
+# Interleaved and rotating (base same slow, same slow base, ...): on a machine shared with another engineer,
 # results made one after the other differ by the load of the moment (measured: a 58 % "drop"
 # between two manifests of one configuration); interleaving spreads that load over every variant,
 # and one worker leaves the other core to the other engineer (2 workers: 12-38 M tasks/s, 1: 16-20 M).
@@ -137,7 +137,8 @@ def test_an_ab_results_directory_compares_its_variants_pair_by_pair(runs: dict[s
     assert same["verdict"] in ("unchanged", "inconclusive"), (same["verdict"], same["reason"])
     assert same["method"].startswith("paired")
     idx = json.loads((runs["ab"] / "index.json").read_text())
-    assert [x["variant"] for x in idx["runs"][:6]] == ["base", "same", "slow"] * 2, "repeats interleave"
+    order = ["base", "same", "slow", "same", "slow", "base"]
+    assert [x["variant"] for x in idx["runs"][:6]] == order, "repeats interleave, rotating"
 
 
 def test_latency_percentiles_are_reported_and_gated_only_on_request(runs: dict[str, Path]) -> None:
