@@ -237,7 +237,9 @@ _C_LINE = (
         (7, 64, 0, 0, 0, ChannelState(kind="buffered", capacity=64, closed=False, ptr_mode=False)),
     ],
 )
-def test_integer_channel_fields_as_the_c_monitor_writes_them(tmp_path, kind, capacity, closed, ptr, zref, want):
+def test_integer_channel_fields_as_the_c_monitor_writes_them(
+    tmp_path, kind, capacity, closed, ptr, zref, want
+):
     path = tmp_path / "old.ndjson"
     line = _C_LINE.format(ts=1700000000.25, kind=kind, capacity=capacity, closed=closed, ptr=ptr, zref=zref)
     path.write_text(line + "\n")
@@ -256,7 +258,8 @@ def test_integer_channel_fields_as_the_c_monitor_writes_them(tmp_path, kind, cap
 
 
 @pytest.mark.parametrize(
-    ("field", "value"), [("closed", "2"), ("ptr_mode", "-1"), ("zref_mode", "1.5"), ("kind", "-1"), ("kind", '"x"')]
+    ("field", "value"),
+    [("closed", "2"), ("ptr_mode", "-1"), ("zref_mode", "1.5"), ("kind", "-1"), ("kind", '"x"')],
 )
 def test_channel_fields_out_of_their_c_range_are_one_line_errors(tmp_path, field, value):
     values = {"kind": "1", "capacity": "16", "closed": "0", "ptr": "0", "zref": "0"}
