@@ -71,7 +71,9 @@ def lock_run_dir(run_dir: Path, *, what: str) -> int:
     try:
         return lock_exclusive(path)
     except LockHeld as e:
-        raise LogError(f"{run_dir}: another kcoro-stream (pid {e.holder}) is writing this log; {what}") from None
+        raise LogError(
+            f"{run_dir}: another kcoro-stream (pid {e.holder}) is writing this log; {what}"
+        ) from None
     except OSError as e:
         if e.errno == errno.EINVAL:
             raise LogError(f"{path}: the lock file is not a regular file") from None
