@@ -7,11 +7,10 @@ import json
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
-from test_manifest import KS, env_for, index, ks, run_started
+from test_manifest import index, ks, run_started, start_recording
 
 from kcoro_stream.errors import UsageError
 from kcoro_stream.manifest import load_manifest
@@ -152,15 +151,8 @@ def test_a_second_runner_on_one_out_dir_is_refused_and_the_first_loses_nothing(t
         "defaults: {mode: tasks, duration: 2s, bench: {workers: 1}}\nsteps:\n  - {name: a, repeats: 2}\n"
     )
     out = tmp_path / "res"
-    p = subprocess.Popen(
-        [*KS, "manifest", "run", str(m), "--out-dir", str(out)],
-        cwd=tmp_path, env=env_for(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    p = start_recording(tmp_path, m, out, out / "a-r1")
     try:
-        deadline = time.monotonic() + 60
-        while not any((out / "a-r1").glob("segment-*")) and time.monotonic() < deadline:
-            time.sleep(0.05)  # the first runner is recording
-        assert any((out / "a-r1").glob("segment-*"))
         r = ks(tmp_path, "manifest", "run", str(m), "--out-dir", str(out), "--force")
         msg = _one_line(r)
         assert r.returncode != 0 and str(out) in msg and f"pid {p.pid}" in msg, msg
@@ -181,15 +173,9 @@ def test_a_second_runner_after_the_first_ended_runs(tmp_path: Path) -> None:
     m = tmp_path / "m.yaml"
     m.write_text("defaults: {mode: tasks, duration: 30s, bench: {workers: 1}}\nsteps:\n  - {name: a}\n")
     out = tmp_path / "res"
-    p = subprocess.Popen(
-        [*KS, "manifest", "run", str(m), "--out-dir", str(out)],
-        cwd=tmp_path, env=env_for(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while not any((out / "a-r1").glob("segment-*")) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    p = start_recording(tmp_path, m, out, out / "a-r1")
     p.kill()
-    p.wait(timeout=30)
+    p.communicate(timeout=30)
     m.write_text(f"{QUICK}steps:\n  - {{name: a}}\n")
     r = ks(tmp_path, "manifest", "run", str(m), "--out-dir", str(out))
     assert r.returncode == 0, r.stderr
