@@ -986,9 +986,7 @@ def baseline_save(results: Path, to: Path, variant: str | None) -> None:
 @click.option(
     "--gate-latency", metavar="PCT", help="Also fail on latency p50/p99 worse by more than PCT (over 19%)."
 )
-@click.option(
-    "--fail-on-inconclusive", is_flag=True, help="Exit 1 when a gated metric is left inconclusive."
-)
+@click.option("--fail-on-inconclusive", is_flag=True, help="Exit 1 when a gated metric is left inconclusive.")
 def compare_cmd(
     paths: tuple[Path, ...],
     threshold: str,
