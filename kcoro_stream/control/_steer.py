@@ -70,6 +70,7 @@ class Steering:
         self.started = time.monotonic()
         self._ctl_lock = trio.Lock()
         self._cmd_id = 0
+        self._stopping = False
         self.view = RunView()  # what the stream has told us (``observe``)
         self.observe = self.view.observe
         self.methods: dict[str, Method] = {m.name: m for m in self._table()}
@@ -98,15 +99,22 @@ class Steering:
             TIMEOUT, f"{what}: the producer did not acknowledge within {self._ack_timeout_s():g} s"
         )
 
+    def _refuse_when_stopping(self, what: str) -> None:
+        """After a stop (``stop``, Ctrl-C, SIGTERM) the run only ends: nothing more is applied."""
+        if self._stopping or getattr(self.source.controller, "stop_requested", False):
+            raise RpcError(UNAVAILABLE, f"{what}: the run is stopping")
+
     async def _record(self, what: str, write: Callable[[RingController], int]) -> int:
         """Write one control record (serialised with every other) and wait for its acknowledgement."""
         async with self._ctl_lock:
+            self._refuse_when_stopping(what)  # also a request that waited for the lock
             ctl = self._ring()
             seq = write(ctl)
             await self._wait_ack(ctl, seq, what)
             return seq
 
-    async def _log(self, event: Any) -> None:
+    async def _log(self, what: str, event: Any) -> None:
+        self._refuse_when_stopping(what)
         self._emit(event)
         await self._drain()
 
@@ -165,6 +173,7 @@ class Steering:
         return await self._pause(False)
 
     async def stop(self, p: dict[str, Any]) -> Any:
+        self._stopping = True  # sticky: later methods that change the run answer UNAVAILABLE
         self.source.controller.stop()  # before the producer started too: it is told at once
         return {"stopping": True}
 
@@ -179,7 +188,7 @@ class Steering:
         if not isinstance(detail, str):
             detail = json.dumps(detail, sort_keys=True)
         ts = monotonic_ns()
-        await self._log(Mark(ts, 0, name=name, detail=detail))
+        await self._log("mark", Mark(ts, 0, name=name, detail=detail))
         return {"name": name, "detail": detail, "ts_ns": ts}
 
     async def set_rule(self, p: dict[str, Any]) -> Any:
@@ -194,6 +203,7 @@ class Steering:
                 raise RpcError(INVALID_PARAMS, f"set_rule: {e}") from None
             spec = {"green": float(p["green"]), "yellow": float(p["yellow"])}
             await self._log(
+                "set_rule",
                 RuleChanged(monotonic_ns(), 0, action="set", kind="kpi", name=name, spec=json.dumps(spec))
             )
             return {"kpi": name, **spec}
@@ -210,7 +220,7 @@ class Steering:
         ev = RuleChanged(
             monotonic_ns(), 0, action="set", kind="alert", name=rule.name, spec=json.dumps(spec_d)
         )
-        await self._log(ev)
+        await self._log("set_rule", ev)
         return {"rule": spec_d}
 
     async def remove_rule(self, p: dict[str, Any]) -> Any:
@@ -220,7 +230,7 @@ class Steering:
                 raise RpcError(
                     INVALID_PARAMS, f"remove_rule: unknown KPI {name!r} (known: {', '.join(KPI_DEFAULTS)})"
                 )
-            await self._log(RuleChanged(monotonic_ns(), 0, action="remove", kind="kpi", name=name, spec=""))
+            await self._log("remove_rule", RuleChanged(monotonic_ns(), 0, action="remove", kind="kpi", name=name, spec=""))
             _, _, g, y = KPI_DEFAULTS[name]
             return {"kpi": name, "green": g, "yellow": y, "default": True}
         name = p.get("name")
@@ -229,7 +239,7 @@ class Steering:
             raise RpcError(INVALID_PARAMS, "remove_rule: expected name (an alert rule) or kpi")
         if name not in self.view.alert_rules:
             raise RpcError(INVALID_PARAMS, f"remove_rule: no alert rule {name!r} (see list_rules)")
-        await self._log(RuleChanged(monotonic_ns(), 0, action="remove", kind="alert", name=name, spec=""))
+        await self._log("remove_rule", RuleChanged(monotonic_ns(), 0, action="remove", kind="alert", name=name, spec=""))
         return {"removed": name}
 
     async def list_rules(self, p: dict[str, Any]) -> Any:

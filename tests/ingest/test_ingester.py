@@ -245,3 +245,25 @@ async def test_a_corrupt_frame_is_exactly_one_ring_loss(tmp_path: Path) -> None:
     j = next(j for j, seq in enumerate(sink.seqs) if seq & INGEST_SEQ_BIT)
     assert sink.seqs[j - 1 : j + 2] == [0, INGEST_SEQ_BIT | j, 2]  # in band, where the frame was
     assert (stats.corrupt_frames, stats.dropped_frames) == (1, 0)
+
+
+async def test_a_stop_is_kept_by_every_later_control_record(tmp_path: Path) -> None:
+    """A pause (or interval, or knob) written after a stop, before the producer's next tick,
+    used to replace the single-slot record with stop=0: the stop was lost."""
+    ring = RingReader.create(tmp_path / "ring", data_size=1 << 16)
+    sink = Collect()
+    ing = Ingester(ring, sink, stop_grace_s=30)
+    ing.control(interval_ns=500_000_000, paused=False)  # the producer's ticks are far apart
+    ing.request_stop()
+    ing.control(interval_ns=500_000_000, paused=True)  # e.g. the dashboard's pause key
+    ing.control(paused=False, cmd=b"\x81\xa2id\x01")  # a knob command
+    proc = await start(ring, "--interval-ms", "500", "--duration", "20")
+    ing.producer = ChildProducer(proc)
+    with trio.fail_after(10):  # without the stop: the producer's 20 s
+        outcome = await ing.run()
+    await proc.wait()
+    ring.close()
+    assert outcome.state == "stopped"
+    assert sink.of(RunEnded)[-1].reason == "stopped"
+    applied = sink.of(ControlApplied)
+    assert applied and all(a.stop for a in applied) and applied[-1].paused is False
