@@ -16,6 +16,7 @@ from typing import Any
 from ._client import build_params, call, socket_for, wait_ready
 from ._paths import SOCKET_NAME, SUN_PATH_MAX, reachable
 from ._rpc import (
+    BUSY,
     INTERNAL_ERROR,
     INVALID_PARAMS,
     INVALID_REQUEST,
@@ -48,6 +49,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "BUSY",
     "INTERNAL_ERROR",
     "INVALID_PARAMS",
     "INVALID_REQUEST",

@@ -26,6 +26,7 @@ record written meanwhile, and the producer applies a command id once).
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -46,6 +47,7 @@ from ._view import RECORD_MARK, RunView, rule_dict
 INTERVAL_MIN_MS, INTERVAL_MAX_MS = BENCH_INTERVAL_MS
 ACK_POLL_S = 0.001
 MARK_NAME_MAX = 64
+_DECIMAL = re.compile(r"-?[0-9]{1,19}")
 
 
 class Steering:
@@ -197,6 +199,8 @@ class Steering:
             extra = sorted(set(p) - {"kpi", "green", "yellow"})
             if extra:
                 raise RpcError(INVALID_PARAMS, f"set_rule: with kpi, unexpected param {extra[0]!r}")
+            if not isinstance(name, str):
+                raise RpcError(INVALID_PARAMS, f"set_rule: a KPI name must be a string, got {type(name).__name__}")
             try:
                 kpi_thresholds({name: {"green": p.get("green"), "yellow": p.get("yellow")}})
             except UsageError as e:
@@ -226,7 +230,7 @@ class Steering:
     async def remove_rule(self, p: dict[str, Any]) -> Any:
         if "kpi" in p:
             name = p["kpi"]
-            if name not in KPI_DEFAULTS:
+            if not isinstance(name, str) or name not in KPI_DEFAULTS:
                 raise RpcError(
                     INVALID_PARAMS, f"remove_rule: unknown KPI {name!r} (known: {', '.join(KPI_DEFAULTS)})"
                 )
@@ -361,9 +365,6 @@ def _integer(v: Any) -> int | None:
         return v
     if isinstance(v, float) and v.is_integer():
         return int(v)
-    if isinstance(v, str):
-        try:
-            return int(v.strip())
-        except ValueError:
-            return None
+    if isinstance(v, str) and _DECIMAL.fullmatch(v):  # not int()'s "1_0", " 10 " or "١٠"
+        return int(v)
     return None
