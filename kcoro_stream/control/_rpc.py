@@ -35,7 +35,10 @@ code     name              when
 =======  ================  =================================================
 
 Batches are answered in order, one member after the other, so a batch that
-pauses then sets an interval is applied in that order.
+pauses then sets an interval is applied in that order. A batch holds at most
+``MAX_BATCH`` requests (else one -32600 answer), its members yield to other
+clients between them, and an answer over ``MAX_ANSWER`` bytes is replaced by
+a -32603 error: what one line can cost the server is bounded.
 
 Answers are strict JSON: ids come back exactly as sent (or ``null``), and no
 answer carries NaN or Infinity (``allow_nan=False`` everywhere).
@@ -57,6 +60,8 @@ INTERNAL_ERROR = -32603
 UNAVAILABLE = -32000
 TIMEOUT = -32001
 BUSY = -32002
+MAX_BATCH = 100
+MAX_ANSWER = 4 << 20  # bytes; a status is a few KiB, 'methods' about 3 KiB
 
 
 class RpcError(Exception):
@@ -99,6 +104,8 @@ class Dispatcher:
         self.methods = methods
         self.requests = 0
         self.errors = 0
+        self.batches_refused = 0  # over MAX_BATCH requests
+        self.answers_refused = 0  # over MAX_ANSWER bytes
 
     async def handle_line(self, line: bytes | str) -> bytes | None:
         """One line in; the answer line (without newline), or None when nothing is owed."""
@@ -111,10 +118,34 @@ class Dispatcher:
         if isinstance(message, list):
             if not message:
                 return self._encode(self._error(None, INVALID_REQUEST, "invalid request: empty batch"))
-            answers = [a for a in [await self._one(m, inexact) for m in message] if a is not None]
-            return self._encode(answers) if answers else None
+            if len(message) > MAX_BATCH:
+                self.batches_refused += 1
+                return self._encode(
+                    self._error(
+                        None,
+                        INVALID_REQUEST,
+                        f"invalid request: a batch of {len(message)} requests (at most {MAX_BATCH})",
+                    )
+                )
+            import trio  # here, not at the top: ``ctl`` imports this module and starts fast without trio
+
+            answers = []
+            for m in message:
+                await trio.lowlevel.checkpoint()  # other clients are served between members
+                a = await self._one(m, inexact)
+                if a is not None:
+                    answers.append(a)
+            return self._bounded(self._encode(answers)) if answers else None
         answer = await self._one(message, inexact)
-        return None if answer is None else self._encode(answer)
+        return None if answer is None else self._bounded(self._encode(answer))
+
+    def _bounded(self, line: bytes) -> bytes:
+        if len(line) <= MAX_ANSWER:
+            return line
+        self.answers_refused += 1
+        return self._encode(
+            self._error(None, INTERNAL_ERROR, f"the answer of {len(line)} bytes exceeds {MAX_ANSWER} bytes")
+        )
 
     def parse_error(self, message: str) -> bytes:
         """The answer to input that is not a request at all (e.g. a line over the limit)."""

@@ -62,6 +62,8 @@ class ControlStatistics(msgspec.Struct, frozen=True, kw_only=True):
     errors: int
     closed_bad: int  # clients closed for a huge line or not reading their answers
     closed_slow: int  # clients closed for a line not finished in time, or silence
+    batches_refused: int  # batches over MAX_BATCH requests
+    answers_refused: int  # answers over MAX_ANSWER bytes (replaced by an error)
 
 
 def private_dir(run_id: str) -> Path:
@@ -156,6 +158,8 @@ class ControlServer:
             errors=self.dispatcher.errors,
             closed_bad=self._closed_bad,
             closed_slow=self._closed_slow,
+            batches_refused=self.dispatcher.batches_refused,
+            answers_refused=self.dispatcher.answers_refused,
         )
 
     async def serve(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:

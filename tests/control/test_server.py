@@ -266,3 +266,30 @@ async def test_a_burst_of_connections_never_serves_more_than_the_limit(tmp_path:
         for s in socks:
             s.close()
         n.cancel_scope.cancel()
+
+
+async def test_a_huge_batch_is_refused_and_never_stalls_other_clients(tmp_path: Path) -> None:
+    """A 1 MiB batch of 'methods' built a 47 MB answer in one go while other clients waited
+    5.5 s: a batch is at most MAX_BATCH requests, and its members yield to other clients."""
+    from kcoro_stream.control import INVALID_REQUEST, MAX_BATCH
+
+    path = tmp_path / "c.sock"
+    note = b'{"jsonrpc":"2.0","id":1,"method":"echo","params":["' + b"x" * 1000 + b'"]}'
+    async with trio.open_nursery() as n:
+        server = await serving(n, path)
+        big, other = await connect(path), await connect(path)
+        huge = b"[" + b",".join([note] * 990) + b"]\n"  # ~1 MiB
+        assert len(huge) < (1 << 20)
+        await big.send(huge)
+        r = await big.line()
+        assert r["error"]["code"] == INVALID_REQUEST and f"at most {MAX_BATCH}" in r["error"]["message"]
+        # a full batch answers in order, while another client is served in between
+        full = b"[" + b",".join([b'{"jsonrpc":"2.0","id":%d,"method":"slow"}' % i for i in range(MAX_BATCH)])
+        await big.send(full + b"]\n")
+        with trio.fail_after(1):  # the batch takes MAX_BATCH x 50 ms; this answer does not wait for it
+            assert (await other.call("echo", [1]))["result"] == {"a": 1}
+        with trio.fail_after(30):
+            answers = await big.line()
+        assert [a["id"] for a in answers] == list(range(MAX_BATCH))
+        assert server.statistics().batches_refused == 1
+        n.cancel_scope.cancel()

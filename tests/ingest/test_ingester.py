@@ -267,3 +267,28 @@ async def test_a_stop_is_kept_by_every_later_control_record(tmp_path: Path) -> N
     assert sink.of(RunEnded)[-1].reason == "stopped"
     applied = sink.of(ControlApplied)
     assert applied and all(a.stop for a in applied) and applied[-1].paused is False
+
+
+async def test_a_new_run_starts_with_a_fresh_control_area(tmp_path: Path) -> None:
+    """Runs one after another in one process (a manifest): the first is stopped; the next
+    one's control area starts at sequence 0 with nothing acknowledged, so no stale stop can
+    reach it, and its producer runs to its own end."""
+    reasons = []
+    for i in range(2):
+        ring = RingReader.create(data_size=1 << 16)  # the default, unguessable path, as runs use
+        info = ring.info()
+        assert (info.ctl_seq, info.ctl_ack) == (0, 0)
+        proc = await start(ring, "--interval-ms", "5", "--duration", "1")
+        sink = Collect()
+        ing = Ingester(ring, sink, producer=ChildProducer(proc))
+        async with trio.open_nursery() as n:
+            n.start_soon(ing.run)
+            if i == 0:
+                while not sink.of(RunStarted):
+                    await trio.sleep(0.005)
+                ing.control(interval_ns=5_000_000, paused=True)
+                ing.request_stop()
+        await proc.wait()
+        ring.close()
+        reasons.append(sink.of(RunEnded)[-1].reason)
+    assert reasons == ["stopped", "duration"]
