@@ -155,7 +155,9 @@ class Dispatcher:
         """The one line a client beyond the server's limit gets before it is closed."""
         return self._encode(self._error(None, BUSY, message))
 
-    async def _one(self, req: Any, inexact: set[float] | frozenset[float] = frozenset()) -> dict[str, Any] | None:
+    async def _one(
+        self, req: Any, inexact: set[float] | frozenset[float] = frozenset()
+    ) -> dict[str, Any] | None:
         self.requests += 1
         if not isinstance(req, dict):
             return self._error(None, INVALID_REQUEST, "invalid request: expected an object")
@@ -164,7 +166,9 @@ class Dispatcher:
             return self._error(None, INVALID_REQUEST, "invalid request: id must be a string, number or null")
         if _is_number(rid) and rid in inexact:
             return self._error(
-                None, INVALID_REQUEST, "invalid request: this id would not come back exactly (use an integer or a string)"
+                None,
+                INVALID_REQUEST,
+                "invalid request: this id would not come back exactly (use an integer or a string)",
             )
         if req.get("jsonrpc") != "2.0":
             return self._error(rid, INVALID_REQUEST, 'invalid request: "jsonrpc" must be "2.0"')
@@ -208,7 +212,10 @@ class Dispatcher:
             self.errors += 1
             err = {"code": INTERNAL_ERROR, "message": f"the answer cannot be encoded: {_first_line(e)}"}
             return json.dumps(
-                {"jsonrpc": "2.0", "id": rid, "error": err}, separators=(",", ":"), allow_nan=False, default=str
+                {"jsonrpc": "2.0", "id": rid, "error": err},
+                separators=(",", ":"),
+                allow_nan=False,
+                default=str,
             ).encode()
 
 

@@ -200,7 +200,9 @@ class Steering:
             if extra:
                 raise RpcError(INVALID_PARAMS, f"set_rule: with kpi, unexpected param {extra[0]!r}")
             if not isinstance(name, str):
-                raise RpcError(INVALID_PARAMS, f"set_rule: a KPI name must be a string, got {type(name).__name__}")
+                raise RpcError(
+                    INVALID_PARAMS, f"set_rule: a KPI name must be a string, got {type(name).__name__}"
+                )
             try:
                 kpi_thresholds({name: {"green": p.get("green"), "yellow": p.get("yellow")}})
             except UsageError as e:
@@ -208,7 +210,7 @@ class Steering:
             spec = {"green": float(p["green"]), "yellow": float(p["yellow"])}
             await self._log(
                 "set_rule",
-                RuleChanged(monotonic_ns(), 0, action="set", kind="kpi", name=name, spec=json.dumps(spec))
+                RuleChanged(monotonic_ns(), 0, action="set", kind="kpi", name=name, spec=json.dumps(spec)),
             )
             return {"kpi": name, **spec}
         if "rule" not in p:
@@ -234,7 +236,9 @@ class Steering:
                 raise RpcError(
                     INVALID_PARAMS, f"remove_rule: unknown KPI {name!r} (known: {', '.join(KPI_DEFAULTS)})"
                 )
-            await self._log("remove_rule", RuleChanged(monotonic_ns(), 0, action="remove", kind="kpi", name=name, spec=""))
+            await self._log(
+                "remove_rule", RuleChanged(monotonic_ns(), 0, action="remove", kind="kpi", name=name, spec="")
+            )
             _, _, g, y = KPI_DEFAULTS[name]
             return {"kpi": name, "green": g, "yellow": y, "default": True}
         name = p.get("name")
@@ -243,7 +247,9 @@ class Steering:
             raise RpcError(INVALID_PARAMS, "remove_rule: expected name (an alert rule) or kpi")
         if name not in self.view.alert_rules:
             raise RpcError(INVALID_PARAMS, f"remove_rule: no alert rule {name!r} (see list_rules)")
-        await self._log("remove_rule", RuleChanged(monotonic_ns(), 0, action="remove", kind="alert", name=name, spec=""))
+        await self._log(
+            "remove_rule", RuleChanged(monotonic_ns(), 0, action="remove", kind="alert", name=name, spec="")
+        )
         return {"removed": name}
 
     async def list_rules(self, p: dict[str, Any]) -> Any:

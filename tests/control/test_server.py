@@ -206,7 +206,7 @@ async def test_a_run_directory_deeper_than_sun_path_still_gets_its_socket(tmp_pa
 
 
 async def test_server_busy_has_its_own_code_and_ctl_says_so(tmp_path: Path) -> None:
-    """"server busy" was a -32700 parse error, and ``ctl`` (which sends before it reads) showed
+    """ "server busy" was a -32700 parse error, and ``ctl`` (which sends before it reads) showed
     "Broken pipe" or "Connection reset" instead of the server's line."""
     from kcoro_stream.control import BUSY, call
     from kcoro_stream.errors import ControlError
