@@ -48,6 +48,14 @@ static struct kcr_coro *block_new(kcr_pool *p) {
     return c;
 }
 
+/* Move the first block of the free list `from` to the front of `to`. */
+static void move_first(struct kcr_coro **from, struct kcr_coro **to) {
+    struct kcr_coro *x = *from;
+    *from = x->free_next;
+    x->free_next = *to;
+    *to = x;
+}
+
 static struct kcr_coro *coro_alloc(kcr_pool *p, struct kcr_worker *w) {
     struct kcr_coro *c;
     if (w && w->cache) {
@@ -63,11 +71,8 @@ static struct kcr_coro *coro_alloc(kcr_pool *p, struct kcr_worker *w) {
         p->nfree--;
         /* refill the worker cache with up to half its capacity */
         while (w && p->free_list && w->ncache < KCR_CACHE_MAX / 2) {
-            struct kcr_coro *x = p->free_list;
-            p->free_list = x->free_next;
+            move_first(&p->free_list, &w->cache);
             p->nfree--;
-            x->free_next = w->cache;
-            w->cache = x;
             w->ncache++;
         }
     }
@@ -82,11 +87,8 @@ void kcr__coro_free(kcr_pool *p, struct kcr_worker *w, struct kcr_coro *c) {
     /* spill half of the cache to the pool */
     pthread_mutex_lock(&p->free_mu);
     while (w->ncache > KCR_CACHE_MAX / 2) {
-        struct kcr_coro *x = w->cache;
-        w->cache = x->free_next;
+        move_first(&w->cache, &p->free_list);
         w->ncache--;
-        x->free_next = p->free_list;
-        p->free_list = x;
         p->nfree++;
     }
     pthread_mutex_unlock(&p->free_mu);
@@ -94,12 +96,7 @@ void kcr__coro_free(kcr_pool *p, struct kcr_worker *w, struct kcr_coro *c) {
 
 void kcr__stack_cache_return(kcr_pool *p, struct kcr_worker *w) {
     pthread_mutex_lock(&p->free_mu);
-    while (w->cache) {
-        struct kcr_coro *x = w->cache;
-        w->cache = x->free_next;
-        x->free_next = p->free_list;
-        p->free_list = x;
-    }
+    while (w->cache) move_first(&w->cache, &p->free_list);
     w->ncache = 0;
     pthread_mutex_unlock(&p->free_mu);
 }
