@@ -77,7 +77,7 @@ def _run(derive: Any, source: Any, opts: Any, exit_on_end: bool = False) -> None
     if not _wants_tui(opts.sinks):
         _execute(lambda: trio.run(run, derive, source, opts))
         return
-    from .sinks.tui import run_tui
+    from .surfaces.tui import run_tui
 
     async def main(handle: Any) -> int:
         opts.sink_extra["tui"] = handle
@@ -731,7 +731,7 @@ def log_repair(run_dir: Path) -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 def validate(file: Path) -> None:
     """Check an NDJSON file (plain, .gz, .zst) against the derived-event schema."""
-    from .sinks import format_report, validate_file
+    from .validate import format_report, validate_file
 
     report = _guard(lambda: validate_file(file))
     text = format_report(report)

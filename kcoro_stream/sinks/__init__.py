@@ -4,7 +4,6 @@ from ._base import Controller, Policy, Sink, SinkContext, SinkStatistics
 from ._output import open_input, open_output
 from ._registry import build_sink, parse_spec, register, sink_class, sink_names
 from ._runner import SinkRunner, open_sinks
-from ._validate import ValidationProblem, ValidationReport, format_report, validate_file
 
 __all__ = [
     "Controller",
@@ -13,10 +12,7 @@ __all__ = [
     "SinkContext",
     "SinkRunner",
     "SinkStatistics",
-    "ValidationProblem",
-    "ValidationReport",
     "build_sink",
-    "format_report",
     "open_input",
     "open_output",
     "open_sinks",
@@ -24,5 +20,4 @@ __all__ = [
     "register",
     "sink_class",
     "sink_names",
-    "validate_file",
 ]

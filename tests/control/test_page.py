@@ -14,9 +14,9 @@ from trio_websocket import open_websocket_url
 
 from kcoro_stream.control import Dispatcher, Method, call
 from kcoro_stream.sinks import SinkContext, build_sink
-from kcoro_stream.sinks.websocket import WebSocketSink
+from kcoro_stream.surfaces.websocket import WebSocketSink
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sinks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "surfaces"))
 from test_websocket import open_browser
 
 KS = [sys.executable, "-m", "kcoro_stream"]

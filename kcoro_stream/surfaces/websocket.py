@@ -6,7 +6,7 @@
                                      │ wake
                                      ▼
     hypercorn trio server ── /ws ── writer task per client ──► {"kind":"batch",...}
-                          └─ /, /app.js, /style.css, /vendor/* (kcoro_stream/sinks/web)
+                          └─ /, /app.js, /style.css, /vendor/* (kcoro_stream/surfaces/web)
 
 ``send`` never waits for a client: it appends to each client's queue and wakes
 its writer, with no checkpoint, so a stalled browser cannot slow the pipeline.
@@ -75,9 +75,9 @@ from ..events import (
     Summary,
     json_encoder,
 )
+from ..sinks._base import Sink, SinkContext
+from ..sinks._registry import register
 from ._asgi import HttpServer, check_bind, handle_lifespan, parse_host_port, send_response
-from ._base import Sink, SinkContext
-from ._registry import register
 
 DEFAULT_PORT = 8765
 MAX_CLIENT_MESSAGE = 64 * 1024
@@ -201,8 +201,8 @@ def _snapshot_key(ev: DerivedEvent) -> tuple[Any, ...] | None:
 
 
 def load_static() -> dict[str, tuple[bytes, bytes]]:
-    """The dashboard files shipped in kcoro_stream/sinks/web, by URL path."""
-    root = resources.files(__package__ or "kcoro_stream.sinks").joinpath("web")
+    """The dashboard files shipped in kcoro_stream/surfaces/web, by URL path."""
+    root = resources.files(__package__ or "kcoro_stream.surfaces").joinpath("web")
     files: dict[str, tuple[bytes, bytes]] = {}
 
     def walk(node: Any, prefix: str) -> None:

@@ -43,7 +43,7 @@ from textual.pilot import Pilot
 from textual.widgets import Header, Static
 
 from ...events import DerivedEvent
-from .._base import Controller
+from ...sinks._base import Controller
 from .os_pane import OsPane
 from .state import DashboardState
 from .widgets import (

@@ -28,8 +28,8 @@ import msgspec
 
 from ..errors import SinkError
 from ..events import DerivedEvent
-from ._base import Sink, SinkContext
-from ._registry import register
+from ..sinks._base import Sink, SinkContext
+from ..sinks._registry import register
 from ._tui import KEYS, DashboardApp, TuiHandle, run_tui
 
 __all__ = ["KEYS", "DashboardApp", "TuiConfig", "TuiHandle", "TuiSink", "run_tui"]
