@@ -1,4 +1,7 @@
-"""Baselines and comparisons: the statistical regression gate (contract 9: reads results, runs nothing).
+"""Baselines and comparisons: the statistical regression gate (contract 9: reads results, re-runs nothing).
+
+Throughput comes from index.json; latency percentiles (``--gate-latency``, reported) come from
+replaying each run's recorded log through its recorded analyses: no benchmark is started.
 
 ::
 

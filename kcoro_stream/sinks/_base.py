@@ -1,8 +1,9 @@
 """The sink contract (contract 5): a config struct, a runtime object, a name.
 
 A sink receives batches of derived events (the outputs the operators made for
-one input frame) through ``send``. pipeline.py gives every sink its own
-bounded queue and task and applies the sink's declared ``policy``:
+one input frame) through ``send``. ``SinkRunner`` (sinks/_runner.py) gives
+every sink its own bounded queue and task and applies the sink's declared
+``policy``:
 
 * ``"block"`` — the pipeline waits for the sink (files: nothing is lost);
 * ``"drop_oldest"`` — the pipeline never waits; when the queue is full the
