@@ -80,7 +80,7 @@ def _run(derive: Any, source: Any, opts: Any, exit_on_end: bool = False) -> None
     from .surfaces.tui import run_tui
 
     async def main(handle: Any) -> int:
-        opts.sink_extra["tui"] = handle
+        opts.dashboard = handle
         code = await run(derive, source, opts)
         handle.finish(_end_lines(opts))
         return code
