@@ -699,6 +699,7 @@ class Sample(_Derived, tag="sample", kw_only=True, frozen=True):
     # appended: "warmup" | "steady" | "paused" | "stalled" | "drain" (PHASES); judges use steady windows only
     phase: str = "steady"
     expected: Expected | None = None  # appended: what the workload as configured implies (bench runs)
+    window: int | None = None  # appended: the window's index since the run started (null: an old recording)
 
 
 class HistogramSummary(_Derived, tag="histogram", kw_only=True, frozen=True):
@@ -778,10 +779,10 @@ class Anomaly(_Derived, tag="anomaly", kw_only=True, frozen=True):
     """A metric value far from its recent window."""
 
     metric: str
-    method: str  # "zscore" | "mad"
+    method: str  # "zscore" | "mad" | "os_interference"
     value: float
     score: float
-    window: int
+    window: int  # the index of the window the episode began in (-1: the Sample had none); labels["history"]: values scored against
     pool: str = "all"  # appended: the Sample pool the metric belongs to
     threshold: float | None = None  # appended: the score threshold crossed
     message: str | None = None  # appended: the cause in words (method "os_interference")

@@ -153,6 +153,7 @@ def window_samples(win: Window, width: int, idle_below: float) -> list[Sample]:
                 lost_frames=win.lost_frames,
                 os=os_of.get(label),
                 phase=stage,
+                window=win.index,
                 expected=expected(win, label),
                 **fields,
             )

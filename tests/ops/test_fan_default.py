@@ -92,9 +92,9 @@ def test_pipeline_files_load_and_are_deterministic():
 
 def test_alerts_pipeline_fires_and_resolves_its_fast_path_rule_once():
     """alerts.py's output is state changes: a fast-path collapse of 3 s fires once, its recovery resolves it."""
-    from kcoro_stream.events import Alert
-
     import msgspec
+
+    from kcoro_stream.events import Alert
 
     ns = runpy.run_path(str(ROOT / "pipelines" / "alerts.py"))
     r = Run()
