@@ -37,8 +37,8 @@ from dashboard_cpu import measure
 
 from kcoro_stream.report import replay_derived
 from kcoro_stream.sinks import SinkContext, build_sink
-from kcoro_stream.sinks._prompb import encode_write_request
-from kcoro_stream.sinks.remote_write import RemoteWriteSink, _merge, _Target
+from kcoro_stream.surfaces._prompb import encode_write_request
+from kcoro_stream.surfaces.remote_write import RemoteWriteSink, _merge, _Target
 
 ROOT = Path(__file__).resolve().parent.parent
 BATCHES = (1, 10)  # snapshots merged into one request

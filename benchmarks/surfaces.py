@@ -29,11 +29,11 @@ from typing import Any
 
 import trio
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "sinks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "surfaces"))
 from surface_factory import Script
 
 from kcoro_stream.sinks import SinkContext, build_sink
-from kcoro_stream.sinks.websocket import WebSocketSink
+from kcoro_stream.surfaces.websocket import WebSocketSink
 
 # ------------------------------------------------------------------ clients
 
@@ -145,13 +145,13 @@ async def fanout(n_clients: int, batches: list[list[Any]], pace: float | None = 
 
 def dashboard_cpu(seconds: float, with_tui: bool, refresh_interval: float = 0.2) -> dict[str, float]:
     """CPU % of this process while a 10 ms stream flows (startup excluded)."""
-    from kcoro_stream.sinks.tui import TuiHandle, run_tui
+    from kcoro_stream.surfaces.tui import TuiHandle, run_tui
 
     script = Script(batches=int(seconds * 100), window_ms=10, dual=True)
     measured: dict[str, float] = {}
 
     async def feed(handle: TuiHandle | None) -> int:
-        sink = build_sink("tui", SinkContext(extra={"tui": handle})) if handle is not None else None
+        sink = build_sink("tui", SinkContext(dashboard=handle)) if handle is not None else None
         if sink is not None:
             await sink.open()
         await trio.sleep(0.5)  # let the dashboard settle: startup is not refresh cost

@@ -1,13 +1,15 @@
 """kcoro-stream: live monitor and telemetry pipeline for the KCoro coroutine runtime.
 
-Stages, in data-flow order (imports flow the same way; pipeline.py wires them)::
+Stages, in the order imports flow (docs/ARCHITECTURE.md has the whole package order)::
 
-    sources/   the shared-memory ring (cffi reader), old kcoro_mon recordings
-    ingest/    trio ingester: ring → event log + operators
-    eventlog/  append-only segmented zstd log of raw frames; replay
+    ingest/    the shared-memory ring (cffi reader) and the trio ingester
+    eventlog/  append-only segmented zstd log of raw frames
+    sources/   source components: launch (bench, synthetic, --exec), attach, replay, legacy
     ops/       reactive operators in event time (rates, histograms, alerts, ...)
-    sinks/     ndjson, csv, stdout, prometheus, websocket, tui, log
+    sinks/     ndjson, csv, stdout, log, prometheus, websocket, tui, remote_write
 
+``runloop.py`` drives any source through the log, the operators and the sinks;
+``pipeline.py`` is the public API of pipeline files; ``cli.py`` parses flags.
 ``events.py`` (the schema) and ``errors.py`` (the exception tree) serve all.
 """
 

@@ -41,7 +41,7 @@ class PipelineError(KcoroStreamError):
 
 
 class RingError(KcoroStreamError):
-    """Raised by sources.ring when a ring is missing, foreign or corrupt."""
+    """Raised by ingest.RingReader (ingest/_ring.py) when a ring is missing, foreign or corrupt."""
 
 
 class LogError(KcoroStreamError):

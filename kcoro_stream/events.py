@@ -608,7 +608,12 @@ class LegacyFields(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     producers: int | None = None
     consumers: int | None = None
     capabilities: int | None = None
-    zref_mode: bool | None = None
+    # The channel attributes as the line held them, written back unchanged by ``-j``: kcoro_mon
+    # wrote integers (the C enum and flag values); kcoro-stream's own ``-j`` once wrote names and booleans.
+    kind: int | str | None = None
+    closed: bool | int | None = None
+    ptr_mode: bool | int | None = None
+    zref_mode: bool | int | None = None
     rv_zdesc_total: int | None = None
     rv_zdesc_delta: int | None = None
 

@@ -12,8 +12,8 @@ PKG = Path(__file__).resolve().parent.parent / "kcoro_stream"
 # A stage may import itself, stages before it, and the shared modules. The ring
 # reader and ingester (ingest) and the log (eventlog) are the layers source
 # components (sources: launch, attach, replay, legacy) are built on.
-ORDER = ["ingest", "eventlog", "sources", "ops", "sinks"]
-SHARED = {"events", "errors", "histo", "_files", "_native", "_bench"}
+ORDER = ["ingest", "eventlog", "sources", "ops", "sinks", "surfaces"]
+SHARED = {"events", "errors", "histo", "_files", "_input", "_native", "_bench"}
 WIRING = {
     "runloop",
     "pipeline",
@@ -23,6 +23,7 @@ WIRING = {
     "selftest",
     "control",
     "history",
+    "validate",
 }  # may import anything; no stage imports them
 # Documented exceptions, each with its reason:
 ALLOWED = {
@@ -78,6 +79,7 @@ PUBLIC = [
     "kcoro_stream.eventlog",
     "kcoro_stream.ops",
     "kcoro_stream.sinks",
+    "kcoro_stream.validate",
     # the command layers built on the stages
     "kcoro_stream.config",
     "kcoro_stream.manifest",

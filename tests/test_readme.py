@@ -1,10 +1,11 @@
-"""The README is checked: its commands run, and what it shows is what they print.
+"""The README and docs/ are checked: their commands run, and what they show is what they print.
 
-* Every ``--flag`` the README mentions is an option of a kcoro-stream command
+* Every ``--flag`` the README or a page of docs/ mentions is an option of a kcoro-stream command
   or of the benchmark (``kcoro-stream bench --help``); a renamed flag fails.
 * Every ``kcoro-stream …`` command in a console/sh block parses (click, with
   ``--help`` appended, so nothing runs) — fast, no benchmark.
-* The slow test runs them all, in order, in an empty directory, with short
+* The slow test runs them all, in order (the README, then docs/guide.md, then
+  the other pages by name), in one empty directory, with short
   durations and placeholders filled in (``runs/<id>`` is the run the tour
   made, ``old_run.ndjson`` a recording from bench_data/, ports are free ones),
   and compares the *shapes* the README shows with what it sees: the field
@@ -33,6 +34,10 @@ from kcoro_stream.cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
+# The README's tour goes on in docs/guide.md (it uses the README's runs); then every other page.
+# docs/contracts.md is the design (it names things before they exist): not checked.
+_OTHER_PAGES = sorted(p for p in (ROOT / "docs").glob("*.md") if p.name not in ("guide.md", "contracts.md"))
+DOCS = [README, ROOT / "docs" / "guide.md", *_OTHER_PAGES]
 BIN = Path(sys.executable).parent
 MAX_DURATION = 2.0  # seconds: every documented run is cut to this
 # Line types that appear only when something happens in the run (a rule fires, an outlier).
@@ -40,6 +45,17 @@ CONDITIONAL_TYPES = {"alert", "anomaly"}
 # Flags in the README that belong to other programs, each with its reason.
 FOREIGN_FLAGS = {
     "--ring": "the example producer's own flag (native/examples/instrument_runtime.c), after --exec --",
+    "--inject-growth": "the synthetic producer's (native/examples/synthetic_producer.c)",
+    "--growth-from": "the synthetic producer's",
+    "--growth-until": "the synthetic producer's",
+    "--step-at": "the synthetic producer's",
+    "--step-pct": "the synthetic producer's",
+    "--check": "python -m kcoro_stream._codegen --check",
+    "--root": "python -m kcoro_stream._codegen --root",
+    "--no-build-isolation": "pip's",
+    "--web": "Prometheus's --web.enable-remote-write-receiver",
+    "--name": "a placeholder: the origin `flag --name` in config show",
+    "--flag": "a placeholder: the benchmark's error line `kcoro-bench: --flag: reason`",
 }
 
 
@@ -112,10 +128,15 @@ def _bench_flags() -> set[str]:
     return set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", r.stdout))
 
 
-def unknown_flags(text: str) -> list[str]:
-    """README flags no command knows: ``README.md:LINE: --flag``."""
+def unknown_flags(text: str, name: str = "README.md") -> list[str]:
+    """Flags in a page that no command knows: ``PAGE:LINE: --flag``."""
     known = _click_flags(cli) | _bench_flags() | set(FOREIGN_FLAGS) | {"--help"}  # --help: click adds it
-    return [f"README.md:{n}: {flag}" for flag, n in documented_flags(text).items() if flag not in known]
+    return [f"{name}:{n}: {flag}" for flag, n in documented_flags(text).items() if flag not in known]
+
+
+def page_name(path: Path) -> str:
+    """A page as the failures name it: README.md, docs/guide.md."""
+    return str(path.relative_to(ROOT))
 
 
 def ks_args(command: str) -> list[str] | None:
@@ -141,31 +162,59 @@ def parses(args: list[str]) -> tuple[bool, str]:
 
 def test_readme_has_commands_to_check() -> None:
     steps = parse_readme(README.read_text())
-    assert sum(ks_args(s.command) is not None for s in steps) >= 10
+    assert sum(ks_args(s.command) is not None for s in steps) >= 5
     assert any(s.shown for s in steps)
+    everywhere = [s for page in DOCS for s in parse_readme(page.read_text())]
+    assert sum(ks_args(s.command) is not None for s in everywhere) >= 40
+
+
+def test_readme_is_a_front_page() -> None:
+    """The README is a front page (the reference lives in docs/) and links every docs page."""
+    text = README.read_text()
+    assert len(text.splitlines()) <= 200
+    linked = set(re.findall(r"\(docs/([\w.-]+\.md)[)#]", text))
+    assert {p.name for p in DOCS[1:]} | {"contracts.md"} <= linked
 
 
 def test_every_documented_flag_exists() -> None:
-    assert unknown_flags(README.read_text()) == []
+    assert [u for page in DOCS for u in unknown_flags(page.read_text(), page_name(page))] == []
 
 
-def test_every_readme_command_parses() -> None:
+def test_every_documented_command_parses() -> None:
     bad = []
-    for s in parse_readme(README.read_text()):
-        args = ks_args(s.command)
-        if args is not None and not shows_error(s):
-            ok, out = parses(args)
-            if not ok:
-                bad.append(f"README.md:{s.lineno}: {s.command}: {out}")
+    for page in DOCS:
+        for s in parse_readme(page.read_text()):
+            args = ks_args(s.command)
+            if args is not None and not shows_error(s):
+                ok, out = parses(args)
+                if not ok:
+                    bad.append(f"{page_name(page)}:{s.lineno}: {s.command}: {out}")
     assert not bad, "\n".join(bad)
 
 
+def test_every_contract_reference_resolves() -> None:
+    """ "contract N" anywhere in the tree names a section of docs/contracts.md."""
+    contracts = (ROOT / "docs" / "contracts.md").read_text()
+    defined = set(re.findall(r'<a id="contract-(\d+)"></a>\n\n## Contract \1 ', contracts))
+    assert defined >= {str(n) for n in range(1, 11)}
+    cited: dict[str, str] = {}
+    for sub in ("kcoro_stream", "native", "docs", "tests", "pipelines", "benchmarks"):
+        for p in (ROOT / sub).rglob("*"):
+            if p.suffix in (".py", ".md", ".c", ".h") and p.is_file():
+                for n in re.findall(r"(?i)\bcontracts? (\d+)", p.read_text(errors="replace")):
+                    cited.setdefault(n, str(p.relative_to(ROOT)))
+    for top in ("README.md", "Makefile", "CHANGELOG.md"):
+        for n in re.findall(r"(?i)\bcontracts? (\d+)", (ROOT / top).read_text()):
+            cited.setdefault(n, top)
+    assert cited and {n: f for n, f in cited.items() if n not in defined} == {}
+
+
 def test_a_renamed_flag_fails_the_checks() -> None:
-    """Proof the checks can fail: the README with --batch renamed, and a bogus flag in a command."""
-    text = README.read_text()
+    """Proof the checks can fail: a page with --batch renamed, and a bogus flag in a command."""
+    text = (ROOT / "docs" / "guide.md").read_text()
     assert "--batch" in text
     renamed = text.replace("--batch ", "--batches ")
-    assert any(p.endswith(": --batches") for p in unknown_flags(renamed))
+    assert any(p.endswith(": --batches") for p in unknown_flags(renamed, "docs/guide.md"))
     bogus = parse_readme("```console\n$ kcoro-stream run --mode tasks --no-such-flag 3\n```\n")
     args = ks_args(bogus[0].command)
     assert args is not None
@@ -240,11 +289,11 @@ def _shape(line: str) -> str:
     return " ".join(s.split())
 
 
-def compare(step: Step, out: str) -> list[str]:
-    """What the README shows for ``step`` vs its real output: a list of differences."""
+def compare(step: Step, out: str, page: str = "README.md") -> list[str]:
+    """What a page shows for ``step`` vs its real output: a list of differences."""
     shown = [ln for ln in step.shown if ln.strip() != "..."]
     real = [ln for ln in out.splitlines() if ln.strip()]
-    where = f"README.md:{step.lineno}"
+    where = f"{page}:{step.lineno}"
     if not shown:
         return []
     if all(_json_keys(ln) is not None for ln in shown):
@@ -267,7 +316,8 @@ def test_readme_commands_run_and_print_what_it_shows(tmp_path: Path) -> None:
     ports = {":9464": f":{_free_port()}", ":8765": f":{_free_port()}"}
     problems: list[str] = []
     ran = 0
-    for step in parse_readme(README.read_text()):
+    steps = [(page_name(page), s) for page in DOCS for s in parse_readme(page.read_text())]
+    for page, step in steps:
         runs_it = step.lang == "console" or step.command.startswith(
             ("kcoro-stream ", "make -C native ", "printf ")
         )
@@ -283,7 +333,7 @@ def test_readme_commands_run_and_print_what_it_shows(tmp_path: Path) -> None:
             timeout=180,
         )
         ran += 1
-        where = f"README.md:{step.lineno}: {cmd}"
+        where = f"{page}:{step.lineno}: {cmd}"
         if shows_error(step):
             if r.returncode != 2 or r.stderr.strip().splitlines() != step.shown:
                 problems.append(f"{where}: exit {r.returncode}, stderr {r.stderr!r}, shown {step.shown}")
@@ -291,7 +341,7 @@ def test_readme_commands_run_and_print_what_it_shows(tmp_path: Path) -> None:
         if r.returncode != 0:
             problems.append(f"{where}: exit {r.returncode}: {r.stderr.strip()[-500:]}")
             continue
-        problems += compare(step, r.stdout)
+        problems += compare(step, r.stdout, page)
     assert ran >= 15
     assert not problems, "\n".join(problems)
 

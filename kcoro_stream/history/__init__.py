@@ -3,11 +3,12 @@
 ::
 
     runloop.run ─► RUN_DIR/summary.json            (_record: atomic, one JSON line; no DuckDB)
-    RUNS_DIR… ─► _query.load_runs ─ DuckDB read_json_objects(file list) ─► [RunRow]   (a damaged file: one warning)
-                   ├─ _series: runs grouped by host, mode and benchmark knobs ─► trends
-                   ├─ _changes: level shifts per series (binary segmentation + permutation test)
+    RUNS_DIR… ─► _query.find_summaries ─► _query.open_runs: DuckDB read_json_objects(file list)
+                   │                                               (a damaged file: one warning)
+                   ├─ _series.read_rows ─► [RunRow]; group_series: by host, mode and knobs ─► trends
+                   ├─ _changes.level_shifts: per series (binary segmentation + permutation test)
                    ├─ _render: table · JSON
-                   └─ _export: Parquet (DuckDB COPY of the same rows)
+                   └─ _commands.export_parquet: Parquet (DuckDB COPY of the same rows)
     RUNS_DIR ─► _prune: only recognizable run directories not in use; dry run unless told
 
 DuckDB (and numpy, ruptures) are imported only inside the commands that query: a plain run never

@@ -94,22 +94,29 @@ class Rule(msgspec.Struct, frozen=True, kw_only=True):
     relative: bool = False  # value (and hysteresis) are multiples of Sample.expected.<metric>
 
 
+FOR_MAX_S = 1e9  # ~31 years: any longer is a typo (and 1e300 s overflowed the ns integer)
+RULE_NAME_MAX = 64
+
+
+def _for_ns(secs: float, rule: str, what: str, text: Any) -> int:
+    if not (math.isfinite(secs) and 0 <= secs <= FOR_MAX_S):
+        raise UsageError(
+            f"alert rule {rule!r}: {what} duration must be >= 0 and at most {FOR_MAX_S:g} s, got {text!r}"
+        )
+    return round(secs * 1e9)
+
+
 def parse_duration(text: Any, rule: str, what: str = "for") -> int:
-    """``"250ms"``/``"2s"``/``1.5`` (seconds) → ns; negative or bad → UsageError."""
+    """``"250ms"``/``"2s"``/``1.5`` (seconds) → ns; negative, huge or bad → UsageError."""
     if isinstance(text, bool):
         raise UsageError(f"alert rule {rule!r}: bad {what} duration {text!r}")
     if isinstance(text, int | float):
-        secs = float(text)
-        if not math.isfinite(secs) or secs < 0:
-            raise UsageError(f"alert rule {rule!r}: {what} duration must be >= 0, got {text!r}")
-        return round(secs * 1e9)
+        return _for_ns(_number(text, rule, what), rule, what, text)
     m = _DURATION.match(str(text))
     if not m:
         raise UsageError(f"alert rule {rule!r}: bad {what} duration {text!r} (e.g. 250ms, 2s, 1m)")
-    value = float(m.group(1))
-    if value < 0:
-        raise UsageError(f"alert rule {rule!r}: {what} duration must be >= 0, got {text!r}")
-    return round(value * _UNITS[m.group(2) or "s"])
+    secs = float(m.group(1)) * _UNITS[m.group(2) or "s"] / 1e9
+    return _for_ns(secs, rule, what, text)
 
 
 def _number(v: Any, rule: str, what: str) -> float:
@@ -118,10 +125,18 @@ def _number(v: Any, rule: str, what: str) -> float:
     try:
         x = float(v)
     except (TypeError, ValueError):
-        raise UsageError(f"alert rule {rule!r}: {what} must be a number, got {v!r}") from None
+        raise UsageError(f"alert rule {rule!r}: {what} must be a number, got {_short(v)}") from None
+    except OverflowError:  # an integer of 10**400
+        x = math.inf
     if not math.isfinite(x):
-        raise UsageError(f"alert rule {rule!r}: {what} must be finite, got {v!r}")
+        raise UsageError(f"alert rule {rule!r}: {what} must be finite, got {_short(v)}")
     return x
+
+
+def _short(v: Any) -> str:
+    """``repr(v)``, cut to 80 characters (a 5,000-digit number is not worth printing)."""
+    text = repr(v)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def parse_rule(spec: Any, index: int = 0) -> Rule:
@@ -160,6 +175,10 @@ def parse_rule(spec: Any, index: int = 0) -> Rule:
     if not isinstance(spec, Mapping):
         raise UsageError(f"alert rule #{index + 1}: expected a dict or a string, got {type(spec).__name__}")
     name = str(spec.get("name") or f"#{index + 1}")
+    if len(name) > RULE_NAME_MAX:
+        raise UsageError(
+            f"alert rule {_short(name)}: the name must be at most {RULE_NAME_MAX} characters, got {len(name)}"
+        )
     known = {"name", "metric", "op", "comparison", "value", "threshold", "for", "for_ms", "for_ns"}
     known |= {"severity", "hysteresis", "pool", "relative"}
     unknown = sorted(set(spec) - known)
@@ -171,7 +190,7 @@ def parse_rule(spec: Any, index: int = 0) -> Rule:
             f"alert rule {name!r}: unknown metric {metric!r} (known: {', '.join(METRICS[:12])}, ...)"
         )
     op = spec.get("op", spec.get("comparison"))
-    if op not in COMPARISONS:
+    if not isinstance(op, str) or op not in COMPARISONS:
         raise UsageError(f"alert rule {name!r}: bad comparison {op!r} (use one of {' '.join(COMPARISONS)})")
     if "value" not in spec and "threshold" not in spec:
         raise UsageError(f"alert rule {name!r}: missing value")
@@ -189,14 +208,9 @@ def parse_rule(spec: Any, index: int = 0) -> Rule:
             raw_value = raw_value.strip()[:-1]
     value = _number(raw_value, name, "value")
     if "for_ns" in spec:
-        for_ns = round(_number(spec["for_ns"], name, "for_ns"))
-        if for_ns < 0:
-            raise UsageError(f"alert rule {name!r}: for duration must be >= 0, got {spec['for_ns']!r}")
+        for_ns = _for_ns(_number(spec["for_ns"], name, "for_ns") / 1e9, name, "for", spec["for_ns"])
     elif "for_ms" in spec:
-        ms = _number(spec["for_ms"], name, "for_ms")
-        if ms < 0:
-            raise UsageError(f"alert rule {name!r}: for duration must be >= 0, got {spec['for_ms']!r}")
-        for_ns = round(ms * 1e6)
+        for_ns = _for_ns(_number(spec["for_ms"], name, "for_ms") / 1e3, name, "for", spec["for_ms"])
     else:
         for_ns = parse_duration(spec.get("for", 0), name)
     severity = spec.get("severity", "warning")

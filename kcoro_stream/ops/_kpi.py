@@ -71,6 +71,8 @@ def kpi_thresholds(overrides: Mapping[str, Any] | None = None) -> dict[str, tupl
     """Defaults merged with overrides, validated (UsageError names the KPI)."""
     table = dict(KPI_DEFAULTS)
     for name, spec in (overrides or {}).items():
+        if not isinstance(name, str):
+            raise UsageError(f"kpi: a KPI name must be a string, got {type(name).__name__}")
         if name not in table:
             raise UsageError(f"kpi {name!r}: unknown KPI (known: {', '.join(KPI_DEFAULTS)})")
         metric, higher, _, _ = table[name]
@@ -79,7 +81,7 @@ def kpi_thresholds(overrides: Mapping[str, Any] | None = None) -> dict[str, tupl
                 green, yellow = float(spec["green"]), float(spec["yellow"])
             else:
                 green, yellow = (float(x) for x in spec)
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):  # OverflowError: 10**400
             raise UsageError(
                 f"kpi {name!r}: thresholds must be (green, yellow) numbers, got {spec!r}"
             ) from None

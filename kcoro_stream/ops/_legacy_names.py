@@ -10,7 +10,9 @@ Name mapping: ``msgs_per_s`` → ``pps``, ``tasks_per_s`` → ``tasks_sec``,
 ``channel_depth`` → ``depth``; ``<old>_total``/``<old>_delta`` come from
 ``Sample.channel_totals``/``channel_deltas`` (the old name of each counter is
 in its metadata, :func:`~kcoro_stream.events.counter_fields`), ``kind``,
-``capacity``, ``closed``, ``ptr_mode`` from ``channel_state``, ``mem_kb`` from
+``capacity``, ``closed``, ``ptr_mode`` from ``channel_state`` as integers like
+kcoro_mon's (``kind`` 0 rendezvous / 1 buffered, flags 0/1; a Sample from an
+old recording writes back the line's own values), ``mem_kb`` from
 ``resources.rss_bytes``. A value the new pipeline does not measure (``cpu``,
 ``capabilities``, ``rv_zdesc_*``, ...) is null unless the Sample came from an
 old recording (``Sample.legacy`` keeps them). The old mode is the run's mode when it is
@@ -27,7 +29,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from kcoro_stream.events import ChannelCounts, Metrics, Sample, Summary, counter_fields
+from kcoro_stream.events import (
+    CHANNEL_BUFFERED,
+    CHANNEL_RENDEZVOUS,
+    ChannelCounts,
+    Metrics,
+    Sample,
+    Summary,
+    counter_fields,
+)
 
 LEGACY_SCHEMA = 2
 
@@ -115,13 +125,13 @@ def _sample(s: Sample) -> dict[str, Any]:
     values = dict.fromkeys(CHANNEL_FIELDS)
     values.update(_old_counters(s.channel_totals, s.channel_deltas))
     if s.channel_state is not None:
-        st = s.channel_state
+        st = s.channel_state  # kcoro_mon wrote these as integers: the C enum and 0/1 flags
         values.update(
-            kind=st.kind,
+            kind=CHANNEL_BUFFERED if st.kind == "buffered" else CHANNEL_RENDEZVOUS,
             capacity=st.capacity,
-            closed=st.closed,
-            ptr_mode=st.ptr_mode,
-            zref_mode=st.ptr_mode,
+            closed=int(st.closed),
+            ptr_mode=int(st.ptr_mode),
+            zref_mode=int(st.ptr_mode),
             producers=st.producers,
             consumers=st.consumers,
         )
@@ -136,9 +146,12 @@ def _sample(s: Sample) -> dict[str, Any]:
             producers=old.producers,
             consumers=old.consumers,
             capabilities=old.capabilities,
-            zref_mode=old.zref_mode if old.zref_mode is not None else values["zref_mode"],
             rv_zdesc_total=old.rv_zdesc_total,
             rv_zdesc_delta=old.rv_zdesc_delta,
+        )
+        # the line's own channel attributes, written back as they were
+        values.update(
+            {k: v for k in ("kind", "closed", "ptr_mode", "zref_mode") if (v := getattr(old, k)) is not None}
         )
     rss = s.resources.rss_bytes if s.resources is not None else None
     mem_kb = rss // 1024 if rss is not None else None

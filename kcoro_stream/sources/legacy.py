@@ -20,9 +20,13 @@ Field mapping (old → Sample): ``pps`` → ``msgs_per_s``; ``gbps`` → ``gbps`
 ``fastpath_ratio``, ``steal_ratio`` unchanged; ``depth`` → ``channel_depth``;
 ``<old>_total``/``<old>_delta`` → ``channel_totals``/``channel_deltas`` (the
 old names are the counters' ``legacy`` metadata in events.py); ``kind``,
-``capacity``, ``closed``, ``ptr_mode`` → ``channel_state``; ``mem_kb`` →
+``capacity``, ``closed``, ``ptr_mode`` → ``channel_state`` (kcoro_mon wrote
+integers: ``kind`` the C enum value, 0 rendezvous and 1 buffered, an unknown
+value read by its capacity, 0 → rendezvous; the flags 0/1; the names and
+booleans of kcoro-stream's own ``-j`` are read too); ``mem_kb`` →
 ``resources.rss_bytes``; the fields with no new home (``cpu``, ``producers``,
-``duration_ms``, ...) and the line's schema → ``legacy``. Fields kcoro_mon
+``duration_ms``, ...), the raw ``kind``/``closed``/``ptr_mode``/``zref_mode``
+(so ``-j`` writes them back unchanged) and the line's schema → ``legacy``. Fields kcoro_mon
 never wrote are not kept. ``ts`` (wall seconds) is kept; ``ts_ns`` is ts in ns (µs precision).
 ``window_ns`` is the time since the run's previous sample (0.25 s for the
 first). ``run_id`` is ``legacy:<file name>:<run number>``.
@@ -42,13 +46,15 @@ import stat
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any, ClassVar
+from typing import IO, Any, ClassVar, Literal
 
 import msgspec
 import zstandard
 
 from kcoro_stream.errors import InputError, LogError
 from kcoro_stream.events import (
+    CHANNEL_BUFFERED,
+    CHANNEL_RENDEZVOUS,
     ChannelCounts,
     ChannelState,
     LegacyFields,
@@ -261,6 +267,8 @@ def _convert(obj: dict[str, Any], where: str, st: _RunState) -> Sample | Summary
         st.first_ts = ts
     st.last_ts = ts
     st.samples += 1
+    if obj.get("zref_mode") is not None:
+        _flag(obj, "zref_mode", where)
     legacy = LegacyFields(schema=schema, **{k: obj.get(k) for k in _LEGACY_KEPT})
     common: dict[str, Any] = {
         "ts": ts,
@@ -276,11 +284,7 @@ def _convert(obj: dict[str, Any], where: str, st: _RunState) -> Sample | Summary
         mem_kb = _num(obj, "mem_kb", where)
         state = None
         if all(k in obj for k in ("kind", "capacity", "closed", "ptr_mode")):  # schema 2
-            fields = {k: obj[k] for k in ChannelState.__struct_fields__ if obj.get(k) is not None}
-            try:
-                state = msgspec.convert(fields, ChannelState)
-            except msgspec.ValidationError as e:
-                raise InputError(f"{where}: {e}") from None
+            state = _channel_state(obj, where)
         return Sample(
             **common,
             msgs_per_s=pps,
@@ -305,6 +309,53 @@ def _convert(obj: dict[str, Any], where: str, st: _RunState) -> Sample | Summary
         bytes_per_s=gbps * 1e9 / 8 if gbps is not None else None,
         smooth=Metrics(tasks_per_s=_num(obj, "smooth_tasks_sec", where)),
         legacy=legacy,
+    )
+
+
+# kcoro_mon's channel kinds by their C enum value; kcoro-stream's own -j once wrote the names.
+_KINDS: dict[int | str, Literal["buffered", "rendezvous"]] = {
+    CHANNEL_RENDEZVOUS: "rendezvous",
+    CHANNEL_BUFFERED: "buffered",
+    "rendezvous": "rendezvous",
+    "buffered": "buffered",
+}
+
+
+def _flag(obj: dict[str, Any], key: str, where: str) -> bool:
+    """A 0/1 flag as kcoro_mon wrote it (or true/false as kcoro-stream's -j did)."""
+    v = obj[key]
+    if v in (0, 1) and type(v) in (int, bool):
+        return bool(v)
+    raise InputError(f"{where}: field {key!r} must be 0 or 1, got {v!r}")
+
+
+def _channel_state(obj: dict[str, Any], where: str) -> ChannelState:
+    """kind, capacity, closed, ptr_mode → ChannelState (the raw values stay in ``legacy`` for -j).
+
+    ``kind`` is the C enum value (0 rendezvous, 1 buffered); a value this
+    reader does not know is a rendezvous channel when its capacity is 0, else
+    a buffered one.
+    """
+    capacity = obj["capacity"]
+    if type(capacity) is not int or not 0 <= capacity <= _MAX_ABS:
+        raise InputError(f"{where}: field 'capacity' must be a non-negative integer, got {capacity!r}")
+    raw = obj["kind"]
+    if type(raw) is int and raw >= 0:
+        kind: Literal["buffered", "rendezvous"] = _KINDS.get(raw) or (
+            "rendezvous" if capacity == 0 else "buffered"
+        )
+    elif type(raw) is str and raw in _KINDS:
+        kind = _KINDS[raw]
+    else:
+        raise InputError(f"{where}: field 'kind' must be a channel kind (a C enum value), got {raw!r}")
+    producers, consumers = obj.get("producers"), obj.get("consumers")
+    return ChannelState(
+        kind=kind,
+        capacity=capacity,
+        closed=_flag(obj, "closed", where),
+        ptr_mode=_flag(obj, "ptr_mode", where),
+        producers=producers if type(producers) is int else None,
+        consumers=consumers if type(consumers) is int else None,
     )
 
 

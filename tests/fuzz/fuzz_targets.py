@@ -403,8 +403,8 @@ def _legacy_file(draw: st.DrawFn) -> tuple[str, bytes]:
 
 
 def legacy(examples: int) -> None:
-    from kcoro_stream.sinks import validate_file
     from kcoro_stream.sources.legacy import is_legacy_ndjson, legacy_events
+    from kcoro_stream.validate import validate_file
 
     work = Path(tempfile.mkdtemp(prefix="kcs-fuzz-legacy-"))
     buf = bytearray()

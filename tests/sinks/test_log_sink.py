@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import sys
+from pathlib import Path
 
 import pytest
 from file_factory import alert, anomaly, make_sink, one_of_each, run_sink, sample, status, summary
@@ -35,6 +37,7 @@ async def test_status_carries_the_account_and_repeats_only_when_something_change
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """The periodic Status: written when state or losses change; ring, log, sink queues and drops shown."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "surfaces"))
     from surface_factory import status as account
 
     batches = [

@@ -25,8 +25,9 @@ from file_factory import (
 import kcoro_stream.ops as ops
 from kcoro_stream.errors import SinkError, UsageError
 from kcoro_stream.events import DerivedEvent, Sample
-from kcoro_stream.sinks import sink_class, validate_file
+from kcoro_stream.sinks import sink_class
 from kcoro_stream.sinks.ndjson import NdjsonSink
+from kcoro_stream.validate import validate_file
 
 BATCHES: list[list[DerivedEvent]] = [one_of_each(0), [sample(1), sample(2)], [], one_of_each(3)]
 ALL = [e for b in BATCHES for e in b]

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from kcoro_stream.errors import InputError
 from kcoro_stream.events import encode_json_line
-from kcoro_stream.sinks import ValidationProblem, ValidationReport, format_report, validate_file
+from kcoro_stream.validate import ValidationProblem, ValidationReport, format_report, validate_file
 
 GOOD = one_of_each(0)
 

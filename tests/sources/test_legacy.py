@@ -6,6 +6,7 @@ import gzip
 import json
 from pathlib import Path
 
+import msgspec
 import pytest
 from reactivex.subject import Subject
 
@@ -80,7 +81,7 @@ def test_channel_schema2_fields_are_renamed_and_kept():
     assert s.channel_deltas.zc_recv == d["zref_received_delta"]
     assert s.channel_totals.sends is None  # kcoro_mon did not report sends
     assert s.channel_state == ChannelState(
-        kind=d["kind"], capacity=d["capacity"], closed=False, ptr_mode=False, producers=4, consumers=4
+        kind="buffered", capacity=d["capacity"], closed=False, ptr_mode=False, producers=4, consumers=4
     )
     assert s.resources.rss_bytes == d["mem_kb"] * 1024
     assert s.legacy.rv_zdesc_delta == 0 and s.legacy.schema == 2 and s.legacy.cpu == d["cpu"]
@@ -207,3 +208,100 @@ def test_legacy_source_imports_only_events_errors_and_the_source_contract():
     relative = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level}
     assert absolute <= {"kcoro_stream.events", "kcoro_stream.errors"}
     assert relative <= {"_base", "_registry", "replay"}  # the source contract and playback
+
+
+# Lines exactly as kcoro_mon's C code writes them (OLD_MONITOR.md: the channel
+# attributes are integers, the C enum and flag values).
+_C_LINE = (
+    '{{"schema":2,"ts":{ts:.6f},"mode":"channel","pps":1033810.000000,"gbps":0.529311,'
+    '"smooth_pps":1033810.000000,"smooth_gbps":0.529311,"duration_ms":250,"cpu":94.1,"mem_kb":10271,'
+    '"producers":4,"consumers":4,"kind":{kind},"capacity":{capacity},"depth":457,"capabilities":3,'
+    '"closed":{closed},"ptr_mode":{ptr},"zref_mode":{zref},'
+    '"fail_send_eagain_total":0,"fail_recv_eagain_total":0,"fail_send_epipe_total":0,'
+    '"fail_recv_epipe_total":0,"fail_send_eagain_delta":0,"fail_recv_eagain_delta":0,'
+    '"fail_send_epipe_delta":0,"fail_recv_epipe_delta":0,"bytes_sent_total":16540928,'
+    '"bytes_recv_total":16540928,"bytes_sent_delta":16540928,"bytes_recv_delta":16540928,'
+    '"zref_sent_total":0,"zref_received_total":0,"zref_aborted_total":0,"zref_sent_delta":0,'
+    '"zref_received_delta":0,"zref_aborted_delta":0,"rv_matches_total":0,"rv_cancels_total":0,'
+    '"rv_zdesc_total":0,"rv_matches_delta":0,"rv_cancels_delta":0,"rv_zdesc_delta":0}}'
+)
+
+
+@pytest.mark.parametrize(
+    ("kind", "capacity", "closed", "ptr", "zref", "want"),
+    [
+        (1, 16384, 0, 1, 1, ChannelState(kind="buffered", capacity=16384, closed=False, ptr_mode=True)),
+        (0, 0, 1, 0, 0, ChannelState(kind="rendezvous", capacity=0, closed=True, ptr_mode=False)),
+        # a kind this reader does not know: capacity 0 is a rendezvous channel, else buffered
+        (7, 0, 0, 0, 0, ChannelState(kind="rendezvous", capacity=0, closed=False, ptr_mode=False)),
+        (7, 64, 0, 0, 0, ChannelState(kind="buffered", capacity=64, closed=False, ptr_mode=False)),
+    ],
+)
+def test_integer_channel_fields_as_the_c_monitor_writes_them(
+    tmp_path, kind, capacity, closed, ptr, zref, want
+):
+    path = tmp_path / "old.ndjson"
+    line = _C_LINE.format(ts=1700000000.25, kind=kind, capacity=capacity, closed=closed, ptr=ptr, zref=zref)
+    path.write_text(line + "\n")
+    (s,) = _events(path)
+    assert s.channel_state == msgspec.structs.replace(want, producers=4, consumers=4)
+    # the raw integers are kept, and -j writes them back unchanged
+    old = ops.to_legacy(s)
+    assert (old["kind"], old["capacity"], old["closed"], old["ptr_mode"], old["zref_mode"]) == (
+        kind,
+        capacity,
+        closed,
+        ptr,
+        zref,
+    )
+    assert all(type(old[k]) is int for k in ("kind", "capacity", "closed", "ptr_mode", "zref_mode"))
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("closed", "2"), ("ptr_mode", "-1"), ("zref_mode", "1.5"), ("kind", "-1"), ("kind", '"x"')],
+)
+def test_channel_fields_out_of_their_c_range_are_one_line_errors(tmp_path, field, value):
+    values = {"kind": "1", "capacity": "16", "closed": "0", "ptr": "0", "zref": "0"}
+    values["ptr" if field == "ptr_mode" else "zref" if field == "zref_mode" else field] = value
+    path = tmp_path / "old.ndjson"
+    path.write_text(_C_LINE.format(ts=1.0, **values) + "\n")
+    with pytest.raises(InputError) as info:
+        list(legacy_events(path))
+    assert str(info.value).startswith(f"{path}:1: ") and repr(field) in str(info.value)
+
+
+def test_the_c_monitors_lines_replay_and_write_back_as_integers(tmp_path):
+    """`replay OLD -j OUT` on lines exactly as kcoro_mon wrote them: every line back, integers unchanged."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "old.ndjson"
+    lines = [
+        _C_LINE.format(ts=1700000000.25 * 1 + 0.25 * i, kind=1, capacity=16384, closed=0, ptr=1, zref=0)
+        for i in range(8)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "back.ndjson"
+    r = subprocess.run(
+        [sys.executable, "-m", "kcoro_stream", "replay", str(path), "-j", str(out), "--no-tui"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    back = [json.loads(x) for x in out.read_text().splitlines()]
+    samples = [d for d in back if d.get("type") is None]
+    assert len(samples) == 8
+    for d, orig in zip(samples, lines, strict=True):
+        o = json.loads(orig)
+        for k in ("kind", "capacity", "closed", "ptr_mode", "zref_mode"):
+            assert d[k] == o[k] and type(d[k]) is int, (k, d[k])
+
+
+def test_the_fixture_writes_channel_attributes_as_integers():
+    """OLD_MONITOR.md: kind, capacity, depth, capabilities, closed, ptr_mode, zref_mode are integers."""
+    for d in _raw_lines(DATA / "channel_schema2.ndjson"):
+        if d.get("type") is None:
+            for k in ("kind", "capacity", "depth", "capabilities", "closed", "ptr_mode", "zref_mode"):
+                assert type(d[k]) is int, (k, d[k])

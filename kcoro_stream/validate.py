@@ -29,9 +29,9 @@ from typing import Any, Final, Literal
 
 import msgspec
 
-from ..errors import InputError
-from ..events import DERIVED_SCHEMA, DERIVED_TYPES, derived_decoder
-from ._output import open_input, open_regular_fd
+from ._input import open_input, open_regular_fd
+from .errors import InputError
+from .events import DERIVED_SCHEMA, DERIVED_TYPES, derived_decoder
 
 MAX_LINE_BYTES: Final = 1 << 20
 OLDER_DERIVED_SCHEMAS: Final = (3,)  # still accepted (see the module docstring)
@@ -351,6 +351,10 @@ def format_report(report: ValidationReport) -> str:
 
 
 __all__ = [
+    "LegacyChannelSample",
+    "LegacyChannelSummary",
+    "LegacyTasksSample",
+    "LegacyTasksSummary",
     "ValidationProblem",
     "ValidationReport",
     "check_line",

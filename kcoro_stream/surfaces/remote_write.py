@@ -59,9 +59,9 @@ import trio
 from .. import __version__
 from ..errors import UsageError
 from ..events import DerivedEvent, SinkStatistics
-from ._base import Sink, SinkContext
-from ._output import parse_path_arg
-from ._registry import register
+from ..sinks._base import Sink, SinkContext
+from ..sinks._output import parse_path_arg
+from ..sinks._registry import register
 from .prometheus import _MetricsState, _StateCollector
 
 

@@ -6,7 +6,7 @@
                                      │ wake
                                      ▼
     hypercorn trio server ── /ws ── writer task per client ──► {"kind":"batch",...}
-                          └─ /, /app.js, /style.css, /vendor/* (kcoro_stream/sinks/web)
+                          └─ /, /app.js, /style.css, /vendor/* (kcoro_stream/surfaces/web)
 
 ``send`` never waits for a client: it appends to each client's queue and wakes
 its writer, with no checkpoint, so a stalled browser cannot slow the pipeline.
@@ -75,9 +75,9 @@ from ..events import (
     Summary,
     json_encoder,
 )
+from ..sinks._base import Sink, SinkContext
+from ..sinks._registry import register
 from ._asgi import HttpServer, check_bind, handle_lifespan, parse_host_port, send_response
-from ._base import Sink, SinkContext
-from ._registry import register
 
 DEFAULT_PORT = 8765
 MAX_CLIENT_MESSAGE = 64 * 1024
@@ -164,7 +164,7 @@ class _ClientMessage(msgspec.Struct, forbid_unknown_fields=True):
     request: msgspec.Raw = msgspec.Raw()  # kind "rpc": a JSON-RPC request, handed on unparsed
 
 
-# ctx.extra["control"] is the run's JSON-RPC handler (control.Dispatcher.handle_line),
+# ctx.control is the run's JSON-RPC handler (control.Dispatcher.handle_line),
 # set by the run loop for live runs; without it every call gets this answer.
 _NO_CONTROL = (
     b'{"jsonrpc":"2.0","id":null,"error":{"code":-32000,'
@@ -201,8 +201,8 @@ def _snapshot_key(ev: DerivedEvent) -> tuple[Any, ...] | None:
 
 
 def load_static() -> dict[str, tuple[bytes, bytes]]:
-    """The dashboard files shipped in kcoro_stream/sinks/web, by URL path."""
-    root = resources.files(__package__ or "kcoro_stream.sinks").joinpath("web")
+    """The dashboard files shipped in kcoro_stream/surfaces/web, by URL path."""
+    root = resources.files(__package__ or "kcoro_stream.surfaces").joinpath("web")
     files: dict[str, tuple[bytes, bytes]] = {}
 
     def walk(node: Any, prefix: str) -> None:
@@ -477,7 +477,7 @@ class WebSocketSink(Sink):
             client.wake.set()
 
     async def _rpc(self, request: bytes) -> bytes | None:
-        handler = self.ctx.extra.get("control")
+        handler = self.ctx.control
         if handler is None:
             return _NO_CONTROL
         answer: bytes | None = await handler(request)

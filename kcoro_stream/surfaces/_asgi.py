@@ -42,7 +42,7 @@ from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
 
 from ..errors import SinkError
-from ._address import allowed_host_keys, host_key, is_loopback, split_host_port
+from ..sinks._address import allowed_host_keys, host_key, is_loopback, split_host_port
 
 ASGIApp = Callable[..., Awaitable[None]]  # (scope, receive, send): hypercorn types it more narrowly
 

@@ -22,7 +22,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from ...events import Heatmap, HistogramSummary, Resources, Status
-from ..log import fmt_bytes, fmt_num
+from ...sinks.log import fmt_bytes, fmt_num
 from .state import RATIOS, DashboardState, PoolState
 
 BLOCKS = " ▁▂▃▄▅▆▇█"

@@ -1,5 +1,5 @@
 """One analysis, every surface: the terminal dashboard and Prometheus show the EMA and the windowed p99
-that the NDJSON line for that window carries (the browser page: tests/sinks/test_websocket.py).
+that the NDJSON line for that window carries (the browser page: tests/surfaces/test_websocket.py).
 
 The events are real: a recorded dual-mode run (bench_data/logs/dual-v1) through the default analyses.
 """
@@ -15,8 +15,8 @@ from reactivex.subject import Subject
 from kcoro_stream import ops
 from kcoro_stream.eventlog import open_log
 from kcoro_stream.events import HistogramSummary, Sample, decode_frame, encode_json_line
-from kcoro_stream.sinks._tui.state import DashboardState
-from kcoro_stream.sinks.prometheus import histogram_metric_name
+from kcoro_stream.surfaces._tui.state import DashboardState
+from kcoro_stream.surfaces.prometheus import histogram_metric_name
 
 try:
     from .test_prometheus import fetch, open_prometheus_sink, samples_of

@@ -22,8 +22,8 @@ from textual.widgets import Static
 from kcoro_stream.errors import SinkError
 from kcoro_stream.events import Metrics, Resources
 from kcoro_stream.sinks import Controller, SinkContext, build_sink, sink_class
-from kcoro_stream.sinks._tui import DashboardApp, TuiHandle, run_tui
-from kcoro_stream.sinks._tui.widgets import (
+from kcoro_stream.surfaces._tui import DashboardApp, TuiHandle, run_tui
+from kcoro_stream.surfaces._tui.widgets import (
     MAX_ZOOM,
     Pane,
     PoolView,
@@ -32,7 +32,7 @@ from kcoro_stream.sinks._tui.widgets import (
     ThroughputGraph,
     heat_style,
 )
-from kcoro_stream.sinks.tui import TuiSink
+from kcoro_stream.surfaces.tui import TuiSink
 
 try:
     from .surface_factory import Script, anomaly, histogram, os_sample, sample, status
@@ -306,7 +306,7 @@ def test_run_tui_hosts_the_pipeline_as_a_trio_guest() -> None:
 
     async def trio_main(handle: TuiHandle) -> int:
         ctl.stopped = trio.Event()
-        sink = build_sink("tui", SinkContext(controller=ctl, extra={"tui": handle}))
+        sink = build_sink("tui", SinkContext(controller=ctl, dashboard=handle))
         await sink.open()
         for batch in Script(batches=20, dual=True):
             await sink.send(batch)
@@ -347,7 +347,7 @@ import sys, trio
 sys.path.insert(0, {tests!r})
 from surface_factory import Script
 from kcoro_stream.sinks import Controller, SinkContext, build_sink
-from kcoro_stream.sinks.tui import run_tui
+from kcoro_stream.surfaces.tui import run_tui
 
 class Recorder(Controller):
     def __init__(self):
@@ -368,7 +368,7 @@ ctl = Recorder()
 
 async def main(handle):
     ctl.stopped = trio.Event()
-    sink = build_sink("tui", SinkContext(controller=ctl, extra={{"tui": handle}}))
+    sink = build_sink("tui", SinkContext(controller=ctl, dashboard=handle))
     await sink.open()
     for batch in Script(batches=80, dual=True, alert_at=30):
         await sink.send(batch)
@@ -443,7 +443,7 @@ def test_run_tui_cancels_the_pipeline_when_the_app_ends_first() -> None:
 
 def test_dashboard_shows_the_smoothing_ops_computed_and_skips_partial_windows_in_peaks() -> None:
     """5-sample and EMA are the Sample's own smooth/ema (no second EMA); a partial window sets no peak."""
-    from kcoro_stream.sinks._tui.state import DashboardState
+    from kcoro_stream.surfaces._tui.state import DashboardState
 
     st = DashboardState()
     st.feed(
@@ -476,7 +476,7 @@ def test_a_new_run_replaces_the_old_runs_pools() -> None:
 
 def test_latency_pane_keeps_one_histogram_per_metric_and_pool() -> None:
     """Two metrics of one pool no longer replace each other; a window summary wins over the cumulative one."""
-    from kcoro_stream.sinks._tui.state import DashboardState
+    from kcoro_stream.surfaces._tui.state import DashboardState
 
     st = DashboardState()
     st.feed([histogram(0, [1, 2, 3]), histogram(0, [0, 4], metric="chan_latency_ns")])
@@ -628,7 +628,7 @@ def test_a_held_dashboard_shows_summary_and_run_directory_until_q() -> None:
     seen: dict[str, Any] = {}
 
     async def trio_main(handle: TuiHandle) -> int:
-        sink = build_sink("tui", SinkContext(controller=FakeController(), extra={"tui": handle}))
+        sink = build_sink("tui", SinkContext(controller=FakeController(), dashboard=handle))
         await sink.open()
         for batch in Script(batches=12):
             await sink.send(batch)

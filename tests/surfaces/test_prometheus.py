@@ -23,7 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from kcoro_stream.errors import SinkError, UsageError
 from kcoro_stream.events import ChannelCounts, Resources, WorkerCounts
 from kcoro_stream.sinks import SinkContext, build_sink, sink_class
-from kcoro_stream.sinks.prometheus import PrometheusSink, histogram_metric_name
+from kcoro_stream.surfaces.prometheus import PrometheusSink, histogram_metric_name
 
 try:
     from .surface_factory import Script, histogram, os_sample, sample, status

@@ -23,7 +23,7 @@ from trio_websocket import ConnectionClosed, ConnectionRejected, WebSocketConnec
 from kcoro_stream.errors import SinkError
 from kcoro_stream.events import Heatmap, Metrics, Resources, Sample, json_encoder
 from kcoro_stream.sinks import SinkContext, build_sink, sink_class
-from kcoro_stream.sinks.websocket import WebSocketSink
+from kcoro_stream.surfaces.websocket import WebSocketSink
 
 try:
     from .surface_factory import Script, heatmap, histogram, sample, status

@@ -80,9 +80,9 @@ from ..events import (
     WorkerCounts,
     counter_fields,
 )
+from ..sinks._base import Sink, SinkContext
+from ..sinks._registry import register
 from ._asgi import HttpServer, check_bind, handle_lifespan, parse_host_port, send_response
-from ._base import Sink, SinkContext
-from ._registry import register
 
 DEFAULT_PORT = 9464
 

@@ -27,8 +27,8 @@ import trio
 
 from kcoro_stream.errors import UsageError
 from kcoro_stream.sinks import SinkContext, build_sink, parse_spec
-from kcoro_stream.sinks._prompb import CONTENT_HEADERS, decode_write_request
-from kcoro_stream.sinks.remote_write import RemoteWriteSink
+from kcoro_stream.surfaces._prompb import CONTENT_HEADERS, decode_write_request
+from kcoro_stream.surfaces.remote_write import RemoteWriteSink
 
 try:
     from .surface_factory import RUN_ID, Script

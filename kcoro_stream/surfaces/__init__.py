@@ -1,0 +1,1 @@
+"""Surfaces: the terminal dashboard, the browser page, Prometheus and remote write (one sink per module)."""
