@@ -151,7 +151,7 @@ def dashboard_cpu(seconds: float, with_tui: bool, refresh_interval: float = 0.2)
     measured: dict[str, float] = {}
 
     async def feed(handle: TuiHandle | None) -> int:
-        sink = build_sink("tui", SinkContext(extra={"tui": handle})) if handle is not None else None
+        sink = build_sink("tui", SinkContext(dashboard=handle)) if handle is not None else None
         if sink is not None:
             await sink.open()
         await trio.sleep(0.5)  # let the dashboard settle: startup is not refresh cost

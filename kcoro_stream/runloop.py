@@ -53,7 +53,7 @@ from .events import (
 )
 from .history._record import RunRecord, write_summary
 from .ingest import monotonic_ns
-from .sinks import SinkContext, SinkRunner, open_sinks
+from .sinks import Dashboard, SinkContext, SinkRunner, open_sinks
 from .sources import Source, SourceContext, SourceOutcome, build_source
 
 __all__ = ["RUNS_DIR", "STATUS_INTERVAL_S", "Derive", "FrameRouter", "RunOptions", "new_run_id", "run"]
@@ -74,7 +74,7 @@ class RunOptions:
     fsync: Literal["never", "flush", "always"] = "never"
     sink_queue: int = 256
     stdout: Any = None
-    sink_extra: dict[str, Any] = field(default_factory=dict)  # e.g. {"tui": TuiHandle}
+    dashboard: Dashboard | None = None  # the terminal dashboard hosting the run (surfaces.tui.TuiHandle)
     status_interval_s: float = STATUS_INTERVAL_S
     run_dir: Path | None = None  # set by ``run``: where the live run was recorded
     record: RunRecord | None = None  # set by ``run``: what its summary.json says (history)
@@ -311,7 +311,7 @@ async def _run(derive: Derive | None, source: Source, opts: RunOptions, record: 
         stdout=opts.stdout,
         controller=source.controller,
         live=source.live,
-        extra=opts.sink_extra,
+        dashboard=opts.dashboard,
     )
     async with AsyncExitStack() as stack:
         runners = await open_sinks(stack, opts.sinks, ctx, opts.sink_queue)
@@ -352,10 +352,10 @@ async def _run(derive: Derive | None, source: Source, opts: RunOptions, record: 
                             await open_control(
                                 n, source=source, router=router, account=account, run_id=record.run_id,
                                 path=opts.control, run_dir=opts.run_dir if log is not None else None,
-                                sink_extra=ctx.extra,
+                                sinks=ctx,
                             )  # fmt: skip
                             task_status.started()
-                    ctx.extra.pop("control", None)
+                    ctx.control = None
 
                 await nursery.start(control)
             try:

@@ -29,9 +29,9 @@ from typing import Any, Final, Literal
 
 import msgspec
 
+from ._input import open_input, open_regular_fd
 from .errors import InputError
 from .events import DERIVED_SCHEMA, DERIVED_TYPES, derived_decoder
-from .sinks._output import open_input, open_regular_fd
 
 MAX_LINE_BYTES: Final = 1 << 20
 OLDER_DERIVED_SCHEMAS: Final = (3,)  # still accepted (see the module docstring)

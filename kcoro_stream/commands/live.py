@@ -50,7 +50,7 @@ def drive(derive: Any, source: Any, opts: Any, exit_on_end: bool = False) -> int
     from ..surfaces.tui import run_tui
 
     async def main(handle: Any) -> int:
-        opts.sink_extra["tui"] = handle
+        opts.dashboard = handle
         code = await run(derive, source, opts)
         handle.finish(end_lines(opts))
         return code

@@ -5,7 +5,7 @@
     runloop.run ──► check_control_path(opts.control)        before anything is created
                └──► open_control(nursery, ...) ─► Steering (methods) ─► Dispatcher ─► ControlServer
                                                    ▲ observes the router's decoded batches
-                    sink_extra["control"] = the page's subset (PAGE_METHODS) over its WebSocket
+                    sinks.control = the page's subset (PAGE_METHODS) over its WebSocket
 
 Where the socket goes: ``--control PATH``; else ``control.sock`` in the run
 directory; else (``--no-log``) a private 0700 directory under
@@ -23,6 +23,7 @@ from typing import Any
 import trio
 
 from ..errors import UsageError
+from ..sinks import SinkContext
 from ._paths import SOCKET_NAME, reachable
 from ._rpc import Dispatcher
 from ._server import ControlServer, private_dir, refuse_non_socket
@@ -51,7 +52,7 @@ async def open_control(
     run_id: str,
     path: Path | None,
     run_dir: Path | None,
-    sink_extra: dict[str, Any],
+    sinks: SinkContext,
 ) -> ControlServer:
     """Bind the socket, start serving in ``nursery``; the caller cancels it when the run ends."""
     remove_dir = False
@@ -86,5 +87,5 @@ async def open_control(
     # that stop web pages, not local programs), while the socket is its owner's alone: over
     # the WebSocket only the page's own controls, nothing that ends or reshapes the run.
     page = Dispatcher({name: steering.methods[name] for name in PAGE_METHODS})
-    sink_extra["control"] = page.handle_line
+    sinks.control = page.handle_line
     return server

@@ -24,9 +24,9 @@ returns it from ``statistics()`` as a frozen ``SinkStatistics``.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, TextIO
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, Protocol, TextIO
 
 import msgspec
 
@@ -34,6 +34,28 @@ from ..events import DerivedEvent, SinkStatistics
 from ..sources import Controller
 
 Policy = Literal["block", "drop_oldest"]
+
+# A JSON-RPC 2.0 request line in, the answer line out (None for a notification):
+# control.Dispatcher.handle_line, restricted to the page's methods.
+RpcHandler = Callable[[bytes], Awaitable[bytes | None]]
+
+
+class Dashboard(Protocol):
+    """A screen the run is shown in (surfaces.tui.TuiHandle): the ``tui`` sink feeds it."""
+
+    dropped: int  # batches the screen could not keep up with
+
+    def attach(
+        self,
+        *,
+        controller: Controller | None,
+        live: bool,
+        statistics: Callable[[], dict[str, Any]] | None,
+    ) -> None: ...
+
+    def post(self, batch: Sequence[DerivedEvent]) -> None: ...
+
+    def detach(self) -> None: ...
 
 
 @dataclass
@@ -45,7 +67,11 @@ class SinkContext:
     controller: Controller | None = None
     live: bool = True  # False on replay
     statistics: Callable[[], dict[str, Any]] | None = None  # pipeline-wide stats
-    extra: dict[str, Any] = field(default_factory=dict)
+    # the terminal dashboard hosting this run (cli → surfaces.tui.run_tui); None: no screen
+    dashboard: Dashboard | None = None
+    # the page's control methods, set by the run loop while a live run takes control
+    # (control.open_control) and cleared when it ends; None: calls are answered "no control"
+    control: RpcHandler | None = None
 
 
 class Sink(abc.ABC):

@@ -1,5 +1,18 @@
 """Sink registry: names → classes, and parsing of CLI sink specs.
 
+Every sink is found through the ``kcoro_stream.sinks`` entry-point group —
+kcoro-stream's own (the file sinks here, the surfaces in ``surfaces/``) and a
+third party's alike (docs/sinks.md, "A sink of your own")::
+
+    [project.entry-points."kcoro_stream.sinks"]
+    ndjson = "kcoro_stream.sinks.ndjson:NdjsonSink"
+    tui = "kcoro_stream.surfaces.tui:TuiSink"
+
+A name's module is imported when a run asks for that name, so a headless run
+never imports the dashboard, the page or the exporters (nor needs their
+extras installed). ``register`` adds a class directly (a pipeline file's own
+sink, tests).
+
 Spec strings (``--sink``/pipeline ``sinks=[...]``)::
 
     stdout                      ndjson:PATH        csv:PATH
@@ -12,12 +25,15 @@ fields.
 
 from __future__ import annotations
 
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 import msgspec
 
 from ..errors import UsageError
 from ._base import Sink, SinkContext
+
+ENTRY_POINT_GROUP = "kcoro_stream.sinks"
 
 _REGISTRY: dict[str, type[Sink]] = {}
 
@@ -30,17 +46,44 @@ def register(cls: type[Sink]) -> type[Sink]:
     return cls
 
 
+def _entry_points() -> dict[str, EntryPoint]:
+    found: dict[str, EntryPoint] = {}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name in found and found[ep.name].value != ep.value:
+            raise UsageError(
+                f"sink {ep.name!r} is installed twice ({found[ep.name].value} and {ep.value}): "
+                "uninstall one of the packages"
+            )
+        found[ep.name] = ep
+    if "ndjson" not in found and "ndjson" not in _REGISTRY:
+        # kcoro-stream's own sinks come from its install metadata: none means an install
+        # older than this code (an editable install made before a sink moved)
+        raise UsageError(
+            f"no sinks registered (entry points {ENTRY_POINT_GROUP!r}): reinstall kcoro-stream "
+            "(make setup, or pip install -e . in a checkout)"
+        )
+    return found
+
+
 def sink_names() -> list[str]:
-    _load_builtin()
-    return sorted(_REGISTRY)
+    """Every sink name, installed (entry points) or registered; imports none of them."""
+    return sorted(set(_entry_points()) | set(_REGISTRY))
 
 
 def sink_class(name: str) -> type[Sink]:
-    _load_builtin()
-    try:
+    """The class registered as ``name``, its module imported on first use.
+
+    A surface whose extra is not installed raises ``MissingExtra`` (one line
+    naming the extra) from its module."""
+    if name in _REGISTRY:
         return _REGISTRY[name]
-    except KeyError:
-        raise UsageError(f"unknown sink {name!r} (known: {', '.join(sorted(_REGISTRY))})") from None
+    eps = _entry_points()
+    if name not in eps:
+        raise UsageError(f"unknown sink {name!r} (known: {', '.join(sorted(set(eps) | set(_REGISTRY)))})")
+    cls = eps[name].load()
+    if not (isinstance(cls, type) and issubclass(cls, Sink)) or cls.name != name:
+        raise UsageError(f"sink {name!r}: entry point {eps[name].value!r} is not a Sink named {name!r}")
+    return register(cls)
 
 
 def parse_spec(spec: str | dict[str, Any]) -> tuple[type[Sink], dict[str, Any]]:
@@ -67,8 +110,3 @@ def build_sink(spec: str | dict[str, Any], ctx: SinkContext) -> Sink:
     except msgspec.ValidationError as e:
         raise UsageError(f"sink {cls.name!r}: {e}") from None
     return cls(config, ctx)
-
-
-def _load_builtin() -> None:
-    # Importing the package registers the built-in sinks (one module each).
-    from . import _builtin  # noqa: F401

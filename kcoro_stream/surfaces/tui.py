@@ -8,9 +8,9 @@
 The dashboard itself is a textual app that owns the main thread; the pipeline
 runs inside it as a trio guest (``run_tui``). The CLI calls::
 
-    run_tui(lambda handle: run_pipeline(..., extra={"tui": handle}), title=...)
+    run_tui(lambda handle: run_pipeline(..., dashboard=handle), title=...)
 
-and this sink finds the handle in ``SinkContext.extra["tui"]``. Without one
+and this sink finds the handle in ``SinkContext.dashboard``. Without one
 (no terminal, or a pipeline run outside ``run_tui``) ``open`` fails with a
 one-line ``SinkError``; the CLI never adds this sink when stdout is not a TTY.
 
@@ -28,7 +28,7 @@ import msgspec
 
 from ..errors import SinkError
 from ..events import DerivedEvent
-from ..sinks._base import Sink, SinkContext
+from ..sinks._base import Dashboard, Sink, SinkContext
 from ..sinks._registry import register
 from ._tui import KEYS, DashboardApp, TuiHandle, run_tui
 
@@ -50,11 +50,11 @@ class TuiSink(Sink):
 
     def __init__(self, config: msgspec.Struct, ctx: SinkContext) -> None:
         super().__init__(config, ctx)
-        self.handle: TuiHandle | None = None
+        self.handle: Dashboard | None = None
 
     async def open(self) -> None:
-        handle = self.ctx.extra.get("tui")
-        if not isinstance(handle, TuiHandle):
+        handle = self.ctx.dashboard
+        if handle is None:
             raise SinkError(
                 "tui: no terminal dashboard is running (needs a terminal; use --no-tui or a file sink)"
             )

@@ -164,7 +164,7 @@ class _ClientMessage(msgspec.Struct, forbid_unknown_fields=True):
     request: msgspec.Raw = msgspec.Raw()  # kind "rpc": a JSON-RPC request, handed on unparsed
 
 
-# ctx.extra["control"] is the run's JSON-RPC handler (control.Dispatcher.handle_line),
+# ctx.control is the run's JSON-RPC handler (control.Dispatcher.handle_line),
 # set by the run loop for live runs; without it every call gets this answer.
 _NO_CONTROL = (
     b'{"jsonrpc":"2.0","id":null,"error":{"code":-32000,'
@@ -477,7 +477,7 @@ class WebSocketSink(Sink):
             client.wake.set()
 
     async def _rpc(self, request: bytes) -> bytes | None:
-        handler = self.ctx.extra.get("control")
+        handler = self.ctx.control
         if handler is None:
             return _NO_CONTROL
         answer: bytes | None = await handler(request)

@@ -31,8 +31,8 @@ async def rpc(ws: Any, request: Any) -> Any:
 
 
 async def test_rpc_over_the_websocket_reaches_the_handler_or_says_there_is_none() -> None:
-    extra: dict[str, Any] = {}
-    sink = build_sink({"sink": "websocket", "port": 0}, SinkContext(extra=extra))
+    ctx = SinkContext()
+    sink = build_sink({"sink": "websocket", "port": 0}, ctx)
     assert isinstance(sink, WebSocketSink)
     await sink.open()
     try:
@@ -43,7 +43,7 @@ async def test_rpc_over_the_websocket_reaches_the_handler_or_says_there_is_none(
             async def status(p: dict[str, Any]) -> Any:
                 return {"paused": False}
 
-            extra["control"] = Dispatcher({"status": Method("status", status, "")}).handle_line
+            ctx.control = Dispatcher({"status": Method("status", status, "")}).handle_line
             r = await rpc(ws, {"jsonrpc": "2.0", "id": 2, "method": "status"})
             assert r == {"jsonrpc": "2.0", "id": 2, "result": {"paused": False}}
             r = await rpc(ws, [{"jsonrpc": "2.0", "id": 3, "method": "nope"}])

@@ -306,7 +306,7 @@ def test_run_tui_hosts_the_pipeline_as_a_trio_guest() -> None:
 
     async def trio_main(handle: TuiHandle) -> int:
         ctl.stopped = trio.Event()
-        sink = build_sink("tui", SinkContext(controller=ctl, extra={"tui": handle}))
+        sink = build_sink("tui", SinkContext(controller=ctl, dashboard=handle))
         await sink.open()
         for batch in Script(batches=20, dual=True):
             await sink.send(batch)
@@ -368,7 +368,7 @@ ctl = Recorder()
 
 async def main(handle):
     ctl.stopped = trio.Event()
-    sink = build_sink("tui", SinkContext(controller=ctl, extra={{"tui": handle}}))
+    sink = build_sink("tui", SinkContext(controller=ctl, dashboard=handle))
     await sink.open()
     for batch in Script(batches=80, dual=True, alert_at=30):
         await sink.send(batch)
@@ -628,7 +628,7 @@ def test_a_held_dashboard_shows_summary_and_run_directory_until_q() -> None:
     seen: dict[str, Any] = {}
 
     async def trio_main(handle: TuiHandle) -> int:
-        sink = build_sink("tui", SinkContext(controller=FakeController(), extra={"tui": handle}))
+        sink = build_sink("tui", SinkContext(controller=FakeController(), dashboard=handle))
         await sink.open()
         for batch in Script(batches=12):
             await sink.send(batch)

@@ -13,7 +13,7 @@
 app and a ``TuiHandle``, starts ``trio_main(handle)`` as a trio guest once the
 app is mounted, and returns ``trio_main``'s int (or re-raises its exception)
 after the app has restored the terminal. The CLI puts the handle into
-``SinkContext.extra["tui"]``; the ``tui`` sink attaches the controller to it
+``SinkContext.dashboard``; the ``tui`` sink attaches the controller to it
 and posts every batch.
 
 Posting never blocks the pipeline: batches go to a bounded buffer (oldest
