@@ -20,7 +20,7 @@ from typing import Any
 
 import click
 
-from .errors import KcoroStreamError, UsageError
+from .errors import KcoroStreamError, MissingExtra, UsageError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -185,11 +185,14 @@ def _apply_stdout_choice(specs: list[Any], tui: bool | None) -> list[Any]:
     use_tui = tui if tui is not None else sys.stdout.isatty()
     if not use_tui:
         return [s for s in specs if s != "tui"]
-    from .sinks import sink_names
+    from .sinks import sink_class
 
-    if "tui" not in sink_names():
-        if tui:
-            raise UsageError("--tui: the terminal dashboard is not available in this build")
+    try:
+        sink_class("tui")
+    except MissingExtra as e:
+        if tui:  # asked for by name: nothing to fall back to
+            raise
+        click.echo(f"kcoro-stream: {e}; running headless", err=True)
         return specs
     out = ["tui" if s == "stdout" else s for s in specs]
     return out if "tui" in out else [*out, "tui"]
@@ -772,7 +775,11 @@ def list_() -> None:
         click.echo(f"  {name:<22} {doc[0] if doc else ''}")
     click.echo("sinks:")
     for name in sink_names():
-        cls = sink_class(name)
+        try:
+            cls = sink_class(name)
+        except MissingExtra as e:
+            click.echo(f"  {name:<12} {'':<12} (not installed: pip install 'kcoro-stream[{e.extra}]')")
+            continue
         doc = (cls.summary or cls.__doc__ or "").strip().splitlines()
         click.echo(f"  {name:<12} {cls.policy:<12} {doc[0] if doc else ''}")
 

@@ -37,6 +37,8 @@ from dataclasses import asdict, dataclass
 from statistics import median
 from typing import Any, Literal
 
+from .._extras import needs
+
 __all__ = ["ALPHA", "Verdict", "verdict_for"]
 
 ALPHA = 0.01
@@ -75,7 +77,8 @@ def _min_exact_p(n: int, m: int) -> float:
 
 
 def _bootstrap_ci(base: list[float], new: list[float]) -> tuple[float, float]:
-    import numpy as np
+    with needs("verdicts", "compare"):
+        import numpy as np
 
     rng = np.random.default_rng(0)
     a = np.asarray(base)
@@ -125,7 +128,8 @@ def verdict_for(
             ci_high=hi, p_value=None, method="none", verdict="inconclusive",
             reason=f"too few repeats ({n} vs {m}; at least 5 a side)",
         )  # fmt: skip
-    from scipy.stats import mannwhitneyu
+    with needs("verdicts", "compare"):
+        from scipy.stats import mannwhitneyu
 
     p = float(mannwhitneyu(new, base, alternative="two-sided", method="auto").pvalue)
     return _decide(common, n, m, mb, mn, ratio, lo, hi, p, "mann-whitney-u, bootstrap ci")
@@ -133,7 +137,8 @@ def verdict_for(
 
 def _paired(base: list[float], new: list[float]) -> tuple[float, float, float, float]:
     """Geometric-mean ratio of the pairs, its 95 % bootstrap interval, and a two-sided bootstrap p."""
-    import numpy as np
+    with needs("verdicts", "compare"):
+        import numpy as np
 
     logs = np.log(np.asarray(new) / np.asarray(base))
     rng = np.random.default_rng(0)
