@@ -993,6 +993,7 @@ def baseline_save(results: Path, to: Path, variant: str | None) -> None:
 @click.option(
     "--gate-latency", metavar="PCT", help="Also fail on latency p50/p99 worse by more than PCT (over 19%)."
 )
+@click.option("--fail-on-inconclusive", is_flag=True, help="Exit 1 when a gated metric is left inconclusive.")
 def compare_cmd(
     paths: tuple[Path, ...],
     threshold: str,
@@ -1000,12 +1001,16 @@ def compare_cmd(
     markdown: bool,
     variants: tuple[str, ...],
     gate_latency: str | None,
+    fail_on_inconclusive: bool,
 ) -> None:
     """Verdicts per step and metric: BASELINE RESULTS, RESULTS_A RESULTS_B, or one A/B RESULTS.
 
-    Exit 0 unchanged or better (inconclusive too), 1 a gated metric regressed, 2 bad input or trouble.
+    Exit 0 unchanged or better (inconclusive too, with a loud line on stderr), 1 a gated metric
+    regressed (or inconclusive with --fail-on-inconclusive), 2 bad input or trouble (a gated metric
+    missing, zero or NaN on either side).
     """
     from .compare import compare_paths, parse_threshold, to_json, to_markdown, to_table
+    from .compare._render import loud_lines
 
     def go() -> int:
         try:
@@ -1023,7 +1028,13 @@ def compare_cmd(
             click.echo("\n".join(to_markdown(c) for c in comparisons))
         else:
             click.echo("\n\n".join(to_table(c) for c in comparisons))
-        return 1 if any(c.regressed for c in comparisons) else 0
+        for line in loud_lines(comparisons):
+            click.secho(f"kcoro-stream: {line}", fg="red", err=True)
+        if any(c.trouble for c in comparisons):
+            return 2
+        if any(c.regressed for c in comparisons):
+            return 1
+        return 1 if fail_on_inconclusive and any(c.inconclusive for c in comparisons) else 0
 
     _execute(go)
 

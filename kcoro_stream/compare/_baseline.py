@@ -8,11 +8,16 @@
 
 ``analysis_version`` is the derived schema the summaries were made with; a
 baseline from another one is refused (its numbers may mean something else).
+Each step lists its ``gated`` metrics (``_results.gated_metric``; a baseline
+without the list gates its throughput metrics). A value that is not a finite
+number above zero, an empty step list or metric, a ``noise`` or
+``fingerprint`` that is not an object: the file is refused in one line.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +27,7 @@ from .._files import publish
 from ..errors import UsageError
 from ..events import DERIVED_SCHEMA
 from ._noise import noise_fingerprint
-from ._results import Results, repeat_values, step_key
+from ._results import THROUGHPUT, Results, repeat_table, step_key
 
 __all__ = ["FORMAT", "Baseline", "baseline_from_results", "load_baseline", "save_baseline"]
 
@@ -37,6 +42,9 @@ class Baseline:
     steps: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     fingerprints: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     analysis_version: int = DERIVED_SCHEMA
+    gated: dict[str, set[str]] = field(default_factory=dict)
+    # in memory only (a results directory's variant): the repeat number of each value, for pairing
+    repeats: dict[str, list[int]] = field(default_factory=dict)
 
 
 def step_fingerprints(res: Results, variant: str) -> dict[str, dict[str, Any] | None]:
@@ -54,15 +62,36 @@ def baseline_from_results(res: Results, variant: str | None = None, *, latency: 
         variant = variants[0] if variants else ""
     elif variant not in variants:
         raise UsageError(f"{res.path}: no variant {variant!r} (there are: {', '.join(variants) or 'none'})")
-    values = {step: m for (v, step), m in repeat_values(res, latency=latency).items() if v == variant}
-    if not values:
+    tables = {step: t for (v, step), t in repeat_table(res, latency=latency).items() if v == variant}
+    if not tables:
         raise UsageError(f"{res.path}: no run ended ok: nothing to keep")
     return Baseline(
         source=str(res.path) + (f" (variant {variant})" if variant else ""),
         noise=res.noise or noise_fingerprint(),
-        steps=values,
+        steps={step: t.values for step, t in tables.items()},
         fingerprints=step_fingerprints(res, variant),
+        gated={step: set(t.gated) for step, t in tables.items()},
+        repeats={step: list(t.repeats) for step, t in tables.items()},
     )
+
+
+def _usable(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+
+
+def _kept(b: Baseline, step: str) -> dict[str, list[float]]:
+    """A step's values fit for a file: a gated metric must be usable in every repeat; others keep what is."""
+    out: dict[str, list[float]] = {}
+    for m, vals in sorted(b.steps[step].items()):
+        if m in b.gated.get(step, set()) and not all(_usable(v) for v in vals):
+            bad = next(v for v in vals if not _usable(v))
+            raise UsageError(
+                f"{b.source}: step {step!r}: a repeat has no usable {m} ({bad!r}): not saved as a baseline"
+            )
+        kept = [v for v in vals if _usable(v)]
+        if kept:
+            out[m] = kept
+    return out
 
 
 def save_baseline(b: Baseline, to: Path) -> None:
@@ -75,7 +104,12 @@ def save_baseline(b: Baseline, to: Path) -> None:
         "source": b.source,
         "noise": b.noise,
         "steps": {
-            s: {"fingerprint": b.fingerprints.get(s), "metrics": m} for s, m in sorted(b.steps.items())
+            s: {
+                "fingerprint": b.fingerprints.get(s),
+                "gated": sorted(b.gated.get(s, ())),
+                "metrics": _kept(b, s),
+            }
+            for s in sorted(b.steps)
         },
     }
     try:
@@ -108,19 +142,39 @@ def load_baseline(path: Path) -> Baseline:
     steps = data.get("steps")
     if not isinstance(steps, dict):
         raise UsageError(f"{path}: corrupt baseline: steps: expected an object")
-    b = Baseline(source=str(data.get("source", path)), noise=data.get("noise"))
+    if not steps:
+        raise UsageError(f"{path}: corrupt baseline: steps: empty (nothing to compare against)")
+    noise = data.get("noise")
+    if noise is not None and not isinstance(noise, dict):
+        raise UsageError(f"{path}: corrupt baseline: noise: expected an object, got {_short(noise)}")
+    b = Baseline(source=str(data.get("source", path)), noise=noise)
     for s, body in steps.items():
-        metrics = body.get("metrics") if isinstance(body, dict) else None
-        if not isinstance(metrics, dict):
-            raise UsageError(f"{path}: corrupt baseline: steps.{s}.metrics: expected an object")
-        for m, vals in metrics.items():
-            if not isinstance(vals, list) or not all(
-                isinstance(v, int | float) and not isinstance(v, bool) for v in vals
-            ):
-                raise UsageError(
-                    f"{path}: corrupt baseline: steps.{s}.metrics.{m}: expected a list of numbers"
-                )
-        b.steps[s] = {m: [float(v) for v in vals] for m, vals in metrics.items()}
-        fp = body.get("fingerprint")
-        b.fingerprints[s] = fp if isinstance(fp, dict) else None
+        b.steps[s], b.gated[s], b.fingerprints[s] = _step(path, s, body)
     return b
+
+
+def _short(v: Any) -> str:
+    text = repr(v)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _step(path: Path, s: str, body: Any) -> tuple[dict[str, list[float]], set[str], dict[str, Any] | None]:
+    where = f"{path}: corrupt baseline: steps.{s}"
+    metrics = body.get("metrics") if isinstance(body, dict) else None
+    if not isinstance(metrics, dict) or not metrics:
+        raise UsageError(f"{where}.metrics: expected an object with at least one metric")
+    for m, vals in metrics.items():
+        if not isinstance(vals, list) or not vals:
+            raise UsageError(f"{where}.metrics.{m}: expected a non-empty list of numbers")
+        for i, v in enumerate(vals):
+            if not _usable(v):
+                raise UsageError(f"{where}.metrics.{m}[{i}]: {_short(v)} is not a finite number above 0")
+    fp = body.get("fingerprint")
+    if fp is not None and not isinstance(fp, dict):
+        raise UsageError(f"{where}.fingerprint: expected an object, got {_short(fp)}")
+    gated = body.get("gated")
+    if gated is None:  # written before the gated list: its throughput metrics were gated
+        gated = [m for m in metrics if m.rsplit(":", 1)[-1] in THROUGHPUT]
+    if not isinstance(gated, list) or not all(isinstance(g, str) and g in metrics for g in gated):
+        raise UsageError(f"{where}.gated: expected a list of the step's metric names")
+    return {m: [float(v) for v in vals] for m, vals in metrics.items()}, set(gated), fp

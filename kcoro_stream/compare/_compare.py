@@ -6,8 +6,12 @@
               ├─ compare ─► Comparison(pairs: [(label, [StepVerdicts])], warnings) ─► exit_code 0 | 1
     Baseline ─┘   (results are turned into a Baseline per variant first: one code path)
 
-Gated: throughput (``tasks_per_s``, ``msgs_per_s``, higher is better). A
-regression in a gated metric makes the exit code 1, as ``diff`` does. Latency
+Gated: each step's gated metrics (``_results.gated_metric``: one throughput
+per pool, by mode; higher is better). A regression in a gated metric makes the
+exit code 1, as ``diff`` does; a gated metric missing, zero or NaN on either
+side (or a step of the base missing from the new side) is trouble: exit 2.
+``compare`` measures; ``_budget.spend_budget`` decides every verdict of a run
+together. Latency
 percentiles (lower is better) are reported with a 25 % threshold and gated
 only with ``gate_latency``, which must be wider than a log2x4 bucket (~19 %):
 a smaller change can be one bucket's rounding.
@@ -22,7 +26,7 @@ from typing import Any
 
 from ._baseline import Baseline
 from ._results import is_latency
-from ._stats import Verdict, verdict_for
+from ._stats import Verdict, measure
 
 __all__ = ["Comparison", "StepVerdicts", "compare", "fingerprint_changes"]
 
@@ -42,16 +46,31 @@ class Comparison:
     new_label: str
     steps: list[StepVerdicts] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    troubles: list[str] = field(default_factory=list)  # the comparison as a whole cannot be trusted
+
+    def _gated(self, verdict: str) -> bool:
+        return any(v.gated and v.verdict == verdict for s in self.steps for v in s.verdicts)
 
     @property
     def regressed(self) -> bool:
-        return any(v.gated and v.verdict == "regressed" for s in self.steps for v in s.verdicts)
+        return self._gated("regressed")
+
+    @property
+    def trouble(self) -> bool:
+        return bool(self.troubles) or self._gated("trouble")
+
+    @property
+    def inconclusive(self) -> bool:
+        return self._gated("inconclusive")
 
     def to_builtins(self) -> dict[str, Any]:
         return {
             "base": self.base_label,
             "new": self.new_label,
             "regressed": self.regressed,
+            "trouble": self.trouble,
+            "inconclusive": self.inconclusive,
+            "troubles": self.troubles,
             "warnings": self.warnings,
             "steps": [{"step": s.step, "metrics": [v.to_builtins() for v in s.verdicts]} for s in self.steps],
         }
@@ -112,7 +131,7 @@ def compare(
     c = Comparison(base_label, new_label)
     for step in sorted(base.steps.keys() | new.steps.keys()):
         if step not in new.steps:
-            c.warnings.append(f"step {step!r}: in {base_label} only (no ok run in {new_label})")
+            c.troubles.append(f"step {step!r}: in {base_label} only (no ok run in {new_label})")
             continue
         if step not in base.steps:
             c.warnings.append(f"step {step!r}: in {new_label} only (not in {base_label})")
@@ -121,9 +140,19 @@ def compare(
         if changes:
             c.warnings.append(f"step {step!r}: fingerprints differ: {'; '.join(changes)}")
         bm, nm = base.steps[step], new.steps[step]
+        gated = base.gated.get(step, set()) | new.gated.get(step, set())
+        if not gated:
+            c.troubles.append(f"step {step!r}: no gated metric on either side (no run summary)")
+        pick = _pairs(base.repeats.get(step), new.repeats.get(step)) if paired else None
+        if paired and pick is None:
+            c.warnings.append(f"step {step!r}: the variants' ok repeats differ: compared unpaired")
         verdicts = [
-            _verdict(metric, bm.get(metric, []), nm.get(metric, []), threshold, paired, gate_latency)
-            for metric in sorted(bm.keys() | nm.keys(), key=lambda m: (is_latency(m), m))
+            _measure(
+                metric, bm.get(metric, []), nm.get(metric, []), threshold, pick, gate_latency, metric in gated
+            )
+            for metric in sorted(
+                bm.keys() | nm.keys() | gated, key=lambda m: (m not in gated, is_latency(m), m)
+            )
         ]
         c.steps.append(StepVerdicts(step, verdicts))
     noise = _noise_changes(base.noise, new.noise)
@@ -132,12 +161,31 @@ def compare(
     return c
 
 
-def _verdict(
-    metric: str, b: list[float], n: list[float], threshold: float, paired: bool, gate_latency: float | None
+def _pairs(a: list[int] | None, b: list[int] | None) -> tuple[list[int], list[int]] | None:
+    """The positions of the repeats both sides ran (pairs), or None when they cannot be paired."""
+    if not a or not b:
+        return None
+    common = sorted(set(a) & set(b))
+    if len(common) < 2:
+        return None
+    return [a.index(r) for r in common], [b.index(r) for r in common]
+
+
+def _measure(
+    metric: str,
+    b: list[float],
+    n: list[float],
+    threshold: float,
+    pick: tuple[list[int], list[int]] | None,
+    gate_latency: float | None,
+    gated: bool,
 ) -> Verdict:
+    paired = pick is not None and max(pick[0]) < len(b) and max(pick[1]) < len(n)
+    if paired and pick is not None:
+        b, n = [b[i] for i in pick[0]], [n[i] for i in pick[1]]
     if not is_latency(metric):
-        return verdict_for(metric, b, n, threshold=threshold, paired=paired)
-    return verdict_for(
+        return measure(metric, b, n, threshold=threshold, paired=paired, gated=gated)
+    return measure(
         metric, b, n, threshold=gate_latency or LATENCY_REPORT_THRESHOLD, paired=paired,
         higher_is_better=False, gated=gate_latency is not None,
     )  # fmt: skip

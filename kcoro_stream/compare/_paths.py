@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..errors import UsageError
 from ._baseline import Baseline, baseline_from_results, load_baseline
+from ._budget import spend_budget
 from ._compare import Comparison, bucket_width, compare
 from ._results import load_results
 
@@ -58,7 +59,8 @@ def compare_paths(
     variants: list[str] | None = None,
     gate_latency: float | None = None,
 ) -> list[Comparison]:
-    """The comparisons ``paths`` ask for; ``variants`` keeps only those variants of the new side."""
+    """The comparisons ``paths`` ask for, decided with one false-alarm budget (``_budget``);
+    ``variants`` keeps only those variants of the new side."""
     if gate_latency is not None and gate_latency <= bucket_width():
         raise UsageError(
             f"--gate-latency: {gate_latency:.0%} is within one histogram bucket ({bucket_width():.0%} wide); "
@@ -75,30 +77,34 @@ def compare_paths(
             )
         base = names[0]
         names = [base, *[n for n in _pick(where, sides, variants) if n != base]]
-        return [
-            compare(
-                sides[base],
-                sides[v],
-                threshold=threshold,
-                base_label=_label(where, base),
-                new_label=_label(where, v),
-                paired=True,
-                gate_latency=gate_latency,
-            )
-            for v in names[1:]
-        ]
+        return spend_budget(
+            [
+                compare(
+                    sides[base],
+                    sides[v],
+                    threshold=threshold,
+                    base_label=_label(where, base),
+                    new_label=_label(where, v),
+                    paired=True,
+                    gate_latency=gate_latency,
+                )
+                for v in names[1:]
+            ]
+        )
     bwhere, bsides = _side(paths[0])
     nwhere, nsides = _side(paths[1])
     nsides = _pick(nwhere, nsides, variants)
     bname = next(iter(bsides))
-    return [
-        compare(
-            bsides[bname],
-            side,
-            threshold=threshold,
-            base_label=_label(bwhere, bname),
-            new_label=_label(nwhere, v),
-            gate_latency=gate_latency,
-        )
-        for v, side in nsides.items()
-    ]
+    return spend_budget(
+        [
+            compare(
+                bsides[bname],
+                side,
+                threshold=threshold,
+                base_label=_label(bwhere, bname),
+                new_label=_label(nwhere, v),
+                gate_latency=gate_latency,
+            )
+            for v, side in nsides.items()
+        ]
+    )

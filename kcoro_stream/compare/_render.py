@@ -1,19 +1,28 @@
-"""A Comparison as a terminal table, Markdown (a CI job summary) or JSON."""
+"""A Comparison as a terminal table, Markdown (a CI job summary) or JSON.
+
+Columns: the two sides' centers (``median`` unpaired, ``geomean`` paired: the
+cell says which), ``new/base`` = the ratio of those two centers (so it agrees
+with them) and its 95 % interval, the test's p and Holm's adjusted p (gated
+metrics share one budget), ``mde`` (the smallest change the comparison would
+have found), the verdict and why. A gated ``inconclusive`` adds a loud line.
+"""
 
 from __future__ import annotations
 
 import json
 
 from ._compare import Comparison
-from ._stats import Verdict
+from ._stats import Verdict, fmt_p
 
-__all__ = ["to_json", "to_markdown", "to_table"]
+__all__ = ["loud_lines", "to_json", "to_markdown", "to_table"]
 
 MARK = {
     "improved": "✅ improved",
     "unchanged": "unchanged",
     "regressed": "❌ regressed",
     "inconclusive": "⚠ inconclusive",
+    "trouble": "🛑 trouble",
+    "not enough data": "not enough data",
 }
 
 
@@ -34,6 +43,10 @@ def _ratio(v: Verdict) -> str:
     return f"{v.ratio:.3f}{ci}"
 
 
+def _center(x: float | None, v: Verdict, n: int) -> str:
+    return f"{fmt_number(x)} ({'gm' if v.center == 'geomean' else 'med'}, n={n})"
+
+
 def _rows(c: Comparison) -> list[list[str]]:
     rows = []
     for s in c.steps:
@@ -42,10 +55,12 @@ def _rows(c: Comparison) -> list[list[str]]:
                 [
                     s.step,
                     v.metric + ("" if v.gated else " (not gated)"),
-                    f"{fmt_number(v.median_base)} (n={v.n_base})",
-                    f"{fmt_number(v.median_new)} (n={v.n_new})",
+                    _center(v.median_base, v, v.n_base),
+                    _center(v.median_new, v, v.n_new),
                     _ratio(v),
-                    "-" if v.p_value is None else f"{v.p_value:.3f}",
+                    "-" if v.p_value is None else fmt_p(v.p_value),
+                    "-" if v.p_adjusted is None or not v.gated else fmt_p(v.p_adjusted),
+                    "-" if v.mde is None else f"{v.mde:.1%}",
                     v.method,
                     v.verdict,
                     v.reason,
@@ -54,7 +69,37 @@ def _rows(c: Comparison) -> list[list[str]]:
     return rows
 
 
-HEAD = ["step", "metric", "base median", "new median", "ratio [95% CI]", "p", "method", "verdict", "why"]
+HEAD = [
+    "step", "metric", "base", "new", "new/base [95% CI]", "p", "p Holm", "mde", "method", "verdict", "why",
+]  # fmt: skip
+VERDICT = HEAD.index("verdict")
+LEGEND = (
+    "med: median of the repeats; gm: geometric mean (paired A/B: new/base is then the geometric mean of the "
+    "per-pair ratios); p Holm: adjusted over every gated metric of this run; mde: smallest change found with "
+    "80 % power"
+)
+
+
+def _headline(c: Comparison) -> str:
+    if c.trouble:
+        return "TROUBLE (a gated metric cannot be judged)"
+    if c.regressed:
+        return "REGRESSED"
+    if c.inconclusive:
+        return "INCONCLUSIVE (no regression found, none ruled out)"
+    return "no regression"
+
+
+def loud_lines(comparisons: list[Comparison]) -> list[str]:
+    """What an operator must not miss (stderr): troubles and gated metrics left undecided."""
+    out = []
+    for c in comparisons:
+        out += [f"trouble: {c.new_label}: {t}" for t in c.troubles]
+        for s in c.steps:
+            for v in s.verdicts:
+                if v.gated and v.verdict in ("trouble", "inconclusive"):
+                    out.append(f"{v.verdict.upper()}: {c.new_label}: {s.step} {v.metric}: {v.reason}")
+    return out
 
 
 def to_table(c: Comparison) -> str:
@@ -63,23 +108,27 @@ def to_table(c: Comparison) -> str:
     lines = [f"{c.new_label} against {c.base_label}"]
     lines += ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     lines += [f"warning: {w}" for w in c.warnings]
-    lines.append("verdict: " + ("REGRESSED" if c.regressed else "no regression"))
+    lines += [f"trouble: {t}" for t in c.troubles]
+    lines.append(LEGEND)
+    lines.append("verdict: " + _headline(c))
     return "\n".join(lines)
 
 
 def to_markdown(c: Comparison) -> str:
-    out = [
-        f"### {'❌ Regression' if c.regressed else '✅ No regression'}: {c.new_label} against {c.base_label}",
-        "",
-    ]
+    head = (
+        "🛑 Trouble" if c.trouble else "❌ Regression" if c.regressed
+        else "⚠ Inconclusive" if c.inconclusive else "✅ No regression"
+    )  # fmt: skip
+    out = [f"### {head}: {c.new_label} against {c.base_label}", ""]
     out.append("| " + " | ".join(HEAD) + " |")
     out.append("|" + "---|" * len(HEAD))
     for r in _rows(c):
-        r[7] = MARK[r[7]]
+        r[VERDICT] = MARK[r[VERDICT]]
         out.append("| " + " | ".join(x.replace("|", "\\|") for x in r) + " |")
-    if c.warnings:
+    out += ["", f"_{LEGEND}_"]
+    if c.warnings or c.troubles:
         out.append("")
-        out += [f"> ⚠ {w}" for w in c.warnings]
+        out += [f"> 🛑 {t}" for t in c.troubles] + [f"> ⚠ {w}" for w in c.warnings]
     return "\n".join(out) + "\n"
 
 
@@ -87,6 +136,8 @@ def to_json(comparisons: list[Comparison]) -> str:
     return json.dumps(
         {
             "regressed": any(c.regressed for c in comparisons),
+            "trouble": any(c.trouble for c in comparisons),
+            "inconclusive": any(c.inconclusive for c in comparisons),
             "comparisons": [c.to_builtins() for c in comparisons],
         },
         indent=1,

@@ -7,15 +7,22 @@
 
 A metric is ``POOL:NAME`` (``tasks:tasks_per_s``, ``channel:msgs_per_s``) taken
 from each run's ``Summary.avg`` in the index (the summary the run loop's own
-analyses made; nothing is recomputed). Latency percentiles (p50, p99 of the
+analyses made; nothing is recomputed). The gated metric of a pool is defined
+once, by the run's mode (``gated_metric``): channel → msgs/s, tasks and mixed →
+tasks/s (in mixed mode each task is one message: the same quantity), dual →
+each pool's own. Every other metric is reported, never gated. Latency percentiles (p50, p99 of the
 run's last cumulative histogram per pool and metric: ``tasks:task_start_latency_ns:p99``)
 come from replaying each run's log through its recorded analyses (``report.replay_run``). Runs that did not end
-``ok`` are left out; a repeat is the unit, never a window.
+``ok`` are left out; a repeat is the unit, never a window. ``repeat_table`` keeps
+every ok repeat of every metric the step has, NaN where a run has no usable
+value (0, NaN, no summary): the gate calls that trouble; ``repeat_values`` keeps
+the usable values only (for charts).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,10 +33,13 @@ __all__ = [
     "LATENCY_METRICS",
     "THROUGHPUT",
     "IndexRun",
+    "RepeatTable",
     "Results",
+    "gated_metric",
     "is_latency",
     "load_results",
     "metric_name",
+    "repeat_table",
     "repeat_values",
 ]
 
@@ -38,6 +48,15 @@ THROUGHPUT = ("tasks_per_s", "msgs_per_s")
 # Reported, gated only on request (lower is better); the sampler's tick jitter is the monitor's, not the runtime's.
 LATENCY_METRICS = ("task_start_latency_ns", "chan_latency_ns")
 QUANTILES = ("p50", "p99")
+
+
+def gated_metric(mode: str, pool: str) -> str | None:
+    """The one gated metric of ``pool`` in a run of ``mode`` (None: nothing to gate)."""
+    if mode == "dual":
+        name = {"tasks": "tasks_per_s", "channel": "msgs_per_s"}.get(pool)
+    else:
+        name = {"channel": "msgs_per_s", "tasks": "tasks_per_s", "mixed": "tasks_per_s"}.get(mode)
+    return None if name is None else metric_name(pool, name)
 
 
 def is_latency(metric: str) -> bool:
@@ -138,26 +157,65 @@ def _latency(run_dir: Path) -> dict[str, float]:
     return out
 
 
-def repeat_values(res: Results, *, latency: bool = False) -> dict[tuple[str, str], dict[str, list[float]]]:
-    """{(variant, step key): {metric: [one value per ok repeat, in repeat order]}} from the summaries
-    (and, with ``latency``, the percentiles of each run's replayed histograms)."""
-    out: dict[tuple[str, str], dict[str, list[float]]] = {}
+@dataclass
+class RepeatTable:
+    """One variant's step: the ok repeats in order, every metric's value per repeat (NaN: none), the gated ones."""
+
+    repeats: list[int] = field(default_factory=list)
+    values: dict[str, list[float]] = field(default_factory=dict)
+    gated: set[str] = field(default_factory=set)
+
+
+def _run_metrics(r: IndexRun) -> tuple[dict[str, float], set[str]]:
+    values: dict[str, float] = {}
+    gated: set[str] = set()
+    for s in r.summary:
+        if not isinstance(s, dict) or s.get("type") != "summary":
+            continue
+        pool = str(s.get("pool", "all"))
+        g = gated_metric(str(s.get("mode", "")), pool)
+        if g is not None:
+            gated.add(g)
+        avg = s.get("avg")
+        for name in THROUGHPUT:
+            v = avg.get(name) if isinstance(avg, dict) else None
+            number = isinstance(v, int | float) and not isinstance(v, bool)
+            values[metric_name(pool, name)] = float(v) if number else math.nan  # type: ignore[arg-type]  # number: v is int | float
+    return values, gated
+
+
+def repeat_table(res: Results, *, latency: bool = False) -> dict[tuple[str, str], RepeatTable]:
+    """{(variant, step key): RepeatTable} over the ok runs (see the module docstring)."""
+    per_run: list[tuple[IndexRun, dict[str, float]]] = []
+    gated: dict[str, set[str]] = {}  # step key → gated metrics any run of the step (any variant) has
     for r in sorted(res.runs, key=lambda r: r.repeat):
         if r.state != "ok":
             continue
-        metrics = out.setdefault((r.variant, step_key(r.step, r.params)), {})
+        values, g = _run_metrics(r)
         if latency:
             try:
-                for name, q in _latency(r.dir).items():
-                    metrics.setdefault(name, []).append(q)
+                values.update(_latency(r.dir))
             except KcoroStreamError as e:
                 raise UsageError(f"{r.dir}: cannot replay for latency: {e}") from None
-        for s in r.summary:
-            if not isinstance(s, dict) or s.get("type") != "summary":
-                continue
-            avg = s.get("avg") or {}
-            for name in THROUGHPUT:
-                v = avg.get(name)
-                if isinstance(v, int | float) and v > 0:
-                    metrics.setdefault(metric_name(str(s.get("pool", "all")), name), []).append(float(v))
+        gated.setdefault(step_key(r.step, r.params), set()).update(g)
+        per_run.append((r, values))
+    out: dict[tuple[str, str], RepeatTable] = {}
+    names: dict[str, set[str]] = {}
+    for r, values in per_run:
+        names.setdefault(step_key(r.step, r.params), set()).update(values)
+    for r, values in per_run:
+        step = step_key(r.step, r.params)
+        t = out.setdefault((r.variant, step), RepeatTable(gated=gated[step]))
+        t.repeats.append(r.repeat)
+        for name in sorted(names[step] | gated[step]):
+            t.values.setdefault(name, []).append(values.get(name, math.nan))
+    return out
+
+
+def repeat_values(res: Results, *, latency: bool = False) -> dict[tuple[str, str], dict[str, list[float]]]:
+    """{(variant, step key): {metric: [one usable value per ok repeat, in repeat order]}} (for charts)."""
+    out: dict[tuple[str, str], dict[str, list[float]]] = {}
+    for key, t in repeat_table(res, latency=latency).items():
+        kept = {m: [v for v in vals if math.isfinite(v) and v > 0] for m, vals in t.values.items()}
+        out[key] = {m: vals for m, vals in kept.items() if vals}
     return out

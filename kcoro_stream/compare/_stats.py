@@ -1,52 +1,50 @@
-"""One metric, two sets of repeats: a ratio with a confidence interval and a verdict.
+"""One metric, two sets of repeats: a ratio, an exact p, the smallest detectable change, a verdict.
 
 ::
 
-    base [x1..xn], new [y1..ym] ──verdict_for──► Verdict(median_base, median_new, ratio, ci, p, method, verdict)
+    base [x1..xn], new [y1..ym] ──verdict_for──► Verdict(centers, ratio, ci, p, mde, verdict)
+                                  (measure, then decide at a level; _budget decides gated ones
+                                   together, Holm over every gated metric of the run)
 
-* ratio = median(new) / median(base); its 95 % interval is a percentile
-  bootstrap (2000 resamples of each side, seeded: the same inputs give the
-  same interval).
-* The test is the exact two-sided Mann–Whitney U (scipy; the normal
-  approximation when there are ties or more than 8 repeats a side).
-* False alarms across many metrics × steps are held down by a **minimum
-  effect size** and a strict per-metric level, not by Holm: a verdict other
-  than ``unchanged`` needs both p < 0.01 *and* a median change beyond the
-  threshold (5 % by default). With 5 repeats a side only complete separation
-  (p = 2/252 = 0.008) passes, which equal builds show for 0.8 % of metrics,
-  so 8 gated metrics give at most ~6 % false alarms per comparison (fewer,
-  since the change must also pass the threshold). Holm is not used because
-  over eight metrics it asks for p < 0.05/8 = 0.006, which 5 repeats can
-  never give: a one-third drop would go unseen.
-* **Paired** (an A/B results directory, whose variants' repeats interleave:
-  repeat i of A and of B ran side by side, under the same load of the
-  moment): the ratio is the geometric mean of the per-repeat ratios, its
-  interval and a two-sided p come from bootstrapping those log-ratios (5
-  pairs at least). On a shared machine this removes most of the load swings
-  that an unpaired comparison has to call noise.
-* ``inconclusive``: too few repeats for the test to ever reach p < 0.01
-  (under 5 a side), or a median change beyond the threshold that the test
-  cannot confirm, or an interval so wide (beyond 4× the threshold on the bad
-  side) that a large regression cannot be ruled out: too noisy.
+* **Unpaired** (a baseline, or two results directories): centers are medians,
+  ratio = median(new) / median(base) with a 95 % percentile bootstrap interval
+  (shown, not decided on); p from the exact two-sided Mann–Whitney U
+  (``_exact.mann_whitney``).
+* **Paired** (one A/B results directory, repeats interleaved: repeat i of each
+  variant ran side by side under the same load): centers are geometric means,
+  so ratio = gm(new) / gm(base) = the geometric mean of the per-pair ratios
+  (the numbers beside it agree); p from the exact sign-flip test of the
+  log-ratios (``_exact.sign_flip``); the interval a bootstrap of their mean.
+* **mde**: the smallest change the comparison would find with 80 % power at its
+  level, from the spread of the log values (normal approximation:
+  (z(1-level/2) + z(0.8)) × standard error); ``None`` when the test cannot reach
+  the level at all with this many repeats.
+* Verdicts: ``regressed``/``improved`` need p below the level *and* a change
+  beyond the threshold; ``unchanged`` needs the change within the threshold
+  *and* an mde of at most twice the threshold (else ``inconclusive``: too noisy,
+  or too few repeats to ever reach the level). A gated metric with a missing,
+  zero, negative or NaN repeat on either side is ``trouble`` (exit 2); an
+  ungated one with too few usable repeats is ``not enough data``.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-from statistics import median
+from dataclasses import asdict, dataclass, replace
+from statistics import NormalDist, median
 from typing import Any, Literal
 
 from .._extras import needs
+from ._exact import mann_whitney, min_p_paired, min_p_unpaired, sign_flip
 
-__all__ = ["ALPHA", "Verdict", "verdict_for"]
+__all__ = ["ALPHA", "Verdict", "decide", "measure", "usable", "verdict_for"]
 
-ALPHA = 0.01
+ALPHA = 0.01  # the false-alarm budget of one comparison run (all gated metrics together: _budget)
 RESAMPLES = 2000
-NOISE_FACTOR = 4.0
-MIN_PAIRS = 5
+MDE_POWER = 0.8
+NOISE_FACTOR = 2.0  # "unchanged" needs an mde of at most NOISE_FACTOR × threshold
 
-VerdictName = Literal["improved", "unchanged", "regressed", "inconclusive"]
+VerdictName = Literal["improved", "unchanged", "regressed", "inconclusive", "trouble", "not enough data"]
 
 
 @dataclass(frozen=True)
@@ -56,12 +54,18 @@ class Verdict:
     gated: bool
     n_base: int
     n_new: int
+    center: str  # what median_base/median_new are: "median" (unpaired) or "geomean" (paired)
     median_base: float | None
     median_new: float | None
-    ratio: float | None
+    ratio: float | None  # median_new / median_base, always
     ci_low: float | None
     ci_high: float | None
-    p_value: float | None
+    p_value: float | None  # the test's own p
+    p_adjusted: float | None  # gated: Holm-adjusted over every gated metric of the run; else p_value
+    min_p: float | None  # the smallest p this test can give with these repeats
+    level: float  # the level the verdict was decided at
+    se_log: float | None  # standard error of the log ratio (for mde)
+    mde: float | None  # smallest change detectable with 80 % power at ``level`` (a fraction)
     method: str
     threshold: float
     verdict: VerdictName
@@ -71,9 +75,9 @@ class Verdict:
         return asdict(self)
 
 
-def _min_exact_p(n: int, m: int) -> float:
-    """The smallest two-sided p the exact U test can give for sample sizes n and m."""
-    return min(1.0, 2.0 / math.comb(n + m, n))
+def usable(x: float) -> bool:
+    """A repeat's value a verdict can rest on: finite and above zero."""
+    return math.isfinite(x) and x > 0
 
 
 def _bootstrap_ci(base: list[float], new: list[float]) -> tuple[float, float]:
@@ -81,13 +85,149 @@ def _bootstrap_ci(base: list[float], new: list[float]) -> tuple[float, float]:
         import numpy as np
 
     rng = np.random.default_rng(0)
-    a = np.asarray(base)
-    b = np.asarray(new)
+    a, b = np.asarray(base), np.asarray(new)
     ma = np.median(rng.choice(a, size=(RESAMPLES, a.size), replace=True), axis=1)
     mb = np.median(rng.choice(b, size=(RESAMPLES, b.size), replace=True), axis=1)
-    ratios = mb / ma
-    lo, hi = np.percentile(ratios, [2.5, 97.5])
+    lo, hi = np.percentile(mb / ma, [2.5, 97.5])
     return float(lo), float(hi)
+
+
+def _sd(x: list[float]) -> float:
+    if len(x) < 2:
+        return math.nan
+    mu = sum(x) / len(x)
+    return math.sqrt(sum((v - mu) ** 2 for v in x) / (len(x) - 1))
+
+
+def mde_at(se_log: float | None, min_p: float | None, level: float) -> float | None:
+    """The smallest change (a fraction) found with 80 % power at ``level``; None if the level is out of reach."""
+    if se_log is None or min_p is None or min_p >= level or not math.isfinite(se_log):
+        return None
+    z = NormalDist().inv_cdf(1 - level / 2) + NormalDist().inv_cdf(MDE_POWER)
+    return math.exp(z * se_log) - 1
+
+
+def _side_problem(name: str, values: list[float], metric: str) -> str | None:
+    bad = [v for v in values if not usable(v)]
+    if not values:
+        return f"{name}: no ok repeat has {metric}"
+    if bad:
+        return (
+            f"{name}: {len(bad)} of {len(values)} repeats have no usable {metric} "
+            f"(e.g. {bad[0]!r}; 0, negative, NaN or missing)"
+        )
+    return None
+
+
+def measure(
+    metric: str,
+    base: list[float],
+    new: list[float],
+    *,
+    threshold: float,
+    higher_is_better: bool = True,
+    gated: bool = True,
+    paired: bool = False,
+) -> Verdict:
+    """Everything but the verdict (``reason`` says what is wrong when nothing can be tested)."""
+    common: dict[str, Any] = {
+        "metric": metric, "higher_is_better": higher_is_better, "gated": gated, "threshold": threshold,
+        "ci_low": None, "ci_high": None, "p_value": None, "p_adjusted": None, "min_p": None, "level": ALPHA,
+        "se_log": None, "mde": None, "verdict": "inconclusive",
+    }  # fmt: skip
+    problem = _side_problem("base", base, metric) or _side_problem("new", new, metric)
+    if problem and gated:
+        return Verdict(
+            **{**common, "verdict": "trouble"}, n_base=len(base), n_new=len(new), center="median",
+            median_base=None, median_new=None, ratio=None, method="none", reason=problem,
+        )  # fmt: skip
+    if problem:  # reported only: judge what is usable
+        base, new = [v for v in base if usable(v)], [v for v in new if usable(v)]
+        paired = False
+    n, m = len(base), len(new)
+    if n == 0 or m == 0:
+        return Verdict(
+            **common, n_base=n, n_new=m, center="median", median_base=median(base) if base else None,
+            median_new=median(new) if new else None, ratio=None, method="none",
+            reason=problem or "missing on one side",
+        )  # fmt: skip
+    if paired and n == m:
+        logs = [math.log(b / a) for a, b in zip(base, new, strict=True)]
+        gb = math.exp(sum(math.log(a) for a in base) / n)
+        gn = math.exp(sum(math.log(b) for b in new) / n)
+        lo, hi = _paired_ci(logs)
+        sd = _sd(logs)
+        return Verdict(
+            **{**common, "ci_low": lo, "ci_high": hi, **_p(sign_flip(logs), min_p_paired(n), sd / math.sqrt(n) if n > 1 else None)},
+            n_base=n, n_new=m, center="geomean", median_base=gb, median_new=gn, ratio=gn / gb,
+            method="sign-flip (paired, exact)", reason="",
+        )  # fmt: skip
+    mb, mn = median(base), median(new)
+    lo, hi = _bootstrap_ci(base, new) if n > 1 and m > 1 else (mn / mb, mn / mb)
+    lb, ln = [math.log(v) for v in base], [math.log(v) for v in new]
+    se = math.sqrt(_sd(lb) ** 2 / n + _sd(ln) ** 2 / m) if n > 1 and m > 1 else None
+    return Verdict(
+        **{**common, "ci_low": lo, "ci_high": hi, **_p(mann_whitney(base, new), min_p_unpaired(n, m), se)},
+        n_base=n, n_new=m, center="median", median_base=mb, median_new=mn, ratio=mn / mb,
+        method="mann-whitney-u (exact)", reason="",
+    )  # fmt: skip
+
+
+def _p(p: float, min_p: float, se: float | None) -> dict[str, Any]:
+    return {"p_value": p, "p_adjusted": p, "min_p": min_p, "se_log": se}
+
+
+def _paired_ci(logs: list[float]) -> tuple[float, float]:
+    with needs("verdicts", "compare"):
+        import numpy as np
+
+    rng = np.random.default_rng(0)
+    arr = np.asarray(logs)
+    means = rng.choice(arr, size=(RESAMPLES, arr.size), replace=True).mean(axis=1)
+    lo, hi = np.percentile(means, [2.5, 97.5])
+    return float(np.exp(lo)), float(np.exp(hi))
+
+
+def fmt_p(p: float) -> str:
+    """A p-value in as many digits as it needs (never 0.000)."""
+    return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
+
+
+def decide(v: Verdict, level: float = ALPHA, *, mde_level: float | None = None) -> Verdict:
+    """The verdict on measured ``v``, its p (``p_adjusted``) compared with ``level``; the minimum
+    detectable effect at ``mde_level`` (``level`` unless given: Holm's strictest step for gated metrics)."""
+    if v.verdict == "trouble":
+        return replace(v, level=level)
+    p, ratio, min_p = v.p_adjusted, v.ratio, v.min_p
+    if p is None or ratio is None or min_p is None:
+        return replace(v, level=level, verdict="inconclusive" if v.gated else "not enough data")
+    mde = mde_at(v.se_log, min_p, level if mde_level is None else mde_level)
+    v = replace(v, level=level, mde=mde)
+    worse = (1 - ratio) if v.higher_is_better else (ratio - 1)  # > 0: the bad direction
+    threshold = v.threshold
+    shown = fmt_p(p) + (f", Holm from {fmt_p(v.p_value)}" if v.p_value is not None and p != v.p_value else "")
+    if min_p >= level:
+        unit = "pairs" if v.center == "geomean" else "repeats"
+        why = (
+            f"too few {unit} ({v.n_base} vs {v.n_new}): the smallest p they can give is "
+            f"{fmt_p(min_p)}, not below {fmt_p(level)}"
+        )
+        return replace(v, verdict="inconclusive" if v.gated else "not enough data", reason=why)
+    if p < level and worse > threshold:
+        return replace(v, verdict="regressed", reason=f"{worse:.1%} worse, p={shown}")
+    if p < level and -worse > threshold:
+        return replace(v, verdict="improved", reason=f"{-worse:.1%} better, p={shown}")
+    if abs(worse) > threshold:
+        why = f"a {abs(worse):.1%} change the test cannot confirm (p={shown}): too noisy"
+        return replace(v, verdict="inconclusive", reason=why)
+    if mde is None or mde > NOISE_FACTOR * threshold:
+        why = f"too noisy: only a change of {_pct(mde)} or more would be found (80 % power)"
+        return replace(v, verdict="inconclusive", reason=why)
+    return replace(v, verdict="unchanged", reason=f"within ±{threshold:.0%} (p={shown})")
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else (f"{x:.1%}" if x < 10 else f"{x:.0f}×")
 
 
 def verdict_for(
@@ -99,79 +239,10 @@ def verdict_for(
     higher_is_better: bool = True,
     gated: bool = True,
     paired: bool = False,
+    level: float = ALPHA,
 ) -> Verdict:
-    """The verdict on ``metric`` for repeats ``new`` against ``base`` (see the module docstring)."""
-    n, m = len(base), len(new)
-    common: dict[str, Any] = {
-        "metric": metric,
-        "higher_is_better": higher_is_better,
-        "gated": gated,
-        "threshold": threshold,
-    }
-    if n == 0 or m == 0:
-        return Verdict(
-            **common, n_base=n, n_new=m, median_base=median(base) if base else None,
-            median_new=median(new) if new else None, ratio=None, ci_low=None, ci_high=None,
-            p_value=None, method="none", verdict="inconclusive",
-            reason="missing on one side",
-        )  # fmt: skip
-    mb, mn = median(base), median(new)
-    if paired and n == m and n >= MIN_PAIRS and min(base) > 0 and min(new) > 0:
-        ratio, lo, hi, p = _paired(base, new)
-        method = "paired bootstrap (interleaved repeats)"
-        return _decide(common, n, m, mb, mn, ratio, lo, hi, p, method)
-    ratio = mn / mb if mb else math.inf
-    lo, hi = _bootstrap_ci(base, new) if mb and n > 1 and m > 1 else (ratio, ratio)
-    if _min_exact_p(n, m) >= ALPHA:
-        return Verdict(
-            **common, n_base=n, n_new=m, median_base=mb, median_new=mn, ratio=ratio, ci_low=lo,
-            ci_high=hi, p_value=None, method="none", verdict="inconclusive",
-            reason=f"too few repeats ({n} vs {m}; at least 5 a side)",
-        )  # fmt: skip
-    with needs("verdicts", "compare"):
-        from scipy.stats import mannwhitneyu
-
-    p = float(mannwhitneyu(new, base, alternative="two-sided", method="auto").pvalue)
-    return _decide(common, n, m, mb, mn, ratio, lo, hi, p, "mann-whitney-u, bootstrap ci")
-
-
-def _paired(base: list[float], new: list[float]) -> tuple[float, float, float, float]:
-    """Geometric-mean ratio of the pairs, its 95 % bootstrap interval, and a two-sided bootstrap p."""
-    with needs("verdicts", "compare"):
-        import numpy as np
-
-    logs = np.log(np.asarray(new) / np.asarray(base))
-    rng = np.random.default_rng(0)
-    means = rng.choice(logs, size=(RESAMPLES, logs.size), replace=True).mean(axis=1)
-    lo, hi = np.percentile(means, [2.5, 97.5])
-    p = 2 * min(float((means <= 0).mean()), float((means >= 0).mean()))
-    return float(np.exp(logs.mean())), float(np.exp(lo)), float(np.exp(hi)), min(1.0, p)
-
-
-def _decide(
-    common: dict[str, Any], n: int, m: int, mb: float, mn: float, ratio: float, lo: float, hi: float,
-    p: float, method: str,
-) -> Verdict:  # fmt: skip
-    # "worse" > 0 means a change in the bad direction, as a fraction of the base
-    worse = (1 - ratio) if common["higher_is_better"] else (ratio - 1)
-    higher_is_better = common["higher_is_better"]
-    threshold = common["threshold"]
-    bad_end = (1 - lo) if higher_is_better else (hi - 1)
-    verdict: VerdictName
-    if p < ALPHA and worse > threshold:
-        verdict, reason = "regressed", f"{worse:.1%} worse, p={p:.3f}"
-    elif p < ALPHA and -worse > threshold:
-        verdict, reason = "improved", f"{-worse:.1%} better, p={p:.3f}"
-    elif abs(worse) > threshold:
-        verdict, reason = (
-            "inconclusive",
-            f"a {abs(worse):.1%} change the test cannot confirm (p={p:.3f}): too noisy",
-        )
-    elif bad_end > NOISE_FACTOR * threshold:
-        verdict, reason = "inconclusive", f"the interval reaches {bad_end:.1%} worse: too noisy"
-    else:
-        verdict, reason = "unchanged", f"within ±{threshold:.0%} (p={p:.3f})"
-    return Verdict(
-        **common, n_base=n, n_new=m, median_base=mb, median_new=mn, ratio=ratio, ci_low=lo,
-        ci_high=hi, p_value=p, method=method, verdict=verdict, reason=reason,
-    )  # fmt: skip
+    """The verdict on ``metric`` for repeats ``new`` against ``base`` alone, at ``level`` (see the module docstring)."""
+    v = measure(
+        metric, base, new, threshold=threshold, higher_is_better=higher_is_better, gated=gated, paired=paired
+    )
+    return decide(v, level)

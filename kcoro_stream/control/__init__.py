@@ -16,9 +16,11 @@ from typing import Any
 from ._client import build_params, call, socket_for, wait_ready
 from ._paths import SOCKET_NAME, SUN_PATH_MAX, reachable
 from ._rpc import (
+    BUSY,
     INTERNAL_ERROR,
     INVALID_PARAMS,
     INVALID_REQUEST,
+    MAX_BATCH,
     METHOD_NOT_FOUND,
     PARSE_ERROR,
     TIMEOUT,
@@ -48,9 +50,11 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "BUSY",
     "INTERNAL_ERROR",
     "INVALID_PARAMS",
     "INVALID_REQUEST",
+    "MAX_BATCH",
     "MAX_LINE",
     "METHOD_NOT_FOUND",
     "PARSE_ERROR",

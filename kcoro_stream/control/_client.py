@@ -74,7 +74,10 @@ def call(
         with reachable(path, allow_long=True) as addr, socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.settimeout(timeout_s)
             s.connect(addr)
-            s.sendall(line)
+            try:
+                s.sendall(line)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the server answered before reading it all ("server busy"): read why
             answer = _read_line(s)
     except FileNotFoundError:
         raise ControlError(
@@ -121,7 +124,10 @@ def wait_ready(target: Path, wait_s: float) -> None:
 def _read_line(s: socket.socket) -> bytes:
     buf = bytearray()
     while b"\n" not in buf:
-        chunk = s.recv(65536)
+        try:
+            chunk = s.recv(65536)
+        except ConnectionResetError:
+            chunk = b""
         if not chunk:
             raise ControlError("ctl: the run closed the connection without answering")
         buf += chunk

@@ -16,24 +16,38 @@ Errors (spec section 5.1; ``-32000`` and below are this server's):
 =======  ================  =================================================
 code     name              when
 =======  ================  =================================================
--32700   parse error       not JSON, not UTF-8, a line over the length limit
--32600   invalid request   not an object, no ``"jsonrpc": "2.0"``, a bad id,
-                           method or params member, an empty batch
+-32700   parse error       not JSON, not UTF-8, a line over the length limit,
+                           a number JSON cannot carry (NaN, Infinity, 1e400,
+                           an integer of more than 4300 digits) anywhere
+-32600   invalid request   not an object, no ``"jsonrpc": "2.0"``, a bad id
+                           (also one that would not come back exactly as
+                           sent, e.g. ``1e2`` or ``-0``), method or params
+                           member, an empty batch
 -32601   method not found  an unknown method
 -32602   invalid params    a missing, unknown or ill-typed parameter; a value
-                           the method refuses (the message names it)
+                           the method refuses (the message names it); a
+                           string with a lone surrogate (not Unicode)
 -32603   internal error    a bug on our side (the message says what)
--32000   unavailable       the run cannot do it now (no producer, no knobs)
+-32000   unavailable       the run cannot do it now (no producer, no knobs,
+                           the run is stopping)
 -32001   timeout           the producer did not acknowledge in time
+-32002   server busy       every client slot is taken (the connection closes)
 =======  ================  =================================================
 
 Batches are answered in order, one member after the other, so a batch that
-pauses then sets an interval is applied in that order.
+pauses then sets an interval is applied in that order. A batch holds at most
+``MAX_BATCH`` requests (else one -32600 answer), its members yield to other
+clients between them, and an answer over ``MAX_ANSWER`` bytes is replaced by
+a -32603 error: what one line can cost the server is bounded.
+
+Answers are strict JSON: ids come back exactly as sent (or ``null``), and no
+answer carries NaN or Infinity (``allow_nan=False`` everywhere).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +59,9 @@ INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
 UNAVAILABLE = -32000
 TIMEOUT = -32001
+BUSY = -32002
+MAX_BATCH = 100
+MAX_ANSWER = 4 << 20  # bytes; a status is a few KiB, 'methods' about 3 KiB
 
 
 class RpcError(Exception):
@@ -87,33 +104,72 @@ class Dispatcher:
         self.methods = methods
         self.requests = 0
         self.errors = 0
+        self.batches_refused = 0  # over MAX_BATCH requests
+        self.answers_refused = 0  # over MAX_ANSWER bytes
 
     async def handle_line(self, line: bytes | str) -> bytes | None:
         """One line in; the answer line (without newline), or None when nothing is owed."""
+        inexact: set[float] = set()  # numbers whose JSON text would not come back as written
         try:
             text = line.decode("utf-8") if isinstance(line, bytes) else line
-            message = json.loads(text)
+            message = _strict_loads(text, inexact)
         except (UnicodeDecodeError, ValueError, RecursionError) as e:
             return self._encode(self._error(None, PARSE_ERROR, f"parse error: {_first_line(e)}"))
         if isinstance(message, list):
             if not message:
                 return self._encode(self._error(None, INVALID_REQUEST, "invalid request: empty batch"))
-            answers = [a for a in [await self._one(m) for m in message] if a is not None]
-            return self._encode(answers) if answers else None
-        answer = await self._one(message)
-        return None if answer is None else self._encode(answer)
+            if len(message) > MAX_BATCH:
+                self.batches_refused += 1
+                return self._encode(
+                    self._error(
+                        None,
+                        INVALID_REQUEST,
+                        f"invalid request: a batch of {len(message)} requests (at most {MAX_BATCH})",
+                    )
+                )
+            import trio  # here, not at the top: ``ctl`` imports this module and starts fast without trio
+
+            answers = []
+            for m in message:
+                await trio.lowlevel.checkpoint()  # other clients are served between members
+                a = await self._one(m, inexact)
+                if a is not None:
+                    answers.append(a)
+            return self._bounded(self._encode(answers)) if answers else None
+        answer = await self._one(message, inexact)
+        return None if answer is None else self._bounded(self._encode(answer))
+
+    def _bounded(self, line: bytes) -> bytes:
+        if len(line) <= MAX_ANSWER:
+            return line
+        self.answers_refused += 1
+        return self._encode(
+            self._error(None, INTERNAL_ERROR, f"the answer of {len(line)} bytes exceeds {MAX_ANSWER} bytes")
+        )
 
     def parse_error(self, message: str) -> bytes:
         """The answer to input that is not a request at all (e.g. a line over the limit)."""
         return self._encode(self._error(None, PARSE_ERROR, message))
 
-    async def _one(self, req: Any) -> dict[str, Any] | None:
+    def busy(self, message: str) -> bytes:
+        """The one line a client beyond the server's limit gets before it is closed."""
+        return self._encode(self._error(None, BUSY, message))
+
+    async def _one(
+        self, req: Any, inexact: set[float] | frozenset[float] = frozenset()
+    ) -> dict[str, Any] | None:
         self.requests += 1
         if not isinstance(req, dict):
             return self._error(None, INVALID_REQUEST, "invalid request: expected an object")
         rid = req.get("id")
         if "id" in req and not (rid is None or isinstance(rid, str) or _is_number(rid)):
             return self._error(None, INVALID_REQUEST, "invalid request: id must be a string, number or null")
+        if _is_number(rid) and rid in inexact:
+            return self._error(
+                None,
+                INVALID_REQUEST,
+                "invalid request: this id would not come back exactly (use an integer or a string)",
+            )
         if req.get("jsonrpc") != "2.0":
             return self._error(rid, INVALID_REQUEST, 'invalid request: "jsonrpc" must be "2.0"')
         name = req.get("method")
@@ -131,7 +187,9 @@ class Dispatcher:
             method = self.methods.get(name)
             if method is None:
                 raise RpcError(METHOD_NOT_FOUND, f"method not found: {name!r} (see 'methods')")
-            result = await method.call(_bind(method, req.get("params", {})))
+            params = req.get("params", {})
+            _refuse_surrogates(name, params)
+            result = await method.call(_bind(method, params))
         except RpcError as e:
             return None if notification else self._error(rid, e.code, e.message)
         except Exception as e:  # a bug must not take the server (or other clients) down
@@ -149,9 +207,16 @@ class Dispatcher:
             return json.dumps(obj, separators=(",", ":"), allow_nan=False, default=str).encode()
         except (ValueError, TypeError, RecursionError) as e:  # a result JSON cannot carry (nan, a cycle)
             rid = obj.get("id") if isinstance(obj, dict) else None
+            if not (rid is None or isinstance(rid, str) or (_is_number(rid) and math.isfinite(rid))):
+                rid = None
             self.errors += 1
-            err = {"code": INTERNAL_ERROR, "message": f"the answer cannot be encoded: {e}"}
-            return json.dumps({"jsonrpc": "2.0", "id": rid, "error": err}, default=str).encode()
+            err = {"code": INTERNAL_ERROR, "message": f"the answer cannot be encoded: {_first_line(e)}"}
+            return json.dumps(
+                {"jsonrpc": "2.0", "id": rid, "error": err},
+                separators=(",", ":"),
+                allow_nan=False,
+                default=str,
+            ).encode()
 
 
 def _bind(method: Method, params: list[Any] | dict[str, Any]) -> dict[str, Any]:
@@ -173,6 +238,50 @@ def _bind(method: Method, params: list[Any] | dict[str, Any]) -> dict[str, Any]:
         if p.required and p.name not in bound:
             raise RpcError(INVALID_PARAMS, f"{where}: missing param {p.name!r}")
     return bound
+
+
+def _strict_loads(text: str, inexact: set[float]) -> Any:
+    """``json.loads`` without Python's extensions: NaN, Infinity and numbers that overflow
+    to infinity are errors (ValueError), as JSON has no such values; a number whose text
+    does not come back unchanged (``1e2`` → ``100.0``, ``-0`` → ``0``) goes into ``inexact``."""
+
+    def constant(name: str) -> Any:
+        raise ValueError(f"{name} is not JSON")
+
+    def number(text: str) -> float:
+        x = float(text)
+        if not math.isfinite(x):
+            raise ValueError(f"number {text[:40]} is out of range")
+        if repr(x) != text:
+            inexact.add(x)
+        return x
+
+    def integer(text: str) -> int:
+        n = int(text)  # more than sys.get_int_max_str_digits() digits: ValueError
+        if str(n) != text:
+            inexact.add(n)
+        return n
+
+    return json.loads(text, parse_constant=constant, parse_float=number, parse_int=integer)
+
+
+def _refuse_surrogates(method: str, params: Any) -> None:
+    """A string holding a lone surrogate is not Unicode: it cannot be logged or shown (-32602)."""
+    stack = [params]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                raise RpcError(
+                    INVALID_PARAMS, f"{method}: a string holds a lone surrogate (not valid Unicode)"
+                ) from None
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
 
 
 def _is_number(v: Any) -> bool:

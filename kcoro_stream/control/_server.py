@@ -8,11 +8,14 @@
 
 Isolation: each client is its own task, and every way a client can go wrong
 ends at most that client — a line over ``max_line`` bytes (answered with a
-parse error, then closed), a client that stops reading its answers
+parse error, then closed), a line not finished within ``line_timeout_s`` of
+its first byte or a client silent for ``idle_timeout_s`` (told, then closed:
+its slot is free again), a client that stops reading its answers
 (``send_timeout_s``, then closed), a disconnect mid-request; garbage lines are
 answered with a parse error and the connection stays open (the spec's way).
-More than ``max_clients`` at once: the newcomer gets one error line and is
-closed.
+More than ``max_clients`` at once: the newcomer gets one ``server busy``
+error line (its own code, -32002) and is closed; a slot is taken at accept,
+so a burst of connections never gets more than ``max_clients`` served.
 
 Permissions: the socket file is created 0600 (under a 0177 umask for the
 ``bind``, then checked) in a directory chosen by ``socket_path``; it is
@@ -42,6 +45,8 @@ from ._rpc import Dispatcher
 MAX_LINE = 1 << 20  # 1 MiB: a request is a few hundred bytes; anything near this is garbage
 MAX_CLIENTS = 128
 SEND_TIMEOUT_S = 5.0
+LINE_TIMEOUT_S = 10.0  # from a line's first byte to its newline
+IDLE_TIMEOUT_S = 300.0  # a connection that sends nothing at all
 ACCEPT_RETRY_S = 0.1
 DRAIN_S, DRAIN_MAX = 1.0, 16 << 20  # closing after a huge line: discard at most this much, this long
 
@@ -56,6 +61,9 @@ class ControlStatistics(msgspec.Struct, frozen=True, kw_only=True):
     requests: int
     errors: int
     closed_bad: int  # clients closed for a huge line or not reading their answers
+    closed_slow: int  # clients closed for a line not finished in time, or silence
+    batches_refused: int  # batches over MAX_BATCH requests
+    answers_refused: int  # answers over MAX_ANSWER bytes (replaced by an error)
 
 
 def private_dir(run_id: str) -> Path:
@@ -121,6 +129,8 @@ class ControlServer:
         max_line: int = MAX_LINE,
         max_clients: int = MAX_CLIENTS,
         send_timeout_s: float = SEND_TIMEOUT_S,
+        line_timeout_s: float = LINE_TIMEOUT_S,
+        idle_timeout_s: float = IDLE_TIMEOUT_S,
     ) -> None:
         self.path = path
         self.dispatcher = dispatcher
@@ -129,8 +139,10 @@ class ControlServer:
         self.max_line = max_line
         self.max_clients = max_clients
         self.send_timeout_s = send_timeout_s
+        self.line_timeout_s = line_timeout_s
+        self.idle_timeout_s = idle_timeout_s
         self._sock: socket.socket | None = None
-        self._clients = self._connected = self._refused = self._closed_bad = 0
+        self._clients = self._connected = self._refused = self._closed_bad = self._closed_slow = 0
 
     def open(self) -> None:
         """Bind now (before the run starts, so a bad path fails first)."""
@@ -145,6 +157,9 @@ class ControlServer:
             requests=self.dispatcher.requests,
             errors=self.dispatcher.errors,
             closed_bad=self._closed_bad,
+            closed_slow=self._closed_slow,
+            batches_refused=self.dispatcher.batches_refused,
+            answers_refused=self.dispatcher.answers_refused,
         )
 
     async def serve(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
@@ -166,6 +181,8 @@ class ControlServer:
                         self._refused += 1
                         nursery.start_soon(self._refuse, stream)
                         continue
+                    self._clients += 1  # the slot is taken now, not when the task first runs
+                    self._connected += 1
                     nursery.start_soon(self._client, stream)
         finally:
             with trio.CancelScope(shield=True):
@@ -182,33 +199,55 @@ class ControlServer:
 
     async def _refuse(self, stream: trio.SocketStream) -> None:
         with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError, OSError):
-            with trio.move_on_after(self.send_timeout_s):
-                line = self.dispatcher.parse_error(f"server busy: {self.max_clients} clients connected")
-                await stream.send_all(line + b"\n")
-        await stream.aclose()
+            line = self.dispatcher.busy(f"server busy: {self.max_clients} clients connected, try again")
+            await self._close_with(stream, line)
+        with trio.CancelScope(shield=True):
+            await stream.aclose()
 
     async def _client(self, stream: trio.SocketStream) -> None:
-        self._clients += 1
-        self._connected += 1
         buf = bytearray()
+        line_started = 0.0  # when the unfinished line in buf began
         try:
             while True:
                 nl = buf.find(b"\n")
                 if nl < 0:
                     if len(buf) > self.max_line:
-                        await self._too_long(stream)
+                        self._closed_bad += 1
+                        await self._close_with(
+                            stream, self.dispatcher.parse_error(f"line longer than {self.max_line} bytes")
+                        )
                         return
-                    data = await stream.receive_some(65536)
+                    if buf.strip():
+                        line_started = line_started or trio.current_time()
+                        wait, why = line_started + self.line_timeout_s - trio.current_time(), "line"
+                    else:
+                        line_started, wait, why = 0.0, self.idle_timeout_s, "idle"
+                    data = None
+                    with trio.move_on_after(max(0.0, wait)):
+                        data = await stream.receive_some(65536)
+                    if data is None:
+                        self._closed_slow += 1
+                        message = (
+                            f"line not finished within {self.line_timeout_s:g} s"
+                            if why == "line"
+                            else f"nothing received for {self.idle_timeout_s:g} s"
+                        )
+                        await self._close_with(stream, self.dispatcher.parse_error(message))
+                        return
                     if not data:
                         return  # disconnected (a half-written request is simply dropped)
                     buf += data
                     continue
                 line = bytes(buf[:nl]).strip()
                 del buf[: nl + 1]
+                line_started = trio.current_time() if buf.strip() else 0.0
                 if not line:
                     continue
                 if len(line) > self.max_line:
-                    await self._too_long(stream)
+                    self._closed_bad += 1
+                    await self._close_with(
+                        stream, self.dispatcher.parse_error(f"line longer than {self.max_line} bytes")
+                    )
                     return
                 answer = await self.dispatcher.handle_line(line)
                 if answer is not None and not await self._send(stream, answer):
@@ -224,14 +263,11 @@ class ControlServer:
             with trio.CancelScope(shield=True):
                 await stream.aclose()
 
-    async def _too_long(self, stream: trio.SocketStream) -> None:
-        """Answer a line over the limit, then close politely: stop sending and discard
-        what the client still sends for a moment, so the kernel does not reset the
-        connection over unread bytes before the client has read the answer."""
-        self._closed_bad += 1
-        if not await self._send(
-            stream, self.dispatcher.parse_error(f"line longer than {self.max_line} bytes")
-        ):
+    async def _close_with(self, stream: trio.SocketStream, line: bytes) -> None:
+        """Send a last line, then close politely: stop sending and discard what the client
+        still sends for a moment, so the kernel does not reset the connection over unread
+        bytes before the client has read the answer (``ctl`` sends its request first)."""
+        if not await self._send(stream, line):
             return
         await stream.send_eof()
         with trio.move_on_after(DRAIN_S):

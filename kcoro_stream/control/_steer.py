@@ -26,6 +26,7 @@ record written meanwhile, and the producer applies a command id once).
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -46,6 +47,7 @@ from ._view import RECORD_MARK, RunView, rule_dict
 INTERVAL_MIN_MS, INTERVAL_MAX_MS = BENCH_INTERVAL_MS
 ACK_POLL_S = 0.001
 MARK_NAME_MAX = 64
+_DECIMAL = re.compile(r"-?[0-9]{1,19}")
 
 
 class Steering:
@@ -70,6 +72,7 @@ class Steering:
         self.started = time.monotonic()
         self._ctl_lock = trio.Lock()
         self._cmd_id = 0
+        self._stopping = False
         self.view = RunView()  # what the stream has told us (``observe``)
         self.observe = self.view.observe
         self.methods: dict[str, Method] = {m.name: m for m in self._table()}
@@ -98,15 +101,22 @@ class Steering:
             TIMEOUT, f"{what}: the producer did not acknowledge within {self._ack_timeout_s():g} s"
         )
 
+    def _refuse_when_stopping(self, what: str) -> None:
+        """After a stop (``stop``, Ctrl-C, SIGTERM) the run only ends: nothing more is applied."""
+        if self._stopping or getattr(self.source.controller, "stop_requested", False):
+            raise RpcError(UNAVAILABLE, f"{what}: the run is stopping")
+
     async def _record(self, what: str, write: Callable[[RingController], int]) -> int:
         """Write one control record (serialised with every other) and wait for its acknowledgement."""
         async with self._ctl_lock:
+            self._refuse_when_stopping(what)  # also a request that waited for the lock
             ctl = self._ring()
             seq = write(ctl)
             await self._wait_ack(ctl, seq, what)
             return seq
 
-    async def _log(self, event: Any) -> None:
+    async def _log(self, what: str, event: Any) -> None:
+        self._refuse_when_stopping(what)
         self._emit(event)
         await self._drain()
 
@@ -165,6 +175,7 @@ class Steering:
         return await self._pause(False)
 
     async def stop(self, p: dict[str, Any]) -> Any:
+        self._stopping = True  # sticky: later methods that change the run answer UNAVAILABLE
         self.source.controller.stop()  # before the producer started too: it is told at once
         return {"stopping": True}
 
@@ -179,7 +190,7 @@ class Steering:
         if not isinstance(detail, str):
             detail = json.dumps(detail, sort_keys=True)
         ts = monotonic_ns()
-        await self._log(Mark(ts, 0, name=name, detail=detail))
+        await self._log("mark", Mark(ts, 0, name=name, detail=detail))
         return {"name": name, "detail": detail, "ts_ns": ts}
 
     async def set_rule(self, p: dict[str, Any]) -> Any:
@@ -188,13 +199,18 @@ class Steering:
             extra = sorted(set(p) - {"kpi", "green", "yellow"})
             if extra:
                 raise RpcError(INVALID_PARAMS, f"set_rule: with kpi, unexpected param {extra[0]!r}")
+            if not isinstance(name, str):
+                raise RpcError(
+                    INVALID_PARAMS, f"set_rule: a KPI name must be a string, got {type(name).__name__}"
+                )
             try:
                 kpi_thresholds({name: {"green": p.get("green"), "yellow": p.get("yellow")}})
             except UsageError as e:
                 raise RpcError(INVALID_PARAMS, f"set_rule: {e}") from None
             spec = {"green": float(p["green"]), "yellow": float(p["yellow"])}
             await self._log(
-                RuleChanged(monotonic_ns(), 0, action="set", kind="kpi", name=name, spec=json.dumps(spec))
+                "set_rule",
+                RuleChanged(monotonic_ns(), 0, action="set", kind="kpi", name=name, spec=json.dumps(spec)),
             )
             return {"kpi": name, **spec}
         if "rule" not in p:
@@ -210,17 +226,19 @@ class Steering:
         ev = RuleChanged(
             monotonic_ns(), 0, action="set", kind="alert", name=rule.name, spec=json.dumps(spec_d)
         )
-        await self._log(ev)
+        await self._log("set_rule", ev)
         return {"rule": spec_d}
 
     async def remove_rule(self, p: dict[str, Any]) -> Any:
         if "kpi" in p:
             name = p["kpi"]
-            if name not in KPI_DEFAULTS:
+            if not isinstance(name, str) or name not in KPI_DEFAULTS:
                 raise RpcError(
                     INVALID_PARAMS, f"remove_rule: unknown KPI {name!r} (known: {', '.join(KPI_DEFAULTS)})"
                 )
-            await self._log(RuleChanged(monotonic_ns(), 0, action="remove", kind="kpi", name=name, spec=""))
+            await self._log(
+                "remove_rule", RuleChanged(monotonic_ns(), 0, action="remove", kind="kpi", name=name, spec="")
+            )
             _, _, g, y = KPI_DEFAULTS[name]
             return {"kpi": name, "green": g, "yellow": y, "default": True}
         name = p.get("name")
@@ -229,7 +247,9 @@ class Steering:
             raise RpcError(INVALID_PARAMS, "remove_rule: expected name (an alert rule) or kpi")
         if name not in self.view.alert_rules:
             raise RpcError(INVALID_PARAMS, f"remove_rule: no alert rule {name!r} (see list_rules)")
-        await self._log(RuleChanged(monotonic_ns(), 0, action="remove", kind="alert", name=name, spec=""))
+        await self._log(
+            "remove_rule", RuleChanged(monotonic_ns(), 0, action="remove", kind="alert", name=name, spec="")
+        )
         return {"removed": name}
 
     async def list_rules(self, p: dict[str, Any]) -> Any:
@@ -351,9 +371,6 @@ def _integer(v: Any) -> int | None:
         return v
     if isinstance(v, float) and v.is_integer():
         return int(v)
-    if isinstance(v, str):
-        try:
-            return int(v.strip())
-        except ValueError:
-            return None
+    if isinstance(v, str) and _DECIMAL.fullmatch(v):  # not int()'s "1_0", " 10 " or "١٠"
+        return int(v)
     return None

@@ -165,6 +165,7 @@ class Ingester:
         self._last_ack = ring.ctl_ack()
         self._ctl_sent: dict[int, tuple[int, bool, bool]] = {}
         self._cmd, self._cmd_seq = b"", 0  # a producer command, repeated until acknowledged
+        self._levels = (0, False)  # the last record's interval and pause flag
         self._stop_requested: trio.Event = trio.Event()
         self._detach: trio.Event = trio.Event()
         self._frames = self._ingest_events = 0
@@ -184,9 +185,13 @@ class Ingester:
         the previous one replaces it: the state fields are levels (the latest
         wins, nothing lost), and a command (``cmd``, the blob) is repeated in
         every record until one carrying it is acknowledged; the producer applies
-        a command's id once."""
+        a command's id once. A stop is sticky: once requested, every later
+        record carries it too, so a pause or an interval written before the
+        producer's next tick cannot take it back."""
         if cmd is not None:
             self._cmd = cmd
+        stop = stop or self._stop_requested.is_set()
+        self._levels = (interval_ns, paused)
         seq = self.ring.control(interval_ns=interval_ns, paused=paused, stop=stop, cmd=self._cmd)
         if cmd is not None:
             self._cmd_seq = seq
@@ -204,7 +209,8 @@ class Ingester:
         """Ask the producer to end the run; it writes RunEnded and closes."""
         if not self._stop_requested.is_set():
             self._stop_requested.set()
-            self.control(stop=True)
+            interval_ns, paused = self._levels  # the stop record keeps the levels in force
+            self.control(interval_ns=interval_ns, paused=paused, stop=True)
             self.ring.interrupt()
 
     def detach(self) -> None:

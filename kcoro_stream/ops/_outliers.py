@@ -30,8 +30,15 @@ flagged value (the time of the change), emitted when the episode is
 confirmed. The episode ends at the first value no method flags. A single
 window off by chance (two pools sharing two cores swing ±40 %) is no
 anomaly; a step that stays is one.
-``Anomaly.window`` is the number of history values used; ``threshold`` the
-score threshold crossed.
+A pool's throughput rates (``tasks_per_s``, ``msgs_per_s``, ``bytes_per_s``,
+``gbps``) are one quantity: in mixed mode every message is a task, so a step
+moves both, and gives ONE anomaly — the first metric flagged, with
+``labels["also"]`` and the message naming the others. ``Anomaly.window`` is
+the index of the window the episode began in (the one the message names; -1
+for a Sample without an index, an old recording); ``labels["history"]`` the
+number of history values scored against; ``threshold`` the score threshold
+crossed. Windows a deliberate pause or a stalled producer touched (``phase``
+``paused``/``stalled``) are neither scored nor history.
 
 ::
 
@@ -46,6 +53,8 @@ from collections import deque
 from collections.abc import Iterable
 from statistics import median
 from typing import Any
+
+import msgspec
 
 from kcoro_stream.errors import UsageError
 from kcoro_stream.events import Anomaly, Sample
@@ -82,6 +91,45 @@ def mad_score(
         mean_ad = sum(abs(v - med) for v in xs) / len(xs)
         return (x - med) / _floor(1.2533 * mean_ad, med, min_rel_spread, min_abs_spread)
     return 0.6745 * (x - med) / _floor(mad, med, min_rel_spread * 0.6745, min_abs_spread * 0.6745)
+
+
+def quantity(metric: str) -> str:
+    """The underlying quantity of a metric: a pool's throughput rates are one (mixed mode's tasks/s and
+    msgs/s move together: every message is a task), any other metric is its own."""
+    base = metric.split(".", 1)[-1]
+    return "throughput" if base in RATES else metric
+
+
+def _anomaly(
+    s: Sample, metric: str, method: str, x: float, score: float, limit: float, xs: list[float]
+) -> Anomaly:
+    index = s.window if s.window is not None else -1
+    centre = median(xs)
+    return Anomaly(
+        ts=s.ts,
+        ts_ns=s.ts_ns,
+        run_id=s.run_id,
+        metric=metric,
+        method=method,
+        value=x,
+        score=round(score, 6),
+        window=index,
+        pool=s.pool,
+        threshold=limit,
+        message=f"{metric} {x:.4g} against a recent median of {centre:.4g} ({method} score {score:.2f})"
+        + (f" from window {index}" if index >= 0 else ""),
+        labels={"history": str(len(xs))},
+    )
+
+
+def _together(found: list[Anomaly]) -> Anomaly:
+    """One anomaly for the quantity: the first flagged metric, naming the others that moved with it."""
+    first = found[0]
+    if len(found) == 1:
+        return first
+    others = ", ".join(a.metric for a in found[1:])
+    labels = {**(first.labels or {}), "also": others}
+    return msgspec.structs.replace(first, message=f"{first.message}; {others} moved with it", labels=labels)
 
 
 def default_abs_spread(metric: str) -> float:
@@ -131,6 +179,7 @@ def outliers(
         (m, getter(m), default_abs_spread(m) if min_abs_spread is None else min_abs_spread)
         for m in metric_list
     ]
+    quantities = list(dict.fromkeys(quantity(m) for m in metric_list))  # in the order given
     limits = {"zscore": z, "mad": mad}
     scorers = {"zscore": zscore, "mad": mad_score}
 
@@ -138,7 +187,7 @@ def outliers(
         hist: dict[tuple[str, str], deque[float]] = {}
         seen: dict[tuple[str, str], int] = {}  # counted values so far (warm-up)
         activity: dict[str, Activity] = {}
-        # (pool, metric) → flagged values in a row so far, and the first one's Anomaly
+        # (pool, quantity) → flagged windows in a row so far, and the first one's Anomaly
         streaks: dict[tuple[str, str], tuple[int, Anomaly | None]] = {}
         run_id: str | None = None
 
@@ -157,6 +206,8 @@ def outliers(
                 act = activity[s.pool] = Activity()
             if not act.admit(s):
                 return
+            flagged: dict[str, list[Anomaly]] = {}  # quantity -> this window's flagged metrics, in order
+            scored: set[str] = set()  # quantities scored in this window
             for name, get, floor in getters:
                 x = get(s)
                 if x is None or not act.counts(name):
@@ -170,33 +221,29 @@ def outliers(
                     h = hist[key] = deque(maxlen=window)
                 if len(h) >= min_samples and min(h) != max(h):
                     xs = list(h)
-                    first: Anomaly | None = None
+                    scored.add(quantity(name))
                     for meth in method_list:
                         score = scorers[meth](xs, x, min_rel_spread, floor)
                         if abs(score) >= limits[meth]:
-                            first = Anomaly(
-                                ts=s.ts,
-                                ts_ns=s.ts_ns,
-                                run_id=s.run_id,
-                                metric=name,
-                                method=meth,
-                                value=x,
-                                score=round(score, 6),
-                                window=len(h),
-                                pool=s.pool,
-                                threshold=limits[meth],
+                            flagged.setdefault(quantity(name), []).append(
+                                _anomaly(s, name, meth, x, score, limits[meth], xs)
                             )
                             break
-                    count, pending = streaks.get(key, (0, None))
-                    if first is None:
-                        streaks.pop(key, None)  # the episode (if any) is over
-                    else:
-                        count += 1
-                        pending = pending or first
-                        if count == persist:
-                            emit(pending)  # confirmed: one anomaly, at the change
-                        streaks[key] = (count, pending)
                 h.append(x)
+            for q in quantities:
+                if q not in scored:
+                    continue
+                key = (s.pool, q)
+                count, pending = streaks.get(key, (0, None))
+                found = flagged.get(q)
+                if not found:
+                    streaks.pop(key, None)  # the episode (if any) is over
+                    continue
+                count += 1
+                pending = pending or _together(found)
+                if count == persist:
+                    emit(pending)  # confirmed: one anomaly per quantity, at the change
+                streaks[key] = (count, pending)
 
         def on_done() -> None:
             return None

@@ -354,3 +354,46 @@ def test_concurrent_clients_on_a_live_run_never_overwrite_each_other(tmp_path: P
     assert all(b.previous == a.value for a, b in itertools.pairwise(batch))
     marks = {e.name for e in events if type(e) is Mark}
     assert {f"m{i}" for i in range(12, 30)} <= marks
+
+
+def raw_call(sock: Path, payload: Any, timeout: float = 30) -> Any:
+    """One JSON text (a request or a batch) over the socket; the decoded answer line."""
+    import socket
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(str(sock))
+        s.sendall(json.dumps(payload).encode() + b"\n")
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = s.recv(65536)
+            assert chunk, "closed without an answer"
+            buf += chunk
+    return json.loads(buf)
+
+
+def test_a_stop_is_not_lost_to_a_request_that_follows_it(tmp_path: Path) -> None:
+    """stop then pause / set_interval before the producer's next tick: the pause's record used to
+    replace the stop's (SIGTERM 3 s later, end_reason "signal"), and was applied."""
+    from kcoro_stream.events import RunEnded
+
+    run = tmp_path / "run"
+    proc = start("-m", "tasks", "--workers", "2", "-d", "60", "--interval", "500ms", "--log", str(run))
+    try:
+        wait_started(run, proc)
+        req = [
+            {"jsonrpc": "2.0", "id": 1, "method": "stop"},
+            {"jsonrpc": "2.0", "id": 2, "method": "pause"},
+            {"jsonrpc": "2.0", "id": 3, "method": "set_interval", "params": ["20ms"]},
+            {"jsonrpc": "2.0", "id": 4, "method": "mark", "params": ["late"]},
+        ]
+        answers = raw_call(run / "control.sock", req)
+        assert answers[0]["result"] == {"stopping": True}
+        for a in answers[1:]:
+            assert a["error"]["code"] == -32000 and "the run is stopping" in a["error"]["message"], a
+        assert proc.wait(timeout=30) == 0, proc.stderr.read() if proc.stderr else ""
+    finally:
+        proc.kill()
+    events = log_events(run)
+    assert [e.reason for e in events if type(e) is RunEnded] == ["stopped"]
+    assert not any(type(e) is Mark and e.name == "late" for e in events)

@@ -164,3 +164,67 @@ def test_ctl_arguments_become_params() -> None:
         build_params(["20ms", "x=1"])
     with pytest.raises(UsageError, match="given twice"):
         build_params(["a=1", "a=2"])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"jsonrpc":"2.0","id":1e400,"method":"echo","params":[1]}',
+        '{"jsonrpc":"2.0","id":NaN,"method":"echo","params":[1]}',
+        '{"jsonrpc":"2.0","id":-Infinity,"method":"echo","params":[1]}',
+        '{"jsonrpc":"2.0","id":1,"method":"echo","params":[NaN]}',
+        '{"jsonrpc":"2.0","id":1,"method":"echo","params":{"a":Infinity}}',
+        '{"jsonrpc":"2.0","id":1,"method":"echo","params":[-1e999]}',
+        '{"jsonrpc":"2.0","id":1,"method":"echo","params":[' + "9" * 5000 + "]}",
+        '[{"jsonrpc":"2.0","id":1,"method":"echo","params":[1]},{"jsonrpc":"2.0","id":2,"method":"echo","params":[NaN]}]',
+    ],
+)
+async def test_non_finite_numbers_and_overflow_are_parse_errors_never_echoed(text: str) -> None:
+    d, calls = make()
+    raw = await d.handle_line(text)
+    assert raw is not None
+    reply = json.loads(raw, parse_constant=lambda c: pytest.fail(f"the answer carries {c}"))
+    assert reply["id"] is None and code(reply) == PARSE_ERROR, reply
+    assert calls == []  # nothing in the line was run
+
+
+@pytest.mark.parametrize(
+    ("rid", "echoed"),
+    [
+        ("7", 7),
+        ('"x\\u0000\\ud800"', "x\x00\ud800"),
+        ("123456789012345678901234567890", 123456789012345678901234567890),
+        ("-0.5", -0.5),
+        ("1.0", 1.0),
+        ("null", None),
+        ("1e2", None),  # would come back as 100.0: not the client's id
+        ("0.10000000000000000001", None),
+        ("-0", None),
+    ],
+)
+async def test_ids_are_echoed_exactly_or_as_null(rid: str, echoed: Any) -> None:
+    d, _ = make()
+    raw = await d.handle_line('{"jsonrpc":"2.0","id":' + rid + ',"method":"echo","params":[1]}')
+    assert raw is not None
+    reply = json.loads(raw)
+    assert reply["id"] == echoed and type(reply["id"]) is type(echoed)
+    if echoed is None and rid != "null":
+        assert code(reply) == INVALID_REQUEST and "exactly" in reply["error"]["message"]
+    else:
+        assert reply["result"] == {"a": 1}
+        assert raw.decode().count(rid if rid != '"x\\u0000\\ud800"' else "x") >= 1
+
+
+async def test_lone_surrogates_in_params_are_invalid_params() -> None:
+    d, calls = make()
+    for params in ('["\\ud800"]', '{"a":"ok","b":{"\\udc00":1}}', '[["x","\\udfff"]]'):
+        reply = await answer(d, '{"jsonrpc":"2.0","id":1,"method":"echo","params":' + params + "}")
+        assert code(reply) == INVALID_PARAMS and "surrogate" in reply["error"]["message"], reply
+    assert calls == []
+
+
+async def test_an_answer_that_cannot_be_encoded_is_strict_json_too() -> None:
+    d, _ = make()
+    raw = await d.handle_line('{"jsonrpc":"2.0","id":"n","method":"nan"}')
+    assert raw is not None and b"NaN" not in raw
+    assert code(json.loads(raw)) == INTERNAL_ERROR

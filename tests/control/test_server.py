@@ -203,3 +203,93 @@ async def test_a_run_directory_deeper_than_sun_path_still_gets_its_socket(tmp_pa
         assert await trio.to_thread.run_sync(call, deep, "echo", [5]) == {"a": 5}
         n.cancel_scope.cancel()
     assert not path.exists()
+
+
+async def test_server_busy_has_its_own_code_and_ctl_says_so(tmp_path: Path) -> None:
+    """ "server busy" was a -32700 parse error, and ``ctl`` (which sends before it reads) showed
+    "Broken pipe" or "Connection reset" instead of the server's line."""
+    from kcoro_stream.control import BUSY, call
+    from kcoro_stream.errors import ControlError
+
+    path = tmp_path / "c.sock"
+    async with trio.open_nursery() as n:
+        server = await serving(n, path, max_clients=1)
+        a = await connect(path)
+        assert (await a.call("echo", [1]))["result"]
+        b = await connect(path)
+        r = await b.line()
+        assert r["error"]["code"] == BUSY and r["id"] is None
+        for _ in range(5):  # ctl, as a blocking client in a thread, with a big request
+            with pytest.raises(ControlError) as info:
+                await trio.to_thread.run_sync(lambda: call(path, "echo", ["x" * 200_000], timeout_s=10))
+            assert "server busy" in str(info.value) and f"({BUSY})" in str(info.value), info.value
+        assert server.statistics().refused == 6
+        n.cancel_scope.cancel()
+
+
+async def test_clients_that_never_finish_a_line_or_say_nothing_free_their_slot(tmp_path: Path) -> None:
+    path = tmp_path / "c.sock"
+    async with trio.open_nursery() as n:
+        server = await serving(n, path, max_clients=2, line_timeout_s=0.3, idle_timeout_s=0.6)
+        slow, silent = await connect(path), await connect(path)
+        await slow.send(b'{"jsonrpc":"2.0",')  # ... and never the rest (one byte at a time is no better)
+        with trio.fail_after(5):
+            for _ in range(10):
+                await slow.send(b" ")
+                await trio.sleep(0.05)
+            r = await slow.line()  # told why, then closed
+            assert r["error"]["code"] == PARSE_ERROR and "within 0.3 s" in r["error"]["message"]
+            assert await slow.line() is None
+            r = await silent.line()  # told, then closed after 0.6 s of silence
+            assert r["error"]["code"] == PARSE_ERROR and "nothing received for 0.6 s" in r["error"]["message"]
+            assert await silent.line() is None
+            await slow.stream.aclose()
+            await silent.stream.aclose()
+            await trio.sleep(0.1)
+        c = await connect(path)
+        assert (await c.call("echo", [1]))["result"] == {"a": 1}  # a slot is free again
+        assert server.statistics().closed_slow == 2
+        n.cancel_scope.cancel()
+
+
+async def test_a_burst_of_connections_never_serves_more_than_the_limit(tmp_path: Path) -> None:
+    path = tmp_path / "c.sock"
+    async with trio.open_nursery() as n:
+        server = await serving(n, path, max_clients=4)
+        socks = []
+        for _ in range(12):  # connected before the server's tasks run
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(str(path))
+            socks.append(s)
+        await trio.sleep(0.3)
+        assert server.statistics().connected == 4 and server.statistics().refused == 8
+        for s in socks:
+            s.close()
+        n.cancel_scope.cancel()
+
+
+async def test_a_huge_batch_is_refused_and_never_stalls_other_clients(tmp_path: Path) -> None:
+    """A 1 MiB batch of 'methods' built a 47 MB answer in one go while other clients waited
+    5.5 s: a batch is at most MAX_BATCH requests, and its members yield to other clients."""
+    from kcoro_stream.control import INVALID_REQUEST, MAX_BATCH
+
+    path = tmp_path / "c.sock"
+    note = b'{"jsonrpc":"2.0","id":1,"method":"echo","params":["' + b"x" * 1000 + b'"]}'
+    async with trio.open_nursery() as n:
+        server = await serving(n, path)
+        big, other = await connect(path), await connect(path)
+        huge = b"[" + b",".join([note] * 990) + b"]\n"  # ~1 MiB
+        assert len(huge) < (1 << 20)
+        await big.send(huge)
+        r = await big.line()
+        assert r["error"]["code"] == INVALID_REQUEST and f"at most {MAX_BATCH}" in r["error"]["message"]
+        # a full batch answers in order, while another client is served in between
+        full = b"[" + b",".join([b'{"jsonrpc":"2.0","id":%d,"method":"slow"}' % i for i in range(MAX_BATCH)])
+        await big.send(full + b"]\n")
+        with trio.fail_after(1):  # the batch takes MAX_BATCH x 50 ms; this answer does not wait for it
+            assert (await other.call("echo", [1]))["result"] == {"a": 1}
+        with trio.fail_after(30):
+            answers = await big.line()
+        assert [a["id"] for a in answers] == list(range(MAX_BATCH))
+        assert server.statistics().batches_refused == 1
+        n.cancel_scope.cancel()

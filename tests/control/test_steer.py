@@ -59,9 +59,8 @@ def started(knobs: bool) -> RunStarted:
 
 
 async def call(st: Steering, method: str, params: Any) -> Any:
-    answer = await Dispatcher(st.methods).handle_line(
-        json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
-    )
+    text = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})  # \ud800 escaped
+    answer = await Dispatcher(st.methods).handle_line(text)
     assert answer is not None
     return json.loads(answer)
 
@@ -96,8 +95,33 @@ async def test_a_producer_that_never_acknowledges_times_out(tmp_path: Path) -> N
         ("set_knob", {"batch": 1.5}, INVALID_PARAMS, "batch must be an integer"),
         ("set_knob", {"nope": 1}, INVALID_PARAMS, "unknown knob 'nope'"),
         ("set_knob", {}, INVALID_PARAMS, "give one or more"),
+        # hostile input: each once answered -32603 "internal error" (or was accepted)
+        ("set_rule", ["x: tasks_per_s < 5 for 1e300s"], INVALID_PARAMS, "for duration must be"),
+        ("set_rule", ["x: tasks_per_s < 5 for 1e300"], INVALID_PARAMS, "for duration must be"),
+        ("set_rule", [{"name": "x", "metric": "tasks_per_s", "op": "<", "value": 1, "for_ms": 1e305}],
+         INVALID_PARAMS, "for duration must be"),
+        ("set_rule", [{"name": "x", "metric": "tasks_per_s", "op": "<", "value": 1, "for_ns": 1e300}],
+         INVALID_PARAMS, "for duration must be"),
+        ("set_rule", [{"name": "x", "metric": "tasks_per_s", "op": "<", "value": 10**400}],
+         INVALID_PARAMS, "value must be finite"),
+        ("set_rule", [{"name": "x", "metric": "tasks_per_s", "op": "<", "value": 1, "hysteresis": 10**400}],
+         INVALID_PARAMS, "hysteresis must be finite"),
+        ("set_rule", [{"name": "x", "metric": "tasks_per_s", "op": ["<"], "value": 1}],
+         INVALID_PARAMS, "bad comparison"),
+        ("set_rule", {"kpi": "backlog", "green": 10**400, "yellow": 10**401}, INVALID_PARAMS, "thresholds must be"),
+        ("set_rule", {"kpi": ["backlog"], "green": 1, "yellow": 2}, INVALID_PARAMS, "KPI name must be a string"),
+        ("remove_rule", {"kpi": ["backlog"]}, INVALID_PARAMS, "unknown KPI"),
+        ("remove_rule", {"kpi": {"a": 1}}, INVALID_PARAMS, "unknown KPI"),
+        ("mark", ["\ud800"], INVALID_PARAMS, "lone surrogate"),
+        ("mark", ["ok", {"\udc00": 1}], INVALID_PARAMS, "lone surrogate"),
+        ("set_rule", [{"name": "x" * 65, "metric": "tasks_per_s", "op": "<", "value": 1}],
+         INVALID_PARAMS, "at most 64 characters"),
+        ("set_rule", ["x" * 100_000 + ": tasks_per_s < 5"], INVALID_PARAMS, "at most 64 characters"),
+        ("set_knob", {"batch": "1_0"}, INVALID_PARAMS, "batch must be an integer"),
+        ("set_knob", {"batch": " 10 "}, INVALID_PARAMS, "batch must be an integer"),
+        ("set_knob", {"batch": "\u0661\u0660"}, INVALID_PARAMS, "batch must be an integer"),  # Arabic-Indic 10
     ],
-)
+)  # fmt: skip
 async def test_bad_params_are_refused_naming_the_method_and_param(
     tmp_path: Path, method: str, params: Any, code: int, says: str
 ) -> None:

@@ -245,3 +245,50 @@ async def test_a_corrupt_frame_is_exactly_one_ring_loss(tmp_path: Path) -> None:
     j = next(j for j, seq in enumerate(sink.seqs) if seq & INGEST_SEQ_BIT)
     assert sink.seqs[j - 1 : j + 2] == [0, INGEST_SEQ_BIT | j, 2]  # in band, where the frame was
     assert (stats.corrupt_frames, stats.dropped_frames) == (1, 0)
+
+
+async def test_a_stop_is_kept_by_every_later_control_record(tmp_path: Path) -> None:
+    """A pause (or interval, or knob) written after a stop, before the producer's next tick,
+    used to replace the single-slot record with stop=0: the stop was lost."""
+    ring = RingReader.create(tmp_path / "ring", data_size=1 << 16)
+    sink = Collect()
+    ing = Ingester(ring, sink, stop_grace_s=30)
+    ing.control(interval_ns=500_000_000, paused=False)  # the producer's ticks are far apart
+    ing.request_stop()
+    ing.control(interval_ns=500_000_000, paused=True)  # e.g. the dashboard's pause key
+    ing.control(paused=False, cmd=b"\x81\xa2id\x01")  # a knob command
+    proc = await start(ring, "--interval-ms", "500", "--duration", "20")
+    ing.producer = ChildProducer(proc)
+    with trio.fail_after(10):  # without the stop: the producer's 20 s
+        outcome = await ing.run()
+    await proc.wait()
+    ring.close()
+    assert outcome.state == "stopped"
+    assert sink.of(RunEnded)[-1].reason == "stopped"
+    applied = sink.of(ControlApplied)
+    assert applied and all(a.stop for a in applied) and applied[-1].paused is False
+
+
+async def test_a_new_run_starts_with_a_fresh_control_area(tmp_path: Path) -> None:
+    """Runs one after another in one process (a manifest): the first is stopped; the next
+    one's control area starts at sequence 0 with nothing acknowledged, so no stale stop can
+    reach it, and its producer runs to its own end."""
+    reasons = []
+    for i in range(2):
+        ring = RingReader.create(data_size=1 << 16)  # the default, unguessable path, as runs use
+        info = ring.info()
+        assert (info.ctl_seq, info.ctl_ack) == (0, 0)
+        proc = await start(ring, "--interval-ms", "5", "--duration", "1")
+        sink = Collect()
+        ing = Ingester(ring, sink, producer=ChildProducer(proc))
+        async with trio.open_nursery() as n:
+            n.start_soon(ing.run)
+            if i == 0:
+                while not sink.of(RunStarted):
+                    await trio.sleep(0.005)
+                ing.control(interval_ns=5_000_000, paused=True)
+                ing.request_stop()
+        await proc.wait()
+        ring.close()
+        reasons.append(sink.of(RunEnded)[-1].reason)
+    assert reasons == ["stopped", "duration"]

@@ -153,6 +153,7 @@ def test_one_anomaly_per_episode_names_the_waiting_worker():
     assert a.metric == "tasks_per_s" and a.pool == "all"
     assert a.labels is not None and a.labels["worker"] == "1" and a.labels["cpu"] == "1"
     assert a.labels["from_window"] == "20"
+    assert a.window == 20  # the field and the message name the same window
     first = next(s for s in of_type(out, OsSample) if s.window == 20)
     assert a.ts_ns == first.ts_ns
     assert a.score == pytest.approx(-0.4)
