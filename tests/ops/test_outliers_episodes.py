@@ -45,3 +45,32 @@ def test_mixed_mode_step_is_one_episode_whose_window_is_the_one_it_names():
     step = next(s for s in of_type(out, Sample) if s.ts_ns == a.ts_ns)
     assert a.window == step.window == 20  # 500 ticks of 10 ms: the step begins in window 20
     assert a.message is not None and a.message.endswith("from window 20; msgs_per_s moved with it")
+
+
+def _s(i: int, tasks: float, cpus: float) -> Sample:
+    from kcoro_stream.events import Resources
+
+    return Sample(
+        ts=i / 4,
+        ts_ns=i * 250_000_000,
+        run_id="r",
+        mode="tasks",
+        pool="tasks",
+        window_ns=250_000_000,
+        window=i,
+        tasks_per_s=tasks,
+        resources=Resources(cpu_pct=100.0 * cpus),
+    )
+
+
+def test_throughput_is_judged_per_cpu_second_the_os_gave_the_pool():
+    """On a shared machine the workers' CPU share swings and throughput with it: no runtime anomaly.
+    The same drop with the CPU share unchanged is the runtime's own slowdown: one anomaly."""
+    base = [_s(i, 1e6 * (1 + 0.05 * (i % 3)), 0.30 * (1 + 0.05 * (i % 3))) for i in range(40)]
+    os_burst = [_s(i, 2.4e6, 0.72) for i in range(40, 44)]  # 2.4x the tasks on 2.4x the CPU
+    tail = [_s(i, 1e6, 0.30) for i in range(44, 60)]
+    assert drive(ops.outliers(["tasks_per_s"]), base + os_burst + tail) == []
+    slow = [_s(i, 0.4e6, 0.30) for i in range(40, 44)]  # same CPU, 40 % of the work
+    (a,) = drive(ops.outliers(["tasks_per_s"]), base + slow + tail)
+    assert a.window == 40 and a.value == 0.4e6 and a.labels is not None and a.labels["cpus"] == "0.300"
+    assert "per CPU-second" in (a.message or "")
