@@ -13,7 +13,7 @@ PKG = Path(__file__).resolve().parent.parent / "kcoro_stream"
 # reader and ingester (ingest) and the log (eventlog) are the layers source
 # components (sources: launch, attach, replay, legacy) are built on.
 ORDER = ["ingest", "eventlog", "sources", "ops", "sinks", "surfaces"]
-SHARED = {"events", "errors", "histo", "_files", "_input", "_native", "_bench"}
+SHARED = {"events", "errors", "histo", "_files", "_input", "_extras", "_native", "_bench"}
 WIRING = {
     "runloop",
     "pipeline",
