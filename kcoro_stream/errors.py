@@ -82,3 +82,10 @@ def did_you_mean(word: object, choices: Iterable[object]) -> str:
     """`` (did you mean 'x'?)`` when a choice is close to ``word``, else "" (for one-line errors)."""
     close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def quote(value: object, limit: int = 80) -> str:
+    """``repr(value)`` for an error message, cut to ``limit`` characters with ``...``: input
+    quoted in an error stays one short line (a 5,000-digit number, a 100,000-character name)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: max(0, limit - 3)]}..."
