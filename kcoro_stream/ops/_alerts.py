@@ -133,7 +133,6 @@ def _number(v: Any, rule: str, what: str) -> float:
     return x
 
 
-
 def parse_rule(spec: Any, index: int = 0) -> Rule:
     """A Rule from a dict or a one-line string; UsageError names the rule."""
     if isinstance(spec, Rule):
