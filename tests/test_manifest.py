@@ -194,6 +194,17 @@ BAD = {
         ":4:",
         "bench.workers",
     ),
+    # approved by check once, then every run failed
+    "interval_out_of_range": (
+        "steps:\n  - name: a\n    duration: 1s\n    matrix: {interval: [0.1ms, 1h]}\n",
+        ":4:",
+        "run.interval: expected 1ms to 60s, got 0.1ms",
+    ),
+    "duplicate_outputs": (
+        "steps:\n  - name: a\n    duration: 1s\n    outputs: [x.ndjson, x.ndjson]\n",
+        ":4:",
+        "outputs: 'x.ndjson' listed twice",
+    ),
 }
 
 
