@@ -25,18 +25,31 @@ import pytest
 KS = [sys.executable, "-m", "kcoro_stream"]
 
 
+def _prom(port: int) -> list[str]:
+    return ["--prometheus", f"127.0.0.1:{port}"]
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-def _children(pid: int) -> list[int]:
-    out = []
+def _bench_child(pid: int) -> int | None:
+    """The monitor's benchmark child (not a short-lived helper it may run)."""
     for task in Path(f"/proc/{pid}/task").iterdir():
-        text = (task / "children").read_text().split()
-        out += [int(x) for x in text]
-    return out
+        try:
+            kids = [int(x) for x in (task / "children").read_text().split()]
+        except OSError:  # the thread ended meanwhile
+            continue
+        for kid in kids:
+            try:
+                cmdline = Path(f"/proc/{kid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"kcoro_stream.sources.bench" in cmdline:
+                return kid
+    return None
 
 
 def _lines(path: Path) -> list[dict[str, Any]]:
@@ -56,8 +69,7 @@ def test_a_producer_stopped_for_2_5_s_is_stalled_then_running_live_and_in_replay
     log, live, replayed = tmp_path / "run", tmp_path / "live.ndjson", tmp_path / "replay.ndjson"
     port = _free_port()
     monitor = subprocess.Popen(
-        [*KS, "run", "-m", "tasks", "-d", "9", "--no-tui", "--log", str(log), "-o", str(live)]
-        + ["--prometheus", f"127.0.0.1:{port}"],
+        [*KS, "run", "-m", "tasks", "-d", "9", "--no-tui", "--log", str(log), "-o", str(live), *_prom(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -65,19 +77,19 @@ def test_a_producer_stopped_for_2_5_s_is_stalled_then_running_live_and_in_replay
     )
     try:
         deadline = time.monotonic() + 30
-        bench: list[int] = []
-        while not bench:
+        bench = None
+        while bench is None:
             assert time.monotonic() < deadline, "the benchmark did not start"
             time.sleep(0.1)
-            bench = _children(monitor.pid)
+            bench = _bench_child(monitor.pid)
         time.sleep(3.0)
-        os.kill(bench[0], signal.SIGSTOP)
+        os.kill(bench, signal.SIGSTOP)
         try:
             time.sleep(1.5)
             metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
             time.sleep(1.0)
         finally:
-            os.kill(bench[0], signal.SIGCONT)
+            os.kill(bench, signal.SIGCONT)
         _, stderr = monitor.communicate(timeout=60)
     finally:
         if monitor.poll() is None:
