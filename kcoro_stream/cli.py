@@ -175,8 +175,32 @@ def _stdout_failed(e: OSError) -> None:
     _fail(f"cannot write to standard output ({e.strerror or e})", 1)
 
 
+def _stop_signals_like_ctrl_c() -> None:
+    """SIGTERM and SIGHUP (a closed terminal or SSH session) end any command the way Ctrl-C does.
+
+    Outside a run loop they go to whatever handles SIGINT at that moment
+    (Python's KeyboardInterrupt, or trio's), so files being written are
+    cleaned up or published as on Ctrl-C; inside a run loop ``watch_signals``
+    takes all three and ends the run cleanly. A signal that is ignored (SIGHUP
+    under nohup) stays ignored.
+    """
+    import signal
+
+    def like_sigint(_signum: int, frame: Any) -> None:
+        handler = signal.getsignal(signal.SIGINT)
+        if callable(handler):
+            handler(signal.SIGINT, frame)
+        else:
+            raise KeyboardInterrupt
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) == signal.SIG_DFL:
+            signal.signal(sig, like_sigint)
+
+
 def main() -> None:
     code: Any = 0
+    _stop_signals_like_ctrl_c()
     try:
         cli(prog_name="kcoro-stream")
     except SystemExit as e:

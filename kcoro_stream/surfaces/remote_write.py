@@ -57,13 +57,16 @@ import msgspec
 import trio
 
 from .. import __version__
+from .._extras import needs
 from ..errors import UsageError
 from ..events import DerivedEvent, SinkStatistics
 from ..sinks._address import check_http_url
 from ..sinks._base import Sink, SinkContext
 from ..sinks._output import parse_path_arg
 from ..sinks._registry import register
-from .prometheus import _MetricsState, _StateCollector
+
+with needs("remote-write", "the remote_write sink"):  # the prometheus sink's series
+    from .prometheus import _MetricsState, _StateCollector
 
 
 class RemoteWriteConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
