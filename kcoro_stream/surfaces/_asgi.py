@@ -41,7 +41,7 @@ import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
 
-from ..errors import SinkError
+from ..errors import SinkError, first_error
 from ..sinks._address import allowed_host_keys, host_key, is_loopback, split_host_port
 
 ASGIApp = Callable[..., Awaitable[None]]  # (scope, receive, send): hypercorn types it more narrowly
@@ -115,17 +115,6 @@ def _format_addr(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def _find_oserror(exc: BaseException) -> OSError | None:
-    if isinstance(exc, OSError):
-        return exc
-    if isinstance(exc, BaseExceptionGroup):
-        for sub in exc.exceptions:
-            found = _find_oserror(sub)
-            if found is not None:
-                return found
-    return None
-
-
 def _header(scope: dict[str, Any], name: bytes) -> str | None:
     for k, v in scope.get("headers", []):
         if k.lower() == name:
@@ -195,7 +184,8 @@ class HttpServer:
         trio.lowlevel.spawn_system_task(self._run, name=f"kcoro-stream {self.sink} server")
         await self._started.wait()
         if self._error is not None:
-            err = _find_oserror(self._error)
+            found = first_error(self._error, (OSError,))
+            err = found if isinstance(found, OSError) else None
             where = f"{self.sink}: {_format_addr(self.host, self.requested_port)}"
             if err is not None and err.errno == errno.EADDRINUSE:
                 raise SinkError(f"{where}: address already in use")
