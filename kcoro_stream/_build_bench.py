@@ -46,7 +46,11 @@ def _c_string(s: str) -> str:
 
 SOURCES = [
     "native/runtime/ctx.c",
+    "native/runtime/clock.c",
+    "native/runtime/stack.c",
     "native/runtime/sched.c",
+    "native/runtime/wait.c",
+    "native/runtime/stats.c",
     "native/runtime/chan.c",
     "native/bench/cli.c",
     "native/bench/workload.c",

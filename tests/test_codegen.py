@@ -1,6 +1,9 @@
 """The C headers generated from the schema (kcoro_stream/_codegen.py, contract 6):
 committed and fresh, warning-free C11, and a real round trip C emitter →
-msgpack → events.decode_frame, byte-identical to msgspec's own encoding."""
+msgpack → events.decode_frame, byte-identical to msgspec's own encoding. Also
+the hand-written headers they include, split by concern (the ring layout, the
+producer API, the msgpack writer, CRC32C): each stands on its own with only the
+headers it names, and kcoro_stream.h, the one header users include, brings all."""
 
 from __future__ import annotations
 
@@ -288,3 +291,57 @@ int main(void) {
     payload = subprocess.run([str(exe)], capture_output=True, timeout=30, check=True).stdout
     (started,) = ev.decode_frame(payload)
     assert started == ev.RunStarted(5, 0, "", "", {}, 1, "", 0, 0, 0, {}, 0, 0)
+
+
+# ------------------------------------------- the hand-written headers, by concern
+
+# header -> (the headers it may use, a program that exits 0 when its part works)
+ALONE = {
+    "kcs_layout.h": (
+        [],
+        "int main(void) { return !(sizeof(struct kcs_ring_header) == KCS_HEADER_SIZE && kcs_align8(9) == 16); }",
+    ),
+    "kcs_crc32c.h": (
+        [],  # the check value of CRC-32C: "123456789" -> 0xE3069283
+        'int main(void) { return kcs_crc32c(0, "123456789", 9) != 0xE3069283u; }',
+    ),
+    "kcs_msgpack.h": (
+        [],
+        "int main(void) { struct kcs_mp m; kcs_mp_init(&m); kcs_mp_uint(&m, 300);\n"
+        "  int ok = m.len == 3 && m.buf[0] == 0xcd && m.buf[1] == 1 && m.buf[2] == 44; kcs_mp_free(&m); return !ok; }",
+    ),
+    "kcs_producer.h": (
+        ["kcs_layout.h", "kcs_crc32c.h", "kcs_msgpack.h"],
+        'int main(void) { struct kcs_ring r; return kcs_ring_map(&r, "/nonexistent/ring") != -1 || !kcs_last_error()[0]; }',
+    ),
+}
+
+
+@needs_cc
+@pytest.mark.parametrize("header", sorted(ALONE))
+def test_each_concern_compiles_with_only_what_it_names(tmp_path: Path, header: str) -> None:
+    deps, main = ALONE[header]
+    alone = tmp_path / "include"
+    alone.mkdir()
+    for h in [header, *deps]:
+        shutil.copyfile(INCLUDE / h, alone / h)
+    exe = _cc(tmp_path, "alone", f'#include "{header}"\n{main}\n', include=alone)
+    assert subprocess.run([str(exe)], timeout=30).returncode == 0, f"{header}: its check failed"
+
+
+@needs_cc
+def test_the_umbrella_header_brings_every_concern(tmp_path: Path) -> None:
+    source = (
+        '#include "kcoro_stream.h"\n'
+        "int main(void) {\n"
+        "  struct kcs_mp m; kcs_mp_init(&m); kcs_frame_begin(&m, 1); kcs_mp_event(&m, 0, 3, 1, 0);\n"
+        "  int ok = KCS_MAGIC == UINT64_C(0x31474E495253434B) && kcs_crc32c(0, m.buf, m.len) != 0\n"
+        "           && kcs_hist_bucket(3) == 3 && kcs_monotonic_ns() > 0;\n"
+        "  kcs_mp_free(&m); return !ok;\n"
+        "}\n"
+    )
+    exe = _cc(tmp_path, "umbrella", source)
+    assert subprocess.run([str(exe)], timeout=30).returncode == 0
+    umbrella = (INCLUDE / "kcoro_stream.h").read_text()
+    for h in ALONE:
+        assert f'#include "{h}"' in umbrella

@@ -18,6 +18,7 @@ WIRING = {
     "runloop",
     "pipeline",
     "cli",
+    "commands",
     "config",
     "manifest",
     "selftest",

@@ -1,6 +1,6 @@
 """Host and port text: the one parser for server addresses and Host headers.
 
-Used by cli.py (``--prometheus``, ``--websocket``, ``--allowed-host``), by
+Used by the commands (``--prometheus``, ``--websocket``, ``--allowed-host``), by
 the sinks' spec strings (``prometheus:[::1]:9464``) and by the Host/Origin
 guard in ``_asgi.py``. Imports nothing heavy, so the CLI can use it before
 any server library is loaded::

@@ -88,8 +88,6 @@ struct kcr_chan {
     struct kcr_waiter *sq_head, *sq_tail, *rq_head, *rq_tail;
 };
 
-void kcr__clock_init(void);
-
 /* ------------------------------------------------------------- counters */
 
 /* The calling worker's counter slot, or NULL for the shared slot. Looked up

@@ -1,5 +1,6 @@
 /*
- * kcr_internal.h — shared internals of the reference runtime (sched.c, chan.c).
+ * kcr_internal.h — shared internals of the reference runtime (sched.c, clock.c,
+ * stack.c, wait.c, stats.c, chan.c).
  */
 #ifndef KCR_INTERNAL_H
 #define KCR_INTERNAL_H
@@ -171,13 +172,27 @@ struct kcr_pool {
     uint32_t latency_sample;
 };
 
-/* sched.c, used by chan.c */
+/* clock.c: calibrate the latency clock once (pool and channel creation) */
+void kcr__clock_init(void);
+
+/* stack.c: coroutine blocks, recycled through the worker cache and the pool */
+void kcr__stack_init(void); /* once, before the first block */
+/* A coroutine on a pooled block, ready to start fn(arg); w may be NULL
+ * (not on one of p's workers). NULL when no block could be mapped. */
+struct kcr_coro *kcr__coro_new(kcr_pool *p, struct kcr_worker *w, kcr_fn fn, void *arg, int32_t pin);
+void kcr__coro_free(kcr_pool *p, struct kcr_worker *w, struct kcr_coro *c); /* on w's thread */
+void kcr__stack_cache_return(kcr_pool *p, struct kcr_worker *w);         /* w exits */
+void kcr__stacks_release(kcr_pool *p);                                      /* unmap every block */
+
+/* sched.c, used by stack.c, wait.c, stats.c and chan.c */
 struct kcr_worker *kcr__self(void);
 void kcr__make_ready(struct kcr_coro *c);
 /* Suspend the running coroutine; `lock` (held) is released by the scheduler
  * after the coroutine's context is saved, so a waker that takes the lock can
  * never resume a coroutine that is still running. */
 void kcr__park_unlock(_Atomic uint32_t *lock);
+
+/* wait.c, used by chan.c */
 void kcr__waiter_init(struct kcr_waiter *w);
 /* Release `lock` and wait until kcr__waiter_wake(w). */
 void kcr__waiter_park(struct kcr_waiter *w, _Atomic uint32_t *lock);

@@ -1,6 +1,9 @@
 /*
  * sched.c — the M:N scheduler: worker threads, run queues, stealing, parking,
- * coroutine blocks (stack pool), wait groups, counters and the latency clock.
+ * pools. The rest of the runtime lives by concept beside it: clock.c (the
+ * latency clock), stack.c (coroutine blocks: the stack pool), wait.c (waiters
+ * and wait groups), stats.c (snapshots for the sampler; kcr_stats.h the
+ * workers' own side), chan.c (channels), ctx.c (the context switch).
  *
  * Where a runnable coroutine can be, in the order a worker looks:
  *
@@ -20,92 +23,16 @@
  * non-zero, claims one parked worker with a CAS on its word and wakes it
  * (a Dekker pair: either the waker sees the sleeper or the sleeper sees the work).
  */
-#include "kcr_internal.h"
+#include "kcr_stats.h"
 
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <time.h>
-#if defined(__x86_64__)
-#include <x86intrin.h>
-#endif
 
 #ifdef KCR_TSAN
 _Atomic uint64_t kcr__fence_word;
 #endif
-
-/* ---------------------------------------------------------------- clock */
-
-static _Atomic uint32_t g_clock_mode; /* 0 clock_gettime, 1 counter; set once by kcr_clock_init */
-static uint64_t g_clock_mult;         /* ns per tick << 32; written before the release of mode */
-static pthread_once_t g_clock_once = PTHREAD_ONCE_INIT;
-
-static uint64_t mono_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static inline uint64_t raw_counter(void) {
-#if defined(__x86_64__)
-    return __rdtsc();
-#elif defined(__aarch64__)
-    uint64_t v;
-    __asm__ volatile("isb; mrs %0, cntvct_el0" : "=r"(v));
-    return v;
-#else
-    return mono_ns();
-#endif
-}
-
-static void clock_init_once(void) {
-    uint64_t mult = 0;
-#if defined(__x86_64__)
-    int stable = 0;
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (f) {
-        char line[4096];
-        while (fgets(line, sizeof line, f))
-            if (!strncmp(line, "flags", 5)) {
-                stable = strstr(line, " constant_tsc") && strstr(line, " nonstop_tsc");
-                break;
-            }
-        fclose(f);
-    }
-    if (stable && !getenv("KCR_NO_TSC")) {
-        uint64_t t0 = mono_ns(), c0 = raw_counter();
-        struct timespec d = {0, 5000000};
-        nanosleep(&d, NULL);
-        uint64_t t1 = mono_ns(), c1 = raw_counter();
-        if (c1 > c0 && t1 > t0) mult = (uint64_t)(((unsigned __int128)(t1 - t0) << 32) / (c1 - c0));
-    }
-#elif defined(__aarch64__)
-    uint64_t freq;
-    __asm__ volatile("mrs %0, cntfrq_el0" : "=r"(freq));
-    if (freq) mult = (uint64_t)((UINT64_C(1000000000) << 32) / freq);
-#endif
-    if (mult) {
-        g_clock_mult = mult;
-        /* release: pairs with the acquire in kcr_ticks_to_ns / kcr_ticks */
-        atomic_store_explicit(&g_clock_mode, 1, memory_order_release);
-    }
-}
-
-void kcr__clock_init(void) { pthread_once(&g_clock_once, clock_init_once); }
-
-uint64_t kcr_ticks(void) {
-    /* acquire: pairs with the release in clock_init_once */
-    if (atomic_load_explicit(&g_clock_mode, memory_order_acquire)) return raw_counter();
-    return mono_ns();
-}
-uint64_t kcr_ticks_to_ns(uint64_t t) {
-    if (atomic_load_explicit(&g_clock_mode, memory_order_acquire))
-        return (uint64_t)(((unsigned __int128)t * g_clock_mult) >> 32);
-    return t;
-}
-uint64_t kcr_now_ns(void) { return kcr_ticks_to_ns(kcr_ticks()); }
 
 /* ------------------------------------------------------ current worker */
 
@@ -136,110 +63,6 @@ static inline uint64_t xorshift64(uint64_t *s) {
     x ^= x >> 7;
     x ^= x << 17;
     return *s = x;
-}
-
-/* ------------------------------------------------------ coroutine blocks */
-
-static size_t g_page_size;
-
-static size_t page_size(void) { return g_page_size; }
-
-static size_t coro_hdr_size(void) { return (sizeof(struct kcr_coro) + 63u) & ~(size_t)63u; }
-
-static struct kcr_coro *block_new(kcr_pool *p) {
-    size_t pg = page_size();
-    size_t total = pg + ((p->stack_size + coro_hdr_size() + pg - 1) & ~(pg - 1));
-    void *mem = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                     -1, 0);
-    if (mem == MAP_FAILED) return NULL;
-    if (mprotect(mem, pg, PROT_NONE) != 0) { /* the guard page */
-        munmap(mem, total);
-        return NULL;
-    }
-    struct kcr_coro *c = (struct kcr_coro *)((char *)mem + total - coro_hdr_size());
-    memset(c, 0, sizeof *c);
-    c->block = mem;
-    c->block_size = total;
-    pthread_mutex_lock(&p->free_mu);
-    c->all_next = p->all;
-    p->all = c;
-    pthread_mutex_unlock(&p->free_mu);
-    atomic_fetch_add_explicit(&p->stack_bytes, total, memory_order_relaxed);
-    return c;
-}
-
-static struct kcr_coro *coro_alloc(kcr_pool *p, struct kcr_worker *w) {
-    struct kcr_coro *c;
-    if (w && w->cache) {
-        c = w->cache;
-        w->cache = c->free_next;
-        w->ncache--;
-        return c;
-    }
-    pthread_mutex_lock(&p->free_mu);
-    c = p->free_list;
-    if (c) {
-        p->free_list = c->free_next;
-        p->nfree--;
-        /* refill the worker cache with up to half its capacity */
-        while (w && p->free_list && w->ncache < KCR_CACHE_MAX / 2) {
-            struct kcr_coro *x = p->free_list;
-            p->free_list = x->free_next;
-            p->nfree--;
-            x->free_next = w->cache;
-            w->cache = x;
-            w->ncache++;
-        }
-    }
-    pthread_mutex_unlock(&p->free_mu);
-    return c ? c : block_new(p);
-}
-
-static void coro_free(kcr_pool *p, struct kcr_worker *w, struct kcr_coro *c) {
-    c->free_next = w->cache;
-    w->cache = c;
-    if (++w->ncache <= KCR_CACHE_MAX) return;
-    /* spill half of the cache to the pool */
-    pthread_mutex_lock(&p->free_mu);
-    while (w->ncache > KCR_CACHE_MAX / 2) {
-        struct kcr_coro *x = w->cache;
-        w->cache = x->free_next;
-        w->ncache--;
-        x->free_next = p->free_list;
-        p->free_list = x;
-        p->nfree++;
-    }
-    pthread_mutex_unlock(&p->free_mu);
-}
-
-static void coro_entry(void *arg) {
-    struct kcr_coro *c = (struct kcr_coro *)arg;
-    kcr_ctx_started();
-    c->fn(c->arg);
-    struct kcr_worker *w = kcr__self();
-    w->after = KCR_AFTER_DONE;
-    kcr_ctx_swap(&c->ctx, &w->sched, 1);
-    __builtin_unreachable();
-}
-
-static struct kcr_coro *coro_new(kcr_pool *p, struct kcr_worker *w, kcr_fn fn, void *arg, int32_t pin) {
-    struct kcr_coro *c = coro_alloc(p, w);
-    if (!c) return NULL;
-    c->fn = fn;
-    c->arg = arg;
-    c->pool = p;
-    c->pinned = pin;
-    c->started = 0;
-    c->free_next = NULL;
-    char *lo = (char *)c->block + page_size();
-    kcr_ctx_make(&c->ctx, lo, (size_t)((char *)c - lo), coro_entry, c, p->use_uc);
-    /* task start latency is sampled: one spawn in `latency_sample` is timed
-     * (reading the TSC costs ~20 ns in a VM; every spawn would double it) */
-    if (!w || (++w->sample_tick & (p->latency_sample - 1)) == 0)
-        c->submit_ticks = kcr_ticks();
-    else
-        c->submit_ticks = 0;
-    return c;
 }
 
 /* ------------------------------------------------------- waking workers */
@@ -323,8 +146,14 @@ void kcr__make_ready(struct kcr_coro *c) {
 static int spawn(kcr_pool *p, kcr_fn fn, void *arg, int32_t pin) {
     struct kcr_worker *w = kcr__self();
     if (w && w->pool != p) w = NULL;
-    struct kcr_coro *c = coro_new(p, w, fn, arg, pin);
+    struct kcr_coro *c = kcr__coro_new(p, w, fn, arg, pin);
     if (!c) return ENOMEM;
+    /* task start latency is sampled: one spawn in `latency_sample` is timed
+     * (reading the TSC costs ~20 ns in a VM; every spawn would double it) */
+    if (!w || (++w->sample_tick & (p->latency_sample - 1)) == 0)
+        c->submit_ticks = kcr_ticks();
+    else
+        c->submit_ticks = 0;
     if (w) {
         KCR_INC(w->c.spawned, 1);
         if (pin < 0 || (uint32_t)pin == w->index) {
@@ -429,67 +258,7 @@ static int pool_has_work(kcr_pool *p, struct kcr_worker *self) {
     return 0;
 }
 
-/* ------------------------------------------------- busy/idle accounting */
-
-static void set_busy(struct kcr_worker *w, uint32_t busy) {
-    uint64_t now = kcr_now_ns();
-    struct kcr_wcounters *c = &w->c;
-    uint64_t s = atomic_load_explicit(&c->bi_seq, memory_order_relaxed);
-    atomic_store_explicit(&c->bi_seq, s + 1, memory_order_relaxed);
-    /* release fence: the odd sequence is visible before the fields change
-     * (seqlock writer; pairs with the acquire fence in read_busy_idle) */
-    kcr_fence(memory_order_release);
-    uint64_t since = KCR_LOAD(c->since_ns);
-    uint64_t d = now > since ? now - since : 0;
-    if (KCR_LOAD(c->busy))
-        KCR_INC(c->busy_ns, d);
-    else
-        KCR_INC(c->idle_ns, d);
-    atomic_store_explicit(&c->since_ns, now, memory_order_relaxed);
-    atomic_store_explicit(&c->busy, busy, memory_order_relaxed);
-    /* release: pairs with the acquire load of bi_seq in read_busy_idle */
-    atomic_store_explicit(&c->bi_seq, s + 2, memory_order_release);
-}
-
-static void read_busy_idle(struct kcr_worker *w, uint64_t *busy_ns, uint64_t *idle_ns) {
-    struct kcr_wcounters *c = &w->c;
-    uint64_t s1, s2, b, i, since;
-    uint32_t busy;
-    for (;;) {
-        s1 = atomic_load_explicit(&c->bi_seq, memory_order_acquire);
-        b = KCR_LOAD(c->busy_ns);
-        i = KCR_LOAD(c->idle_ns);
-        since = KCR_LOAD(c->since_ns);
-        busy = KCR_LOAD(c->busy);
-        /* acquire fence: the field loads complete before the re-check */
-        kcr_fence(memory_order_acquire);
-        s2 = atomic_load_explicit(&c->bi_seq, memory_order_relaxed);
-        if (s1 == s2 && !(s1 & 1)) break;
-        sched_yield();
-    }
-    uint64_t now = kcr_now_ns();
-    uint64_t d = now > since ? now - since : 0;
-    if (since == 0) d = 0;
-    if (busy)
-        b += d;
-    else
-        i += d;
-    *busy_ns = b;
-    *idle_ns = i;
-}
-
 /* --------------------------------------------------------------- running */
-
-static void hist_record(struct kcr_worker *w, int metric, uint64_t ns) {
-    struct kcr_hist *h = &w->hist[metric];
-    KCR_INC(h->counts[kcs_hist_bucket(ns)], 1);
-    KCR_INC(h->total, ns);
-}
-
-void kcr_hist_record(int metric, uint64_t ns) {
-    struct kcr_worker *w = kcr__self();
-    if (w && metric >= 0 && metric < KCR_NHIST) hist_record(w, metric, ns);
-}
 
 static void run(struct kcr_worker *w, struct kcr_coro *c, int from_lifo) {
     if (!c->started) {
@@ -500,7 +269,7 @@ static void run(struct kcr_worker *w, struct kcr_coro *c, int from_lifo) {
             KCR_INC(w->c.fastpath_misses, 1);
         if (c->submit_ticks) {
             uint64_t now = kcr_ticks();
-            hist_record(w, KCR_HIST_TASK_START,
+            kcr__hist_record(w, KCR_HIST_TASK_START,
                         now > c->submit_ticks ? kcr_ticks_to_ns(now - c->submit_ticks) : 0);
         }
     }
@@ -512,7 +281,7 @@ static void run(struct kcr_worker *w, struct kcr_coro *c, int from_lifo) {
     switch (w->after) {
     case KCR_AFTER_DONE:
         KCR_INC(w->c.tasks_completed, 1);
-        coro_free(w->pool, w, c);
+        kcr__coro_free(w->pool, w, c);
         break;
     case KCR_AFTER_YIELD:
         if (c->pinned >= 0)
@@ -584,12 +353,12 @@ static void *worker_main(void *arg) {
         int from_lifo;
         struct kcr_coro *c = find_work(w, &from_lifo);
         if (c) {
-            if (!busy) set_busy(w, busy = 1);
+            if (!busy) kcr__set_busy(w, busy = 1);
             spins = 0;
             run(w, c, from_lifo);
             continue;
         }
-        if (busy) set_busy(w, busy = 0);
+        if (busy) kcr__set_busy(w, busy = 0);
         if (atomic_load_explicit(&p->stop, memory_order_acquire)) {
             if (!pool_has_work(p, w)) break;
             continue;
@@ -603,15 +372,7 @@ static void *worker_main(void *arg) {
         park(w);
     }
     /* the last coroutine blocks cached by this worker go back to the pool */
-    pthread_mutex_lock(&p->free_mu);
-    while (w->cache) {
-        struct kcr_coro *x = w->cache;
-        w->cache = x->free_next;
-        x->free_next = p->free_list;
-        p->free_list = x;
-    }
-    w->ncache = 0;
-    pthread_mutex_unlock(&p->free_mu);
+    kcr__stack_cache_return(p, w);
     tls_worker = NULL;
     return NULL;
 }
@@ -624,10 +385,7 @@ kcr_pool *kcr_pool_create(const struct kcr_pool_config *cfg) {
         return NULL;
     }
     kcr__clock_init();
-    if (!g_page_size) {
-        long pg = sysconf(_SC_PAGESIZE);
-        g_page_size = pg > 0 ? (size_t)pg : 4096; /* same value from every racing writer */
-    }
+    kcr__stack_init();
     kcr_pool *p = (kcr_pool *)calloc(1, sizeof *p);
     if (!p) return NULL;
     p->cfg = *cfg;
@@ -696,158 +454,9 @@ void kcr_pool_shutdown(kcr_pool *p) {
 
 void kcr_pool_destroy(kcr_pool *p) {
     if (!p) return;
-    struct kcr_coro *c = p->all;
-    while (c) {
-        struct kcr_coro *next = c->all_next;
-        kcr_ctx_release(&c->ctx);
-        munmap(c->block, c->block_size);
-        c = next;
-    }
+    kcr__stacks_release(p);
     for (uint32_t i = 0; i < p->cfg.workers; i++) kcr_deque_free(&p->w[i].dq);
     pthread_mutex_destroy(&p->free_mu);
     free(p->w);
     free(p);
-}
-
-/* ------------------------------------------------------------- waiters */
-
-void kcr__waiter_init(struct kcr_waiter *w) {
-    memset(w, 0, sizeof *w);
-    struct kcr_worker *self = kcr__self();
-    w->coro = self ? self->current : NULL;
-}
-
-void kcr__waiter_park(struct kcr_waiter *w, _Atomic uint32_t *lock) {
-    if (w->coro) {
-        kcr__park_unlock(lock);
-        return;
-    }
-    kcr_spin_unlock(lock);
-    /* acquire: pairs with the release store of done in kcr__waiter_wake */
-    while (!atomic_load_explicit(&w->done, memory_order_acquire)) kcr_futex_wait(&w->done, 0);
-}
-
-void kcr__waiter_wake(struct kcr_waiter *w) {
-    struct kcr_coro *c = w->coro;
-    if (c) { /* w lives on c's stack: do not touch it after make_ready */
-        atomic_store_explicit(&w->done, 1, memory_order_relaxed);
-        kcr__make_ready(c);
-        return;
-    }
-    /* release: pairs with the acquire in kcr__waiter_park */
-    atomic_store_explicit(&w->done, 1, memory_order_release);
-    kcr_futex_wake(&w->done, 1);
-}
-
-/* ---------------------------------------------------------- wait groups */
-
-void kcr_wg_init(kcr_wg *wg, int64_t n) {
-    atomic_init(&wg->count, n);
-    atomic_init(&wg->lock, 0);
-    wg->waiters = NULL;
-}
-
-void kcr_wg_add(kcr_wg *wg, int64_t n) { atomic_fetch_add_explicit(&wg->count, n, memory_order_relaxed); }
-
-void kcr_wg_done(kcr_wg *wg) {
-    /* acq_rel: the work done before done() happens-before the waiter's return */
-    if (atomic_fetch_sub_explicit(&wg->count, 1, memory_order_acq_rel) != 1) return;
-    kcr_spin_lock(&wg->lock);
-    struct kcr_waiter *list = (struct kcr_waiter *)wg->waiters;
-    wg->waiters = NULL;
-    kcr_spin_unlock(&wg->lock);
-    while (list) {
-        struct kcr_waiter *next = list->next;
-        kcr__waiter_wake(list);
-        list = next;
-    }
-}
-
-void kcr_wg_wait(kcr_wg *wg) {
-    for (;;) { /* a late wake from the previous round may arrive: re-check */
-        if (atomic_load_explicit(&wg->count, memory_order_acquire) <= 0) return;
-        kcr_spin_lock(&wg->lock);
-        if (atomic_load_explicit(&wg->count, memory_order_acquire) <= 0) {
-            kcr_spin_unlock(&wg->lock);
-            return;
-        }
-        struct kcr_waiter w;
-        kcr__waiter_init(&w);
-        w.next = (struct kcr_waiter *)wg->waiters;
-        wg->waiters = &w;
-        kcr__waiter_park(&w, &wg->lock);
-    }
-}
-
-/* ------------------------------------------------------------ snapshots */
-
-uint32_t kcr_pool_workers(const kcr_pool *p) { return p->n; }
-const char *kcr_pool_name(const kcr_pool *p) { return p->name; }
-uint32_t kcr_pool_id(const kcr_pool *p) { return p->cfg.id; }
-
-void kcr_pool_stats(kcr_pool *p, struct kcr_worker_stats *out) {
-    /* every worker's completed count first: a task completed on one worker was
-     * submitted on another before, so the pool's sums never show completed >
-     * submitted (worker by worker, a later worker's completions could include
-     * a task an earlier worker submitted after its own counters were read) */
-    uint64_t done[KCR_MAX_WORKERS];
-    for (uint32_t i = 0; i < p->n; i++) done[i] = KCR_LOAD(p->w[i].c.tasks_completed);
-    for (uint32_t i = 0; i < p->n; i++) {
-        kcr_pool_worker_stats(p, i, &out[i]);
-        out[i].tasks_completed = done[i];
-    }
-}
-
-void kcr_pool_worker_stats(kcr_pool *p, uint32_t i, struct kcr_worker_stats *o) {
-    struct kcr_worker *w = &p->w[i];
-    struct kcr_wcounters *c = &w->c;
-    memset(o, 0, sizeof *o);
-    o->worker = w->gid;
-    o->pool = p->cfg.id;
-    /* completed first: every completed task was submitted before, so a
-     * snapshot never shows completed > submitted for the pool */
-    o->tasks_completed = KCR_LOAD(c->tasks_completed);
-    o->fastpath_hits = KCR_LOAD(c->fastpath_hits);
-    o->fastpath_misses = KCR_LOAD(c->fastpath_misses);
-    o->steal_successes = KCR_LOAD(c->steal_successes);
-    o->steal_failures = KCR_LOAD(c->steal_failures);
-    /* a probe is reported with its outcome: a snapshot taken mid-probe shows
-     * neither, so probes = successes + failures in every snapshot (a separate
-     * counter, bumped before the probe, was one ahead now and then) */
-    o->steal_probes = o->steal_successes + o->steal_failures;
-    o->last_victim = atomic_load_explicit(&c->last_victim, memory_order_relaxed);
-    o->inject_pulls = KCR_LOAD(c->inject_pulls);
-    o->unparks = KCR_LOAD(c->unparks);
-    o->parks = KCR_LOAD(c->parks);
-    o->switches = KCR_LOAD(c->switches);
-    o->tasks_submitted = KCR_LOAD(c->spawned) + KCR_LOAD(c->new_pulled);
-    read_busy_idle(w, &o->busy_ns, &o->idle_ns);
-    o->tid = atomic_load_explicit(&w->tid, memory_order_relaxed);
-}
-
-void kcr_pool_hist(kcr_pool *p, int metric, uint64_t *counts, uint64_t *total) {
-    if (metric < 0 || metric >= KCR_NHIST) return;
-    for (uint32_t i = 0; i < p->n; i++) {
-        struct kcr_hist *h = &p->w[i].hist[metric];
-        for (uint32_t b = 0; b < KCS_HIST_BUCKETS; b++) counts[b] += KCR_LOAD(h->counts[b]);
-        *total += KCR_LOAD(h->total);
-    }
-}
-
-void kcr_pool_gauges(kcr_pool *p, struct kcr_pool_gauges *o) {
-    memset(o, 0, sizeof *o);
-    uint64_t completed = 0, spawned = 0, ready = 0, inject = kcr_mpsc_depth(&p->inject);
-    for (uint32_t i = 0; i < p->n; i++) completed += KCR_LOAD(p->w[i].c.tasks_completed);
-    for (uint32_t i = 0; i < p->n; i++) {
-        struct kcr_worker *w = &p->w[i];
-        spawned += KCR_LOAD(w->c.spawned);
-        inject += kcr_mpsc_depth(&w->mailbox);
-        ready += (uint64_t)kcr_deque_size(&w->dq);
-        if (atomic_load_explicit(&w->lifo, memory_order_relaxed)) ready++;
-    }
-    spawned += atomic_load_explicit(&p->ext_submitted, memory_order_relaxed);
-    o->inject_depth = inject;
-    o->ready_coroutines = ready + inject;
-    o->live_coroutines = spawned > completed ? spawned - completed : 0;
-    o->stack_bytes = atomic_load_explicit(&p->stack_bytes, memory_order_relaxed);
 }
