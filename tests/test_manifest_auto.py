@@ -27,7 +27,7 @@ PY = sys.executable
 SYN = f"[{PY}, -P, -m, kcoro_stream.sources.synthetic, --ring, '{{ring}}', --duration, '1'"
 # a rate of 50 or 100 ticks/s per run, drawn by the shell (od reads one random byte)
 NOISY = (
-    "[sh, -c, 'exec \"$0\" -P -m kcoro_stream.sources.synthetic --ring \"$1\" --duration 1 "
+    '[sh, -c, \'exec "$0" -P -m kcoro_stream.sources.synthetic --ring "$1" --duration 1 '
     f"--rate $(( ($(od -An -N1 -tu1 /dev/urandom) % 2 + 1) * 50 ))', {PY}, '{{ring}}']"
 )
 
@@ -68,7 +68,9 @@ def test_a_quiet_ab_stops_at_the_first_look(tmp_path: Path) -> None:
     assert len(idx["runs"]) == 2 * first, "no pair beyond the deciding look ran"
     r = ks(tmp_path, "compare", str(tmp_path / "out"), "--json")
     assert r.returncode == 0, r.stdout + r.stderr
-    gated = [m for c in json.loads(r.stdout)["comparisons"] for s in c["steps"] for m in s["metrics"] if m["gated"]]
+    gated = [
+        m for c in json.loads(r.stdout)["comparisons"] for s in c["steps"] for m in s["metrics"] if m["gated"]
+    ]
     assert [m["verdict"] for m in gated] == ["unchanged"]
     assert gated[0]["level"] == pytest.approx(look_level([first], 16, 1))
 

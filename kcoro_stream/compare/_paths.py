@@ -106,7 +106,9 @@ def ab_comparisons(
     sides = {v: baseline_from_results(res, v, latency=latency) for v in res.variants}
     names = list(sides)
     if len(names) < 2:
-        raise UsageError(f"{where}: one variant only: give a baseline to compare against (compare BASELINE {where})")
+        raise UsageError(
+            f"{where}: one variant only: give a baseline to compare against (compare BASELINE {where})"
+        )
     base = names[0]
     names = [base, *[n for n in _pick(where, sides, variants) if n != base]]
     comparisons = [

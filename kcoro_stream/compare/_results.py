@@ -57,9 +57,12 @@ def gated_metric(mode: str, pool: str) -> str | None:
         name = {"tasks": "tasks_per_s", "channel": "msgs_per_s"}.get(pool)
     else:
         # synthetic: the example producer (tasks at a fixed tick rate)
-        name = {"channel": "msgs_per_s", "tasks": "tasks_per_s", "mixed": "tasks_per_s", "synthetic": "tasks_per_s"}.get(
-            mode
-        )
+        name = {
+            "channel": "msgs_per_s",
+            "tasks": "tasks_per_s",
+            "mixed": "tasks_per_s",
+            "synthetic": "tasks_per_s",
+        }.get(mode)
     return None if name is None else metric_name(pool, name)
 
 

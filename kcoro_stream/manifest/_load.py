@@ -309,7 +309,9 @@ def _settings(path: Path, node: dict[str, Any], *, is_defaults: bool) -> tuple[L
             own[k] = v
         elif k == "max_repeats":
             if isinstance(v, bool) or not isinstance(v, int) or not 2 <= v <= MAX_REPEATS:
-                raise UsageError(f"{where}: max_repeats: expected an integer in [2, {MAX_REPEATS}], got {v!r}")
+                raise UsageError(
+                    f"{where}: max_repeats: expected an integer in [2, {MAX_REPEATS}], got {v!r}"
+                )
             own[k] = (v, where)
         elif k == "budget":
             try:
