@@ -175,7 +175,7 @@ BAD = {
     "wrong_type": (
         "steps:\n  - name: a\n    duration: 1s\n    repeats: many\n",
         ":4:",
-        "repeats: expected an integer",
+        "repeats: expected auto or an integer",
     ),
     "bad_duration": ("steps:\n  - name: a\n    duration: soon\n", ":3:", "bad duration 'soon'"),
     "unknown_mode": (
