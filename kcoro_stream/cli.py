@@ -23,7 +23,7 @@ import click
 from .commands import COMMANDS
 from .commands._common import CONTEXT
 from .commands._options import BENCH_ONLY_FLAGS
-from .errors import KcoroStreamError
+from .errors import KcoroStreamError, first_error
 
 __all__ = ["cli", "main"]
 
@@ -33,28 +33,12 @@ def _fail(msg: str, code: int) -> None:
     sys.exit(code)
 
 
-def _first_error(e: BaseException) -> BaseException:
-    """The most telling error inside (possibly nested) exception groups."""
-    import trio  # here, not at the top: `--help` and usage errors never pay for importing trio
-
-    if isinstance(e, BaseExceptionGroup):
-        inner = [_first_error(x) for x in e.exceptions]
-        for x in inner:
-            if isinstance(x, KcoroStreamError):
-                return x
-        for x in inner:
-            if not isinstance(x, KeyboardInterrupt | trio.Cancelled):
-                return x
-        return inner[0]
-    return e
-
-
 def _execute(call: Callable[[], int | None]) -> None:
     """Run ``call``; every error becomes one line and an exit code."""
     try:
         code = call()
     except BaseException as e:  # the one place errors become exit codes
-        err = _first_error(e)
+        err = first_error(e)
         if isinstance(err, KcoroStreamError):
             _fail(str(err), err.exit_code)
         if isinstance(err, KeyboardInterrupt):
@@ -175,8 +159,32 @@ def _stdout_failed(e: OSError) -> None:
     _fail(f"cannot write to standard output ({e.strerror or e})", 1)
 
 
+def _stop_signals_like_ctrl_c() -> None:
+    """SIGTERM and SIGHUP (a closed terminal or SSH session) end any command the way Ctrl-C does.
+
+    Outside a run loop they go to whatever handles SIGINT at that moment
+    (Python's KeyboardInterrupt, or trio's), so files being written are
+    cleaned up or published as on Ctrl-C; inside a run loop ``watch_signals``
+    takes all three and ends the run cleanly. A signal that is ignored (SIGHUP
+    under nohup) stays ignored.
+    """
+    import signal
+
+    def like_sigint(_signum: int, frame: Any) -> None:
+        handler = signal.getsignal(signal.SIGINT)
+        if callable(handler):
+            handler(signal.SIGINT, frame)
+        else:
+            raise KeyboardInterrupt
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) == signal.SIG_DFL:
+            signal.signal(sig, like_sigint)
+
+
 def main() -> None:
     code: Any = 0
+    _stop_signals_like_ctrl_c()
     try:
         cli(prog_name="kcoro-stream")
     except SystemExit as e:

@@ -7,7 +7,7 @@ import inspect
 
 import click
 
-from ..errors import KcoroStreamError
+from ..errors import KcoroStreamError, MissingExtra
 from ._common import CONTEXT
 
 
@@ -43,7 +43,11 @@ def list_() -> int:
         click.echo(f"  {name:<22} {doc[0] if doc else ''}")
     click.echo("sinks:")
     for name in sink_names():
-        cls = sink_class(name)
+        try:
+            cls = sink_class(name)
+        except MissingExtra as e:
+            click.echo(f"  {name:<12} {'':<12} (not installed: pip install 'kcoro-stream[{e.extra}]')")
+            continue
         doc = (cls.summary or cls.__doc__ or "").strip().splitlines()
         click.echo(f"  {name:<12} {cls.policy:<12} {doc[0] if doc else ''}")
     return 0

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from ..errors import UsageError
+from ..errors import MissingExtra, UsageError
 from ._common import CONTEXT, duration, pipeline_or_default, speed
 from ._options import (
     MAX_WORKERS,
@@ -28,15 +28,27 @@ from ._sinks import OutputFlags, choose_sinks, wants_tui
 def build_options(p: Any, kw: dict[str, Any]) -> Any:
     """The run loop's options: the sinks ``choose_sinks`` picks for this terminal, and ``--force``."""
     from ..runloop import RunOptions
-    from ..sinks import sink_names
 
+    flags = OutputFlags.from_kw(kw)
     specs = choose_sinks(
-        p.sinks,
-        OutputFlags.from_kw(kw),
-        stdout_is_tty=sys.stdout.isatty(),
-        tui_available=lambda: "tui" in sink_names(),
+        p.sinks, flags, stdout_is_tty=sys.stdout.isatty(), tui_available=lambda: _dashboard_loads(flags.tui)
     )
     return RunOptions(sinks=specs, force=kw["force"])
+
+
+def _dashboard_loads(asked: bool | None) -> bool:
+    """Whether the dashboard's sink loads. Without the [tui] extra, ``--tui`` is that one-line error;
+    a terminal says so in one line and the run goes on headless."""
+    from ..sinks import sink_class
+
+    try:
+        sink_class("tui")
+    except MissingExtra as e:
+        if asked:  # by name: nothing to fall back to
+            raise
+        click.echo(f"kcoro-stream: {e}; running headless", err=True)
+        return False
+    return True
 
 
 def drive(derive: Any, source: Any, opts: Any, exit_on_end: bool = False) -> int:

@@ -336,6 +336,8 @@ def _settings(path: Path, node: dict[str, Any], *, is_defaults: bool) -> tuple[L
                         f"{where}: outputs: {x!r}: a file name in the run's directory ending in "
                         ".ndjson or .csv (+ .gz/.zst)"
                     )
+                if v.count(x) > 1:  # two sinks on one file: every run would fail at its start
+                    raise UsageError(f"{where}: outputs: {x!r} listed twice")
             own[k] = list(v)
     return layer, own
 
