@@ -110,7 +110,9 @@ class BenchSection(_Section):
     latency_sample: Literal[1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024] | None = None
     pin: bool = False  # --pin: worker k on the k-th allowed CPU
     no_perf_counters: bool = False  # --no-perf-counters: no OsCounters per worker
-    body_ns: BodyNs | None = None  # --body-ns: each task body spins N ns of thread CPU time (tasks, mixed, dual)
+    body_ns: BodyNs | None = (
+        None  # --body-ns: each task body spins N ns of thread CPU time (tasks, mixed, dual)
+    )
 
 
 class WindowSection(_Section):
