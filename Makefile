@@ -56,15 +56,17 @@ $(BIN)/python:
 	@$(PYTHON) -m venv $(VENV) >$(LOGS)/venv.log 2>&1 || { cat $(LOGS)/venv.log; exit 1; }
 	@$(BIN)/pip install -q --upgrade pip >>$(LOGS)/venv.log 2>&1 || { cat $(LOGS)/venv.log; exit 1; }
 
-# Editable install: builds the cffi extensions (ring reader, benchmark runtime).
+# Editable install: builds the cffi extensions (ring reader, benchmark runtime), with every
+# optional surface ([all]: dashboard, page, exporters, report, history, verdicts; a plain
+# `pip install .` is the lean headless install, see docs/dependencies.md).
 $(RUN_STAMP): $(BUILD_INPUTS) | $(BIN)/python
 	@mkdir -p $(LOGS); echo "building kcoro-stream into $(VENV) (log: $(LOGS)/pip-run.log)"
-	@$(BIN)/pip install -e . >$(LOGS)/pip-run.log 2>&1 || { cat $(LOGS)/pip-run.log; exit 1; }
+	@$(BIN)/pip install -e '.[all]' >$(LOGS)/pip-run.log 2>&1 || { cat $(LOGS)/pip-run.log; exit 1; }
 	@touch $@
 
 $(TEST_STAMP): $(BUILD_INPUTS) | $(BIN)/python
 	@mkdir -p $(LOGS); echo "building kcoro-stream with its test tools into $(VENV) (log: $(LOGS)/pip-test.log)"
-	@$(BIN)/pip install -e '.[test]' >$(LOGS)/pip-test.log 2>&1 || { cat $(LOGS)/pip-test.log; exit 1; }
+	@$(BIN)/pip install -e '.[all,test]' >$(LOGS)/pip-test.log 2>&1 || { cat $(LOGS)/pip-test.log; exit 1; }
 	@touch $@ $(RUN_STAMP)
 
 setup: deps-run $(RUN_STAMP)

@@ -9,13 +9,26 @@ naming the path.
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
+import stat
 from pathlib import Path
 from typing import Final
 
 from .errors import UsageError
 
-__all__ = ["FILE_MODE", "create_new", "publish", "read_text", "write_all"]
+__all__ = [
+    "FILE_MODE",
+    "LockHeld",
+    "create_new",
+    "lock_exclusive",
+    "lock_holder",
+    "publish",
+    "read_regular",
+    "read_text",
+    "write_all",
+]
 
 FILE_MODE: Final = 0o640  # segments, indexes, summaries, the lock file (umask can only narrow it)
 
@@ -76,12 +89,33 @@ def publish(path: Path, data: bytes, *, replace: bool = True, fsync: bool = True
         raise
 
 
+def read_regular(path: Path, limit: int | None = None) -> bytes:
+    """The bytes of a regular file, never waiting: a FIFO, socket or device is OSError EINVAL.
+
+    The file is opened non-blocking (opening a FIFO must not wait for a
+    writer) and checked with fstat before a byte is read. With ``limit``, a
+    longer file is OSError EFBIG (read no further than ``limit + 1`` bytes).
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        os.set_blocking(fd, True)
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = f.read() if limit is None else f.read(limit + 1)
+    finally:
+        os.close(fd)
+    if limit is not None and len(data) > limit:
+        raise OSError(errno.EFBIG, f"larger than {limit} bytes", str(path))
+    return data
+
+
 def read_text(path: Path, label: str, what: str) -> str:
     """``path``'s UTF-8 text, or a one-line UsageError naming ``label`` (and the line of a bad byte).
 
     ``what``: the kind of file, for "no such {what}" ("configuration file", "manifest")."""
     try:
-        data = path.read_bytes()
+        data = read_regular(path)
     except FileNotFoundError:
         raise UsageError(f"{label}: no such {what}") from None
     except OSError as e:
@@ -91,3 +125,58 @@ def read_text(path: Path, label: str, what: str) -> str:
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
         raise UsageError(f"{label}:{line}: not UTF-8 text") from None
+
+
+class LockHeld(Exception):
+    """``lock_exclusive``: another process holds the lock; ``holder`` is the pid it wrote ("?" if none)."""
+
+    def __init__(self, holder: str) -> None:
+        super().__init__(holder)
+        self.holder = holder
+
+
+def lock_exclusive(path: Path) -> int:
+    """Take ``path``'s flock (exclusive, non-blocking) and write our pid into it; the descriptor holds it.
+
+    Closing the descriptor releases the lock, and so does the process ending
+    (kill -9 included). The file is opened without following a symlink and
+    without waiting on a FIFO, and must be a regular file (OSError EINVAL if
+    not). Raises LockHeld with the holder's pid when another process holds it.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, FILE_MODE)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LockHeld(os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def lock_holder(path: Path) -> str | None:
+    """The pid (as written, "?" if none) of the process holding ``path``'s flock; None when nobody does.
+
+    Never waits: a FIFO or device under that name is opened non-blocking and
+    counts as not held (it is no lock of ours); so does a missing file or a
+    symlink (never followed).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+        return None
+    finally:
+        os.close(fd)

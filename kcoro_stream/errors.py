@@ -4,6 +4,7 @@
 
     KcoroStreamError                 base; the CLI prints str(e) as one red line
     ├── UsageError                   bad flags/options/config values (exit 2)
+    │   └── MissingExtra             a surface whose optional extra is not installed
     ├── PipelineError                pipeline file: syntax, missing names (file:line)
     ├── RingError                    ring header/frames: magic, version, sizes, CRC
     ├── LogError                     event log: unreadable run dir, bad segment header
@@ -32,6 +33,17 @@ class UsageError(KcoroStreamError):
     """Raised by the CLI and config parsers for bad options or values."""
 
     exit_code = 2
+
+
+class MissingExtra(UsageError):
+    """Raised by ``_extras.needs`` when a surface's optional dependencies are not installed.
+
+    ``extra`` is the name to install (``pip install 'kcoro-stream[EXTRA]'``)."""
+
+    def __init__(self, message: str, *, extra: str, module: str) -> None:
+        super().__init__(message)
+        self.extra = extra
+        self.module = module
 
 
 class PipelineError(KcoroStreamError):

@@ -239,6 +239,21 @@ class ControlApplied(_Raw, tag=34, frozen=True):
     stop: bool
 
 
+class ProducerStalled(_Raw, tag=37, frozen=True):
+    """The ingester's verdict on a live producer that stopped sending frames, and on its return.
+
+    ``state`` is "stalled" (no frame for ``threshold_ns``, scaled to the run's
+    interval and its measured tick jitter; ``ts_ns`` is when that was decided)
+    or "running" (frames again; ``silent_ns`` is how long none came). Logged,
+    so a replay marks the same windows and emits the same status lines.
+    """
+
+    state: str  # "stalled" | "running"
+    last_frame_ns: int  # the last frame's timestamp before the silence
+    silent_ns: int  # time without a frame when this was decided
+    threshold_ns: int
+
+
 class RuleChanged(_Raw, tag=36, frozen=True):
     """A live analysis change (``ctl set_rule`` / ``remove_rule``), logged where it took effect.
 
@@ -339,6 +354,7 @@ RawEvent = (
     | ControlApplied
     | MonitorStatus
     | RuleChanged
+    | ProducerStalled
 )
 RAW_TYPES: Final[tuple[type[_Raw], ...]] = RawEvent.__args__
 
@@ -633,6 +649,20 @@ class OsView(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     ipc: float | None = None  # mean over the workers with hardware counters
 
 
+class Expected(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """What the workload as configured implies for a pool (``Sample.expected``; docs/operators.md).
+
+    A null field makes no claim: that KPI has no verdict for this pool (a
+    channel pool has no task fast path).
+    """
+
+    fastpath_ratio: float | None = None  # 1 / batch: one task of each submitted batch takes the LIFO slot
+    idle_workers_pct: float | None = None  # workers the producer/consumer layout leaves without work
+
+
+PHASES: Final = ("warmup", "steady", "paused", "stalled", "drain")
+
+
 class Sample(_Derived, tag="sample", kw_only=True, frozen=True):
     """Per-window rates and ratios. Fields that do not apply are null."""
 
@@ -671,6 +701,10 @@ class Sample(_Derived, tag="sample", kw_only=True, frozen=True):
     gauges: dict[str, float] | None = None  # gauges the schema does not name (another runtime's)
     legacy: LegacyFields | None = None  # set on Samples read from an old kcoro_mon recording
     os: OsView | None = None  # appended: the OS view of the pool's workers (OsThread/OsCounters reported)
+    # appended: "warmup" | "steady" | "paused" | "stalled" | "drain" (PHASES); judges use steady windows only
+    phase: str = "steady"
+    expected: Expected | None = None  # appended: what the workload as configured implies (bench runs)
+    window: int | None = None  # appended: the window's index since the run started (null: an old recording)
 
 
 class HistogramSummary(_Derived, tag="histogram", kw_only=True, frozen=True):
@@ -750,10 +784,10 @@ class Anomaly(_Derived, tag="anomaly", kw_only=True, frozen=True):
     """A metric value far from its recent window."""
 
     metric: str
-    method: str  # "zscore" | "mad"
+    method: str  # "zscore" | "mad" | "os_interference"
     value: float
     score: float
-    window: int
+    window: int  # the index of the window the episode began in (-1: the Sample had none); labels["history"]: values scored against
     pool: str = "all"  # appended: the Sample pool the metric belongs to
     threshold: float | None = None  # appended: the score threshold crossed
     message: str | None = None  # appended: the cause in words (method "os_interference")
@@ -766,6 +800,8 @@ class Kpi(_Derived, tag="kpi", kw_only=True, frozen=True):
     states: dict[str, Literal["GREEN", "YELLOW", "RED", "UNKNOWN"]]
     values: dict[str, float | None]
     pool: str = "all"  # appended: KPI states per pool in dual mode
+    phase: str = "steady"  # appended: the Sample's phase; outside "steady" every state is UNKNOWN
+    thresholds: dict[str, list[float]] | None = None  # appended: (green, yellow) per KPI for this Sample
 
 
 class Summary(_Derived, tag="summary", kw_only=True, frozen=True):

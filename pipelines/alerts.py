@@ -15,8 +15,11 @@ from kcoro_stream.pipeline import BenchSource, Pipeline
 
 WINDOW_MS = 250
 
+# Every rule needs continuous evidence for its `for` (a window without a value, or a warm-up,
+# drain, paused or stalled window, starts it over). fastpath_low is relative to the fast-path
+# share the configured batch implies (1/batch): "below half of what this workload should get".
 RULES = [
-    "fastpath_low: fastpath_ratio < 0.5 for 2s severity=warning hysteresis=0.05",
+    "fastpath_low: fastpath_ratio < 0.5x for 2s severity=warning hysteresis=0.1",
     "throughput_drop: smooth.tasks_per_s < 1000 for 1s severity=critical hysteresis=100",
     "backlog: inject_depth > 5000 for 500ms severity=critical hysteresis=500",
     {

@@ -111,6 +111,17 @@ def test_durations_and_json_files(tmp_path: Path) -> None:
         ("[run\nmode = 1\n", ":1: TOML syntax error"),
         ('[alerts]\nrules = ["nonsense"]\n', ": alert rule #1: cannot parse"),
         ("[kpi]\nfastpath_ratio = [0.2, 0.9]\n", ":2: kpi 'fastpath_ratio': green must be >= yellow"),
+        # hostile values: each was a traceback (exit 1), or approved by check and refused by run
+        ('[alerts]\nrules = ["x: tasks_per_s < 5 for 1e300s"]\n', ": alert rule 'x': for duration must be"),
+        ("[run]\nout = " + "[" * 600 + "]" * 600 + "\n", ":2: nested more than 32 deep"),
+        ("[run]\nout = " + "[" * 100_000 + "\n", ":2: nested more than 32 deep"),
+        ("[bench]\nseed = " + "9" * 5000 + "\n", ":2: a number of more than 4300 digits"),
+        ('[run]\nprometheus = "0.0.0.0:99999"\n', ":2: run.prometheus: bad port '99999'"),
+        ('[run]\nwebsocket = "0.0.0.0:8080"\n', ":2: run.websocket: 0.0.0.0:8080: refusing to listen"),
+        ('[run]\nremote_write = ["ftp://x"]\n', ":2: run.remote_write: 'ftp://x' is not an http"),
+        ('[window]\nlength = "1e-300s"\n', ":2: window.length: expected `float` >= 0.001"),
+        ('[run]\ninterval = "0.1ms"\n', ":2: run.interval: expected 1ms to 60s"),
+        ('[run]\nduration = "100000000s"\n', ":2: run.duration: expected 0 to"),
     ],
 )
 def test_bad_config_is_one_line_naming_file_line_and_key(tmp_path: Path, text: str, expected: str) -> None:
@@ -127,6 +138,39 @@ def test_bad_config_is_one_line_naming_file_line_and_key(tmp_path: Path, text: s
     line = one_line_error(r)
     assert "kcoro-stream.toml" in line and expected in line, line
     assert not (tmp_path / "x.ndjson").exists() and not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"KCORO_STREAM_ALERTS_RULES": '["x: tasks_per_s < 5 for 1e300s"]'}, "for duration must be"),
+        (
+            {"KCORO_STREAM_KPI_BACKLOG": "[" * 5000 + "]" * 5000},
+            "KCORO_STREAM_KPI_BACKLOG: nested more than 32",
+        ),
+        (
+            {"KCORO_STREAM_KPI_BACKLOG": "[1, " + "9" * 5000 + "]"},
+            "KCORO_STREAM_KPI_BACKLOG: a number of more",
+        ),
+        ({"KCORO_STREAM_WINDOW_LENGTH": "1e-300s"}, "KCORO_STREAM_WINDOW_LENGTH: window.length"),
+        (
+            {"KCORO_STREAM_RUN_PROMETHEUS": "[::1]:65536"},
+            "KCORO_STREAM_RUN_PROMETHEUS: run.prometheus: bad port",
+        ),
+    ],
+)
+def test_hostile_environment_values_are_one_line(tmp_path: Path, env: dict[str, str], expected: str) -> None:
+    r = ks(tmp_path, "run", "--duration", "0.2", "--out", "x.ndjson", env=env)
+    assert r.returncode == 2, r.stderr
+    assert expected in one_line_error(r)
+    assert not (tmp_path / "x.ndjson").exists()
+
+
+def test_deep_json_config_is_one_line(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.json"
+    cfg.write_text('{"run": {\n"out": ' + "[" * 100_000 + "]" * 100_000 + "}}\n")
+    r = ks(tmp_path, "config", "check", str(cfg))
+    assert r.returncode == 2 and f"{cfg}:2: nested more than 32 deep" in one_line_error(r)
 
 
 def test_json_duplicate_key_names_its_line(tmp_path: Path) -> None:

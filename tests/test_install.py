@@ -10,6 +10,7 @@ run in CI.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -70,3 +71,107 @@ def test_pip_install_runs_inside_the_checkout_and_anywhere(tmp_path: Path) -> No
     assert r.returncode == 0, r.stderr
     assert '"type":"histogram"' in r.stdout
     assert not (elsewhere / "runs").exists()  # --no-log: nothing written where it ran
+
+
+# What a lean install does without each extra: (args, the extra its one line names).
+MISSING_EXTRA = [
+    (["run", "-d", "1", "--no-log", "--prometheus", "127.0.0.1:0"], "prometheus"),
+    (["run", "-d", "1", "--no-log", "--websocket", "127.0.0.1:0"], "web"),
+    (["run", "-d", "1", "--no-log", "--remote-write", "http://127.0.0.1:9/api/v1/write"], "remote-write"),
+    (["run", "-d", "1", "--no-log", "--tui"], "tui"),
+    (["report", "results", "--out", "report"], "report"),
+    (["history"], "history"),
+    (["compare", "results", "results"], "verdicts"),
+]
+
+
+def _on_a_terminal(cmd: list[str], cwd: Path) -> tuple[int, str, str]:
+    """Run ``cmd`` with stdin and stdout on a pseudo-terminal: (exit code, terminal text, stderr)."""
+    import pty
+
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "CI")}
+    p = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=slave, stdout=slave, stderr=subprocess.PIPE)
+    os.close(slave)
+    shown = b""
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        shown += data
+    os.close(master)
+    err = p.stderr.read().decode() if p.stderr else ""
+    return p.wait(timeout=60), shown.decode(errors="replace"), err
+
+
+@pytest.mark.slow
+def test_a_lean_install_records_replays_validates_and_names_each_missing_extra(tmp_path: Path) -> None:
+    """`pip install .` with no extras: a headless run, its replay, NDJSON/CSV and validate work;
+    every surface that needs an extra says which in one line (exit 2), and the dashboard on a
+    terminal falls back to the headless screen."""
+    checkout, venv, work = tmp_path / "kcoro-stream", tmp_path / "venv", tmp_path / "work"
+    checkout.mkdir()
+    work.mkdir()
+    _fresh_checkout(checkout)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    r = _run([str(venv / "bin" / "pip"), "install", "-q", str(checkout)], tmp_path, timeout=900)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    py = str(venv / "bin" / "python")
+    extras_packages = ["textual", "rich", "hypercorn", "wsproto", "prometheus-client", "protobuf", "cramjam",
+                       "scipy", "numpy", "matplotlib", "duckdb", "ruptures"]  # fmt: skip
+    probe = (
+        "import importlib.metadata as m, sys\n"
+        "def has(d):\n"
+        "    try:\n        m.distribution(d)\n    except m.PackageNotFoundError:\n        return False\n"
+        "    return True\n"
+        "print(' '.join(d for d in sys.argv[1:] if has(d)))\n"
+    )
+    r = _run([py, "-c", probe, *extras_packages], work)
+    assert r.returncode == 0 and r.stdout.split() == [], f"came with a plain install: {r.stdout}{r.stderr}"
+    ks = str(venv / "bin" / "kcoro-stream")
+
+    r = _run([ks, "run", "--no-tui", "--duration", "2"], work)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.count('"type":"sample"') >= 4 and "Traceback" not in r.stderr
+    (run_dir,) = (work / "runs").iterdir()
+    r = _run([ks, "replay", str(run_dir)], work)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.count('"type":"sample"') >= 4 and '"type":"summary"' in r.stdout
+
+    r = _run([ks, "run", "-d", "1", "--no-log", "--no-tui", "--no-stdout", "--sink", "ndjson:o.ndjson",
+              "--sink", "csv:o.csv"], work)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (work / "o.csv").read_text().startswith("schema,ts,")
+    r = _run([ks, "validate", "o.ndjson"], work)
+    assert r.returncode == 0 and ": ok: " in r.stdout, r.stdout + r.stderr
+
+    (work / "m.yaml").write_text(
+        "defaults: {warmup: 0s, repeats: 2}\nsteps:\n  - {name: s, duration: 300ms}\n"
+    )
+    r = _run([ks, "manifest", "run", "m.yaml", "--out-dir", "results"], work)
+    assert r.returncode == 0, r.stderr[-2000:]
+
+    for args, extra in MISSING_EXTRA:
+        r = _run([ks, *args], work)
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 2 and len(lines) == 1, f"{args}: {r.returncode} {r.stderr[-2000:]}"
+        assert re.fullmatch(
+            rf"kcoro-stream: .+ needs the \[{re.escape(extra)}\] extra \(no module named '[\w.]+'\): "
+            rf"pip install 'kcoro-stream\[{re.escape(extra)}\]'",
+            lines[0],
+        ), lines[0]
+    assert not (work / "report").exists()  # nothing half-made
+
+    code, shown, err = _on_a_terminal([ks, "run", "-d", "1", "--no-log"], work)
+    assert code == 0, err
+    assert err.splitlines()[0].startswith("kcoro-stream: the terminal dashboard needs the [tui] extra ("), err
+    assert err.splitlines()[0].endswith("pip install 'kcoro-stream[tui]'; running headless"), err
+    assert "tasks/s" in shown  # the readable headless lines, on the terminal
+
+    r = _run([ks, "list"], work)
+    assert re.search(r"^  tui\s+\(not installed: pip install 'kcoro-stream\[tui\]'\)$", r.stdout, re.M), (
+        r.stdout
+    )

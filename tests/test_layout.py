@@ -13,11 +13,12 @@ PKG = Path(__file__).resolve().parent.parent / "kcoro_stream"
 # reader and ingester (ingest) and the log (eventlog) are the layers source
 # components (sources: launch, attach, replay, legacy) are built on.
 ORDER = ["ingest", "eventlog", "sources", "ops", "sinks", "surfaces"]
-SHARED = {"events", "errors", "histo", "_files", "_input", "_native", "_bench"}
+SHARED = {"events", "errors", "histo", "_files", "_input", "_extras", "_native", "_bench"}
 WIRING = {
     "runloop",
     "pipeline",
     "cli",
+    "commands",
     "config",
     "manifest",
     "selftest",
@@ -65,6 +66,96 @@ def test_stage_imports_flow_one_way(stage: str) -> None:
         for mod in _imports(path) & later:
             if (stage, mod) not in ALLOWED:
                 bad.append(f"{path.relative_to(PKG.parent)} imports {mod}")
+    assert not bad, "\n".join(bad)
+
+
+# Packages an optional extra brings (pyproject.toml) → the packages of ours that may import
+# them. A plain install has none of them: nothing else may import them, and every import
+# of one sits in ``with needs(EXTRA, ...)`` so a missing extra is one line naming it.
+EXTRA_IMPORTS = {
+    "textual": {"surfaces"},
+    "rich": {"surfaces"},
+    "hypercorn": {"surfaces"},
+    "wsproto": {"surfaces"},
+    "prometheus_client": {"surfaces"},
+    "google": {"surfaces"},  # protobuf
+    "cramjam": {"surfaces"},
+    "matplotlib": {"report"},
+    "scipy": {"compare"},
+    "numpy": {"compare", "history"},
+    "duckdb": {"history"},
+    "ruptures": {"history"},
+}
+
+
+def _guarded_imports(path: Path) -> list[tuple[str, int, bool]]:
+    """(module, line, inside a ``with needs(...)``) for every import in ``path``; our own
+    modules as dotted paths under kcoro_stream (``surfaces._asgi``), others as written."""
+    rel = path.relative_to(PKG).with_suffix("").parts
+    package = rel[:-1]
+    found: list[tuple[str, int, bool]] = []
+
+    def visit(node: ast.AST, guarded: bool) -> None:
+        if isinstance(node, ast.With):
+            guarded = guarded or any(
+                isinstance(i.context_expr, ast.Call)
+                and isinstance(i.context_expr.func, ast.Name)
+                and i.context_expr.func.id == "needs"
+                for i in node.items
+            )
+        if isinstance(node, ast.Import):
+            found.extend((a.name, node.lineno, guarded) for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = list(package[: len(package) - node.level + 1])
+                mod = ".".join([*base, *([node.module] if node.module else [])])
+                if node.module:
+                    found.append((mod, node.lineno, guarded))
+                else:  # from . import a, b
+                    found.extend((f"{mod}.{a.name}", node.lineno, guarded) for a in node.names)
+            elif node.module:
+                found.append((node.module, node.lineno, guarded))
+        for child in ast.iter_child_nodes(node):
+            visit(child, guarded)
+
+    visit(ast.parse(path.read_text()), False)
+    return found
+
+
+def test_only_the_surfaces_import_an_extras_packages_and_always_through_needs() -> None:
+    """sinks/ (and every other stage) imports no textual, hypercorn, matplotlib, protobuf…
+
+    A private module (``surfaces/_asgi.py``, ``surfaces/_tui/``) may import its extra's
+    packages directly; then every import of it from outside is the guarded one."""
+    bad = []
+    carriers: dict[str, str] = {}  # private module or package → the extra package it imports
+    files = sorted(PKG.rglob("*.py"))
+    for path in files:
+        rel = path.relative_to(PKG).with_suffix("").parts
+        where = rel[0]
+        for mod, line, guarded in _guarded_imports(path):
+            top = mod.partition(".")[0]
+            if top not in EXTRA_IMPORTS:
+                continue
+            at = f"{path.relative_to(PKG.parent)}:{line}"
+            if where not in EXTRA_IMPORTS[top]:
+                bad.append(f"{at} imports {top} (only {sorted(EXTRA_IMPORTS[top])} may)")
+            elif not guarded:
+                private = next((i for i, part in enumerate(rel) if part.startswith("_")), None)
+                if private is None or private == 0:
+                    bad.append(f"{at} imports {top} outside `with needs(EXTRA, ...)`")
+                else:
+                    carriers[".".join(rel[: private + 1])] = top
+    for path in files:
+        rel = ".".join(path.relative_to(PKG).with_suffix("").parts)
+        for mod, line, guarded in _guarded_imports(path):
+            for carrier, top in carriers.items():
+                inside = rel == carrier or rel.startswith(carrier + ".")
+                if (mod == carrier or mod.startswith(carrier + ".")) and not inside and not guarded:
+                    bad.append(
+                        f"{path.relative_to(PKG.parent)}:{line} imports {mod} ({top}) outside `with needs`"
+                    )
+    assert carriers, "the check found no private module importing an extra's package"
     assert not bad, "\n".join(bad)
 
 

@@ -43,6 +43,19 @@ def run_started(run_dir: Path) -> RunStarted:
     raise AssertionError(f"{run_dir}: no RunStarted")
 
 
+def start_recording(cwd: Path, m: Path, out: Path, log_dir: Path) -> subprocess.Popen[str]:
+    """``manifest run M --out-dir OUT`` in the background, once its run in ``log_dir`` is recording."""
+    p = subprocess.Popen(
+        [*KS, "manifest", "run", str(m), "--out-dir", str(out)],
+        cwd=cwd, env=env_for(cwd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not any(log_dir.glob("segment-*")) and time.monotonic() < deadline:
+        time.sleep(0.05)  # synchronise on the run's log appearing
+    assert any(log_dir.glob("segment-*")), p.poll()
+    return p
+
+
 def test_ci_profile_runs_indexes_replays_and_skips_on_the_second_call(tmp_path: Path) -> None:
     """profiles/ci.yaml: every expanded run ok with its summary; each log replays; a rerun does nothing."""
     out = tmp_path / "ci"
@@ -132,15 +145,8 @@ def test_ctrl_c_ends_the_current_run_keeps_the_rest_and_exits_130(tmp_path: Path
         "defaults: {mode: tasks, duration: 30s, bench: {workers: 1}}\nsteps:\n  - {name: long, repeats: 3}\n"
     )
     out = tmp_path / "res"
-    p = subprocess.Popen(
-        [*KS, "manifest", "run", str(m), "--out-dir", str(out)],
-        cwd=tmp_path, env=env_for(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
     log_dir = out / "long-r1"
-    while not any(log_dir.glob("segment-*")) and time.monotonic() < deadline:
-        time.sleep(0.05)  # synchronise on the run's log appearing
-    assert any(log_dir.glob("segment-*"))
+    p = start_recording(tmp_path, m, out, log_dir)
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=60)
     assert p.returncode == 130, err
@@ -187,6 +193,17 @@ BAD = {
         "steps:\n  - name: a\n    duration: 1s\n    bench: {workers: 99}\n",
         ":4:",
         "bench.workers",
+    ),
+    # approved by check once, then every run failed
+    "interval_out_of_range": (
+        "steps:\n  - name: a\n    duration: 1s\n    matrix: {interval: [0.1ms, 1h]}\n",
+        ":4:",
+        "run.interval: expected 1ms to 60s, got 0.1ms",
+    ),
+    "duplicate_outputs": (
+        "steps:\n  - name: a\n    duration: 1s\n    outputs: [x.ndjson, x.ndjson]\n",
+        ":4:",
+        "outputs: 'x.ndjson' listed twice",
     ),
 }
 

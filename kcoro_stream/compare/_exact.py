@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import math
 
+from .._extras import needs
+
 __all__ = ["mann_whitney", "min_p_paired", "min_p_unpaired", "sign_flip"]
 
 EXACT_PAIRS = 20  # 2^20 sums (8 MB): enumerated; above, sampled
@@ -34,7 +36,8 @@ def min_p_unpaired(n: int, m: int) -> float:
 
 
 def _subset_sums(x: list[float]) -> object:
-    import numpy as np
+    with needs("verdicts", "compare"):
+        import numpy as np
 
     sums = np.zeros(1)
     for v in x:
@@ -50,7 +53,8 @@ def sign_flip(d: list[float]) -> float:
     included). Exact up to ``EXACT_PAIRS`` pairs (meet in the middle: 2 × 2^(n/2)
     half sums, added in one outer sum); above, ``SAMPLED_FLIPS`` random patterns
     with the (k+1)/(N+1) rule, which keeps the test valid."""
-    import numpy as np
+    with needs("verdicts", "compare"):
+        import numpy as np
 
     n = len(d)
     if n == 0:
@@ -73,7 +77,8 @@ def sign_flip(d: list[float]) -> float:
 
 def mann_whitney(base: list[float], new: list[float]) -> float:
     """Two-sided p of the Mann–Whitney U test: exact without ties, a permutation test of U with ties."""
-    from scipy.stats import PermutationMethod, mannwhitneyu
+    with needs("verdicts", "compare"):
+        from scipy.stats import PermutationMethod, mannwhitneyu
 
     n, m = len(base), len(new)
     if len(set(base) | set(new)) == n + m:

@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass, replace
 from statistics import NormalDist, median
 from typing import Any, Literal
 
+from .._extras import needs
 from ._exact import mann_whitney, min_p_paired, min_p_unpaired, sign_flip
 
 __all__ = ["ALPHA", "Verdict", "decide", "measure", "usable", "verdict_for"]
@@ -80,7 +81,8 @@ def usable(x: float) -> bool:
 
 
 def _bootstrap_ci(base: list[float], new: list[float]) -> tuple[float, float]:
-    import numpy as np
+    with needs("verdicts", "compare"):
+        import numpy as np
 
     rng = np.random.default_rng(0)
     a, b = np.asarray(base), np.asarray(new)
@@ -176,7 +178,8 @@ def _p(p: float, min_p: float, se: float | None) -> dict[str, Any]:
 
 
 def _paired_ci(logs: list[float]) -> tuple[float, float]:
-    import numpy as np
+    with needs("verdicts", "compare"):
+        import numpy as np
 
     rng = np.random.default_rng(0)
     arr = np.asarray(logs)

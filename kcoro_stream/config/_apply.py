@@ -25,7 +25,7 @@ import msgspec
 
 from ..errors import UsageError
 from ..events import Mark
-from ._resolve import Effective, Layer, Value, check_value, resolve, standard_layers
+from ._resolve import Effective, Layer, Value, check_servers, check_value, resolve, standard_layers
 from ._schema import ANALYSIS_SECTIONS, KpiSection
 
 __all__ = [
@@ -391,6 +391,7 @@ def apply_to_run(
     """
     low, high = standard_layers(kw.get("config_path"))
     eff = resolve([*low, _pipeline_layer(p, pipeline_file), *high, _flag_layer(ctx, kw)])
+    check_servers(eff)
     activate(eff)
     _write_back(eff, kw)
     if pipeline_file is None:

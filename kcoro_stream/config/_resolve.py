@@ -37,6 +37,8 @@ __all__ = [
     "Effective",
     "Layer",
     "Value",
+    "check_nesting",
+    "check_servers",
     "check_value",
     "defaults_layer",
     "env_layer",
@@ -49,6 +51,7 @@ __all__ = [
 ]
 
 ENV_PREFIX = "KCORO_STREAM_"
+MAX_DEPTH = 32  # arrays and tables inside each other; the schema needs 3
 PROJECT_FILE = "kcoro-stream.toml"
 PYPROJECT_TABLE = ("tool", "kcoro-stream")
 
@@ -116,8 +119,8 @@ def check_value(section: str, key: str, raw: Any, where: str, *, from_text: bool
         if is_duration(tp) and value is not None and not (from_text and value == ""):
             value = parse_duration(value)
         elif from_text:
-            value = _from_text(value, tp)
-        return msgspec.convert(value, tp, strict=not from_text)
+            value = _from_text(value, tp, where)
+        value = msgspec.convert(value, tp, strict=not from_text)
     except (ValueError, msgspec.ValidationError) as e:
         choices = _literal_choices(tp)
         if choices and isinstance(raw, str | int):
@@ -127,7 +130,60 @@ def check_value(section: str, key: str, raw: Any, where: str, *, from_text: bool
                 f"{where}: {section}.{key}: expected one of {listed}, got {raw!r}{hint}"
             ) from None
         msg = str(e).replace("Expected", "expected")
-        raise UsageError(f"{where}: {section}.{key}: {msg}, got {raw!r}") from None
+        raise UsageError(f"{where}: {section}.{key}: {msg}, got {_short(raw)}") from None
+    _check_run_value(section, key, value, where)
+    return value
+
+
+def _short(v: Any) -> str:
+    text = repr(v)
+    return text if len(text) <= 80 else f"{text[:77]}..."
+
+
+def _check_run_value(section: str, key: str, value: Any, where: str) -> None:
+    """What ``run`` refuses in a value on its own, refused here (so ``config check`` does too):
+    server addresses (port range), remote-write URLs, the bundled producers' ranges."""
+    if section != "run" or value is None:
+        return
+    from ..sinks._address import check_http_url, split_host_port
+
+    what = f"{where}: run.{key}"
+    if key in ("prometheus", "websocket"):
+        split_host_port(what, value, None)
+    elif key == "remote_write":
+        for url in value:
+            check_http_url(what, url)
+    elif key == "interval":
+        from ..sources.launch import BENCH_INTERVAL_MS
+
+        lo, hi = BENCH_INTERVAL_MS
+        if not lo <= value * 1000 <= hi:
+            raise UsageError(f"{what}: expected {lo:g}ms to {hi / 1000:g}s, got {value * 1000:g}ms")
+    elif key == "duration":
+        from ..sources.launch import MAX_BENCH_DURATION_S
+
+        if value > MAX_BENCH_DURATION_S:
+            raise UsageError(f"{what}: expected 0 to {MAX_BENCH_DURATION_S:g} s, got {value:g} s")
+
+
+def check_servers(eff: Effective) -> None:
+    """A non-loopback server address without ``allow_remote``: refused before the run starts,
+    naming where the address was set (was a sink error at start-up, exit 1)."""
+    from ..sinks._address import is_loopback, split_host_port
+
+    if eff.get("run", "allow_remote"):
+        return
+    for key in ("prometheus", "websocket"):
+        addr = eff.get("run", key)
+        if not addr:
+            continue
+        host, port = split_host_port(f"run.{key}", addr, None)
+        if not is_loopback(host):
+            shown = f"[{host}]" if ":" in host else host
+            raise UsageError(
+                f"{eff.origin('run', key)}: run.{key}: {shown}:{port if port is not None else ''}: refusing "
+                "to listen on a non-loopback address without allow_remote (--allow-remote)"
+            )
 
 
 def _literal_choices(tp: Any) -> list[Any]:
@@ -139,7 +195,7 @@ def _literal_choices(tp: Any) -> list[Any]:
     return out
 
 
-def _from_text(text: str, tp: Any) -> Any:
+def _from_text(text: str, tp: Any, where: str) -> Any:
     """An environment variable's text as the field wants it (lists: JSON or comma-separated).
 
     Scalars stay text: msgspec's non-strict conversion reads numbers and booleans from it.
@@ -147,7 +203,15 @@ def _from_text(text: str, tp: Any) -> Any:
     if "list" in repr(tp):
         t = text.strip()
         if t.startswith("["):
-            return json.loads(t)
+            check_nesting(t, where, lines=False)
+            try:
+                return json.loads(t)
+            except RecursionError as e:
+                raise _parse_failure(e, t, where, lines=False) from None
+            except ValueError as e:
+                if isinstance(e, json.JSONDecodeError):
+                    raise
+                raise _parse_failure(e, t, where, lines=False) from None
         return [x.strip() for x in t.split(",") if x.strip()]
     if text.strip().lower() in ("none", "null") and "None" in repr(tp):
         return None
@@ -203,6 +267,50 @@ def _toml_lines(text: str) -> dict[tuple[str, ...], int]:
 
 
 _STRINGS = re.compile(r'"""[\s\S]*?"""|"(?:\\.|[^"\\])*"|\'[^\']*\'')
+_NESTING = re.compile(r"[\[\]{}\n]")
+_LONG_NUMBER = re.compile(r"[0-9_]{4301,}")
+
+
+def check_nesting(text: str, label: str, *, lines: bool = True) -> None:
+    """Refuse TOML or JSON text nested more than MAX_DEPTH deep, naming the line, before
+    a parser recurses into it (RecursionError at 500 levels, a traceback)."""
+    code = _STRINGS.sub(lambda m: "\n" * m.group().count("\n"), text)
+    line, depth = 1, 0
+    for m in _NESTING.finditer(code):
+        c = m.group()
+        if c == "\n":
+            line += 1
+        elif c in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                where = f"{label}:{line}" if lines else label
+                raise UsageError(f"{where}: nested more than {MAX_DEPTH} deep")
+        else:
+            depth = max(0, depth - 1)
+
+
+def _parse_failure(e: BaseException, text: str, label: str, *, lines: bool = True) -> UsageError:
+    """A parser's RecursionError or digit-limit ValueError as one line naming the place."""
+    m = _LONG_NUMBER.search(text)
+    line = text.count("\n", 0, m.start()) + 1 if m else 1
+    if isinstance(e, RecursionError):
+        return UsageError(f"{label}{':1' if lines else ''}: nested more than {MAX_DEPTH} deep")
+    return UsageError(f"{label}{f':{line}' if lines else ''}: a number of more than 4300 digits")
+
+
+def load_text(text: str, label: str, *, is_json: bool) -> Any:
+    """Parse configuration text (TOML, or JSON): bounded nesting and number sizes, one-line errors.
+
+    Syntax errors are left to the caller (it names them with its own wording)."""
+    check_nesting(text, label)
+    try:
+        if is_json:
+            return json.loads(text, object_pairs_hook=_no_duplicates)
+        return tomllib.loads(text)
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError, _Duplicate):
+        raise
+    except (RecursionError, ValueError) as e:  # ValueError: int() over 4300 digits
+        raise _parse_failure(e, text, label) from None
 
 
 def _json_lines(text: str, path: tuple[str, str]) -> int:
@@ -221,7 +329,7 @@ def file_layer(path: Path, *, table: tuple[str, ...] = (), name: str | None = No
     data: Any
     if is_json:
         try:
-            data = json.loads(text, object_pairs_hook=_no_duplicates)
+            data = load_text(text, label, is_json=True)
         except json.JSONDecodeError as e:
             raise UsageError(f"{label}:{e.lineno}: JSON syntax error: {e.msg}") from None
         except _Duplicate as e:
@@ -229,7 +337,7 @@ def file_layer(path: Path, *, table: tuple[str, ...] = (), name: str | None = No
         where_line = {}
     else:
         try:
-            data = tomllib.loads(text)
+            data = load_text(text, label, is_json=False)
         except tomllib.TOMLDecodeError as e:
             m = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
             line = int(m.group(1)) if m else 1

@@ -114,7 +114,7 @@ class BenchSection(_Section):
 class WindowSection(_Section):
     """Windows and smoothing of the default analyses."""
 
-    length: Annotated[float, msgspec.Meta(gt=0, le=3600, extra={"duration": True})] = 0.250
+    length: Annotated[float, msgspec.Meta(ge=0.001, le=3600, extra={"duration": True})] = 0.250
     smooth: SmoothLen = 5
     ema_alpha: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.25
     idle_below: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.05

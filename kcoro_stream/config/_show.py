@@ -8,7 +8,7 @@ from pathlib import Path
 import msgspec
 
 from ._apply import build_analyses
-from ._resolve import PYPROJECT_TABLE, Effective, file_layer, resolve
+from ._resolve import PYPROJECT_TABLE, Effective, check_servers, file_layer, resolve
 from ._schema import SECTIONS, is_duration
 
 __all__ = ["check_text", "show_text"]
@@ -49,5 +49,7 @@ def check_text(path: Path) -> str:
     """Validate one configuration file on its own (keys, types, durations, rules, KPIs)."""
     table = PYPROJECT_TABLE if path.name == "pyproject.toml" else ()
     layer = file_layer(path, table=table)
-    build_analyses(resolve([layer]))
+    eff = resolve([layer])
+    check_servers(eff)  # what run refuses across keys (an address and allow_remote)
+    build_analyses(eff)
     return f"{path}: ok ({len(layer.values)} key(s) set)"

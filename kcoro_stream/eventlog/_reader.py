@@ -14,14 +14,13 @@ version). Any other bad byte becomes a LogProblem and is never returned as data.
 
 from __future__ import annotations
 
-import fcntl
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import msgspec
 
-from kcoro_stream._files import create_new, write_all
+from kcoro_stream._files import create_new, lock_holder, write_all
 from kcoro_stream.errors import LogError
 from kcoro_stream.eventlog._format import (
     SEGMENT_SUFFIX,
@@ -74,25 +73,24 @@ def _list_segments(run_dir: Path) -> list[tuple[int, Path]]:
 def _why_no_segments(run_dir: Path) -> str:
     """A run directory without segments: say whether a writer is still before its first flush,
     or stopped before it (its ``writer.lock`` tells which), or there never was one."""
-    lock = run_dir / "writer.lock"
+    lock = run_dir / LOCK_NAME
+    pid = lock_holder(lock)
+    if pid is not None:
+        return f"recording in progress (pid {pid}): nothing flushed yet (logs flush at least every second)"
     try:
         fd = os.open(lock, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return f"no log segments (segment-NNNNNN{SEGMENT_SUFFIX}) in the run directory"
     try:
         pid = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return (
-                f"recording in progress (pid {pid}): nothing flushed yet (logs flush at least every second)"
-            )
-        return (
-            f"nothing was recorded: the monitor (pid {pid}) ended before its first flush "
-            "(killed, or the run failed at its start)"
-        )
+    except OSError:
+        pid = "?"
     finally:
         os.close(fd)
+    return (
+        f"nothing was recorded: the monitor (pid {pid}) ended before its first flush "
+        "(killed, or the run failed at its start)"
+    )
 
 
 class LogReader:

@@ -18,9 +18,8 @@ thread if fsync latency matters.
 
 from __future__ import annotations
 
-import fcntl
+import errno
 import os
-import stat
 import time
 from array import array
 from collections.abc import Callable
@@ -29,7 +28,7 @@ from typing import Final, Literal, Self
 
 import zstandard
 
-from kcoro_stream._files import FILE_MODE, create_new, write_all
+from kcoro_stream._files import LockHeld, create_new, lock_exclusive, write_all
 from kcoro_stream.errors import LogError
 from kcoro_stream.eventlog._format import (
     BLOCK_HEADER_SIZE,
@@ -70,25 +69,15 @@ def lock_run_dir(run_dir: Path, *, what: str) -> int:
     """
     path = run_dir / LOCK_NAME
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE)
+        return lock_exclusive(path)
+    except LockHeld as e:
+        raise LogError(
+            f"{run_dir}: another kcoro-stream (pid {e.holder}) is writing this log; {what}"
+        ) from None
     except OSError as e:
+        if e.errno == errno.EINVAL:
+            raise LogError(f"{path}: the lock file is not a regular file") from None
         raise LogError(f"{path}: cannot open the lock file: {e.strerror}") from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise LogError(f"{path}: the lock file is not a regular file")
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
-            raise LogError(
-                f"{run_dir}: another kcoro-stream (pid {holder}) is writing this log; {what}"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
 
 
 def _has_segments(run_dir: Path) -> bool:

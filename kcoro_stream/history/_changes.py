@@ -22,6 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .._extras import needs
+
 __all__ = ["ALPHA", "MIN_SIZE", "PERMUTATIONS", "Shift", "level_shifts"]
 
 MIN_SIZE = 3  # runs on each side of a shift (one slow run is an outlier, not a level)
@@ -44,7 +46,8 @@ class Shift:
 
 def _max_gain(x: Any) -> Any:
     """max over splits k of k(n-k)/n · (mean[:k] - mean[k:])², per row of x (shape (rows, n))."""
-    import numpy as np
+    with needs("history", "history --changes"):
+        import numpy as np
 
     n = x.shape[1]
     c = np.cumsum(x, axis=1)
@@ -56,8 +59,9 @@ def _max_gain(x: Any) -> Any:
 
 def _split(seg: Any, rng: Any, alpha: float) -> tuple[int, float] | None:
     """The best split of ``seg`` and its p-value, or None when it is not significant."""
-    import numpy as np
-    import ruptures as rpt
+    with needs("history", "history --changes"):
+        import numpy as np
+        import ruptures as rpt
 
     k = rpt.Binseg(model="l2", min_size=MIN_SIZE, jump=1).fit(seg.reshape(-1, 1)).predict(n_bkps=1)[0]
     observed = _max_gain(seg[None, :])[0]
@@ -75,7 +79,8 @@ def level_shifts(values: list[float], alpha: float = ALPHA) -> list[Shift]:
 
     The smallest p-value the test can give is 1 / (PERMUTATIONS + 1) = 0.005: an ``alpha`` below
     that finds nothing."""
-    import numpy as np
+    with needs("history", "history --changes"):
+        import numpy as np
 
     x = np.asarray(values, dtype=float)
     rng = np.random.default_rng(SEED)

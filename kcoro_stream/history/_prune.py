@@ -10,7 +10,6 @@ the newest file's mtime (a run killed before writing its summary).
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
@@ -19,8 +18,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from .._files import lock_holder
 from ..errors import LogError, UsageError
 from ..eventlog._format import SEGMENT_MAGIC
+from ..eventlog._writer import LOCK_NAME
 from ._record import SUMMARY_FORMAT, SUMMARY_NAME
 
 __all__ = ["PruneChoice", "RunDir", "choose_prunes", "parse_age", "prune"]
@@ -76,17 +77,7 @@ def _has_log(d: Path, names: list[str]) -> bool:
 
 def _locked(d: Path) -> bool:
     """True when a monitor holds the run's writer lock (it is recording now)."""
-    try:
-        fd = os.open(d / "writer.lock", os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        return False
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
+    return lock_holder(d / LOCK_NAME) is not None
 
 
 def _run_dir(d: Path) -> RunDir | None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._extras import needs
 from ..errors import UsageError
 from ._record import SUMMARY_FORMAT, SUMMARY_NAME, SUMMARY_VERSION
 
@@ -128,7 +129,8 @@ def _reason(n: int, json_text: str | None) -> str:
 
 def open_runs(files: list[Path], metric: str, where: list[str]) -> tuple[Any, list[Skipped]]:
     """An in-memory DuckDB connection holding table ``runs`` (ordered by start) and the skipped files."""
-    import duckdb
+    with needs("history", "history"):
+        import duckdb
 
     if not _KEY.match(metric):
         raise UsageError(f"--metric {metric}: a metric name is letters, digits, _ and :")

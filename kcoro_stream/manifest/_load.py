@@ -179,6 +179,7 @@ def load_manifest(path: Path, config_path: Path | None = None) -> Manifest:
             raise UsageError(f"{path}:{_pos(step, 'name')}: step {sname!r} defined twice")
         seen.add(sname)
         m.runs += _expand(path, defaults, step, sname, low, high, variants)
+    _injective_slugs(path, m.runs)
     return m
 
 
@@ -272,6 +273,8 @@ def _settings(path: Path, node: dict[str, Any], *, is_defaults: bool) -> tuple[L
                         f"{where}: outputs: {x!r}: a file name in the run's directory ending in "
                         ".ndjson or .csv (+ .gz/.zst)"
                     )
+                if v.count(x) > 1:  # two sinks on one file: every run would fail at its start
+                    raise UsageError(f"{where}: outputs: {x!r} listed twice")
             own[k] = list(v)
     return layer, own
 
@@ -298,6 +301,7 @@ def _expand(
             load_pipeline(Path(pipeline[0]))
         except KcoroStreamError as e:
             raise UsageError(f"{pipeline[1]}: pipeline: {e}") from None
+    planned: dict[str, dict[str, Any]] = {}  # the checked values of each combination → its raw params
     for params, pwhere in combos:
         play = Layer("matrix")
         for k, v in params.items():
@@ -308,6 +312,15 @@ def _expand(
             play.values[(sec, key)] = Value(
                 check_value(sec, key, v, f"{pwhere}: matrix {k}"), f"manifest {pwhere}"
             )
+        same = json.dumps(
+            {f"{s}.{k}": v.value for (s, k), v in play.values.items()}, sort_keys=True, default=str
+        )
+        if same in planned:
+            raise UsageError(
+                f"{pwhere}: matrix: step {name!r} plans identical runs ({_params_text(planned[same])} and "
+                f"{_params_text(params)}): give each value once"
+            )
+        planned[same] = params
         effs = {
             vname: resolve([*low, dlayer, slayer, play, vlayer, *high]) for vname, vlayer, _, _ in variants
         }
@@ -352,6 +365,37 @@ def _expand(
     return runs
 
 
+def _params_text(params: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v!r}" for k, v in params.items())
+
+
+def _injective_slugs(path: Path, runs: list[PlannedRun]) -> None:
+    """Give every run its own directory name, also where the file system ignores letter case.
+
+    A name no other run shares stays as planned (results directories of
+    earlier versions keep matching); runs whose names collide — step
+    ``a-seed1`` beside step ``a`` with ``seed: 1``, steps ``B`` and ``b`` — each
+    get a short hash of what they are (step, params, repeat, variant) before
+    ``-r<N>``, the same on every plan.
+    """
+    by_name: dict[str, list[PlannedRun]] = {}
+    for r in runs:
+        by_name.setdefault(r.slug.casefold(), []).append(r)
+    for group in by_name.values():
+        if len(group) > 1:
+            for r in group:
+                digest = hashlib.sha256(json.dumps(r.key).encode()).hexdigest()[:8]
+                head, _, rep = r.slug.rpartition("-")
+                r.slug = f"{head}-{digest}-{rep}"
+    seen: dict[str, PlannedRun] = {}
+    for r in runs:
+        other = seen.setdefault(r.slug.casefold(), r)
+        if other is not r:  # a hash that matches another run's plain name: rename a step
+            raise UsageError(
+                f"{path}: runs of steps {other.step!r} and {r.step!r} would share the directory {r.slug}"
+            )
+
+
 def _slug(v: Any) -> str:
     return re.sub(r"[^A-Za-z0-9_.]+", "_", str(v).lower())
 
@@ -364,6 +408,7 @@ def _matrix(path: Path, step: dict[str, Any]) -> list[tuple[dict[str, Any], str]
         raise UsageError(f"{where}: matrix: empty (give at least one key with a list of values)")
     allowed = (*MATRIX_STEP_KEYS, *BENCH_KEYS)
     keys: list[str] = []
+    raw_keys: list[Any] = []
     for k, values in matrix.items():
         kwhere = f"{path}:{_pos(matrix, k)}"
         key = str(k).removeprefix("bench.").replace("-", "_")
@@ -371,8 +416,10 @@ def _matrix(path: Path, step: dict[str, Any]) -> list[tuple[dict[str, Any], str]
             raise UsageError(f"{kwhere}: matrix: unknown key {k!r}{did_you_mean(key, allowed)}")
         if not isinstance(values, list) or not values:
             raise UsageError(f"{kwhere}: matrix: {k}: expected a non-empty list of values, got {values!r}")
+        if key in keys:
+            raise UsageError(f"{kwhere}: matrix: {k!r} names the same knob as {raw_keys[keys.index(key)]!r}")
         keys.append(key)
-    raw_keys = list(matrix)
+        raw_keys.append(k)
     combos = [
         dict(zip(keys, vals, strict=True)) for vals in itertools.product(*(matrix[k] for k in raw_keys))
     ]

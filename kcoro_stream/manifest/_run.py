@@ -2,6 +2,7 @@
 
 ::
 
+    DIR/manifest.lock  ◄── flock: one runner per results directory (a second one is refused)
     for run in plan:                         (skip: same step, params, repeat already ok)
         DIR/<slug>/  ◄── runloop.run(analyses, LaunchConfig(from run.config), RunOptions(
                              log_dir=DIR/<slug>, sinks=outputs, marks=[config, step, warmup]))
@@ -15,6 +16,7 @@ exit 130). ``on_error: stop`` ends the manifest at the first failed run.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import time
@@ -26,15 +28,17 @@ from typing import Any
 import msgspec
 import trio
 
-from .._files import publish
+from .._files import LockHeld, lock_exclusive, lock_holder, publish, read_regular
 from ..config import activate, build_analyses, launch_changes, record_mark
-from ..errors import KcoroStreamError, UsageError
+from ..errors import KcoroStreamError, LogError, UsageError
+from ..eventlog._writer import LOCK_NAME
 from ..events import Mark, RawEvent
 from ._load import Manifest, PlannedRun
 
 __all__ = ["INDEX", "ManifestResult", "run_manifest"]
 
 INDEX = "index.json"
+LOCK = "manifest.lock"  # one runner per results directory (its flock)
 
 
 @dataclass
@@ -62,13 +66,18 @@ def _first_error(e: BaseException) -> BaseException:
     return e
 
 
+MAX_INDEX_BYTES = 64 << 20  # an index of 10^5 runs with their summaries stays well below
+
+
 def _load_index(path: Path) -> dict[tuple[str, str, int, str], dict[str, Any]]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_regular(path, MAX_INDEX_BYTES).decode("utf-8"))
     except FileNotFoundError:
         return {}
-    except (OSError, ValueError) as e:
-        raise UsageError(f"{path}: cannot read the results index: {e}") from None
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read the results index: {e.strerror or e}") from None
+    except (ValueError, RecursionError) as e:
+        raise UsageError(f"{path}: cannot read the results index: {str(e)[:200]}") from None
     out: dict[tuple[str, str, int, str], dict[str, Any]] = {}
     for r in data.get("runs", []) if isinstance(data, dict) else []:
         try:
@@ -78,6 +87,58 @@ def _load_index(path: Path) -> dict[tuple[str, str, int, str], dict[str, Any]]:
         except (KeyError, TypeError, ValueError):
             continue
     return out
+
+
+def _dir_name(entry: dict[str, Any] | None) -> str | None:
+    """An index entry's run directory when it is a plain name inside the results directory."""
+    d = entry.get("dir") if entry is not None else None
+    if not isinstance(d, str) or d in ("", ".", "..") or "/" in d or "\0" in d or d.startswith("."):
+        return None
+    return d
+
+
+def _lock_out_dir(out_dir: Path) -> int:
+    """One runner per results directory: the flock of ``manifest.lock``, held until the runner ends."""
+    try:
+        return lock_exclusive(out_dir / LOCK)
+    except LockHeld as e:
+        raise LogError(
+            f"{out_dir}: another manifest run (pid {e.holder}) is writing this results directory; "
+            "wait for it to end or use another --out-dir"
+        ) from None
+    except OSError as e:
+        raise UsageError(
+            f"{out_dir / LOCK}: cannot take the results directory's lock: {e.strerror or e}"
+        ) from None
+
+
+def _choose_dir(out_dir: Path, run: PlannedRun, own: str | None, taken: set[str]) -> Path:
+    """Where ``run`` records: a directory that holds no other run's data, emptied of this run's earlier try.
+
+    Candidates in order: the directory of this run's earlier attempt (from
+    the index), its planned name, then that name with ``-2``, ``-3``, ...
+    (never a planned name: those end in ``-r<N>``). A candidate is passed
+    over when the index gives it to another run, when a process holds its
+    ``writer.lock`` (someone records there now), or when it is not a plain
+    directory (a symlink, a file). What is removed is only ever this run's
+    earlier attempt or a directory under its own name that no index entry
+    claims (an attempt killed before the index was written).
+    """
+    candidates = [own] if own is not None else []
+    candidates += [run.slug, *(f"{run.slug}-{n}" for n in range(2, 10_000))]
+    for name in candidates:
+        if name in taken:
+            continue
+        d = out_dir / name
+        if d.is_symlink() or (d.exists() and not d.is_dir()):
+            continue
+        if d.exists():
+            if lock_holder(d / LOCK_NAME) is not None:
+                continue
+            shutil.rmtree(d)
+        d.mkdir(parents=True)
+        return d
+    raise UsageError(f"{out_dir}: no free directory name for run {run.slug}")
 
 
 def _write_index(
@@ -190,6 +251,16 @@ def run_manifest(
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out-dir {out_dir}: not a directory")
     out_dir.mkdir(parents=True, exist_ok=True)
+    lock = _lock_out_dir(out_dir)
+    try:
+        return _run_locked(m, out_dir, force, progress)
+    finally:
+        os.close(lock)
+
+
+def _run_locked(
+    m: Manifest, out_dir: Path, force: bool, progress: Callable[[str], None] | None
+) -> ManifestResult:
     previous = _load_index(out_dir / INDEX)
     entries: dict[tuple[str, str, int, str], dict[str, Any]] = {}
     from ..compare._noise import noise_fingerprint
@@ -209,28 +280,31 @@ def run_manifest(
 
     for i, r in enumerate(m.runs, 1):
         old = previous.get(r.key)
+        own = _dir_name(old)
         if (
             old is not None
             and old.get("state") == "ok"
             and not force
-            and (out_dir / str(old.get("dir"))).is_dir()
+            and own is not None
+            and (out_dir / own).is_dir()
+            and not (out_dir / own).is_symlink()
         ):
             entries[r.key] = old
             skipped += 1
             continue
         if stop_after_failure or interrupted:
             break
-        run_dir = out_dir / r.slug
-        if run_dir.exists():
-            shutil.rmtree(run_dir)  # a failed, interrupted or forced earlier attempt of this very run
-        run_dir.mkdir(parents=True)
+        # every directory another run of the index owns, or one this manifest has used already
+        taken = {d for k, e in previous.items() if k != r.key and (d := _dir_name(e)) is not None}
+        taken |= {d for e in entries.values() if (d := _dir_name(e)) is not None}
+        run_dir = _choose_dir(out_dir, r, own, taken)
         t0 = time.monotonic()
-        say(f"[{i}/{total}] {r.slug}: running")
+        say(f"[{i}/{total}] {run_dir.name}: running")
         try:
             entry = _one(r, m, run_dir, i, total)
         except KeyboardInterrupt:  # between the run loop's own signal handling and ours
             entry = {
-                "step": r.step, "params": r.params, "repeat": r.repeat, "variant": r.variant, "run_id": None, "dir": r.slug,
+                "step": r.step, "params": r.params, "repeat": r.repeat, "variant": r.variant, "run_id": None, "dir": run_dir.name,
                 "state": "interrupted", "error": "interrupted", "summary": [], "fingerprint": None,
             }  # fmt: skip
         entries[r.key] = entry
@@ -243,7 +317,7 @@ def run_manifest(
             interrupted = True
         flush()
         say(
-            f"[{i}/{total}] {r.slug}: {state} in {time.monotonic() - t0:.1f}s"
+            f"[{i}/{total}] {run_dir.name}: {state} in {time.monotonic() - t0:.1f}s"
             + (f" ({entry['error']})" if entry["error"] and state == "failed" else "")
         )
     flush()

@@ -13,12 +13,16 @@ from kcoro_stream.events import Sample
 RATES: tuple[str, ...] = ("tasks_per_s", "msgs_per_s", "bytes_per_s", "gbps")
 _ACTIVITY: tuple[str, ...] = ("tasks_per_s", "msgs_per_s")  # either non-zero: the pool is not idle
 _TASKS = "tasks_per_s"
+# a deliberate pause and a stalled producer say nothing about the runtime's pace (Sample.phase)
+_NO_EVIDENCE = ("paused", "stalled")
 
 
 class Activity:
     """Which values of one pool's Samples count in statistics (peak, average, EMA, anomalies).
 
-    * A partial Sample (ring loss, short closing window) does not count.
+    * A partial Sample (ring loss, short closing window) does not count, nor
+      one whose ``phase`` is ``paused`` (``ctl pause``) or ``stalled`` (the
+      producer sent nothing for a while): neither is the runtime's pace.
     * Nothing counts before the pool's first non-idle window (``tasks_per_s``
       or ``msgs_per_s`` above zero): a ramp-up is not averaged in.
     * A throughput rate (``RATES``) counts from its own first non-zero value,
@@ -40,7 +44,7 @@ class Activity:
         """Whether ``s`` counts at all (updates the pool's state)."""
         if self.channel is None:
             self.channel = s.pool == "channel" or (s.pool == "all" and s.mode == "channel")
-        if s.partial:
+        if s.partial or s.phase in _NO_EVIDENCE:
             return False
         for m in RATES:
             x = getattr(s, m)

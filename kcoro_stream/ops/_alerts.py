@@ -19,10 +19,22 @@ A rule is a dict or a one-line string::
   ``value <= threshold - h``, ``<`` at ``value >= threshold + h``).
 * ``pool``: only Samples of that pool (default: every pool, tracked apart).
 
+* ``value`` may be relative to what the workload as configured implies
+  (``Sample.expected``): ``fastpath_ratio < 0.5x`` is "below half the
+  expected fast-path share" (1 / batch for the benchmark's task pools). Only
+  ``fastpath_ratio`` and ``idle_workers_pct`` have an expectation; a Sample
+  without one is no evidence for a relative rule.
+
 State per rule and pool: ok → pending (condition true since t0) → firing when
-``ts_ns - t0 >= for``; a Sample with a null value changes nothing. An ``Alert``
-is emitted on firing and on resolved; nothing at end of stream (a rule still
-firing stays firing). Bad rules raise ``UsageError`` naming the rule.
+``ts_ns - t0 >= for``. **``for`` needs continuous evidence** (Prometheus's
+semantics: a series missing from one evaluation resets a pending alert): a
+Sample with a null value, or one that is not ``steady`` (warm-up, drain,
+paused, stalled: ``Sample.phase``), is no evidence — it sends a pending rule
+back to ok, and leaves a firing rule firing (nothing shows it resolved). So a
+``steal_ratio < 0.05 for 5s`` rule never fires across 5 s of windows with no
+steal probe. An ``Alert`` is emitted on firing and on resolved; nothing at end
+of stream (a rule still firing stays firing). Bad rules raise ``UsageError``
+naming the rule.
 
 Live rules: a ``RuleChanged(kind="alert")`` item in the stream (``ctl
 set_rule`` / ``remove_rule``, logged, so a replay meets it at the same place)
@@ -79,6 +91,7 @@ class Rule(msgspec.Struct, frozen=True, kw_only=True):
     severity: str = "warning"
     hysteresis: float = 0.0
     pool: str | None = None
+    relative: bool = False  # value (and hysteresis) are multiples of Sample.expected.<metric>
 
 
 FOR_MAX_S = 1e9  # ~31 years: any longer is a typo (and 1e300 s overflowed the ns integer)
@@ -167,7 +180,7 @@ def parse_rule(spec: Any, index: int = 0) -> Rule:
             f"alert rule {_short(name)}: the name must be at most {RULE_NAME_MAX} characters, got {len(name)}"
         )
     known = {"name", "metric", "op", "comparison", "value", "threshold", "for", "for_ms", "for_ns"}
-    known |= {"severity", "hysteresis", "pool"}
+    known |= {"severity", "hysteresis", "pool", "relative"}
     unknown = sorted(set(spec) - known)
     if unknown:
         raise UsageError(f"alert rule {name!r}: unknown key {unknown[0]!r}")
@@ -181,7 +194,19 @@ def parse_rule(spec: Any, index: int = 0) -> Rule:
         raise UsageError(f"alert rule {name!r}: bad comparison {op!r} (use one of {' '.join(COMPARISONS)})")
     if "value" not in spec and "threshold" not in spec:
         raise UsageError(f"alert rule {name!r}: missing value")
-    value = _number(spec.get("value", spec.get("threshold")), name, "value")
+    raw_value = spec.get("value", spec.get("threshold"))
+    relative = spec.get("relative") is True or (
+        isinstance(raw_value, str) and raw_value.strip().endswith("x")
+    )
+    if relative:
+        if metric not in RELATIVE:
+            raise UsageError(
+                f"alert rule {name!r}: a relative value ({raw_value!r}) needs a metric with an expectation "
+                f"({', '.join(RELATIVE)})"
+            )
+        if isinstance(raw_value, str) and raw_value.strip().endswith("x"):
+            raw_value = raw_value.strip()[:-1]
+    value = _number(raw_value, name, "value")
     if "for_ns" in spec:
         for_ns = _for_ns(_number(spec["for_ns"], name, "for_ns") / 1e9, name, "for", spec["for_ns"])
     elif "for_ms" in spec:
@@ -204,6 +229,7 @@ def parse_rule(spec: Any, index: int = 0) -> Rule:
         severity=str(severity),
         hysteresis=hyst,
         pool=None if pool is None else str(pool),
+        relative=relative,
     )
 
 
@@ -218,12 +244,24 @@ def parse_rules(specs: Iterable[Any]) -> list[Rule]:
     return rules
 
 
-def _resolve_threshold(rule: Rule) -> float:
+# metric -> the Expected field a relative rule multiplies
+RELATIVE: dict[str, str] = {"fastpath_ratio": "fastpath_ratio", "idle_workers_pct": "idle_workers_pct"}
+
+
+def _resolve_threshold(rule: Rule, scale: float = 1.0) -> float:
     if rule.op in (">", ">="):
-        return rule.value - rule.hysteresis
+        return (rule.value - rule.hysteresis) * scale
     if rule.op in ("<", "<="):
-        return rule.value + rule.hysteresis
-    return rule.value
+        return (rule.value + rule.hysteresis) * scale
+    return rule.value * scale
+
+
+def _scale(rule: Rule, s: Sample) -> float | None:
+    """1 for a plain rule; the expected value for a relative one (None: no expectation here)."""
+    if not rule.relative:
+        return 1.0
+    exp = s.expected
+    return None if exp is None else getattr(exp, RELATIVE[rule.metric])
 
 
 def alerts(rules: Iterable[Any]) -> Operator:
@@ -259,28 +297,31 @@ def alerts(rules: Iterable[Any]) -> Operator:
             if s.run_id != run_id:
                 run_id = s.run_id
                 state.clear()
-            for rule, cmp, get, back in compiled:
+            steady = s.phase == "steady"
+            for rule, cmp, get in compiled:
                 if rule.pool is not None and rule.pool != s.pool:
-                    continue
-                v = get(s)
-                if v is None:
                     continue
                 st = state.get((rule.name, s.pool))
                 if st is None:
                     st = state[(rule.name, s.pool)] = [None, False]
+                v = get(s) if steady else None
+                scale = _scale(rule, s)
+                if v is None or scale is None:
+                    st[0] = None  # no evidence: a pending rule starts over, a firing one stays
+                    continue
                 if not st[1]:
-                    if cmp(v, rule.value):
+                    if cmp(v, rule.value * scale):
                         if st[0] is None:
                             st[0] = s.ts_ns
                         if s.ts_ns - st[0] >= rule.for_ns:
                             st[1] = True
-                            emit(_alert(rule, s, v, "firing"))
+                            emit(_alert(rule, s, v, "firing", scale))
                     else:
                         st[0] = None
-                elif not cmp(v, back):
+                elif not cmp(v, _resolve_threshold(rule, scale)):
                     st[0] = None
                     st[1] = False
-                    emit(_alert(rule, s, v, "resolved"))
+                    emit(_alert(rule, s, v, "resolved", scale))
 
         def on_done() -> None:
             return None
@@ -290,16 +331,17 @@ def alerts(rules: Iterable[Any]) -> Operator:
     return stateful(setup)
 
 
-def _compile(r: Rule) -> tuple[Rule, Callable[[float, float], bool], Callable[[Any], Any], float]:
-    return (r, COMPARISONS[r.op], getter(r.metric), _resolve_threshold(r))
+def _compile(r: Rule) -> tuple[Rule, Callable[[float, float], bool], Callable[[Any], Any]]:
+    return (r, COMPARISONS[r.op], getter(r.metric))
 
 
-def _alert(rule: Rule, s: Sample, v: float, state: str) -> Alert:
+def _alert(rule: Rule, s: Sample, v: float, state: str, scale: float = 1.0) -> Alert:
+    bar = f"{rule.value * scale:.6g}" + (f" ({rule.value:g} × expected {scale:.6g})" if rule.relative else "")
     if state == "firing":
         held = f" for {rule.for_ns / 1e9:g}s" if rule.for_ns else ""
-        text = f"{rule.metric} = {v:.6g} {rule.op} {rule.value:g}{held} (pool {s.pool})"
+        text = f"{rule.metric} = {v:.6g} {rule.op} {bar}{held} (pool {s.pool})"
     else:
-        text = f"resolved: {rule.metric} = {v:.6g}, back past {_resolve_threshold(rule):g} (pool {s.pool})"
+        text = f"resolved: {rule.metric} = {v:.6g}, back past {_resolve_threshold(rule, scale):.6g} (pool {s.pool})"
     return Alert(
         ts=s.ts,
         ts_ns=s.ts_ns,
@@ -308,7 +350,7 @@ def _alert(rule: Rule, s: Sample, v: float, state: str) -> Alert:
         severity=rule.severity,  # type: ignore[arg-type]  # validated in parse_rule
         state=state,  # type: ignore[arg-type]  # "firing" | "resolved"
         value=v,
-        threshold=rule.value,
+        threshold=rule.value * scale,
         message=text,
         labels={"metric": rule.metric, "pool": s.pool},
     )

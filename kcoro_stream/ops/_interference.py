@@ -32,7 +32,8 @@ carry the window's ``ts_ns``). Per pool:
 
 ``Anomaly.value`` is the first flagged throughput, ``score`` the mean
 relative change over the confirmed windows (−0.38), ``threshold`` −min_drop,
-``window`` the history length used; ``labels`` name the metric's window,
+``window`` the index of the first flagged window (the one the message names;
+``labels["history"]`` the history length used); ``labels`` name the metric's window,
 worker, CPU and wait. Everything is event time over derived events, so a
 replay gives the same anomalies byte for byte.
 
@@ -197,12 +198,13 @@ def interference(
                 method="os_interference",
                 value=ep.first_value,
                 score=round(mean, 6),
-                window=used,
+                window=ep.first_window,
                 pool=first.pool,
                 threshold=-min_drop,
                 message=message,
                 labels={
                     "from_window": str(ep.first_window),
+                    "history": str(used),
                     "worker": str(worst),
                     "cpu": "" if cpu is None else str(cpu),
                     "wait_ns": str(ep.wait[worst]),

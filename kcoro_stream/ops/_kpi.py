@@ -12,7 +12,26 @@ idle_pct           idle_workers_pct      lower       ≤ 25   ≤ 50
 backlog            inject_depth          lower       ≤ 64   ≤ 1024
 =================  ====================  ==========  =====  ======
 
-Anything worse than YELLOW is RED; a null value is UNKNOWN. A
+Anything worse than YELLOW is RED; a null value is UNKNOWN.
+
+**Fit to the workload.** When the Sample carries ``expected`` (what the
+benchmark's configuration implies, :mod:`._workload`), the thresholds follow
+it: ``fastpath_ratio``'s are multiplied by the expected share (1 / batch: at
+the default batch 64, GREEN ≥ 0.0125, YELLOW ≥ 0.0078), and a pool that makes
+no fast-path claim (a channel pool) gets UNKNOWN; ``idle_pct``'s are added to
+the expected idle share (one producer and one consumer on two workers: 50 %,
+so GREEN ≤ 75 %, YELLOW ≤ 100 %). ``steal_ratio`` needs evidence: the window's
+steal probes must be at least ``MIN_PROBE_SHARE`` (1 %) of its work (tasks
+completed plus messages received); a few stray probes beside a million tasks
+say nothing about stealing, and give UNKNOWN.
+
+**Warm-up and drain.** A Sample whose ``phase`` is not ``steady`` (warm-up,
+drain, paused, stalled; see :mod:`._workload`) still gets its Kpi line, with
+every state UNKNOWN and ``phase`` saying why, so every surface shows the same
+grey badge instead of keeping the previous colour. ``Kpi.thresholds`` carries
+the (green, yellow) pair each state was judged against.
+
+A
 ``RuleChanged(kind="kpi")`` item (``ctl set_rule kpi=...``, logged) sets a
 KPI's thresholds for the Samples after it, or (``remove``) restores the
 default. Override with
@@ -85,6 +104,28 @@ def kpi_state(value: float | None, higher: bool, green: float, yellow: float) ->
     return "GREEN" if value <= green else "YELLOW" if value <= yellow else "RED"
 
 
+MIN_PROBE_SHARE = 0.01  # steal probes per unit of work below which steal_ratio has no verdict
+
+
+def fitted(name: str, green: float, yellow: float, s: Sample) -> tuple[float, float] | None:
+    """The (green, yellow) bars of KPI ``name`` for Sample ``s``; None when it has no verdict there."""
+    exp = s.expected
+    if name == "fastpath_ratio" and exp is not None:
+        e = exp.fastpath_ratio
+        return None if e is None else (green * e, yellow * e)
+    if name == "idle_pct" and exp is not None and exp.idle_workers_pct is not None:
+        e = exp.idle_workers_pct
+        return (min(100.0, green + e), min(100.0, yellow + e))
+    if name == "steal_ratio" and s.worker_deltas is not None:
+        probes = s.worker_deltas.steal_probes or 0
+        work = (s.worker_deltas.tasks_completed or 0) + (
+            (s.channel_deltas.recvs or 0) if s.channel_deltas is not None else 0
+        )
+        if probes == 0 or probes < MIN_PROBE_SHARE * work:
+            return None
+    return (green, yellow)
+
+
 def kpi(thresholds: Mapping[str, Any] | None = None) -> Operator:
     """Samples → one Kpi event per Sample.
 
@@ -109,11 +150,29 @@ def kpi(thresholds: Mapping[str, Any] | None = None) -> Operator:
                 return
             states: dict[str, Any] = {}
             values: dict[str, float | None] = {}
+            bars: dict[str, list[float]] = {}
+            steady = s.phase == "steady"
             for name, (metric, higher, green, yellow) in table.items():
                 v = getattr(s, metric)
                 values[name] = v
-                states[name] = kpi_state(v, higher, green, yellow)
-            emit(Kpi(ts=s.ts, ts_ns=s.ts_ns, run_id=s.run_id, states=states, values=values, pool=s.pool))
+                fit = fitted(name, green, yellow, s)
+                if fit is None:
+                    states[name] = "UNKNOWN"
+                    continue
+                bars[name] = [fit[0], fit[1]]
+                states[name] = kpi_state(v if steady else None, higher, fit[0], fit[1])
+            emit(
+                Kpi(
+                    ts=s.ts,
+                    ts_ns=s.ts_ns,
+                    run_id=s.run_id,
+                    states=states,
+                    values=values,
+                    pool=s.pool,
+                    phase=s.phase,
+                    thresholds=bars,
+                )
+            )
 
         def on_done() -> None:
             return None

@@ -4,8 +4,19 @@ Per pool and window, for each worker (sorted by id) that reported OsThread
 or OsCounters, from differences of the cumulative counters over the window's
 span (baseline → last snapshot, like every rate here):
 
-* run_pct  = Δrun_ns / span × 100          (schedstat: time on a CPU)
-* wait_pct = Δwait_ns / span × 100         (schedstat: runnable, waiting on the run queue)
+* run_pct  = Δrun_ns / span × 100          (schedstat: time on a CPU), at most 100
+* wait_pct = the time the worker was runnable but off its CPU, over the same span:
+
+  - a worker that never parked in the window (its runtime counters: no park,
+    no wake-up, not parked at the end) was either running or waiting for a
+    CPU the whole time, so wait = span − run — measured in the window it
+    explains. The kernel's schedstat ``wait_ns`` cannot serve here: it
+    credits a wait only when the thread gets its CPU back, so a window of
+    starvation showed ~1 % and the next one 188 % (315 % at worst);
+  - a worker that parked (slept) in the window: the schedstat wait credited
+    in it, capped at span − run;
+  - so ``run_pct`` + ``wait_pct`` ≤ 100 in every window. A producer without
+    runtime counters for the worker gets the capped schedstat figure.
 * involuntary_cs_per_s, voluntary_cs_per_s (/proc status; the benchmark refreshes
   them every 10th tick, so they move in steps)
 * context_switches_per_s, migrations_per_s, page_faults_per_s (perf software counters)
@@ -89,6 +100,19 @@ def _delta(cur: Any, base: Any, field: str) -> int | None:
     return now - getattr(base, field)
 
 
+def _window_wait(win: Window, wid: int, run: int | None, credited: int | None, span: int) -> int | None:
+    """Run-queue wait of worker ``wid`` over exactly the window's span (see the module docstring)."""
+    if run is None or credited is None or span <= 0:
+        return credited if span > 0 else None
+    off = max(0, span - run)  # off its CPU: waiting for one, or asleep
+    cur, base = win.workers.get(wid), win.base_workers.get(wid)
+    if cur is not None and (base is not None or win.zero_base):
+        parks0, unparks0 = (base.parks, base.unparks) if base is not None else (0, 0)
+        if cur.parks == parks0 and cur.unparks == unparks0 and cur.parks == cur.unparks:
+            return off  # never asleep in the window: every moment off the CPU was a wait for one
+    return min(max(0, credited), off)
+
+
 def _per_s(d: int | None, span_s: float) -> float | None:
     return None if d is None or span_s <= 0 else d / span_s
 
@@ -131,7 +155,9 @@ def window_os(win: Window, width: int) -> list[OsSample]:
         )
         tid = ot.tid if ot is not None else oc.tid if oc is not None else -1
         run = _delta(ot, bt, "run_ns")
-        wait = _delta(ot, bt, "wait_ns")
+        wait = _window_wait(win, wid, run, _delta(ot, bt, "wait_ns"), span)
+        if run is not None and span > 0:
+            run = min(run, span)
         invol = _delta(ot, bt, "involuntary_cs")
         perf: dict[str, Any] = {}
         if oc is not None:

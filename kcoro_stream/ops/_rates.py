@@ -61,6 +61,7 @@ from ._base import Emit, Operator, pool_label, pool_names, ratio, stateful
 from ._fan import compose
 from ._os import os_summary, window_os
 from ._window import Window, windows
+from ._workload import expected, phase
 
 _WORKER = WorkerCounts.__struct_fields__
 _CHANNEL = ChannelCounts.__struct_fields__
@@ -132,23 +133,28 @@ def window_samples(win: Window, width: int, idle_below: float) -> list[Sample]:
     ts = wall_seconds(ts_ns, run)
     span = win.span_ns
     os_of = {o.pool: os_summary(o) for o in window_os(win, width)} if win.os else {}
+    stage = phase(win, width)
     out = []
     for key in sorted(groups):
         wids, cids, gkeys = groups[key]
         fields = _pool_fields(win, sorted(wids), sorted(cids), sorted(gkeys), span, idle_below)
+        label = pool_label(names, key)
         out.append(
             Sample(
                 ts=ts,
                 ts_ns=ts_ns,
                 run_id=run_id,
                 mode=mode,
-                pool=pool_label(names, key),
+                pool=label,
                 window_ns=width,
                 partial=win.partial,
                 span_ns=span,
                 frames=win.frames,
                 lost_frames=win.lost_frames,
-                os=os_of.get(pool_label(names, key)),
+                os=os_of.get(label),
+                phase=stage,
+                window=win.index,
+                expected=expected(win, label),
                 **fields,
             )
         )

@@ -48,9 +48,11 @@ from kcoro_stream.events import (
     ChannelCounts,
     Gauge,
     Histogram,
+    KnobApplied,
     MonitorStatus,
     OsCounters,
     OsThread,
+    ProducerStalled,
     RingLoss,
     RuleChanged,
     RunEnded,
@@ -109,11 +111,16 @@ class Window:
         "hists",
         "index",
         "jitter",
+        "knobs",
+        "knobs_before",
         "last_ts",
         "lost_frames",
         "os",
+        "paused",
         "run",
+        "stalled",
         "start_ns",
+        "ticks",
         "violations",
         "workers",
         "zero_base",
@@ -144,6 +151,12 @@ class Window:
         self.lost_frames = 0
         self.violations: list[Violation] = []
         self.final = False
+        self.ticks = 0  # Tick events in the window
+        self.paused = 0  # of which the producer was paused (``ctl pause``)
+        self.stalled = False  # the ingester declared the producer stalled during or before this window
+        # live knobs (KnobApplied) in force before the window and at its end; {} when none changed
+        self.knobs_before: dict[str, int] = {}
+        self.knobs: dict[str, int] = {}
 
     @property
     def partial(self) -> bool:
@@ -210,6 +223,8 @@ def windows(window_ms: float = 250, *, check_monotonic: bool | str = True) -> Op
         zero_base = False
         need_base = False  # no RunStarted: the first frame becomes the baseline
         pending_loss = 0
+        pending_stall = False  # a ProducerStalled seen since the last data frame
+        knobs: dict[str, int] = {}  # live knob values (KnobApplied) of this run
 
         def open_window(ts: int) -> Window:
             nonlocal origin
@@ -228,6 +243,7 @@ def windows(window_ms: float = 250, *, check_monotonic: bool | str = True) -> Op
             win.base_hists = base_h
             win.base_gauges = base_g
             win.base_os = base_o
+            win.knobs_before = dict(knobs)
             return win
 
         def os_view() -> dict[int, tuple[OsThread | None, OsCounters | None]]:
@@ -244,6 +260,7 @@ def windows(window_ms: float = 250, *, check_monotonic: bool | str = True) -> Op
             win.channels = dict(last_c)
             win.hists = dict(last_h)
             win.os = os_view() if last_ot or last_oc else {}
+            win.knobs = dict(knobs)
             if per_window:
                 _check_window(win, base_w, base_c)
             base_w, base_c, base_h = win.workers, win.channels, win.hists
@@ -254,7 +271,7 @@ def windows(window_ms: float = 250, *, check_monotonic: bool | str = True) -> Op
 
         def reset(start: RunStarted | None) -> None:
             nonlocal run, origin, base_w, base_c, base_h, base_g, base_ts, zero_base, need_base, pending_loss
-            nonlocal base_o
+            nonlocal base_o, pending_stall
             run = start
             origin = start.ts_ns if start is not None else None
             last_w.clear()
@@ -270,11 +287,14 @@ def windows(window_ms: float = 250, *, check_monotonic: bool | str = True) -> Op
             zero_base = start is not None
             need_base = start is None
             pending_loss = 0
+            pending_stall = False
+            knobs.clear()
 
         reset(None)
 
         def on_item(batch: list[Any]) -> None:
             nonlocal cur, pending_loss, need_base, base_w, base_c, base_h, base_g, base_ts, base_o
+            nonlocal pending_stall
             if not batch:
                 return
             head = batch[0]
@@ -294,8 +314,10 @@ def windows(window_ms: float = 250, *, check_monotonic: bool | str = True) -> Op
                     if type(ev) is RingLoss:
                         pending_loss += ev.frames
                 return
-            if kind is MonitorStatus:
-                return  # the monitor's own account, not a producer frame (ops.status reads it)
+            if kind is ProducerStalled:
+                # the window holding the next data frame spans the silence (its baseline is before it)
+                pending_stall = True
+                return
             if kind is RunStarted:
                 close(True)
                 reset(head)
@@ -319,6 +341,9 @@ def windows(window_ms: float = 250, *, check_monotonic: bool | str = True) -> Op
             if pending_loss:
                 win.lost_frames += pending_loss
                 pending_loss = 0
+            if pending_stall:
+                win.stalled = True
+                pending_stall = False
             violations = win.violations
             for ev in batch:
                 t = type(ev)
@@ -351,7 +376,10 @@ def windows(window_ms: float = 250, *, check_monotonic: bool | str = True) -> Op
                         if v > dep[3]:
                             dep[3] = v
                 elif t is Tick:
-                    if not ev.paused and ev.seq > 1:
+                    win.ticks += 1
+                    if ev.paused:
+                        win.paused += 1
+                    elif ev.seq > 1:
                         win.jitter.append(abs(ev.actual_ns - ev.target_ns))
                 elif t is Histogram:
                     last_h[(ev.metric, ev.pool)] = ev
@@ -370,6 +398,8 @@ def windows(window_ms: float = 250, *, check_monotonic: bool | str = True) -> Op
                     last_ot[ev.worker] = ev
                 elif t is OsCounters:
                     last_oc[ev.worker] = ev
+                elif t is KnobApplied:
+                    knobs[ev.name] = ev.value
                 elif t is RunEnded:
                     close(True)
                     return

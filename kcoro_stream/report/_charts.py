@@ -19,6 +19,7 @@ from pathlib import Path
 from statistics import median
 from typing import Any
 
+from .._extras import needs
 from ._inputs import Inputs, RunData
 
 __all__ = ["Chart", "draw_all"]
@@ -35,10 +36,11 @@ class Chart:
 
 
 def _plt() -> Any:
-    import matplotlib
+    with needs("report", "report"):
+        import matplotlib
 
-    matplotlib.use("Agg")  # headless: no display, no GUI toolkit
-    import matplotlib.pyplot as plt
+        matplotlib.use("Agg")  # headless: no display, no GUI toolkit
+        import matplotlib.pyplot as plt
 
     return plt
 

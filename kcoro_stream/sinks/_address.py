@@ -1,6 +1,6 @@
 """Host and port text: the one parser for server addresses and Host headers.
 
-Used by cli.py (``--prometheus``, ``--websocket``, ``--allowed-host``), by
+Used by the commands (``--prometheus``, ``--websocket``, ``--allowed-host``), by
 the sinks' spec strings (``prometheus:[::1]:9464``) and by the Host/Origin
 guard in ``_asgi.py``. Imports nothing heavy, so the CLI can use it before
 any server library is loaded::
@@ -12,6 +12,7 @@ any server library is loaded::
 from __future__ import annotations
 
 import ipaddress
+import urllib.parse
 
 from ..errors import UsageError
 
@@ -121,3 +122,16 @@ def allowed_host_keys(bound_host: str, port: int, extra: list[str] | tuple[str, 
             raise UsageError(f"allowed_hosts: {entry!r} is not a host name or address")
         keys.add(key)
     return frozenset(keys)
+
+
+def check_http_url(what: str, url: str) -> urllib.parse.SplitResult:
+    """An ``http://`` or ``https://`` URL with a host and a valid port (remote write), split;
+    UsageError naming ``what`` otherwise."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"{what}: {url!r} is not an http:// or https:// URL")
+    try:
+        parts.port  # noqa: B018 - raises for a port out of range
+    except ValueError:
+        raise UsageError(f"{what}: {url!r}: bad port") from None
+    return parts

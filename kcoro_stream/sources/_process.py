@@ -1,7 +1,8 @@
 """Child processes and signals for live sources.
 
-* ``watch_signals``: the first Ctrl-C/SIGTERM asks the source to stop cleanly,
-  a second one ends the producer at once.
+* ``watch_signals``: the first Ctrl-C/SIGTERM/SIGHUP asks the source to stop
+  cleanly, a second one ends the producer at once (``stop_signals``: SIGHUP, a
+  closed terminal or SSH session, counts unless it is ignored, as under nohup).
 * ``pump_stderr``: forwards a child's stderr to ours and keeps its last lines
   (the child's last words go into the error message when it fails). With
   ``hold``, lines wait in ``held`` until the event is set: a child that refuses
@@ -19,17 +20,23 @@ from typing import Any
 import trio
 
 
+def stop_signals() -> tuple[signal.Signals, ...]:
+    """The signals that end a command cleanly: SIGINT, SIGTERM, and SIGHUP unless it is ignored (nohup)."""
+    hup = () if signal.getsignal(signal.SIGHUP) == signal.SIG_IGN else (signal.SIGHUP,)
+    return (signal.SIGINT, signal.SIGTERM, *hup)
+
+
 async def watch_signals(
     stop: Callable[[], None],
     kill: Callable[[], None],
     *,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """First Ctrl-C/SIGTERM: ``stop()``. Every further one: ``kill()``.
+    """First Ctrl-C/SIGTERM/SIGHUP: ``stop()``. Every further one: ``kill()``.
 
     Started with ``nursery.start``, it returns once the handlers are in place,
     so nothing the caller does next can be interrupted by a bare KeyboardInterrupt."""
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+    with trio.open_signal_receiver(*stop_signals()) as signals:
         task_status.started()
         n = 0
         async for _ in signals:

@@ -23,8 +23,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import cramjam
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from .._extras import needs
+
+with needs("remote-write", "the remote_write sink"):
+    import cramjam
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 __all__ = ["CONTENT_HEADERS", "Series", "decode_write_request", "encode_write_request"]
 

@@ -53,17 +53,9 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeGuard
 
 import msgspec
-from prometheus_client import CollectorRegistry
-from prometheus_client.asgi import make_asgi_app
-from prometheus_client.core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    Metric,
-)
-from prometheus_client.registry import Collector
 
 from .. import histo
+from .._extras import needs
 from ..events import (
     Alert,
     Anomaly,
@@ -82,7 +74,19 @@ from ..events import (
 )
 from ..sinks._base import Sink, SinkContext
 from ..sinks._registry import register
-from ._asgi import HttpServer, check_bind, handle_lifespan, parse_host_port, send_response
+
+with needs("prometheus", "the prometheus sink (/metrics)"):
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.asgi import make_asgi_app
+    from prometheus_client.core import (
+        CounterMetricFamily,
+        GaugeMetricFamily,
+        HistogramMetricFamily,
+        Metric,
+    )
+    from prometheus_client.registry import Collector
+
+    from ._asgi import HttpServer, check_bind, handle_lifespan, parse_host_port, send_response
 
 DEFAULT_PORT = 9464
 

@@ -57,12 +57,16 @@ import msgspec
 import trio
 
 from .. import __version__
+from .._extras import needs
 from ..errors import UsageError
 from ..events import DerivedEvent, SinkStatistics
+from ..sinks._address import check_http_url
 from ..sinks._base import Sink, SinkContext
 from ..sinks._output import parse_path_arg
 from ..sinks._registry import register
-from .prometheus import _MetricsState, _StateCollector
+
+with needs("remote-write", "the remote_write sink"):  # the prometheus sink's series
+    from .prometheus import _MetricsState, _StateCollector
 
 
 class RemoteWriteConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -91,13 +95,9 @@ class _Target:
     """Where to POST: the parsed URL, one kept-alive connection, the request headers."""
 
     def __init__(self, url: str, extra_headers: dict[str, str], timeout_s: float) -> None:
-        parts = urllib.parse.urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise UsageError(f"remote_write: {url!r} is not an http:// or https:// URL")
-        try:
-            self.port = parts.port
-        except ValueError:
-            raise UsageError(f"remote_write: {url!r}: bad port") from None
+        parts = check_http_url("remote_write", url)
+        self.port = parts.port
+        assert parts.hostname is not None
         self.https = parts.scheme == "https"
         self.hostname = parts.hostname
         self.path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")

@@ -26,11 +26,14 @@ from typing import Any, ClassVar
 
 import msgspec
 
+from .._extras import needs
 from ..errors import SinkError
 from ..events import DerivedEvent
 from ..sinks._base import Dashboard, Sink, SinkContext
 from ..sinks._registry import register
-from ._tui import KEYS, DashboardApp, TuiHandle, run_tui
+
+with needs("tui", "the terminal dashboard"):
+    from ._tui import KEYS, DashboardApp, TuiHandle, run_tui
 
 __all__ = ["KEYS", "DashboardApp", "TuiConfig", "TuiHandle", "TuiSink", "run_tui"]
 

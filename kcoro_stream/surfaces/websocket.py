@@ -60,6 +60,7 @@ from typing import Any, ClassVar
 import msgspec
 import trio
 
+from .._extras import needs
 from ..errors import SinkError
 from ..events import (
     DERIVED_SCHEMA,
@@ -77,7 +78,9 @@ from ..events import (
 )
 from ..sinks._base import Sink, SinkContext
 from ..sinks._registry import register
-from ._asgi import HttpServer, check_bind, handle_lifespan, parse_host_port, send_response
+
+with needs("web", "the browser page (websocket sink)"):
+    from ._asgi import HttpServer, check_bind, handle_lifespan, parse_host_port, send_response
 
 DEFAULT_PORT = 8765
 MAX_CLIENT_MESSAGE = 64 * 1024

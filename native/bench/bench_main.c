@@ -4,14 +4,15 @@
  * Shared by the standalone binary (native/build/kcoro_bench) and the Python
  * module kcoro_stream._bench (`python -m kcoro_stream.sources.bench`).
  *
- * SIGINT and SIGTERM are blocked in every thread we start and taken by the
- * main thread with sigtimedwait; threads the embedding process started
- * earlier (Python's) may still receive them, so a handler that only sets a
- * flag is installed for the run as well. Either way a signal ends the run the
- * same clean way as the duration or a control-area stop: roots finish, the
- * pools drain, the sampler writes the final counters and RunEnded(reason
- * "signal") and closes the ring. The caller's signal mask and handlers are
- * restored before returning.
+ * SIGINT, SIGTERM and SIGHUP (a closed terminal or SSH session; left alone
+ * when ignored, as under nohup) are blocked in every thread we start and
+ * taken by the main thread with sigtimedwait; threads the embedding process
+ * started earlier (Python's) may still receive them, so a handler that only
+ * sets a flag is installed for the run as well. Either way a signal ends the
+ * run the same clean way as the duration or a control-area stop: roots
+ * finish, the pools drain, the sampler writes the final counters and
+ * RunEnded(reason "signal") and closes the ring. The caller's signal mask and
+ * handlers are restored before returning.
  */
 #include <errno.h>
 #include <signal.h>
@@ -26,6 +27,41 @@
 
 static volatile sig_atomic_t g_signalled;
 static void on_signal(int sig) { g_signalled = sig; }
+
+/* The signals that end a run cleanly; SIGHUP only when not ignored (nohup). */
+static const int k_stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
+#define N_STOP_SIGNALS (sizeof k_stop_signals / sizeof k_stop_signals[0])
+
+struct saved_signals {
+    sigset_t mask;
+    struct sigaction old[N_STOP_SIGNALS];
+    int taken[N_STOP_SIGNALS];
+};
+
+/* Block the stop signals in this thread (and every thread it starts) and install the flag handler. */
+static void take_stop_signals(sigset_t *block, struct saved_signals *sv) {
+    sigemptyset(block);
+    for (size_t i = 0; i < N_STOP_SIGNALS; i++) {
+        struct sigaction cur;
+        sigaction(k_stop_signals[i], NULL, &cur);
+        sv->taken[i] = !(k_stop_signals[i] == SIGHUP && cur.sa_handler == SIG_IGN);
+        if (sv->taken[i]) sigaddset(block, k_stop_signals[i]);
+    }
+    pthread_sigmask(SIG_BLOCK, block, &sv->mask);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    g_signalled = 0;
+    for (size_t i = 0; i < N_STOP_SIGNALS; i++)
+        if (sv->taken[i]) sigaction(k_stop_signals[i], &sa, &sv->old[i]);
+}
+
+static void restore_stop_signals(const struct saved_signals *sv) {
+    for (size_t i = 0; i < N_STOP_SIGNALS; i++)
+        if (sv->taken[i]) sigaction(k_stop_signals[i], &sv->old[i], NULL);
+    pthread_sigmask(SIG_SETMASK, &sv->mask, NULL);
+}
 
 static int open_ring(struct kcs_ring *ring, const struct kcs_bench_cfg *cfg) {
     struct stat st;
@@ -71,18 +107,9 @@ int kcs_bench_main(int argc, char **argv) {
         return 2;
     }
 
-    sigset_t block, old;
-    sigemptyset(&block);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &block, &old); /* inherited by every thread we start */
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    g_signalled = 0;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    sigset_t block;
+    struct saved_signals saved;
+    take_stop_signals(&block, &saved); /* the mask is inherited by every thread we start */
 
     char err[256] = "";
     struct kcs_workload *wl = kcs_workload_start(&cfg, err, sizeof err);
@@ -97,9 +124,7 @@ int kcs_bench_main(int argc, char **argv) {
             kcs_mp_free(&m);
             kcs_ring_close(&ring);
         }
-        sigaction(SIGINT, &old_int, NULL);
-        sigaction(SIGTERM, &old_term, NULL);
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        restore_stop_signals(&saved);
         return 1;
     }
     char run_id[64];
@@ -113,9 +138,7 @@ int kcs_bench_main(int argc, char **argv) {
             kcs_workload_stop(wl);
             kcs_workload_destroy(wl);
             kcs_ring_close(&ring);
-            sigaction(SIGINT, &old_int, NULL);
-            sigaction(SIGTERM, &old_term, NULL);
-            pthread_sigmask(SIG_SETMASK, &old, NULL);
+            restore_stop_signals(&saved);
             return 1;
         }
     }
@@ -138,7 +161,7 @@ int kcs_bench_main(int argc, char **argv) {
         if (end && end - now < wait) wait = end - now;
         struct timespec ts = {(time_t)(wait / 1000000000u), (long)(wait % 1000000000u)};
         int sig = sigtimedwait(&block, NULL, &ts);
-        if (sig == SIGINT || sig == SIGTERM || g_signalled) {
+        if (sig > 0 || g_signalled) {
             reason = "signal";
             break;
         }
@@ -157,9 +180,7 @@ int kcs_bench_main(int argc, char **argv) {
     struct timespec zero = {0, 0};
     while (sigtimedwait(&block, NULL, &zero) > 0) {
     }
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    restore_stop_signals(&saved);
     return 0;
 }
 

@@ -53,6 +53,7 @@ enum kcs_tag {
     KCS_EV_CONTROL_APPLIED = 34,
     KCS_EV_MONITOR_STATUS = 35,
     KCS_EV_RULE_CHANGED = 36,
+    KCS_EV_PRODUCER_STALLED = 37,
 };
 
 /* Fields after [tag, ts_ns, source], per raw event. */

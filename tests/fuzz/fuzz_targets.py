@@ -680,7 +680,8 @@ def pipelines(examples: int) -> None:
 
 
 def flags(examples: int) -> None:
-    from kcoro_stream.cli import _duration, _speed
+    from kcoro_stream.commands._common import duration as _duration
+    from kcoro_stream.commands._common import speed as _speed
     from kcoro_stream.errors import UsageError
     from kcoro_stream.sinks._address import split_host_port
     from kcoro_stream.sources import SourceContext, build_source

@@ -92,10 +92,14 @@ def test_pipeline_files_load_and_are_deterministic():
 
 def test_alerts_pipeline_fires_and_resolves_its_fast_path_rule_once():
     """alerts.py's output is state changes: a fast-path collapse of 3 s fires once, its recovery resolves it."""
+    import msgspec
+
     from kcoro_stream.events import Alert
 
     ns = runpy.run_path(str(ROOT / "pipelines" / "alerts.py"))
     r = Run()
+    # the run announces batch 1: the fast path should take every task (fastpath_low is relative to it)
+    r.start = msgspec.structs.replace(r.start, config={**r.start.config, "batch": 1})
     batches = [[r.start]]
     for i in range(900):  # 9 s: healthy, 3 s of fast-path misses, healthy again
         r.steady()

@@ -153,6 +153,7 @@ def test_one_anomaly_per_episode_names_the_waiting_worker():
     assert a.metric == "tasks_per_s" and a.pool == "all"
     assert a.labels is not None and a.labels["worker"] == "1" and a.labels["cpu"] == "1"
     assert a.labels["from_window"] == "20"
+    assert a.window == 20  # the field and the message name the same window
     first = next(s for s in of_type(out, OsSample) if s.window == 20)
     assert a.ts_ns == first.ts_ns
     assert a.score == pytest.approx(-0.4)
@@ -207,3 +208,28 @@ def test_same_input_same_bytes():
 def test_bad_options_are_usage_errors(kw):
     with pytest.raises(UsageError, match="interference"):
         ops.interference(**kw)
+
+
+def test_a_starved_window_is_explained_in_that_window_and_no_share_exceeds_100():
+    """The kernel credits run-queue wait only when the thread gets its CPU back: a worker starved
+    through window 4 showed ~0 % wait there and 180 % in window 5. A worker that never parked was
+    waiting whenever it was not running, so the wait belongs to the window it happened in."""
+    r = OsRun(workers=2)
+    batches = [[r.start]]
+    for k in range(1, 250):  # 10 windows of 25 ticks
+        starved = 100 <= k < 125  # window 4: worker 1 runs 1 ms of every 10
+        for i in range(2):
+            r.add_worker(i, tasks_submitted=100, tasks_completed=100, busy_ns=r.interval)
+            run = MS if (starved and i == 1) else r.interval
+            r.add_os(i, run=run)
+        if k == 125:  # the CPU comes back: all of window 4's wait is credited at once
+            r.add_os(1, wait=25 * 9 * MS)
+        batches.append(r.frame())
+    out = of_type(drive(ops.os_view(250), batches), OsSample)
+    by_window = {s.window: s for s in out}
+    assert by_window[4].wait_pct[1] == pytest.approx(90.0, abs=0.5)
+    assert by_window[4].run_pct[1] == pytest.approx(10.0, abs=0.5)
+    for s in out:
+        for run, wait in zip(s.run_pct, s.wait_pct, strict=True):
+            assert 0 <= run <= 100 and 0 <= wait <= 100 and run + wait <= 100 + 1e-9, s
+    assert by_window[5].wait_pct[1] < 5.0  # not the credited 180 %

@@ -42,7 +42,12 @@ def test_flags_injected_spikes_and_not_steady_noise(base, noise, spikes, factor,
     flagged = {int(a.ts_ns // (250 * MS)) for a in out}
     assert flagged == set(spikes)
     for a in out:
-        assert isinstance(a, Anomaly) and a.method == method and a.metric == "tasks_per_s" and a.window == 20
+        assert (
+            isinstance(a, Anomaly)
+            and a.method == method
+            and a.metric == "tasks_per_s"
+            and a.labels["history"] == "20"
+        )
 
 
 def test_nothing_before_min_samples():

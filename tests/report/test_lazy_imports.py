@@ -1,5 +1,6 @@
-"""matplotlib and scipy are for report and compare only, protobuf and cramjam for the remote_write sink:
-a plain run and a manifest run import none of them."""
+"""matplotlib and scipy are for report and compare only, protobuf and cramjam for the remote_write sink,
+textual, hypercorn and prometheus-client for the surfaces: a plain headless run and a manifest run import
+none of them (each sink's module is imported only when a run asks for it)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,10 @@ _PROBE = (
     "from kcoro_stream.cli import main\n"
     "main()\n"
 )
-HEAVY = {"matplotlib", "scipy", "numpy", "google", "cramjam"}
+HEAVY = {
+    "matplotlib", "scipy", "numpy", "google", "cramjam", "duckdb", "ruptures",
+    "textual", "rich", "hypercorn", "wsproto", "prometheus_client",
+}  # fmt: skip
 
 
 def _modules_after(cwd: Path, *args: str) -> set[str]:

@@ -18,6 +18,7 @@ from kcoro_stream.errors import SinkError, UsageError
 from kcoro_stream.events import (
     ChannelCounts,
     ChannelState,
+    Expected,
     LegacyFields,
     Metrics,
     OsView,
@@ -42,13 +43,14 @@ STRUCTS = {
     "resources": Resources,
     "legacy": LegacyFields,
     "os": OsView,
+    "expected": Expected,
 }
 
 
 def test_column_rule_is_the_documented_one() -> None:
     """Scalars of Sample in declaration order, smooth_<metric>, ema_<metric>, then <struct>_<field>."""
     nested = ("worker_totals", "worker_deltas", "channel_totals", "channel_deltas", "channel_state")
-    nested += ("resources", "legacy", "os")
+    nested += ("resources", "legacy", "os", "expected")
     names = [f.name for f in msgspec.structs.fields(Sample)]
     assert list(SCALAR_FIELDS) == [n for n in names if n not in ("smooth", "ema", "gauges", *nested)]
     assert SCALAR_FIELDS[:8] == ("schema", "ts", "ts_ns", "run_id", "mode", "pool", "window_ns", "partial")
@@ -60,7 +62,10 @@ def test_column_rule_is_the_documented_one() -> None:
         + [f"{n}_{f}" for n in nested for f in STRUCTS[n].__struct_fields__]
     )
     assert "worker_totals_tasks_completed" in COLUMNS and "resources_cpu_pct" in COLUMNS
-    assert COLUMNS[-len(OsView.__struct_fields__) :] == tuple(f"os_{f}" for f in OsView.__struct_fields__)
+    n_exp = len(Expected.__struct_fields__)
+    assert COLUMNS[-len(OsView.__struct_fields__) - n_exp : -n_exp] == tuple(
+        f"os_{f}" for f in OsView.__struct_fields__
+    )
     assert len(set(COLUMNS)) == len(COLUMNS)
 
 

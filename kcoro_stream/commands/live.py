@@ -1,0 +1,245 @@
+"""``run``, ``attach`` and ``replay``: a source, the pipeline's analyses and the chosen sinks, through
+the run loop (``runloop.run``) under trio, or hosted by the terminal dashboard."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import MissingExtra, UsageError
+from ._common import CONTEXT, duration, pipeline_or_default, speed
+from ._options import (
+    MAX_WORKERS,
+    MODES,
+    IntIn,
+    bench_args,
+    bench_options,
+    config_option,
+    control_options,
+    sink_options,
+)
+from ._sinks import OutputFlags, choose_sinks, wants_tui
+
+
+def build_options(p: Any, kw: dict[str, Any]) -> Any:
+    """The run loop's options: the sinks ``choose_sinks`` picks for this terminal, and ``--force``."""
+    from ..runloop import RunOptions
+
+    flags = OutputFlags.from_kw(kw)
+    specs = choose_sinks(
+        p.sinks, flags, stdout_is_tty=sys.stdout.isatty(), tui_available=lambda: _dashboard_loads(flags.tui)
+    )
+    return RunOptions(sinks=specs, force=kw["force"])
+
+
+def _dashboard_loads(asked: bool | None) -> bool:
+    """Whether the dashboard's sink loads. Without the [tui] extra, ``--tui`` is that one-line error;
+    a terminal says so in one line and the run goes on headless."""
+    from ..sinks import sink_class
+
+    try:
+        sink_class("tui")
+    except MissingExtra as e:
+        if asked:  # by name: nothing to fall back to
+            raise
+        click.echo(f"kcoro-stream: {e}; running headless", err=True)
+        return False
+    return True
+
+
+def drive(derive: Any, source: Any, opts: Any, exit_on_end: bool = False) -> int:
+    """The run loop under trio, or with the dashboard hosting trio as a guest when a tui sink is used."""
+    import trio
+
+    from ..runloop import run
+
+    if not wants_tui(opts.sinks):
+        return int(trio.run(run, derive, source, opts))
+    from ..surfaces.tui import run_tui
+
+    async def main(handle: Any) -> int:
+        opts.dashboard = handle
+        code = await run(derive, source, opts)
+        handle.finish(end_lines(opts))
+        return code
+
+    code = run_tui(main, title=f"kcoro-stream {' '.join(sys.argv[1:])}", hold=_hold_screen(exit_on_end))
+    for line in end_lines(opts):  # the screen is gone with the dashboard: leave them on the terminal
+        click.echo(line)
+    return int(code)
+
+
+def _hold_screen(exit_on_end: bool) -> bool:
+    """Keep the dashboard's last frame until q: only for a person at a terminal (not CI, not scripts)."""
+    return not exit_on_end and sys.stdin.isatty() and sys.stdout.isatty() and not os.environ.get("CI")
+
+
+def end_lines(opts: Any) -> list[str]:
+    """The summary line per pool and the run directory: shown on the held screen and printed after it."""
+    from ..sinks.log import format_summary_line
+
+    summaries = opts.summaries
+    lines = [format_summary_line(s) + (f" pool={s.pool}" if len(summaries) > 1 else "") for s in summaries]
+    if opts.run_dir is not None:
+        lines.append(f"run directory: {opts.run_dir}")
+    return lines
+
+
+class ExecCommand(click.Command):
+    """``run ... --exec -- PROGRAM ARGS...``: everything after ``--`` is the program's."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if "--" in args:
+            i = args.index("--")
+            ctx.meta["exec_command"] = args[i + 1 :]
+            args = args[:i]
+        return super().parse_args(ctx, args)
+
+
+@click.command(cls=ExecCommand, context_settings=CONTEXT)
+@click.argument("pipeline", required=False)
+@click.option(
+    "--exec",
+    "exec_",
+    is_flag=True,
+    help="Launch the program given after -- instead of the benchmark; '{ring}' in its "
+    "arguments (and $KCORO_STREAM_RING) is the ring path.",
+)
+@click.option("-d", "--duration", help="Run for this long (3, 2.5s, 250ms); default: until Ctrl-C.")
+@click.option("-m", "--mode", type=click.Choice(MODES), help="Benchmark workload [channel].")
+@click.option("--interval", help="Sampling interval [10ms].")
+@click.option("--producer", type=click.Choice(["bench", "synthetic"]), help="Which producer to launch.")
+@click.option("--workers", type=IntIn(1, MAX_WORKERS), help="Worker threads per pool [online CPUs].")
+@bench_options
+@click.option(
+    "--bench-arg", "bench_args", multiple=True, metavar="ARG", help="Extra producer flag (repeatable)."
+)
+@click.option("-H", "--headless", is_flag=True, help="Old monitor: no UI, export only (--no-tui).")
+@click.option(
+    "--log", "log_dir", type=click.Path(path_type=Path), help="Event log directory (default runs/<id>)."
+)
+@click.option("--no-log", is_flag=True, help="Do not record an event log.")
+@control_options
+@config_option
+@click.option(
+    "--fsync",
+    type=click.Choice(["never", "flush", "always"]),
+    default="never",
+    show_default=True,
+    help="fsync the log: never (a crash of this process loses nothing flushed), flush, always.",
+)
+@sink_options
+@click.pass_context
+def run(ctx: click.Context, pipeline: str | None, **kw: Any) -> int:
+    """Run live: launch the benchmark (or any program with --exec), record, derive, fan out.
+
+    PIPELINE is a pipeline file, or the name of a shipped one (`kcoro-stream
+    pipelines` lists them); without it, the default pipeline.
+    """
+    from ..config import apply_to_run
+    from ..pipeline import AttachConfig, launch_config
+
+    command: list[str] = ctx.meta.get("exec_command", [])
+    if command and not kw["exec_"]:
+        raise UsageError("arguments after -- are a program to launch: add --exec")
+    if kw["exec_"] and not command:
+        raise UsageError("--exec: give the program after --, e.g. run --exec -- ./my_bench --ring '{ring}'")
+    if kw["exec_"]:  # the flags given, before the configuration fills in its values
+        given = [*bench_args(kw)[:1], *(f"--{k}" for k in ("mode", "workers") if kw[k] is not None)]
+        if given:
+            raise UsageError(f"{given[0]}: a flag of the bundled benchmark, not of an --exec program")
+    p = pipeline_or_default(pipeline)
+    p, marks = apply_to_run(ctx, kw, p, pipeline)
+    knobs = [] if kw["exec_"] else bench_args(kw)  # [bench] is the bundled benchmark's
+    opts = build_options(p, kw)
+    opts.log_dir = kw["log_dir"]
+    opts.no_log = kw["no_log"]
+    opts.fsync = kw["fsync"]
+    opts.marks = marks
+    opts.control, opts.no_control = kw["control_path"], kw["no_control"]
+    if isinstance(p.source, AttachConfig):
+        return drive(p.derive, p.source, opts, kw["exit_on_end"])
+    interval = duration(kw["interval"], "--interval")
+    source = launch_config(
+        p,
+        mode=kw["mode"],
+        duration_s=duration(kw["duration"], "--duration"),
+        interval_ms=None if interval is None else interval * 1000,
+        producer=kw["producer"],
+        workers=kw["workers"],
+        args=knobs + list(kw["bench_args"]),
+        command=command,
+    )
+    return drive(p.derive, source, opts, kw["exit_on_end"])
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("ring", type=click.Path(path_type=Path))
+@click.argument("pipeline", required=False)
+@click.option(
+    "--log", "log_dir", type=click.Path(path_type=Path), help="Event log directory (default runs/<id>)."
+)
+@click.option("--no-log", is_flag=True, help="Do not record an event log.")
+@control_options
+@config_option
+@sink_options
+@click.pass_context
+def attach(ctx: click.Context, ring: Path, pipeline: str | None, **kw: Any) -> int:
+    """Read a ring that another runtime created (RING is its path).
+
+    PIPELINE: a file or a shipped pipeline's name; default: the default pipeline.
+    """
+    from ..config import apply_to_run
+    from ..pipeline import AttachConfig
+
+    p = pipeline_or_default(pipeline)
+    p, marks = apply_to_run(ctx, kw, p, pipeline)
+    opts = build_options(p, kw)
+    opts.log_dir = kw["log_dir"]
+    opts.no_log = kw["no_log"]
+    opts.marks = marks
+    opts.control, opts.no_control = kw["control_path"], kw["no_control"]
+    return drive(p.derive, AttachConfig(path=str(ring)), opts, kw["exit_on_end"])
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("log", type=click.Path(path_type=Path))
+@click.argument("pipeline", required=False)
+@click.option("--from", "from_", metavar="T", help="Start T after the recording's first event (e.g. 2s).")
+@click.option("--to", metavar="T", help="Stop T after the recording's first event.")
+@click.option(
+    "--speed", "speed_", default="max", show_default=True, help="Playback speed: max, 1x, 10x, 0.5x."
+)
+@config_option
+@sink_options
+def replay(log: Path, pipeline: str | None, **kw: Any) -> int:
+    """Replay a recorded run (or an old kcoro_mon NDJSON file) through a pipeline.
+
+    PIPELINE: a file or a shipped pipeline's name; default: the default pipeline.
+    """
+    from ..config import apply_to_replay
+    from ..pipeline import LegacyConfig, ReplayConfig
+    from ..sources.replay import check_bounds
+
+    if not log.exists():
+        raise UsageError(f"{log}: no such run directory or file")
+    p = pipeline_or_default(pipeline)
+    p, said = apply_to_replay(kw, p, pipeline, log)
+    opts = build_options(p, kw)
+    if log.is_file():  # old kcoro_mon lines: no configuration
+        return drive(p.derive, LegacyConfig(path=str(log)), opts, kw["exit_on_end"])
+    source = ReplayConfig(
+        path=str(log),
+        from_s=duration(kw["from_"], "--from"),
+        to_s=duration(kw["to"], "--to"),
+        speed=speed(kw["speed_"]),
+        progress=True,
+    )
+    check_bounds(source.from_s, source.to_s)
+    if said:
+        click.echo(f"replay: {said}", err=True)
+    return drive(p.derive, source, opts, kw["exit_on_end"])
