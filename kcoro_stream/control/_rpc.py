@@ -32,6 +32,8 @@ code     name              when
                            the run is stopping)
 -32001   timeout           the producer did not acknowledge in time
 -32002   server busy       every client slot is taken (the connection closes)
+-32003   unauthorized      a method that steers the run, from the page without
+                           the run's token (its file is the owner's alone)
 =======  ================  =================================================
 
 Batches are answered in order, one member after the other, so a batch that
@@ -60,6 +62,7 @@ INTERNAL_ERROR = -32603
 UNAVAILABLE = -32000
 TIMEOUT = -32001
 BUSY = -32002
+UNAUTHORIZED = -32003
 MAX_BATCH = 100
 MAX_ANSWER = 4 << 20  # bytes; a status is a few KiB, 'methods' about 3 KiB
 
@@ -100,15 +103,21 @@ class Method:
 class Dispatcher:
     """Answers JSON-RPC lines with a table of methods; never raises for bad input."""
 
-    def __init__(self, methods: Mapping[str, Method]) -> None:
+    def __init__(
+        self, methods: Mapping[str, Method], *, guarded: frozenset[str] = frozenset(), guard_hint: str = ""
+    ) -> None:
         self.methods = methods
+        self.guarded = guarded  # methods only an ``authorized`` line may call
+        self.guard_hint = guard_hint  # where the token is, for the error message
         self.requests = 0
         self.errors = 0
         self.batches_refused = 0  # over MAX_BATCH requests
         self.answers_refused = 0  # over MAX_ANSWER bytes
 
-    async def handle_line(self, line: bytes | str) -> bytes | None:
-        """One line in; the answer line (without newline), or None when nothing is owed."""
+    async def handle_line(self, line: bytes | str, *, authorized: bool = True) -> bytes | None:
+        """One line in; the answer line (without newline), or None when nothing is owed.
+
+        ``authorized=False``: the ``guarded`` methods answer UNAUTHORIZED."""
         inexact: set[float] = set()  # numbers whose JSON text would not come back as written
         try:
             text = line.decode("utf-8") if isinstance(line, bytes) else line
@@ -132,11 +141,11 @@ class Dispatcher:
             answers = []
             for m in message:
                 await trio.lowlevel.checkpoint()  # other clients are served between members
-                a = await self._one(m, inexact)
+                a = await self._one(m, inexact, authorized)
                 if a is not None:
                     answers.append(a)
             return self._bounded(self._encode(answers)) if answers else None
-        answer = await self._one(message, inexact)
+        answer = await self._one(message, inexact, authorized)
         return None if answer is None else self._bounded(self._encode(answer))
 
     def _bounded(self, line: bytes) -> bytes:
@@ -156,7 +165,7 @@ class Dispatcher:
         return self._encode(self._error(None, BUSY, message))
 
     async def _one(
-        self, req: Any, inexact: set[float] | frozenset[float] = frozenset()
+        self, req: Any, inexact: set[float] | frozenset[float] = frozenset(), authorized: bool = True
     ) -> dict[str, Any] | None:
         self.requests += 1
         if not isinstance(req, dict):
@@ -187,6 +196,8 @@ class Dispatcher:
             method = self.methods.get(name)
             if method is None:
                 raise RpcError(METHOD_NOT_FOUND, f"method not found: {name!r} (see 'methods')")
+            if name in self.guarded and not authorized:
+                raise RpcError(UNAUTHORIZED, f"{name}: steering needs the run's token{self.guard_hint}")
             params = req.get("params", {})
             _refuse_surrogates(name, params)
             result = await method.call(_bind(method, params))

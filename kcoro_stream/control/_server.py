@@ -142,6 +142,7 @@ class ControlServer:
         self.line_timeout_s = line_timeout_s
         self.idle_timeout_s = idle_timeout_s
         self._sock: socket.socket | None = None
+        self.companions: list[Path] = []  # files removed with the socket (the page's token)
         self._clients = self._connected = self._refused = self._closed_bad = self._closed_slow = 0
 
     def open(self) -> None:
@@ -190,9 +191,12 @@ class ControlServer:
             self.remove()
 
     def remove(self) -> None:
-        """Unlink the socket (and the private directory made for it)."""
+        """Unlink the socket, its companion files (and the private directory made for it)."""
         with contextlib.suppress(OSError), reachable(self.path, allow_long=True) as addr:
             os.unlink(addr)
+        for extra in self.companions:
+            with contextlib.suppress(OSError), reachable(extra, allow_long=True) as addr:
+                os.unlink(addr)
         if self.remove_dir:
             with contextlib.suppress(OSError):
                 self.path.parent.rmdir()

@@ -46,6 +46,7 @@ from ._view import RECORD_MARK, RunView, rule_dict
 
 INTERVAL_MIN_MS, INTERVAL_MAX_MS = BENCH_INTERVAL_MS
 ACK_POLL_S = 0.001
+ACK_MAX_S = 20.0
 MARK_NAME_MAX = 64
 _DECIMAL = re.compile(r"-?[0-9]{1,19}")
 
@@ -86,7 +87,8 @@ class Steering:
         return ctl
 
     def _ack_timeout_s(self) -> float:
-        return max(2.0, 5 * self.view.interval_ns / 1e9)
+        # at most ACK_MAX_S: under ctl's own 30 s, so a 60 s interval answers TIMEOUT in time
+        return min(ACK_MAX_S, max(2.0, 5 * self.view.interval_ns / 1e9))
 
     async def _wait_ack(self, ctl: RingController, seq: int, what: str) -> None:
         with trio.move_on_after(self._ack_timeout_s()):

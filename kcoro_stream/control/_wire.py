@@ -16,6 +16,11 @@ terminal.
 
 from __future__ import annotations
 
+import contextlib
+import hmac
+import os
+import secrets
+import stat
 import sys
 from pathlib import Path
 from typing import Any
@@ -30,6 +35,8 @@ from ._server import ControlServer, private_dir, refuse_non_socket
 from ._steer import Steering
 
 PAGE_METHODS = ("status", "methods", "pause", "resume", "set_interval")
+PAGE_GUARDED = frozenset({"pause", "resume", "set_interval"})  # these need the run's token
+TOKEN_SUFFIX = ".token"
 
 
 def check_control_path(path: Path | None) -> None:
@@ -85,7 +92,42 @@ async def open_control(
     await nursery.start(server.serve)
     # The page's WebSocket is a TCP port any local user can reach (behind Host/Origin checks
     # that stop web pages, not local programs), while the socket is its owner's alone: over
-    # the WebSocket only the page's own controls, nothing that ends or reshapes the run.
-    page = Dispatcher({name: steering.methods[name] for name in PAGE_METHODS})
-    sinks.control = page.handle_line
+    # the WebSocket only the page's own controls, nothing that ends or reshapes the run, and
+    # those that steer it only with the run's token, in a file beside the socket that only
+    # its owner can read (the page takes it from its URL: http://HOST:PORT/#token=...).
+    token_path = path.with_name(path.name + TOKEN_SUFFIX)
+    token = write_token(token_path)
+    server.companions.append(token_path)
+    page = Dispatcher(
+        {name: steering.methods[name] for name in PAGE_METHODS},
+        guarded=PAGE_GUARDED,
+        guard_hint=f" (open the page as http://HOST:PORT/#token=TOKEN, TOKEN from {token_path})",
+    )
+
+    async def page_control(line: bytes, presented: str) -> bytes | None:
+        ok = hmac.compare_digest(presented.encode("utf-8", "replace"), token.encode())
+        return await page.handle_line(line, authorized=ok)
+
+    sinks.control = page_control
     return server
+
+
+def write_token(path: Path) -> str:
+    """A new random token in a new file at ``path``, mode 0600 (never through a symlink,
+    never over an existing file: a leftover of a crashed run is replaced only if it is a
+    regular file of ours)."""
+    token = secrets.token_urlsafe(24)
+    with contextlib.suppress(FileNotFoundError):
+        st = path.lstat()
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid():
+            raise UsageError(f"--control: {path} exists and is not a token file of ours")
+        path.unlink()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as e:
+        raise UsageError(f"--control: cannot create {path}: {e.strerror or e}") from None
+    try:
+        os.write(fd, token.encode() + b"\n")
+    finally:
+        os.close(fd)
+    return token

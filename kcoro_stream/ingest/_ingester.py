@@ -6,7 +6,7 @@
         │ losses (C reader)            (the run loop's FrameRouter: append to
         │ ctl_ack changes               the log, decode, push through the operators)
         ▼
-    ingester events (RingLoss, ControlApplied, ProducerLost) ──► FrameSink.emit(event)
+    ingester events (RingLoss, ControlApplied, ProducerLost, ProducerStalled) ──► FrameSink.emit(event)
 
 The ingester never decodes for its own needs and never re-encodes producer
 frames: what the ring held is what the log stores. Losses are the C reader's
@@ -15,21 +15,38 @@ ingester only places each one in band, right before the frame that revealed
 it. Events it makes itself go through ``FrameSink.emit``, which encodes them
 once and logs them like ring frames, so a replay of the log sees the exact
 sequence the live pipeline saw.
+
+**Stalled.** A live producer that sends neither a frame nor a heartbeat for
+``stall_threshold_ns`` is declared stalled (``ProducerStalled(state="stalled")``,
+logged), and running again at its next frame (``state="running"``, logged
+before that frame). The threshold follows the run's own pace: the larger of
+``STALL_MIN_NS`` (200 ms), ``STALL_INTERVALS`` (5) × the median gap between
+the producer's frames and ``STALL_JITTER`` (3) × their 99th percentile (the
+tick jitter this machine showed), at most ``STALL_MAX_NS`` (1 s). A scripted
+pause (heartbeats, no frames) is no stall; nothing is decided before the
+first frame or once a stop was requested.
 """
 
 from __future__ import annotations
 
 import math
 import signal
+from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 import msgspec
 import trio
 
-from ..events import ControlApplied, ProducerLost, RawEvent, RingLoss
+from ..events import ControlApplied, ProducerLost, ProducerStalled, RawEvent, RingLoss
 from ._ring import Loss, ReadResult, RingReader, monotonic_ns, pid_alive
+
+STALL_MIN_NS = 200_000_000
+STALL_MAX_NS = 1_000_000_000
+STALL_INTERVALS = 5
+STALL_JITTER = 3
+_GAPS = 256  # frame gaps remembered for the threshold
 
 
 class FrameSink(Protocol):
@@ -54,13 +71,14 @@ class IngestStatistics(msgspec.Struct, frozen=True):
 
 
 @dataclass
-class ProducerOutcome:
-    """How the run ended, for the CLI's exit code and message."""
+class SourceOutcome:
+    """How a source (and the ingester under a live one) ended, for the run loop's exit code and
+    message. The one outcome type: the ingester makes it, sources pass it on or make their own."""
 
     state: str  # "finished" | "stopped" | "lost" | "failed"
     message: str = ""
     exit_status: int | None = None
-    stderr_tail: list[str] = field(default_factory=list)
+    usage_error: bool = False  # the producer refused its flags (exit 2 before its first frame)
 
     @property
     def ok(self) -> bool:
@@ -158,10 +176,14 @@ class Ingester:
         self.lost_after_ns = int(lost_after_s * 1e9)
         self.stop_grace_s = stop_grace_s
         self.on_stop_timeout = on_stop_timeout
-        # A live producer whose heartbeat stops (SIGSTOP, a debugger) is not lost, but say so once.
+        # A live producer that stops (SIGSTOP, a debugger) is not lost: it is stalled (logged),
+        # and on_stall (if given) hears it in words.
         self.on_stall = on_stall
-        self._stall_ns = max(1_000_000_000, 5 * ring.info().initial_interval_ns)
-        self._stall_reported = False
+        self._interval_ns = ring.info().initial_interval_ns
+        self._gaps: deque[int] = deque(maxlen=_GAPS)
+        self._last_frame_ts = 0  # producer time of the last frame (0: none yet)
+        self._last_arrival_ns = 0  # our monotonic time when it arrived
+        self._stalled: ProducerStalled | None = None
         self._last_ack = ring.ctl_ack()
         self._ctl_sent: dict[int, tuple[int, bool, bool]] = {}
         self._cmd, self._cmd_seq = b"", 0  # a producer command, repeated until acknowledged
@@ -230,7 +252,7 @@ class Ingester:
 
     # -- the loop -------------------------------------------------------------
 
-    async def run(self) -> ProducerOutcome:
+    async def run(self) -> SourceOutcome:
         """Ingest until the ring is closed, the producer ends or is lost.
 
         Between frames the loop waits on the ring (woken by the producer's
@@ -245,14 +267,14 @@ class Ingester:
                 self._finish_losses()
                 await self.sink.drain()
                 self._state = "stopped" if self._stop_requested.is_set() else "finished"
-                return ProducerOutcome(self._state)
+                return SourceOutcome(self._state)
             if got:
                 await trio.lowlevel.checkpoint()
                 continue
             if self._detach.is_set():
                 await self.sink.drain()
                 self._state = "stopped"
-                return ProducerOutcome(self._state, "detached")
+                return SourceOutcome(self._state, "detached")
             now = trio.current_time()
             if now < next_check and not self._stop_requested.is_set():
                 await self.ring.wait(self.idle_timeout_s)
@@ -277,7 +299,7 @@ class Ingester:
                 await self.sink.drain()
                 self._state = outcome.state
                 return outcome
-            if self.on_stall is not None:
+            if not self._stop_requested.is_set():
                 self._check_stall()
             if self._stop_requested.is_set():
                 if stop_deadline == math.inf:
@@ -294,6 +316,8 @@ class Ingester:
             self._unlink_pending = False
             self.ring.path.unlink(missing_ok=True)
         n = len(res)
+        if n:
+            self._saw_frames(res.ts, n)
         if res.losses:
             self._deliver_with_losses(res)
         elif n:
@@ -350,7 +374,7 @@ class Ingester:
                 ControlApplied(monotonic_ns(), 0, seq=ack, interval_ns=interval, paused=paused, stop=stop)
             )
 
-    def _check_producer(self) -> ProducerOutcome | None:
+    def _check_producer(self) -> SourceOutcome | None:
         p = self.producer
         if p is None:
             return None
@@ -360,19 +384,72 @@ class Ingester:
         reason = p.describe_exit(status)
         if status == 0:
             reason = "exited without closing the ring"
-        return ProducerOutcome("lost", message=f"producer {p.pid} {reason}", exit_status=status)
+        return SourceOutcome("lost", message=f"producer {p.pid} {reason}", exit_status=status)
+
+    def stall_threshold_ns(self) -> int:
+        """No frame and no heartbeat for this long: stalled (see the module docstring)."""
+        gaps = sorted(self._gaps)
+        median = gaps[len(gaps) // 2] if gaps else self._interval_ns
+        p99 = gaps[min(len(gaps) - 1, (99 * len(gaps)) // 100)] if gaps else self._interval_ns
+        return min(STALL_MAX_NS, max(STALL_MIN_NS, STALL_INTERVALS * median, STALL_JITTER * p99))
+
+    @property
+    def stalled(self) -> bool:
+        """Whether the producer is stalled now (a ProducerStalled "stalled" without its "running")."""
+        return self._stalled is not None
+
+    def _saw_frames(self, ts: list[int] | tuple[int, ...], n: int) -> None:
+        now = monotonic_ns()
+        if self._stalled is not None:
+            silent = now - self._last_arrival_ns
+            self._emit(
+                ProducerStalled(
+                    now,
+                    0,
+                    state="running",
+                    last_frame_ns=self._last_frame_ts,
+                    silent_ns=silent,
+                    threshold_ns=self._stalled.threshold_ns,
+                )
+            )
+            self._stalled = None
+            if self.on_stall is not None:
+                self.on_stall(f"producer running again after {silent / 1e9:.1f} s without a frame")
+        last = self._last_frame_ts
+        for i in range(n):
+            t = ts[i]
+            if t and last and t > last:
+                self._gaps.append(t - last)
+            if t:
+                last = t
+        self._last_frame_ts = last
+        self._last_arrival_ns = now
 
     def _check_stall(self) -> None:
+        if self._stalled is not None or not self._last_arrival_ns:
+            return
         info = self.ring.info()
-        stalled = monotonic_ns() - info.heartbeat_ns
-        if stalled < self._stall_ns or info.closed:
-            self._stall_reported = False
-        elif not self._stall_reported and self.on_stall is not None:
-            self._stall_reported = True
+        if info.closed:
+            return
+        now = monotonic_ns()
+        silent = now - max(self._last_arrival_ns, info.heartbeat_ns)
+        threshold = self.stall_threshold_ns()
+        if silent < threshold:
+            return
+        self._stalled = ProducerStalled(
+            now,
+            0,
+            state="stalled",
+            last_frame_ns=self._last_frame_ts,
+            silent_ns=now - self._last_arrival_ns,
+            threshold_ns=threshold,
+        )
+        self._emit(self._stalled)
+        if self.on_stall is not None:
             pid = self.producer.pid if self.producer else info.producer_pid
             self.on_stall(
-                f"producer {pid} has not sent a heartbeat for {stalled / 1e9:.1f} s "
-                "(stopped or hung? Ctrl-C ends the run)"
+                f"producer {pid} stalled: no frame and no heartbeat for {silent / 1e9:.2f} s "
+                f"(threshold {threshold / 1e9:.2f} s; stopped or hung? Ctrl-C ends the run)"
             )
 
     def _emit(self, event: RawEvent) -> None:

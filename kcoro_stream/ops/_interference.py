@@ -139,8 +139,8 @@ def interference(
         def window(p: _Pool, s: Sample, os: OsSample) -> None:
             metric = "tasks_per_s" if s.tasks_per_s is not None else "msgs_per_s"
             x = getattr(s, metric)
-            if x is None or s.partial or os.partial:
-                return
+            if x is None or s.partial or os.partial or s.phase in ("paused", "stalled"):
+                return  # a deliberate pause or a stalled producer: no evidence either way
             level = median(p.level) if len(p.level) >= min_history else None
             change = (x - level) / level if level else None
             # the drop must also stand out of the pool's own recent swing (dual mode: ±25 % and more)

@@ -15,6 +15,14 @@ This operator turns each one into a ``Status`` line, unchanged in content:
 Counters in a MonitorStatus are cumulative since the monitor started, so a
 lost Status line costs nothing but resolution.
 
+A stalled producer (the ingester's ``ProducerStalled``, logged) is a state of
+its own: at the event, a ``Status`` line with ``state: "stalled"`` and a
+message (``producer stalled: no frame for 0.41 s (threshold 0.20 s)``) and an
+``Alert`` ``producer.stalled`` (critical) firing; every status line after it
+says ``stalled`` until the producer's next frame, when a ``running`` status
+line and the alert's ``resolved`` follow. Replay reads the same events, so it
+shows the same lines.
+
 ::
 
     [RunStarted W0 ...] [W0 ...] [MonitorStatus] [W0 ...] [MonitorStatus] |
@@ -25,8 +33,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from kcoro_stream.events import (
     MonitorStatus,
+    ProducerStalled,
     ReaderStatistics,
     RunStarted,
     SinkStatistics,
@@ -34,7 +45,9 @@ from kcoro_stream.events import (
     wall_seconds,
 )
 
-from ._base import Emit, Operator, stateful
+from ._base import Emit, Operator, make_alert, stateful
+
+STALL_RULE = "producer.stalled"
 
 
 def status() -> Operator:
@@ -48,9 +61,11 @@ def status() -> Operator:
 
     def setup(emit: Emit) -> tuple[Any, Any]:
         run: RunStarted | None = None
+        stalled: ProducerStalled | None = None
+        last: MonitorStatus | None = None
 
         def on_item(batch: Any) -> None:
-            nonlocal run
+            nonlocal run, stalled, last
             if not batch:
                 return
             head = type(batch[0])
@@ -59,7 +74,32 @@ def status() -> Operator:
             elif head is MonitorStatus:  # the run loop's events come in batches of their own
                 for ev in batch:
                     if type(ev) is MonitorStatus:
-                        emit(make_status(ev, run))
+                        last = ev
+                        st = make_status(ev, run)
+                        if stalled is not None and ev.state == "running":
+                            st = msgspec.structs.replace(
+                                st, state="stalled", message=_join(stall_message(stalled), st.message)
+                            )
+                        emit(st)
+            elif head is ProducerStalled:
+                for ev in batch:
+                    if type(ev) is not ProducerStalled:
+                        continue
+                    stalled = ev if ev.state == "stalled" else None
+                    emit(stall_status(ev, run, last))
+                    emit(
+                        make_alert(
+                            ev.ts_ns,
+                            run,
+                            STALL_RULE,
+                            "critical",
+                            "firing" if ev.state == "stalled" else "resolved",
+                            stall_message(ev),
+                            value=round(ev.silent_ns / 1e9, 6),
+                            threshold=round(ev.threshold_ns / 1e9, 6),
+                            labels={"state": ev.state},
+                        )
+                    )
 
         return on_item, _nothing
 
@@ -83,6 +123,33 @@ def make_status(ev: MonitorStatus, run: RunStarted | None) -> Status:
         sinks=list(ev.sinks),
         uptime_s=round(ev.uptime_ns / 1e9, 6),
     )
+
+
+def stall_message(ev: ProducerStalled) -> str:
+    """The stall in words."""
+    if ev.state == "stalled":
+        return f"producer stalled: no frame for {ev.silent_ns / 1e9:.2f} s (threshold {ev.threshold_ns / 1e9:.2f} s)"
+    return f"producer running again after {ev.silent_ns / 1e9:.2f} s without a frame"
+
+
+def stall_status(ev: ProducerStalled, run: RunStarted | None, last: MonitorStatus | None) -> Status:
+    """The Status line of a ProducerStalled event (the account figures: the last MonitorStatus's)."""
+    base = (
+        make_status(last, run)
+        if last is not None
+        else Status(ts=0.0, ts_ns=0, run_id=run.run_id if run is not None else "", state="running")
+    )
+    return msgspec.structs.replace(
+        base,
+        ts=wall_seconds(ev.ts_ns, run),
+        ts_ns=ev.ts_ns,
+        state=ev.state,
+        message=_join(stall_message(ev), base.message),
+    )
+
+
+def _join(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)
 
 
 def loss_message(reader: ReaderStatistics | None, sinks: list[SinkStatistics]) -> str:

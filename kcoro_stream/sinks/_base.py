@@ -35,9 +35,10 @@ from ..sources import Controller
 
 Policy = Literal["block", "drop_oldest"]
 
-# A JSON-RPC 2.0 request line in, the answer line out (None for a notification):
-# control.Dispatcher.handle_line, restricted to the page's methods.
-RpcHandler = Callable[[bytes], Awaitable[bytes | None]]
+# A JSON-RPC 2.0 request line and the token the page presented in, the answer line out
+# (None for a notification): the page's methods (control.open_control); the ones that
+# steer the run answer -32003 without the run's token.
+RpcHandler = Callable[[bytes, str], Awaitable[bytes | None]]
 
 
 class Dashboard(Protocol):

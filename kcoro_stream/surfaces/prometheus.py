@@ -526,7 +526,7 @@ _HELP = {
     "kcoro_monitor_sink_queue_capacity": "Capacity of a sink's queue (batches).",
     "kcoro_monitor_sink_clients": "Network clients connected to a sink.",
     "kcoro_monitor_uptime_seconds": "Time since the monitor started.",
-    "kcoro_monitor_state": "1 for the monitor's current state (running, finished, stopped, lost, failed).",
+    "kcoro_monitor_state": "1 for the monitor's current state (running, stalled, finished, stopped, lost, failed).",
 }
 for _name in ReaderStatistics.__struct_fields__:
     _HELP["kcoro_monitor_ring_" + _name] = f"Ring reader: {_name.replace('_', ' ')} (the reader's own count)."

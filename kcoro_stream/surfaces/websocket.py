@@ -35,12 +35,16 @@ metric, KPI states, status, summary and the last state of each alert rule, so
 a page opened mid-run shows full charts at once. A new run (another
 ``run_id``) starts a new history.
 
-Client → server: ``{"kind":"ping"}``, and ``{"kind":"rpc","request":R}``
+Client → server: ``{"kind":"ping"}``, and ``{"kind":"rpc","request":R,"token":T}``
 where R is a JSON-RPC 2.0 request (or batch) for the run's control methods
 (kcoro_stream/control: the page's pause/resume and interval controls), answered
 by ``{"kind":"rpc","response":A}`` (A omitted for a notification) — the
 page's subset of the control socket's methods, behind this server's Origin
-and Host checks; a replay or a ``--no-control`` run answers with error -32000.
+and Host checks; those that steer need T, the run's token (the page reads it
+from its URL's ``#token=``; the owner reads it from ``control.sock.token``),
+else -32003; a replay or a ``--no-control`` run answers with error -32000. A
+client that leaves more than 32 answers (or 8 MiB of them) unread is closed,
+counted as ``unread_answers``.
 Anything else (not JSON, not an
 object, an unknown kind, a binary frame, more than 64 KiB) closes that client
 with code 1008 (1003 for binary); other clients are untouched. A WebSocket
@@ -84,6 +88,8 @@ with needs("web", "the browser page (websocket sink)"):
 
 DEFAULT_PORT = 8765
 MAX_CLIENT_MESSAGE = 64 * 1024
+MAX_UNREAD_ANSWERS = 32  # answers and pongs a client may leave unread before it is closed
+MAX_UNREAD_BYTES = 8 << 20
 MERGE_LIMIT = 256 * 1024  # characters of queued batches merged into one message
 CLOSE_GOING_AWAY = 1001
 CLOSE_UNSUPPORTED = 1003
@@ -134,12 +140,17 @@ class _Client:
     dropped_batches: int = 0
     close_code: int | None = None
     close_reason: str = ""
+    unread: int = 0  # answers and pongs queued, not yet sent
+    unread_bytes: int = 0
 
     def push(self, item: tuple[int, int, str]) -> int:
         """Queue one batch; returns the number of events dropped to make room."""
         dropped = 0
         if len(self.queue) >= self.limit:
-            _, n, _ = self.queue.popleft()
+            seq, n, text = self.queue.popleft()
+            if seq < 0:  # an answer or a pong dropped for a client this far behind
+                self.unread -= 1
+                self.unread_bytes -= len(text)
             self.dropped_events += n
             self.dropped_batches += 1
             dropped = n
@@ -165,6 +176,7 @@ class _Client:
 class _ClientMessage(msgspec.Struct, forbid_unknown_fields=True):
     kind: str
     request: msgspec.Raw = msgspec.Raw()  # kind "rpc": a JSON-RPC request, handed on unparsed
+    token: str = ""  # kind "rpc": the run's page token (steering needs it)
 
 
 # ctx.control is the run's JSON-RPC handler (control.Dispatcher.handle_line),
@@ -466,40 +478,49 @@ class WebSocketSink(Sink):
                 self._closed_bad += 1
                 client.close(CLOSE_UNSUPPORTED, "binary messages are not accepted")
                 return False
-            problem, request = self._check_client_message(text)
+            problem, request, token = self._check_client_message(text)
             if problem is not None:
                 self._closed_bad += 1
                 client.close(CLOSE_POLICY, problem)
                 return False
+            if client.unread >= MAX_UNREAD_ANSWERS or client.unread_bytes >= MAX_UNREAD_BYTES:
+                # answers (and pongs) it does not read would pile up without bound: close it
+                self._closed_bad += 1
+                self.count_drop("unread_answers")
+                client.close(CLOSE_POLICY, "too many unread answers")
+                return False
             if request is None:
                 client.queue.append((-1, 0, ""))  # pong marker (dropped like a batch if far behind)
+                client.unread += 1
             else:
-                answer = await self._rpc(request)
+                answer = await self._rpc(request, token)
                 reply = b'{"kind":"rpc","response":' + answer + b"}" if answer else b'{"kind":"rpc"}'
                 client.queue.append((-2, 0, reply.decode()))  # an answer: sent by the writer, in order
+                client.unread += 1
+                client.unread_bytes += len(reply)
             client.wake.set()
 
-    async def _rpc(self, request: bytes) -> bytes | None:
+    async def _rpc(self, request: bytes, token: str) -> bytes | None:
         handler = self.ctx.control
         if handler is None:
             return _NO_CONTROL
-        answer: bytes | None = await handler(request)
+        answer: bytes | None = await handler(request, token)
         return answer
 
     @staticmethod
-    def _check_client_message(text: str) -> tuple[str | None, bytes | None]:
-        """(problem, None) closes the client; (None, None) is a ping; (None, request) a call."""
+    def _check_client_message(text: str) -> tuple[str | None, bytes | None, str]:
+        """(problem, None, "") closes the client; (None, None, "") is a ping; (None, request, token) a call."""
         if len(text) > MAX_CLIENT_MESSAGE:
-            return "message too large", None
+            return "message too large", None, ""
         try:
             msg = _client_decoder.decode(text)
         except msgspec.DecodeError as e:
-            return f"bad message: {e}"[:120], None
+            return f"bad message: {e}"[:120], None, ""
         if msg.kind == "rpc" and len(msg.request):
-            return None, bytes(msg.request)
+            return None, bytes(msg.request), msg.token
         if msg.kind != "ping" or len(msg.request):
-            return f"bad message: unknown kind {msg.kind[:40]!r}", None
-        return None, None
+            return f"bad message: unknown kind {msg.kind[:40]!r}", None, ""
+        return None, None, ""
 
     async def _writer(self, client: _Client, send: Any, snapshot: tuple[int, int, str]) -> None:
         hello = json_encoder.encode(
@@ -529,7 +550,10 @@ class WebSocketSink(Sink):
                 await client.wake.wait()
                 continue
             if client.queue[0][0] == -2:  # an rpc answer: not held back by the batch pacing
-                await send({"type": "websocket.send", "text": client.queue.popleft()[2]})
+                text = client.queue.popleft()[2]
+                await send({"type": "websocket.send", "text": text})
+                client.unread -= 1
+                client.unread_bytes -= len(text)
                 continue
             if trio.current_time() < next_send:
                 # at most one message per flush interval: batches arriving meanwhile
@@ -541,6 +565,7 @@ class WebSocketSink(Sink):
             seq, _, events = client.queue.popleft()
             if seq < 0:
                 await send({"type": "websocket.send", "text": '{"kind":"pong"}'})
+                client.unread -= 1
                 continue
             # A client that fell behind gets its queued batches in one message
             # (bounded size): per-message cost, not per-batch, is what adds up.

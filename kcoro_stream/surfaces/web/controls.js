@@ -7,6 +7,9 @@
 window.kcsControls = (() => {
   let ws = null;
   let nextId = 1;
+  // The run's token, from the URL the owner opened (http://HOST:PORT/#token=...; its file,
+  // control.sock.token, only the owner can read): without it the page shows, but cannot steer.
+  const token = new URLSearchParams(location.hash.slice(1)).get("token") || "";
   const pending = new Map(); // id -> method
 
   const el = (id) => document.getElementById(id);
@@ -23,7 +26,7 @@ window.kcsControls = (() => {
     pending.set(id, method);
     const request = { jsonrpc: "2.0", id, method };
     if (params !== undefined) request.params = params;
-    ws.send(JSON.stringify({ kind: "rpc", request }));
+    ws.send(JSON.stringify({ kind: "rpc", request, token }));
     say(`${method}…`, "");
   }
 
