@@ -33,9 +33,11 @@ Codec = Literal["none", "gzip", "zstd"]
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-# zstd input fed per decompress call: bounds the output of one call (a crafted
-# stream of RLE blocks expands at most ~32768x, so 2 KiB -> 64 MiB worst case).
-_ZSTD_READ_CHUNK = 2048
+# zstd input fed per decompress call: bounds the output of one call. A block
+# takes at least 4 bytes and yields at most 128 KiB (an RLE block), so 64 bytes
+# give at most 2 MiB: a 300 MB line in a 10 KB .zst is never inflated whole.
+_ZSTD_FEED = 64
+_ZSTD_READ_CHUNK = 1 << 16  # read from the file at a time, fed _ZSTD_FEED bytes per call
 
 
 def codec_for(path: str | os.PathLike[str]) -> Codec:
@@ -58,6 +60,7 @@ class _DecodedRaw(io.RawIOBase):
         self._out = b""
         self._pos = 0
         self._eof = False
+        self._chunk = memoryview(b"")  # zstd: read from the file, not fed yet
         if codec == "gzip":
             self._gz: gzip.GzipFile | None = gzip.GzipFile(fileobj=raw, mode="rb")
         else:
@@ -71,15 +74,19 @@ class _DecodedRaw(io.RawIOBase):
 
     def _error(self, what: str) -> InputError:
         try:
-            at = f" near compressed byte {self._raw.tell()}"
+            at = f" near compressed byte {self._raw.tell() - len(self._chunk)}"
         except (OSError, ValueError):
             at = ""
         return InputError(f"{self._path}: {what}{at}")
 
     def _next_zstd(self) -> bytes:
         while True:
-            data = self._carry or self._raw.read(_ZSTD_READ_CHUNK)
-            self._carry = b""
+            if self._carry:
+                data, self._carry = self._carry, b""
+            else:
+                if not self._chunk:
+                    self._chunk = memoryview(self._raw.read(_ZSTD_READ_CHUNK) or b"")
+                data, self._chunk = bytes(self._chunk[:_ZSTD_FEED]), self._chunk[_ZSTD_FEED:]
             if not data:
                 if self._zobj is not None:
                     raise self._error("truncated zstd stream (ended inside a frame)")

@@ -23,7 +23,7 @@ import click
 from .commands import COMMANDS
 from .commands._common import CONTEXT
 from .commands._options import BENCH_ONLY_FLAGS
-from .errors import KcoroStreamError
+from .errors import KcoroStreamError, first_error
 
 __all__ = ["cli", "main"]
 
@@ -33,28 +33,12 @@ def _fail(msg: str, code: int) -> None:
     sys.exit(code)
 
 
-def _first_error(e: BaseException) -> BaseException:
-    """The most telling error inside (possibly nested) exception groups."""
-    import trio  # here, not at the top: `--help` and usage errors never pay for importing trio
-
-    if isinstance(e, BaseExceptionGroup):
-        inner = [_first_error(x) for x in e.exceptions]
-        for x in inner:
-            if isinstance(x, KcoroStreamError):
-                return x
-        for x in inner:
-            if not isinstance(x, KeyboardInterrupt | trio.Cancelled):
-                return x
-        return inner[0]
-    return e
-
-
 def _execute(call: Callable[[], int | None]) -> None:
     """Run ``call``; every error becomes one line and an exit code."""
     try:
         code = call()
     except BaseException as e:  # the one place errors become exit codes
-        err = _first_error(e)
+        err = first_error(e)
         if isinstance(err, KcoroStreamError):
             _fail(str(err), err.exit_code)
         if isinstance(err, KeyboardInterrupt):

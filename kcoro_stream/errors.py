@@ -20,7 +20,7 @@ to one line on stderr and an exit code (``exit_code``).
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 
 class KcoroStreamError(Exception):
@@ -82,3 +82,34 @@ def did_you_mean(word: object, choices: Iterable[object]) -> str:
     """`` (did you mean 'x'?)`` when a choice is close to ``word``, else "" (for one-line errors)."""
     close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def first_error(
+    e: BaseException,
+    prefer: tuple[type[BaseException], ...] = (KcoroStreamError, Exception, SystemExit),
+) -> BaseException:
+    """The most telling error inside (possibly nested) exception groups, the one unwrapper: the
+    first leaf that is a ``prefer[0]``, else a ``prefer[1]``, ..., else the first leaf. The default
+    puts our own errors before bugs, and both before Ctrl-C and cancellation (which a failure in one
+    task causes in the others)."""
+    leaves = list(_leaves(e))
+    for kind in prefer:
+        for x in leaves:
+            if isinstance(x, kind):
+                return x
+    return leaves[0]
+
+
+def _leaves(e: BaseException) -> Iterator[BaseException]:
+    if isinstance(e, BaseExceptionGroup):
+        for x in e.exceptions:
+            yield from _leaves(x)
+    else:
+        yield e
+
+
+def quote(value: object, limit: int = 80) -> str:
+    """``repr(value)`` for an error message, cut to ``limit`` characters with ``...``: input
+    quoted in an error stays one short line (a 5,000-digit number, a 100,000-character name)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: max(0, limit - 3)]}..."

@@ -35,7 +35,7 @@ from reactivex import Observable
 from reactivex.subject import Subject
 
 from . import ops
-from .errors import KcoroStreamError, PipelineError, ProducerError, UsageError
+from .errors import KcoroStreamError, PipelineError, ProducerError, UsageError, first_error
 from .events import (
     INGEST_SEQ_BIT,
     DerivedEvent,
@@ -292,8 +292,7 @@ async def run(derive: Derive | None, source_spec: Any, opts: RunOptions) -> int:
 
 def _ended_by(e: BaseException) -> tuple[str, int, str]:
     """(state, exit code, message) of a run ended by an exception, for its summary."""
-    if isinstance(e, BaseExceptionGroup):
-        return _ended_by(e.exceptions[0])
+    e = first_error(e)  # the error the command line reports, so the summary says the same
     if isinstance(e, KeyboardInterrupt | trio.Cancelled):
         return "interrupted", 130, "interrupted"
     if isinstance(e, KcoroStreamError):

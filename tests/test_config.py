@@ -363,3 +363,11 @@ def test_run_outputs_from_the_config_and_show_of_a_recorded_run(tmp_path: Path) 
     assert 'kcoro-stream.toml:4  run.out = ["a.ndjson"]' in r.stdout
     r = ks(tmp_path, "run", "--config", "missing.toml")
     assert r.returncode == 2 and "missing.toml: no such configuration file" in one_line_error(r)
+
+
+def test_quote_cuts_long_input_for_error_lines() -> None:
+    from kcoro_stream.errors import quote
+
+    assert quote("ab") == "'ab'"
+    assert quote("x" * 500) == "'" + "x" * 76 + "..." and len(quote("x" * 500)) == 80
+    assert len(quote("9" * 5000, limit=20)) == 20

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -246,7 +247,7 @@ def test_rerun_retries_what_failed_and_force_reruns_what_was_ok(tmp_path: Path) 
     assert index(out)["runs"][0]["run_id"] != first[0]["run_id"]  # type: ignore[index]
 
 
-def test_a_progress_line_per_run_on_a_terminal_only(tmp_path: Path) -> None:
+def test_a_progress_line_per_run_on_a_terminal_only(tmp_path: Path, read_pty: Callable[[int], bytes]) -> None:
     """stderr a terminal (a pty): one line per run's start and end; piped: only the closing tally."""
     import pty
 
@@ -260,15 +261,7 @@ def test_a_progress_line_per_run_on_a_terminal_only(tmp_path: Path) -> None:
         cwd=tmp_path, env=env_for(tmp_path), stdout=subprocess.DEVNULL, stderr=slave,
     )  # fmt: skip
     os.close(slave)
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        seen += chunk
+    seen = read_pty(master)
     os.close(master)
     assert p.wait(timeout=60) == 0
     text = seen.decode()

@@ -29,7 +29,7 @@ from typing import Any, Literal
 import msgspec
 
 from .._files import read_text
-from ..errors import UsageError, did_you_mean
+from ..errors import UsageError, did_you_mean, quote
 from ._schema import SECTIONS, is_duration
 
 __all__ = [
@@ -130,14 +130,9 @@ def check_value(section: str, key: str, raw: Any, where: str, *, from_text: bool
                 f"{where}: {section}.{key}: expected one of {listed}, got {raw!r}{hint}"
             ) from None
         msg = str(e).replace("Expected", "expected")
-        raise UsageError(f"{where}: {section}.{key}: {msg}, got {_short(raw)}") from None
+        raise UsageError(f"{where}: {section}.{key}: {msg}, got {quote(raw)}") from None
     _check_run_value(section, key, value, where)
     return value
-
-
-def _short(v: Any) -> str:
-    text = repr(v)
-    return text if len(text) <= 80 else f"{text[:77]}..."
 
 
 def _check_run_value(section: str, key: str, value: Any, where: str) -> None:

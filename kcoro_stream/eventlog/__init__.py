@@ -18,7 +18,6 @@ from kcoro_stream.eventlog._types import (
     LogFrame,
     LogInfo,
     LogProblem,
-    LogWriterStatistics,
     ProblemKind,
     SegmentInfo,
 )
@@ -31,7 +30,6 @@ __all__ = [
     "LogProblem",
     "LogReader",
     "LogWriter",
-    "LogWriterStatistics",
     "ProblemKind",
     "SegmentInfo",
     "cat_ndjson",

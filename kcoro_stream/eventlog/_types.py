@@ -6,8 +6,6 @@ from typing import Literal
 
 import msgspec
 
-from kcoro_stream.events import LogStatistics
-
 ProblemKind = Literal["torn_tail", "corrupt_block", "bad_header", "bad_payload"]
 
 
@@ -79,6 +77,3 @@ class LogInfo(msgspec.Struct, frozen=True, gc=False):
     bytes_on_disk: int
     bytes_raw: int  # frame bytes stored (before compression)
     problems: list[LogProblem]
-
-
-LogWriterStatistics = LogStatistics  # the schema's account of the log (events.py), carried by Status

@@ -49,7 +49,7 @@ from kcoro_stream.eventlog._format import (
     segment_name,
 )
 from kcoro_stream.eventlog._segment import BlockRef, encode_index
-from kcoro_stream.eventlog._types import LogWriterStatistics
+from kcoro_stream.events import LogStatistics
 
 FsyncPolicy = Literal["never", "flush", "always"]
 _FSYNC_POLICIES: Final = ("never", "flush", "always")
@@ -299,8 +299,8 @@ class LogWriter:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def statistics(self) -> LogWriterStatistics:
-        return LogWriterStatistics(
+    def statistics(self) -> LogStatistics:
+        return LogStatistics(
             frames=self._frames,
             frame_bytes=self._bytes_raw,
             disk_bytes=self._bytes_written,

@@ -15,7 +15,7 @@ from ._ingester import (
     Ingester,
     IngestStatistics,
     Producer,
-    ProducerOutcome,
+    SourceOutcome,
 )
 from ._ring import (
     DEFAULT_RING_BYTES,
@@ -37,10 +37,10 @@ __all__ = [
     "Ingester",
     "Loss",
     "Producer",
-    "ProducerOutcome",
     "ReadResult",
     "RingInfo",
     "RingReader",
+    "SourceOutcome",
     "monotonic_ns",
     "new_ring_path",
     "pid_alive",

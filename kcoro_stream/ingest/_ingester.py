@@ -33,7 +33,7 @@ import math
 import signal
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 import msgspec
@@ -71,13 +71,14 @@ class IngestStatistics(msgspec.Struct, frozen=True):
 
 
 @dataclass
-class ProducerOutcome:
-    """How the run ended, for the CLI's exit code and message."""
+class SourceOutcome:
+    """How a source (and the ingester under a live one) ended, for the run loop's exit code and
+    message. The one outcome type: the ingester makes it, sources pass it on or make their own."""
 
     state: str  # "finished" | "stopped" | "lost" | "failed"
     message: str = ""
     exit_status: int | None = None
-    stderr_tail: list[str] = field(default_factory=list)
+    usage_error: bool = False  # the producer refused its flags (exit 2 before its first frame)
 
     @property
     def ok(self) -> bool:
@@ -251,7 +252,7 @@ class Ingester:
 
     # -- the loop -------------------------------------------------------------
 
-    async def run(self) -> ProducerOutcome:
+    async def run(self) -> SourceOutcome:
         """Ingest until the ring is closed, the producer ends or is lost.
 
         Between frames the loop waits on the ring (woken by the producer's
@@ -266,14 +267,14 @@ class Ingester:
                 self._finish_losses()
                 await self.sink.drain()
                 self._state = "stopped" if self._stop_requested.is_set() else "finished"
-                return ProducerOutcome(self._state)
+                return SourceOutcome(self._state)
             if got:
                 await trio.lowlevel.checkpoint()
                 continue
             if self._detach.is_set():
                 await self.sink.drain()
                 self._state = "stopped"
-                return ProducerOutcome(self._state, "detached")
+                return SourceOutcome(self._state, "detached")
             now = trio.current_time()
             if now < next_check and not self._stop_requested.is_set():
                 await self.ring.wait(self.idle_timeout_s)
@@ -373,7 +374,7 @@ class Ingester:
                 ControlApplied(monotonic_ns(), 0, seq=ack, interval_ns=interval, paused=paused, stop=stop)
             )
 
-    def _check_producer(self) -> ProducerOutcome | None:
+    def _check_producer(self) -> SourceOutcome | None:
         p = self.producer
         if p is None:
             return None
@@ -383,7 +384,7 @@ class Ingester:
         reason = p.describe_exit(status)
         if status == 0:
             reason = "exited without closing the ring"
-        return ProducerOutcome("lost", message=f"producer {p.pid} {reason}", exit_status=status)
+        return SourceOutcome("lost", message=f"producer {p.pid} {reason}", exit_status=status)
 
     def stall_threshold_ns(self) -> int:
         """No frame and no heartbeat for this long: stalled (see the module docstring)."""

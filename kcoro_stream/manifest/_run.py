@@ -30,7 +30,7 @@ import trio
 
 from .._files import LockHeld, lock_exclusive, lock_holder, publish, read_regular
 from ..config import activate, build_analyses, launch_changes, record_mark
-from ..errors import KcoroStreamError, LogError, UsageError
+from ..errors import KcoroStreamError, LogError, UsageError, first_error
 from ..eventlog._writer import LOCK_NAME
 from ..events import Mark, RawEvent
 from ._load import Manifest, PlannedRun
@@ -53,17 +53,6 @@ class ManifestResult:
         if self.interrupted:
             return 130
         return 1 if self.failed else 0
-
-
-def _first_error(e: BaseException) -> BaseException:
-    if isinstance(e, BaseExceptionGroup):
-        inner = [_first_error(x) for x in e.exceptions]
-        for kind in (KeyboardInterrupt, KcoroStreamError):
-            for x in inner:
-                if isinstance(x, kind):
-                    return x
-        return inner[0]
-    return e
 
 
 MAX_INDEX_BYTES = 64 << 20  # an index of 10^5 runs with their summaries stays well below
@@ -212,7 +201,7 @@ def _one(run: PlannedRun, m: Manifest, run_dir: Path, index_of: int, total: int)
     try:
         trio.run(run_loop, derive, source, opts)
     except BaseException as e:  # every outcome of a run is an index entry, except a bug
-        err = _first_error(e)
+        err = first_error(e, (KeyboardInterrupt, KcoroStreamError))
         if isinstance(err, KeyboardInterrupt):
             state, error = "interrupted", "interrupted"
         elif isinstance(err, KcoroStreamError):

@@ -23,7 +23,7 @@ from typing import Any, ClassVar, Protocol
 import msgspec
 
 from ..events import ReaderStatistics
-from ..ingest import FrameSink
+from ..ingest import FrameSink, SourceOutcome
 
 
 class Frames(FrameSink, Protocol):
@@ -56,20 +56,6 @@ class Controller(abc.ABC):
     @abc.abstractmethod
     def paused(self) -> bool:
         """Whether the source is paused now."""
-
-
-@dataclass
-class SourceOutcome:
-    """How a source ended, for the run loop's exit code and message."""
-
-    state: str  # "finished" | "stopped" | "lost" | "failed"
-    message: str = ""
-    exit_status: int | None = None
-    usage_error: bool = False  # the producer refused its flags (exit 2 before its first frame)
-
-    @property
-    def ok(self) -> bool:
-        return self.state in ("finished", "stopped")
 
 
 @dataclass

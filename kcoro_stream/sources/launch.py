@@ -34,7 +34,7 @@ import trio
 
 from ..errors import UsageError
 from ..events import ReaderStatistics
-from ..ingest import DEFAULT_RING_BYTES, ChildProducer, Ingester, ProducerOutcome, RingReader
+from ..ingest import DEFAULT_RING_BYTES, ChildProducer, Ingester, RingReader
 from ..ingest._ring import RingInfo
 from ._base import Controller, Frames, Source, SourceContext, SourceOutcome
 from ._child import WATCH_ENV
@@ -300,7 +300,7 @@ async def _release_when_started(ingester: Ingester, started: trio.Event) -> None
 
 
 def _outcome(
-    result: ProducerOutcome, proc: trio.Process, child: ChildProducer, tail: list[str]
+    result: SourceOutcome, proc: trio.Process, child: ChildProducer, tail: list[str]
 ) -> SourceOutcome:
     last = last_line(tail)
     status = proc.returncode

@@ -38,19 +38,14 @@ or with a required field missing or of the wrong type raises ``InputError``
 
 from __future__ import annotations
 
-import errno
-import gzip
 import math
-import os
-import stat
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import msgspec
-import zstandard
 
+from kcoro_stream._input import GZIP_MAGIC, ZSTD_MAGIC, open_input
 from kcoro_stream.errors import InputError, LogError
 from kcoro_stream.events import (
     CHANNEL_BUFFERED,
@@ -71,8 +66,6 @@ from .replay import PlaybackSource
 
 __all__ = ["LegacyConfig", "LegacySource", "is_legacy_ndjson", "iter_legacy_batches", "legacy_events"]
 
-_GZIP = b"\x1f\x8b"
-_ZSTD = b"\x28\xb5\x2f\xfd"
 _DEFAULT_WINDOW_NS = 250_000_000
 _decoder = msgspec.json.Decoder()
 MAX_LINE_BYTES = 1 << 20  # kcoro_mon lines are < 2 KB; anything this long is not one
@@ -87,21 +80,8 @@ _OLD_COUNTERS = tuple((cf.name, cf.legacy) for cf in counter_fields(ChannelCount
 _LEGACY_KEPT = tuple(f for f in LegacyFields.__struct_fields__ if f != "schema")
 
 
-def _open(path: Path) -> IO[bytes]:
-    # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then decides.
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise OSError(errno.EINVAL, "not a regular file")
-    os.set_blocking(fd, True)
-    f = os.fdopen(fd, "rb")  # closed by the caller (directly or via the wrapper)
-    head = f.read(4)
-    f.seek(0)
-    if head.startswith(_GZIP):
-        return gzip.GzipFile(fileobj=f, mode="rb")  # type: ignore[return-value]  # a binary stream
-    if head.startswith(_ZSTD):
-        return zstandard.ZstdDecompressor().stream_reader(f, closefd=True)
-    return f
+class _TooLong(InputError):
+    """A line over the limit (already names file:line)."""
 
 
 def _lines(path: Path, max_line: int = MAX_LINE_BYTES) -> Iterator[tuple[int, bytes]]:
@@ -111,11 +91,12 @@ def _lines(path: Path, max_line: int = MAX_LINE_BYTES) -> Iterator[tuple[int, by
     ``max_line`` plus one read chunk: a line longer than ``max_line`` is an
     InputError naming the file and line, raised as soon as the limit is
     passed (a 300 MB line inside a 10 KB .zst is never inflated in full).
-    Unreadable, corrupt or truncated compressed input is one InputError too.
+    Unreadable, corrupt or truncated compressed input is one InputError too
+    (the one reader of compressed input, ``_input.open_input``, finds it).
     """
     lineno = 0
     try:
-        with _open(path) as raw:
+        with open_input(path) as raw:
             buf = bytearray()
             scanned = 0  # buf[:scanned] holds no newline
             while True:
@@ -127,17 +108,20 @@ def _lines(path: Path, max_line: int = MAX_LINE_BYTES) -> Iterator[tuple[int, by
                 while (nl := buf.find(b"\n", scanned)) >= 0:
                     lineno += 1
                     if nl - start > max_line:
-                        raise InputError(f"{path}:{lineno}: line longer than {max_line} bytes")
+                        raise _TooLong(f"{path}:{lineno}: line longer than {max_line} bytes")
                     yield lineno, bytes(buf[start:nl])
                     start = scanned = nl + 1
                 del buf[:start]
                 scanned = len(buf)
                 if scanned > max_line:
-                    raise InputError(f"{path}:{lineno + 1}: line longer than {max_line} bytes")
+                    raise _TooLong(f"{path}:{lineno + 1}: line longer than {max_line} bytes")
             if buf:
                 yield lineno + 1, bytes(buf)
-    except (OSError, EOFError, zlib.error, zstandard.ZstdError) as e:
-        raise InputError(f"{path}: cannot read near line {lineno + 1}: {e}") from None
+    except _TooLong:
+        raise
+    except (OSError, InputError) as e:  # cannot open, corrupt or truncated compression
+        why = str(e).removeprefix(f"{path}: ")
+        raise InputError(f"{path}: cannot read near line {lineno + 1}: {why}") from None
 
 
 def is_legacy_ndjson(path: str | Path) -> bool:
@@ -171,7 +155,7 @@ def _compressed(path: Path) -> bool:
             head = f.read(4)
     except OSError:
         return False
-    return head.startswith((_GZIP, _ZSTD))
+    return head.startswith((GZIP_MAGIC, ZSTD_MAGIC))
 
 
 def iter_legacy_batches(path: str | Path) -> Iterator[list[Any]]:

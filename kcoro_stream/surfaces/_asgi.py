@@ -41,12 +41,59 @@ import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
 
-from ..errors import SinkError
+from ..errors import SinkError, first_error
 from ..sinks._address import allowed_host_keys, host_key, is_loopback, split_host_port
 
 ASGIApp = Callable[..., Awaitable[None]]  # (scope, receive, send): hypercorn types it more narrowly
 
 log = logging.getLogger("kcoro_stream.http")
+
+
+class _AcceptFailures(logging.Filter):
+    """trio's accept loop (``trio.serve_listeners``, under hypercorn) logs every accept that
+    fails for want of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM) with a whole
+    traceback, and retries 0.1 s later — at ``ulimit -n 64`` dozens of traceback blocks.
+    Instead: each server counts them (``refused["accept_failed"]``) and says so once, in
+    one line; the retry (the back-off) stays trio's."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.servers: dict[int, HttpServer] = {}  # by bound port
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.getMessage().startswith("accept returned"):
+            return True
+        server = self._server_of(record)
+        if server is not None:
+            server.refused["accept_failed"] += 1
+            if server.refused["accept_failed"] == 1:
+                reason = (
+                    str(record.args[1]) if isinstance(record.args, tuple) and len(record.args) > 1 else "?"
+                )
+                log.warning(
+                    "%s: cannot accept connections on %s: %s (raise 'ulimit -n'); retrying, counted",
+                    server.sink, server.address, reason.lower(),
+                )  # fmt: skip
+        return False
+
+    def _server_of(self, record: logging.LogRecord) -> HttpServer | None:
+        """The server whose listener failed: the ``listener`` of trio's failing frame."""
+        tb = record.exc_info[2] if record.exc_info else None
+        while tb is not None:
+            listener = tb.tb_frame.f_locals.get("listener")
+            sock = getattr(listener, "socket", None)
+            try:
+                port = sock.getsockname()[1] if sock is not None else None
+            except OSError:
+                port = None
+            if port in self.servers:
+                return self.servers[port]
+            tb = tb.tb_next
+        return next(iter(self.servers.values()), None)  # one server: it is that one
+
+
+_ACCEPT_FAILURES = _AcceptFailures()
+logging.getLogger("trio.serve_listeners").addFilter(_ACCEPT_FAILURES)
 
 
 def parse_host_port(sink: str, arg: str, default_port: int) -> dict[str, Any]:
@@ -66,17 +113,6 @@ def check_bind(sink: str, host: str, port: int, allow_remote: bool) -> None:
 
 def _format_addr(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def _find_oserror(exc: BaseException) -> OSError | None:
-    if isinstance(exc, OSError):
-        return exc
-    if isinstance(exc, BaseExceptionGroup):
-        for sub in exc.exceptions:
-            found = _find_oserror(sub)
-            if found is not None:
-                return found
-    return None
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str | None:
@@ -119,7 +155,8 @@ class HttpServer:
         # checked now so a bad entry is a usage error before anything binds
         allowed_host_keys(host, port, self.allowed_hosts)
         self._allowed: frozenset[str] = frozenset()
-        self.refused: dict[str, int] = {"host": 0, "origin": 0}  # requests refused, by reason
+        # requests refused, by reason; accept_failed: connections not accepted (out of descriptors)
+        self.refused: dict[str, int] = {"host": 0, "origin": 0, "accept_failed": 0}
         self.refused_websocket = 0  # of which WebSocket handshakes
         self._started = trio.Event()
         self._stopped = trio.Event()
@@ -147,7 +184,8 @@ class HttpServer:
         trio.lowlevel.spawn_system_task(self._run, name=f"kcoro-stream {self.sink} server")
         await self._started.wait()
         if self._error is not None:
-            err = _find_oserror(self._error)
+            found = first_error(self._error, (OSError,))
+            err = found if isinstance(found, OSError) else None
             where = f"{self.sink}: {_format_addr(self.host, self.requested_port)}"
             if err is not None and err.errno == errno.EADDRINUSE:
                 raise SinkError(f"{where}: address already in use")
@@ -166,6 +204,7 @@ class HttpServer:
                     )
                     # binds: ["http://127.0.0.1:9464"]; port 0 resolves to the real one here.
                     self.port = int(binds[0].rsplit(":", 1)[1])
+                    _ACCEPT_FAILURES.servers[self.port] = self
                     self._allowed = allowed_host_keys(self.host, self.port, self.allowed_hosts)
                     self._started.set()
         except Exception as e:  # a system task must not raise: report it instead
@@ -174,6 +213,8 @@ class HttpServer:
             else:
                 log.error("%s: server on %s failed: %r", self.sink, self.address, e)
         finally:
+            if self.port is not None and _ACCEPT_FAILURES.servers.get(self.port) is self:
+                del _ACCEPT_FAILURES.servers[self.port]
             self._started.set()
             self._stopped.set()
 
