@@ -26,7 +26,7 @@ from typing import Any
 from .._files import publish
 from ..errors import UsageError
 from ..events import DERIVED_SCHEMA
-from ._noise import noise_fingerprint
+from ..history._noise import noise_fingerprint
 from ._results import THROUGHPUT, Results, repeat_table, step_key
 
 __all__ = ["FORMAT", "Baseline", "baseline_from_results", "load_baseline", "save_baseline"]

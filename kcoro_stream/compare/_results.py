@@ -12,7 +12,8 @@ once, by the run's mode (``gated_metric``): channel → msgs/s, tasks and mixed 
 tasks/s (in mixed mode each task is one message: the same quantity), dual →
 each pool's own. Every other metric is reported, never gated. Latency percentiles (p50, p99 of the
 run's last cumulative histogram per pool and metric: ``tasks:task_start_latency_ns:p99``)
-come from replaying each run's log through its recorded analyses (``report.replay_run``). Runs that did not end
+come from the run's summary.json (the run loop wrote them when it ended), or, for a run that
+predates it, from replaying its log through its recorded analyses (``runloop.replay_derived``). Runs that did not end
 ``ok`` are left out; a repeat is the unit, never a window. ``repeat_table`` keeps
 every ok repeat of every metric the step has, NaN where a run has no usable
 value (0, NaN, no summary): the gate calls that trouble; ``repeat_values`` keeps
@@ -140,13 +141,46 @@ def load_results(path: Path) -> Results:
     return res
 
 
-def _latency(run_dir: Path) -> dict[str, float]:
-    """p50/p99 of the last cumulative histogram of each pool and latency metric of a run."""
-    from ..report._inputs import replay_run
+def _recorded_latency(r: IndexRun) -> dict[str, float] | None:
+    """The percentiles the run wrote to its summary.json (``metrics``: ``NAME_q`` for one pool,
+    ``POOL:NAME_q`` for several); None when it has no summary (an older run: replay it)."""
+    from ..history._record import read_summary
+
+    summary = read_summary(r.dir)
+    if summary is None:
+        return None
+    metrics: dict[str, Any] = summary["metrics"]
+    pools = sorted({str(s.get("pool", "all")) for s in r.summary if isinstance(s, dict)})
+    out: dict[str, float] = {}
+    for key, v in metrics.items():
+        pool, _, name = key.rpartition(":")
+        if not pool:
+            if len(pools) != 1 or any(":" in k for k in metrics):
+                continue  # a plain name is the one pool's only when the run has one pool
+            pool = pools[0]
+        metric, _, q = name.rpartition("_")
+        if metric in LATENCY_METRICS and q in QUANTILES and isinstance(v, int | float) and v == v:
+            out[f"{metric_name(pool, metric)}:{q}"] = float(v)
+    return out
+
+
+def _latency(r: IndexRun) -> dict[str, float]:
+    """p50/p99 of the last cumulative histogram of each pool and latency metric of a run: from its
+    summary.json, or (a run that predates it) from a replay of its log through its analyses."""
+    recorded = _recorded_latency(r)
+    if recorded is not None:
+        return recorded
+    from ..events import HistogramSummary
+    from ..runloop import replay_derived
 
     last: dict[tuple[str, str], Any] = {}
-    for h in replay_run(run_dir, run_dir.name).histograms:
-        if h.scope == "cumulative" and h.metric in LATENCY_METRICS and h.count:
+    for h in replay_derived(r.dir):
+        if (
+            type(h) is HistogramSummary
+            and h.scope == "cumulative"
+            and h.metric in LATENCY_METRICS
+            and h.count
+        ):
             last[(h.pool, h.metric)] = h
     out: dict[str, float] = {}
     for (pool, metric), h in last.items():
@@ -194,7 +228,7 @@ def repeat_table(res: Results, *, latency: bool = False) -> dict[tuple[str, str]
         values, g = _run_metrics(r)
         if latency:
             try:
-                values.update(_latency(r.dir))
+                values.update(_latency(r))
             except KcoroStreamError as e:
                 raise UsageError(f"{r.dir}: cannot replay for latency: {e}") from None
         gated.setdefault(step_key(r.step, r.params), set()).update(g)

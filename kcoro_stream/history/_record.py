@@ -25,7 +25,15 @@ from .._files import FILE_MODE, publish
 from ..errors import LogError
 from ..events import HistogramSummary, RunEnded, RunStarted, Summary
 
-__all__ = ["SUMMARY_FORMAT", "SUMMARY_NAME", "SUMMARY_VERSION", "RunRecord", "iso_utc", "write_summary"]
+__all__ = [
+    "SUMMARY_FORMAT",
+    "SUMMARY_NAME",
+    "SUMMARY_VERSION",
+    "RunRecord",
+    "iso_utc",
+    "read_summary",
+    "write_summary",
+]
 
 SUMMARY_NAME = "summary.json"
 SUMMARY_FORMAT = "kcoro-stream-run-summary"
@@ -97,7 +105,7 @@ class RunRecord:
         return out
 
     def to_builtins(self, ended_wall: float) -> dict[str, Any]:
-        from ..compare._noise import noise_fingerprint, run_fingerprint
+        from ._noise import noise_fingerprint, run_fingerprint
 
         config = self.config()
         return {
@@ -134,3 +142,27 @@ def write_summary(run_dir: Path, record: RunRecord) -> Path:
     except OSError as e:
         raise LogError(f"{path}: cannot write the run summary: {e.strerror or e}") from None
     return path
+
+
+MAX_SUMMARY_BYTES = 16 << 20  # a summary is a few KiB; anything this large is not one
+
+
+def read_summary(run_dir: Path) -> dict[str, Any] | None:
+    """``run_dir/summary.json`` as written by ``write_summary``; None when the run has none (an older
+    or killed run). A damaged one is a LogError naming the file and what is wrong."""
+    from .._files import read_regular
+
+    path = run_dir / SUMMARY_NAME
+    try:
+        data = msgspec.json.decode(read_regular(path, MAX_SUMMARY_BYTES))
+    except FileNotFoundError:
+        return None
+    except (OSError, msgspec.DecodeError, UnicodeDecodeError) as e:
+        raise LogError(f"{path}: not a readable run summary ({e})") from None
+    if not isinstance(data, dict) or data.get("format") != SUMMARY_FORMAT:
+        raise LogError(f"{path}: format: not {SUMMARY_FORMAT!r}")
+    if not isinstance(data.get("version"), int) or data["version"] > SUMMARY_VERSION:
+        raise LogError(f"{path}: version: {data.get('version')!r} is not one this kcoro-stream reads")
+    if not isinstance(data.get("metrics"), dict):
+        raise LogError(f"{path}: metrics: expected an object")
+    return data
