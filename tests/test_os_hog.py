@@ -30,22 +30,11 @@ HOG_AT_S, HOG_FOR_S = 3.0, 3.0
 HOG = "while True: pass"
 
 
-def _raise_priority() -> None:
-    """In the child: this new session's autogroup (else the process) at nice -10, if allowed."""
-    try:
-        Path("/proc/self/autogroup").write_text("-10")
-    except OSError:
-        try:
-            os.nice(-10)
-        except OSError:
-            pass
-
-
 def _spawn(args: list[str], raise_priority: bool, **kw: Any) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         args,
         start_new_session=True,
-        preexec_fn=_raise_priority if raise_priority else None,  # needs no lock: writes one /proc file
+        preexec_fn=raise_priority if raise_priority else None,  # needs no lock: writes one /proc file
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         **kw,
