@@ -23,6 +23,8 @@ from typing import Any
 
 import pytest
 
+from kcoro_stream.selftest._judges import raise_priority as _raise_priority
+
 BENCH = [sys.executable, "-m", "kcoro_stream.sources.bench"]
 CLI = [sys.executable, "-m", "kcoro_stream"]
 DURATION_S = 9.0
@@ -34,7 +36,7 @@ def _spawn(args: list[str], raise_priority: bool, **kw: Any) -> subprocess.Popen
     return subprocess.Popen(
         args,
         start_new_session=True,
-        preexec_fn=raise_priority if raise_priority else None,  # needs no lock: writes one /proc file
+        preexec_fn=_raise_priority if raise_priority else None,  # needs no lock: writes one /proc file
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         **kw,
