@@ -5,6 +5,7 @@ benchmark."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -98,8 +99,7 @@ def compare_cmd(
     regressed (or inconclusive with --fail-on-inconclusive), 2 bad input or trouble (a gated metric
     missing, zero or NaN on either side).
     """
-    from ..compare import compare_paths, parse_threshold, to_json, to_markdown, to_table
-    from ..compare._render import loud_lines
+    from ..compare import compare_paths, parse_threshold
 
     try:
         comparisons = compare_paths(
@@ -110,6 +110,18 @@ def compare_cmd(
         )
     except KcoroStreamError as e:  # every trouble is exit 2 for a verdict command (as diff)
         raise UsageError(str(e)) from None
+    return show_verdicts(
+        comparisons, as_json=as_json, markdown=markdown, fail_on_inconclusive=fail_on_inconclusive
+    )
+
+
+def show_verdicts(
+    comparisons: list[Any], *, as_json: bool, markdown: bool, fail_on_inconclusive: bool
+) -> int:
+    """Print ``comparisons`` (table, Markdown or JSON; loud lines on stderr) and return the exit code."""
+    from ..compare import to_json, to_markdown, to_table
+    from ..compare._render import loud_lines
+
     if as_json:
         click.echo(to_json(comparisons))
     elif markdown:

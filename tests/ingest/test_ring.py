@@ -1,4 +1,4 @@
-"""The ring reader against the real C producer (example producer, a real shm ring)."""
+"""The ring reader against the real C producer (the scripted test producer, a real shm ring)."""
 
 from __future__ import annotations
 
