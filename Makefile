@@ -19,7 +19,7 @@ TEST_APT := $(RUN_APT) zstd jq tmux prometheus chromium chromium-driver
 APT_LOCK_TIMEOUT ?= 120
 # Everything the editable install compiles or reads at build time.
 BUILD_INPUTS := pyproject.toml setup.py kcoro_stream/_build_ring.py kcoro_stream/_build_bench.py \
-                $(shell find native/include native/reader native/runtime native/bench -name '*.[ch]' 2>/dev/null)
+                $(shell find native/include native/reader native/runtime native/bench native/testprod -name '*.[ch]' 2>/dev/null)
 RUN_STAMP  := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 

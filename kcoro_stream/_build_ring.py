@@ -1,4 +1,4 @@
-"""cffi API-mode build of the ring reader (native/reader) and example producer.
+"""cffi API-mode build of the ring reader (native/reader) and the scripted test producer.
 
 The cdef is read from native/reader/kcs_reader.h, the one header Python calls
 through; in API mode the C compiler checks every declared struct field and
@@ -30,7 +30,7 @@ ffibuilder.set_source(
     '#include "kcs_reader.h"\n',
     sources=[
         str((NATIVE / "reader" / "kcs_reader.c").relative_to(ROOT)),
-        str((NATIVE / "examples" / "synthetic_producer.c").relative_to(ROOT)),
+        str((NATIVE / "testprod" / "synthetic_producer.c").relative_to(ROOT)),
     ],
     include_dirs=[str(NATIVE / "include"), str(NATIVE / "reader")],
     extra_compile_args=["-std=c11", "-O2", "-Wall", "-Wextra", "-D_GNU_SOURCE"],

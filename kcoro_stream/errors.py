@@ -8,6 +8,7 @@
     ├── PipelineError                pipeline file: syntax, missing names (file:line)
     ├── RingError                    ring header/frames: magic, version, sizes, CRC
     ├── LogError                     event log: unreadable run dir, bad segment header
+    │   └── DamagedLogError          frames lost inside a log (--allow-damaged accepts the output)
     ├── ProducerError                child producer failed to start, crashed, or was lost
     ├── SinkError                    a sink cannot open or write (output exists, port in use)
     ├── InputError                   malformed external input: NDJSON lines, rules
@@ -60,6 +61,10 @@ class LogError(KcoroStreamError):
     """Raised by eventlog when a run directory or segment cannot be used."""
 
 
+class DamagedLogError(LogError):
+    """Raised by a log reader when a corrupt block lost frames inside the log (exit 1, whatever the command)."""
+
+
 class ProducerError(KcoroStreamError):
     """Raised by ingest when the producer fails to start, crashes or is lost."""
 
@@ -106,3 +111,10 @@ def _leaves(e: BaseException) -> Iterator[BaseException]:
             yield from _leaves(x)
     else:
         yield e
+
+
+def quote(value: object, limit: int = 80) -> str:
+    """``repr(value)`` for an error message, cut to ``limit`` characters with ``...``: input
+    quoted in an error stays one short line (a 5,000-digit number, a 100,000-character name)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: max(0, limit - 3)]}..."

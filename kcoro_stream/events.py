@@ -3,7 +3,7 @@
 Three families, all msgspec Structs:
 
 * **Raw events** (tags 1..31) are written by producers (the bundled benchmark,
-  the example producer, any runtime using ``native/include/kcoro_stream.h``)
+  the scripted test producer, any runtime using ``native/include/kcoro_stream.h``)
   as msgpack arrays ``[tag, ts_ns, source, field...]``. A ring frame's payload
   is a msgpack array of them (one sampler tick = one frame). Counters are
   cumulative since the run started; ``ts_ns`` is CLOCK_MONOTONIC.

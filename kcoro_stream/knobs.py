@@ -47,6 +47,13 @@ INT_KNOBS: tuple[IntKnob, ...] = (
     IntKnob("batch", ("--batch",), 1, 65536, "(tasks, mixed) tasks submitted per wait [64]."),
     IntKnob("body_cost", ("--body-cost",), 0, 100_000_000, "Work units per task body [0]."),
     IntKnob(
+        "body_ns",
+        ("--body-ns",),
+        1,
+        1_000_000_000,
+        "(tasks, mixed, dual) each task body spins N ns of thread CPU time (task_body_ns) [off].",
+    ),
+    IntKnob(
         "latency_sample",
         ("--latency-sample",),
         1,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -36,3 +36,22 @@ def _no_leftover_processes() -> Iterator[None]:
             os.kill(child, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def _read_until_closed(master: int) -> bytes:
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the child closed its side of the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    return b"".join(chunks)
+
+
+@pytest.fixture
+def read_pty() -> Callable[[int], bytes]:
+    """``read_pty(master)``: everything children wrote to a pseudo-terminal, until they closed it."""
+    return _read_until_closed

@@ -217,7 +217,7 @@ def test_project_file_configures_a_run_and_flags_override(tmp_path: Path) -> Non
 def test_bench_section_reaches_run_started(tmp_path: Path) -> None:
     """[bench] keys become benchmark flags: RunStarted.config carries them; the log records origins."""
     (tmp_path / "kcoro-stream.toml").write_text(
-        "[bench]\nbatch = 3\nbody_cost = 7\nworkers = 1\npin = true\n"
+        "[bench]\nbatch = 3\nbody_cost = 7\nworkers = 1\npin = true\nbody_ns = 50\n"
     )
     r = ks(tmp_path, "run", "--mode", "tasks", "--duration", "0.5", "--log", "r", "--no-stdout")
     assert r.returncode == 0, r.stderr
@@ -231,6 +231,7 @@ def test_bench_section_reaches_run_started(tmp_path: Path) -> None:
         if isinstance(e, RunStarted)
     )
     assert (started.config["batch"], started.config["body_cost"], started.config["workers"]) == (3, 7, 1)
+    assert started.config["body_ns"] == 50
     assert started.config["pin"] is True and started.capabilities["pinned_cpus"] == [
         min(os.sched_getaffinity(0))
     ]
@@ -363,3 +364,11 @@ def test_run_outputs_from_the_config_and_show_of_a_recorded_run(tmp_path: Path) 
     assert 'kcoro-stream.toml:4  run.out = ["a.ndjson"]' in r.stdout
     r = ks(tmp_path, "run", "--config", "missing.toml")
     assert r.returncode == 2 and "missing.toml: no such configuration file" in one_line_error(r)
+
+
+def test_quote_cuts_long_input_for_error_lines() -> None:
+    from kcoro_stream.errors import quote
+
+    assert quote("ab") == "'ab'"
+    assert quote("x" * 500) == "'" + "x" * 76 + "..." and len(quote("x" * 500)) == 80
+    assert len(quote("9" * 5000, limit=20)) == 20

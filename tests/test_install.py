@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -85,7 +86,7 @@ MISSING_EXTRA = [
 ]
 
 
-def _on_a_terminal(cmd: list[str], cwd: Path) -> tuple[int, str, str]:
+def _on_a_terminal(cmd: list[str], cwd: Path, read_pty: Callable[[int], bytes]) -> tuple[int, str, str]:
     """Run ``cmd`` with stdin and stdout on a pseudo-terminal: (exit code, terminal text, stderr)."""
     import pty
 
@@ -93,22 +94,16 @@ def _on_a_terminal(cmd: list[str], cwd: Path) -> tuple[int, str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "CI")}
     p = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=slave, stdout=slave, stderr=subprocess.PIPE)
     os.close(slave)
-    shown = b""
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not data:
-            break
-        shown += data
+    shown = read_pty(master)
     os.close(master)
     err = p.stderr.read().decode() if p.stderr else ""
     return p.wait(timeout=60), shown.decode(errors="replace"), err
 
 
 @pytest.mark.slow
-def test_a_lean_install_records_replays_validates_and_names_each_missing_extra(tmp_path: Path) -> None:
+def test_a_lean_install_records_replays_validates_and_names_each_missing_extra(
+    tmp_path: Path, read_pty: Callable[[int], bytes]
+) -> None:
     """`pip install .` with no extras: a headless run, its replay, NDJSON/CSV and validate work;
     every surface that needs an extra says which in one line (exit 2), and the dashboard on a
     terminal falls back to the headless screen."""
@@ -165,7 +160,7 @@ def test_a_lean_install_records_replays_validates_and_names_each_missing_extra(t
         ), lines[0]
     assert not (work / "report").exists()  # nothing half-made
 
-    code, shown, err = _on_a_terminal([ks, "run", "-d", "1", "--no-log"], work)
+    code, shown, err = _on_a_terminal([ks, "run", "-d", "1", "--no-log"], work, read_pty)
     assert code == 0, err
     assert err.splitlines()[0].startswith("kcoro-stream: the terminal dashboard needs the [tui] extra ("), err
     assert err.splitlines()[0].endswith("pip install 'kcoro-stream[tui]'; running headless"), err

@@ -1,7 +1,7 @@
 """Numbers you can trust, end to end: real runs through the whole spine.
 
 * steady runs of the real benchmark raise no anomaly, and channel mode reports no task statistics;
-* a scripted rate step (the example producer's --step-at) raises exactly one anomaly, at the step;
+* a scripted rate step (the scripted test producer's --step-at) raises exactly one anomaly, at the step;
 * a steady run's summary average is the typical window, whether the run ends by its duration or
   by Ctrl-C (the short closing window is partial and left out).
 """

@@ -44,8 +44,8 @@ MAX_DURATION = 2.0  # seconds: every documented run is cut to this
 CONDITIONAL_TYPES = {"alert", "anomaly"}
 # Flags in the README that belong to other programs, each with its reason.
 FOREIGN_FLAGS = {
-    "--ring": "the example producer's own flag (native/examples/instrument_runtime.c), after --exec --",
-    "--inject-growth": "the synthetic producer's (native/examples/synthetic_producer.c)",
+    "--ring": "the example producers' own flag (native/examples/*.c), after --exec --",
+    "--inject-growth": "the synthetic producer's (native/testprod/synthetic_producer.c)",
     "--growth-from": "the synthetic producer's",
     "--growth-until": "the synthetic producer's",
     "--step-at": "the synthetic producer's",

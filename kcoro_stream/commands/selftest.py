@@ -13,12 +13,17 @@ from ._common import CONTEXT
 )
 @click.option("--quick", is_flag=True, help="Smaller workloads, the same checks (under 20 s).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object instead of the table.")
-def selftest(seed: int, quick: bool, as_json: bool) -> int:
+@click.option(
+    "--judges",
+    is_flag=True,
+    help="Instead: scripted faults and steady runs; per judge, what fired against what should have (~2 min).",
+)
+def selftest(seed: int, quick: bool, as_json: bool, judges: bool) -> int:
     """Run scripted workloads with known counts; check every derived metric (exit 0 pass, 1 fail)."""
-    from ..selftest import render_table, run_selftest
+    from ..selftest import render_table, run_judges_selftest, run_selftest
 
     progress = None if as_json else (lambda step: click.echo(f"selftest: {step}", err=True))
-    result = run_selftest(seed, quick, progress=progress)
+    result = run_judges_selftest(progress) if judges else run_selftest(seed, quick, progress=progress)
     if as_json:
         import json
 

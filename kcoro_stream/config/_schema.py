@@ -110,6 +110,7 @@ class BenchSection(_Section):
     latency_sample: Literal[1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024] | None = None
     pin: bool = False  # --pin: worker k on the k-th allowed CPU
     no_perf_counters: bool = False  # --no-perf-counters: no OsCounters per worker
+    body_ns: Annotated[int, _knob("body_ns")] | None = None  # --body-ns: task bodies spin N ns of CPU time
 
 
 class WindowSection(_Section):

@@ -8,6 +8,7 @@ results into Python objects. One ``read()`` call copies many frames.
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 from dataclasses import dataclass
@@ -296,9 +297,13 @@ class RingReader:
             await trio.sleep(min(timeout_s, OLD_PRODUCER_POLL_S))
             return
         if self._notify_fd < 0:
+            ffi.errno = 0
             self._notify_fd = lib.kcs_reader_notifier_start(self._h)
             if self._notify_fd < 0:
-                raise RingError(f"{self.path}: cannot start the ring notifier thread")
+                err = ffi.errno  # eventfd's (EMFILE: out of descriptors) or pthread_create's
+                why = os.strerror(err).lower() if err else "cannot start its thread"
+                hint = " (raise 'ulimit -n')" if err in (errno.EMFILE, errno.ENFILE) else ""
+                raise RingError(f"{self.path}: cannot start the ring notifier: {why}{hint}")
         lib.kcs_reader_arm(self._h, max(1, int(timeout_s * 1e9)))
         await trio.lowlevel.wait_readable(self._notify_fd)
         try:

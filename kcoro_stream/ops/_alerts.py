@@ -57,7 +57,7 @@ from typing import Any
 
 import msgspec
 
-from kcoro_stream.errors import UsageError
+from kcoro_stream.errors import UsageError, quote
 from kcoro_stream.events import Alert, RuleChanged, Sample
 
 from ._base import Emit, Operator, stateful
@@ -125,18 +125,12 @@ def _number(v: Any, rule: str, what: str) -> float:
     try:
         x = float(v)
     except (TypeError, ValueError):
-        raise UsageError(f"alert rule {rule!r}: {what} must be a number, got {_short(v)}") from None
+        raise UsageError(f"alert rule {rule!r}: {what} must be a number, got {quote(v)}") from None
     except OverflowError:  # an integer of 10**400
         x = math.inf
     if not math.isfinite(x):
-        raise UsageError(f"alert rule {rule!r}: {what} must be finite, got {_short(v)}")
+        raise UsageError(f"alert rule {rule!r}: {what} must be finite, got {quote(v)}")
     return x
-
-
-def _short(v: Any) -> str:
-    """``repr(v)``, cut to 80 characters (a 5,000-digit number is not worth printing)."""
-    text = repr(v)
-    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def parse_rule(spec: Any, index: int = 0) -> Rule:
@@ -177,7 +171,7 @@ def parse_rule(spec: Any, index: int = 0) -> Rule:
     name = str(spec.get("name") or f"#{index + 1}")
     if len(name) > RULE_NAME_MAX:
         raise UsageError(
-            f"alert rule {_short(name)}: the name must be at most {RULE_NAME_MAX} characters, got {len(name)}"
+            f"alert rule {quote(name)}: the name must be at most {RULE_NAME_MAX} characters, got {len(name)}"
         )
     known = {"name", "metric", "op", "comparison", "value", "threshold", "for", "for_ms", "for_ns"}
     known |= {"severity", "hysteresis", "pool", "relative"}

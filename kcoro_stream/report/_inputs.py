@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..compare._results import INDEX, Results, load_results, repeat_values
-from ..errors import KcoroStreamError, UsageError
+from ..errors import DamagedLogError, KcoroStreamError, UsageError
 from ..events import (
     Alert,
     Anomaly,
@@ -68,7 +68,7 @@ class Inputs:
     results: list[tuple[Results, dict[tuple[str, str], dict[str, list[float]]]]] = field(default_factory=list)
 
 
-def replay_run(run_dir: Path, label: str) -> RunData:
+def replay_run(run_dir: Path, label: str, *, allow_damaged: bool = False) -> RunData:
     """``run_dir``'s log through its recorded analyses, in this process; the derived events kept by type."""
     data = RunData(label, run_dir)
     kinds: dict[type, list[Any]] = {
@@ -83,7 +83,7 @@ def replay_run(run_dir: Path, label: str) -> RunData:
     }
     from ..runloop import replay_derived
 
-    for ev in replay_derived(run_dir):
+    for ev in replay_derived(run_dir, allow_damaged=allow_damaged):
         bucket = kinds.get(type(ev))
         if bucket is not None:
             bucket.append(ev)
@@ -98,7 +98,7 @@ def _run_label(r: Any) -> str:
     )
 
 
-def load_inputs(paths: list[Path]) -> Inputs:
+def load_inputs(paths: list[Path], *, allow_damaged: bool = False) -> Inputs:
     """Each path a run directory or a results directory (every ok run of it is replayed)."""
     out = Inputs()
     for path in paths:
@@ -110,10 +110,12 @@ def load_inputs(paths: list[Path]) -> Inputs:
                 out.results.append((res, repeat_values(res)))
                 for r in res.runs:
                     if r.state == "ok":
-                        out.runs.append(replay_run(r.dir, f"{res.name}: {_run_label(r)}"))
+                        out.runs.append(
+                            replay_run(r.dir, f"{res.name}: {_run_label(r)}", allow_damaged=allow_damaged)
+                        )
             else:
-                out.runs.append(replay_run(path, path.name))
-        except UsageError:
+                out.runs.append(replay_run(path, path.name, allow_damaged=allow_damaged))
+        except (UsageError, DamagedLogError):
             raise
         except KcoroStreamError as e:
             raise UsageError(f"{path}: {e}") from None

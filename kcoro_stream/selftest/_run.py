@@ -20,10 +20,11 @@ from typing import Any
 
 from ..errors import UsageError
 from ._checks import Check, check_repeats, check_run, run_label, workload_totals
+from ._judges import run_judges
 from ._observe import Observed, observe
 from ._workloads import workloads
 
-__all__ = ["MAX_SEED", "SelftestResult", "render_table", "run_selftest"]
+__all__ = ["MAX_SEED", "SelftestResult", "render_table", "run_judges_selftest", "run_selftest"]
 
 MAX_SEED = (1 << 63) - 1  # the benchmark's --seed range
 
@@ -35,6 +36,7 @@ class SelftestResult:
     checks: list[Check] = field(default_factory=list)
     totals: dict[str, str] = field(default_factory=dict)  # per run: the workload totals
     elapsed_s: float = 0.0
+    judges: bool = False  # the judges' scenarios (selftest --judges), not the counts
 
     @property
     def failed(self) -> list[Check]:
@@ -48,6 +50,7 @@ class SelftestResult:
         return {
             "seed": self.seed,
             "quick": self.quick,
+            "judges": self.judges,
             "passed": not self.failed,
             "elapsed_s": round(self.elapsed_s, 3),
             "totals": self.totals,
@@ -82,6 +85,15 @@ def run_selftest(
     return result
 
 
+def run_judges_selftest(progress: Callable[[str], None] | None = None) -> SelftestResult:
+    """``selftest --judges``: the scripted faults and steady runs of ``_judges``, one row per judge."""
+    t0 = time.monotonic()
+    result = SelftestResult(seed=1, quick=False, judges=True)
+    result.checks = run_judges(progress=progress)
+    result.elapsed_s = time.monotonic() - t0
+    return result
+
+
 def render_table(result: SelftestResult) -> str:
     """check · expected · measured · verdict, one row per check, and a last line."""
     head = ("check", "expected", "measured", "verdict")
@@ -92,7 +104,7 @@ def render_table(result: SelftestResult) -> str:
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     n, bad = len(result.checks), len(result.failed)
-    mode = "quick" if result.quick else "full"
+    mode = "judges" if result.judges else "quick" if result.quick else "full"
     verdict = "all passed" if not bad else f"{bad} FAILED: " + "; ".join(c.name for c in result.failed)
     lines.append(f"selftest ({mode}, seed {result.seed}): {n} checks, {verdict} in {result.elapsed_s:.1f} s")
     return "\n".join(lines)

@@ -1,7 +1,7 @@
 """Sources: where a run's frames come from (one source per module, registered by name).
 
 * ``launch`` — create a ring and start a producer on it: the bundled benchmark
-  (``python -m kcoro_stream.sources.bench``), the example producer
+  (``python -m kcoro_stream.sources.bench``), the scripted test producer
   (``python -m kcoro_stream.sources.synthetic``) or any program (``run --exec``);
 * ``attach`` — a ring another runtime created;
 * ``replay`` — a recorded run directory (the event log);

@@ -60,7 +60,7 @@ class LaunchConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Launch a producer as a child process and read its ring.
 
     ``producer`` is ``"bench"`` (the bundled coroutine runtime benchmark),
-    ``"synthetic"`` (the example producer) or ``"exec"`` (``command``, any
+    ``"synthetic"`` (the scripted test producer) or ``"exec"`` (``command``, any
     program using native/include/kcoro_stream.h). ``args`` are extra flags
     for bench/synthetic.
     """
@@ -167,12 +167,12 @@ def producer_command(cfg: LaunchConfig, mode: str, ring: str) -> list[str]:
 
 @register
 class LaunchSource(Source):
-    """Start a producer (the benchmark, the example producer or any program) on a new ring."""
+    """Start a producer (the benchmark, the scripted test producer or any program) on a new ring."""
 
     name: ClassVar[str] = "launch"
     Config: ClassVar[type[msgspec.Struct]] = LaunchConfig
     summary: ClassVar[str] = (
-        "a producer on a new ring: bench (the bundled benchmark), synthetic (the example producer) "
+        "a producer on a new ring: bench (the bundled benchmark), synthetic (the scripted test producer) "
         "or exec (any program: run --exec -- PROG)"
     )
 

@@ -1,7 +1,7 @@
-"""The example producer (native/examples/synthetic_producer.c) as a program.
+"""The scripted test producer (native/testprod/synthetic_producer.c) as a program.
 
 ``python -m kcoro_stream.sources.synthetic --ring PATH [--rate N ...]`` runs
-the C example in this process; the ingester launches it as a child exactly as
+the C producer in this process; the ingester launches it as a child exactly as
 it launches the real benchmark (kcoro_stream.sources.bench).
 """
 
@@ -12,7 +12,7 @@ from ._child import run_c_main
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the example producer with ``argv`` (default: ``sys.argv[1:]``)."""
+    """Run the scripted test producer with ``argv`` (default: ``sys.argv[1:]``)."""
     return run_c_main(lib.kcs_synthetic_main, ffi, "synthetic_producer", argv)
 
 

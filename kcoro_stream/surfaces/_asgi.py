@@ -49,6 +49,53 @@ ASGIApp = Callable[..., Awaitable[None]]  # (scope, receive, send): hypercorn ty
 log = logging.getLogger("kcoro_stream.http")
 
 
+class _AcceptFailures(logging.Filter):
+    """trio's accept loop (``trio.serve_listeners``, under hypercorn) logs every accept that
+    fails for want of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM) with a whole
+    traceback, and retries 0.1 s later — at ``ulimit -n 64`` dozens of traceback blocks.
+    Instead: each server counts them (``refused["accept_failed"]``) and says so once, in
+    one line; the retry (the back-off) stays trio's."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.servers: dict[int, HttpServer] = {}  # by bound port
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.getMessage().startswith("accept returned"):
+            return True
+        server = self._server_of(record)
+        if server is not None:
+            server.refused["accept_failed"] += 1
+            if server.refused["accept_failed"] == 1:
+                reason = (
+                    str(record.args[1]) if isinstance(record.args, tuple) and len(record.args) > 1 else "?"
+                )
+                log.warning(
+                    "%s: cannot accept connections on %s: %s (raise 'ulimit -n'); retrying, counted",
+                    server.sink, server.address, reason.lower(),
+                )  # fmt: skip
+        return False
+
+    def _server_of(self, record: logging.LogRecord) -> HttpServer | None:
+        """The server whose listener failed: the ``listener`` of trio's failing frame."""
+        tb = record.exc_info[2] if record.exc_info else None
+        while tb is not None:
+            listener = tb.tb_frame.f_locals.get("listener")
+            sock = getattr(listener, "socket", None)
+            try:
+                port = sock.getsockname()[1] if sock is not None else None
+            except OSError:
+                port = None
+            if port in self.servers:
+                return self.servers[port]
+            tb = tb.tb_next
+        return next(iter(self.servers.values()), None)  # one server: it is that one
+
+
+_ACCEPT_FAILURES = _AcceptFailures()
+logging.getLogger("trio.serve_listeners").addFilter(_ACCEPT_FAILURES)
+
+
 def parse_host_port(sink: str, arg: str, default_port: int) -> dict[str, Any]:
     """``"HOST:PORT"``, ``"PORT"``, ``"HOST"`` or ``"[::1]:PORT"`` → config fields (see _address)."""
     host, port = split_host_port(sink, arg, default_port)
@@ -108,7 +155,8 @@ class HttpServer:
         # checked now so a bad entry is a usage error before anything binds
         allowed_host_keys(host, port, self.allowed_hosts)
         self._allowed: frozenset[str] = frozenset()
-        self.refused: dict[str, int] = {"host": 0, "origin": 0}  # requests refused, by reason
+        # requests refused, by reason; accept_failed: connections not accepted (out of descriptors)
+        self.refused: dict[str, int] = {"host": 0, "origin": 0, "accept_failed": 0}
         self.refused_websocket = 0  # of which WebSocket handshakes
         self._started = trio.Event()
         self._stopped = trio.Event()
@@ -156,6 +204,7 @@ class HttpServer:
                     )
                     # binds: ["http://127.0.0.1:9464"]; port 0 resolves to the real one here.
                     self.port = int(binds[0].rsplit(":", 1)[1])
+                    _ACCEPT_FAILURES.servers[self.port] = self
                     self._allowed = allowed_host_keys(self.host, self.port, self.allowed_hosts)
                     self._started.set()
         except Exception as e:  # a system task must not raise: report it instead
@@ -164,6 +213,8 @@ class HttpServer:
             else:
                 log.error("%s: server on %s failed: %r", self.sink, self.address, e)
         finally:
+            if self.port is not None and _ACCEPT_FAILURES.servers.get(self.port) is self:
+                del _ACCEPT_FAILURES.servers[self.port]
             self._started.set()
             self._stopped.set()
 

@@ -58,7 +58,7 @@ import trio
 
 from .. import __version__
 from .._extras import needs
-from ..errors import UsageError
+from ..errors import UsageError, quote
 from ..events import DerivedEvent, SinkStatistics
 from ..sinks._address import check_http_url
 from ..sinks._base import Sink, SinkContext
@@ -101,10 +101,11 @@ class _Target:
         self.https = parts.scheme == "https"
         self.hostname = parts.hostname
         self.path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname  # IPv6 keeps its brackets
         self.shown = urllib.parse.urlunsplit(
             (
                 parts.scheme,
-                parts.hostname + (f":{self.port}" if self.port else ""),
+                host + (f":{self.port}" if self.port else ""),
                 parts.path,
                 parts.query,
                 "",
@@ -134,7 +135,8 @@ class _Target:
             text = resp.read(512).decode("utf-8", "replace").strip().splitlines()
             if resp.will_close or resp.status >= 300:
                 self.close()
-            return resp.status, f"HTTP {resp.status}" + (f": {text[0]}" if text else "")
+            # the peer's text, quoted: escape sequences never reach the operator's terminal raw
+            return resp.status, f"HTTP {resp.status}" + (f": {quote(text[0], 160)}" if text else "")
         except (OSError, http.client.HTTPException) as e:
             self.close()
             return 0, _reason(e)

@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "kcs_run.h"
 #include "perf.h"
 
 #ifndef KCS_BUILD_FLAGS
@@ -204,7 +205,6 @@ static void write_run_started(struct kcs_sampler *s) {
     kcs_mp_init(&caps);
     kcs_os_view_capabilities(&caps, s->osv);
     uint64_t ts = kcs_monotonic_ns();
-    uint64_t wall = kcs_now_ns(CLOCK_REALTIME);
     char host[256] = "unknown", cpu[256], kernel[300] = "unknown";
     gethostname(host, sizeof host - 1);
     cpu_model(cpu, sizeof cpu);
@@ -265,27 +265,15 @@ static void write_run_started(struct kcs_sampler *s) {
     put_kv_s(m, "kernel", kernel);
     put_kv_s(m, "switch", kcr_switch_impl());
 
-    kcs_frame_begin(&s->mp, 1);
-    kcs_emit_run_started(&s->mp, ts, 0,
-                         &(struct kcs_run_started){
-                             .run_id = s->run_id,
-                             .mode = kcs_mode_names[cfg->mode],
-                             .config = config.buf,
-                             .config_len = config.len,
-                             .workers = s->nworkers,
-                             .host = host,
-                             .pid = (uint32_t)getpid(),
-                             .abi_major = KCS_ABI_MAJOR,
-                             .abi_minor = KCS_ABI_MINOR,
-                             .build = build.buf,
-                             .build_len = build.len,
-                             .wall_ns = wall,
-                             .interval_ns = s->interval_ns,
-                             .capabilities = caps.buf,
-                             .capabilities_len = caps.len,
-                         });
-    if (config.oom || build.oom || caps.oom) s->mp.oom = 1; /* a truncated map: drop the frame, counted */
-    kcs_frame_commit(s->ring, &s->mp);
+    kcs_run_begin(s->ring, &s->mp, ts,
+                  &(struct kcs_run_info){.run_id = s->run_id,
+                                         .mode = kcs_mode_names[cfg->mode],
+                                         .host = host,
+                                         .workers = s->nworkers,
+                                         .interval_ns = s->interval_ns,
+                                         .config = &config,
+                                         .build = &build,
+                                         .capabilities = &caps});
     kcs_mp_free(&config);
     kcs_mp_free(&build);
     kcs_mp_free(&caps);
@@ -382,15 +370,7 @@ static uint64_t write_sample(struct kcs_sampler *s, uint64_t now, uint64_t actua
             uint64_t total = 0;
             memset(s->hist, 0, sizeof(uint64_t) * KCS_HIST_BUCKETS);
             kcr_pool_hist(kcs_workload_pool(wl, p), h, s->hist, &total);
-            uint32_t nb = KCS_HIST_BUCKETS;
-            while (nb > 0 && s->hist[nb - 1] == 0) nb--;
-            kcs_emit_histogram(m, now, 0,
-                               &(struct kcs_histogram){.metric = metrics[h],
-                                                       .pool = p,
-                                                       .scheme = KCS_HIST_SCHEME,
-                                                       .counts = s->hist,
-                                                       .counts_len = nb,
-                                                       .total = total});
+            kcs_run_histogram(m, now, metrics[h], p, s->hist, KCS_HIST_BUCKETS, total);
         }
     struct osthread os[KCS_MAX_POOLS * KCR_MAX_WORKERS];
     int slow = final || s->tick % 10 == 1;

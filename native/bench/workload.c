@@ -188,6 +188,10 @@ static void producer(void *arg) {
     root_done(wl);
 }
 
+/* A consumer, of the channel and the mixed workloads alike: receive until the
+ * channel is closed and drained. A zero-copy packet goes back where it came
+ * from: a slab packet to its producer (its `owned` flag cleared), a heap
+ * packet (mixed) is the receiver's now and is freed. */
 static void consumer(void *arg) {
     struct root *r = (struct root *)arg;
     struct kcs_workload *wl = r->wl;
@@ -198,8 +202,10 @@ static void consumer(void *arg) {
             if (kcr_chan_recv_ptr(r->ch, &vp) != 0) break;
             struct zpkt *p = (struct zpkt *)vp;
             record_latency(p->data, len);
-            /* release: pairs with the producer's acquire; we are done with the packet */
-            atomic_store_explicit(p->owned, 0, memory_order_release);
+            if (p->owned) /* release: pairs with the producer's acquire; we are done with the packet */
+                atomic_store_explicit(p->owned, 0, memory_order_release);
+            else
+                free(p);
         } else {
             if (kcr_chan_recv(r->ch, r->buf) != 0) break;
             record_latency(r->buf, len);
@@ -275,25 +281,6 @@ static void mixed_task(void *arg) {
     }
     if (x) atomic_fetch_add_explicit(&g_sink, x & 1, memory_order_relaxed);
     kcr_wg_done(&b->wg);
-}
-
-static void mixed_consumer(void *arg) {
-    struct root *r = (struct root *)arg;
-    struct kcs_workload *wl = r->wl;
-    uint32_t len = wl->cfg->packet_size;
-    for (;;) {
-        if (wl->cfg->zero_copy) {
-            void *vp = NULL;
-            if (kcr_chan_recv_ptr(r->ch, &vp) != 0) break;
-            struct zpkt *p = (struct zpkt *)vp;
-            record_latency(p->data, len);
-            free(p); /* the receiver owns it now */
-        } else {
-            if (kcr_chan_recv(r->ch, r->buf) != 0) break;
-            record_latency(r->buf, len);
-        }
-    }
-    root_done(wl);
 }
 
 static void generator(void *arg) {
@@ -377,7 +364,7 @@ static int start_tasks(struct kcs_workload *wl, kcr_pool *p, kcr_chan *ch, char 
     kcr_wg_add(&wl->done, gens + ncons);
     atomic_fetch_add_explicit(&wl->roots_left, gens + ncons, memory_order_relaxed);
     for (uint32_t i = 0; i < ncons; i++)
-        if (kcr_spawn(p, mixed_consumer, &wl->roots[first + gens + i]) != 0) goto oom;
+        if (kcr_spawn(p, consumer, &wl->roots[first + gens + i]) != 0) goto oom;
     for (uint32_t i = 0; i < gens; i++)
         if (kcr_spawn_pinned(p, cfg->imbalanced ? 0 : i, generator, &wl->roots[first + i]) != 0) goto oom;
     return 0;

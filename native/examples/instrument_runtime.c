@@ -16,7 +16,7 @@
  *      event (members are named after the fields of kcoro_stream/events.py;
  *      the ones you leave out are 0), kcs_frame_commit;
  *   3. each tick: poll the control area (interval, pause, stop), heartbeat;
- *   4. RunStarted first, RunEnded last, then kcs_ring_close;
+ *   4. RunStarted first, RunEnded last (kcs_run.h), then kcs_ring_close;
  *   5. optional, the OS view: kcs_perf.h opens perf_event_open counters per
  *      worker thread (kcs_perf_open with the worker's tid), kcs_perf_emit
  *      writes its OsCounters each tick, kcs_perf_capabilities says in
@@ -25,13 +25,15 @@
  * The writer never blocks: a frame that does not fit is dropped and counted,
  * and because counters are cumulative the monitor only loses resolution.
  *
- *   kcoro-stream run pipelines/default.py --attach PATH   (the monitor side)
- *   instrument_runtime --ring PATH [--duration S] [--workers N]
+ *   make -C native build/instrument_runtime
+ *   kcoro-stream run --exec -- native/build/instrument_runtime --ring '{ring}' --duration 3
  *
- * Build: make -C native (build/instrument_runtime).
+ * The monitor creates the ring and passes its path; a ring PATH that does not
+ * exist yet is created here instead (then read it with `kcoro-stream attach PATH`).
+ * The smallest example, one thread and no OS counters, is minimal_producer.c.
  */
-#include "kcs_events.h"
 #include "kcs_perf.h"
+#include "kcs_run.h"
 
 #include <pthread.h>
 #include <sys/syscall.h>
@@ -114,14 +116,13 @@ static void *submitter(void *arg) {
 
 /* ------------------------------------------------------- the emit side */
 
-static void emit_run_started(struct kcs_mp *m, uint64_t ts, unsigned workers, uint64_t interval_ns,
-                             const struct kcs_perf_report *rep) {
-    /* The dict fields (config: every knob of the run; build: str → str;
-     * capabilities: what the OS view could open) are msgpack maps you encode
-     * yourself, here into scratch buffers. */
-    struct kcs_mp config, build, caps;
+static void run_begin(struct kcs_ring *ring, struct kcs_mp *m, uint64_t ts, unsigned workers,
+                      uint64_t interval_ns, const struct kcs_perf_report *rep) {
+    /* The dict fields (config: every knob of the run; capabilities: what the
+     * OS view could open) are msgpack maps you encode yourself, here into
+     * scratch buffers; kcs_run_begin fills the rest (pid, ABI, clocks, build). */
+    struct kcs_mp config, caps;
     kcs_mp_init(&config);
-    kcs_mp_init(&build);
     kcs_mp_init(&caps);
     kcs_mp_map(&caps, 2);
     kcs_perf_capabilities(&caps, rep);
@@ -131,29 +132,13 @@ static void emit_run_started(struct kcs_mp *m, uint64_t ts, unsigned workers, ui
     kcs_mp_str(&config, "pools");
     kcs_mp_array(&config, 1);
     kcs_mp_str(&config, "tasks");
-    kcs_mp_map(&build, 1);
-    kcs_mp_str(&build, "compiler");
-    kcs_mp_str(&build, "cc");
-    kcs_emit_run_started(m, ts, 0,
-                         &(struct kcs_run_started){
-                             .run_id = "toy-runtime-1",
-                             .mode = "tasks",
-                             .config = config.buf,
-                             .config_len = config.len,
-                             .workers = workers,
-                             .host = "localhost",
-                             .pid = (uint32_t)getpid(),
-                             .abi_major = KCS_ABI_MAJOR,
-                             .abi_minor = KCS_ABI_MINOR,
-                             .build = build.buf,
-                             .build_len = build.len,
-                             .wall_ns = kcs_now_ns(CLOCK_REALTIME) - (kcs_monotonic_ns() - ts), /* at ts */
-                             .interval_ns = interval_ns,
-                             .capabilities = caps.buf,
-                             .capabilities_len = caps.len,
-                         });
+    kcs_run_begin(ring, m, ts,
+                  &(struct kcs_run_info){.mode = "tasks",
+                                         .workers = workers,
+                                         .interval_ns = interval_ns,
+                                         .config = &config,
+                                         .capabilities = &caps});
     kcs_mp_free(&config);
-    kcs_mp_free(&build);
     kcs_mp_free(&caps);
 }
 
@@ -183,15 +168,7 @@ static void emit_histogram(struct kcs_mp *m, uint64_t ts, unsigned workers) {
         for (unsigned b = 0; b < KCS_HIST_BUCKETS; b++) sum[b] += READ(ctr[w].lat[b]);
         total += READ(ctr[w].lat_total);
     }
-    uint32_t n = KCS_HIST_BUCKETS;
-    while (n > 0 && sum[n - 1] == 0) n--; /* trailing zeros are cut */
-    kcs_emit_histogram(m, ts, 0,
-                       &(struct kcs_histogram){.metric = "task_start_latency_ns",
-                                               .pool = 0,
-                                               .scheme = KCS_HIST_SCHEME,
-                                               .counts = sum,
-                                               .counts_len = n,
-                                               .total = total});
+    kcs_run_histogram(m, ts, "task_start_latency_ns", 0, sum, KCS_HIST_BUCKETS, total); /* trailing zeros cut */
 }
 
 /* The workers publish their tids as they start; wait for them (at most 1 s). */
@@ -248,9 +225,7 @@ int main(int argc, char **argv) {
     struct kcs_perf_thread perf[64];
     struct kcs_perf_report rep = {0};
     for (unsigned w = 0; w < workers; w++) kcs_perf_open(&perf[w], atomic_load(&ctr[w].tid), &rep);
-    kcs_frame_begin(&mp, 1);
-    emit_run_started(&mp, t0, workers, interval, &rep);
-    kcs_frame_commit(&ring, &mp);
+    run_begin(&ring, &mp, t0, workers, interval, &rep);
     for (;;) {
         struct timespec d = {0, (long)interval};
         nanosleep(&d, NULL);
@@ -285,9 +260,7 @@ int main(int argc, char **argv) {
     pthread_mutex_unlock(&rt.mu);
     for (unsigned w = 0; w <= workers; w++) pthread_join(th[w], NULL);
     for (unsigned w = 0; w < workers; w++) kcs_perf_close(&perf[w]);
-    kcs_frame_begin(&mp, 1);
-    kcs_emit_run_ended(&mp, kcs_monotonic_ns(), 0, &(struct kcs_run_ended){.reason = reason, .status = 0});
-    kcs_frame_commit(&ring, &mp);
+    kcs_run_end(&ring, &mp, reason, 0);
     kcs_ring_close(&ring);
     kcs_mp_free(&mp);
     free(ctr);

@@ -121,7 +121,7 @@ uint64_t kcs_realtime_now(void);
 uint32_t kcs_crc32c_buf(uint32_t crc, const uint8_t *buf, size_t len);
 int kcs_pid_alive(uint32_t pid);
 
-/* Example producer (native/examples/synthetic_producer.c), for tests and
+/* The scripted test producer (native/testprod/synthetic_producer.c), for tests and
  * `kcoro-stream run --producer synthetic`. argv-style; returns an exit code. */
 int kcs_synthetic_main(int argc, char **argv);
 #endif

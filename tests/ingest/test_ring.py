@@ -1,4 +1,4 @@
-"""The ring reader against the real C producer (example producer, a real shm ring)."""
+"""The ring reader against the real C producer (the scripted test producer, a real shm ring)."""
 
 from __future__ import annotations
 
@@ -259,3 +259,41 @@ def test_fuzz_ring_bytes_never_crash(
         if res.closed or not len(res):
             break
     r.close()
+
+
+def exhaust_descriptors() -> list[int]:
+    """Open /dev/null until the process has no descriptor left (the caller closes them)."""
+    held: list[int] = []
+    while True:
+        try:
+            held.append(os.open(os.devnull, os.O_RDONLY))
+        except OSError:
+            return held
+
+
+async def test_out_of_descriptors_says_so_not_notifier_thread(tmp_path: Path) -> None:
+    """At a low ``ulimit -n`` the run failed with "cannot start the ring notifier thread"."""
+    import resource
+
+    import trio
+
+    path = tmp_path / "ring"
+    ring = RingReader.create(path, data_size=1 << 16)
+    proc = subprocess.Popen([*SYNTH, "--ring", str(path), "--interval-ms", "5", "--duration", "5"])
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    held: list[int] = []
+    try:
+        while not ring.info().producer_pid:  # attached: it wakes readers
+            await trio.sleep(0.01)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir("/proc/self/fd")) + 8, hard))
+        held = exhaust_descriptors()
+        with pytest.raises(RingError, match="cannot start the ring notifier: too many open files"):
+            for _ in range(100):
+                await ring.wait(0.01)
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        proc.kill()
+        proc.wait()
+        ring.close()

@@ -7,6 +7,7 @@ import os
 import pty
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -129,20 +130,7 @@ def test_broken_pipe_ends_output_quietly_and_asks_the_run_to_stop(tmp_path: Path
     assert st["received"] < len(expected_events(5000))  # it stopped early
 
 
-def read_pty(master: int) -> bytes:
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:  # EIO: the child side is closed
-            break
-        if not data:
-            break
-        chunks.append(data)
-    return b"".join(chunks)
-
-
-def test_terminal_gets_one_readable_line_per_sample(tmp_path: Path) -> None:
+def test_terminal_gets_one_readable_line_per_sample(tmp_path: Path, read_pty: Callable[[int], bytes]) -> None:
     """On a real pty: compact lines, alerts highlighted, summary at the end, no JSON."""
     master, slave = pty.openpty()
     stats = tmp_path / "stats.json"

@@ -43,8 +43,11 @@ KS = [sys.executable, "-m", "kcoro_stream"]
 class Receiver:
     """A real HTTP server that decodes remote-write bodies; ``answers`` scripts the statuses."""
 
-    def __init__(self, answers: list[int] | None = None, hang: bool = False) -> None:
+    def __init__(
+        self, answers: list[int] | None = None, hang: bool = False, body: bytes = b"", host: str = "127.0.0.1"
+    ) -> None:
         self.answers = list(answers or [])
+        self.body = body  # the reply's body (a hostile receiver's text)
         self.hang = hang
         self.requests: list[tuple[dict[str, str], list[object]]] = []
         self.release = threading.Event()
@@ -58,15 +61,24 @@ class Receiver:
                 status = outer.answers.pop(0) if outer.answers else 204
                 outer.requests.append((dict(self.headers), decode_write_request(body)))
                 self.send_response(status)
-                self.send_header("Content-Length", "0")
+                self.send_header("Content-Length", str(len(outer.body)))
                 self.end_headers()
+                self.wfile.write(outer.body)
 
             def log_message(self, *_: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server_class = ThreadingHTTPServer
+        if ":" in host:
+
+            class V6(ThreadingHTTPServer):
+                address_family = socket.AF_INET6
+
+            server_class = V6
+        self.server = server_class((host, 0), Handler)
         self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/v1/write"
+        shown = f"[{host}]" if ":" in host else host
+        self.url = f"http://{shown}:{self.server.server_address[1]}/api/v1/write"
 
     @contextmanager
     def running(self) -> Iterator[Receiver]:
@@ -325,3 +337,20 @@ def test_a_hosts_config_file_makes_every_run_push(tmp_path: Path) -> None:
         assert r.returncode == 0, r.stderr
     names = {dict(k)["__name__"] for k in rx.series()}
     assert "kcoro_pipeline_samples_total" in names and rx.requests
+
+
+async def test_a_hostile_receivers_reply_cannot_reach_the_terminal_raw(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The reply was printed raw in the final warning: window title, clear screen, fake lines.
+    IPv6 URLs were printed without their brackets."""
+    evil = b"\x1b]0;owned\x07\x1b[2J\x1b[Hkcoro-stream: all good " + "\u202e\u009b31m".encode() + b"\r more"
+    with Receiver(answers=[400] * 50, body=evil, host="::1").running() as rx:
+        sink = _sink(rx.url, batch=1)
+        await push_and_close(sink, 4)
+    st = sink.statistics()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("kcoro-stream: warning: remote_write http://[::1]:")
+    assert "\x1b" not in err and "\x07" not in err and "\r" not in err and "\u202e" not in err, repr(err)
+    assert "\x9b" not in err and "\\x1b]0;owned" in err  # shown escaped, so the operator sees it
+    assert "\x1b" not in st.extra["last_error"] and st.extra["url"].startswith("http://[::1]:")

@@ -1,13 +1,11 @@
 /*
- * synthetic_producer.c — a tiny producer that emits synthetic WorkerCounters,
- * ChannelCounters, Histogram, Gauge and Tick events through the typed
- * emitters of kcs_events.h (generated from kcoro_stream/events.py).
- *
- * It is the smallest complete example of instrumenting a runtime: attach to
- * the ring the monitor created, write RunStarted, then one frame per tick with
- * cumulative counters, poll the control area, heartbeat, and close with
- * RunEnded. The Python tests use it (through kcoro_stream._native) before and
- * besides the real benchmark.
+ * synthetic_producer.c — the scripted test producer: synthetic WorkerCounters,
+ * ChannelCounters, Histogram, Gauge and Tick events whose shape the flags
+ * script, so the Python tests, the self-test and the ingest benchmarks can
+ * know what the monitor must find. It is `kcoro-stream run --producer
+ * synthetic` and `python -m kcoro_stream.sources.synthetic` (through
+ * kcoro_stream._native), and build/synthetic_producer. It is not an example:
+ * native/examples/minimal_producer.c is the smallest one.
  *
  *   synthetic_producer --ring PATH [--interval-ms 10] [--duration S] [--workers 2]
  *                      [--channels 1] [--rate TICKS_PER_S] [--frames N] [--seed N]
@@ -21,7 +19,7 @@
  * --step-at T --step-pct P: from tick T on, every worker completes P % of its
  * usual tasks per tick — a scripted rate step, for testing anomaly detection.
  */
-#include "kcs_events.h"
+#include "kcs_run.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -105,15 +103,8 @@ int kcs_synthetic_main(int argc, char **argv) {
         }
         if (rc) return 2;
     }
-    if (!ring_path) {
-        fprintf(stderr, "synthetic_producer: --ring PATH is required\n");
-        return 2;
-    }
     struct kcs_ring ring;
-    if (kcs_ring_attach(&ring, ring_path) != 0) {
-        fprintf(stderr, "synthetic_producer: %s\n", kcs_last_error());
-        return 2;
-    }
+    if (kcs_run_attach(&ring, "synthetic_producer", ring_path) != 0) return 2;
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
 
@@ -122,47 +113,21 @@ int kcs_synthetic_main(int argc, char **argv) {
     uint64_t interval_ns = interval_ms * UINT64_C(1000000);
     if (rate_set && rate > 0) interval_ns = UINT64_C(1000000000) / rate;
     uint64_t t0 = kcs_monotonic_ns();
-    uint64_t wall0 = kcs_now_ns(CLOCK_REALTIME);
     uint64_t rng = seed * UINT64_C(0x9E3779B97F4A7C15) | 1;
 
-    char run_id[40];
-    snprintf(run_id, sizeof run_id, "synthetic-%llu-%d", (unsigned long long)(wall0 / 1000000u),
-             (int)getpid());
-    struct kcs_mp config, build; /* RunStarted's dict fields: pre-encoded msgpack maps */
+    struct kcs_mp config; /* RunStarted's config: a pre-encoded msgpack map */
     kcs_mp_init(&config);
-    kcs_mp_init(&build);
     kcs_mp_map(&config, 4);
     kcs_mp_str(&config, "workers"); kcs_mp_uint(&config, workers);
     kcs_mp_str(&config, "channels"); kcs_mp_uint(&config, channels);
     kcs_mp_str(&config, "rate"); kcs_mp_uint(&config, rate);
     kcs_mp_str(&config, "seed"); kcs_mp_uint(&config, seed);
-    kcs_mp_map(&build, 1);
-    kcs_mp_str(&build, "compiler");
-#ifdef __VERSION__
-    kcs_mp_str(&build, __VERSION__);
-#else
-    kcs_mp_str(&build, "unknown");
-#endif
-    kcs_frame_begin(&mp, 1);
-    kcs_emit_run_started(&mp, t0, 0,
-                         &(struct kcs_run_started){
-                             .run_id = run_id,
-                             .mode = "synthetic",
-                             .config = config.buf,
-                             .config_len = config.len,
-                             .workers = (uint32_t)workers,
-                             .host = "localhost",
-                             .pid = (uint32_t)getpid(),
-                             .abi_major = KCS_ABI_MAJOR,
-                             .abi_minor = KCS_ABI_MINOR,
-                             .build = build.buf,
-                             .build_len = build.len,
-                             .wall_ns = wall0 - (kcs_monotonic_ns() - t0),
-                             .interval_ns = interval_ns,
-                         });
-    kcs_frame_commit(&ring, &mp);
+    kcs_run_begin(&ring, &mp, t0,
+                  &(struct kcs_run_info){.mode = "synthetic",
+                                         .workers = (uint32_t)workers,
+                                         .interval_ns = interval_ns,
+                                         .config = &config});
     kcs_mp_free(&config);
-    kcs_mp_free(&build);
 
     uint64_t *submitted = calloc(workers, sizeof *submitted);
     uint64_t *completed = calloc(workers, sizeof *completed);
@@ -253,14 +218,7 @@ int kcs_synthetic_main(int argc, char **argv) {
                                           .bytes_recv = sends * 64,
                                       });
         }
-        uint32_t nb = 32;
-        while (nb > 0 && hist[nb - 1] == 0) nb--;
-        kcs_emit_histogram(&mp, now, 0,
-                           &(struct kcs_histogram){.metric = "task_start_latency_ns",
-                                                   .scheme = KCS_HIST_SCHEME,
-                                                   .counts = hist,
-                                                   .counts_len = nb,
-                                                   .total = hist_total});
+        kcs_run_histogram(&mp, now, "task_start_latency_ns", 0, hist, 32, hist_total);
         /* the backlog grows during [growth_from, growth_until) and is drained at once after it */
         uint64_t grown = tick > growth_from ? tick - growth_from : 0;
         if (growth_until && tick >= growth_until) grown = 0;
@@ -276,9 +234,7 @@ int kcs_synthetic_main(int argc, char **argv) {
         }
     }
     if (g_stop) reason = "signal";
-    kcs_frame_begin(&mp, 1);
-    kcs_emit_run_ended(&mp, kcs_monotonic_ns(), 0, &(struct kcs_run_ended){.reason = reason, .status = status});
-    kcs_frame_commit(&ring, &mp);
+    kcs_run_end(&ring, &mp, reason, status);
     kcs_ring_close(&ring);
     kcs_mp_free(&mp);
     free(submitted);
