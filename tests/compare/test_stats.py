@@ -219,3 +219,13 @@ def test_the_minimum_detectable_effect_shrinks_with_repeats_and_grows_with_noise
 )
 def test_one_gated_metric_per_pool_by_mode(mode: str, pool: str, gated: str) -> None:
     assert gated_metric(mode, pool) == gated
+
+
+def test_a_side_with_twice_the_noise_is_named_a_different_runner() -> None:
+    """The baseline keeps each gated metric's run-to-run CoV; compare warns when the other side's differs
+    twofold (a baseline from a quiet machine compared on a busy shared runner)."""
+    quiet = noisy(100, 9, 1, 0.01)
+    busy = noisy(100, 9, 2, 0.1)
+    c = _cmp({"a:tasks_per_s": (quiet, busy)})
+    assert any("run-to-run noise differs" in w and "a:tasks_per_s" in w for w in c.warnings), c.warnings
+    assert not _cmp({"a:tasks_per_s": (quiet, noisy(100, 9, 3, 0.01))}).warnings
