@@ -143,6 +143,7 @@ def real_abs(out: Path) -> tuple[int, int]:
 
 
 def main() -> None:
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # a long run shows its progress
     keep = sys.argv[sys.argv.index("--keep") + 1] if "--keep" in sys.argv else None
     out = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="gate-cal-"))
     out.mkdir(parents=True, exist_ok=True)
