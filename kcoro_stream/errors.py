@@ -8,6 +8,7 @@
     ├── PipelineError                pipeline file: syntax, missing names (file:line)
     ├── RingError                    ring header/frames: magic, version, sizes, CRC
     ├── LogError                     event log: unreadable run dir, bad segment header
+    │   └── DamagedLogError          frames lost inside a log (--allow-damaged accepts the output)
     ├── ProducerError                child producer failed to start, crashed, or was lost
     ├── SinkError                    a sink cannot open or write (output exists, port in use)
     ├── InputError                   malformed external input: NDJSON lines, rules
@@ -58,6 +59,10 @@ class RingError(KcoroStreamError):
 
 class LogError(KcoroStreamError):
     """Raised by eventlog when a run directory or segment cannot be used."""
+
+
+class DamagedLogError(LogError):
+    """Raised by a log reader when a corrupt block lost frames inside the log (exit 1, whatever the command)."""
 
 
 class ProducerError(KcoroStreamError):

@@ -217,7 +217,7 @@ def test_project_file_configures_a_run_and_flags_override(tmp_path: Path) -> Non
 def test_bench_section_reaches_run_started(tmp_path: Path) -> None:
     """[bench] keys become benchmark flags: RunStarted.config carries them; the log records origins."""
     (tmp_path / "kcoro-stream.toml").write_text(
-        "[bench]\nbatch = 3\nbody_cost = 7\nworkers = 1\npin = true\n"
+        "[bench]\nbatch = 3\nbody_cost = 7\nworkers = 1\npin = true\nbody_ns = 50\n"
     )
     r = ks(tmp_path, "run", "--mode", "tasks", "--duration", "0.5", "--log", "r", "--no-stdout")
     assert r.returncode == 0, r.stderr
@@ -231,6 +231,7 @@ def test_bench_section_reaches_run_started(tmp_path: Path) -> None:
         if isinstance(e, RunStarted)
     )
     assert (started.config["batch"], started.config["body_cost"], started.config["workers"]) == (3, 7, 1)
+    assert started.config["body_ns"] == 50
     assert started.config["pin"] is True and started.capabilities["pinned_cpus"] == [
         min(os.sched_getaffinity(0))
     ]

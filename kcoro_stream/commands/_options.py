@@ -139,6 +139,11 @@ BENCH_INT_OPTIONS: tuple[tuple[tuple[str, ...], IntIn, str], ...] = (
     (("--batch",), IntIn(1, 65536), "(tasks, mixed) tasks submitted per wait [64]."),
     (("--body-cost",), IntIn(0, 100_000_000), "Work units per task body [0]."),
     (
+        ("--body-ns",),
+        IntIn(1, 1_000_000_000),
+        "(tasks, mixed, dual) each task body spins N ns of thread CPU time (task_body_ns) [off].",
+    ),
+    (
         ("--latency-sample",),
         IntIn(1, 1024, power_of_two=True),
         "Time one task start / message in N (a power of two) [8].",

@@ -60,6 +60,7 @@ def _rows(c: Comparison) -> list[list[str]]:
                     _ratio(v),
                     "-" if v.p_value is None else fmt_p(v.p_value),
                     "-" if v.p_adjusted is None or not v.gated else fmt_p(v.p_adjusted),
+                    fmt_p(v.level) if v.gated else "-",
                     "-" if v.mde is None else f"{v.mde:.1%}",
                     v.method,
                     v.verdict,
@@ -70,13 +71,14 @@ def _rows(c: Comparison) -> list[list[str]]:
 
 
 HEAD = [
-    "step", "metric", "base", "new", "new/base [95% CI]", "p", "p Holm", "mde", "method", "verdict", "why",
+    "step", "metric", "base", "new", "new/base [95% CI]", "p", "p adj", "level", "mde", "method", "verdict",
+    "why",
 ]  # fmt: skip
 VERDICT = HEAD.index("verdict")
 LEGEND = (
     "med: median of the repeats; gm: geometric mean (paired A/B: new/base is then the geometric mean of the "
-    "per-pair ratios); p Holm: adjusted over every gated metric of this run; mde: smallest change found with "
-    "80 % power"
+    "per-pair ratios); p adj: Holm-adjusted over every gated metric of this run (repeats: auto: the test's p, "
+    "decided at its look's level of the alpha-spending plan); mde: smallest change found with 80 % power"
 )
 
 

@@ -35,6 +35,7 @@ __all__ = [
     "IndexRun",
     "RepeatTable",
     "Results",
+    "SequentialPlan",
     "gated_metric",
     "is_latency",
     "load_results",
@@ -55,7 +56,13 @@ def gated_metric(mode: str, pool: str) -> str | None:
     if mode == "dual":
         name = {"tasks": "tasks_per_s", "channel": "msgs_per_s"}.get(pool)
     else:
-        name = {"channel": "msgs_per_s", "tasks": "tasks_per_s", "mixed": "tasks_per_s"}.get(mode)
+        # synthetic: the example producer (tasks at a fixed tick rate)
+        name = {
+            "channel": "msgs_per_s",
+            "tasks": "tasks_per_s",
+            "mixed": "tasks_per_s",
+            "synthetic": "tasks_per_s",
+        }.get(mode)
     return None if name is None else metric_name(pool, name)
 
 
@@ -80,11 +87,51 @@ class IndexRun:
 
 
 @dataclass
+class SequentialPlan:
+    """What a ``repeats: auto`` manifest recorded: the budget, the gated metrics it is shared by, each
+    step's looks (pair counts) and why it stopped (compare/_sequential.py decides at the last look)."""
+
+    alpha: float
+    metrics: int
+    max_pairs: dict[str, int] = field(default_factory=dict)  # step key → planned maximum
+    looks: dict[str, list[int]] = field(default_factory=dict)  # step key → looks taken
+    stopped: dict[str, str] = field(default_factory=dict)  # step key → decided | budget | max_repeats
+
+    def to_builtins(self) -> dict[str, Any]:
+        return {
+            "alpha": self.alpha,
+            "metrics": self.metrics,
+            "steps": {
+                k: {"max_pairs": n, "looks": self.looks.get(k, []), "stopped": self.stopped.get(k)}
+                for k, n in self.max_pairs.items()
+            },
+        }
+
+
+def _sequential(index: Path, body: Any) -> SequentialPlan | None:
+    if body is None:
+        return None
+    try:
+        plan = SequentialPlan(float(body["alpha"]), int(body["metrics"]))
+        for k, v in dict(body["steps"]).items():
+            plan.max_pairs[str(k)] = int(v["max_pairs"])
+            plan.looks[str(k)] = [int(n) for n in v["looks"]]
+            if v.get("stopped") is not None:
+                plan.stopped[str(k)] = str(v["stopped"])
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise UsageError(f"{index}: sequential: malformed ({type(e).__name__}: {e})") from None
+    if not 0 < plan.alpha < 1 or plan.metrics < 1:
+        raise UsageError(f"{index}: sequential: alpha in (0, 1) and metrics ≥ 1 expected")
+    return plan
+
+
+@dataclass
 class Results:
     path: Path
     name: str
     runs: list[IndexRun] = field(default_factory=list)
     noise: dict[str, Any] | None = None
+    sequential: SequentialPlan | None = None  # repeats: auto (the manifest's alpha-spending plan)
 
     @property
     def variants(self) -> list[str]:
@@ -119,7 +166,12 @@ def load_results(path: Path) -> Results:
         raise UsageError(f"{index}: not a results index (no runs list)")
     man = data.get("manifest")
     man = man if isinstance(man, dict) else {}
-    res = Results(index.parent, str(man.get("name", index.parent.name)), noise=data.get("noise"))
+    res = Results(
+        index.parent,
+        str(man.get("name", index.parent.name)),
+        noise=data.get("noise"),
+        sequential=_sequential(index, data.get("sequential")),
+    )
     for i, r in enumerate(data["runs"]):
         try:
             res.runs.append(

@@ -47,6 +47,7 @@ Seed = Annotated[int, msgspec.Meta(ge=0, le=(1 << 63) - 1)]
 Capacity = Annotated[int, msgspec.Meta(ge=0, le=1 << 24)]
 BodyCost = Annotated[int, msgspec.Meta(ge=0, le=100_000_000)]
 Spin = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
+BodyNs = Annotated[int, msgspec.Meta(ge=1, le=1_000_000_000)]
 SmoothLen = Annotated[int, msgspec.Meta(ge=1, le=100_000)]
 Count1024 = Annotated[int, msgspec.Meta(ge=1, le=1024)]
 WindowCount = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
@@ -109,6 +110,9 @@ class BenchSection(_Section):
     latency_sample: Literal[1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024] | None = None
     pin: bool = False  # --pin: worker k on the k-th allowed CPU
     no_perf_counters: bool = False  # --no-perf-counters: no OsCounters per worker
+    body_ns: BodyNs | None = (
+        None  # --body-ns: each task body spins N ns of thread CPU time (tasks, mixed, dual)
+    )
 
 
 class WindowSection(_Section):

@@ -4,7 +4,8 @@
 
     manifest: ci                    # a name (optional; default: the file's stem)
     on_error: continue              # or stop: what follows a failed run
-    defaults: {duration: 2s, repeats: 5}
+    defaults: {duration: 2s, repeats: 5}   # or repeats: auto (an A/B: pairs until decided),
+                                           # with max_repeats: 30 and a time budget: 3m per step
     steps:
       - name: tasks
         mode: tasks
@@ -40,14 +41,17 @@ from typing import Any
 import msgspec
 
 from .._files import read_text
-from ..config import Effective, Layer, Value, check_value, resolve, standard_layers
+from ..config import Effective, Layer, Value, check_value, parse_duration, resolve, standard_layers
 from ..config._resolve import check_key
 from ..config._schema import BenchSection
 from ..errors import KcoroStreamError, UsageError, did_you_mean
 
-__all__ = ["Manifest", "PlannedRun", "load_manifest", "plan_text"]
+__all__ = ["AutoRepeats", "Manifest", "PlannedRun", "load_manifest", "plan_text"]
 
-STEP_KEYS = ("name", "mode", "duration", "warmup", "repeats", "interval", "pipeline", "outputs", "bench")
+STEP_KEYS = (
+    "name", "mode", "duration", "warmup", "repeats", "max_repeats", "budget", "interval", "pipeline",
+    "outputs", "bench",
+)  # fmt: skip
 TOP_KEYS = ("manifest", "on_error", "defaults", "steps", "variants")
 VARIANT_KEYS = ("bench", "exec", "python")
 BENCH_KEYS = tuple(f.name for f in msgspec.structs.fields(BenchSection))
@@ -61,6 +65,15 @@ STEP_CONFIG = {
 }
 OUTPUT_SUFFIX = re.compile(r"\.(ndjson|csv)(\.gz|\.zst)?$")
 MAX_REPEATS = 10_000
+AUTO_MAX_REPEATS = 30  # repeats: auto without max_repeats
+
+
+@dataclass(frozen=True)
+class AutoRepeats:
+    """``repeats: auto``: interleaved pairs until every gated metric is decided (compare/_sequential.py)."""
+
+    max_repeats: int
+    budget_s: float | None  # wall time for the step's runs (None: max_repeats decides)
 
 
 @dataclass
@@ -78,6 +91,8 @@ class PlannedRun:
     variant: str = ""  # the A/B variant ("" when the manifest names none)
     command: list[str] | None = None  # the variant's own producer (exec:)
     python: str | None = None  # the interpreter (another install) that runs the bundled benchmark
+    auto: AutoRepeats | None = None  # repeats: auto (``repeats`` is then max_repeats)
+    gated: int = 1  # the step's gated metrics (compare._results.gated_metric: 2 in dual mode)
 
     @property
     def key(self) -> tuple[str, str, int, str]:
@@ -91,6 +106,18 @@ class Manifest:
     on_error: str
     sha256: str
     runs: list[PlannedRun] = field(default_factory=list)
+
+    @property
+    def sequential(self) -> bool:
+        """Some step has ``repeats: auto``: verdicts follow the alpha-spending plan (compare/_sequential.py)."""
+        return any(r.auto is not None for r in self.runs)
+
+    @property
+    def gated_metrics(self) -> int:
+        """Gated metrics over the whole manifest: per step and matrix combination, per compared variant."""
+        seen = {(r.step, json.dumps(r.params, sort_keys=True)): r.gated for r in self.runs}
+        variants = len({r.variant for r in self.runs})
+        return sum(seen.values()) * max(1, variants - 1)
 
 
 def _pos(node: Any, key: Any = None, index: int | None = None) -> int:
@@ -179,8 +206,28 @@ def load_manifest(path: Path, config_path: Path | None = None) -> Manifest:
             raise UsageError(f"{path}:{_pos(step, 'name')}: step {sname!r} defined twice")
         seen.add(sname)
         m.runs += _expand(path, defaults, step, sname, low, high, variants)
+    if len(variants) < 2 and m.sequential:
+        _solo(m)
     _injective_slugs(path, m.runs)
     return m
+
+
+def _solo(m: Manifest) -> None:
+    """``repeats: auto`` without an A/B: nothing to decide while running, so as many repeats as an exact
+    comparison with a baseline needs to reach the run's level (α over every gated metric: 7 for 5)."""
+    from ..compare._exact import min_p_unpaired
+    from ..compare._stats import ALPHA
+
+    k = m.gated_metrics
+    n = next(n for n in range(2, MAX_REPEATS) if min_p_unpaired(n, n) < ALPHA / k)
+    kept = []
+    for r in m.runs:
+        if r.auto is None:
+            kept.append(r)
+        elif r.repeat <= n:
+            r.repeats, r.auto = n, None
+            kept.append(r)
+    m.runs = kept
 
 
 Variant = tuple[str, Layer, "list[str] | None", "str | None"]
@@ -255,9 +302,25 @@ def _settings(path: Path, node: dict[str, Any], *, is_defaults: bool) -> tuple[L
                     check_value("bench", key, bv, bwhere), f"manifest {bwhere}"
                 )
         elif k == "repeats":
-            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_REPEATS:
-                raise UsageError(f"{where}: repeats: expected an integer in [1, {MAX_REPEATS}], got {v!r}")
+            if v != "auto" and (isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_REPEATS):
+                raise UsageError(
+                    f"{where}: repeats: expected auto or an integer in [1, {MAX_REPEATS}], got {v!r}"
+                )
             own[k] = v
+        elif k == "max_repeats":
+            if isinstance(v, bool) or not isinstance(v, int) or not 2 <= v <= MAX_REPEATS:
+                raise UsageError(
+                    f"{where}: max_repeats: expected an integer in [2, {MAX_REPEATS}], got {v!r}"
+                )
+            own[k] = (v, where)
+        elif k == "budget":
+            try:
+                budget = parse_duration(v)
+            except ValueError as e:
+                raise UsageError(f"{where}: budget: {e}") from None
+            if budget <= 0:
+                raise UsageError(f"{where}: budget: expected a time above 0 (e.g. 3m), got {v!r}")
+            own[k] = (budget, where)
         elif k == "pipeline":
             if not isinstance(v, str) or not v:
                 raise UsageError(f"{where}: pipeline: expected a path, got {v!r}")
@@ -333,7 +396,9 @@ def _expand(
         from ..config import build_analyses
 
         build_analyses(eff)  # rules and KPIs checked now, not mid-manifest
-        repeats = int(own.get("repeats", 1))
+        auto = _auto(own, name)
+        repeats = auto.max_repeats if auto is not None else int(own.get("repeats", 1))
+        gated = 2 if eff.get("run", "mode") == "dual" else 1
         slug_params = "-".join(f"{k}{_slug(v)}" for k, v in params.items())
         for r in range(1, repeats + 1):
             # Interleaved, and each repeat starts one variant later (A B C, B C A, C A B, ...): drifting
@@ -360,9 +425,23 @@ def _expand(
                         variant=vname,
                         command=command,
                         python=python,
+                        auto=auto,
+                        gated=gated,
                     )
                 )
     return runs
+
+
+def _auto(own: dict[str, Any], name: str) -> AutoRepeats | None:
+    """The step's ``repeats: auto`` settings (max_repeats and budget only go with it). Without
+    ``variants:`` there is nothing to decide: repeats until max_repeats or the budget."""
+    if own.get("repeats") != "auto":
+        for k in ("max_repeats", "budget"):
+            if k in own:
+                raise UsageError(f"{own[k][1]}: {k}: goes with repeats: auto (step {name!r})")
+        return None
+    max_repeats = own["max_repeats"][0] if "max_repeats" in own else AUTO_MAX_REPEATS
+    return AutoRepeats(max_repeats, own["budget"][0] if "budget" in own else None)
 
 
 def _params_text(params: dict[str, Any]) -> str:
@@ -442,6 +521,10 @@ def _matrix(path: Path, step: dict[str, Any]) -> list[tuple[dict[str, Any], str]
 def plan_text(m: Manifest) -> str:
     """The expanded runs, one line each."""
     lines = [f"manifest {m.name} ({m.path}): {len(m.runs)} run(s), on_error={m.on_error}"]
+    autos = {r.step: r.auto for r in m.runs if r.auto is not None}  # (an A/B: up to so many runs)
+    for step, auto in autos.items():
+        budget = f", budget {auto.budget_s:g}s" if auto.budget_s is not None else ""
+        lines.append(f"      {step}: repeats: auto (pairs until decided, at most {auto.max_repeats}{budget})")
     for i, r in enumerate(m.runs, 1):
         eff = r.config
         bench = " ".join(
