@@ -12,8 +12,7 @@ once, by the run's mode (``gated_metric``): channel → msgs/s, tasks and mixed 
 tasks/s (in mixed mode each task is one message: the same quantity), dual →
 each pool's own. Every other metric is reported, never gated. Latency percentiles (p50, p99 of the
 run's last cumulative histogram per pool and metric: ``tasks:task_start_latency_ns:p99``)
-come from the run's summary.json (the run loop wrote them when it ended), or, for a run that
-predates it, from replaying its log through its recorded analyses (``runloop.replay_derived``). Runs that did not end
+come from replaying each run's log through its recorded analyses (``runloop.replay_derived``). Runs that did not end
 ``ok`` are left out; a repeat is the unit, never a window. ``repeat_table`` keeps
 every ok repeat of every metric the step has, NaN where a run has no usable
 value (0, NaN, no summary): the gate calls that trouble; ``repeat_values`` keeps
@@ -193,40 +192,34 @@ def load_results(path: Path) -> Results:
     return res
 
 
-def _recorded_latency(r: IndexRun) -> dict[str, float] | None:
-    """The percentiles the run wrote to its summary.json (``metrics``: ``NAME_q`` for one pool,
-    ``POOL:NAME_q`` for several); None when it has no summary (an older run: replay it)."""
-    from ..history._record import read_summary
-
-    summary = read_summary(r.dir)
-    if summary is None:
-        return None
-    metrics: dict[str, Any] = summary["metrics"]
-    pools = sorted({str(s.get("pool", "all")) for s in r.summary if isinstance(s, dict)})
-    out: dict[str, float] = {}
-    for key, v in metrics.items():
-        pool, _, name = key.rpartition(":")
-        if not pool:
-            if len(pools) != 1 or any(":" in k for k in metrics):
-                continue  # a plain name is the one pool's only when the run has one pool
-            pool = pools[0]
-        metric, _, q = name.rpartition("_")
-        if metric in LATENCY_METRICS and q in QUANTILES and isinstance(v, int | float) and v == v:
-            out[f"{metric_name(pool, metric)}:{q}"] = float(v)
-    return out
+def _per_cpu(samples: list[Any]) -> dict[str, float]:
+    """Operations per second of the pool's worker-thread CPU time over the steady windows:
+    Σ rate × span / Σ cpu share × span (``POOL:tasks_per_cpu_s``, ``POOL:msgs_per_cpu_s``). A neighbour
+    that takes the CPU away lowers throughput, not this; reported, never gated."""
+    ops: dict[str, float] = {}
+    cpu: dict[str, float] = {}
+    for s in samples:
+        res = s.resources
+        if s.phase != "steady" or res is None or not res.cpu_pct or not s.span_ns:
+            continue
+        cpu[s.pool] = cpu.get(s.pool, 0.0) + res.cpu_pct / 100 * s.span_ns
+        for name in THROUGHPUT:
+            rate = getattr(s, name)
+            if rate:
+                key = metric_name(s.pool, name.replace("_per_s", "_per_cpu_s"))
+                ops[key] = ops.get(key, 0.0) + rate * s.span_ns
+    return {k: v / cpu[k.split(":", 1)[0]] for k, v in ops.items() if cpu.get(k.split(":", 1)[0])}
 
 
-def _latency(r: IndexRun) -> dict[str, float]:
-    """p50/p99 of the last cumulative histogram of each pool and latency metric of a run: from its
-    summary.json, or (a run that predates it) from a replay of its log through its analyses."""
-    recorded = _recorded_latency(r)
-    if recorded is not None:
-        return recorded
-    from ..events import HistogramSummary
+def _latency(run_dir: Path) -> dict[str, float]:
+    """p50/p99 of the last cumulative histogram of each pool and latency metric of a run, and the
+    throughput per worker-CPU second (``_per_cpu``): what a replay of the run's log adds."""
+    from ..events import HistogramSummary, Sample
     from ..runloop import replay_derived
 
+    derived = replay_derived(run_dir)
     last: dict[tuple[str, str], Any] = {}
-    for h in replay_derived(r.dir):
+    for h in derived:
         if (
             type(h) is HistogramSummary
             and h.scope == "cumulative"
@@ -240,6 +233,7 @@ def _latency(r: IndexRun) -> dict[str, float]:
             v = getattr(h, q)
             if v is not None:
                 out[f"{metric_name(pool, metric)}:{q}"] = float(v)
+    out.update(_per_cpu([s for s in derived if type(s) is Sample]))
     return out
 
 
@@ -280,7 +274,7 @@ def repeat_table(res: Results, *, latency: bool = False) -> dict[tuple[str, str]
         values, g = _run_metrics(r)
         if latency:
             try:
-                values.update(_latency(r))
+                values.update(_latency(r.dir))
             except KcoroStreamError as e:
                 raise UsageError(f"{r.dir}: cannot replay for latency: {e}") from None
         gated.setdefault(step_key(r.step, r.params), set()).update(g)

@@ -31,7 +31,6 @@ __all__ = [
     "SUMMARY_VERSION",
     "RunRecord",
     "iso_utc",
-    "read_summary",
     "write_summary",
 ]
 
@@ -142,27 +141,3 @@ def write_summary(run_dir: Path, record: RunRecord) -> Path:
     except OSError as e:
         raise LogError(f"{path}: cannot write the run summary: {e.strerror or e}") from None
     return path
-
-
-MAX_SUMMARY_BYTES = 16 << 20  # a summary is a few KiB; anything this large is not one
-
-
-def read_summary(run_dir: Path) -> dict[str, Any] | None:
-    """``run_dir/summary.json`` as written by ``write_summary``; None when the run has none (an older
-    or killed run). A damaged one is a LogError naming the file and what is wrong."""
-    from .._files import read_regular
-
-    path = run_dir / SUMMARY_NAME
-    try:
-        data = msgspec.json.decode(read_regular(path, MAX_SUMMARY_BYTES))
-    except FileNotFoundError:
-        return None
-    except (OSError, msgspec.DecodeError, UnicodeDecodeError) as e:
-        raise LogError(f"{path}: not a readable run summary ({e})") from None
-    if not isinstance(data, dict) or data.get("format") != SUMMARY_FORMAT:
-        raise LogError(f"{path}: format: not {SUMMARY_FORMAT!r}")
-    if not isinstance(data.get("version"), int) or data["version"] > SUMMARY_VERSION:
-        raise LogError(f"{path}: version: {data.get('version')!r} is not one this kcoro-stream reads")
-    if not isinstance(data.get("metrics"), dict):
-        raise LogError(f"{path}: metrics: expected an object")
-    return data
