@@ -35,10 +35,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from kcoro_stream.history._noise import noise_fingerprint
 
 from kcoro_stream.compare import verdict_for
 from kcoro_stream.compare._sequential import look_level, plan_looks
+from kcoro_stream.history._noise import noise_fingerprint
 
 FULL = "--full" in sys.argv
 KS = [sys.executable, "-m", "kcoro_stream"]
