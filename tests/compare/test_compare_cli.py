@@ -80,6 +80,9 @@ def test_baseline_keeps_every_repeat_and_the_noise_fingerprint(runs: dict[str, P
     vals = b["steps"]["tasks"]["metrics"]["tasks:tasks_per_s"]
     assert len(vals) == 9 and all(v > 0 for v in vals)
     assert b["steps"]["tasks"]["gated"] == ["tasks:tasks_per_s"]
+    assert set(b["steps"]["tasks"]["noise_profile"]) == {"tasks:tasks_per_s"}
+    per_cpu = b["steps"]["tasks"]["metrics"]["tasks:tasks_per_cpu_s"]  # replayed: ops per worker-CPU second
+    assert len(per_cpu) == 9 and all(v > 0 for v in per_cpu)
     assert {"governor", "smt", "steal_share", "load"} <= set(b["noise"])
     assert b["analysis_version"] == 4
 
