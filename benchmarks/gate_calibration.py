@@ -37,9 +37,9 @@ from pathlib import Path
 import numpy as np
 
 from kcoro_stream.compare import verdict_for
-from kcoro_stream.compare._noise import noise_fingerprint
 from kcoro_stream.compare._results import RepeatTable, load_results, repeat_table
 from kcoro_stream.compare._sequential import look_level, plan_looks
+from kcoro_stream.history._noise import noise_fingerprint
 
 FULL = "--full" in sys.argv
 KS = [sys.executable, "-m", "kcoro_stream"]

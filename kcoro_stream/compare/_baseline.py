@@ -28,7 +28,7 @@ from typing import Any
 from .._files import publish
 from ..errors import UsageError
 from ..events import DERIVED_SCHEMA
-from ._noise import noise_fingerprint
+from ..history._noise import noise_fingerprint
 from ._results import THROUGHPUT, Results, repeat_table, step_key
 from ._stats import noise_profile
 

@@ -12,7 +12,7 @@ once, by the run's mode (``gated_metric``): channel → msgs/s, tasks and mixed 
 tasks/s (in mixed mode each task is one message: the same quantity), dual →
 each pool's own. Every other metric is reported, never gated. Latency percentiles (p50, p99 of the
 run's last cumulative histogram per pool and metric: ``tasks:task_start_latency_ns:p99``)
-come from replaying each run's log through its recorded analyses (``report.replay_run``). Runs that did not end
+come from replaying each run's log through its recorded analyses (``runloop.replay_derived``). Runs that did not end
 ``ok`` are left out; a repeat is the unit, never a window. ``repeat_table`` keeps
 every ok repeat of every metric the step has, NaN where a run has no usable
 value (0, NaN, no summary): the gate calls that trouble; ``repeat_values`` keeps
@@ -214,12 +214,18 @@ def _per_cpu(samples: list[Any]) -> dict[str, float]:
 def _latency(run_dir: Path) -> dict[str, float]:
     """p50/p99 of the last cumulative histogram of each pool and latency metric of a run, and the
     throughput per worker-CPU second (``_per_cpu``): what a replay of the run's log adds."""
-    from ..report._inputs import replay_run
+    from ..events import HistogramSummary, Sample
+    from ..runloop import replay_derived
 
-    data = replay_run(run_dir, run_dir.name)
+    derived = replay_derived(run_dir)
     last: dict[tuple[str, str], Any] = {}
-    for h in data.histograms:
-        if h.scope == "cumulative" and h.metric in LATENCY_METRICS and h.count:
+    for h in derived:
+        if (
+            type(h) is HistogramSummary
+            and h.scope == "cumulative"
+            and h.metric in LATENCY_METRICS
+            and h.count
+        ):
             last[(h.pool, h.metric)] = h
     out: dict[str, float] = {}
     for (pool, metric), h in last.items():
@@ -227,7 +233,7 @@ def _latency(run_dir: Path) -> dict[str, float]:
             v = getattr(h, q)
             if v is not None:
                 out[f"{metric_name(pool, metric)}:{q}"] = float(v)
-    out.update(_per_cpu(data.samples))
+    out.update(_per_cpu([s for s in derived if type(s) is Sample]))
     return out
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -186,7 +187,6 @@ def test_latency_percentiles_are_reported_and_gated_only_on_request(runs: dict[s
 def test_a_new_side_that_measured_nothing_is_trouble_exit_2(runs: dict[str, Path], value: object) -> None:
     """A repeat whose gated throughput is 0, NaN or absent (edited index.json, as the adversarial pass
     did) used to vanish ("missing on one side" → inconclusive → exit 0)."""
-    import shutil
 
     bad = runs["tmp"] / f"bad-{value}"
     shutil.copytree(runs["ab"], bad)
