@@ -502,7 +502,8 @@ def test_bench_option_ranges_match_the_c_parser() -> None:
     """Every int option run checks in Python has native/bench/cli.c's range (no second opinion)."""
     import re
 
-    from kcoro_stream.commands._options import BENCH_FLAG_OPTIONS, BENCH_INT_OPTIONS, MAX_WORKERS
+    from kcoro_stream.commands._options import BENCH_FLAG_OPTIONS, BENCH_INT_OPTIONS
+    from kcoro_stream.knobs import MAX_WORKERS
 
     src = (ROOT / "native" / "bench" / "cli.c").read_text()
     case_of = {name: val for name, val in re.findall(r'\{"([a-z-]+)", \w+, 0, (\'.\'|OPT_\w+)\}', src)}

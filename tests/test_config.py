@@ -122,6 +122,11 @@ def test_durations_and_json_files(tmp_path: Path) -> None:
         ('[window]\nlength = "1e-300s"\n', ":2: window.length: expected `float` >= 0.001"),
         ('[run]\ninterval = "0.1ms"\n', ":2: run.interval: expected 1ms to 60s"),
         ('[run]\nduration = "100000000s"\n', ":2: run.duration: expected 0 to"),
+        ('[run]\nsink = ["nope:x"]\n', ":2: run.sink: unknown sink 'nope'"),
+        (
+            '[run]\nout = ["/nonexistent/dir/x.ndjson"]\n',
+            ":2: run.out: '/nonexistent/dir/x.ndjson': directory",
+        ),
     ],
 )
 def test_bad_config_is_one_line_naming_file_line_and_key(tmp_path: Path, text: str, expected: str) -> None:

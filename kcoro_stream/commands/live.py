@@ -11,10 +11,9 @@ from typing import Any
 import click
 
 from ..errors import MissingExtra, UsageError
+from ..knobs import MAX_WORKERS, MODES
 from ._common import CONTEXT, allow_damaged_option, duration, pipeline_or_default, speed
 from ._options import (
-    MAX_WORKERS,
-    MODES,
     IntIn,
     bench_args,
     bench_options,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 
+from .._format import fmt_number
 from ._compare import Comparison
 from ._stats import Verdict, fmt_p
 
@@ -24,16 +25,6 @@ MARK = {
     "trouble": "🛑 trouble",
     "not enough data": "not enough data",
 }
-
-
-def fmt_number(x: float | None) -> str:
-    if x is None:
-        return "-"
-    a = abs(x)
-    for div, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if a >= div:
-            return f"{x / div:.3g}{unit}"
-    return f"{x:.3g}"
 
 
 def _ratio(v: Verdict) -> str:

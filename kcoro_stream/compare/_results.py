@@ -12,7 +12,7 @@ once, by the run's mode (``gated_metric``): channel → msgs/s, tasks and mixed 
 tasks/s (in mixed mode each task is one message: the same quantity), dual →
 each pool's own. Every other metric is reported, never gated. Latency percentiles (p50, p99 of the
 run's last cumulative histogram per pool and metric: ``tasks:task_start_latency_ns:p99``)
-come from replaying each run's log through its recorded analyses (``report.replay_run``). Runs that did not end
+come from replaying each run's log through its recorded analyses (``runloop.replay_derived``). Runs that did not end
 ``ok`` are left out; a repeat is the unit, never a window. ``repeat_table`` keeps
 every ok repeat of every metric the step has, NaN where a run has no usable
 value (0, NaN, no summary): the gate calls that trouble; ``repeat_values`` keeps
@@ -192,13 +192,40 @@ def load_results(path: Path) -> Results:
     return res
 
 
-def _latency(run_dir: Path) -> dict[str, float]:
-    """p50/p99 of the last cumulative histogram of each pool and latency metric of a run."""
-    from ..report._inputs import replay_run
+def _per_cpu(samples: list[Any]) -> dict[str, float]:
+    """Operations per second of the pool's worker-thread CPU time over the steady windows:
+    Σ rate × span / Σ cpu share × span (``POOL:tasks_per_cpu_s``, ``POOL:msgs_per_cpu_s``). A neighbour
+    that takes the CPU away lowers throughput, not this; reported, never gated."""
+    ops: dict[str, float] = {}
+    cpu: dict[str, float] = {}
+    for s in samples:
+        res = s.resources
+        if s.phase != "steady" or res is None or not res.cpu_pct or not s.span_ns:
+            continue
+        cpu[s.pool] = cpu.get(s.pool, 0.0) + res.cpu_pct / 100 * s.span_ns
+        for name in THROUGHPUT:
+            rate = getattr(s, name)
+            if rate:
+                key = metric_name(s.pool, name.replace("_per_s", "_per_cpu_s"))
+                ops[key] = ops.get(key, 0.0) + rate * s.span_ns
+    return {k: v / cpu[k.split(":", 1)[0]] for k, v in ops.items() if cpu.get(k.split(":", 1)[0])}
 
+
+def _latency(run_dir: Path) -> dict[str, float]:
+    """p50/p99 of the last cumulative histogram of each pool and latency metric of a run, and the
+    throughput per worker-CPU second (``_per_cpu``): what a replay of the run's log adds."""
+    from ..events import HistogramSummary, Sample
+    from ..runloop import replay_derived
+
+    derived = replay_derived(run_dir)
     last: dict[tuple[str, str], Any] = {}
-    for h in replay_run(run_dir, run_dir.name).histograms:
-        if h.scope == "cumulative" and h.metric in LATENCY_METRICS and h.count:
+    for h in derived:
+        if (
+            type(h) is HistogramSummary
+            and h.scope == "cumulative"
+            and h.metric in LATENCY_METRICS
+            and h.count
+        ):
             last[(h.pool, h.metric)] = h
     out: dict[str, float] = {}
     for (pool, metric), h in last.items():
@@ -206,6 +233,7 @@ def _latency(run_dir: Path) -> dict[str, float]:
             v = getattr(h, q)
             if v is not None:
                 out[f"{metric_name(pool, metric)}:{q}"] = float(v)
+    out.update(_per_cpu([s for s in derived if type(s) is Sample]))
     return out
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -462,3 +463,19 @@ def apply_to_replay(
         if getattr(p.derive, "config_layer", None) is not None:
             build_analyses(eff)
     return p, said
+
+
+@dataclass
+class _AnalysesOnly:
+    """What ``apply_to_replay`` fills in when no pipeline file is given: the analyses."""
+
+    derive: Any = None
+    source: Any = None
+
+
+def recorded_analyses(run_dir: Path, *, allow_damaged: bool = False) -> Any:
+    """The analyses a recorded run used (its recorded configuration; the current files and
+    environment for what it left open, as ``replay RUN`` does), ready to derive."""
+    p = _AnalysesOnly()
+    apply_to_replay({"allow_damaged": allow_damaged}, p, None, run_dir)
+    return p.derive

@@ -151,6 +151,19 @@ def _check_run_value(section: str, key: str, value: Any, where: str) -> None:
     elif key == "remote_write":
         for url in value:
             check_http_url(what, url)
+    elif key == "sink":
+        from ..sinks import parse_spec
+
+        for spec in value:
+            try:
+                parse_spec(spec)
+            except UsageError as e:
+                raise UsageError(f"{what}: {e}") from None
+    elif key == "out":
+        for out in value:
+            parent = Path(out).parent
+            if out != "-" and not parent.is_dir():
+                raise UsageError(f"{what}: {quote(out)}: directory {parent} does not exist")
     elif key == "interval":
         from ..sources.launch import BENCH_INTERVAL_MS
 

@@ -143,7 +143,7 @@ def _write_index(
         "runs": entries,
     }
     if noise is not None:
-        body["noise"] = noise  # the machine when the manifest started (compare/_noise.py)
+        body["noise"] = noise  # the machine when the manifest started (history/_noise.py)
     if sequential is not None:
         body["sequential"] = sequential  # repeats: auto (_auto.py; compare decides at its levels)
     publish(
@@ -162,7 +162,7 @@ def _derive_for(run: PlannedRun) -> Any:
 
 def _one(run: PlannedRun, m: Manifest, run_dir: Path, index_of: int, total: int) -> dict[str, Any]:
     """Run one planned run through the one run loop; its index entry."""
-    from ..compare._noise import run_fingerprint
+    from ..history._noise import run_fingerprint
     from ..runloop import RunOptions
     from ..runloop import run as run_loop
     from ..sources import LaunchConfig
@@ -259,7 +259,7 @@ def _run_locked(
 ) -> ManifestResult:
     previous = _load_index(out_dir / INDEX)
     entries: dict[tuple[str, str, int, str], dict[str, Any]] = {}
-    from ..compare._noise import noise_fingerprint
+    from ..history._noise import noise_fingerprint
 
     noise = noise_fingerprint()
     ran = skipped = failed = 0

@@ -6,26 +6,21 @@
     RESULTS ──load_results──► every run's RunData + per step/variant repeat values (compare._results)
 
 Replaying is the only way to read a run's derived data (contract 9: a report
-re-runs nothing): the raw frames go through ``runloop.FrameRouter`` with the
-analyses the run recorded (``config.apply_to_replay``), synchronously, with
-no sinks.
+re-runs nothing): ``runloop.replay_derived`` puts the raw frames through the
+analyses the run recorded, synchronously, with no sinks.
 """
 
 from __future__ import annotations
 
-import types
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..compare._results import INDEX, Results, load_results, repeat_values
 from ..errors import DamagedLogError, KcoroStreamError, UsageError
-from ..eventlog import LogFrame
 from ..events import (
     Alert,
     Anomaly,
-    DerivedEvent,
     Heatmap,
     HistogramSummary,
     MarkEvent,
@@ -34,7 +29,7 @@ from ..events import (
     Summary,
 )
 
-__all__ = ["Inputs", "RunData", "load_inputs", "replay_derived", "replay_run"]
+__all__ = ["Inputs", "RunData", "load_inputs", "replay_run"]
 
 
 @dataclass
@@ -73,33 +68,6 @@ class Inputs:
     results: list[tuple[Results, dict[tuple[str, str], dict[str, list[float]]]]] = field(default_factory=list)
 
 
-def replay_derived(
-    run_dir: Path, on_frame: Callable[[LogFrame], None] | None = None, *, allow_damaged: bool = False
-) -> list[DerivedEvent]:
-    """``run_dir``'s log through its recorded analyses, in this process: every derived event.
-
-    ``on_frame`` sees each raw frame first (the trace export reads raw marks and
-    control changes in the same pass). Problems in the log are warned about on
-    stderr; frames lost inside it (or the recorded configuration lost with
-    them) raise DamagedLogError unless ``allow_damaged``.
-    """
-    from ..config import apply_to_replay
-    from ..eventlog import open_log, warn_stderr
-    from ..runloop import FrameRouter
-
-    p = types.SimpleNamespace(derive=None)
-    apply_to_replay({"allow_damaged": allow_damaged}, p, None, run_dir)
-    router = FrameRouter(p.derive, [], None)
-    reader = open_log(run_dir)
-    for f in reader.frames(None, None):
-        if on_frame is not None:
-            on_frame(f)
-        router.frame(f.payload, f.seq, f.ts_ns, None)
-    router.subject.on_completed()
-    reader.finish(warn_stderr, allow_damaged=allow_damaged)
-    return list(router.outbox)
-
-
 def replay_run(run_dir: Path, label: str, *, allow_damaged: bool = False) -> RunData:
     """``run_dir``'s log through its recorded analyses, in this process; the derived events kept by type."""
     data = RunData(label, run_dir)
@@ -113,6 +81,8 @@ def replay_run(run_dir: Path, label: str, *, allow_damaged: bool = False) -> Run
         OsSample: data.os,
         Anomaly: data.anomalies,
     }
+    from ..runloop import replay_derived
+
     for ev in replay_derived(run_dir, allow_damaged=allow_damaged):
         bucket = kinds.get(type(ev))
         if bucket is not None:

@@ -261,7 +261,7 @@ def _args(ev: Any) -> dict[str, Any]:
 
 def chrome_trace(run: Path, *, allow_damaged: bool = False) -> dict[str, Any]:
     """The trace of ``run`` (a run directory, or one of its segment files) as a JSON-ready dict."""
-    from ..report import replay_derived
+    from ..runloop import replay_derived
 
     run_dir = _run_dir(run)
     b = _Builder()
