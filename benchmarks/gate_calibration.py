@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from kcoro_stream.compare import verdict_for
+from kcoro_stream.compare._results import RepeatTable, load_results, repeat_table
 from kcoro_stream.compare._sequential import look_level, plan_looks
 from kcoro_stream.history._noise import noise_fingerprint
 
@@ -48,6 +49,7 @@ SECS = 2.0 if FULL else 1.0
 SIMS = 1000 if FULL else 100
 REAL_ABS = 30
 MAX_PAIRS = 30  # profiles/ci.yaml
+BUDGET_S = 180.0  # profiles/ci.yaml: budget 3m per step
 CI_METRICS = 5  # profiles/ci.yaml: channel, tasks, mixed, dual (2)
 THRESHOLD = 0.05
 SLOWDOWNS = (0.05, 0.10, 0.20)
@@ -68,7 +70,10 @@ def ks(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*KS, *args], capture_output=True, text=True, check=False)
 
 
-def measure(out: Path) -> tuple[dict[str, list[tuple[float, float]]], dict[str, float], float]:
+Pairs = dict[str, list[tuple[float, float]]]
+
+
+def measure(out: Path) -> tuple[Pairs, dict[str, float], Pairs, float]:
     """{gated metric: [(a, b) per pair]} of an equal-build A/B of MODES, {reported per-CPU metric: CoV},
     and the wall seconds per run."""
     steps = "".join(f"  - name: {m}\n    mode: {m}\n" for m in MODES)
@@ -86,25 +91,30 @@ def measure(out: Path) -> tuple[dict[str, list[tuple[float, float]]], dict[str, 
     if " 0 already done" in r.stderr or not timing.is_file():
         timing.write_text(json.dumps({"wall_s": wall}))
     wall = float(json.loads(timing.read_text())["wall_s"])
-    from kcoro_stream.compare._results import load_results, repeat_table
     from kcoro_stream.compare._stats import cov as cov_of
 
     tables = repeat_table(load_results(out / "noise"), latency=True)  # latency: the replayed metrics too
-    pairs: dict[str, list[tuple[float, float]]] = {}
+    pairs: Pairs = {}
+    cpu_pairs: Pairs = {}
     per_cpu: dict[str, float] = {}
     for step in MODES:
         a, b = tables[("a", step)], tables[("b", step)]
+        common = sorted(set(a.repeats) & set(b.repeats))
+
+        def paired(
+            m: str, a: RepeatTable = a, b: RepeatTable = b, common: list[int] = common
+        ) -> list[tuple[float, float]]:
+            return [(a.values[m][a.repeats.index(r)], b.values[m][b.repeats.index(r)]) for r in common]
+
         for m in sorted(a.values):
             c = cov_of(a.values[m] + b.values.get(m, [])) if m.endswith("_per_cpu_s") else None
-            if c is not None:
+            if c is not None and m in b.values:
                 per_cpu[f"{step} {m}"] = c
+                cpu_pairs[f"{step} {m}"] = [p for p in paired(m) if min(p) > 0 and all(map(math.isfinite, p))]
         for g in sorted(a.gated):
-            common = sorted(set(a.repeats) & set(b.repeats))
-            pairs[f"{step} {g}"] = [
-                (a.values[g][a.repeats.index(r)], b.values[g][b.repeats.index(r)]) for r in common
-            ]
+            pairs[f"{step} {g}"] = paired(g)
     runs = sum(len(t.repeats) for t in tables.values())
-    return pairs, per_cpu, wall / max(1, runs)
+    return pairs, per_cpu, cpu_pairs, wall / max(1, runs)
 
 
 def cov(values: list[float]) -> float:
@@ -112,9 +122,12 @@ def cov(values: list[float]) -> float:
     return float(arr.std(ddof=1) / arr.mean())
 
 
-def simulate(diffs: np.ndarray, shift: float, rng: np.random.Generator, k: int) -> tuple[str, int]:
-    """One gated metric through the sequential plan: its final verdict and the pairs it used."""
-    looks = plan_looks(MAX_PAIRS, k)
+def simulate(
+    diffs: np.ndarray, shift: float, rng: np.random.Generator, k: int, in_budget: int
+) -> tuple[str, int]:
+    """One gated metric through the sequential plan: its final verdict and the pairs it used. The
+    budget ends the step at ``in_budget`` pairs (the runner's last look), as ``manifest run`` does."""
+    looks = [n for n in plan_looks(MAX_PAIRS, k) if n < in_budget] + [min(in_budget, MAX_PAIRS)]
     d = rng.choice(diffs, size=MAX_PAIRS, replace=True) * rng.choice((-1.0, 1.0), size=MAX_PAIRS) + shift
     new = list(np.exp(d))
     for j, n in enumerate(looks):
@@ -156,7 +169,8 @@ def main() -> None:
     print(f"gate calibration ({'full' if FULL else 'fast'}): {os.cpu_count()} CPUs, load {noise['load']}, "
           f"governor {noise['governor']}, steal share {noise['steal_share']}")  # fmt: skip
     print("  (a machine shared with other work gives that machine's figures; rerun on a quiet one)")
-    pairs, per_cpu, per_run = measure(out)
+    pairs, per_cpu, cpu_pairs, per_run = measure(out)
+    in_budget = max(2, int(BUDGET_S // (2 * per_run)))
     print(
         f"\n1. noise: {PAIRS} interleaved equal-build pairs of {SECS:g} s per workload ({per_run:.1f} s per run)"
     )
@@ -174,7 +188,7 @@ def main() -> None:
     alarms = 0
     for _ in range(SIMS):
         alarms += any(
-            simulate(diffs[name], 0.0, rng, k)[0] in ("regressed", "improved")
+            simulate(diffs[name], 0.0, rng, k, in_budget)[0] in ("regressed", "improved")
             for name in (list(diffs) * CI_METRICS)[:CI_METRICS]
         )
     lo, hi = wilson(alarms, SIMS)
@@ -182,18 +196,24 @@ def main() -> None:
         f"\n2. false alarms per CI run (simulated, {SIMS} runs of {CI_METRICS} gated metrics, measured noise "
         f"resampled): {alarms / SIMS:.1%} [{lo:.1%}, {hi:.1%}]"
     )
-    print(f"\n3. power (simulated, {SIMS} runs each; the step's CI wall time at {per_run:.1f} s per run)")
     print(
-        f"   {'metric':<34} {'slowdown':>8} {'power':>7} {'95% interval':>16} {'median pairs':>12} {'wall':>7}"
+        f"\n3. power (simulated, {SIMS} runs each; at most {in_budget} pairs in the {BUDGET_S:g} s budget at "
+        f"{per_run:.1f} s per run; rows marked * are the reported per-CPU metrics, as if they were gated)"
+    )
+    for name, ps in cpu_pairs.items():
+        d = np.log(np.asarray([b / a for a, b in ps]))
+        diffs[name + " *"] = d - d.mean()
+    print(
+        f"   {'metric':<44} {'slowdown':>8} {'power':>7} {'95% interval':>16} {'median pairs':>12} {'wall':>7}"
     )
     for name, d in diffs.items():
         for s in SLOWDOWNS:
-            results = [simulate(d, math.log(1 - s), rng, k) for _ in range(SIMS)]
+            results = [simulate(d, math.log(1 - s), rng, k, in_budget) for _ in range(SIMS)]
             hits = sum(v == "regressed" for v, _ in results)
             lo, hi = wilson(hits, SIMS)
             used = float(np.median([n for _, n in results]))
             print(
-                f"   {name:<34} {s:>8.0%} {hits / SIMS:>7.1%} {f'[{lo:.1%}, {hi:.1%}]':>16} {used:>12.0f} "
+                f"   {name:<44} {s:>8.0%} {hits / SIMS:>7.1%} {f'[{lo:.1%}, {hi:.1%}]':>16} {used:>12.0f} "
                 f"{used * 2 * per_run:>6.0f}s"
             )
     if FULL:

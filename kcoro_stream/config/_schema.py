@@ -75,6 +75,7 @@ class RunSection(_Section):
     tui: bool | None = None
     no_stdout: bool = False
     legacy_json: str | None = None
+    csv: str | None = None  # --csv: CSV rows to this path (- for stdout)
     log: str | None = None
     no_log: bool = False
     fsync: Literal["never", "flush", "always"] = "never"
