@@ -6,8 +6,8 @@ a ring that a thread drains and decodes (benchmarks/native_common.RingDrain), at
 default 10 ms interval; only the counters differ.
 
 The ratio is the geometric mean of the per-pair ratios with a bootstrap 95 % interval
-and a verdict, by the same statistics as ``kcoro-stream compare`` on an A/B results
-directory (kcoro_stream.compare.verdict_for, paired). Target: a loss of at most 1 %.
+and a verdict from the exact sign-flip test, by the same statistics as ``kcoro-stream
+compare`` on an A/B results directory (kcoro_stream.compare.verdict_for, paired). Target: a loss of at most 1 %.
 
 Run: python benchmarks/perf_counters_cost.py [--quick] [--pin]
 """
@@ -23,7 +23,7 @@ from native_common import QUICK, RingDrain, machine_note, run_summary, table
 from kcoro_stream.compare import verdict_for
 
 SECS = "0.5" if QUICK else "2"
-PAIRS = 5 if QUICK else 12  # paired bootstrap needs at least 5
+PAIRS = 8 if QUICK else 12  # the exact paired test reaches p < 0.01 from 8 pairs (2/2^8)
 PIN = ["--pin"] if "--pin" in sys.argv else []
 THRESHOLD = 0.01  # the target: at most 1 % lost
 

@@ -35,7 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from dashboard_cpu import measure
 
-from kcoro_stream.report import replay_derived
+from kcoro_stream.runloop import replay_derived
 from kcoro_stream.sinks import SinkContext, build_sink
 from kcoro_stream.surfaces._prompb import encode_write_request
 from kcoro_stream.surfaces.remote_write import RemoteWriteSink, _merge, _Target

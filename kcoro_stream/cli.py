@@ -40,7 +40,8 @@ def _execute(call: Callable[[], int | None]) -> None:
     except BaseException as e:  # the one place errors become exit codes
         err = first_error(e)
         if isinstance(err, KcoroStreamError):
-            _fail(str(err), err.exit_code)
+            notes = dict.fromkeys([*getattr(err, "__notes__", ()), *getattr(e, "__notes__", ())])
+            _fail("; ".join([str(err), *notes]), err.exit_code)
         if isinstance(err, KeyboardInterrupt):
             _fail("interrupted", 130)
         if isinstance(err, SystemExit):

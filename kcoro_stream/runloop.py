@@ -10,6 +10,9 @@
     every second of a live run:  Account.status() ─► router.emit(MonitorStatus) (logged like a frame)
     a live run's control socket: control.open_control ─► methods ─► controller / router.emit (logged)
 
+``replay_derived`` is the same path without sinks, in this process, for the
+commands that read recorded runs (report, compare, the trace export).
+
 ``run`` is the only place a run is put together; ``kcoro-stream run``,
 ``attach`` and ``replay`` (and every later command that runs something) call
 it with a different source. Live sources are recorded to the event log;
@@ -56,7 +59,16 @@ from .ingest import monotonic_ns
 from .sinks import Dashboard, SinkContext, SinkRunner, open_sinks
 from .sources import Source, SourceContext, SourceOutcome, build_source
 
-__all__ = ["RUNS_DIR", "STATUS_INTERVAL_S", "Derive", "FrameRouter", "RunOptions", "new_run_id", "run"]
+__all__ = [
+    "RUNS_DIR",
+    "STATUS_INTERVAL_S",
+    "Derive",
+    "FrameRouter",
+    "RunOptions",
+    "new_run_id",
+    "replay_derived",
+    "run",
+]
 
 Derive = Callable[[Observable[list[Any]]], Observable[DerivedEvent]]
 STATUS_INTERVAL_S = 1.0
@@ -288,6 +300,29 @@ async def run(derive: Derive | None, source_spec: Any, opts: RunOptions) -> int:
     if opts.run_dir is not None:
         write_summary(opts.run_dir, record)
     return code
+
+
+def replay_derived(
+    run_dir: Path, on_frame: Callable[[Any], None] | None = None, *, allow_damaged: bool = False
+) -> list[DerivedEvent]:
+    """``run_dir``'s log through its recorded analyses, in this process, with no sinks: every
+    derived event (the run loop's replay capability for the commands that read runs: report,
+    compare's latency of older runs, the trace export). ``on_frame`` sees each raw ``LogFrame``
+    first (the trace export reads raw marks and control changes in the same pass). Problems in
+    the log are warned about on stderr; frames lost inside it (or the recorded configuration lost
+    with them) raise DamagedLogError unless ``allow_damaged``."""
+    from .config import recorded_analyses
+    from .eventlog import open_log, warn_stderr
+
+    router = FrameRouter(recorded_analyses(run_dir, allow_damaged=allow_damaged), [], None)
+    reader = open_log(run_dir)
+    for f in reader.frames(None, None):
+        if on_frame is not None:
+            on_frame(f)
+        router.frame(f.payload, f.seq, f.ts_ns, None)
+    router.subject.on_completed()
+    reader.finish(warn_stderr, allow_damaged=allow_damaged)
+    return list(router.outbox)
 
 
 def _ended_by(e: BaseException) -> tuple[str, int, str]:

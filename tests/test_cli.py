@@ -502,7 +502,8 @@ def test_bench_option_ranges_match_the_c_parser() -> None:
     """Every int option run checks in Python has native/bench/cli.c's range (no second opinion)."""
     import re
 
-    from kcoro_stream.commands._options import BENCH_FLAG_OPTIONS, BENCH_INT_OPTIONS, MAX_WORKERS
+    from kcoro_stream.commands._options import BENCH_FLAG_OPTIONS, BENCH_INT_OPTIONS
+    from kcoro_stream.knobs import MAX_WORKERS
 
     src = (ROOT / "native" / "bench" / "cli.c").read_text()
     case_of = {name: val for name, val in re.findall(r'\{"([a-z-]+)", \w+, 0, (\'.\'|OPT_\w+)\}', src)}
@@ -527,11 +528,11 @@ def test_bench_option_ranges_match_the_c_parser() -> None:
 
 
 def test_bench_knobs_reach_the_benchmark(tmp_path: Path) -> None:
-    """--batch, --body-cost, -P ... are real run options: the run's recorded config shows them."""
+    """--batch, --body-cost, --body-ns, -P ... are real run options: the run's recorded config shows them."""
     run = tmp_path / "run"
     r = ks(
         "run", "--mode", "mixed", "--duration", "0.3", "--no-tui", "--no-stdout", "--log", str(run),
-        "--batch", "8", "--body-cost", "3", "-P", "2", "-C", "3", "-N", "512", "-c", "16", "-k", "32",
+        "--batch", "8", "--body-cost", "3", "--body-ns", "100", "-P", "2", "-C", "3", "-N", "512", "-c", "16", "-k", "32",
         "-s", "4", "--latency-sample", "16", "--seed", "7", "--workers", "2", "--imbalanced", "--adaptive",
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
@@ -539,7 +540,7 @@ def test_bench_knobs_reach_the_benchmark(tmp_path: Path) -> None:
     started = next(e for e in events if isinstance(e, RunStarted))
     cfg = started.config
     want = {
-        "batch": 8, "body_cost": 3, "producers": 2, "consumers": 3, "packets": 512, "capacity": 16,
+        "batch": 8, "body_cost": 3, "body_ns": 100, "producers": 2, "consumers": 3, "packets": 512, "capacity": 16,
         "packet_size": 32, "spin": 4, "latency_sample": 16, "seed": 7, "workers": 2, "imbalanced": True,
         "adaptive": True, "mode": "mixed",
     }  # fmt: skip

@@ -122,6 +122,11 @@ def test_durations_and_json_files(tmp_path: Path) -> None:
         ('[window]\nlength = "1e-300s"\n', ":2: window.length: expected `float` >= 0.001"),
         ('[run]\ninterval = "0.1ms"\n', ":2: run.interval: expected 1ms to 60s"),
         ('[run]\nduration = "100000000s"\n', ":2: run.duration: expected 0 to"),
+        ('[run]\nsink = ["nope:x"]\n', ":2: run.sink: unknown sink 'nope'"),
+        (
+            '[run]\nout = ["/nonexistent/dir/x.ndjson"]\n',
+            ":2: run.out: '/nonexistent/dir/x.ndjson': directory",
+        ),
     ],
 )
 def test_bad_config_is_one_line_naming_file_line_and_key(tmp_path: Path, text: str, expected: str) -> None:
@@ -217,7 +222,7 @@ def test_project_file_configures_a_run_and_flags_override(tmp_path: Path) -> Non
 def test_bench_section_reaches_run_started(tmp_path: Path) -> None:
     """[bench] keys become benchmark flags: RunStarted.config carries them; the log records origins."""
     (tmp_path / "kcoro-stream.toml").write_text(
-        "[bench]\nbatch = 3\nbody_cost = 7\nworkers = 1\npin = true\n"
+        "[bench]\nbatch = 3\nbody_cost = 7\nworkers = 1\npin = true\nbody_ns = 50\n"
     )
     r = ks(tmp_path, "run", "--mode", "tasks", "--duration", "0.5", "--log", "r", "--no-stdout")
     assert r.returncode == 0, r.stderr
@@ -231,6 +236,7 @@ def test_bench_section_reaches_run_started(tmp_path: Path) -> None:
         if isinstance(e, RunStarted)
     )
     assert (started.config["batch"], started.config["body_cost"], started.config["workers"]) == (3, 7, 1)
+    assert started.config["body_ns"] == 50
     assert started.config["pin"] is True and started.capabilities["pinned_cpus"] == [
         min(os.sched_getaffinity(0))
     ]

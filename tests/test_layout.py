@@ -13,19 +13,41 @@ PKG = Path(__file__).resolve().parent.parent / "kcoro_stream"
 # reader and ingester (ingest) and the log (eventlog) are the layers source
 # components (sources: launch, attach, replay, legacy) are built on.
 ORDER = ["ingest", "eventlog", "sources", "ops", "sinks", "surfaces"]
-SHARED = {"events", "errors", "histo", "_files", "_input", "_extras", "_native", "_bench"}
-WIRING = {
-    "runloop",
-    "pipeline",
-    "cli",
-    "commands",
+SHARED = {
+    "events",
+    "errors",
+    "histo",
+    "knobs",
+    "_files",
+    "_input",
+    "_extras",
+    "_format",
+    "_native",
+    "_bench",
+    "_shipped",
+}
+# The whole package order, lowest first (docs/ARCHITECTURE.md, "Package order"): every package
+# and top-level module of kcoro_stream imports only itself, what comes before it and SHARED.
+PACKAGE_ORDER = [
+    *ORDER,
+    "validate",
     "config",
-    "manifest",
-    "selftest",
     "control",
     "history",
-    "validate",
-}  # may import anything; no stage imports them
+    "runloop",
+    "pipeline",
+    "compare",
+    "report",
+    "trace",
+    "manifest",
+    "selftest",
+    "commands",
+    "cli",
+    "__main__",
+]
+# Build-time scripts (cffi builders, the C header generator): they import only SHARED.
+TOOLS = {"_build_ring", "_build_bench", "_codegen"}
+WIRING = set(PACKAGE_ORDER) - set(ORDER)  # no stage imports them
 # Documented exceptions, each with its reason:
 ALLOWED = {
     # the ndjson sink's legacy option writes old kcoro_mon names via ops.to_legacy
@@ -157,6 +179,83 @@ def test_only_the_surfaces_import_an_extras_packages_and_always_through_needs() 
                     )
     assert carriers, "the check found no private module importing an extra's package"
     assert not bad, "\n".join(bad)
+
+
+def _unit_imports() -> dict[str, dict[str, str]]:
+    """{unit: {imported unit: one file that imports it}} over every module of kcoro_stream; a unit
+    is a top-level package or module (``compare``, ``runloop``)."""
+    units = {
+        p.name.removesuffix(".py")
+        for p in PKG.iterdir()
+        if p.suffix == ".py" or (p / "__init__.py").is_file()
+    }
+    out: dict[str, dict[str, str]] = {}
+    for path in sorted(PKG.rglob("*.py")):
+        unit = path.relative_to(PKG).parts[0].removesuffix(".py")
+        if unit == "__init__":
+            continue  # the package's own docstring and version
+        for mod in _imports(path) & units:
+            if mod != unit:
+                out.setdefault(unit, {}).setdefault(mod, str(path.relative_to(PKG.parent)))
+    return out
+
+
+def test_every_package_has_its_place_in_the_order() -> None:
+    units = {
+        p.name.removesuffix(".py")
+        for p in PKG.iterdir()
+        if p.suffix == ".py" or (p / "__init__.py").is_file()
+    }
+    placed = set(PACKAGE_ORDER) | SHARED | TOOLS | {"__init__"}
+    assert units - placed == set(), "add them to PACKAGE_ORDER (and docs/ARCHITECTURE.md)"
+    assert not set(PACKAGE_ORDER) & SHARED
+
+
+def test_no_package_imports_one_after_it() -> None:
+    """The package order holds for every package: no upward import (lazy ones included)."""
+    rank = {u: i for i, u in enumerate(PACKAGE_ORDER)}
+    bad = []
+    for unit, deps in _unit_imports().items():
+        for mod, where in deps.items():
+            if unit in SHARED | TOOLS:
+                ok = mod in SHARED
+            else:
+                ok = mod in SHARED or rank[mod] < rank[unit] or (unit, mod) in ALLOWED
+            if not ok:
+                bad.append(f"{where}: {unit} imports {mod}")
+    assert not bad, "\n".join(bad)
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every import cycle as a path (a, b, ..., a), one per strongly connected component."""
+    found: list[list[str]] = []
+    state: dict[str, int] = {}  # 1: on the path, 2: done
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                found.append([*path[path.index(nxt) :], nxt])
+            elif nxt not in state:
+                visit(nxt, [*path, nxt])
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [node])
+    return found
+
+
+def test_no_import_cycle_among_the_packages() -> None:
+    graph = {u: set(deps) for u, deps in _unit_imports().items()}
+    assert _cycles(graph) == []
+
+
+def test_the_cycle_check_finds_a_knot() -> None:
+    """The check can fail: compare → report → runloop → history → compare is found."""
+    knot = {"compare": {"report"}, "report": {"runloop"}, "runloop": {"history"}, "history": {"compare"}}
+    assert _cycles(knot) == [["compare", "report", "runloop", "history", "compare"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
 
 
 def test_shared_modules_import_no_stage() -> None:

@@ -23,22 +23,13 @@ from typing import Any
 
 import pytest
 
+from kcoro_stream.selftest._judges import raise_priority as _raise_priority
+
 BENCH = [sys.executable, "-m", "kcoro_stream.sources.bench"]
 CLI = [sys.executable, "-m", "kcoro_stream"]
 DURATION_S = 9.0
 HOG_AT_S, HOG_FOR_S = 3.0, 3.0
 HOG = "while True: pass"
-
-
-def _raise_priority() -> None:
-    """In the child: this new session's autogroup (else the process) at nice -10, if allowed."""
-    try:
-        Path("/proc/self/autogroup").write_text("-10")
-    except OSError:
-        try:
-            os.nice(-10)
-        except OSError:
-            pass
 
 
 def _spawn(args: list[str], raise_priority: bool, **kw: Any) -> subprocess.Popen[bytes]:

@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 
+from kcoro_stream.selftest._judges import bench_child
+
 KS = [sys.executable, "-m", "kcoro_stream"]
 
 
@@ -33,23 +35,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _bench_child(pid: int) -> int | None:
-    """The monitor's benchmark child (not a short-lived helper it may run)."""
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            kids = [int(x) for x in (task / "children").read_text().split()]
-        except OSError:  # the thread ended meanwhile
-            continue
-        for kid in kids:
-            try:
-                cmdline = Path(f"/proc/{kid}/cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"kcoro_stream.sources.bench" in cmdline:
-                return kid
-    return None
 
 
 def _lines(path: Path) -> list[dict[str, Any]]:
@@ -81,7 +66,7 @@ def test_a_producer_stopped_for_2_5_s_is_stalled_then_running_live_and_in_replay
         while bench is None:
             assert time.monotonic() < deadline, "the benchmark did not start"
             time.sleep(0.1)
-            bench = _bench_child(monitor.pid)
+            bench = bench_child(monitor.pid)
         time.sleep(3.0)
         os.kill(bench, signal.SIGSTOP)
         try:

@@ -5,7 +5,7 @@
     cli.py (the click group; the one place errors become exit codes)
       └─ COMMANDS: live (run, attach, replay) · ctl · logs (log, validate) · catalog (pipelines,
          list, bench) · config · manifest · selftest · results (report, export, baseline, compare)
-         · history (history, runs)
+         · ab · history (history, runs)
 
 A command's callback returns its exit code (or raises a ``KcoroStreamError``); it never calls
 ``sys.exit``. The pure parts are functions a test calls without click: ``choose_sinks`` (which
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import click
 
-from . import catalog, config, ctl, history, live, logs, manifest, results, selftest
+from . import ab, catalog, config, ctl, history, live, logs, manifest, results, selftest
 
 __all__ = ["COMMANDS"]
 
@@ -39,6 +39,7 @@ COMMANDS: tuple[click.Command, ...] = (
     results.export_group,
     results.baseline_group,
     results.compare_cmd,
+    ab.ab,
     history.history_group,
     history.runs_group,
 )

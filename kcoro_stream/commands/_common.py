@@ -11,6 +11,13 @@ from ..errors import UsageError
 CONTEXT: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
+allow_damaged_option = click.option(
+    "--allow-damaged",
+    is_flag=True,
+    help="A corrupt block inside the log: warn and go on without its frames (default: exit 1).",
+)
+
+
 def warn(problem: object) -> None:
     """One yellow warning line on stderr (the run or listing goes on)."""
     click.secho(f"kcoro-stream: warning: {problem}", fg="yellow", err=True)

@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from ..knobs import FLAG_KNOBS, INT_KNOBS
+
 F = Callable[..., Any]
 
 
@@ -52,6 +54,12 @@ def sink_options(f: F) -> F:
                 "legacy_json",
                 metavar="PATH",
                 help="Old kcoro_mon NDJSON (its field names) to PATH (- for stdout).",
+            ),
+            click.option(
+                "--csv",
+                "csv",
+                metavar="PATH",
+                help="One CSV row per sample to PATH, whatever its suffix (.gz/.zst compress; - for stdout).",
             ),
             click.option(
                 "--prometheus", metavar="HOST:PORT", help="Serve /metrics (127.0.0.1 unless --allow-remote)."
@@ -125,36 +133,14 @@ class IntIn(click.ParamType):
         return v
 
 
-MODES = ("channel", "tasks", "mixed", "dual")
-
-# The benchmark's knobs as `run` options: (flags, range, help). Ranges and defaults are
-# native/bench/cli.c's (kcs_bench_parse); tests/test_cli.py compares the two.
-BENCH_INT_OPTIONS: tuple[tuple[tuple[str, ...], IntIn, str], ...] = (
-    (("-P", "--producers"), IntIn(1, 1024), "(channel) producer coroutines [1]."),
-    (("-C", "--consumers"), IntIn(1, 1024), "(channel, mixed) consumer coroutines [1]."),
-    (("-N", "--packets"), IntIn(1, 1_000_000_000), "(channel) packets per producer per cycle [1024]."),
-    (("-c", "--capacity"), IntIn(0, 1 << 24), "(channel) channel capacity, 0 = rendezvous [1024]."),
-    (("-k", "--packet-size"), IntIn(1, 65536), "(channel) bytes per packet [64]."),
-    (("-s", "--spin"), IntIn(0, 1_000_000), "(channel) buffer polls before a blocked op suspends [64]."),
-    (("--batch",), IntIn(1, 65536), "(tasks, mixed) tasks submitted per wait [64]."),
-    (("--body-cost",), IntIn(0, 100_000_000), "Work units per task body [0]."),
-    (
-        ("--latency-sample",),
-        IntIn(1, 1024, power_of_two=True),
-        "Time one task start / message in N (a power of two) [8].",
-    ),
-    (("--seed",), IntIn(0, (1 << 63) - 1), "Seed for a repeatable run [1]."),
+# The benchmark's knobs as `run` options: (flags, range, help), from the one table (knobs.py;
+# tests/test_cli.py checks it against native/bench/cli.c).
+BENCH_INT_OPTIONS: tuple[tuple[tuple[str, ...], IntIn, str], ...] = tuple(
+    (k.flags, IntIn(k.lo, k.hi, power_of_two=k.power_of_two), k.help) for k in INT_KNOBS
 )
-BENCH_FLAG_OPTIONS: tuple[tuple[str, str], ...] = (
-    ("--zero-copy", "(channel) pointer (zero-copy) channel mode."),
-    ("--imbalanced", "(tasks) all task submissions from worker 0."),
-    ("--adaptive", "Widen the sampling interval while counters are stable."),
-    ("--pin", "Pin worker k to the k-th allowed CPU (recorded in RunStarted; panes show the CPU)."),
-    ("--no-perf-counters", "No perf_event_open counters per worker thread (OsCounters)."),
-)
+BENCH_FLAG_OPTIONS: tuple[tuple[str, str], ...] = FLAG_KNOBS
 # Benchmark flags that are not `run` options: a usage error's hint says how to pass them.
 BENCH_ONLY_FLAGS = ("--channel-kind", "--adaptive-max-ms")
-MAX_WORKERS = 64  # KCR_MAX_WORKERS in native/runtime/kcr.h
 
 
 def dest(flags: tuple[str, ...]) -> str:

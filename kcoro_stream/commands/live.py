@@ -11,10 +11,9 @@ from typing import Any
 import click
 
 from ..errors import MissingExtra, UsageError
-from ._common import CONTEXT, duration, pipeline_or_default, speed
+from ..knobs import MAX_WORKERS, MODES
+from ._common import CONTEXT, allow_damaged_option, duration, pipeline_or_default, speed
 from ._options import (
-    MAX_WORKERS,
-    MODES,
     IntIn,
     bench_args,
     bench_options,
@@ -214,6 +213,7 @@ def attach(ctx: click.Context, ring: Path, pipeline: str | None, **kw: Any) -> i
 @click.option(
     "--speed", "speed_", default="max", show_default=True, help="Playback speed: max, 1x, 10x, 0.5x."
 )
+@allow_damaged_option
 @config_option
 @sink_options
 def replay(log: Path, pipeline: str | None, **kw: Any) -> int:
@@ -238,6 +238,7 @@ def replay(log: Path, pipeline: str | None, **kw: Any) -> int:
         to_s=duration(kw["to"], "--to"),
         speed=speed(kw["speed_"]),
         progress=True,
+        allow_damaged=kw["allow_damaged"],
     )
     check_bounds(source.from_s, source.to_s)
     if said:

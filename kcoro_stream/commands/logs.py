@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ._common import CONTEXT, duration, warn
+from ._common import CONTEXT, allow_damaged_option, duration, warn
 
 
 @click.group(context_settings=CONTEXT)
@@ -30,7 +30,8 @@ def log_info(run_dir: Path) -> int:
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--from", "from_", metavar="T", help="Start T after the first event.")
 @click.option("--to", metavar="T", help="Stop T after the first event.")
-def log_cat(run_dir: Path, from_: str | None, to: str | None) -> int:
+@allow_damaged_option
+def log_cat(run_dir: Path, from_: str | None, to: str | None, allow_damaged: bool) -> int:
     """Every recorded event as one JSON object per line."""
     from ..eventlog import cat_ndjson, open_log
 
@@ -42,7 +43,7 @@ def log_cat(run_dir: Path, from_: str | None, to: str | None) -> int:
         lo = None if lo_s is None else first + int(lo_s * 1e9)
         hi = None if hi_s is None else first + int(hi_s * 1e9)
     try:
-        cat_ndjson(run_dir, sys.stdout.buffer, lo, hi, on_problem=warn)
+        cat_ndjson(run_dir, sys.stdout.buffer, lo, hi, on_problem=warn, allow_damaged=allow_damaged)
         sys.stdout.buffer.flush()
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

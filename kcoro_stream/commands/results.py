@@ -5,22 +5,24 @@ benchmark."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from ..errors import KcoroStreamError, UsageError
-from ._common import CONTEXT
+from ._common import CONTEXT, allow_damaged_option
 
 
 @click.command("report", context_settings=CONTEXT)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="The report directory.")
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
-def report_cmd(paths: tuple[Path, ...], out: Path, force: bool) -> int:
+@allow_damaged_option
+def report_cmd(paths: tuple[Path, ...], out: Path, force: bool, allow_damaged: bool) -> int:
     """Charts (PNG, SVG), summary.md and an offline report.html for run or results directories."""
     from ..report import build_report
 
-    r = build_report(list(paths), out, force=force)
+    r = build_report(list(paths), out, force=force, allow_damaged=allow_damaged)
     click.echo(
         f"{r.out}: {len(r.charts)} chart(s) from {r.runs} run(s); open {r.out / 'report.html'}", err=True
     )
@@ -36,14 +38,16 @@ def export_group() -> None:
 @click.argument("run", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="The trace file (JSON).")
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
-def export_chrome_cmd(run: Path, out: Path, force: bool) -> int:
+@allow_damaged_option
+def export_chrome_cmd(run: Path, out: Path, force: bool, allow_damaged: bool) -> int:
     """RUN (a run directory) as Chrome trace-event JSON: open it in ui.perfetto.dev or chrome://tracing.
 
-    Exit 0 written, 1 --out exists (without --force), 2 RUN is not a readable run or --out cannot be written.
+    Exit 0 written, 1 --out exists (without --force) or frames were lost inside the log (without
+    --allow-damaged), 2 RUN is not a readable run or --out cannot be written.
     """
     from ..trace import export_chrome
 
-    r = export_chrome(run, out, force=force)
+    r = export_chrome(run, out, force=force, allow_damaged=allow_damaged)
     click.echo(
         f"{r.out}: {r.counter_tracks} counter track(s), {r.instants} instant(s), {r.slices} slice(s)",
         err=True,
@@ -98,8 +102,7 @@ def compare_cmd(
     regressed (or inconclusive with --fail-on-inconclusive), 2 bad input or trouble (a gated metric
     missing, zero or NaN on either side).
     """
-    from ..compare import compare_paths, parse_threshold, to_json, to_markdown, to_table
-    from ..compare._render import loud_lines
+    from ..compare import compare_paths, parse_threshold
 
     try:
         comparisons = compare_paths(
@@ -110,6 +113,18 @@ def compare_cmd(
         )
     except KcoroStreamError as e:  # every trouble is exit 2 for a verdict command (as diff)
         raise UsageError(str(e)) from None
+    return show_verdicts(
+        comparisons, as_json=as_json, markdown=markdown, fail_on_inconclusive=fail_on_inconclusive
+    )
+
+
+def show_verdicts(
+    comparisons: list[Any], *, as_json: bool, markdown: bool, fail_on_inconclusive: bool
+) -> int:
+    """Print ``comparisons`` (table, Markdown or JSON; loud lines on stderr) and return the exit code."""
+    from ..compare import to_json, to_markdown, to_table
+    from ..compare._render import loud_lines
+
     if as_json:
         click.echo(to_json(comparisons))
     elif markdown:

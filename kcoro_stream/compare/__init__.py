@@ -14,11 +14,11 @@ replaying each run's recorded log through its recorded analyses: no benchmark is
 ``compare_paths`` is what the ``compare`` command calls.
 """
 
+from ..history._noise import noise_fingerprint, run_fingerprint
 from ._baseline import Baseline, baseline_from_results, load_baseline, save_baseline
 from ._budget import holm, spend_budget
 from ._compare import Comparison, StepVerdicts, compare, fingerprint_changes
 from ._exact import mann_whitney, min_p_paired, min_p_unpaired, sign_flip
-from ._noise import noise_fingerprint, run_fingerprint
 from ._paths import compare_paths, parse_threshold
 from ._render import to_json, to_markdown, to_table
 from ._results import Results, gated_metric, load_results, repeat_values

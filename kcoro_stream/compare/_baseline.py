@@ -8,7 +8,9 @@
 
 ``analysis_version`` is the derived schema the summaries were made with; a
 baseline from another one is refused (its numbers may mean something else).
-Each step lists its ``gated`` metrics (``_results.gated_metric``; a baseline
+Each step keeps its ``noise_profile`` (the run-to-run CoV of each gated
+metric: ``compare`` warns when the other side's differs twofold, a different
+or busier runner) and lists its ``gated`` metrics (``_results.gated_metric``; a baseline
 without the list gates its throughput metrics). A value that is not a finite
 number above zero, an empty step list or metric, a ``noise`` or
 ``fingerprint`` that is not an object: the file is refused in one line.
@@ -26,8 +28,9 @@ from typing import Any
 from .._files import publish
 from ..errors import UsageError
 from ..events import DERIVED_SCHEMA
-from ._noise import noise_fingerprint
+from ..history._noise import noise_fingerprint
 from ._results import THROUGHPUT, Results, repeat_table, step_key
+from ._stats import noise_profile
 
 __all__ = ["FORMAT", "Baseline", "baseline_from_results", "load_baseline", "save_baseline"]
 
@@ -107,6 +110,7 @@ def save_baseline(b: Baseline, to: Path) -> None:
             s: {
                 "fingerprint": b.fingerprints.get(s),
                 "gated": sorted(b.gated.get(s, ())),
+                "noise_profile": noise_profile(b.steps[s], b.gated.get(s, set())),
                 "metrics": _kept(b, s),
             }
             for s in sorted(b.steps)

@@ -6,6 +6,9 @@
         gated metrics with a p: sorted, p_(i) × (k - i + 1), running maximum (Holm's adjusted p)
         each gated verdict decided at alpha on its adjusted p; ungated ones at alpha on their own p
 
+With a ``repeats: auto`` plan, each gated metric is decided at its step's level
+from the alpha-spending plan (Bonferroni across the plan's gated metrics,
+spending across looks: ``_sequential``), which holds the same run-wide alpha.
 Holm (step-down Bonferroni) keeps the chance of *any* false ``regressed`` or
 ``improved`` among the k gated metrics at most alpha whatever their
 dependence, and is never less powerful than Bonferroni. The minimum
@@ -35,8 +38,22 @@ def holm(ps: list[float]) -> list[float]:
     return out
 
 
-def spend_budget(comparisons: list[Comparison], alpha: float = ALPHA) -> list[Comparison]:
-    """Decide every verdict of ``comparisons`` (one run's worth) with one budget ``alpha`` for the gated ones."""
+def spend_budget(
+    comparisons: list[Comparison], alpha: float = ALPHA, *, levels: dict[str, float] | None = None
+) -> list[Comparison]:
+    """Decide every verdict of ``comparisons`` (one run's worth) with one budget ``alpha`` for the gated ones.
+
+    ``levels`` (a ``repeats: auto`` results directory): each step's gated metrics are decided at that
+    step's level from the alpha-spending plan (``_sequential``) instead of by Holm; a step the plan does
+    not name is decided at 0 (it spent nothing)."""
+    if levels is not None:
+        for c in comparisons:
+            for s in c.steps:
+                level = levels.get(s.step, 0.0)
+                s.verdicts = [
+                    decide(v, level, mde_level=level) if v.gated else decide(v, alpha) for v in s.verdicts
+                ]
+        return comparisons
     gated = [
         (ci, si, vi)
         for ci, c in enumerate(comparisons)

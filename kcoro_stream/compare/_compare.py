@@ -26,7 +26,7 @@ from typing import Any
 
 from ._baseline import Baseline
 from ._results import is_latency
-from ._stats import Verdict, measure
+from ._stats import Verdict, measure, noise_profile
 
 __all__ = ["Comparison", "StepVerdicts", "compare", "fingerprint_changes"]
 
@@ -104,6 +104,25 @@ def _noise_changes(a: dict[str, Any] | None, b: dict[str, Any] | None) -> list[s
     return out
 
 
+NOISE_RATIO = 2.0  # a run-to-run CoV this many times the other side's: a different or busier runner
+
+
+def noise_profile_changes(
+    base: dict[str, list[float]], new: dict[str, list[float]], gated: set[str]
+) -> list[str]:
+    """Gated metrics whose run-to-run noise differs by NOISE_RATIO or more between the sides."""
+    a, b = noise_profile(base, gated), noise_profile(new, gated)
+    out = []
+    for m in sorted(a.keys() & b.keys()):
+        lo, hi = sorted((a[m], b[m]))
+        if lo > 0 and hi / lo >= NOISE_RATIO:
+            out.append(
+                f"{m} run-to-run noise differs (CoV {a[m]:.1%} in the base, {b[m]:.1%} in the new side): "
+                "a different or busier runner; the verdicts assume alike noise"
+            )
+    return out
+
+
 LATENCY_REPORT_THRESHOLD = 0.25
 
 
@@ -155,6 +174,7 @@ def compare(
             )
         ]
         c.steps.append(StepVerdicts(step, verdicts))
+        c.warnings += [f"step {step!r}: {w}" for w in noise_profile_changes(bm, nm, gated)]
     noise = _noise_changes(base.noise, new.noise)
     if noise:
         c.warnings.append(f"noise fingerprints differ: {'; '.join(noise)}")

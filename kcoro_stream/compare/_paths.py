@@ -14,7 +14,8 @@ from ..errors import UsageError
 from ._baseline import Baseline, baseline_from_results, load_baseline
 from ._budget import spend_budget
 from ._compare import Comparison, bucket_width, compare
-from ._results import load_results
+from ._results import Results, load_results
+from ._sequential import step_levels
 
 __all__ = ["compare_paths", "parse_threshold"]
 
@@ -69,28 +70,9 @@ def compare_paths(
     if not 1 <= len(paths) <= 2:
         raise UsageError("compare: give BASELINE RESULTS, RESULTS_A RESULTS_B, or one A/B RESULTS directory")
     if len(paths) == 1:
-        where, sides = _side(paths[0])
-        names = list(sides)
-        if len(names) < 2:
-            raise UsageError(
-                f"{paths[0]}: one variant only: give a baseline to compare against (compare BASELINE {paths[0]})"
-            )
-        base = names[0]
-        names = [base, *[n for n in _pick(where, sides, variants) if n != base]]
-        return spend_budget(
-            [
-                compare(
-                    sides[base],
-                    sides[v],
-                    threshold=threshold,
-                    base_label=_label(where, base),
-                    new_label=_label(where, v),
-                    paired=True,
-                    gate_latency=gate_latency,
-                )
-                for v in names[1:]
-            ]
-        )
+        if paths[0].is_file() and paths[0].name != "index.json":
+            raise UsageError(f"{paths[0]}: a baseline alone: give the results to compare with it")
+        return ab_comparisons(load_results(paths[0]), threshold, variants, gate_latency)
     bwhere, bsides = _side(paths[0])
     nwhere, nsides = _side(paths[1])
     nsides = _pick(nwhere, nsides, variants)
@@ -108,3 +90,38 @@ def compare_paths(
             for v, side in nsides.items()
         ]
     )
+
+
+def ab_comparisons(
+    res: Results,
+    threshold: float,
+    variants: list[str] | None = None,
+    gate_latency: float | None = None,
+    *,
+    latency: bool = True,
+) -> list[Comparison]:
+    """An A/B results directory: its first variant against each other one, pair by pair, decided with
+    the run's budget: Holm, or the alpha-spending plan of a ``repeats: auto`` manifest (``_sequential``)."""
+    where = str(res.path)
+    sides = {v: baseline_from_results(res, v, latency=latency) for v in res.variants}
+    names = list(sides)
+    if len(names) < 2:
+        raise UsageError(
+            f"{where}: one variant only: give a baseline to compare against (compare BASELINE {where})"
+        )
+    base = names[0]
+    names = [base, *[n for n in _pick(where, sides, variants) if n != base]]
+    comparisons = [
+        compare(
+            sides[base],
+            sides[v],
+            threshold=threshold,
+            base_label=_label(where, base),
+            new_label=_label(where, v),
+            paired=True,
+            gate_latency=gate_latency,
+        )
+        for v in names[1:]
+    ]
+    plan = res.sequential
+    return spend_budget(comparisons, levels=None if plan is None else step_levels(plan))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 
+from .._format import fmt_number
 from ._compare import Comparison
 from ._stats import Verdict, fmt_p
 
@@ -24,16 +25,6 @@ MARK = {
     "trouble": "🛑 trouble",
     "not enough data": "not enough data",
 }
-
-
-def fmt_number(x: float | None) -> str:
-    if x is None:
-        return "-"
-    a = abs(x)
-    for div, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if a >= div:
-            return f"{x / div:.3g}{unit}"
-    return f"{x:.3g}"
 
 
 def _ratio(v: Verdict) -> str:
@@ -60,6 +51,7 @@ def _rows(c: Comparison) -> list[list[str]]:
                     _ratio(v),
                     "-" if v.p_value is None else fmt_p(v.p_value),
                     "-" if v.p_adjusted is None or not v.gated else fmt_p(v.p_adjusted),
+                    fmt_p(v.level) if v.gated else "-",
                     "-" if v.mde is None else f"{v.mde:.1%}",
                     v.method,
                     v.verdict,
@@ -70,13 +62,14 @@ def _rows(c: Comparison) -> list[list[str]]:
 
 
 HEAD = [
-    "step", "metric", "base", "new", "new/base [95% CI]", "p", "p Holm", "mde", "method", "verdict", "why",
+    "step", "metric", "base", "new", "new/base [95% CI]", "p", "p adj", "level", "mde", "method", "verdict",
+    "why",
 ]  # fmt: skip
 VERDICT = HEAD.index("verdict")
 LEGEND = (
     "med: median of the repeats; gm: geometric mean (paired A/B: new/base is then the geometric mean of the "
-    "per-pair ratios); p Holm: adjusted over every gated metric of this run; mde: smallest change found with "
-    "80 % power"
+    "per-pair ratios); p adj: Holm-adjusted over every gated metric of this run (repeats: auto: the test's p, "
+    "decided at its look's level of the alpha-spending plan); mde: smallest change found with 80 % power"
 )
 
 

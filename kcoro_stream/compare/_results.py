@@ -12,7 +12,7 @@ once, by the run's mode (``gated_metric``): channel → msgs/s, tasks and mixed 
 tasks/s (in mixed mode each task is one message: the same quantity), dual →
 each pool's own. Every other metric is reported, never gated. Latency percentiles (p50, p99 of the
 run's last cumulative histogram per pool and metric: ``tasks:task_start_latency_ns:p99``)
-come from replaying each run's log through its recorded analyses (``report.replay_run``). Runs that did not end
+come from replaying each run's log through its recorded analyses (``runloop.replay_derived``). Runs that did not end
 ``ok`` are left out; a repeat is the unit, never a window. ``repeat_table`` keeps
 every ok repeat of every metric the step has, NaN where a run has no usable
 value (0, NaN, no summary): the gate calls that trouble; ``repeat_values`` keeps
@@ -35,6 +35,7 @@ __all__ = [
     "IndexRun",
     "RepeatTable",
     "Results",
+    "SequentialPlan",
     "gated_metric",
     "is_latency",
     "load_results",
@@ -55,7 +56,13 @@ def gated_metric(mode: str, pool: str) -> str | None:
     if mode == "dual":
         name = {"tasks": "tasks_per_s", "channel": "msgs_per_s"}.get(pool)
     else:
-        name = {"channel": "msgs_per_s", "tasks": "tasks_per_s", "mixed": "tasks_per_s"}.get(mode)
+        # synthetic: the example producer (tasks at a fixed tick rate)
+        name = {
+            "channel": "msgs_per_s",
+            "tasks": "tasks_per_s",
+            "mixed": "tasks_per_s",
+            "synthetic": "tasks_per_s",
+        }.get(mode)
     return None if name is None else metric_name(pool, name)
 
 
@@ -80,11 +87,51 @@ class IndexRun:
 
 
 @dataclass
+class SequentialPlan:
+    """What a ``repeats: auto`` manifest recorded: the budget, the gated metrics it is shared by, each
+    step's looks (pair counts) and why it stopped (compare/_sequential.py decides at the last look)."""
+
+    alpha: float
+    metrics: int
+    max_pairs: dict[str, int] = field(default_factory=dict)  # step key → planned maximum
+    looks: dict[str, list[int]] = field(default_factory=dict)  # step key → looks taken
+    stopped: dict[str, str] = field(default_factory=dict)  # step key → decided | budget | max_repeats
+
+    def to_builtins(self) -> dict[str, Any]:
+        return {
+            "alpha": self.alpha,
+            "metrics": self.metrics,
+            "steps": {
+                k: {"max_pairs": n, "looks": self.looks.get(k, []), "stopped": self.stopped.get(k)}
+                for k, n in self.max_pairs.items()
+            },
+        }
+
+
+def _sequential(index: Path, body: Any) -> SequentialPlan | None:
+    if body is None:
+        return None
+    try:
+        plan = SequentialPlan(float(body["alpha"]), int(body["metrics"]))
+        for k, v in dict(body["steps"]).items():
+            plan.max_pairs[str(k)] = int(v["max_pairs"])
+            plan.looks[str(k)] = [int(n) for n in v["looks"]]
+            if v.get("stopped") is not None:
+                plan.stopped[str(k)] = str(v["stopped"])
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise UsageError(f"{index}: sequential: malformed ({type(e).__name__}: {e})") from None
+    if not 0 < plan.alpha < 1 or plan.metrics < 1:
+        raise UsageError(f"{index}: sequential: alpha in (0, 1) and metrics ≥ 1 expected")
+    return plan
+
+
+@dataclass
 class Results:
     path: Path
     name: str
     runs: list[IndexRun] = field(default_factory=list)
     noise: dict[str, Any] | None = None
+    sequential: SequentialPlan | None = None  # repeats: auto (the manifest's alpha-spending plan)
 
     @property
     def variants(self) -> list[str]:
@@ -119,7 +166,12 @@ def load_results(path: Path) -> Results:
         raise UsageError(f"{index}: not a results index (no runs list)")
     man = data.get("manifest")
     man = man if isinstance(man, dict) else {}
-    res = Results(index.parent, str(man.get("name", index.parent.name)), noise=data.get("noise"))
+    res = Results(
+        index.parent,
+        str(man.get("name", index.parent.name)),
+        noise=data.get("noise"),
+        sequential=_sequential(index, data.get("sequential")),
+    )
     for i, r in enumerate(data["runs"]):
         try:
             res.runs.append(
@@ -140,13 +192,40 @@ def load_results(path: Path) -> Results:
     return res
 
 
-def _latency(run_dir: Path) -> dict[str, float]:
-    """p50/p99 of the last cumulative histogram of each pool and latency metric of a run."""
-    from ..report._inputs import replay_run
+def _per_cpu(samples: list[Any]) -> dict[str, float]:
+    """Operations per second of the pool's worker-thread CPU time over the steady windows:
+    Σ rate × span / Σ cpu share × span (``POOL:tasks_per_cpu_s``, ``POOL:msgs_per_cpu_s``). A neighbour
+    that takes the CPU away lowers throughput, not this; reported, never gated."""
+    ops: dict[str, float] = {}
+    cpu: dict[str, float] = {}
+    for s in samples:
+        res = s.resources
+        if s.phase != "steady" or res is None or not res.cpu_pct or not s.span_ns:
+            continue
+        cpu[s.pool] = cpu.get(s.pool, 0.0) + res.cpu_pct / 100 * s.span_ns
+        for name in THROUGHPUT:
+            rate = getattr(s, name)
+            if rate:
+                key = metric_name(s.pool, name.replace("_per_s", "_per_cpu_s"))
+                ops[key] = ops.get(key, 0.0) + rate * s.span_ns
+    return {k: v / cpu[k.split(":", 1)[0]] for k, v in ops.items() if cpu.get(k.split(":", 1)[0])}
 
+
+def _latency(run_dir: Path) -> dict[str, float]:
+    """p50/p99 of the last cumulative histogram of each pool and latency metric of a run, and the
+    throughput per worker-CPU second (``_per_cpu``): what a replay of the run's log adds."""
+    from ..events import HistogramSummary, Sample
+    from ..runloop import replay_derived
+
+    derived = replay_derived(run_dir)
     last: dict[tuple[str, str], Any] = {}
-    for h in replay_run(run_dir, run_dir.name).histograms:
-        if h.scope == "cumulative" and h.metric in LATENCY_METRICS and h.count:
+    for h in derived:
+        if (
+            type(h) is HistogramSummary
+            and h.scope == "cumulative"
+            and h.metric in LATENCY_METRICS
+            and h.count
+        ):
             last[(h.pool, h.metric)] = h
     out: dict[str, float] = {}
     for (pool, metric), h in last.items():
@@ -154,6 +233,7 @@ def _latency(run_dir: Path) -> dict[str, float]:
             v = getattr(h, q)
             if v is not None:
                 out[f"{metric_name(pool, metric)}:{q}"] = float(v)
+    out.update(_per_cpu([s for s in derived if type(s) is Sample]))
     return out
 
 

@@ -37,7 +37,7 @@ from typing import Any, Literal
 from .._extras import needs
 from ._exact import mann_whitney, min_p_paired, min_p_unpaired, sign_flip
 
-__all__ = ["ALPHA", "Verdict", "decide", "measure", "usable", "verdict_for"]
+__all__ = ["ALPHA", "Verdict", "cov", "decide", "measure", "noise_profile", "usable", "verdict_for"]
 
 ALPHA = 0.01  # the false-alarm budget of one comparison run (all gated metrics together: _budget)
 RESAMPLES = 2000
@@ -246,3 +246,22 @@ def verdict_for(
         metric, base, new, threshold=threshold, higher_is_better=higher_is_better, gated=gated, paired=paired
     )
     return decide(v, level)
+
+
+def cov(values: list[float]) -> float | None:
+    """Coefficient of variation of a metric's usable repeats (None under 3)."""
+    xs = [v for v in values if math.isfinite(v) and v > 0]
+    if len(xs) < 3:
+        return None
+    mu = sum(xs) / len(xs)
+    return math.sqrt(sum((x - mu) ** 2 for x in xs) / (len(xs) - 1)) / mu
+
+
+def noise_profile(values: dict[str, list[float]], gated: set[str]) -> dict[str, float]:
+    """The run-to-run CoV of each gated metric: the noise profile a baseline keeps."""
+    out = {}
+    for m in sorted(gated):
+        c = cov(values.get(m, []))
+        if c is not None:
+            out[m] = round(c, 5)
+    return out

@@ -24,6 +24,7 @@ from ._apply import (
     build_analyses,
     launch_changes,
     record_mark,
+    recorded_analyses,
     recorded_config,
     recorded_in,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "parse_duration",
     "project_layer",
     "record_mark",
+    "recorded_analyses",
     "recorded_config",
     "recorded_in",
     "resolve",

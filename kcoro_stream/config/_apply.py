@@ -18,12 +18,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from ..errors import UsageError
+from ..errors import DamagedLogError, UsageError
 from ..events import Mark
 from ._resolve import Effective, Layer, Value, check_servers, check_value, resolve, standard_layers
 from ._schema import ANALYSIS_SECTIONS, KpiSection
@@ -79,6 +80,7 @@ RUN_PARAMS: dict[str, tuple[str, str]] = {
     "tui": ("run", "tui"),
     "no_stdout": ("run", "no_stdout"),
     "legacy_json": ("run", "legacy_json"),
+    "csv": ("run", "csv"),
     "log_dir": ("run", "log"),
     "no_log": ("run", "no_log"),
     "fsync": ("run", "fsync"),
@@ -254,13 +256,18 @@ def record_mark(eff: Effective, **context: Any) -> Mark:
 
 def recorded_config(run_dir: Path) -> dict[str, Any] | None:
     """The configuration a run recorded (its first ``config`` Mark), or None."""
+    return _recorded(run_dir)[0]
+
+
+def _recorded(run_dir: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """(the recorded configuration, None) — or (None, the damage that may have taken it with it)."""
     from ..eventlog import open_log
     from ..events import decode_frame
 
     try:
         reader = open_log(run_dir)
     except Exception:  # an unreadable log is the replay's error to report, not ours
-        return None
+        return None, None
     for n, frame in enumerate(reader.frames(None, None)):
         if n > 64:
             break
@@ -270,8 +277,9 @@ def recorded_config(run_dir: Path) -> dict[str, Any] | None:
             continue
         found = recorded_in(events)
         if found is not None:
-            return found
-    return None
+            return found, None
+    damage = reader.damage()
+    return None, (str(damage[0]) if damage else None)
 
 
 def recorded_in(events: list[Any]) -> dict[str, Any] | None:
@@ -410,7 +418,12 @@ def apply_to_replay(
     Returns (pipeline, the one line saying which configuration the replay used).
     """
     config_path = kw.get("config_path")
-    recorded = recorded_config(log) if log.is_dir() else None
+    recorded, lost = _recorded(log) if log.is_dir() else (None, None)
+    if lost is not None and not kw.get("allow_damaged"):
+        raise DamagedLogError(
+            f"{log}: the recorded configuration was lost with a damaged block ({lost}); "
+            "--allow-damaged replays with the current configuration's analyses instead"
+        )
     if recorded is not None and isinstance(recorded.get("config"), dict):
         base = Effective.from_builtins(
             {s: b for s, b in recorded["config"].items() if s in ANALYSIS_SECTIONS},
@@ -428,7 +441,12 @@ def apply_to_replay(
     else:
         low, high = standard_layers(config_path)
         layers = [*low, _pipeline_layer(p, pipeline_file), *high]
-        said = f"{log} recorded no configuration: analyses from the current configuration"
+        said = (
+            f"the configuration recorded in {log} was lost with a damaged block: "
+            "analyses from the current configuration"
+            if lost is not None
+            else f"{log} recorded no configuration: analyses from the current configuration"
+        )
     eff = resolve(layers)
     activate(eff)
     if pipeline_file is None:
@@ -445,3 +463,19 @@ def apply_to_replay(
         if getattr(p.derive, "config_layer", None) is not None:
             build_analyses(eff)
     return p, said
+
+
+@dataclass
+class _AnalysesOnly:
+    """What ``apply_to_replay`` fills in when no pipeline file is given: the analyses."""
+
+    derive: Any = None
+    source: Any = None
+
+
+def recorded_analyses(run_dir: Path, *, allow_damaged: bool = False) -> Any:
+    """The analyses a recorded run used (its recorded configuration; the current files and
+    environment for what it left open, as ``replay RUN`` does), ready to derive."""
+    p = _AnalysesOnly()
+    apply_to_replay({"allow_damaged": allow_damaged}, p, None, run_dir)
+    return p.derive

@@ -75,9 +75,12 @@ class Layer:
 def parse_duration(value: Any) -> float:
     """3, 2.5, "3", "2.5s", "250ms", "2m", "1h" → seconds; ValueError says what is wrong."""
     if isinstance(value, bool):
-        raise ValueError(f"expected a duration such as 2s or 250ms, got {value!r}")
+        raise ValueError(f"expected a duration such as 2s or 250ms, got {quote(value)}")
     if isinstance(value, int | float):
-        out = float(value)
+        try:
+            out = float(value)
+        except OverflowError:  # an integer of hundreds of digits
+            out = math.inf
     elif isinstance(value, str):
         v = value.strip().lower()
         scale = 1.0
@@ -88,11 +91,11 @@ def parse_duration(value: Any) -> float:
         try:
             out = float(v) * scale
         except ValueError:
-            raise ValueError(f"bad duration {value!r} (examples: 3, 2.5s, 250ms, 1m)") from None
+            raise ValueError(f"bad duration {quote(value)} (examples: 3, 2.5s, 250ms, 1m)") from None
     else:
-        raise ValueError(f"expected a duration such as 2s or 250ms, got {value!r}")
+        raise ValueError(f"expected a duration such as 2s or 250ms, got {quote(value)}")
     if not math.isfinite(out) or out < 0 or out > 1e9:  # nan, 1e400: a duration, not any float
-        raise ValueError(f"bad duration {value!r}: must be a finite time, not negative")
+        raise ValueError(f"bad duration {quote(value)}: must be a finite time, not negative")
     return out
 
 
@@ -107,7 +110,7 @@ def check_key(section: str, key: str, where: str) -> str:
     k = key.replace("-", "_")
     types = _field_types(section)
     if k not in types:
-        raise UsageError(f"{where}: unknown key {key!r} in [{section}]{did_you_mean(k, types)}")
+        raise UsageError(f"{where}: unknown key {quote(key)} in [{section}]{did_you_mean(k, types)}")
     return k
 
 
@@ -127,7 +130,7 @@ def check_value(section: str, key: str, raw: Any, where: str, *, from_text: bool
             hint = did_you_mean(str(raw), [str(c) for c in choices])
             listed = ", ".join(str(c) for c in choices)
             raise UsageError(
-                f"{where}: {section}.{key}: expected one of {listed}, got {raw!r}{hint}"
+                f"{where}: {section}.{key}: expected one of {listed}, got {quote(raw)}{hint}"
             ) from None
         msg = str(e).replace("Expected", "expected")
         raise UsageError(f"{where}: {section}.{key}: {msg}, got {quote(raw)}") from None
@@ -148,6 +151,19 @@ def _check_run_value(section: str, key: str, value: Any, where: str) -> None:
     elif key == "remote_write":
         for url in value:
             check_http_url(what, url)
+    elif key == "sink":
+        from ..sinks import parse_spec
+
+        for spec in value:
+            try:
+                parse_spec(spec)
+            except UsageError as e:
+                raise UsageError(f"{what}: {e}") from None
+    elif key == "out":
+        for out in value:
+            parent = Path(out).parent
+            if out != "-" and not parent.is_dir():
+                raise UsageError(f"{what}: {quote(out)}: directory {parent} does not exist")
     elif key == "interval":
         from ..sources.launch import BENCH_INTERVAL_MS
 
@@ -355,7 +371,7 @@ def file_layer(path: Path, *, table: tuple[str, ...] = (), name: str | None = No
         if section not in SECTIONS:
             raise UsageError(f"{where}: unknown section [{section}]{did_you_mean(section, SECTIONS)}")
         if not isinstance(body, dict):
-            raise UsageError(f"{where}: [{section}] must be a table of keys, got {body!r}")
+            raise UsageError(f"{where}: [{section}] must be a table of keys, got {quote(body)}")
         for key, raw in body.items():
             where = f"{label}:{line_of(section, key)}"
             k = check_key(section, key, where)

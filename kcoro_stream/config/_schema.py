@@ -23,6 +23,8 @@ from typing import Annotated, Any, Final, Literal
 
 import msgspec
 
+from ..knobs import MAX_WORKERS, int_knob
+
 __all__ = [
     "ANALYSIS_SECTIONS",
     "SECTIONS",
@@ -43,17 +45,9 @@ Positive = Annotated[float, msgspec.Meta(gt=0)]
 
 
 # integer ranges (the benchmark's, from native/bench/cli.c, for [bench])
-Seed = Annotated[int, msgspec.Meta(ge=0, le=(1 << 63) - 1)]
-Capacity = Annotated[int, msgspec.Meta(ge=0, le=1 << 24)]
-BodyCost = Annotated[int, msgspec.Meta(ge=0, le=100_000_000)]
-Spin = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
 SmoothLen = Annotated[int, msgspec.Meta(ge=1, le=100_000)]
-Count1024 = Annotated[int, msgspec.Meta(ge=1, le=1024)]
 WindowCount = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
-Packets = Annotated[int, msgspec.Meta(ge=1, le=1_000_000_000)]
 Millis60k = Annotated[int, msgspec.Meta(ge=1, le=60000)]
-Workers = Annotated[int, msgspec.Meta(ge=1, le=64)]
-Size64k = Annotated[int, msgspec.Meta(ge=1, le=65536)]
 OutlierWindow = Annotated[int, msgspec.Meta(ge=2, le=1_000_000)]
 
 
@@ -80,35 +74,44 @@ class RunSection(_Section):
     tui: bool | None = None
     no_stdout: bool = False
     legacy_json: str | None = None
+    csv: str | None = None  # --csv: CSV rows to this path (- for stdout)
     log: str | None = None
     no_log: bool = False
     fsync: Literal["never", "flush", "always"] = "never"
 
 
+def _knob(name: str) -> msgspec.Meta:
+    """The range of an integer knob, from the one table (knobs.py)."""
+    k = int_knob(name)
+    return msgspec.Meta(ge=k.lo, le=k.hi)
+
+
 class BenchSection(_Section):
-    """The benchmark's knobs, named like its flags; ranges from native/bench/cli.c.
+    """The benchmark's knobs, named like its flags; ranges from the one table (knobs.py, which
+    native/bench/cli.c is checked against).
 
     ``None`` is the benchmark's own default (``workers``: the online CPUs).
     """
 
-    producers: Count1024 | None = None
-    consumers: Count1024 | None = None
-    packets: Packets | None = None
-    capacity: Capacity | None = None
-    packet_size: Size64k | None = None
-    spin: Spin | None = None
-    workers: Workers | None = None
-    batch: Size64k | None = None
-    body_cost: BodyCost | None = None
+    producers: Annotated[int, _knob("producers")] | None = None
+    consumers: Annotated[int, _knob("consumers")] | None = None
+    packets: Annotated[int, _knob("packets")] | None = None
+    capacity: Annotated[int, _knob("capacity")] | None = None
+    packet_size: Annotated[int, _knob("packet_size")] | None = None
+    spin: Annotated[int, _knob("spin")] | None = None
+    workers: Annotated[int, msgspec.Meta(ge=1, le=MAX_WORKERS)] | None = None
+    batch: Annotated[int, _knob("batch")] | None = None
+    body_cost: Annotated[int, _knob("body_cost")] | None = None
     zero_copy: bool = False
     imbalanced: bool = False
-    seed: Seed | None = None
+    seed: Annotated[int, _knob("seed")] | None = None
     adaptive: bool = False
     adaptive_max_ms: Millis60k | None = None
     channel_kind: Literal["auto", "buffered", "rendezvous"] | None = None
     latency_sample: Literal[1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024] | None = None
     pin: bool = False  # --pin: worker k on the k-th allowed CPU
     no_perf_counters: bool = False  # --no-perf-counters: no OsCounters per worker
+    body_ns: Annotated[int, _knob("body_ns")] | None = None  # --body-ns: task bodies spin N ns of CPU time
 
 
 class WindowSection(_Section):

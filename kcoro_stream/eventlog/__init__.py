@@ -13,7 +13,7 @@ only events, errors and the native CRC32C.
 """
 
 from kcoro_stream.eventlog._commands import cat_ndjson, info_text
-from kcoro_stream.eventlog._reader import LogReader, open_log, repair
+from kcoro_stream.eventlog._reader import LogReader, open_log, repair, warn_stderr
 from kcoro_stream.eventlog._types import (
     LogFrame,
     LogInfo,
@@ -36,4 +36,5 @@ __all__ = [
     "info_text",
     "open_log",
     "repair",
+    "warn_stderr",
 ]

@@ -47,6 +47,7 @@ def cat_ndjson(
     to_ts_ns: int | None = None,
     *,
     on_problem: Callable[[LogProblem], None] | None = None,
+    allow_damaged: bool = True,
 ) -> int:
     """Write every event of the log as one JSON object per line; return the count.
 
@@ -54,7 +55,8 @@ def cat_ndjson(
     "source": ..., <the event's fields by name>}``. Frames in the time window
     ``[from_ts_ns, to_ts_ns)`` are written in log order. Damage found on the way
     (including frames that do not decode) is passed to ``on_problem`` once
-    each, after the events; raises LogError only if ``run_dir`` is not a log.
+    each, after the events; raises LogError if ``run_dir`` is not a log, and
+    after the events when frames were lost inside it unless ``allow_damaged``.
     """
     reader = open_log(Path(run_dir))
     encode_into = msgspec.json.Encoder().encode_into
@@ -90,9 +92,11 @@ def cat_ndjson(
                 last.file, last.offset, "bad_payload", f"... and {more} more frames that do not decode"
             )
         )
-    if on_problem is not None:
-        for p in [*reader.problems, *undecodable]:
-            on_problem(p)
+    warn = on_problem or (lambda _p: None)
+    reader.show(warn)
+    for p in undecodable:  # one per frame (the reader keeps one problem per block)
+        warn(p)
+    reader.finish(warn, allow_damaged=allow_damaged)
     return count
 
 

@@ -15,13 +15,15 @@ version). Any other bad byte becomes a LogProblem and is never returned as data.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Final
 
 import msgspec
 
 from kcoro_stream._files import create_new, lock_holder, write_all
-from kcoro_stream.errors import LogError
+from kcoro_stream.errors import DamagedLogError, LogError
 from kcoro_stream.eventlog._format import (
     SEGMENT_SUFFIX,
     index_name,
@@ -53,6 +55,11 @@ def type_name(cls: type) -> str:
 def bad_payload_problem(file: str, block_offset: int, seq: int, error: Exception) -> LogProblem:
     """A frame whose CRC verifies but whose payload does not decode as events."""
     return LogProblem(file, block_offset, "bad_payload", f"frame seq {seq} does not decode: {error}")
+
+
+def warn_stderr(problem: LogProblem) -> None:
+    """One warning line on stderr for a problem in a log (library readers: replay, report, trace)."""
+    print(f"kcoro-stream: warning: {problem}", file=sys.stderr)
 
 
 def _list_segments(run_dir: Path) -> list[tuple[int, Path]]:
@@ -93,6 +100,9 @@ def _why_no_segments(run_dir: Path) -> str:
     )
 
 
+LOST_FRAMES: Final = ("corrupt_block", "bad_header")  # problem kinds that lose frames from inside a log
+
+
 class LogReader:
     """A read-only view of one run directory's log."""
 
@@ -102,6 +112,7 @@ class LogReader:
         self._seen: set[tuple[str, int, str]] = set()
         self.problems: list[LogProblem] = []
         """Damage found so far: at open (headers, torn tails) and while reading."""
+        self._shown = 0  # problems already passed to a ``show`` callback
         for s in scans:
             self._report(s.problems)
         self._info: LogInfo | None = None
@@ -112,6 +123,33 @@ class LogReader:
             if key not in self._seen:
                 self._seen.add(key)
                 self.problems.append(p)
+
+    def show(self, warn: Callable[[LogProblem], object]) -> None:
+        """Each problem found since the last call, to ``warn`` (a torn tail at open, a corrupt block later)."""
+        for p in self.problems[self._shown :]:
+            warn(p)
+        self._shown = len(self.problems)
+
+    def damage(self) -> list[LogProblem]:
+        """The problems that lost frames inside the log: corrupt blocks, bad segment headers."""
+        return [p for p in self.problems if p.kind in LOST_FRAMES]
+
+    def finish(self, warn: Callable[[LogProblem], object], *, allow_damaged: bool) -> None:
+        """After reading: ``show`` what is left; damage inside the log is a LogError unless ``allow_damaged``.
+
+        A torn tail (a crash's unfinished last block) and a frame that does
+        not decode (the live run could not decode it either) are warnings; a
+        corrupt block or a bad segment header means the output lacks frames
+        the live run had.
+        """
+        self.show(warn)
+        damage = self.damage()
+        if damage and not allow_damaged:
+            more = f" (and {len(damage) - 1} more)" if len(damage) > 1 else ""
+            raise DamagedLogError(
+                f"{self.run_dir}: damaged log, frames lost at {damage[0]}{more}; "
+                "--allow-damaged accepts the output without them"
+            )
 
     @property
     def run_id(self) -> str:

@@ -25,7 +25,14 @@ from .._files import FILE_MODE, publish
 from ..errors import LogError
 from ..events import HistogramSummary, RunEnded, RunStarted, Summary
 
-__all__ = ["SUMMARY_FORMAT", "SUMMARY_NAME", "SUMMARY_VERSION", "RunRecord", "iso_utc", "write_summary"]
+__all__ = [
+    "SUMMARY_FORMAT",
+    "SUMMARY_NAME",
+    "SUMMARY_VERSION",
+    "RunRecord",
+    "iso_utc",
+    "write_summary",
+]
 
 SUMMARY_NAME = "summary.json"
 SUMMARY_FORMAT = "kcoro-stream-run-summary"
@@ -97,7 +104,7 @@ class RunRecord:
         return out
 
     def to_builtins(self, ended_wall: float) -> dict[str, Any]:
-        from ..compare._noise import noise_fingerprint, run_fingerprint
+        from ._noise import noise_fingerprint, run_fingerprint
 
         config = self.config()
         return {

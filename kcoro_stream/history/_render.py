@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..compare._render import fmt_number as fmt
+from .._format import fmt_number as fmt
 from ._query import Skipped
 from ._series import Series
 

@@ -33,6 +33,7 @@ from ..config import activate, build_analyses, launch_changes, record_mark
 from ..errors import KcoroStreamError, LogError, UsageError, first_error
 from ..eventlog._writer import LOCK_NAME
 from ..events import Mark, RawEvent
+from ._auto import Sequential
 from ._load import Manifest, PlannedRun
 
 __all__ = ["INDEX", "ManifestResult", "run_manifest"]
@@ -131,14 +132,20 @@ def _choose_dir(out_dir: Path, run: PlannedRun, own: str | None, taken: set[str]
 
 
 def _write_index(
-    out_dir: Path, m: Manifest, entries: list[dict[str, Any]], noise: dict[str, Any] | None = None
+    out_dir: Path,
+    m: Manifest,
+    entries: list[dict[str, Any]],
+    noise: dict[str, Any] | None = None,
+    sequential: dict[str, Any] | None = None,
 ) -> None:
-    body = {
+    body: dict[str, Any] = {
         "manifest": {"name": m.name, "path": str(m.path), "sha256": m.sha256, "on_error": m.on_error},
         "runs": entries,
     }
     if noise is not None:
-        body["noise"] = noise  # the machine when the manifest started (compare/_noise.py)
+        body["noise"] = noise  # the machine when the manifest started (history/_noise.py)
+    if sequential is not None:
+        body["sequential"] = sequential  # repeats: auto (_auto.py; compare decides at its levels)
     publish(
         out_dir / INDEX, (json.dumps(body, indent=1) + "\n").encode()
     )  # the old index or the new one, never half
@@ -155,7 +162,7 @@ def _derive_for(run: PlannedRun) -> Any:
 
 def _one(run: PlannedRun, m: Manifest, run_dir: Path, index_of: int, total: int) -> dict[str, Any]:
     """Run one planned run through the one run loop; its index entry."""
-    from ..compare._noise import run_fingerprint
+    from ..history._noise import run_fingerprint
     from ..runloop import RunOptions
     from ..runloop import run as run_loop
     from ..sources import LaunchConfig
@@ -252,7 +259,7 @@ def _run_locked(
 ) -> ManifestResult:
     previous = _load_index(out_dir / INDEX)
     entries: dict[tuple[str, str, int, str], dict[str, Any]] = {}
-    from ..compare._noise import noise_fingerprint
+    from ..history._noise import noise_fingerprint
 
     noise = noise_fingerprint()
     ran = skipped = failed = 0
@@ -260,14 +267,24 @@ def _run_locked(
     total = len(m.runs)
     say = progress or (lambda _s: None)
     stop_after_failure = False
+    seq = Sequential(m) if m.sequential else None
 
     def flush() -> None:
         order = {r.key: i for i, r in enumerate(m.runs)}
         extra = [e for k, e in previous.items() if k not in order and k not in entries]
         done = [entries[r.key] for r in m.runs if r.key in entries]
-        _write_index(out_dir, m, done + extra, noise)
+        _write_index(out_dir, m, done + extra, noise, seq.to_builtins() if seq is not None else None)
+
+    def look(r: PlannedRun) -> None:
+        line = seq.after(r, out_dir, flush) if seq is not None else None
+        if line:
+            say(line)
 
     for i, r in enumerate(m.runs, 1):
+        if seq is not None and seq.skip(r):
+            continue  # its step is decided or out of budget
+        if seq is not None:
+            seq.before(r)
         old = previous.get(r.key)
         own = _dir_name(old)
         if (
@@ -280,6 +297,7 @@ def _run_locked(
         ):
             entries[r.key] = old
             skipped += 1
+            look(r)
             continue
         if stop_after_failure or interrupted:
             break
@@ -309,6 +327,8 @@ def _run_locked(
             f"[{i}/{total}] {run_dir.name}: {state} in {time.monotonic() - t0:.1f}s"
             + (f" ({entry['error']})" if entry["error"] and state == "failed" else "")
         )
+        if not interrupted:
+            look(r)
     flush()
     return ManifestResult(ran=ran, skipped=skipped, failed=failed, interrupted=interrupted)
 

@@ -49,6 +49,7 @@ from kcoro_stream.events import (
     Gauge,
     Histogram,
     KnobApplied,
+    Mark,
     MonitorStatus,
     OsCounters,
     OsThread,
@@ -70,6 +71,9 @@ CHANNEL_COUNTERS: tuple[str, ...] = ChannelCounts.__struct_fields__
 _get_w = attrgetter(*WORKER_COUNTERS)
 _get_c = attrgetter(*CHANNEL_COUNTERS)
 _DERIVED = frozenset(DERIVED_TYPES)
+
+
+DRAINING = "draining"  # the Mark a producer writes when it stops its workload (the benchmark does)
 
 
 class Violation:
@@ -104,6 +108,7 @@ class Window:
         "base_workers",
         "channels",
         "depths",
+        "draining",
         "end_ns",
         "final",
         "frames",
@@ -154,6 +159,7 @@ class Window:
         self.ticks = 0  # Tick events in the window
         self.paused = 0  # of which the producer was paused (``ctl pause``)
         self.stalled = False  # the ingester declared the producer stalled during or before this window
+        self.draining = False  # the producer said it is draining (Mark "draining") in or before this window
         # live knobs (KnobApplied) in force before the window and at its end; {} when none changed
         self.knobs_before: dict[str, int] = {}
         self.knobs: dict[str, int] = {}
@@ -225,6 +231,7 @@ def windows(window_ms: float = 250, *, check_monotonic: bool | str = True) -> Op
         pending_loss = 0
         pending_stall = False  # a ProducerStalled seen since the last data frame
         knobs: dict[str, int] = {}  # live knob values (KnobApplied) of this run
+        draining = False  # the producer's Mark("draining") was seen in this run
 
         def open_window(ts: int) -> Window:
             nonlocal origin
@@ -244,6 +251,7 @@ def windows(window_ms: float = 250, *, check_monotonic: bool | str = True) -> Op
             win.base_gauges = base_g
             win.base_os = base_o
             win.knobs_before = dict(knobs)
+            win.draining = draining
             return win
 
         def os_view() -> dict[int, tuple[OsThread | None, OsCounters | None]]:
@@ -271,7 +279,7 @@ def windows(window_ms: float = 250, *, check_monotonic: bool | str = True) -> Op
 
         def reset(start: RunStarted | None) -> None:
             nonlocal run, origin, base_w, base_c, base_h, base_g, base_ts, zero_base, need_base, pending_loss
-            nonlocal base_o, pending_stall
+            nonlocal base_o, pending_stall, draining
             run = start
             origin = start.ts_ns if start is not None else None
             last_w.clear()
@@ -288,13 +296,14 @@ def windows(window_ms: float = 250, *, check_monotonic: bool | str = True) -> Op
             need_base = start is None
             pending_loss = 0
             pending_stall = False
+            draining = False
             knobs.clear()
 
         reset(None)
 
         def on_item(batch: list[Any]) -> None:
             nonlocal cur, pending_loss, need_base, base_w, base_c, base_h, base_g, base_ts, base_o
-            nonlocal pending_stall
+            nonlocal pending_stall, draining
             if not batch:
                 return
             head = batch[0]
@@ -400,6 +409,8 @@ def windows(window_ms: float = 250, *, check_monotonic: bool | str = True) -> Op
                     last_oc[ev.worker] = ev
                 elif t is KnobApplied:
                     knobs[ev.name] = ev.value
+                elif t is Mark and ev.name == DRAINING:
+                    draining = win.draining = True
                 elif t is RunEnded:
                     close(True)
                     return

@@ -11,8 +11,12 @@ the judges downstream (``kpi``, ``alerts``, ``outliers``, ``smooth``,
   differences span the silence;
 * ``paused``: at least one of its ticks was paused (``ctl pause``, the
   dashboard's ``r``): the rates mix work and a deliberate stop;
-* ``drain``: the run's closing window (``RunEnded``, a new ``RunStarted`` or
-  the end of the stream): workers run out of work and stop;
+* ``drain``: from the window holding the producer's ``Mark("draining")``
+  (the benchmark writes it when its duration is up or a stop was asked for,
+  before it stops its workload) to the end of the run, and the run's closing
+  window (``RunEnded``, a new ``RunStarted`` or the end of the stream):
+  workers run out of work and stop — on a loaded machine that took 4 s of
+  a 6 s dual run, whose fast path, steals and throughput collapsed;
 * ``warmup``: the window begins less than ``WARMUP_NS`` (250 ms, at least
   one window) after the run started: coroutines are being spawned and the
   first steals settle;
@@ -54,7 +58,7 @@ def phase(win: Window, width: int) -> str:
         return "stalled"
     if win.paused:
         return "paused"
-    if win.final:
+    if win.final or win.draining:
         return "drain"
     if win.run is None:  # the stream joined mid-run: only its first window is settling
         return "warmup" if win.index == 0 else "steady"

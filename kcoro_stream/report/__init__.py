@@ -11,7 +11,7 @@ when a chart is drawn, never by a plain ``run``.
 
 from ._build import ReportResult, build_report
 from ._charts import Chart, draw_all
-from ._inputs import Inputs, RunData, load_inputs, replay_derived, replay_run
+from ._inputs import Inputs, RunData, load_inputs, replay_run
 from ._pages import to_html, to_markdown
 
 __all__ = [
@@ -22,7 +22,6 @@ __all__ = [
     "build_report",
     "draw_all",
     "load_inputs",
-    "replay_derived",
     "replay_run",
     "to_html",
     "to_markdown",

@@ -27,12 +27,14 @@ class ReportResult:
     runs: int
 
 
-def build_report(paths: list[Path], out: Path, *, force: bool = False) -> ReportResult:
+def build_report(
+    paths: list[Path], out: Path, *, force: bool = False, allow_damaged: bool = False
+) -> ReportResult:
     if not paths:
         raise UsageError("report: give at least one run or results directory")
     if out.exists() and not force:
         raise KcoroStreamError(f"--out {out}: exists (use --force to replace it)")
-    inp = load_inputs(paths)
+    inp = load_inputs(paths, allow_damaged=allow_damaged)
     if not inp.runs:
         raise UsageError(f"{', '.join(map(str, paths))}: no run that ended ok to report")
     out.parent.mkdir(parents=True, exist_ok=True)

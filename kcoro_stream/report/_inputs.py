@@ -6,26 +6,21 @@
     RESULTS ──load_results──► every run's RunData + per step/variant repeat values (compare._results)
 
 Replaying is the only way to read a run's derived data (contract 9: a report
-re-runs nothing): the raw frames go through ``runloop.FrameRouter`` with the
-analyses the run recorded (``config.apply_to_replay``), synchronously, with
-no sinks.
+re-runs nothing): ``runloop.replay_derived`` puts the raw frames through the
+analyses the run recorded, synchronously, with no sinks.
 """
 
 from __future__ import annotations
 
-import types
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..compare._results import INDEX, Results, load_results, repeat_values
-from ..errors import KcoroStreamError, UsageError
-from ..eventlog import LogFrame
+from ..errors import DamagedLogError, KcoroStreamError, UsageError
 from ..events import (
     Alert,
     Anomaly,
-    DerivedEvent,
     Heatmap,
     HistogramSummary,
     MarkEvent,
@@ -34,7 +29,7 @@ from ..events import (
     Summary,
 )
 
-__all__ = ["Inputs", "RunData", "load_inputs", "replay_derived", "replay_run"]
+__all__ = ["Inputs", "RunData", "load_inputs", "replay_run"]
 
 
 @dataclass
@@ -73,28 +68,7 @@ class Inputs:
     results: list[tuple[Results, dict[tuple[str, str], dict[str, list[float]]]]] = field(default_factory=list)
 
 
-def replay_derived(run_dir: Path, on_frame: Callable[[LogFrame], None] | None = None) -> list[DerivedEvent]:
-    """``run_dir``'s log through its recorded analyses, in this process: every derived event.
-
-    ``on_frame`` sees each raw frame first (the trace export reads raw marks and
-    control changes in the same pass).
-    """
-    from ..config import apply_to_replay
-    from ..eventlog import open_log
-    from ..runloop import FrameRouter
-
-    p = types.SimpleNamespace(derive=None)
-    apply_to_replay({}, p, None, run_dir)
-    router = FrameRouter(p.derive, [], None)
-    for f in open_log(run_dir).frames(None, None):
-        if on_frame is not None:
-            on_frame(f)
-        router.frame(f.payload, f.seq, f.ts_ns, None)
-    router.subject.on_completed()
-    return list(router.outbox)
-
-
-def replay_run(run_dir: Path, label: str) -> RunData:
+def replay_run(run_dir: Path, label: str, *, allow_damaged: bool = False) -> RunData:
     """``run_dir``'s log through its recorded analyses, in this process; the derived events kept by type."""
     data = RunData(label, run_dir)
     kinds: dict[type, list[Any]] = {
@@ -107,7 +81,9 @@ def replay_run(run_dir: Path, label: str) -> RunData:
         OsSample: data.os,
         Anomaly: data.anomalies,
     }
-    for ev in replay_derived(run_dir):
+    from ..runloop import replay_derived
+
+    for ev in replay_derived(run_dir, allow_damaged=allow_damaged):
         bucket = kinds.get(type(ev))
         if bucket is not None:
             bucket.append(ev)
@@ -122,7 +98,7 @@ def _run_label(r: Any) -> str:
     )
 
 
-def load_inputs(paths: list[Path]) -> Inputs:
+def load_inputs(paths: list[Path], *, allow_damaged: bool = False) -> Inputs:
     """Each path a run directory or a results directory (every ok run of it is replayed)."""
     out = Inputs()
     for path in paths:
@@ -134,10 +110,12 @@ def load_inputs(paths: list[Path]) -> Inputs:
                 out.results.append((res, repeat_values(res)))
                 for r in res.runs:
                     if r.state == "ok":
-                        out.runs.append(replay_run(r.dir, f"{res.name}: {_run_label(r)}"))
+                        out.runs.append(
+                            replay_run(r.dir, f"{res.name}: {_run_label(r)}", allow_damaged=allow_damaged)
+                        )
             else:
-                out.runs.append(replay_run(path, path.name))
-        except UsageError:
+                out.runs.append(replay_run(path, path.name, allow_damaged=allow_damaged))
+        except (UsageError, DamagedLogError):
             raise
         except KcoroStreamError as e:
             raise UsageError(f"{path}: {e}") from None

@@ -95,19 +95,15 @@ def scenarios() -> list[Scenario]:
     ]
     return [
         *steady,
-        Scenario(
-            "slowdown",
-            _synthetic("--frames", "900", "--step-at", "500", "--step-pct", "25"),
-            frozenset({"anomaly:tasks_per_s"}),
-            fault_s=5.0,
-            notes="tasks/s falls to 25 % at 5 s",
-        ),
-        Scenario(
-            "step",
-            _synthetic("--frames", "900", "--step-at", "500", "--step-pct", "400"),
-            frozenset({"anomaly:tasks_per_s"}),
-            fault_s=5.0,
-            notes="tasks/s rises to 400 % at 5 s",
+        *(
+            Scenario(
+                name,
+                _synthetic("--frames", "900", "--step-at", "500", "--step-pct", str(pct)),
+                frozenset({"anomaly:tasks_per_s"}),
+                fault_s=5.0,
+                notes=f"tasks/s {way} to {pct} % at 5 s",
+            )
+            for name, pct, way in (("slowdown", 25, "falls"), ("step", 400, "rises"))
         ),
         Scenario(
             "pause",
@@ -191,7 +187,7 @@ def _origin(log: Path) -> int:
     raise RuntimeError(f"{log}: no RunStarted")
 
 
-def _bench_child(pid: int) -> int | None:
+def bench_child(pid: int) -> int | None:
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             kids = [int(k) for k in (task / "children").read_text().split()]
@@ -206,7 +202,7 @@ def _bench_child(pid: int) -> int | None:
     return None
 
 
-def _raise_priority() -> None:
+def raise_priority() -> None:
     """In the child: this session's autogroup (else the process) at nice -10, when allowed."""
     try:
         Path("/proc/self/autogroup").write_text("-10")
@@ -233,7 +229,7 @@ def _observe(sc: Scenario, base: Path) -> Outcome:
             bench = subprocess.Popen(
                 [sys.executable, "-m", "kcoro_stream.sources.bench", "--ring", str(ring), *sc.args],
                 start_new_session=True,
-                preexec_fn=_raise_priority,
+                preexec_fn=raise_priority,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
             )
@@ -272,7 +268,7 @@ def _observe(sc: Scenario, base: Path) -> Outcome:
             if sc.action:  # time the fault from the producer's start, not the monitor's
                 deadline = started + 30
                 while (
-                    _bench_child(monitor.pid) is None
+                    bench_child(monitor.pid) is None
                     and monitor.poll() is None
                     and time.monotonic() < deadline
                 ):
@@ -316,7 +312,7 @@ def _fault(sc: Scenario, log: Path, monitor: int, started: float) -> int:
         _sleep_until(started, sc.fault_s + 2.3)
         _ctl(log, "resume")
     elif sc.action == "stop":
-        pid = _bench_child(monitor)
+        pid = bench_child(monitor)
         if pid is None:
             raise RuntimeError("no benchmark child to stop")
         os.kill(pid, signal.SIGSTOP)
@@ -328,7 +324,7 @@ def _fault(sc: Scenario, log: Path, monitor: int, started: float) -> int:
         cpus = sorted(os.sched_getaffinity(0))
         cpu = str(cpus[1 % len(cpus)])  # worker 1's CPU under --pin
         cmd = f"taskset -c {cpu} {sys.executable} -c '{HOG}' & taskset -c {cpu} {sys.executable} -c '{HOG}' & wait"
-        hogs = subprocess.Popen(["sh", "-c", cmd], start_new_session=True, preexec_fn=_raise_priority)
+        hogs = subprocess.Popen(["sh", "-c", cmd], start_new_session=True, preexec_fn=raise_priority)
         try:
             time.sleep(3.0)
         finally:

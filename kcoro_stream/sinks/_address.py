@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 import urllib.parse
 
-from ..errors import UsageError
+from ..errors import UsageError, quote
 
 DEFAULT_HOST = "127.0.0.1"
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
@@ -34,30 +34,30 @@ def split_host_port(what: str, arg: str, default_port: int | None) -> tuple[str,
         end = text.find("]")
         rest = text[end + 1 :] if end >= 0 else ""
         if end < 0 or (rest and not rest.startswith(":")):
-            raise UsageError(f"{what}: bad address {arg!r} (expected [IPv6]:PORT)")
+            raise UsageError(f"{what}: bad address {quote(arg)} (expected [IPv6]:PORT)")
         host, port_text = text[1:end], rest[1:]
         if not _is_ipv6(host):
-            raise UsageError(f"{what}: bad address {arg!r}: {host!r} is not an IPv6 address")
+            raise UsageError(f"{what}: bad address {quote(arg)}: {quote(host)} is not an IPv6 address")
         if rest == ":":
-            raise UsageError(f"{what}: bad address {arg!r}: missing port after ':'")
+            raise UsageError(f"{what}: bad address {quote(arg)}: missing port after ':'")
     elif text.count(":") == 1:
         host, port_text = text.split(":")
         if not port_text:
-            raise UsageError(f"{what}: bad address {arg!r}: missing port after ':'")
+            raise UsageError(f"{what}: bad address {quote(arg)}: missing port after ':'")
     elif text.count(":") > 1:
         if not _is_ipv6(text):
-            raise UsageError(f"{what}: bad address {arg!r} (write IPv6 as [ADDRESS]:PORT)")
+            raise UsageError(f"{what}: bad address {quote(arg)} (write IPv6 as [ADDRESS]:PORT)")
         host = text
     elif text.isdigit():
         port_text = text
     else:
         host = text
     if any(c.isspace() or c in "/@?#[]" for c in host):
-        raise UsageError(f"{what}: bad host {host!r} in {arg!r}")
+        raise UsageError(f"{what}: bad host {quote(host)} in {quote(arg)}")
     if not port_text:
         return host or DEFAULT_HOST, default_port
     if not port_text.isascii() or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
-        raise UsageError(f"{what}: bad port {port_text!r} in {arg!r} (expected 0..65535)")
+        raise UsageError(f"{what}: bad port {quote(port_text)} in {quote(arg)} (expected 0..65535)")
     return host or DEFAULT_HOST, int(port_text)
 
 
@@ -119,7 +119,7 @@ def allowed_host_keys(bound_host: str, port: int, extra: list[str] | tuple[str, 
     for entry in extra:
         key = host_key(entry, port)
         if key is None:
-            raise UsageError(f"allowed_hosts: {entry!r} is not a host name or address")
+            raise UsageError(f"allowed_hosts: {quote(entry)} is not a host name or address")
         keys.add(key)
     return frozenset(keys)
 
@@ -129,9 +129,9 @@ def check_http_url(what: str, url: str) -> urllib.parse.SplitResult:
     UsageError naming ``what`` otherwise."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"{what}: {url!r} is not an http:// or https:// URL")
+        raise UsageError(f"{what}: {quote(url)} is not an http:// or https:// URL")
     try:
         parts.port  # noqa: B018 - raises for a port out of range
     except ValueError:
-        raise UsageError(f"{what}: {url!r}: bad port") from None
+        raise UsageError(f"{what}: {quote(url)}: bad port") from None
     return parts

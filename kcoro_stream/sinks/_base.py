@@ -100,6 +100,10 @@ class Sink(abc.ABC):
     def abort(self) -> None:  # noqa: B027 - optional hook
         """The run failed: publish nothing (output files keep what was there). ``aclose`` follows."""
 
+    def failure_note(self) -> str | None:
+        """After ``aclose`` of a failed run: what the sink's output kept (a file written in place), if anything."""
+        return None
+
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Flush and release everything; called once after a successful open."""
 

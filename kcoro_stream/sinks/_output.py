@@ -2,24 +2,32 @@
 
 Writing (``open_output``)::
 
-    path ─► codec by suffix ─► temp file, same directory ─► close(): fsync + atomic publish
-            .gz gzip           .NAME.PID.XXXXXXXX.tmp           link (no force) / replace (force)
-            .zst zstd                                           abort(): temp removed, target untouched
-            else plain; "-" is stdout (no temp, no codec)
+    path ─► codec by suffix ─► what the name is now (``_classify``)
+            .gz gzip           no file   ─► "inplace": created O_EXCL under its own name and written
+            .zst zstd                        there, whole lines only, one gzip member / zstd frame per
+            else plain;                      flush (``tail -f``, ``zcat``, ``zstdcat`` of the growing
+            "-" is stdout                    file work); a failed run keeps the complete lines
+                                             it wrote (an empty file is removed) and says so
+                                 regular file (needs force) ─► "replace": temp file, same directory,
+                                     .NAME.PID.XXXXXXXX.tmp; close(): fsync + os.replace (atomic:
+                                     a reader sees the old file or the new one; ``tail -f`` sees
+                                     the new file only at the end); abort(): temp removed, the old
+                                     file untouched
+                                 FIFO, character device ─► "through": written in place, never
+                                     replaced
 
-A failed run calls ``abort()`` (``BufferedSink.abort``) before ``aclose``:
-the temp file goes, nothing is published, an existing file stays as it was.
 Temp files left by a killed process (their PID is gone) are removed the next
 time an output of the same name is opened in that directory.
 
 An existing output is never clobbered unless ``force``: it is refused at open
-(``PATH: exists (use --force to overwrite)``) and the publish step itself is
-atomic and refuses to overwrite (``os.link`` fails with EEXIST), so a file
-created while the run was going is not replaced either.
+(``PATH: exists (use --force to overwrite)``); a new file is created with
+O_EXCL, so a file that appears between the check and the open is not
+clobbered either.
 
 What the path names decides how it is written (``_classify``, the one place)::
 
-    regular file or no file  ─► temp file + atomic publish (above)
+    no file                  ─► in place (above)
+    regular file             ─► temp file + atomic replace (with force)
     FIFO, character device   ─► written through (no temp, never replaced, no --force
                                  needed: nothing is clobbered); a FIFO waits up to
                                  FIFO_READER_WAIT_S for a reader
@@ -53,6 +61,7 @@ from typing import IO, Any, Literal
 import trio
 import zstandard
 
+from .. import _files
 from .._input import Codec, codec_for
 from ..errors import SinkError, UsageError
 from ..events import DerivedEvent, encode_json_line
@@ -63,7 +72,9 @@ DEFAULT_FLUSH_INTERVAL_S = 1.0
 # How long opening a FIFO output waits for a reader before giving up.
 FIFO_READER_WAIT_S = 10.0
 
-WriteMode = Literal["replace", "through"]
+WriteMode = Literal["inplace", "replace", "through"]
+# An in-place output emits its pending complete lines once this many bytes wait (between flushes).
+INPLACE_EMIT_BYTES = 1 << 20
 
 
 def _why(e: OSError) -> str:
@@ -96,6 +107,13 @@ class Output:
 
     def abort(self) -> None:
         """Give up: leave no partial output behind; idempotent."""
+
+    def run_failed(self) -> None:
+        """The run failed; an output that cannot be taken back keeps what it has (``failure_note``)."""
+
+    def failure_note(self) -> str | None:
+        """After ``close`` of a failed run: what this output kept, for the run's error line."""
+        return None
 
 
 class StreamOutput(Output):
@@ -143,15 +161,17 @@ def _classify(path: Path) -> tuple[Path, WriteMode]:
     """Where and how to write ``path``: the one place output paths are judged.
 
     Returns the path to write (a symlink's target for regular files) and
-    ``"replace"`` (temp + atomic publish) or ``"through"`` (FIFO, character
-    device: written in place, never replaced). Raises SinkError otherwise.
+    ``"inplace"`` (no file yet: created and written under its name),
+    ``"replace"`` (an existing file: temp + atomic publish) or ``"through"``
+    (FIFO, character device: written in place, never replaced). Raises
+    SinkError otherwise.
     """
     try:
         st = os.stat(path)  # follows symlinks: we judge what the name leads to
     except FileNotFoundError:
         if os.path.islink(path):  # a dangling link: create the file it names
-            return Path(os.path.realpath(path)), "replace"
-        return path, "replace"
+            return Path(os.path.realpath(path)), "inplace"
+        return path, "inplace"
     except OSError as e:
         raise SinkError(f"{path}: cannot use as output ({_why(e)})") from None
     mode = st.st_mode
@@ -233,16 +253,154 @@ def sweep_stale_temps(directory: Path, name: str) -> list[str]:
     return removed
 
 
-class FileOutput(Output):
-    """A compressed or plain output: a temp file published at close, or a FIFO/device written through."""
+class InPlaceOutput(Output):
+    """A new file written under its own name as the run goes: whole lines, one member/frame per emit.
 
-    def __init__(self, path: Path, *, force: bool, level: int | None = None) -> None:
+    Created with O_EXCL|O_NOFOLLOW (never an existing file, never through a
+    symlink). Bytes wait in ``_pending`` until ``flush`` (or more than
+    INPLACE_EMIT_BYTES wait); then the complete lines among them are encoded
+    on their own (plain, one gzip member, one zstd frame) and appended, so the
+    file always ends at a line boundary and a growing ``.gz``/``.zst`` reads
+    back with ``zcat``/``zstdcat``. A failed write truncates the file back to
+    the last complete emit. After a failed run (``run_failed``) ``close`` still
+    writes the complete lines it holds and ``failure_note`` says how many the
+    file keeps; an empty file of ours is removed.
+    """
+
+    def __init__(self, target: Path, *, shown: str, level: int | None = None) -> None:
+        super().__init__()
+        self.path = shown
+        self.codec = codec_for(target)
+        self._target = target
+        self._level = level
+        self._pending = bytearray()
+        self._good = 0  # file offset after the last complete emit
+        self.lines = 0
+        self._failed_run = False
+        self._fd: int | None = None
+        self._cctx: Any = None
+        try:
+            if self.codec == "gzip":
+                zlib.compressobj(6 if level is None else level)
+            elif self.codec == "zstd":
+                self._cctx = zstandard.ZstdCompressor(
+                    level=3 if level is None else level, write_checksum=True
+                )
+        except (ValueError, zlib.error, zstandard.ZstdError):
+            raise SinkError(f"{shown}: bad {self.codec} compression level {level}") from None
+        parent = target.parent if str(target.parent) else Path(".")
+        if not parent.is_dir():
+            raise SinkError(f"{target}: directory {parent} does not exist")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        try:
+            self._fd = os.open(target, flags, 0o666)
+        except FileExistsError:
+            raise SinkError(f"{shown}: exists (use --force to overwrite)") from None
+        except OSError as e:
+            raise SinkError(f"{target}: cannot create ({_why(e)})") from None
+        self._ino = os.fstat(self._fd).st_ino
+        sweep_stale_temps(parent, target.name)  # a killed --force replacement of this name
+
+    def _encode(self, data: bytes) -> bytes:
+        if self.codec == "gzip":
+            return gzip.compress(data, compresslevel=6 if self._level is None else self._level, mtime=0)
+        if self.codec == "zstd":
+            return bytes(self._cctx.compress(data))
+        return data
+
+    def _emit(self, *, final: bool) -> None:
+        """Append the complete lines waiting (everything when ``final``) as one unit."""
+        if self._fd is None:
+            return
+        cut = len(self._pending) if final else self._pending.rfind(b"\n") + 1
+        if cut <= 0:
+            return
+        data = bytes(self._pending[:cut])
+        try:
+            chunk = self._encode(data)
+            _files.write_all(self._fd, chunk)
+        except (OSError, zstandard.ZstdError) as e:
+            try:
+                os.ftruncate(self._fd, self._good)  # no torn line or member stays behind
+            except OSError:
+                pass
+            why = _why(e) if isinstance(e, OSError) else str(e)
+            raise SinkError(f"{self._target}: write failed ({why})") from None
+        self._good += len(chunk)
+        self.lines += data.count(b"\n")
+        del self._pending[:cut]
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self._fd is None:
+            raise SinkError(f"{self._target}: write after close")
+        self._pending += data
+        self.bytes_in += len(data)
+        if len(self._pending) >= INPLACE_EMIT_BYTES:
+            self._emit(final=False)
+
+    def flush(self) -> None:
+        self._emit(final=False)
+
+    def run_failed(self) -> None:
+        self._failed_run = True
+
+    def close(self) -> None:
+        if self._fd is None:
+            return
+        try:
+            self._emit(final=True)
+            os.fsync(self._fd)
+        except OSError as e:
+            self.abort()
+            raise SinkError(f"{self._target}: close failed ({_why(e)})") from None
+        except BaseException:
+            self.abort()
+            raise
+        self._release()
+
+    def abort(self) -> None:
+        """Stop writing: the file keeps the complete lines emitted so far (none: it is removed)."""
+        self._pending.clear()
+        self._release()
+
+    def _release(self) -> None:
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        os.close(fd)
+        if self._good == 0 and self._failed_run:
+            self._remove_if_ours()  # a failed run that wrote nothing leaves no empty file behind
+
+    def _remove_if_ours(self) -> None:
+        try:
+            if os.lstat(self._target).st_ino == self._ino:
+                os.unlink(self._target)
+        except OSError:
+            pass
+
+    def failure_note(self) -> str | None:
+        if not self._failed_run or self._good == 0:
+            return None
+        return f"{self.path} keeps the {self.lines} complete lines written before the failure"
+
+
+class FileOutput(Output):
+    """An existing file replaced at close (temp + atomic publish), or a FIFO/device written through."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        force: bool,
+        level: int | None = None,
+        where: tuple[Path, WriteMode] | None = None,
+    ) -> None:
         super().__init__()
         self.path = str(path)
         self.codec = codec_for(path)
         self._force = force
         self._closed = False
-        self._target, self.mode = _classify(path)
+        self._target, self.mode = where if where is not None else _classify(path)
         self._tmp: Path | None = None
         self.discardable = self.mode == "replace"
         if self.mode == "through":
@@ -421,13 +579,18 @@ def open_output(
 
     Raises SinkError (one line naming the path) when the path exists and
     ``force`` is false, its directory is missing or not writable, or it is a
-    directory. The file appears under its name only at ``close()``.
+    directory. A new file is written in place as the run goes
+    (``InPlaceOutput``); an existing one (``force``) is replaced atomically at
+    ``close()``; a FIFO or device is written through.
     """
     if os.fspath(path) == "-":
         if stdout is not None and hasattr(stdout, "flush"):
             stdout.flush()  # text written before us comes first
         return StreamOutput(binary_stream(stdout))
-    return FileOutput(Path(path), force=force, level=level)
+    where = _classify(Path(path))
+    if where[1] == "inplace":
+        return InPlaceOutput(where[0], shown=os.fspath(path), level=level)
+    return FileOutput(Path(path), force=force, level=level, where=where)
 
 
 def quiet_stdout_after_broken_pipe(stream: IO[bytes]) -> None:
@@ -542,9 +705,12 @@ class BufferedOutput:
         """Discard everything: buffered bytes and the unpublished output (synchronous).
 
         A written-through output (stdout, a FIFO, a device) cannot be taken
-        back, so it is left to ``close`` as usual: its reader gets every line.
+        back, so it is left to ``close`` as usual: its reader gets every line;
+        so is a file written in place, which keeps its complete lines
+        (``failure_note``).
         """
         if not self.output.discardable:
+            self.output.run_failed()
             return
         self.buf.clear()
         self._pending = 0
@@ -666,6 +832,9 @@ class BufferedSink(Sink):
         """
         if self._out is not None:
             self._out.abort()
+
+    def failure_note(self) -> str | None:
+        return self._out.output.failure_note() if self._out is not None else None
 
     def own_statistics(self) -> dict[str, Any]:
         """Sink-specific figures; the output's are added by ``extra_statistics``."""

@@ -88,12 +88,16 @@ async def open_sinks(
 
 def _closer(sink: Sink) -> Callable[..., Awaitable[bool]]:
     """Close ``sink`` when the run ends; when it ended by an exception, abort it first
-    (output files then publish nothing and an existing file is left untouched)."""
+    (an existing file being replaced is left untouched; a new file written in place
+    keeps its complete lines, and the error says so)."""
 
-    async def exit_(exc_type: type[BaseException] | None, *_: object) -> bool:
+    async def exit_(exc_type: type[BaseException] | None, exc: BaseException | None, _tb: object) -> bool:
         if exc_type is not None:
             sink.abort()
         await sink.aclose()
+        note = sink.failure_note() if exc is not None else None
+        if note is not None and exc is not None:
+            exc.add_note(note)  # the run's error line says what a file written in place kept
         return False
 
     return exit_

@@ -36,6 +36,7 @@ from ..errors import UsageError
 from ..events import ReaderStatistics
 from ..ingest import DEFAULT_RING_BYTES, ChildProducer, Ingester, RingReader
 from ..ingest._ring import RingInfo
+from ..knobs import MAX_WORKERS, MODES
 from ._base import Controller, Frames, Source, SourceContext, SourceOutcome
 from ._child import WATCH_ENV
 from ._process import flush_held, last_line, pump_stderr, watch_signals
@@ -47,8 +48,7 @@ RING_ENV = "KCORO_STREAM_RING"
 INTERVAL_ENV = "KCORO_STREAM_INTERVAL_NS"
 RING_PLACEHOLDER = "{ring}"
 STOP_GRACE_S = 3.0
-BENCH_MODES = ("channel", "tasks", "mixed", "dual")
-BENCH_MAX_WORKERS = 64  # KCR_MAX_WORKERS
+BENCH_MODES, BENCH_MAX_WORKERS = MODES, MAX_WORKERS  # the one table (knobs.py)
 BENCH_INTERVAL_MS = (1.0, 60_000.0)  # the sampling intervals the bundled producers take (and clamp to)
 MAX_BENCH_DURATION_S = 86400  # the benchmark's --duration range is [0, 86400]
 # The child's stderr is held back until its first frame (or this long): a flag error

@@ -23,7 +23,7 @@ import msgspec
 import trio
 
 from ..errors import UsageError
-from ..eventlog import LogFrame, open_log
+from ..eventlog import LogFrame, open_log, warn_stderr
 from ._base import Controller, Frames, Source, SourceContext, SourceOutcome
 from ._process import watch_signals
 from ._registry import register
@@ -41,6 +41,7 @@ class ReplayConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     to_s: float | None = None
     speed: float | None = None  # 1.0 = real time; None = as fast as possible
     progress: bool = False  # a progress bar on stderr when it is a terminal
+    allow_damaged: bool = False  # a corrupt block inside the log: warn, and do not fail the replay
 
 
 class PlaybackController(Controller):
@@ -181,8 +182,7 @@ class ReplaySource(PlaybackSource):
             first = span[0]
             lo = None if self.cfg.from_s is None else first + int(self.cfg.from_s * 1e9)
             hi = None if self.cfg.to_s is None else first + int(self.cfg.to_s * 1e9)
-        for problem in reader.problems:
-            print(f"kcoro-stream: warning: {problem}", file=sys.stderr)
+        reader.show(warn_stderr)  # what opening found (a torn tail, a bad header)
         total = reader.frame_count()
         show = self.cfg.progress and total > 0 and sys.stderr.isatty()
         bar = click.progressbar(length=total, label="replay", file=sys.stderr) if show else None
@@ -200,4 +200,5 @@ class ReplaySource(PlaybackSource):
         )
         if bar is not None:
             bar.render_finish()
+        reader.finish(warn_stderr, allow_damaged=self.cfg.allow_damaged)  # a corrupt block in the middle
         return outcome

@@ -38,7 +38,7 @@ import msgspec
 
 from .. import __version__
 from .._files import publish
-from ..errors import KcoroStreamError, UsageError
+from ..errors import DamagedLogError, KcoroStreamError, UsageError
 from ..eventlog import LogFrame
 from ..events import (
     Alert,
@@ -259,15 +259,15 @@ def _args(ev: Any) -> dict[str, Any]:
     return out
 
 
-def chrome_trace(run: Path) -> dict[str, Any]:
+def chrome_trace(run: Path, *, allow_damaged: bool = False) -> dict[str, Any]:
     """The trace of ``run`` (a run directory, or one of its segment files) as a JSON-ready dict."""
-    from ..report import replay_derived
+    from ..runloop import replay_derived
 
     run_dir = _run_dir(run)
     b = _Builder()
     try:
-        derived = replay_derived(run_dir, b.raw)
-    except UsageError:
+        derived = replay_derived(run_dir, b.raw, allow_damaged=allow_damaged)
+    except (UsageError, DamagedLogError):
         raise
     except KcoroStreamError as e:  # not a log, unreadable: bad input (exit 2), as `report` says it
         raise UsageError(str(e)) from None
@@ -286,10 +286,10 @@ def _run_dir(run: Path) -> Path:
     return run
 
 
-def export_chrome(run: Path, out: Path, *, force: bool = False) -> TraceResult:
+def export_chrome(run: Path, out: Path, *, force: bool = False, allow_damaged: bool = False) -> TraceResult:
     """Write ``run``'s trace to ``out``: a temp file beside it, published whole or not at all."""
     _check_out(out, force)
-    trace = chrome_trace(run)
+    trace = chrome_trace(run, allow_damaged=allow_damaged)
     body = msgspec.json.encode(trace)
     _publish(out, body, force)
     events = trace["traceEvents"]

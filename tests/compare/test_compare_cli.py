@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -80,6 +81,9 @@ def test_baseline_keeps_every_repeat_and_the_noise_fingerprint(runs: dict[str, P
     vals = b["steps"]["tasks"]["metrics"]["tasks:tasks_per_s"]
     assert len(vals) == 9 and all(v > 0 for v in vals)
     assert b["steps"]["tasks"]["gated"] == ["tasks:tasks_per_s"]
+    assert set(b["steps"]["tasks"]["noise_profile"]) == {"tasks:tasks_per_s"}
+    per_cpu = b["steps"]["tasks"]["metrics"]["tasks:tasks_per_cpu_s"]  # replayed: ops per worker-CPU second
+    assert len(per_cpu) == 9 and all(v > 0 for v in per_cpu)
     assert {"governor", "smt", "steal_share", "load"} <= set(b["noise"])
     assert b["analysis_version"] == 4
 
@@ -183,7 +187,6 @@ def test_latency_percentiles_are_reported_and_gated_only_on_request(runs: dict[s
 def test_a_new_side_that_measured_nothing_is_trouble_exit_2(runs: dict[str, Path], value: object) -> None:
     """A repeat whose gated throughput is 0, NaN or absent (edited index.json, as the adversarial pass
     did) used to vanish ("missing on one side" → inconclusive → exit 0)."""
-    import shutil
 
     bad = runs["tmp"] / f"bad-{value}"
     shutil.copytree(runs["ab"], bad)

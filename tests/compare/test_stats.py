@@ -219,3 +219,30 @@ def test_the_minimum_detectable_effect_shrinks_with_repeats_and_grows_with_noise
 )
 def test_one_gated_metric_per_pool_by_mode(mode: str, pool: str, gated: str) -> None:
     assert gated_metric(mode, pool) == gated
+
+
+def test_a_side_with_twice_the_noise_is_named_a_different_runner() -> None:
+    """The baseline keeps each gated metric's run-to-run CoV; compare warns when the other side's differs
+    twofold (a baseline from a quiet machine compared on a busy shared runner)."""
+    quiet = noisy(100, 9, 1, 0.01)
+    busy = noisy(100, 9, 2, 0.1)
+    c = _cmp({"a:tasks_per_s": (quiet, busy)})
+    assert any("run-to-run noise differs" in w and "a:tasks_per_s" in w for w in c.warnings), c.warnings
+    assert not _cmp({"a:tasks_per_s": (quiet, noisy(100, 9, 3, 0.01))}).warnings
+
+
+def test_the_sampled_sign_flip_test_above_20_pairs_is_valid_and_agrees_with_scipy() -> None:
+    """Above 20 pairs the sign patterns are sampled (Besag–Clifford sequential Monte Carlo): under no
+    difference p < 0.05 in at most 5 % of 400 cases (plus three binomial SDs); a clear shift still
+    reaches p far below 0.01; near scipy's permutation_test where both are precise."""
+    import numpy as np
+    from scipy.stats import permutation_test
+
+    rng = np.random.default_rng(5)
+    low = sum(sign_flip(list(rng.normal(0.0, 1.0, 25))) < 0.05 for _ in range(400))
+    assert low <= 400 * 0.05 + 3 * (400 * 0.05 * 0.95) ** 0.5
+    assert sign_flip(list(rng.normal(1.0, 1.0, 25))) < 0.001
+    d = np.asarray(rng.normal(0.5, 1.0, 25))
+    ref = permutation_test((d,), np.sum, permutation_type="samples", n_resamples=200_000).pvalue
+    p = sign_flip(list(d))
+    assert abs(p - ref) <= max(0.5 * ref, 2e-4), (p, ref)

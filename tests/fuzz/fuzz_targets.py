@@ -22,11 +22,23 @@ too (see that file for budgets).
     pipelines pipeline files of random bytes and hostile Python → only PipelineError
     flags     the values behind every flag: durations, speeds, HOST:PORT, and
               launch/replay source specs → only UsageError
+    config    configuration files (TOML, JSON) and KCORO_STREAM_* values: nesting
+              up to 100,000 deep, integers up to 6,000 digits, overflowing and
+              non-finite numbers, hostile rules → only one-line UsageError
+    control   JSON-RPC lines for the run's real methods (non-finite numbers,
+              huge and inexact ids, deep nesting, batches up to 200, lone
+              surrogates), then the socket's framing with random chunks and
+              pauses (slow clients) → strict JSON answers, ids exact or null,
+              never -32603, the server serves the next client
+    wsrpc     the page's WebSocket messages (rpc with random requests and
+              tokens, pings, garbage, binary frames, clients that never read)
+              → answered or closed with a code, the sink serves the next client
 """
 
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import shutil
 import socket
@@ -717,6 +729,317 @@ def flags(examples: int) -> None:
     _run(case, (st.one_of(suffixed, st.text(max_size=30)), numbers, st.integers(0, 5)), examples)
 
 
+_json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(1 << 80), max_value=1 << 80),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=12),
+    st.sampled_from(["20ms", "1e300s", "x: tasks_per_s < 5 for 1e300s", "batch", "backlog", "1_0", "\ud800"]),
+)
+_json_values = st.recursive(
+    _json_scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+# JSON texts JSON itself cannot carry, spliced into otherwise valid requests
+_HOSTILE_NUMBERS = [
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    "1e400",
+    "-1e999",
+    "9" * 4400,
+    "1e2",
+    "-0",
+    "0.1000000000000000001",
+]
+
+
+def _nested(depth: int, inner: str = "1") -> str:
+    return "[" * depth + inner + "]" * depth
+
+
+def config(examples: int) -> None:
+    from kcoro_stream.config import env_layer
+    from kcoro_stream.config._show import check_text
+    from kcoro_stream.errors import UsageError
+
+    tmp = Path(tempfile.mkdtemp(prefix="kcs-fuzz-config-"))
+    sections = {
+        "run": [
+            "mode",
+            "duration",
+            "interval",
+            "out",
+            "prometheus",
+            "websocket",
+            "remote_write",
+            "allow_remote",
+        ],
+        "bench": ["workers", "batch", "seed", "spin"],
+        "window": ["length", "smooth", "ema_alpha"],
+        "alerts": ["rules"],
+        "kpi": ["backlog", "fastpath_ratio"],
+        "summary": ["warmup"],
+    }
+    keys = [(s_, k) for s_, ks_ in sections.items() for k in ks_]
+    hostile = st.one_of(
+        st.builds(_nested, st.integers(0, 100_000)),
+        st.builds(lambda n: "9" * n, st.integers(1, 6000)),
+        st.sampled_from(["1e400", "-1e400", "nan", "inf", '"1e-300s"', '"0.0.0.0:99999"', '["ftp://x"]']),
+        st.builds(
+            lambda r: json.dumps([r]),
+            st.sampled_from(["x: tasks_per_s < 5 for 1e300s", "x" * 300 + ": a < 1"]),
+        ),
+        _json_values.map(json.dumps),
+    )
+
+    def case(key: tuple[str, str], value: str, as_json: bool, env: bool) -> None:
+        section, name = key
+        try:
+            if env:
+                env_layer({f"KCORO_STREAM_{section.upper()}_{name.upper()}": value})
+            elif as_json:
+                path = tmp / "c.json"
+                path.write_text("{" + f'"{section}": {{\n"{name}": {value}}}' + "}\n")
+                check_text(path)
+            else:
+                path = tmp / "c.toml"
+                path.write_text(f"[{section}]\n{name} = {value}\n")
+                check_text(path)
+        except UsageError as e:
+            text = str(e)
+            assert "\n" not in text and len(text) < 2000, text[:300]
+
+    _run(case, (st.sampled_from(keys), hostile, st.booleans(), st.booleans()), examples)
+    shutil.rmtree(tmp)
+
+
+def _strict(raw: bytes) -> Any:
+    """Decode an answer line: strict JSON (no NaN/Infinity), or fail."""
+
+    def no(c: str) -> Any:
+        raise AssertionError(f"answer carries {c}: {raw[:200]!r}")
+
+    return json.loads(raw, parse_constant=no)
+
+
+def _check_answer(raw: bytes | None, sent_ids: list[str]) -> None:
+    if raw is None:
+        return
+    got = _strict(raw)
+    for a in got if isinstance(got, list) else [got]:
+        assert set(a) <= {"jsonrpc", "id", "result", "error"}, a
+        if "error" in a:
+            assert a["error"]["code"] != -32603 or "exceeds" in a["error"]["message"], a
+        rid = a.get("id")
+        if rid is not None:  # an id comes back exactly as it was sent, or null
+            assert json.dumps(rid) in sent_ids, (rid, sent_ids)
+
+
+def _steering() -> tuple[Any, Callable[[], None]]:
+    """The run's real methods on a real ring with no producer attached to the controller
+    (so the methods that wait for an acknowledgement answer -32000 at once)."""
+    from kcoro_stream.control import Steering
+    from kcoro_stream.events import RunStarted
+    from kcoro_stream.ingest import RingReader
+    from kcoro_stream.sources import AttachConfig, SourceContext, build_source
+
+    tmp = Path(tempfile.mkdtemp(prefix="kcs-fuzz-control-"))
+    ring = RingReader.create(tmp / "ring", data_size=1 << 12)
+    source = build_source(AttachConfig(path=str(tmp / "ring")), SourceContext(run_id="r"))
+
+    async def drain() -> None:
+        return None
+
+    from kcoro_stream.events import SinkStatistics
+
+    st_ = Steering(source, lambda ev: st_.observe([ev]), drain, lambda: SinkStatistics(name="fuzz"), "r")
+    st_.observe(
+        [
+            RunStarted(
+                1, 0, run_id="b", mode="tasks", config={"knobs": {"batch": [1, 65536]}}, workers=1, host="h",
+                pid=1, abi_major=1, abi_minor=1, build={}, wall_ns=1, interval_ns=10_000_000,
+            )
+        ]
+    )  # fmt: skip
+
+    def close() -> None:
+        ring.close()
+        shutil.rmtree(tmp)
+
+    return st_, close
+
+
+def control(examples: int) -> None:
+    import trio
+
+    from kcoro_stream.control import ControlServer, Dispatcher
+
+    steering, close = _steering()
+    methods = sorted(steering.methods)
+    ids = st.one_of(
+        st.integers(-(1 << 70), 1 << 70).map(str),
+        st.text(max_size=6).map(json.dumps),
+        st.sampled_from(["null", "1.5", *_HOSTILE_NUMBERS]),
+    )
+
+    @st.composite
+    def requests(draw: st.DrawFn) -> tuple[str, list[str]]:
+        n = draw(st.integers(0, 3))
+        members, sent = [], []
+        for _ in range(max(1, n) if n else 1):
+            rid = draw(ids)
+            sent.append(rid)
+            params = draw(st.one_of(st.just(""), _json_values.map(lambda v: f',"params":{json.dumps(v)}')))
+            if draw(st.booleans()):
+                params = f',"params":[{draw(st.sampled_from(_HOSTILE_NUMBERS))}]'
+            method = json.dumps(draw(st.sampled_from(methods)))
+            members.append(f'{{"jsonrpc":"2.0","id":{rid},"method":{method}{params}}}')
+        shape = draw(st.integers(0, 5))
+        if shape == 0:
+            text = members[0]
+        elif shape == 1:
+            text = "[" + ",".join(members) + "]"
+        elif shape == 2:  # a batch of up to 200 copies (over the limit of 100 too)
+            text = "[" + ",".join(members[:1] * draw(st.integers(1, 200))) + "]"
+        elif shape == 3:
+            text = _nested(draw(st.integers(1, 5000)), members[0])
+        elif shape == 4:
+            text = draw(st.text(max_size=40))
+        else:
+            text = members[0][: draw(st.integers(0, len(members[0])))]
+        return text, sent
+
+    dispatcher = Dispatcher(steering.methods)
+
+    def case(req: tuple[str, list[str]]) -> None:
+        text, sent = req
+        raw = trio.run(dispatcher.handle_line, text.encode("utf-8", "surrogatepass"))
+        _check_answer(raw, sent)
+
+    _run(case, (requests(),), examples)
+
+    # the framing: random chunks, pauses (slow clients), then the server must still serve
+    tmp = Path(tempfile.mkdtemp(prefix="kcs-fuzz-sock-"))
+
+    def framing(chunks: list[bytes], pauses: list[float]) -> None:
+        async def main() -> None:
+            server = ControlServer(
+                tmp / "c.sock", dispatcher, line_timeout_s=0.05, idle_timeout_s=0.2, max_line=4096
+            )
+            async with trio.open_nursery() as n:
+                await n.start(server.serve)
+                stream = await trio.open_unix_socket(str(tmp / "c.sock"))
+                with trio.move_on_after(2):
+                    try:
+                        for chunk, pause in zip(chunks, pauses + [0.0] * len(chunks), strict=False):
+                            await stream.send_all(chunk)
+                            await trio.sleep(pause)
+                        await stream.send_eof()
+                        buf = b""
+                        while data := await stream.receive_some(65536):
+                            buf += data
+                        for line in buf.splitlines():
+                            _strict(line)
+                    except (trio.BrokenResourceError, trio.ClosedResourceError):
+                        pass
+                await stream.aclose()
+                with trio.fail_after(5):  # the next client is served
+                    ok = await trio.open_unix_socket(str(tmp / "c.sock"))
+                    await ok.send_all(b'{"jsonrpc":"2.0","id":1,"method":"list_rules"}\n')
+                    got = b""
+                    while not got.endswith(b"\n"):
+                        got += await ok.receive_some(65536)
+                    assert "result" in _strict(got), got
+                    await ok.aclose()
+                n.cancel_scope.cancel()
+
+        trio.run(main)
+
+    chunk = st.one_of(
+        st.binary(max_size=64),
+        st.sampled_from(
+            [b"\n", b'{"jsonrpc":"2.0","id":1,"method":"status"}\n', b"[" * 300, b"x" * 5000 + b"\n"]
+        ),
+    )
+    _run(framing, (st.lists(chunk, max_size=6), st.lists(st.sampled_from([0.0, 0.0, 0.03, 0.1]), max_size=6)),
+         max(1, examples // 10))  # fmt: skip
+    shutil.rmtree(tmp)
+    close()
+
+
+def wsrpc(examples: int) -> None:
+    import trio
+    from trio_websocket import ConnectionClosed, open_websocket_url
+
+    from kcoro_stream.control import Dispatcher
+    from kcoro_stream.sinks import SinkContext, build_sink
+
+    steering, close = _steering()
+    page = Dispatcher(
+        {m: steering.methods[m] for m in ("status", "methods", "pause", "resume", "set_interval")},
+        guarded=frozenset({"pause", "resume", "set_interval"}),
+    )
+
+    async def handler(line: bytes, token: str) -> bytes | None:
+        return await page.handle_line(line, authorized=token == "t0ken")
+
+    message = st.one_of(
+        st.builds(
+            lambda req, tok: json.dumps({"kind": "rpc", "request": req, "token": tok}),
+            st.one_of(_json_values, st.builds(lambda m, i: {"jsonrpc": "2.0", "id": i, "method": m},
+                                               st.sampled_from(["status", "pause", "set_interval", "stop"]),
+                                               st.integers(-5, 5))),
+            st.sampled_from(["", "t0ken", "x"]),
+        ),
+        st.just('{"kind":"ping"}'),
+        st.text(max_size=30),
+        st.binary(max_size=30),
+        st.builds(lambda n: '{"kind":"rpc","request":' + _nested(n) + "}", st.integers(1, 3000)),
+    )  # fmt: skip
+
+    def case(messages: list[Any], read: bool) -> None:
+        async def main() -> None:
+            ctx = SinkContext()
+            ctx.control = handler
+            sink = build_sink({"sink": "websocket", "port": 0}, ctx)
+            await sink.open()
+            try:
+                with trio.move_on_after(3):
+                    try:
+                        async with open_websocket_url(sink.ws_url) as ws:  # type: ignore[attr-defined]
+                            for m in messages:
+                                await ws.send_message(m)
+                            if read:
+                                with trio.move_on_after(0.3):
+                                    while True:
+                                        got = await ws.get_message()
+                                        _strict(got.encode() if isinstance(got, str) else got)
+                    except ConnectionClosed:
+                        pass
+                with trio.fail_after(5):  # the next client is served
+                    async with open_websocket_url(sink.ws_url) as ws:  # type: ignore[attr-defined]
+                        await ws.send_message(
+                            json.dumps(
+                                {"kind": "rpc", "request": {"jsonrpc": "2.0", "id": 1, "method": "methods"}}
+                            )
+                        )
+                        while (msg := json.loads(await ws.get_message()))["kind"] != "rpc":
+                            pass
+                        assert "result" in msg["response"], msg
+            finally:
+                await sink.aclose()
+
+        trio.run(main)
+
+    _run(case, (st.lists(message, max_size=40), st.booleans()), examples)
+    close()
+
+
 TARGETS: dict[str, Callable[[int], None]] = {
     "eventlog": eventlog,
     "frames": frames,
@@ -725,4 +1048,7 @@ TARGETS: dict[str, Callable[[int], None]] = {
     "ring": ring,
     "pipelines": pipelines,
     "flags": flags,
+    "config": config,
+    "control": control,
+    "wsrpc": wsrpc,
 }

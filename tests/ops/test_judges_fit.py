@@ -164,3 +164,20 @@ def test_a_relative_rule_compares_with_the_expected_value():
     assert drive(ops.alerts([rule]), [s(0.0, 250 * i) for i in range(10)]) == []
     with pytest.raises(UsageError, match="'x': a relative value"):
         ops.parse_rule("x: tasks_per_s < 0.5x")
+
+
+def test_windows_after_the_producers_draining_mark_are_drain():
+    """A loaded machine took 4 s of a 6 s dual run to drain: fast path, steals and throughput collapsed
+    in windows that were judged like steady ones (two KPIs RED, throughput_drop firing)."""
+    from kcoro_stream.events import Mark
+
+    r = bench_run("tasks")
+    batches = [[r.start], *tasks_frames(r, 100)]
+    r.t += 1
+    batches.append([Mark(r.t, 0, name="draining", detail="duration")])
+    batches += tasks_frames(r, 100, batch=1000)  # the pools run dry: the fast path collapses
+    out = drive(ops.compose(ops.rates(), ops.kpi()), batches)
+    ks = kpis(out)
+    assert [k.phase for k in ks][:4] == ["warmup", "steady", "steady", "steady"]
+    assert {k.phase for k in ks[4:]} == {"drain"}, [k.phase for k in ks]
+    assert all(set(k.states.values()) == {"UNKNOWN"} for k in ks[4:])

@@ -72,8 +72,10 @@ def test_g_temp_files_of_dead_processes_are_swept_live_ones_kept(tmp_path: Path)
 
 
 def test_g_after_kill_9_the_next_run_into_the_directory_removes_the_temp(tmp_path: Path) -> None:
+    """A --force replacement goes through a temp file; kill -9 leaves it, the next run sweeps it."""
     out = tmp_path / "x.ndjson.zst"
-    base = [*KS, "run", PIPELINE, "--no-log", "--no-tui", "--no-stdout", "--out", str(out)]
+    out.write_bytes(b"")
+    base = [*KS, "run", PIPELINE, "--no-log", "--no-tui", "--no-stdout", "--out", str(out), "--force"]
     mon = subprocess.Popen([*base, "-d", "30"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60

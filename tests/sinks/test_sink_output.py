@@ -49,13 +49,13 @@ def test_output_round_trips_through_the_real_tools(
     assert temp_files(tmp_path) == []
 
 
-def test_nothing_appears_under_the_name_before_close(tmp_path: Path) -> None:
-    path = tmp_path / "late.ndjson"
+def test_a_new_file_is_written_in_place_and_readable_after_each_flush(tmp_path: Path) -> None:
+    path = tmp_path / "live.ndjson"
     out = open_output(path)
     out.write(PAYLOAD)
     out.flush()
-    assert not path.exists()
-    assert len(temp_files(tmp_path)) == 1
+    assert path.read_bytes() == PAYLOAD
+    assert temp_files(tmp_path) == []
     out.close()
     assert path.read_bytes() == PAYLOAD
 
@@ -80,25 +80,27 @@ def test_force_replaces_the_existing_file_at_close(tmp_path: Path) -> None:
     assert path.read_bytes() == PAYLOAD
 
 
-def test_a_file_created_during_the_run_is_not_clobbered_either(tmp_path: Path) -> None:
-    """The publish step itself refuses to overwrite (link, not rename)."""
+def test_a_symlink_planted_under_a_new_name_is_never_followed(tmp_path: Path) -> None:
+    """The in-place file is created O_EXCL|O_NOFOLLOW: a name that appears meanwhile is not clobbered."""
+    from kcoro_stream.sinks._output import InPlaceOutput
+
     path = tmp_path / "race.ndjson"
-    out = open_output(path)
-    out.write(PAYLOAD)
-    path.write_bytes(b"someone else's\n")
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"someone else's\n")
+    path.symlink_to(victim)
     with pytest.raises(SinkError, match="exists"):
-        out.close()
-    assert path.read_bytes() == b"someone else's\n"
-    assert temp_files(tmp_path) == []
+        InPlaceOutput(path, shown=str(path))
+    assert victim.read_bytes() == b"someone else's\n"
 
 
-def test_abort_leaves_no_partial_file(tmp_path: Path) -> None:
+def test_abort_of_a_replacement_leaves_the_old_file_and_no_temp(tmp_path: Path) -> None:
     path = tmp_path / "aborted.ndjson.zst"
-    out = open_output(path)
+    path.write_bytes(b"old\n")
+    out = open_output(path, force=True)
     out.write(PAYLOAD)
     out.flush()
     out.abort()
-    assert not path.exists()
+    assert path.read_bytes() == b"old\n"
     assert temp_files(tmp_path) == []
 
 
@@ -182,14 +184,13 @@ async def test_pending_data_is_flushed_once_it_is_older_than_the_interval(
     buf.buf.extend(b'{"i":0}\n')
     buf.add(1)
     await buf.maybe_flush()
-    (tmp,) = temp_files(tmp_path)
-    assert (tmp_path / tmp).read_bytes() == b""
+    assert path.read_bytes() == b""
     mock_clock.jump(0.5)
     await buf.maybe_flush()
-    assert (tmp_path / tmp).read_bytes() == b""
+    assert path.read_bytes() == b""
     mock_clock.jump(0.6)
     await buf.maybe_flush()
-    assert (tmp_path / tmp).read_bytes() == b'{"i":0}\n'
+    assert path.read_bytes() == b'{"i":0}\n'
     assert written == [1]
     assert buf.flushes == 1
     buf.close()
