@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -93,9 +92,5 @@ def test_metrics_has_no_series_for_what_the_pool_cannot_produce() -> None:
         series = [ln for ln in text.splitlines() if ln and not ln.startswith("#")]
         assert not [ln for ln in series if "task_body" in ln or "chan_latency" in ln]
     finally:
-        run.send_signal(signal.SIGINT)
-        try:
-            run.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            run.kill()
-            run.wait()
+        run.kill()  # the scrape is all this test needs of the run
+        run.wait()
