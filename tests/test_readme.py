@@ -56,6 +56,8 @@ FOREIGN_FLAGS = {
     "--web": "Prometheus's --web.enable-remote-write-receiver",
     "--name": "a placeholder: the origin `flag --name` in config show",
     "--flag": "a placeholder: the benchmark's error line `kcoro-bench: --flag: reason`",
+    "--full": "benchmarks/gate_calibration.py --full",
+    "--keep": "benchmarks/gate_calibration.py --keep DIR",
 }
 
 
