@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Iterator
+from pathlib import PurePath
 
 
 class KcoroStreamError(Exception):
@@ -85,7 +86,9 @@ class ControlError(KcoroStreamError):
 
 def did_you_mean(word: object, choices: Iterable[object]) -> str:
     """`` (did you mean 'x'?)`` when a choice is close to ``word``, else "" (for one-line errors)."""
-    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    if not isinstance(word, str) or len(word) > 200:  # a list or a 20 MB key: no suggestion (and no str())
+        return ""
+    close = difflib.get_close_matches(word, [str(c) for c in choices], n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
@@ -115,6 +118,61 @@ def _leaves(e: BaseException) -> Iterator[BaseException]:
 
 def quote(value: object, limit: int = 80) -> str:
     """``repr(value)`` for an error message, cut to ``limit`` characters with ``...``: input
-    quoted in an error stays one short line (a 5,000-digit number, a 100,000-character name)."""
-    text = repr(value)
+    quoted in an error stays one short line (a 5,000-digit number, a 100,000-character name).
+
+    The repr is built only as far as the cut: a 20 MB string, a YAML alias bomb
+    (a list of lists sharing their items, billions of elements when expanded)
+    or a list nested 100,000 deep costs about ``limit`` characters of work.
+    """
+    parts: list[str] = []
+    _repr_into(value, parts, [limit + 1], 0)
+    text = "".join(parts)
     return text if len(text) <= limit else f"{text[: max(0, limit - 3)]}..."
+
+
+_NO_KEY = object()  # a sequence's items have no value after them
+
+
+def _repr_into(v: object, out: list[str], budget: list[int], depth: int) -> None:
+    """Append ``repr(v)`` to ``out`` until ``budget[0]`` characters are spent (then stop early)."""
+    if budget[0] <= 0:
+        return
+    if isinstance(v, str | bytes | bytearray):
+        text = repr(v[: budget[0] + 1])
+    elif isinstance(v, bool) or v is None or isinstance(v, float):
+        text = repr(v)
+    elif isinstance(v, int):
+        # beyond ~4,300 digits repr() refuses (sys.int_info.str_digits_check_threshold)
+        text = (
+            repr(v)
+            if v.bit_length() < 4000
+            else f"<an integer of about {int(v.bit_length() * 0.30103)} digits>"
+        )
+    elif isinstance(v, dict | list | tuple | set | frozenset):
+        if depth > 50:
+            text = "..."
+        else:
+            brackets = (
+                "{}" if isinstance(v, dict | set | frozenset) else "()" if isinstance(v, tuple) else "[]"
+            )
+            out.append(brackets[0])
+            budget[0] -= 1
+            pairs: Iterable[tuple[object, object]] = (
+                v.items() if isinstance(v, dict) else ((x, _NO_KEY) for x in v)
+            )
+            for i, (item, value) in enumerate(pairs):
+                if budget[0] <= 0:
+                    return
+                if i:
+                    out.append(", ")
+                    budget[0] -= 2
+                _repr_into(item, out, budget, depth + 1)
+                if value is not _NO_KEY:
+                    out.append(": ")
+                    budget[0] -= 2
+                    _repr_into(value, out, budget, depth + 1)
+            text = brackets[1]
+    else:
+        text = f"<{type(v).__name__}>" if not isinstance(v, PurePath) else repr(v)
+    out.append(text)
+    budget[0] -= len(text)

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -200,3 +201,54 @@ def test_load_manifest_refuses_duplicates_with_usage_error(tmp_path: Path) -> No
     m.write_text(f"{QUICK}steps:\n  - name: a\n    matrix: {{seed: [3, 4, 3]}}\n")
     with pytest.raises(UsageError, match=r"identical"):
         load_manifest(m)
+
+
+def _bomb(depth: int) -> str:
+    """A YAML alias bomb in flow style: 9**depth leaves in a few hundred bytes (shared when parsed)."""
+    items = ["&a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    items += [f"&a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, depth + 1)]
+    return f"[{', '.join(items)}]"
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "steps:\n  - name: a\n    duration: *a9\n",
+        "steps:\n  - name: a\n    duration: 1s\n    matrix: {seed: *a9}\n",
+        "steps:\n  - name: a\n    duration: 1s\n    bench: {workers: *a9}\n",
+        "steps:\n  - name: *a9\n",
+        "steps: *a9\n",
+        "manifest: *a9\nsteps: []\n",
+        "steps:\n  - name: a\n    duration: 1s\n    outputs: *a9\n",
+        "steps:\n  - name: a\n    duration: 1s\n    repeats: *a9\n",
+        "steps:\n  - name: a\n    duration: 1s\n    matrix: {seed: [1, 2]}\n    exclude: *a9\n",
+    ],
+)
+def test_a_yaml_alias_bomb_is_one_short_line_at_once(tmp_path: Path, where: str) -> None:
+    """Aliases are shared when parsed; an error quoting the value must not expand 9**9 leaves."""
+    m = tmp_path / "bomb.yaml"
+    m.write_text(where.replace("*a9", _bomb(9)))
+    t = time.monotonic()
+    r = ks(tmp_path, "manifest", "check", str(m), timeout=60)
+    assert time.monotonic() - t < 10
+    msg = _one_line(r)
+    assert r.returncode == 2 and len(msg) < 400, msg
+
+
+def test_a_matrix_too_large_to_plan_is_refused_at_once(tmp_path: Path) -> None:
+    m = tmp_path / "big.yaml"
+    values = ", ".join(str(i) for i in range(1, 1001))
+    m.write_text(f"{QUICK}steps:\n  - name: a\n    matrix: {{seed: [{values}], batch: [{values}]}}\n")
+    t = time.monotonic()
+    r = ks(tmp_path, "manifest", "check", str(m), timeout=60)
+    assert time.monotonic() - t < 10
+    msg = _one_line(r)
+    assert r.returncode == 2 and f"{m}:4:" in msg and "1000000" in msg.replace(",", ""), msg
+
+
+def test_a_deeply_nested_manifest_is_one_line(tmp_path: Path) -> None:
+    m = tmp_path / "deep.yaml"
+    m.write_text("steps: " + "[" * 100_000 + "]" * 100_000 + "\n")
+    r = ks(tmp_path, "manifest", "check", str(m), timeout=60)
+    msg = _one_line(r)
+    assert r.returncode == 2 and str(m) in msg and "deep" in msg, msg

@@ -56,7 +56,7 @@ FOREIGN_FLAGS = {
     "--web": "Prometheus's --web.enable-remote-write-receiver",
     "--name": "a placeholder: the origin `flag --name` in config show",
     "--flag": "a placeholder: the benchmark's error line `kcoro-bench: --flag: reason`",
-    "--full": "benchmarks/gate_calibration.py --full",
+    "--full": "benchmarks/gate_calibration.py's own flag (docs/verdicts.md)",
     "--keep": "benchmarks/gate_calibration.py --keep DIR",
 }
 
@@ -110,6 +110,8 @@ def documented_flags(text: str) -> dict[str, int]:
             continue
         if lang in ("c", "python") or n in examples or line.startswith("kcoro-stream: "):
             continue
+        if re.match(r"^\s*(\$ )?(\S*/)?python3?\s+benchmarks/", line):
+            continue  # a benchmark script's own flags
         for flag in re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", line):
             found.setdefault(flag, n)
     return found

@@ -56,6 +56,12 @@ def sink_options(f: F) -> F:
                 help="Old kcoro_mon NDJSON (its field names) to PATH (- for stdout).",
             ),
             click.option(
+                "--csv",
+                "csv",
+                metavar="PATH",
+                help="One CSV row per sample to PATH, whatever its suffix (.gz/.zst compress; - for stdout).",
+            ),
+            click.option(
                 "--prometheus", metavar="HOST:PORT", help="Serve /metrics (127.0.0.1 unless --allow-remote)."
             ),
             click.option("--websocket", metavar="HOST:PORT", help="Serve the browser dashboard and /ws."),

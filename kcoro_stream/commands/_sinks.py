@@ -1,8 +1,8 @@
 """Which sinks a run gets: a pure function of the pipeline's sinks, the output flags and the terminal.
 
-The policy (docs/commands.md, "Output options"): a file output (``--out``, ``-j PATH``) takes the
-place of stdout unless ``--stdout`` asks for both; ``-j -`` writes old kcoro_mon lines to stdout
-instead of NDJSON; ``--prometheus``/``--websocket``/``--remote-write`` add their surfaces; stdout
+The policy (docs/commands.md, "Output options"): a file output (``--out``, ``-j PATH``,
+``--csv PATH``) takes the place of stdout unless ``--stdout`` asks for both; ``-j -`` writes old
+kcoro_mon lines to stdout instead of NDJSON, ``--csv -`` CSV rows; ``--prometheus``/``--websocket``/``--remote-write`` add their surfaces; stdout
 becomes the terminal dashboard when it is a terminal (or with ``--tui``), never with ``--no-tui``
 or ``-H``.
 """
@@ -27,6 +27,7 @@ class OutputFlags:
     only_sinks: bool = False
     stdout: bool | None = None
     legacy_json: str | None = None
+    csv: str | None = None
     prometheus: str | None = None
     websocket: str | None = None
     remote_write: tuple[str, ...] = ()
@@ -102,7 +103,7 @@ def choose_sinks(
     legacy = f.legacy_json
     to_stdout = f.stdout
     if to_stdout is None:  # a file output replaces stdout unless --stdout asks for both
-        to_stdout = not (f.outs or (legacy and legacy != "-"))
+        to_stdout = not (f.outs or (legacy and legacy != "-") or (f.csv and f.csv != "-"))
     if not to_stdout:
         specs = [s for s in specs if s != "stdout"]
     elif f.stdout and "stdout" not in specs:
@@ -113,6 +114,10 @@ def choose_sinks(
         specs = [s for s in specs if s != "stdout"] + [{"sink": "stdout", "legacy": True}]
     elif legacy:
         specs.append(out_sink(legacy, legacy=True))
+    if f.csv == "-":  # CSV on stdout takes stdout's place
+        specs = [s for s in specs if s != "stdout"] + [{"sink": "csv", "path": "-"}]
+    elif f.csv:
+        specs.append({"sink": "csv", "path": f.csv})
     specs += _surface_sinks(f)
     specs += [{"sink": "remote_write", "url": url} for url in f.remote_write]
     return _stdout_choice(specs, False if f.headless else f.tui, stdout_is_tty, tui_available)

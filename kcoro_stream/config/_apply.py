@@ -80,6 +80,7 @@ RUN_PARAMS: dict[str, tuple[str, str]] = {
     "tui": ("run", "tui"),
     "no_stdout": ("run", "no_stdout"),
     "legacy_json": ("run", "legacy_json"),
+    "csv": ("run", "csv"),
     "log_dir": ("run", "log"),
     "no_log": ("run", "no_log"),
     "fsync": ("run", "fsync"),

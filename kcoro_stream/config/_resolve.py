@@ -110,7 +110,7 @@ def check_key(section: str, key: str, where: str) -> str:
     k = key.replace("-", "_")
     types = _field_types(section)
     if k not in types:
-        raise UsageError(f"{where}: unknown key {key!r} in [{section}]{did_you_mean(k, types)}")
+        raise UsageError(f"{where}: unknown key {quote(key)} in [{section}]{did_you_mean(k, types)}")
     return k
 
 

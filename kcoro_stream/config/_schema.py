@@ -24,6 +24,7 @@ from typing import Annotated, Any, Final, Literal
 import msgspec
 
 from ..knobs import MAX_WORKERS, int_knob
+from ..ops import DEFAULT_SLOPE, DEFAULT_WINDOWS, KPI_DEFAULTS
 
 __all__ = [
     "ANALYSIS_SECTIONS",
@@ -74,6 +75,7 @@ class RunSection(_Section):
     tui: bool | None = None
     no_stdout: bool = False
     legacy_json: str | None = None
+    csv: str | None = None  # --csv: CSV rows to this path (- for stdout)
     log: str | None = None
     no_log: bool = False
     fsync: Literal["never", "flush", "always"] = "never"
@@ -131,20 +133,25 @@ class AlertsSection(_Section):
     rules: list[str | dict[str, Any]] = []
 
 
-class KpiSection(_Section):
-    """(green, yellow) per KPI (ops.KPI_DEFAULTS)."""
+def _kpi(name: str) -> list[float]:
+    _, _, green, yellow = KPI_DEFAULTS[name]
+    return [green, yellow]
 
-    fastpath_ratio: Pair = msgspec.field(default_factory=lambda: [0.80, 0.50])
-    steal_ratio: Pair = msgspec.field(default_factory=lambda: [0.30, 0.10])
-    idle_pct: Pair = msgspec.field(default_factory=lambda: [25.0, 50.0])
-    backlog: Pair = msgspec.field(default_factory=lambda: [64.0, 1024.0])
+
+class KpiSection(_Section):
+    """(green, yellow) per KPI; the defaults are the operator's (ops.KPI_DEFAULTS)."""
+
+    fastpath_ratio: Pair = msgspec.field(default_factory=lambda: _kpi("fastpath_ratio"))
+    steal_ratio: Pair = msgspec.field(default_factory=lambda: _kpi("steal_ratio"))
+    idle_pct: Pair = msgspec.field(default_factory=lambda: _kpi("idle_pct"))
+    backlog: Pair = msgspec.field(default_factory=lambda: _kpi("backlog"))
 
 
 class BackpressureSection(_Section):
     """Queue-growth alert thresholds (``KCORO_STREAM_BACKPRESSURE_SLOPE``/``_WINDOWS``)."""
 
-    slope: Positive = 100.0
-    windows: WindowCount = 8
+    slope: Positive = DEFAULT_SLOPE  # the operator's defaults (ops/_backpressure.py)
+    windows: WindowCount = DEFAULT_WINDOWS
 
 
 class OutliersSection(_Section):

@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +45,7 @@ from .._files import read_text
 from ..config import Effective, Layer, Value, check_value, parse_duration, resolve, standard_layers
 from ..config._resolve import check_key
 from ..config._schema import BenchSection
-from ..errors import KcoroStreamError, UsageError, did_you_mean
+from ..errors import KcoroStreamError, UsageError, did_you_mean, quote
 
 __all__ = ["AutoRepeats", "Manifest", "PlannedRun", "load_manifest", "plan_text"]
 
@@ -65,6 +66,7 @@ STEP_CONFIG = {
 }
 OUTPUT_SUFFIX = re.compile(r"\.(ndjson|csv)(\.gz|\.zst)?$")
 MAX_REPEATS = 10_000
+MAX_PLANNED_RUNS = 10_000  # a manifest's runs in all: beyond, planning alone takes minutes
 AUTO_MAX_REPEATS = 30  # repeats: auto without max_repeats
 
 
@@ -153,7 +155,9 @@ def _parse_yaml(path: Path) -> tuple[Any, str]:
             what = f"duplicate key {what.split('duplicate key', 1)[1].strip()}"
         raise UsageError(f"{path}:{line}:{col}: YAML: {what}") from None
     except YAMLError as e:
-        raise UsageError(f"{path}: YAML: {str(e).splitlines()[0]}") from None
+        raise UsageError(f"{path}: YAML: {quote(str(e).splitlines()[0], 200)}") from None
+    except RecursionError:
+        raise UsageError(f"{path}: YAML: nested too deeply") from None
 
 
 def _mapping(node: Any, where: str, what: str) -> dict[str, Any]:
@@ -168,14 +172,14 @@ def load_manifest(path: Path, config_path: Path | None = None) -> Manifest:
     top = _mapping(data, f"{path}:1", "a manifest")
     for k in top:
         if k not in TOP_KEYS:
-            raise UsageError(f"{path}:{_pos(top, k)}: unknown key {k!r}{did_you_mean(k, TOP_KEYS)}")
+            raise UsageError(f"{path}:{_pos(top, k)}: unknown key {quote(k)}{did_you_mean(k, TOP_KEYS)}")
     name = top.get("manifest", path.stem)
     if not isinstance(name, str) or not name:
-        raise UsageError(f"{path}:{_pos(top, 'manifest')}: manifest: expected a name, got {name!r}")
+        raise UsageError(f"{path}:{_pos(top, 'manifest')}: manifest: expected a name, got {quote(name)}")
     on_error = top.get("on_error", "continue")
     if on_error not in ("stop", "continue"):
         raise UsageError(
-            f"{path}:{_pos(top, 'on_error')}: on_error: expected stop or continue, got {on_error!r}"
+            f"{path}:{_pos(top, 'on_error')}: on_error: expected stop or continue, got {quote(on_error)}"
             f"{did_you_mean(on_error, ('stop', 'continue'))}"
         )
     defaults = top.get("defaults") or {}
@@ -195,17 +199,19 @@ def load_manifest(path: Path, config_path: Path | None = None) -> Manifest:
         for k in step:
             if k not in (*STEP_KEYS, "matrix", "exclude"):
                 raise UsageError(
-                    f"{path}:{_pos(step, k)}: unknown key {k!r} in step{did_you_mean(k, (*STEP_KEYS, 'matrix', 'exclude'))}"
+                    f"{path}:{_pos(step, k)}: unknown key {quote(k)} in step{did_you_mean(k, (*STEP_KEYS, 'matrix', 'exclude'))}"
                 )
         sname = step.get("name", f"step{i + 1}")
         if not isinstance(sname, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", sname):
             raise UsageError(
-                f"{path}:{_pos(step, 'name')}: name: expected a word (letters, digits, - _ .), got {sname!r}"
+                f"{path}:{_pos(step, 'name')}: name: expected a word (letters, digits, - _ .), got {quote(sname)}"
             )
         if sname in seen:
-            raise UsageError(f"{path}:{_pos(step, 'name')}: step {sname!r} defined twice")
+            raise UsageError(f"{path}:{_pos(step, 'name')}: step {quote(sname)} defined twice")
         seen.add(sname)
         m.runs += _expand(path, defaults, step, sname, low, high, variants)
+        if len(m.runs) > MAX_PLANNED_RUNS:
+            raise UsageError(f"{where}: step {sname}: the manifest plans more than {MAX_PLANNED_RUNS} runs")
     if len(variants) < 2 and m.sequential:
         _solo(m)
     _injective_slugs(path, m.runs)
@@ -245,7 +251,7 @@ def _variants(path: Path, top: dict[str, Any]) -> list[Variant]:
     for name, spec in body.items():
         vwhere = f"{path}:{_pos(body, name)}"
         if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
-            raise UsageError(f"{vwhere}: variants: expected a word as the name, got {name!r}")
+            raise UsageError(f"{vwhere}: variants: expected a word as the name, got {quote(name)}")
         spec = _mapping(spec if spec is not None else {}, vwhere, f"variant {name}")
         layer = Layer("variant")
         command: list[str] | None = None
@@ -263,16 +269,16 @@ def _variants(path: Path, top: dict[str, Any]) -> list[Variant]:
             elif k == "exec":
                 if not isinstance(v, list) or not v or not all(isinstance(x, str) and x for x in v):
                     raise UsageError(
-                        f"{kwhere}: exec: expected a non-empty list of strings (a command), got {v!r}"
+                        f"{kwhere}: exec: expected a non-empty list of strings (a command), got {quote(v)}"
                     )
                 command = list(v)
             elif k == "python":
                 if not isinstance(v, str) or not Path(v).is_file():
-                    raise UsageError(f"{kwhere}: python: expected the path of an interpreter, got {v!r}")
+                    raise UsageError(f"{kwhere}: python: expected the path of an interpreter, got {quote(v)}")
                 python = v
             else:
                 raise UsageError(
-                    f"{kwhere}: unknown key {k!r} in variant {name}{did_you_mean(k, VARIANT_KEYS)}"
+                    f"{kwhere}: unknown key {quote(k)} in variant {name}{did_you_mean(k, VARIANT_KEYS)}"
                 )
         if command is not None and python is not None:
             raise UsageError(f"{vwhere}: variant {name}: exec and python exclude each other")
@@ -289,7 +295,7 @@ def _settings(path: Path, node: dict[str, Any], *, is_defaults: bool) -> tuple[L
             continue  # the step's own structure, read by _expand
         where = f"{path}:{_pos(node, k)}"
         if is_defaults and k not in STEP_KEYS[1:]:
-            raise UsageError(f"{where}: unknown key {k!r} in defaults{did_you_mean(k, STEP_KEYS[1:])}")
+            raise UsageError(f"{where}: unknown key {quote(k)} in defaults{did_you_mean(k, STEP_KEYS[1:])}")
         if k in STEP_CONFIG:
             sec, key = STEP_CONFIG[k]
             layer.values[(sec, key)] = Value(check_value(sec, key, v, f"{where}: {k}"), f"manifest {where}")
@@ -304,13 +310,13 @@ def _settings(path: Path, node: dict[str, Any], *, is_defaults: bool) -> tuple[L
         elif k == "repeats":
             if v != "auto" and (isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_REPEATS):
                 raise UsageError(
-                    f"{where}: repeats: expected auto or an integer in [1, {MAX_REPEATS}], got {v!r}"
+                    f"{where}: repeats: expected auto or an integer in [1, {MAX_REPEATS}], got {quote(v)}"
                 )
             own[k] = v
         elif k == "max_repeats":
             if isinstance(v, bool) or not isinstance(v, int) or not 2 <= v <= MAX_REPEATS:
                 raise UsageError(
-                    f"{where}: max_repeats: expected an integer in [2, {MAX_REPEATS}], got {v!r}"
+                    f"{where}: max_repeats: expected an integer in [2, {MAX_REPEATS}], got {quote(v)}"
                 )
             own[k] = (v, where)
         elif k == "budget":
@@ -319,25 +325,25 @@ def _settings(path: Path, node: dict[str, Any], *, is_defaults: bool) -> tuple[L
             except ValueError as e:
                 raise UsageError(f"{where}: budget: {e}") from None
             if budget <= 0:
-                raise UsageError(f"{where}: budget: expected a time above 0 (e.g. 3m), got {v!r}")
+                raise UsageError(f"{where}: budget: expected a time above 0 (e.g. 3m), got {quote(v)}")
             own[k] = (budget, where)
         elif k == "pipeline":
             if not isinstance(v, str) or not v:
-                raise UsageError(f"{where}: pipeline: expected a path, got {v!r}")
+                raise UsageError(f"{where}: pipeline: expected a path, got {quote(v)}")
             if not Path(v).is_file():
                 raise UsageError(f"{where}: pipeline: {v}: no such file")
             own[k] = (v, where)
         elif k == "outputs":
             if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
-                raise UsageError(f"{where}: outputs: expected a list of file names, got {v!r}")
+                raise UsageError(f"{where}: outputs: expected a list of file names, got {quote(v)}")
             for x in v:
                 if "/" in x or x.startswith(".") or not OUTPUT_SUFFIX.search(x):
                     raise UsageError(
-                        f"{where}: outputs: {x!r}: a file name in the run's directory ending in "
+                        f"{where}: outputs: {quote(x)}: a file name in the run's directory ending in "
                         ".ndjson or .csv (+ .gz/.zst)"
                     )
                 if v.count(x) > 1:  # two sinks on one file: every run would fail at its start
-                    raise UsageError(f"{where}: outputs: {x!r} listed twice")
+                    raise UsageError(f"{where}: outputs: {quote(x)} listed twice")
             own[k] = list(v)
     return layer, own
 
@@ -380,7 +386,7 @@ def _expand(
         )
         if same in planned:
             raise UsageError(
-                f"{pwhere}: matrix: step {name!r} plans identical runs ({_params_text(planned[same])} and "
+                f"{pwhere}: matrix: step {quote(name)} plans identical runs ({_params_text(planned[same])} and "
                 f"{_params_text(params)}): give each value once"
             )
         planned[same] = params
@@ -391,7 +397,7 @@ def _expand(
         where = f"{path}:{_pos(step)}"
         if eff.get("run", "duration") in (None, 0):
             raise UsageError(
-                f"{where}: step {name!r}: no duration (set duration: in the step, defaults: or [run])"
+                f"{where}: step {quote(name)}: no duration (set duration: in the step, defaults: or [run])"
             )
         from ..config import build_analyses
 
@@ -399,6 +405,11 @@ def _expand(
         auto = _auto(own, name)
         repeats = auto.max_repeats if auto is not None else int(own.get("repeats", 1))
         gated = 2 if eff.get("run", "mode") == "dual" else 1
+        if len(runs) + repeats * len(variants) > MAX_PLANNED_RUNS:
+            raise UsageError(
+                f"{where}: step {quote(name)}: more than {MAX_PLANNED_RUNS} planned runs "
+                f"({len(combos)} combination(s) x {repeats} repeat(s) x {len(variants)} variant(s))"
+            )
         slug_params = "-".join(f"{k}{_slug(v)}" for k, v in params.items())
         for r in range(1, repeats + 1):
             # Interleaved, and each repeat starts one variant later (A B C, B C A, C A B, ...): drifting
@@ -438,14 +449,14 @@ def _auto(own: dict[str, Any], name: str) -> AutoRepeats | None:
     if own.get("repeats") != "auto":
         for k in ("max_repeats", "budget"):
             if k in own:
-                raise UsageError(f"{own[k][1]}: {k}: goes with repeats: auto (step {name!r})")
+                raise UsageError(f"{own[k][1]}: {k}: goes with repeats: auto (step {quote(name)})")
         return None
     max_repeats = own["max_repeats"][0] if "max_repeats" in own else AUTO_MAX_REPEATS
     return AutoRepeats(max_repeats, own["budget"][0] if "budget" in own else None)
 
 
 def _params_text(params: dict[str, Any]) -> str:
-    return " ".join(f"{k}={v!r}" for k, v in params.items())
+    return " ".join(f"{k}={quote(v)}" for k, v in params.items())
 
 
 def _injective_slugs(path: Path, runs: list[PlannedRun]) -> None:
@@ -471,7 +482,7 @@ def _injective_slugs(path: Path, runs: list[PlannedRun]) -> None:
         other = seen.setdefault(r.slug.casefold(), r)
         if other is not r:  # a hash that matches another run's plain name: rename a step
             raise UsageError(
-                f"{path}: runs of steps {other.step!r} and {r.step!r} would share the directory {r.slug}"
+                f"{path}: runs of steps {quote(other.step)} and {quote(r.step)} would share the directory {r.slug}"
             )
 
 
@@ -490,15 +501,26 @@ def _matrix(path: Path, step: dict[str, Any]) -> list[tuple[dict[str, Any], str]
     raw_keys: list[Any] = []
     for k, values in matrix.items():
         kwhere = f"{path}:{_pos(matrix, k)}"
-        key = str(k).removeprefix("bench.").replace("-", "_")
+        if not isinstance(k, str):
+            raise UsageError(f"{kwhere}: matrix: expected a knob's name as the key, got {quote(k)}")
+        key = k.removeprefix("bench.").replace("-", "_")
         if key not in allowed:
-            raise UsageError(f"{kwhere}: matrix: unknown key {k!r}{did_you_mean(key, allowed)}")
+            raise UsageError(f"{kwhere}: matrix: unknown key {quote(k)}{did_you_mean(key, allowed)}")
         if not isinstance(values, list) or not values:
-            raise UsageError(f"{kwhere}: matrix: {k}: expected a non-empty list of values, got {values!r}")
+            raise UsageError(
+                f"{kwhere}: matrix: {k}: expected a non-empty list of values, got {quote(values)}"
+            )
         if key in keys:
-            raise UsageError(f"{kwhere}: matrix: {k!r} names the same knob as {raw_keys[keys.index(key)]!r}")
+            raise UsageError(
+                f"{kwhere}: matrix: {quote(k)} names the same knob as {quote(raw_keys[keys.index(key)])}"
+            )
         keys.append(key)
         raw_keys.append(k)
+    size = math.prod(len(matrix[k]) for k in raw_keys)
+    if size > MAX_PLANNED_RUNS:
+        raise UsageError(
+            f"{where}: matrix: {size} combinations; a manifest plans at most {MAX_PLANNED_RUNS} runs"
+        )
     combos = [
         dict(zip(keys, vals, strict=True)) for vals in itertools.product(*(matrix[k] for k in raw_keys))
     ]
@@ -511,7 +533,7 @@ def _matrix(path: Path, step: dict[str, Any]) -> list[tuple[dict[str, Any], str]
         norm = {str(k).removeprefix("bench.").replace("-", "_"): v for k, v in ex.items()}
         for k in norm:
             if k not in keys:
-                raise UsageError(f"{ewhere}: exclude: {k!r} is not a matrix key{did_you_mean(k, keys)}")
+                raise UsageError(f"{ewhere}: exclude: {quote(k)} is not a matrix key{did_you_mean(k, keys)}")
         combos = [c for c in combos if not all(c[k] == v for k, v in norm.items())]
     if not combos:
         raise UsageError(f"{where}: matrix: every combination is excluded")

@@ -28,7 +28,7 @@ output, no observer hop per stage). See docs/operators.md.
 from kcoro_stream.histo import ERROR_BOUND, bucket_lower, bucket_of, bucket_width
 
 from ._alerts import COMPARISONS, SEVERITIES, Rule, alerts, parse_rule, parse_rules
-from ._backpressure import ENV_SLOPE, ENV_WINDOWS, backpressure, backpressure_config
+from ._backpressure import DEFAULT_SLOPE, DEFAULT_WINDOWS, backpressure, backpressure_config
 from ._default import default_analyses
 from ._fan import compose, fan, passthrough
 from ._heatmap import heatmap, imbalance_index
@@ -50,8 +50,8 @@ from ._window import Window, windows
 
 __all__ = [
     "COMPARISONS",
-    "ENV_SLOPE",
-    "ENV_WINDOWS",
+    "DEFAULT_SLOPE",
+    "DEFAULT_WINDOWS",
     "ERROR_BOUND",
     "KPI_DEFAULTS",
     "METRICS",

@@ -11,10 +11,11 @@ rule fires (``backpressure.inject_depth`` or ``backpressure.channel_depth``,
 severity warning, labels name the pool/channel); it resolves after K
 consecutive windows without such growth.
 
-Thresholds: the arguments, overridden by the environment when set —
-``KCORO_STREAM_BACKPRESSURE_SLOPE`` (items/s, float > 0, default 100) and
-``KCORO_STREAM_BACKPRESSURE_WINDOWS`` (integer ≥ 1, default 8). A bad value is
-a ``UsageError`` naming the variable.
+Thresholds: the arguments (``slope`` items/s, float > 0, default 100;
+``windows``, integer ≥ 1, default 8); a bad value is a ``UsageError`` naming
+the argument. The operator reads no environment: ``KCORO_STREAM_BACKPRESSURE_*``
+is a layer of the configuration (``[backpressure]``), which ``config.analyses``
+passes in like any other value.
 
 ::
 
@@ -25,7 +26,6 @@ a ``UsageError`` naming the variable.
 from __future__ import annotations
 
 import math
-import os
 from typing import Any
 
 from kcoro_stream.errors import UsageError
@@ -35,35 +35,17 @@ from ._fan import compose
 from ._window import Window
 from ._window import windows as _windows
 
-ENV_SLOPE = "KCORO_STREAM_BACKPRESSURE_SLOPE"
-ENV_WINDOWS = "KCORO_STREAM_BACKPRESSURE_WINDOWS"
 DEFAULT_SLOPE = 100.0
 DEFAULT_WINDOWS = 8
 
 
 def backpressure_config(slope: float | None = None, windows: int | None = None) -> tuple[float, int]:
-    """(slope, K) from arguments, then the environment (which wins when set), then defaults."""
+    """(slope, K) from the arguments, else the defaults; validated (UsageError names the argument)."""
     s = DEFAULT_SLOPE if slope is None else slope
     k = DEFAULT_WINDOWS if windows is None else windows
-    env_s = os.environ.get(ENV_SLOPE)
-    if env_s not in (None, ""):
-        try:
-            s = float(env_s)
-        except ValueError:
-            raise UsageError(f"{ENV_SLOPE}: expected a number of items per second, got {env_s!r}") from None
-        if not math.isfinite(s) or s <= 0:
-            raise UsageError(f"{ENV_SLOPE}: must be > 0, got {env_s!r}")
-    elif not (isinstance(s, int | float) and math.isfinite(s) and s > 0):
+    if not (isinstance(s, int | float) and not isinstance(s, bool) and math.isfinite(s) and s > 0):
         raise UsageError(f"backpressure: slope must be > 0 items/s, got {slope!r}")
-    env_k = os.environ.get(ENV_WINDOWS)
-    if env_k not in (None, ""):
-        try:
-            k = int(env_k)
-        except ValueError:
-            raise UsageError(f"{ENV_WINDOWS}: expected an integer number of windows, got {env_k!r}") from None
-        if k < 1:
-            raise UsageError(f"{ENV_WINDOWS}: must be >= 1, got {env_k!r}")
-    elif not (isinstance(k, int) and k >= 1):
+    if not (isinstance(k, int) and not isinstance(k, bool) and k >= 1):
         raise UsageError(f"backpressure: windows must be an integer >= 1, got {windows!r}")
     return float(s), int(k)
 

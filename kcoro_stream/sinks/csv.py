@@ -16,6 +16,13 @@ the ``Sample`` struct, so every row of a file lines up with its one header:
    ``channel_deltas_sends``, ``channel_state_kind``, ``resources_cpu_pct``,
    ``legacy_cpu``, …; empty when the Struct is null.
 
+3. ``<metric>_<q>`` (``LATENCY_COLUMNS``): the p50/p90/p99/p999 of the
+   window's latency histogram (``HistogramSummary`` with scope ``window``) of
+   the sample's pool (or of pool ``all``, e.g. ``tick_jitter_ns``) for each
+   of ``LATENCY_METRICS``; empty when the window had no observations. A row
+   is therefore written when the next window's sample arrives (or at close):
+   its histograms follow the sample.
+
 Nothing is added while a file is being written. The keys of ``Sample.gauges``
 (gauges the schema does not name) have no column: they are
 counted per key in ``statistics().extra["unwritten_keys"]`` (use the NDJSON
@@ -40,7 +47,7 @@ from typing import Annotated, Any, ClassVar, Final
 import msgspec
 
 from ..errors import UsageError
-from ..events import DerivedEvent, Metrics, Sample
+from ..events import DerivedEvent, HistogramSummary, Metrics, Sample
 from ._base import Policy, SinkContext
 from ._output import (
     DEFAULT_BUFFER_BYTES,
@@ -73,8 +80,14 @@ METRIC_FIELDS: Final[tuple[str, ...]] = Metrics.__struct_fields__  # smooth_<m>,
 NESTED_COLUMNS: Final[tuple[str, ...]] = tuple(
     f"{name}_{sub}" for name, cls in NESTED for sub in cls.__struct_fields__
 )
+# The latency histograms the benchmark reports (HistogramSummary.metric) and the percentiles of
+# each window's distribution that become columns: <metric>_<q>, after every Sample column.
+LATENCY_METRICS: Final = ("chan_latency_ns", "task_start_latency_ns", "task_body_ns", "tick_jitter_ns")
+QUANTILES: Final = ("p50", "p90", "p99", "p999")
+LATENCY_COLUMNS: Final[tuple[str, ...]] = tuple(f"{m}_{q}" for m in LATENCY_METRICS for q in QUANTILES)
 # smooth and ema are the first Struct fields, so their columns follow the scalars
-COLUMNS: Final[tuple[str, ...]] = SCALAR_FIELDS + NESTED_COLUMNS
+COLUMNS: Final[tuple[str, ...]] = SCALAR_FIELDS + NESTED_COLUMNS + LATENCY_COLUMNS
+_LATENCY: Final = frozenset(LATENCY_COLUMNS)
 _NESTED_PLAN: Final[dict[str, tuple[int, str | None]]] = {
     f"{name}_{sub}": (Sample.__struct_fields__.index(name), sub)
     for name, cls in NESTED
@@ -119,6 +132,8 @@ class CsvSink(BufferedSink):
         self._writer = _csv.writer(self._text)  # RFC 4180: CRLF rows, so a lone \r in a cell is quoted
         self.columns: tuple[str, ...] = self._pick_columns()
         self._plan_ = self._plan()
+        # the window being assembled: its samples and their latency cells, until the next window
+        self._held: list[tuple[Sample, dict[str, float | None]]] = []
 
     def _pick_columns(self) -> tuple[str, ...]:
         wanted = self.config.columns
@@ -158,24 +173,54 @@ class CsvSink(BufferedSink):
         self._text.truncate()
 
     def _plan(self) -> list[tuple[int, str | None]]:
-        """Per column: (index into astuple(Sample), None) for a scalar, (index, field) inside a Struct."""
+        """Per column: (index into astuple(Sample), None) for a scalar, (index, field) inside a Struct,
+        (-1, column) for a latency percentile."""
         index = {f.name: i for i, f in enumerate(msgspec.structs.fields(Sample))}
-        return [_NESTED_PLAN[col] if col in _NESTED_PLAN else (index[col], None) for col in self.columns]
+        return [
+            _NESTED_PLAN[col] if col in _NESTED_PLAN else (-1, col) if col in _LATENCY else (index[col], None)
+            for col in self.columns
+        ]
 
     def _count_unwritten(self, gauges: dict[str, float]) -> None:
         for k in gauges:
             key = "gauges_" + k
             self._unwritten[key] = self._unwritten.get(key, 0) + 1
 
-    def row(self, s: Sample) -> list[Any]:
-        """The cells of ``s`` in this sink's column order."""
+    def row(self, s: Sample, latency: dict[str, float | None] | None = None) -> list[Any]:
+        """The cells of ``s`` (and its window's latency percentiles) in this sink's column order."""
         if s.gauges:
             self._count_unwritten(s.gauges)
         values = msgspec.structs.astuple(s)
+        lat = latency or {}
         return [
-            _cell(values[i]) if sub is None else _cell(getattr(values[i], sub, None))
+            _cell(lat.get(sub or ""))
+            if i < 0
+            else _cell(values[i])
+            if sub is None
+            else _cell(getattr(values[i], sub, None))
             for i, sub in self._plan_
         ]
+
+    def _hold(self, s: Sample) -> int:
+        """Keep ``s`` until its window's histograms have passed; write the previous window. Rows written."""
+        done = self._release() if self._held and self._held[0][0].ts_ns != s.ts_ns else 0
+        self._held.append((s, {}))
+        return done
+
+    def _percentiles(self, h: HistogramSummary) -> None:
+        if h.scope != "window" or h.metric not in LATENCY_METRICS:
+            return
+        for s, lat in self._held:
+            if s.ts_ns == h.ts_ns and h.pool in (s.pool, "all"):
+                for q in QUANTILES:
+                    lat[f"{h.metric}_{q}"] = getattr(h, q)
+
+    def _release(self) -> int:
+        for s, lat in self._held:
+            self._writer.writerow(self.row(s, lat))
+        n = len(self._held)
+        self._held.clear()
+        return n
 
     async def send(self, batch: Sequence[DerivedEvent]) -> None:
         out = self._out
@@ -187,15 +232,24 @@ class CsvSink(BufferedSink):
                 if out.broken or out.failed:
                     self.count_drop("broken_pipe" if out.broken else "output_error")
                     continue
-                self._writer.writerow(self.row(event))
-                rows += 1
-            else:
-                t = str(event.__struct_config__.tag)
-                self._ignored[t] = self._ignored.get(t, 0) + 1
+                rows += self._hold(event)
+                continue
+            if type(event) is HistogramSummary:
+                self._percentiles(event)
+            t = str(event.__struct_config__.tag)
+            self._ignored[t] = self._ignored.get(t, 0) + 1
         if rows:
             self._drain_text()
             out.add(rows)
         await out.maybe_flush()
+
+    async def aclose(self) -> None:
+        out = self._out
+        if out is not None and self._held and not (out.broken or out.failed):
+            rows = self._release()
+            self._drain_text()
+            out.add(rows)
+        await super().aclose()
 
     def own_statistics(self) -> dict[str, Any]:
         return {

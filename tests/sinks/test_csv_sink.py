@@ -27,7 +27,7 @@ from kcoro_stream.events import (
     WorkerCounts,
 )
 from kcoro_stream.sinks import sink_class
-from kcoro_stream.sinks.csv import COLUMNS, METRIC_FIELDS, SCALAR_FIELDS, CsvSink
+from kcoro_stream.sinks.csv import COLUMNS, LATENCY_COLUMNS, METRIC_FIELDS, SCALAR_FIELDS, CsvSink
 
 
 def read_rows(text: str) -> list[list[str]]:
@@ -60,9 +60,16 @@ def test_column_rule_is_the_documented_one() -> None:
         + [f"smooth_{k}" for k in METRIC_FIELDS]
         + [f"ema_{k}" for k in METRIC_FIELDS]
         + [f"{n}_{f}" for n in nested for f in STRUCTS[n].__struct_fields__]
+        + list(LATENCY_COLUMNS)
     )
     assert "worker_totals_tasks_completed" in COLUMNS and "resources_cpu_pct" in COLUMNS
-    n_exp = len(Expected.__struct_fields__)
+    assert COLUMNS[-4:] == (
+        "tick_jitter_ns_p50",
+        "tick_jitter_ns_p90",
+        "tick_jitter_ns_p99",
+        "tick_jitter_ns_p999",
+    )
+    n_exp = len(Expected.__struct_fields__) + len(LATENCY_COLUMNS)
     assert COLUMNS[-len(OsView.__struct_fields__) - n_exp : -n_exp] == tuple(
         f"os_{f}" for f in OsView.__struct_fields__
     )
