@@ -14,22 +14,25 @@ import fcntl
 import os
 import stat
 from pathlib import Path
-from typing import Final
+from typing import BinaryIO, Final
 
 from .errors import UsageError
 
 __all__ = [
     "FILE_MODE",
+    "MAX_JSON_BYTES",
     "LockHeld",
     "create_new",
     "lock_exclusive",
     "lock_holder",
     "publish",
+    "read_head",
     "read_regular",
     "read_text",
     "write_all",
 ]
 
+MAX_JSON_BYTES: Final = 64 << 20  # index.json, a baseline, summary.json: ours are KiB to a few MiB
 FILE_MODE: Final = 0o640  # segments, indexes, summaries, the lock file (umask can only narrow it)
 
 
@@ -65,8 +68,21 @@ def publish(path: Path, data: bytes, *, replace: bool = True, fsync: bool = True
     while we write (the file is linked into place, which fails with
     FileExistsError, instead of renamed). ``fsync``: the data is on disk before
     the name points at it. On any error the temporary file is gone and the
-    OSError propagates.
+    OSError propagates. A FIFO, device or socket at ``path`` is never replaced
+    by a file (OSError EINVAL, before anything is written).
     """
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        pass
+    else:
+        if (
+            stat.S_ISFIFO(st.st_mode)
+            or stat.S_ISCHR(st.st_mode)
+            or stat.S_ISBLK(st.st_mode)
+            or stat.S_ISSOCK(st.st_mode)
+        ):
+            raise OSError(errno.EINVAL, "a FIFO, device or socket, not replaced by a file", str(path))
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         fd = create_new(tmp, mode)
@@ -96,18 +112,29 @@ def read_regular(path: Path, limit: int | None = None) -> bytes:
     writer) and checked with fstat before a byte is read. With ``limit``, a
     longer file is OSError EFBIG (read no further than ``limit + 1`` bytes).
     """
+    with _open_regular(path) as f:
+        data = f.read() if limit is None else f.read(limit + 1)
+    if limit is not None and len(data) > limit:
+        raise OSError(errno.EFBIG, f"larger than {limit} bytes", str(path))
+    return data
+
+
+def read_head(path: Path, n: int) -> bytes:
+    """The first ``n`` bytes of a regular file (a magic number), never waiting on a FIFO or device."""
+    with _open_regular(path) as f:
+        return f.read(n)
+
+
+def _open_regular(path: Path) -> BinaryIO:
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise OSError(errno.EINVAL, "not a regular file", str(path))
         os.set_blocking(fd, True)
-        with os.fdopen(os.dup(fd), "rb") as f:
-            data = f.read() if limit is None else f.read(limit + 1)
-    finally:
+        return os.fdopen(fd, "rb")
+    except BaseException:
         os.close(fd)
-    if limit is not None and len(data) > limit:
-        raise OSError(errno.EFBIG, f"larger than {limit} bytes", str(path))
-    return data
+        raise
 
 
 def read_text(path: Path, label: str, what: str) -> str:

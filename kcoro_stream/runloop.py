@@ -122,6 +122,11 @@ class FrameRouter:
         self.ended: RunEnded | None = None
         self._error: BaseException | None = None
         self._done = False
+        # A live run holds its output until the producer's first frame: a producer that refuses its
+        # flags (exit 2, no frame) then leaves stdout and the files empty (``discard_held``).
+        self.hold = False
+        self.producer_seen = False
+        self._held: list[DerivedEvent] = []
         self.decode = derive is not None  # recording only: no need to decode
         out: Observable[DerivedEvent] = reactivex.empty()
         if derive is not None:
@@ -153,6 +158,8 @@ class FrameRouter:
 
     def frame(self, payload: memoryview | bytes, seq: int, ts_ns: int, record: memoryview | None) -> None:
         """Log one frame (raw bytes, unchanged) and, if anything derives, push its events."""
+        if not seq & INGEST_SEQ_BIT:
+            self.producer_seen = True
         if ts_ns:
             self.last_ts = ts_ns
         if self.log is not None:
@@ -210,6 +217,12 @@ class FrameRouter:
 
     async def drain(self) -> None:
         """Hand derived output to the sinks' queues (applying each policy)."""
+        if self.hold and not self.producer_seen:
+            self._held += self.outbox
+            self.outbox.clear()
+        elif self._held:
+            self.outbox[:0] = self._held
+            self._held.clear()
         if self.outbox:
             # copy and clear in place: the subscription (_collect) appends to this list
             batch = self.outbox[:]
@@ -224,8 +237,18 @@ class FrameRouter:
         if self.log is not None:
             self.log.flush_if_due()
 
+    def discard_output(self) -> None:
+        """Drop what the operators derived since the last ``drain`` (never output)."""
+        self.outbox.clear()
+
+    def discard_held(self) -> None:
+        """The producer refused to start: what was held (status lines) is never output."""
+        self._held.clear()
+        self.outbox.clear()
+
     async def complete(self) -> None:
         """End of input: operators flush (final window, summary), sinks get it."""
+        self.hold = False  # whatever is still held goes out now (unless discard_held came first)
         if not self._done:
             self.subject.on_completed()
         if self._error is not None:
@@ -357,6 +380,7 @@ async def _run(derive: Derive | None, source: Source, opts: RunOptions, record: 
             stack.callback(log.close)
             opts.run_dir = log.run_dir
         router = FrameRouter(derive, runners, log)
+        router.hold = source.live
         account = Account(source, router, runners)
         ctx.statistics = account.snapshot
         outcome: SourceOutcome
@@ -400,6 +424,8 @@ async def _run(derive: Derive | None, source: Source, opts: RunOptions, record: 
             reporting.cancel()
             if source.live:
                 router.emit(account.status(outcome.state))
+            if outcome.usage_error:
+                router.discard_held()
             try:
                 await router.complete()
             finally:  # however it ends, the record has what the run saw (summary.json, the manifest index)
@@ -407,12 +433,12 @@ async def _run(derive: Derive | None, source: Source, opts: RunOptions, record: 
                 record.summaries = opts.summaries = list(router.summaries.values())
                 record.histograms = list(router.histograms.values())
             record.state, record.message = outcome.state, outcome.message
+            if outcome.usage_error:  # raised inside: the sinks are aborted, no file is left or replaced
+                record.exit_code = 2
+                raise UsageError(outcome.message)
             for r in runners:
                 await r.close()
     if not outcome.ok:
-        if outcome.usage_error:
-            record.exit_code = 2
-            raise UsageError(outcome.message)
         record.exit_code = 1
         raise ProducerError(outcome.message)
     return 0

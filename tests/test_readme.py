@@ -57,6 +57,7 @@ FOREIGN_FLAGS = {
     "--name": "a placeholder: the origin `flag --name` in config show",
     "--flag": "a placeholder: the benchmark's error line `kcoro-bench: --flag: reason`",
     "--full": "benchmarks/gate_calibration.py's own flag (docs/verdicts.md)",
+    "--keep": "benchmarks/gate_calibration.py --keep DIR",
 }
 
 

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._files import publish
-from ..errors import UsageError
+from .._files import MAX_JSON_BYTES, publish, read_regular
+from ..errors import UsageError, quote
 from ..events import DERIVED_SCHEMA
 from ..history._noise import noise_fingerprint
 from ._results import THROUGHPUT, Results, repeat_table, step_key
@@ -125,13 +125,17 @@ def save_baseline(b: Baseline, to: Path) -> None:
 def load_baseline(path: Path) -> Baseline:
     """Read and check ``path``; anything wrong is one line naming the file and the field."""
     try:
-        data = json.loads(path.read_bytes().decode("utf-8"))
+        data = json.loads(read_regular(path, MAX_JSON_BYTES).decode("utf-8"))
     except FileNotFoundError:
         raise UsageError(f"{path}: no such baseline") from None
     except OSError as e:
         raise UsageError(f"{path}: cannot read: {e.strerror or e}") from None
     except (UnicodeDecodeError, ValueError) as e:
-        raise UsageError(f"{path}: corrupt baseline: not JSON ({str(e).splitlines()[0]})") from None
+        raise UsageError(
+            f"{path}: corrupt baseline: not JSON ({quote(str(e).splitlines()[0], 200)})"
+        ) from None
+    except RecursionError:
+        raise UsageError(f"{path}: corrupt baseline: nested too deeply") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise UsageError(f"{path}: not a kcoro-stream baseline (format is not {FORMAT!r})")
     if data.get("version") != VERSION:

@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import KcoroStreamError, UsageError
+from .._files import MAX_JSON_BYTES, read_regular
+from ..errors import KcoroStreamError, UsageError, quote
 
 __all__ = [
     "LATENCY_METRICS",
@@ -155,13 +156,15 @@ def load_results(path: Path) -> Results:
     """Read ``path`` (a results directory, or its index.json); one-line UsageError when it is not one."""
     index = path / INDEX if path.is_dir() else path
     try:
-        data = json.loads(index.read_text(encoding="utf-8"))
+        data = json.loads(read_regular(index, MAX_JSON_BYTES).decode("utf-8"))
     except FileNotFoundError:
         raise UsageError(f"{path}: not a results directory (no {INDEX})") from None
     except (OSError, UnicodeDecodeError) as e:
         raise UsageError(f"{index}: cannot read: {e}") from None
     except ValueError as e:
-        raise UsageError(f"{index}: not JSON: {e}") from None
+        raise UsageError(f"{index}: not JSON: {quote(str(e), 200)}") from None
+    except RecursionError:
+        raise UsageError(f"{index}: not a results index (nested too deeply)") from None
     if not isinstance(data, dict) or not isinstance(data.get("runs"), list):
         raise UsageError(f"{index}: not a results index (no runs list)")
     man = data.get("manifest")

@@ -6,6 +6,7 @@ import os
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..errors import SinkError, UsageError
 from ._changes import ALPHA
@@ -44,11 +45,7 @@ def history(
     con, skipped = open_runs(found.files, metric, where)
     try:
         rows = read_rows(con)
-        if rows and all(r.value is None for r in rows):
-            known = metric_names(con)
-            raise UsageError(
-                f"--metric {metric}: no listed run has it (they have: {', '.join(known) or 'none'})"
-            )
+        _require_metric(con, metric, rows)
     finally:
         con.close()
     series = group_series(rows)
@@ -57,6 +54,13 @@ def history(
             s.find_shifts(alpha)
     text = to_json(series, metric, changes, skipped) if as_json else to_table(series, metric, changes, last)
     return HistoryResult(text, skipped, found.without_summary)
+
+
+def _require_metric(con: Any, metric: str, rows: list[Any]) -> None:
+    """A metric no listed run has is a usage error (exit 2), not a column of nulls."""
+    if rows and all(r.value is None for r in rows):
+        known = metric_names(con)
+        raise UsageError(f"--metric {metric}: no listed run has it (they have: {', '.join(known) or 'none'})")
 
 
 def export_parquet(
@@ -71,6 +75,7 @@ def export_parquet(
     con, skipped = open_runs(found.files, metric, where)
     tmp = to.with_name(f".{to.name}.tmp")
     try:
+        _require_metric(con, metric, read_rows(con))
         n = count_rows(con, "SELECT count(*) FROM runs", [])
         try:
             con.execute(f"COPY runs TO '{_sql_str(tmp)}' (FORMAT parquet)")

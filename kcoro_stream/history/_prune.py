@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from .._files import lock_holder
+from .._files import MAX_JSON_BYTES, lock_holder, read_head, read_regular
 from ..errors import LogError, UsageError
 from ..eventlog._format import SEGMENT_MAGIC
 from ..eventlog._writer import LOCK_NAME
@@ -52,8 +52,8 @@ class PruneChoice:
 
 def _summary_start(d: Path) -> float | None:
     try:
-        body = json.loads((d / SUMMARY_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError):
+        body = json.loads(read_regular(d / SUMMARY_NAME, MAX_JSON_BYTES).decode("utf-8"))
+    except (OSError, ValueError, RecursionError):  # a FIFO, a huge or deeply nested file: not our summary
         return None
     if not isinstance(body, dict) or body.get("format") != SUMMARY_FORMAT:
         return None
@@ -67,10 +67,9 @@ def _has_log(d: Path, names: list[str]) -> bool:
     for n in names:
         if n.startswith("segment-") and n.endswith(".kcslog"):
             try:
-                with open(d / n, "rb") as f:
-                    if f.read(len(SEGMENT_MAGIC)) == SEGMENT_MAGIC:
-                        return True
-            except OSError:
+                if read_head(d / n, len(SEGMENT_MAGIC)) == SEGMENT_MAGIC:
+                    return True
+            except OSError:  # a FIFO or device named like a segment is not one
                 continue
     return False
 

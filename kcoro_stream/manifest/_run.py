@@ -28,7 +28,7 @@ from typing import Any
 import msgspec
 import trio
 
-from .._files import LockHeld, lock_exclusive, lock_holder, publish, read_regular
+from .._files import MAX_JSON_BYTES, LockHeld, lock_exclusive, lock_holder, publish, read_regular
 from ..config import bind_analyses, build_analyses, launch_changes, record_mark
 from ..errors import KcoroStreamError, LogError, UsageError, first_error
 from ..eventlog._writer import LOCK_NAME
@@ -56,12 +56,9 @@ class ManifestResult:
         return 1 if self.failed else 0
 
 
-MAX_INDEX_BYTES = 64 << 20  # an index of 10^5 runs with their summaries stays well below
-
-
 def _load_index(path: Path) -> dict[tuple[str, str, int, str], dict[str, Any]]:
     try:
-        data = json.loads(read_regular(path, MAX_INDEX_BYTES).decode("utf-8"))
+        data = json.loads(read_regular(path, MAX_JSON_BYTES).decode("utf-8"))
     except FileNotFoundError:
         return {}
     except OSError as e:

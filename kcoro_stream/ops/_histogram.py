@@ -17,7 +17,10 @@ holds exactly the value ``b``; 4 linear sub-buckets per power of two above).
 buckets cut). ``sum`` is exact: the difference of the producer's cumulative
 ``Histogram.total`` (window), or the total itself (cumulative). One ``HistogramSummary`` per metric and pool per window
 (``scope="window"``, skipped when the window saw no observation) and, if
-``cumulative``, one with ``scope="cumulative"``.
+``cumulative``, one with ``scope="cumulative"`` once the pool has any observation
+of the metric (a metric a pool cannot produce, e.g. ``task_body_ns`` without
+``--body-ns`` or ``chan_latency_ns`` of a tasks pool, gets no line, and no
+series on ``/metrics``).
 
 ::
 
@@ -198,7 +201,7 @@ def window_histograms(
                     total=cur.total - (base.total if base is not None else 0),
                 )
             )
-        if cumulative:
+        if cumulative and any(cur.counts):  # a metric this pool never produced has no line
             out.append(
                 summarize(
                     list(cur.counts),

@@ -32,6 +32,9 @@ class Frames(FrameSink, Protocol):
     def push(self, events: list[Any]) -> None:
         """A batch that needs no decoding (an old recording's converted records)."""
 
+    def discard_output(self) -> None:
+        """Drop the derived output not yet handed to the sinks (a replay's context before ``--from``)."""
+
 
 class Controller(abc.ABC):
     """Commands a sink (a dashboard) may send back to the running source."""

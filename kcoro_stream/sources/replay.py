@@ -17,13 +17,14 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import ClassVar, TypeVar
+from typing import ClassVar, Final, TypeVar
 
 import msgspec
 import trio
 
 from ..errors import UsageError
 from ..eventlog import LogFrame, open_log, warn_stderr
+from ..events import ControlApplied, KnobApplied, Mark, RuleChanged, RunStarted, decode_frame
 from ._base import Controller, Frames, Source, SourceContext, SourceOutcome
 from ._process import watch_signals
 from ._registry import register
@@ -155,6 +156,23 @@ class PlaybackSource(Source):
         return SourceOutcome("stopped" if ctl.stopped else "finished")
 
 
+# What a replay from --from feeds of the frames before the cut: the run's state (how it started,
+# its configuration, the knobs and rules changed since), never its counters; output is suppressed.
+CONTEXT_EVENTS: Final = (RunStarted, Mark, KnobApplied, ControlApplied, RuleChanged)
+
+
+def _context(frames: Frames, f: LogFrame) -> None:
+    """Feed the state-setting events of a frame before ``--from``; what they derive is dropped."""
+    try:
+        events = decode_frame(f.payload)
+    except msgspec.DecodeError:
+        return  # counted where it is replayed in full; here it carries no state
+    kept = [e for e in events if isinstance(e, CONTEXT_EVENTS)]
+    if kept:
+        frames.push(kept)
+        frames.discard_output()
+
+
 @register
 class ReplaySource(PlaybackSource):
     """The frames of a recorded run, through the same operators and sinks."""
@@ -188,12 +206,15 @@ class ReplaySource(PlaybackSource):
         bar = click.progressbar(length=total, label="replay", file=sys.stderr) if show else None
 
         def deliver(f: LogFrame) -> int:
+            if lo is not None and f.ts_ns < lo:
+                _context(frames, f)
+                return 0
             frames.frame(f.payload, f.seq, f.ts_ns, None)
             return f.ts_ns
 
         outcome = await self.play(
             frames,
-            reader.frames(lo, hi),
+            reader.frames(None, hi),
             deliver,
             pacer=Pacer(self.cfg.speed),
             progress=bar.update if bar is not None else None,

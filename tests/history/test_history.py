@@ -165,6 +165,10 @@ def test_a_corrupt_summary_among_good_ones_is_one_warning_and_the_others_list(tm
             "--metric nope: no listed run has it (they have: tasks_per_s)",
         ),
         (["history", "runs", "--metric", "a'b"], "--metric a'b: a metric name is"),
+        (
+            ["history", "export", "runs", "--metric", "nope", "--parquet", "h.parquet"],
+            "--metric nope: no listed run has it (they have: tasks_per_s)",
+        ),
         (["runs", "prune", "runs"], "give --keep N or --older-than AGE"),
         (["runs", "prune", "runs", "--older-than", "soon"], "--older-than: expected an age like 30d"),
     ],
