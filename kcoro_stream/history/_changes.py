@@ -19,6 +19,7 @@ here; the permutations are vectorised because ruptures' own search is Python-spe
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,7 +83,12 @@ def level_shifts(values: list[float], alpha: float = ALPHA) -> list[Shift]:
     with needs("history", "history --changes"):
         import numpy as np
 
-    x = np.asarray(values, dtype=float)
+    # The test is scale-free: run it on values scaled to at most 1 in magnitude, so sums of values
+    # near 1e308 do not overflow (and numpy prints no RuntimeWarning); the means are scaled back.
+    raw = np.asarray(values, dtype=float)
+    top = float(np.max(np.abs(raw))) if len(raw) else 0.0
+    scale = top if math.isfinite(top) and top > 1e150 else 1.0  # ordinary values: untouched
+    x = raw / scale
     rng = np.random.default_rng(SEED)
     found: list[tuple[int, float]] = []
     todo = [(0, len(x))]
@@ -99,6 +105,6 @@ def level_shifts(values: list[float], alpha: float = ALPHA) -> list[Shift]:
     found.sort()
     cuts = [0, *(i for i, _ in found), len(x)]
     return [
-        Shift(i, float(x[cuts[j] : i].mean()), float(x[i : cuts[j + 2]].mean()), p)
+        Shift(i, float(x[cuts[j] : i].mean()) * scale, float(x[i : cuts[j + 2]].mean()) * scale, p)
         for j, (i, p) in enumerate(found)
     ]

@@ -13,6 +13,7 @@ query never fails on it and the file can be named in one warning.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .._extras import needs
+from .._files import read_regular
 from ..errors import UsageError
 from ._record import SUMMARY_FORMAT, SUMMARY_NAME, SUMMARY_VERSION
 
@@ -68,7 +70,7 @@ def find_summaries(dirs: list[Path]) -> Found:
             if not entry.is_dir():
                 continue
             f = Path(entry.path) / SUMMARY_NAME
-            if os.path.isfile(f):
+            if os.path.exists(f) and not os.path.isdir(f):  # a FIFO or device too: named when skipped
                 found.files.append(f)
             elif _is_run_dir(Path(entry.path)):
                 found.without_summary.append(Path(entry.path))
@@ -127,6 +129,51 @@ def _reason(n: int, json_text: str | None) -> str:
     return f'not a run summary (no "format": "{SUMMARY_FORMAT}" version ≤ {SUMMARY_VERSION})'
 
 
+MAX_SUMMARY_BYTES = 16 << 20  # ours are a few KiB
+
+
+def _read_summaries(files: list[Path]) -> tuple[dict[str, str], dict[str, str]]:
+    """({file: its JSON re-encoded on one line}, {file: why it was not read}) for ``files``."""
+    texts: dict[str, str] = {}
+    unread: dict[str, str] = {}
+    decoder = json.JSONDecoder()
+    for f in files:
+        name = str(f)
+        try:
+            text = read_regular(f, MAX_SUMMARY_BYTES).decode("utf-8")
+        except OSError as e:
+            unread[name] = e.strerror or str(e)
+            continue
+        except UnicodeDecodeError:
+            unread[name] = "damaged JSON (not UTF-8)"
+            continue
+        if not text.strip():
+            unread[name] = "empty"
+            continue
+        try:
+            texts[name] = json.dumps(json.loads(text), separators=(",", ":"))
+        except RecursionError:
+            unread[name] = "damaged JSON (nested too deeply)"
+        except ValueError:
+            unread[name] = _count_values(decoder, text)
+    return texts, unread
+
+
+def _count_values(decoder: json.JSONDecoder, text: str) -> str:
+    """Why ``text`` is not one JSON value: several (NDJSON lines), or damaged."""
+    n, at = 0, 0
+    try:
+        while n < 1000:
+            at = len(text) - len(text[at:].lstrip())
+            if at >= len(text):
+                break
+            _, at = decoder.raw_decode(text, at)
+            n += 1
+    except (ValueError, RecursionError):
+        return "damaged JSON"
+    return f"{n} JSON values, expected one" if n > 1 else "damaged JSON"
+
+
 def open_runs(files: list[Path], metric: str, where: list[str]) -> tuple[Any, list[Skipped]]:
     """An in-memory DuckDB connection holding table ``runs`` (ordered by start) and the skipped files."""
     with needs("history", "history"):
@@ -139,14 +186,15 @@ def open_runs(files: list[Path], metric: str, where: list[str]) -> tuple[Any, li
     con.execute("SET TimeZone = 'UTC'")  # started/ended are UTC instants (Parquet: isAdjustedToUTC)
     names = [str(f) for f in files]
     con.execute("CREATE TABLE listed AS SELECT unnest(?::VARCHAR[]) AS file", [names])
-    if names:
+    # Read here, not by DuckDB: one oversized, pretty-printed, deeply nested or FIFO summary.json
+    # is skipped and named instead of failing the whole query (DuckDB's object size limit).
+    texts, unread = _read_summaries(files)
+    con.execute("CREATE TABLE raw(file VARCHAR, json JSON)")
+    if texts:
         con.execute(
-            "CREATE TABLE raw AS SELECT filename AS file, json FROM read_json_objects(?, filename=true, "
-            "format='newline_delimited', ignore_errors=true)",
-            [names],
+            "INSERT INTO raw SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[])::JSON",
+            [list(texts), list(texts.values())],
         )
-    else:
-        con.execute("CREATE TABLE raw(file VARCHAR, json JSON)")
     con.execute(
         """CREATE TABLE checked AS
            SELECT l.file, count(r.file) AS n, any_value(r.json) AS json
@@ -158,7 +206,7 @@ def open_runs(files: list[Path], metric: str, where: list[str]) -> tuple[Any, li
         f"AND TRY_CAST(json->>'version' AS INTEGER) BETWEEN 1 AND {SUMMARY_VERSION}, false)"
     )
     skipped = [
-        Skipped(Path(f), _reason(n, j))
+        Skipped(Path(f), unread.get(f) or _reason(n, j))
         for f, n, j in con.execute(
             f"SELECT file, n, json FROM checked WHERE NOT ({good}) ORDER BY file"
         ).fetchall()

@@ -15,7 +15,8 @@ __all__ = ["to_json", "to_table"]
 def _pct(a: float | None, b: float | None) -> str:
     if a is None or b is None or not a:
         return ""
-    return f"{(b - a) / abs(a):+.1%}"
+    ratio = (b - a) / abs(a)
+    return f"{ratio:+.1%}" if abs(ratio) < 1e4 else f"{ratio * 100:+.3g}%"  # 1e308 vs 1: not 300 digits
 
 
 def _when(r: Any) -> str:
