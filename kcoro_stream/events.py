@@ -30,6 +30,10 @@ import msgspec
 
 RAW_SCHEMA: Final = 1
 DERIVED_SCHEMA: Final = 4
+# What the analyses' figures mean (rates, ratios, percentiles, summaries): what a saved baseline
+# records and checks. Bumped when a figure's meaning changes, never for a rename or retype of a
+# derived line's fields (DERIVED_SCHEMA), so a schema step does not invalidate saved baselines.
+ANALYSIS_VERSION: Final = 4
 INGEST_SEQ_BIT: Final = 1 << 63
 
 

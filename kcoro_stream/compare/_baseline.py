@@ -6,8 +6,10 @@
                                                       noise, steps: {STEP: {fingerprint, metrics: {M: [..]}}}}
     FILE.json ──load_baseline──► Baseline (a corrupt or foreign file: one-line UsageError, exit 2)
 
-``analysis_version`` is the derived schema the summaries were made with; a
-baseline from another one is refused (its numbers may mean something else).
+``analysis_version`` is ``events.ANALYSIS_VERSION`` of the analyses that made
+the summaries (not the derived schema: renaming a line's fields keeps
+baselines valid); a baseline from another one is refused (its numbers may
+mean something else).
 Each step keeps its ``noise_profile`` (the run-to-run CoV of each gated
 metric: ``compare`` warns when the other side's differs twofold, a different
 or busier runner) and lists its ``gated`` metrics (``_results.gated_metric``; a baseline
@@ -27,7 +29,7 @@ from typing import Any
 
 from .._files import MAX_JSON_BYTES, publish, read_regular
 from ..errors import UsageError, quote
-from ..events import DERIVED_SCHEMA
+from ..events import ANALYSIS_VERSION
 from ..history._noise import noise_fingerprint
 from ._results import THROUGHPUT, Results, repeat_table, step_key
 from ._stats import noise_profile
@@ -44,7 +46,7 @@ class Baseline:
     noise: dict[str, Any] | None
     steps: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     fingerprints: dict[str, dict[str, Any] | None] = field(default_factory=dict)
-    analysis_version: int = DERIVED_SCHEMA
+    analysis_version: int = ANALYSIS_VERSION
     gated: dict[str, set[str]] = field(default_factory=dict)
     # in memory only (a results directory's variant): the repeat number of each value, for pairing
     repeats: dict[str, list[int]] = field(default_factory=dict)
@@ -142,10 +144,10 @@ def load_baseline(path: Path) -> Baseline:
         raise UsageError(
             f"{path}: baseline version {data.get('version')!r}; this kcoro-stream reads {VERSION}"
         )
-    if data.get("analysis_version") != DERIVED_SCHEMA:
+    if data.get("analysis_version") != ANALYSIS_VERSION:
         raise UsageError(
             f"{path}: made with analysis version {data.get('analysis_version')!r}, "
-            f"this kcoro-stream derives version {DERIVED_SCHEMA}: save a new baseline"
+            f"this kcoro-stream derives version {ANALYSIS_VERSION}: save a new baseline"
         )
     steps = data.get("steps")
     if not isinstance(steps, dict):

@@ -31,10 +31,10 @@ from ._schema import ANALYSIS_SECTIONS, KpiSection
 
 __all__ = [
     "RECORD_MARK",
-    "activate",
     "analyses",
     "apply_to_replay",
     "apply_to_run",
+    "bind_analyses",
     "build_analyses",
     "launch_changes",
     "record_mark",
@@ -95,24 +95,32 @@ def analysis_kwargs(eff: Effective) -> dict[str, Any]:
 
 
 def build_analyses(eff: Effective) -> Any:
-    """``ops.default_analyses`` built from ``eff``; a bad rule or KPI names its origin."""
-    from .. import ops
+    """``ops.default_analyses`` built from ``eff``; a bad rule or KPI names its origin.
 
+    The parts a configuration can get wrong are checked one option at a time first, so an
+    error carries the option it concerns (its origin: file:line, env, flag), never found by
+    reading the message."""
+    from .. import ops
+    from ..ops._smooth import check_alpha
+
+    def checked(option: tuple[str, str], check: Callable[[], Any]) -> None:
+        try:
+            check()
+        except UsageError as e:
+            raise UsageError(f"{eff.origin(*option)}: {e}") from None
+
+    checked(("alerts", "rules"), lambda: ops.parse_rules(eff.get("alerts", "rules")))
+    for name in KPI_KEYS:
+        pair = {name: tuple(eff.get("kpi", name))}
+        checked(("kpi", name), lambda pair=pair: ops.kpi_thresholds(pair))  # type: ignore[misc]
+    checked(("window", "ema_alpha"), lambda: check_alpha(eff.get("window", "ema_alpha"), 1))
+    checked(("window", "smooth"), lambda: check_alpha(1.0, eff.get("window", "smooth")))
     try:
         full = ops.default_analyses(**analysis_kwargs(eff))
-        warmup = eff.get("summary", "warmup")
-        return _summary_after_warmup(full, warmup, eff.get("window", "ema_alpha")) if warmup else full
     except UsageError as e:
-        msg = str(e)
-        where = "configuration"
-        if msg.startswith("alert rule"):
-            where = eff.origin("alerts", "rules")
-        elif msg.startswith("kpi "):
-            name = msg.split("'")[1] if "'" in msg else ""
-            where = eff.origin("kpi", name) if name in KPI_KEYS else where
-        elif msg.startswith("smoothing"):
-            where = eff.origin("window", "ema_alpha")
-        raise UsageError(f"{where}: {msg}") from None
+        raise UsageError(f"configuration: {e}") from None
+    warmup = eff.get("summary", "warmup")
+    return _summary_after_warmup(full, warmup, eff.get("window", "ema_alpha")) if warmup else full
 
 
 def _summary_after_warmup(full: Any, warmup_s: float, ema_alpha: float) -> Any:
@@ -157,24 +165,15 @@ def _summary_after_warmup(full: Any, warmup_s: float, ema_alpha: float) -> Any:
     return derive
 
 
-# The configuration the run in progress resolved (set by apply_to_run / apply_to_replay /
-# the manifest runner); config-aware pipeline files read it when the run loop wires them.
-_active: list[Effective] = []
-
-
-def activate(eff: Effective) -> None:
-    """Make ``eff`` the configuration config-aware pipeline files (``analyses()``) see."""
-    _active[:] = [eff]
-
-
 def analyses(**explicit: Any) -> Any:
     """``ops.default_analyses`` whose unset knobs come from the configuration.
 
     For pipeline files: ``derive=config.analyses(window_ms=250)``. What the file
     passes is the pipeline layer (above --config and the files, below the
     environment and flags); everything else comes from the resolved
-    configuration of the run (or, when the file is used outside the command
-    line, from the default layers).
+    configuration of the run, which the run binds to it (``bind_analyses``: no
+    module-global configuration), or, when the file is used outside the command
+    line, from the default layers at the time it is wired.
     """
     unknown = set(explicit) - set(ANALYSIS_KWARGS) - {"kpi_thresholds"}
     if unknown:
@@ -182,17 +181,28 @@ def analyses(**explicit: Any) -> Any:
     layer = _explicit_layer(explicit, "pipeline")
 
     def derive(source: Any) -> Any:
-        if _active:
-            eff = _active[0]
-            pipeline = {k: v for k, v in layer.values.items() if not _above_pipeline(eff.values[k[0]][k[1]])}
-            eff = resolve([Layer("current", _flatten(eff)), Layer("pipeline", pipeline)])
-        else:
-            low, high = standard_layers()
-            eff = resolve([*low, layer, *high])
-        return build_analyses(eff)(source)
+        low, high = standard_layers()
+        return build_analyses(resolve([*low, layer, *high]))(source)
 
-    derive.config_layer = layer  # type: ignore[attr-defined]  # read by apply_to_run
+    derive.config_layer = layer  # type: ignore[attr-defined]  # read by apply_to_run, bind_analyses
     return derive
+
+
+def bind_analyses(derive: Any, eff: Effective) -> Any:
+    """``derive`` bound to a run's resolved configuration: a ``config.analyses(...)`` of a pipeline
+    file takes what it leaves open from ``eff`` (what it sets stays, unless the environment or a
+    flag set it above the pipeline); any other ``derive`` is returned as it is."""
+    layer: Layer | None = getattr(derive, "config_layer", None)
+    if layer is None:
+        return derive
+    pipeline = {k: v for k, v in layer.values.items() if not _above_pipeline(eff.values[k[0]][k[1]])}
+    bound_eff = resolve([Layer("current", _flatten(eff)), Layer("pipeline", pipeline)])
+
+    def bound(source: Any) -> Any:
+        return build_analyses(bound_eff)(source)
+
+    bound.config_layer = layer  # type: ignore[attr-defined]
+    return bound
 
 
 def _above_pipeline(v: Value) -> bool:
@@ -400,11 +410,11 @@ def apply_to_run(
     low, high = standard_layers(kw.get("config_path"))
     eff = resolve([*low, _pipeline_layer(p, pipeline_file), *high, _flag_layer(ctx, kw)])
     check_servers(eff)
-    activate(eff)
     _write_back(eff, kw)
     if pipeline_file is None:
         p.derive = build_analyses(eff)
     elif getattr(p.derive, "config_layer", None) is not None:
+        p.derive = bind_analyses(p.derive, eff)
         build_analyses(eff)  # validate before anything starts
     mark = record_mark(eff, pipeline=None if pipeline_file is None else str(pipeline_file))
     return p, [mark]
@@ -448,7 +458,6 @@ def apply_to_replay(
             else f"{log} recorded no configuration: analyses from the current configuration"
         )
     eff = resolve(layers)
-    activate(eff)
     if pipeline_file is None:
         p.derive = build_analyses(eff)
         live_pipeline = (recorded or {}).get("pipeline")
@@ -461,6 +470,7 @@ def apply_to_replay(
             else ""
         )
         if getattr(p.derive, "config_layer", None) is not None:
+            p.derive = bind_analyses(p.derive, eff)
             build_analyses(eff)
     return p, said
 

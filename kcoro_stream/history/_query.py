@@ -96,8 +96,8 @@ _COLUMNS = f"""
     file,
     regexp_replace(file, '/?{SUMMARY_NAME}$', '') AS dir,
     json->>'run_id' AS run_id,
-    TRY_CAST(json->>'started' AS TIMESTAMP) AS started,
-    TRY_CAST(json->>'ended' AS TIMESTAMP) AS ended,
+    TRY_CAST(json->>'started' AS TIMESTAMPTZ) AS started,
+    TRY_CAST(json->>'ended' AS TIMESTAMPTZ) AS ended,
     TRY_CAST(json->>'duration_s' AS DOUBLE) AS duration_s,
     json->>'source' AS source,
     json->>'mode' AS mode,
@@ -183,6 +183,7 @@ def open_runs(files: list[Path], metric: str, where: list[str]) -> tuple[Any, li
         raise UsageError(f"--metric {metric}: a metric name is letters, digits, _ and :")
     con = duckdb.connect(":memory:")
     con.execute("SET enable_progress_bar = false")  # stdout is ours (the table, or JSON)
+    con.execute("SET TimeZone = 'UTC'")  # started/ended are UTC instants (Parquet: isAdjustedToUTC)
     names = [str(f) for f in files]
     con.execute("CREATE TABLE listed AS SELECT unnest(?::VARCHAR[]) AS file", [names])
     # Read here, not by DuckDB: one oversized, pretty-printed, deeply nested or FIFO summary.json

@@ -59,7 +59,7 @@ def _knobs(bench_json: str | None) -> dict[str, Any]:
 
 
 def read_rows(con: Any) -> list[RunRow]:
-    q = "SELECT run_id, dir, started, mode, source, state, exit_code, host, git, workers, bench, value FROM runs"
+    q = "SELECT run_id, dir, timezone('UTC', started) AS started, mode, source, state, exit_code, host, git, workers, bench, value FROM runs"
     return [
         RunRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], _knobs(r[10]), r[11])
         for r in con.execute(q).fetchall()

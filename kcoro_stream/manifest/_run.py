@@ -29,7 +29,7 @@ import msgspec
 import trio
 
 from .._files import MAX_JSON_BYTES, LockHeld, lock_exclusive, lock_holder, publish, read_regular
-from ..config import activate, build_analyses, launch_changes, record_mark
+from ..config import bind_analyses, build_analyses, launch_changes, record_mark
 from ..errors import KcoroStreamError, LogError, SinkError, UsageError, first_error
 from ..eventlog._writer import LOCK_NAME
 from ..events import Mark, RawEvent
@@ -158,7 +158,7 @@ def _derive_for(run: PlannedRun) -> Any:
     from ..pipeline import load_pipeline
 
     p = load_pipeline(Path(run.pipeline))
-    return p.derive
+    return bind_analyses(p.derive, run.config)  # a config-aware file takes the step's configuration
 
 
 def _one(run: PlannedRun, m: Manifest, run_dir: Path, index_of: int, total: int) -> dict[str, Any]:
@@ -168,7 +168,6 @@ def _one(run: PlannedRun, m: Manifest, run_dir: Path, index_of: int, total: int)
     from ..runloop import run as run_loop
     from ..sources import LaunchConfig
 
-    activate(run.config)  # config-aware pipeline files read the step's configuration
     derive = _derive_for(run)
     launch = launch_changes(run.config)
     if run.command is not None:  # an A/B variant's own producer (another build)

@@ -15,7 +15,11 @@ Layout of the trace (one process per pool, one for the monitor):
   worker ``worker N <counter>`` for each WorkerCounts counter (cumulative, as
   the producer counts them: Perfetto's counter "rate" mode shows per second)
   and the heat map's window ``worker N utilisation`` / ``fastpath_ratio``;
-  per channel ``channel N <counter>``. Workers are named threads.
+  per channel ``channel N <counter>``. Workers are named threads (tid
+  1000 + N) and carry their own counters; pool-wide counters sit on tid 0.
+  Every event has a ``cat``: the kind of counter (``sample``, ``resources``,
+  ``gauge``, ``worker``, ``channel``, ``heatmap``), the monitor thread of an
+  instant or slice, ``__metadata`` for names.
 * ``kcoro-stream RUN_ID`` (pid 1): thread ``run`` with the run as one slice
   (``"X"``) and ring losses / producer loss as instants; ``marks``, ``alerts``
   and ``anomalies`` as instant events (``"ph": "i"``, thread scope) with
@@ -106,18 +110,33 @@ class _Builder:
     def raw_pool(self, pool: int) -> int:
         return self.pid(pool_label(self.names, pool))
 
-    def counter(self, pid: int, name: str, ts_ns: int, value: Any) -> None:
+    def counter(self, pid: int, name: str, ts_ns: int, value: Any, cat: str, tid: int = 0) -> None:
+        """A counter sample; ``tid`` puts a worker's counters on its thread (``worker_tid``)."""
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             return
         self.events.append(
-            {"ph": "C", "name": name, "pid": pid, "tid": 0, "ts": self.us(ts_ns), "args": {"value": value}}
+            {
+                "ph": "C",
+                "cat": cat,
+                "name": name,
+                "pid": pid,
+                "tid": tid,
+                "ts": self.us(ts_ns),
+                "args": {"value": value},
+            }
         )
+
+    def worker(self, pid: int, worker: int) -> int:
+        """The named thread of ``worker`` in pool process ``pid``: its tid."""
+        self.threads.setdefault((pid, worker), f"worker {worker}")
+        return worker_tid(worker)
 
     def instant(self, thread: str, name: str, ts_ns: int, args: dict[str, Any]) -> None:
         self.events.append(
             {
                 "ph": "i",
                 "s": "t",
+                "cat": thread,
                 "name": name,
                 "pid": MONITOR_PID,
                 "tid": MONITOR_THREADS[thread],
@@ -131,6 +150,7 @@ class _Builder:
         self.events.append(
             {
                 "ph": "X",
+                "cat": thread,
                 "name": name,
                 "pid": MONITOR_PID,
                 "tid": MONITOR_THREADS[thread],
@@ -150,15 +170,17 @@ class _Builder:
                 self.us(ev.ts_ns)
             elif isinstance(ev, WorkerCounters):
                 pid = self.raw_pool(ev.pool)
-                self.threads.setdefault((pid, ev.worker), f"worker {ev.worker}")
+                tid = self.worker(pid, ev.worker)
                 for name in _WORKER_COUNTERS:
-                    self.counter(pid, f"worker {ev.worker} {name}", ev.ts_ns, getattr(ev, name))
+                    self.counter(
+                        pid, f"worker {ev.worker} {name}", ev.ts_ns, getattr(ev, name), "worker", tid
+                    )
             elif isinstance(ev, ChannelCounters):
                 pid = self.raw_pool(ev.pool)
                 for name in ("depth", *_CHANNEL_COUNTERS):
-                    self.counter(pid, f"channel {ev.channel} {name}", ev.ts_ns, getattr(ev, name))
+                    self.counter(pid, f"channel {ev.channel} {name}", ev.ts_ns, getattr(ev, name), "channel")
             elif isinstance(ev, Gauge):
-                self.counter(self.raw_pool(ev.pool), f"gauge {ev.name}", ev.ts_ns, ev.value)
+                self.counter(self.raw_pool(ev.pool), f"gauge {ev.name}", ev.ts_ns, ev.value, "gauge")
             elif isinstance(ev, ControlApplied):
                 self.us(ev.ts_ns)
                 self.control.append(ev)
@@ -177,18 +199,18 @@ class _Builder:
             pid = self.pid(ev.pool)
             for name in ev.__struct_fields__:
                 if name not in _SAMPLE_SKIP:
-                    self.counter(pid, name, ev.ts_ns, getattr(ev, name))
+                    self.counter(pid, name, ev.ts_ns, getattr(ev, name), "sample")
             if ev.resources is not None:
                 for name in ev.resources.__struct_fields__:
-                    self.counter(pid, f"resources {name}", ev.ts_ns, getattr(ev.resources, name))
+                    self.counter(pid, f"resources {name}", ev.ts_ns, getattr(ev.resources, name), "resources")
         elif isinstance(ev, Heatmap):
             pid = self.pid(ev.pool)
             for i, w in enumerate(ev.workers):
-                self.threads.setdefault((pid, w), f"worker {w}")
+                tid = self.worker(pid, w)
                 for name in ("utilisation", "fastpath_ratio"):
                     values = getattr(ev, name)
                     if i < len(values):
-                        self.counter(pid, f"worker {w} window {name}", ev.ts_ns, values[i])
+                        self.counter(pid, f"worker {w} window {name}", ev.ts_ns, values[i], "heatmap", tid)
         elif isinstance(ev, Alert):
             self.instant("alerts", f"{ev.rule} {ev.state}", ev.ts_ns, _args(ev))
         elif isinstance(ev, Anomaly):
@@ -210,10 +232,17 @@ class _Builder:
         for pool, pid in self.pools.items():
             meta.append(_name_meta("process_name", pid, 0, f"pool {pool}"))
             meta.append(
-                {"ph": "M", "name": "process_sort_index", "pid": pid, "tid": 0, "args": {"sort_index": pid}}
+                {
+                    "ph": "M",
+                    "cat": "__metadata",
+                    "name": "process_sort_index",
+                    "pid": pid,
+                    "tid": 0,
+                    "args": {"sort_index": pid},
+                }
             )
         for (pid, worker), name in sorted(self.threads.items()):
-            meta.append(_name_meta("thread_name", pid, 1000 + worker, name))
+            meta.append(_name_meta("thread_name", pid, worker_tid(worker), name))
         self.events.sort(key=lambda e: e["ts"])
         other: dict[str, Any] = {"generator": f"kcoro-stream {__version__}", "source": str(source)}
         if self.start is not None:
@@ -250,7 +279,12 @@ def _state_args(interval_ns: int, paused: bool) -> dict[str, Any]:
 
 
 def _name_meta(kind: str, pid: int, tid: int, name: str) -> dict[str, Any]:
-    return {"ph": "M", "name": kind, "pid": pid, "tid": tid, "args": {"name": name}}
+    return {"ph": "M", "cat": "__metadata", "name": kind, "pid": pid, "tid": tid, "args": {"name": name}}
+
+
+def worker_tid(worker: int) -> int:
+    """A worker's thread id in its pool's process (tid 0 holds the pool-wide counters)."""
+    return 1000 + worker
 
 
 def _args(ev: Any) -> dict[str, Any]:

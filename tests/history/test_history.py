@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -195,6 +196,25 @@ def test_parquet_export_reads_back_in_duckdb_with_the_same_rows(tmp_path: Path) 
     ]
     again = ks(tmp_path, "history", "export", "--parquet", "h.parquet")
     assert again.returncode == 1 and "h.parquet: exists (add --force" in again.stderr
+
+
+def test_parquet_times_are_utc_instants(tmp_path: Path) -> None:
+    """started/ended carry isAdjustedToUTC=true, so pyarrow and pandas read zone-aware UTC times."""
+    fake_run(tmp_path / "runs", 0, 1e6)
+    r = ks(tmp_path, "history", "export", "--parquet", "h.parquet")
+    assert r.returncode == 0, r.stderr
+    path = str(tmp_path / "h.parquet")
+    con = duckdb.connect()
+    schema = dict(
+        con.execute(
+            "SELECT name, logical_type FROM parquet_schema(?) WHERE name IN ('started', 'ended')", [path]
+        ).fetchall()
+    )
+    assert len(schema) == 2 and all("isAdjustedToUTC=1" in t for t in schema.values()), schema
+    con.execute("SET TimeZone = 'America/New_York'")  # a reader elsewhere still gets the same instant
+    (started,) = con.execute("SELECT epoch(started) FROM read_parquet(?)", [path]).fetchone()
+    listed = history_json(tmp_path)["runs"][0]["started"]
+    assert started == datetime.fromisoformat(listed.replace("Z", "+00:00")).timestamp()
 
 
 def test_an_unwritable_export_path_is_one_line_and_leaves_nothing(tmp_path: Path) -> None:

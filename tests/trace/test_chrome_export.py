@@ -159,6 +159,23 @@ def test_bench_data_logs_export_completely(run: Path, tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize("run", LOGS, ids=[p.name for p in LOGS])
+def test_every_event_has_cat_and_worker_threads_carry_their_counters(run: Path, tmp_path: Path) -> None:
+    """TracerBench's model needs ``cat`` on every event; a named worker thread has that worker's events."""
+    trace = export(run, tmp_path / "t.json")
+    events = trace["traceEvents"]
+    assert all(isinstance(e.get("cat"), str) and e["cat"] for e in events)
+    named = {(e["pid"], e["tid"]): e["args"]["name"] for e in events if e["name"] == "thread_name"}
+    workers = {k: v for k, v in named.items() if v.startswith("worker ")}
+    assert workers
+    for (pid, tid), name in workers.items():
+        on_thread = [e for e in events if e["ph"] == "C" and e["pid"] == pid and e["tid"] == tid]
+        assert on_thread, name
+        assert all(e["name"].startswith(f"{name} ") for e in on_thread)
+    pool_wide = [e for e in events if e["ph"] == "C" and e["tid"] == 0]
+    assert pool_wide and not [e for e in pool_wide if e["name"].startswith("worker ")]
+
+
 @pytest.mark.slow
 def test_a_real_run_with_alerts_anomalies_and_marks(tmp_path: Path) -> None:
     (tmp_path / "cfg.toml").write_text(
