@@ -31,6 +31,7 @@ SHARED = {
 PACKAGE_ORDER = [
     *ORDER,
     "validate",
+    "records",
     "config",
     "control",
     "history",

@@ -20,24 +20,30 @@ number above zero, an empty step list or metric, a ``noise`` or
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._files import MAX_JSON_BYTES, publish, read_regular
-from ..errors import UsageError, quote
+from .._files import publish
+from ..errors import UsageError
 from ..events import ANALYSIS_VERSION
 from ..history._noise import noise_fingerprint
+from ..records import (
+    BASELINE_FORMAT,
+    BASELINE_VERSION,
+    BaselineFile,
+    BaselineStep,
+    encode_pretty,
+    read_baseline,
+)
 from ._results import THROUGHPUT, Results, repeat_table, step_key
 from ._stats import noise_profile
 
 __all__ = ["FORMAT", "Baseline", "baseline_from_results", "load_baseline", "save_baseline"]
 
-FORMAT = "kcoro-stream-baseline"
-VERSION = 1
+FORMAT = BASELINE_FORMAT  # records.py
 
 
 @dataclass
@@ -101,64 +107,41 @@ def _kept(b: Baseline, step: str) -> dict[str, list[float]]:
 
 def save_baseline(b: Baseline, to: Path) -> None:
     """Write ``to`` atomically (tmp + rename)."""
-    body = {
-        "format": FORMAT,
-        "version": VERSION,
-        "analysis_version": b.analysis_version,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "source": b.source,
-        "noise": b.noise,
-        "steps": {
-            s: {
-                "fingerprint": b.fingerprints.get(s),
-                "gated": sorted(b.gated.get(s, ())),
-                "noise_profile": noise_profile(b.steps[s], b.gated.get(s, set())),
-                "metrics": _kept(b, s),
-            }
+    body = BaselineFile(
+        format=BASELINE_FORMAT,
+        version=BASELINE_VERSION,
+        analysis_version=b.analysis_version,
+        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        source=b.source,
+        noise=b.noise,
+        steps={
+            s: BaselineStep(
+                fingerprint=b.fingerprints.get(s),
+                gated=sorted(b.gated.get(s, ())),
+                noise_profile=dict(noise_profile(b.steps[s], b.gated.get(s, set()))),
+                metrics=_kept(b, s),
+            )
             for s in sorted(b.steps)
         },
-    }
+    )
     try:
-        publish(to, (json.dumps(body, indent=1) + "\n").encode())
+        publish(to, encode_pretty(body))
     except OSError as e:
         raise UsageError(f"{to}: cannot write the baseline: {e.strerror or e}") from None
 
 
 def load_baseline(path: Path) -> Baseline:
     """Read and check ``path``; anything wrong is one line naming the file and the field."""
-    try:
-        data = json.loads(read_regular(path, MAX_JSON_BYTES).decode("utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such baseline") from None
-    except OSError as e:
-        raise UsageError(f"{path}: cannot read: {e.strerror or e}") from None
-    except (UnicodeDecodeError, ValueError) as e:
+    data = read_baseline(path)
+    if data.analysis_version != ANALYSIS_VERSION:
         raise UsageError(
-            f"{path}: corrupt baseline: not JSON ({quote(str(e).splitlines()[0], 200)})"
-        ) from None
-    except RecursionError:
-        raise UsageError(f"{path}: corrupt baseline: nested too deeply") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise UsageError(f"{path}: not a kcoro-stream baseline (format is not {FORMAT!r})")
-    if data.get("version") != VERSION:
-        raise UsageError(
-            f"{path}: baseline version {data.get('version')!r}; this kcoro-stream reads {VERSION}"
-        )
-    if data.get("analysis_version") != ANALYSIS_VERSION:
-        raise UsageError(
-            f"{path}: made with analysis version {data.get('analysis_version')!r}, "
+            f"{path}: made with analysis version {data.analysis_version!r}, "
             f"this kcoro-stream derives version {ANALYSIS_VERSION}: save a new baseline"
         )
-    steps = data.get("steps")
-    if not isinstance(steps, dict):
-        raise UsageError(f"{path}: corrupt baseline: steps: expected an object")
-    if not steps:
+    if not data.steps:
         raise UsageError(f"{path}: corrupt baseline: steps: empty (nothing to compare against)")
-    noise = data.get("noise")
-    if noise is not None and not isinstance(noise, dict):
-        raise UsageError(f"{path}: corrupt baseline: noise: expected an object, got {_short(noise)}")
-    b = Baseline(source=str(data.get("source", path)), noise=noise)
-    for s, body in steps.items():
+    b = Baseline(source=data.source if data.source is not None else str(path), noise=data.noise)
+    for s, body in data.steps.items():
         b.steps[s], b.gated[s], b.fingerprints[s] = _step(path, s, body)
     return b
 
@@ -168,23 +151,22 @@ def _short(v: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _step(path: Path, s: str, body: Any) -> tuple[dict[str, list[float]], set[str], dict[str, Any] | None]:
+def _step(
+    path: Path, s: str, body: BaselineStep
+) -> tuple[dict[str, list[float]], set[str], dict[str, Any] | None]:
     where = f"{path}: corrupt baseline: steps.{s}"
-    metrics = body.get("metrics") if isinstance(body, dict) else None
-    if not isinstance(metrics, dict) or not metrics:
+    metrics = body.metrics
+    if not metrics:
         raise UsageError(f"{where}.metrics: expected an object with at least one metric")
     for m, vals in metrics.items():
-        if not isinstance(vals, list) or not vals:
+        if not vals:
             raise UsageError(f"{where}.metrics.{m}: expected a non-empty list of numbers")
         for i, v in enumerate(vals):
             if not _usable(v):
                 raise UsageError(f"{where}.metrics.{m}[{i}]: {_short(v)} is not a finite number above 0")
-    fp = body.get("fingerprint")
-    if fp is not None and not isinstance(fp, dict):
-        raise UsageError(f"{where}.fingerprint: expected an object, got {_short(fp)}")
-    gated = body.get("gated")
+    gated = body.gated
     if gated is None:  # written before the gated list: its throughput metrics were gated
         gated = [m for m in metrics if m.rsplit(":", 1)[-1] in THROUGHPUT]
-    if not isinstance(gated, list) or not all(isinstance(g, str) and g in metrics for g in gated):
+    if not all(g in metrics for g in gated):
         raise UsageError(f"{where}.gated: expected a list of the step's metric names")
-    return {m: [float(v) for v in vals] for m, vals in metrics.items()}, set(gated), fp
+    return dict(metrics), set(gated), body.fingerprint

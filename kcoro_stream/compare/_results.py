@@ -21,14 +21,13 @@ the usable values only (for charts).
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._files import MAX_JSON_BYTES, read_regular
-from ..errors import KcoroStreamError, UsageError, quote
+from ..errors import KcoroStreamError, UsageError
+from ..records import INDEX_NAME, RecordError, read_index
 
 __all__ = [
     "LATENCY_METRICS",
@@ -71,7 +70,7 @@ def is_latency(metric: str) -> bool:
     return metric.rsplit(":", 1)[-1] in QUANTILES
 
 
-INDEX = "index.json"  # manifest._run.INDEX; not imported so a report never loads trio
+INDEX = INDEX_NAME
 
 
 @dataclass
@@ -156,42 +155,34 @@ def load_results(path: Path) -> Results:
     """Read ``path`` (a results directory, or its index.json); one-line UsageError when it is not one."""
     index = path / INDEX if path.is_dir() else path
     try:
-        data = json.loads(read_regular(index, MAX_JSON_BYTES).decode("utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"{path}: not a results directory (no {INDEX})") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise UsageError(f"{index}: cannot read: {e}") from None
-    except ValueError as e:
-        raise UsageError(f"{index}: not JSON: {quote(str(e), 200)}") from None
-    except RecursionError:
-        raise UsageError(f"{index}: not a results index (nested too deeply)") from None
-    if not isinstance(data, dict) or not isinstance(data.get("runs"), list):
-        raise UsageError(f"{index}: not a results index (no runs list)")
-    man = data.get("manifest")
-    man = man if isinstance(man, dict) else {}
+        data = read_index(index)
+    except RecordError as e:
+        if e.missing:
+            raise UsageError(f"{path}: not a results directory (no {INDEX})") from None
+        raise
+    man = data.manifest
     res = Results(
         index.parent,
-        str(man.get("name", index.parent.name)),
-        noise=data.get("noise"),
-        sequential=_sequential(index, data.get("sequential")),
+        man.name if man is not None and man.name is not None else index.parent.name,
+        noise=data.noise,
+        sequential=_sequential(index, data.sequential),
     )
-    for i, r in enumerate(data["runs"]):
-        try:
-            res.runs.append(
-                IndexRun(
-                    step=str(r["step"]),
-                    params=dict(r.get("params") or {}),
-                    repeat=int(r["repeat"]),
-                    variant=str(r.get("variant") or ""),
-                    run_id=r.get("run_id"),
-                    dir=index.parent / str(r["dir"]),
-                    state=str(r.get("state")),
-                    summary=list(r.get("summary") or []),
-                    fingerprint=r.get("fingerprint"),
-                )
+    for i, r in enumerate(data.runs):
+        if r.dir is None:
+            raise UsageError(f"{index}: $.runs[{i}].dir: missing (the run's directory)")
+        res.runs.append(
+            IndexRun(
+                step=r.step,
+                params=r.params,
+                repeat=r.repeat,
+                variant=r.variant,
+                run_id=r.run_id,
+                dir=index.parent / r.dir,
+                state=r.state,
+                summary=r.summary,
+                fingerprint=r.fingerprint,
             )
-        except (KeyError, TypeError, ValueError) as e:
-            raise UsageError(f"{index}: runs[{i}]: malformed entry ({type(e).__name__}: {e})") from None
+        )
     return res
 
 

@@ -17,7 +17,8 @@ loads them, and no process keeps a database open, so concurrent runs never colli
 
 from typing import Any
 
-from ._record import SUMMARY_FORMAT, SUMMARY_NAME, SUMMARY_VERSION, RunRecord, iso_utc, write_summary
+from ..records import SUMMARY_FORMAT, SUMMARY_NAME, SUMMARY_VERSION
+from ._record import RunRecord, iso_utc, write_summary
 
 # The run loop imports this package for ``_record`` on every run; the commands load on first use.
 _LAZY = {

@@ -10,7 +10,6 @@ the newest file's mtime (a run killed before writing its summary).
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
@@ -18,11 +17,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from .._files import MAX_JSON_BYTES, lock_holder, read_head, read_regular
+from .._files import lock_holder, read_head
 from ..errors import LogError, UsageError
 from ..eventlog._format import SEGMENT_MAGIC
 from ..eventlog._writer import LOCK_NAME
-from ._record import SUMMARY_FORMAT, SUMMARY_NAME
+from ..records import SUMMARY_NAME, RecordError, read_summary
 
 __all__ = ["PruneChoice", "RunDir", "choose_prunes", "parse_age", "prune"]
 
@@ -52,14 +51,12 @@ class PruneChoice:
 
 def _summary_start(d: Path) -> float | None:
     try:
-        body = json.loads(read_regular(d / SUMMARY_NAME, MAX_JSON_BYTES).decode("utf-8"))
-    except (OSError, ValueError, RecursionError):  # a FIFO, a huge or deeply nested file: not our summary
-        return None
-    if not isinstance(body, dict) or body.get("format") != SUMMARY_FORMAT:
+        started = read_summary(d / SUMMARY_NAME).started
+    except RecordError:  # none, a FIFO, a huge, damaged or foreign file: not our summary
         return None
     try:
-        return datetime.fromisoformat(str(body["started"]).replace("Z", "+00:00")).timestamp()
-    except (KeyError, ValueError):
+        return None if started is None else datetime.fromisoformat(started.replace("Z", "+00:00")).timestamp()
+    except ValueError:
         return None
 
 

@@ -13,17 +13,17 @@ query never fails on it and the file can be named in one warning.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from .._extras import needs
-from .._files import read_regular
 from ..errors import UsageError
-from ._record import SUMMARY_FORMAT, SUMMARY_NAME, SUMMARY_VERSION
+from ..records import SUMMARY_FORMAT, SUMMARY_NAME, SUMMARY_VERSION, RecordError, read_summary
 
 __all__ = ["Found", "Skipped", "count_rows", "find_summaries", "metric_names", "open_runs", "where_path"]
 
@@ -133,45 +133,15 @@ MAX_SUMMARY_BYTES = 16 << 20  # ours are a few KiB
 
 
 def _read_summaries(files: list[Path]) -> tuple[dict[str, str], dict[str, str]]:
-    """({file: its JSON re-encoded on one line}, {file: why it was not read}) for ``files``."""
+    """({file: its typed record re-encoded on one line}, {file: why it was not read}) for ``files``."""
     texts: dict[str, str] = {}
     unread: dict[str, str] = {}
-    decoder = json.JSONDecoder()
     for f in files:
-        name = str(f)
         try:
-            text = read_regular(f, MAX_SUMMARY_BYTES).decode("utf-8")
-        except OSError as e:
-            unread[name] = e.strerror or str(e)
-            continue
-        except UnicodeDecodeError:
-            unread[name] = "damaged JSON (not UTF-8)"
-            continue
-        if not text.strip():
-            unread[name] = "empty"
-            continue
-        try:
-            texts[name] = json.dumps(json.loads(text), separators=(",", ":"))
-        except RecursionError:
-            unread[name] = "damaged JSON (nested too deeply)"
-        except ValueError:
-            unread[name] = _count_values(decoder, text)
+            texts[str(f)] = msgspec.json.encode(read_summary(f, MAX_SUMMARY_BYTES)).decode()
+        except RecordError as e:
+            unread[str(f)] = e.reason
     return texts, unread
-
-
-def _count_values(decoder: json.JSONDecoder, text: str) -> str:
-    """Why ``text`` is not one JSON value: several (NDJSON lines), or damaged."""
-    n, at = 0, 0
-    try:
-        while n < 1000:
-            at = len(text) - len(text[at:].lstrip())
-            if at >= len(text):
-                break
-            _, at = decoder.raw_decode(text, at)
-            n += 1
-    except (ValueError, RecursionError):
-        return "damaged JSON"
-    return f"{n} JSON values, expected one" if n > 1 else "damaged JSON"
 
 
 def open_runs(files: list[Path], metric: str, where: list[str]) -> tuple[Any, list[Skipped]]:

@@ -24,19 +24,14 @@ import msgspec
 from .._files import FILE_MODE, publish
 from ..errors import LogError
 from ..events import HistogramSummary, RunEnded, RunStarted, Summary
+from ..records import SUMMARY_FORMAT, SUMMARY_NAME, SUMMARY_VERSION, RunSummary
 
 __all__ = [
-    "SUMMARY_FORMAT",
-    "SUMMARY_NAME",
-    "SUMMARY_VERSION",
     "RunRecord",
     "iso_utc",
     "write_summary",
 ]
 
-SUMMARY_NAME = "summary.json"
-SUMMARY_FORMAT = "kcoro-stream-run-summary"
-SUMMARY_VERSION = 1
 QUANTILES = ("p50", "p90", "p99", "p999")
 
 
@@ -103,39 +98,38 @@ class RunRecord:
                 out[name] = per_pool[pools[0]][name]
         return out
 
-    def to_builtins(self, ended_wall: float) -> dict[str, Any]:
+    def to_summary(self, ended_wall: float) -> RunSummary:
         from ._noise import noise_fingerprint, run_fingerprint
 
         config = self.config()
-        return {
-            "format": SUMMARY_FORMAT,
-            "version": SUMMARY_VERSION,
-            "run_id": self.run_id,
-            # the id in the derived lines, /metrics and remote-write's run_id label (the producer's)
-            "producer_run_id": self.started.run_id if self.started is not None else None,
-            "started": iso_utc(self.started_wall),
-            "ended": iso_utc(ended_wall),
-            "duration_s": round(ended_wall - self.started_wall, 3),
-            "source": self.source,
-            "mode": self.mode(),
-            "workers": self.started.workers if self.started is not None else None,
-            "state": self.state,
-            "exit_code": self.exit_code,
-            "end_reason": self.ended.reason if self.ended is not None else None,
-            "message": self.message,
-            "config": config,
-            "manifest": (config or {}).get("manifest"),  # step, params, repeat, variant of a manifest run
-            "fingerprint": run_fingerprint(self.started),
-            "noise": noise_fingerprint(),
-            "metrics": self.metrics(),
-            "summaries": [msgspec.to_builtins(s) for s in self.summaries],
-        }
+        return RunSummary(
+            format=SUMMARY_FORMAT,
+            version=SUMMARY_VERSION,
+            run_id=self.run_id,
+            producer_run_id=self.started.run_id if self.started is not None else None,
+            started=iso_utc(self.started_wall),
+            ended=iso_utc(ended_wall),
+            duration_s=round(ended_wall - self.started_wall, 3),
+            source=self.source,
+            mode=self.mode(),
+            workers=self.started.workers if self.started is not None else None,
+            state=self.state,
+            exit_code=self.exit_code,
+            end_reason=self.ended.reason if self.ended is not None else None,
+            message=self.message,
+            config=config,
+            manifest=(config or {}).get("manifest"),
+            fingerprint=run_fingerprint(self.started),
+            noise=noise_fingerprint(),
+            metrics=dict(self.metrics()),
+            summaries=[msgspec.to_builtins(s) for s in self.summaries],
+        )
 
 
 def write_summary(run_dir: Path, record: RunRecord) -> Path:
     """Write ``run_dir/summary.json`` atomically: readers see no file or a whole one, never half."""
     path = run_dir / SUMMARY_NAME
-    data = msgspec.json.encode(record.to_builtins(time.time())) + b"\n"  # NaN/inf → null: valid JSON
+    data = msgspec.json.encode(record.to_summary(time.time())) + b"\n"  # NaN/inf → null: valid JSON
     try:
         publish(path, data, mode=FILE_MODE)  # private like the rest of the run directory
     except OSError as e:

@@ -28,17 +28,28 @@ from typing import Any
 import msgspec
 import trio
 
-from .._files import MAX_JSON_BYTES, LockHeld, lock_exclusive, lock_holder, publish, read_regular
+from .._files import LockHeld, lock_exclusive, lock_holder, publish
 from ..config import bind_analyses, build_analyses, launch_changes, record_mark
 from ..errors import KcoroStreamError, LogError, SinkError, UsageError, first_error
 from ..eventlog._writer import LOCK_NAME
 from ..events import Mark, RawEvent
+from ..records import (
+    INDEX_FORMAT,
+    INDEX_NAME,
+    INDEX_VERSION,
+    IndexEntry,
+    IndexManifest,
+    RecordError,
+    ResultsIndex,
+    encode_pretty,
+    read_index,
+)
 from ._auto import Sequential
 from ._load import Manifest, PlannedRun
 
 __all__ = ["INDEX", "ManifestResult", "run_manifest"]
 
-INDEX = "index.json"
+INDEX = INDEX_NAME
 LOCK = "manifest.lock"  # one runner per results directory (its flock)
 
 
@@ -56,30 +67,20 @@ class ManifestResult:
         return 1 if self.failed else 0
 
 
-def _load_index(path: Path) -> dict[tuple[str, str, int, str], dict[str, Any]]:
+def _load_index(path: Path) -> dict[tuple[str, str, int, str], IndexEntry]:
     try:
-        data = json.loads(read_regular(path, MAX_JSON_BYTES).decode("utf-8"))
-    except FileNotFoundError:
-        return {}
-    except OSError as e:
-        raise UsageError(f"{path}: cannot read the results index: {e.strerror or e}") from None
-    except (ValueError, RecursionError) as e:
-        raise UsageError(f"{path}: cannot read the results index: {str(e)[:200]}") from None
-    out: dict[tuple[str, str, int, str], dict[str, Any]] = {}
-    for r in data.get("runs", []) if isinstance(data, dict) else []:
-        try:
-            out[
-                (r["step"], json.dumps(r["params"], sort_keys=True), int(r["repeat"]), r.get("variant", ""))
-            ] = r
-        except (KeyError, TypeError, ValueError):
-            continue
-    return out
+        index = read_index(path)
+    except RecordError as e:
+        if e.missing:
+            return {}
+        raise
+    return {(r.step, json.dumps(r.params, sort_keys=True), r.repeat, r.variant): r for r in index.runs}
 
 
-def _dir_name(entry: dict[str, Any] | None) -> str | None:
+def _dir_name(entry: IndexEntry | None) -> str | None:
     """An index entry's run directory when it is a plain name inside the results directory."""
-    d = entry.get("dir") if entry is not None else None
-    if not isinstance(d, str) or d in ("", ".", "..") or "/" in d or "\0" in d or d.startswith("."):
+    d = entry.dir if entry is not None else None
+    if d is None or d in ("", ".", "..") or "/" in d or "\0" in d or d.startswith("."):
         return None
     return d
 
@@ -131,20 +132,20 @@ def _choose_dir(out_dir: Path, run: PlannedRun, own: str | None, taken: set[str]
 def _write_index(
     out_dir: Path,
     m: Manifest,
-    entries: list[dict[str, Any]],
+    entries: list[IndexEntry],
     noise: dict[str, Any] | None = None,
     sequential: dict[str, Any] | None = None,
 ) -> None:
-    body: dict[str, Any] = {
-        "manifest": {"name": m.name, "path": str(m.path), "sha256": m.sha256, "on_error": m.on_error},
-        "runs": entries,
-    }
-    if noise is not None:
-        body["noise"] = noise  # the machine when the manifest started (history/_noise.py)
-    if sequential is not None:
-        body["sequential"] = sequential  # repeats: auto (_auto.py; compare decides at its levels)
+    body = ResultsIndex(
+        format=INDEX_FORMAT,
+        version=INDEX_VERSION,
+        manifest=IndexManifest(name=m.name, path=str(m.path), sha256=m.sha256, on_error=m.on_error),
+        runs=entries,
+        noise=noise,
+        sequential=sequential,
+    )
     try:
-        publish(out_dir / INDEX, (json.dumps(body, indent=1) + "\n").encode())  # the old index or the new one
+        publish(out_dir / INDEX, encode_pretty(body))  # the old index or the new one
     except OSError as e:  # a full disk: the previous index stays whole, and this says so in one line
         raise SinkError(
             f"{out_dir / INDEX}: cannot write the results index ({e.strerror or e}); it keeps the runs "
@@ -161,7 +162,7 @@ def _derive_for(run: PlannedRun) -> Any:
     return bind_analyses(p.derive, run.config)  # a config-aware file takes the step's configuration
 
 
-def _one(run: PlannedRun, m: Manifest, run_dir: Path, index_of: int, total: int) -> dict[str, Any]:
+def _one(run: PlannedRun, m: Manifest, run_dir: Path, index_of: int, total: int) -> IndexEntry:
     """Run one planned run through the one run loop; its index entry."""
     from ..history._noise import run_fingerprint
     from ..runloop import RunOptions
@@ -222,18 +223,18 @@ def _one(run: PlannedRun, m: Manifest, run_dir: Path, index_of: int, total: int)
         state, error = "interrupted", f"the run was stopped ({ended.reason})"
     if state == "ok" and started is None:
         state, error = "failed", "the producer never started its run"
-    return {
-        "step": run.step,
-        "params": run.params,
-        "repeat": run.repeat,
-        "variant": run.variant,
-        "run_id": started.run_id if started is not None else None,
-        "dir": run_dir.name,
-        "state": state,
-        "error": error,
-        "summary": [msgspec.to_builtins(s) for s in (rec.summaries if rec is not None else [])],
-        "fingerprint": run_fingerprint(started),
-    }
+    return IndexEntry(
+        step=run.step,
+        params=run.params,
+        repeat=run.repeat,
+        variant=run.variant,
+        run_id=started.run_id if started is not None else None,
+        dir=run_dir.name,
+        state=state,
+        error=error,
+        summary=[msgspec.to_builtins(s) for s in (rec.summaries if rec is not None else [])],
+        fingerprint=run_fingerprint(started),
+    )
 
 
 def run_manifest(
@@ -258,7 +259,7 @@ def _run_locked(
     m: Manifest, out_dir: Path, force: bool, progress: Callable[[str], None] | None
 ) -> ManifestResult:
     previous = _load_index(out_dir / INDEX)
-    entries: dict[tuple[str, str, int, str], dict[str, Any]] = {}
+    entries: dict[tuple[str, str, int, str], IndexEntry] = {}
     from ..history._noise import noise_fingerprint
 
     noise = noise_fingerprint()
@@ -289,7 +290,7 @@ def _run_locked(
         own = _dir_name(old)
         if (
             old is not None
-            and old.get("state") == "ok"
+            and old.state == "ok"
             and not force
             and own is not None
             and (out_dir / own).is_dir()
@@ -310,13 +311,13 @@ def _run_locked(
         try:
             entry = _one(r, m, run_dir, i, total)
         except KeyboardInterrupt:  # between the run loop's own signal handling and ours
-            entry = {
-                "step": r.step, "params": r.params, "repeat": r.repeat, "variant": r.variant, "run_id": None, "dir": run_dir.name,
-                "state": "interrupted", "error": "interrupted", "summary": [], "fingerprint": None,
-            }  # fmt: skip
+            entry = IndexEntry(
+                step=r.step, params=r.params, repeat=r.repeat, variant=r.variant, dir=run_dir.name,
+                state="interrupted", error="interrupted",
+            )  # fmt: skip
         entries[r.key] = entry
         ran += 1
-        state = entry["state"]
+        state = entry.state
         if state == "failed":
             failed += 1
             stop_after_failure = m.on_error == "stop"
@@ -325,7 +326,7 @@ def _run_locked(
         flush()
         say(
             f"[{i}/{total}] {run_dir.name}: {state} in {time.monotonic() - t0:.1f}s"
-            + (f" ({entry['error']})" if entry["error"] and state == "failed" else "")
+            + (f" ({entry.error})" if entry.error and state == "failed" else "")
         )
         if not interrupted:
             look(r)
