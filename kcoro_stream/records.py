@@ -260,4 +260,10 @@ def read_baseline(path: Path) -> BaselineFile:
             path,
             f"baseline version {quote(data.get('version'), 40)}; this kcoro-stream reads {BASELINE_VERSION}",
         )
+    steps = data.get("steps")
+    for name, step in steps.items() if isinstance(steps, dict) else ():
+        try:  # msgspec names a map's key "[...]": convert each step to name it
+            msgspec.convert(step, BaselineStep)
+        except msgspec.ValidationError as e:
+            raise RecordError(path, f"damaged baseline: $.steps.{name}{_field(e)[1:]}") from None
     return _typed(path, data, BaselineFile, "baseline")
