@@ -49,3 +49,17 @@ def test_the_run_options_and_the_launch_checks_are_the_table() -> None:
     ]
     assert BENCH_FLAG_OPTIONS == FLAG_KNOBS
     assert (BENCH_MODES, BENCH_MAX_WORKERS) == (MODES, MAX_WORKERS)
+
+
+def test_the_run_sections_keys_are_run_options() -> None:
+    """config/_apply.RUN_PARAMS (a [run] key per `run` option) is checked against both ends."""
+    from kcoro_stream.commands.live import run
+    from kcoro_stream.config._apply import RUN_PARAMS
+
+    dests = {p.name for p in run.params}
+    info = msgspec.inspect.type_info(RunSection)
+    assert isinstance(info, msgspec.inspect.StructType)
+    keys = {f.name for f in info.fields}
+    # [run] no_stdout has no option of its own: `run` spells it --stdout/--no-stdout (dest "stdout")
+    assert {n for n in RUN_PARAMS if n not in dests} == {"no_stdout"}
+    assert {key for sec, key in RUN_PARAMS.values() if sec == "run"} == keys

@@ -30,7 +30,7 @@ import trio
 
 from .._files import MAX_JSON_BYTES, LockHeld, lock_exclusive, lock_holder, publish, read_regular
 from ..config import bind_analyses, build_analyses, launch_changes, record_mark
-from ..errors import KcoroStreamError, LogError, UsageError, first_error
+from ..errors import KcoroStreamError, LogError, SinkError, UsageError, first_error
 from ..eventlog._writer import LOCK_NAME
 from ..events import Mark, RawEvent
 from ._auto import Sequential
@@ -143,9 +143,13 @@ def _write_index(
         body["noise"] = noise  # the machine when the manifest started (history/_noise.py)
     if sequential is not None:
         body["sequential"] = sequential  # repeats: auto (_auto.py; compare decides at its levels)
-    publish(
-        out_dir / INDEX, (json.dumps(body, indent=1) + "\n").encode()
-    )  # the old index or the new one, never half
+    try:
+        publish(out_dir / INDEX, (json.dumps(body, indent=1) + "\n").encode())  # the old index or the new one
+    except OSError as e:  # a full disk: the previous index stays whole, and this says so in one line
+        raise SinkError(
+            f"{out_dir / INDEX}: cannot write the results index ({e.strerror or e}); it keeps the runs "
+            "recorded before this one"
+        ) from None
 
 
 def _derive_for(run: PlannedRun) -> Any:
