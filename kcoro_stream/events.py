@@ -19,7 +19,9 @@ reorder or retype; the C writers in native/ write fields in declaration order.
 continues the old monitor's numbering (1 and 2 were ``kcoro_mon``'s; 3 had
 string-keyed ``Sample.extra`` and ``Summary.totals``, replaced in 4 by the
 typed counter, channel-state and resource Structs below, and metric-keyed
-dicts for ``smooth``/``ema``/``peak``/``avg``, now the ``Metrics`` Struct).
+dicts for ``smooth``/``ema``/``peak``/``avg``, now the ``Metrics`` Struct; 5 gave
+the per-worker arrays of ``heatmap``/``os`` lines their own JSON keys,
+``RENAMED_IN_5``, so that a key has one type across line types).
 """
 
 from __future__ import annotations
@@ -29,7 +31,18 @@ from typing import Annotated, Any, Final, Literal, NamedTuple
 import msgspec
 
 RAW_SCHEMA: Final = 1
-DERIVED_SCHEMA: Final = 4
+DERIVED_SCHEMA: Final = 5
+# Schema 5 gave every JSON key one type across line types: the per-worker arrays of ``heatmap`` and
+# ``os`` lines are ``worker_ids``/``worker_utilisation``/``worker_fastpath_ratio`` (numbers keep the
+# plain names in ``sample`` lines). Older lines are read with these keys renamed back (validate).
+RENAMED_IN_5: Final[dict[str, dict[str, str]]] = {
+    "heatmap": {
+        "workers": "worker_ids",
+        "utilisation": "worker_utilisation",
+        "fastpath_ratio": "worker_fastpath_ratio",
+    },
+    "os": {"workers": "worker_ids"},
+}
 # What the analyses' figures mean (rates, ratios, percentiles, summaries): what a saved baseline
 # records and checks. Bumped when a figure's meaning changes, never for a rename or retype of a
 # derived line's fields (DERIVED_SCHEMA), so a schema step does not invalidate saved baselines.
@@ -735,11 +748,12 @@ class Heatmap(_Derived, tag="heatmap", kw_only=True, frozen=True):
 
     pool: str = "all"
     window_ns: int
-    workers: list[int]
-    utilisation: list[float | None]
+    # JSON keys worker_ids / worker_utilisation / worker_fastpath_ratio (schema 5: one type per key)
+    workers: list[int] = msgspec.field(name="worker_ids")
+    utilisation: list[float | None] = msgspec.field(name="worker_utilisation")
     steals_succeeded: list[int]
     steals_failed: list[int]
-    fastpath_ratio: list[float | None]
+    fastpath_ratio: list[float | None] = msgspec.field(name="worker_fastpath_ratio")
     imbalance: float | None
 
 
@@ -755,7 +769,7 @@ class OsSample(_Derived, tag="os", kw_only=True, frozen=True):
     window_ns: int
     span_ns: int  # event time the differences cover
     partial: bool = False
-    workers: list[int]
+    workers: list[int] = msgspec.field(name="worker_ids")  # JSON key worker_ids (schema 5)
     tids: list[int]
     cpus: list[int | None]  # the pinned CPU, else the CPU the thread last ran on
     pinned: list[bool]

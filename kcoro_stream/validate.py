@@ -3,13 +3,18 @@
 ::
 
     file (plain / .gz / .zst, codec by magic) ─► line by line, streaming (bounded line length)
-        ─► JSON object? ─► "type" + "schema" ─┬─ schema 4, known type ─► events.derived_decoder
+        ─► JSON object? ─► "type" + "schema" ─┬─ schema 5, known type ─► events.derived_decoder
+                                               ├─ schema 4, known type ─► the same, heatmap/os keys renamed
                                                ├─ schema 3, known type ─► the same, plus 3's own fields
                                                ├─ no type, schema 1|2 ─► old kcoro_mon sample
                                                └─ type summary, 1|2 ─► old kcoro_mon summary
         ─► ValidationReport: counts per type, legacy count, problems (line number + reason)
 
-Schema 3 lines (kcoro-stream before typed derived events) stay valid: they
+Schema 4 lines stay valid: their ``heatmap``/``os`` lines name the
+per-worker arrays ``workers``/``utilisation``/``fastpath_ratio``, which schema
+5 renamed (``events.RENAMED_IN_5``) so that one key has one type across line
+types; they are read with the keys renamed. Schema 3 lines (kcoro-stream
+before typed derived events) stay valid too: they
 are checked against the current Structs, whose schema-4 fields all have
 defaults, and their own fields that schema 4 replaced (``Sample.extra``,
 ``Summary.totals``) are checked by ``_Schema3Only``.
@@ -31,10 +36,10 @@ import msgspec
 
 from ._input import open_input, open_regular_fd
 from .errors import InputError
-from .events import DERIVED_SCHEMA, DERIVED_TYPES, derived_decoder
+from .events import DERIVED_SCHEMA, DERIVED_TYPES, RENAMED_IN_5, derived_decoder
 
 MAX_LINE_BYTES: Final = 1 << 20
-OLDER_DERIVED_SCHEMAS: Final = (3,)  # still accepted (see the module docstring)
+OLDER_DERIVED_SCHEMAS: Final = (3, 4)  # still accepted (see the module docstring)
 DEFAULT_MAX_PROBLEMS: Final = 1000
 LEGACY_SCHEMAS: Final = (1, 2)
 DERIVED_TAGS: Final[tuple[str, ...]] = tuple(
@@ -51,6 +56,12 @@ class _Schema3Only(msgspec.Struct, kw_only=True):
 
 
 _schema3_decoder: Final = msgspec.json.Decoder(_Schema3Only)
+
+
+def upgrade_keys(obj: dict[str, Any], typ: str) -> dict[str, Any]:
+    """A schema 3/4 ``heatmap``/``os`` line's object with its keys as schema 5 names them."""
+    renamed = RENAMED_IN_5[typ]
+    return {renamed.get(k, k): v for k, v in obj.items()}
 
 
 # ---------------------------------------------- old kcoro_mon lines (OLD_MONITOR.md)
@@ -242,7 +253,10 @@ def check_line(line: bytes) -> tuple[str | None, str | None]:
         newer = " (newer than this kcoro-stream)" if schema > DERIVED_SCHEMA else ""
         return None, f"wrong schema {schema} for type {typ!r}, expected {DERIVED_SCHEMA}{newer}"
     try:
-        derived_decoder.decode(line)
+        if schema < 5 and typ in RENAMED_IN_5:  # the per-worker arrays under their schema-4 keys
+            derived_decoder.decode(msgspec.json.encode(upgrade_keys(obj, typ)))
+        else:
+            derived_decoder.decode(line)
         if schema == 3:
             old = _schema3_decoder.decode(line)
             if typ == "summary" and old.totals is None:
@@ -359,5 +373,6 @@ __all__ = [
     "ValidationReport",
     "check_line",
     "format_report",
+    "upgrade_keys",
     "validate_file",
 ]

@@ -37,6 +37,21 @@ class HistoryGroup(click.Group):
             args = ["list", *args]
         return super().parse_args(ctx, args)
 
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """``history --help`` also lists the options of ``list``, the command a bare ``history`` runs."""
+        super().format_options(ctx, formatter)
+        listing = self.commands.get("list")
+        if listing is None:
+            return
+        sub = click.Context(listing, info_name="list", parent=ctx)
+        rows = [
+            r
+            for p in listing.get_params(sub)
+            if isinstance(p, click.Option) and p.name != "help" and (r := p.get_help_record(sub)) is not None
+        ]
+        with formatter.section("Options of history [list] (what a bare `history` runs)"):
+            formatter.write_dl(rows)
+
 
 def _history_filters(f: Callable[..., Any]) -> Callable[..., Any]:
     f = click.option(

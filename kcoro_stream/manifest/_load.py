@@ -66,6 +66,7 @@ STEP_CONFIG = {
 }
 OUTPUT_SUFFIX = re.compile(r"\.(ndjson|csv)(\.gz|\.zst)?$")
 MAX_REPEATS = 10_000
+MAX_DEPTH = 100  # nesting of a manifest's flow collections; a real one has 3 or 4
 MAX_PLANNED_RUNS = 10_000  # a manifest's runs in all: beyond, planning alone takes minutes
 AUTO_MAX_REPEATS = 30  # repeats: auto without max_repeats
 
@@ -142,6 +143,8 @@ def _parse_yaml(path: Path) -> tuple[Any, str]:
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     text = read_text(path, str(path), "manifest")
+    if _flow_depth(text) > MAX_DEPTH:  # the pure-Python parser takes seconds to find out by recursing
+        raise UsageError(f"{path}: YAML: nested too deeply (over {MAX_DEPTH} levels)")
     yaml = YAML(typ="rt", pure=True)  # round-trip nodes keep line/column; builds no Python objects
     yaml.allow_duplicate_keys = False
     try:
@@ -158,6 +161,22 @@ def _parse_yaml(path: Path) -> tuple[Any, str]:
         raise UsageError(f"{path}: YAML: {quote(str(e).splitlines()[0], 200)}") from None
     except RecursionError:
         raise UsageError(f"{path}: YAML: nested too deeply") from None
+
+
+_FLOW = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"\\]|\\.)*\"|#[^\n]*|[\[\]{}]")
+
+
+def _flow_depth(text: str) -> int:
+    """The deepest nesting of [ ] and { } in ``text``, outside quoted strings and comments."""
+    depth = top = 0
+    for m in _FLOW.finditer(text):
+        c = m.group()
+        if c in "[{":
+            depth += 1
+            top = max(top, depth)
+        elif c in "]}":
+            depth -= 1
+    return top
 
 
 def _mapping(node: Any, where: str, what: str) -> dict[str, Any]:

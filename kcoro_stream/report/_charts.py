@@ -103,7 +103,59 @@ def _legend(ax: Any, n: int) -> None:
         ax.legend(fontsize=6, loc="best")
 
 
+MAX_FACETS = 12  # step/variant rows drawn in one chart (a results directory's first ones)
+
+
+def _groups(runs: list[RunData]) -> dict[str, list[RunData]]:
+    """The runs by facet (step and variant, in order); one facet for runs that name none."""
+    out: dict[str, list[RunData]] = {}
+    for run in runs:
+        out.setdefault(run.group or run.label, []).append(run)
+    return dict(list(out.items())[:MAX_FACETS])
+
+
+def _faceted(inp: Inputs, out: Path, name: str, title: str, columns: list[tuple[str, Any]]) -> Chart | None:
+    """One row per step/variant, one column per ``(ylabel, draw(ax, runs) -> bool)``; each cell its legend."""
+    plt = _plt()
+    groups = _groups(inp.runs)
+    fig, axes = plt.subplots(
+        len(groups), len(columns), figsize=(4.5 * len(columns), 2.4 * len(groups)), sharex=True, squeeze=False
+    )
+    drawn = False
+    for row, (group, runs) in zip(axes, groups.items(), strict=True):
+        for ax, (ylabel, draw) in zip(row, columns, strict=True):
+            if draw(ax, runs):
+                drawn = True
+                ax.set_title(group, fontsize=8)
+                ax.set_ylabel(ylabel, fontsize=8)
+                ax.grid(alpha=0.3)
+                ax.legend(fontsize=6, loc="best")
+            else:
+                ax.set_axis_off()
+    for ax in axes[-1]:
+        ax.set_xlabel("seconds since start")
+    if not drawn:
+        plt.close(fig)
+        return None
+    return _save(fig, out, name, title)
+
+
+def _throughput_facets(inp: Inputs, out: Path) -> Chart | None:
+    def column(field: str) -> Any:
+        return lambda ax, runs: _lines(ax, runs, field, scale=1e6)
+
+    return _faceted(
+        inp,
+        out,
+        "throughput",
+        "Throughput over time, one row per step (colour: repeat)",
+        [("tasks/s (M)", column("tasks_per_s")), ("msgs/s (M)", column("msgs_per_s"))],
+    )
+
+
 def throughput(inp: Inputs, out: Path) -> Chart | None:
+    if len(_groups(inp.runs)) > 1:
+        return _throughput_facets(inp, out)
     plt = _plt()
     fig, axes = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
     a = _lines(axes[0], inp.runs, "tasks_per_s", annotate=True, scale=1e6)
@@ -137,21 +189,43 @@ def ratios(inp: Inputs, out: Path) -> Chart | None:
     return _save(fig, out, "ratios", "Ratios per window")
 
 
+def _percentiles(ax: Any, runs: list[RunData], metric: str) -> bool:
+    """p50 (solid) and p99 (dashed) of ``metric``'s window histograms, one colour per run."""
+    colors = _plt().rcParams["axes.prop_cycle"].by_key()["color"]
+    drawn = False
+    for i, run in enumerate(runs):
+        hs = [h for h in run.histograms if h.scope == "window" and h.metric == metric and h.count]
+        for q, ls in (("p50", "-"), ("p99", "--")):
+            pts = [(run.t(h.ts_ns), getattr(h, q)) for h in hs if getattr(h, q) is not None]
+            if pts:
+                ax.plot(*zip(*pts, strict=True), color=colors[i % len(colors)], ls=ls, lw=1,
+                        label=f"{run.label} {q}")  # fmt: skip
+                drawn = True
+    if drawn:
+        ax.set_yscale("log")
+    return drawn
+
+
 def latency(inp: Inputs, out: Path) -> Chart | None:
     plt = _plt()
     metrics = sorted({h.metric for r in inp.runs for h in r.histograms if h.scope == "window"})
     if not metrics:
         return None
+    if len(_groups(inp.runs)) > 1:
+
+        def column(metric: str) -> Any:
+            return lambda ax, runs: _percentiles(ax, runs, metric)
+
+        return _faceted(
+            inp,
+            out,
+            "latency",
+            "Windowed latency percentiles, one row per step (solid p50, dashed p99; colour: repeat)",
+            [(f"{m} (ns)", column(m)) for m in metrics],
+        )
     fig, axes = plt.subplots(len(metrics), 1, figsize=(9, 2.6 * len(metrics)), sharex=True, squeeze=False)
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, metric in zip(axes[:, 0], metrics, strict=True):
-        for i, run in enumerate(inp.runs):
-            hs = [h for h in run.histograms if h.scope == "window" and h.metric == metric and h.count]
-            for q, ls in (("p50", "-"), ("p99", "--")):
-                pts = [(run.t(h.ts_ns), getattr(h, q)) for h in hs if getattr(h, q) is not None]
-                if pts:
-                    ax.plot(*zip(*pts, strict=True), color=colors[i % len(colors)], ls=ls, lw=1,
-                            label=f"{run.label} {q}")  # fmt: skip
+        _percentiles(ax, inp.runs, metric)
         ax.set_yscale("log")
         ax.set_ylabel(f"{metric} (ns)")
         ax.grid(alpha=0.3)

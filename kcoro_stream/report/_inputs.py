@@ -45,6 +45,7 @@ class RunData:
     os: list[OsSample] = field(default_factory=list)
     anomalies: list[Anomaly] = field(default_factory=list)
     t0_ns: int = 0
+    group: str = ""  # the facet a chart draws this run in: its step and variant ("" = its own label)
 
     def cpus(self, pool: str) -> dict[int, int]:
         """worker → the CPU it was pinned to / last ran on, from the pool's last OsSample."""
@@ -92,9 +93,16 @@ def replay_run(run_dir: Path, label: str, *, allow_damaged: bool = False) -> Run
     return data
 
 
-def _run_label(r: Any) -> str:
+def _run_label(r: Any, *, repeat: bool = True) -> str:
     return " ".join(
-        x for x in (r.step, *(f"{k}={v}" for k, v in r.params.items()), r.variant, f"r{r.repeat}") if x
+        x
+        for x in (
+            r.step,
+            *(f"{k}={v}" for k, v in r.params.items()),
+            r.variant,
+            f"r{r.repeat}" if repeat else "",
+        )
+        if x
     )
 
 
@@ -110,9 +118,9 @@ def load_inputs(paths: list[Path], *, allow_damaged: bool = False) -> Inputs:
                 out.results.append((res, repeat_values(res)))
                 for r in res.runs:
                     if r.state == "ok":
-                        out.runs.append(
-                            replay_run(r.dir, f"{res.name}: {_run_label(r)}", allow_damaged=allow_damaged)
-                        )
+                        run = replay_run(r.dir, f"{res.name}: {_run_label(r)}", allow_damaged=allow_damaged)
+                        run.group = f"{res.name}: {_run_label(r, repeat=False)}"
+                        out.runs.append(run)
             else:
                 out.runs.append(replay_run(path, path.name, allow_damaged=allow_damaged))
         except (UsageError, DamagedLogError):

@@ -33,6 +33,14 @@ too (see that file for budgets).
     wsrpc     the page's WebSocket messages (rpc with random requests and
               tokens, pings, garbage, binary frames, clients that never read)
               → answered or closed with a code, the sink serves the next client
+    manifests manifests with alias bombs, 100,000-deep lists, 2 MB scalars,
+              6,000-digit numbers, matrices far over the cap → only one-line
+              UsageError; planned runs ≤ 10,000 in distinct directories
+    summaries summary.json / index.json / baselines: JSON pretty or not,
+              damaged, 70 MB, 200,000 deep, FIFOs, /dev/zero, dangling and
+              looping symlinks → only one-line UsageError (history: skipped)
+    runsdirs  runs prune's choice and history's finder over run-like
+              directories holding those → no hang, only our runs chosen
 """
 
 from __future__ import annotations
@@ -1040,6 +1048,174 @@ def wsrpc(examples: int) -> None:
     close()
 
 
+# ------------------------------------------------ manifests, summaries, runs directories
+
+
+def _alias_bomb(depth: int) -> str:
+    items = ["&b0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    items += [f"&b{i} [{', '.join([f'*b{i - 1}'] * 9)}]" for i in range(1, depth + 1)]
+    return f"[{', '.join(items)}]"
+
+
+@st.composite
+def _manifest_text(draw: st.DrawFn) -> str:
+    """A manifest with one hostile part: an alias bomb, a deep list, a huge or odd scalar, a matrix
+    of any size (small enough to plan, or far beyond the cap), identical combinations."""
+    hostile = draw(
+        st.one_of(
+            st.builds(_alias_bomb, st.integers(1, 9)),
+            st.builds(_nested, st.integers(1, 100_000)),
+            st.builds(lambda n: "x" * n, st.integers(1, 200_000)),
+            st.builds(lambda n: "9" * n, st.integers(1, 6000)),
+            st.sampled_from(["1e400", ".nan", "-.inf", "null", "{}", "[]", "~", "'1s'", "[1, 1]"]),
+        )
+    )
+    place = draw(st.integers(0, 6))
+    matrix_len = draw(st.one_of(st.integers(1, 4), st.integers(150, 400)))
+    values = ", ".join(str(i) for i in range(1, matrix_len + 1))
+    steps = {
+        0: f"  - name: a\n    duration: {hostile}\n",
+        1: f"  - name: a\n    duration: 1s\n    matrix: {{seed: {hostile}}}\n",
+        2: f"  - name: a\n    duration: 1s\n    bench: {{workers: {hostile}}}\n",
+        3: f"  - name: {hostile}\n    duration: 1s\n",
+        4: f"  - name: a\n    duration: 1s\n    matrix: {{seed: [{values}], batch: [{values}]}}\n",
+        5: f"  - name: a\n    duration: 1s\n    outputs: {hostile}\n",
+        6: f"  - name: a\n    duration: 1s\n    repeats: {hostile}\n",
+    }
+    return "defaults: {mode: tasks}\nsteps:\n" + steps[place]
+
+
+def manifests(examples: int) -> None:
+    from kcoro_stream.errors import PipelineError, UsageError
+    from kcoro_stream.manifest import load_manifest
+
+    tmp = Path(tempfile.mkdtemp(prefix="kcs-fuzz-manifest-"))
+
+    def case(text: str) -> None:
+        path = tmp / "m.yaml"
+        path.write_text(text)
+        try:
+            m = load_manifest(path)
+        except (UsageError, PipelineError) as e:
+            msg = str(e)
+            assert "\n" not in msg and len(msg) < 2000, msg[:300]
+            return
+        assert len(m.runs) <= 10_000
+        assert len({r.slug.casefold() for r in m.runs}) == len(m.runs)  # distinct directories
+
+    _run(case, (_manifest_text(),), examples)
+    shutil.rmtree(tmp)
+
+
+@st.composite
+def _json_file(draw: st.DrawFn) -> bytes | str:
+    """What a summary.json, index.json or baseline can be: JSON (pretty or not), damaged, huge, deep,
+    or not a regular file at all ("fifo", "dev", "dangling", "loop", "dir")."""
+    kind = draw(
+        st.sampled_from(["json", "pretty", "deep", "huge", "bytes", "fifo", "dev", "dangling", "loop", "dir"])
+    )
+    if kind in ("fifo", "dev", "dangling", "loop", "dir"):
+        return kind
+    if kind == "deep":
+        return _nested(draw(st.integers(1, 200_000))).encode()
+    if kind == "huge":  # a sparse file past the readers' caps (16 MiB summaries, 64 MiB indexes)
+        return f"huge:{draw(st.integers(16 << 20, 80 << 20))}"
+    if kind == "bytes":
+        return draw(st.binary(max_size=200))
+    body = draw(_json_values)
+    if draw(st.booleans()) and isinstance(body, dict):
+        body = {
+            "format": draw(st.sampled_from(["kcoro-stream-run-summary", "kcoro-stream-baseline", "x"])),
+            **body,
+        }
+    return json.dumps(body, indent=2 if kind == "pretty" else None).encode()
+
+
+def _place(path: Path, content: bytes | str) -> None:
+    """Put ``content`` at ``path``: bytes as a file, or a FIFO, a device, a dangling symlink, a loop."""
+    if content == "fifo":
+        os.mkfifo(path)
+    elif content == "dev":
+        path.symlink_to("/dev/zero")
+    elif content == "dangling":
+        path.symlink_to(path.parent / "nowhere")
+    elif content == "loop":
+        path.symlink_to(path)
+    elif content == "dir":
+        path.mkdir()
+    elif isinstance(content, str) and content.startswith("huge:"):
+        with open(path, "wb") as f:
+            f.write(b'{"format": "kcoro-stream-run-summary", "x": "')
+            f.truncate(int(content[5:]))
+    else:
+        assert isinstance(content, bytes)
+        path.write_bytes(content)
+
+
+def summaries(examples: int) -> None:
+    """summary.json / index.json / baseline readers: load_results, load_baseline, the manifest's index,
+    history's reader → only UsageError (history: skipped and named), never a hang or a traceback."""
+    from kcoro_stream.compare._baseline import load_baseline
+    from kcoro_stream.compare._results import load_results
+    from kcoro_stream.errors import UsageError
+    from kcoro_stream.history._query import _read_summaries
+    from kcoro_stream.manifest._run import _load_index
+
+    tmp = Path(tempfile.mkdtemp(prefix="kcs-fuzz-summaries-"))
+
+    def case(content: bytes | str) -> None:
+        d = tmp / "case"
+        shutil.rmtree(d, ignore_errors=True)
+        d.mkdir()
+        f = d / "index.json"
+        _place(f, content)
+        for read in (load_results, load_baseline, _load_index):
+            try:
+                read(f)
+            except UsageError as e:
+                assert "\n" not in str(e) and len(str(e)) < 2000, str(e)[:300]
+        texts, unread = _read_summaries([f])
+        assert len(texts) + len(unread) == 1
+
+    _run(case, (_json_file(),), examples)
+    shutil.rmtree(tmp)
+
+
+def runsdirs(examples: int) -> None:
+    """The runs-directory walkers (runs prune's choice, history's finder) over run-like directories
+    holding FIFOs, devices, symlinks, huge and deep files → no hang, no traceback, nothing removed
+    that is not a run of ours."""
+    from kcoro_stream.errors import UsageError
+    from kcoro_stream.history._prune import choose_prunes
+    from kcoro_stream.history._query import _read_summaries, find_summaries
+
+    tmp = Path(tempfile.mkdtemp(prefix="kcs-fuzz-runsdirs-"))
+    names = ["summary.json", "writer.lock", "segment-000001.kcslog", "segment-000002.kcsidx"]
+
+    def case(entries: list[tuple[int, str, bytes | str]]) -> None:
+        runs = tmp / "runs"
+        shutil.rmtree(runs, ignore_errors=True)
+        runs.mkdir()
+        for i, name, content in entries:
+            d = runs / f"20260101-00000{i}-abcdef"
+            d.mkdir(exist_ok=True)
+            if not os.path.lexists(d / name):
+                _place(d / name, content)
+        try:
+            choice = choose_prunes(runs, 0, None)
+        except UsageError as e:
+            assert "\n" not in str(e), str(e)[:300]
+            return
+        for r in choice.delete:  # only what carries our summary or a segment with our magic
+            assert r.path.is_dir() and not r.path.is_symlink()
+        found = find_summaries([runs])
+        _read_summaries(found.files)
+
+    entry = st.tuples(st.integers(0, 3), st.sampled_from(names), _json_file())
+    _run(case, (st.lists(entry, min_size=1, max_size=6),), examples)
+    shutil.rmtree(tmp)
+
+
 TARGETS: dict[str, Callable[[int], None]] = {
     "eventlog": eventlog,
     "frames": frames,
@@ -1051,4 +1227,7 @@ TARGETS: dict[str, Callable[[int], None]] = {
     "config": config,
     "control": control,
     "wsrpc": wsrpc,
+    "manifests": manifests,
+    "summaries": summaries,
+    "runsdirs": runsdirs,
 }

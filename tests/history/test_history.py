@@ -326,3 +326,14 @@ def test_p_value_and_last_shape_the_listing(tmp_path: Path) -> None:
     for bad in (["--p-value", "0"], ["--p-value", "1.5"], ["--last", "0"]):
         r = ks(tmp_path, "history", *bad)
         assert r.returncode == 2 and bad[0] in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_history_help_lists_the_options_of_a_bare_history() -> None:
+    from click.testing import CliRunner
+
+    from kcoro_stream.cli import cli
+
+    r = CliRunner().invoke(cli, ["history", "--help"])
+    assert r.exit_code == 0
+    for option in ("--metric", "--where", "--changes", "--p-value", "--last", "--json"):
+        assert option in r.output, option

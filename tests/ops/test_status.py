@@ -72,7 +72,7 @@ def test_status_lines_round_trip_through_ndjson():
     out = drive(ops.status(), _batches())
     back = [derived_decoder.decode(line) for line in encoded(out).splitlines()]
     assert back == out
-    assert b'"type":"status"' in encoded(out[:1]) and b'"schema":4' in encoded(out[:1])
+    assert b'"type":"status"' in encoded(out[:1]) and b'"schema":5' in encoded(out[:1])
 
 
 def test_other_batches_give_nothing_and_a_new_run_changes_the_run_id():

@@ -94,3 +94,17 @@ def test_not_a_run_is_one_line_and_exit_2(tmp_path: Path) -> None:
     r = ks(tmp_path, "report", str(tmp_path / "nope"), "--out", str(tmp_path / "o"))
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_a_results_report_draws_a_facet_per_step_each_with_a_legend(results: Path) -> None:
+    """throughput and latency: one row of axes per step, each titled and with a legend of its repeats."""
+    out = results.parent / "rep-facets"
+    r = ks(results.parent, "report", str(results), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    for name in ("throughput", "latency"):
+        svg = (out / f"{name}.svg").read_text()
+        titles = [t for t in ("three: tasks", "three: channel", "three: dual") if f"<!-- {t} -->" in svg]
+        assert titles == ["three: tasks", "three: channel", "three: dual"], name
+        legends = svg.count('<g id="legend_')
+        assert legends >= 3, (name, legends)
+        assert "r1" in svg and "r2" in svg  # the legend names each repeat

@@ -109,7 +109,7 @@ async def test_cells_nulls_booleans_floats_and_nested_dicts(tmp_path: Path) -> N
     await run_sink(make_sink(f"csv:{path}"), [[s]])
     header, row = read_rows(path.read_text())
     cell = dict(zip(header, row, strict=True))
-    assert cell["schema"] == "4"
+    assert cell["schema"] == "5"
     assert cell["ts"] == repr(s.ts)
     assert cell["mode"] == "tasks"
     assert cell["partial"] == "true"

@@ -112,8 +112,8 @@ BAD_LINES: list[tuple[bytes, str]] = [
     (b'{"schema":3,"ts":1.0}\n', "missing field `type`"),
     (b'{"type":7,"schema":3}\n', "`type` must be a string"),
     (b'{"type":"gauge","schema":3}\n', "unknown type 'gauge'"),
-    (b'{"type":"sample","schema":5}\n', "wrong schema 5 for type 'sample', expected 4 (newer"),
-    (b'{"type":"sample","schema":0}\n', "wrong schema 0 for type 'sample', expected 4"),
+    (b'{"type":"sample","schema":6}\n', "wrong schema 6 for type 'sample', expected 5 (newer"),
+    (b'{"type":"sample","schema":0}\n', "wrong schema 0 for type 'sample', expected 5"),
     (
         b'{"type":"sample","schema":3,"ts":1.0,"ts_ns":1,"mode":"tasks","window_ns":1,"extra":[1]}\n',
         "invalid sample: Expected `object | null`, got `array` - at `$.extra`",

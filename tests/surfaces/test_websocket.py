@@ -79,7 +79,7 @@ async def test_client_gets_hello_snapshot_and_every_event() -> None:
             await sink.send(batch)
         async with open_websocket_url(sink.ws_url, max_message_size=MAX_MSG) as ws:
             hello = await next_json(ws)
-            assert hello["kind"] == "hello" and hello["schema"] == 4 and hello["queue"] == 256
+            assert hello["kind"] == "hello" and hello["schema"] == 5 and hello["queue"] == 256
             snap = await read_until_batch(ws, snapshot=True)
             kinds = {(e["type"], e.get("pool")) for e in snap["events"]}
             assert ("sample", "tasks") in kinds and ("heatmap", "tasks") in kinds

@@ -122,7 +122,7 @@ def check_complete(run: Path, trace: dict, events: list[dict]) -> None:  # type:
                 expected[(pid, name)] += 1
     for h in (e for e in events if e["type"] == "heatmap"):
         pid = by_name[f"pool {h['pool']}"]
-        for w, u in zip(h["workers"], h["utilisation"], strict=True):
+        for w, u in zip(h["worker_ids"], h["worker_utilisation"], strict=True):
             if u is not None:
                 expected[(pid, f"worker {w} window utilisation")] += 1
     missing = {k: n for k, n in expected.items() if got[k] != n}

@@ -259,16 +259,16 @@ function renderHeatmap() {
   const imbalance = [];
   const labelled = state.heatmaps.size > 1;
   for (const [pool, hm] of state.heatmaps) {
-    hm.workers.forEach((w, i) => {
+    hm.worker_ids.forEach((w, i) => {
       const cell = document.createElement("div");
       cell.className = "cell";
       cell.dataset.pool = pool;
-      cell.style.background = heatColor(hm.utilisation[i]);
-      cell.title = `${pool} worker ${w}: utilisation ${fmtPct(hm.utilisation[i])}, fast path ${fmtPct(hm.fastpath_ratio[i])}`;
+      cell.style.background = heatColor(hm.worker_utilisation[i]);
+      cell.title = `${pool} worker ${w}: utilisation ${fmtPct(hm.worker_utilisation[i])}, fast path ${fmtPct(hm.worker_fastpath_ratio[i])}`;
       const b = document.createElement("b");
       const cpu = window.kcoroOs.cpuOf(pool, w);
       const who = (labelled ? `${pool} w${w}` : `w${w}`) + (cpu == null ? "" : ` cpu${cpu}`);
-      b.textContent = `${who} ${hm.utilisation[i] == null ? "–" : Math.round(100 * hm.utilisation[i]) + "%"}`;
+      b.textContent = `${who} ${hm.worker_utilisation[i] == null ? "–" : Math.round(100 * hm.worker_utilisation[i]) + "%"}`;
       cell.append(b, `steal ${hm.steals_succeeded[i] ?? 0}/${hm.steals_failed[i] ?? 0}`);
       cells.push(cell);
     });
@@ -287,7 +287,7 @@ function renderHeatStrip() {
   let span = 0;
   for (const [pool, hist] of state.heatHistory) {
     const last = hist[hist.length - 1];
-    last.workers.forEach((w) => rows.push({ label: state.heatHistory.size > 1 ? `${pool} w${w}` : `w${w}`, hist, w }));
+    last.worker_ids.forEach((w) => rows.push({ label: state.heatHistory.size > 1 ? `${pool} w${w}` : `w${w}`, hist, w }));
     span = Math.max(span, hist.length * last.window_ns / 1e9);
   }
   const width = Math.max(canvas.parentElement.clientWidth - 24, 200); // the panel's padding
@@ -308,9 +308,9 @@ function renderHeatStrip() {
     ctx.fillText(r.label, 0, y * ROW + ROW / 2);
     const offset = cols - r.hist.length; // the newest window on the right
     r.hist.forEach((hm, k) => {
-      const i = hm.workers.indexOf(r.w);
+      const i = hm.worker_ids.indexOf(r.w);
       const x = LABEL + (offset + k) * cw;
-      ctx.fillStyle = heatColor(i < 0 ? null : hm.utilisation[i]);
+      ctx.fillStyle = heatColor(i < 0 ? null : hm.worker_utilisation[i]);
       ctx.fillRect(x, y * ROW + 1, Math.max(1, cw - 0.5), ROW - 2);
       if (i >= 0 && hm.steals_failed[i] > 0) {
         ctx.fillStyle = "#111";

@@ -13,7 +13,7 @@ window.kcoroOs = (() => {
   function cpuOf(pool, worker) {
     const s = last.get(pool);
     if (!s) return null;
-    const i = s.workers.indexOf(worker);
+    const i = s.worker_ids.indexOf(worker);
     return i < 0 ? null : s.cpus[i];
   }
 
@@ -29,7 +29,7 @@ window.kcoroOs = (() => {
     const rows = [head];
     const labelled = last.size > 1;
     for (const [pool, s] of last) {
-      s.workers.forEach((w, i) => {
+      s.worker_ids.forEach((w, i) => {
         const tr = document.createElement("tr");
         const wait = s.wait_pct[i];
         const cpu = s.cpus[i] == null ? "–" : `${s.cpus[i]}${s.pinned[i] ? " (pinned)" : ""}`;
