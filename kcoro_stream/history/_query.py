@@ -6,9 +6,10 @@
        └─ open_runs ─► DuckDB (in memory) table ``runs``: one row per good summary, typed columns,
                         the chosen metric as ``value``, ``--where`` applied; damaged files named, skipped
 
-Each summary is one JSON line (``_record``), read as newline-delimited JSON
-with ``ignore_errors``: a damaged file becomes a NULL row DuckDB keeps, so the
-query never fails on it and the file can be named in one warning.
+Each summary is read by ``records.read_summary`` (typed, one reader) and
+handed to DuckDB re-encoded on one line: a damaged file (not JSON, not a
+summary, a field of the wrong type) is named in one warning with its reason,
+and the query goes on over the others.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import msgspec
 
 from .._extras import needs
 from ..errors import UsageError
-from ..records import SUMMARY_FORMAT, SUMMARY_NAME, SUMMARY_VERSION, RecordError, read_summary
+from ..records import SUMMARY_NAME, RecordError, read_summary
 
 __all__ = ["Found", "Skipped", "count_rows", "find_summaries", "metric_names", "open_runs", "where_path"]
 
@@ -119,16 +120,6 @@ _COLUMNS = f"""
 """
 
 
-def _reason(n: int, json_text: str | None) -> str:
-    if n == 0:
-        return "empty"
-    if n > 1:
-        return f"{n} JSON values, expected one"
-    if json_text is None:
-        return "damaged JSON"
-    return f'not a run summary (no "format": "{SUMMARY_FORMAT}" version ≤ {SUMMARY_VERSION})'
-
-
 MAX_SUMMARY_BYTES = 16 << 20  # ours are a few KiB
 
 
@@ -170,16 +161,10 @@ def open_runs(files: list[Path], metric: str, where: list[str]) -> tuple[Any, li
            SELECT l.file, count(r.file) AS n, any_value(r.json) AS json
            FROM listed l LEFT JOIN raw r USING (file) GROUP BY l.file""",
     )
-    good = (  # COALESCE: a missing field is NULL, and NOT NULL would leave a file neither good nor skipped
-        "COALESCE(n = 1 AND json IS NOT NULL AND json_type(json) = 'OBJECT' "
-        f"AND json->>'format' = '{SUMMARY_FORMAT}' "
-        f"AND TRY_CAST(json->>'version' AS INTEGER) BETWEEN 1 AND {SUMMARY_VERSION}, false)"
-    )
+    good = "n = 1"  # records.read_summary checked each file (format, version, every field)
     skipped = [
-        Skipped(Path(f), unread.get(f) or _reason(n, j))
-        for f, n, j in con.execute(
-            f"SELECT file, n, json FROM checked WHERE NOT ({good}) ORDER BY file"
-        ).fetchall()
+        Skipped(Path(f), unread.get(f) or f"{n} JSON values, expected one")
+        for f, n in con.execute(f"SELECT file, n FROM checked WHERE NOT ({good}) ORDER BY file").fetchall()
     ]
     conds, params = [good], []
     for w in where:
