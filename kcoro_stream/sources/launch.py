@@ -255,7 +255,7 @@ class LaunchSource(Source):
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(watch_signals, self._ctl.stop, kill)
                 if cfg.producer == "exec" and cfg.duration_s is not None:
-                    nursery.start_soon(self._stop_after, cfg.duration_s)
+                    nursery.start_soon(self._stop_after, cfg.duration_s, ingester)
                 assert proc.stderr is not None
                 pumped, started = trio.Event(), trio.Event()
                 held: list[str] = []
@@ -282,7 +282,12 @@ class LaunchSource(Source):
             self._ring = None
             ring.close(unlink=True)
 
-    async def _stop_after(self, seconds: float) -> None:
+    async def _stop_after(self, seconds: float, ingester: Ingester) -> None:
+        """``-d`` for a program that takes no duration flag: counted from its first frame, not from
+        its start, so a slow start (a loaded machine, a cold import) never stops a program that ends
+        its own run: a stop there turned an ``exec`` repeat into ``interrupted``."""
+        while ingester.statistics().frames == 0:
+            await trio.sleep(0.01)
         await trio.sleep(seconds)
         self._ctl.stop()
 

@@ -2,8 +2,11 @@
 
     python tests/fuzz/_child.py TARGET EXAMPLES
 
-Prints ``baseline_rss_kib N`` once the imports are done, then ``ok`` at the
-end. The address-space limit is the current size plus ``CAP_MIB``: a case that
+Prints ``baseline_rss_kib N`` once the imports are done, then ``peak_rss_kib N``
+and ``ok`` at the end. The peak is this process's own high-water mark (VmHWM) or
+its children's, measured here: the parent's wait4 rusage would also count the
+forking parent's pages that exec recorded (a pytest process of 500 MB after a long
+suite made every target "balloon"). The address-space limit is the current size plus ``CAP_MIB``: a case that
 tries to allocate more dies with MemoryError (a failure), instead of taking
 the machine down.
 """
@@ -38,6 +41,8 @@ def main() -> int:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     print(f"baseline_rss_kib {_status_kib('VmRSS')}", flush=True)
     TARGETS[target](examples)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    print(f"peak_rss_kib {max(_status_kib('VmHWM'), children)}", flush=True)
     print("ok", flush=True)
     return 0
 

@@ -401,7 +401,10 @@ def _legacy_line(draw: st.DrawFn) -> bytes:
             del obj[key]
         else:
             obj[key] = draw(_json_values)
-    return msgspec.json.encode(obj)
+    try:
+        return msgspec.json.encode(obj)
+    except UnicodeEncodeError:  # a lone surrogate: written as the \udXXX escape a hostile file may hold
+        return json.dumps(obj).encode()
 
 
 @st.composite
