@@ -47,11 +47,21 @@ def _judged(out: list[dict[str, Any]], what: str, os_view: bool = True) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False,
-    reason="the outlier judge still raises a false zscore anomaly now and then on a quiet machine (a steady mixed run; the window after a 2.5 s stall): a known open defect, see CHANGELOG",
+@pytest.mark.parametrize(
+    "mode",
+    [
+        "channel",
+        "tasks",
+        pytest.param(
+            "mixed",
+            marks=pytest.mark.xfail(
+                strict=False,
+                reason="the outlier judge still raises a false zscore anomaly in about half of the steady mixed runs on a quiet machine: a known open defect, see CHANGELOG Known issues",
+            ),
+        ),
+        "dual",
+    ],
 )
-@pytest.mark.parametrize("mode", ["channel", "tasks", "mixed", "dual"])
 def test_steady_runs_of_every_mode_raise_no_judgment(tmp_path: Path, mode: str) -> None:
     log, live, replayed = tmp_path / "run", tmp_path / "alerts.ndjson", tmp_path / "default.ndjson"
     r = subprocess.run(

@@ -63,7 +63,7 @@ def test_judgments_read_both_outputs_from_the_run_start():
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=False,
-    reason="the outlier judge still raises a false zscore anomaly now and then on a quiet machine (a steady mixed run; the window after a 2.5 s stall): a known open defect, see CHANGELOG",
+    reason="the outlier judge still raises a false zscore anomaly in about half of the steady mixed runs on a quiet machine: a known open defect, see CHANGELOG Known issues",
 )
 @pytest.mark.timeout(700)
 def test_selftest_judges_passes_on_this_build():

@@ -14,7 +14,7 @@ RATES: tuple[str, ...] = ("tasks_per_s", "msgs_per_s", "bytes_per_s", "gbps")
 _ACTIVITY: tuple[str, ...] = ("tasks_per_s", "msgs_per_s")  # either non-zero: the pool is not idle
 _TASKS = "tasks_per_s"
 # a deliberate pause and a stalled producer say nothing about the runtime's pace (Sample.phase)
-_NO_EVIDENCE = ("paused", "stalled")
+NO_EVIDENCE = ("paused", "stalled")
 
 
 class Activity:
@@ -44,7 +44,7 @@ class Activity:
         """Whether ``s`` counts at all (updates the pool's state)."""
         if self.channel is None:
             self.channel = s.pool == "channel" or (s.pool == "all" and s.mode == "channel")
-        if s.partial or s.phase in _NO_EVIDENCE:
+        if s.partial or s.phase in NO_EVIDENCE:
             return False
         for m in RATES:
             x = getattr(s, m)

@@ -50,7 +50,10 @@ the index of the window the episode began in (the one the message names; -1
 for a Sample without an index, an old recording); ``labels["history"]`` the
 number of history values scored against; ``threshold`` the score threshold
 crossed. Windows a deliberate pause or a stalled producer touched (``phase``
-``paused``/``stalled``) are neither scored nor history.
+``paused``/``stalled``) are neither scored nor history, and end the history
+before them: the windows after a resume warm up and are scored against what
+came after the gap (a runtime that resumed in another regime — tasks mode
+has two on 2 cores — is no anomaly).
 
 ::
 
@@ -71,7 +74,7 @@ import msgspec
 from kcoro_stream.errors import UsageError
 from kcoro_stream.events import Anomaly, Sample
 
-from ._activity import RATES, Activity
+from ._activity import NO_EVIDENCE, RATES, Activity
 from ._base import Emit, Operator, stateful
 from ._metrics import METRICS, getter
 
@@ -239,6 +242,10 @@ def outliers(
             act = activity.get(s.pool)
             if act is None:
                 act = activity[s.pool] = Activity()
+            if s.phase in NO_EVIDENCE:  # a pause or a stall ends the regime: warm up and score anew
+                for d in (hist, seen, streaks):
+                    for key in [k for k in d if k[0] == s.pool]:
+                        del d[key]
             if not act.admit(s):
                 return
             flagged: dict[str, list[Anomaly]] = {}  # quantity -> this window's flagged metrics, in order

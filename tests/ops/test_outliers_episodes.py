@@ -34,6 +34,21 @@ def test_a_pause_is_no_anomaly_and_does_not_enter_the_history():
     assert {s.phase for s in of_type(out, Sample)} >= {"paused", "steady"}
 
 
+def test_a_runtime_that_resumes_in_another_regime_after_a_pause_is_no_anomaly():
+    """Tasks mode has two regimes on 2 cores; a pause (or a stall) may end in the other one: the history
+    before the gap is not scored against (a steady run of test_stalled.py flagged +50 % after its stall)."""
+    r = Run(workers=2, mode="tasks")
+    batches = [[r.start], *_mixed_frames(r, 500)]
+    batches += _mixed_frames(r, 200, per_tick=0, paused=True)
+    batches += _mixed_frames(r, 500, per_tick=1500)  # resumed 50 % faster, and stays there
+    out = drive(ops.default_analyses(250), batches)
+    assert of_type(out, Anomaly) == []
+    # without the gap the same step is one anomaly: the judge still speaks
+    r = Run(workers=2, mode="tasks")
+    batches = [[r.start], *_mixed_frames(r, 500), *_mixed_frames(r, 500, per_tick=1500)]
+    assert len(of_type(drive(ops.default_analyses(250), batches), Anomaly)) == 1
+
+
 def test_mixed_mode_step_is_one_episode_whose_window_is_the_one_it_names():
     r = Run(workers=2, mode="mixed")
     batches = [[r.start], *_mixed_frames(r, 500), *_mixed_frames(r, 500, per_tick=250)]  # a step to 1/4
