@@ -62,6 +62,7 @@ ANALYSIS_KWARGS: dict[str, tuple[str, str, Callable[[Any], Any], Callable[[Any],
     "outlier_window": ("outliers", "window", _ident, _ident),
     "z": ("outliers", "z", _ident, _ident),
     "mad": ("outliers", "mad", _ident, _ident),
+    "outlier_min_ratio": ("outliers", "min_ratio", _ident, _ident),
 }
 KPI_KEYS = tuple(f.name for f in msgspec.structs.fields(KpiSection))
 

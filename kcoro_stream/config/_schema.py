@@ -8,7 +8,7 @@
     [alerts]        rules
     [kpi]           (green, yellow) thresholds per KPI
     [backpressure]  slope, windows
-    [outliers]      metrics, window, z, mad
+    [outliers]      metrics, window, z, mad, min_ratio
     [summary]       warmup (the first seconds of a run, left out of its summary)
 
 A field's type (with its ``msgspec.Meta`` range) is the validation; a field
@@ -50,6 +50,7 @@ SmoothLen = Annotated[int, msgspec.Meta(ge=1, le=100_000)]
 WindowCount = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
 Millis60k = Annotated[int, msgspec.Meta(ge=1, le=60000)]
 OutlierWindow = Annotated[int, msgspec.Meta(ge=2, le=1_000_000)]
+Ratio = Annotated[float, msgspec.Meta(ge=1)]
 
 
 Pair = Annotated[list[float], msgspec.Meta(min_length=2, max_length=2)]
@@ -161,6 +162,7 @@ class OutliersSection(_Section):
     window: OutlierWindow = 60
     z: Positive = 4.0
     mad: Positive = 3.5
+    min_ratio: Ratio = 3.0  # a throughput change smaller than this factor (either way) is no anomaly
 
 
 class SummarySection(_Section):

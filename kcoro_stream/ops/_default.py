@@ -64,6 +64,7 @@ def default_analyses(
     outlier_window: int = 60,
     z: float = 4.0,
     mad: float = 3.5,
+    outlier_min_ratio: float = 3.0,
     invariant_tolerance: int = 0,
     latency_metrics: list[str] | None = None,
     cumulative_histograms: bool = True,
@@ -93,7 +94,12 @@ def default_analyses(
     slope, k = backpressure_config(backpressure_slope, backpressure_windows)
     correlate = interference(min_drop=interference_drop, min_wait_rise=interference_wait_rise)
     outlier_op = outliers(
-        outlier_metrics, window=outlier_window, min_samples=min(10, outlier_window), z=z, mad=mad
+        outlier_metrics,
+        window=outlier_window,
+        min_samples=min(10, outlier_window),
+        z=z,
+        mad=mad,
+        min_ratio=outlier_min_ratio,
     )
     sample_stage = compose(
         samples_from_windows(window_ms, idle_below),

@@ -14,14 +14,25 @@ included) has no spread to measure against: nothing is scored on it.
   flagged when ``|score| >= mad`` (default 3.5, Iglewicz–Hoaglin). When MAD is 0
   the mean absolute deviation × 1.2533 stands in for it.
 
-The spread is floored at ``min_rel_spread`` × |centre| (default 10 %) and at
+The spread is floored at ``min_rel_spread`` × |centre| (default 12 %) and at
 ``min_abs_spread`` in the metric's unit (default 1 for the throughput rates —
 one task, message or byte per second —, 0.001 for ratios and depths). A
 runtime's throughput swings ±25 % window to window when its pools share two
 cores (dual mode), even when nothing changes; with a 10 % floor a value must
 be ~35–40 % off the recent centre to score 3.5–4, so that noise is no
-anomaly, while a real step (a halving, a 4× jump) still scores high. The current
+anomaly, while a real step (a drop to a quarter, a 4× jump) still scores high. The current
 value joins the history after it is scored, flagged or not.
+
+**A throughput change must also be large:** a throughput rate is flagged only
+when it is at least ``min_ratio`` (default 3) times its recent median or at
+most 1/``min_ratio`` of it. A score alone measures surprise against the recent
+windows, and a steady run's recent windows can be calm just before the runtime
+moves to its other regime: on this project's 2-core VM a steady mixed run
+holds ~4 M tasks per CPU-second for seconds, then ~1.8 M (2.3×), and a
+channel run moves between ~18 and ~29 M messages/s. 3× leaves a 30 % margin
+over the largest steady excursion measured (docs/operators.md, "Outliers");
+a quieter machine (pinned, isolated cores) can lower it. Smaller changes are the
+regression gate's (``compare``, ``ab``), which has the repeats to see them.
 
 One episode, one anomaly: per pool and metric, a value is *flagged* when any
 method's score crosses its threshold; an episode is ``persist`` (default 2)
@@ -108,6 +119,11 @@ def mad_score(
     return 0.6745 * (x - med) / _floor(mad, med, min_rel_spread * 0.6745, min_abs_spread * 0.6745)
 
 
+def _within(x: float, centre: float, ratio: float) -> bool:
+    """Whether ``x`` is less than ``ratio`` times ``centre`` away from it (either way; a positive centre)."""
+    return centre > 0 and centre / ratio < x < centre * ratio
+
+
 def quantity(metric: str) -> str:
     """The underlying quantity of a metric: a pool's throughput rates are one (mixed mode's tasks/s and
     msgs/s move together: every message is a task), any other metric is its own."""
@@ -187,6 +203,7 @@ def outliers(
     min_abs_spread: float | None = None,
     warmup: int = 4,
     persist: int = 2,
+    min_ratio: float = 3.0,
 ) -> Operator:
     """Samples → Anomaly events for values far from the metric's recent window.
 
@@ -209,6 +226,8 @@ def outliers(
         raise UsageError(f"outliers: thresholds must be > 0 (z={z!r}, mad={mad!r})")
     if persist < 1:
         raise UsageError(f"outliers: persist must be >= 1 (got {persist!r})")
+    if not min_ratio >= 1:  # also NaN
+        raise UsageError(f"outliers: min_ratio must be >= 1 (got {min_ratio!r})")
     if warmup < 0 or (min_abs_spread is not None and min_abs_spread < 0):
         raise UsageError(
             f"outliers: warmup and min_abs_spread must be >= 0 (got {warmup!r}, {min_abs_spread!r})"
@@ -266,7 +285,9 @@ def outliers(
                 if len(h) >= min_samples and min(h) != max(h):
                     xs = list(h)
                     scored.add(quantity(name))
-                    for meth in method_list:
+                    # a throughput change under min_ratio is no anomaly, whatever its score
+                    small = quantity(name) == "throughput" and _within(x, median(xs), min_ratio)
+                    for meth in () if small else method_list:
                         score = scorers[meth](xs, x, min_rel_spread, floor)
                         if abs(score) >= limits[meth]:
                             flagged.setdefault(quantity(name), []).append(

@@ -63,7 +63,7 @@ class Scenario:
     args: list[str]  # after `kcoro-stream run alerts` (or the benchmark's own flags, attach)
     expected: frozenset[str] = frozenset()
     fault_s: float | None = None  # when the fault starts, seconds after the run started
-    action: str = ""  # "" | "pause" | "stop" | "hog"
+    action: str = ""  # "" | "pause" | "stop" | "hog" | "dearer"
     attach: bool = False  # a pinned benchmark at raised priority, the monitor attached (the hog)
     notes: str = ""
 
@@ -104,6 +104,14 @@ def scenarios() -> list[Scenario]:
                 notes=f"tasks/s {way} to {pct} % at 5 s",
             )
             for name, pct, way in (("slowdown", 25, "falls"), ("step", 400, "rises"))
+        ),
+        Scenario(
+            "dearer-tasks",
+            ["-m", "tasks", "-d", "6"],
+            frozenset({"anomaly:tasks_per_s"}),
+            fault_s=3.0,
+            action="dearer",
+            notes="ctl set_knob body_ns=1000 at 3 s: each task ~15x dearer",
         ),
         Scenario(
             "pause",
@@ -213,9 +221,9 @@ def raise_priority() -> None:
             pass
 
 
-def _ctl(log: Path, method: str) -> None:
+def _ctl(log: Path, method: str, *params: str) -> None:
     subprocess.run(
-        [*KS, "ctl", "--wait", "10s", str(log), method], capture_output=True, timeout=30, check=True
+        [*KS, "ctl", "--wait", "10s", str(log), method, *params], capture_output=True, timeout=30, check=True
     )
 
 
@@ -311,6 +319,8 @@ def _fault(sc: Scenario, log: Path, monitor: int, started: float) -> int:
         _ctl(log, "pause")
         _sleep_until(started, sc.fault_s + 2.3)
         _ctl(log, "resume")
+    elif sc.action == "dearer":  # a real slowdown of the runtime's work: every task body spins 1 µs
+        _ctl(log, "set_knob", "body_ns=1000")
     elif sc.action == "stop":
         pid = bench_child(monitor)
         if pid is None:

@@ -25,6 +25,7 @@
 #define KCR_CACHE_LINE 64
 #define KCR_DEQUE_CAP 4096u
 #define KCR_CACHE_MAX 512u /* coroutine blocks cached per worker */
+#define KCR_COLOURS 64u    /* cache-line offsets a block's descriptor cycles through (stack.c) */
 
 #if defined(__x86_64__) || defined(__i386__)
 #define kcr_cpu_relax() __builtin_ia32_pause()

@@ -7,6 +7,16 @@
  * free list (under free_mu, touched in batches of KCR_CACHE_MAX / 2), so a
  * spawn normally costs no system call. Every block is also on the pool's
  * `all` list, which kcr_pool_destroy unmaps.
+ *
+ * Colouring: blocks are page-aligned and all the same size, so without care
+ * every coroutine's descriptor and stack top sit at one offset within a page:
+ * the same few L1 sets (an 8-way, 32 KiB L1 indexes by bits 6-11). A batch of
+ * 64 live coroutines on one core then evicts itself, and two workers on SMT
+ * siblings (which a VM's two vCPUs can be, now and then) share that L1: tasks
+ * mode ran at 19-21 M tasks/s on 2 workers, about one worker's rate. Each block
+ * puts its descriptor (and so its stack top) KCR_COLOURS lines lower than the
+ * last one, cycling through a page: 30-33 M tasks/s on the same machine
+ * (benchmarks/native_tasks.py; docs/runtime.md).
  */
 #include "kcr_internal.h"
 
@@ -26,9 +36,16 @@ static size_t page_size(void) { return g_page_size; }
 
 static size_t coro_hdr_size(void) { return (sizeof(struct kcr_coro) + 63u) & ~(size_t)63u; }
 
+/* The block's colour: how far below the block's end its descriptor starts. */
+static size_t next_colour(void) {
+    static _Atomic uint32_t n; /* relaxed: any spread of colours will do */
+    return (size_t)(atomic_fetch_add_explicit(&n, 1, memory_order_relaxed) % KCR_COLOURS) * KCR_CACHE_LINE;
+}
+
 static struct kcr_coro *block_new(kcr_pool *p) {
     size_t pg = page_size();
-    size_t total = pg + ((p->stack_size + coro_hdr_size() + pg - 1) & ~(pg - 1));
+    size_t colour = next_colour(); /* < 4096: one extra page of slack below the stack keeps stack_size */
+    size_t total = pg + ((p->stack_size + coro_hdr_size() + 4096 + pg - 1) & ~(pg - 1));
     void *mem = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                      -1, 0);
     if (mem == MAP_FAILED) return NULL;
@@ -36,7 +53,7 @@ static struct kcr_coro *block_new(kcr_pool *p) {
         munmap(mem, total);
         return NULL;
     }
-    struct kcr_coro *c = (struct kcr_coro *)((char *)mem + total - coro_hdr_size());
+    struct kcr_coro *c = (struct kcr_coro *)((char *)mem + total - coro_hdr_size() - colour);
     memset(c, 0, sizeof *c);
     c->block = mem;
     c->block_size = total;

@@ -1,6 +1,7 @@
 /* Scheduler: counter identities after drain, stealing when all submissions
  * come from one worker, fast-path hits when each task is awaited, yield,
  * pinned coroutines, and busy + idle ≈ elapsed. */
+#include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <time.h>
@@ -213,6 +214,44 @@ static void pinned_coroutines_stay_on_their_worker(void) {
     kcr_pool_destroy(p);
 }
 
+/* Colouring (stack.c): live coroutines' stacks do not all start at one offset within a page. */
+#define NCOL 64
+static _Atomic uint32_t g_offsets[NCOL];
+static _Atomic int g_col_n;
+struct colour_arg {
+    kcr_wg *gate, *done;
+};
+static void colour_probe(void *arg) {
+    struct colour_arg *a = (struct colour_arg *)arg;
+    volatile char here = 0;
+    g_offsets[atomic_fetch_add(&g_col_n, 1)] = (uint32_t)((uintptr_t)&here % 4096);
+    kcr_wg_wait(a->gate); /* stay alive: every probe has its own block */
+    kcr_wg_done(a->done);
+}
+
+static void live_stacks_are_coloured(void) {
+    struct kcr_pool_config c = {.name = "col", .workers = 1, .total_slots = 1};
+    kcr_pool *p = kcr_pool_create(&c);
+    CHECK(p != NULL);
+    kcr_wg gate, done;
+    kcr_wg_init(&gate, 1);
+    kcr_wg_init(&done, NCOL);
+    struct colour_arg a = {&gate, &done};
+    for (int i = 0; i < NCOL; i++) CHECK(kcr_spawn(p, colour_probe, &a) == 0);
+    while (atomic_load(&g_col_n) < NCOL) sched_yield();
+    kcr_wg_done(&gate);
+    kcr_wg_wait(&done);
+    kcr_pool_shutdown(p);
+    int distinct = 0;
+    for (int i = 0; i < NCOL; i++) {
+        int seen = 0;
+        for (int j = 0; j < i; j++) seen |= g_offsets[j] == g_offsets[i];
+        distinct += !seen;
+    }
+    CHECK(distinct >= NCOL / 2); /* uncoloured: 1 */
+    kcr_pool_destroy(p);
+}
+
 int main(void) {
     printf("test_sched\n");
     RUN(counters_balance_after_drain);
@@ -220,5 +259,6 @@ int main(void) {
     RUN(awaited_tasks_take_the_fast_path);
     RUN(yield_lets_others_run);
     RUN(pinned_coroutines_stay_on_their_worker);
+    RUN(live_stacks_are_coloured);
     return 0;
 }

@@ -89,7 +89,7 @@ def test_constant_history_is_not_scored_and_the_absolute_floor_bounds_the_score(
     assert drive(ops.outliers(["tasks_per_s"], persist=1), flat) == []  # no spread to measure against
     # a near-flat history (spread 0.1 tasks/s): the 1 task/s floor, not 0.1, sets the scale
     wobble = [s(1000.0 + (0.1 if i % 2 else -0.1), i) for i in range(30)] + [s(1003.0, 30)]
-    one = {"min_rel_spread": 0.0, "methods": ["zscore"], "persist": 1}
+    one = {"min_rel_spread": 0.0, "methods": ["zscore"], "persist": 1, "min_ratio": 1.0}
     assert drive(ops.outliers(["tasks_per_s"], **one), wobble) == []
     (a,) = drive(ops.outliers(["tasks_per_s"], **one), [*wobble[:-1], s(1010.0, 30)])
     assert a.score == pytest.approx(10.0, rel=1e-3)
@@ -121,12 +121,33 @@ def test_warm_up_and_partial_windows_are_left_out():
     at=st.integers(20, 55),
 )
 def test_single_window_swings_are_no_anomaly_but_a_step_that_stays_is_one(swings, at):
-    """Two pools on two cores swing ±40 % from one window to the next: no anomaly. Halving the rate
-    from window ``at`` on (and staying there) is exactly one, stamped at ``at``."""
+    """Two pools on two cores swing ±40 % from one window to the next: no anomaly. Dropping the rate to a
+    quarter from window ``at`` on (and staying there) is exactly one, stamped at ``at``."""
     base = [1e7 * (1.0 + 0.4 * ((i % 2) * 2 - 1) * abs(w - 1) / 0.4) for i, w in enumerate(swings)]
     lone = [v if i % 7 else v * 1.39 for i, v in enumerate(base)]  # lone high windows
     assert drive(ops.outliers(["tasks_per_s"]), [s(v, i) for i, v in enumerate(lone)]) == []
     steady = [1e7 * (1 + 0.02 * ((i % 3) - 1)) for i in range(80)]
-    step = [v if i < at else v * 0.4 for i, v in enumerate(steady)]
+    step = [v if i < at else v * 0.25 for i, v in enumerate(steady)]
     (a,) = drive(ops.outliers(["tasks_per_s"]), [s(v, i) for i, v in enumerate(step)])
     assert int(a.ts_ns // (250 * MS)) == at
+
+
+@pytest.mark.parametrize(
+    ("factor", "flagged"), [(2.5, False), (0.4, False), (3.2, True), (0.3, True), (0.0, True)]
+)
+def test_a_throughput_change_under_min_ratio_is_no_anomaly_however_calm_the_history(factor, flagged):
+    """A calm history (±1 %) makes a 2.5x step score ~150: the score alone would flag the regime changes a
+    steady run has (docs/operators.md, "Outliers"). Only a change of 3x or more (min_ratio) is one."""
+    vals = [1e6 * (1 + 0.01 * (i % 3 - 1)) for i in range(30)] + [1e6 * factor] * 4
+    out = drive(ops.outliers(["tasks_per_s"]), [s(v, i) for i, v in enumerate(vals)])
+    assert len(out) == int(flagged), out
+    # min_ratio=1 scores every change: the 2.5x step is an anomaly then
+    assert (
+        len(drive(ops.outliers(["tasks_per_s"], min_ratio=1.0), [s(v, i) for i, v in enumerate(vals)])) == 1
+    )
+
+
+@pytest.mark.parametrize("bad", [0.5, float("nan"), -2.0])
+def test_min_ratio_below_one_is_a_usage_error(bad):
+    with pytest.raises(UsageError, match="min_ratio"):
+        ops.outliers(min_ratio=bad)
