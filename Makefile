@@ -91,7 +91,7 @@ test-c:
 	$(MAKE) -C native test asan tsan
 
 test-py: setup-test
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=25
 
 test: setup-test lint test-c test-py
 
