@@ -72,7 +72,7 @@ def test_a_live_run_ends_cleanly_on_the_signal(tmp_path: Path, sig: signal.Signa
 @pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: s.name)
 def test_a_replay_ends_at_once_on_the_signal(sig: signal.Signals) -> None:
     p = subprocess.Popen(
-        [*KS, "replay", str(ROOT / "bench_data" / "logs" / "synthetic-v1"), "--no-tui", "--speed", "0.01x"],
+        [*KS, "replay", str(ROOT / "bench_data" / "logs" / "synthetic-v1"), "--no-tui", "--speed", "0.05x"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert p.stdout is not None

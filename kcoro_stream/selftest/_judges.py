@@ -107,11 +107,11 @@ def scenarios() -> list[Scenario]:
         ),
         Scenario(
             "dearer-tasks",
-            ["-m", "tasks", "-d", "6"],
+            ["-m", "tasks", "-d", "7"],
             frozenset({"anomaly:tasks_per_s"}),
-            fault_s=3.0,
+            fault_s=4.5,  # after the judge's warm-up (4 windows) and first history (10): 3.5 s
             action="dearer",
-            notes="ctl set_knob body_ns=1000 at 3 s: each task ~15x dearer",
+            notes="ctl set_knob body_ns=1000 at 4.5 s: each task ~15x dearer",
         ),
         Scenario(
             "pause",
