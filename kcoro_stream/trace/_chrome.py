@@ -19,7 +19,10 @@ Layout of the trace (one process per pool, one for the monitor):
   1000 + N) and carry their own counters; pool-wide counters sit on tid 0.
   Every event has a ``cat``: the kind of counter (``sample``, ``resources``,
   ``gauge``, ``worker``, ``channel``, ``heatmap``), the monitor thread of an
-  instant or slice, ``__metadata`` for names.
+  instant or slice, ``gap`` for windows without data, ``__metadata`` for names.
+  A null value is no point (viewers would draw the last value through it, or
+  0): each track with such windows has a thread ``no data: NAME`` (tid 2000 + n)
+  with one slice per stretch of them (docs/fleet.md).
 * ``kcoro-stream RUN_ID`` (pid 1): thread ``run`` with the run as one slice
   (``"X"``) and ring losses / producer loss as instants; ``marks``, ``alerts``
   and ``anomalies`` as instant events (``"ph": "i"``, thread scope) with
@@ -69,6 +72,7 @@ __all__ = ["MONITOR_PID", "MONITOR_THREADS", "TraceResult", "chrome_trace", "exp
 
 MONITOR_PID = 1
 POOL_PID_BASE = 10
+GAP_TID_BASE = 2000  # a pool process's ``no data: NAME`` threads
 MONITOR_THREADS = {"run": 1, "marks": 2, "alerts": 3, "anomalies": 4, "control": 5}
 _SAMPLE_SKIP = {"schema", "ts", "ts_ns"}  # time, not values
 _WORKER_COUNTERS = [c.name for c in counter_fields(WorkerCounts)]
@@ -95,6 +99,10 @@ class _Builder:
     threads: dict[tuple[int, int], str] = field(default_factory=dict)
     control: list[ControlApplied] = field(default_factory=list)
     ended: RunEnded | None = None
+    # per counter track (pid, tid, name): its last point's time and its windows without data
+    last_ns: dict[tuple[int, int, str], int] = field(default_factory=dict)
+    gaps: dict[tuple[int, int, str], list[list[int]]] = field(default_factory=dict)
+    drawn: set[tuple[int, int, str]] = field(default_factory=set)  # tracks with at least one point
 
     def us(self, ts_ns: int) -> float:
         if self.t0_ns is None:
@@ -111,9 +119,26 @@ class _Builder:
         return self.pid(pool_label(self.names, pool))
 
     def counter(self, pid: int, name: str, ts_ns: int, value: Any, cat: str, tid: int = 0) -> None:
-        """A counter sample; ``tid`` puts a worker's counters on its thread (``worker_tid``)."""
+        """A counter sample; ``tid`` puts a worker's counters on its thread (``worker_tid``).
+
+        A null value is a window without data: it becomes part of the track's gap
+        (``_gap_slices``), never a point, so the viewer does not draw the last value through it.
+        """
+        track = (pid, tid, name)
+        if value is None:
+            since = self.last_ns.get(track, self.t0_ns if self.t0_ns is not None else ts_ns)
+            spans = self.gaps.setdefault(track, [])
+            if spans and spans[-1][1] == since:
+                spans[-1][1] = ts_ns  # the gap goes on
+            else:
+                spans.append([since, ts_ns])
+            self.last_ns[track] = ts_ns
+            self.us(ts_ns)
+            return
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             return
+        self.last_ns[track] = ts_ns
+        self.drawn.add(track)
         self.events.append(
             {
                 "ph": "C",
@@ -243,6 +268,7 @@ class _Builder:
             )
         for (pid, worker), name in sorted(self.threads.items()):
             meta.append(_name_meta("thread_name", pid, worker_tid(worker), name))
+        meta += self._gap_slices()
         self.events.sort(key=lambda e: e["ts"])
         other: dict[str, Any] = {"generator": f"kcoro-stream {__version__}", "source": str(source)}
         if self.start is not None:
@@ -253,6 +279,39 @@ class _Builder:
                 wall_start_s=(self.start.wall_ns + (start_ns - self.start.ts_ns)) / 1e9,
             )
         return {"traceEvents": meta + self.events, "displayTimeUnit": "ms", "otherData": other}
+
+    def _gap_slices(self) -> list[dict[str, Any]]:
+        """Each counter track's windows without data as ``X`` slices on a thread of their own.
+
+        The trace-event format has no null counter value: Perfetto skips a non-numeric
+        one and keeps drawing the last value, catapult draws it as 0. So a track with
+        at least one point gets a thread ``no data: NAME`` (tid 2000 + n in its pool's
+        process) whose slices cover the time its windows had none; one thread per
+        track, so no two slices on it overlap. Returns the thread names; the slices go
+        into ``events``.
+        """
+        meta: list[dict[str, Any]] = []
+        tids: dict[int, int] = {}
+        for (pid, tid, name), spans in sorted(self.gaps.items()):
+            if (pid, tid, name) not in self.drawn:
+                continue  # a field this pool never has: no track, so no gap
+            gap_tid = GAP_TID_BASE + tids.setdefault(pid, 0)
+            tids[pid] += 1
+            meta.append(_name_meta("thread_name", pid, gap_tid, f"no data: {name}"))
+            for start, end in spans:
+                self.events.append(
+                    {
+                        "ph": "X",
+                        "cat": "gap",
+                        "name": f"no {name}",
+                        "pid": pid,
+                        "tid": gap_tid,
+                        "ts": self.us(start),
+                        "dur": max(round((end - start) / 1000, 3), 0.0),
+                        "args": {"counter": name, "thread": tid},
+                    }
+                )
+        return meta
 
     def _control_slices(self, start_ns: int, end_ns: int) -> None:
         """One slice per sampling state; each applied control change that alters it starts a new one."""

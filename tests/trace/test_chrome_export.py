@@ -152,7 +152,7 @@ def test_bench_data_logs_export_completely(run: Path, tmp_path: Path) -> None:
     start = next(e for e in raw(run) if isinstance(e, RunStarted))
     assert trace["otherData"]["run_id"] == start.run_id
     # one slice for the run, one sampling state for the whole run (no control change recorded)
-    slices = [e for e in trace["traceEvents"] if e["ph"] == "X"]
+    slices = [e for e in trace["traceEvents"] if e["ph"] == "X" and e["cat"] != "gap"]
     assert [s["name"] for s in slices] == [
         f"run {start.run_id} ({start.mode})",
         f"sampling {start.interval_ns / 1e6:g} ms",
@@ -262,3 +262,41 @@ def test_bad_input_is_one_line_with_its_exit_code(tmp_path: Path) -> None:
     r = ks("export", "chrome", str(run), "--out", str(keep), "--force")
     assert r.returncode == 0 and json.loads(keep.read_text())["traceEvents"]
     assert os.listdir(tmp_path).count("keep.json") == 1
+
+
+def test_a_window_without_a_value_is_a_gap_the_viewer_draws(tmp_path: Path) -> None:
+    """A null field (the dual recording's tasks pool has no steal ratio in 2 of its 3 windows)
+    is no counter point (Perfetto would hold the last value, catapult draw 0) but a ``gap``
+    slice over the window, on the pool's ``no data: NAME`` thread."""
+    run = ROOT / "bench_data" / "logs" / "dual-v1"
+    trace = export(run, tmp_path / "t.json")
+    events = trace["traceEvents"]
+    t0 = next(e for e in raw(run) if isinstance(e, RunStarted)).ts_ns
+    by_name = pids(trace)
+    threads = {(e["pid"], e["tid"]): e["args"]["name"] for e in events if e["name"] == "thread_name"}
+    samples = [e for e in derived(run, tmp_path) if e["type"] == "sample"]
+    checked = 0
+    for pool in {s["pool"] for s in samples}:
+        mine = [s for s in samples if s["pool"] == pool]
+        pid = by_name[f"pool {pool}"]
+        for name in ("tasks_per_s", "msgs_per_s", "steal_ratio", "fastpath_ratio", "utilisation"):
+            points = {e["ts"] for e in events if e["ph"] == "C" and e["pid"] == pid and e["name"] == name}
+            gaps = [
+                (e["ts"], round(e["ts"] + e["dur"], 3))
+                for e in events
+                if e["ph"] == "X" and e["pid"] == pid and threads.get((pid, e["tid"])) == f"no data: {name}"
+            ]
+            on_gap_threads = [e for e in events if e["ph"] == "X" and e["pid"] == pid and e["tid"] >= 2000]
+            assert all(e["cat"] == "gap" for e in on_gap_threads)
+            for i, s in enumerate(mine):
+                ts = round((s["ts_ns"] - t0) / 1000, 3)
+                if s[name] is not None or not points:
+                    assert not any(a < ts < b for a, b in gaps), (pool, name, ts)
+                    continue
+                assert ts not in points, (pool, name, ts)
+                start = round((mine[i - 1]["ts_ns"] - t0) / 1000, 3) if i else 0.0
+                assert any(a <= start and ts <= b for a, b in gaps), (pool, name, ts, gaps)
+                checked += 1
+            if not points:  # a field this pool never has: no track, no gap thread
+                assert f"no data: {name}" not in {threads.get((pid, t)) for t in range(2000, 2100)}
+    assert checked >= 3  # tasks: steal_ratio twice; channel: fastpath_ratio and steal_ratio
