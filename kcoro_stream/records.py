@@ -46,6 +46,7 @@ __all__ = [
     "ResultsIndex",
     "RunSummary",
     "encode_pretty",
+    "headline_metric",
     "read_baseline",
     "read_index",
     "read_summary",
@@ -149,6 +150,23 @@ class BaselineFile(msgspec.Struct, kw_only=True):
 
 
 T = TypeVar("T")
+
+
+def headline_metric(mode: str | None, pool: str) -> str | None:
+    """The headline figure of ``pool`` in a run of ``mode``, a key of a summary's averages (None: none).
+
+    Channel → msgs/s; tasks, mixed (each task is one message: the same quantity) and synthetic
+    (the example producer: tasks at a fixed tick rate) → tasks/s; dual → each pool's own. What
+    ``compare`` gates (``compare._results.gated_metric``) and what ``history`` lists by default.
+    """
+    if mode == "dual":
+        return {"tasks": "tasks_per_s", "channel": "msgs_per_s"}.get(pool)
+    return {
+        "channel": "msgs_per_s",
+        "tasks": "tasks_per_s",
+        "mixed": "tasks_per_s",
+        "synthetic": "tasks_per_s",
+    }.get(mode or "")
 
 
 def encode_pretty(record: msgspec.Struct) -> bytes:

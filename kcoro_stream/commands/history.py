@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,7 @@ class HistoryGroup(click.Group):
             formatter.write_dl(rows)
 
 
-def _history_filters(f: Callable[..., Any]) -> Callable[..., Any]:
+def _history_filters(f: Callable[..., Any], metric_default: str | None = None) -> Callable[..., Any]:
     f = click.option(
         "--where",
         "where",
@@ -64,9 +65,15 @@ def _history_filters(f: Callable[..., Any]) -> Callable[..., Any]:
     )(f)
     f = click.option(
         "--metric",
-        default="tasks_per_s",
-        show_default=True,
-        help="The figure to list (any key of summary.json's metrics).",
+        default=metric_default,
+        show_default=metric_default is not None,
+        help="The figure to list (any key of summary.json's metrics)"
+        + (
+            "."
+            if metric_default
+            else "; default: each run's headline by mode (channel msgs_per_s; "
+            "tasks, mixed tasks_per_s; dual each pool's own, one series per pool)."
+        ),
     )(f)
     return click.argument("dirs", nargs=-1, type=click.Path(path_type=Path))(f)
 
@@ -99,7 +106,7 @@ def history_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON document instead of the tables.")
 def history_list(
     dirs: tuple[Path, ...],
-    metric: str,
+    metric: str | None,
     where: tuple[str, ...],
     changes: bool,
     alpha: float | None,
@@ -119,7 +126,7 @@ def history_list(
 
 
 @history_group.command("export", context_settings=CONTEXT)
-@_history_filters
+@partial(_history_filters, metric_default="tasks_per_s")
 @click.option("--parquet", "to", type=click.Path(path_type=Path), required=True, help="The Parquet file.")
 @click.option("--force", is_flag=True, help="Replace the file if it exists.")
 def history_export(dirs: tuple[Path, ...], metric: str, where: tuple[str, ...], to: Path, force: bool) -> int:

@@ -7,10 +7,10 @@
 
 A metric is ``POOL:NAME`` (``tasks:tasks_per_s``, ``channel:msgs_per_s``) taken
 from each run's ``Summary.avg`` in the index (the summary the run loop's own
-analyses made; nothing is recomputed). The gated metric of a pool is defined
-once, by the run's mode (``gated_metric``): channel → msgs/s, tasks and mixed →
-tasks/s (in mixed mode each task is one message: the same quantity), dual →
-each pool's own. Every other metric is reported, never gated. Latency percentiles (p50, p99 of the
+analyses made; nothing is recomputed). The gated metric of a pool is its
+headline, defined once by the run's mode (``records.headline_metric``, which
+``history`` lists by default): channel → msgs/s, tasks and mixed → tasks/s (in
+mixed mode each task is one message: the same quantity), dual → each pool's own. Every other metric is reported, never gated. Latency percentiles (p50, p99 of the
 run's last cumulative histogram per pool and metric: ``tasks:task_start_latency_ns:p99``)
 come from replaying each run's log through its recorded analyses (``runloop.replay_derived``). Runs that did not end
 ``ok`` are left out; a repeat is the unit, never a window. ``repeat_table`` keeps
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import KcoroStreamError, UsageError
-from ..records import INDEX_NAME, RecordError, read_index
+from ..records import INDEX_NAME, RecordError, headline_metric, read_index
 
 __all__ = [
     "LATENCY_METRICS",
@@ -52,17 +52,8 @@ QUANTILES = ("p50", "p99")
 
 
 def gated_metric(mode: str, pool: str) -> str | None:
-    """The one gated metric of ``pool`` in a run of ``mode`` (None: nothing to gate)."""
-    if mode == "dual":
-        name = {"tasks": "tasks_per_s", "channel": "msgs_per_s"}.get(pool)
-    else:
-        # synthetic: the example producer (tasks at a fixed tick rate)
-        name = {
-            "channel": "msgs_per_s",
-            "tasks": "tasks_per_s",
-            "mixed": "tasks_per_s",
-            "synthetic": "tasks_per_s",
-        }.get(mode)
+    """The one gated metric of ``pool`` in a run of ``mode`` (None: nothing to gate): its headline."""
+    name = headline_metric(mode, pool)
     return None if name is None else metric_name(pool, name)
 
 

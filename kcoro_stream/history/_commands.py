@@ -31,7 +31,7 @@ class HistoryResult:
 
 def history(
     dirs: list[Path],
-    metric: str,
+    metric: str | None,
     where: list[str],
     *,
     changes: bool = False,
@@ -40,12 +40,14 @@ def history(
     last: int | None = None,
 ) -> HistoryResult:
     """The runs by series; ``changes``: level shifts significant at ``alpha``; ``last``: the table
-    lists each series' last runs only (trends, shifts and the JSON keep every run)."""
+    lists each series' last runs only (trends, shifts and the JSON keep every run). ``metric``
+    None: each run's headline by mode (``records.headline_metric``), a dual run's per pool."""
     found = find_summaries(dirs)
     con, skipped = open_runs(found.files, metric, where)
     try:
-        rows = read_rows(con)
-        _require_metric(con, metric, rows)
+        rows = read_rows(con, metric)
+        if metric is not None:
+            _require_metric(con, metric, rows)
     finally:
         con.close()
     series = group_series(rows)

@@ -135,12 +135,14 @@ def _read_summaries(files: list[Path]) -> tuple[dict[str, str], dict[str, str]]:
     return texts, unread
 
 
-def open_runs(files: list[Path], metric: str, where: list[str]) -> tuple[Any, list[Skipped]]:
-    """An in-memory DuckDB connection holding table ``runs`` (ordered by start) and the skipped files."""
+def open_runs(files: list[Path], metric: str | None, where: list[str]) -> tuple[Any, list[Skipped]]:
+    """An in-memory DuckDB connection holding table ``runs`` (ordered by start) and the skipped files.
+
+    ``value`` is ``metric`` of each run (None: null, the caller picks each run's headline)."""
     with needs("history", "history"):
         import duckdb
 
-    if not _KEY.match(metric):
+    if metric is not None and not _KEY.match(metric):
         raise UsageError(f"--metric {metric}: a metric name is letters, digits, _ and :")
     con = duckdb.connect(":memory:")
     con.execute("SET enable_progress_bar = false")  # stdout is ours (the table, or JSON)
@@ -185,12 +187,13 @@ def open_runs(files: list[Path], metric: str, where: list[str]) -> tuple[Any, li
             )
         conds.append("json_extract_string(json, ?) = ?")
         params += [path, value]
+    value = "TRY_CAST(json_extract(json, ?) AS DOUBLE)" if metric is not None else "CAST(NULL AS DOUBLE)"
     con.execute(
         f"""CREATE TABLE runs AS
-            SELECT {_COLUMNS}, TRY_CAST(json_extract(json, ?) AS DOUBLE) AS value
+            SELECT {_COLUMNS}, {value} AS value
             FROM checked WHERE {" AND ".join(conds)}
             ORDER BY started NULLS LAST, run_id""",
-        [f'$.metrics."{metric}"', *params],
+        [f'$.metrics."{metric}"', *params] if metric is not None else params,
     )
     return con, skipped
 

@@ -35,10 +35,12 @@ def shift_lines(s: Series, metric: str) -> list[str]:
     return out
 
 
-def to_table(series: list[Series], metric: str, changes: bool, last: int | None = None) -> str:
+def to_table(series: list[Series], metric: str | None, changes: bool, last: int | None = None) -> str:
+    """``metric`` None: each series names its own (its runs' headline)."""
     blocks = []
     for s in series:
-        lines = [f"{s.label} @ {s.host or '?'}  ({len(s.runs)} run(s), {metric})"]
+        name = metric or s.metric or "-"
+        lines = [f"{s.label} @ {s.host or '?'}  ({len(s.runs)} run(s), {name})"]
         lines.append(
             f"  {'started (UTC)':<19}  {'run':<22}  {'state':<11}  {'git':<24}  {'value':>10}  change"
         )
@@ -64,19 +66,20 @@ def to_table(series: list[Series], metric: str, changes: bool, last: int | None 
                 f"median {fmt(t['median'])}, range {fmt(t['min'])} … {fmt(t['max'])} over {t['ok_runs']} ok run(s)"
             )
         if changes:
-            found = shift_lines(s, metric)
+            found = shift_lines(s, name)
             lines += found or ["  no level shift"]
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) if blocks else "no runs"
 
 
-def to_json(series: list[Series], metric: str, changes: bool, skipped: list[Skipped]) -> str:
+def to_json(series: list[Series], metric: str | None, changes: bool, skipped: list[Skipped]) -> str:
     body: dict[str, Any] = {"metric": metric, "runs": [], "series": [], "skipped": []}
     for s in series:
         body["runs"] += [dict(r.to_builtins(), series=s.label) for r in s.runs]
         entry: dict[str, Any] = {
             "host": s.host,
             "label": s.label,
+            "metric": metric or s.metric,
             "runs": [r.run_id for r in s.runs],
             **s.trend(),
         }

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from ..records import headline_metric
 from ._changes import ALPHA, Shift, level_shifts
 
 __all__ = ["RunRow", "Series", "group_series", "read_rows"]
@@ -33,6 +34,8 @@ class RunRow:
     workers: int | None
     knobs: dict[str, Any]
     value: float | None
+    metric: str | None = None  # the figure ``value`` is (``history`` without --metric: the run's headline)
+    pool: str | None = None  # a dual run's pool (one row per pool)
 
     @property
     def ok(self) -> bool:
@@ -58,12 +61,32 @@ def _knobs(bench_json: str | None) -> dict[str, Any]:
     return out
 
 
-def read_rows(con: Any) -> list[RunRow]:
-    q = "SELECT run_id, dir, timezone('UTC', started) AS started, mode, source, state, exit_code, host, git, workers, bench, value FROM runs"
-    return [
-        RunRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], _knobs(r[10]), r[11])
-        for r in con.execute(q).fetchall()
-    ]
+def read_rows(con: Any, metric: str | None = "") -> list[RunRow]:
+    """The runs as rows: ``value`` is ``metric`` (the caller's ``--metric``); with None, each run's
+    headline by mode (``records.headline_metric``), a dual run one row per pool."""
+    q = (
+        "SELECT run_id, dir, timezone('UTC', started) AS started, mode, source, state, exit_code, host, git, "
+        "workers, bench, value, metrics FROM runs"
+    )
+    rows = []
+    for r in con.execute(q).fetchall():
+        row = RunRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], _knobs(r[10]), r[11], metric)
+        rows += [row] if metric is not None else _headline_rows(row, dict(r[12] or {}))
+    return rows
+
+
+def _headline_rows(row: RunRow, metrics: dict[str, float]) -> list[RunRow]:
+    """``row`` with its mode's headline figure; a dual run as one row per pool (``POOL:NAME``)."""
+    if row.mode != "dual":
+        name = headline_metric(row.mode, row.mode or "")
+        return [replace(row, metric=name, value=metrics.get(name) if name else None)]
+    pools = sorted({k.split(":", 1)[0] for k in metrics if ":" in k}) or ["tasks", "channel"]
+    out = []
+    for pool in pools:
+        name = headline_metric(row.mode, pool)
+        if name is not None:
+            out.append(replace(row, metric=name, pool=pool, value=metrics.get(f"{pool}:{name}")))
+    return out or [replace(row, metric=None, value=None)]
 
 
 @dataclass
@@ -72,6 +95,11 @@ class Series:
     label: str
     runs: list[RunRow] = field(default_factory=list)
     shifts: list[Shift] = field(default_factory=list)
+
+    @property
+    def metric(self) -> str | None:
+        """The figure the series lists (a series has one mode and pool, so one headline)."""
+        return next((r.metric for r in self.runs if r.metric), None)
 
     @property
     def ok_runs(self) -> list[RunRow]:
@@ -96,6 +124,8 @@ class Series:
 
 def _label(r: RunRow) -> str:
     parts = [r.mode or "?"]
+    if r.pool is not None:
+        parts.append(f"pool={r.pool}")
     if r.workers is not None:
         parts.append(f"workers={r.workers}")
     parts += [f"{k}={v}" for k, v in r.knobs.items()]

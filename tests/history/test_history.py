@@ -337,3 +337,43 @@ def test_history_help_lists_the_options_of_a_bare_history() -> None:
     assert r.exit_code == 0
     for option in ("--metric", "--where", "--changes", "--p-value", "--last", "--json"):
         assert option in r.output, option
+
+
+def test_without_metric_each_run_lists_its_modes_headline(tmp_path: Path) -> None:
+    """Real channel, tasks and dual runs: channel lists msgs/s, tasks tasks/s, dual one series per
+    pool with that pool's own (compare's gated metric); an explicit --metric still lists that figure."""
+    for mode in ("channel", "tasks", "dual"):
+        r = ks(tmp_path, "run", "-m", mode, "-d", "0.6", "--no-tui", "--no-stdout")
+        assert r.returncode == 0, r.stderr
+    summaries = {
+        (b := json.loads(p.read_text()))["mode"]: b["metrics"]
+        for p in (tmp_path / "runs").glob(f"*/{SUMMARY_NAME}")
+    }
+    out = history_json(tmp_path)
+    assert out["metric"] is None
+    by_label = {s["label"].split(" workers=")[0]: s for s in out["series"]}
+    assert set(by_label) == {"channel", "tasks", "dual pool=channel", "dual pool=tasks"}
+    want = {
+        "channel": ("msgs_per_s", summaries["channel"]["msgs_per_s"]),
+        "tasks": ("tasks_per_s", summaries["tasks"]["tasks_per_s"]),
+        "dual pool=channel": ("msgs_per_s", summaries["dual"]["channel:msgs_per_s"]),
+        "dual pool=tasks": ("tasks_per_s", summaries["dual"]["tasks:tasks_per_s"]),
+    }
+    for label, (metric, value) in want.items():
+        s = by_label[label]
+        (run,) = [r for r in out["runs"] if r["series"] == s["label"]]
+        assert (s["metric"], run["metric"], run["value"], s["last"]) == (metric, metric, value, value)
+        assert value > 0
+    # the table: every run has a value, each series names its figure
+    r = ks(tmp_path, "history")
+    assert r.returncode == 0, r.stderr
+    heads = [line for line in r.stdout.splitlines() if " @ " in line]
+    assert len(heads) == 4 and all(h.endswith(("msgs_per_s)", "tasks_per_s)")) for h in heads)
+    assert "channel workers=" in r.stdout and "run(s), msgs_per_s)" in r.stdout
+    rows = [line for line in r.stdout.splitlines() if line.startswith("  20")]
+    assert len(rows) == 4 and not [line for line in rows if line.split()[-1] == "-"]
+    # an explicit --metric lists that figure for every run (channel runs have no tasks/s)
+    explicit = history_json(tmp_path, "--metric", "tasks_per_s")
+    assert explicit["metric"] == "tasks_per_s" and len(explicit["series"]) == 3
+    values = {r["mode"]: r["value"] for r in explicit["runs"]}
+    assert values["channel"] is None and values["tasks"] == summaries["tasks"]["tasks_per_s"]
