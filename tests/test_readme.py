@@ -268,6 +268,7 @@ def runnable(command: str, cwd: Path, ports: dict[str, str]) -> str:
         assert runs, "the README uses runs/<id> before any run recorded one"
         cmd = cmd.replace("runs/<id>", f"runs/{runs[-1].name}")
     cmd = cmd.replace("old_run.ndjson", str(ROOT / "bench_data" / "legacy" / "channel_schema2.ndjson"))
+    cmd = re.sub(r"(?<![\w/])bench_data/", f"{ROOT}/bench_data/", cmd)
     cmd = re.sub(r"(?<![\w/])native/", f"{ROOT}/native/", cmd)
     cmd = re.sub(r"(?<![\w/])profiles/", f"{ROOT}/profiles/", cmd)
     cmd = re.sub(r"make -C native\b", f"make -s -C {ROOT}/native", cmd)
@@ -312,6 +313,57 @@ def compare(step: Step, out: str, page: str = "README.md") -> list[str]:
         return [] if want == got else [f"{where}: line types {sorted(want)} shown, {sorted(got)} emitted"]
     a, b = [_shape(ln) for ln in shown], [_shape(ln) for ln in real]
     return [] if a == b else [f"{where}: layout differs:\n  shown: {a}\n  real:  {b}"]
+
+
+# "What one run emits": the README counts the line types of a replayed bench_data recording.
+_COUNTED = re.compile(r"^kcoro-stream replay (bench_data/\S+) \| jq -r \.type \| sort \| uniq -c$")
+
+
+def shown_counts(step: Step) -> dict[str, int]:
+    """The ``uniq -c`` lines a page shows for ``step``: {line type: count}."""
+    out = {}
+    for line in step.shown:
+        m = re.match(r"^\s*(\d+) ([a-z_]+)$", line)
+        assert m, f"README.md:{step.lineno}: not a `uniq -c` line: {line!r}"
+        out[m.group(2)] = int(m.group(1))
+    return out
+
+
+def replayed_counts(recording: Path) -> dict[str, int]:
+    """Line types of ``recording`` replayed (deterministic: the recorded analyses, event time)."""
+    r = subprocess.run(
+        [sys.executable, "-m", "kcoro_stream", "replay", str(recording), "--out", "-"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    counts: dict[str, int] = {}
+    for line in r.stdout.splitlines():
+        kind = json.loads(line)["type"]
+        counts[kind] = counts.get(kind, 0) + 1
+    return counts
+
+
+def test_the_readme_counts_what_a_replayed_recording_emits() -> None:
+    """The README's counts of line types are a bench_data recording's, replayed, number for number."""
+    (step,) = [s for s in parse_readme(README.read_text()) if _COUNTED.match(s.command)]
+    m = _COUNTED.match(step.command)
+    assert m
+    got = replayed_counts(ROOT / m.group(1))
+    assert shown_counts(step) == got, (
+        f"README.md:{step.lineno}: shows {shown_counts(step)}, replay emits {got}"
+    )
+    # the check can fail: a count off by one is caught
+    wrong = Step(step.lang, step.lineno, step.command, [f"{n + 1:7} {k}" for k, n in got.items()])
+    assert shown_counts(wrong) != got
+
+
+def test_the_csv_column_count_in_docs_is_the_sinks() -> None:
+    from kcoro_stream.sinks.csv import COLUMNS
+
+    stated = re.findall(r"\((\d+) columns; `len\(COLUMNS\)`\)", (ROOT / "docs" / "sinks.md").read_text())
+    assert stated == [str(len(COLUMNS))]
 
 
 @pytest.mark.slow
