@@ -162,6 +162,7 @@ class KnobCal:
 def _knob_ab(mode: str, variants: dict[str, int], knob: str, out: Path, secs: float, pairs: int) -> Pairs:
     """Interleaved runs of ``mode`` per variant ({name: knob units}; the first is the base): {variant:
     [(gated, per-CPU) per repeat]}, through the manifest runner."""
+    out.mkdir(parents=True, exist_ok=True)
     spec = out / "knob.yaml"
     body = {
         "manifest": "knob",
@@ -170,10 +171,10 @@ def _knob_ab(mode: str, variants: dict[str, int], knob: str, out: Path, secs: fl
         "steps": [{"name": mode, "mode": mode}],
     }
     spec.write_text(json.dumps(body) + "\n")  # JSON is YAML
-    r = ks("manifest", "run", str(spec), "--out-dir", str(out))
+    r = ks("manifest", "run", str(spec), "--out-dir", str(out / "runs"))
     if r.returncode != 0:
         sys.exit(f"gate_calibration: {spec}: the runs failed: {r.stderr.strip()[-300:]}")
-    tables = repeat_table(load_results(out), latency=True)  # latency: the per-CPU metric (a replay)
+    tables = repeat_table(load_results(out / "runs"), latency=True)  # latency: the per-CPU metric (a replay)
     got: Pairs = {}
     for v in variants:
         t = tables[(v, mode)]
@@ -183,17 +184,23 @@ def _knob_ab(mode: str, variants: dict[str, int], knob: str, out: Path, secs: fl
     return got
 
 
+def _usable(*runs: tuple[float, float]) -> bool:
+    """Runs whose gated and per-CPU throughputs are both there (a short run may have no steady window)."""
+    return all(math.isfinite(v) and v > 0 for r in runs for v in r)
+
+
 def calibrate(mode: str, out: Path, secs: float = CAL_SECS, pairs: int = CAL_PAIRS) -> KnobCal:
     """Measure ``mode``'s knob (PLANT_KNOB) on this machine: the base operation's and one unit's
     worker-CPU ns, from interleaved base and PROBE_UNITS runs (the medians of each pair's figures)."""
     knob = PLANT_KNOB[mode]
     got = _knob_ab(mode, {"base": 0, "probe": PROBE_UNITS}, knob, out, secs, pairs)
-    base = [1e9 / c for _, c in got["base"]]
-    probe = [1e9 / c for _, c in got["probe"]]
-    if not all(map(math.isfinite, base + probe)):
-        sys.exit(f"gate_calibration: {out}: a run has no worker-CPU figure (*_per_cpu_s) to calibrate with")
-    unit = [(p - b) / PROBE_UNITS for b, p in zip(base, probe, strict=True)]
-    cal = KnobCal(mode, knob, float(np.median(base)), float(np.median(unit)))
+    both = [(1e9 / b[1], 1e9 / p[1]) for b, p in zip(got["base"], got["probe"], strict=True) if _usable(b, p)]
+    if not both:
+        sys.exit(
+            f"gate_calibration: {out}: no pair of runs has worker-CPU figures (*_per_cpu_s) to calibrate with"
+        )
+    unit = [(p - b) / PROBE_UNITS for b, p in both]
+    cal = KnobCal(mode, knob, float(np.median([b for b, _ in both])), float(np.median(unit)))
     if cal.unit_ns <= 0:
         sys.exit(f"gate_calibration: {out}: {PROBE_UNITS} units of {knob} cost nothing measurable")
     return cal
@@ -209,24 +216,28 @@ def verify(cal: KnobCal, slowdowns: tuple[float, ...], out: Path, secs: float = 
     )
     result: dict[float, tuple[int, float, float]] = {}
     for s, u in levels.items():
-        ratios = [(p[0] / b[0], p[1] / b[1]) for b, p in zip(got["base"], got[f"s{s:g}"], strict=True)]
-        result[s] = (
-            u,
-            1 - float(np.median([g for g, _ in ratios])),
-            1 - float(np.median([c for _, c in ratios])),
-        )
+        pairs_ = [(b, p) for b, p in zip(got["base"], got[f"s{s:g}"], strict=True) if _usable(b, p)]
+        if not pairs_:
+            sys.exit(f"gate_calibration: {out}: no pair of runs at {s:.0%} has both throughputs to compare")
+        gated = float(np.median([p[0] / b[0] for b, p in pairs_]))
+        per_cpu = float(np.median([p[1] / b[1] for b, p in pairs_]))
+        result[s] = (u, 1 - gated, 1 - per_cpu)
     return result
 
 
-def planted_abs(cal: KnobCal, units: int, out: Path) -> tuple[int, int, list[float]]:
-    """PLANTED_ABS real A/Bs of base against base + ``units`` with the CI profile's per-step plan:
-    (regressed, decided by the gate or not, the measured ratios new/old)."""
+def planted_abs(
+    cal: KnobCal, units: int, out: Path, n: int = PLANTED_ABS, secs: float = 2.0, max_pairs: int = MAX_PAIRS,
+    budget_s: float = BUDGET_S,
+) -> tuple[int, int, list[float]]:  # fmt: skip
+    """``n`` real A/Bs of base against base + ``units``, by default with the CI profile's per-step plan
+    (2 s runs, MAX_PAIRS, BUDGET_S): (how many said regressed, how many ended without trouble, the
+    ratios new/old they measured)."""
     hits = done = 0
     ratios: list[float] = []
-    for i in range(PLANTED_ABS):
+    for i in range(n):
         r = ks(
-            "ab", "", cal.flag(units), "--mode", cal.mode, "--duration", "2s", "--max-repeats", str(MAX_PAIRS),
-            "--budget", f"{BUDGET_S:g}s", "--out-dir", str(out / f"ab{i}"), "--json",
+            "ab", "", cal.flag(units), "--mode", cal.mode, "--duration", f"{secs:g}s", "--max-repeats",
+            str(max_pairs), "--budget", f"{budget_s:g}s", "--out-dir", str(out / f"ab{i}"), "--json",
         )  # fmt: skip
         if r.returncode == 2 or not r.stdout:
             print(f"  planted A/B {cal.mode} {cal.flag(units)} #{i}: trouble: {r.stderr.strip()[:200]}")
