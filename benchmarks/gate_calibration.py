@@ -250,8 +250,10 @@ def planted_abs(
     return hits, done, ratios
 
 
-def planted(out: Path, diffs: dict[str, np.ndarray], rng: np.random.Generator, in_budget: int) -> None:
-    """Part 5 (--planted): calibrate each workload's knob, verify it, then the real planted A/Bs."""
+def planted(out: Path, diffs: dict[str, np.ndarray], rng: np.random.Generator, per_run: float) -> None:
+    """Part 5 (--planted): calibrate each workload's knob, verify it, then the real planted A/Bs. The
+    simulated column: the same plan (2 s runs: ``per_run`` of part 1's SECS runs, plus the difference)."""
+    in_budget = max(2, int(BUDGET_S // (2 * (per_run + 2.0 - SECS))))
     print(f"\n5. planted slowdowns (real): the knob calibrated in percent, {CAL_PAIRS} interleaved pairs of "
           f"{CAL_SECS:g} s; then {PLANTED_ABS} real A/Bs per level (kcoro-stream ab, 2 s runs, at most "
           f"{MAX_PAIRS} pairs, {BUDGET_S:g} s)")  # fmt: skip
@@ -384,7 +386,7 @@ def main() -> None:
         print(f"\n4. real equal-build A/Bs (kcoro-stream ab): {a} false alarm(s) in {n}: {a / max(1, n):.1%} "
               f"[{lo:.1%}, {hi:.1%}]")  # fmt: skip
     if PLANTED:
-        planted(out, diffs, rng, in_budget)
+        planted(out, diffs, rng, per_run)
     print(f"\ncalibration wall time: {time.monotonic() - t_start:.0f} s; runs kept in {out}")
 
 
