@@ -220,7 +220,7 @@ class KnobApplied(_Raw, tag=10, frozen=True):
     """The producer changed a live knob (``ctl set_knob``): one event per knob, in its own frame."""
 
     cmd_id: int  # the command's id (several knobs of one command share it)
-    name: str  # "batch" | "body_cost" | "body_ns" | "spin" | "packets"
+    name: str  # "batch" | "body_cost" | "body_ns" | "spin" | "packets" | "packet_cost"
     value: int
     previous: int
 

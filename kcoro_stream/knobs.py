@@ -47,6 +47,13 @@ INT_KNOBS: tuple[IntKnob, ...] = (
     IntKnob("batch", ("--batch",), 1, 65536, "(tasks, mixed) tasks submitted per wait [64]."),
     IntKnob("body_cost", ("--body-cost",), 0, 100_000_000, "Work units per task body [0]."),
     IntKnob(
+        "packet_cost",
+        ("--packet-cost",),
+        0,
+        100_000_000,
+        "(channel, dual) work units a producer burns before each send [0].",
+    ),
+    IntKnob(
         "body_ns",
         ("--body-ns",),
         1,

@@ -547,6 +547,18 @@ def test_bench_knobs_reach_the_benchmark(tmp_path: Path) -> None:
     assert {k: cfg[k] for k in want} == want
 
 
+def test_packet_cost_reaches_the_channel_benchmark(tmp_path: Path) -> None:
+    """--packet-cost (the channel's per-message body) is a run option; the recorded config shows it."""
+    run = tmp_path / "run"
+    r = ks("run", "--mode", "channel", "--duration", "0.3", "--no-tui", "--no-stdout", "--log", str(run),
+           "--packet-cost", "3")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    events = (e for f in open_log(run).frames() for e in decode_frame(f.payload))
+    started = next(e for e in events if isinstance(e, RunStarted))
+    assert started.config["packet_cost"] == 3
+    assert started.config["knobs"]["packet_cost"] == [0, 100_000_000]  # live: ctl set_knob may change it
+
+
 def test_a_refused_benchmark_flag_is_printed_once() -> None:
     """A C-side flag error (here a combination only the benchmark checks) appears once, exit 2."""
     r = ks("run", "--mode", "tasks", "--zero-copy", "--duration", "1", "--no-tui", "--no-log")

@@ -58,6 +58,7 @@ FOREIGN_FLAGS = {
     "--flag": "a placeholder: the benchmark's error line `kcoro-bench: --flag: reason`",
     "--full": "benchmarks/gate_calibration.py's own flag (docs/verdicts.md)",
     "--keep": "benchmarks/gate_calibration.py --keep DIR",
+    "--planted": "benchmarks/gate_calibration.py's own flag (docs/verdicts.md)",
 }
 
 

@@ -104,6 +104,9 @@ class BenchSection(_Section):
     workers: Annotated[int, msgspec.Meta(ge=1, le=MAX_WORKERS)] | None = None
     batch: Annotated[int, _knob("batch")] | None = None
     body_cost: Annotated[int, _knob("body_cost")] | None = None
+    packet_cost: Annotated[int, _knob("packet_cost")] | None = (
+        None  # --packet-cost: work units per packet sent
+    )
     zero_copy: bool = False
     imbalanced: bool = False
     seed: Annotated[int, _knob("seed")] | None = None

@@ -36,6 +36,7 @@ struct kcs_bench_cfg {
     uint32_t interval_ms;
     uint32_t batch;
     uint32_t body_cost;
+    uint32_t packet_cost; /* channel, dual: work units each producer burns per packet (0 = none) */
     int zero_copy;
     int imbalanced;
     uint64_t seed;
@@ -80,7 +81,7 @@ void kcs_workload_pause(struct kcs_workload *wl, int paused);
 
 /* ---------------------------------------------------------------- knobs */
 
-#define KCS_NKNOBS 5
+#define KCS_NKNOBS 6
 struct kcs_knob {
     const char *name;
     uint64_t min, max;

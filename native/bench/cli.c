@@ -37,6 +37,7 @@ enum {
     OPT_TASKS,
     OPT_MESSAGES,
     OPT_BODY_NS,
+    OPT_PACKET_COST,
     OPT_PAUSE_AT,
     OPT_PAUSE_MS,
     OPT_PIN,
@@ -71,6 +72,7 @@ static const struct option long_opts[] = {
     {"tasks", required_argument, 0, OPT_TASKS},
     {"messages", required_argument, 0, OPT_MESSAGES},
     {"body-ns", required_argument, 0, OPT_BODY_NS},
+    {"packet-cost", required_argument, 0, OPT_PACKET_COST},
     {"pause-at-ms", required_argument, 0, OPT_PAUSE_AT},
     {"pause-ms", required_argument, 0, OPT_PAUSE_MS},
     {"pin", no_argument, 0, OPT_PIN},
@@ -127,6 +129,7 @@ static void usage(void) {
            "      --interval-ms N    sampling interval, default 10, 1..60000\n"
            "      --batch N          tasks submitted per wait (tasks, mixed), default 64\n"
            "      --body-cost N      work units per task body, default 0\n"
+           "      --packet-cost N    channel, dual: work units a producer burns per packet, default 0\n"
            "      --zero-copy        pointer (zero-copy) channel mode\n"
            "      --imbalanced       all task submissions from worker 0\n"
            "      --seed N           seed, default 1\n"
@@ -233,6 +236,7 @@ int kcs_bench_parse(int argc, char **argv, struct kcs_bench_cfg *cfg) {
         case OPT_TASKS: rc = parse_u64(c, optarg, 1, UINT64_C(1000000000000), &cfg->tasks); break;
         case OPT_MESSAGES: rc = parse_u64(c, optarg, 1, UINT64_C(1000000000000), &cfg->messages); break;
         case OPT_BODY_NS: rc = parse_u64(c, optarg, 1, 1000000000, &cfg->body_ns); break;
+        case OPT_PACKET_COST: rc = parse_u32(c, optarg, 0, 100000000, &cfg->packet_cost); break;
         case OPT_PAUSE_AT: rc = parse_u32(c, optarg, 0, 86400000, &cfg->pause_at_ms); break;
         case OPT_PAUSE_MS: rc = parse_u32(c, optarg, 1, 86400000, &cfg->pause_ms); break;
         case OPT_PIN: cfg->pin = 1; break;
@@ -286,6 +290,8 @@ int kcs_bench_parse(int argc, char **argv, struct kcs_bench_cfg *cfg) {
         return bad("messages", "%sapplies to --mode channel only", "");
     if (cfg->body_ns && cfg->mode != KCS_MODE_TASKS && cfg->mode != KCS_MODE_MIXED && cfg->mode != KCS_MODE_DUAL)
         return bad("body-ns", "%sapplies to task bodies (--mode tasks, mixed or dual)", "");
+    if (cfg->packet_cost && cfg->mode != KCS_MODE_CHANNEL && cfg->mode != KCS_MODE_DUAL)
+        return bad("packet-cost", "%sapplies to channel producers (--mode channel or dual)", "");
     if (!adaptive_max_set) {
         uint64_t m = (uint64_t)cfg->interval_ms * 16;
         cfg->adaptive_max_ms = (uint32_t)(m > 1000 ? (cfg->interval_ms > 1000 ? cfg->interval_ms : 1000) : m);

@@ -26,6 +26,7 @@ const struct kcs_knob kcs_knob_table[KCS_NKNOBS] = {
     {"body_ns", 0, 1000000000},  /* tasks, mixed: thread CPU ns per task body */
     {"spin", 0, 1000000},        /* channel: polls before a blocked op suspends */
     {"packets", 1, 1000000000},  /* channel: packets per producer per cycle */
+    {"packet_cost", 0, 100000000}, /* channel, dual: work units a producer burns per packet */
 };
 
 int kcs_knob_index(const char *name) {

@@ -213,7 +213,7 @@ static void write_run_started(struct kcs_sampler *s) {
     const char *kind = cfg->capacity == 0 ? "rendezvous" : "buffered";
 
     struct kcs_mp *m = &config;
-    kcs_mp_map(m, 27);
+    kcs_mp_map(m, 28);
     put_kv_s(m, "mode", kcs_mode_names[cfg->mode]);
     put_kv_b(m, "pin", cfg->pin);
     put_kv_b(m, "perf_counters", !cfg->no_perf_counters);
@@ -240,6 +240,7 @@ static void write_run_started(struct kcs_sampler *s) {
     put_kv_u(m, "tasks", cfg->tasks);
     put_kv_u(m, "messages", cfg->messages);
     put_kv_u(m, "body_ns", cfg->body_ns);
+    put_kv_u(m, "packet_cost", cfg->packet_cost);
     kcs_mp_str(m, "knobs"); /* what `ctl set_knob` may change while running: name -> [min, max] */
     kcs_mp_map(m, KCS_NKNOBS);
     for (int k = 0; k < KCS_NKNOBS; k++) {

@@ -6,7 +6,9 @@
  *            --latency-sample) that the consumer turns into chan_latency_ns.
  *            Copy mode copies packet-size bytes through the channel; zero-copy
  *            mode hands off pointers into the producer's packet slab and the
- *            consumer gives a packet back by clearing its busy flag.
+ *            consumer gives a packet back by clearing its busy flag. Before
+ *            each send a producer burns --packet-cost work units (the
+ *            channel's per-message body, 0 by default).
  *   tasks    one generator per worker (all pinned to worker 0 with
  *            --imbalanced) submits --batch tasks, waits for them, repeats; a
  *            task burns --body-cost work units.
@@ -21,7 +23,7 @@
  * Pausing (kcs_workload_pause): producers check the gate before each packet,
  * generators before each batch; a closed gate (a wait group with count 1)
  * suspends them as coroutines, so their workers run out of work and park.
- * Live knobs (batch, body_cost, body_ns, spin, packets) are atomics read at
+ * Live knobs (batch, body_cost, body_ns, spin, packets, packet_cost) are atomics read at
  * the same points, so a change takes effect at the next packet, cycle or batch.
  */
 #include <pthread.h>
@@ -83,7 +85,7 @@ struct kcs_workload {
     _Atomic uint64_t knobs[KCS_NKNOBS]; /* relaxed: read at the next packet/batch; nothing published */
 };
 
-enum { K_BATCH = 0, K_BODY_COST, K_BODY_NS, K_SPIN, K_PACKETS };
+enum { K_BATCH = 0, K_BODY_COST, K_BODY_NS, K_SPIN, K_PACKETS, K_PACKET_COST };
 
 static uint64_t knob(const struct kcs_workload *wl, int k) {
     return atomic_load_explicit(&wl->knobs[k], memory_order_relaxed);
@@ -160,13 +162,14 @@ static void producer(void *arg) {
     struct kcs_workload *wl = r->wl;
     const struct kcs_bench_cfg *cfg = wl->cfg;
     uint32_t len = cfg->packet_size;
-    uint64_t seq = 0;
+    uint64_t seq = 0, x = r->rng | 1;
     int closed = 0;
     while (!closed && !stopping(wl)) {
-        uint64_t cycle = claim(wl, knob(wl, K_PACKETS));
+        uint64_t cycle = claim(wl, knob(wl, K_PACKETS)), cost = knob(wl, K_PACKET_COST);
         if (!cycle) break; /* --messages: all sent */
         for (uint64_t i = 0; i < cycle && !closed; i++) {
             pause_point(wl);
+            if (cost) x = burn(cost, x);
             if (cfg->zero_copy) {
                 uint64_t k = r->next++ % r->slab_n;
                 struct zpkt *p = (struct zpkt *)(r->slab + k * r->stride);
@@ -184,6 +187,7 @@ static void producer(void *arg) {
             }
         }
     }
+    atomic_fetch_add_explicit(&g_sink, x & 1, memory_order_relaxed);
     sender_done(wl, r->ch);
     root_done(wl);
 }
@@ -413,7 +417,8 @@ struct kcs_workload *kcs_workload_start(const struct kcs_bench_cfg *cfg, char *e
     kcr_wg_init(&wl->done, 0);
     kcr_wg_init(&wl->gate, 0);
     pthread_mutex_init(&wl->gate_mu, NULL);
-    const uint64_t init[KCS_NKNOBS] = {cfg->batch, cfg->body_cost, cfg->body_ns, cfg->spin, cfg->packets};
+    const uint64_t init[KCS_NKNOBS] = {cfg->batch, cfg->body_cost, cfg->body_ns,
+                                        cfg->spin,  cfg->packets,   cfg->packet_cost};
     for (int k = 0; k < KCS_NKNOBS; k++) atomic_init(&wl->knobs[k], init[k]);
     wl->bounded = cfg->tasks || cfg->messages;
     atomic_store_explicit(&wl->budget, cfg->tasks ? cfg->tasks : cfg->messages, memory_order_relaxed);

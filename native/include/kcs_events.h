@@ -314,7 +314,7 @@ static inline void kcs_emit_run_ended(struct kcs_mp *mp, uint64_t ts_ns, uint32_
 /* KnobApplied (tag 10): The producer changed a live knob (``ctl set_knob``): one event per knob, in its own frame. */
 struct kcs_knob_applied {
     uint64_t cmd_id;  /* the command's id (several knobs of one command share it) */
-    const char *name;  /* "batch" | "body_cost" | "body_ns" | "spin" | "packets" */
+    const char *name;  /* "batch" | "body_cost" | "body_ns" | "spin" | "packets" | "packet_cost" */
     uint64_t value;
     uint64_t previous;
 };

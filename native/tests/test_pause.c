@@ -89,6 +89,39 @@ static void knobs_change_while_running(void) {
     kcs_workload_destroy(wl);
 }
 
+/* --packet-cost: every packet costs its producer that many xorshift steps (>= 6 dependent ALU ops,
+ * so >= 1 ns each at any clock below 6 GHz): with 100000 units one producer sends at most one packet
+ * per 100 us, however fast the rest; and the knob is live (read at the next cycle, -N 1: every packet). */
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void packet_cost_paces_the_producer(void) {
+    struct kcs_bench_cfg cfg;
+    char *argv[] = {"test_pause", "--no-ring", "--mode", "channel", "--workers", "2",
+                    "-N", "1", "--packet-cost", "100000", NULL};
+    CHECK_EQ(kcs_bench_parse(10, argv, &cfg), 0);
+    CHECK_EQ(cfg.packet_cost, 100000);
+    char err[256] = "";
+    uint64_t t0 = now_ns();
+    struct kcs_workload *wl = kcs_workload_start(&cfg, err, sizeof err);
+    CHECK(wl != NULL);
+    int cost = kcs_knob_index("packet_cost");
+    CHECK(cost >= 0);
+    CHECK_EQ(kcs_workload_knob(wl, cost), 100000);
+    uint64_t got = wait_beyond(wl, 3);
+    uint64_t elapsed = now_ns() - t0;
+    CHECK(got <= elapsed / 100000 + 2); /* at most one packet per 100 us (+ the one in flight) */
+    CHECK_EQ(kcs_workload_set_knob(wl, cost, 0), 100000);
+    uint64_t t1 = now_ns();
+    wait_beyond(wl, got + 50000);
+    CHECK(now_ns() - t1 < UINT64_C(4000000000)); /* free packets again: at 100 us each, 50k take >= 5 s */
+    kcs_workload_stop(wl);
+    kcs_workload_destroy(wl);
+}
+
 int main(void) {
     printf("test_pause\n");
     RUN(pause_tasks);
@@ -96,5 +129,6 @@ int main(void) {
     RUN(pause_mixed);
     RUN(pause_dual);
     RUN(knobs_change_while_running);
+    RUN(packet_cost_paces_the_producer);
     return 0;
 }

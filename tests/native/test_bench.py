@@ -80,6 +80,7 @@ def test_run_started_carries_config_and_build(bench) -> None:
         "interval_ms",
         "batch",
         "body_cost",
+        "packet_cost",
         "zero_copy",
         "imbalanced",
         "seed",
@@ -381,6 +382,8 @@ def test_orphaned_benchmark_ends_its_run(tmp_path: Path) -> None:
         (["--ring-size", "5000"], "--ring-size"),
         (["--frobnicate"], "--frobnicate"),
         (["--batch"], "--batch"),
+        (["--mode", "tasks", "--packet-cost", "5"], "--packet-cost"),  # no producers to burn it
+        (["--packet-cost", "100000001"], "--packet-cost"),
     ],
 )
 def test_bad_flags_print_one_line_and_exit_2(args: list[str], flag: str) -> None:
