@@ -424,3 +424,16 @@ def test_a_run_plan_error_names_the_option_and_its_origin(tmp_path: Path) -> Non
     layers = standard_layers(conf, cwd=tmp_path, environ={"XDG_CONFIG_HOME": str(tmp_path / "xdg")})
     with pytest.raises(UsageError, match=rf"^{conf}:2: alert rule #1: cannot parse"):
         plan_run(_run_flags(), pipeline_or_default(None), None, layers)
+
+
+def test_replay_analyses_are_returned_and_the_pipeline_left_alone(tmp_path: Path) -> None:
+    from kcoro_stream.commands._common import pipeline_or_default
+    from kcoro_stream.config import apply_to_replay
+
+    old = tmp_path / "old.ndjson"
+    old.write_text("")
+    p = pipeline_or_default(None)
+    before = p.derive
+    derive, said = apply_to_replay({}, p, None, old)
+    assert p.derive is before and callable(derive) and derive is not before
+    assert said == f"{old} recorded no configuration: analyses from the current configuration"

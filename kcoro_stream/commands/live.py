@@ -237,10 +237,10 @@ def replay(log: Path, pipeline: str | None, **kw: Any) -> int:
     if not log.exists():
         raise UsageError(f"{log}: no such run directory or file")
     p = pipeline_or_default(pipeline)
-    p, said = apply_to_replay(kw, p, pipeline, log)
+    derive, said = apply_to_replay(kw, p, pipeline, log)
     opts = build_options(p, kw)
     if log.is_file():  # old kcoro_mon lines: no configuration
-        return drive(p.derive, LegacyConfig(path=str(log)), opts, kw["exit_on_end"])
+        return drive(derive, LegacyConfig(path=str(log)), opts, kw["exit_on_end"])
     source = ReplayConfig(
         path=str(log),
         from_s=duration(kw["from_"], "--from"),
@@ -252,4 +252,4 @@ def replay(log: Path, pipeline: str | None, **kw: Any) -> int:
     check_bounds(source.from_s, source.to_s)
     if said:
         click.echo(f"replay: {said}", err=True)
-    return drive(p.derive, source, opts, kw["exit_on_end"])
+    return drive(derive, source, opts, kw["exit_on_end"])

@@ -465,7 +465,8 @@ def apply_to_replay(
 ) -> tuple[Any, str]:
     """Analyses for ``replay``: the recording's configuration unless --config or a pipeline says otherwise.
 
-    Returns (pipeline, the one line saying which configuration the replay used).
+    Returns (the analyses to derive with, the one line saying which configuration the replay
+    used); the pipeline ``p`` is read, never changed (``None`` without a pipeline file).
     """
     config_path = kw.get("config_path")
     recorded, lost = _recorded(log) if log.is_dir() else (None, None)
@@ -498,34 +499,25 @@ def apply_to_replay(
             else f"{log} recorded no configuration: analyses from the current configuration"
         )
     eff = resolve(layers)
+    derive = None if p is None else p.derive
     if pipeline_file is None:
-        p.derive = build_analyses(eff)
+        derive = build_analyses(eff)
         live_pipeline = (recorded or {}).get("pipeline")
         if live_pipeline:
             said += f" (the live run used {live_pipeline}; pass it to replay through it)"
     else:
         said = f"analyses from pipeline {pipeline_file}" + (
             " with the recorded configuration for what it leaves open"
-            if getattr(p.derive, "config_layer", None) is not None and recorded
+            if getattr(derive, "config_layer", None) is not None and recorded
             else ""
         )
-        if getattr(p.derive, "config_layer", None) is not None:
-            p.derive = bind_analyses(p.derive, eff)
+        if getattr(derive, "config_layer", None) is not None:
+            derive = bind_analyses(derive, eff)
             build_analyses(eff)
-    return p, said
-
-
-@dataclass
-class _AnalysesOnly:
-    """What ``apply_to_replay`` fills in when no pipeline file is given: the analyses."""
-
-    derive: Any = None
-    source: Any = None
+    return derive, said
 
 
 def recorded_analyses(run_dir: Path, *, allow_damaged: bool = False) -> Any:
     """The analyses a recorded run used (its recorded configuration; the current files and
     environment for what it left open, as ``replay RUN`` does), ready to derive."""
-    p = _AnalysesOnly()
-    apply_to_replay({"allow_damaged": allow_damaged}, p, None, run_dir)
-    return p.derive
+    return apply_to_replay({"allow_damaged": allow_damaged}, None, None, run_dir)[0]
