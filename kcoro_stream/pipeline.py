@@ -16,7 +16,7 @@ A pipeline file is plain Python that defines ``pipeline``::
 ``ReplayConfig``, ``LegacyConfig``) or a dict ``{"source": NAME, ...}``;
 ``derive`` one reactivex operator; ``sinks`` sink specs. Command-line flags
 override the source's parameters and the sinks. The run itself is
-``kcoro_stream.runloop.run``.
+``kcoro_stream.runloop.run`` (``RunOptions`` in, a ``RunResult`` back).
 
 Pipelines shipped with kcoro-stream (the top-level ``pipelines/`` folder, also
 packaged) are found by name: ``resolve_pipeline("latency")``; a path is a path.
@@ -33,7 +33,7 @@ import msgspec
 
 from ._shipped import first_doc_line, shipped_files
 from .errors import KcoroStreamError, PipelineError, UsageError
-from .runloop import Derive, RunOptions
+from .runloop import Derive, RunOptions, RunResult
 from .sources import AttachConfig, LaunchConfig, LegacyConfig, ReplayConfig, source_for_config
 
 # The names pipeline files have always used.
@@ -50,6 +50,7 @@ __all__ = [
     "Pipeline",
     "ReplayConfig",
     "RunOptions",
+    "RunResult",
     "launch_config",
     "load_pipeline",
     "resolve_pipeline",

@@ -95,6 +95,9 @@ class RunSummary(msgspec.Struct, kw_only=True):
     noise: dict[str, Any] | None = None
     metrics: dict[str, float | None] = {}  # NaN and inf are written as null
     summaries: list[dict[str, Any]] = []
+    # What compare reads beside Summary.avg (history/_figures.py: POOL:METRIC:p99, POOL:tasks_per_cpu_s);
+    # None: written before summaries had them, or nothing was derived (a replay of the log makes them).
+    figures: dict[str, float | None] | None = None
 
 
 class IndexManifest(msgspec.Struct, kw_only=True):
@@ -117,6 +120,7 @@ class IndexEntry(msgspec.Struct, kw_only=True):
     error: str | None = None
     summary: list[dict[str, Any]] = []  # the run's last Summary per pool (events.Summary as JSON)
     fingerprint: dict[str, Any] | None = None
+    figures: dict[str, float | None] | None = None  # as RunSummary.figures (None: replay the log)
 
 
 class ResultsIndex(msgspec.Struct, kw_only=True, omit_defaults=True):

@@ -11,7 +11,8 @@
     a live run's control socket: control.open_control ─► methods ─► controller / router.emit (logged)
 
 ``replay_derived`` is the same path without sinks, in this process, for the
-commands that read recorded runs (report, compare, the trace export).
+commands that read recorded runs (report, the trace export; compare only for a
+run recorded before its summary had the ``figures`` it reads: history/_figures.py).
 
 ``run`` is the only place a run is put together; ``kcoro-stream run``,
 ``attach`` and ``replay`` (and every later command that runs something) call
@@ -54,6 +55,7 @@ from .events import (
     decode_frame,
     encode_frame,
 )
+from .history._figures import RunFigures
 from .history._record import RunRecord, write_summary
 from .ingest import monotonic_ns
 from .sinks import Dashboard, SinkContext, SinkRunner, open_sinks
@@ -65,8 +67,10 @@ __all__ = [
     "Derive",
     "FrameRouter",
     "RunOptions",
+    "RunResult",
     "new_run_id",
     "replay_derived",
+    "result_of",
     "run",
 ]
 
@@ -75,9 +79,49 @@ STATUS_INTERVAL_S = 1.0
 RUNS_DIR = Path("runs")  # where a run is recorded without --log: RUNS_DIR/<run id>
 
 
-@dataclass
+@dataclass(frozen=True)
+class RunResult:
+    """What a run saw, returned by ``run`` (and carried by the exception a failed run raises:
+    ``result_of``): the same facts its summary.json records."""
+
+    run_id: str
+    run_dir: Path | None  # where a live run was recorded (None: not recorded)
+    started: RunStarted | None
+    ended: RunEnded | None
+    summaries: tuple[Summary, ...]  # the last summary per pool
+    figures: dict[str, float] | None  # history/_figures.py (None: nothing was derived)
+    state: str  # finished stopped lost failed interrupted error
+    exit_code: int
+    message: str
+
+    @classmethod
+    def of(cls, record: RunRecord) -> RunResult:
+        return cls(
+            run_id=record.run_id,
+            run_dir=record.run_dir,
+            started=record.started,
+            ended=record.ended,
+            summaries=tuple(record.summaries),
+            figures=dict(record.figures) if record.figures is not None else None,
+            state=record.state,
+            exit_code=record.exit_code,
+            message=record.message,
+        )
+
+
+def result_of(e: BaseException) -> RunResult | None:
+    """The result of the run that raised ``e`` (None: ``e`` did not come from ``run``)."""
+    found = getattr(e, RESULT_ATTR, None)
+    return found if isinstance(found, RunResult) else None
+
+
+RESULT_ATTR = "kcoro_stream_run_result"
+
+
+@dataclass(frozen=True)
 class RunOptions:
-    """How to run: sinks, the event log, queues. (What to read is the source spec.)"""
+    """How to run: sinks, the event log, queues (input only: ``run`` returns a RunResult).
+    What to read is the source spec."""
 
     sinks: list[str | dict[str, Any]] = field(default_factory=lambda: ["stdout"])
     force: bool = False
@@ -88,9 +132,6 @@ class RunOptions:
     stdout: Any = None
     dashboard: Dashboard | None = None  # the terminal dashboard hosting the run (surfaces.tui.TuiHandle)
     status_interval_s: float = STATUS_INTERVAL_S
-    run_dir: Path | None = None  # set by ``run``: where the live run was recorded
-    record: RunRecord | None = None  # set by ``run``: what its summary.json says (history)
-    summaries: list[Summary] = field(default_factory=list)  # set by ``run``: the last summary per pool
     # Logged and derived before the source's first frame of a live run: the effective
     # configuration (config.record_mark), a manifest's step and warm-up marks.
     marks: list[RawEvent] = field(default_factory=list)
@@ -118,6 +159,7 @@ class FrameRouter:
         self._ingest_seq = 0
         self.summaries: dict[str, Summary] = {}  # the last end-of-run summary per pool
         self.histograms: dict[tuple[str, str], HistogramSummary] = {}  # last cumulative per pool, metric
+        self.figures = RunFigures()  # what compare reads (summary.json and the index's ``figures``)
         self.started: RunStarted | None = None  # for the run's summary.json (history)
         self.ended: RunEnded | None = None
         self._error: BaseException | None = None
@@ -232,6 +274,7 @@ class FrameRouter:
                     self.summaries[ev.pool] = ev
                 elif type(ev) is HistogramSummary and ev.scope == "cumulative":
                     self.histograms[(ev.pool, ev.metric)] = ev
+                self.figures.add(ev)
             for r in self.runners:
                 await r.put(batch)
         if self.log is not None:
@@ -300,29 +343,32 @@ async def _report_status(router: FrameRouter, account: Account, interval_s: floa
         await router.drain()
 
 
-async def run(derive: Derive | None, source_spec: Any, opts: RunOptions) -> int:
+async def run(derive: Derive | None, source_spec: Any, opts: RunOptions) -> RunResult:
     """Drive ``source_spec`` (a source config struct or ``{"source": NAME, ...}``) through
-    the log, ``derive`` and the sinks until it ends. Returns the exit code (0); a failed
-    producer raises ProducerError (UsageError when it refused its flags)."""
+    the log, ``derive`` and the sinks until it ends. Returns what the run saw (exit code 0);
+    a failed producer raises ProducerError (UsageError when it refused its flags), and whatever
+    a run raises once it has begun carries its RunResult (``result_of``)."""
     run_id = new_run_id()
     source = build_source(source_spec, SourceContext(run_id=run_id))
     if source.live and not opts.no_control:  # refuse a bad --control path before anything starts
         from .control import check_control_path
 
         check_control_path(opts.control)
-    record = opts.record = RunRecord(run_id, source.name, marks=list(opts.marks))
+    record = RunRecord(run_id, source.name, marks=list(opts.marks))
     try:
-        code = await _run(derive, source, opts, record)
+        await _run(derive, source, opts, record)
     except BaseException as e:
         if record.exit_code == 0:  # not already a failed outcome of the source
             record.state, record.exit_code, record.message = _ended_by(e)
-        if opts.run_dir is not None:  # a recorded run, however it ended
+        if record.run_dir is not None:  # a recorded run, however it ended
             with suppress(KcoroStreamError):  # the run's own error is the one to report
-                write_summary(opts.run_dir, record)
+                write_summary(record.run_dir, record)
+        with suppress(AttributeError, TypeError):  # an exception type without attributes carries none
+            setattr(e, RESULT_ATTR, RunResult.of(record))
         raise
-    if opts.run_dir is not None:
-        write_summary(opts.run_dir, record)
-    return code
+    if record.run_dir is not None:
+        write_summary(record.run_dir, record)
+    return RunResult.of(record)
 
 
 def replay_derived(
@@ -358,7 +404,7 @@ def _ended_by(e: BaseException) -> tuple[str, int, str]:
     return "error", 70, f"{type(e).__name__}: {e}"
 
 
-async def _run(derive: Derive | None, source: Source, opts: RunOptions, record: RunRecord) -> int:
+async def _run(derive: Derive | None, source: Source, opts: RunOptions, record: RunRecord) -> None:
     steerable = source.live and not opts.no_control
     prepare = getattr(source, "open", None)
     if callable(prepare):
@@ -378,7 +424,7 @@ async def _run(derive: Derive | None, source: Source, opts: RunOptions, record: 
 
             log = LogWriter.create(opts.log_dir or RUNS_DIR / record.run_id, record.run_id, fsync=opts.fsync)
             stack.callback(log.close)
-            opts.run_dir = log.run_dir
+            record.run_dir = log.run_dir
         router = FrameRouter(derive, runners, log)
         router.hold = source.live
         account = Account(source, router, runners)
@@ -409,7 +455,7 @@ async def _run(derive: Derive | None, source: Source, opts: RunOptions, record: 
                         async with trio.open_nursery() as n:
                             await open_control(
                                 n, source=source, router=router, account=account, run_id=record.run_id,
-                                path=opts.control, run_dir=opts.run_dir if log is not None else None,
+                                path=opts.control, run_dir=record.run_dir,
                                 sinks=ctx,
                             )  # fmt: skip
                             task_status.started()
@@ -430,8 +476,9 @@ async def _run(derive: Derive | None, source: Source, opts: RunOptions, record: 
                 await router.complete()
             finally:  # however it ends, the record has what the run saw (summary.json, the manifest index)
                 record.started, record.ended = router.started, router.ended
-                record.summaries = opts.summaries = list(router.summaries.values())
+                record.summaries = list(router.summaries.values())
                 record.histograms = list(router.histograms.values())
+                record.figures = router.figures.result() if router.decode else None
             record.state, record.message = outcome.state, outcome.message
             if outcome.usage_error:  # raised inside: the sinks are aborted, no file is left or replaced
                 record.exit_code = 2
@@ -441,4 +488,3 @@ async def _run(derive: Derive | None, source: Source, opts: RunOptions, record: 
     if not outcome.ok:
         record.exit_code = 1
         raise ProducerError(outcome.message)
-    return 0

@@ -14,10 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kcoro_stream.config import (
+    CommandFlags,
     analysis_kwargs,
     env_layer,
     file_layer,
     parse_duration,
+    plan_run,
     project_layer,
     recorded_config,
     resolve,
@@ -377,3 +379,61 @@ def test_quote_cuts_long_input_for_error_lines() -> None:
     assert quote("ab") == "'ab'"
     assert quote("x" * 500) == "'" + "x" * 76 + "..." and len(quote("x" * 500)) == 80
     assert len(quote("9" * 5000, limit=20)) == 20
+
+
+# ------------------------------------------------------------------ the run plan
+
+
+def _run_flags(*argv: str) -> CommandFlags:
+    """The real ``run`` command's flags, as click parses ``argv``."""
+    from kcoro_stream.commands.live import run
+
+    ctx = run.make_context("run", list(argv))
+    return CommandFlags.from_click(ctx, ctx.params)
+
+
+def test_a_run_plan_is_a_value_of_the_flags_and_the_layers(tmp_path: Path) -> None:
+    """plan_run fills the configured values into a copy of the flags (a given flag wins) and
+    changes neither the flags nor the pipeline; the logged record names every origin."""
+    from kcoro_stream.commands._common import pipeline_or_default
+
+    conf = tmp_path / "c.toml"
+    conf.write_text('[run]\nmode = "tasks"\nduration = "2s"\n[bench]\nbatch = 3\nspin = 5\n')
+    layers = standard_layers(conf, cwd=tmp_path, environ={"XDG_CONFIG_HOME": str(tmp_path / "xdg")})
+    flags = _run_flags("--mode", "channel", "--spin", "9")
+    p = pipeline_or_default(None)
+    derive = p.derive
+    plan = plan_run(flags, p, None, layers)
+    assert (plan.flags["mode"], plan.flags["duration"]) == ("channel", "2.0")
+    assert (plan.flags["batch"], plan.flags["spin"]) == (3, 9)
+    assert (flags.values["mode"], flags.values["duration"], flags.values["batch"]) == ("channel", None, None)
+    assert p.derive is derive and plan.derive is not derive  # the configuration's analyses, in the plan
+    with pytest.raises(TypeError):
+        plan.flags["mode"] = "tasks"  # type: ignore[index]  # the plan is read, never written
+    origins = json.loads(plan.marks[0].detail)["config"]
+    assert origins["run"]["duration"]["origin"] == f"{conf}:3"
+    assert origins["run"]["mode"]["origin"] == "flag --mode" and origins["bench"]["spin"]["value"] == 9
+    assert plan_run(flags, p, None, layers).flags == plan.flags  # the same inputs, the same plan
+
+
+def test_a_run_plan_error_names_the_option_and_its_origin(tmp_path: Path) -> None:
+    from kcoro_stream.commands._common import pipeline_or_default
+
+    conf = tmp_path / "c.toml"
+    conf.write_text('[alerts]\nrules = ["nonsense"]\n')
+    layers = standard_layers(conf, cwd=tmp_path, environ={"XDG_CONFIG_HOME": str(tmp_path / "xdg")})
+    with pytest.raises(UsageError, match=rf"^{conf}:2: alert rule #1: cannot parse"):
+        plan_run(_run_flags(), pipeline_or_default(None), None, layers)
+
+
+def test_replay_analyses_are_returned_and_the_pipeline_left_alone(tmp_path: Path) -> None:
+    from kcoro_stream.commands._common import pipeline_or_default
+    from kcoro_stream.config import apply_to_replay
+
+    old = tmp_path / "old.ndjson"
+    old.write_text("")
+    p = pipeline_or_default(None)
+    before = p.derive
+    derive, said = apply_to_replay({}, p, None, old)
+    assert p.derive is before and callable(derive) and derive is not before
+    assert said == f"{old} recorded no configuration: analyses from the current configuration"

@@ -3,7 +3,7 @@ benchmark's knobs as ``run`` options (ranges checked here, before anything start
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -154,7 +154,7 @@ def bench_options(f: F) -> F:
     return _stack(f, options)
 
 
-def bench_args(kw: dict[str, Any]) -> list[str]:
+def bench_args(kw: Mapping[str, Any]) -> list[str]:
     """The benchmark flags the user gave, in the C parser's spelling."""
     args: list[str] = []
     for flags, _, _ in BENCH_INT_OPTIONS:

@@ -9,7 +9,7 @@ or ``-H``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +37,7 @@ class OutputFlags:
     headless: bool = False
 
     @classmethod
-    def from_kw(cls, kw: dict[str, Any]) -> OutputFlags:
+    def from_kw(cls, kw: Mapping[str, Any]) -> OutputFlags:
         """From a command's keyword arguments (flags a command does not have keep their default)."""
         names = cls.__dataclass_fields__
         given: dict[str, Any] = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +25,15 @@ from ._options import (
 from ._sinks import OutputFlags, choose_sinks, wants_tui
 
 
-def build_options(p: Any, kw: dict[str, Any]) -> Any:
-    """The run loop's options: the sinks ``choose_sinks`` picks for this terminal, and ``--force``."""
+def build_options(p: Any, kw: Mapping[str, Any], **more: Any) -> Any:
+    """The run loop's options: the sinks ``choose_sinks`` picks for this terminal, ``--force``, and ``more``."""
     from ..runloop import RunOptions
 
     flags = OutputFlags.from_kw(kw)
     specs = choose_sinks(
         p.sinks, flags, stdout_is_tty=sys.stdout.isatty(), tui_available=lambda: _dashboard_loads(flags.tui)
     )
-    return RunOptions(sinks=specs, force=kw["force"])
+    return RunOptions(sinks=specs, force=kw["force"], **more)
 
 
 def _dashboard_loads(asked: bool | None) -> bool:
@@ -52,22 +53,30 @@ def _dashboard_loads(asked: bool | None) -> bool:
 
 def drive(derive: Any, source: Any, opts: Any, exit_on_end: bool = False) -> int:
     """The run loop under trio, or with the dashboard hosting trio as a guest when a tui sink is used."""
+    import dataclasses
+
     import trio
 
-    from ..runloop import run
+    from ..runloop import RunResult, result_of, run
 
     if not wants_tui(opts.sinks):
-        return int(trio.run(run, derive, source, opts))
+        return trio.run(run, derive, source, opts).exit_code
     from ..surfaces.tui import run_tui
 
+    ended: list[RunResult] = []  # the run's result, once it has one (the dashboard returns its code)
+
     async def main(handle: Any) -> int:
-        opts.dashboard = handle
-        code = await run(derive, source, opts)
-        handle.finish(end_lines(opts))
-        return code
+        try:
+            result = await run(derive, source, dataclasses.replace(opts, dashboard=handle))
+        except BaseException as e:  # left with q, or failed: its run directory is still worth a line
+            ended.extend([r] if (r := result_of(e)) is not None else [])
+            raise
+        ended.append(result)
+        handle.finish(end_lines(result))
+        return result.exit_code
 
     code = run_tui(main, title=f"kcoro-stream {' '.join(sys.argv[1:])}", hold=_hold_screen(exit_on_end))
-    for line in end_lines(opts):  # the screen is gone with the dashboard: leave them on the terminal
+    for line in end_lines(ended[0]) if ended else []:  # the screen is gone: leave them on the terminal
         click.echo(line)
     return int(code)
 
@@ -77,14 +86,15 @@ def _hold_screen(exit_on_end: bool) -> bool:
     return not exit_on_end and sys.stdin.isatty() and sys.stdout.isatty() and not os.environ.get("CI")
 
 
-def end_lines(opts: Any) -> list[str]:
-    """The summary line per pool and the run directory: shown on the held screen and printed after it."""
+def end_lines(result: Any) -> list[str]:
+    """The summary line per pool and the run directory (a ``RunResult``'s): shown on the held screen
+    and printed after it."""
     from ..sinks.log import format_summary_line
 
-    summaries = opts.summaries
+    summaries = result.summaries
     lines = [format_summary_line(s) + (f" pool={s.pool}" if len(summaries) > 1 else "") for s in summaries]
-    if opts.run_dir is not None:
-        lines.append(f"run directory: {opts.run_dir}")
+    if result.run_dir is not None:
+        lines.append(f"run directory: {result.run_dir}")
     return lines
 
 
@@ -139,7 +149,7 @@ def run(ctx: click.Context, pipeline: str | None, **kw: Any) -> int:
     PIPELINE is a pipeline file, or the name of a shipped one (`kcoro-stream
     pipelines` lists them); without it, the default pipeline.
     """
-    from ..config import apply_to_run
+    from ..config import CommandFlags, plan_run, standard_layers
     from ..pipeline import AttachConfig, launch_config
 
     command: list[str] = ctx.meta.get("exec_command", [])
@@ -152,28 +162,27 @@ def run(ctx: click.Context, pipeline: str | None, **kw: Any) -> int:
         if given:
             raise UsageError(f"{given[0]}: a flag of the bundled benchmark, not of an --exec program")
     p = pipeline_or_default(pipeline)
-    p, marks = apply_to_run(ctx, kw, p, pipeline)
-    knobs = [] if kw["exec_"] else bench_args(kw)  # [bench] is the bundled benchmark's
-    opts = build_options(p, kw)
-    opts.log_dir = kw["log_dir"]
-    opts.no_log = kw["no_log"]
-    opts.fsync = kw["fsync"]
-    opts.marks = marks
-    opts.control, opts.no_control = kw["control_path"], kw["no_control"]
+    plan = plan_run(CommandFlags.from_click(ctx, kw), p, pipeline, standard_layers(kw["config_path"]))
+    f = plan.flags  # the flags with the configured values filled in
+    knobs = [] if f["exec_"] else bench_args(f)  # [bench] is the bundled benchmark's
+    opts = build_options(
+        p, f, log_dir=f["log_dir"], no_log=f["no_log"], fsync=f["fsync"], marks=list(plan.marks),
+        control=f["control_path"], no_control=f["no_control"],
+    )  # fmt: skip
     if isinstance(p.source, AttachConfig):
-        return drive(p.derive, p.source, opts, kw["exit_on_end"])
-    interval = duration(kw["interval"], "--interval")
+        return drive(plan.derive, p.source, opts, f["exit_on_end"])
+    interval = duration(f["interval"], "--interval")
     source = launch_config(
         p,
-        mode=kw["mode"],
-        duration_s=duration(kw["duration"], "--duration"),
+        mode=f["mode"],
+        duration_s=duration(f["duration"], "--duration"),
         interval_ms=None if interval is None else interval * 1000,
-        producer=kw["producer"],
-        workers=kw["workers"],
-        args=knobs + list(kw["bench_args"]),
+        producer=f["producer"],
+        workers=f["workers"],
+        args=knobs + list(f["bench_args"]),
         command=command,
     )
-    return drive(p.derive, source, opts, kw["exit_on_end"])
+    return drive(plan.derive, source, opts, f["exit_on_end"])
 
 
 @click.command(context_settings=CONTEXT)
@@ -192,17 +201,17 @@ def attach(ctx: click.Context, ring: Path, pipeline: str | None, **kw: Any) -> i
 
     PIPELINE: a file or a shipped pipeline's name; default: the default pipeline.
     """
-    from ..config import apply_to_run
+    from ..config import CommandFlags, plan_run, standard_layers
     from ..pipeline import AttachConfig
 
     p = pipeline_or_default(pipeline)
-    p, marks = apply_to_run(ctx, kw, p, pipeline)
-    opts = build_options(p, kw)
-    opts.log_dir = kw["log_dir"]
-    opts.no_log = kw["no_log"]
-    opts.marks = marks
-    opts.control, opts.no_control = kw["control_path"], kw["no_control"]
-    return drive(p.derive, AttachConfig(path=str(ring)), opts, kw["exit_on_end"])
+    plan = plan_run(CommandFlags.from_click(ctx, kw), p, pipeline, standard_layers(kw["config_path"]))
+    f = plan.flags  # the flags with the configured values filled in
+    opts = build_options(
+        p, f, log_dir=f["log_dir"], no_log=f["no_log"], marks=list(plan.marks),
+        control=f["control_path"], no_control=f["no_control"],
+    )  # fmt: skip
+    return drive(plan.derive, AttachConfig(path=str(ring)), opts, f["exit_on_end"])
 
 
 @click.command(context_settings=CONTEXT)
@@ -228,10 +237,10 @@ def replay(log: Path, pipeline: str | None, **kw: Any) -> int:
     if not log.exists():
         raise UsageError(f"{log}: no such run directory or file")
     p = pipeline_or_default(pipeline)
-    p, said = apply_to_replay(kw, p, pipeline, log)
+    derive, said = apply_to_replay(kw, p, pipeline, log)
     opts = build_options(p, kw)
     if log.is_file():  # old kcoro_mon lines: no configuration
-        return drive(p.derive, LegacyConfig(path=str(log)), opts, kw["exit_on_end"])
+        return drive(derive, LegacyConfig(path=str(log)), opts, kw["exit_on_end"])
     source = ReplayConfig(
         path=str(log),
         from_s=duration(kw["from_"], "--from"),
@@ -243,4 +252,4 @@ def replay(log: Path, pipeline: str | None, **kw: Any) -> int:
     check_bounds(source.from_s, source.to_s)
     if said:
         click.echo(f"replay: {said}", err=True)
-    return drive(p.derive, source, opts, kw["exit_on_end"])
+    return drive(derive, source, opts, kw["exit_on_end"])

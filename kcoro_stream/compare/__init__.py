@@ -1,7 +1,8 @@
 """Baselines and comparisons: the statistical regression gate (contract 9: reads results, re-runs nothing).
 
-Throughput comes from index.json; latency percentiles (``--gate-latency``, reported) come from
-replaying each run's recorded log through its recorded analyses: no benchmark is started.
+Throughput (``Summary.avg``), latency percentiles (``--gate-latency``, reported) and throughput per
+worker-CPU second come from index.json, as each run recorded them; only an entry written before it
+had ``figures`` is replayed (its log through its recorded analyses). No benchmark is started.
 
 ::
 

@@ -11,8 +11,10 @@ analyses made; nothing is recomputed). The gated metric of a pool is its
 headline, defined once by the run's mode (``records.headline_metric``, which
 ``history`` lists by default): channel → msgs/s, tasks and mixed → tasks/s (in
 mixed mode each task is one message: the same quantity), dual → each pool's own. Every other metric is reported, never gated. Latency percentiles (p50, p99 of the
-run's last cumulative histogram per pool and metric: ``tasks:task_start_latency_ns:p99``)
-come from replaying each run's log through its recorded analyses (``runloop.replay_derived``). Runs that did not end
+run's last cumulative histogram per pool and metric: ``tasks:task_start_latency_ns:p99``) and the
+throughput per worker-CPU second (``tasks:tasks_per_cpu_s``) are the ``figures`` the run loop recorded
+in the run's index entry (history/_figures.py); only a run recorded before entries had them is
+replayed (``runloop.replay_derived``, folded by the same ``RunFigures``). Runs that did not end
 ``ok`` are left out; a repeat is the unit, never a window. ``repeat_table`` keeps
 every ok repeat of every metric the step has, NaN where a run has no usable
 value (0, NaN, no summary): the gate calls that trouble; ``repeat_values`` keeps
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import KcoroStreamError, UsageError
+from ..history._figures import LATENCY_METRICS, QUANTILES, THROUGHPUT, RunFigures, metric_name
 from ..records import INDEX_NAME, RecordError, headline_metric, read_index
 
 __all__ = [
@@ -43,12 +46,6 @@ __all__ = [
     "repeat_table",
     "repeat_values",
 ]
-
-# Gated by default: higher is better.
-THROUGHPUT = ("tasks_per_s", "msgs_per_s")
-# Reported, gated only on request (lower is better); the sampler's tick jitter is the monitor's, not the runtime's.
-LATENCY_METRICS = ("task_start_latency_ns", "chan_latency_ns")
-QUANTILES = ("p50", "p99")
 
 
 def gated_metric(mode: str, pool: str) -> str | None:
@@ -75,6 +72,7 @@ class IndexRun:
     state: str
     summary: list[dict[str, Any]]
     fingerprint: dict[str, Any] | None
+    figures: dict[str, float | None] | None = None  # None: recorded before index entries had them
 
 
 @dataclass
@@ -133,10 +131,6 @@ class Results:
         return seen
 
 
-def metric_name(pool: str, name: str) -> str:
-    return f"{pool}:{name}"
-
-
 def step_key(step: str, params: dict[str, Any]) -> str:
     """A step and its matrix parameters, as one readable key (``tasks workers=2 batch=64``)."""
     return " ".join([step, *(f"{k}={v}" for k, v in params.items())])
@@ -172,54 +166,23 @@ def load_results(path: Path) -> Results:
                 state=r.state,
                 summary=r.summary,
                 fingerprint=r.fingerprint,
+                figures=r.figures,
             )
         )
     return res
 
 
-def _per_cpu(samples: list[Any]) -> dict[str, float]:
-    """Operations per second of the pool's worker-thread CPU time over the steady windows:
-    Σ rate × span / Σ cpu share × span (``POOL:tasks_per_cpu_s``, ``POOL:msgs_per_cpu_s``). A neighbour
-    that takes the CPU away lowers throughput, not this; reported, never gated."""
-    ops: dict[str, float] = {}
-    cpu: dict[str, float] = {}
-    for s in samples:
-        res = s.resources
-        if s.phase != "steady" or res is None or not res.cpu_pct or not s.span_ns:
-            continue
-        cpu[s.pool] = cpu.get(s.pool, 0.0) + res.cpu_pct / 100 * s.span_ns
-        for name in THROUGHPUT:
-            rate = getattr(s, name)
-            if rate:
-                key = metric_name(s.pool, name.replace("_per_s", "_per_cpu_s"))
-                ops[key] = ops.get(key, 0.0) + rate * s.span_ns
-    return {k: v / cpu[k.split(":", 1)[0]] for k, v in ops.items() if cpu.get(k.split(":", 1)[0])}
-
-
-def _latency(run_dir: Path) -> dict[str, float]:
-    """p50/p99 of the last cumulative histogram of each pool and latency metric of a run, and the
-    throughput per worker-CPU second (``_per_cpu``): what a replay of the run's log adds."""
-    from ..events import HistogramSummary, Sample
+def _figures(r: IndexRun) -> dict[str, float]:
+    """The run's latency percentiles and throughput per worker-CPU second (history/_figures.py): as
+    its index entry recorded them, or, for a run recorded before entries had them, a replay of its log."""
+    if r.figures is not None:
+        return {k: math.nan if v is None else v for k, v in r.figures.items()}
     from ..runloop import replay_derived
 
-    derived = replay_derived(run_dir)
-    last: dict[tuple[str, str], Any] = {}
-    for h in derived:
-        if (
-            type(h) is HistogramSummary
-            and h.scope == "cumulative"
-            and h.metric in LATENCY_METRICS
-            and h.count
-        ):
-            last[(h.pool, h.metric)] = h
-    out: dict[str, float] = {}
-    for (pool, metric), h in last.items():
-        for q in QUANTILES:
-            v = getattr(h, q)
-            if v is not None:
-                out[f"{metric_name(pool, metric)}:{q}"] = float(v)
-    out.update(_per_cpu([s for s in derived if type(s) is Sample]))
-    return out
+    try:
+        return RunFigures().add_all(replay_derived(r.dir)).result()
+    except KcoroStreamError as e:
+        raise UsageError(f"{r.dir}: cannot replay for latency: {e}") from None
 
 
 @dataclass
@@ -258,10 +221,7 @@ def repeat_table(res: Results, *, latency: bool = False) -> dict[tuple[str, str]
             continue
         values, g = _run_metrics(r)
         if latency:
-            try:
-                values.update(_latency(r.dir))
-            except KcoroStreamError as e:
-                raise UsageError(f"{r.dir}: cannot replay for latency: {e}") from None
+            values.update(_figures(r))
         gated.setdefault(step_key(r.step, r.params), set()).update(g)
         per_run.append((r, values))
     out: dict[tuple[str, str], RepeatTable] = {}

@@ -6,11 +6,18 @@
               ─► launch_changes()  LaunchConfig fields + bench flags   ([run] [bench])
               ─► record_mark()     Mark(name="config", detail=JSON)    (logged first by runloop.run)
 
-``apply_to_run`` is the one call ``kcoro-stream run`` makes: it resolves the
-layers around the pipeline file and the command line, writes the values that
-did not come from a flag back into the command's keyword arguments (so the
-existing flag handling applies them unchanged) and returns the pipeline with
-its analyses and the record to log.
+``plan_run`` is the one call ``kcoro-stream run`` and ``attach`` make, a pure
+function of its inputs::
+
+    CommandFlags (click's values, which were given) ─┐
+    the pipeline file (its source, its analyses) ────┼─ plan_run ─► RunPlan(flags: the command's values with
+    standard_layers() (files, --config; environment) ┘                       the configured ones filled in,
+                                                                             derive, marks, effective)
+
+The command reads its values from the plan (so the flag handling it always
+had applies configured values unchanged); nothing is written into click's
+keyword arguments or the pipeline. An error names the option and its origin
+(file:line, env, flag).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import msgspec
@@ -31,12 +39,14 @@ from ._schema import ANALYSIS_SECTIONS, KpiSection
 
 __all__ = [
     "RECORD_MARK",
+    "CommandFlags",
+    "RunPlan",
     "analyses",
     "apply_to_replay",
-    "apply_to_run",
     "bind_analyses",
     "build_analyses",
     "launch_changes",
+    "plan_run",
     "record_mark",
     "recorded_config",
     "recorded_in",
@@ -185,7 +195,7 @@ def analyses(**explicit: Any) -> Any:
         low, high = standard_layers()
         return build_analyses(resolve([*low, layer, *high]))(source)
 
-    derive.config_layer = layer  # type: ignore[attr-defined]  # read by apply_to_run, bind_analyses
+    derive.config_layer = layer  # type: ignore[attr-defined]  # read by plan_run, bind_analyses
     return derive
 
 
@@ -308,16 +318,41 @@ def recorded_in(events: list[Any]) -> dict[str, Any] | None:
 # ------------------------------------------------------------------ the command line
 
 
-def _flag_layer(ctx: Any, kw: Mapping[str, Any]) -> Layer:
-    """Values given on the command line (click's parameter source), as the top layer."""
-    from click.core import ParameterSource
+@dataclass(frozen=True)
+class CommandFlags:
+    """A command's flags as click parsed them: every keyword value, and the names the user gave
+    (on the command line, or through an environment variable click reads); the rest are defaults."""
 
+    values: Mapping[str, Any]
+    given: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_click(cls, ctx: Any, kw: Mapping[str, Any]) -> CommandFlags:
+        from click.core import ParameterSource
+
+        by_user = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+        given = frozenset(n for n in kw if ctx.get_parameter_source(n) in by_user)
+        return cls(MappingProxyType(dict(kw)), given)
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What a live run does, resolved (``plan_run``)."""
+
+    flags: Mapping[str, Any]  # the command's values, each configured one filled in where no flag set it
+    derive: Any  # the analyses: the configuration's, or the pipeline file's bound to it
+    marks: tuple[Mark, ...]  # logged first: the effective configuration with origins
+    effective: Effective
+
+
+def _flag_layer(flags: CommandFlags) -> Layer:
+    """Values given on the command line (click's parameter source), as the top layer."""
     from ._schema import BenchSection
 
     bench_keys = {f.name for f in msgspec.structs.fields(BenchSection)}
     layer = Layer("flags")
-    for name, value in kw.items():
-        if ctx.get_parameter_source(name) not in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT):
+    for name, value in flags.values.items():
+        if name not in flags.given:
             continue
         if name in RUN_PARAMS:
             sec, key = RUN_PARAMS[name]
@@ -371,8 +406,10 @@ def _pipeline_layer(p: Any, pipeline_file: Path | str | None) -> Layer:
     return layer
 
 
-def _write_back(eff: Effective, kw: dict[str, Any]) -> None:
-    """Values from files and the environment into ``run``'s keyword arguments (flags already there)."""
+def _filled(eff: Effective, flags: Mapping[str, Any]) -> dict[str, Any]:
+    """``flags`` with the values from files and the environment in the command's spelling (a flag
+    given, or a pipeline's or built-in default, leaves the command's own value)."""
+    kw = dict(flags)
     for name, (sec, key) in RUN_PARAMS.items():
         v = eff.values[sec][key]
         if name not in kw or v.origin.startswith(("flag ", "pipeline ", "default")):
@@ -386,7 +423,7 @@ def _write_back(eff: Effective, kw: dict[str, Any]) -> None:
             value = None if value is None else Path(value)
         kw[name] = value
     if kw.get("exec_"):
-        return  # --exec runs the user's program: [bench] is the bundled benchmark's, not its
+        return kw  # --exec runs the user's program: [bench] is the bundled benchmark's, not its
     producer = eff.get("run", "producer")
     extra: list[str] = []
     for key, v in eff.values["bench"].items():
@@ -398,27 +435,29 @@ def _write_back(eff: Effective, kw: dict[str, Any]) -> None:
             extra += bench_args(Effective({"bench": {key: v}}))
     if extra:
         kw["bench_args"] = (*extra, *kw.get("bench_args", ()))
+    return kw
 
 
-def apply_to_run(
-    ctx: Any, kw: dict[str, Any], p: Any, pipeline_file: Path | str | None
-) -> tuple[Any, list[Mark]]:
-    """Resolve every layer for ``kcoro-stream run``; returns (pipeline, marks to log first).
-
-    ``kw`` (the command's keyword arguments) gets the configured values that no
-    flag set; without a pipeline file the analyses come from the configuration.
-    """
-    low, high = standard_layers(kw.get("config_path"))
-    eff = resolve([*low, _pipeline_layer(p, pipeline_file), *high, _flag_layer(ctx, kw)])
+def plan_run(
+    flags: CommandFlags,
+    p: Any,
+    pipeline_file: Path | str | None,
+    layers: tuple[list[Layer], list[Layer]],
+) -> RunPlan:
+    """``kcoro-stream run``/``attach`` resolved: ``layers`` (``standard_layers``: below and above the
+    pipeline file) around the pipeline ``p`` and the command's ``flags``. Reads and changes nothing
+    else; without a pipeline file the analyses come from the configuration."""
+    low, high = layers
+    eff = resolve([*low, _pipeline_layer(p, pipeline_file), *high, _flag_layer(flags)])
     check_servers(eff)
-    _write_back(eff, kw)
+    derive = p.derive
     if pipeline_file is None:
-        p.derive = build_analyses(eff)
-    elif getattr(p.derive, "config_layer", None) is not None:
-        p.derive = bind_analyses(p.derive, eff)
+        derive = build_analyses(eff)
+    elif getattr(derive, "config_layer", None) is not None:
+        derive = bind_analyses(derive, eff)
         build_analyses(eff)  # validate before anything starts
     mark = record_mark(eff, pipeline=None if pipeline_file is None else str(pipeline_file))
-    return p, [mark]
+    return RunPlan(MappingProxyType(_filled(eff, flags.values)), derive, (mark,), eff)
 
 
 def apply_to_replay(
@@ -426,7 +465,8 @@ def apply_to_replay(
 ) -> tuple[Any, str]:
     """Analyses for ``replay``: the recording's configuration unless --config or a pipeline says otherwise.
 
-    Returns (pipeline, the one line saying which configuration the replay used).
+    Returns (the analyses to derive with, the one line saying which configuration the replay
+    used); the pipeline ``p`` is read, never changed (``None`` without a pipeline file).
     """
     config_path = kw.get("config_path")
     recorded, lost = _recorded(log) if log.is_dir() else (None, None)
@@ -459,34 +499,25 @@ def apply_to_replay(
             else f"{log} recorded no configuration: analyses from the current configuration"
         )
     eff = resolve(layers)
+    derive = None if p is None else p.derive
     if pipeline_file is None:
-        p.derive = build_analyses(eff)
+        derive = build_analyses(eff)
         live_pipeline = (recorded or {}).get("pipeline")
         if live_pipeline:
             said += f" (the live run used {live_pipeline}; pass it to replay through it)"
     else:
         said = f"analyses from pipeline {pipeline_file}" + (
             " with the recorded configuration for what it leaves open"
-            if getattr(p.derive, "config_layer", None) is not None and recorded
+            if getattr(derive, "config_layer", None) is not None and recorded
             else ""
         )
-        if getattr(p.derive, "config_layer", None) is not None:
-            p.derive = bind_analyses(p.derive, eff)
+        if getattr(derive, "config_layer", None) is not None:
+            derive = bind_analyses(derive, eff)
             build_analyses(eff)
-    return p, said
-
-
-@dataclass
-class _AnalysesOnly:
-    """What ``apply_to_replay`` fills in when no pipeline file is given: the analyses."""
-
-    derive: Any = None
-    source: Any = None
+    return derive, said
 
 
 def recorded_analyses(run_dir: Path, *, allow_damaged: bool = False) -> Any:
     """The analyses a recorded run used (its recorded configuration; the current files and
     environment for what it left open, as ``replay RUN`` does), ready to derive."""
-    p = _AnalysesOnly()
-    apply_to_replay({"allow_damaged": allow_damaged}, p, None, run_dir)
-    return p.derive
+    return apply_to_replay({"allow_damaged": allow_damaged}, None, None, run_dir)[0]

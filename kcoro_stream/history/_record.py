@@ -3,7 +3,8 @@
 ::
 
     runloop.run ── RunRecord (what the run loop already saw: config Mark, RunStarted, RunEnded,
-                   │           last Summary per pool, last cumulative histogram per pool and metric)
+                   │           last Summary per pool, last cumulative histogram per pool and metric,
+                   │           the figures compare reads: _figures.RunFigures over every derived event)
                    └─ write_summary(run_dir) ─► RUN_DIR/summary.json  (one JSON line; tmp + fsync + rename)
 
 One JSON object on one line, so DuckDB can read thousands of them as
@@ -46,12 +47,14 @@ class RunRecord:
 
     run_id: str
     source: str
+    run_dir: Path | None = None  # where a live run is recorded (its summary.json goes there)
     started_wall: float = field(default_factory=time.time)
     marks: list[Any] = field(default_factory=list)
     started: RunStarted | None = None
     ended: RunEnded | None = None
     summaries: list[Summary] = field(default_factory=list)
     histograms: list[HistogramSummary] = field(default_factory=list)
+    figures: dict[str, float] | None = None  # history/_figures.py (None: nothing was derived)
     state: str = "finished"  # the source's outcome: finished stopped lost failed; or interrupted, error
     exit_code: int = 0
     message: str = ""
@@ -123,6 +126,7 @@ class RunRecord:
             noise=noise_fingerprint(),
             metrics=dict(self.metrics()),
             summaries=[msgspec.to_builtins(s) for s in self.summaries],
+            figures=dict(self.figures) if self.figures is not None else None,
         )
 
 

@@ -6,6 +6,8 @@
     for run in plan:                         (skip: same step, params, repeat already ok)
         DIR/<slug>/  ◄── runloop.run(analyses, LaunchConfig(from run.config), RunOptions(
                              log_dir=DIR/<slug>, sinks=outputs, marks=[config, step, warmup]))
+                         ──► RunResult (returned, or carried by the exception: runloop.result_of)
+                         ──► IndexEntry(state, summary, fingerprint, figures)
         DIR/index.json  ◄── rewritten atomically (tmp + rename) after every run
 
 States: ``ok``; ``failed`` (the producer crashed, an output failed: the error
@@ -165,7 +167,7 @@ def _derive_for(run: PlannedRun) -> Any:
 def _one(run: PlannedRun, m: Manifest, run_dir: Path, index_of: int, total: int) -> IndexEntry:
     """Run one planned run through the one run loop; its index entry."""
     from ..history._noise import run_fingerprint
-    from ..runloop import RunOptions
+    from ..runloop import RunOptions, RunResult, result_of
     from ..runloop import run as run_loop
     from ..sources import LaunchConfig
 
@@ -206,9 +208,11 @@ def _one(run: PlannedRun, m: Manifest, run_dir: Path, index_of: int, total: int)
         marks=marks,
     )
     state, error = "ok", None
+    rec: RunResult | None
     try:
-        trio.run(run_loop, derive, source, opts)
+        rec = trio.run(run_loop, derive, source, opts)
     except BaseException as e:  # every outcome of a run is an index entry, except a bug
+        rec = result_of(e)  # what the run saw before it ended (None: it never began)
         err = first_error(e, (KeyboardInterrupt, KcoroStreamError))
         if isinstance(err, KeyboardInterrupt):
             state, error = "interrupted", "interrupted"
@@ -216,7 +220,7 @@ def _one(run: PlannedRun, m: Manifest, run_dir: Path, index_of: int, total: int)
             state, error = "failed", str(err)
         else:
             raise
-    rec = opts.record  # what the run loop saw (also in the run's summary.json)
+    # what the run loop saw (also in the run's summary.json)
     ended = rec.ended if rec is not None else None
     started = rec.started if rec is not None else None
     if state == "ok" and ended is not None and ended.reason != "duration":
@@ -234,6 +238,7 @@ def _one(run: PlannedRun, m: Manifest, run_dir: Path, index_of: int, total: int)
         error=error,
         summary=[msgspec.to_builtins(s) for s in (rec.summaries if rec is not None else [])],
         fingerprint=run_fingerprint(started),
+        figures=dict(rec.figures) if rec is not None and rec.figures is not None else None,
     )
 
 
