@@ -18,8 +18,8 @@ The spread is floored at ``min_rel_spread`` × |centre| (default 12 %) and at
 ``min_abs_spread`` in the metric's unit (default 1 for the throughput rates —
 one task, message or byte per second —, 0.001 for ratios and depths). A
 runtime's throughput swings ±25 % window to window when its pools share two
-cores (dual mode), even when nothing changes; with a 10 % floor a value must
-be ~35–40 % off the recent centre to score 3.5–4, so that noise is no
+cores (dual mode), even when nothing changes; with a 12 % floor a value must
+be ~42–48 % off the recent centre to score 3.5–4, so that noise is no
 anomaly, while a real step (a drop to a quarter, a 4× jump) still scores high. The current
 value joins the history after it is scored, flagged or not.
 
