@@ -46,6 +46,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -225,6 +226,12 @@ def verify(cal: KnobCal, slowdowns: tuple[float, ...], out: Path, secs: float = 
     return result
 
 
+def gated_metrics(ab_json: str) -> list[dict[str, Any]]:
+    """The gated metrics of a `kcoro-stream ab --json` answer, every comparison and step."""
+    data = json.loads(ab_json)
+    return [m for c in data["comparisons"] for s in c["steps"] for m in s["metrics"] if m["gated"]]
+
+
 def planted_abs(
     cal: KnobCal, units: int, out: Path, n: int = PLANTED_ABS, secs: float = 2.0, max_pairs: int = MAX_PAIRS,
     budget_s: float = BUDGET_S,
@@ -242,8 +249,7 @@ def planted_abs(
         if r.returncode == 2 or not r.stdout:
             print(f"  planted A/B {cal.mode} {cal.flag(units)} #{i}: trouble: {r.stderr.strip()[:200]}")
             continue
-        data = json.loads(r.stdout)
-        gated = [m for c in data["comparisons"] for s in c["steps"] for m in s["metrics"] if m["gated"]]
+        gated = gated_metrics(r.stdout)
         done += 1
         hits += any(m["verdict"] == "regressed" for m in gated)
         ratios += [float(m["ratio"]) for m in gated if isinstance(m.get("ratio"), int | float)]
@@ -314,10 +320,7 @@ def real_abs(out: Path) -> tuple[int, int]:
         if r.returncode == 2 or not r.stdout:
             print(f"  real A/B {i}: trouble: {r.stderr.strip()[:200]}")
             continue
-        data = json.loads(r.stdout)
-        verdicts = [
-            m["verdict"] for c in data["comparisons"] for s in c["steps"] for m in s["metrics"] if m["gated"]
-        ]
+        verdicts = [m["verdict"] for m in gated_metrics(r.stdout)]
         done += 1
         alarms += any(v in ("regressed", "improved") for v in verdicts)
     return alarms, done
