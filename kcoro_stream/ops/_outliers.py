@@ -20,8 +20,14 @@ one task, message or byte per second —, 0.001 for ratios and depths). A
 runtime's throughput swings ±25 % window to window when its pools share two
 cores (dual mode), even when nothing changes; with a 12 % floor a value must
 be ~42–48 % off the recent centre to score 3.5–4, so that noise is no
-anomaly, while a real step (a drop to a quarter, a 4× jump) still scores high. The current
-value joins the history after it is scored, flagged or not.
+anomaly, while a real step (a drop to a quarter, a 4× jump) still scores high. An unflagged
+value joins the history after it is scored. A flagged value is held out of
+the history until its episode is decided (confirmed, or over): a 20× drop
+scored against a history that already holds the drop's first window would
+inflate the spread it is measured by (−5.2, then −3.1 on a real 7 s run),
+and a real fault's second window would no longer confirm the first. Once the
+episode is decided the held values join, so a level that stays becomes the
+history.
 
 **A throughput change must also be large:** a throughput rate is flagged only
 when it is at least ``min_ratio`` (default 3) times its recent median or at
@@ -246,6 +252,8 @@ def outliers(
         activity: dict[str, Activity] = {}
         # (pool, quantity) → flagged windows in a row so far, and the first one's Anomaly
         streaks: dict[tuple[str, str], tuple[int, Anomaly | None]] = {}
+        # flagged values of an undecided episode, kept out of the history they are scored against
+        held: dict[tuple[str, str], list[float]] = {}
         run_id: str | None = None
 
         def on_item(s: Any) -> None:
@@ -258,11 +266,12 @@ def outliers(
                 seen.clear()
                 activity.clear()
                 streaks.clear()
+                held.clear()
             act = activity.get(s.pool)
             if act is None:
                 act = activity[s.pool] = Activity()
             if s.phase in NO_EVIDENCE:  # a pause or a stall ends the regime: warm up and score anew
-                for d in (hist, seen, streaks):
+                for d in (hist, seen, streaks, held):
                     for key in [k for k in d if k[0] == s.pool]:
                         del d[key]
             if not act.admit(s):
@@ -293,8 +302,12 @@ def outliers(
                             flagged.setdefault(quantity(name), []).append(
                                 _anomaly(s, name, meth, raw, share, score, limits[meth], xs)
                             )
+                            held.setdefault(key, []).append(x)  # joins once the episode is decided
                             break
-                h.append(x)
+                    else:
+                        h.append(x)
+                else:
+                    h.append(x)
             for q in quantities:
                 if q not in scored:
                     continue
@@ -303,12 +316,23 @@ def outliers(
                 found = flagged.get(q)
                 if not found:
                     streaks.pop(key, None)  # the episode (if any) is over
+                    release(s.pool, q)
                     continue
                 count += 1
                 pending = pending or _together(found)
                 if count == persist:
                     emit(pending)  # confirmed: one anomaly per quantity, at the change
+                if count >= persist:
+                    release(s.pool, q)  # the new level is the history from here
                 streaks[key] = (count, pending)
+
+        def release(pool: str, q: str) -> None:
+            """An episode decided: its flagged values join their histories, in order."""
+            for key in [k for k in held if k[0] == pool and quantity(k[1].split("/", 1)[0]) == q]:
+                h = hist.get(key)
+                if h is not None:
+                    h.extend(held[key])
+                del held[key]
 
         def on_done() -> None:
             return None

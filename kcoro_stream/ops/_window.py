@@ -26,8 +26,12 @@ totals; smoothing, summaries and outlier detection leave them out.
 
 Derived events that arrive in batches (a replayed old ``kcoro_mon`` recording
 read by ``kcoro_stream.sources.legacy``) pass through unchanged, and so do
-``RuleChanged`` events (``ctl set_rule``), in stream order, for the alert and
-KPI operators downstream: a change logged mid-window applies to that window.
+``RuleChanged`` events (``ctl set_rule``), for the alert and KPI operators
+downstream: a change stamped inside the open window applies to that window.
+A change stamped after the open window's end (the control socket answered
+before the ring's frames past that end were read) waits until that window
+closes: it applies to the first window that ends after it, in event time, so
+a rule never judges a window that closed before the rule was set.
 
 ::
 
@@ -232,6 +236,7 @@ def windows(window_ms: float = 250, *, check_monotonic: bool | str = True) -> Op
         pending_stall = False  # a ProducerStalled seen since the last data frame
         knobs: dict[str, int] = {}  # live knob values (KnobApplied) of this run
         draining = False  # the producer's Mark("draining") was seen in this run
+        held: list[RuleChanged] = []  # changes stamped after the open window's end
 
         def open_window(ts: int) -> Window:
             nonlocal origin
@@ -276,6 +281,16 @@ def windows(window_ms: float = 250, *, check_monotonic: bool | str = True) -> Op
             base_g = {**base_g, **{k: g[0] for k, g in win.gauges.items()}}
             base_ts = win.last_ts
             emit(win)
+            if final:
+                release(None)
+
+        def release(before: int | None) -> None:
+            """Emit the held rule changes stamped before ``before`` (all: None)."""
+            keep = [ev for ev in held if before is not None and ev.ts_ns >= before]
+            for ev in held:
+                if before is None or ev.ts_ns < before:
+                    emit(ev)
+            held[:] = keep
 
         def reset(start: RunStarted | None) -> None:
             nonlocal run, origin, base_w, base_c, base_h, base_g, base_ts, zero_base, need_base, pending_loss
@@ -316,7 +331,10 @@ def windows(window_ms: float = 250, *, check_monotonic: bool | str = True) -> Op
                 return  # the monitor's own account: no producer time, no window
             if kind is RuleChanged:
                 for ev in batch:
-                    emit(ev)
+                    if cur is not None and ev.ts_ns >= cur.end_ns:
+                        held.append(ev)
+                    else:
+                        emit(ev)
                 return
             if kind is RingLoss:
                 for ev in batch:
@@ -344,6 +362,8 @@ def windows(window_ms: float = 250, *, check_monotonic: bool | str = True) -> Op
             elif ts >= win.end_ns:
                 close(False)
                 win = cur = open_window(ts)
+                if held:
+                    release(win.end_ns)
             win.frames += 1
             if ts > win.last_ts:
                 win.last_ts = ts

@@ -81,3 +81,22 @@ def test_default_analyses_apply_a_change_logged_mid_window_and_never_output_it()
     rule_ts = batches[32][0].ts_ns
     first_window_after = min(x.ts_ns for x in of_type(out, Sample) if x.ts_ns > rule_ts)
     assert fired[0].ts_ns == first_window_after
+
+
+def test_a_change_stamped_after_the_open_window_waits_for_that_window_to_close() -> None:
+    """The ingester logs a ctl change before the ring frames older than it: event time decides."""
+    run = Run(workers=2)
+    batches = [[run.start]]
+    for _ in range(49):  # frames at 10 ms .. 490 ms: window 1 ([250, 500 ms)) is open
+        run.steady()
+        batches.append(run.frame())
+    stamped = run.start.ts_ns + 505 * MS  # after window 1's end, logged before the frame that closes it
+    batches.append([change(stamped, "set", "alert", "fp", {**RULE, "name": "fp", "value": 0.95})])
+    for _ in range(30):
+        run.steady()
+        batches.append(run.frame())
+    out = drive(ops.default_analyses(window_ms=250), batches)
+    fired = [a for a in of_type(out, Alert) if a.rule == "fp"]
+    windows = sorted({x.ts_ns for x in of_type(out, Sample)})
+    assert fired and fired[0].state == "firing"
+    assert fired[0].ts_ns == windows[2]  # window 2, the first to end after the change; never window 1
