@@ -487,6 +487,8 @@ def test_usage_errors_are_one_line_with_a_hint() -> None:
         ("run", "-m", "fast"): "--mode: 'fast' is not one of",
         ("run", "--interval", "2m"): "--interval: expected 1ms to 60s, got 120000ms",
         ("run", "-d", "25h"): "--duration: expected 0 to 86400 s, got 90000",
+        ("run", "--max-delay", "1s"): "--max-delay: at most 250ms, got 1s",
+        ("attach", "ring", "--max-delay", "-5ms"): "--max-delay:",
         ("replay",): "missing argument LOG (see 'kcoro-stream replay --help')",
         ("nosuchcommand",): "no such command 'nosuchcommand'",
     }
