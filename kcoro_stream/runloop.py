@@ -140,7 +140,7 @@ class RunOptions:
     max_delay_s: float | None = None  # coalesced wake-ups (--max-delay); None: max_delay_for(sinks)
 
 
-# Coalesced wake-ups (docs/performance.md): how late after a frame the monitor may wake, by surface.
+# Coalesced wake-ups (docs/ARCHITECTURE.md, "Coalesced wake-ups"): how late after a frame the monitor may wake, by surface.
 MAX_DELAY_STDOUT_S = 0.0  # NDJSON on stdout (`| jq`, a terminal): every sample as it comes
 MAX_DELAY_SCREEN_S = 0.1  # a dashboard or the page: their refresh rate
 MAX_DELAY_HEADLESS_S = 0.25  # the log, files, Prometheus, remote write: a few wake-ups a second
