@@ -2,7 +2,10 @@
 
 The run loop puts a ``MonitorStatus`` ingester event into the stream every
 second of a live run (and logs it, so a replay shows what the live run lost).
-This operator turns each one into a ``Status`` line, unchanged in content:
+This operator turns each one into a ``Status`` line, unchanged in content
+(one that comes before the producer's first ``RunStarted`` — a producer slow
+to start on a loaded machine — waits for it, like a Mark, so every line
+carries the run's id and wall-clock ``ts``):
 
 * ``state``, ``reader`` (the C reader's losses: dropped / corrupt /
   undecodable frames), ``log`` (the event-log writer), ``sinks`` (each sink's
@@ -63,6 +66,15 @@ def status() -> Operator:
         run: RunStarted | None = None
         stalled: ProducerStalled | None = None
         last: MonitorStatus | None = None
+        early: list[MonitorStatus] = []  # before the first RunStarted: they wait for its id and clock
+
+        def out(ev: MonitorStatus) -> None:
+            st = make_status(ev, run)
+            if stalled is not None and ev.state == "running":
+                st = msgspec.structs.replace(
+                    st, state="stalled", message=_join(stall_message(stalled), st.message)
+                )
+            emit(st)
 
         def on_item(batch: Any) -> None:
             nonlocal run, stalled, last
@@ -71,16 +83,17 @@ def status() -> Operator:
             head = type(batch[0])
             if head is RunStarted:  # a frame starts with it (a new run: a mode switch)
                 run = batch[0]
+                for ev in early:
+                    out(ev)
+                early.clear()
             elif head is MonitorStatus:  # the run loop's events come in batches of their own
                 for ev in batch:
                     if type(ev) is MonitorStatus:
                         last = ev
-                        st = make_status(ev, run)
-                        if stalled is not None and ev.state == "running":
-                            st = msgspec.structs.replace(
-                                st, state="stalled", message=_join(stall_message(stalled), st.message)
-                            )
-                        emit(st)
+                        if run is None and len(early) < MAX_EARLY:
+                            early.append(ev)
+                        else:
+                            out(ev)
             elif head is ProducerStalled:
                 for ev in batch:
                     if type(ev) is not ProducerStalled:
@@ -101,13 +114,16 @@ def status() -> Operator:
                         )
                     )
 
-        return on_item, _nothing
+        def on_done() -> None:
+            for ev in early:  # a stream with no RunStarted (a log read from mid-run)
+                out(ev)
+
+        return on_item, on_done
 
     return stateful(setup)
 
 
-def _nothing() -> None:
-    return None
+MAX_EARLY = 64  # status lines held for a RunStarted (a producer slow to start: one a second)
 
 
 def make_status(ev: MonitorStatus, run: RunStarted | None) -> Status:

@@ -99,3 +99,20 @@ def test_monitor_status_batches_are_not_frames_of_a_window():
     batches = _batches()
     without = [b for b in batches if type(b[0]) is not MonitorStatus]
     assert drive(ops.rates(), batches) == drive(ops.rates(), without)
+
+
+def test_a_status_before_the_producers_run_started_waits_for_its_id_and_clock():
+    """A producer slow to start (a loaded machine): the monitor's first status comes before RunStarted.
+    It was a line with run_id "" and a monotonic ts (tests/history found no run by that id)."""
+    r = Run()
+    early = monitor(T0 - 300 * MS)
+    batches = [[early], [r.start]]
+    for _ in range(10):
+        r.steady()
+        batches.append(r.frame())
+    (st,) = drive(ops.status(), batches)
+    assert st.run_id == "run-1" and st.ts_ns == T0 - 300 * MS
+    assert st.ts == round((WALL0 - 300 * MS) / 1e9, 6)  # wall clock, from the run's start
+    # a stream with no RunStarted at all (a log read from mid-run) still shows it
+    (alone,) = drive(ops.status(), [[early]])
+    assert alone.run_id == ""
