@@ -14,7 +14,9 @@ A pipeline file is plain Python that defines ``pipeline``::
 ``source`` is a source's config struct (``LaunchConfig`` — alias
 ``BenchSource`` —, ``AttachConfig`` — alias ``AttachSource`` —,
 ``ReplayConfig``, ``LegacyConfig``) or a dict ``{"source": NAME, ...}``;
-``derive`` one reactivex operator; ``sinks`` sink specs. Command-line flags
+``derive`` one reactivex operator; ``sinks`` sink specs; ``metrics`` and
+``events`` the metrics and event types the file declares with
+``kcoro_stream.analysis`` (docs/analyses.md), added after ``derive``. Command-line flags
 override the source's parameters and the sinks. The run itself is
 ``kcoro_stream.runloop.run`` (``RunOptions`` in, a ``RunResult`` back).
 
@@ -32,7 +34,9 @@ from typing import Any
 import msgspec
 
 from ._shipped import first_doc_line, shipped_files
+from .analysis._declare import EventType, Metric, declarations
 from .errors import KcoroStreamError, PipelineError, UsageError
+from .events import Meta
 from .runloop import Derive, RunOptions, RunResult
 from .sources import AttachConfig, LaunchConfig, LegacyConfig, ReplayConfig, source_for_config
 
@@ -67,6 +71,9 @@ class Pipeline:
     source: msgspec.Struct | dict[str, Any] | None = None
     derive: Derive | None = None
     sinks: list[str | dict[str, Any]] = field(default_factory=lambda: ["stdout"])
+    metrics: list[Metric] = field(default_factory=list)
+    events: list[EventType] = field(default_factory=list)
+    name: str = ""  # what the ``meta`` line calls it (load_pipeline: the file's stem)
 
     def __post_init__(self) -> None:
         s = self.source
@@ -83,6 +90,28 @@ class Pipeline:
             )
         if not isinstance(self.sinks, list):
             raise PipelineError(f"Pipeline(sinks=...): expected a list of sink specs, got {self.sinks!r}")
+        for key, kind in (("metrics", Metric), ("events", EventType)):
+            got = getattr(self, key)
+            if not isinstance(got, list | tuple) or not all(isinstance(x, kind) for x in got):
+                raise PipelineError(
+                    f"Pipeline({key}=...): expected a list of kcoro_stream.analysis.{key[:-1]}(...) "
+                    f"declarations, got {got!r}"
+                )
+        self.declarations()  # a name declared twice fails here, where the file says Pipeline(...)
+
+    def declarations(self) -> Meta | None:
+        """The ``meta`` line of what this pipeline declares (None: nothing)."""
+        if not self.metrics and not self.events:
+            return None
+        return declarations(self.name or "pipeline", list(self.metrics), list(self.events))
+
+    def analyses(self, derive: Derive | None) -> Derive | None:
+        """``derive`` (the pipeline's, bound to the run's configuration) followed by its declarations."""
+        if derive is None or (not self.metrics and not self.events):
+            return derive
+        from . import ops
+
+        return ops.compose(derive, ops.declared(self.metrics, self.events))
 
 
 def launch_config(
@@ -150,6 +179,8 @@ def load_pipeline(path: Path) -> Pipeline:
     p = ns.get("pipeline")
     if not isinstance(p, Pipeline):
         raise PipelineError(f"{path}: defines no `pipeline = Pipeline(...)`")
+    if not p.name:
+        p.name = path.stem
     return p
 
 

@@ -44,6 +44,7 @@ from .events import (
     INGEST_SEQ_BIT,
     DerivedEvent,
     HistogramSummary,
+    Meta,
     MonitorStatus,
     RawEvent,
     ReaderStatistics,
@@ -137,6 +138,7 @@ class RunOptions:
     marks: list[RawEvent] = field(default_factory=list)
     control: Path | None = None  # the control socket (default: control.sock in the run directory)
     no_control: bool = False  # no control socket
+    declarations: Meta | None = None  # what the pipeline declares (kcoro_stream.analysis): sinks add it
 
 
 class FrameRouter:
@@ -415,6 +417,7 @@ async def _run(derive: Derive | None, source: Source, opts: RunOptions, record: 
         controller=source.controller,
         live=source.live,
         dashboard=opts.dashboard,
+        declarations=opts.declarations,
     )
     async with AsyncExitStack() as stack:
         runners = await open_sinks(stack, opts.sinks, ctx, opts.sink_queue)

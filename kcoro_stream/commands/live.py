@@ -33,7 +33,7 @@ def build_options(p: Any, kw: Mapping[str, Any], **more: Any) -> Any:
     specs = choose_sinks(
         p.sinks, flags, stdout_is_tty=sys.stdout.isatty(), tui_available=lambda: _dashboard_loads(flags.tui)
     )
-    return RunOptions(sinks=specs, force=kw["force"], **more)
+    return RunOptions(sinks=specs, force=kw["force"], declarations=p.declarations(), **more)
 
 
 def _dashboard_loads(asked: bool | None) -> bool:

@@ -1,0 +1,166 @@
+"""declared: a pipeline's own metrics and event types (``kcoro_stream.analysis``) in the stream.
+
+Runs after the pipeline's analyses. Every ``Sample`` gets the declared metrics'
+values (``Sample.declared``, one key per metric, null where the function
+returned None or a non-finite number); each declared event function then sees
+that Sample and may add lines of its type right after it. Every ``Summary``
+gets the metrics' peak, average and EMA over the same pool's Samples that count
+(``Activity``: as ``summary`` counts the built-in metrics), with each metric's
+version (``Summary.declared_figures``). Everything else passes unchanged::
+
+    Sample ────────── Kpi ... Sample ───────── ... Summary ─────────────────────── |
+    Sample{declared} [event] Kpi ... Sample{declared} ... Summary{declared_figures} |
+
+A metric or event function that raises, or returns something that is not a
+number (a metric) or a dict of the declared fields (an event), ends the run
+with ``PipelineError`` naming the function's ``file:line``, the run, pool and
+window.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from kcoro_stream.errors import PipelineError
+from kcoro_stream.events import DeclaredFigure, Sample, Summary
+
+from ._activity import Activity
+from ._base import Emit, Operator, stateful
+
+if TYPE_CHECKING:
+    from kcoro_stream.analysis._declare import EventType, Metric
+
+
+class _Figures:
+    """peak / mean / EMA of one pool's declared values that count (as ``_summary._Acc``)."""
+
+    __slots__ = ("activity", "alpha", "ema", "n", "peak", "sum")
+
+    def __init__(self, names: Sequence[str], alpha: float) -> None:
+        self.alpha = alpha
+        self.activity = Activity()
+        self.peak: dict[str, float | None] = dict.fromkeys(names)
+        self.ema: dict[str, float | None] = dict.fromkeys(names)
+        self.sum: dict[str, float] = dict.fromkeys(names, 0.0)
+        self.n: dict[str, int] = dict.fromkeys(names, 0)
+
+    def add(self, s: Sample, values: dict[str, float | None]) -> None:
+        if not self.activity.admit(s):
+            return
+        a = self.alpha
+        for m, x in values.items():
+            if x is None:
+                continue
+            p = self.peak[m]
+            if p is None or x > p:
+                self.peak[m] = x
+            self.sum[m] += x
+            self.n[m] += 1
+            e = self.ema[m]
+            self.ema[m] = x if e is None else a * x + (1.0 - a) * e
+
+    def figures(self, metrics: Sequence[Metric]) -> list[DeclaredFigure]:
+        return [
+            DeclaredFigure(
+                name=m.name,
+                version=m.version,
+                unit=m.unit,
+                higher_is_better=m.higher_is_better,
+                peak=self.peak[m.name],
+                avg=self.sum[m.name] / self.n[m.name] if self.n[m.name] else None,
+                ema=self.ema[m.name],
+                samples=self.n[m.name],
+            )
+            for m in metrics
+        ]
+
+
+def _failed(what: str, fn: Any, s: Sample, reason: str) -> PipelineError:
+    from kcoro_stream.analysis._declare import where
+
+    return PipelineError(
+        f"{where(fn)}: {what} {reason} (run {s.run_id or '?'}, pool {s.pool}, window {s.window})"
+    )
+
+
+def _value(m: Metric, s: Sample) -> float | None:
+    try:
+        x = m.fn(s)
+    except Exception as e:  # the user's code: one line naming it
+        raise _failed(f"metric {m.name!r}", m.fn, s, f"raised {type(e).__name__}: {e}") from None
+    if x is None:
+        return None
+    if isinstance(x, bool) or not isinstance(x, int | float):
+        raise _failed(f"metric {m.name!r}", m.fn, s, f"returned {type(x).__name__}, not a number or None")
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _events(e: EventType, s: Sample) -> list[Any]:
+    try:
+        got = e.fn(s)
+    except Exception as exc:  # the user's code: one line naming it
+        raise _failed(f"event {e.name!r}", e.fn, s, f"raised {type(exc).__name__}: {exc}") from None
+    if got is None:
+        return []
+    out = []
+    for fields in got if isinstance(got, list) else [got]:
+        if not isinstance(fields, dict) or set(fields) != set(e.fields):
+            raise _failed(
+                f"event {e.name!r}", e.fn, s, f"returned {fields!r}, not a dict of its fields {sorted(e.fields)}"
+            )
+        try:
+            ev = e.cls(ts=s.ts, ts_ns=s.ts_ns, run_id=s.run_id, pool=s.pool, window=s.window, **fields)
+            msgspec.json.decode(msgspec.json.encode(ev), type=e.cls)  # the declared types hold
+        except (TypeError, msgspec.ValidationError) as exc:
+            raise _failed(f"event {e.name!r}", e.fn, s, f"returned bad fields: {exc}") from None
+        out.append(ev)
+    return out
+
+
+def declared(metrics: Sequence[Metric] = (), events: Sequence[EventType] = (), alpha: float = 0.25) -> Operator:
+    """Derived events → the same, Samples carrying declared values, declared events after them,
+    Summaries carrying declared figures (see the module docstring).
+
+    ::
+
+        Sample ... Summary |
+        Sample{declared} [event] ... Summary{declared_figures} |
+    """
+    names = [m.name for m in metrics]
+    mets = tuple(metrics)
+    evs = tuple(events)
+
+    def setup(emit: Emit) -> tuple[Any, Any]:
+        figures: dict[tuple[str, str], _Figures] = {}
+
+        def on_item(item: Any) -> None:
+            kind = type(item)
+            if kind is Sample:
+                values = {m.name: _value(m, item) for m in mets}
+                s = msgspec.structs.replace(item, declared=values) if mets else item
+                key = (s.run_id, s.pool)
+                acc = figures.get(key)
+                if acc is None:
+                    acc = figures[key] = _Figures(names, alpha)
+                acc.add(s, values)
+                emit(s)
+                for e in evs:
+                    for ev in _events(e, s):
+                        emit(ev)
+            elif kind is Summary and mets:
+                acc = figures.pop((item.run_id, item.pool), None) or _Figures(names, alpha)
+                emit(msgspec.structs.replace(item, declared_figures=acc.figures(mets)))
+            else:
+                emit(item)
+
+        def on_done() -> None:
+            return None
+
+        return on_item, on_done
+
+    return stateful(setup)
