@@ -930,10 +930,10 @@ def declared_event_type(decl: DeclaredEvent) -> type[_Derived]:
     """The derived event class of a declared event (built at run time, like a pipeline's own)."""
     fields: list[Any] = [("pool", str, "all"), ("window", int | None, None)]
     fields += [(name, DECLARED_FIELD_TYPES[spelling]) for name, spelling in decl.fields.items()]
-    cls: type[_Derived] = msgspec.defstruct(
+    cls: Any = msgspec.defstruct(
         decl.name, fields, bases=(_Derived,), tag=decl.name, kw_only=True, frozen=True
     )
-    return cls
+    return cls  # a _Derived subclass (defstruct is typed to return a plain Struct class)
 
 
 DerivedEvent = (

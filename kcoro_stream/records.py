@@ -42,6 +42,7 @@ __all__ = [
     "BaselineStep",
     "IndexEntry",
     "IndexManifest",
+    "MetricDeclaration",
     "RecordError",
     "ResultsIndex",
     "RunSummary",
@@ -134,11 +135,20 @@ class ResultsIndex(msgspec.Struct, kw_only=True, omit_defaults=True):
     sequential: dict[str, Any] | None = None  # repeats: auto (manifest/_auto.py, compare/_results.py)
 
 
+class MetricDeclaration(msgspec.Struct, frozen=True, kw_only=True):
+    """What a pipeline declared about a metric (``Summary.declared_figures``): how to read its numbers."""
+
+    unit: str
+    higher_is_better: bool
+    version: int  # the formula's version: numbers of two versions are not compared
+
+
 class BaselineStep(msgspec.Struct, kw_only=True):
     fingerprint: dict[str, Any] | None = None
     gated: list[str] | None = None  # None: written before the list (its throughput metrics were gated)
     noise_profile: dict[str, float | None] | None = None
     metrics: dict[str, list[float]]
+    declared: dict[str, MetricDeclaration] | None = None  # the declared metrics among them, by name
 
 
 class BaselineFile(msgspec.Struct, kw_only=True):

@@ -296,7 +296,10 @@ def check_line(line: bytes, declared: Declared | None = None) -> tuple[str | Non
             return None, f"invalid {typ} (declared by the meta line): {e}"
         return typ, None
     if typ not in DERIVED_TAGS:
-        return None, f"unknown type {typ!r} (known: {', '.join(DERIVED_TAGS)}; a pipeline's own types need its meta line)"
+        return (
+            None,
+            f"unknown type {typ!r} (known: {', '.join(DERIVED_TAGS)}; a pipeline's own types need its meta line)",
+        )
     if schema != DERIVED_SCHEMA and schema not in OLDER_DERIVED_SCHEMAS:
         newer = " (newer than this kcoro-stream)" if schema > DERIVED_SCHEMA else ""
         return None, f"wrong schema {schema} for type {typ!r}, expected {DERIVED_SCHEMA}{newer}"
@@ -375,6 +378,7 @@ def validate_file(
                     stopped = True
                     break
                 continue
+            kind: str | None
             if lineno == 1 and line.startswith(b'{"type":"meta"'):
                 declared, reason = read_meta(line)
                 kind = "meta"

@@ -107,9 +107,13 @@ def metric(
     def declare(fn: Callable[[Sample], float | None]) -> Metric:
         if not callable(fn):
             raise PipelineError(f"metric: expected a function of a Sample, got {type(fn).__name__}")
-        n = _check_name("metric", name if name is not None else getattr(fn, "__name__", None), BUILTIN_METRICS, "metric")
+        n = _check_name(
+            "metric", name if name is not None else getattr(fn, "__name__", None), BUILTIN_METRICS, "metric"
+        )
         if not isinstance(higher_is_better, bool):
-            raise PipelineError(f"metric {n!r}: higher_is_better must be True or False, got {higher_is_better!r}")
+            raise PipelineError(
+                f"metric {n!r}: higher_is_better must be True or False, got {higher_is_better!r}"
+            )
         return Metric(
             name=n,
             fn=fn,
@@ -131,7 +135,7 @@ class EventType:
     help: str
     fields: dict[str, str]  # field → its spelling in DECLARED_FIELD_TYPES
     version: int
-    cls: type[_Derived] = field(compare=False)
+    cls: Any = field(compare=False)  # the line's class (events.declared_event_type)
 
     def declaration(self) -> DeclaredEvent:
         return DeclaredEvent(name=self.name, help=self.help, fields=dict(self.fields), version=self.version)
@@ -161,7 +165,9 @@ def event(
     def declare(fn: Callable[[Sample], Any]) -> EventType:
         if not callable(fn):
             raise PipelineError(f"event: expected a function of a Sample, got {type(fn).__name__}")
-        n = _check_name("event", name if name is not None else getattr(fn, "__name__", None), BUILTIN_TYPES, "line type")
+        n = _check_name(
+            "event", name if name is not None else getattr(fn, "__name__", None), BUILTIN_TYPES, "line type"
+        )
         if not isinstance(fields, Mapping) or not fields:
             raise PipelineError(f"event {n!r}: fields must be a non-empty mapping of field → type")
         spelled: dict[str, str] = {}
@@ -180,7 +186,8 @@ def event(
 def declarations(pipeline: str, metrics: list[Metric], events: list[EventType]) -> Meta:
     """The ``meta`` line of a pipeline's declarations (names checked unique)."""
     seen: set[str] = set()
-    for d in [*metrics, *events]:
+    declared: list[Metric | EventType] = [*metrics, *events]
+    for d in declared:
         if d.name in seen:
             raise PipelineError(f"{d.name!r} is declared twice (metric and event names share one space)")
         seen.add(d.name)

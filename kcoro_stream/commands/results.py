@@ -87,6 +87,13 @@ def baseline_save(results: Path, to: Path, variant: str | None) -> int:
     "--gate-latency", metavar="PCT", help="Also fail on latency p50/p99 worse by more than PCT (over 19%)."
 )
 @click.option("--fail-on-inconclusive", is_flag=True, help="Exit 1 when a gated metric is left inconclusive.")
+@click.option(
+    "--metric",
+    "metrics",
+    multiple=True,
+    metavar="NAME",
+    help="Also gate NAME in every pool (repeatable): a pipeline's declared metric in its declared direction.",
+)
 def compare_cmd(
     paths: tuple[Path, ...],
     threshold: str,
@@ -95,6 +102,7 @@ def compare_cmd(
     variants: tuple[str, ...],
     gate_latency: str | None,
     fail_on_inconclusive: bool,
+    metrics: tuple[str, ...],
 ) -> int:
     """Verdicts per step and metric: BASELINE RESULTS, RESULTS_A RESULTS_B, or one A/B RESULTS.
 
@@ -110,6 +118,7 @@ def compare_cmd(
             parse_threshold(threshold),
             list(variants),
             parse_threshold(gate_latency, "--gate-latency") if gate_latency else None,
+            metrics,
         )
     except KcoroStreamError as e:  # every trouble is exit 2 for a verdict command (as diff)
         raise UsageError(str(e)) from None

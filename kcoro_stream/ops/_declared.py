@@ -111,7 +111,10 @@ def _events(e: EventType, s: Sample) -> list[Any]:
     for fields in got if isinstance(got, list) else [got]:
         if not isinstance(fields, dict) or set(fields) != set(e.fields):
             raise _failed(
-                f"event {e.name!r}", e.fn, s, f"returned {fields!r}, not a dict of its fields {sorted(e.fields)}"
+                f"event {e.name!r}",
+                e.fn,
+                s,
+                f"returned {fields!r}, not a dict of its fields {sorted(e.fields)}",
             )
         try:
             ev = e.cls(ts=s.ts, ts_ns=s.ts_ns, run_id=s.run_id, pool=s.pool, window=s.window, **fields)
@@ -122,7 +125,9 @@ def _events(e: EventType, s: Sample) -> list[Any]:
     return out
 
 
-def declared(metrics: Sequence[Metric] = (), events: Sequence[EventType] = (), alpha: float = 0.25) -> Operator:
+def declared(
+    metrics: Sequence[Metric] = (), events: Sequence[EventType] = (), alpha: float = 0.25
+) -> Operator:
     """Derived events → the same, Samples carrying declared values, declared events after them,
     Summaries carrying declared figures (see the module docstring).
 

@@ -287,9 +287,7 @@ def user_help(meta: Meta | None) -> dict[str, str]:
     """HELP text of each declared metric's gauge: its help, unit, version and pipeline."""
     if meta is None:
         return {}
-    return {
-        USER_PREFIX + m.name: f"{m.help} ({m.unit}; {meta.pipeline} v{m.version})" for m in meta.metrics
-    }
+    return {USER_PREFIX + m.name: f"{m.help} ({m.unit}; {meta.pipeline} v{m.version})" for m in meta.metrics}
 
 
 class _MetricsState:
