@@ -44,14 +44,6 @@ BUILTIN_TYPES = frozenset(str(t.__struct_config__.tag) for t in DERIVED_TYPES) |
 _EVENT_BASE = frozenset(_Derived.__struct_fields__) | {"type", "pool", "window"}
 
 
-def where(fn: Callable[..., Any]) -> str:
-    """``file:line`` of a function's definition (how errors about it name the place)."""
-    code = getattr(fn, "__code__", None)
-    if code is None:
-        return repr(fn)
-    return f"{code.co_filename}:{code.co_firstlineno}"
-
-
 def _check_name(kind: str, name: Any, taken: frozenset[str], what: str) -> str:
     if not isinstance(name, str) or not _NAME.match(name):
         raise PipelineError(f"{kind} {name!r}: a name is snake_case: a lower-case letter, then [a-z0-9_]")

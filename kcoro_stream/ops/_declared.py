@@ -20,8 +20,8 @@ window.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 import msgspec
 
@@ -31,8 +31,41 @@ from kcoro_stream.events import DeclaredFigure, Sample, Summary
 from ._activity import Activity
 from ._base import Emit, Operator, stateful
 
-if TYPE_CHECKING:
-    from kcoro_stream.analysis._declare import EventType, Metric
+
+class Metric(Protocol):
+    """What this operator reads of a declared metric (``kcoro_stream.analysis.Metric``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def fn(self) -> Callable[[Sample], float | None]: ...
+    @property
+    def unit(self) -> str: ...
+    @property
+    def higher_is_better(self) -> bool: ...
+    @property
+    def version(self) -> int: ...
+
+
+class EventType(Protocol):
+    """What this operator reads of a declared event type (``kcoro_stream.analysis.EventType``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def fn(self) -> Callable[[Sample], Any]: ...
+    @property
+    def fields(self) -> dict[str, str]: ...
+    @property
+    def cls(self) -> Any: ...
+
+
+def where(fn: Callable[..., Any]) -> str:
+    """``file:line`` of a function's definition (how errors about it name the place)."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return repr(fn)
+    return f"{code.co_filename}:{code.co_firstlineno}"
 
 
 class _Figures:
@@ -80,8 +113,6 @@ class _Figures:
 
 
 def _failed(what: str, fn: Any, s: Sample, reason: str) -> PipelineError:
-    from kcoro_stream.analysis._declare import where
-
     return PipelineError(
         f"{where(fn)}: {what} {reason} (run {s.run_id or '?'}, pool {s.pool}, window {s.window})"
     )
