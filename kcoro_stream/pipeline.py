@@ -57,6 +57,7 @@ __all__ = [
     "RunResult",
     "launch_config",
     "load_pipeline",
+    "replay_events",
     "resolve_pipeline",
     "shipped_pipelines",
 ]
@@ -190,6 +191,29 @@ def _lineno_in(path: Path, exc: BaseException) -> int:
         if frame.filename == str(path):
             line = frame.lineno or 0
     return line
+
+
+def replay_events(log: str | Path, pipeline: str | Path | None = None) -> list[Any]:
+    """Every derived event of ``log`` (a run directory, or an old kcoro_mon NDJSON file) replayed
+    through ``pipeline`` (a file or shipped name; None: the default), in this process, no sinks: the
+    same events ``kcoro-stream replay LOG PIPELINE`` writes (less its ``meta`` line). The harness for
+    testing a pipeline's own metrics and events over a recording (docs/analyses.md)."""
+    from .config import apply_to_replay
+    from .runloop import FrameRouter, replay_derived
+    from .sources.legacy import iter_legacy_batches
+
+    path = Path(log)
+    if not path.exists():
+        raise UsageError(f"{path}: no such run directory or file")
+    file = resolve_pipeline(pipeline)
+    derive = apply_to_replay({}, load_pipeline(file), file, path)[0]
+    if path.is_dir():
+        return replay_derived(path, derive=derive)
+    router = FrameRouter(derive, [], None)
+    for batch in iter_legacy_batches(path):
+        router.push(batch)
+    router.subject.on_completed()
+    return list(router.outbox)
 
 
 def shipped_pipelines() -> dict[str, tuple[Path, str]]:

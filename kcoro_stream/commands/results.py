@@ -18,11 +18,20 @@ from ._common import CONTEXT, allow_damaged_option
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="The report directory.")
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
 @allow_damaged_option
-def report_cmd(paths: tuple[Path, ...], out: Path, force: bool, allow_damaged: bool) -> int:
+@click.option(
+    "--pipeline",
+    metavar="FILE",
+    help="Replay the runs through this pipeline (a file or shipped name): its declared metrics are charted.",
+)
+def report_cmd(
+    paths: tuple[Path, ...], out: Path, force: bool, allow_damaged: bool, pipeline: str | None
+) -> int:
     """Charts (PNG, SVG), summary.md and an offline report.html for run or results directories."""
+    from ..pipeline import resolve_pipeline
     from ..report import build_report
 
-    r = build_report(list(paths), out, force=force, allow_damaged=allow_damaged)
+    file = resolve_pipeline(pipeline) if pipeline is not None else None
+    r = build_report(list(paths), out, force=force, allow_damaged=allow_damaged, pipeline=file)
     click.echo(
         f"{r.out}: {len(r.charts)} chart(s) from {r.runs} run(s); open {r.out / 'report.html'}", err=True
     )
