@@ -1,0 +1,119 @@
+"""Declaring metrics and event types: what is refused where it is written, and how a bad one reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kcoro_stream.analysis import Sample, event, metric
+from kcoro_stream.errors import PipelineError
+from kcoro_stream.pipeline import Pipeline, load_pipeline, replay_events
+
+DUAL = Path(__file__).resolve().parents[2] / "bench_data" / "logs" / "dual-v1"
+
+
+def _m(s: Sample) -> float | None:
+    return s.tasks_per_s
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name", "message"),
+    [
+        ({}, "tasks_per_s", "clashes with the built-in metric"),
+        ({}, "smooth.tasks_per_s", "snake_case"),
+        ({}, "Efficiency", "snake_case"),
+        ({}, "declared", "clashes with the built-in metric"),  # a Sample field
+        ({"version": 0}, "eff", "version must be an integer ≥ 1"),
+        ({"unit": ""}, "eff", "unit must be a non-empty string"),
+        ({"help": None}, "eff", "help must be a non-empty string"),
+        ({"higher_is_better": "yes"}, "eff", "higher_is_better must be True or False"),
+    ],
+)
+def test_a_bad_metric_declaration_is_refused_naming_it(kwargs: dict, name: str, message: str) -> None:
+    args = {"unit": "x/s", "help": "h", **kwargs}
+    with pytest.raises(PipelineError, match=message) as e:
+        metric(name=name, **args)(_m)
+    assert repr(name) in str(e.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "fields", "message"),
+    [
+        ("sample", {"v": float}, "clashes with the built-in line type"),
+        ("meta", {"v": float}, "clashes with the built-in line type"),
+        ("drop", {"v": list}, "a declared field is one of"),
+        ("drop", {"pool": str}, "clashes with the built-in field"),
+        ("drop", {}, "non-empty mapping"),
+    ],
+)
+def test_a_bad_event_declaration_is_refused_naming_it(name: str, fields: dict, message: str) -> None:
+    with pytest.raises(PipelineError, match=message):
+        event(name=name, fields=fields, help="h")(lambda s: None)
+
+
+def test_one_name_declared_twice_is_refused_by_the_pipeline() -> None:
+    a = metric(unit="u", help="h", name="eff")(_m)
+    b = event(name="eff", fields={"v": float}, help="h")(lambda s: None)
+    with pytest.raises(PipelineError, match="'eff' is declared twice"):
+        Pipeline(metrics=[a], events=[b])
+    with pytest.raises(PipelineError, match=r"Pipeline\(metrics=...\)"):
+        Pipeline(metrics=[_m])  # type: ignore[list-item]  # a plain function is no declaration
+
+
+def test_a_clash_in_a_pipeline_file_names_file_and_line(tmp_path: Path) -> None:
+    f = tmp_path / "clash.py"
+    f.write_text(
+        "from kcoro_stream.analysis import metric\n"
+        "from kcoro_stream.pipeline import Pipeline\n"
+        "\n"
+        "@metric(unit='1/s', help='h')\n"
+        "def msgs_per_s(s):\n"
+        "    return 1.0\n"
+        "pipeline = Pipeline(metrics=[msgs_per_s])\n"
+    )
+    with pytest.raises(PipelineError) as e:
+        load_pipeline(f)
+    assert str(e.value) == (f"{f}:4: metric 'msgs_per_s': clashes with the built-in metric of that name")
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("return 1 / 0", "raised ZeroDivisionError: division by zero"),
+        ("return 'fast'", "returned str, not a number or None"),
+    ],
+)
+def test_a_metric_that_fails_stops_the_replay_naming_its_line_and_window(
+    tmp_path: Path, body: str, reason: str
+) -> None:
+    f = tmp_path / "bad.py"
+    f.write_text(
+        "from kcoro_stream import config\n"
+        "from kcoro_stream.analysis import metric\n"
+        "from kcoro_stream.pipeline import Pipeline\n"
+        "@metric(unit='u', help='h')\n"
+        "def broken(s):\n"
+        f"    {body}\n"
+        "pipeline = Pipeline(derive=config.analyses(window_ms=250), metrics=[broken])\n"
+    )
+    with pytest.raises(PipelineError) as e:
+        replay_events(DUAL, f)
+    msg = str(e.value)
+    assert msg.startswith(f"{f}:4: metric 'broken' {reason} (run bench-"), msg
+    assert msg.endswith(", pool channel, window 0)") and "\n" not in msg
+
+
+def test_an_event_function_must_return_its_declared_fields(tmp_path: Path) -> None:
+    f = tmp_path / "ev.py"
+    f.write_text(
+        "from kcoro_stream import config\n"
+        "from kcoro_stream.analysis import event\n"
+        "from kcoro_stream.pipeline import Pipeline\n"
+        "@event(fields={'v': float}, help='h')\n"
+        "def odd(s):\n"
+        "    return {'v': 'not a number'}\n"
+        "pipeline = Pipeline(derive=config.analyses(window_ms=250), events=[odd])\n"
+    )
+    with pytest.raises(PipelineError, match=rf"^{f}:4: event 'odd' returned bad fields: Expected `float`"):
+        replay_events(DUAL, f)
