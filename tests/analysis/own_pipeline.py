@@ -10,19 +10,19 @@ def cpu_share(s: Sample) -> float | None:
 
 
 @metric(unit="ns", help="CPU time per completed task", higher_is_better=False, version=2)
-def cpu_ns_per_task(s: Sample) -> float | None:
+def cpu_time_per_task(s: Sample) -> float | None:
     cpu = cpu_share(s)
     return cpu * 1e9 / s.tasks_per_s if cpu and s.tasks_per_s else None
 
 
 @event(
-    fields={"cpu_pct": float, "cpu_ns_per_task": "float | None"}, help="a window with a pool over half a core"
+    fields={"cpu_pct": float, "cpu_time_per_task": "float | None"}, help="a window with a pool over half a core"
 )
 def busy_pool(s: Sample) -> dict | None:
     cpu = cpu_share(s)
     if cpu is None or cpu <= 0.5:
         return None
-    return {"cpu_pct": cpu * 100, "cpu_ns_per_task": (s.declared or {}).get("cpu_ns_per_task")}
+    return {"cpu_pct": cpu * 100, "cpu_time_per_task": (s.declared or {}).get("cpu_time_per_task")}
 
 
-pipeline = Pipeline(derive=config.analyses(window_ms=250), metrics=[cpu_ns_per_task], events=[busy_pool])
+pipeline = Pipeline(derive=config.analyses(window_ms=250), metrics=[cpu_time_per_task], events=[busy_pool])

@@ -54,20 +54,20 @@ def test_ndjson_begins_with_the_meta_line_and_carries_metric_and_event(replayed:
     meta = out[0]
     assert meta["type"] == "meta" and meta["pipeline"] == "own_pipeline"
     assert meta["metrics"] == [
-        {"name": "cpu_ns_per_task", "unit": "ns", "help": "CPU time per completed task",
+        {"name": "cpu_time_per_task", "unit": "ns", "help": "CPU time per completed task",
          "higher_is_better": False, "version": 2}
     ]  # fmt: skip
-    assert meta["events"][0]["fields"] == {"cpu_pct": "float", "cpu_ns_per_task": "float | None"}
+    assert meta["events"][0]["fields"] == {"cpu_pct": "float", "cpu_time_per_task": "float | None"}
     assert [x["type"] for x in out].count("meta") == 1
     samples = [x for x in out if x["type"] == "sample"]
-    assert all(set(s["declared"]) == {"cpu_ns_per_task"} for s in samples)
+    assert all(set(s["declared"]) == {"cpu_time_per_task"} for s in samples)
     busy = [x for x in out if x["type"] == "busy_pool"]
     assert [(b["pool"], b["window"]) for b in busy] == [("tasks", 1), ("tasks", 2)]
     for b in busy:  # right after its Sample, with that Sample's declared value
         s = next(s for s in samples if s["pool"] == b["pool"] and s["window"] == b["window"])
         assert (
-            b["cpu_ns_per_task"]
-            == s["declared"]["cpu_ns_per_task"]
+            b["cpu_time_per_task"]
+            == s["declared"]["cpu_time_per_task"]
             == pytest.approx(s["resources"]["cpu_pct"] / 100 * 1e9 / s["tasks_per_s"])
         )
 
@@ -83,14 +83,14 @@ def test_without_its_meta_line_the_declared_lines_are_problems(replayed: Path) -
     (replayed / "cut.ndjson").write_text(body)
     reasons = {p.reason for p in validate_file(replayed / "cut.ndjson").problems}
     assert any(r.startswith("unknown type 'busy_pool'") for r in reasons)
-    assert "invalid sample: declared metric 'cpu_ns_per_task' is not in the file's meta line" in reasons
+    assert "invalid sample: declared metric 'cpu_time_per_task' is not in the file's meta line" in reasons
 
 
 def test_csv_has_the_declared_column(replayed: Path) -> None:
     with (replayed / "out.csv").open(newline="") as f:
         rows = list(csv.DictReader(f))
-    assert rows and list(rows[0])[-1] == "declared_cpu_ns_per_task"
-    by_window = {(r["pool"], r["window"]): r["declared_cpu_ns_per_task"] for r in rows}
+    assert rows and list(rows[0])[-1] == "declared_cpu_time_per_task"
+    by_window = {(r["pool"], r["window"]): r["declared_cpu_time_per_task"] for r in rows}
     assert by_window[("tasks", "0")] == ""  # no CPU figure in the first window
     assert float(by_window[("tasks", "1")]) > 0
 
@@ -107,7 +107,7 @@ def test_an_old_kcoro_mon_recording_replays_through_it(tmp_path: Path) -> None:
     assert out[0]["type"] == "meta"
     samples = [x for x in out if x["type"] == "sample"]
     # channel lines: no tasks, so no CPU per task (null); kcoro_mon's cpu was above 50 % in every line
-    assert samples and all(s["declared"] == {"cpu_ns_per_task": None} for s in samples)
+    assert samples and all(s["declared"] == {"cpu_time_per_task": None} for s in samples)
     assert [x["type"] for x in out].count("busy_pool") == len(samples)
     assert validate_file(tmp_path / "old.ndjson").ok
 
@@ -120,6 +120,6 @@ def test_a_metric_that_raises_is_one_line_exit_2(tmp_path: Path) -> None:
     err = r.stderr.strip().splitlines()
     assert (
         err[-1].startswith(f"kcoro-stream: {f}:")
-        and "metric 'cpu_ns_per_task' raised ZeroDivisionError" in err[-1]
+        and "metric 'cpu_time_per_task' raised ZeroDivisionError" in err[-1]
     )
     assert "Traceback" not in r.stderr
