@@ -27,6 +27,7 @@ warning; they do not stop the comparison (comparing two builds is the point).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -172,7 +173,14 @@ def compare(
         gated = base.gated.get(step, set()) | new.gated.get(step, set())
         bdecl, ndecl = base.declared.get(step, {}), new.declared.get(step, {})
         for name in metrics:
-            gated |= {m for m in bm.keys() | nm.keys() if m.rsplit(":", 1)[-1] == name}
+            # in every pool where either side measured it (a pool that never had it, e.g. a channel
+            # pool's CPU per task, is not gated; one side without it is trouble, as for any gated metric)
+            have = {
+                m for m in bm.keys() | nm.keys() if m.rsplit(":", 1)[-1] == name and _any_usable(bm, nm, m)
+            }
+            if not have:
+                c.troubles.append(f"step {step!r}: --metric {name}: no usable value on either side")
+            gated |= have
             a, b = bdecl.get(name), ndecl.get(name)
             if a is not None and b is not None and a.version != b.version:
                 c.troubles.append(
@@ -206,6 +214,10 @@ def compare(
     if noise:
         c.warnings.append(f"noise fingerprints differ: {'; '.join(noise)}")
     return c
+
+
+def _any_usable(a: dict[str, list[float]], b: dict[str, list[float]], metric: str) -> bool:
+    return any(math.isfinite(v) and v > 0 for v in [*a.get(metric, []), *b.get(metric, [])])
 
 
 def _pairs(a: list[int] | None, b: list[int] | None) -> tuple[list[int], list[int]] | None:

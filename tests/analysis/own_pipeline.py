@@ -16,7 +16,8 @@ def cpu_time_per_task(s: Sample) -> float | None:
 
 
 @event(
-    fields={"cpu_pct": float, "cpu_time_per_task": "float | None"}, help="a window with a pool over half a core"
+    fields={"cpu_pct": float, "cpu_time_per_task": "float | None"},
+    help="a window with a pool over half a core",
 )
 def busy_pool(s: Sample) -> dict | None:
     cpu = cpu_share(s)
