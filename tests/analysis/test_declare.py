@@ -117,3 +117,20 @@ def test_an_event_function_must_return_its_declared_fields(tmp_path: Path) -> No
     )
     with pytest.raises(PipelineError, match=rf"^{f}:4: event 'odd' returned bad fields: Expected `float`"):
         replay_events(DUAL, f)
+
+
+def test_list_shows_what_a_pipeline_declares() -> None:
+    from click.testing import CliRunner
+
+    from kcoro_stream.cli import cli
+
+    own = Path(__file__).resolve().parent / "own_pipeline.py"
+    r = CliRunner().invoke(cli, ["list", str(own)])
+    assert r.exit_code == 0, r.output
+    tail = r.output.splitlines()[-3:]
+    assert tail[0] == f"declared by {own}:"
+    assert tail[1].split()[:5] == ["metric", "cpu_time_per_task", "v2", "ns", "lower"]
+    assert (
+        tail[2].startswith("  event  busy_pool")
+        and "{cpu_pct: float, cpu_time_per_task: float | None}" in tail[2]
+    )
