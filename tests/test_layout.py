@@ -38,6 +38,7 @@ PACKAGE_ORDER = [
     "history",
     "runloop",
     "pipeline",
+    "replays",
     "compare",
     "report",
     "trace",
