@@ -74,6 +74,8 @@ class Pipeline:
     sinks: list[str | dict[str, Any]] = field(default_factory=lambda: ["stdout"])
     metrics: list[Metric] = field(default_factory=list)
     events: list[EventType] = field(default_factory=list)
+    # alert rules run after the declarations: they may name a declared metric (``declared.NAME``)
+    rules: list[Any] = field(default_factory=list)
     name: str = ""  # what the ``meta`` line calls it (load_pipeline: the file's stem)
 
     def __post_init__(self) -> None:
@@ -99,6 +101,13 @@ class Pipeline:
                     f"declarations, got {got!r}"
                 )
         self.declarations()  # a name declared twice fails here, where the file says Pipeline(...)
+        if self.rules:
+            from .ops import parse_rules
+
+            try:
+                parse_rules(self.rules, [m.name for m in self.metrics])
+            except UsageError as e:
+                raise PipelineError(f"Pipeline(rules=...): {e}") from None
 
     def declarations(self) -> Meta | None:
         """The ``meta`` line of what this pipeline declares (None: nothing)."""
@@ -108,11 +117,15 @@ class Pipeline:
 
     def analyses(self, derive: Derive | None) -> Derive | None:
         """``derive`` (the pipeline's, bound to the run's configuration) followed by its declarations."""
-        if derive is None or (not self.metrics and not self.events):
+        if derive is None or (not self.metrics and not self.events and not self.rules):
             return derive
         from . import ops
 
-        return ops.compose(derive, ops.declared(self.metrics, self.events))
+        stages = [derive, ops.declared(self.metrics, self.events)]
+        if self.rules:
+            names = [m.name for m in self.metrics]
+            stages.append(ops.fan(ops.passthrough(), ops.alerts(self.rules, names, live=False)))
+        return ops.compose(*stages)
 
 
 def launch_config(

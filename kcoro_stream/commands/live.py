@@ -273,7 +273,7 @@ def _replay_many(logs: list[Path], pipeline: str | None, kw: dict[str, Any]) -> 
 
     if kw.get("tui"):
         raise UsageError("--tui: one run at a time (several runs are replayed in parallel, at full speed)")
-    if kw["speed_"] != "max":
+    if speed(kw["speed_"]) is not None:  # a bad --speed is that error first, as for one run
         raise UsageError("--speed: one run at a time (several runs are replayed at full speed)")
     other = [
         f"--{k.replace('_', '-')}"

@@ -26,4 +26,9 @@ def busy_pool(s: Sample) -> dict | None:
     return {"cpu_pct": cpu * 100, "cpu_time_per_task": (s.declared or {}).get("cpu_time_per_task")}
 
 
-pipeline = Pipeline(derive=config.analyses(window_ms=250), metrics=[cpu_time_per_task], events=[busy_pool])
+pipeline = Pipeline(
+    derive=config.analyses(window_ms=250),
+    metrics=[cpu_time_per_task],
+    events=[busy_pool],
+    rules=["cpu_per_task_high: declared.cpu_time_per_task > 50 severity=warning"],  # on the declared metric
+)

@@ -134,3 +134,26 @@ def test_list_shows_what_a_pipeline_declares() -> None:
         tail[2].startswith("  event  busy_pool")
         and "{cpu_pct: float, cpu_time_per_task: float | None}" in tail[2]
     )
+
+
+def test_an_alert_rule_on_a_declared_metric_fires_in_event_time() -> None:
+    own = Path(__file__).resolve().parent / "own_pipeline.py"
+    events = replay_events(DUAL, own)
+    fired = [e for e in events if type(e).__name__ == "Alert" and e.rule == "cpu_per_task_high"]
+    samples = {(e.pool, e.window): e for e in events if type(e) is Sample}
+    over = [k for k, s in samples.items() if (s.declared or {}).get("cpu_time_per_task", 0) or 0 > 50]
+    assert over and [(a.state, a.labels["pool"]) for a in fired] == [("firing", "tasks")]
+    assert fired[0].value == samples[("tasks", 1)].declared["cpu_time_per_task"] > 50  # type: ignore[index]
+
+
+def test_a_rule_on_an_undeclared_metric_is_refused() -> None:
+    m = metric(unit="u", help="h", name="eff")(_m)
+    with pytest.raises(
+        PipelineError, match=r"'declared.nope' is no metric this pipeline declares \(declared: declared.eff"
+    ):
+        Pipeline(metrics=[m], rules=["x: declared.nope > 1"])
+    from kcoro_stream import ops
+    from kcoro_stream.errors import UsageError
+
+    with pytest.raises(UsageError, match="a rule on a declared metric goes in Pipeline"):
+        ops.default_analyses(rules=["x: declared.eff > 1"])  # the analyses run before the declarations
