@@ -15,7 +15,7 @@ Layering (imports go one way)::
     _activity (what counts in statistics) ─► _smooth, _summary, _outliers
     all of them ─► _default (default_analyses: everything over one window pass)
     _legacy_names (derived events → old kcoro_mon dicts)
-    _declared (a pipeline's declared metrics and events, kcoro_stream.analysis; after the analyses)
+    _summary ─► _declared (a pipeline's declared metrics and events, kcoro_stream.analysis; after the analyses)
     _status (MonitorStatus → Status: the monitor's own account; the run loop adds it)
 
 Batch-level operators take ``list[Event]`` (one ring frame) and emit derived

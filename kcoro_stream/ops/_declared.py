@@ -30,6 +30,7 @@ from kcoro_stream.events import DeclaredFigure, Sample, Summary
 
 from ._activity import Activity
 from ._base import Emit, Operator, stateful
+from ._summary import Figures
 
 
 class Metric(Protocol):
@@ -69,44 +70,33 @@ def where(fn: Callable[..., Any]) -> str:
 
 
 class _Figures:
-    """peak / mean / EMA of one pool's declared values that count (as ``_summary._Acc``)."""
+    """A pool's declared values that count (``Activity``, as ``summary`` counts the built-in ones)."""
 
-    __slots__ = ("activity", "alpha", "ema", "n", "peak", "sum")
+    __slots__ = ("activity", "figures")
 
     def __init__(self, names: Sequence[str], alpha: float) -> None:
-        self.alpha = alpha
         self.activity = Activity()
-        self.peak: dict[str, float | None] = dict.fromkeys(names)
-        self.ema: dict[str, float | None] = dict.fromkeys(names)
-        self.sum: dict[str, float] = dict.fromkeys(names, 0.0)
-        self.n: dict[str, int] = dict.fromkeys(names, 0)
+        self.figures = Figures(names, alpha)
 
     def add(self, s: Sample, values: dict[str, float | None]) -> None:
         if not self.activity.admit(s):
             return
-        a = self.alpha
         for m, x in values.items():
-            if x is None:
-                continue
-            p = self.peak[m]
-            if p is None or x > p:
-                self.peak[m] = x
-            self.sum[m] += x
-            self.n[m] += 1
-            e = self.ema[m]
-            self.ema[m] = x if e is None else a * x + (1.0 - a) * e
+            if x is not None:
+                self.figures.add(m, x)
 
-    def figures(self, metrics: Sequence[Metric]) -> list[DeclaredFigure]:
+    def declared(self, metrics: Sequence[Metric]) -> list[DeclaredFigure]:
+        f = self.figures
         return [
             DeclaredFigure(
                 name=m.name,
                 version=m.version,
                 unit=m.unit,
                 higher_is_better=m.higher_is_better,
-                peak=self.peak[m.name],
-                avg=self.sum[m.name] / self.n[m.name] if self.n[m.name] else None,
-                ema=self.ema[m.name],
-                samples=self.n[m.name],
+                peak=f.peak[m.name],
+                avg=f.avg(m.name),
+                ema=f.ema[m.name],
+                samples=f.n[m.name],
             )
             for m in metrics
         ]
@@ -190,7 +180,7 @@ def declared(
                         emit(ev)
             elif kind is Summary and mets:
                 acc = figures.pop((item.run_id, item.pool), None) or _Figures(names, alpha)
-                emit(msgspec.structs.replace(item, declared_figures=acc.figures(mets)))
+                emit(msgspec.structs.replace(item, declared_figures=acc.declared(mets)))
             else:
                 emit(item)
 

@@ -246,7 +246,9 @@ class StatsPane(Pane):
         lines = [resources_line(res)] if res is not None else []
         if last is not None and last.declared:  # the pipeline's own metrics (kcoro_stream.analysis)
             lines.append(
-                Text("yours: " + " · ".join(f"{k} {fmt_num(v)}" for k, v in last.declared.items()), style="dim")
+                Text(
+                    "yours: " + " · ".join(f"{k} {fmt_num(v)}" for k, v in last.declared.items()), style="dim"
+                )
             )
         if not lines:
             self.set(Group(table, info), shape=len(self.pool.stats))
