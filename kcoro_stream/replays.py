@@ -32,12 +32,13 @@ from pathlib import Path
 from .errors import KcoroStreamError, UsageError, first_error
 from .sinks._output import Output, open_output
 
-__all__ = ["ReplayJob", "replay_many", "runs_of"]
+__all__ = ["ReplayJob", "is_run_dir", "replay_many", "runs_of"]
 
 META_PREFIX = b'{"type":"meta"'
 
 
-def _is_run_dir(d: Path) -> bool:
+def is_run_dir(d: Path) -> bool:
+    """A directory holding an event log (segment files)."""
     try:
         return any(n.startswith("segment-") and n.endswith(".kcslog") for n in os.listdir(d))
     except OSError:
@@ -51,11 +52,11 @@ def runs_of(paths: Sequence[Path]) -> list[Path]:
     for p in paths:
         if not p.exists():
             raise UsageError(f"{p}: no such run directory, runs directory or file")
-        if p.is_file() or _is_run_dir(p):
+        if p.is_file() or is_run_dir(p):
             runs.add(p)
             continue
         try:
-            found = [c for c in p.iterdir() if c.is_dir() and _is_run_dir(c)]
+            found = [c for c in p.iterdir() if c.is_dir() and is_run_dir(c)]
         except OSError as e:
             raise UsageError(f"{p}: cannot list: {e.strerror or e}") from None
         if not found:

@@ -487,7 +487,7 @@ def test_usage_errors_are_one_line_with_a_hint() -> None:
         ("run", "-m", "fast"): "--mode: 'fast' is not one of",
         ("run", "--interval", "2m"): "--interval: expected 1ms to 60s, got 120000ms",
         ("run", "-d", "25h"): "--duration: expected 0 to 86400 s, got 90000",
-        ("replay",): "missing argument LOG (see 'kcoro-stream replay --help')",
+        ("replay",): "missing argument PATH... [PIPELINE] (see 'kcoro-stream replay --help')",
         ("nosuchcommand",): "no such command 'nosuchcommand'",
     }
     for args, want in cases.items():

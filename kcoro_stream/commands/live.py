@@ -243,8 +243,11 @@ def replay(paths: tuple[str, ...], **kw: Any) -> int:
     Several runs are replayed in parallel (--jobs) into one NDJSON output in sorted run order
     (stdout or --out FILE), or one file per run (--out-dir).
     """
+    from ..replays import is_run_dir
+
     logs, pipeline = _split_paths(paths)
-    if len(logs) == 1 and (logs[0].is_file() or _is_run_dir(logs[0])) and kw["out_dir"] is None:
+    one = len(logs) == 1 and (logs[0].is_file() or is_run_dir(logs[0]) or not logs[0].exists())
+    if one and kw["out_dir"] is None:
         return _replay_one(logs[0], pipeline, kw)
     return _replay_many(logs, pipeline, kw)
 
@@ -256,12 +259,6 @@ def _split_paths(paths: tuple[str, ...]) -> tuple[list[Path], str | None]:
         if not last.is_dir() and not (last.is_file() and last.suffix != ".py"):
             return [Path(p) for p in paths[:-1]], paths[-1]
     return [Path(p) for p in paths], None
-
-
-def _is_run_dir(p: Path) -> bool:
-    from ..replays import runs_of
-
-    return p.is_dir() and runs_of([p]) == [p]
 
 
 def _replay_many(logs: list[Path], pipeline: str | None, kw: dict[str, Any]) -> int:
