@@ -617,7 +617,10 @@ def test_shipped_pipelines_by_name_and_listed() -> None:
     assert resolve_pipeline("./latency") == Path("./latency")
     r = CliRunner().invoke(cli, ["run", "nosuch"])
     assert r.exit_code == 2
-    assert "nosuch: no such pipeline file or shipped pipeline (shipped: alerts, default, efficiency, latency)" in r.output
+    assert (
+        "nosuch: no such pipeline file or shipped pipeline (shipped: alerts, default, efficiency, latency)"
+        in r.output
+    )
 
 
 def test_default_pipeline_leaves_the_source_to_the_flags() -> None:
