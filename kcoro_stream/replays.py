@@ -19,13 +19,11 @@ the exit code is the first failure's (nothing is written to ``--out`` then).
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,6 +146,9 @@ def replay_many(
         work = [tmp / f"{i:06d}.ndjson" for i in range(len(runs))]
         if out not in (None, "-") and os.path.lexists(str(out)) and not force:  # refused before any work
             raise KcoroStreamError(f"{out}: exists (use --force to replace it)")
+    import multiprocessing  # only several runs need a process pool (not a one-run replay)
+    from concurrent.futures import Future, ProcessPoolExecutor
+
     code = 0
     try:
         ctx = multiprocessing.get_context("fork")
