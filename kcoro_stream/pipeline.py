@@ -34,7 +34,7 @@ from typing import Any
 import msgspec
 
 from ._shipped import first_doc_line, shipped_files
-from .analysis._declare import EventType, Metric, declarations
+from .analysis._declare import EventType, Metric, declarations, declared_kpi
 from .errors import KcoroStreamError, PipelineError, UsageError
 from .events import Meta
 from .runloop import Derive, RunOptions, RunResult
@@ -76,6 +76,8 @@ class Pipeline:
     events: list[EventType] = field(default_factory=list)
     # alert rules run after the declarations: they may name a declared metric (``declared.NAME``)
     rules: list[Any] = field(default_factory=list)
+    # KPI bars for declared metrics: name → (green, yellow), judged in the declared direction
+    kpi: dict[str, Any] = field(default_factory=dict)
     name: str = ""  # what the ``meta`` line calls it (load_pipeline: the file's stem)
 
     def __post_init__(self) -> None:
@@ -101,6 +103,7 @@ class Pipeline:
                     f"declarations, got {got!r}"
                 )
         self.declarations()  # a name declared twice fails here, where the file says Pipeline(...)
+        self._kpi = declared_kpi(self.kpi, list(self.metrics))
         if self.rules:
             from .ops import parse_rules
 
@@ -121,7 +124,7 @@ class Pipeline:
             return derive
         from . import ops
 
-        stages = [derive, ops.declared(self.metrics, self.events)]
+        stages = [derive, ops.declared(self.metrics, self.events, kpi=self._kpi)]
         if self.rules:
             names = [m.name for m in self.metrics]
             stages.append(ops.fan(ops.passthrough(), ops.alerts(self.rules, names, live=False)))

@@ -188,3 +188,31 @@ def declarations(pipeline: str, metrics: list[Metric], events: list[EventType]) 
         metrics=[m.declaration() for m in metrics],
         events=[e.declaration() for e in events],
     )
+
+
+def declared_kpi(kpi: Any, metrics: list[Metric]) -> dict[str, tuple[float, float]]:
+    """``Pipeline(kpi=...)`` checked: each key a declared metric, each value (green, yellow) numbers
+    in the order its direction needs (green ≥ yellow when higher is better)."""
+    if not isinstance(kpi, Mapping):
+        raise PipelineError(
+            f"Pipeline(kpi=...): expected a mapping of declared metric → (green, yellow), got {kpi!r}"
+        )
+    by_name = {m.name: m for m in metrics}
+    out: dict[str, tuple[float, float]] = {}
+    for name, bars in kpi.items():
+        m = by_name.get(name)
+        if m is None:
+            raise PipelineError(
+                f"Pipeline(kpi=...): {name!r} is no metric this pipeline declares (declared: {', '.join(by_name) or 'none'})"
+            )
+        try:
+            green, yellow = (float(x) for x in bars)
+        except (TypeError, ValueError):
+            raise PipelineError(
+                f"Pipeline(kpi=...): {name!r}: expected (green, yellow) numbers, got {bars!r}"
+            ) from None
+        if (m.higher_is_better and green < yellow) or (not m.higher_is_better and green > yellow):
+            word = ">=" if m.higher_is_better else "<="
+            raise PipelineError(f"Pipeline(kpi=...): {name!r}: green must be {word} yellow (as declared)")
+        out[name] = (green, yellow)
+    return out

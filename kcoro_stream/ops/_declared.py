@@ -6,7 +6,8 @@ returned None or a non-finite number); each declared event function then sees
 that Sample and may add lines of its type right after it. Every ``Summary``
 gets the metrics' peak, average and EMA over the same pool's Samples that count
 (``Activity``: as ``summary`` counts the built-in metrics), with each metric's
-version (``Summary.declared_figures``). Everything else passes unchanged::
+version (``Summary.declared_figures``). With KPI bars for declared metrics, the
+``Kpi`` line of each Sample gets their states too. Everything else passes unchanged::
 
     Sample ────────── Kpi ... Sample ───────── ... Summary ─────────────────────── |
     Sample{declared} [event] Kpi ... Sample{declared} ... Summary{declared_figures} |
@@ -20,16 +21,17 @@ window.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import msgspec
 
 from kcoro_stream.errors import PipelineError
-from kcoro_stream.events import DeclaredFigure, Sample, Summary
+from kcoro_stream.events import DeclaredFigure, Kpi, Sample, Summary
 
 from ._activity import Activity
 from ._base import Emit, Operator, stateful
+from ._kpi import kpi_state
 from ._summary import Figures
 
 
@@ -146,11 +148,30 @@ def _events(e: EventType, s: Sample) -> list[Any]:
     return out
 
 
+def _judged(k: Kpi, s: Sample, bars: Mapping[str, tuple[float, float]], higher: dict[str, bool]) -> Kpi:
+    """``k`` with the declared KPIs of its Sample ``s`` added (UNKNOWN outside a steady window)."""
+    own = s.declared or {}
+    states: dict[str, Any] = dict(k.states)
+    values = dict(k.values)
+    thresholds = dict(k.thresholds or {})
+    for name, (green, yellow) in bars.items():
+        v = own.get(name)
+        values[name] = v
+        thresholds[name] = [green, yellow]
+        states[name] = kpi_state(v if s.phase == "steady" else None, higher[name], green, yellow)
+    return msgspec.structs.replace(k, states=states, values=values, thresholds=thresholds)
+
+
 def declared(
-    metrics: Sequence[Metric] = (), events: Sequence[EventType] = (), alpha: float = 0.25
+    metrics: Sequence[Metric] = (),
+    events: Sequence[EventType] = (),
+    alpha: float = 0.25,
+    kpi: Mapping[str, tuple[float, float]] | None = None,
 ) -> Operator:
     """Derived events → the same, Samples carrying declared values, declared events after them,
-    Summaries carrying declared figures (see the module docstring).
+    Summaries carrying declared figures (see the module docstring). ``kpi``: declared metric →
+    (green, yellow), judged in its declared direction and added to the Kpi line of the same Sample
+    (one Kpi line per pool and window, as the analyses made it; a steady window only).
 
     ::
 
@@ -160,9 +181,12 @@ def declared(
     names = [m.name for m in metrics]
     mets = tuple(metrics)
     evs = tuple(events)
+    higher = {m.name: m.higher_is_better for m in metrics}
+    bars = dict(kpi or {})
 
     def setup(emit: Emit) -> tuple[Any, Any]:
         figures: dict[tuple[str, str], _Figures] = {}
+        last: dict[tuple[str, str], Sample] = {}  # (run, pool) → its last Sample, for its Kpi line
 
         def on_item(item: Any) -> None:
             kind = type(item)
@@ -174,10 +198,15 @@ def declared(
                 if acc is None:
                     acc = figures[key] = _Figures(names, alpha)
                 acc.add(s, values)
+                if bars:
+                    last[key] = s
                 emit(s)
                 for e in evs:
                     for ev in _events(e, s):
                         emit(ev)
+            elif kind is Kpi and bars:
+                s = last.get((item.run_id, item.pool))
+                emit(_judged(item, s, bars, higher) if s is not None and s.ts_ns == item.ts_ns else item)
             elif kind is Summary and mets:
                 acc = figures.pop((item.run_id, item.pool), None) or _Figures(names, alpha)
                 emit(msgspec.structs.replace(item, declared_figures=acc.declared(mets)))

@@ -31,4 +31,5 @@ pipeline = Pipeline(
     metrics=[cpu_time_per_task],
     events=[busy_pool],
     rules=["cpu_per_task_high: declared.cpu_time_per_task > 50 severity=warning"],  # on the declared metric
+    kpi={"cpu_time_per_task": (40, 60)},  # green ≤ 40 ns, yellow ≤ 60 ns (lower is better, as declared)
 )

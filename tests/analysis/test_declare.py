@@ -157,3 +157,27 @@ def test_a_rule_on_an_undeclared_metric_is_refused() -> None:
 
     with pytest.raises(UsageError, match="a rule on a declared metric goes in Pipeline"):
         ops.default_analyses(rules=["x: declared.eff > 1"])  # the analyses run before the declarations
+
+
+def test_a_kpi_on_a_declared_metric_joins_the_kpi_line_of_its_sample() -> None:
+    own = Path(__file__).resolve().parent / "own_pipeline.py"
+    events = replay_events(DUAL, own)
+    kpis = [e for e in events if type(e).__name__ == "Kpi" and e.pool == "tasks"]
+    samples = [e for e in events if type(e) is Sample and e.pool == "tasks"]
+    assert len(kpis) == len(samples) == 3  # still one Kpi line per Sample
+    for k, s in zip(kpis, samples, strict=True):
+        assert k.ts_ns == s.ts_ns and {"fastpath_ratio", "cpu_time_per_task"} <= set(k.states)
+        assert k.values["cpu_time_per_task"] == s.declared["cpu_time_per_task"]  # type: ignore[index]
+        assert k.thresholds is not None and k.thresholds["cpu_time_per_task"] == [40.0, 60.0]
+    # 52.8 ns in the steady window: between the bars (lower is better); no verdict outside steady windows
+    assert [(s.phase, k.states["cpu_time_per_task"]) for k, s in zip(kpis, samples, strict=True)] == [
+        ("warmup", "UNKNOWN"), ("steady", "YELLOW"), ("drain", "UNKNOWN"),
+    ]  # fmt: skip
+
+
+def test_kpi_bars_in_the_wrong_order_for_the_direction_are_refused() -> None:
+    m = metric(unit="ns", help="h", name="eff", higher_is_better=False)(_m)
+    with pytest.raises(PipelineError, match=r"'eff': green must be <= yellow \(as declared\)"):
+        Pipeline(metrics=[m], kpi={"eff": (60, 40)})
+    with pytest.raises(PipelineError, match="'nope' is no metric this pipeline declares"):
+        Pipeline(metrics=[m], kpi={"nope": (1, 2)})
