@@ -79,6 +79,7 @@ class Pipeline:
     # KPI bars for declared metrics: name → (green, yellow), judged in the declared direction
     kpi: dict[str, Any] = field(default_factory=dict)
     name: str = ""  # what the ``meta`` line calls it (load_pipeline: the file's stem)
+    _kpi: dict[str, tuple[float, float]] = field(default_factory=dict, init=False, repr=False)  # kpi, checked
 
     def __post_init__(self) -> None:
         s = self.source
