@@ -1,4 +1,4 @@
-"""A pipeline's own metric and event type through real ``replay`` and ``validate`` processes:
+"""A pipeline's own metric and event type through ``replay`` and ``validate`` (a real process, and the CLI in-process):
 NDJSON (a ``meta`` line first), validate with no extra flag, the CSV column, no meta in ``-j``."""
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from kcoro_stream.cli import cli
 from kcoro_stream.validate import validate_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,9 +75,9 @@ def test_ndjson_begins_with_the_meta_line_and_carries_metric_and_event(replayed:
 
 
 def test_validate_accepts_the_declared_types_with_no_flag(replayed: Path) -> None:
-    r = ks(replayed, "validate", str(replayed / "out.ndjson.zst"))
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert "busy_pool 2" in r.stdout and "meta 1" in r.stdout and ": ok:" in r.stdout
+    r = CliRunner().invoke(cli, ["validate", str(replayed / "out.ndjson.zst")])
+    assert r.exit_code == 0, r.output
+    assert "busy_pool 2" in r.output and "meta 1" in r.output and ": ok:" in r.output
 
 
 def test_without_its_meta_line_the_declared_lines_are_problems(replayed: Path) -> None:
@@ -101,8 +103,8 @@ def test_legacy_json_has_no_meta_line(replayed: Path) -> None:
 
 
 def test_an_old_kcoro_mon_recording_replays_through_it(tmp_path: Path) -> None:
-    r = ks(tmp_path, "replay", str(LEGACY), str(OWN), "--out", str(tmp_path / "old.ndjson"))
-    assert r.returncode == 0, r.stderr
+    r = CliRunner().invoke(cli, ["replay", str(LEGACY), str(OWN), "--out", str(tmp_path / "old.ndjson")])
+    assert r.exit_code == 0, r.output
     out = [json.loads(x) for x in (tmp_path / "old.ndjson").read_text().splitlines()]
     assert out[0]["type"] == "meta"
     samples = [x for x in out if x["type"] == "sample"]
