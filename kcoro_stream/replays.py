@@ -182,3 +182,84 @@ def _concatenate(parts: list[Path], output: Output) -> None:
             while chunk := f.read(1 << 20):
                 output.write(chunk)
     output.close()
+
+
+def _cacheable(run_dir: Path) -> bool:
+    """A run directory of this user's that it may write: others' or read-only ones are replayed only."""
+    try:
+        return run_dir.stat().st_uid == os.getuid() and os.access(run_dir, os.W_OK)
+    except OSError:
+        return False
+
+
+def pipeline_metrics(files: list[Path], pipeline: str, metric: str) -> dict[str, dict[str, float]]:
+    """``history --pipeline FILE --metric M``: for every summary.json whose run lacks ``metric``, the
+    metrics ``pipeline`` computes over the run (its figures as summary.json names them), from the
+    run's cache (RUN_DIR/analyses/KEY.json, written here when the directory is this user's and
+    writable) or a replay of its log. A run that cannot be replayed is named on stderr and left out."""
+    import hashlib
+
+    import msgspec
+
+    from ._files import publish
+    from .events import HistogramSummary, Summary
+    from .history._record import RunRecord
+    from .pipeline import load_pipeline, replay_events, resolve_pipeline
+    from .records import (
+        ANALYSIS_CACHE_DIR,
+        ANALYSIS_CACHE_FORMAT,
+        ANALYSIS_CACHE_VERSION,
+        AnalysisCache,
+        RecordError,
+        read_analysis_cache,
+        read_summary,
+    )
+
+    file = resolve_pipeline(pipeline)
+    meta = load_pipeline(file).declarations()
+    base = hashlib.sha256(file.read_bytes() + msgspec.json.encode(meta))
+    out: dict[str, dict[str, float]] = {}
+    for f in files:
+        try:
+            rec = read_summary(f)
+        except RecordError:
+            continue  # history names it as skipped
+        if metric in rec.metrics:
+            continue
+        run_dir = f.parent
+        h = base.copy()
+        h.update(msgspec.json.encode(rec.config))
+        key = h.hexdigest()
+        cache = run_dir / ANALYSIS_CACHE_DIR / f"{key[:32]}.json"
+        metrics: dict[str, float] | None = None
+        try:
+            found = read_analysis_cache(cache)
+            metrics = found.metrics if found.key == key else None
+        except RecordError:
+            pass  # none yet (or unreadable): replay
+        if metrics is None:
+            try:
+                events = replay_events(run_dir, file)
+            except KcoroStreamError as e:
+                print(f"kcoro-stream: {run_dir}: cannot replay through {file}: {e}", file=sys.stderr)
+                continue
+            last: dict[tuple[str, str], HistogramSummary] = {}
+            for ev in events:
+                if type(ev) is HistogramSummary and ev.scope == "cumulative":
+                    last[(ev.pool, ev.metric)] = ev
+            summaries = [ev for ev in events if type(ev) is Summary]
+            metrics = RunRecord(
+                rec.run_id or "", "replay", summaries=summaries, histograms=list(last.values())
+            ).metrics()
+            if _cacheable(run_dir):
+                body = AnalysisCache(
+                    format=ANALYSIS_CACHE_FORMAT, version=ANALYSIS_CACHE_VERSION, key=key,
+                    pipeline=str(file), metrics=metrics,
+                )  # fmt: skip
+                try:
+                    (run_dir / ANALYSIS_CACHE_DIR).mkdir(exist_ok=True)
+                    publish(cache, msgspec.json.encode(body))
+                except OSError:
+                    pass  # a cache is an optimisation: the value is listed all the same
+        out[str(f)] = {k: v for k, v in metrics.items() if k not in rec.metrics}
+    return out
