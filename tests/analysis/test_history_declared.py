@@ -74,6 +74,14 @@ def test_history_pipeline_replays_runs_without_the_metric_and_caches_it_beside_t
         seg.unlink()  # the log is gone: only the cache can answer now
     assert listed()["r1"] == first["r1"]
 
+    from click.testing import CliRunner
+
+    from kcoro_stream.cli import cli
+
+    r = CliRunner().invoke(cli, ["runs", "prune", str(runs), "--keep", "0", "--yes"])
+    assert r.exit_code == 0, r.output
+    assert not mine.exists() and not cache.exists()  # the cache goes with its run
+
 
 def test_history_pipeline_needs_the_metric_it_computes(tmp_path: Path) -> None:
     from click.testing import CliRunner
