@@ -677,6 +677,24 @@ class Expected(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     idle_workers_pct: float | None = None  # workers the producer/consumer layout leaves without work
 
 
+class DeclaredFigure(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """A declared metric at the end of a run (``Summary.declared_figures``), with what made it.
+
+    peak/avg/EMA over the Samples that count (as ``Summary.peak``/``avg``/``ema``:
+    ``ops._activity.Activity``); ``version`` is the formula's version as the
+    pipeline declared it, so a baseline knows which formula produced a number.
+    """
+
+    name: str
+    version: int
+    unit: str
+    higher_is_better: bool
+    peak: float | None = None
+    avg: float | None = None
+    ema: float | None = None
+    samples: int = 0  # the values that counted
+
+
 PHASES: Final = ("warmup", "steady", "paused", "stalled", "drain")
 
 
@@ -722,6 +740,9 @@ class Sample(_Derived, tag="sample", kw_only=True, frozen=True):
     phase: str = "steady"
     expected: Expected | None = None  # appended: what the workload as configured implies (bench runs)
     window: int | None = None  # appended: the window's index since the run started (null: an old recording)
+    # appended: the values of the metrics the pipeline declares (kcoro_stream.analysis), by name; the
+    # output's ``meta`` line types every key (unit, help, direction, version). Null: nothing declared.
+    declared: dict[str, float | None] | None = None
 
 
 class HistogramSummary(_Derived, tag="histogram", kw_only=True, frozen=True):
@@ -837,6 +858,8 @@ class Summary(_Derived, tag="summary", kw_only=True, frozen=True):
     worker_totals: WorkerCounts | None = None  # the run's last cumulative counters
     channel_totals: ChannelCounts | None = None
     mismatch_msgs: int | None = None  # channel sends - receives at the end
+    # appended: one figure per metric the pipeline declares (kcoro_stream.analysis), with its version
+    declared_figures: list[DeclaredFigure] | None = None
 
 
 class Status(_Derived, tag="status", kw_only=True, frozen=True):
@@ -855,6 +878,62 @@ class MarkEvent(_Derived, tag="mark", kw_only=True, frozen=True):
 
     name: str
     detail: str  # the raw Mark's detail, unchanged (manifest marks: a JSON object)
+
+
+# ----------------------------------------------------------------- declarations (kcoro_stream.analysis)
+
+
+class DeclaredMetric(msgspec.Struct, frozen=True, kw_only=True):
+    """A per-window metric a pipeline file declares: the key of ``Sample.declared`` it fills."""
+
+    name: str
+    unit: str
+    help: str
+    higher_is_better: bool
+    version: int
+
+
+# The field types a declared event may have, by their spelling in a ``meta`` line.
+DECLARED_FIELD_TYPES: Final[dict[str, Any]] = {
+    "int": int,
+    "float": float,
+    "str": str,
+    "bool": bool,
+    "int | None": int | None,
+    "float | None": float | None,
+    "str | None": str | None,
+    "bool | None": bool | None,
+}
+
+
+class DeclaredEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """An event type a pipeline file declares: ``{"type": name, ...}`` lines with these fields
+    beside ``schema``/``ts``/``ts_ns``/``run_id``/``pool``/``window`` (each a ``DECLARED_FIELD_TYPES`` key)."""
+
+    name: str
+    help: str
+    fields: dict[str, str]
+    version: int = 1
+
+
+class Meta(msgspec.Struct, tag_field="type", tag="meta", frozen=True, kw_only=True):
+    """The first line of an NDJSON output whose pipeline declares metrics or events: what it declares,
+    so a reader (``validate``) knows every type and key that follows. Not in ``-j`` or CSV output."""
+
+    schema: int = DERIVED_SCHEMA
+    pipeline: str  # the pipeline file's name (its stem)
+    metrics: list[DeclaredMetric] = []
+    events: list[DeclaredEvent] = []
+
+
+def declared_event_type(decl: DeclaredEvent) -> type[_Derived]:
+    """The derived event class of a declared event (built at run time, like a pipeline's own)."""
+    fields: list[Any] = [("pool", str, "all"), ("window", int | None, None)]
+    fields += [(name, DECLARED_FIELD_TYPES[spelling]) for name, spelling in decl.fields.items()]
+    cls: Any = msgspec.defstruct(
+        decl.name, fields, bases=(_Derived,), tag=decl.name, kw_only=True, frozen=True
+    )
+    return cls  # a _Derived subclass (defstruct is typed to return a plain Struct class)
 
 
 DerivedEvent = (

@@ -14,7 +14,9 @@ A pipeline file is plain Python that defines ``pipeline``::
 ``source`` is a source's config struct (``LaunchConfig`` — alias
 ``BenchSource`` —, ``AttachConfig`` — alias ``AttachSource`` —,
 ``ReplayConfig``, ``LegacyConfig``) or a dict ``{"source": NAME, ...}``;
-``derive`` one reactivex operator; ``sinks`` sink specs. Command-line flags
+``derive`` one reactivex operator; ``sinks`` sink specs; ``metrics`` and
+``events`` the metrics and event types the file declares with
+``kcoro_stream.analysis`` (docs/analyses.md), added after ``derive``. Command-line flags
 override the source's parameters and the sinks. The run itself is
 ``kcoro_stream.runloop.run`` (``RunOptions`` in, a ``RunResult`` back).
 
@@ -32,7 +34,9 @@ from typing import Any
 import msgspec
 
 from ._shipped import first_doc_line, shipped_files
+from .analysis._declare import EventType, Metric, declarations, declared_kpi
 from .errors import KcoroStreamError, PipelineError, UsageError
+from .events import Meta
 from .runloop import Derive, RunOptions, RunResult
 from .sources import AttachConfig, LaunchConfig, LegacyConfig, ReplayConfig, source_for_config
 
@@ -53,6 +57,7 @@ __all__ = [
     "RunResult",
     "launch_config",
     "load_pipeline",
+    "replay_events",
     "resolve_pipeline",
     "shipped_pipelines",
 ]
@@ -67,6 +72,14 @@ class Pipeline:
     source: msgspec.Struct | dict[str, Any] | None = None
     derive: Derive | None = None
     sinks: list[str | dict[str, Any]] = field(default_factory=lambda: ["stdout"])
+    metrics: list[Metric] = field(default_factory=list)
+    events: list[EventType] = field(default_factory=list)
+    # alert rules run after the declarations: they may name a declared metric (``declared.NAME``)
+    rules: list[Any] = field(default_factory=list)
+    # KPI bars for declared metrics: name → (green, yellow), judged in the declared direction
+    kpi: dict[str, Any] = field(default_factory=dict)
+    name: str = ""  # what the ``meta`` line calls it (load_pipeline: the file's stem)
+    _kpi: dict[str, tuple[float, float]] = field(default_factory=dict, init=False, repr=False)  # kpi, checked
 
     def __post_init__(self) -> None:
         s = self.source
@@ -83,6 +96,40 @@ class Pipeline:
             )
         if not isinstance(self.sinks, list):
             raise PipelineError(f"Pipeline(sinks=...): expected a list of sink specs, got {self.sinks!r}")
+        for key, kind in (("metrics", Metric), ("events", EventType)):
+            got = getattr(self, key)
+            if not isinstance(got, list | tuple) or not all(isinstance(x, kind) for x in got):
+                raise PipelineError(
+                    f"Pipeline({key}=...): expected a list of kcoro_stream.analysis.{key[:-1]}(...) "
+                    f"declarations, got {got!r}"
+                )
+        self.declarations()  # a name declared twice fails here, where the file says Pipeline(...)
+        self._kpi = declared_kpi(self.kpi, list(self.metrics))
+        if self.rules:
+            from .ops import parse_rules
+
+            try:
+                parse_rules(self.rules, [m.name for m in self.metrics])
+            except UsageError as e:
+                raise PipelineError(f"Pipeline(rules=...): {e}") from None
+
+    def declarations(self) -> Meta | None:
+        """The ``meta`` line of what this pipeline declares (None: nothing)."""
+        if not self.metrics and not self.events:
+            return None
+        return declarations(self.name or "pipeline", list(self.metrics), list(self.events))
+
+    def analyses(self, derive: Derive | None) -> Derive | None:
+        """``derive`` (the pipeline's, bound to the run's configuration) followed by its declarations."""
+        if derive is None or (not self.metrics and not self.events and not self.rules):
+            return derive
+        from . import ops
+
+        stages = [derive, ops.declared(self.metrics, self.events, kpi=self._kpi)]
+        if self.rules:
+            names = [m.name for m in self.metrics]
+            stages.append(ops.fan(ops.passthrough(), ops.alerts(self.rules, names, live=False)))
+        return ops.compose(*stages)
 
 
 def launch_config(
@@ -150,6 +197,8 @@ def load_pipeline(path: Path) -> Pipeline:
     p = ns.get("pipeline")
     if not isinstance(p, Pipeline):
         raise PipelineError(f"{path}: defines no `pipeline = Pipeline(...)`")
+    if not p.name:
+        p.name = path.stem
     return p
 
 
@@ -159,6 +208,29 @@ def _lineno_in(path: Path, exc: BaseException) -> int:
         if frame.filename == str(path):
             line = frame.lineno or 0
     return line
+
+
+def replay_events(log: str | Path, pipeline: str | Path | None = None) -> list[Any]:
+    """Every derived event of ``log`` (a run directory, or an old kcoro_mon NDJSON file) replayed
+    through ``pipeline`` (a file or shipped name; None: the default), in this process, no sinks: the
+    same events ``kcoro-stream replay LOG PIPELINE`` writes (less its ``meta`` line). The harness for
+    testing a pipeline's own metrics and events over a recording (docs/analyses.md)."""
+    from .config import apply_to_replay
+    from .runloop import FrameRouter, replay_derived
+    from .sources.legacy import iter_legacy_batches
+
+    path = Path(log)
+    if not path.exists():
+        raise UsageError(f"{path}: no such run directory or file")
+    file = resolve_pipeline(pipeline)
+    derive = apply_to_replay({}, load_pipeline(file), file, path)[0]
+    if path.is_dir():
+        return replay_derived(path, derive=derive)
+    router = FrameRouter(derive, [], None)
+    for batch in iter_legacy_batches(path):
+        router.push(batch)
+    router.subject.on_completed()
+    return list(router.outbox)
 
 
 def shipped_pipelines() -> dict[str, tuple[Path, str]]:

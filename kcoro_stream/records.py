@@ -30,6 +30,9 @@ from ._files import MAX_JSON_BYTES, read_regular
 from .errors import UsageError, quote
 
 __all__ = [
+    "ANALYSIS_CACHE_DIR",
+    "ANALYSIS_CACHE_FORMAT",
+    "ANALYSIS_CACHE_VERSION",
     "BASELINE_FORMAT",
     "BASELINE_VERSION",
     "INDEX_FORMAT",
@@ -38,15 +41,18 @@ __all__ = [
     "SUMMARY_FORMAT",
     "SUMMARY_NAME",
     "SUMMARY_VERSION",
+    "AnalysisCache",
     "BaselineFile",
     "BaselineStep",
     "IndexEntry",
     "IndexManifest",
+    "MetricDeclaration",
     "RecordError",
     "ResultsIndex",
     "RunSummary",
     "encode_pretty",
     "headline_metric",
+    "read_analysis_cache",
     "read_baseline",
     "read_index",
     "read_summary",
@@ -134,11 +140,46 @@ class ResultsIndex(msgspec.Struct, kw_only=True, omit_defaults=True):
     sequential: dict[str, Any] | None = None  # repeats: auto (manifest/_auto.py, compare/_results.py)
 
 
+class MetricDeclaration(msgspec.Struct, frozen=True, kw_only=True):
+    """What a pipeline declared about a metric (``Summary.declared_figures``): how to read its numbers."""
+
+    unit: str
+    higher_is_better: bool
+    version: int  # the formula's version: numbers of two versions are not compared
+
+
 class BaselineStep(msgspec.Struct, kw_only=True):
     fingerprint: dict[str, Any] | None = None
     gated: list[str] | None = None  # None: written before the list (its throughput metrics were gated)
     noise_profile: dict[str, float | None] | None = None
     metrics: dict[str, list[float]]
+    declared: dict[str, MetricDeclaration] | None = None  # the declared metrics among them, by name
+
+
+ANALYSIS_CACHE_FORMAT: Final = "kcoro-stream-analysis-cache"
+ANALYSIS_CACHE_VERSION: Final = 1
+ANALYSIS_CACHE_DIR: Final = "analyses"  # RUN_DIR/analyses/<key>.json (removed with the run by runs prune)
+
+
+class AnalysisCache(msgspec.Struct, kw_only=True):
+    """RUN_DIR/analyses/KEY.json: what a pipeline computed over this run (``history --pipeline``).
+
+    ``key``: sha256 of the pipeline file's bytes, its declarations (names and versions) and the run's
+    recorded configuration; a cache with another key is not this one."""
+
+    format: str
+    version: int
+    key: str
+    pipeline: str
+    metrics: dict[str, float]
+
+
+def read_analysis_cache(path: Path) -> AnalysisCache:
+    """``path`` as an AnalysisCache; RecordError naming the file and why."""
+    data = _json(path, MAX_JSON_BYTES)
+    if not isinstance(data, dict) or data.get("format") != ANALYSIS_CACHE_FORMAT:
+        raise RecordError(path, f'not an analysis cache (no "format": "{ANALYSIS_CACHE_FORMAT}")')
+    return _typed(path, data, AnalysisCache, "analysis cache")
 
 
 class BaselineFile(msgspec.Struct, kw_only=True):

@@ -44,6 +44,7 @@ from .events import (
     INGEST_SEQ_BIT,
     DerivedEvent,
     HistogramSummary,
+    Meta,
     MonitorStatus,
     RawEvent,
     ReaderStatistics,
@@ -138,6 +139,7 @@ class RunOptions:
     control: Path | None = None  # the control socket (default: control.sock in the run directory)
     no_control: bool = False  # no control socket
     max_delay_s: float | None = None  # coalesced wake-ups (--max-delay); None: max_delay_for(sinks)
+    declarations: Meta | None = None  # what the pipeline declares (kcoro_stream.analysis): sinks add it
 
 
 # Coalesced wake-ups (docs/ARCHITECTURE.md, "Coalesced wake-ups"): how late after a frame the monitor may wake, by surface.
@@ -391,18 +393,25 @@ async def run(derive: Derive | None, source_spec: Any, opts: RunOptions) -> RunR
 
 
 def replay_derived(
-    run_dir: Path, on_frame: Callable[[Any], None] | None = None, *, allow_damaged: bool = False
+    run_dir: Path,
+    on_frame: Callable[[Any], None] | None = None,
+    *,
+    allow_damaged: bool = False,
+    derive: Derive | None = None,
 ) -> list[DerivedEvent]:
     """``run_dir``'s log through its recorded analyses, in this process, with no sinks: every
     derived event (the run loop's replay capability for the commands that read runs: report,
     compare's latency of older runs, the trace export). ``on_frame`` sees each raw ``LogFrame``
     first (the trace export reads raw marks and control changes in the same pass). Problems in
     the log are warned about on stderr; frames lost inside it (or the recorded configuration lost
-    with them) raise DamagedLogError unless ``allow_damaged``."""
+    with them) raise DamagedLogError unless ``allow_damaged``. ``derive``: other analyses than the
+    recorded ones (``config.apply_to_replay`` with a pipeline file: ``report --pipeline``)."""
     from .config import recorded_analyses
     from .eventlog import open_log, warn_stderr
 
-    router = FrameRouter(recorded_analyses(run_dir, allow_damaged=allow_damaged), [], None)
+    if derive is None:
+        derive = recorded_analyses(run_dir, allow_damaged=allow_damaged)
+    router = FrameRouter(derive, [], None)
     reader = open_log(run_dir)
     for f in reader.frames(None, None):
         if on_frame is not None:
@@ -434,6 +443,7 @@ async def _run(derive: Derive | None, source: Source, opts: RunOptions, record: 
         controller=source.controller,
         live=source.live,
         dashboard=opts.dashboard,
+        declarations=opts.declarations,
     )
     async with AsyncExitStack() as stack:
         runners = await open_sinks(stack, opts.sinks, ctx, opts.sink_queue)

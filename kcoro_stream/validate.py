@@ -10,6 +10,9 @@
                                                └─ type summary, 1|2 ─► old kcoro_mon summary
         ─► ValidationReport: counts per type, legacy count, problems (line number + reason)
 
+    line 1 ``{"type":"meta", ...}`` (a pipeline that declares metrics or events) ─► Declared: its
+        event types join the known ones, and a Sample's ``declared`` keys must be its metrics
+
 Schema 4 lines stay valid: their ``heatmap``/``os`` lines name the
 per-worker arrays ``workers``/``utilisation``/``fastpath_ratio``, which schema
 5 renamed (``events.RENAMED_IN_5``) so that one key has one type across line
@@ -36,7 +39,15 @@ import msgspec
 
 from ._input import open_input, open_regular_fd
 from .errors import InputError
-from .events import DERIVED_SCHEMA, DERIVED_TYPES, RENAMED_IN_5, derived_decoder
+from .events import (
+    DECLARED_FIELD_TYPES,
+    DERIVED_SCHEMA,
+    DERIVED_TYPES,
+    RENAMED_IN_5,
+    Meta,
+    declared_event_type,
+    derived_decoder,
+)
 
 MAX_LINE_BYTES: Final = 1 << 20
 OLDER_DERIVED_SCHEMAS: Final = (3, 4)  # still accepted (see the module docstring)
@@ -204,10 +215,37 @@ def _describe(obj: object) -> str:
     return "a number"
 
 
-def check_line(line: bytes) -> tuple[str | None, str | None]:
+_meta_decoder: Final = msgspec.json.Decoder(Meta)
+
+
+class Declared:
+    """What a file's ``meta`` line declares: the extra line types and the Sample ``declared`` keys."""
+
+    def __init__(self, meta: Meta) -> None:
+        self.metrics = frozenset(m.name for m in meta.metrics)
+        self.decoders: dict[str, msgspec.json.Decoder[Any]] = {}
+        for e in meta.events:
+            if e.name in DERIVED_TAGS or e.name == "meta":
+                raise ValueError(f"declared event {e.name!r} clashes with a built-in line type")
+            bad = [f"{k}: {v}" for k, v in e.fields.items() if v not in DECLARED_FIELD_TYPES]
+            if bad:
+                raise ValueError(f"declared event {e.name!r}: unknown field type ({bad[0]})")
+            self.decoders[e.name] = msgspec.json.Decoder(declared_event_type(e))
+
+
+def read_meta(line: bytes) -> tuple[Declared | None, str | None]:
+    """A ``meta`` line → (its declarations, None), or (None, why it is not a good one)."""
+    try:
+        return Declared(_meta_decoder.decode(line)), None
+    except ValueError as e:  # msgspec.ValidationError, or a declaration this version cannot read
+        return None, f"invalid meta: {e}"
+
+
+def check_line(line: bytes, declared: Declared | None = None) -> tuple[str | None, str | None]:
     """Classify one line: ``(kind, None)`` when valid, ``(None, reason)`` when not.
 
-    ``kind`` is the derived event type, or ``"legacy"`` for a kcoro_mon line.
+    ``kind`` is the derived event type, or ``"legacy"`` for a kcoro_mon line;
+    ``declared``: what the file's ``meta`` line declared (None: nothing).
     """
     if not line.strip():
         return None, "blank line"
@@ -247,8 +285,21 @@ def check_line(line: bytes) -> tuple[str | None, str | None]:
         except ValueError as e:  # msgspec.ValidationError
             return None, f"kcoro_mon schema {schema} summary: {e}"
         return "legacy", None
+    if typ == "meta":
+        return None, "a meta line only begins a file (the pipeline's declarations)"
+    if declared is not None and typ in declared.decoders:
+        if schema != DERIVED_SCHEMA:
+            return None, f"wrong schema {schema} for declared type {typ!r}, expected {DERIVED_SCHEMA}"
+        try:
+            declared.decoders[typ].decode(line)
+        except ValueError as e:  # msgspec.ValidationError
+            return None, f"invalid {typ} (declared by the meta line): {e}"
+        return typ, None
     if typ not in DERIVED_TAGS:
-        return None, f"unknown type {typ!r} (known: {', '.join(DERIVED_TAGS)})"
+        return (
+            None,
+            f"unknown type {typ!r} (known: {', '.join(DERIVED_TAGS)}; a pipeline's own types need its meta line)",
+        )
     if schema != DERIVED_SCHEMA and schema not in OLDER_DERIVED_SCHEMAS:
         newer = " (newer than this kcoro-stream)" if schema > DERIVED_SCHEMA else ""
         return None, f"wrong schema {schema} for type {typ!r}, expected {DERIVED_SCHEMA}{newer}"
@@ -263,6 +314,11 @@ def check_line(line: bytes) -> tuple[str | None, str | None]:
                 return None, "invalid summary: Object missing required field `totals`"
     except ValueError as e:  # msgspec.ValidationError
         return None, f"invalid {typ}: {e}"
+    keys = obj.get("declared") if typ == "sample" else None
+    if keys:
+        unknown = sorted(set(keys) - (declared.metrics if declared is not None else frozenset()))
+        if unknown:
+            return None, f"invalid sample: declared metric {unknown[0]!r} is not in the file's meta line"
     return typ, None
 
 
@@ -287,6 +343,7 @@ def validate_file(
     legacy = 0
     lineno = 0
     stopped = False
+    declared: Declared | None = None
 
     def problem(line: int, reason: str) -> None:
         nonlocal problem_count
@@ -321,7 +378,12 @@ def validate_file(
                     stopped = True
                     break
                 continue
-            kind, reason = check_line(line)
+            kind: str | None
+            if lineno == 1 and line.startswith(b'{"type":"meta"'):
+                declared, reason = read_meta(line)
+                kind = "meta"
+            else:
+                kind, reason = check_line(line, declared)
             if reason is not None:
                 problem(lineno, reason)
             elif kind == "legacy":
@@ -365,6 +427,7 @@ def format_report(report: ValidationReport) -> str:
 
 
 __all__ = [
+    "Declared",
     "LegacyChannelSample",
     "LegacyChannelSummary",
     "LegacyTasksSample",
@@ -373,6 +436,7 @@ __all__ = [
     "ValidationReport",
     "check_line",
     "format_report",
+    "read_meta",
     "upgrade_keys",
     "validate_file",
 ]

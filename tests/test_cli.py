@@ -489,7 +489,7 @@ def test_usage_errors_are_one_line_with_a_hint() -> None:
         ("run", "-d", "25h"): "--duration: expected 0 to 86400 s, got 90000",
         ("run", "--max-delay", "1s"): "--max-delay: at most 250ms, got 1s",
         ("attach", "ring", "--max-delay", "-5ms"): "--max-delay:",
-        ("replay",): "missing argument LOG (see 'kcoro-stream replay --help')",
+        ("replay",): "missing argument PATH... [PIPELINE] (see 'kcoro-stream replay --help')",
         ("nosuchcommand",): "no such command 'nosuchcommand'",
     }
     for args, want in cases.items():
@@ -619,7 +619,10 @@ def test_shipped_pipelines_by_name_and_listed() -> None:
     assert resolve_pipeline("./latency") == Path("./latency")
     r = CliRunner().invoke(cli, ["run", "nosuch"])
     assert r.exit_code == 2
-    assert "nosuch: no such pipeline file or shipped pipeline (shipped: alerts, default, latency)" in r.output
+    assert (
+        "nosuch: no such pipeline file or shipped pipeline (shipped: alerts, default, efficiency, latency)"
+        in r.output
+    )
 
 
 def test_default_pipeline_leaves_the_source_to_the_flags() -> None:

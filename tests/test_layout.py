@@ -30,6 +30,7 @@ SHARED = {
 # and top-level module of kcoro_stream imports only itself, what comes before it and SHARED.
 PACKAGE_ORDER = [
     *ORDER,
+    "analysis",
     "validate",
     "records",
     "config",
@@ -37,6 +38,7 @@ PACKAGE_ORDER = [
     "history",
     "runloop",
     "pipeline",
+    "replays",
     "compare",
     "report",
     "trace",

@@ -25,8 +25,10 @@ def pipelines_() -> int:
 
 
 @click.command("list", context_settings=CONTEXT)
-def list_() -> int:
-    """Sources, operators and sinks this installation provides."""
+@click.argument("pipeline", required=False)
+def list_(pipeline: str | None) -> int:
+    """Sources, operators and sinks this installation provides; with PIPELINE (a file or a shipped
+    name), also the metrics and event types it declares (kcoro_stream.analysis)."""
     from .. import ops
     from ..sinks import sink_class, sink_names
     from ..sources import source_class, source_names
@@ -50,7 +52,25 @@ def list_() -> int:
             continue
         doc = (cls.summary or cls.__doc__ or "").strip().splitlines()
         click.echo(f"  {name:<12} {cls.policy:<12} {doc[0] if doc else ''}")
+    if pipeline is not None:
+        _list_declared(pipeline)
     return 0
+
+
+def _list_declared(spec: str) -> None:
+    from ..pipeline import load_pipeline, resolve_pipeline
+
+    path = resolve_pipeline(spec)
+    meta = load_pipeline(path).declarations()
+    click.echo(f"declared by {path}:" + ("" if meta is not None else " nothing"))
+    if meta is None:
+        return
+    for m in meta.metrics:
+        arrow = "higher is better" if m.higher_is_better else "lower is better"
+        click.echo(f"  metric {m.name:<20} v{m.version}  {m.unit:<14} {arrow:<17} {m.help}")
+    for e in meta.events:
+        fields = ", ".join(f"{k}: {v}" for k, v in e.fields.items())
+        click.echo(f"  event  {e.name:<20} v{e.version}  {{{fields}}}  {e.help}")
 
 
 @click.command(

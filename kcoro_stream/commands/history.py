@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from ..errors import UsageError
 from ._common import CONTEXT, warn
 
 
@@ -104,6 +105,12 @@ def history_group() -> None:
     help="List each series' last N runs (the trend and --changes still use them all).",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON document instead of the tables.")
+@click.option(
+    "--pipeline",
+    metavar="FILE",
+    help="With --metric: runs whose summary lacks it are replayed through FILE (a file or shipped name); "
+    "the result is cached beside each run (RUN_DIR/analyses/).",
+)
 def history_list(
     dirs: tuple[Path, ...],
     metric: str | None,
@@ -112,11 +119,21 @@ def history_list(
     alpha: float | None,
     last: int | None,
     as_json: bool,
+    pipeline: str | None,
 ) -> int:
     """List runs by series (host, mode, knobs) with the metric's trend."""
     from ..history import history
 
-    chosen = {} if alpha is None else {"alpha": alpha}
+    chosen: dict[str, Any] = {} if alpha is None else {"alpha": alpha}
+    if pipeline is not None:
+        if metric is None:
+            raise UsageError(
+                "--pipeline: give the --metric it computes (e.g. --metric tasks:tasks_per_cpu_s)"
+            )
+        from ..replays import pipeline_metrics
+
+        name, spec = metric, pipeline
+        chosen["add_metrics"] = lambda files: pipeline_metrics(files, spec, name)
     result = history(
         _default_runs_dirs(dirs), metric, list(where), changes=changes, as_json=as_json, last=last, **chosen
     )

@@ -34,7 +34,7 @@ def build_options(p: Any, kw: Mapping[str, Any], **more: Any) -> Any:
     specs = choose_sinks(
         p.sinks, flags, stdout_is_tty=sys.stdout.isatty(), tui_available=lambda: _dashboard_loads(flags.tui)
     )
-    return RunOptions(sinks=specs, force=kw["force"], **more)
+    return RunOptions(sinks=specs, force=kw["force"], declarations=p.declarations(), **more)
 
 
 def max_delay(value: str | None) -> float | None:
@@ -230,21 +230,95 @@ def attach(ctx: click.Context, ring: Path, pipeline: str | None, **kw: Any) -> i
 
 
 @click.command(context_settings=CONTEXT)
-@click.argument("log", type=click.Path(path_type=Path))
-@click.argument("pipeline", required=False)
+@click.argument("paths", nargs=-1, required=True, metavar="PATH... [PIPELINE]")
 @click.option("--from", "from_", metavar="T", help="Start T after the recording's first event (e.g. 2s).")
 @click.option("--to", metavar="T", help="Stop T after the recording's first event.")
 @click.option(
     "--speed", "speed_", default="max", show_default=True, help="Playback speed: max, 1x, 10x, 0.5x."
 )
+@click.option(
+    "--jobs",
+    type=int,
+    default=None,
+    help="Several runs: replay N at once, one process each [default: the cores].",
+)
+@click.option(
+    "--out-dir",
+    type=click.Path(path_type=Path),
+    help="Several runs: one NDJSON file per run in DIR (instead of one output in run order).",
+)
 @allow_damaged_option
 @config_option
 @sink_options
-def replay(log: Path, pipeline: str | None, **kw: Any) -> int:
-    """Replay a recorded run (or an old kcoro_mon NDJSON file) through a pipeline.
+def replay(paths: tuple[str, ...], **kw: Any) -> int:
+    """Replay recorded runs (or old kcoro_mon NDJSON files) through a pipeline.
 
-    PIPELINE: a file or a shipped pipeline's name; default: the default pipeline.
+    PATH: a run directory, an old kcoro_mon file, or a runs/results directory (every run in it).
+    PIPELINE (last, optional): a .py file or a shipped pipeline's name; default: the default pipeline.
+    Several runs are replayed in parallel (--jobs) into one NDJSON output in sorted run order
+    (stdout or --out FILE), or one file per run (--out-dir).
     """
+    from ..replays import is_run_dir
+
+    logs, pipeline = _split_paths(paths)
+    one = len(logs) == 1 and (logs[0].is_file() or is_run_dir(logs[0]) or not logs[0].exists())
+    if one and kw["out_dir"] is None:
+        return _replay_one(logs[0], pipeline, kw)
+    return _replay_many(logs, pipeline, kw)
+
+
+def _split_paths(paths: tuple[str, ...]) -> tuple[list[Path], str | None]:
+    """The last of several arguments is the pipeline unless it is an existing directory or non-.py file."""
+    if len(paths) > 1:
+        last = Path(paths[-1])
+        if not last.is_dir() and not (last.is_file() and last.suffix != ".py"):
+            return [Path(p) for p in paths[:-1]], paths[-1]
+    return [Path(p) for p in paths], None
+
+
+def _replay_many(logs: list[Path], pipeline: str | None, kw: dict[str, Any]) -> int:
+    """Several runs: ``replays.replay_many`` (no dashboard, no pacing, NDJSON only)."""
+    import os
+
+    from ..replays import ReplayJob, replay_many, runs_of
+    from ..sources.replay import check_bounds
+
+    if kw.get("tui"):
+        raise UsageError("--tui: one run at a time (several runs are replayed in parallel, at full speed)")
+    if speed(kw["speed_"]) is not None:  # a bad --speed is that error first, as for one run
+        raise UsageError("--speed: one run at a time (several runs are replayed at full speed)")
+    other = [
+        f"--{k.replace('_', '-')}"
+        for k in ("sinks", "legacy_json", "csv", "prometheus", "websocket", "remote_write")
+        if kw.get(k)
+    ]
+    outs = list(kw["outs"])
+    if other or len(outs) > 1 or (outs and kw["out_dir"] is not None):
+        raise UsageError(
+            f"{(other or ['--out'])[0]}: with several runs, give one --out FILE (.ndjson, .gz, .zst) or --out-dir DIR"
+        )
+    if outs and ".csv" in Path(outs[0]).name:
+        raise UsageError(f"--out {outs[0]}: with several runs the output is NDJSON (.ndjson, .gz, .zst)")
+    runs = runs_of(logs)
+    job = ReplayJob(
+        pipeline=pipeline,
+        allow_damaged=kw["allow_damaged"],
+        config_path=str(kw["config_path"]) if kw.get("config_path") else None,
+        from_s=duration(kw["from_"], "--from"),
+        to_s=duration(kw["to"], "--to"),
+    )
+    check_bounds(job.from_s, job.to_s)
+    pipeline_or_default(pipeline)  # a broken pipeline file: one line now, not once per run
+    jobs = kw["jobs"] if kw["jobs"] is not None else (os.cpu_count() or 1)
+    click.echo(
+        f"replay: {len(runs)} runs through {pipeline or 'the default pipeline'}, {jobs} at once", err=True
+    )
+    return replay_many(
+        runs, job, jobs=jobs, out=outs[0] if outs else None, out_dir=kw["out_dir"], force=kw["force"]
+    )
+
+
+def _replay_one(log: Path, pipeline: str | None, kw: dict[str, Any]) -> int:
     from ..config import apply_to_replay
     from ..pipeline import LegacyConfig, ReplayConfig
     from ..sources.replay import check_bounds

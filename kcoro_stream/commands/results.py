@@ -18,11 +18,20 @@ from ._common import CONTEXT, allow_damaged_option
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="The report directory.")
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
 @allow_damaged_option
-def report_cmd(paths: tuple[Path, ...], out: Path, force: bool, allow_damaged: bool) -> int:
+@click.option(
+    "--pipeline",
+    metavar="FILE",
+    help="Replay the runs through this pipeline (a file or shipped name): its declared metrics are charted.",
+)
+def report_cmd(
+    paths: tuple[Path, ...], out: Path, force: bool, allow_damaged: bool, pipeline: str | None
+) -> int:
     """Charts (PNG, SVG), summary.md and an offline report.html for run or results directories."""
+    from ..pipeline import resolve_pipeline
     from ..report import build_report
 
-    r = build_report(list(paths), out, force=force, allow_damaged=allow_damaged)
+    file = resolve_pipeline(pipeline) if pipeline is not None else None
+    r = build_report(list(paths), out, force=force, allow_damaged=allow_damaged, pipeline=file)
     click.echo(
         f"{r.out}: {len(r.charts)} chart(s) from {r.runs} run(s); open {r.out / 'report.html'}", err=True
     )
@@ -87,6 +96,13 @@ def baseline_save(results: Path, to: Path, variant: str | None) -> int:
     "--gate-latency", metavar="PCT", help="Also fail on latency p50/p99 worse by more than PCT (over 19%)."
 )
 @click.option("--fail-on-inconclusive", is_flag=True, help="Exit 1 when a gated metric is left inconclusive.")
+@click.option(
+    "--metric",
+    "metrics",
+    multiple=True,
+    metavar="NAME",
+    help="Also gate NAME in every pool (repeatable): a pipeline's declared metric in its declared direction.",
+)
 def compare_cmd(
     paths: tuple[Path, ...],
     threshold: str,
@@ -95,6 +111,7 @@ def compare_cmd(
     variants: tuple[str, ...],
     gate_latency: str | None,
     fail_on_inconclusive: bool,
+    metrics: tuple[str, ...],
 ) -> int:
     """Verdicts per step and metric: BASELINE RESULTS, RESULTS_A RESULTS_B, or one A/B RESULTS.
 
@@ -110,6 +127,7 @@ def compare_cmd(
             parse_threshold(threshold),
             list(variants),
             parse_threshold(gate_latency, "--gate-latency") if gate_latency else None,
+            metrics,
         )
     except KcoroStreamError as e:  # every trouble is exit 2 for a verdict command (as diff)
         raise UsageError(str(e)) from None

@@ -12,7 +12,8 @@ baselines valid); a baseline from another one is refused (its numbers may
 mean something else).
 Each step keeps its ``noise_profile`` (the run-to-run CoV of each gated
 metric: ``compare`` warns when the other side's differs twofold, a different
-or busier runner) and lists its ``gated`` metrics (``_results.gated_metric``; a baseline
+or busier runner), the ``declared`` metrics among its values (unit, direction,
+formula version: ``compare --metric`` refuses to compare two versions) and lists its ``gated`` metrics (``_results.gated_metric``; a baseline
 without the list gates its throughput metrics). A value that is not a finite
 number above zero, an empty step list or metric, a ``noise`` or
 ``fingerprint`` that is not an object: the file is refused in one line.
@@ -35,6 +36,7 @@ from ..records import (
     BASELINE_VERSION,
     BaselineFile,
     BaselineStep,
+    MetricDeclaration,
     encode_pretty,
     read_baseline,
 )
@@ -56,6 +58,8 @@ class Baseline:
     gated: dict[str, set[str]] = field(default_factory=dict)
     # in memory only (a results directory's variant): the repeat number of each value, for pairing
     repeats: dict[str, list[int]] = field(default_factory=dict)
+    # per step: the declared metrics among the values (name → unit, direction, formula version)
+    declared: dict[str, dict[str, MetricDeclaration]] = field(default_factory=dict)
 
 
 def step_fingerprints(res: Results, variant: str) -> dict[str, dict[str, Any] | None]:
@@ -83,6 +87,7 @@ def baseline_from_results(res: Results, variant: str | None = None, *, latency: 
         fingerprints=step_fingerprints(res, variant),
         gated={step: set(t.gated) for step, t in tables.items()},
         repeats={step: list(t.repeats) for step, t in tables.items()},
+        declared={step: dict(t.declared) for step, t in tables.items() if t.declared},
     )
 
 
@@ -120,6 +125,7 @@ def save_baseline(b: Baseline, to: Path) -> None:
                 gated=sorted(b.gated.get(s, ())),
                 noise_profile=dict(noise_profile(b.steps[s], b.gated.get(s, set()))),
                 metrics=_kept(b, s),
+                declared=b.declared.get(s) or None,
             )
             for s in sorted(b.steps)
         },
@@ -143,6 +149,8 @@ def load_baseline(path: Path) -> Baseline:
     b = Baseline(source=data.source if data.source is not None else str(path), noise=data.noise)
     for s, body in data.steps.items():
         b.steps[s], b.gated[s], b.fingerprints[s] = _step(path, s, body)
+        if body.declared:
+            b.declared[s] = dict(body.declared)
     return b
 
 

@@ -15,15 +15,24 @@ together. Latency
 percentiles (lower is better) are reported with a 25 % threshold and gated
 only with ``gate_latency``, which must be wider than a log2x4 bucket (~19 %):
 a smaller change can be one bucket's rounding.
+``metrics`` (``compare --metric NAME``) gates more metrics by name, in every
+pool that has them: a metric the pipeline declared (kcoro_stream.analysis) in
+its declared direction, a declared metric whose formula version differs
+between the sides is trouble (its numbers mean different things); a built-in
+one (``tasks_per_cpu_s`` figures, throughput) higher-is-better, a latency
+percentile lower-is-better.
 Differing fingerprints (build, host, benchmark configuration) are named in a
 warning; they do not stop the comparison (comparing two builds is the point).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..records import MetricDeclaration
 from ._baseline import Baseline
 from ._results import is_latency
 from ._stats import Verdict, measure, noise_profile
@@ -142,8 +151,10 @@ def compare(
     new_label: str,
     paired: bool = False,
     gate_latency: float | None = None,
+    metrics: Sequence[str] = (),
 ) -> Comparison:
-    """Every step and metric both sides have (a step on one side only is a warning).
+    """Every step and metric both sides have (a step on one side only is a warning); ``metrics``:
+    gated too (by name, any pool; see the module docstring).
 
     ``paired``: the sides are variants of one interleaved A/B results directory: repeat i
     of each ran next to the other (see ``_stats``)."""
@@ -160,6 +171,23 @@ def compare(
             c.warnings.append(f"step {step!r}: fingerprints differ: {'; '.join(changes)}")
         bm, nm = base.steps[step], new.steps[step]
         gated = base.gated.get(step, set()) | new.gated.get(step, set())
+        bdecl, ndecl = base.declared.get(step, {}), new.declared.get(step, {})
+        for name in metrics:
+            # in every pool where either side measured it (a pool that never had it, e.g. a channel
+            # pool's CPU per task, is not gated; one side without it is trouble, as for any gated metric)
+            have = {
+                m for m in bm.keys() | nm.keys() if m.rsplit(":", 1)[-1] == name and _any_usable(bm, nm, m)
+            }
+            if not have:
+                c.troubles.append(f"step {step!r}: --metric {name}: no usable value on either side")
+            gated |= have
+            a, b = bdecl.get(name), ndecl.get(name)
+            if a is not None and b is not None and a.version != b.version:
+                c.troubles.append(
+                    f"step {step!r}: {name}: formula version {a.version} in {base_label}, {b.version} in "
+                    f"{new_label}: their numbers are not comparable"
+                )
+        declared = {**bdecl, **ndecl}
         if not gated:
             c.troubles.append(f"step {step!r}: no gated metric on either side (no run summary)")
         pick = _pairs(base.repeats.get(step), new.repeats.get(step)) if paired else None
@@ -167,7 +195,14 @@ def compare(
             c.warnings.append(f"step {step!r}: the variants' ok repeats differ: compared unpaired")
         verdicts = [
             _measure(
-                metric, bm.get(metric, []), nm.get(metric, []), threshold, pick, gate_latency, metric in gated
+                metric,
+                bm.get(metric, []),
+                nm.get(metric, []),
+                threshold,
+                pick,
+                gate_latency,
+                metric in gated,
+                declared.get(metric.rsplit(":", 1)[-1]),
             )
             for metric in sorted(
                 bm.keys() | nm.keys() | gated, key=lambda m: (m not in gated, is_latency(m), m)
@@ -179,6 +214,10 @@ def compare(
     if noise:
         c.warnings.append(f"noise fingerprints differ: {'; '.join(noise)}")
     return c
+
+
+def _any_usable(a: dict[str, list[float]], b: dict[str, list[float]], metric: str) -> bool:
+    return any(math.isfinite(v) and v > 0 for v in [*a.get(metric, []), *b.get(metric, [])])
 
 
 def _pairs(a: list[int] | None, b: list[int] | None) -> tuple[list[int], list[int]] | None:
@@ -199,10 +238,16 @@ def _measure(
     pick: tuple[list[int], list[int]] | None,
     gate_latency: float | None,
     gated: bool,
+    declared: MetricDeclaration | None = None,
 ) -> Verdict:
     paired = pick is not None and max(pick[0]) < len(b) and max(pick[1]) < len(n)
     if paired and pick is not None:
         b, n = [b[i] for i in pick[0]], [n[i] for i in pick[1]]
+    if declared is not None:  # a pipeline's own metric: its declared direction
+        return measure(
+            metric, b, n, threshold=threshold, paired=paired, gated=gated,
+            higher_is_better=declared.higher_is_better,
+        )  # fmt: skip
     if not is_latency(metric):
         return measure(metric, b, n, threshold=threshold, paired=paired, gated=gated)
     return measure(

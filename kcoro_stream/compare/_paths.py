@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import UsageError
@@ -54,14 +55,29 @@ def _pick(where: str, sides: dict[str, Baseline], names: list[str] | None) -> di
     return {n: sides[n] for n in names}
 
 
+def check_metrics(names: Sequence[str], sides: list[Baseline]) -> None:
+    """Every ``--metric`` name is a metric some step of some side has (a one-line UsageError if not)."""
+    known = sorted(
+        {m.rsplit(":", 1)[-1] for b in sides for vals in b.steps.values() for m in vals}
+        | {n for b in sides for d in b.declared.values() for n in d}
+    )
+    for name in names:
+        if name not in known:
+            raise UsageError(
+                f"--metric {name}: no step of the compared runs has this metric (they have: {', '.join(known)}); "
+                "a pipeline's own metric is there only when its runs used that pipeline"
+            )
+
+
 def compare_paths(
     paths: list[Path],
     threshold: float,
     variants: list[str] | None = None,
     gate_latency: float | None = None,
+    metrics: Sequence[str] = (),
 ) -> list[Comparison]:
     """The comparisons ``paths`` ask for, decided with one false-alarm budget (``_budget``);
-    ``variants`` keeps only those variants of the new side."""
+    ``variants`` keeps only those variants of the new side; ``metrics`` are gated too (--metric)."""
     if gate_latency is not None and gate_latency <= bucket_width():
         raise UsageError(
             f"--gate-latency: {gate_latency:.0%} is within one histogram bucket ({bucket_width():.0%} wide); "
@@ -72,11 +88,12 @@ def compare_paths(
     if len(paths) == 1:
         if paths[0].is_file() and paths[0].name != "index.json":
             raise UsageError(f"{paths[0]}: a baseline alone: give the results to compare with it")
-        return ab_comparisons(load_results(paths[0]), threshold, variants, gate_latency)
+        return ab_comparisons(load_results(paths[0]), threshold, variants, gate_latency, metrics=metrics)
     bwhere, bsides = _side(paths[0])
     nwhere, nsides = _side(paths[1])
     nsides = _pick(nwhere, nsides, variants)
     bname = next(iter(bsides))
+    check_metrics(metrics, [bsides[bname], *nsides.values()])
     return spend_budget(
         [
             compare(
@@ -86,6 +103,7 @@ def compare_paths(
                 base_label=_label(bwhere, bname),
                 new_label=_label(nwhere, v),
                 gate_latency=gate_latency,
+                metrics=metrics,
             )
             for v, side in nsides.items()
         ]
@@ -99,6 +117,7 @@ def ab_comparisons(
     gate_latency: float | None = None,
     *,
     latency: bool = True,
+    metrics: Sequence[str] = (),
 ) -> list[Comparison]:
     """An A/B results directory: its first variant against each other one, pair by pair, decided with
     the run's budget: Holm, or the alpha-spending plan of a ``repeats: auto`` manifest (``_sequential``)."""
@@ -111,6 +130,7 @@ def ab_comparisons(
         )
     base = names[0]
     names = [base, *[n for n in _pick(where, sides, variants) if n != base]]
+    check_metrics(metrics, [sides[n] for n in names])
     comparisons = [
         compare(
             sides[base],
@@ -120,6 +140,7 @@ def ab_comparisons(
             new_label=_label(where, v),
             paired=True,
             gate_latency=gate_latency,
+            metrics=metrics,
         )
         for v in names[1:]
     ]

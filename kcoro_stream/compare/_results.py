@@ -18,7 +18,10 @@ replayed (``runloop.replay_derived``, folded by the same ``RunFigures``). Runs t
 ``ok`` are left out; a repeat is the unit, never a window. ``repeat_table`` keeps
 every ok repeat of every metric the step has, NaN where a run has no usable
 value (0, NaN, no summary): the gate calls that trouble; ``repeat_values`` keeps
-the usable values only (for charts).
+the usable values only (for charts). A metric the run's pipeline declared
+(``Summary.declared_figures``, kcoro_stream.analysis) is ``POOL:NAME`` from its
+figure's average, with its declaration (unit, direction, version) in
+``RepeatTable.declared``; it is gated only when asked (``compare --metric NAME``).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from typing import Any
 
 from ..errors import KcoroStreamError, UsageError
 from ..history._figures import LATENCY_METRICS, QUANTILES, THROUGHPUT, RunFigures, metric_name
-from ..records import INDEX_NAME, RecordError, headline_metric, read_index
+from ..records import INDEX_NAME, MetricDeclaration, RecordError, headline_metric, read_index
 
 __all__ = [
     "LATENCY_METRICS",
@@ -39,6 +42,7 @@ __all__ = [
     "RepeatTable",
     "Results",
     "SequentialPlan",
+    "declared_values",
     "gated_metric",
     "is_latency",
     "load_results",
@@ -192,6 +196,33 @@ class RepeatTable:
     repeats: list[int] = field(default_factory=list)
     values: dict[str, list[float]] = field(default_factory=dict)
     gated: set[str] = field(default_factory=set)
+    declared: dict[str, MetricDeclaration] = field(default_factory=dict)  # declared metric name → declaration
+
+
+def _number(v: Any) -> float:
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else math.nan
+
+
+def declared_values(summary: list[dict[str, Any]]) -> tuple[dict[str, float], dict[str, MetricDeclaration]]:
+    """The declared metrics of a run's summaries: ``POOL:NAME`` → average, and name → declaration."""
+    values: dict[str, float] = {}
+    decls: dict[str, MetricDeclaration] = {}
+    for s in summary:
+        if not isinstance(s, dict) or s.get("type") != "summary":
+            continue
+        for f in s.get("declared_figures") or ():
+            try:
+                name = str(f["name"])
+                decl = MetricDeclaration(
+                    unit=str(f["unit"]),
+                    higher_is_better=bool(f["higher_is_better"]),
+                    version=int(f["version"]),
+                )
+            except (KeyError, TypeError, ValueError):
+                continue  # not a figure this version can read: no value, the gate says trouble if asked
+            decls[name] = decl
+            values[metric_name(str(s.get("pool", "all")), name)] = _number(f.get("avg"))
+    return values, decls
 
 
 def _run_metrics(r: IndexRun) -> tuple[dict[str, float], set[str]]:
@@ -216,12 +247,16 @@ def repeat_table(res: Results, *, latency: bool = False) -> dict[tuple[str, str]
     """{(variant, step key): RepeatTable} over the ok runs (see the module docstring)."""
     per_run: list[tuple[IndexRun, dict[str, float]]] = []
     gated: dict[str, set[str]] = {}  # step key → gated metrics any run of the step (any variant) has
+    declared: dict[tuple[str, str], dict[str, MetricDeclaration]] = {}  # (variant, step) → declarations
     for r in sorted(res.runs, key=lambda r: r.repeat):
         if r.state != "ok":
             continue
         values, g = _run_metrics(r)
         if latency:
             values.update(_figures(r))
+        own, decls = declared_values(r.summary)
+        values.update(own)  # after the figures: a declared tasks_per_cpu_s is the pipeline's formula
+        declared.setdefault((r.variant, step_key(r.step, r.params)), {}).update(decls)
         gated.setdefault(step_key(r.step, r.params), set()).update(g)
         per_run.append((r, values))
     out: dict[tuple[str, str], RepeatTable] = {}
@@ -230,7 +265,9 @@ def repeat_table(res: Results, *, latency: bool = False) -> dict[tuple[str, str]
         names.setdefault(step_key(r.step, r.params), set()).update(values)
     for r, values in per_run:
         step = step_key(r.step, r.params)
-        t = out.setdefault((r.variant, step), RepeatTable(gated=gated[step]))
+        t = out.setdefault(
+            (r.variant, step), RepeatTable(gated=gated[step], declared=declared.get((r.variant, step), {}))
+        )
         t.repeats.append(r.repeat)
         for name in sorted(names[step] | gated[step]):
             t.values.setdefault(name, []).append(values.get(name, math.nan))

@@ -457,6 +457,7 @@ def plan_run(
         derive = bind_analyses(derive, eff)
         build_analyses(eff)  # validate before anything starts
     mark = record_mark(eff, pipeline=None if pipeline_file is None else str(pipeline_file))
+    derive = p.analyses(derive)  # the file's declared metrics and events (kcoro_stream.analysis) after it
     return RunPlan(MappingProxyType(_filled(eff, flags.values)), derive, (mark,), eff)
 
 
@@ -514,6 +515,7 @@ def apply_to_replay(
         if getattr(derive, "config_layer", None) is not None:
             derive = bind_analyses(derive, eff)
             build_analyses(eff)
+        derive = p.analyses(derive)  # the file's declared metrics and events (kcoro_stream.analysis) after it
     return derive, said
 
 

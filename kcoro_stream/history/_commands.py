@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,12 +39,15 @@ def history(
     as_json: bool = False,
     alpha: float = ALPHA,
     last: int | None = None,
+    add_metrics: Callable[[list[Path]], Mapping[str, Mapping[str, float]]] | None = None,
 ) -> HistoryResult:
     """The runs by series; ``changes``: level shifts significant at ``alpha``; ``last``: the table
     lists each series' last runs only (trends, shifts and the JSON keep every run). ``metric``
-    None: each run's headline by mode (``records.headline_metric``), a dual run's per pool."""
+    None: each run's headline by mode (``records.headline_metric``), a dual run's per pool.
+    ``add_metrics``: summary.json files → metrics to join to theirs (``replays.pipeline_metrics``)."""
     found = find_summaries(dirs)
-    con, skipped = open_runs(found.files, metric, where)
+    added = add_metrics(found.files) if add_metrics is not None else None
+    con, skipped = open_runs(found.files, metric, where, added)
     try:
         rows = read_rows(con, metric)
         if metric is not None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,19 +124,31 @@ _COLUMNS = f"""
 MAX_SUMMARY_BYTES = 16 << 20  # ours are a few KiB
 
 
-def _read_summaries(files: list[Path]) -> tuple[dict[str, str], dict[str, str]]:
-    """({file: its typed record re-encoded on one line}, {file: why it was not read}) for ``files``."""
+def _read_summaries(
+    files: list[Path], added: Mapping[str, Mapping[str, float]] | None = None
+) -> tuple[dict[str, str], dict[str, str]]:
+    """({file: its typed record re-encoded on one line}, {file: why it was not read}) for ``files``;
+    ``added``: metrics computed for a file's run since (``history --pipeline``), joined to its own."""
     texts: dict[str, str] = {}
     unread: dict[str, str] = {}
     for f in files:
         try:
-            texts[str(f)] = msgspec.json.encode(read_summary(f, MAX_SUMMARY_BYTES)).decode()
+            rec = read_summary(f, MAX_SUMMARY_BYTES)
+            more = (added or {}).get(str(f))
+            if more:
+                rec = msgspec.structs.replace(rec, metrics={**more, **rec.metrics})
+            texts[str(f)] = msgspec.json.encode(rec).decode()
         except RecordError as e:
             unread[str(f)] = e.reason
     return texts, unread
 
 
-def open_runs(files: list[Path], metric: str | None, where: list[str]) -> tuple[Any, list[Skipped]]:
+def open_runs(
+    files: list[Path],
+    metric: str | None,
+    where: list[str],
+    added: Mapping[str, Mapping[str, float]] | None = None,
+) -> tuple[Any, list[Skipped]]:
     """An in-memory DuckDB connection holding table ``runs`` (ordered by start) and the skipped files.
 
     ``value`` is ``metric`` of each run (None: null, the caller picks each run's headline)."""
@@ -151,7 +164,7 @@ def open_runs(files: list[Path], metric: str | None, where: list[str]) -> tuple[
     con.execute("CREATE TABLE listed AS SELECT unnest(?::VARCHAR[]) AS file", [names])
     # Read here, not by DuckDB: one oversized, pretty-printed, deeply nested or FIFO summary.json
     # is skipped and named instead of failing the whole query (DuckDB's object size limit).
-    texts, unread = _read_summaries(files)
+    texts, unread = _read_summaries(files, added)
     con.execute("CREATE TABLE raw(file VARCHAR, json JSON)")
     if texts:
         con.execute(

@@ -73,7 +73,8 @@ class RunRecord:
         return value.get("value") if isinstance(value, dict) else None
 
     def metrics(self) -> dict[str, float]:
-        """Flat figures for queries: each Summary's averages and each latency's percentiles.
+        """Flat figures for queries: each Summary's averages (with a pipeline's declared metrics'
+        averages, ``Summary.declared_figures``) and each latency's percentiles.
 
         One pool: plain names (``tasks_per_s``, ``task_start_latency_ns_p99``). Several pools
         (dual): ``POOL:NAME`` for every value, and the plain name when only one pool has it.
@@ -83,6 +84,9 @@ class RunRecord:
             for name, v in msgspec.structs.asdict(s.avg).items():
                 if isinstance(v, int | float):
                     per_pool.setdefault(s.pool, {})[name] = float(v)
+            for f in s.declared_figures or ():  # a pipeline's own metrics (kcoro_stream.analysis)
+                if f.avg is not None:
+                    per_pool.setdefault(s.pool, {})[f.name] = f.avg
         for h in self.histograms:
             for q in QUANTILES:
                 v = getattr(h, q)

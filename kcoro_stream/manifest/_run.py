@@ -34,7 +34,7 @@ from .._files import LockHeld, lock_exclusive, lock_holder, publish
 from ..config import bind_analyses, build_analyses, launch_changes, record_mark
 from ..errors import KcoroStreamError, LogError, SinkError, UsageError, first_error
 from ..eventlog._writer import LOCK_NAME
-from ..events import Mark, RawEvent
+from ..events import Mark, Meta, RawEvent
 from ..records import (
     INDEX_FORMAT,
     INDEX_NAME,
@@ -155,13 +155,15 @@ def _write_index(
         ) from None
 
 
-def _derive_for(run: PlannedRun) -> Any:
+def _derive_for(run: PlannedRun) -> tuple[Any, Meta | None]:
+    """The step's analyses, and what its pipeline declares (kcoro_stream.analysis)."""
     if run.pipeline is None:
-        return build_analyses(run.config)
+        return build_analyses(run.config), None
     from ..pipeline import load_pipeline
 
     p = load_pipeline(Path(run.pipeline))
-    return bind_analyses(p.derive, run.config)  # a config-aware file takes the step's configuration
+    # a config-aware file takes the step's configuration; its declared metrics follow
+    return p.analyses(bind_analyses(p.derive, run.config)), p.declarations()
 
 
 def _one(run: PlannedRun, m: Manifest, run_dir: Path, index_of: int, total: int) -> IndexEntry:
@@ -171,7 +173,7 @@ def _one(run: PlannedRun, m: Manifest, run_dir: Path, index_of: int, total: int)
     from ..runloop import run as run_loop
     from ..sources import LaunchConfig
 
-    derive = _derive_for(run)
+    derive, declarations = _derive_for(run)
     launch = launch_changes(run.config)
     if run.command is not None:  # an A/B variant's own producer (another build)
         launch.update(producer="exec", command=run.command, args=[])
@@ -206,6 +208,7 @@ def _one(run: PlannedRun, m: Manifest, run_dir: Path, index_of: int, total: int)
         log_dir=run_dir,
         fsync=run.config.get("run", "fsync"),
         marks=marks,
+        declarations=declarations,
     )
     state, error = "ok", None
     rec: RunResult | None

@@ -15,6 +15,7 @@ Layering (imports go one way)::
     _activity (what counts in statistics) ─► _smooth, _summary, _outliers
     all of them ─► _default (default_analyses: everything over one window pass)
     _legacy_names (derived events → old kcoro_mon dicts)
+    _summary ─► _declared (a pipeline's declared metrics and events, kcoro_stream.analysis; after the analyses)
     _status (MonitorStatus → Status: the monitor's own account; the run loop adds it)
 
 Batch-level operators take ``list[Event]`` (one ring frame) and emit derived
@@ -29,6 +30,7 @@ from kcoro_stream.histo import ERROR_BOUND, bucket_lower, bucket_of, bucket_widt
 
 from ._alerts import COMPARISONS, SEVERITIES, Rule, alerts, parse_rule, parse_rules
 from ._backpressure import DEFAULT_SLOPE, DEFAULT_WINDOWS, backpressure, backpressure_config
+from ._declared import declared
 from ._default import default_analyses
 from ._fan import compose, fan, passthrough
 from ._heatmap import heatmap, imbalance_index
@@ -66,6 +68,7 @@ __all__ = [
     "bucket_of",
     "bucket_width",
     "compose",
+    "declared",
     "default_analyses",
     "fan",
     "heatmap",

@@ -52,7 +52,7 @@ from __future__ import annotations
 import math
 import operator as _op
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 import msgspec
@@ -61,7 +61,7 @@ from kcoro_stream.errors import UsageError, quote
 from kcoro_stream.events import Alert, RuleChanged, Sample
 
 from ._base import Emit, Operator, stateful
-from ._metrics import METRICS, getter
+from ._metrics import DECLARED, METRICS, getter
 
 COMPARISONS: dict[str, Callable[[float, float], bool]] = {
     ">": _op.gt,
@@ -133,10 +133,11 @@ def _number(v: Any, rule: str, what: str) -> float:
     return x
 
 
-def parse_rule(spec: Any, index: int = 0) -> Rule:
-    """A Rule from a dict or a one-line string; UsageError names the rule."""
+def parse_rule(spec: Any, index: int = 0, declared: Collection[str] = ()) -> Rule:
+    """A Rule from a dict or a one-line string; UsageError names the rule. ``declared``: the metrics a
+    pipeline declares (kcoro_stream.analysis), which a rule names ``declared.NAME``."""
     if isinstance(spec, Rule):
-        return parse_rule(msgspec.structs.asdict(spec), index)
+        return parse_rule(msgspec.structs.asdict(spec), index, declared)
     if isinstance(spec, str):
         m = _LINE.match(spec)
         if not m:
@@ -179,7 +180,14 @@ def parse_rule(spec: Any, index: int = 0) -> Rule:
     if unknown:
         raise UsageError(f"alert rule {name!r}: unknown key {unknown[0]!r}")
     metric = spec.get("metric")
-    if metric not in METRICS:
+    if isinstance(metric, str) and metric.startswith(DECLARED):
+        if metric.removeprefix(DECLARED) not in declared:
+            raise UsageError(
+                f"alert rule {name!r}: {metric!r} is no metric this pipeline declares "
+                f"(declared: {', '.join(DECLARED + d for d in declared) or 'none'}; "
+                "a rule on a declared metric goes in Pipeline(rules=...))"
+            )
+    elif metric not in METRICS:
         raise UsageError(
             f"alert rule {name!r}: unknown metric {metric!r} (known: {', '.join(METRICS[:12])}, ...)"
         )
@@ -227,9 +235,9 @@ def parse_rule(spec: Any, index: int = 0) -> Rule:
     )
 
 
-def parse_rules(specs: Iterable[Any]) -> list[Rule]:
+def parse_rules(specs: Iterable[Any], declared: Collection[str] = ()) -> list[Rule]:
     """Validate every rule up front (duplicate names are an error too)."""
-    rules = [parse_rule(s, i) for i, s in enumerate(specs)]
+    rules = [parse_rule(s, i, declared) for i, s in enumerate(specs)]
     seen: set[str] = set()
     for r in rules:
         if r.name in seen:
@@ -258,15 +266,17 @@ def _scale(rule: Rule, s: Sample) -> float | None:
     return None if exp is None else getattr(exp, RELATIVE[rule.metric])
 
 
-def alerts(rules: Iterable[Any]) -> Operator:
-    """Samples → Alert events when a rule starts firing or resolves.
+def alerts(rules: Iterable[Any], declared: Collection[str] = (), live: bool = True) -> Operator:
+    """Samples → Alert events when a rule starts firing or resolves. ``declared``: the pipeline's
+    declared metrics its rules may name (``declared.NAME``); ``live``: apply live rule changes
+    (``RuleChanged``; off for a pipeline's own rules, which run after its analyses).
 
     ::
 
         Sample Sample Sample ... Sample |
         ------------- Alert(firing) ... Alert(resolved) |
     """
-    parsed = parse_rules(rules)
+    parsed = parse_rules(rules, declared)
 
     def setup(emit: Emit) -> tuple[Any, Any]:
         # per subscription: live changes (RuleChanged) edit this copy
@@ -285,7 +295,7 @@ def alerts(rules: Iterable[Any]) -> Operator:
         def on_item(s: Any) -> None:
             nonlocal run_id
             if type(s) is not Sample:
-                if type(s) is RuleChanged and s.kind == "alert":
+                if live and type(s) is RuleChanged and s.kind == "alert":
                     change(s)
                 return
             if s.run_id != run_id:

@@ -3,7 +3,8 @@
 A metric is a float field of :class:`~kcoro_stream.events.Sample` (derived
 from the Struct: rates, ratios, depths), ``smooth.<m>`` / ``ema.<m>`` for a
 smoothed one (see ``SMOOTHED``), or ``resources.<r>`` for a pool's CPU and
-memory (``resources.cpu_pct > 90 for 5s``).
+memory (``resources.cpu_pct > 90 for 5s``), or ``declared.<m>`` for a metric the
+pipeline declares (kcoro_stream.analysis; ``Sample.declared``).
 """
 
 from __future__ import annotations
@@ -29,8 +30,18 @@ METRICS: tuple[str, ...] = (
 )
 
 
+DECLARED = "declared."  # + the name of a metric a pipeline declares
+
+
 def getter(metric: str) -> Callable[[Sample], float | None]:
     """A function reading ``metric`` from a Sample (KeyError if unknown)."""
+    if metric.startswith(DECLARED):
+        own = metric.removeprefix(DECLARED)
+
+        def declared(s: Sample) -> float | None:
+            return s.declared.get(own) if s.declared is not None else None
+
+        return declared
     if metric in SAMPLE_METRICS:
 
         def plain(s: Sample) -> float | None:

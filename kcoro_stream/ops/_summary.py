@@ -25,6 +25,7 @@ accumulated Samples are dropped so the run is not summarised twice.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from kcoro_stream.events import Metrics, Sample, Summary
@@ -34,19 +35,41 @@ from ._base import Emit, Operator, stateful
 from ._smooth import SMOOTHED, check_alpha
 
 
+class Figures:
+    """Peak, sum, count and EMA per metric name, folded one counted value at a time (what a Summary
+    reports; ``declared`` folds a pipeline's own metrics with it too)."""
+
+    __slots__ = ("alpha", "ema", "n", "peak", "sum")
+
+    def __init__(self, names: Iterable[str], alpha: float) -> None:
+        self.alpha = alpha
+        self.peak: dict[str, float | None] = dict.fromkeys(names)
+        self.sum: dict[str, float] = dict.fromkeys(self.peak, 0.0)
+        self.n: dict[str, int] = dict.fromkeys(self.peak, 0)
+        self.ema: dict[str, float | None] = dict.fromkeys(self.peak)
+
+    def add(self, m: str, x: float) -> None:
+        p = self.peak[m]
+        if p is None or x > p:
+            self.peak[m] = x
+        self.sum[m] += x
+        self.n[m] += 1
+        e = self.ema[m]
+        self.ema[m] = x if e is None else self.alpha * x + (1.0 - self.alpha) * e
+
+    def avg(self, m: str) -> float | None:
+        return self.sum[m] / self.n[m] if self.n[m] else None
+
+
 class _Acc:
-    __slots__ = ("activity", "alpha", "count", "ema", "first", "last", "losses", "n", "peak", "sum")
+    __slots__ = ("activity", "count", "figures", "first", "last", "losses")
 
     def __init__(self, alpha: float) -> None:
-        self.alpha = alpha
         self.count = 0
         self.first: Sample | None = None
         self.last: Sample | None = None
         self.losses = 0
-        self.peak: dict[str, float | None] = dict.fromkeys(SMOOTHED)
-        self.sum: dict[str, float] = dict.fromkeys(SMOOTHED, 0.0)
-        self.n: dict[str, int] = dict.fromkeys(SMOOTHED, 0)
-        self.ema: dict[str, float | None] = dict.fromkeys(SMOOTHED)
+        self.figures = Figures(SMOOTHED, alpha)
         self.activity = Activity()
 
     def add(self, s: Sample) -> None:
@@ -57,18 +80,11 @@ class _Acc:
         self.losses += s.lost_frames
         if not self.activity.admit(s):
             return  # totals and losses only
-        a = self.alpha
         for m in SMOOTHED:
             x = getattr(s, m)
             if x is None or not self.activity.counts(m):
                 continue
-            p = self.peak[m]
-            if p is None or x > p:
-                self.peak[m] = x
-            self.sum[m] += x
-            self.n[m] += 1
-            e = self.ema[m]
-            self.ema[m] = x if e is None else a * x + (1.0 - a) * e
+            self.figures.add(m, x)
 
     def summary(self) -> Summary:
         first, last = self.first, self.last
@@ -85,9 +101,9 @@ class _Acc:
             mode=last.mode,
             samples=self.count,
             duration_s=round(max(0, last.ts_ns - start) / 1e9, 6),
-            peak=Metrics(**self.peak),
-            avg=Metrics(**{m: (self.sum[m] / self.n[m] if self.n[m] else None) for m in SMOOTHED}),
-            ema=Metrics(**self.ema),
+            peak=Metrics(**self.figures.peak),
+            avg=Metrics(**{m: self.figures.avg(m) for m in SMOOTHED}),
+            ema=Metrics(**self.figures.ema),
             losses=self.losses,
             pool=last.pool,
             worker_totals=last.worker_totals,

@@ -30,12 +30,17 @@ class ReportResult:
 
 
 def build_report(
-    paths: list[Path], out: Path, *, force: bool = False, allow_damaged: bool = False
+    paths: list[Path],
+    out: Path,
+    *,
+    force: bool = False,
+    allow_damaged: bool = False,
+    pipeline: Path | None = None,
 ) -> ReportResult:
     if not paths:
         raise UsageError("report: give at least one run or results directory")
     _check_out(out, force)
-    inp = load_inputs(paths, allow_damaged=allow_damaged)
+    inp = load_inputs(paths, allow_damaged=allow_damaged, pipeline=pipeline)
     if not inp.runs:
         raise UsageError(f"{', '.join(map(str, paths))}: no run that ended ok to report")
     try:

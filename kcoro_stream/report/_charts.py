@@ -3,7 +3,7 @@
 ::
 
     Inputs ─► throughput (per run, overlaid; alerts and marks annotated) · ratios · latency (windowed
-              p50/p99) · heatmap (workers × windows, per run; workers labelled with their CPU) ·
+              p50/p99) · declared (the pipeline's own metrics, one panel each, with unit and version) · heatmap (workers × windows, per run; workers labelled with their CPU) ·
               os (per run: each worker's run-queue wait % under the pool's throughput, the
               os_interference anomalies marked) · resources (per-pool CPU and memory, dual mode) · steps (results: median per step and variant, bars; whiskers min–max of repeats)
 
@@ -70,10 +70,11 @@ def _annotate(ax: Any, run: RunData, color: str) -> None:
 
 
 def _series(run: RunData, field: str) -> dict[str, tuple[list[float], list[float]]]:
-    """{pool: (t, values)} of a Sample field, windows where it is set."""
+    """{pool: (t, values)} of a Sample field (``declared.NAME``: a declared metric), windows where it is set."""
     out: dict[str, tuple[list[float], list[float]]] = {}
+    own = field.removeprefix("declared.") if field.startswith("declared.") else None
     for s in run.samples:
-        v = getattr(s, field)
+        v = (s.declared or {}).get(own) if own is not None else getattr(s, field)
         if v is not None:
             xs, ys = out.setdefault(s.pool, ([], []))
             xs.append(run.t(s.ts_ns))
@@ -394,8 +395,40 @@ def steps(inp: Inputs, out: Path) -> list[Chart]:
     return charts
 
 
+def declared(inp: Inputs, out: Path) -> Chart | None:
+    """One panel per metric the runs' pipeline declared (``Sample.declared``), labelled with its unit."""
+    units: dict[str, str] = {}
+    for run in inp.runs:
+        for s in run.samples:
+            for name in s.declared or ():
+                units.setdefault(name, "")
+        for summ in run.summaries:
+            for f in summ.declared_figures or ():
+                units[f.name] = f"{f.unit}, v{f.version}"
+    if not units:
+        return None
+    plt = _plt()
+    fig, axes = plt.subplots(len(units), 1, figsize=(9, 2.6 * len(units) + 0.6), sharex=True, squeeze=False)
+    drawn = False
+    for (ax,), (name, unit) in zip(axes, units.items(), strict=True):
+        drawn |= _lines(ax, inp.runs, f"declared.{name}")
+        ax.set_ylabel(f"{name}\n({unit})" if unit else name, fontsize=8)
+        ax.grid(alpha=0.3)
+        _legend(ax, len(inp.runs))
+    if not drawn:
+        plt.close(fig)
+        return None
+    axes[-1][0].set_xlabel("seconds since start")
+    return _save(fig, out, "declared", "Your pipeline's metrics per window (kcoro_stream.analysis)")
+
+
 def draw_all(inp: Inputs, out: Path) -> list[Chart]:
-    charts: list[Chart | None] = [throughput(inp, out), ratios(inp, out), latency(inp, out)]
+    charts: list[Chart | None] = [
+        throughput(inp, out),
+        ratios(inp, out),
+        latency(inp, out),
+        declared(inp, out),
+    ]
     charts += heatmaps(inp, out)
     charts += os_views(inp, out)
     charts.append(resources(inp, out))

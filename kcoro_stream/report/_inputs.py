@@ -69,8 +69,11 @@ class Inputs:
     results: list[tuple[Results, dict[tuple[str, str], dict[str, list[float]]]]] = field(default_factory=list)
 
 
-def replay_run(run_dir: Path, label: str, *, allow_damaged: bool = False) -> RunData:
-    """``run_dir``'s log through its recorded analyses, in this process; the derived events kept by type."""
+def replay_run(
+    run_dir: Path, label: str, *, allow_damaged: bool = False, pipeline: Path | None = None
+) -> RunData:
+    """``run_dir``'s log through its recorded analyses (or ``pipeline``'s, with its declared metrics, the
+    recorded configuration filling what it leaves open), in this process; the derived events kept by type."""
     data = RunData(label, run_dir)
     kinds: dict[type, list[Any]] = {
         Sample: data.samples,
@@ -84,7 +87,15 @@ def replay_run(run_dir: Path, label: str, *, allow_damaged: bool = False) -> Run
     }
     from ..runloop import replay_derived
 
-    for ev in replay_derived(run_dir, allow_damaged=allow_damaged):
+    derive = None
+    if pipeline is not None:
+        from ..config import apply_to_replay
+        from ..pipeline import load_pipeline
+
+        derive = apply_to_replay(
+            {"allow_damaged": allow_damaged}, load_pipeline(pipeline), pipeline, run_dir
+        )[0]
+    for ev in replay_derived(run_dir, allow_damaged=allow_damaged, derive=derive):
         bucket = kinds.get(type(ev))
         if bucket is not None:
             bucket.append(ev)
@@ -106,8 +117,9 @@ def _run_label(r: Any, *, repeat: bool = True) -> str:
     )
 
 
-def load_inputs(paths: list[Path], *, allow_damaged: bool = False) -> Inputs:
-    """Each path a run directory or a results directory (every ok run of it is replayed)."""
+def load_inputs(paths: list[Path], *, allow_damaged: bool = False, pipeline: Path | None = None) -> Inputs:
+    """Each path a run directory or a results directory (every ok run of it is replayed, through
+    ``pipeline`` when given)."""
     out = Inputs()
     for path in paths:
         if not path.exists():
@@ -118,11 +130,16 @@ def load_inputs(paths: list[Path], *, allow_damaged: bool = False) -> Inputs:
                 out.results.append((res, repeat_values(res)))
                 for r in res.runs:
                     if r.state == "ok":
-                        run = replay_run(r.dir, f"{res.name}: {_run_label(r)}", allow_damaged=allow_damaged)
+                        run = replay_run(
+                            r.dir,
+                            f"{res.name}: {_run_label(r)}",
+                            allow_damaged=allow_damaged,
+                            pipeline=pipeline,
+                        )
                         run.group = f"{res.name}: {_run_label(r, repeat=False)}"
                         out.runs.append(run)
             else:
-                out.runs.append(replay_run(path, path.name, allow_damaged=allow_damaged))
+                out.runs.append(replay_run(path, path.name, allow_damaged=allow_damaged, pipeline=pipeline))
         except (UsageError, DamagedLogError):
             raise
         except KcoroStreamError as e:

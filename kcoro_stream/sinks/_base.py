@@ -30,7 +30,7 @@ from typing import Any, ClassVar, Literal, Protocol, TextIO
 
 import msgspec
 
-from ..events import DerivedEvent, SinkStatistics
+from ..events import DerivedEvent, Meta, SinkStatistics
 from ..sources import Controller
 
 Policy = Literal["block", "drop_oldest"]
@@ -73,6 +73,9 @@ class SinkContext:
     # the page's control methods, set by the run loop while a live run takes control
     # (control.open_control) and cleared when it ends; None: calls are answered "no control"
     control: RpcHandler | None = None
+    # what the run's pipeline declares (kcoro_stream.analysis): NDJSON begins with it as a ``meta``
+    # line, CSV adds a column per metric, Prometheus a gauge (None: nothing declared)
+    declarations: Meta | None = None
 
 
 class Sink(abc.ABC):

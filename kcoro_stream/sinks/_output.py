@@ -64,7 +64,7 @@ import zstandard
 from .. import _files
 from .._input import Codec, codec_for
 from ..errors import SinkError, UsageError
-from ..events import DerivedEvent, encode_json_line
+from ..events import DerivedEvent, encode_json_line, json_encoder
 from ._base import Sink, SinkContext
 
 DEFAULT_BUFFER_BYTES = 1 << 16
@@ -779,6 +779,14 @@ def _parse_bool(sink: str, key: str, value: str) -> bool:
     if v in ("0", "false", "no", "off"):
         return False
     raise UsageError(f"sink {sink!r}: {key}={value!r} is not a boolean")
+
+
+def encode_meta(ctx: SinkContext, buf: bytearray, legacy: bool) -> None:
+    """Begin an NDJSON output with the pipeline's ``meta`` line when it declares anything (not in
+    legacy output: kcoro_mon had no such line)."""
+    if ctx.declarations is not None and not legacy:
+        json_encoder.encode_into(ctx.declarations, buf, len(buf))
+        buf.extend(b"\n")
 
 
 def encode_lines(

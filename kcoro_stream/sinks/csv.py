@@ -23,6 +23,10 @@ the ``Sample`` struct, so every row of a file lines up with its one header:
    is therefore written when the next window's sample arrives (or at close):
    its histograms follow the sample.
 
+4. ``declared_<name>`` (after everything else): the metrics the run's
+   pipeline declares (``SinkContext.declarations``, ``Sample.declared``), in
+   declaration order; only in a run whose pipeline declares metrics.
+
 Nothing is added while a file is being written. The keys of ``Sample.gauges``
 (gauges the schema does not name) have no column: they are
 counted per key in ``statistics().extra["unwritten_keys"]`` (use the NDJSON
@@ -58,7 +62,8 @@ from ._output import (
 )
 from ._registry import register
 
-_DICTS: Final = ("gauges",)  # open-ended names: no columns
+_DICTS: Final = ("gauges", "declared")  # open-ended names: no fixed columns (declared: per run, below)
+DECLARED_PREFIX: Final = "declared_"
 
 
 def _struct_of(tp: Any) -> type[msgspec.Struct] | None:
@@ -137,11 +142,13 @@ class CsvSink(BufferedSink):
 
     def _pick_columns(self) -> tuple[str, ...]:
         wanted = self.config.columns
+        meta = self.ctx.declarations
+        known = COLUMNS + tuple(DECLARED_PREFIX + m.name for m in (meta.metrics if meta is not None else ()))
         if wanted is None:
-            return COLUMNS
-        unknown = [c for c in wanted if c not in COLUMNS]
+            return known
+        unknown = [c for c in wanted if c not in known]
         if unknown:
-            raise UsageError(f"csv: unknown column(s) {', '.join(unknown)} (known: {', '.join(COLUMNS)})")
+            raise UsageError(f"csv: unknown column(s) {', '.join(unknown)} (known: {', '.join(known)})")
         if not wanted:
             raise UsageError("csv: columns is empty")
         return tuple(wanted)
@@ -174,10 +181,16 @@ class CsvSink(BufferedSink):
 
     def _plan(self) -> list[tuple[int, str | None]]:
         """Per column: (index into astuple(Sample), None) for a scalar, (index, field) inside a Struct,
-        (-1, column) for a latency percentile."""
+        (-1, column) for a latency percentile, (-2, metric) for a declared metric."""
         index = {f.name: i for i, f in enumerate(msgspec.structs.fields(Sample))}
         return [
-            _NESTED_PLAN[col] if col in _NESTED_PLAN else (-1, col) if col in _LATENCY else (index[col], None)
+            _NESTED_PLAN[col]
+            if col in _NESTED_PLAN
+            else (-1, col)
+            if col in _LATENCY
+            else (-2, col.removeprefix(DECLARED_PREFIX))
+            if col not in index
+            else (index[col], None)
             for col in self.columns
         ]
 
@@ -192,8 +205,11 @@ class CsvSink(BufferedSink):
             self._count_unwritten(s.gauges)
         values = msgspec.structs.astuple(s)
         lat = latency or {}
+        own = s.declared or {}
         return [
-            _cell(lat.get(sub or ""))
+            _cell(own.get(sub or ""))
+            if i == -2
+            else _cell(lat.get(sub or ""))
             if i < 0
             else _cell(values[i])
             if sub is None

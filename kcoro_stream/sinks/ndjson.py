@@ -9,7 +9,8 @@
 Spec: ``ndjson:PATH[,legacy][,level=N][,flush=S][,buffer=BYTES]``; PATH ``-``
 is stdout. With ``legacy`` the lines use the old ``kcoro_mon`` field names
 (``kcoro_stream.ops.to_legacy``); events without a legacy form are dropped and
-counted under ``no_legacy_form``. Policy ``block``: a file never loses events.
+counted under ``no_legacy_form``. Without ``legacy``, a pipeline that declares
+metrics or events (``SinkContext.declarations``) puts its ``meta`` line first. Policy ``block``: a file never loses events.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from ._output import (
     DEFAULT_FLUSH_INTERVAL_S,
     BufferedSink,
     encode_lines,
+    encode_meta,
     open_output,
     parse_path_arg,
 )
@@ -93,9 +95,10 @@ class NdjsonSink(BufferedSink):
         output = open_output(
             self.config.path, force=self.ctx.force, stdout=self.ctx.stdout, level=self.config.level
         )
-        self._attach_output(
+        out = self._attach_output(
             output, buffer_bytes=self.config.buffer_bytes, flush_interval_s=self.config.flush_interval_s
         )
+        encode_meta(self.ctx, out.buf, self._to_legacy is not None)
 
     async def send(self, batch: Sequence[DerivedEvent]) -> None:
         out = self._out

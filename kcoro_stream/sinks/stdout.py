@@ -37,7 +37,7 @@ import msgspec
 from ..errors import UsageError
 from ..events import Alert, Anomaly, DerivedEvent, Sample, Summary
 from ._base import Policy, SinkContext
-from ._output import BufferedSink, StreamOutput, binary_stream, encode_lines
+from ._output import BufferedSink, StreamOutput, binary_stream, encode_lines, encode_meta
 from ._registry import register
 from .log import BOLD, DIM, RESET, YELLOW, fmt_num, format_alert, format_anomaly, split_ts, use_color
 from .ndjson import LegacyFn, load_to_legacy
@@ -159,7 +159,9 @@ class StdoutSink(BufferedSink):
         self.human = fmt == "human"
         self._color = self.human and use_color(text, self.config.color)
         # flush per batch: a reader sees each batch at once
-        self._attach_output(StreamOutput(binary_stream(text)), flush_interval_s=0.0)
+        out = self._attach_output(StreamOutput(binary_stream(text)), flush_interval_s=0.0)
+        if not self.human:
+            encode_meta(self.ctx, out.buf, self._to_legacy is not None)
 
     async def send(self, batch: Sequence[DerivedEvent]) -> None:
         out = self._out

@@ -24,7 +24,8 @@ old names are the counters' ``legacy`` metadata in events.py); ``kind``,
 integers: ``kind`` the C enum value, 0 rendezvous and 1 buffered, an unknown
 value read by its capacity, 0 → rendezvous; the flags 0/1; the names and
 booleans of kcoro-stream's own ``-j`` are read too); ``mem_kb`` →
-``resources.rss_bytes``; the fields with no new home (``cpu``, ``producers``,
+``resources.rss_bytes``; ``cpu`` (the process's CPU %) → ``resources.cpu_pct`` and
+``resources.process_cpu_pct`` (kept in ``legacy`` too); the fields with no new home (``producers``,
 ``duration_ms``, ...), the raw ``kind``/``closed``/``ptr_mode``/``zref_mode``
 (so ``-j`` writes them back unchanged) and the line's schema → ``legacy``. Fields kcoro_mon
 never wrote are not kept. ``ts`` (wall seconds) is kept; ``ts_ns`` is ts in ns (µs precision).
@@ -279,7 +280,7 @@ def _convert(obj: dict[str, Any], where: str, st: _RunState) -> Sample | Summary
             channel_totals=_counts(obj, "_total"),
             channel_deltas=_counts(obj, "_delta"),
             channel_state=state,
-            resources=Resources(rss_bytes=int(mem_kb) * 1024) if mem_kb is not None else None,
+            resources=_resources(mem_kb, _num(obj, "cpu", where)),
             legacy=legacy,
         )
     tasks = _num(obj, "tasks_sec", where, required=True)
@@ -292,7 +293,18 @@ def _convert(obj: dict[str, Any], where: str, st: _RunState) -> Sample | Summary
         gbps=gbps,
         bytes_per_s=gbps * 1e9 / 8 if gbps is not None else None,
         smooth=Metrics(tasks_per_s=_num(obj, "smooth_tasks_sec", where)),
+        resources=_resources(_num(obj, "mem_kb", where), _num(obj, "cpu", where)),
         legacy=legacy,
+    )
+
+
+def _resources(mem_kb: float | None, cpu: float | None) -> Resources | None:
+    """``mem_kb`` → ``rss_bytes``; ``cpu`` (the process's CPU %, 100 = one core; kcoro_mon ran one
+    pool) → ``cpu_pct`` and ``process_cpu_pct``. None when the line had neither (kcoro_mon's tasks lines)."""
+    if mem_kb is None and cpu is None:
+        return None
+    return Resources(
+        rss_bytes=int(mem_kb) * 1024 if mem_kb is not None else None, cpu_pct=cpu, process_cpu_pct=cpu
     )
 
 

@@ -29,6 +29,10 @@ a counter. ``Sample.resources`` gives the ``kcoro_pool_*`` /
 ``kcoro_monitor_sink_dropped_total{sink,reason}``, ``…_received_total``,
 ``…_written_total``, ``kcoro_monitor_sink_queued{sink}``, and the uptime.
 
+A metric the run's pipeline declares (``kcoro_stream.analysis``;
+``Sample.declared``) is the gauge ``kcoro_user_<name>{pool}`` with the
+declared help text, unit and version as its HELP (``USER_PREFIX``).
+
 Beside each latency histogram, the ``histograms`` operator's percentiles of
 the last window are gauges ``<histogram>_window_seconds{pool,percentile}``
 (percentile 50, 90, 99, 99.9): what the dashboards show, not a
@@ -65,6 +69,7 @@ from ..events import (
     HistogramSummary,
     Kpi,
     LogStatistics,
+    Meta,
     OsSample,
     ReaderStatistics,
     Sample,
@@ -275,10 +280,21 @@ def _float_str(x: float) -> str:
 Labels = tuple[tuple[str, str], ...]
 
 
+USER_PREFIX = "kcoro_user_"  # + a declared metric's name
+
+
+def user_help(meta: Meta | None) -> dict[str, str]:
+    """HELP text of each declared metric's gauge: its help, unit, version and pipeline."""
+    if meta is None:
+        return {}
+    return {USER_PREFIX + m.name: f"{m.help} ({m.unit}; {meta.pipeline} v{m.version})" for m in meta.metrics}
+
+
 class _MetricsState:
     """Everything /metrics shows, updated from derived events on the trio thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, declarations: Meta | None = None) -> None:
+        self.help = user_help(declarations)  # the declared metrics' gauges
         self.counters: dict[str, dict[Labels, float]] = {}
         self.counter_from_totals: set[tuple[str, Labels]] = set()
         self.gauges: dict[str, dict[Labels, float]] = {}
@@ -386,6 +402,9 @@ class _MetricsState:
         else:
             self.counters.setdefault("kcoro_pipeline_partial_samples", {}).setdefault(pool, 0.0)
         self._set("kcoro_pipeline_sample_window_seconds", pool, window_s)
+        if ev.declared:
+            for name, v in ev.declared.items():
+                self._set(USER_PREFIX + name, pool, v)
         if ev.ema is not None:  # the EMA ops computed (one smoothing): shown, never recomputed
             for name in ev.ema.__struct_fields__:
                 self._set("kcoro_analysis_ema", (*pool, ("metric", name)), getattr(ev.ema, name))
@@ -563,7 +582,7 @@ class _StateCollector(Collector):
                 if name in st.window_quantiles
                 else name
             )
-            g = GaugeMetricFamily(name, _HELP.get(name, default), labels=keys)
+            g = GaugeMetricFamily(name, st.help.get(name) or _HELP.get(name, default), labels=keys)
             for labels, value in sorted(series.items()):
                 g.add_metric([v for _, v in labels], value)
             yield g
@@ -621,7 +640,7 @@ class PrometheusSink(Sink):
         super().__init__(config, ctx)
         assert isinstance(config, PrometheusConfig)
         self.cfg: PrometheusConfig = config
-        self.state = _MetricsState()
+        self.state = _MetricsState(ctx.declarations)
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_StateCollector(self.state))
         self._metrics_app = make_asgi_app(self.registry)

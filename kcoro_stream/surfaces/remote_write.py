@@ -166,7 +166,7 @@ class RemoteWriteSink(Sink):
         super().__init__(config, ctx)
         assert isinstance(config, RemoteWriteConfig)
         self.cfg: RemoteWriteConfig = config
-        self.state = _MetricsState()
+        self.state = _MetricsState(ctx.declarations)
         self._collector = _StateCollector(self.state)
         self._lock = threading.Lock()  # guards everything the sender thread shares
         self._wake = threading.Condition(self._lock)

@@ -243,10 +243,17 @@ class StatsPane(Pane):
             style="dim",
         )
         res = last.resources if last is not None else None
-        if res is None:
+        lines = [resources_line(res)] if res is not None else []
+        if last is not None and last.declared:  # the pipeline's own metrics (kcoro_stream.analysis)
+            lines.append(
+                Text(
+                    "yours: " + " · ".join(f"{k} {fmt_num(v)}" for k, v in last.declared.items()), style="dim"
+                )
+            )
+        if not lines:
             self.set(Group(table, info), shape=len(self.pool.stats))
             return
-        self.set(Group(table, resources_line(res), info), shape=(len(self.pool.stats), 1))
+        self.set(Group(table, *lines, info), shape=(len(self.pool.stats), len(lines)))
 
     def show_compact(self) -> None:
         table = Table(box=None, padding=(0, 1), expand=True, show_edge=False)

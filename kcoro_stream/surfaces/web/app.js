@@ -46,6 +46,7 @@ const state = {
   current: {},
   status: null, // latest Status: the monitor's own account
   resources: new Map(), // pool → Sample.resources
+  declared: new Map(), // pool → Sample.declared (the pipeline's own metrics)
 };
 
 const fmtBytes = (v) => {
@@ -100,11 +101,13 @@ function resetRun() {
   window.kcoroOs.reset();
   state.kpi.clear();
   state.resources.clear();
+  state.declared.clear();
   state.firing.clear();
   state.current = {};
   $("kpis").replaceChildren();
   $("heatmap").replaceChildren();
   $("resources").replaceChildren();
+  $("declared").replaceChildren();
 }
 
 function onSample(ev) {
@@ -127,6 +130,7 @@ function onSample(ev) {
   putPoint(state.ratios, ev.ts, [[tag("fast path"), r(ev.fastpath_ratio)], [tag("steal success"), r(ev.steal_ratio)],
     [tag("utilisation"), r(ev.utilisation)]]);
   if (ev.resources) state.resources.set(ev.pool || "all", ev.resources);
+  if (ev.declared) state.declared.set(ev.pool || "all", ev.declared);
 }
 
 function onHistogram(ev) {
@@ -398,6 +402,16 @@ function renderResources() {
   $("resources").replaceChildren(...rows);
 }
 
+function renderDeclared() {
+  // a generic list: every metric the pipeline declares, its last value per pool
+  if (!state.declared.size) return;
+  const rows = [row(["pool", "metric", "value"])];
+  for (const [pool, values] of state.declared) {
+    for (const [name, v] of Object.entries(values)) rows.push(row([pool, name, v == null ? "–" : fmtFix(v, 3)]));
+  }
+  $("declared").replaceChildren(...rows);
+}
+
 function render() {
   state.dirty = false;
   const c = state.current;
@@ -421,6 +435,7 @@ function render() {
   renderAlerts();
   renderMonitor();
   renderResources();
+  renderDeclared();
   window.kcoroOs.render();
 }
 
