@@ -433,7 +433,8 @@ class DashboardApp(App[int]):
         self._drawn_version = self.state.version
         self._sync_pool_views()
         for view in self._pool_views.values():
-            view.show()
+            if view.display:
+                view.show()
         self.query_one(ConfigPane).show(self.state, self._info())
         self.query_one(MonitorPane).show(self.state.status)
         self.query_one(HeatmapPane).show(self.state.heat_history, self.state.cpus())
@@ -450,9 +451,17 @@ class DashboardApp(App[int]):
             self.sub_title = ("PAUSED · " if paused else "") + (self.state.mode or "")
 
     def _sync_pool_views(self) -> None:
+        """One PoolView per pool name, mounted once and never removed.
+
+        A pool that goes away (a mode switch) only hides its view; when a pool of
+        that name comes back the view is re-bound and shown. Removing a view is
+        asynchronous in textual, so a late sample of the old run arriving right
+        after ``t`` used to mount a second ``#pool-channel`` before the first was
+        gone (``DuplicateIds``, issue 28).
+        """
         pools = self.query_one("#pools")
-        for name in [n for n in self._pool_views if n not in self.state.pools]:
-            self._pool_views.pop(name).remove()
+        for name, view in self._pool_views.items():
+            view.display = name in self.state.pools
         for name, pool in self.state.pools.items():
             view = self._pool_views.get(name)
             if view is not None and view.pool is not pool:
@@ -466,11 +475,7 @@ class DashboardApp(App[int]):
                 view.configure(
                     compact=self.compact, ratios="ratios" not in hidden, graph_rows=self.graph_rows
                 )
-        waiting = self.query("#waiting")
-        if self.state.pools and waiting:
-            waiting.remove()
-        elif not self.state.pools and not waiting:
-            pools.mount(Static("waiting for samples…", id="waiting"))
+        self.query_one("#waiting").display = not self.state.pools  # never removed either
 
     # ------------------------------------------------------------------ keys
 
