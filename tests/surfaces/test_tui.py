@@ -468,10 +468,29 @@ def test_a_new_run_replaces_the_old_runs_pools() -> None:
         assert {v.id for v in app.query(PoolView)} == {"pool-tasks", "pool-channel"}
         other = msgspec.structs.replace(sample(5, pool="channel", mode="channel"), run_id="run-2")
         await feed(pilot, handle, [[other]])
-        assert {v.id for v in app.query(PoolView)} == {"pool-channel"}
+        assert {v.id for v in app.query(PoolView) if v.display} == {"pool-channel"}
         assert app.state.pools["channel"].samples == 1 and app.state.run_id == "run-2"
 
     drive(scenario)
+
+
+def test_mode_switch_with_late_samples_of_the_old_run_never_mounts_a_pool_twice() -> None:
+    """Issue 28: ``t`` then a late sample of the old run used to mount a second ``#pool-channel``
+    while the first was being removed (``DuplicateIds``); views are now hidden and re-bound."""
+
+    async def scenario(app: DashboardApp, handle: TuiHandle, pilot: Pilot[int]) -> None:
+        ch = [[sample(i, pool="channel", mode="channel", tasks_per_s=0.0, msgs_per_s=5e6)] for i in range(4)]
+        await feed(pilot, handle, ch)
+        for k in range(3):  # t, a late sample of the old run in the same frame, t again, …
+            await pilot.press("t")
+            handle.post([sample(4 + k, pool="channel", mode="channel", msgs_per_s=5e6)])
+            await pilot.press("t")
+        new = msgspec.structs.replace(sample(9, pool="tasks"), run_id="run-2")
+        await feed(pilot, handle, [[new]])
+        assert [v.id for v in app.query(PoolView) if v.display] == ["pool-tasks"]
+        assert len(app.query("#pool-channel")) == 1
+
+    drive(scenario, controller=FakeController())
 
 
 def test_latency_pane_keeps_one_histogram_per_metric_and_pool() -> None:
@@ -506,7 +525,7 @@ def test_80x24_shows_graph_statistics_and_kpis_the_rest_is_one_tab_away() -> Non
             assert graph.region.bottom <= 23 and stats.region.bottom <= 23  # on screen, above the status line
             table = text_of(stats)
             assert all(col in table for col in ("current", "EMA", "peak")), table
-        assert "5000" in text_of(app.query_one("#pool-channel", PoolView).query_one(StatsPane))
+        assert "5,000" in text_of(app.query_one("#pool-channel", PoolView).query_one(StatsPane))
         assert "fastpath GREEN" in text_of(
             app.query_one("#pool-tasks", PoolView).query_one(".pool-kpis", Pane)
         )
@@ -521,6 +540,8 @@ def test_80x24_shows_graph_statistics_and_kpis_the_rest_is_one_tab_away() -> Non
         assert app.query_one("#heatmap").display and "× failed steals" in text_of(
             app.query_one("#heatmap", Pane)
         )
+        await pilot.press("tab")  # the OS view: its own tab now, not half of every view (issue 28)
+        assert app.view == "os" and app.query_one("#os").display and not app.query_one("#heatmap").display
         await pilot.press("tab")
         latency = app.query_one("#latency", Pane)
         assert app.view == "latency" and latency.display
@@ -530,7 +551,7 @@ def test_80x24_shows_graph_statistics_and_kpis_the_rest_is_one_tab_away() -> Non
         unwrapped = io.StringIO()
         Console(file=unwrapped, width=1000, color_system=None).print(latency.content)
         assert out.getvalue() == unwrapped.getvalue()  # nothing wrapped: every line fits the pane
-        await pilot.press("shift+tab", "shift+tab")
+        await pilot.press("shift+tab", "shift+tab", "shift+tab")
         assert app.view == "pools" and app.query_one("#pools").display
         await pilot.press("h")  # the help is a view of its own: nothing of it cut beside the run pane
         await pilot.pause()
@@ -669,8 +690,9 @@ def test_os_pane_and_cpu_labels() -> None:
         hog = msgspec.structs.replace(anomaly(8), method="os_interference", message=cause)
         await feed(pilot, handle, [[os_sample(8), hog]])
         os_text = text_of(app.query_one("#os", Pane))
-        assert "w1     1*" in os_text and "62%" in os_text and "480" in os_text, os_text
-        assert "w0     0*" in os_text and "3%" in os_text
+        rows = {line.split()[0]: line.split() for line in os_text.splitlines() if line.startswith("w")}
+        assert rows["w1"][1:4] == ["1*", "62%", "480"] and rows["w0"][1:3] == ["0*", "3%"], os_text
+        assert all(len(line) <= app.query_one("#os").size.width for line in os_text.splitlines())
         heat = text_of(app.query_one("#heatmap", Pane))
         assert "w0@0" in heat and "w1@1" in heat, heat
         alerts = text_of(app.query_one("#alerts", Pane))

@@ -45,7 +45,7 @@ from textual.widgets import Header, Static
 from ...events import DerivedEvent
 from ...sinks._base import Controller
 from .os_pane import OsPane
-from .state import DashboardState
+from .state import DashboardState, summary_lines
 from .widgets import (
     MAX_ZOOM,
     AlertsPane,
@@ -69,7 +69,7 @@ MESSAGE_S = 5.0  # how long a "this key cannot act because…" message stays in 
 GRAPH_STEP = 2  # rows per [ / ] press
 MIN_GRAPH = (6, 3)  # rows: the graph's min-height (widgets.py CSS), normal and compact
 
-# panel name → the widget it shows/hides (keys 1–7); "ratios" is every pool's sparklines
+# panel name → the widget it shows/hides (keys 1–8); "ratios" is every pool's sparklines
 PANELS = (
     ("run", "#config"),
     ("monitor", "#monitor"),
@@ -78,8 +78,9 @@ PANELS = (
     ("counters", "#zerocopy"),
     ("alerts", "#alerts"),
     ("ratios", ""),
+    ("os", "#os"),
 )
-BOTTOM = ("workers", "latency", "counters", "alerts")  # the bottom row; views of their own when compact
+BOTTOM = ("workers", "os", "latency", "counters", "alerts")  # the bottom row; views of their own when compact
 
 KEYS = (
     ("q", "quit (stop the run cleanly; twice: leave now; after the run: close)"),
@@ -90,7 +91,7 @@ KEYS = (
     ("← / →", "scroll the graph back / forward"),
     ("end", "follow live again"),
     ("[ / ]", "shrink / grow the graph panel"),
-    ("1 – 7", "show / hide: run monitor workers latency counters alerts ratios"),
+    ("1 – 8", "show / hide: run monitor workers latency counters alerts ratios os"),
     ("tab", "next view (small terminals: pools, workers, latency, …)"),
     ("h", "show / hide this help"),
 )
@@ -361,7 +362,6 @@ class DashboardApp(App[int]):
 
     def on_sink_closed(self, _: SinkClosed) -> None:
         self.sink_closed = True
-        self.sub_title = "run ended"
         self.draw(force=True)
 
     def say(self, message: str) -> None:
@@ -381,7 +381,7 @@ class DashboardApp(App[int]):
         hints.append(("h", "help"))
         if self.compact:
             hints.append(("tab", "view"))
-        hints += [("1-7", "panels"), ("[ ]", "graph"), ("+ -", "zoom"), ("← →", "scroll"), ("c", "clear")]
+        hints += [("1-8", "panels"), ("[ ]", "graph"), ("+ -", "zoom"), ("← →", "scroll"), ("c", "clear")]
         if self.live and not self.ended:
             hints.append(("t", "mode"))
         try:
@@ -409,11 +409,35 @@ class DashboardApp(App[int]):
         self._draw_timer = None
         self.draw()
 
+    @property
+    def run_state(self) -> str:
+        """One word for where the run is, the same in the header and the run pane:
+        ``ended`` (the run is over), ``stalled`` (the producer sent nothing past its
+        threshold: the monitor's Status), ``paused``, ``running``; ``waiting`` before
+        anything is attached."""
+        if self.ended or self.sink_closed:
+            return "ended"
+        status = self.state.status
+        if status is not None and status.state == "stalled":
+            return "stalled"
+        if self.controller is not None:
+            return "paused" if self.controller.paused else "running"
+        return "waiting"
+
+    @property
+    def following(self) -> str:
+        """What the graph shows when not scrolled back: ``live``, the ``latest`` of a replay, or the ``end of run``."""
+        if self.ended or self.sink_closed:
+            return "end of run"
+        return "live" if self.live else "latest"
+
     def _info(self) -> dict[str, Any]:
         info: dict[str, Any] = dict(self.run_config)
         info["source"] = "live" if self.live else "replay"
-        if self.controller is not None:
-            info["state"] = "paused" if self.controller.paused else "running"
+        info["state"] = self.run_state
+        intervals = [i for p in self.state.pools.values() if (i := p.interval_ms()) is not None]
+        if intervals:  # the producer's current sampling interval (adaptive sampling widens it)
+            info["sampling"] = f"{max(intervals):.3g} ms"
         if self.statistics is not None and time.monotonic() - self._stats_at > 1.0:
             self._stats_at = time.monotonic()
             try:
@@ -439,16 +463,26 @@ class DashboardApp(App[int]):
         self.query_one(MonitorPane).show(self.state.status)
         self.query_one(HeatmapPane).show(self.state.heat_history, self.state.cpus())
         self.query_one(OsPane).show(self.state.os)
-        n = len(self.state.histograms)
+        n = sum(1 for h in self.state.histograms.values() if h.count)
         self.query_one(LatencyPane).show(self.state.histograms, rows=7 if n <= 1 else 4 if n == 2 else 2)
         self.query_one(ZeroCopyPane).show(self.state.zero_copy)
         self.query_one(AlertsPane).show(self.state)
         self._show_status()
         if self.ended:
             self._show_ended()
-        if not self.sink_closed:
-            paused = self.controller is not None and self.controller.paused
-            self.sub_title = ("PAUSED · " if paused else "") + (self.state.mode or "")
+        self.sub_title = self._sub_title()
+
+    def _sub_title(self) -> str:
+        """The header's account of the run: ``PAUSED · replay · dual``, ``STALLED · channel``, ``run ended · q closes``."""
+        state = self.run_state
+        if state == "ended":
+            return "run ended · q closes" if self.ended else "run ended"
+        parts = [state.upper()] if state in ("paused", "stalled") else []
+        if not self.live:
+            parts.append("replay")
+        if self.state.mode:
+            parts.append(self.state.mode)
+        return " · ".join(parts)
 
     def _sync_pool_views(self) -> None:
         """One PoolView per pool name, mounted once and never removed.
@@ -681,7 +715,6 @@ class DashboardApp(App[int]):
         # (not after q, which asked to leave; not after an error, which the CLI prints)
         if self.hold and not self.stop_requested and getattr(outcome, "error", None) is None:
             self.ended = True
-            self.sub_title = "run ended · q closes"
             self.draw(force=True)
             return
         self.exit(0)
@@ -690,7 +723,7 @@ class DashboardApp(App[int]):
         lines = self.end_lines
         if lines is None:  # no summary passed: what the stream said
             s = self.state.summary
-            lines = [] if s is None else [f"{s.samples} samples in {s.duration_s:.1f} s"]
+            lines = [] if s is None else summary_lines([s])
         pane = self.query_one(EndedPane)
         pane.display = True
         pane.show(lines)

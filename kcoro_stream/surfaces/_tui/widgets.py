@@ -72,6 +72,78 @@ def fit_words(parts: Sequence[str], width: int, sep: str = " · ") -> list[str]:
     return lines
 
 
+Cell = str | tuple[str, Style | str]  # text, or text and its own style
+
+
+class Column:
+    """One column of a :func:`fit_table`: header, full cells, compact (SI) cells, priority, style."""
+
+    __slots__ = ("compact", "full", "header", "keep", "style")
+
+    def __init__(
+        self, header: str, full: Sequence[Cell], compact: Sequence[Cell] | None = None, *,
+        keep: int = 0, style: str = "",
+    ) -> None:  # fmt: skip
+        self.header, self.full, self.compact = header, list(full), list(compact or full)
+        self.keep, self.style = keep, style  # keep: the higher, the later it is dropped
+
+
+def _cell(c: Cell) -> tuple[str, Style | str]:
+    return (c, "") if isinstance(c, str) else c
+
+
+def fit_table(
+    width: int, labels: Sequence[str], columns: Sequence[Column], *, label_header: str = "", gap: int = 2
+) -> list[Text]:
+    """Rows of ``label  cell  cell …`` that fit ``width`` columns, never cutting a number.
+
+    Full figures (``8,892,310``) when every column fits; else every column in
+    its compact form (``8.89M``); else whole columns are dropped, lowest
+    ``keep`` first, until the rest fits. Only a label may be cut (``…``), and
+    only when a single compact column still does not fit. Each line is one
+    ``Text`` that never wraps (issue 28: no ``8,892,…``, no ``coun… total``).
+    """
+    lw = max([len(label_header), *(len(x) for x in labels)], default=0)
+
+    def widths_of(compact: bool) -> list[int]:
+        return [
+            max([len(c.header), *(len(_cell(x)[0]) for x in (c.compact if compact else c.full))])
+            for c in columns
+        ]
+
+    def total(kept: Sequence[int], widths: Sequence[int]) -> int:
+        return lw + sum(widths[i] + gap for i in kept)
+
+    chosen = list(range(len(columns)))
+    compact = total(chosen, widths_of(False)) > width
+    widths = widths_of(compact)
+    for i in sorted(chosen, key=lambda i: (columns[i].keep, -i)):  # lowest keep, rightmost, first
+        if total(chosen, widths) <= width or len(chosen) == 1:
+            break
+        chosen.remove(i)
+    cells = [c.compact if compact else c.full for c in columns]
+    room = max(1, width - sum(widths[i] + gap for i in chosen))
+    lw_shown = min(lw, room)
+
+    def label(x: str) -> str:
+        return x if len(x) <= lw_shown else x[: max(0, lw_shown - 1)] + "…"
+
+    lines = []
+    if any(c.header for c in columns) or label_header:
+        head = Text(f"{label(label_header):<{lw_shown}}", style="dim", no_wrap=True, overflow="crop")
+        for i in chosen:
+            head.append(" " * gap + f"{columns[i].header:>{widths[i]}}", style="dim")
+        lines.append(head)
+    for row, name in enumerate(labels):
+        line = Text(f"{label(name):<{lw_shown}}", style="bold", no_wrap=True, overflow="crop")
+        for i in chosen:
+            text, style = _cell(cells[i][row])
+            line.append(" " * gap)
+            line.append(f"{text:>{widths[i]}}", style=style or columns[i].style)
+        lines.append(line)
+    return lines
+
+
 def fmt_ratio(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}%"
 
@@ -111,15 +183,26 @@ def nice_ceiling(x: float) -> float:
     return 10 * k
 
 
-def kpi_badges(states: Mapping[str, str], values: Mapping[str, float | None], compact: bool = False) -> Text:
-    """One coloured badge per KPI; ``compact`` (small screens): short names, no values."""
-    text = Text()
+def kpi_badges(
+    states: Mapping[str, str], values: Mapping[str, float | None], compact: bool = False, width: int = 0
+) -> Text:
+    """One coloured badge per KPI; ``compact`` (small screens): short names, no values.
+
+    With ``width``, lines break between badges, never inside one (a badge
+    ``backlog UNKNOWN`` used to break after ``backlog`` at 120 columns).
+    """
+    text = Text(no_wrap=True, overflow="crop")
+    used = 0
     for name, state in states.items():
         v = None if compact else values.get(name)
         shown = name.removesuffix("_ratio") if compact else name
         label = f" {shown} {state}" + ("" if v is None else f" {v:.2f}") + " "
+        if width and used and used + len(label) > width:
+            text.append("\n")
+            used = 0
         text.append(label, style=KPI_STYLE.get(state, KPI_STYLE["UNKNOWN"]))
         text.append(" ")
+        used += len(label) + 1
     return text
 
 
@@ -202,7 +285,8 @@ class ThroughputGraph(Widget):
             line.append(cells, style="cyan" if row < height * 0.75 else "bright_cyan")
             lines.append(line)
         per = 1 << self.zoom
-        where = "live" if self.scroll_back == 0 else f"-{self.scroll_back * per} samples"
+        following = getattr(self.app, "following", "live")  # "live", "latest" (a replay), "end of run"
+        where = following if self.scroll_back == 0 else f"-{self.scroll_back * per} samples"
         window_ms = self.pool.window_ns / 1e6
         span = len(cols) * per * window_ms / 1000
         parts = [self.pool.metric.replace("_per_s", "/s"), f"zoom ×{per}", where, f"{span:.1f} s shown"]
@@ -218,50 +302,46 @@ class StatsPane(Pane):
         self.pool = pool
         self.compact = False  # small screens: current · EMA · peak in SI units, nothing else
 
+    # (header, RunningStats attribute, keep: the higher, the later the column is dropped)
+    COLUMNS = (("current", "current", 5), ("5-sample", "smooth", 1), ("EMA", "ema", 4),
+               ("peak", "peak", 3), ("average", "average", 2))  # fmt: skip
+    COMPACT = ("current", "EMA", "peak")  # small screens: these only
+
     def show(self) -> None:
+        width = max(20, (self.size.width or 80))
+        names = list(self.pool.stats)
+        columns = []
+        for header, attr, keep in self.COLUMNS:
+            if self.compact and header not in self.COMPACT:
+                continue
+            values = [(getattr(self.pool.stats[n], attr), 3 if n == "gbps" else 0) for n in names]
+            columns.append(
+                Column(header, [fmt(v, d) for v, d in values], [fmt_si(v) for v, _ in values], keep=keep)
+            )
+        labels = [n.replace("_per_s", "/s") for n in names]
+        table = fit_table(width, labels, columns) if names else [Text("no rate yet", style="dim")]
         if self.compact:
-            self.show_compact()
+            self.set(Group(*table), shape=("compact", len(table), width))
             return
-        table = Table(box=None, padding=(0, 1), expand=True, show_edge=False)
-        table.add_column("", style="bold")
-        for col in ("current", "5-sample", "EMA", "peak", "average"):
-            table.add_column(col, justify="right")
-        for name, st in self.pool.stats.items():
-            digits = 3 if name == "gbps" else 0
-            table.add_row(
-                name.replace("_per_s", "/s"),
-                fmt(st.current, digits),
-                fmt(st.smooth, digits),
-                fmt(st.ema, digits),
-                fmt(st.peak, digits),
-                fmt(st.average, digits),
-            )
         last = self.pool.last
-        info = Text(
-            f"samples {self.pool.samples} · partial {self.pool.partial}"
-            + ("" if last is None else f" · window {last.window_ns / 1e6:.0f} ms"),
-            style="dim",
-        )
+        info = [f"samples {self.pool.samples}", f"partial {self.pool.partial}"]
+        if last is not None:
+            info.append(f"window {last.window_ns / 1e6:.0f} ms")
+        parts: list[RenderableType] = [*table]
         res = last.resources if last is not None else None
-        if res is None:
-            self.set(Group(table, info), shape=len(self.pool.stats))
-            return
-        self.set(Group(table, resources_line(res), info), shape=(len(self.pool.stats), 1))
-
-    def show_compact(self) -> None:
-        table = Table(box=None, padding=(0, 1), expand=True, show_edge=False)
-        table.add_column("", style="bold", no_wrap=True)
-        for col in ("current", "EMA", "peak"):
-            table.add_column(col, justify="right", no_wrap=True)
-        for name, st in self.pool.stats.items():
-            table.add_row(
-                name.replace("_per_s", "/s"), fmt_num(st.current), fmt_num(st.ema), fmt_num(st.peak)
-            )
-        self.set(table, shape=("compact", len(self.pool.stats)))
+        if res is not None:
+            parts.extend(Text(x, no_wrap=True) for x in fit_words(resources_parts(res), width))
+        parts.extend(Text(x, style="dim", no_wrap=True) for x in fit_words(info, width))
+        self.set(Group(*parts), shape=(len(parts), width))
 
 
-def resources_line(res: Resources) -> Text:
-    """The pool's CPU and memory: ``cpu 97% · stack 1.2 MiB · process cpu 180% · rss 40.1 MiB``."""
+def fmt_si(value: float | None) -> str:
+    """Compact SI (``8.89M``, ``0.0156``) or ``–``: the form a narrow column takes."""
+    return "–" if value is None else fmt_num(value)
+
+
+def resources_parts(res: Resources) -> list[str]:
+    """The pool's CPU and memory: ``cpu 97%``, ``stack 1.2 MiB``, ``process cpu 180%``, ``rss 40.1 MiB``."""
     parts = []
     if res.cpu_pct is not None:
         parts.append(f"cpu {res.cpu_pct:.0f}%")
@@ -273,7 +353,7 @@ def resources_line(res: Resources) -> Text:
         parts.append(f"process cpu {res.process_cpu_pct:.0f}%")
     if res.rss_bytes is not None:
         parts.append(f"rss {fmt_bytes(res.rss_bytes)}")
-    return Text(" · ".join(parts) or "resources: –")
+    return parts or ["resources: –"]
 
 
 class RatioSparklines(Pane):
@@ -293,13 +373,15 @@ class RatioSparklines(Pane):
         width = max(1, (self.size.width or 60) - self.LABEL)
         lines = []
         for r in RATIOS:
+            if r not in self.pool.produced_ratios():
+                continue  # a channel pool has no fast path or steals of its own; nothing seen yet: no line
             data = list(self.pool.ratios[r])[-width:]
             current = data[-1] if data else None
             line = Text(f"{r.replace('_ratio', '')[:12]:<12} {fmt_ratio(current):>7}  ")
             bars = "".join(BLOCKS[max(1, min(8, round(v * 8)))] for v in data)
             line.append(bars, style="green" if current is None or current >= 0.5 else "yellow")
             lines.append(line)
-        self.set(Group(*lines), shape=len(RATIOS))
+        self.set(Group(*lines), shape=len(lines))
 
 
 class PoolView(Vertical):
@@ -363,9 +445,12 @@ class PoolView(Vertical):
         mode = f" ({self.pool.mode})" if self.pool.mode and self.pool.mode != self.pool.name else ""
         self.border_title = f"pool {self.pool.name}{mode}"
         kpi = self.state.kpi_for(self.pool.name)
-        self.query_one(".pool-kpis", Pane).set(
-            kpi_badges(kpi.states, kpi.values, self.compact) if kpi else Text("KPIs: –", style="dim"),
-            shape=None if kpi is None else (len(kpi.states), self.compact),
+        pane = self.query_one(".pool-kpis", Pane)
+        width = max(20, pane.size.width or 40)
+        badges = kpi_badges(kpi.states, kpi.values, self.compact, width) if kpi else None
+        pane.set(
+            badges if badges is not None else Text("KPIs: –", style="dim"),
+            shape=None if badges is None else (badges.plain.count("\n"), width),
         )
         self.query_one(ThroughputGraph).refresh()
         self.query_one(StatsPane).show()
@@ -408,7 +493,7 @@ class ConfigPane(Pane):
                 text.append(k, style="bold").append(" " + v if v else "")
             parts.append(text)
         if run_kpi is not None:
-            badges = kpi_badges(run_kpi.states, run_kpi.values, compact=self.max_lines is not None)
+            badges = kpi_badges(run_kpi.states, run_kpi.values, self.max_lines is not None, width - 5)
             parts.append(Text("KPIs ", style="bold", no_wrap=True, overflow="crop").append(badges))
         self.set(Group(*parts), shape=len(parts))
 
@@ -543,7 +628,11 @@ class LatencyPane(Pane):
             return
         width = max(20, (self.size.width or 60) - 2)
         parts: list[RenderableType] = []
-        for (_, pool), h in sorted(histograms.items()):
+        filled = {k: h for k, h in histograms.items() if h.count}  # no space for (empty) histograms
+        if not filled:
+            self.set(Text("no latency sample yet", style="dim"), shape=0)
+            return
+        for (_, pool), h in sorted(filled.items()):
             head = [h.metric.removesuffix("_ns"), f"[{pool}, {h.scope}]", f"n={h.count:,}"]
             parts.extend(Text(line, style="bold") for line in fit_words(head, width, " "))
             pcts = [
@@ -559,48 +648,64 @@ class LatencyPane(Pane):
     @staticmethod
     def bars(h: HistogramSummary, rows: int, width: int = 60) -> list[Text]:
         """At most ``rows`` bars, each ``≥ lower ███ count`` fitting in ``width`` columns."""
-        nz = [(b, c) for b, c in zip(h.bounds, h.counts, strict=False) if c]
+        nz = [(i, c) for i, c in enumerate(h.counts[: len(h.bounds)]) if c]
         if not nz:
             return [Text("(empty)", style="dim")]
         # merge neighbouring buckets down to `rows` bars
         per = max(1, -(-len(nz) // rows))
-        merged = [(nz[i][0], sum(c for _, c in nz[i : i + per])) for i in range(0, len(nz), per)]
-        top = max(c for _, c in merged)
-        room = max(1, width - 11 - len(f" {top:,}"))  # "≥ 16.0 µs " label, then the count
+        groups = [nz[i : i + per] for i in range(0, len(nz), per)]
+        # a bar that merges buckets says where it ends too: "16.4 µs–49.2 µs", not a bare "≥ 16.4 µs"
+        def upper(i: int) -> str:  # where bucket i ends: the next bucket's lower bound
+            return fmt_ns(h.bounds[i + 1]) if i + 1 < len(h.bounds) else "∞"
+
+        labels = [
+            f"≥{fmt_ns(h.bounds[g[0][0]]):>9}" if len(g) == 1 else f"{fmt_ns(h.bounds[g[0][0]])}–{upper(g[-1][0])}"
+            for g in groups
+        ]
+        counts = [sum(c for _, c in g) for g in groups]
+        lw = max(len(x) for x in labels)
+        top = max(counts)
+        room = max(1, width - lw - 1 - len(f" {top:,}"))
         out = []
-        for lower, c in merged:
+        for label, c in zip(labels, counts, strict=True):
             bar = "█" * max(1, round(c / top * min(24, room)))
             out.append(
-                Text(f"≥{fmt_ns(lower):>9} ").append(bar, style="magenta").append(f" {c:,}", style="dim")
+                Text(f"{label:>{lw}} ", no_wrap=True, overflow="crop")
+                .append(bar, style="magenta")
+                .append(f" {c:,}", style="dim")
             )
         return out
 
 
 class ZeroCopyPane(Pane):
-    """Every channel counter (zero-copy, rendezvous, failures, ...): total and last-window delta, per pool."""
+    """Every channel counter the run moved (zero-copy, rendezvous, failures, ...): total and
+    last-window delta, per pool. Counters still at zero are one line at the end, so a
+    zero-copy run's ``zc_*`` rows are not pushed off the pane by eight zero rows."""
 
     def show(self, zero_copy: Mapping[str, Mapping[str, tuple[int | None, int | None]]]) -> None:
-        if self.unchanged(tuple((p, tuple(d.items())) for p, d in zero_copy.items())):
+        width = max(20, (self.size.width or 40) - 2)
+        if self.unchanged((width, tuple((p, tuple(d.items())) for p, d in zero_copy.items()))):
             return
         if not zero_copy:
             self.set(Text("no channel counters (channel pool only)", style="dim"), shape=0)
             return
-        table = Table(box=None, padding=(0, 1), show_edge=False)
-        table.add_column("counter", style="bold")
         pools = list(zero_copy)
-        for p in pools:
-            prefix = f"{p} " if len(pools) > 1 else ""
-            table.add_column(f"{prefix}total", justify="right")
-            table.add_column("Δ", justify="right", style="cyan")
         names = list(dict.fromkeys(k for d in zero_copy.values() for k in d))  # declaration order
-        for name in names:
-            cells: list[str] = []
-            for p in pools:
-                total, delta = zero_copy[p].get(name, (None, None))
-                cells.append(fmt(_num(total)))
-                cells.append(fmt(_num(delta)))
-            table.add_row(name, *cells)
-        self.set(table, shape=0)
+        moved = [n for n in names if any(_num(zero_copy[p].get(n, (None, None))[0]) for p in pools)]
+        columns = []
+        for k, p in enumerate(pools):
+            prefix = f"{p} " if len(pools) > 1 else ""
+            totals = [_num(zero_copy[p].get(n, (None, None))[0]) for n in moved]
+            deltas = [_num(zero_copy[p].get(n, (None, None))[1]) for n in moved]
+            columns.append(Column(f"{prefix}total", [fmt(v) for v in totals], [fmt_si(v) for v in totals],
+                                  keep=10 - 2 * k))  # fmt: skip
+            columns.append(Column("Δ", [fmt(v) for v in deltas], [fmt_si(v) for v in deltas],
+                                  keep=9 - 2 * k, style="cyan"))  # fmt: skip
+        lines: list[RenderableType] = [*fit_table(width, moved, columns, label_header="counter")]
+        zero = [n for n in names if n not in moved]
+        if zero:
+            lines.extend(Text(x, style="dim", no_wrap=True) for x in fit_words(["at 0:", *zero], width, " "))
+        self.set(Group(*lines), shape=(len(lines), width))
 
 
 def _num(v: Any) -> float | None:
