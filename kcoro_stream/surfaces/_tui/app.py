@@ -171,7 +171,7 @@ class DashboardApp(App[int]):
 
     # .narrow (stack pools) and .compact (one view at a time) are set on the screen by _apply_layout
     CSS = """
-    Screen { layout: vertical; }
+    Screen { layout: vertical; overflow: hidden; }
     #top { height: auto; max-height: 12; }
     #config { width: 1fr; height: auto; border: round $primary; padding: 0 1; }
     #monitor { height: auto; max-height: 2; padding: 0 1; background: $boost; }
@@ -245,6 +245,9 @@ class DashboardApp(App[int]):
         self.zoom = 0
         self._pool_views: dict[str, PoolView] = {}
         self._drawn_version = -1
+        self._redraw_pending = False
+        self._switching_to: str | None = None  # t pressed: the mode asked for, until its run's first sample
+        self._switch_from: str | None = None
         self._last_draw = 0.0
         self._draw_timer: Any = None
         self._stats_cache: dict[str, Any] = {}
@@ -338,6 +341,16 @@ class DashboardApp(App[int]):
         self.query_one("#tabs", Pane).set(tabs.append("  tab: next view", style="dim"), shape=1)
         self.call_after_refresh(self._refresh_graphs)  # drawn again at their new size
 
+    def redraw_soon(self) -> None:
+        """A pane changed size: redraw everything once, after this refresh (many panes, one draw)."""
+        if not self._redraw_pending:
+            self._redraw_pending = True
+            self.call_after_refresh(self._redraw_now)
+
+    def _redraw_now(self) -> None:
+        self._redraw_pending = False
+        self._redraw_if_running()
+
     def _refresh_graphs(self) -> None:
         for g in self.query(ThroughputGraph):
             g.refresh()
@@ -355,10 +368,15 @@ class DashboardApp(App[int]):
     def on_wake(self, _: Wake) -> None:
         if self.handle is None:
             return
-        batch = self.handle.take()
-        if batch:
-            self.state.feed(batch)
+        self._feed(self.handle.take())
         self.schedule_draw()
+
+    def _feed(self, batch: list[DerivedEvent]) -> None:
+        if not batch:
+            return
+        self.state.feed(batch)
+        if self._switching_to is not None and self.state.sample_run != self._switch_from:
+            self._switching_to = None  # the new run is on screen
 
     def on_sink_closed(self, _: SinkClosed) -> None:
         self.sink_closed = True
@@ -392,9 +410,7 @@ class DashboardApp(App[int]):
     def _poll(self) -> None:
         """Take what the pipeline posted since the last tick and redraw once."""
         if self.handle is not None:
-            batch = self.handle.take()
-            if batch:
-                self.state.feed(batch)
+            self._feed(self.handle.take())
         self.draw()
 
     def schedule_draw(self) -> None:
@@ -562,11 +578,13 @@ class DashboardApp(App[int]):
         if self.controller is None or not self.live:
             self.say("t: a mode switch needs a live run (this is a replay)")
             return
-        current = self.state.mode or "channel"
+        # the run shown stays until the new run's first sample replaces it (DashboardState.feed):
+        # a switch the run's end overtakes leaves the finished run on screen, not an empty one
+        current = self._switching_to or self.state.mode or "channel"
         other = "tasks" if current == "channel" else "channel"
+        self._switching_to, self._switch_from = other, self.state.sample_run
         self._command(self.controller.restart, other)
-        self.state.reset()
-        self.state.mode = other
+        self.say(f"t: switching to {other} (a new run starts)")
         self.draw(force=True)
 
     def action_toggle_help(self) -> None:

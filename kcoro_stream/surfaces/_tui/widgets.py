@@ -52,14 +52,19 @@ def fmt_axis(value: float, width: int) -> str:
 def fit_words(parts: Sequence[str], width: int, sep: str = " · ") -> list[str]:
     """Join ``parts`` into lines of at most ``width`` columns, breaking only between parts.
 
-    A part longer than the width gets a line of its own, cut with ``…`` (so a
-    line never ends mid-word and never wraps).
+    A part longer than the width is split over lines of its own, never cut
+    (a run id or a figure keeps every character; a line never wraps).
     """
     lines: list[str] = []
     line = ""
+    width = max(1, width)
     for part in parts:
-        if len(part) > width:
-            part = part[: max(0, width - 1)] + "…"
+        while len(part) > width:
+            if line:
+                lines.append(line)
+                line = ""
+            lines.append(part[:width])
+            part = part[width:]
         if not line:
             line = part
         elif len(line) + len(sep) + len(part) <= width:
@@ -221,6 +226,14 @@ class Pane(Widget):
         self._content: RenderableType = content
         self._shape: Any = None
         self._key: Any = object()
+
+    def on_resize(self, _: Any) -> None:
+        """Drawn for another width: draw again once the new layout is known (a resize used to
+        leave panes drawn for the old width, cut at the new edge)."""
+        self._key = object()
+        redraw = getattr(self.app, "redraw_soon", None)
+        if redraw is not None:
+            redraw()
 
     def unchanged(self, key: Any) -> bool:
         """True when ``key`` (what the content is made of) is the same as last time."""
@@ -773,8 +786,10 @@ class EndedPane(Pane):
         if self.unchanged((tuple(lines), width)):
             return
         parts = [Text("run ended · q closes the dashboard", style="bold green")]
-        for line in lines:  # summary lines break between fields, never mid-word
-            parts.extend(Text(chunk, no_wrap=True) for chunk in fit_words(line.split(" "), width, " "))
+        for line in lines:  # summary lines break between fields ("key value", two spaces apart), never inside one
+            indent = line[: len(line) - len(line.lstrip())]
+            chunks = fit_words(line.strip().split("  "), width - len(indent), "  ")
+            parts.extend(Text(indent + chunk, no_wrap=True) for chunk in chunks)
         self.set(Group(*parts), shape=(len(parts), width))
 
 
