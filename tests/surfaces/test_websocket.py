@@ -132,7 +132,7 @@ async def test_a_late_client_gets_every_alert_anomaly_and_mark_of_the_run() -> N
     before the page opened; now every alert, anomaly and mark of the run comes with it, in order."""
     from kcoro_stream.events import MarkEvent
 
-    script = list(Script(batches=40, alert_at=5))
+    script = list(Script(batches=40, alert_at=5, resolve_at=9))
     mark = MarkEvent(ts=0.0, ts_ns=script[1][0].ts_ns, run_id=script[1][0].run_id, name="warmup", detail="")
     async with open_ws_sink(journal_events=50) as sink:
         for i, batch in enumerate(script):
