@@ -383,20 +383,20 @@ async def test_chromium_shows_live_tasks_per_s_and_alert(tmp_path: Path) -> None
             await sink.send([last, status(20, dropped=2, corrupt=1, ws_drops=7)])
 
             probe = (
-                "return [document.getElementById('tasks-per-s').textContent,"
+                "return [document.getElementById('fig-tasks-tasks').textContent,"
                 " document.getElementById('alerts').textContent,"
                 " document.getElementById('status').textContent,"
                 " document.getElementById('dropped').textContent,"
                 " document.querySelectorAll('#kpis .badge.RED').length,"
                 " document.querySelectorAll('#heatmap .cell').length,"
                 " document.querySelectorAll('canvas').length,"
-                " document.getElementById('msgs-per-s').textContent,"
+                " document.getElementById('fig-channel-msgs').textContent,"
                 " document.getElementById('monitor').textContent,"
                 " document.getElementById('monitor-message').textContent,"
                 " document.getElementById('resources').textContent,"
                 " document.querySelectorAll('#monitor td.bad').length,"
-                " document.getElementById('tasks-ema').textContent,"
-                " document.getElementById('p99').textContent]"
+                " document.getElementById('fig-tasks-tasksEma').textContent,"
+                " document.getElementById('fig-tasks-p99').textContent]"
             )
             seen: list[Any] = []
             with trio.move_on_after(60):  # bounded polling for the page to draw
@@ -492,12 +492,19 @@ async def test_chromium_shows_live_tasks_per_s_and_alert(tmp_path: Path) -> None
                 " document.querySelectorAll('#kpis .badge').length,"
                 " document.getElementById('resources').textContent,"
                 " document.querySelectorAll('#latency-select option').length,"
-                " document.getElementById('msgs-per-s').textContent]"
+                " document.getElementById('fig-channel-msgs').textContent,"
+                " document.getElementById('previous').hidden,"
+                " document.getElementById('previous-run').textContent,"
+                " document.querySelectorAll('#chart-previous canvas').length,"
+                " charts.previous.series.slice(1).map((s) => s.label)]"
             )
             with trio.move_on_after(60):
                 while not (seen := await trio.to_thread.run_sync(wd.js, after))[0].startswith("run-2"):
                     await trio.sleep(0.1)
-            assert seen == ["run-2 · channel", 0, "", 0, "777"], seen
+            assert seen[:5] == ["run-2 · channel", 0, "", 0, "777"], seen
+            # the finished run stays visible beside the next (issue 28: charts reset at every new run)
+            assert seen[5] is False and seen[6].startswith("run-test-0001") and seen[7] >= 1, seen
+            assert {"tasks · tasks/s", "channel · msgs/s"} <= set(seen[8]), seen
             # the page is a client like any other: it was never behind
             assert sink.client_statistics()[0].dropped == 0
 

@@ -77,6 +77,7 @@ SPARK = 120  # samples kept per ratio sparkline
 ALERTS = 200
 HEAT_WINDOWS = 240  # heat-map rows kept per pool: the workers × windows pane's time axis
 RATIOS = ("fastpath_ratio", "steal_ratio", "utilisation")
+TASK_ONLY = ("fastpath_ratio", "steal_ratio")  # ratios (and KPIs) a channel pool does not produce
 
 
 def primary_metric(pool: str, mode: str) -> str:
@@ -168,7 +169,7 @@ class PoolState:
         """The ratios this pool produces: seen at least once, and for a channel pool (no task
         fast path or steals of its own: ``Activity.channel``) only its utilisation."""
         channel = bool(self.activity.channel)
-        return [r for r in RATIOS if self.ratios[r] and not (channel and r != "utilisation")]
+        return [r for r in RATIOS if self.ratios[r] and not (channel and r in TASK_ONLY)]
 
     def interval_ms(self) -> float | None:
         """The producer's current sampling interval, as the last window saw it (adaptive

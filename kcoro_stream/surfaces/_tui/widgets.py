@@ -23,7 +23,7 @@ from textual.widget import Widget
 
 from ...events import Heatmap, HistogramSummary, Resources, Status
 from ...sinks.log import fmt_bytes, fmt_num
-from .state import RATIOS, DashboardState, PoolState
+from .state import RATIOS, TASK_ONLY, DashboardState, PoolState
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 KPI_STYLE = {
@@ -460,7 +460,10 @@ class PoolView(Vertical):
         kpi = self.state.kpi_for(self.pool.name)
         pane = self.query_one(".pool-kpis", Pane)
         width = max(20, pane.size.width or 40)
-        badges = kpi_badges(kpi.states, kpi.values, self.compact, width) if kpi else None
+        states = {} if kpi is None else dict(kpi.states)
+        if self.pool.activity.channel:  # no fast path or steals of its own: no UNKNOWN badges for them
+            states = {k: v for k, v in states.items() if k not in TASK_ONLY}
+        badges = kpi_badges(states, kpi.values, self.compact, width) if kpi else None
         pane.set(
             badges if badges is not None else Text("KPIs: –", style="dim"),
             shape=None if badges is None else (badges.plain.count("\n"), width),
