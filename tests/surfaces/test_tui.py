@@ -700,3 +700,108 @@ def test_os_pane_and_cpu_labels() -> None:
         assert "worker 1 (cpu 1) waited 41 ms" in " ".join(alerts.split()), alerts
 
     drive(scenario)
+
+
+# ------------------------------------------------------------------ issue 28 (the screens, third pass)
+
+
+def test_fit_table_never_cuts_a_number() -> None:
+    """Full figures when they fit, else compact SI, else whole columns dropped (lowest ``keep`` first)."""
+    from kcoro_stream.surfaces._tui.widgets import Column, fit_table
+
+    cols = [
+        Column("current", ["8,892,310"], ["8.89M"], keep=5),
+        Column("average", ["27,277,001"], ["27.28M"], keep=2),
+        Column("peak", ["212,820,911"], ["212.82M"], keep=3),
+    ]
+    wide = [t.plain for t in fit_table(60, ["msgs/s"], cols)]
+    assert "8,892,310" in wide[1] and "212,820,911" in wide[1], wide
+    mid = [t.plain for t in fit_table(36, ["msgs/s"], cols)]
+    assert mid[1].split() == ["msgs/s", "8.89M", "27.28M", "212.82M"], mid
+    narrow = [t.plain for t in fit_table(24, ["msgs/s"], cols)]
+    assert narrow[0].split() == ["current", "peak"] and narrow[1].split() == ["msgs/s", "8.89M", "212.82M"]
+    for lines, width in ((wide, 60), (mid, 36), (narrow, 24)):
+        assert all(len(x) <= width and "…" not in x for x in lines), lines
+
+
+def test_a_channel_pool_shows_only_the_figures_it_produces() -> None:
+    """No tasks/s row (not even the 8 tasks/s of draining), no fast-path/steal lines or KPI badges."""
+
+    async def scenario(app: DashboardApp, handle: TuiHandle, pilot: Pilot[int]) -> None:
+        batches = [
+            [sample(i, pool="channel", mode="channel", tasks_per_s=8.0 if i > 5 else 0.0, msgs_per_s=2.7e7,
+                    fastpath_ratio=0.0, steal_ratio=0.0)]  # fmt: skip
+            for i in range(8)
+        ]
+        await feed(pilot, handle, [*batches, [msgspec.structs.replace(kpi_of_pool("channel"))]])
+        view = app.query_one("#pool-channel", PoolView)
+        stats = text_of(view.query_one(StatsPane))
+        assert "msgs/s" in stats and "tasks/s" not in stats, stats
+        assert "27,000,000" in stats  # full digits: they fit at 120 columns
+        ratios = text_of(view.query_one(RatioSparklines))
+        assert "fastpath" not in ratios and "steal" not in ratios, ratios
+        badges = text_of(view.query_one(".pool-kpis", Pane))
+        assert "fastpath" not in badges and "steal" not in badges, badges
+
+    drive(scenario, size=(120, 40))
+
+
+def test_latency_pane_skips_empty_histograms_and_labels_merged_bars_with_their_range() -> None:
+    async def scenario(app: DashboardApp, handle: TuiHandle, pilot: Pilot[int]) -> None:
+        empty = histogram(1, [0] * 40, metric="chan_latency_ns", scope="window", pool="channel")
+        full = histogram(1, [0] * 30 + [5, 9, 2, 7, 1, 3, 4, 8], scope="window")
+        await feed(pilot, handle, [[sample(1), empty, full]])
+        text = text_of(app.query_one("#latency", Pane))
+        assert "chan_latency" not in text and "(empty)" not in text, text
+        assert "task_start_latency" in text and "–" in text, text  # "lower–upper" bars when merged
+
+    drive(scenario, size=(200, 50))
+
+
+def test_finished_replay_stalled_and_interval_states_agree_everywhere() -> None:
+    """Header and run pane say the same thing: stalled, ended (never "running" beside "run ended");
+    a replay is never "live"; the sampling interval is shown."""
+
+    async def scenario(app: DashboardApp, handle: TuiHandle, pilot: Pilot[int]) -> None:
+        s = msgspec.structs.replace(sample(1), frames=25, span_ns=250_000_000)
+        await feed(pilot, handle, [[s]])
+        run = " ".join(text_of(app.query_one("#config", Pane)).split())
+        assert "source replay" in run and "sampling 10 ms" in run, run
+        out = io.StringIO()
+        Console(file=out, width=120, color_system=None).print(app.query_one(ThroughputGraph).render())
+        footer = out.getvalue().splitlines()[-1]
+        assert "replay" in app.sub_title and "latest" in footer and "live" not in footer, footer
+        await feed(pilot, handle, [[status(2, state="stalled")]])
+        await pilot.pause()
+        app.draw(force=True)
+        assert app.sub_title.startswith("STALLED") and "state stalled" in text_of(app.query_one("#config", Pane))
+        handle.detach()  # the run is over
+        await pilot.pause()
+        await pilot.pause()
+        assert app.sub_title == "run ended" and "state ended" in text_of(app.query_one("#config", Pane))
+
+    drive(scenario, live=False, controller=FakeController())
+
+
+def test_end_summary_gives_peak_average_and_ema_like_the_text_summary() -> None:
+    """The held panel and the lines printed after q: peak, avg and EMA per pool (format_summary);
+    figures zero the whole run are named once."""
+    from kcoro_stream.events import Metrics
+    from kcoro_stream.surfaces._tui.state import summary_lines
+
+    try:
+        from .surface_factory import summary
+    except ImportError:
+        from surface_factory import summary  # type: ignore[no-redef]
+
+    s = msgspec.structs.replace(
+        summary(40), pool="channel", peak=Metrics(msgs_per_s=5.4e6, fastpath_ratio=0.0, steal_ratio=0.0),
+        avg=Metrics(msgs_per_s=3.2e6, fastpath_ratio=0.0), ema=Metrics(msgs_per_s=3.9e6),
+    )  # fmt: skip
+    lines = summary_lines([s], totals=False)
+    assert lines[0].startswith("summary channel:"), lines
+    assert [x.split()[:3] for x in lines[1:4]] == [
+        ["peak", "msgs_per_s", "5.40M"], ["avg", "msgs_per_s", "3.20M"], ["ema", "msgs_per_s", "3.90M"]
+    ]  # fmt: skip
+    assert lines[4].split() == ["zero", "fastpath_ratio", "steal_ratio"], lines
+    assert not any(x.lstrip().startswith("totals") for x in lines)
