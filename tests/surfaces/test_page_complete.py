@@ -58,8 +58,18 @@ async def wait_lines(path: Path, kind: str, timeout: float = 30) -> list[dict[st
 
 def start_run(tmp_path: Path, port: int, out: Path, *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [*KS, "run", *args, "--no-tui", "--no-log", "--no-stdout", "--websocket", f"127.0.0.1:{port}",
-         "--out", str(out)],  # fmt: skip
+        [
+            *KS,
+            "run",
+            *args,
+            "--no-tui",
+            "--no-log",
+            "--no-stdout",
+            "--websocket",
+            f"127.0.0.1:{port}",
+            "--out",
+            str(out),
+        ],
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -85,7 +95,9 @@ async def test_page_opened_mid_run_shows_the_earlier_anomaly(tmp_path: Path) -> 
             assert run.poll() is None, "the run ended before the page could open mid-run"
             url = {"url": f"http://127.0.0.1:{port}/"}
             await trio.to_thread.run_sync(wd.call, "POST", f"/session/{wd.session}/url", url)
-            alerts = await wait_js(wd, "return document.getElementById('alerts').textContent", lambda v: v and "anomaly" in v)
+            alerts = await wait_js(
+                wd, "return document.getElementById('alerts').textContent", lambda v: v and "anomaly" in v
+            )
             assert f"{anomaly['metric']} · anomaly" in alerts, alerts
             assert run.poll() is None  # still mid-run: it came with the snapshot, not afterwards
         finally:
@@ -122,14 +134,21 @@ async def test_dual_page_names_every_figure_pool_and_fits_800_px(tmp_path: Path)
                 rect = {"width": width, "height": height}
                 await trio.to_thread.run_sync(wd.call, "POST", f"/session/{wd.session}/window/rect", rect)
                 seen = await wait_js(
-                    wd, PROBE, lambda v: v and any("p99" in x for x in v["labels"]) and v["view"] <= width
+                    wd,
+                    PROBE,
+                    lambda v, w=width: v and any("p99" in x for x in v["labels"]) and v["view"] <= w,
                 )
                 labels = seen["labels"]
                 assert labels and all(x.startswith(("channel · ", "tasks · ")) for x in labels), labels
                 assert "channel · tasks/s" not in labels and "channel · fast path" not in labels, labels
                 assert {"tasks · tasks/s", "channel · msgs/s"} <= set(labels), labels
-                assert "channel · tasks/s" not in seen["series"] and "channel · steal success" not in seen["ratios"]
-                assert not seen["cut"], seen  # an 8-digit figure fits its card (12.35M, the full number its title)
+                assert (
+                    "channel · tasks/s" not in seen["series"]
+                    and "channel · steal success" not in seen["ratios"]
+                )
+                assert not seen["cut"], (
+                    seen
+                )  # an 8-digit figure fits its card (12.35M, the full number its title)
                 assert seen["page"] <= seen["view"], seen  # no horizontal overflow of the page
                 assert "sampling" in seen["header"] and "running" in seen["header"], seen["header"]
                 if width == 1400:  # the four charts two by two: no empty area beside the Workers panel

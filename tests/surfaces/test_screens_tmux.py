@@ -27,8 +27,27 @@ except ImportError:  # tests/ run without package __init__ files
 ROOT = Path(__file__).resolve().parents[2]
 SIZES = ((200, 50), (120, 40), (80, 24))
 # every binding but q / ctrl+c (they end the run), plus keys bound to nothing
-KEYS = ["r", "c", "t", "h", "+", "-", "Left", "Right", "End", "[", "]", "Tab", "BTab",
-        *"12345678", "x", "Space", "Enter", "Up", "Down"]  # fmt: skip
+KEYS = [
+    "r",
+    "c",
+    "t",
+    "h",
+    "+",
+    "-",
+    "Left",
+    "Right",
+    "End",
+    "[",
+    "]",
+    "Tab",
+    "BTab",
+    *"12345678",
+    "x",
+    "Space",
+    "Enter",
+    "Up",
+    "Down",
+]
 DIGIT_CUT = re.compile(r"[\d,.]…|…[\d,.]")  # "8,892,…", "212,820,9…": a number cut short
 BORDER = "│╭╮╰╯"
 
@@ -113,8 +132,20 @@ def test_dashboard_survives_random_keys_mode_switches_and_three_sizes() -> None:
     rng = random.Random(28)
     keys = [rng.choice(KEYS) for _ in range(50)]
     keys[5] = keys[20] = keys[38] = "t"  # mode switches at every size
-    argv = ["env", "-u", "CI", sys.executable, "-m", "kcoro_stream", "run", "--mode", "channel", "-d", "5",
-            "--no-log"]  # fmt: skip
+    argv = [
+        "env",
+        "-u",
+        "CI",
+        sys.executable,
+        "-m",
+        "kcoro_stream",
+        "run",
+        "--mode",
+        "channel",
+        "-d",
+        "5",
+        "--no-log",
+    ]
     with TmuxSession(argv, size=SIZES[0], cwd=ROOT) as tm:
         check(tm.wait_for(lambda s: "msgs/s" in s and "current" in s), "channel at 200×50")
         screen = tm.wait_for("msgs/s  ")

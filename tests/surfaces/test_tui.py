@@ -729,8 +729,17 @@ def test_a_channel_pool_shows_only_the_figures_it_produces() -> None:
 
     async def scenario(app: DashboardApp, handle: TuiHandle, pilot: Pilot[int]) -> None:
         batches = [
-            [sample(i, pool="channel", mode="channel", tasks_per_s=8.0 if i > 5 else 0.0, msgs_per_s=2.7e7,
-                    fastpath_ratio=0.0, steal_ratio=0.0)]  # fmt: skip
+            [
+                sample(
+                    i,
+                    pool="channel",
+                    mode="channel",
+                    tasks_per_s=8.0 if i > 5 else 0.0,
+                    msgs_per_s=2.7e7,
+                    fastpath_ratio=0.0,
+                    steal_ratio=0.0,
+                )
+            ]
             for i in range(8)
         ]
         await feed(pilot, handle, [*batches, [msgspec.structs.replace(kpi_of_pool("channel"))]])
@@ -774,7 +783,9 @@ def test_finished_replay_stalled_and_interval_states_agree_everywhere() -> None:
         await feed(pilot, handle, [[status(2, state="stalled")]])
         await pilot.pause()
         app.draw(force=True)
-        assert app.sub_title.startswith("STALLED") and "state stalled" in text_of(app.query_one("#config", Pane))
+        assert app.sub_title.startswith("STALLED") and "state stalled" in text_of(
+            app.query_one("#config", Pane)
+        )
         handle.detach()  # the run is over
         await pilot.pause()
         await pilot.pause()
@@ -795,13 +806,18 @@ def test_end_summary_gives_peak_average_and_ema_like_the_text_summary() -> None:
         from surface_factory import summary  # type: ignore[no-redef]
 
     s = msgspec.structs.replace(
-        summary(40), pool="channel", peak=Metrics(msgs_per_s=5.4e6, fastpath_ratio=0.0, steal_ratio=0.0),
-        avg=Metrics(msgs_per_s=3.2e6, fastpath_ratio=0.0), ema=Metrics(msgs_per_s=3.9e6),
-    )  # fmt: skip
+        summary(40),
+        pool="channel",
+        peak=Metrics(msgs_per_s=5.4e6, fastpath_ratio=0.0, steal_ratio=0.0),
+        avg=Metrics(msgs_per_s=3.2e6, fastpath_ratio=0.0),
+        ema=Metrics(msgs_per_s=3.9e6),
+    )
     lines = summary_lines([s], totals=False)
     assert lines[0].startswith("summary channel:"), lines
     assert [x.split()[:3] for x in lines[1:4]] == [
-        ["peak", "msgs_per_s", "5.40M"], ["avg", "msgs_per_s", "3.20M"], ["ema", "msgs_per_s", "3.90M"]
-    ]  # fmt: skip
+        ["peak", "msgs_per_s", "5.40M"],
+        ["avg", "msgs_per_s", "3.20M"],
+        ["ema", "msgs_per_s", "3.90M"],
+    ]
     assert lines[4].split() == ["zero", "fastpath_ratio", "steal_ratio"], lines
     assert not any(x.lstrip().startswith("totals") for x in lines)

@@ -510,13 +510,14 @@ class DashboardApp(App[int]):
         gone (``DuplicateIds``, issue 28).
         """
         pools = self.query_one("#pools")
-        for name, view in self._pool_views.items():
-            view.display = name in self.state.pools
+        for name, shown in self._pool_views.items():
+            shown.display = name in self.state.pools
         for name, pool in self.state.pools.items():
-            view = self._pool_views.get(name)
-            if view is not None and view.pool is not pool:
-                view.rebind(pool)  # a new run's pool of the same name
-            elif view is None:
+            found = self._pool_views.get(name)
+            if found is not None:
+                if found.pool is not pool:
+                    found.rebind(pool)  # a new run's pool of the same name
+            else:
                 view = self._pool_views[name] = PoolView(pool, self.state, id=f"pool-{name}")
                 pools.mount(view)
                 for g in view.query(ThroughputGraph):

@@ -40,6 +40,7 @@ from ...events import (
 from ...ops._activity import Activity
 from ...sinks.stdout import format_summary
 
+
 def summary_lines(summaries: Sequence[Summary], *, totals: bool = True) -> list[str]:
     """The end-of-run summary as the ``--no-tui`` text summary gives it (peak, average and
     EMA: ``sinks.stdout.format_summary``, the one formatter), one block per pool.

@@ -14,7 +14,6 @@ from typing import Any
 from rich.color import Color
 from rich.console import Group, RenderableType
 from rich.style import Style
-from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -86,9 +85,14 @@ class Column:
     __slots__ = ("compact", "full", "header", "keep", "style")
 
     def __init__(
-        self, header: str, full: Sequence[Cell], compact: Sequence[Cell] | None = None, *,
-        keep: int = 0, style: str = "",
-    ) -> None:  # fmt: skip
+        self,
+        header: str,
+        full: Sequence[Cell],
+        compact: Sequence[Cell] | None = None,
+        *,
+        keep: int = 0,
+        style: str = "",
+    ) -> None:
         self.header, self.full, self.compact = header, list(full), list(compact or full)
         self.keep, self.style = keep, style  # keep: the higher, the later it is dropped
 
@@ -316,8 +320,13 @@ class StatsPane(Pane):
         self.compact = False  # small screens: current · EMA · peak in SI units, nothing else
 
     # (header, RunningStats attribute, keep: the higher, the later the column is dropped)
-    COLUMNS = (("current", "current", 5), ("5-sample", "smooth", 1), ("EMA", "ema", 4),
-               ("peak", "peak", 3), ("average", "average", 2))  # fmt: skip
+    COLUMNS = (
+        ("current", "current", 5),
+        ("5-sample", "smooth", 1),
+        ("EMA", "ema", 4),
+        ("peak", "peak", 3),
+        ("average", "average", 2),
+    )
     COMPACT = ("current", "EMA", "peak")  # small screens: these only
 
     def show(self) -> None:
@@ -533,8 +542,11 @@ class MonitorPane(Pane):
             r = status.reader
             if r is not None:
                 line.append(f" · ring {r.frames} frames, lost")
-                for n, kind in ((r.dropped_frames, "dropped"), (r.corrupt_frames, "corrupt"),
-                                (r.undecodable_frames, "undecodable")):  # fmt: skip
+                for n, kind in (
+                    (r.dropped_frames, "dropped"),
+                    (r.corrupt_frames, "corrupt"),
+                    (r.undecodable_frames, "undecodable"),
+                ):
                     line.append(f" {n} {kind}", style="bold red" if n else "")
             if status.log is not None:
                 line.append(
@@ -670,12 +682,15 @@ class LatencyPane(Pane):
         # merge neighbouring buckets down to `rows` bars
         per = max(1, -(-len(nz) // rows))
         groups = [nz[i : i + per] for i in range(0, len(nz), per)]
+
         # a bar that merges buckets says where it ends too: "16.4 µs–49.2 µs", not a bare "≥ 16.4 µs"
         def upper(i: int) -> str:  # where bucket i ends: the next bucket's lower bound
             return fmt_ns(h.bounds[i + 1]) if i + 1 < len(h.bounds) else "∞"
 
         labels = [
-            f"≥{fmt_ns(h.bounds[g[0][0]]):>9}" if len(g) == 1 else f"{fmt_ns(h.bounds[g[0][0]])}–{upper(g[-1][0])}"
+            f"≥{fmt_ns(h.bounds[g[0][0]]):>9}"
+            if len(g) == 1
+            else f"{fmt_ns(h.bounds[g[0][0]])}–{upper(g[-1][0])}"
             for g in groups
         ]
         counts = [sum(c for _, c in g) for g in groups]
@@ -713,10 +728,16 @@ class ZeroCopyPane(Pane):
             prefix = f"{p} " if len(pools) > 1 else ""
             totals = [_num(zero_copy[p].get(n, (None, None))[0]) for n in moved]
             deltas = [_num(zero_copy[p].get(n, (None, None))[1]) for n in moved]
-            columns.append(Column(f"{prefix}total", [fmt(v) for v in totals], [fmt_si(v) for v in totals],
-                                  keep=10 - 2 * k))  # fmt: skip
-            columns.append(Column("Δ", [fmt(v) for v in deltas], [fmt_si(v) for v in deltas],
-                                  keep=9 - 2 * k, style="cyan"))  # fmt: skip
+            columns.append(
+                Column(
+                    f"{prefix}total", [fmt(v) for v in totals], [fmt_si(v) for v in totals], keep=10 - 2 * k
+                )
+            )
+            columns.append(
+                Column(
+                    "Δ", [fmt(v) for v in deltas], [fmt_si(v) for v in deltas], keep=9 - 2 * k, style="cyan"
+                )
+            )
         lines: list[RenderableType] = [*fit_table(width, moved, columns, label_header="counter")]
         zero = [n for n in names if n not in moved]
         if zero:
@@ -789,7 +810,9 @@ class EndedPane(Pane):
         if self.unchanged((tuple(lines), width)):
             return
         parts = [Text("run ended · q closes the dashboard", style="bold green")]
-        for line in lines:  # summary lines break between fields ("key value", two spaces apart), never inside one
+        for (
+            line
+        ) in lines:  # summary lines break between fields ("key value", two spaces apart), never inside one
             indent = line[: len(line) - len(line.lstrip())]
             chunks = fit_words(line.strip().split("  "), width - len(indent), "  ")
             parts.extend(Text(indent + chunk, no_wrap=True) for chunk in chunks)
