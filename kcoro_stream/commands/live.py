@@ -89,7 +89,7 @@ def _hold_screen(exit_on_end: bool) -> bool:
 def end_lines(result: Any, *, totals: bool = True) -> list[str]:
     """The summary per pool (peak, average, EMA; the ``--no-tui`` text) and the run directory
     (a ``RunResult``'s): shown on the held screen (without the raw totals) and printed after it."""
-    from ..surfaces._tui.state import summary_lines  # only called when the dashboard ran
+    from ..surfaces.tui import summary_lines  # only called when the dashboard ran
 
     lines = summary_lines(result.summaries, totals=totals)
     if result.run_dir is not None:

@@ -21,6 +21,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from ...events import Heatmap, HistogramSummary, Resources, Status
+from ...histo import BUCKETS, SCHEME, bucket_lower
 from ...sinks.log import fmt_bytes, fmt_num
 from .state import RATIOS, TASK_ONLY, DashboardState, PoolState
 
@@ -684,8 +685,12 @@ class LatencyPane(Pane):
         groups = [nz[i : i + per] for i in range(0, len(nz), per)]
 
         # a bar that merges buckets says where it ends too: "16.4 µs–49.2 µs", not a bare "≥ 16.4 µs"
-        def upper(i: int) -> str:  # where bucket i ends: the next bucket's lower bound
-            return fmt_ns(h.bounds[i + 1]) if i + 1 < len(h.bounds) else "∞"
+        def upper(
+            i: int,
+        ) -> str:  # where bucket i ends: the next bucket's lower bound (bounds stop at the last one used)
+            if i + 1 < len(h.bounds):
+                return fmt_ns(h.bounds[i + 1])
+            return fmt_ns(bucket_lower(i + 1)) if h.scheme == SCHEME and i + 1 < BUCKETS else "∞"
 
         labels = [
             f"≥{fmt_ns(h.bounds[g[0][0]]):>9}"
