@@ -821,3 +821,21 @@ def test_end_summary_gives_peak_average_and_ema_like_the_text_summary() -> None:
     ]
     assert lines[4].split() == ["zero", "fastpath_ratio", "steal_ratio"], lines
     assert not any(x.lstrip().startswith("totals") for x in lines)
+
+
+def test_kpi_badges_break_between_badges_never_inside_one() -> None:
+    """At 120 columns a badge ``backlog UNKNOWN`` used to break after ``backlog`` (issue 28)."""
+    from kcoro_stream.surfaces._tui.widgets import kpi_badges
+
+    states = {
+        "fastpath_ratio": "UNKNOWN",
+        "steal_ratio": "UNKNOWN",
+        "idle_pct": "GREEN",
+        "backlog": "UNKNOWN",
+    }
+    values = {"idle_pct": 50.0, "backlog": 0.0}
+    text = kpi_badges(states, values, width=56)
+    lines = text.plain.splitlines()
+    assert len(lines) > 1 and all(len(x) <= 56 for x in lines), lines
+    for name, state in states.items():
+        assert sum(f" {name} {state}" in x for x in lines) == 1, (name, lines)  # whole, on one line

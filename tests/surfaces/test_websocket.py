@@ -255,7 +255,7 @@ async def test_page_and_vendored_chart_library_are_served_offline() -> None:
         assert status == 200 and headers["content-type"].startswith("text/html")
         assert "default-src 'self'" in headers["content-security-policy"]
         page = body.decode()
-        assert 'id="tasks-per-s"' in page and "vendor/uPlot.iife.min.js" in page
+        assert 'id="figures"' in page and "vendor/uPlot.iife.min.js" in page
         assert "http://" not in page and "https://" not in page  # no CDN
         for path in ("app.js", "style.css", "vendor/uPlot.iife.min.js", "vendor/uPlot.min.css"):
             status, _, body = await trio.to_thread.run_sync(_get, sink.url + path)
@@ -482,6 +482,14 @@ async def test_chromium_shows_live_tasks_per_s_and_alert(tmp_path: Path) -> None
                 "task_start_latency_ns · tasks",
             ]
             assert await trio.to_thread.run_sync(wd.js, choose) == "chan_latency_ns · channel"
+            # a stalled producer (the monitor's Status) is the run's state in the header, then running again
+            state = "return document.getElementById('run-state').textContent"
+            await sink.send([status(21, state="stalled")])
+            with trio.move_on_after(60):
+                while await trio.to_thread.run_sync(wd.js, state) != "stalled":
+                    await trio.sleep(0.1)
+            assert await trio.to_thread.run_sync(wd.js, state) == "stalled"
+            await sink.send([status(22)])
             # a new run (mode switch): the old run's pools, KPIs and histograms go away
             run2 = msgspec.structs.replace(
                 sample(22, pool="channel", mode="channel", tasks_per_s=None, msgs_per_s=777.0), run_id="run-2"

@@ -757,7 +757,11 @@ def _num(v: Any) -> float | None:
 class AlertsPane(Pane):
     """Recent alerts (firing red, resolved green) and anomalies."""
 
-    def show(self, state: DashboardState, rows: int = 8) -> None:
+    def show(self, state: DashboardState, rows: int | None = None) -> None:
+        """The newest alerts first, as many as the pane has rows (at 80 × 24 the alerts view
+        fills the screen: more than the 8 it used to show)."""
+        if rows is None:
+            rows = max(3, (self.size.height or 10) - 1)
         last = state.alerts[-1] if state.alerts else None
         if self.unchanged((rows, id(last), len(state.alerts), len(state.firing))):
             return

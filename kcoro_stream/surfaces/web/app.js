@@ -10,7 +10,14 @@ const $ = (id) => document.getElementById(id);
 const fmtInt = (v) => (v == null ? "–" : Math.round(v).toLocaleString("en-US"));
 const fmtPct = (v) => (v == null ? "–" : (100 * v).toFixed(1) + " %");
 const fmtFix = (v, d) => (v == null ? "–" : Number(v).toFixed(d));
-const fmtUs = (ns) => (ns == null ? "–" : (ns / 1000).toLocaleString("en-US", { maximumFractionDigits: 1 }) + " µs");
+// A latency in the unit that keeps it short ("16 µs", "24.08 ms"): "24,080.5 µs" overflowed its card at 800 px.
+function fmtUs(ns) {
+  if (ns == null || !isFinite(ns)) return "–";
+  if (ns < 1e3) return Math.round(ns) + " ns";
+  if (ns < 1e6) return +(ns / 1e3).toFixed(1) + " µs";
+  if (ns < 1e9) return +(ns / 1e6).toFixed(2) + " ms";
+  return +(ns / 1e9).toFixed(2) + " s";
+}
 
 // Compact SI for axis labels and big figures: 12.3M, 450k, 1.5G (never "12,345,678", which clipped).
 function fmtSI(v) {
