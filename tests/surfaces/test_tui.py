@@ -482,9 +482,13 @@ def test_mode_switch_with_late_samples_of_the_old_run_never_mounts_a_pool_twice(
     async def scenario(app: DashboardApp, handle: TuiHandle, pilot: Pilot[int]) -> None:
         ch = [[sample(i, pool="channel", mode="channel", tasks_per_s=0.0, msgs_per_s=5e6)] for i in range(4)]
         await feed(pilot, handle, ch)
-        for k in range(3):  # t, a late sample of the old run in the same frame, t again, …
-            await pilot.press("t")
+        from kcoro_stream.surfaces._tui.app import Wake
+
+        for k in range(3):  # t, then a late sample of the old run in the same frame (no await between)
+            app.action_toggle_mode()
             handle.post([sample(4 + k, pool="channel", mode="channel", msgs_per_s=5e6)])
+            app.on_wake(Wake())
+            await pilot.pause()
             await pilot.press("t")
         new = msgspec.structs.replace(sample(9, pool="tasks"), run_id="run-2")
         await feed(pilot, handle, [[new]])
