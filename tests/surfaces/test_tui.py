@@ -843,3 +843,14 @@ def test_kpi_badges_break_between_badges_never_inside_one() -> None:
     assert len(lines) > 1 and all(len(x) <= 56 for x in lines), lines
     for name, state in states.items():
         assert sum(f" {name} {state}" in x for x in lines) == 1, (name, lines)  # whole, on one line
+
+
+def test_latency_bars_keep_their_count_whole_in_a_narrow_pane() -> None:
+    """The bar gives way, never the count (a 22-column pane cropped ``155,648`` to nothing)."""
+    from kcoro_stream.surfaces._tui.widgets import LatencyPane
+
+    h = histogram(1, [0] * 50 + [265335, 7926, 45450, 1525, 188, 234, 621, 163], scope="window")
+    for width in (20, 28, 40, 60):
+        lines = [t.plain for t in LatencyPane.bars(h, 2, width)]
+        assert all(len(x) <= width for x in lines), (width, lines)
+        assert [x.split()[-1] for x in lines] == ["320,236", "1,206"], (width, lines)

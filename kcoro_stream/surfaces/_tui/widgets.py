@@ -699,17 +699,18 @@ class LatencyPane(Pane):
             for g in groups
         ]
         counts = [sum(c for _, c in g) for g in groups]
-        lw = max(len(x) for x in labels)
         top = max(counts)
-        room = max(1, width - lw - 1 - len(f" {top:,}"))
+        count_w = len(f"{top:,}")
+        if max(len(x) for x in labels) + 2 + count_w > width:  # too narrow for ranges: lower bounds only
+            labels = [f"≥{fmt_ns(h.bounds[g[0][0]]):>9}" for g in groups]
+        lw = max(len(x) for x in labels)
+        room = width - lw - 2 - count_w  # the bar gets what the label and the count leave: never the count
         out = []
         for label, c in zip(labels, counts, strict=True):
-            bar = "█" * max(1, round(c / top * min(24, room)))
-            out.append(
-                Text(f"{label:>{lw}} ", no_wrap=True, overflow="crop")
-                .append(bar, style="magenta")
-                .append(f" {c:,}", style="dim")
-            )
+            line = Text(f"{label:>{lw}} ", no_wrap=True, overflow="crop")
+            if room > 0:
+                line.append("█" * max(1, round(c / top * min(24, room))), style="magenta").append(" ")
+            out.append(line.append(f"{c:,}", style="dim"))
         return out
 
 
