@@ -129,7 +129,7 @@ def test_panels_show_the_scripted_stream() -> None:
         # workers × windows: 10 heat-map windows (every 4th batch), newest right; w0 never failed a steal
         assert sorted(rows) == ["w0", "w1", "w2", "w3"] and rows["w3"].rstrip().endswith("×" * 10), heat
         assert "×" not in rows["w0"] and "imbalance 0.40" in heat
-        assert "-2.5s" in heat and "now" in heat and "100% utilisation" in heat and "× failed steals" in heat
+        assert "-2.5s" in heat and "now" in heat and "100%" in heat and "× failed steals" in heat
         # the colour is the worker's utilisation: 25 % for w0, 100 % for w3
         lines = {str(t).split(" ")[0]: t for t in heat_pane.content.renderables if str(t).startswith("w")}  # type: ignore[attr-defined]
         for worker, u in (("w0", 0.25), ("w3", 1.0)):

@@ -600,8 +600,8 @@ class HeatmapPane(Pane):
                 continue
             hm = recent[-1]
             imb = "–" if hm.imbalance is None else f"{hm.imbalance:.2f}"
-            head = f"{pool} · " if len(history) > 1 else ""
-            parts.append(Text(f"{head}imbalance {imb}", style="bold", no_wrap=True, overflow="ellipsis"))
+            head = [pool] if len(history) > 1 else []  # "channel · imbalance 1.00", broken between the two
+            parts.extend(Text(x, style="bold", no_wrap=True) for x in fit_words([*head, f"imbalance {imb}"], width))
             for w in hm.workers:
                 name = f"w{w}" + (f"@{cpus[(pool, w)]}" if (pool, w) in cpus else "")
                 line = Text(f"{name:<{label - 1}} ", no_wrap=True, overflow="crop")
@@ -639,7 +639,7 @@ def heat_scale(width: int) -> list[Text]:
     scale = Text("0% ", style="dim", no_wrap=True, overflow="crop")
     for k in range(SCALE_STEPS):
         scale.append(" ", style=heat_style(k / (SCALE_STEPS - 1)))
-    scale.append(" 100% utilisation", style="dim")
+    scale.append(" 100% utilisation" if len(scale) + 17 <= width else " 100%", style="dim")
     marker = Text(FAILED_MARK, style=heat_style(0.5)).append(" failed steals", style="dim")
     if len(scale) + 2 + len(marker) <= width:
         return [scale.append("  ").append(marker)]
