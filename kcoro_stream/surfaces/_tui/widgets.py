@@ -601,7 +601,9 @@ class HeatmapPane(Pane):
             hm = recent[-1]
             imb = "–" if hm.imbalance is None else f"{hm.imbalance:.2f}"
             head = [pool] if len(history) > 1 else []  # "channel · imbalance 1.00", broken between the two
-            parts.extend(Text(x, style="bold", no_wrap=True) for x in fit_words([*head, f"imbalance {imb}"], width))
+            parts.extend(
+                Text(x, style="bold", no_wrap=True) for x in fit_words([*head, f"imbalance {imb}"], width)
+            )
             for w in hm.workers:
                 name = f"w{w}" + (f"@{cpus[(pool, w)]}" if (pool, w) in cpus else "")
                 line = Text(f"{name:<{label - 1}} ", no_wrap=True, overflow="crop")
