@@ -93,9 +93,16 @@ def wrapped_rows(screen: str) -> list[str]:
 
 
 def drawn(tm: TmuxSession) -> str:
-    """The screen once the dashboard has drawn itself at the window's size (the header spans it)."""
+    """The screen once the dashboard has drawn itself at the window's size: the header's clock at
+    the right edge (a frame of the old size leaves it elsewhere, or cut off)."""
     width = tm.size[0]
-    return tm.wait_for(lambda s: bool(s) and len(s.splitlines()[0].rstrip()) >= width - 2, timeout=10)
+
+    def whole(screen: str) -> bool:
+        head = screen.splitlines()[0][:width] if screen else ""
+        return bool(re.search(r"\d\d:\d\d:\d\d\s*$", head)) and len(head.rstrip()) >= width - 2
+
+    time.sleep(0.2)  # the resize's redraw (50 ms after the layout) has landed
+    return tm.wait_for(whole, timeout=10)
 
 
 def tabs(screen: str) -> str:

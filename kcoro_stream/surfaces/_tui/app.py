@@ -340,12 +340,15 @@ class DashboardApp(App[int]):
             tabs.append(f" {v} ", style="bold reverse" if v == self.view else "dim")
         self.query_one("#tabs", Pane).set(tabs.append("  tab: next view", style="dim"), shape=1)
         self.call_after_refresh(self._refresh_graphs)  # drawn again at their new size
+        self.redraw_soon()  # a pane shown again (a tab, a panel key) is drawn at its width, not the hidden one's
 
     def redraw_soon(self) -> None:
         """A pane changed size: redraw everything once, after this refresh (many panes, one draw)."""
         if not self._redraw_pending:
             self._redraw_pending = True
-            self.call_after_refresh(self._redraw_now)
+            # a moment later, not after the next refresh: by then every pane of a resize has its
+            # new size (a draw right after the refresh still saw some old widths)
+            self.set_timer(0.05, self._redraw_now)
 
     def _redraw_now(self) -> None:
         self._redraw_pending = False
@@ -479,8 +482,9 @@ class DashboardApp(App[int]):
         self.query_one(MonitorPane).show(self.state.status)
         self.query_one(HeatmapPane).show(self.state.heat_history, self.state.cpus())
         self.query_one(OsPane).show(self.state.os)
-        n = sum(1 for h in self.state.histograms.values() if h.count)
-        self.query_one(LatencyPane).show(self.state.histograms, rows=7 if n <= 1 else 4 if n == 2 else 2)
+        histograms = self.state.latency()
+        n = len(histograms)
+        self.query_one(LatencyPane).show(histograms, rows=7 if n <= 1 else 4 if n == 2 else 2)
         self.query_one(ZeroCopyPane).show(self.state.zero_copy)
         self.query_one(AlertsPane).show(self.state)
         self._show_status()

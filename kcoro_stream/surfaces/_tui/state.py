@@ -275,6 +275,17 @@ class DashboardState:
             if cpu is not None
         }
 
+    def latency(self) -> dict[tuple[str, str], HistogramSummary]:
+        """The histograms worth a place: with samples, and no task metric of a channel pool
+        (the few tasks its coroutines run are bookkeeping, as for its task rate)."""
+        out = {}
+        for (metric, pool), h in self.histograms.items():
+            state = self.pools.get(pool)
+            if not h.count or (state is not None and state.activity.channel and metric.startswith("task_")):
+                continue
+            out[(metric, pool)] = h
+        return out
+
     def kpi_for(self, pool: str) -> Kpi | None:
         """The pool's own KPI states, else the run's when this is the only pool."""
         own = self.kpis.get(pool)

@@ -201,7 +201,7 @@ def kpi_badges(
     With ``width``, lines break between badges, never inside one (a badge
     ``backlog UNKNOWN`` used to break after ``backlog`` at 120 columns).
     """
-    text = Text(no_wrap=True, overflow="crop")
+    text = Text()  # the breaks are ours; rich wraps at a space only while a resize is pending
     used = 0
     for name, state in states.items():
         v = None if compact else values.get(name)
@@ -511,7 +511,7 @@ class ConfigPane(Pane):
             lines = [*lines[: self.max_lines - 1], lines[self.max_lines - 1].rstrip() + " …"]
         parts: list[RenderableType] = []
         for line in lines:
-            text = Text(no_wrap=True, overflow="ellipsis")
+            text = Text()  # wraps at a space if the pane is narrower than it was measured, never cut
             for i, field_ in enumerate(line.split(" · ")):
                 if i:
                     text.append(" · ", style="dim")
@@ -520,7 +520,7 @@ class ConfigPane(Pane):
             parts.append(text)
         if run_kpi is not None:
             badges = kpi_badges(run_kpi.states, run_kpi.values, self.max_lines is not None, width - 5)
-            parts.append(Text("KPIs ", style="bold", no_wrap=True, overflow="crop").append(badges))
+            parts.append(Text("KPIs ", style="bold").append(badges))
         self.set(Group(*parts), shape=len(parts))
 
 

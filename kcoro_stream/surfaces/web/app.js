@@ -176,6 +176,8 @@ function onSample(ev) {
 function onHistogram(ev) {
   // one series per metric and pool; window summaries describe "now", so once a
   // key has one its cumulative summaries are ignored
+  const owner = state.pools.get(ev.pool || "all");
+  if (owner && owner.channel && ev.metric.startsWith("task_")) return; // a channel pool's few bookkeeping tasks
   const key = `${ev.metric} · ${ev.pool || "all"}`;
   if (ev.scope !== "window" && state.latencyScope.get(key) === "window") return;
   if (ev.scope === "window" && state.latencyScope.get(key) !== "window") {
