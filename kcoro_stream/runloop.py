@@ -137,6 +137,25 @@ class RunOptions:
     marks: list[RawEvent] = field(default_factory=list)
     control: Path | None = None  # the control socket (default: control.sock in the run directory)
     no_control: bool = False  # no control socket
+    max_delay_s: float | None = None  # coalesced wake-ups (--max-delay); None: max_delay_for(sinks)
+
+
+# Coalesced wake-ups (docs/ARCHITECTURE.md, "Coalesced wake-ups"): how late after a frame the monitor may wake, by surface.
+MAX_DELAY_STDOUT_S = 0.0  # NDJSON on stdout (`| jq`, a terminal): every sample as it comes
+MAX_DELAY_SCREEN_S = 0.1  # a dashboard or the page: their refresh rate
+MAX_DELAY_HEADLESS_S = 0.25  # the log, files, Prometheus, remote write: a few wake-ups a second
+
+
+def max_delay_for(opts: RunOptions) -> float:
+    """How late after a frame a live run's source may wake: ``--max-delay``, else by its outputs."""
+    if opts.max_delay_s is not None:
+        return opts.max_delay_s
+    kinds = {s.partition(":")[0] if isinstance(s, str) else str(s.get("sink", "")) for s in opts.sinks}
+    if "stdout" in kinds:
+        return MAX_DELAY_STDOUT_S
+    if opts.dashboard is not None or kinds & {"tui", "websocket"}:
+        return MAX_DELAY_SCREEN_S
+    return MAX_DELAY_HEADLESS_S
 
 
 class FrameRouter:
@@ -349,7 +368,7 @@ async def run(derive: Derive | None, source_spec: Any, opts: RunOptions) -> RunR
     a failed producer raises ProducerError (UsageError when it refused its flags), and whatever
     a run raises once it has begun carries its RunResult (``result_of``)."""
     run_id = new_run_id()
-    source = build_source(source_spec, SourceContext(run_id=run_id))
+    source = build_source(source_spec, SourceContext(run_id=run_id, max_delay_s=max_delay_for(opts)))
     if source.live and not opts.no_control:  # refuse a bad --control path before anything starts
         from .control import check_control_path
 

@@ -43,16 +43,27 @@ def _run(cmd: list[str], cwd: Path, timeout: float = 120) -> subprocess.Complete
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
-@pytest.mark.slow
-def test_pip_install_runs_inside_the_checkout_and_anywhere(tmp_path: Path) -> None:
-    checkout, venv, elsewhere = tmp_path / "kcoro-stream", tmp_path / "venv", tmp_path / "empty"
+@pytest.fixture(scope="module")
+def plain_install(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A fresh clone's files and ``pip install .`` of them (no extras) into a new venv: (checkout, venv).
+
+    One install for both tests below (it compiles the C runtime: ~25 s)."""
+    tmp = tmp_path_factory.mktemp("install")
+    checkout, venv = tmp / "kcoro-stream", tmp / "venv"
     checkout.mkdir()
-    elsewhere.mkdir()
     _fresh_checkout(checkout)
     assert not list((checkout / "kcoro_stream").glob("*.so"))
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    r = _run([str(venv / "bin" / "pip"), "install", "-q", str(checkout)], tmp_path, timeout=900)
+    r = _run([str(venv / "bin" / "pip"), "install", "-q", str(checkout)], tmp, timeout=900)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    return checkout, venv
+
+
+@pytest.mark.slow
+def test_pip_install_runs_inside_the_checkout_and_anywhere(tmp_path: Path, plain_install) -> None:
+    checkout, venv = plain_install
+    elsewhere = tmp_path / "empty"
+    elsewhere.mkdir()
     ks = str(venv / "bin" / "kcoro-stream")
 
     for cwd in (checkout, elsewhere):  # inside the checkout its kcoro_stream/ must not shadow the install
@@ -102,18 +113,14 @@ def _on_a_terminal(cmd: list[str], cwd: Path, read_pty: Callable[[int], bytes]) 
 
 @pytest.mark.slow
 def test_a_lean_install_records_replays_validates_and_names_each_missing_extra(
-    tmp_path: Path, read_pty: Callable[[int], bytes]
+    tmp_path: Path, read_pty: Callable[[int], bytes], plain_install
 ) -> None:
     """`pip install .` with no extras: a headless run, its replay, NDJSON/CSV and validate work;
     every surface that needs an extra says which in one line (exit 2), and the dashboard on a
     terminal falls back to the headless screen."""
-    checkout, venv, work = tmp_path / "kcoro-stream", tmp_path / "venv", tmp_path / "work"
-    checkout.mkdir()
+    _, venv = plain_install
+    work = tmp_path / "work"
     work.mkdir()
-    _fresh_checkout(checkout)
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    r = _run([str(venv / "bin" / "pip"), "install", "-q", str(checkout)], tmp_path, timeout=900)
-    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     py = str(venv / "bin" / "python")
     extras_packages = ["textual", "rich", "hypercorn", "wsproto", "prometheus-client", "protobuf", "cramjam",
                        "scipy", "numpy", "matplotlib", "duckdb", "ruptures"]  # fmt: skip

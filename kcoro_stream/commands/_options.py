@@ -105,6 +105,16 @@ def control_options(f: F) -> F:
     )(f)
 
 
+def max_delay_option(f: F) -> F:
+    return click.option(
+        "--max-delay",
+        metavar="T",
+        help="Wake at most T after a frame arrives (0: for every frame, up to 250ms). Default: by the outputs: "
+        "0 with stdout, 100ms with a dashboard or page, 250ms otherwise. A filling ring, a ctl request "
+        "and a stop wake it at once.",
+    )(f)
+
+
 def config_option(f: F) -> F:
     return _path_option(
         "--config",

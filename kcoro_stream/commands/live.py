@@ -20,6 +20,7 @@ from ._options import (
     bench_options,
     config_option,
     control_options,
+    max_delay_option,
     sink_options,
 )
 from ._sinks import OutputFlags, choose_sinks, wants_tui
@@ -34,6 +35,16 @@ def build_options(p: Any, kw: Mapping[str, Any], **more: Any) -> Any:
         p.sinks, flags, stdout_is_tty=sys.stdout.isatty(), tui_available=lambda: _dashboard_loads(flags.tui)
     )
     return RunOptions(sinks=specs, force=kw["force"], **more)
+
+
+def max_delay(value: str | None) -> float | None:
+    """``--max-delay``: seconds, at most the ingester's idle check (stall and loss are seen within it)."""
+    from ..runloop import MAX_DELAY_HEADLESS_S
+
+    got = duration(value, "--max-delay")
+    if got is not None and got > MAX_DELAY_HEADLESS_S:
+        raise UsageError(f"--max-delay: at most {MAX_DELAY_HEADLESS_S * 1000:g}ms, got {value}")
+    return got
 
 
 def _dashboard_loads(asked: bool | None) -> bool:
@@ -132,6 +143,7 @@ class ExecCommand(click.Command):
 )
 @click.option("--no-log", is_flag=True, help="Do not record an event log.")
 @control_options
+@max_delay_option
 @config_option
 @click.option(
     "--fsync",
@@ -167,6 +179,7 @@ def run(ctx: click.Context, pipeline: str | None, **kw: Any) -> int:
     opts = build_options(
         p, f, log_dir=f["log_dir"], no_log=f["no_log"], fsync=f["fsync"], marks=list(plan.marks),
         control=f["control_path"], no_control=f["no_control"],
+        max_delay_s=max_delay(f["max_delay"]),
     )  # fmt: skip
     if isinstance(p.source, AttachConfig):
         return drive(plan.derive, p.source, opts, f["exit_on_end"])
@@ -192,6 +205,7 @@ def run(ctx: click.Context, pipeline: str | None, **kw: Any) -> int:
 )
 @click.option("--no-log", is_flag=True, help="Do not record an event log.")
 @control_options
+@max_delay_option
 @config_option
 @sink_options
 @click.pass_context
@@ -209,6 +223,7 @@ def attach(ctx: click.Context, ring: Path, pipeline: str | None, **kw: Any) -> i
     opts = build_options(
         p, f, log_dir=f["log_dir"], no_log=f["no_log"], marks=list(plan.marks),
         control=f["control_path"], no_control=f["no_control"],
+        max_delay_s=max_delay(f["max_delay"]),
     )  # fmt: skip
     return drive(plan.derive, AttachConfig(path=str(ring)), opts, f["exit_on_end"])
 

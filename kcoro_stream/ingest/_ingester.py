@@ -168,8 +168,13 @@ class Ingester:
         on_stop_timeout: Callable[[], Awaitable[None]] | None = None,
         on_stall: Callable[[str], None] | None = None,
         unlink_after_attach: bool = False,
+        max_delay_s: float = 0.0,
     ) -> None:
         self.ring = ring
+        # Coalesced wake-ups: once a frame is there, wait up to this long for more (RingReader.wait's
+        # hold). 0: wake for every frame. Never while a control record waits for its acknowledgement
+        # or a stop is under way, and a filling ring always ends the hold early.
+        self.max_delay_s = max(0.0, min(max_delay_s, idle_timeout_s))
         self.sink = sink
         self.producer = producer
         self.idle_timeout_s = idle_timeout_s
@@ -218,6 +223,8 @@ class Ingester:
         if cmd is not None:
             self._cmd_seq = seq
         self._ctl_sent[seq] = (interval_ns, paused, stop)
+        if self.max_delay_s:
+            self.ring.interrupt()  # end a hold in progress: the acknowledgement is awaited promptly
         return seq
 
     def acknowledged(self, seq: int) -> bool:
@@ -277,7 +284,7 @@ class Ingester:
                 return SourceOutcome(self._state, "detached")
             now = trio.current_time()
             if now < next_check and not self._stop_requested.is_set():
-                await self.ring.wait(self.idle_timeout_s)
+                await self.ring.wait(self.idle_timeout_s, self._hold())
                 continue
             next_check = now + self.idle_timeout_s
             outcome = self._check_producer()
@@ -307,7 +314,13 @@ class Ingester:
                 elif trio.current_time() > stop_deadline and self.on_stop_timeout is not None:
                     await self.on_stop_timeout()
                     stop_deadline = trio.current_time() + self.stop_grace_s
-            await self.ring.wait(self.idle_timeout_s)
+            await self.ring.wait(self.idle_timeout_s, self._hold())
+
+    def _hold(self) -> float:
+        """How long a wake-up may wait for more frames now (0 while something must be seen promptly)."""
+        if not self.max_delay_s or self._ctl_sent or self._cmd or self._stop_requested.is_set():
+            return 0.0
+        return 0.0 if self._detach.is_set() or self._stalled is not None else self.max_delay_s
 
     async def _read_once(self) -> int | None:
         """Read one batch; returns frames delivered, or None once closed and empty."""

@@ -66,6 +66,9 @@ class SourceContext:
     """What the run loop hands every source."""
 
     run_id: str = ""
+    # Coalesced wake-ups of a ring source (Ingester.max_delay_s): chosen by the run loop from its
+    # surfaces (runloop.max_delay_for), or --max-delay.
+    max_delay_s: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -71,7 +71,9 @@ class AttachSource(Source):
         ring = self._ring
         assert ring is not None
         try:
-            ingester = Ingester(ring, frames, producer=AttachedProducer(ring))
+            ingester = Ingester(
+                ring, frames, producer=AttachedProducer(ring), max_delay_s=self.ctx.max_delay_s
+            )
             self._ctl.ingester = ingester
             self._ctl.detach_on_stop = True
             async with trio.open_nursery() as nursery:

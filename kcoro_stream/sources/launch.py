@@ -246,7 +246,7 @@ class LaunchSource(Source):
 
             ingester = Ingester(
                 ring, frames, producer=child, on_stop_timeout=term, unlink_after_attach=True,
-                stop_grace_s=STOP_GRACE_S, on_stall=_warn,
+                stop_grace_s=STOP_GRACE_S, on_stall=_warn, max_delay_s=self.ctx.max_delay_s,
             )  # fmt: skip
             self._ctl.ingester = ingester
             if self._ctl.stop_requested:

@@ -36,7 +36,7 @@ struct kcs_reader {
     int map_fd;
     pthread_t notifier;
     _Atomic uint32_t armed;
-    _Atomic uint64_t arm_timeout_ns;
+    _Atomic uint64_t arm_timeout_ns, arm_hold_ns, arm_min_bytes;
 };
 
 static void set_err(char *err, size_t errlen, const char *msg) {
@@ -220,6 +220,66 @@ int kcs_reader_wait(kcs_reader *r, uint64_t timeout_ns) {
         /* a wake meant for an earlier wait that had already returned, a signal,
          * or the timeout: the loop re-arms, or ends at the deadline */
     }
+}
+
+/* Bytes published and not yet read (write_pos and read positions only grow). */
+static uint64_t unread_bytes(kcs_reader *r) {
+    /* acquire: pairs with the release store of write_pos in kcs_ring_write */
+    return atomic_load_explicit(&r->ring.hdr->write_pos, memory_order_acquire) - r->rpos;
+}
+
+static int closed_flag(kcs_reader *r) {
+    /* acquire: pairs with the release in kcs_ring_close */
+    return (atomic_load_explicit(&r->ring.hdr->flags, memory_order_acquire) & KCS_FLAG_CLOSED) != 0;
+}
+
+/* Block until write_pos moves past `seen`, the ring closes, kcs_reader_wake is
+ * called (returns 0, consuming it) or `left_ns` passes; the same futex
+ * protocol as kcs_reader_wait, with another condition. */
+static int wait_for_more(kcs_reader *r, uint64_t seen, uint64_t left_ns) {
+    struct kcs_ring_header *h = r->ring.hdr;
+    uint64_t deadline = kcs_monotonic_ns() + left_ns;
+    for (;;) {
+        if (truncated(r)) return 1;
+        /* relaxed: ordered before the re-checks by the fence below */
+        atomic_store_explicit(&h->waiting, 1, memory_order_relaxed);
+        /* seq_cst fence: as F1 in kcs_reader_wait */
+        atomic_thread_fence(memory_order_seq_cst);
+        /* acquire: pairs with the release store of write_pos in kcs_ring_write */
+        int moved = atomic_load_explicit(&h->write_pos, memory_order_acquire) != seen || closed_flag(r);
+        /* relaxed: ordered by the fence above; consumes one kcs_reader_wake */
+        int interrupted = !moved && atomic_exchange_explicit(&r->interrupt, 0, memory_order_relaxed);
+        uint64_t now = kcs_monotonic_ns();
+        if (moved || interrupted || now >= deadline) {
+            /* relaxed: our own word */
+            atomic_store_explicit(&h->waiting, 0, memory_order_relaxed);
+            return !interrupted;
+        }
+        uint64_t left = deadline - now;
+        struct timespec ts = {(time_t)(left / 1000000000u), (long)(left % 1000000000u)};
+        kcs__futex(&h->waiting, FUTEX_WAIT, 1, &ts);
+        /* relaxed: reset our own word (after a timeout or a signal it is still 1) */
+        atomic_store_explicit(&h->waiting, 0, memory_order_relaxed);
+    }
+}
+
+int kcs_reader_wait_batch(kcs_reader *r, uint64_t timeout_ns, uint64_t hold_ns, uint64_t min_bytes) {
+    uint64_t start = kcs_monotonic_ns();
+    if (!kcs_reader_wait(r, timeout_ns)) return 0;
+    if (hold_ns == 0 || truncated(r)) return 1;
+    /* relaxed: a stale 0 (a producer attaching right now) ends the hold at once */
+    if (atomic_load_explicit(&r->ring.hdr->producer_abi_minor, memory_order_relaxed) < KCS_ABI_MINOR_WAKE)
+        return 1; /* an older producer wakes nobody: no waiting for more */
+    uint64_t now = kcs_monotonic_ns();
+    uint64_t until = now + hold_ns;
+    if (timeout_ns > 0 && until > start + timeout_ns) until = start + timeout_ns;
+    while (now < until && !truncated(r) && !closed_flag(r) && unread_bytes(r) < min_bytes) {
+        /* acquire: pairs with the release store of write_pos in kcs_ring_write */
+        uint64_t seen = atomic_load_explicit(&r->ring.hdr->write_pos, memory_order_acquire);
+        if (!wait_for_more(r, seen, until - now)) break; /* kcs_reader_wake: deliver what is there now */
+        now = kcs_monotonic_ns();
+    }
+    return 1;
 }
 
 void kcs_reader_wake(kcs_reader *r) {
@@ -483,7 +543,10 @@ static void *notifier_main(void *arg) {
         while ((state = atomic_load_explicit(&r->armed, memory_order_acquire)) == NOTIFIER_IDLE)
             syscall(SYS_futex, &r->armed, FUTEX_WAIT_PRIVATE, NOTIFIER_IDLE, NULL, NULL, 0);
         if (state == NOTIFIER_STOP) return NULL;
-        kcs_reader_wait(r, atomic_load_explicit(&r->arm_timeout_ns, memory_order_relaxed));
+        /* relaxed: published by the release store of armed in kcs_reader_arm_batch */
+        kcs_reader_wait_batch(r, atomic_load_explicit(&r->arm_timeout_ns, memory_order_relaxed),
+                              atomic_load_explicit(&r->arm_hold_ns, memory_order_relaxed),
+                              atomic_load_explicit(&r->arm_min_bytes, memory_order_relaxed));
         /* release: our reads of the ring happen before the caller's next read,
          * which it starts only after seeing the eventfd below; fails only when
          * the owner asked us to stop meanwhile */
@@ -511,8 +574,12 @@ int kcs_reader_notifier_start(kcs_reader *r) {
     return r->notify_fd;
 }
 
-void kcs_reader_arm(kcs_reader *r, uint64_t timeout_ns) {
+void kcs_reader_arm(kcs_reader *r, uint64_t timeout_ns) { kcs_reader_arm_batch(r, timeout_ns, 0, 0); }
+
+void kcs_reader_arm_batch(kcs_reader *r, uint64_t timeout_ns, uint64_t hold_ns, uint64_t min_bytes) {
     atomic_store_explicit(&r->arm_timeout_ns, timeout_ns, memory_order_relaxed);
+    atomic_store_explicit(&r->arm_hold_ns, hold_ns, memory_order_relaxed);
+    atomic_store_explicit(&r->arm_min_bytes, min_bytes, memory_order_relaxed);
     /* release: pairs with the acquire load of armed in notifier_main */
     atomic_store_explicit(&r->armed, NOTIFIER_ARMED, memory_order_release);
     syscall(SYS_futex, &r->armed, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);

@@ -96,6 +96,13 @@ uint32_t kcs_reader_finish(kcs_reader *r, kcs_read_result *res);
  * uniformly and pick a short timeout there. Call it from one thread, not
  * concurrently with kcs_reader_read on the same reader. */
 int kcs_reader_wait(kcs_reader *r, uint64_t timeout_ns);
+/* Coalesced wake-ups: kcs_reader_wait(timeout_ns), and once data is there,
+ * keep waiting for more until `hold_ns` has passed (never past timeout_ns from
+ * the call), `min_bytes` are unread (a filling ring never waits out the hold),
+ * the ring closes or kcs_reader_wake is called. hold_ns 0 is kcs_reader_wait.
+ * With a producer older than 1.1 (it wakes nobody) there is no hold. Returns
+ * as kcs_reader_wait. One wake-up then hands the caller many frames. */
+int kcs_reader_wait_batch(kcs_reader *r, uint64_t timeout_ns, uint64_t hold_ns, uint64_t min_bytes);
 /* From another thread: make the current (or, if none is blocked, the next)
  * kcs_reader_wait return 0 now, e.g. at shutdown. Ends futex waits only; the
  * sleep for an older producer runs its timeout. */
@@ -107,6 +114,8 @@ void kcs_reader_wake(kcs_reader *r);
  * (-1 on error); stop (also done by kcs_reader_close) ends and joins the thread. */
 int kcs_reader_notifier_start(kcs_reader *r);
 void kcs_reader_arm(kcs_reader *r, uint64_t timeout_ns);
+/* kcs_reader_arm with kcs_reader_wait_batch's hold and watermark. */
+void kcs_reader_arm_batch(kcs_reader *r, uint64_t timeout_ns, uint64_t hold_ns, uint64_t min_bytes);
 void kcs_reader_notifier_stop(kcs_reader *r);
 /* ts_ns of the first event of a frame payload (msgpack [[tag, ts_ns, ...], ...]),
  * or 0 when the payload does not start that way. Lets the log index frames

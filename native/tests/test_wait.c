@@ -265,6 +265,90 @@ static void stop_races_a_finishing_wait(void) {
     unlink(g_path);
 }
 
+/* A producer committing one frame every `gap_ns` (no synchronisation with the reader). */
+struct paced {
+    struct kcs_ring w;
+    int frames;
+    uint64_t gap_ns;
+};
+
+static void *produce_paced(void *arg) {
+    struct paced *p = (struct paced *)arg;
+    uint8_t payload[24] = {0x90};
+    for (int i = 0; i < p->frames; i++) {
+        kcs_ring_write(&p->w, payload, sizeof payload);
+        struct timespec ts = {0, (long)p->gap_ns};
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
+/* With a hold, one wait collects the frames committed during the hold. */
+static void hold_collects_many_frames_per_wake(void) {
+    kcs_reader *r = fresh(1 << 16);
+    struct paced p = {.frames = 40, .gap_ns = 1000000}; /* 1 frame per ms */
+    CHECK(kcs_ring_attach(&p.w, g_path) == 0);
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, produce_paced, &p) == 0);
+    uint64_t t0 = kcs_monotonic_ns();
+    CHECK_EQ(kcs_reader_wait_batch(r, LONG_NS, 20000000, UINT64_MAX), 1); /* hold 20 ms */
+    CHECK(kcs_monotonic_ns() - t0 >= 20000000);
+    CHECK(kcs_monotonic_ns() - t0 < LONG_NS / 2);
+    CHECK(read_all(r) > 2); /* several frames for one wake-up */
+    pthread_join(th, NULL);
+    kcs_ring_close(&p.w);
+    kcs_reader_close(r);
+    unlink(g_path);
+}
+
+/* A filling ring ends the hold at the watermark: the 10 s hold is not waited out. */
+static void watermark_ends_the_hold(void) {
+    kcs_reader *r = fresh(1 << 16);
+    struct paced p = {.frames = 200, .gap_ns = 100000}; /* 40 B frames, 0.1 ms apart */
+    CHECK(kcs_ring_attach(&p.w, g_path) == 0);
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, produce_paced, &p) == 0);
+    uint64_t t0 = kcs_monotonic_ns();
+    CHECK_EQ(kcs_reader_wait_batch(r, LONG_NS, LONG_NS, 2000), 1);
+    CHECK(kcs_monotonic_ns() - t0 < LONG_NS / 2);
+    kcs_ring_info i = info(r);
+    CHECK(i.write_pos - i.read_pos >= 2000);
+    pthread_join(th, NULL);
+    kcs_ring_close(&p.w);
+    kcs_reader_close(r);
+    unlink(g_path);
+}
+
+/* kcs_reader_wake and a close end a hold at once, with the data there. */
+static void wake_and_close_end_a_hold(void) {
+    struct waker k = {.r = fresh(1 << 16)};
+    CHECK(kcs_ring_attach(&k.w, g_path) == 0);
+    uint8_t one[8] = {0x90};
+    CHECK_EQ(kcs_ring_write(&k.w, one, sizeof one), 1);
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, wake_it, &k) == 0);
+    uint64_t t0 = kcs_monotonic_ns();
+    CHECK_EQ(kcs_reader_wait_batch(k.r, LONG_NS, LONG_NS, UINT64_MAX), 1);
+    CHECK(kcs_monotonic_ns() - t0 < LONG_NS / 2);
+    pthread_join(th, NULL);
+    CHECK_EQ(read_all(k.r), 1);
+    kcs_ring_close(&k.w);
+    kcs_reader_close(k.r);
+    unlink(g_path);
+
+    kcs_reader *r = fresh(1 << 16); /* a close during the hold */
+    struct producer p = {.frames = 0, .close = 1};
+    CHECK(kcs_ring_attach(&p.w, g_path) == 0);
+    CHECK_EQ(kcs_ring_write(&p.w, one, sizeof one), 1);
+    CHECK(pthread_create(&th, NULL, produce, &p) == 0);
+    t0 = kcs_monotonic_ns();
+    CHECK_EQ(kcs_reader_wait_batch(r, LONG_NS, LONG_NS, UINT64_MAX), 1);
+    CHECK(kcs_monotonic_ns() - t0 < LONG_NS / 2);
+    pthread_join(th, NULL);
+    kcs_reader_close(r);
+    unlink(g_path);
+}
+
 int main(void) {
     printf("test_wait\n");
     RUN(data_or_close_returns_at_once);
@@ -276,5 +360,8 @@ int main(void) {
     RUN(layout_of_the_new_fields);
     RUN(notifier_turns_waits_into_an_eventfd);
     RUN(stop_races_a_finishing_wait);
+    RUN(hold_collects_many_frames_per_wake);
+    RUN(watermark_ends_the_hold);
+    RUN(wake_and_close_end_a_hold);
     return 0;
 }

@@ -292,3 +292,32 @@ async def test_a_new_run_starts_with_a_fresh_control_area(tmp_path: Path) -> Non
         ring.close()
         reasons.append(sink.of(RunEnded)[-1].reason)
     assert reasons == ["stopped", "duration"]
+
+
+async def test_a_hold_coalesces_wake_ups_and_loses_nothing(tmp_path: Path) -> None:
+    """--max-delay: 100 frames a second, woken a few times a second; every frame delivered, in order."""
+    ring = RingReader.create(tmp_path / "ring", data_size=1 << 16)
+    proc = await start(ring, "--frames", "100", "--interval-ms", "10")
+    sink = Collect()
+    outcome = await Ingester(ring, sink, producer=ChildProducer(proc), max_delay_s=0.25).run()
+    await proc.wait()
+    info = ring.info()
+    ring.close()
+    assert outcome.ok and sink.seqs == list(range(102))
+    assert info.wakeups <= 15, info  # ~1 s of frames: 4-5 holds of 250 ms (one wake-up per frame: ~100)
+
+
+async def test_a_ring_filling_faster_than_the_hold_wakes_the_reader_early(tmp_path: Path) -> None:
+    """5,000 frames a second into a 64 KiB ring fill it in well under the 250 ms hold: the watermark (a
+    quarter of the ring unread) wakes the reader, so coalescing drops nothing."""
+    ring = RingReader.create(tmp_path / "ring", data_size=1 << 16)
+    proc = await start(ring, "--frames", "3000", "--rate", "5000")
+    sink = Collect()
+    outcome = await Ingester(ring, sink, producer=ChildProducer(proc), max_delay_s=0.25).run()
+    await proc.wait()
+    info = ring.info()
+    ring.close()
+    assert outcome.ok
+    assert info.frames_dropped == 0 and not sink.of(RingLoss), info
+    assert sink.seqs == list(range(3002))
+    assert info.wakeups < 3000 / 4, info  # woken at the watermark, not per frame
