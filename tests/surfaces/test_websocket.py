@@ -504,7 +504,7 @@ async def test_chromium_shows_live_tasks_per_s_and_alert(tmp_path: Path) -> None
                 " document.getElementById('previous').hidden,"
                 " document.getElementById('previous-run').textContent,"
                 " document.querySelectorAll('#chart-previous canvas').length,"
-                " charts.previous.series.slice(1).map((s) => s.label)]"
+                " charts.previous ? charts.previous.series.slice(1).map((s) => s.label) : []]"
             )
             with trio.move_on_after(60):
                 while not (seen := await trio.to_thread.run_sync(wd.js, after))[0].startswith("run-2"):
