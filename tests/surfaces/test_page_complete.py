@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -56,6 +57,13 @@ async def wait_lines(path: Path, kind: str, timeout: float = 30) -> list[dict[st
     return lines
 
 
+def stop(run: subprocess.Popen[bytes]) -> None:
+    """Ctrl-C: a normal end of a plain run (exit 0), without waiting for its duration."""
+    if run.poll() is None:
+        run.send_signal(signal.SIGINT)
+    assert run.wait(timeout=30) == 0, run.stderr.read() if run.stderr else ""
+
+
 def start_run(tmp_path: Path, port: int, out: Path, *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [
@@ -88,7 +96,7 @@ async def test_page_opened_mid_run_shows_the_earlier_anomaly(tmp_path: Path) -> 
     )
     port, out = free_port(), tmp_path / "out.ndjson"
     async with open_browser(tmp_path) as wd:
-        run = start_run(tmp_path, port, out, str(pipe), "-d", "6")
+        run = start_run(tmp_path, port, out, str(pipe), "-d", "20")  # ended by Ctrl-C once checked
         try:
             lines = await wait_lines(out, "anomaly")
             (anomaly,) = [x for x in lines if x["type"] == "anomaly"]
@@ -101,7 +109,7 @@ async def test_page_opened_mid_run_shows_the_earlier_anomaly(tmp_path: Path) -> 
             assert f"{anomaly['metric']} · anomaly" in alerts, alerts
             assert run.poll() is None  # still mid-run: it came with the snapshot, not afterwards
         finally:
-            assert run.wait(timeout=30) == 0, run.stderr.read() if run.stderr else ""
+            stop(run)
 
 
 PROBE = """
@@ -124,7 +132,7 @@ return {
 async def test_dual_page_names_every_figure_pool_and_fits_800_px(tmp_path: Path) -> None:
     port, out = free_port(), tmp_path / "out.ndjson"
     async with open_browser(tmp_path) as wd:
-        run = start_run(tmp_path, port, out, "--mode", "dual", "-d", "4")
+        run = start_run(tmp_path, port, out, "--mode", "dual", "-d", "20")  # ended by Ctrl-C once checked
         try:
             await wait_lines(out, "sample")
             url = {"url": f"http://127.0.0.1:{port}/"}
@@ -162,4 +170,4 @@ async def test_dual_page_names_every_figure_pool_and_fits_800_px(tmp_path: Path)
             big = [v for v in seen["values"] if v.endswith("M")]
             assert big, seen["values"]  # the tasks pool's millions of tasks/s, in compact SI
         finally:
-            assert run.wait(timeout=30) == 0, run.stderr.read() if run.stderr else ""
+            stop(run)
