@@ -150,7 +150,7 @@ def test_dashboard_survives_random_keys_mode_switches_and_three_sizes() -> None:
         "--mode",
         "channel",
         "-d",
-        "5",
+        "4",
         "--no-log",
     ]
     with TmuxSession(argv, size=SIZES[0], cwd=ROOT) as tm:
@@ -170,7 +170,7 @@ def test_dashboard_survives_random_keys_mode_switches_and_three_sizes() -> None:
             if n in (0, 17, 34):
                 tm.resize(*SIZES[n // 17])
             tm.send_keys(key)
-            time.sleep(0.15)
+            time.sleep(0.1)
             assert not tm.status_file.exists(), f"the dashboard ended on key {n} ({key!r}):\n{tm.screen()}"
             if n % 4 == 3:
                 check(drawn(tm), f"after key {n} ({key!r}) at {tm.size}")
