@@ -94,7 +94,7 @@ def test_dashboard_under_tmux_keys_and_resize(tmp_path: Path) -> None:
         assert _wait_exit(done) == "0"
         # the dashboard is gone: the summary and the run directory stay on the terminal
         screen = t.wait_for("run directory:", timeout=10)
-        assert "SUMMARY" in screen and str(tmp_path / "run") in screen.replace("\n", ""), screen
+        assert "summary" in screen and str(tmp_path / "run") in screen.replace("\n", ""), screen
     finally:
         subprocess.run(["tmux", "-S", t.sock, "kill-server"], capture_output=True)
 
@@ -112,14 +112,14 @@ def test_80x24_shows_graph_and_statistics_and_holds_the_summary_until_q(tmp_path
         screen = t.wait_for("run ended", timeout=30)
         screen = t.wait_for("run directory:", timeout=10)
         flat = screen.replace("\n", "").replace(" ", "").replace("│", "")
-        assert "SUMMARY" in screen and str(tmp_path / "run").replace(" ", "") in flat, screen
+        assert "summary" in screen and str(tmp_path / "run").replace(" ", "") in flat, screen
         assert "q close" in screen
         time.sleep(1.0)
         assert not done.exists()  # held: waiting for q
         t("send-keys", "-t", t.name, "q")
         assert _wait_exit(done) == "0"
         screen = t.wait_for("run directory:", timeout=10)  # printed after the dashboard closed
-        assert "SUMMARY" in screen, screen
+        assert "summary" in screen and "avg" in screen and "ema" in screen, screen
     finally:
         subprocess.run(["tmux", "-S", t.sock, "kill-server"], capture_output=True)
 
@@ -142,6 +142,6 @@ def test_200x50_shows_every_panel_and_scripts_never_wait(tmp_path: Path, how: st
             assert panel in screen, panel
         assert _wait_exit(done) == "0"  # no q needed
         screen = t.wait_for("run directory:", timeout=10)
-        assert "SUMMARY" in screen
+        assert "summary" in screen and "avg" in screen
     finally:
         subprocess.run(["tmux", "-S", t.sock, "kill-server"], capture_output=True)

@@ -83,7 +83,7 @@ def drive(derive: Any, source: Any, opts: Any, exit_on_end: bool = False) -> int
             ended.extend([r] if (r := result_of(e)) is not None else [])
             raise
         ended.append(result)
-        handle.finish(end_lines(result))
+        handle.finish(end_lines(result, totals=False))
         return result.exit_code
 
     code = run_tui(main, title=f"kcoro-stream {' '.join(sys.argv[1:])}", hold=_hold_screen(exit_on_end))
@@ -97,13 +97,12 @@ def _hold_screen(exit_on_end: bool) -> bool:
     return not exit_on_end and sys.stdin.isatty() and sys.stdout.isatty() and not os.environ.get("CI")
 
 
-def end_lines(result: Any) -> list[str]:
-    """The summary line per pool and the run directory (a ``RunResult``'s): shown on the held screen
-    and printed after it."""
-    from ..sinks.log import format_summary_line
+def end_lines(result: Any, *, totals: bool = True) -> list[str]:
+    """The summary per pool (peak, average, EMA; the ``--no-tui`` text) and the run directory
+    (a ``RunResult``'s): shown on the held screen (without the raw totals) and printed after it."""
+    from ..surfaces.tui import summary_lines  # only called when the dashboard ran
 
-    summaries = result.summaries
-    lines = [format_summary_line(s) + (f" pool={s.pool}" if len(summaries) > 1 else "") for s in summaries]
+    lines = summary_lines(result.summaries, totals=totals)
     if result.run_dir is not None:
         lines.append(f"run directory: {result.run_dir}")
     return lines

@@ -33,9 +33,9 @@ from ..sinks._base import Dashboard, Sink, SinkContext
 from ..sinks._registry import register
 
 with needs("tui", "the terminal dashboard"):
-    from ._tui import KEYS, DashboardApp, TuiHandle, run_tui
+    from ._tui import KEYS, DashboardApp, TuiHandle, run_tui, summary_lines
 
-__all__ = ["KEYS", "DashboardApp", "TuiConfig", "TuiHandle", "TuiSink", "run_tui"]
+__all__ = ["KEYS", "DashboardApp", "TuiConfig", "TuiHandle", "TuiSink", "run_tui", "summary_lines"]
 
 
 class TuiConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

@@ -31,9 +31,13 @@ The first batch after ``hello`` is a snapshot (``"snapshot":true``): the run's
 recent history — every sample, window histogram and heat-map of the last
 ``history_s`` seconds of event time (default 300, at most
 ``history_events``), in order — then the latest cumulative histogram per
-metric, KPI states, status, summary and the last state of each alert rule, so
-a page opened mid-run shows full charts at once. A new run (another
-``run_id``) starts a new history.
+metric, KPI states, OS view per pool, status and summary, then every alert,
+anomaly and mark of the run so far (the newest ``journal_events``, default
+2000), so a page opened mid-run is complete at once: charts, and the anomaly
+emitted before it opened. A new run (another ``run_id``: a mode switch, the
+next run of a replay) starts a new history; the finished run's is kept beside
+it (one run back) and comes first in the snapshot, so a page opened after a
+mode switch shows the finished run too.
 
 Client → server: ``{"kind":"ping"}``, and ``{"kind":"rpc","request":R,"token":T}``
 where R is a JSON-RPC 2.0 request (or batch) for the run's control methods
@@ -69,11 +73,14 @@ from ..errors import SinkError
 from ..events import (
     DERIVED_SCHEMA,
     Alert,
+    Anomaly,
     ClientStatistics,
     DerivedEvent,
     Heatmap,
     HistogramSummary,
     Kpi,
+    MarkEvent,
+    OsSample,
     Sample,
     SinkStatistics,
     Status,
@@ -126,6 +133,7 @@ class WebSocketConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     allowed_hosts: list[str] = []  # Host header names besides loopback and the bound address
     history_s: float = 300.0  # event time of recent history a new client gets first
     history_events: int = 20_000  # and at most this many events of it
+    journal_events: int = 2_000  # alerts, anomalies and marks of the run kept for a new client
 
 
 @dataclass(eq=False)
@@ -197,6 +205,11 @@ def _in_history(ev: DerivedEvent) -> bool:
     return isinstance(ev, Sample | Heatmap)
 
 
+def _in_journal(ev: DerivedEvent) -> bool:
+    """Events a new client gets every one of (the run's account), not only the latest."""
+    return isinstance(ev, Alert | Anomaly | MarkEvent)
+
+
 def _snapshot_key(ev: DerivedEvent) -> tuple[Any, ...] | None:
     if isinstance(ev, Sample):
         return ("sample", ev.pool)
@@ -206,13 +219,44 @@ def _snapshot_key(ev: DerivedEvent) -> tuple[Any, ...] | None:
         return ("heatmap", ev.pool)
     if isinstance(ev, Kpi):
         return ("kpi", getattr(ev, "pool", "all"))  # Kpi.pool: appended for dual mode
-    if isinstance(ev, Alert):
-        return ("alert", ev.rule)
+    if isinstance(ev, OsSample):
+        return ("os", ev.pool)
     if isinstance(ev, Status):
         return ("status",)
     if isinstance(ev, Summary):
         return ("summary", ev.pool)
     return None
+
+
+class _RunMemory:
+    """What a new client gets of one run: its recent time series (bounded by event time and
+    count), the latest event of each kind, and its journal (every alert, anomaly, mark; bounded)."""
+
+    def __init__(self, run_id: str, cfg: WebSocketConfig) -> None:
+        self.run_id = run_id
+        self.cfg = cfg
+        self.history: deque[tuple[int, str]] = deque()  # (ts_ns, json)
+        self.latest: dict[tuple[Any, ...], str] = {}
+        self.journal: deque[str] = deque(maxlen=max(1, cfg.journal_events))
+        self.journal_left_off = 0  # journal events older than the bound (counted, not kept)
+
+    def remember(self, ev: DerivedEvent, part: str) -> None:
+        if _in_history(ev):
+            h = self.history
+            h.append((ev.ts_ns, part))
+            horizon = ev.ts_ns - int(self.cfg.history_s * 1e9)
+            while h and (h[0][0] < horizon or len(h) > self.cfg.history_events):
+                h.popleft()
+        elif _in_journal(ev):
+            if len(self.journal) == self.journal.maxlen:
+                self.journal_left_off += 1
+            self.journal.append(part)
+        elif (key := _snapshot_key(ev)) is not None:
+            self.latest.pop(key, None)  # re-insert: the snapshot keeps arrival order
+            self.latest[key] = part
+
+    def parts(self) -> list[str]:
+        return [*(part for _, part in self.history), *self.latest.values(), *self.journal]
 
 
 def load_static() -> dict[str, tuple[bytes, bytes]]:
@@ -258,9 +302,8 @@ class WebSocketSink(Sink):
         self._clients: dict[int, _Client] = {}
         self._ids = itertools.count(1)
         self._seq = 0
-        self._latest: dict[tuple[Any, ...], str] = {}
-        self._history: deque[tuple[int, str]] = deque()  # (ts_ns, json): the recent time series
-        self._history_run = ""
+        self._run = _RunMemory("", self.cfg)  # what a new client gets of the current run
+        self._previous: _RunMemory | None = None  # and of the run before it (a mode switch)
         self._closed_bad = 0
         self._refused = 0
         self._connected = 0
@@ -313,16 +356,13 @@ class WebSocketSink(Sink):
     # ---------------------------------------------------------------- send
 
     def _remember(self, ev: DerivedEvent, part: str) -> None:
-        """Keep ``ev`` in the recent history (bounded by event time and count; a new run starts anew)."""
-        h = self._history
-        if ev.run_id != self._history_run:
-            h.clear()
-            self._latest.clear()
-            self._history_run = ev.run_id
-        h.append((ev.ts_ns, part))
-        horizon = ev.ts_ns - int(self.cfg.history_s * 1e9)
-        while h and (h[0][0] < horizon or len(h) > self.cfg.history_events):
-            h.popleft()
+        """Keep ``ev`` for new clients; a sample of another run starts a new memory, the old one kept beside."""
+        if isinstance(ev, Sample) and ev.run_id != self._run.run_id:
+            if not self._run.run_id:
+                self._run.run_id = ev.run_id  # the first run's first sample: what came before is its own
+            else:
+                self._previous, self._run = self._run, _RunMemory(ev.run_id, self.cfg)
+        self._run.remember(ev, part)
 
     async def send(self, batch: Sequence[DerivedEvent]) -> None:
         """Queue ``batch`` for every client. Never waits (no checkpoint)."""
@@ -332,13 +372,7 @@ class WebSocketSink(Sink):
             return
         parts = [json_encoder.encode(ev) for ev in batch]
         for ev, part in zip(batch, parts, strict=True):
-            if _in_history(ev):
-                self._remember(ev, part.decode())
-                continue
-            key = _snapshot_key(ev)
-            if key is not None:
-                self._latest.pop(key, None)  # re-insert: snapshot keeps arrival order
-                self._latest[key] = part.decode()
+            self._remember(ev, part.decode())
         self._seq += 1
         events_json = (b"[" + b",".join(parts) + b"]").decode()
         item = (self._seq, n, events_json)
@@ -378,6 +412,7 @@ class WebSocketSink(Sink):
             "clients_refused": self._refused + (self._server.refused_websocket if self._server else 0),
             "refused": dict(self._server.refused) if self._server else {},
             "client_drops": {c.id: c.dropped_events for c in self._clients.values()},
+            "snapshot_journal_left_off": self._run.journal_left_off,
         }
 
     def _clients_changed(self) -> None:
@@ -433,12 +468,8 @@ class WebSocketSink(Sink):
         client = _Client(
             id=next(self._ids), peer=f"{client_addr[0]}:{client_addr[1]}", limit=self.cfg.client_queue
         )
-        recent = [part for _, part in self._history]
-        snapshot = (
-            self._seq,
-            len(recent) + len(self._latest),
-            "[" + ",".join([*recent, *self._latest.values()]) + "]",
-        )
+        recent = [*(self._previous.parts() if self._previous is not None else []), *self._run.parts()]
+        snapshot = (self._seq, len(recent), "[" + ",".join(recent) + "]")
         self._clients[client.id] = client
         self._connected += 1
         self._clients_changed()

@@ -129,7 +129,7 @@ def test_panels_show_the_scripted_stream() -> None:
         # workers × windows: 10 heat-map windows (every 4th batch), newest right; w0 never failed a steal
         assert sorted(rows) == ["w0", "w1", "w2", "w3"] and rows["w3"].rstrip().endswith("×" * 10), heat
         assert "×" not in rows["w0"] and "imbalance 0.40" in heat
-        assert "-2.5s" in heat and "now" in heat and "100% utilisation" in heat and "× failed steals" in heat
+        assert "-2.5s" in heat and "now" in heat and "100%" in heat and "× failed steals" in heat
         # the colour is the worker's utilisation: 25 % for w0, 100 % for w3
         lines = {str(t).split(" ")[0]: t for t in heat_pane.content.renderables if str(t).startswith("w")}  # type: ignore[attr-defined]
         for worker, u in (("w0", 0.25), ("w3", 1.0)):
@@ -189,7 +189,8 @@ def test_keys_reach_the_controller() -> None:
         assert app.sub_title.startswith("PAUSED")
         await pilot.press("r")
         await pilot.press("t")
-        assert app.state.pools == {} and app.state.mode == "channel"  # restarted: old statistics gone
+        # the old run stays on screen until the new run's first sample replaces it
+        assert list(app.state.pools) == ["tasks"] and "switching to channel" in status_line(app)
         await pilot.press("t")
         await pilot.press("q")
 
@@ -468,10 +469,33 @@ def test_a_new_run_replaces_the_old_runs_pools() -> None:
         assert {v.id for v in app.query(PoolView)} == {"pool-tasks", "pool-channel"}
         other = msgspec.structs.replace(sample(5, pool="channel", mode="channel"), run_id="run-2")
         await feed(pilot, handle, [[other]])
-        assert {v.id for v in app.query(PoolView)} == {"pool-channel"}
+        assert {v.id for v in app.query(PoolView) if v.display} == {"pool-channel"}
         assert app.state.pools["channel"].samples == 1 and app.state.run_id == "run-2"
 
     drive(scenario)
+
+
+def test_mode_switch_with_late_samples_of_the_old_run_never_mounts_a_pool_twice() -> None:
+    """Issue 28: ``t`` then a late sample of the old run used to mount a second ``#pool-channel``
+    while the first was being removed (``DuplicateIds``); views are now hidden and re-bound."""
+
+    async def scenario(app: DashboardApp, handle: TuiHandle, pilot: Pilot[int]) -> None:
+        ch = [[sample(i, pool="channel", mode="channel", tasks_per_s=0.0, msgs_per_s=5e6)] for i in range(4)]
+        await feed(pilot, handle, ch)
+        from kcoro_stream.surfaces._tui.app import Wake
+
+        for k in range(3):  # t, then a late sample of the old run in the same frame (no await between)
+            app.action_toggle_mode()
+            handle.post([sample(4 + k, pool="channel", mode="channel", msgs_per_s=5e6)])
+            app.on_wake(Wake())
+            await pilot.pause()
+            await pilot.press("t")
+        new = msgspec.structs.replace(sample(9, pool="tasks"), run_id="run-2")
+        await feed(pilot, handle, [[new]])
+        assert [v.id for v in app.query(PoolView) if v.display] == ["pool-tasks"]
+        assert len(app.query("#pool-channel")) == 1
+
+    drive(scenario, controller=FakeController())
 
 
 def test_latency_pane_keeps_one_histogram_per_metric_and_pool() -> None:
@@ -506,7 +530,7 @@ def test_80x24_shows_graph_statistics_and_kpis_the_rest_is_one_tab_away() -> Non
             assert graph.region.bottom <= 23 and stats.region.bottom <= 23  # on screen, above the status line
             table = text_of(stats)
             assert all(col in table for col in ("current", "EMA", "peak")), table
-        assert "5000" in text_of(app.query_one("#pool-channel", PoolView).query_one(StatsPane))
+        assert "5,000" in text_of(app.query_one("#pool-channel", PoolView).query_one(StatsPane))
         assert "fastpath GREEN" in text_of(
             app.query_one("#pool-tasks", PoolView).query_one(".pool-kpis", Pane)
         )
@@ -521,6 +545,8 @@ def test_80x24_shows_graph_statistics_and_kpis_the_rest_is_one_tab_away() -> Non
         assert app.query_one("#heatmap").display and "× failed steals" in text_of(
             app.query_one("#heatmap", Pane)
         )
+        await pilot.press("tab")  # the OS view: its own tab now, not half of every view (issue 28)
+        assert app.view == "os" and app.query_one("#os").display and not app.query_one("#heatmap").display
         await pilot.press("tab")
         latency = app.query_one("#latency", Pane)
         assert app.view == "latency" and latency.display
@@ -530,7 +556,7 @@ def test_80x24_shows_graph_statistics_and_kpis_the_rest_is_one_tab_away() -> Non
         unwrapped = io.StringIO()
         Console(file=unwrapped, width=1000, color_system=None).print(latency.content)
         assert out.getvalue() == unwrapped.getvalue()  # nothing wrapped: every line fits the pane
-        await pilot.press("shift+tab", "shift+tab")
+        await pilot.press("shift+tab", "shift+tab", "shift+tab")
         assert app.view == "pools" and app.query_one("#pools").display
         await pilot.press("h")  # the help is a view of its own: nothing of it cut beside the run pane
         await pilot.pause()
@@ -669,11 +695,162 @@ def test_os_pane_and_cpu_labels() -> None:
         hog = msgspec.structs.replace(anomaly(8), method="os_interference", message=cause)
         await feed(pilot, handle, [[os_sample(8), hog]])
         os_text = text_of(app.query_one("#os", Pane))
-        assert "w1     1*" in os_text and "62%" in os_text and "480" in os_text, os_text
-        assert "w0     0*" in os_text and "3%" in os_text
+        rows = {line.split()[0]: line.split() for line in os_text.splitlines() if line.startswith("w")}
+        assert rows["w1"][1:4] == ["1*", "62%", "480"] and rows["w0"][1:3] == ["0*", "3%"], os_text
+        assert all(len(line) <= app.query_one("#os").size.width for line in os_text.splitlines())
         heat = text_of(app.query_one("#heatmap", Pane))
         assert "w0@0" in heat and "w1@1" in heat, heat
         alerts = text_of(app.query_one("#alerts", Pane))
         assert "worker 1 (cpu 1) waited 41 ms" in " ".join(alerts.split()), alerts
 
     drive(scenario)
+
+
+# ------------------------------------------------------------------ issue 28 (the screens, third pass)
+
+
+def test_fit_table_never_cuts_a_number() -> None:
+    """Full figures when they fit, else compact SI, else whole columns dropped (lowest ``keep`` first)."""
+    from kcoro_stream.surfaces._tui.widgets import Column, fit_table
+
+    cols = [
+        Column("current", ["8,892,310"], ["8.89M"], keep=5),
+        Column("average", ["27,277,001"], ["27.28M"], keep=2),
+        Column("peak", ["212,820,911"], ["212.82M"], keep=3),
+    ]
+    wide = [t.plain for t in fit_table(60, ["msgs/s"], cols)]
+    assert "8,892,310" in wide[1] and "212,820,911" in wide[1], wide
+    mid = [t.plain for t in fit_table(36, ["msgs/s"], cols)]
+    assert mid[1].split() == ["msgs/s", "8.89M", "27.28M", "212.82M"], mid
+    narrow = [t.plain for t in fit_table(24, ["msgs/s"], cols)]
+    assert narrow[0].split() == ["current", "peak"] and narrow[1].split() == ["msgs/s", "8.89M", "212.82M"]
+    for lines, width in ((wide, 60), (mid, 36), (narrow, 24)):
+        assert all(len(x) <= width and "…" not in x for x in lines), lines
+
+
+def test_a_channel_pool_shows_only_the_figures_it_produces() -> None:
+    """No tasks/s row (not even the 8 tasks/s of draining), no fast-path/steal lines or KPI badges."""
+
+    async def scenario(app: DashboardApp, handle: TuiHandle, pilot: Pilot[int]) -> None:
+        batches = [
+            [
+                sample(
+                    i,
+                    pool="channel",
+                    mode="channel",
+                    tasks_per_s=8.0 if i > 5 else 0.0,
+                    msgs_per_s=2.7e7,
+                    fastpath_ratio=0.0,
+                    steal_ratio=0.0,
+                )
+            ]
+            for i in range(8)
+        ]
+        await feed(pilot, handle, [*batches, [msgspec.structs.replace(kpi_of_pool("channel"))]])
+        view = app.query_one("#pool-channel", PoolView)
+        stats = text_of(view.query_one(StatsPane))
+        assert "msgs/s" in stats and "tasks/s" not in stats, stats
+        assert "27,000,000" in stats  # full digits: they fit at 120 columns
+        ratios = text_of(view.query_one(RatioSparklines))
+        assert "fastpath" not in ratios and "steal" not in ratios, ratios
+        badges = text_of(view.query_one(".pool-kpis", Pane))
+        assert "fastpath" not in badges and "steal" not in badges, badges
+
+    drive(scenario, size=(120, 40))
+
+
+def test_latency_pane_skips_empty_histograms_and_labels_merged_bars_with_their_range() -> None:
+    async def scenario(app: DashboardApp, handle: TuiHandle, pilot: Pilot[int]) -> None:
+        empty = histogram(1, [0] * 40, metric="chan_latency_ns", scope="window", pool="channel")
+        full = histogram(1, [0] * 30 + [5, 9, 2, 7, 1, 3, 4, 8], scope="window")
+        await feed(pilot, handle, [[sample(1), empty, full]])
+        text = text_of(app.query_one("#latency", Pane))
+        assert "chan_latency" not in text and "(empty)" not in text, text
+        assert "task_start_latency" in text and "–" in text, text  # "lower–upper" bars when merged
+
+    drive(scenario, size=(200, 50))
+
+
+def test_finished_replay_stalled_and_interval_states_agree_everywhere() -> None:
+    """Header and run pane say the same thing: stalled, ended (never "running" beside "run ended");
+    a replay is never "live"; the sampling interval is shown."""
+
+    async def scenario(app: DashboardApp, handle: TuiHandle, pilot: Pilot[int]) -> None:
+        s = msgspec.structs.replace(sample(1), frames=25, span_ns=250_000_000)
+        await feed(pilot, handle, [[s]])
+        run = " ".join(text_of(app.query_one("#config", Pane)).split())
+        assert "source replay" in run and "sampling 10 ms" in run, run
+        out = io.StringIO()
+        Console(file=out, width=120, color_system=None).print(app.query_one(ThroughputGraph).render())
+        footer = out.getvalue().splitlines()[-1]
+        assert "replay" in app.sub_title and "latest" in footer and "live" not in footer, footer
+        await feed(pilot, handle, [[status(2, state="stalled")]])
+        await pilot.pause()
+        app.draw(force=True)
+        assert app.sub_title.startswith("STALLED") and "state stalled" in text_of(
+            app.query_one("#config", Pane)
+        )
+        handle.detach()  # the run is over
+        await pilot.pause()
+        await pilot.pause()
+        assert app.sub_title == "run ended" and "state ended" in text_of(app.query_one("#config", Pane))
+
+    drive(scenario, live=False, controller=FakeController())
+
+
+def test_end_summary_gives_peak_average_and_ema_like_the_text_summary() -> None:
+    """The held panel and the lines printed after q: peak, avg and EMA per pool (format_summary);
+    figures zero the whole run are named once."""
+    from kcoro_stream.events import Metrics
+    from kcoro_stream.surfaces._tui.state import summary_lines
+
+    try:
+        from .surface_factory import summary
+    except ImportError:
+        from surface_factory import summary  # type: ignore[no-redef]
+
+    s = msgspec.structs.replace(
+        summary(40),
+        pool="channel",
+        peak=Metrics(msgs_per_s=5.4e6, fastpath_ratio=0.0, steal_ratio=0.0),
+        avg=Metrics(msgs_per_s=3.2e6, fastpath_ratio=0.0),
+        ema=Metrics(msgs_per_s=3.9e6),
+    )
+    lines = summary_lines([s], totals=False)
+    assert lines[0].startswith("summary channel:"), lines
+    assert [x.split()[:3] for x in lines[1:4]] == [
+        ["peak", "msgs_per_s", "5.40M"],
+        ["avg", "msgs_per_s", "3.20M"],
+        ["ema", "msgs_per_s", "3.90M"],
+    ]
+    assert lines[4].split() == ["zero", "fastpath_ratio", "steal_ratio"], lines
+    assert not any(x.lstrip().startswith("totals") for x in lines)
+
+
+def test_kpi_badges_break_between_badges_never_inside_one() -> None:
+    """At 120 columns a badge ``backlog UNKNOWN`` used to break after ``backlog`` (issue 28)."""
+    from kcoro_stream.surfaces._tui.widgets import kpi_badges
+
+    states = {
+        "fastpath_ratio": "UNKNOWN",
+        "steal_ratio": "UNKNOWN",
+        "idle_pct": "GREEN",
+        "backlog": "UNKNOWN",
+    }
+    values = {"idle_pct": 50.0, "backlog": 0.0}
+    text = kpi_badges(states, values, width=56)
+    lines = text.plain.splitlines()
+    assert len(lines) > 1 and all(len(x) <= 56 for x in lines), lines
+    for name, state in states.items():
+        assert sum(f" {name} {state}" in x for x in lines) == 1, (name, lines)  # whole, on one line
+
+
+def test_latency_bars_keep_their_count_whole_in_a_narrow_pane() -> None:
+    """The bar gives way, never the count (a 22-column pane cropped ``155,648`` to nothing)."""
+    from kcoro_stream.surfaces._tui.widgets import LatencyPane
+
+    h = histogram(1, [0] * 50 + [265335, 7926, 45450, 1525, 188, 234, 621, 163], scope="window")
+    for width in (20, 28, 40, 60):
+        lines = [t.plain for t in LatencyPane.bars(h, 2, width)]
+        assert all(len(x) <= width for x in lines), (width, lines)
+        assert [x.split()[-1] for x in lines] == ["320,236", "1,206"], (width, lines)

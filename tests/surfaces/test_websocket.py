@@ -21,14 +21,14 @@ import trio
 from trio_websocket import ConnectionClosed, ConnectionRejected, WebSocketConnection, open_websocket_url
 
 from kcoro_stream.errors import SinkError
-from kcoro_stream.events import Heatmap, Metrics, Resources, Sample, json_encoder
+from kcoro_stream.events import Alert, Heatmap, Metrics, Resources, Sample, json_encoder
 from kcoro_stream.sinks import SinkContext, build_sink, sink_class
 from kcoro_stream.surfaces.websocket import WebSocketSink
 
 try:
-    from .surface_factory import Script, heatmap, histogram, sample, status
+    from .surface_factory import Script, anomaly, heatmap, histogram, sample, status
 except ImportError:  # tests/ run without package __init__ files
-    from surface_factory import Script, heatmap, histogram, sample, status  # type: ignore[no-redef]
+    from surface_factory import Script, anomaly, heatmap, histogram, sample, status  # type: ignore[no-redef]
 
 IN_CI = bool(os.environ.get("CI"))
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -110,13 +110,41 @@ async def test_a_late_client_gets_the_recent_history_first() -> None:
         horizon = sent[-1].ts_ns - 5_000_000_000
         assert [e["ts_ns"] for e in got] == [e.ts_ns for e in sent if e.ts_ns >= horizon]
         assert len(got) > 10  # seconds of history, not one latest value
-        # a new run starts a new history
+        # a new run starts a new history; the finished run's comes first (kept beside it, one run back)
         await sink.send([msgspec.structs.replace(sent[-1], run_id="run-2", ts_ns=sent[-1].ts_ns + 1)])
         async with open_websocket_url(sink.ws_url, max_message_size=MAX_MSG) as ws:
             await next_json(ws)
             snap = await read_until_batch(ws, snapshot=True)
-        assert [e["run_id"] for e in snap["events"]] == ["run-2"]
+        runs = [e["run_id"] for e in snap["events"]]
+        assert runs[-1] == "run-2" and set(runs[:-1]) == {sent[-1].run_id}, runs
+        assert [e["ts_ns"] for e in snap["events"] if e["type"] == "sample"][:-1] == [e["ts_ns"] for e in got]
+        # and a third run drops the first: one run back, bounded
+        await sink.send([msgspec.structs.replace(sent[-1], run_id="run-3", ts_ns=sent[-1].ts_ns + 2)])
+        async with open_websocket_url(sink.ws_url, max_message_size=MAX_MSG) as ws:
+            await next_json(ws)
+            snap = await read_until_batch(ws, snapshot=True)
+        assert [e["run_id"] for e in snap["events"]] == ["run-2", "run-3"]
         await sink.wait_clients(0)
+
+
+async def test_a_late_client_gets_every_alert_anomaly_and_mark_of_the_run() -> None:
+    """Issue 28: the snapshot held the last state of each alert rule but not an anomaly emitted 5 s
+    before the page opened; now every alert, anomaly and mark of the run comes with it, in order."""
+    from kcoro_stream.events import MarkEvent
+
+    script = list(Script(batches=40, alert_at=5, resolve_at=9))
+    mark = MarkEvent(ts=0.0, ts_ns=script[1][0].ts_ns, run_id=script[1][0].run_id, name="warmup", detail="")
+    async with open_ws_sink(journal_events=50) as sink:
+        for i, batch in enumerate(script):
+            extra = [anomaly(i)] if i in (3, 12, 20) else [mark] if i == 1 else []
+            await sink.send([*batch, *extra])
+        async with open_websocket_url(sink.ws_url, max_message_size=MAX_MSG) as ws:
+            await next_json(ws)
+            snap = await read_until_batch(ws, snapshot=True)
+    kinds = [e["type"] for e in snap["events"] if e["type"] in ("alert", "anomaly", "mark")]
+    sent = [e for b in script for e in b if isinstance(e, Alert)]
+    assert kinds.count("anomaly") == 3 and kinds.count("mark") == 1, kinds
+    assert kinds.count("alert") == len(sent) >= 2, (kinds, sent)  # firing and resolved, not only the last
 
 
 async def test_stalled_client_never_blocks_send_and_its_drops_are_counted() -> None:
@@ -227,7 +255,7 @@ async def test_page_and_vendored_chart_library_are_served_offline() -> None:
         assert status == 200 and headers["content-type"].startswith("text/html")
         assert "default-src 'self'" in headers["content-security-policy"]
         page = body.decode()
-        assert 'id="tasks-per-s"' in page and "vendor/uPlot.iife.min.js" in page
+        assert 'id="figures"' in page and "vendor/uPlot.iife.min.js" in page
         assert "http://" not in page and "https://" not in page  # no CDN
         for path in ("app.js", "style.css", "vendor/uPlot.iife.min.js", "vendor/uPlot.min.css"):
             status, _, body = await trio.to_thread.run_sync(_get, sink.url + path)
@@ -355,20 +383,20 @@ async def test_chromium_shows_live_tasks_per_s_and_alert(tmp_path: Path) -> None
             await sink.send([last, status(20, dropped=2, corrupt=1, ws_drops=7)])
 
             probe = (
-                "return [document.getElementById('tasks-per-s').textContent,"
+                "return [document.getElementById('fig-tasks-tasks').textContent,"
                 " document.getElementById('alerts').textContent,"
                 " document.getElementById('status').textContent,"
                 " document.getElementById('dropped').textContent,"
                 " document.querySelectorAll('#kpis .badge.RED').length,"
                 " document.querySelectorAll('#heatmap .cell').length,"
                 " document.querySelectorAll('canvas').length,"
-                " document.getElementById('msgs-per-s').textContent,"
+                " document.getElementById('fig-channel-msgs').textContent,"
                 " document.getElementById('monitor').textContent,"
                 " document.getElementById('monitor-message').textContent,"
                 " document.getElementById('resources').textContent,"
                 " document.querySelectorAll('#monitor td.bad').length,"
-                " document.getElementById('tasks-ema').textContent,"
-                " document.getElementById('p99').textContent]"
+                " document.getElementById('fig-tasks-tasksEma').textContent,"
+                " document.getElementById('fig-tasks-p99').textContent]"
             )
             seen: list[Any] = []
             with trio.move_on_after(60):  # bounded polling for the page to draw
@@ -454,6 +482,14 @@ async def test_chromium_shows_live_tasks_per_s_and_alert(tmp_path: Path) -> None
                 "task_start_latency_ns · tasks",
             ]
             assert await trio.to_thread.run_sync(wd.js, choose) == "chan_latency_ns · channel"
+            # a stalled producer (the monitor's Status) is the run's state in the header, then running again
+            state = "return document.getElementById('run-state').textContent"
+            await sink.send([status(21, state="stalled")])
+            with trio.move_on_after(60):
+                while await trio.to_thread.run_sync(wd.js, state) != "stalled":
+                    await trio.sleep(0.1)
+            assert await trio.to_thread.run_sync(wd.js, state) == "stalled"
+            await sink.send([status(22)])
             # a new run (mode switch): the old run's pools, KPIs and histograms go away
             run2 = msgspec.structs.replace(
                 sample(22, pool="channel", mode="channel", tasks_per_s=None, msgs_per_s=777.0), run_id="run-2"
@@ -464,12 +500,19 @@ async def test_chromium_shows_live_tasks_per_s_and_alert(tmp_path: Path) -> None
                 " document.querySelectorAll('#kpis .badge').length,"
                 " document.getElementById('resources').textContent,"
                 " document.querySelectorAll('#latency-select option').length,"
-                " document.getElementById('msgs-per-s').textContent]"
+                " document.getElementById('fig-channel-msgs').textContent,"
+                " document.getElementById('previous').hidden,"
+                " document.getElementById('previous-run').textContent,"
+                " document.querySelectorAll('#chart-previous canvas').length,"
+                " charts.previous ? charts.previous.series.slice(1).map((s) => s.label) : []]"
             )
             with trio.move_on_after(60):
                 while not (seen := await trio.to_thread.run_sync(wd.js, after))[0].startswith("run-2"):
                     await trio.sleep(0.1)
-            assert seen == ["run-2 · channel", 0, "", 0, "777"], seen
+            assert seen[:5] == ["run-2 · channel", 0, "", 0, "777"], seen
+            # the finished run stays visible beside the next (issue 28: charts reset at every new run)
+            assert seen[5] is False and seen[6].startswith("run-test-0001") and seen[7] >= 1, seen
+            assert {"tasks · tasks/s", "channel · msgs/s"} <= set(seen[8]), seen
             # the page is a client like any other: it was never behind
             assert sink.client_statistics()[0].dropped == 0
 

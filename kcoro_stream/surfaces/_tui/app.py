@@ -45,7 +45,7 @@ from textual.widgets import Header, Static
 from ...events import DerivedEvent
 from ...sinks._base import Controller
 from .os_pane import OsPane
-from .state import DashboardState
+from .state import DashboardState, summary_lines
 from .widgets import (
     MAX_ZOOM,
     AlertsPane,
@@ -69,7 +69,7 @@ MESSAGE_S = 5.0  # how long a "this key cannot act because…" message stays in 
 GRAPH_STEP = 2  # rows per [ / ] press
 MIN_GRAPH = (6, 3)  # rows: the graph's min-height (widgets.py CSS), normal and compact
 
-# panel name → the widget it shows/hides (keys 1–7); "ratios" is every pool's sparklines
+# panel name → the widget it shows/hides (keys 1–8); "ratios" is every pool's sparklines
 PANELS = (
     ("run", "#config"),
     ("monitor", "#monitor"),
@@ -78,8 +78,9 @@ PANELS = (
     ("counters", "#zerocopy"),
     ("alerts", "#alerts"),
     ("ratios", ""),
+    ("os", "#os"),
 )
-BOTTOM = ("workers", "latency", "counters", "alerts")  # the bottom row; views of their own when compact
+BOTTOM = ("workers", "os", "latency", "counters", "alerts")  # the bottom row; views of their own when compact
 
 KEYS = (
     ("q", "quit (stop the run cleanly; twice: leave now; after the run: close)"),
@@ -90,7 +91,7 @@ KEYS = (
     ("← / →", "scroll the graph back / forward"),
     ("end", "follow live again"),
     ("[ / ]", "shrink / grow the graph panel"),
-    ("1 – 7", "show / hide: run monitor workers latency counters alerts ratios"),
+    ("1 – 8", "show / hide: run monitor workers latency counters alerts ratios os"),
     ("tab", "next view (small terminals: pools, workers, latency, …)"),
     ("h", "show / hide this help"),
 )
@@ -170,7 +171,7 @@ class DashboardApp(App[int]):
 
     # .narrow (stack pools) and .compact (one view at a time) are set on the screen by _apply_layout
     CSS = """
-    Screen { layout: vertical; }
+    Screen { layout: vertical; overflow: hidden; }
     #top { height: auto; max-height: 12; }
     #config { width: 1fr; height: auto; border: round $primary; padding: 0 1; }
     #monitor { height: auto; max-height: 2; padding: 0 1; background: $boost; }
@@ -244,6 +245,9 @@ class DashboardApp(App[int]):
         self.zoom = 0
         self._pool_views: dict[str, PoolView] = {}
         self._drawn_version = -1
+        self._redraw_pending = False
+        self._switching_to: str | None = None  # t pressed: the mode asked for, until its run's first sample
+        self._switch_from: str | None = None
         self._last_draw = 0.0
         self._draw_timer: Any = None
         self._stats_cache: dict[str, Any] = {}
@@ -336,6 +340,19 @@ class DashboardApp(App[int]):
             tabs.append(f" {v} ", style="bold reverse" if v == self.view else "dim")
         self.query_one("#tabs", Pane).set(tabs.append("  tab: next view", style="dim"), shape=1)
         self.call_after_refresh(self._refresh_graphs)  # drawn again at their new size
+        self.redraw_soon()  # a pane shown again (a tab, a panel key) is drawn at its width, not the hidden one's
+
+    def redraw_soon(self) -> None:
+        """A pane changed size: redraw everything once, after this refresh (many panes, one draw)."""
+        if not self._redraw_pending:
+            self._redraw_pending = True
+            # a moment later, not after the next refresh: by then every pane of a resize has its
+            # new size (a draw right after the refresh still saw some old widths)
+            self.set_timer(0.05, self._redraw_now)
+
+    def _redraw_now(self) -> None:
+        self._redraw_pending = False
+        self._redraw_if_running()
 
     def _refresh_graphs(self) -> None:
         for g in self.query(ThroughputGraph):
@@ -354,14 +371,18 @@ class DashboardApp(App[int]):
     def on_wake(self, _: Wake) -> None:
         if self.handle is None:
             return
-        batch = self.handle.take()
-        if batch:
-            self.state.feed(batch)
+        self._feed(self.handle.take())
         self.schedule_draw()
+
+    def _feed(self, batch: list[DerivedEvent]) -> None:
+        if not batch:
+            return
+        self.state.feed(batch)
+        if self._switching_to is not None and self.state.sample_run != self._switch_from:
+            self._switching_to = None  # the new run is on screen
 
     def on_sink_closed(self, _: SinkClosed) -> None:
         self.sink_closed = True
-        self.sub_title = "run ended"
         self.draw(force=True)
 
     def say(self, message: str) -> None:
@@ -381,7 +402,7 @@ class DashboardApp(App[int]):
         hints.append(("h", "help"))
         if self.compact:
             hints.append(("tab", "view"))
-        hints += [("1-7", "panels"), ("[ ]", "graph"), ("+ -", "zoom"), ("← →", "scroll"), ("c", "clear")]
+        hints += [("1-8", "panels"), ("[ ]", "graph"), ("+ -", "zoom"), ("← →", "scroll"), ("c", "clear")]
         if self.live and not self.ended:
             hints.append(("t", "mode"))
         try:
@@ -392,9 +413,7 @@ class DashboardApp(App[int]):
     def _poll(self) -> None:
         """Take what the pipeline posted since the last tick and redraw once."""
         if self.handle is not None:
-            batch = self.handle.take()
-            if batch:
-                self.state.feed(batch)
+            self._feed(self.handle.take())
         self.draw()
 
     def schedule_draw(self) -> None:
@@ -409,11 +428,35 @@ class DashboardApp(App[int]):
         self._draw_timer = None
         self.draw()
 
+    @property
+    def run_state(self) -> str:
+        """One word for where the run is, the same in the header and the run pane:
+        ``ended`` (the run is over), ``stalled`` (the producer sent nothing past its
+        threshold: the monitor's Status), ``paused``, ``running``; ``waiting`` before
+        anything is attached."""
+        if self.ended or self.sink_closed:
+            return "ended"
+        status = self.state.status
+        if status is not None and status.state == "stalled":
+            return "stalled"
+        if self.controller is not None:
+            return "paused" if self.controller.paused else "running"
+        return "waiting"
+
+    @property
+    def following(self) -> str:
+        """What the graph shows when not scrolled back: ``live``, the ``latest`` of a replay, or the ``end of run``."""
+        if self.ended or self.sink_closed:
+            return "end of run"
+        return "live" if self.live else "latest"
+
     def _info(self) -> dict[str, Any]:
         info: dict[str, Any] = dict(self.run_config)
         info["source"] = "live" if self.live else "replay"
-        if self.controller is not None:
-            info["state"] = "paused" if self.controller.paused else "running"
+        info["state"] = self.run_state
+        intervals = [i for p in self.state.pools.values() if (i := p.interval_ms()) is not None]
+        if intervals:  # the producer's current sampling interval (adaptive sampling widens it)
+            info["sampling"] = f"{max(intervals):.3g} ms"
         if self.statistics is not None and time.monotonic() - self._stats_at > 1.0:
             self._stats_at = time.monotonic()
             try:
@@ -433,31 +476,52 @@ class DashboardApp(App[int]):
         self._drawn_version = self.state.version
         self._sync_pool_views()
         for view in self._pool_views.values():
-            view.show()
+            if view.display:
+                view.show()
         self.query_one(ConfigPane).show(self.state, self._info())
         self.query_one(MonitorPane).show(self.state.status)
         self.query_one(HeatmapPane).show(self.state.heat_history, self.state.cpus())
         self.query_one(OsPane).show(self.state.os)
-        n = len(self.state.histograms)
-        self.query_one(LatencyPane).show(self.state.histograms, rows=7 if n <= 1 else 4 if n == 2 else 2)
+        histograms = self.state.latency()
+        n = len(histograms)
+        self.query_one(LatencyPane).show(histograms, rows=7 if n <= 1 else 4 if n == 2 else 2)
         self.query_one(ZeroCopyPane).show(self.state.zero_copy)
         self.query_one(AlertsPane).show(self.state)
         self._show_status()
         if self.ended:
             self._show_ended()
-        if not self.sink_closed:
-            paused = self.controller is not None and self.controller.paused
-            self.sub_title = ("PAUSED · " if paused else "") + (self.state.mode or "")
+        self.sub_title = self._sub_title()
+
+    def _sub_title(self) -> str:
+        """The header's account of the run: ``PAUSED · replay · dual``, ``STALLED · channel``, ``run ended · q closes``."""
+        state = self.run_state
+        if state == "ended":
+            return "run ended · q closes" if self.ended else "run ended"
+        parts = [state.upper()] if state in ("paused", "stalled") else []
+        if not self.live:
+            parts.append("replay")
+        if self.state.mode:
+            parts.append(self.state.mode)
+        return " · ".join(parts)
 
     def _sync_pool_views(self) -> None:
+        """One PoolView per pool name, mounted once and never removed.
+
+        A pool that goes away (a mode switch) only hides its view; when a pool of
+        that name comes back the view is re-bound and shown. Removing a view is
+        asynchronous in textual, so a late sample of the old run arriving right
+        after ``t`` used to mount a second ``#pool-channel`` before the first was
+        gone (``DuplicateIds``, issue 28).
+        """
         pools = self.query_one("#pools")
-        for name in [n for n in self._pool_views if n not in self.state.pools]:
-            self._pool_views.pop(name).remove()
+        for name, shown in self._pool_views.items():
+            shown.display = name in self.state.pools
         for name, pool in self.state.pools.items():
-            view = self._pool_views.get(name)
-            if view is not None and view.pool is not pool:
-                view.rebind(pool)  # a new run's pool of the same name
-            elif view is None:
+            found = self._pool_views.get(name)
+            if found is not None:
+                if found.pool is not pool:
+                    found.rebind(pool)  # a new run's pool of the same name
+            else:
                 view = self._pool_views[name] = PoolView(pool, self.state, id=f"pool-{name}")
                 pools.mount(view)
                 for g in view.query(ThroughputGraph):
@@ -466,11 +530,7 @@ class DashboardApp(App[int]):
                 view.configure(
                     compact=self.compact, ratios="ratios" not in hidden, graph_rows=self.graph_rows
                 )
-        waiting = self.query("#waiting")
-        if self.state.pools and waiting:
-            waiting.remove()
-        elif not self.state.pools and not waiting:
-            pools.mount(Static("waiting for samples…", id="waiting"))
+        self.query_one("#waiting").display = not self.state.pools  # never removed either
 
     # ------------------------------------------------------------------ keys
 
@@ -523,11 +583,13 @@ class DashboardApp(App[int]):
         if self.controller is None or not self.live:
             self.say("t: a mode switch needs a live run (this is a replay)")
             return
-        current = self.state.mode or "channel"
+        # the run shown stays until the new run's first sample replaces it (DashboardState.feed):
+        # a switch the run's end overtakes leaves the finished run on screen, not an empty one
+        current = self._switching_to or self.state.mode or "channel"
         other = "tasks" if current == "channel" else "channel"
+        self._switching_to, self._switch_from = other, self.state.sample_run
         self._command(self.controller.restart, other)
-        self.state.reset()
-        self.state.mode = other
+        self.say(f"t: switching to {other} (a new run starts)")
         self.draw(force=True)
 
     def action_toggle_help(self) -> None:
@@ -676,7 +738,6 @@ class DashboardApp(App[int]):
         # (not after q, which asked to leave; not after an error, which the CLI prints)
         if self.hold and not self.stop_requested and getattr(outcome, "error", None) is None:
             self.ended = True
-            self.sub_title = "run ended · q closes"
             self.draw(force=True)
             return
         self.exit(0)
@@ -685,7 +746,7 @@ class DashboardApp(App[int]):
         lines = self.end_lines
         if lines is None:  # no summary passed: what the stream said
             s = self.state.summary
-            lines = [] if s is None else [f"{s.samples} samples in {s.duration_s:.1f} s"]
+            lines = [] if s is None else summary_lines([s])
         pane = self.query_one(EndedPane)
         pane.display = True
         pane.show(lines)

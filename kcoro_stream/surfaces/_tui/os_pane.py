@@ -16,7 +16,7 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from ...events import OsSample
-from .widgets import Pane, heat_style
+from .widgets import Cell, Column, Pane, fit_table, fit_words, fmt_si, heat_style
 
 
 def _num(v: float | None, digits: int = 0) -> str:
@@ -24,28 +24,45 @@ def _num(v: float | None, digits: int = 0) -> str:
 
 
 class OsPane(Pane):
-    """Per worker: CPU, run-queue wait %, involuntary switches/s, migrations/s, page faults/s, IPC."""
+    """Per worker: CPU, run-queue wait %, involuntary switches/s, migrations/s, page faults/s, IPC.
+
+    Columns that do not fit the pane are dropped whole (IPC first, then page
+    faults, migrations, switches): a row never wraps onto a second line.
+    """
 
     def show(self, samples: Mapping[str, OsSample]) -> None:
-        if self.unchanged(tuple((p, s.ts_ns) for p, s in samples.items())):
+        width = max(20, (self.size.width or 40) - 2)
+        if self.unchanged((width, tuple((p, s.ts_ns) for p, s in samples.items()))):
             return
         if not samples:
             self.set(Text("no OS view yet", style="dim"), shape=0)
             return
-        lines: list[RenderableType] = [Text("worker cpu   wait  inv/s  mig/s  pf/s  ipc", style="dim")]
+        labels: list[str] = []
+        cpu: list[Cell] = []
+        wait: list[Cell] = []
+        inv: list[float | None] = []
+        mig: list[float | None] = []
+        pf: list[float | None] = []
+        ipc: list[Cell] = []
         for pool, s in samples.items():
             for i, w in enumerate(s.workers):
-                cpu = "–" if s.cpus[i] is None else f"{s.cpus[i]}{'*' if s.pinned[i] else ''}"
-                who = f"{pool[:4]} w{w}" if len(samples) > 1 else f"w{w}"
-                wait = s.wait_pct[i]
-                line = Text(f"{who:<6} {cpu:<4} ")
-                line.append(
-                    f"{_num(wait):>4}%", style=heat_style(None if wait is None else min(wait / 50, 1.0))
-                )
-                line.append(
-                    f" {_num(s.involuntary_cs_per_s[i]):>6} {_num(s.migrations_per_s[i], 1):>6}"
-                    f" {_num(s.page_faults_per_s[i]):>5} {_num(s.ipc[i], 2):>4}"
-                )
-                lines.append(line)
-        lines.append(Text("* pinned (--pin) · wait: % of the window on the run queue", style="dim"))
-        self.set(Group(*lines), shape=len(lines))
+                labels.append(f"{pool[:4]} w{w}" if len(samples) > 1 else f"w{w}")
+                cpu.append("–" if s.cpus[i] is None else f"{s.cpus[i]}{'*' if s.pinned[i] else ''}")
+                v = s.wait_pct[i]
+                wait.append((f"{_num(v)}%", heat_style(None if v is None else min(v / 50, 1.0))))
+                inv.append(s.involuntary_cs_per_s[i])
+                mig.append(s.migrations_per_s[i])
+                pf.append(s.page_faults_per_s[i])
+                ipc.append(_num(s.ipc[i], 2))
+        columns = [
+            Column("cpu", cpu, keep=9),
+            Column("wait", wait, keep=8),
+            Column("inv/s", [_num(v) for v in inv], [fmt_si(v) for v in inv], keep=7),
+            Column("mig/s", [_num(v, 1) for v in mig], [fmt_si(v) for v in mig], keep=5),
+            Column("pf/s", [_num(v) for v in pf], [fmt_si(v) for v in pf], keep=4),
+            Column("ipc", ipc, keep=3),
+        ]
+        lines: list[RenderableType] = [*fit_table(width, labels, columns, label_header="worker", gap=1)]
+        note = ["* pinned (--pin)", "wait: % of the window on the run queue"]
+        lines.extend(Text(x, style="dim", no_wrap=True) for x in fit_words(note, width))
+        self.set(Group(*lines), shape=(len(lines), width))

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+
+import msgspec
 
 from ...events import (
     Alert,
@@ -29,18 +31,54 @@ from ...events import (
     Heatmap,
     HistogramSummary,
     Kpi,
+    Metrics,
     OsSample,
     Sample,
     Status,
     Summary,
 )
 from ...ops._activity import Activity
+from ...sinks.stdout import format_summary
+
+
+def summary_lines(summaries: Sequence[Summary], *, totals: bool = True) -> list[str]:
+    """The end-of-run summary as the ``--no-tui`` text summary gives it (peak, average and
+    EMA: ``sinks.stdout.format_summary``, the one formatter), one block per pool.
+
+    Figures that stayed at zero (or absent) the whole run — a channel pool's fast path
+    and steals — are named once on a ``zero`` line instead of a column of zeros;
+    ``totals=False`` leaves out the long line of raw counters (the held screen).
+    """
+    out: list[str] = []
+    for s in summaries:
+        zero = [
+            k
+            for k in Metrics.__struct_fields__
+            if not any(getattr(m, k) for m in (s.peak, s.avg, s.ema))
+            and any(getattr(m, k) is not None for m in (s.peak, s.avg, s.ema))
+        ]
+        blank = {k: None for k in zero}
+        shown = msgspec.structs.replace(
+            s,
+            peak=msgspec.structs.replace(s.peak, **blank),
+            avg=msgspec.structs.replace(s.avg, **blank),
+            ema=msgspec.structs.replace(s.ema, **blank),
+        )
+        lines = format_summary(shown).splitlines()
+        if len(summaries) > 1 or s.pool != "all":
+            lines[0] = lines[0].replace("summary:", f"summary {s.pool}:", 1)
+        if zero:
+            lines.append("  zero   " + "  ".join(zero))
+        out.extend(line for line in lines if totals or not line.startswith("  totals "))
+    return out
+
 
 HISTORY = 4096  # samples kept per pool for the graph (zoom/scroll range)
 SPARK = 120  # samples kept per ratio sparkline
 ALERTS = 200
 HEAT_WINDOWS = 240  # heat-map rows kept per pool: the workers × windows pane's time axis
 RATIOS = ("fastpath_ratio", "steal_ratio", "utilisation")
+TASK_ONLY = ("fastpath_ratio", "steal_ratio")  # ratios (and KPIs) a channel pool does not produce
 
 
 def primary_metric(pool: str, mode: str) -> str:
@@ -112,8 +150,8 @@ class PoolState:
         admitted = self.activity.admit(ev)
         for name in ("tasks_per_s", "msgs_per_s", "gbps"):
             value = getattr(ev, name)
-            if value is None and name not in self.stats:
-                continue
+            if name not in self.stats and not (name in self.activity.rates and self.activity.counts(name)):
+                continue  # figures only where the pool produces them (no tasks/s row for a channel pool)
             counts = admitted and self.activity.counts(name)
             self.stats.setdefault(name, RunningStats()).add(
                 value,
@@ -127,6 +165,20 @@ class PoolState:
             v = getattr(ev, r)
             if v is not None and math.isfinite(v):
                 self.ratios[r].append(v)
+
+    def produced_ratios(self) -> list[str]:
+        """The ratios this pool produces: seen at least once, and for a channel pool (no task
+        fast path or steals of its own: ``Activity.channel``) only its utilisation."""
+        channel = bool(self.activity.channel)
+        return [r for r in RATIOS if self.ratios[r] and not (channel and r in TASK_ONLY)]
+
+    def interval_ms(self) -> float | None:
+        """The producer's current sampling interval, as the last window saw it (adaptive
+        sampling widens it): the window's span over its frames."""
+        last = self.last
+        if last is None or not last.frames or not last.span_ns:
+            return None
+        return last.span_ns / last.frames / 1e6
 
     def clear(self) -> None:
         self.history.clear()
@@ -222,6 +274,17 @@ class DashboardState:
             for w, cpu in zip(s.workers, s.cpus, strict=True)
             if cpu is not None
         }
+
+    def latency(self) -> dict[tuple[str, str], HistogramSummary]:
+        """The histograms worth a place: with samples, and no task metric of a channel pool
+        (the few tasks its coroutines run are bookkeeping, as for its task rate)."""
+        out = {}
+        for (metric, pool), h in self.histograms.items():
+            state = self.pools.get(pool)
+            if not h.count or (state is not None and state.activity.channel and metric.startswith("task_")):
+                continue
+            out[(metric, pool)] = h
+        return out
 
     def kpi_for(self, pool: str) -> Kpi | None:
         """The pool's own KPI states, else the run's when this is the only pool."""

@@ -14,7 +14,6 @@ from typing import Any
 from rich.color import Color
 from rich.console import Group, RenderableType
 from rich.style import Style
-from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -22,8 +21,9 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from ...events import Heatmap, HistogramSummary, Resources, Status
+from ...histo import BUCKETS, SCHEME, bucket_lower
 from ...sinks.log import fmt_bytes, fmt_num
-from .state import RATIOS, DashboardState, PoolState
+from .state import RATIOS, TASK_ONLY, DashboardState, PoolState
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 KPI_STYLE = {
@@ -52,14 +52,19 @@ def fmt_axis(value: float, width: int) -> str:
 def fit_words(parts: Sequence[str], width: int, sep: str = " · ") -> list[str]:
     """Join ``parts`` into lines of at most ``width`` columns, breaking only between parts.
 
-    A part longer than the width gets a line of its own, cut with ``…`` (so a
-    line never ends mid-word and never wraps).
+    A part longer than the width is split over lines of its own, never cut
+    (a run id or a figure keeps every character; a line never wraps).
     """
     lines: list[str] = []
     line = ""
+    width = max(1, width)
     for part in parts:
-        if len(part) > width:
-            part = part[: max(0, width - 1)] + "…"
+        while len(part) > width:
+            if line:
+                lines.append(line)
+                line = ""
+            lines.append(part[:width])
+            part = part[width:]
         if not line:
             line = part
         elif len(line) + len(sep) + len(part) <= width:
@@ -68,6 +73,83 @@ def fit_words(parts: Sequence[str], width: int, sep: str = " · ") -> list[str]:
             lines.append(line)
             line = part
     if line:
+        lines.append(line)
+    return lines
+
+
+Cell = str | tuple[str, Style | str]  # text, or text and its own style
+
+
+class Column:
+    """One column of a :func:`fit_table`: header, full cells, compact (SI) cells, priority, style."""
+
+    __slots__ = ("compact", "full", "header", "keep", "style")
+
+    def __init__(
+        self,
+        header: str,
+        full: Sequence[Cell],
+        compact: Sequence[Cell] | None = None,
+        *,
+        keep: int = 0,
+        style: str = "",
+    ) -> None:
+        self.header, self.full, self.compact = header, list(full), list(compact or full)
+        self.keep, self.style = keep, style  # keep: the higher, the later it is dropped
+
+
+def _cell(c: Cell) -> tuple[str, Style | str]:
+    return (c, "") if isinstance(c, str) else c
+
+
+def fit_table(
+    width: int, labels: Sequence[str], columns: Sequence[Column], *, label_header: str = "", gap: int = 2
+) -> list[Text]:
+    """Rows of ``label  cell  cell …`` that fit ``width`` columns, never cutting a number.
+
+    Full figures (``8,892,310``) when every column fits; else every column in
+    its compact form (``8.89M``); else whole columns are dropped, lowest
+    ``keep`` first, until the rest fits. Only a label may be cut (``…``), and
+    only when a single compact column still does not fit. Each line is one
+    ``Text`` that never wraps (issue 28: no ``8,892,…``, no ``coun… total``).
+    """
+    lw = max([len(label_header), *(len(x) for x in labels)], default=0)
+
+    def widths_of(compact: bool) -> list[int]:
+        return [
+            max([len(c.header), *(len(_cell(x)[0]) for x in (c.compact if compact else c.full))])
+            for c in columns
+        ]
+
+    def total(kept: Sequence[int], widths: Sequence[int]) -> int:
+        return lw + sum(widths[i] + gap for i in kept)
+
+    chosen = list(range(len(columns)))
+    compact = total(chosen, widths_of(False)) > width
+    widths = widths_of(compact)
+    for i in sorted(chosen, key=lambda i: (columns[i].keep, -i)):  # lowest keep, rightmost, first
+        if total(chosen, widths) <= width or len(chosen) == 1:
+            break
+        chosen.remove(i)
+    cells = [c.compact if compact else c.full for c in columns]
+    room = max(1, width - sum(widths[i] + gap for i in chosen))
+    lw_shown = min(lw, room)
+
+    def label(x: str) -> str:
+        return x if len(x) <= lw_shown else x[: max(0, lw_shown - 1)] + "…"
+
+    lines = []
+    if any(c.header for c in columns) or label_header:
+        head = Text(f"{label(label_header):<{lw_shown}}", style="dim", no_wrap=True, overflow="crop")
+        for i in chosen:
+            head.append(" " * gap + f"{columns[i].header:>{widths[i]}}", style="dim")
+        lines.append(head)
+    for row, name in enumerate(labels):
+        line = Text(f"{label(name):<{lw_shown}}", style="bold", no_wrap=True, overflow="crop")
+        for i in chosen:
+            text, style = _cell(cells[i][row])
+            line.append(" " * gap)
+            line.append(f"{text:>{widths[i]}}", style=style or columns[i].style)
         lines.append(line)
     return lines
 
@@ -111,15 +193,26 @@ def nice_ceiling(x: float) -> float:
     return 10 * k
 
 
-def kpi_badges(states: Mapping[str, str], values: Mapping[str, float | None], compact: bool = False) -> Text:
-    """One coloured badge per KPI; ``compact`` (small screens): short names, no values."""
-    text = Text()
+def kpi_badges(
+    states: Mapping[str, str], values: Mapping[str, float | None], compact: bool = False, width: int = 0
+) -> Text:
+    """One coloured badge per KPI; ``compact`` (small screens): short names, no values.
+
+    With ``width``, lines break between badges, never inside one (a badge
+    ``backlog UNKNOWN`` used to break after ``backlog`` at 120 columns).
+    """
+    text = Text()  # the breaks are ours; rich wraps at a space only while a resize is pending
+    used = 0
     for name, state in states.items():
         v = None if compact else values.get(name)
         shown = name.removesuffix("_ratio") if compact else name
         label = f" {shown} {state}" + ("" if v is None else f" {v:.2f}") + " "
+        if width and used and used + len(label) > width:
+            text.append("\n")
+            used = 0
         text.append(label, style=KPI_STYLE.get(state, KPI_STYLE["UNKNOWN"]))
         text.append(" ")
+        used += len(label) + 1
     return text
 
 
@@ -138,6 +231,14 @@ class Pane(Widget):
         self._content: RenderableType = content
         self._shape: Any = None
         self._key: Any = object()
+
+    def on_resize(self, _: Any) -> None:
+        """Drawn for another width: draw again once the new layout is known (a resize used to
+        leave panes drawn for the old width, cut at the new edge)."""
+        self._key = object()
+        redraw = getattr(self.app, "redraw_soon", None)
+        if redraw is not None:
+            redraw()
 
     def unchanged(self, key: Any) -> bool:
         """True when ``key`` (what the content is made of) is the same as last time."""
@@ -202,7 +303,8 @@ class ThroughputGraph(Widget):
             line.append(cells, style="cyan" if row < height * 0.75 else "bright_cyan")
             lines.append(line)
         per = 1 << self.zoom
-        where = "live" if self.scroll_back == 0 else f"-{self.scroll_back * per} samples"
+        following = getattr(self.app, "following", "live")  # "live", "latest" (a replay), "end of run"
+        where = following if self.scroll_back == 0 else f"-{self.scroll_back * per} samples"
         window_ms = self.pool.window_ns / 1e6
         span = len(cols) * per * window_ms / 1000
         parts = [self.pool.metric.replace("_per_s", "/s"), f"zoom ×{per}", where, f"{span:.1f} s shown"]
@@ -218,57 +320,55 @@ class StatsPane(Pane):
         self.pool = pool
         self.compact = False  # small screens: current · EMA · peak in SI units, nothing else
 
+    # (header, RunningStats attribute, keep: the higher, the later the column is dropped)
+    COLUMNS = (
+        ("current", "current", 5),
+        ("5-sample", "smooth", 1),
+        ("EMA", "ema", 4),
+        ("peak", "peak", 3),
+        ("average", "average", 2),
+    )
+    COMPACT = ("current", "EMA", "peak")  # small screens: these only
+
     def show(self) -> None:
+        width = max(20, (self.size.width or 80))
+        names = list(self.pool.stats)
+        columns = []
+        for header, attr, keep in self.COLUMNS:
+            if self.compact and header not in self.COMPACT:
+                continue
+            values = [(getattr(self.pool.stats[n], attr), 3 if n == "gbps" else 0) for n in names]
+            columns.append(
+                Column(header, [fmt(v, d) for v, d in values], [fmt_si(v) for v, _ in values], keep=keep)
+            )
+        labels = [n.replace("_per_s", "/s") for n in names]
+        table = fit_table(width, labels, columns) if names else [Text("no rate yet", style="dim")]
         if self.compact:
-            self.show_compact()
+            self.set(Group(*table), shape=("compact", len(table), width))
             return
-        table = Table(box=None, padding=(0, 1), expand=True, show_edge=False)
-        table.add_column("", style="bold")
-        for col in ("current", "5-sample", "EMA", "peak", "average"):
-            table.add_column(col, justify="right")
-        for name, st in self.pool.stats.items():
-            digits = 3 if name == "gbps" else 0
-            table.add_row(
-                name.replace("_per_s", "/s"),
-                fmt(st.current, digits),
-                fmt(st.smooth, digits),
-                fmt(st.ema, digits),
-                fmt(st.peak, digits),
-                fmt(st.average, digits),
-            )
         last = self.pool.last
-        info = Text(
-            f"samples {self.pool.samples} · partial {self.pool.partial}"
-            + ("" if last is None else f" · window {last.window_ns / 1e6:.0f} ms"),
-            style="dim",
-        )
+        info = [f"samples {self.pool.samples}", f"partial {self.pool.partial}"]
+        if last is not None:
+            info.append(f"window {last.window_ns / 1e6:.0f} ms")
+        parts: list[RenderableType] = [*table]
         res = last.resources if last is not None else None
-        lines = [resources_line(res)] if res is not None else []
+        if res is not None:
+            parts.extend(Text(x, no_wrap=True) for x in fit_words(resources_parts(res), width))
         if last is not None and last.declared:  # the pipeline's own metrics (kcoro_stream.analysis)
-            lines.append(
-                Text(
-                    "yours: " + " · ".join(f"{k} {fmt_num(v)}" for k, v in last.declared.items()), style="dim"
-                )
-            )
-        if not lines:
-            self.set(Group(table, info), shape=len(self.pool.stats))
-            return
-        self.set(Group(table, *lines, info), shape=(len(self.pool.stats), len(lines)))
-
-    def show_compact(self) -> None:
-        table = Table(box=None, padding=(0, 1), expand=True, show_edge=False)
-        table.add_column("", style="bold", no_wrap=True)
-        for col in ("current", "EMA", "peak"):
-            table.add_column(col, justify="right", no_wrap=True)
-        for name, st in self.pool.stats.items():
-            table.add_row(
-                name.replace("_per_s", "/s"), fmt_num(st.current), fmt_num(st.ema), fmt_num(st.peak)
-            )
-        self.set(table, shape=("compact", len(self.pool.stats)))
+            yours = [f"{k} {fmt_num(v)}" for k, v in last.declared.items()]
+            yours[0] = "yours: " + yours[0]
+            parts.extend(Text(x, style="dim", no_wrap=True) for x in fit_words(yours, width))
+        parts.extend(Text(x, style="dim", no_wrap=True) for x in fit_words(info, width))
+        self.set(Group(*parts), shape=(len(parts), width))
 
 
-def resources_line(res: Resources) -> Text:
-    """The pool's CPU and memory: ``cpu 97% · stack 1.2 MiB · process cpu 180% · rss 40.1 MiB``."""
+def fmt_si(value: float | None) -> str:
+    """Compact SI (``8.89M``, ``0.0156``) or ``–``: the form a narrow column takes."""
+    return "–" if value is None else fmt_num(value)
+
+
+def resources_parts(res: Resources) -> list[str]:
+    """The pool's CPU and memory: ``cpu 97%``, ``stack 1.2 MiB``, ``process cpu 180%``, ``rss 40.1 MiB``."""
     parts = []
     if res.cpu_pct is not None:
         parts.append(f"cpu {res.cpu_pct:.0f}%")
@@ -280,7 +380,7 @@ def resources_line(res: Resources) -> Text:
         parts.append(f"process cpu {res.process_cpu_pct:.0f}%")
     if res.rss_bytes is not None:
         parts.append(f"rss {fmt_bytes(res.rss_bytes)}")
-    return Text(" · ".join(parts) or "resources: –")
+    return parts or ["resources: –"]
 
 
 class RatioSparklines(Pane):
@@ -300,13 +400,15 @@ class RatioSparklines(Pane):
         width = max(1, (self.size.width or 60) - self.LABEL)
         lines = []
         for r in RATIOS:
+            if r not in self.pool.produced_ratios():
+                continue  # a channel pool has no fast path or steals of its own; nothing seen yet: no line
             data = list(self.pool.ratios[r])[-width:]
             current = data[-1] if data else None
             line = Text(f"{r.replace('_ratio', '')[:12]:<12} {fmt_ratio(current):>7}  ")
             bars = "".join(BLOCKS[max(1, min(8, round(v * 8)))] for v in data)
             line.append(bars, style="green" if current is None or current >= 0.5 else "yellow")
             lines.append(line)
-        self.set(Group(*lines), shape=len(RATIOS))
+        self.set(Group(*lines), shape=len(lines))
 
 
 class PoolView(Vertical):
@@ -370,9 +472,15 @@ class PoolView(Vertical):
         mode = f" ({self.pool.mode})" if self.pool.mode and self.pool.mode != self.pool.name else ""
         self.border_title = f"pool {self.pool.name}{mode}"
         kpi = self.state.kpi_for(self.pool.name)
-        self.query_one(".pool-kpis", Pane).set(
-            kpi_badges(kpi.states, kpi.values, self.compact) if kpi else Text("KPIs: –", style="dim"),
-            shape=None if kpi is None else (len(kpi.states), self.compact),
+        pane = self.query_one(".pool-kpis", Pane)
+        width = max(20, pane.size.width or 40)
+        states = {} if kpi is None else dict(kpi.states)
+        if self.pool.activity.channel:  # no fast path or steals of its own: no UNKNOWN badges for them
+            states = {k: v for k, v in states.items() if k not in TASK_ONLY}
+        badges = kpi_badges(states, kpi.values, self.compact, width) if kpi else None
+        pane.set(
+            badges if badges is not None else Text("KPIs: –", style="dim"),
+            shape=None if badges is None else (badges.plain.count("\n"), width),
         )
         self.query_one(ThroughputGraph).refresh()
         self.query_one(StatsPane).show()
@@ -407,7 +515,7 @@ class ConfigPane(Pane):
             lines = [*lines[: self.max_lines - 1], lines[self.max_lines - 1].rstrip() + " …"]
         parts: list[RenderableType] = []
         for line in lines:
-            text = Text(no_wrap=True, overflow="ellipsis")
+            text = Text()  # wraps at a space if the pane is narrower than it was measured, never cut
             for i, field_ in enumerate(line.split(" · ")):
                 if i:
                     text.append(" · ", style="dim")
@@ -415,8 +523,8 @@ class ConfigPane(Pane):
                 text.append(k, style="bold").append(" " + v if v else "")
             parts.append(text)
         if run_kpi is not None:
-            badges = kpi_badges(run_kpi.states, run_kpi.values, compact=self.max_lines is not None)
-            parts.append(Text("KPIs ", style="bold", no_wrap=True, overflow="crop").append(badges))
+            badges = kpi_badges(run_kpi.states, run_kpi.values, self.max_lines is not None, width - 5)
+            parts.append(Text("KPIs ", style="bold").append(badges))
         self.set(Group(*parts), shape=len(parts))
 
 
@@ -439,8 +547,11 @@ class MonitorPane(Pane):
             r = status.reader
             if r is not None:
                 line.append(f" · ring {r.frames} frames, lost")
-                for n, kind in ((r.dropped_frames, "dropped"), (r.corrupt_frames, "corrupt"),
-                                (r.undecodable_frames, "undecodable")):  # fmt: skip
+                for n, kind in (
+                    (r.dropped_frames, "dropped"),
+                    (r.corrupt_frames, "corrupt"),
+                    (r.undecodable_frames, "undecodable"),
+                ):
                     line.append(f" {n} {kind}", style="bold red" if n else "")
             if status.log is not None:
                 line.append(
@@ -493,8 +604,10 @@ class HeatmapPane(Pane):
                 continue
             hm = recent[-1]
             imb = "–" if hm.imbalance is None else f"{hm.imbalance:.2f}"
-            head = f"{pool} · " if len(history) > 1 else ""
-            parts.append(Text(f"{head}imbalance {imb}", style="bold", no_wrap=True, overflow="ellipsis"))
+            head = [pool] if len(history) > 1 else []  # "channel · imbalance 1.00", broken between the two
+            parts.extend(
+                Text(x, style="bold", no_wrap=True) for x in fit_words([*head, f"imbalance {imb}"], width)
+            )
             for w in hm.workers:
                 name = f"w{w}" + (f"@{cpus[(pool, w)]}" if (pool, w) in cpus else "")
                 line = Text(f"{name:<{label - 1}} ", no_wrap=True, overflow="crop")
@@ -532,7 +645,7 @@ def heat_scale(width: int) -> list[Text]:
     scale = Text("0% ", style="dim", no_wrap=True, overflow="crop")
     for k in range(SCALE_STEPS):
         scale.append(" ", style=heat_style(k / (SCALE_STEPS - 1)))
-    scale.append(" 100% utilisation", style="dim")
+    scale.append(" 100% utilisation" if len(scale) + 17 <= width else " 100%", style="dim")
     marker = Text(FAILED_MARK, style=heat_style(0.5)).append(" failed steals", style="dim")
     if len(scale) + 2 + len(marker) <= width:
         return [scale.append("  ").append(marker)]
@@ -550,7 +663,11 @@ class LatencyPane(Pane):
             return
         width = max(20, (self.size.width or 60) - 2)
         parts: list[RenderableType] = []
-        for (_, pool), h in sorted(histograms.items()):
+        filled = {k: h for k, h in histograms.items() if h.count}  # no space for (empty) histograms
+        if not filled:
+            self.set(Text("no latency sample yet", style="dim"), shape=0)
+            return
+        for (_, pool), h in sorted(filled.items()):
             head = [h.metric.removesuffix("_ns"), f"[{pool}, {h.scope}]", f"n={h.count:,}"]
             parts.extend(Text(line, style="bold") for line in fit_words(head, width, " "))
             pcts = [
@@ -566,48 +683,78 @@ class LatencyPane(Pane):
     @staticmethod
     def bars(h: HistogramSummary, rows: int, width: int = 60) -> list[Text]:
         """At most ``rows`` bars, each ``≥ lower ███ count`` fitting in ``width`` columns."""
-        nz = [(b, c) for b, c in zip(h.bounds, h.counts, strict=False) if c]
+        nz = [(i, c) for i, c in enumerate(h.counts[: len(h.bounds)]) if c]
         if not nz:
             return [Text("(empty)", style="dim")]
         # merge neighbouring buckets down to `rows` bars
         per = max(1, -(-len(nz) // rows))
-        merged = [(nz[i][0], sum(c for _, c in nz[i : i + per])) for i in range(0, len(nz), per)]
-        top = max(c for _, c in merged)
-        room = max(1, width - 11 - len(f" {top:,}"))  # "≥ 16.0 µs " label, then the count
+        groups = [nz[i : i + per] for i in range(0, len(nz), per)]
+
+        # a bar that merges buckets says where it ends too: "16.4 µs–49.2 µs", not a bare "≥ 16.4 µs"
+        def upper(
+            i: int,
+        ) -> str:  # where bucket i ends: the next bucket's lower bound (bounds stop at the last one used)
+            if i + 1 < len(h.bounds):
+                return fmt_ns(h.bounds[i + 1])
+            return fmt_ns(bucket_lower(i + 1)) if h.scheme == SCHEME and i + 1 < BUCKETS else "∞"
+
+        labels = [
+            f"≥{fmt_ns(h.bounds[g[0][0]]):>9}"
+            if len(g) == 1
+            else f"{fmt_ns(h.bounds[g[0][0]])}–{upper(g[-1][0])}"
+            for g in groups
+        ]
+        counts = [sum(c for _, c in g) for g in groups]
+        top = max(counts)
+        count_w = len(f"{top:,}")
+        if max(len(x) for x in labels) + 2 + count_w > width:  # too narrow for ranges: lower bounds only
+            labels = [f"≥{fmt_ns(h.bounds[g[0][0]]):>9}" for g in groups]
+        lw = max(len(x) for x in labels)
+        room = width - lw - 2 - count_w  # the bar gets what the label and the count leave: never the count
         out = []
-        for lower, c in merged:
-            bar = "█" * max(1, round(c / top * min(24, room)))
-            out.append(
-                Text(f"≥{fmt_ns(lower):>9} ").append(bar, style="magenta").append(f" {c:,}", style="dim")
-            )
+        for label, c in zip(labels, counts, strict=True):
+            line = Text(f"{label:>{lw}} ", no_wrap=True, overflow="crop")
+            if room > 0:
+                line.append("█" * max(1, round(c / top * min(24, room))), style="magenta").append(" ")
+            out.append(line.append(f"{c:,}", style="dim"))
         return out
 
 
 class ZeroCopyPane(Pane):
-    """Every channel counter (zero-copy, rendezvous, failures, ...): total and last-window delta, per pool."""
+    """Every channel counter the run moved (zero-copy, rendezvous, failures, ...): total and
+    last-window delta, per pool. Counters still at zero are one line at the end, so a
+    zero-copy run's ``zc_*`` rows are not pushed off the pane by eight zero rows."""
 
     def show(self, zero_copy: Mapping[str, Mapping[str, tuple[int | None, int | None]]]) -> None:
-        if self.unchanged(tuple((p, tuple(d.items())) for p, d in zero_copy.items())):
+        width = max(20, (self.size.width or 40) - 2)
+        if self.unchanged((width, tuple((p, tuple(d.items())) for p, d in zero_copy.items()))):
             return
         if not zero_copy:
             self.set(Text("no channel counters (channel pool only)", style="dim"), shape=0)
             return
-        table = Table(box=None, padding=(0, 1), show_edge=False)
-        table.add_column("counter", style="bold")
         pools = list(zero_copy)
-        for p in pools:
-            prefix = f"{p} " if len(pools) > 1 else ""
-            table.add_column(f"{prefix}total", justify="right")
-            table.add_column("Δ", justify="right", style="cyan")
         names = list(dict.fromkeys(k for d in zero_copy.values() for k in d))  # declaration order
-        for name in names:
-            cells: list[str] = []
-            for p in pools:
-                total, delta = zero_copy[p].get(name, (None, None))
-                cells.append(fmt(_num(total)))
-                cells.append(fmt(_num(delta)))
-            table.add_row(name, *cells)
-        self.set(table, shape=0)
+        moved = [n for n in names if any(_num(zero_copy[p].get(n, (None, None))[0]) for p in pools)]
+        columns = []
+        for k, p in enumerate(pools):
+            prefix = f"{p} " if len(pools) > 1 else ""
+            totals = [_num(zero_copy[p].get(n, (None, None))[0]) for n in moved]
+            deltas = [_num(zero_copy[p].get(n, (None, None))[1]) for n in moved]
+            columns.append(
+                Column(
+                    f"{prefix}total", [fmt(v) for v in totals], [fmt_si(v) for v in totals], keep=10 - 2 * k
+                )
+            )
+            columns.append(
+                Column(
+                    "Δ", [fmt(v) for v in deltas], [fmt_si(v) for v in deltas], keep=9 - 2 * k, style="cyan"
+                )
+            )
+        lines: list[RenderableType] = [*fit_table(width, moved, columns, label_header="counter")]
+        zero = [n for n in names if n not in moved]
+        if zero:
+            lines.extend(Text(x, style="dim", no_wrap=True) for x in fit_words(["at 0:", *zero], width, " "))
+        self.set(Group(*lines), shape=(len(lines), width))
 
 
 def _num(v: Any) -> float | None:
@@ -617,7 +764,11 @@ def _num(v: Any) -> float | None:
 class AlertsPane(Pane):
     """Recent alerts (firing red, resolved green) and anomalies."""
 
-    def show(self, state: DashboardState, rows: int = 8) -> None:
+    def show(self, state: DashboardState, rows: int | None = None) -> None:
+        """The newest alerts first, as many as the pane has rows (at 80 × 24 the alerts view
+        fills the screen: more than the 8 it used to show)."""
+        if rows is None:
+            rows = max(3, (self.size.height or 10) - 1)
         last = state.alerts[-1] if state.alerts else None
         if self.unchanged((rows, id(last), len(state.alerts), len(state.firing))):
             return
@@ -675,8 +826,12 @@ class EndedPane(Pane):
         if self.unchanged((tuple(lines), width)):
             return
         parts = [Text("run ended · q closes the dashboard", style="bold green")]
-        for line in lines:  # summary lines break between fields, never mid-word
-            parts.extend(Text(chunk, no_wrap=True) for chunk in fit_words(line.split(" "), width, " "))
+        for (
+            line
+        ) in lines:  # summary lines break between fields ("key value", two spaces apart), never inside one
+            indent = line[: len(line) - len(line.lstrip())]
+            chunks = fit_words(line.strip().split("  "), width - len(indent), "  ")
+            parts.extend(Text(indent + chunk, no_wrap=True) for chunk in chunks)
         self.set(Group(*parts), shape=(len(parts), width))
 
 

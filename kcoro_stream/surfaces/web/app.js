@@ -10,7 +10,14 @@ const $ = (id) => document.getElementById(id);
 const fmtInt = (v) => (v == null ? "–" : Math.round(v).toLocaleString("en-US"));
 const fmtPct = (v) => (v == null ? "–" : (100 * v).toFixed(1) + " %");
 const fmtFix = (v, d) => (v == null ? "–" : Number(v).toFixed(d));
-const fmtUs = (ns) => (ns == null ? "–" : (ns / 1000).toLocaleString("en-US", { maximumFractionDigits: 1 }) + " µs");
+// A latency in the unit that keeps it short ("16 µs", "24.08 ms"): "24,080.5 µs" overflowed its card at 800 px.
+function fmtUs(ns) {
+  if (ns == null || !isFinite(ns)) return "–";
+  if (ns < 1e3) return Math.round(ns) + " ns";
+  if (ns < 1e6) return +(ns / 1e3).toFixed(1) + " µs";
+  if (ns < 1e9) return +(ns / 1e6).toFixed(2) + " ms";
+  return +(ns / 1e9).toFixed(2) + " s";
+}
 
 // Compact SI for axis labels and big figures: 12.3M, 450k, 1.5G (never "12,345,678", which clipped).
 function fmtSI(v) {
@@ -20,6 +27,17 @@ function fmtSI(v) {
     if (a >= size) return +(v / size).toPrecision(3) + unit;
   }
   return a >= 1 || a === 0 ? String(+v.toPrecision(3)) : String(+v.toPrecision(2));
+}
+// A figure in a card: whole up to 999,999; from a million on compact SI with 4 digits
+// ("12.35M"), so an 8-digit figure fits its card at 800 px (the full number is the title).
+function fmtBig(v) {
+  if (v == null || !isFinite(v)) return "–";
+  const a = Math.abs(v);
+  if (a < 1e6) return fmtInt(v);
+  for (const [unit, size] of [["T", 1e12], ["G", 1e9], ["M", 1e6]]) {
+    if (a >= size) return +(v / size).toPrecision(4) + unit;
+  }
+  return fmtInt(v);
 }
 // Ratio axis ticks on the log scale: 0.1 %, 1 %, 10 %, 100 %.
 const fmtRatioTick = (v) => (v == null ? "" : +(100 * v).toPrecision(2) + " %");
@@ -44,6 +62,10 @@ const state = {
   alerts: [], // newest first: {ts, rule, state, severity, message, kind}
   firing: new Map(),
   current: {},
+  pools: new Map(), // pool → {mode, channel, msgsSeen, values: {...}, p99: [metric, ns]}: the figures
+  summaries: new Map(), // pool → the run's Summary (peak, avg, EMA), once it ended
+  ended: false,
+  previous: null, // the finished run, kept beside the next: {runId, mode, throughput, summaries}
   status: null, // latest Status: the monitor's own account
   resources: new Map(), // pool → Sample.resources
   declared: new Map(), // pool → Sample.declared (the pipeline's own metrics)
@@ -89,8 +111,18 @@ function putPoint(store, ts, values) {
   pushPoint(store.data, ts, row);
 }
 
+// A channel pool (pool "channel" in dual mode, or a channel run) has no task figures of its own:
+// the few tasks its coroutines complete are bookkeeping (ops' Activity says the same).
+const isChannelPool = (pool, mode) => pool === "channel" || (pool === "all" && mode === "channel");
+
+function finishRun() {
+  // a new run (mode switch, next run of a replay): the finished one is kept beside it, then the page starts anew
+  state.previous = { runId: state.runId, mode: state.mode, throughput: state.throughput, summaries: new Map(state.summaries) };
+  renderPrevious();
+  resetRun();
+}
+
 function resetRun() {
-  // a new run (mode switch, next run of a replay): the old run's pools go away
   state.throughput = newStore();
   state.ratios = newStore();
   state.latency.clear();
@@ -104,6 +136,10 @@ function resetRun() {
   state.declared.clear();
   state.firing.clear();
   state.current = {};
+  state.pools.clear();
+  state.summaries.clear();
+  state.ended = false;
+  state.figuresKey = "";
   $("kpis").replaceChildren();
   $("heatmap").replaceChildren();
   $("resources").replaceChildren();
@@ -111,24 +147,32 @@ function resetRun() {
 }
 
 function onSample(ev) {
-  if (state.runId !== null && ev.run_id !== state.runId) resetRun();
+  if (state.runId !== null && ev.run_id !== state.runId) finishRun();
   state.runId = ev.run_id;
+  state.mode = ev.mode;
   state.current.run = `${ev.run_id || "run"} · ${ev.mode}`;
-  if (ev.tasks_per_s != null) state.current.tasks = ev.tasks_per_s;
-  if (ev.msgs_per_s != null) state.current.msgs = ev.msgs_per_s;
-  // the EMA the smooth operator computed: shown as it comes, never recomputed here
-  if (ev.ema && ev.ema.tasks_per_s != null) state.current.tasksEma = ev.ema.tasks_per_s;
-  if (ev.ema && ev.ema.msgs_per_s != null) state.current.msgsEma = ev.ema.msgs_per_s;
-  if (ev.gbps != null) state.current.gbps = ev.gbps;
-  if (ev.fastpath_ratio != null) state.current.fastpath = ev.fastpath_ratio;
-  if (ev.steal_ratio != null) state.current.steal = ev.steal_ratio;
-  // every pool its own series (dual mode: both pools in every chart)
+  if (ev.frames && ev.span_ns) state.current.interval = ev.span_ns / ev.frames / 1e6; // ms per sample
+  state.current.phase = ev.phase;
   const pool = ev.pool || "all";
+  if (!state.pools.has(pool)) state.pools.set(pool, { values: {}, msgsSeen: false, p99: null });
+  const p = state.pools.get(pool);
+  p.mode = ev.mode;
+  p.channel = isChannelPool(pool, ev.mode);
+  p.msgsSeen = p.msgsSeen || ev.msgs_per_s > 0;
+  // the window's own values (null stays null: "no steal probe this window" is "–", not the last 0.0 %);
+  // the EMA the smooth operator computed, shown as it comes, never recomputed here
+  const ema = ev.ema || {};
+  Object.assign(p.values, { tasks: ev.tasks_per_s, msgs: ev.msgs_per_s, gbps: ev.gbps, fastpath: ev.fastpath_ratio,
+    steal: ev.steal_ratio, tasksEma: ema.tasks_per_s, msgsEma: ema.msgs_per_s });
+  // every pool its own series (dual mode: both pools in every chart), only the figures it produces
   const tag = (what) => (pool === "all" ? what : `${pool} · ${what}`);
-  putPoint(state.throughput, ev.ts, [[tag("tasks/s"), ev.tasks_per_s], [tag("msgs/s"), ev.msgs_per_s]]);
+  const rates = [];
+  if (!p.channel) rates.push([tag("tasks/s"), ev.tasks_per_s]);
+  if (p.channel || p.msgsSeen) rates.push([tag("msgs/s"), ev.msgs_per_s]);
+  putPoint(state.throughput, ev.ts, rates);
   const r = (v) => (v == null ? null : Math.max(RATIO_FLOOR, v)); // log scale: 0 sits on the floor
-  putPoint(state.ratios, ev.ts, [[tag("fast path"), r(ev.fastpath_ratio)], [tag("steal success"), r(ev.steal_ratio)],
-    [tag("utilisation"), r(ev.utilisation)]]);
+  const ratios = p.channel ? [] : [[tag("fast path"), r(ev.fastpath_ratio)], [tag("steal success"), r(ev.steal_ratio)]];
+  putPoint(state.ratios, ev.ts, [...ratios, [tag("utilisation"), r(ev.utilisation)]]);
   if (ev.resources) state.resources.set(ev.pool || "all", ev.resources);
   if (ev.declared) state.declared.set(ev.pool || "all", ev.declared);
 }
@@ -136,6 +180,8 @@ function onSample(ev) {
 function onHistogram(ev) {
   // one series per metric and pool; window summaries describe "now", so once a
   // key has one its cumulative summaries are ignored
+  const owner = state.pools.get(ev.pool || "all");
+  if (owner && owner.channel && ev.metric.startsWith("task_")) return; // a channel pool's few bookkeeping tasks
   const key = `${ev.metric} · ${ev.pool || "all"}`;
   if (ev.scope !== "window" && state.latencyScope.get(key) === "window") return;
   if (ev.scope === "window" && state.latencyScope.get(key) !== "window") {
@@ -146,7 +192,9 @@ function onHistogram(ev) {
   if (state.latencyKey === null) state.latencyKey = key;
   const us = (v) => (v == null ? null : v / 1000);
   pushPoint(state.latency.get(key), ev.ts, [us(ev.p50), us(ev.p90), us(ev.p99), us(ev.p999)]);
-  if (key === state.latencyKey) state.current.p99 = ev.p99;
+  // the pool's p99 figure: its first latency metric (task start, channel send → receive)
+  const p = state.pools.get(ev.pool || "all");
+  if (p && (!p.p99 || p.p99[0] === ev.metric)) p.p99 = [ev.metric, ev.p99];
 }
 
 function renderLatencySelect() {
@@ -192,7 +240,7 @@ function handle(ev) {
     case "kpi": state.kpi.set(ev.pool || "all", ev); break;
     case "alert": onAlert(ev); break;
     case "anomaly": onAnomaly(ev); break;
-    case "summary": state.current.run = `${ev.run_id || "run"} · ${ev.mode} · ended`; break;
+    case "summary": state.summaries.set(ev.pool || "all", ev); state.ended = true; break;
     case "status": state.status = ev; break;
     case "os": window.kcoroOs.feed(ev); break;
     default: break;
@@ -245,6 +293,7 @@ function initCharts() {
     { scales: { x: xScale(), y: { distr: 3 } } }, (v) => (v == null ? "" : fmtSI(v)));
   window.addEventListener("resize", () => {
     for (const [name, c] of Object.entries(charts)) {
+      if (!$("chart-" + name).clientWidth) continue;
       c.setSize({ width: Math.max($("chart-" + name).clientWidth, 300), height: 220 });
     }
   });
@@ -327,11 +376,14 @@ function renderHeatStrip() {
   ctx.fillText("now", width - 22, rows.length * ROW + AXIS / 2);
 }
 
+const TASK_KPIS = ["fastpath_ratio", "steal_ratio"];
 function renderKpis() {
   if (!state.kpi.size) return;
   const badges = [];
   for (const [pool, k] of state.kpi) {
+    const p = state.pools.get(pool);
     for (const [name, st] of Object.entries(k.states)) {
+      if (p && p.channel && TASK_KPIS.includes(name)) continue; // a channel pool has no fast path or steals of its own
       const b = document.createElement("span");
       b.className = `badge ${st}`;
       b.dataset.kpi = name;
@@ -412,18 +464,67 @@ function renderDeclared() {
   $("declared").replaceChildren(...rows);
 }
 
+// The figures of each pool, only those it produces; in dual mode each card names its pool.
+function poolFigures(p) {
+  const out = [];
+  if (!p.channel) out.push(["tasks", "tasks/s", fmtBig], ["tasksEma", "tasks/s EMA", fmtBig]);
+  if (p.channel || p.msgsSeen) out.push(["msgs", "msgs/s", fmtBig], ["msgsEma", "msgs/s EMA", fmtBig], ["gbps", "Gbit/s", (v) => fmtFix(v, 3)]);
+  if (!p.channel) out.push(["fastpath", "fast path", fmtPct], ["steal", "steal success", fmtPct]);
+  return out;
+}
+
+function renderFigures() {
+  const named = state.pools.size > 1;
+  const cards = [];
+  for (const [pool, p] of state.pools) {
+    const figures = poolFigures(p).map(([key, label, fmt]) => [key, label, fmt(p.values[key]), p.values[key]]);
+    if (p.p99) figures.push(["p99", "p99 latency", fmtUs(p.p99[1]), p.p99[1], p.p99[0]]);
+    for (const [key, label, text, raw, what] of figures) {
+      cards.push({ id: `fig-${pool}-${key}`, pool, label: named ? `${pool} · ${label}` : label, text, raw, what });
+    }
+  }
+  const key = cards.map((c) => c.id + c.label).join("|");
+  if (key !== state.figuresKey) { // pools or figures changed: new cards
+    state.figuresKey = key;
+    $("figures").replaceChildren(...cards.map((c) => {
+      const fig = document.createElement("div");
+      fig.className = "figure";
+      fig.dataset.pool = c.pool;
+      const label = document.createElement("div");
+      label.className = "label";
+      label.textContent = c.label;
+      if (c.what) label.title = c.what; // the histogram the p99 is of
+      const value = document.createElement("div");
+      value.className = "value";
+      value.id = c.id;
+      fig.append(label, value);
+      return fig;
+    }));
+  }
+  for (const c of cards) {
+    const el = $(c.id);
+    el.textContent = c.text;
+    el.title = c.raw == null ? "" : String(c.raw);
+  }
+}
+
+function runState() {
+  if (state.ended) return "ended";
+  const st = state.status && state.status.state;
+  if (st === "stalled" || state.current.phase === "stalled") return "stalled";
+  if (state.current.phase === "paused") return "paused";
+  return state.runId ? "running" : "";
+}
+
 function render() {
   state.dirty = false;
   const c = state.current;
   if (c.run) $("run").textContent = c.run;
-  $("tasks-per-s").textContent = fmtInt(c.tasks);
-  $("msgs-per-s").textContent = fmtInt(c.msgs);
-  $("tasks-ema").textContent = fmtInt(c.tasksEma);
-  $("msgs-ema").textContent = fmtInt(c.msgsEma);
-  $("gbps").textContent = fmtFix(c.gbps, 3);
-  $("fastpath").textContent = fmtPct(c.fastpath);
-  $("steal").textContent = fmtPct(c.steal);
-  $("p99").textContent = fmtUs(c.p99);
+  const rs = runState();
+  $("run-state").textContent = rs;
+  $("run-state").className = `status ${rs}`;
+  $("sampling").textContent = c.interval ? `sampling ${+c.interval.toPrecision(3)} ms` : "";
+  renderFigures();
   for (const name of Object.keys(STORE_CHARTS)) {
     syncChart(name);
     charts[name].setData(state[name].data);
@@ -437,6 +538,27 @@ function render() {
   renderResources();
   renderDeclared();
   window.kcoroOs.render();
+}
+
+// The finished run, beside the next: its throughput chart as it ended and its summary (peak, average, EMA).
+function renderPrevious() {
+  const prev = state.previous;
+  if (!prev || !prev.throughput.labels.length) return;
+  $("previous").hidden = false;
+  $("previous-run").textContent = `${prev.runId} · ${prev.mode} · ended`;
+  const series = prev.throughput.labels.map((label, i) => [label, PALETTE[i % PALETTE.length]]);
+  charts.previous = makeChart($("chart-previous"), series, null, fmtSI);
+  charts.previous.setData(prev.throughput.data);
+  const rows = [row(["pool", "figure", "peak", "average", "EMA", "samples"])];
+  for (const [pool, s] of prev.summaries) {
+    for (const [key, label] of [["tasks_per_s", "tasks/s"], ["msgs_per_s", "msgs/s"], ["gbps", "Gbit/s"]]) {
+      if (s.peak[key] == null) continue;
+      const f = key === "gbps" ? (v) => fmtFix(v, 3) : fmtBig;
+      rows.push(row([pool, label, f(s.peak[key]), f(s.avg[key]), f(s.ema[key]), String(s.samples)]));
+    }
+  }
+  if (rows.length === 1) rows.push(row(["no summary (the run was cut short)"]));
+  $("previous-summary").replaceChildren(...rows);
 }
 
 function scheduleRender() {
