@@ -26,6 +26,9 @@ is drawn.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import sys
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
@@ -736,7 +739,12 @@ class DashboardApp(App[int]):
             return
         # an interactive run that ended by itself: keep the last frame, summary and run directory until q
         # (not after q, which asked to leave; not after an error, which the CLI prints)
-        if self.hold and not self.stop_requested and getattr(outcome, "error", None) is None:
+        if (
+            self.hold
+            and not self.stop_requested
+            and getattr(outcome, "error", None) is None
+            and terminal_is_there()
+        ):
             self.ended = True
             self.draw(force=True)
             return
@@ -779,6 +787,12 @@ def run_tui(
     # exit that bypassed the q key), trio is still a guest of this loop and
     # must be cancelled and driven to its end here, before the loop closes.
     loop = asyncio.new_event_loop()
+    if not headless:
+        # The terminal closed (SIGHUP) or a SIGTERM while the last frame is held: leave. During
+        # the run the source's own receiver (sources/_process.watch_signals) takes these signals
+        # and restores these handlers when the run ends.
+        for sig in (signal.SIGHUP, signal.SIGTERM):
+            loop.add_signal_handler(sig, app.exit, 130)
     try:
         app.run(headless=headless, size=size, auto_pilot=auto_pilot, loop=loop)
         if app._trio_running() and app._trio_token is not None:
@@ -793,6 +807,18 @@ def run_tui(
         return app.return_code or 1  # trio never ran to an end (it did not start, or hung)
     result = outcome.unwrap()  # re-raises trio_main's exception
     return 130 if result is None else int(result)
+
+
+def terminal_is_there() -> bool:
+    """Whether the dashboard's terminal is still open (a closed tmux pane or SSH session hangs it up:
+    holding the last frame for a ``q`` that can never come kept the process alive, spinning)."""
+    for stream in (sys.__stdin__, sys.__stdout__):
+        try:
+            if stream is None or not os.isatty(stream.fileno()):
+                return False
+        except (OSError, ValueError):
+            return False
+    return True
 
 
 def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
