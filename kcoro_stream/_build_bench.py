@@ -52,6 +52,7 @@ SOURCES = [
     "native/runtime/wait.c",
     "native/runtime/stats.c",
     "native/runtime/chan.c",
+    "native/runtime/view.c",
     "native/bench/cli.c",
     "native/bench/workload.c",
     "native/bench/sampler.c",
