@@ -56,6 +56,7 @@ SOURCES = [
     "native/bench/cli.c",
     "native/bench/workload.c",
     "native/bench/sampler.c",
+    "native/bench/coroview.c",
     "native/bench/perf.c",
     "native/bench/bench_main.c",
     "native/bench/knobs.c",

@@ -76,6 +76,7 @@ int kcr_spawn_pinned(kcr_pool *p, uint32_t worker, kcr_fn fn, void *arg);
  * not copied). A named coroutine is tracked from its spawn; an unnamed one
  * from its first suspension (a task that runs once to completion never is). */
 int kcr_spawn_named(kcr_pool *p, const char *name, kcr_fn fn, void *arg);
+int kcr_spawn_pinned_named(kcr_pool *p, uint32_t worker, const char *name, kcr_fn fn, void *arg);
 #define KCR_STR2_(x) #x
 #define KCR_STR_(x) KCR_STR2_(x)
 /* kcr_spawn named after its spawn site, "file.c:123". */

@@ -184,6 +184,11 @@ int kcr_spawn_pinned(kcr_pool *p, uint32_t worker, kcr_fn fn, void *arg) {
     return spawn(p, fn, arg, (int32_t)worker, NULL);
 }
 
+int kcr_spawn_pinned_named(kcr_pool *p, uint32_t worker, const char *name, kcr_fn fn, void *arg) {
+    if (worker >= p->n) return EINVAL;
+    return spawn(p, fn, arg, (int32_t)worker, name);
+}
+
 static void count_pull(struct kcr_worker *w, struct kcr_coro *c) {
     KCR_INC(w->c.inject_pulls, 1);
     if (!c->started) KCR_INC(w->c.new_pulled, 1);
