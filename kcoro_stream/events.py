@@ -846,6 +846,42 @@ class Alert(_Derived, tag="alert", kw_only=True, frozen=True):
     labels: dict[str, str] | None = None
 
 
+# Alerts whose rule starts with this are the coroutine lints (ops/_lint_*.py); a user rule may not.
+LINT_PREFIX: Final = "lint."
+
+
+class CoroutineView(_Derived, tag="coroutine", kw_only=True, frozen=True):
+    """One coroutine of the window's last coroutine snapshot (``--coroutines``), busiest first."""
+
+    pool: str
+    coroutine: int
+    name: str
+    state: str  # CORO_STATES: "runnable" | "running" | "parked" | "done"
+    worker: int  # the worker running it, -1 if none
+    wait: str  # WAIT_KINDS: "none" | "channel" | "wait_group"
+    wait_id: int  # the channel id when parked on one, else -1
+    resumes: int
+    parks: int
+    wakes: int
+    self_wakes: int
+    busy_ns: int  # estimated (one resume in coroutines_sample timed)
+    age_ns: int
+    running_ns: int  # on its worker without a switch for at least this long
+    parked_ns: int  # parked without a wake for at least this long
+
+
+class ChannelView(_Derived, tag="channel", kw_only=True, frozen=True):
+    """One channel of the window's last coroutine snapshot: its name, state and waiters."""
+
+    pool: str
+    channel: int
+    name: str
+    closed: bool
+    depth: int
+    senders: list[int]  # coroutine ids waiting to send, oldest first (0: a thread)
+    receivers: list[int]  # coroutine ids waiting to receive, oldest first (0: a thread)
+
+
 class Anomaly(_Derived, tag="anomaly", kw_only=True, frozen=True):
     """A metric value far from its recent window."""
 
@@ -906,7 +942,18 @@ class MarkEvent(_Derived, tag="mark", kw_only=True, frozen=True):
 
 
 DerivedEvent = (
-    Sample | HistogramSummary | Heatmap | Alert | Anomaly | Kpi | Summary | Status | MarkEvent | OsSample
+    Sample
+    | HistogramSummary
+    | Heatmap
+    | Alert
+    | Anomaly
+    | Kpi
+    | Summary
+    | Status
+    | MarkEvent
+    | OsSample
+    | CoroutineView
+    | ChannelView
 )
 DERIVED_TYPES: Final[tuple[type[_Derived], ...]] = DerivedEvent.__args__
 

@@ -29,6 +29,7 @@ from kcoro_stream.histo import ERROR_BOUND, bucket_lower, bucket_of, bucket_widt
 
 from ._alerts import COMPARISONS, SEVERITIES, Rule, alerts, parse_rule, parse_rules
 from ._backpressure import DEFAULT_SLOPE, DEFAULT_WINDOWS, backpressure, backpressure_config
+from ._coroutines import coroutines_from_windows
 from ._default import default_analyses
 from ._fan import compose, fan, passthrough
 from ._heatmap import heatmap, imbalance_index
@@ -38,6 +39,10 @@ from ._invariants import invariants
 from ._jitter import jitter
 from ._kpi import KPI_DEFAULTS, kpi, kpi_thresholds
 from ._legacy_names import to_legacy
+from ._lint_busy import lint_busy_from_windows
+from ._lint_self_wake import lint_self_wake_from_windows
+from ._lint_stuck import lint_stuck_from_windows
+from ._lints import DEFAULT_LINTS, LintThresholds
 from ._marks import marks
 from ._metrics import METRICS
 from ._os import os_view
@@ -50,6 +55,7 @@ from ._window import Window, windows
 
 __all__ = [
     "COMPARISONS",
+    "DEFAULT_LINTS",
     "DEFAULT_SLOPE",
     "DEFAULT_WINDOWS",
     "ERROR_BOUND",
@@ -57,6 +63,7 @@ __all__ = [
     "METRICS",
     "SEVERITIES",
     "SMOOTHED",
+    "LintThresholds",
     "Rule",
     "Window",
     "alerts",
@@ -66,6 +73,7 @@ __all__ = [
     "bucket_of",
     "bucket_width",
     "compose",
+    "coroutines_from_windows",
     "default_analyses",
     "fan",
     "heatmap",
@@ -76,6 +84,9 @@ __all__ = [
     "jitter",
     "kpi",
     "kpi_thresholds",
+    "lint_busy_from_windows",
+    "lint_self_wake_from_windows",
+    "lint_stuck_from_windows",
     "mad_score",
     "marks",
     "os_view",

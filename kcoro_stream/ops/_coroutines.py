@@ -1,0 +1,89 @@
+"""coroutines: each window's last coroutine snapshot as ``coroutine`` and ``channel`` lines.
+
+The producer chose the snapshot's coroutines (``--coroutines``: the suspicious
+ones, then the top ``coroutines_top`` by busy time; knobs in
+``RunStarted.config``), so the lines are bounded by its knobs; they come in the
+producer's order (suspicious first, then busiest)::
+
+    windows: W0 (snapshot)         W1 (no --coroutines)
+    lines:   coroutine* channel*   (nothing) |
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kcoro_stream.events import (
+    CHANNEL_FLAG_CLOSED,
+    CORO_STATES,
+    WAIT_KINDS,
+    ChannelView,
+    CoroutineView,
+    wall_seconds,
+)
+
+from ._base import Emit, Operator, pool_label, pool_names, stateful
+from ._window import Window
+
+
+def _name(table: tuple[str, ...], i: int) -> str:
+    return table[i] if i < len(table) else str(i)
+
+
+def coroutines_from_windows() -> Operator:
+    """Window → CoroutineView per coroutine and ChannelView per channel of its last snapshot."""
+
+    def setup(emit: Emit) -> tuple[Any, Any]:
+        def on_item(win: Any) -> None:
+            if type(win) is not Window or not (win.coroutines or win.chan_waiters):
+                return
+            run = win.run
+            base = {"ts": 0.0, "ts_ns": 0, "run_id": run.run_id if run is not None else ""}
+            names = pool_names(run)
+            for c in win.coroutines:
+                base["ts_ns"] = c.ts_ns
+                base["ts"] = wall_seconds(c.ts_ns, run)
+                emit(
+                    CoroutineView(
+                        **base,
+                        pool=pool_label(names, c.pool),
+                        coroutine=c.coroutine,
+                        name=c.name,
+                        state=_name(CORO_STATES, c.state),
+                        worker=c.worker,
+                        wait=_name(WAIT_KINDS, c.wait_kind),
+                        wait_id=c.wait_id,
+                        resumes=c.resumes,
+                        parks=c.parks,
+                        wakes=c.wakes,
+                        self_wakes=c.self_wakes,
+                        busy_ns=c.busy_ns,
+                        age_ns=c.age_ns,
+                        running_ns=c.running_ns,
+                        parked_ns=c.parked_ns,
+                    )
+                )
+            for cid in sorted(win.chan_waiters):
+                w = win.chan_waiters[cid]
+                cc = win.channels.get(cid)
+                base["ts_ns"] = w.ts_ns
+                base["ts"] = wall_seconds(w.ts_ns, run)
+                emit(
+                    ChannelView(
+                        **base,
+                        pool=pool_label(names, w.pool),
+                        channel=cid,
+                        name=w.name,
+                        closed=cc is not None and bool(cc.flags & CHANNEL_FLAG_CLOSED),
+                        depth=cc.depth if cc is not None else 0,
+                        senders=list(w.senders),
+                        receivers=list(w.receivers),
+                    )
+                )
+
+        def on_done() -> None:
+            return None
+
+        return on_item, on_done
+
+    return stateful(setup)
