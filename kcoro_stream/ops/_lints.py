@@ -139,37 +139,17 @@ def lint_from_windows(rule: str, severity: Any, check: Check) -> Operator:
                             labels=labels,
                         )
                     )
-            for cid in [k for k in firing if k not in holds and k in prev]:
-                clear[cid] = clear.get(cid, 0) + 1
-                if clear[cid] < CLEAR_WINDOWS:
-                    continue
-                del clear[cid]
-                labels = firing.pop(cid)
-                emit(
-                    make_alert(
-                        ts,
-                        run,
-                        rule,
-                        severity,
-                        "resolved",
-                        f"resolved: {who(prev[cid])} no longer holds ({rule}) for {CLEAR_WINDOWS} windows",
-                        labels=labels,
-                    )
-                )
-            for cid in sorted(k for k in firing if k not in holds and k not in prev):
+            for cid in [k for k in firing if k not in holds]:
+                if cid in prev:  # still in the snapshots: resolved after CLEAR_WINDOWS clear windows
+                    clear[cid] = clear.get(cid, 0) + 1
+                    if clear[cid] < CLEAR_WINDOWS:
+                        continue
+                    msg = f"resolved: {who(prev[cid])} no longer holds ({rule}) for {CLEAR_WINDOWS} windows"
+                else:
+                    msg = f"resolved: coroutine {cid} is no longer in the snapshots"
                 clear.pop(cid, None)
                 labels = firing.pop(cid)
-                emit(
-                    make_alert(
-                        ts,
-                        run,
-                        rule,
-                        severity,
-                        "resolved",
-                        f"resolved: coroutine {cid} is no longer in the snapshots",
-                        labels=labels,
-                    )
-                )
+                emit(make_alert(ts, run, rule, severity, "resolved", msg, labels=labels))
 
         def on_done() -> None:
             return None
