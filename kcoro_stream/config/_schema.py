@@ -119,6 +119,12 @@ class BenchSection(_Section):
     pin: bool = False  # --pin: worker k on the k-th allowed CPU
     no_perf_counters: bool = False  # --no-perf-counters: no OsCounters per worker
     body_ns: Annotated[int, _knob("body_ns")] | None = None  # --body-ns: task bodies spin N ns of CPU time
+    coroutines: bool = False  # --coroutines: the coroutine view (snapshots, lint.* alerts)
+    coroutines_top: Annotated[int, _knob("coroutines_top")] | None = None
+    coroutines_every: Annotated[int, _knob("coroutines_every")] | None = None
+    coroutines_sample: Literal[1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024] | None = None
+    hog_ms: Annotated[int, _knob("hog_ms")] | None = None  # --hog-ms: a coroutine "hog" spins MS ms per resume
+    stuck: bool = False  # --stuck: a coroutine "stuck" waits on a channel nobody sends to
 
 
 class WindowSection(_Section):
