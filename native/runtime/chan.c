@@ -93,8 +93,12 @@ struct kcr_chan {
 /* The calling worker's counter slot, or NULL for the shared slot. Looked up
  * once per completed operation (a coroutine may migrate while it waits). */
 static struct kcr_chan_ctr *my_slot(kcr_chan *ch) {
-    int gid = kcr_worker_id();
-    return gid >= 0 && (uint32_t)gid < ch->nslots ? &ch->ctr[gid] : NULL;
+    struct kcr_worker *w = kcr__self();
+    if (!w) return NULL;
+    /* the coroutine view: a completed channel operation is a call into the runtime, so a
+     * coroutine that makes them is not holding its worker idle of the runtime (view.c) */
+    if (w->view && w->current) KCR_INC(w->current->v.ops, 1);
+    return w->gid < ch->nslots ? &ch->ctr[w->gid] : NULL;
 }
 
 static void ctr_add_slot(kcr_chan *ch, struct kcr_chan_ctr *slot, int i, uint64_t d) {

@@ -220,7 +220,7 @@ struct kcr_coro_info {
     uint64_t resumes, parks, wakes, self_wakes;
     uint64_t busy_ns;    /* timed resumes' total, scaled by resumes / timed */
     uint64_t age_ns;     /* since tracked: spawn (named) or first suspension */
-    uint64_t running_ns; /* seen running with no new resume since this many ns (0: not) */
+    uint64_t running_ns; /* seen running with no new resume nor channel operation since this many ns (0: not) */
     uint64_t parked_ns;  /* seen parked with no new park since this many ns (0: not) */
 };
 /* The tracked coroutines of p (at most max into out); returns how many there

@@ -87,6 +87,7 @@ struct kcr_cview {
     _Atomic uint32_t wait_kind; /* KCR_WAIT_* */
     _Atomic int32_t wait_id;
     _Atomic uint64_t resumes, parks, wakes, self_wakes, timed, timed_ns;
+    _Atomic uint64_t ops; /* completed channel operations (chan.c my_slot) */
     /* the pool's list of tracked coroutines, under view_mu */
     struct kcr_coro *prev, *next;
     uint8_t tracked;

@@ -16,8 +16,10 @@
  * `coroutines_sample` of each coroutine is timed (two clock reads), so
  * busy_ns = timed_ns × resumes / timed is an estimate. What a clock cannot
  * afford is inferred by the caller of kcr_pool_coroutines (the sampler): a
- * coroutine seen running with the same resume count at two calls has held its
- * worker at least since the first (running_ns); one seen parked with the same
+ * coroutine seen running with the same resume count and no channel operation
+ * completed (a producer sending into a buffer that never fills does not
+ * suspend, but it is calling the runtime) at two calls has held its worker at
+ * least since the first (running_ns); one seen parked with the same
  * park count has waited at least since the first (parked_ns).
  *
  * Memory ordering: the counters of a coroutine are written by one party at a
@@ -72,6 +74,7 @@ void kcr__view_untracked(struct kcr_coro *c) {
     atomic_store_explicit(&c->v.self_wakes, 0, memory_order_relaxed);
     atomic_store_explicit(&c->v.timed, 0, memory_order_relaxed);
     atomic_store_explicit(&c->v.timed_ns, 0, memory_order_relaxed);
+    atomic_store_explicit(&c->v.ops, 0, memory_order_relaxed);
 }
 
 void kcr__view_spawned(kcr_pool *p, struct kcr_coro *c, const char *name) {
@@ -166,8 +169,8 @@ size_t kcr_pool_coroutines(kcr_pool *p, uint64_t now_ns, struct kcr_coro_info *o
         x.busy_ns = timed ? (uint64_t)((double)timed_ns * (double)x.resumes / (double)timed) : 0;
         x.age_ns = now_ns > c->v.track_ns ? now_ns - c->v.track_ns : 0;
         x.running_ns = x.parked_ns = 0;
-        if (x.state == KCR_CORO_RUNNING)
-            x.running_ns = held_for(c, x.state, x.resumes, now_ns);
+        if (x.state == KCR_CORO_RUNNING) /* no new resume and no channel operation */
+            x.running_ns = held_for(c, x.state, x.resumes + KCR_LOAD(c->v.ops), now_ns);
         else if (x.state == KCR_CORO_PARKED)
             x.parked_ns = held_for(c, x.state, x.parks, now_ns);
         else
