@@ -257,7 +257,9 @@ class CoroutineState(_Raw, tag=13, frozen=True):
     self_wakes: int  # wakes by itself (kcr_yield)
     busy_ns: int  # time running, estimated from one resume in ``coroutines_sample`` timed
     age_ns: int  # since spawn
-    running_ns: int  # sampler: on its worker, no switch nor channel operation, at least this long (0: not seen so)
+    running_ns: (
+        int  # sampler: on its worker, no switch nor channel operation, at least this long (0: not seen so)
+    )
     parked_ns: int  # sampler: parked without a wake for at least this long (0: not seen so)
 
 

@@ -123,7 +123,9 @@ class BenchSection(_Section):
     coroutines_top: Annotated[int, _knob("coroutines_top")] | None = None
     coroutines_every: Annotated[int, _knob("coroutines_every")] | None = None
     coroutines_sample: Literal[1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024] | None = None
-    hog_ms: Annotated[int, _knob("hog_ms")] | None = None  # --hog-ms: a coroutine "hog" spins MS ms per resume
+    hog_ms: Annotated[int, _knob("hog_ms")] | None = (
+        None  # --hog-ms: a coroutine "hog" spins MS ms per resume
+    )
     stuck: bool = False  # --stuck: a coroutine "stuck" waits on a channel nobody sends to
 
 
