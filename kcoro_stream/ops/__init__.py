@@ -29,7 +29,7 @@ from kcoro_stream.histo import ERROR_BOUND, bucket_lower, bucket_of, bucket_widt
 
 from ._alerts import COMPARISONS, SEVERITIES, Rule, alerts, parse_rule, parse_rules
 from ._backpressure import DEFAULT_SLOPE, DEFAULT_WINDOWS, backpressure, backpressure_config
-from ._coroutines import coroutines_from_windows
+from ._coroutines import channel_view, coroutine_view, coroutines_from_windows
 from ._default import default_analyses
 from ._fan import compose, fan, passthrough
 from ._heatmap import heatmap, imbalance_index
@@ -72,7 +72,9 @@ __all__ = [
     "bucket_lower",
     "bucket_of",
     "bucket_width",
+    "channel_view",
     "compose",
+    "coroutine_view",
     "coroutines_from_windows",
     "default_analyses",
     "fan",

@@ -7,6 +7,9 @@ producer's order (suspicious first, then busiest)::
 
     windows: W0 (snapshot)         W1 (no --coroutines)
     lines:   coroutine* channel*   (nothing) |
+
+:func:`coroutine_view` and :func:`channel_view` are the one conversion of the
+raw snapshot events; ``ctl coroutines``/``ctl channels`` answer with them too.
 """
 
 from __future__ import annotations
@@ -17,17 +20,63 @@ from kcoro_stream.events import (
     CHANNEL_FLAG_CLOSED,
     CORO_STATES,
     WAIT_KINDS,
+    ChannelCounters,
     ChannelView,
+    ChannelWaiters,
+    CoroutineState,
     CoroutineView,
+    RunStarted,
     wall_seconds,
 )
 
 from ._base import Emit, Operator, pool_label, pool_names, stateful
 from ._window import Window
 
+__all__ = ["channel_view", "coroutine_view", "coroutines_from_windows"]
+
 
 def _name(table: tuple[str, ...], i: int) -> str:
     return table[i] if i < len(table) else str(i)
+
+
+def coroutine_view(c: CoroutineState, run: RunStarted | None) -> CoroutineView:
+    """One raw CoroutineState as the derived ``coroutine`` line."""
+    return CoroutineView(
+        ts=wall_seconds(c.ts_ns, run),
+        ts_ns=c.ts_ns,
+        run_id=run.run_id if run is not None else "",
+        pool=pool_label(pool_names(run), c.pool),
+        coroutine=c.coroutine,
+        name=c.name,
+        state=_name(CORO_STATES, c.state),
+        worker=c.worker,
+        wait=_name(WAIT_KINDS, c.wait_kind),
+        wait_id=c.wait_id,
+        resumes=c.resumes,
+        parks=c.parks,
+        wakes=c.wakes,
+        self_wakes=c.self_wakes,
+        busy_ns=c.busy_ns,
+        age_ns=c.age_ns,
+        running_ns=c.running_ns,
+        parked_ns=c.parked_ns,
+    )
+
+
+def channel_view(w: ChannelWaiters, cc: ChannelCounters | None, run: RunStarted | None) -> ChannelView:
+    """One raw ChannelWaiters (and the channel's last counters, if any) as the ``channel`` line."""
+    return ChannelView(
+        ts=wall_seconds(w.ts_ns, run),
+        ts_ns=w.ts_ns,
+        run_id=run.run_id if run is not None else "",
+        pool=pool_label(pool_names(run), w.pool),
+        channel=w.channel,
+        name=w.name,
+        closed=cc is not None and bool(cc.flags & CHANNEL_FLAG_CLOSED),
+        depth=cc.depth if cc is not None else 0,
+        senders=list(w.senders),
+        receivers=list(w.receivers),
+    )
 
 
 def coroutines_from_windows() -> Operator:
@@ -37,49 +86,10 @@ def coroutines_from_windows() -> Operator:
         def on_item(win: Any) -> None:
             if type(win) is not Window or not (win.coroutines or win.chan_waiters):
                 return
-            run = win.run
-            base = {"ts": 0.0, "ts_ns": 0, "run_id": run.run_id if run is not None else ""}
-            names = pool_names(run)
             for c in win.coroutines:
-                base["ts_ns"] = c.ts_ns
-                base["ts"] = wall_seconds(c.ts_ns, run)
-                emit(
-                    CoroutineView(
-                        **base,
-                        pool=pool_label(names, c.pool),
-                        coroutine=c.coroutine,
-                        name=c.name,
-                        state=_name(CORO_STATES, c.state),
-                        worker=c.worker,
-                        wait=_name(WAIT_KINDS, c.wait_kind),
-                        wait_id=c.wait_id,
-                        resumes=c.resumes,
-                        parks=c.parks,
-                        wakes=c.wakes,
-                        self_wakes=c.self_wakes,
-                        busy_ns=c.busy_ns,
-                        age_ns=c.age_ns,
-                        running_ns=c.running_ns,
-                        parked_ns=c.parked_ns,
-                    )
-                )
+                emit(coroutine_view(c, win.run))
             for cid in sorted(win.chan_waiters):
-                w = win.chan_waiters[cid]
-                cc = win.channels.get(cid)
-                base["ts_ns"] = w.ts_ns
-                base["ts"] = wall_seconds(w.ts_ns, run)
-                emit(
-                    ChannelView(
-                        **base,
-                        pool=pool_label(names, w.pool),
-                        channel=cid,
-                        name=w.name,
-                        closed=cc is not None and bool(cc.flags & CHANNEL_FLAG_CLOSED),
-                        depth=cc.depth if cc is not None else 0,
-                        senders=list(w.senders),
-                        receivers=list(w.receivers),
-                    )
-                )
+                emit(channel_view(win.chan_waiters[cid], win.channels.get(cid), win.run))
 
         def on_done() -> None:
             return None
