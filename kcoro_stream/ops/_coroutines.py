@@ -39,13 +39,21 @@ def _name(table: tuple[str, ...], i: int) -> str:
     return table[i] if i < len(table) else str(i)
 
 
+def _envelope(ts_ns: int, pool: int, run: RunStarted | None) -> dict[str, Any]:
+    """The fields every line has (time, run), and the pool's label."""
+    rid = run.run_id if run is not None else ""
+    return {
+        "ts": wall_seconds(ts_ns, run),
+        "ts_ns": ts_ns,
+        "run_id": rid,
+        "pool": pool_label(pool_names(run), pool),
+    }
+
+
 def coroutine_view(c: CoroutineState, run: RunStarted | None) -> CoroutineView:
     """One raw CoroutineState as the derived ``coroutine`` line."""
     return CoroutineView(
-        ts=wall_seconds(c.ts_ns, run),
-        ts_ns=c.ts_ns,
-        run_id=run.run_id if run is not None else "",
-        pool=pool_label(pool_names(run), c.pool),
+        **_envelope(c.ts_ns, c.pool, run),
         coroutine=c.coroutine,
         name=c.name,
         state=_name(CORO_STATES, c.state),
@@ -66,10 +74,7 @@ def coroutine_view(c: CoroutineState, run: RunStarted | None) -> CoroutineView:
 def channel_view(w: ChannelWaiters, cc: ChannelCounters | None, run: RunStarted | None) -> ChannelView:
     """One raw ChannelWaiters (and the channel's last counters, if any) as the ``channel`` line."""
     return ChannelView(
-        ts=wall_seconds(w.ts_ns, run),
-        ts_ns=w.ts_ns,
-        run_id=run.run_id if run is not None else "",
-        pool=pool_label(pool_names(run), w.pool),
+        **_envelope(w.ts_ns, w.pool, run),
         channel=w.channel,
         name=w.name,
         closed=cc is not None and bool(cc.flags & CHANNEL_FLAG_CLOSED),
