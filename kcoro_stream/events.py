@@ -255,7 +255,7 @@ class CoroutineState(_Raw, tag=13, frozen=True):
     parks: int  # suspensions on a channel or wait group
     wakes: int  # times it was made ready again (self_wakes included)
     self_wakes: int  # wakes by itself (kcr_yield)
-    busy_ns: int  # time running, estimated from one resume in ``coroutines_sample`` timed
+    busy_ns: int  # time running, estimated from one resume in ``coroutines_sample`` timed (per worker)
     age_ns: int  # since spawn
     running_ns: (
         int  # sampler: on its worker, no switch nor channel operation, at least this long (0: not seen so)

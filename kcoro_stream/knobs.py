@@ -88,7 +88,7 @@ INT_KNOBS: tuple[IntKnob, ...] = (
         ("--coroutines-sample",),
         1,
         1024,
-        "(--coroutines) time one resume in N of each coroutine (a power of two) [8].",
+        "(--coroutines) time one resume in N per worker (a power of two) [8].",
         power_of_two=True,
     ),
     IntKnob(

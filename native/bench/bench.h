@@ -53,7 +53,7 @@ struct kcs_bench_cfg {
     int coroutines;             /* --coroutines: the coroutine view (CoroutineState, ChannelWaiters) */
     uint32_t coroutines_top;    /* per snapshot: the top K by busy time (+ every suspicious one) */
     uint32_t coroutines_every;  /* a snapshot every T ticks */
-    uint32_t coroutines_sample; /* time one resume in N of each coroutine */
+    uint32_t coroutines_sample; /* time one resume in N per worker */
     uint32_t hog_ms;            /* --hog-ms: a coroutine "hog" spins this long between yields, 0 = none */
     int stuck;                  /* --stuck: a coroutine "stuck" waits on a channel nobody sends to */
 };

@@ -162,7 +162,7 @@ static void usage(void) {
            "      --coroutines-top K       each snapshot: the K coroutines with most busy time, default 16\n"
            "                               (every running/parked one seen so across two snapshots too)\n"
            "      --coroutines-every T     a snapshot every T ticks, default 10\n"
-           "      --coroutines-sample N    time one resume in N of each coroutine (power of two), default 8\n"
+           "      --coroutines-sample N    time one resume in N per worker (power of two), default 8\n"
            "      --hog-ms MS        a coroutine named hog spins MS ms without yielding, again and again\n"
            "      --stuck            a coroutine named stuck waits on a channel (stuck) nobody sends to\n");
 }

@@ -372,9 +372,9 @@ struct kcs_coroutine_state {
     uint64_t parks;  /* suspensions on a channel or wait group */
     uint64_t wakes;  /* times it was made ready again (self_wakes included) */
     uint64_t self_wakes;  /* wakes by itself (kcr_yield) */
-    uint64_t busy_ns;  /* time running, estimated from one resume in ``coroutines_sample`` timed */
+    uint64_t busy_ns;  /* time running, estimated from one resume in ``coroutines_sample`` timed (per worker) */
     uint64_t age_ns;  /* since spawn */
-    uint64_t running_ns;  /* sampler: on its worker, no switch nor channel operation, at least this long (0: not seen so) */
+    uint64_t running_ns;
     uint64_t parked_ns;  /* sampler: parked without a wake for at least this long (0: not seen so) */
 };
 static inline void kcs_emit_coroutine_state(struct kcs_mp *mp, uint64_t ts_ns, uint32_t source,

@@ -55,7 +55,7 @@ struct kcr_pool_config {
     uint64_t seed;         /* victim selection */
     uint32_t latency_sample; /* time one task start in N (power of two), 0 = 8 */
     uint32_t coroutines_sample; /* the coroutine view: 0 = off; else track coroutines and time
-                                   one resume in N of each (power of two) */
+                                   one resume in N per worker (power of two) */
 };
 
 /* Create a pool and start its worker threads. NULL on failure (errno set). */

@@ -166,6 +166,7 @@ struct kcr_worker {
     uint32_t tick;
     uint32_t sample_tick;
     uint32_t view;      /* the pool's coroutines_sample (0: the view is off), a local copy */
+    uint32_t view_tick; /* resumes seen, for timing one in `view` */
     int after;                /* KCR_AFTER_* set by the coroutine before switching out */
     _Atomic uint32_t *after_lock; /* KCR_AFTER_PARK: released by the scheduler */
     struct kcr_coro *cache;   /* free coroutine blocks */
@@ -230,7 +231,6 @@ void kcr__park_unlock(_Atomic uint32_t *lock);
 
 /* view.c: the coroutine view, called only when w->view / p->view is set */
 void kcr__view_spawned(kcr_pool *p, struct kcr_coro *c, const char *name);
-void kcr__view_untracked(struct kcr_coro *c); /* a new block: not in the view */
 uint64_t kcr__view_resume(struct kcr_worker *w, struct kcr_coro *c); /* ticks if timed, else 0 */
 /* after the switch out, before the scheduler releases a park's lock */
 void kcr__view_suspended(struct kcr_worker *w, struct kcr_coro *c, int after, uint64_t t0);

@@ -13,8 +13,9 @@
  * it. Tracking takes view_mu once per coroutine life; leaving it (done) once.
  *
  * Per resume: resumes++, state and worker stores, and one resume in
- * `coroutines_sample` of each coroutine is timed (two clock reads), so
- * busy_ns = timed_ns × resumes / timed is an estimate. What a clock cannot
+ * `coroutines_sample` of each worker is timed (two clock reads), so
+ * busy_ns = timed_ns × resumes / timed is an estimate (0 until one of the
+ * coroutine's resumes was timed). What a clock cannot
  * afford is inferred by the caller of kcr_pool_coroutines (the sampler): a
  * coroutine seen running with the same resume count and no channel operation
  * completed (a producer sending into a buffer that never fills does not
@@ -32,6 +33,20 @@
 #include "kcr_internal.h"
 
 #include <stdlib.h>
+
+/* A coroutine's counters from zero, its state `state` (it is entering the view). The wait
+ * fields are not touched: a park set them just before (kcr__view_wait). */
+static void reset(struct kcr_coro *c, uint32_t state) {
+    atomic_store_explicit(&c->v.state, state, memory_order_relaxed);
+    atomic_store_explicit(&c->v.worker, -1, memory_order_relaxed);
+    atomic_store_explicit(&c->v.resumes, 0, memory_order_relaxed);
+    atomic_store_explicit(&c->v.parks, 0, memory_order_relaxed);
+    atomic_store_explicit(&c->v.wakes, 0, memory_order_relaxed);
+    atomic_store_explicit(&c->v.self_wakes, 0, memory_order_relaxed);
+    atomic_store_explicit(&c->v.timed, 0, memory_order_relaxed);
+    atomic_store_explicit(&c->v.timed_ns, 0, memory_order_relaxed);
+    atomic_store_explicit(&c->v.ops, 0, memory_order_relaxed);
+}
 
 static void track(kcr_pool *p, struct kcr_coro *c, uint64_t now_ns) {
     /* relaxed: pairs with nothing, an id only needs to be unique */
@@ -60,42 +75,36 @@ static void untrack(kcr_pool *p, struct kcr_coro *c) {
     c->v.tracked = 0;
 }
 
-void kcr__view_untracked(struct kcr_coro *c) {
-    c->v.tracked = 0;
-    c->v.id = 0;
-    c->v.name = NULL;
-    atomic_store_explicit(&c->v.state, KCR_CORO_RUNNABLE, memory_order_relaxed);
-    atomic_store_explicit(&c->v.worker, -1, memory_order_relaxed);
-    atomic_store_explicit(&c->v.wait_kind, KCR_WAIT_NONE, memory_order_relaxed);
-    atomic_store_explicit(&c->v.wait_id, -1, memory_order_relaxed);
-    atomic_store_explicit(&c->v.resumes, 0, memory_order_relaxed);
-    atomic_store_explicit(&c->v.parks, 0, memory_order_relaxed);
-    atomic_store_explicit(&c->v.wakes, 0, memory_order_relaxed);
-    atomic_store_explicit(&c->v.self_wakes, 0, memory_order_relaxed);
-    atomic_store_explicit(&c->v.timed, 0, memory_order_relaxed);
-    atomic_store_explicit(&c->v.timed_ns, 0, memory_order_relaxed);
-    atomic_store_explicit(&c->v.ops, 0, memory_order_relaxed);
-}
-
+/* Two stores for an unnamed coroutine: its counters are reset only if it enters the view. */
 void kcr__view_spawned(kcr_pool *p, struct kcr_coro *c, const char *name) {
-    kcr__view_untracked(c);
+    c->v.tracked = 0;
+    c->v.name = name;
     if (name) {
-        c->v.name = name;
+        reset(c, KCR_CORO_RUNNABLE);
+        kcr__view_wait(c, KCR_WAIT_NONE, -1);
         track(p, c, kcr_now_ns());
     }
 }
 
 uint64_t kcr__view_resume(struct kcr_worker *w, struct kcr_coro *c) {
+    if (!c->v.tracked) return 0; /* not in the view (yet): nothing to count */
     uint64_t n = KCR_LOAD(c->v.resumes);
     atomic_store_explicit(&c->v.resumes, n + 1, memory_order_relaxed);
     atomic_store_explicit(&c->v.worker, (int32_t)w->gid, memory_order_relaxed);
     atomic_store_explicit(&c->v.state, KCR_CORO_RUNNING, memory_order_relaxed);
-    return (n & (w->view - 1)) == 0 ? kcr_ticks() | 1 : 0;
+    /* one resume in `view` per worker (not per coroutine: every new task's first resume
+     * would be timed, two clock reads per task in a tasks run) */
+    return (++w->view_tick & (w->view - 1)) == 0 ? kcr_ticks() | 1 : 0;
 }
 
 void kcr__view_suspended(struct kcr_worker *w, struct kcr_coro *c, int after, uint64_t t0) {
     kcr_pool *p = w->pool;
-    uint64_t now = 0;
+    if (!c->v.tracked) {
+        if (after != KCR_AFTER_YIELD && after != KCR_AFTER_PARK) return; /* done: never tracked */
+        reset(c, KCR_CORO_RUNNING); /* its first suspension: it enters the view, resumed once */
+        atomic_store_explicit(&c->v.resumes, 1, memory_order_relaxed);
+        track(p, c, kcr_now_ns());
+    }
     if (t0) {
         uint64_t t1 = kcr_ticks();
         KCR_INC(c->v.timed, 1);
@@ -118,10 +127,6 @@ void kcr__view_suspended(struct kcr_worker *w, struct kcr_coro *c, int after, ui
         break;
     default:
         return;
-    }
-    if (!c->v.tracked) {
-        now = kcr_now_ns();
-        track(p, c, now);
     }
 }
 
