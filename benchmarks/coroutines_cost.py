@@ -8,8 +8,11 @@ per snapshot at 10 and 10,000 live coroutines.
 2. Bytes per coroutine snapshot in the log: real runs recorded by ``kcoro-stream run --log``; each
    snapshot frame (CoroutineState x entries + ChannelWaiters x channels) measured as written,
    against the live coroutines at that moment (the ``live_coroutines`` gauge). 10 live: channel
-   mode, 5 producers + 5 consumers. ~10,000 live: mixed mode with batches of 10,000 tasks
-   blocking on a 1-slot channel (each suspended task is tracked); with the default
+   mode, 5 producers + 5 consumers. ~10,000 live: mixed mode with batches of 10,000 tasks on a
+   64-slot channel — most of them queued, not yet started, so not tracked (``entries`` shows how
+   many the view held; with -c 1 the mixed workload does not finish its stop, with or without the
+   view); and 2,048 tracked ones (channel mode, 1024 producers and 1024 consumers, all in the
+   snapshot with top 10000).; with the default
    ``--coroutines-top`` (16: the snapshot is bounded) and with ``--coroutines-top 10000`` (all).
    The baseline row is a snapshot's fixed part: the ChannelWaiters alone.
 
@@ -106,10 +109,14 @@ def snapshot_bytes() -> None:
     rows = []
     cases = [
         ("10 live (channel -P 5 -C 5)", ["-m", "channel", "-P", "5", "-C", "5"]),
-        ("~10,000 live, top 16", ["-m", "mixed", "--batch", "10000", "-c", "1", "-C", "1"]),
+        ("~10,000 live, top 16", ["-m", "mixed", "--batch", "10000", "-c", "64", "-C", "1"]),
         (
             "~10,000 live, top 10000",
-            ["-m", "mixed", "--batch", "10000", "-c", "1", "-C", "1", "--coroutines-top", "10000"],
+            ["-m", "mixed", "--batch", "10000", "-c", "64", "-C", "1", "--coroutines-top", "10000"],
+        ),
+        (
+            "2,048 tracked (channel -P 1024 -C 1024), top 10000",
+            ["-m", "channel", "-P", "1024", "-C", "1024", "--coroutines-top", "10000"],
         ),
     ]
     with tempfile.TemporaryDirectory(prefix="kcs-coroview-") as tmp:
