@@ -225,6 +225,54 @@ class KnobApplied(_Raw, tag=10, frozen=True):
     previous: int
 
 
+# The coroutine view (``--coroutines``): a snapshot every few ticks, one CoroutineState per
+# coroutine included (the top K by busy time plus every one in a suspicious state; the knobs
+# ``coroutines_top``/``coroutines_every`` are in RunStarted.config) and one ChannelWaiters per
+# channel. Only coroutines that have suspended at least once, or were spawned with a name, are
+# tracked: a task that runs once to completion never enters the table.
+CORO_RUNNABLE: Final = 0
+CORO_RUNNING: Final = 1
+CORO_PARKED: Final = 2
+CORO_DONE: Final = 3
+CORO_STATES: Final = ("runnable", "running", "parked", "done")
+WAIT_NONE: Final = 0
+WAIT_CHANNEL: Final = 1
+WAIT_GROUP: Final = 2
+WAIT_KINDS: Final = ("none", "channel", "wait_group")
+
+
+class CoroutineState(_Raw, tag=13, frozen=True):
+    """One coroutine in a coroutine-view snapshot (``--coroutines``)."""
+
+    coroutine: int  # id, unique in the run (never 0)
+    pool: U32
+    name: str  # kcr_spawn_named's name, else the spawn site "file:line", else ""
+    state: U32  # CORO_*
+    worker: I32  # the worker running it (state running), else -1
+    wait_kind: U32  # WAIT_* (state parked)
+    wait_id: I32  # the channel id (WAIT_CHANNEL), else -1
+    resumes: int  # switches into the coroutine
+    parks: int  # suspensions on a channel or wait group
+    wakes: int  # times it was made ready again (self_wakes included)
+    self_wakes: int  # wakes by itself (kcr_yield)
+    busy_ns: int  # time running, estimated from one resume in ``coroutines_sample`` timed (per worker)
+    age_ns: int  # since spawn
+    running_ns: (
+        int  # sampler: on its worker, no switch nor channel operation, at least this long (0: not seen so)
+    )
+    parked_ns: int  # sampler: parked without a wake for at least this long (0: not seen so)
+
+
+class ChannelWaiters(_Raw, tag=14, frozen=True):
+    """One channel in a coroutine-view snapshot: its name and who waits on it."""
+
+    channel: U32
+    pool: U32
+    name: str
+    senders: list[int]  # coroutine ids of the waiting senders, oldest first (0: a thread)
+    receivers: list[int]  # coroutine ids of the waiting receivers, oldest first (0: a thread)
+
+
 # ---------------------------------------------------------------- ingester
 
 
@@ -366,6 +414,8 @@ RawEvent = (
     | Mark
     | RunEnded
     | KnobApplied
+    | CoroutineState
+    | ChannelWaiters
     | RingLoss
     | ProducerLost
     | ControlApplied
@@ -819,6 +869,42 @@ class Alert(_Derived, tag="alert", kw_only=True, frozen=True):
     labels: dict[str, str] | None = None
 
 
+# Alerts whose rule starts with this are the coroutine lints (ops/_lint_*.py); a user rule may not.
+LINT_PREFIX: Final = "lint."
+
+
+class CoroutineView(_Derived, tag="coroutine", kw_only=True, frozen=True):
+    """One coroutine of the window's last coroutine snapshot (``--coroutines``), busiest first."""
+
+    pool: str
+    coroutine: int
+    name: str
+    state: str  # CORO_STATES: "runnable" | "running" | "parked" | "done"
+    worker: int  # the worker running it, -1 if none
+    wait: str  # WAIT_KINDS: "none" | "channel" | "wait_group"
+    wait_id: int  # the channel id when parked on one, else -1
+    resumes: int
+    parks: int
+    wakes: int
+    self_wakes: int
+    busy_ns: int  # estimated (one resume in coroutines_sample timed)
+    age_ns: int
+    running_ns: int  # on its worker without a switch for at least this long
+    parked_ns: int  # parked without a wake for at least this long
+
+
+class ChannelView(_Derived, tag="channel", kw_only=True, frozen=True):
+    """One channel of the window's last coroutine snapshot: its name, state and waiters."""
+
+    pool: str
+    channel: int
+    name: str
+    closed: bool
+    depth: int
+    senders: list[int]  # coroutine ids waiting to send, oldest first (0: a thread)
+    receivers: list[int]  # coroutine ids waiting to receive, oldest first (0: a thread)
+
+
 class Anomaly(_Derived, tag="anomaly", kw_only=True, frozen=True):
     """A metric value far from its recent window."""
 
@@ -937,7 +1023,18 @@ def declared_event_type(decl: DeclaredEvent) -> type[_Derived]:
 
 
 DerivedEvent = (
-    Sample | HistogramSummary | Heatmap | Alert | Anomaly | Kpi | Summary | Status | MarkEvent | OsSample
+    Sample
+    | HistogramSummary
+    | Heatmap
+    | Alert
+    | Anomaly
+    | Kpi
+    | Summary
+    | Status
+    | MarkEvent
+    | OsSample
+    | CoroutineView
+    | ChannelView
 )
 DERIVED_TYPES: Final[tuple[type[_Derived], ...]] = DerivedEvent.__args__
 

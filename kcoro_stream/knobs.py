@@ -69,6 +69,35 @@ INT_KNOBS: tuple[IntKnob, ...] = (
         power_of_two=True,
     ),
     IntKnob("seed", ("--seed",), 0, (1 << 63) - 1, "Seed for a repeatable run [1]."),
+    IntKnob(
+        "coroutines_top",
+        ("--coroutines-top",),
+        1,
+        100_000,
+        "(--coroutines) each snapshot: the K coroutines with most busy time, plus the suspicious [16].",
+    ),
+    IntKnob(
+        "coroutines_every",
+        ("--coroutines-every",),
+        1,
+        100_000,
+        "(--coroutines) a coroutine snapshot every T sampler ticks [10].",
+    ),
+    IntKnob(
+        "coroutines_sample",
+        ("--coroutines-sample",),
+        1,
+        1024,
+        "(--coroutines) time one resume in N per worker (a power of two) [8].",
+        power_of_two=True,
+    ),
+    IntKnob(
+        "hog_ms",
+        ("--hog-ms",),
+        1,
+        60_000,
+        "(tasks, channel) a coroutine named hog spins MS ms without yielding, again and again [off].",
+    ),
 )
 # On/off knobs: (run flag, help); the [bench] key is the flag in snake case.
 FLAG_KNOBS: tuple[tuple[str, str], ...] = (
@@ -77,6 +106,8 @@ FLAG_KNOBS: tuple[tuple[str, str], ...] = (
     ("--adaptive", "Widen the sampling interval while counters are stable."),
     ("--pin", "Pin worker k to the k-th allowed CPU (recorded in RunStarted; panes show the CPU)."),
     ("--no-perf-counters", "No perf_event_open counters per worker thread (OsCounters)."),
+    ("--coroutines", "The coroutine view: per-coroutine and per-channel snapshots, lint.* alerts."),
+    ("--stuck", "(tasks, channel) a coroutine named stuck waits on a channel nobody sends to."),
 )
 
 

@@ -267,7 +267,7 @@ int main(void) {{
     assert payload == ev.encode_frame(expected)
     assert {type(e) for e in expected} == set(raw) and len(
         raw
-    ) == 11  # KnobApplied (tag 10), OsCounters (tag 12)
+    ) == 13  # KnobApplied (tag 10), OsCounters (tag 12), CoroutineState (13), ChannelWaiters (14)
 
 
 @needs_cc

@@ -35,7 +35,7 @@ import msgspec
 from ..errors import DamagedLogError, UsageError
 from ..events import Mark
 from ._resolve import Effective, Layer, Value, check_servers, check_value, resolve, standard_layers
-from ._schema import ANALYSIS_SECTIONS, KpiSection
+from ._schema import ANALYSIS_SECTIONS, KpiSection, LintsSection
 
 __all__ = [
     "RECORD_MARK",
@@ -75,6 +75,7 @@ ANALYSIS_KWARGS: dict[str, tuple[str, str, Callable[[Any], Any], Callable[[Any],
     "outlier_min_ratio": ("outliers", "min_ratio", _ident, _ident),
 }
 KPI_KEYS = tuple(f.name for f in msgspec.structs.fields(KpiSection))
+LINT_KEYS = tuple(f.name for f in msgspec.structs.fields(LintsSection))
 
 # `run` parameters (click names) that are configuration keys
 RUN_PARAMS: dict[str, tuple[str, str]] = {
@@ -102,6 +103,7 @@ def analysis_kwargs(eff: Effective) -> dict[str, Any]:
     """``ops.default_analyses`` keyword arguments from the analysis sections."""
     kw = {name: to(eff.get(sec, key)) for name, (sec, key, to, _) in ANALYSIS_KWARGS.items()}
     kw["kpi_thresholds"] = {k: tuple(eff.get("kpi", k)) for k in KPI_KEYS}
+    kw["lints"] = {k: eff.get("lints", k) for k in LINT_KEYS}
     return kw
 
 

@@ -10,6 +10,7 @@
     [backpressure]  slope, windows
     [outliers]      metrics, window, z, mad, min_ratio
     [summary]       warmup (the first seconds of a run, left out of its summary)
+    [lints]         the coroutine lints' thresholds: busy_ms, busy_cpu, stuck_ms, self_wake_ratio, ...
 
 A field's type (with its ``msgspec.Meta`` range) is the validation; a field
 annotated ``Duration`` also takes strings such as ``"250ms"`` or ``"2s"``.
@@ -24,7 +25,7 @@ from typing import Annotated, Any, Final, Literal
 import msgspec
 
 from ..knobs import MAX_WORKERS, int_knob
-from ..ops import DEFAULT_SLOPE, DEFAULT_WINDOWS, KPI_DEFAULTS
+from ..ops import DEFAULT_LINTS, DEFAULT_SLOPE, DEFAULT_WINDOWS, KPI_DEFAULTS
 
 __all__ = [
     "ANALYSIS_SECTIONS",
@@ -34,6 +35,7 @@ __all__ = [
     "BenchSection",
     "Duration",
     "KpiSection",
+    "LintsSection",
     "OutliersSection",
     "RunSection",
     "SummarySection",
@@ -117,6 +119,14 @@ class BenchSection(_Section):
     pin: bool = False  # --pin: worker k on the k-th allowed CPU
     no_perf_counters: bool = False  # --no-perf-counters: no OsCounters per worker
     body_ns: Annotated[int, _knob("body_ns")] | None = None  # --body-ns: task bodies spin N ns of CPU time
+    coroutines: bool = False  # --coroutines: the coroutine view (snapshots, lint.* alerts)
+    coroutines_top: Annotated[int, _knob("coroutines_top")] | None = None
+    coroutines_every: Annotated[int, _knob("coroutines_every")] | None = None
+    coroutines_sample: Literal[1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024] | None = None
+    hog_ms: Annotated[int, _knob("hog_ms")] | None = (
+        None  # --hog-ms: a coroutine "hog" spins MS ms per resume
+    )
+    stuck: bool = False  # --stuck: a coroutine "stuck" waits on a channel nobody sends to
 
 
 class WindowSection(_Section):
@@ -174,6 +184,19 @@ class SummarySection(_Section):
     warmup: Duration = 0.0
 
 
+Share = Annotated[float, msgspec.Meta(ge=0, lt=1)]
+
+
+class LintsSection(_Section):
+    """The coroutine lints' thresholds (``--coroutines``); the defaults are the operators' (ops.DEFAULT_LINTS)."""
+
+    busy_ms: Positive = DEFAULT_LINTS.busy_ms  # lint.busy: on its worker without a switch this long
+    busy_cpu: Share = DEFAULT_LINTS.busy_cpu  # ... with the worker on a CPU this share of the window (0: off)
+    stuck_ms: Positive = DEFAULT_LINTS.stuck_ms  # lint.stuck: parked without a wake this long
+    self_wake_ratio: Share = DEFAULT_LINTS.self_wake_ratio  # lint.self_wake: self-wakes above this share
+    self_wake_per_s: Positive = DEFAULT_LINTS.self_wake_per_s  # ... and at least this many per second
+
+
 SECTIONS: Final[dict[str, type[_Section]]] = {
     "run": RunSection,
     "bench": BenchSection,
@@ -183,9 +206,10 @@ SECTIONS: Final[dict[str, type[_Section]]] = {
     "backpressure": BackpressureSection,
     "outliers": OutliersSection,
     "summary": SummarySection,
+    "lints": LintsSection,
 }
 # What a replay takes from a recording (the rest configures how a run is launched).
-ANALYSIS_SECTIONS: Final = ("window", "alerts", "kpi", "backpressure", "outliers", "summary")
+ANALYSIS_SECTIONS: Final = ("window", "alerts", "kpi", "backpressure", "outliers", "summary", "lints")
 
 
 def is_duration(tp: Any) -> bool:

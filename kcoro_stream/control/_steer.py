@@ -36,9 +36,9 @@ import trio
 
 from ..config._resolve import parse_duration
 from ..errors import UsageError
-from ..events import Mark, RuleChanged
+from ..events import CORO_STATES, Mark, RuleChanged
 from ..ingest import monotonic_ns
-from ..ops import KPI_DEFAULTS, kpi_thresholds, parse_rule
+from ..ops import KPI_DEFAULTS, channel_view, coroutine_view, kpi_thresholds, parse_rule
 from ..sources import RingController, Source
 from ..sources.launch import BENCH_INTERVAL_MS
 from ._rpc import INVALID_PARAMS, TIMEOUT, UNAVAILABLE, Method, Param, RpcError
@@ -260,6 +260,33 @@ class Steering:
             "kpi": {k: {"green": g, "yellow": y} for k, (g, y) in self.view.kpi.items()},
         }
 
+    def _need_view(self, what: str) -> None:
+        if not self.view.snapshots:
+            raise RpcError(UNAVAILABLE, f"{what}: no coroutine snapshot yet (run with --coroutines)")
+
+    async def coroutines(self, p: dict[str, Any]) -> Any:
+        self._need_view("coroutines")
+        top, state = p.get("top"), p.get("state")
+        n = _integer(top) if top is not None else None
+        if top is not None and (n is None or n < 1):
+            raise RpcError(INVALID_PARAMS, f"coroutines: top must be an integer >= 1, got {top!r}")
+        if state is not None and state not in CORO_STATES:
+            raise RpcError(
+                INVALID_PARAMS, f"coroutines: state must be one of {', '.join(CORO_STATES)}, got {state!r}"
+            )
+        run = self.view.start
+        rows = [coroutine_view(c, run) for c in self.view.coroutines]
+        if state is not None:
+            rows = [r for r in rows if r.state == state]
+        rows = rows[:n] if n is not None else rows
+        return {"snapshot": len(self.view.coroutines), "coroutines": [_line(r) for r in rows]}
+
+    async def channels(self, p: dict[str, Any]) -> Any:
+        self._need_view("channels")
+        run, cw = self.view.start, self.view.chan_waiters
+        rows = [channel_view(cw[k], self.view.channels.get(k), run) for k in sorted(cw)]
+        return {"channels": [_line(r) for r in rows]}
+
     async def set_knob(self, p: dict[str, Any]) -> Any:
         if not p:
             raise RpcError(INVALID_PARAMS, "set_knob: give one or more knob=value")
@@ -357,8 +384,28 @@ class Steering:
                 "change benchmark knobs while it runs (knob=value ...; 'methods' lists them)",
                 extra_params=True,
             ),
+            Method(
+                "coroutines",
+                self.coroutines,
+                "the last coroutine snapshot (--coroutines): suspicious first, then busiest",
+                (
+                    Param("top", "number", required=False, doc="at most N coroutines"),
+                    Param("state", "string", required=False, doc="runnable, running, parked or done"),
+                ),
+            ),
+            Method(
+                "channels", self.channels, "each channel's name, state and waiting coroutines (--coroutines)"
+            ),
             Method("methods", self.list_methods, "these methods, their params, and the producer's knobs"),
         ]
+
+
+def _line(view: Any) -> dict[str, Any]:
+    """A derived line's fields, without the line envelope (type, schema, ts, run_id)."""
+    d = msgspec.to_builtins(view)
+    for k in ("type", "schema", "ts", "run_id"):
+        d.pop(k, None)
+    return d
 
 
 def _fields(st: Any) -> dict[str, Any]:

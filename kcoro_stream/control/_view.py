@@ -9,6 +9,8 @@ state, its knobs, and the rules in force.
         KnobApplied  → a knob's value
         Mark(config) → the alert rules and KPI thresholds the run started with
         RuleChanged  → a live rule change (the same event the analyses apply)
+        CoroutineState, ChannelWaiters (one frame: a --coroutines snapshot) → the last snapshot
+        ChannelCounters → each channel's last counters (closed, depth)
 
 The methods read it; it never changes the run. Because it follows the logged
 events, ``list_rules`` and ``status`` say what the analyses and the producer
@@ -23,7 +25,16 @@ from typing import Any
 import msgspec
 
 from ..errors import UsageError
-from ..events import KnobApplied, Mark, RuleChanged, RunStarted, Tick
+from ..events import (
+    ChannelCounters,
+    ChannelWaiters,
+    CoroutineState,
+    KnobApplied,
+    Mark,
+    RuleChanged,
+    RunStarted,
+    Tick,
+)
 from ..ops import KPI_DEFAULTS, parse_rule
 
 RECORD_MARK = "config"
@@ -40,18 +51,34 @@ class RunView:
         self.knobs: dict[str, int] = {}
         self.alert_rules: dict[str, dict[str, Any]] = {}
         self.kpi: dict[str, tuple[float, float]] = {k: (g, y) for k, (_, _, g, y) in KPI_DEFAULTS.items()}
+        self.coroutines: list[CoroutineState] = []  # the last --coroutines snapshot
+        self.chan_waiters: dict[int, ChannelWaiters] = {}
+        self.channels: dict[int, ChannelCounters] = {}
+        self.snapshots = 0  # snapshots seen (0: the run has no coroutine view)
 
     def observe(self, batch: list[Any]) -> None:
         """Keep what the methods answer with current (called with every decoded batch)."""
+        fresh = False  # this batch's snapshot has begun
         for ev in batch:
             t = type(ev)
-            if t is Tick:
+            if t is CoroutineState or t is ChannelWaiters:
+                if not fresh:
+                    self.coroutines, self.chan_waiters, fresh = [], {}, True
+                    self.snapshots += 1
+                if t is CoroutineState:
+                    self.coroutines.append(ev)
+                else:
+                    self.chan_waiters[ev.channel] = ev
+            elif t is ChannelCounters:
+                self.channels[ev.channel] = ev
+            elif t is Tick:
                 self.interval_ns = ev.target_ns
                 self.paused = ev.paused
             elif t is KnobApplied:
                 self.knobs[ev.name] = ev.value
             elif t is RunStarted:
                 self.start = ev
+                self.coroutines, self.chan_waiters, self.channels, self.snapshots = [], {}, {}, 0
                 self.interval_ns = ev.interval_ns
                 ranges = ev.config.get("knobs")
                 self.knob_ranges = {}

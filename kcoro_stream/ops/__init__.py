@@ -30,6 +30,7 @@ from kcoro_stream.histo import ERROR_BOUND, bucket_lower, bucket_of, bucket_widt
 
 from ._alerts import COMPARISONS, SEVERITIES, Rule, alerts, parse_rule, parse_rules
 from ._backpressure import DEFAULT_SLOPE, DEFAULT_WINDOWS, backpressure, backpressure_config
+from ._coroutines import channel_view, coroutine_view, coroutines_from_windows
 from ._declared import declared
 from ._default import default_analyses
 from ._fan import compose, fan, passthrough
@@ -40,6 +41,10 @@ from ._invariants import invariants
 from ._jitter import jitter
 from ._kpi import KPI_DEFAULTS, kpi, kpi_thresholds
 from ._legacy_names import to_legacy
+from ._lint_busy import lint_busy_from_windows
+from ._lint_self_wake import lint_self_wake_from_windows
+from ._lint_stuck import lint_stuck_from_windows
+from ._lints import DEFAULT_LINTS, LintThresholds
 from ._marks import marks
 from ._metrics import METRICS
 from ._os import os_view
@@ -52,6 +57,7 @@ from ._window import Window, windows
 
 __all__ = [
     "COMPARISONS",
+    "DEFAULT_LINTS",
     "DEFAULT_SLOPE",
     "DEFAULT_WINDOWS",
     "ERROR_BOUND",
@@ -59,6 +65,7 @@ __all__ = [
     "METRICS",
     "SEVERITIES",
     "SMOOTHED",
+    "LintThresholds",
     "Rule",
     "Window",
     "alerts",
@@ -67,7 +74,10 @@ __all__ = [
     "bucket_lower",
     "bucket_of",
     "bucket_width",
+    "channel_view",
     "compose",
+    "coroutine_view",
+    "coroutines_from_windows",
     "declared",
     "default_analyses",
     "fan",
@@ -79,6 +89,9 @@ __all__ = [
     "jitter",
     "kpi",
     "kpi_thresholds",
+    "lint_busy_from_windows",
+    "lint_self_wake_from_windows",
+    "lint_stuck_from_windows",
     "mad_score",
     "marks",
     "os_view",

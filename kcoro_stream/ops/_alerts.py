@@ -58,7 +58,7 @@ from typing import Any
 import msgspec
 
 from kcoro_stream.errors import UsageError, quote
-from kcoro_stream.events import Alert, RuleChanged, Sample
+from kcoro_stream.events import LINT_PREFIX, Alert, RuleChanged, Sample
 
 from ._base import Emit, Operator, stateful
 from ._metrics import DECLARED, METRICS, getter
@@ -173,6 +173,10 @@ def parse_rule(spec: Any, index: int = 0, declared: Collection[str] = ()) -> Rul
     if len(name) > RULE_NAME_MAX:
         raise UsageError(
             f"alert rule {quote(name)}: the name must be at most {RULE_NAME_MAX} characters, got {len(name)}"
+        )
+    if name.startswith(LINT_PREFIX):
+        raise UsageError(
+            f"alert rule {quote(name)}: the prefix {LINT_PREFIX!r} is reserved for the coroutine lints ([lints])"
         )
     known = {"name", "metric", "op", "comparison", "value", "threshold", "for", "for_ms", "for_ns"}
     known |= {"severity", "hysteresis", "pool", "relative"}

@@ -15,7 +15,9 @@ Sample-level analyses::
                         ├─► heatmap      (Heatmap)
                         ├─► os_view      (OsSample: run-queue wait, switches, migrations, faults, IPC)
                         ├─► backpressure (Alert)
-                        └─► invariants   (Alert)
+                        ├─► invariants   (Alert)
+                        ├─► coroutines   (CoroutineView, ChannelView: --coroutines snapshots)
+                        └─► lint.busy, lint.stuck, lint.self_wake (Alert, per coroutine)
     all of the above ─┬─► passthrough
                       └─► interference  (Anomaly os_interference: Sample × OsSample per pool)
 
@@ -34,6 +36,7 @@ from kcoro_stream.events import RuleChanged
 from ._alerts import alerts, parse_rules
 from ._backpressure import backpressure_config, backpressure_from_windows
 from ._base import Operator
+from ._coroutines import coroutines_from_windows
 from ._fan import compose, fan, passthrough
 from ._heatmap import heatmap_from_windows
 from ._histogram import histograms_from_windows
@@ -42,6 +45,10 @@ from ._invariants import invariants_from_windows
 from ._jitter import jitter_from_windows
 from ._kpi import kpi
 from ._kpi import kpi_thresholds as _kpi_table
+from ._lint_busy import lint_busy_from_windows
+from ._lint_self_wake import lint_self_wake_from_windows
+from ._lint_stuck import lint_stuck_from_windows
+from ._lints import DEFAULT_LINTS, LintThresholds
 from ._os import os_from_windows
 from ._outliers import outliers
 from ._rates import samples_from_windows
@@ -71,6 +78,7 @@ def default_analyses(
     monotonic: str = "frame",
     interference_drop: float = 0.20,
     interference_wait_rise: float = 20.0,
+    lints: LintThresholds | Mapping[str, Any] | None = None,
 ) -> Operator:
     """Batches → Samples, Kpi, Alerts, Anomalies, histograms, heat-maps and a Summary.
 
@@ -78,6 +86,7 @@ def default_analyses(
     ``monotonic`` is how the never-decrease invariant is checked: ``"frame"``
     (every snapshot, exact), ``"window"`` (window ends only, faster) or ``"off"``.
     ``interference_drop``/``interference_wait_rise``: see :func:`~._interference.interference`.
+    ``lints``: the coroutine lints' thresholds (:class:`~._lints.LintThresholds`, or its keys).
 
     ::
 
@@ -90,6 +99,7 @@ def default_analyses(
     if monotonic not in ("frame", "window", "off"):
         raise UsageError(f"default_analyses: monotonic must be 'frame', 'window' or 'off', got {monotonic!r}")
     parsed = parse_rules(rules)
+    lint_t = _lint_thresholds(lints)
     kpi_table = _kpi_table(kpi_thresholds)
     slope, k = backpressure_config(backpressure_slope, backpressure_windows)
     correlate = interference(min_drop=interference_drop, min_wait_rise=interference_wait_rise)
@@ -120,7 +130,26 @@ def default_analyses(
         os_from_windows(window_ms),
         backpressure_from_windows(slope, k),
         invariants_from_windows(invariant_tolerance),
+        coroutines_from_windows(),
+        lint_busy_from_windows(lint_t),
+        lint_stuck_from_windows(lint_t),
+        lint_self_wake_from_windows(lint_t),
     )
 
     # every stage is one of ours, so this fuses into a single subscription
     return compose(windows(window_ms, check_monotonic=monotonic), window_stage, fan(passthrough(), correlate))
+
+
+def _lint_thresholds(lints: LintThresholds | Mapping[str, Any] | None) -> LintThresholds:
+    """The lints' thresholds from an argument (UsageError names a bad key)."""
+    if lints is None:
+        return DEFAULT_LINTS
+    if isinstance(lints, LintThresholds):
+        return lints.check()
+    if not isinstance(lints, Mapping):
+        raise UsageError(f"default_analyses: lints must be a mapping of thresholds, got {lints!r}")
+    known = set(LintThresholds.__struct_fields__)
+    unknown = sorted(set(lints) - known)
+    if unknown:
+        raise UsageError(f"lints: unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
+    return LintThresholds(**lints).check()

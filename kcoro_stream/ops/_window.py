@@ -50,6 +50,8 @@ from kcoro_stream.events import (
     DERIVED_TYPES,
     ChannelCounters,
     ChannelCounts,
+    ChannelWaiters,
+    CoroutineState,
     Gauge,
     Histogram,
     KnobApplied,
@@ -110,7 +112,9 @@ class Window:
         "base_os",
         "base_ts",
         "base_workers",
+        "chan_waiters",
         "channels",
+        "coroutines",
         "depths",
         "draining",
         "end_ns",
@@ -127,6 +131,7 @@ class Window:
         "os",
         "paused",
         "run",
+        "snapshots",
         "stalled",
         "start_ns",
         "ticks",
@@ -167,6 +172,12 @@ class Window:
         # live knobs (KnobApplied) in force before the window and at its end; {} when none changed
         self.knobs_before: dict[str, int] = {}
         self.knobs: dict[str, int] = {}
+        # the coroutine snapshots in the window (--coroutines), oldest first, each the
+        # CoroutineState of one frame in the producer's order; ``coroutines`` is the last one,
+        # ``chan_waiters`` the last ChannelWaiters by channel
+        self.snapshots: list[list[CoroutineState]] = []
+        self.coroutines: list[CoroutineState] = []
+        self.chan_waiters: dict[int, ChannelWaiters] = {}
 
     @property
     def partial(self) -> bool:
@@ -374,6 +385,7 @@ def windows(window_ms: float = 250, *, check_monotonic: bool | str = True) -> Op
                 win.stalled = True
                 pending_stall = False
             violations = win.violations
+            snapshot = False  # this frame's coroutine snapshot has begun
             for ev in batch:
                 t = type(ev)
                 if t is WorkerCounters:
@@ -429,6 +441,15 @@ def windows(window_ms: float = 250, *, check_monotonic: bool | str = True) -> Op
                     last_oc[ev.worker] = ev
                 elif t is KnobApplied:
                     knobs[ev.name] = ev.value
+                elif t is CoroutineState or t is ChannelWaiters:
+                    if not snapshot:  # a new snapshot (one frame) replaces the last
+                        win.coroutines, win.chan_waiters = [], {}
+                        win.snapshots.append(win.coroutines)
+                        snapshot = True
+                    if t is CoroutineState:
+                        win.coroutines.append(ev)
+                    else:
+                        win.chan_waiters[ev.channel] = ev
                 elif t is Mark and ev.name == DRAINING:
                     draining = win.draining = True
                 elif t is RunEnded:

@@ -14,7 +14,11 @@ A *judgment* is one of
   ``producer.stalled``);
 * ``anomaly:<metric>`` an outlier (zscore / mad);
 * ``os_interference:worker <w>``;
-* ``status:<state>``   a status line whose state is not ``running``/``finished``/``stopped``.
+* ``status:<state>``   a status line whose state is not ``running``/``finished``/``stopped``;
+* ``lint:<rule> <name>`` a coroutine lint firing (``lint.busy``, ``lint.stuck``, ``lint.self_wake``)
+  for the coroutine of that name: every run has ``--coroutines`` on, so steady runs check the lints
+  stay silent, the pause scenario that paused windows raise none, and ``hog``/``stuck`` that each
+  names exactly its scripted coroutine.
 
 Each scenario names the judgments it must produce (at least once, the first one no earlier
 than 0.5 s before the fault and no later than 2.5 s after it) and nothing else; an
@@ -43,13 +47,13 @@ from typing import Any
 
 from ..errors import LogError
 from ..eventlog import open_log
-from ..events import RunStarted, decode_frame
+from ..events import LINT_PREFIX, RunStarted, decode_frame
 from ._checks import Check
 
 __all__ = ["JUDGES", "Scenario", "judgments", "run_judges", "scenarios"]
 
 KS = [sys.executable, "-m", "kcoro_stream"]
-JUDGES = ("kpi", "alert", "anomaly", "os_interference", "status")
+JUDGES = ("kpi", "alert", "anomaly", "os_interference", "status", "lint")
 WINDOW_S = 0.25  # the default window: Sample.window × this is the time since the run started
 # The first expected judgment lies in [fault − EARLY_S, fault + LATE_S]: judges need evidence
 # (two flagged windows for an outlier, 8 growing windows of 250 ms for backpressure).
@@ -91,7 +95,7 @@ def _synthetic(*flags: str) -> list[str]:
 def scenarios() -> list[Scenario]:
     """The steady runs of every mode, then the faults with their known answers."""
     steady = [
-        Scenario(f"steady-{m}", ["-m", m, "-d", "6"], notes="no judgment")
+        Scenario(f"steady-{m}", ["-m", m, "-d", "6", "--coroutines"], notes="no judgment")
         for m in ("channel", "tasks", "mixed", "dual")
     ]
     return [
@@ -115,8 +119,22 @@ def scenarios() -> list[Scenario]:
             notes="ctl set_knob body_ns=1000 at 4.5 s: each task ~15x dearer",
         ),
         Scenario(
+            "hog",
+            ["-m", "tasks", "-d", "4", "--coroutines", "--hog-ms", "200"],
+            frozenset({"lint:lint.busy hog"}),
+            fault_s=0.0,
+            notes="a coroutine named hog spins 200 ms between yields from the start",
+        ),
+        Scenario(
+            "stuck",
+            ["-m", "channel", "-d", "4", "--coroutines", "--stuck"],
+            frozenset({"lint:lint.stuck stuck"}),
+            fault_s=1.0,  # [lints] stuck_ms: parked for 1 s
+            notes="a coroutine named stuck waits on a channel nobody sends to from the start",
+        ),
+        Scenario(
             "pause",
-            ["-m", "tasks", "-d", "7"],
+            ["-m", "tasks", "-d", "7", "--coroutines"],
             fault_s=3.0,
             action="pause",
             notes="ctl pause at 3 s, resume at 5 s",
@@ -167,6 +185,8 @@ def judgments(out: list[dict[str, Any]], origin_ns: int) -> tuple[dict[str, floa
             for name, state in x["states"].items():
                 if state == "RED":
                     seen(f"kpi:{name}", at)
+        elif t == "alert" and x["state"] == "firing" and x["rule"].startswith(LINT_PREFIX):
+            seen(f"lint:{x['rule']} {(x.get('labels') or {}).get('name', '?')}", at)
         elif t == "alert" and x["state"] == "firing":
             seen(f"alert:{x['rule']}", at)
         elif t == "anomaly":

@@ -64,6 +64,7 @@ from ..events import (
     Alert,
     Anomaly,
     ChannelCounts,
+    CoroutineView,
     DerivedEvent,
     Heatmap,
     HistogramSummary,
@@ -305,6 +306,7 @@ class _MetricsState:
         self.kpi_values: dict[tuple[str, str], float] = {}
         self.run_info: dict[Labels, float] = {}
         self.events: dict[str, int] = {}
+        self.coroutines: list[CoroutineView] = []  # the last --coroutines snapshot
 
     # ------------------------------------------------------------- updates
 
@@ -345,6 +347,10 @@ class _MetricsState:
             self._heatmap(ev)
         elif isinstance(ev, OsSample):
             self._os(ev)
+        elif isinstance(ev, CoroutineView):
+            if self.coroutines and self.coroutines[0].ts_ns != ev.ts_ns:  # a new snapshot
+                self.coroutines = []
+            self.coroutines.append(ev)
         elif isinstance(ev, Alert):
             self.alerts[(ev.rule, ev.severity)] = ev.state == "firing"
             self._add("kcoro_alert_transitions", (("rule", ev.rule), ("state", ev.state)), 1)
@@ -460,6 +466,29 @@ class _MetricsState:
                 self._add("kcoro_os_worker_run_queue_wait_seconds", labels, wait / 1e9)
             if invol is not None and invol >= 0:
                 self._add("kcoro_os_worker_involuntary_switches", labels, invol)
+
+
+# The coroutine view on /metrics: the last snapshot's COROUTINES_TOP_K busiest coroutines only, so
+# the series stay bounded however many coroutines a run has (the rest: ctl coroutines, NDJSON).
+COROUTINES_TOP_K = 10
+# (CoroutineView field, metric name, scale, help)
+COROUTINE_GAUGES: tuple[tuple[str, str, float, str], ...] = (
+    ("busy_ns", "kcoro_coroutine_busy_seconds", 1e-9, "Time a coroutine ran (estimated; top K by it)."),
+    ("resumes", "kcoro_coroutine_resumes", 1.0, "Times a coroutine was resumed (top K by busy time)."),
+    ("running_ns", "kcoro_coroutine_running_seconds", 1e-9, "Held its worker without a switch this long."),
+    ("parked_ns", "kcoro_coroutine_parked_seconds", 1e-9, "Parked without a wake this long (top K)."),
+)
+
+
+def _coroutine_families(snapshot: list[CoroutineView]) -> Iterator[Metric]:
+    if not snapshot:
+        return
+    top = sorted(snapshot, key=lambda c: (-c.busy_ns, c.coroutine))[:COROUTINES_TOP_K]
+    for attr, name, scale, text in COROUTINE_GAUGES:
+        g = GaugeMetricFamily(name, text, labels=["pool", "coroutine", "name"])
+        for c in top:
+            g.add_metric([c.pool, str(c.coroutine), c.name], getattr(c, attr) * scale)
+        yield g
 
 
 # OsSample per-worker lists as gauges: (field, name, scale, help).
@@ -594,6 +623,7 @@ class _StateCollector(Collector):
             for pool, h in items:
                 hf.add_metric([pool], h.buckets(), h.estimated_sum())
             yield hf
+        yield from _coroutine_families(st.coroutines)
         alerts = GaugeMetricFamily(
             "kcoro_alerts_firing", "1 while an alert rule is firing.", labels=["rule", "severity"]
         )

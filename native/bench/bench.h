@@ -50,6 +50,12 @@ struct kcs_bench_cfg {
     uint64_t body_ns;  /* tasks/mixed: each body spins this long on the CPU (thread CPU time); 0 = off */
     int pin;              /* --pin: worker k runs only on the k-th allowed CPU (perf.c) */
     int no_perf_counters; /* --no-perf-counters: no OsCounters (perf_event_open) per worker */
+    int coroutines;             /* --coroutines: the coroutine view (CoroutineState, ChannelWaiters) */
+    uint32_t coroutines_top;    /* per snapshot: the top K by busy time (+ every suspicious one) */
+    uint32_t coroutines_every;  /* a snapshot every T ticks */
+    uint32_t coroutines_sample; /* time one resume in N per worker */
+    uint32_t hog_ms;            /* --hog-ms: a coroutine "hog" spins this long between yields, 0 = none */
+    int stuck;                  /* --stuck: a coroutine "stuck" waits on a channel nobody sends to */
 };
 
 extern const char *const kcs_mode_names[];
@@ -58,7 +64,7 @@ extern const char *const kcs_mode_names[];
 int kcs_bench_parse(int argc, char **argv, struct kcs_bench_cfg *cfg);
 
 #define KCS_MAX_POOLS 2
-#define KCS_MAX_CHANS 1
+#define KCS_MAX_CHANS 2 /* the workload's channel, --stuck's */
 
 struct kcs_workload;
 struct kcs_workload *kcs_workload_start(const struct kcs_bench_cfg *cfg, char *err, size_t errlen);
@@ -115,6 +121,14 @@ int kcs_sampler_stop_requested(struct kcs_sampler *s);
 void kcs_sampler_mark(struct kcs_sampler *s, const char *name, const char *detail);
 /* Write the final counters and RunEnded, close the ring, join the thread. */
 void kcs_sampler_finish(struct kcs_sampler *s, const char *reason, int status);
+
+/* coroview.c: the coroutine view's snapshot frames (--coroutines), on the sampler thread */
+#define KCS_CORO_SUSPICIOUS_PER_TOP 8 /* suspicious coroutines per snapshot: at most 8 x top */
+struct kcs_coro_view;
+struct kcs_coro_view *kcs_coro_view_new(void);
+void kcs_coro_view_free(struct kcs_coro_view *v);
+void kcs_coro_view_write(struct kcs_coro_view *v, struct kcs_ring *ring, struct kcs_mp *m,
+                         const struct kcs_bench_cfg *cfg, struct kcs_workload *wl, uint64_t now);
 
 int kcs_bench_main(int argc, char **argv);
 double kcs_bench_switch_ns(uint64_t iterations, int use_ucontext);

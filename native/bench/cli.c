@@ -42,6 +42,12 @@ enum {
     OPT_PAUSE_MS,
     OPT_PIN,
     OPT_NO_PERF,
+    OPT_COROUTINES,
+    OPT_CORO_TOP,
+    OPT_CORO_EVERY,
+    OPT_CORO_SAMPLE,
+    OPT_HOG_MS,
+    OPT_STUCK,
     OPT_HELP
 };
 
@@ -77,6 +83,12 @@ static const struct option long_opts[] = {
     {"pause-ms", required_argument, 0, OPT_PAUSE_MS},
     {"pin", no_argument, 0, OPT_PIN},
     {"no-perf-counters", no_argument, 0, OPT_NO_PERF},
+    {"coroutines", no_argument, 0, OPT_COROUTINES},
+    {"coroutines-top", required_argument, 0, OPT_CORO_TOP},
+    {"coroutines-every", required_argument, 0, OPT_CORO_EVERY},
+    {"coroutines-sample", required_argument, 0, OPT_CORO_SAMPLE},
+    {"hog-ms", required_argument, 0, OPT_HOG_MS},
+    {"stuck", no_argument, 0, OPT_STUCK},
     {"help", no_argument, 0, OPT_HELP},
     {0, 0, 0, 0}};
 
@@ -145,7 +157,14 @@ static void usage(void) {
            "      --pause-at-ms T    a scripted sampler pause starting T ms into the run (with --pause-ms)\n"
            "      --pause-ms D       its length: one Tick(paused) frame, heartbeats only, then sampling again\n"
            "      --pin              pin worker k to the k-th allowed CPU (round robin), recorded in RunStarted\n"
-           "      --no-perf-counters no perf_event_open counters per worker (OsCounters events)\n");
+           "      --no-perf-counters no perf_event_open counters per worker (OsCounters events)\n"
+           "      --coroutines       the coroutine view: CoroutineState/ChannelWaiters snapshots\n"
+           "      --coroutines-top K       each snapshot: the K coroutines with most busy time, default 16\n"
+           "                               (every running/parked one seen so across two snapshots too)\n"
+           "      --coroutines-every T     a snapshot every T ticks, default 10\n"
+           "      --coroutines-sample N    time one resume in N per worker (power of two), default 8\n"
+           "      --hog-ms MS        a coroutine named hog spins MS ms without yielding, again and again\n"
+           "      --stuck            a coroutine named stuck waits on a channel (stuck) nobody sends to\n");
 }
 
 int kcs_bench_parse(int argc, char **argv, struct kcs_bench_cfg *cfg) {
@@ -164,6 +183,9 @@ int kcs_bench_parse(int argc, char **argv, struct kcs_bench_cfg *cfg) {
     cfg->batch = 64;
     cfg->seed = 1;
     cfg->latency_sample = 8;
+    cfg->coroutines_top = 16;
+    cfg->coroutines_every = 10;
+    cfg->coroutines_sample = 8;
     int capacity_set = 0, adaptive_max_set = 0;
 
     optind = 1;
@@ -241,6 +263,16 @@ int kcs_bench_parse(int argc, char **argv, struct kcs_bench_cfg *cfg) {
         case OPT_PAUSE_MS: rc = parse_u32(c, optarg, 1, 86400000, &cfg->pause_ms); break;
         case OPT_PIN: cfg->pin = 1; break;
         case OPT_NO_PERF: cfg->no_perf_counters = 1; break;
+        case OPT_COROUTINES: cfg->coroutines = 1; break;
+        case OPT_CORO_TOP: rc = parse_u32(c, optarg, 1, 100000, &cfg->coroutines_top); break;
+        case OPT_CORO_EVERY: rc = parse_u32(c, optarg, 1, 100000, &cfg->coroutines_every); break;
+        case OPT_CORO_SAMPLE:
+            rc = parse_u64(c, optarg, 1, 1024, &v);
+            if (!rc && (v & (v - 1))) return bad("coroutines-sample", "expected a power of two, got '%s'", optarg);
+            if (!rc) cfg->coroutines_sample = (uint32_t)v;
+            break;
+        case OPT_HOG_MS: rc = parse_u32(c, optarg, 1, 60000, &cfg->hog_ms); break;
+        case OPT_STUCK: cfg->stuck = 1; break;
         case OPT_HELP: usage(); return 1;
         case ':': {
             const char *flag = argv[optind - 1];
@@ -292,6 +324,10 @@ int kcs_bench_parse(int argc, char **argv, struct kcs_bench_cfg *cfg) {
         return bad("body-ns", "%sapplies to task bodies (--mode tasks, mixed or dual)", "");
     if (cfg->packet_cost && cfg->mode != KCS_MODE_CHANNEL && cfg->mode != KCS_MODE_DUAL)
         return bad("packet-cost", "%sapplies to channel producers (--mode channel or dual)", "");
+    if (cfg->hog_ms && cfg->mode != KCS_MODE_TASKS && cfg->mode != KCS_MODE_CHANNEL)
+        return bad("hog-ms", "%sapplies to --mode tasks or channel", "");
+    if (cfg->stuck && cfg->mode != KCS_MODE_TASKS && cfg->mode != KCS_MODE_CHANNEL)
+        return bad("stuck", "%sapplies to --mode tasks or channel", "");
     if (!adaptive_max_set) {
         uint64_t m = (uint64_t)cfg->interval_ms * 16;
         cfg->adaptive_max_ms = (uint32_t)(m > 1000 ? (cfg->interval_ms > 1000 ? cfg->interval_ms : 1000) : m);

@@ -85,6 +85,7 @@ struct kcs_sampler {
     pthread_mutex_t mark_mu;
     char mark_name[64], mark_detail[128];
     int mark_pending;
+    struct kcs_coro_view *coro; /* --coroutines, else NULL */
 };
 
 /* ------------------------------------------------------------- /proc */
@@ -213,7 +214,7 @@ static void write_run_started(struct kcs_sampler *s) {
     const char *kind = cfg->capacity == 0 ? "rendezvous" : "buffered";
 
     struct kcs_mp *m = &config;
-    kcs_mp_map(m, 28);
+    kcs_mp_map(m, 34);
     put_kv_s(m, "mode", kcs_mode_names[cfg->mode]);
     put_kv_b(m, "pin", cfg->pin);
     put_kv_b(m, "perf_counters", !cfg->no_perf_counters);
@@ -241,6 +242,12 @@ static void write_run_started(struct kcs_sampler *s) {
     put_kv_u(m, "messages", cfg->messages);
     put_kv_u(m, "body_ns", cfg->body_ns);
     put_kv_u(m, "packet_cost", cfg->packet_cost);
+    put_kv_b(m, "coroutines", cfg->coroutines);
+    put_kv_u(m, "coroutines_top", cfg->coroutines_top);
+    put_kv_u(m, "coroutines_every", cfg->coroutines_every);
+    put_kv_u(m, "coroutines_sample", cfg->coroutines_sample);
+    put_kv_u(m, "hog_ms", cfg->hog_ms);
+    put_kv_b(m, "stuck", cfg->stuck);
     kcs_mp_str(m, "knobs"); /* what `ctl set_knob` may change while running: name -> [min, max] */
     kcs_mp_map(m, KCS_NKNOBS);
     for (int k = 0; k < KCS_NKNOBS; k++) {
@@ -526,6 +533,8 @@ static void *sampler_main(void *arg) {
             s->pause_reported = 1;
         } else {
             uint64_t ops = write_sample(s, now, now - s->last_ns, 0, s->paused);
+            if (s->coro && s->tick % s->cfg->coroutines_every == 0)
+                kcs_coro_view_write(s->coro, s->ring, &s->mp, s->cfg, s->wl, now);
             adapt(s, ops, now);
         }
         s->last_ns = now;
@@ -573,10 +582,17 @@ struct kcs_sampler *kcs_sampler_start(struct kcs_ring *ring, const struct kcs_be
         s->os[i].schedstat = s->os[i].status = s->os[i].stat = -1;
         s->os[i].last.cpu = -1;
     }
+    if (cfg->coroutines && !(s->coro = kcs_coro_view_new())) {
+        free(s->os);
+        free(s->hist);
+        free(s);
+        return NULL;
+    }
     s->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
     pthread_mutex_init(&s->mark_mu, NULL);
     snprintf(s->reason, sizeof s->reason, "duration");
     if (pthread_create(&s->thread, NULL, sampler_main, s) != 0) {
+        kcs_coro_view_free(s->coro);
         free(s->os);
         free(s->hist);
         free(s);
@@ -616,6 +632,7 @@ void kcs_sampler_finish(struct kcs_sampler *s, const char *reason, int status) {
     kcs_os_view_close(s->osv);
     pthread_mutex_destroy(&s->mark_mu);
     kcs_mp_free(&s->mp);
+    kcs_coro_view_free(s->coro);
     free(s->os);
     free(s->hist);
     free(s);

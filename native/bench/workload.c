@@ -17,6 +17,11 @@
  *   dual     pool 0 "channel" runs the channel workload and pool 1 "tasks"
  *            the tasks workload, side by side, each with --workers threads.
  *
+ * Scripted culprits for the coroutine view's lints: --hog-ms spawns a
+ * coroutine named "hog" that spins that long on the CPU without yielding,
+ * yields, and again; --stuck spawns one named "stuck" that receives from a
+ * rendezvous channel named "stuck" nobody sends to (closed at the stop).
+ *
  * Stopping: roots finish their current cycle or batch; the last producer (or
  * generator, in mixed) closes the channel; consumers drain it and see EPIPE.
  *
@@ -83,6 +88,7 @@ struct kcs_workload {
     pthread_mutex_t gate_mu; /* the sampler pauses/resumes, the main thread's stop opens */
     int gate_closed, gate_stopped; /* under gate_mu */
     _Atomic uint64_t knobs[KCS_NKNOBS]; /* relaxed: read at the next packet/batch; nothing published */
+    kcr_chan *stuck_ch; /* --stuck: the channel nobody sends to (also in chans) */
 };
 
 enum { K_BATCH = 0, K_BODY_COST, K_BODY_NS, K_SPIN, K_PACKETS, K_PACKET_COST };
@@ -317,6 +323,52 @@ static void generator(void *arg) {
     root_done(wl);
 }
 
+/* ---------------------------------------------------- scripted culprits */
+
+/* --hog-ms: spin hog_ms of wall time without yielding, yield, again. */
+static void hog(void *arg) {
+    struct kcs_workload *wl = (struct kcs_workload *)arg;
+    uint64_t span = (uint64_t)wl->cfg->hog_ms * 1000000u;
+    while (!stopping(wl)) {
+        pause_point(wl);
+        uint64_t end = kcr_now_ns() + span;
+        while (kcr_now_ns() < end && !stopping(wl)) {
+        }
+        kcr_yield();
+    }
+    kcr_wg_done(&wl->done);
+}
+
+/* --stuck: receive from a channel nobody sends to; EPIPE when the stop closes it. */
+static void stuck(void *arg) {
+    struct kcs_workload *wl = (struct kcs_workload *)arg;
+    uint64_t x;
+    (void)kcr_chan_recv(wl->stuck_ch, &x);
+    kcr_wg_done(&wl->done);
+}
+
+static int start_culprits(struct kcs_workload *wl, kcr_pool *p) {
+    const struct kcs_bench_cfg *cfg = wl->cfg;
+    if (cfg->stuck) {
+        struct kcr_chan_config cc;
+        memset(&cc, 0, sizeof cc);
+        cc.id = wl->nchans;
+        cc.pool = kcr_pool_id(p);
+        cc.elem_size = sizeof(uint64_t);
+        cc.total_slots = cfg->workers * (cfg->mode == KCS_MODE_DUAL ? 2u : 1u);
+        cc.name = "stuck";
+        if (!(wl->stuck_ch = kcr_chan_create(&cc))) return -1;
+        wl->chans[wl->nchans++] = wl->stuck_ch;
+        kcr_wg_add(&wl->done, 1);
+        if (kcr_spawn_named(p, "stuck", stuck, wl) != 0) return -1;
+    }
+    if (cfg->hog_ms) {
+        kcr_wg_add(&wl->done, 1);
+        if (kcr_spawn_named(p, "hog", hog, wl) != 0) return -1;
+    }
+    return 0;
+}
+
 /* --------------------------------------------------------------- setup */
 
 static struct root *add_root(struct kcs_workload *wl, kcr_pool *p, kcr_chan *ch) {
@@ -356,9 +408,9 @@ static int start_channel(struct kcs_workload *wl, kcr_pool *p, kcr_chan *ch, cha
     atomic_fetch_add_explicit(&wl->roots_left, cfg->producers + cfg->consumers, memory_order_relaxed);
     uint32_t first = wl->nroots - cfg->producers - cfg->consumers;
     for (uint32_t i = 0; i < cfg->consumers; i++)
-        if (kcr_spawn(p, consumer, &wl->roots[first + cfg->producers + i]) != 0) goto oom;
+        if (kcr_spawn_named(p, "consumer", consumer, &wl->roots[first + cfg->producers + i]) != 0) goto oom;
     for (uint32_t i = 0; i < cfg->producers; i++)
-        if (kcr_spawn(p, producer, &wl->roots[first + i]) != 0) goto oom;
+        if (kcr_spawn_named(p, "producer", producer, &wl->roots[first + i]) != 0) goto oom;
     return 0;
 oom:
     snprintf(err, errlen, "out of memory starting the channel workload");
@@ -378,9 +430,10 @@ static int start_tasks(struct kcs_workload *wl, kcr_pool *p, kcr_chan *ch, char 
     kcr_wg_add(&wl->done, gens + ncons);
     atomic_fetch_add_explicit(&wl->roots_left, gens + ncons, memory_order_relaxed);
     for (uint32_t i = 0; i < ncons; i++)
-        if (kcr_spawn(p, consumer, &wl->roots[first + gens + i]) != 0) goto oom;
+        if (kcr_spawn_named(p, "consumer", consumer, &wl->roots[first + gens + i]) != 0) goto oom;
     for (uint32_t i = 0; i < gens; i++)
-        if (kcr_spawn_pinned(p, cfg->imbalanced ? 0 : i, generator, &wl->roots[first + i]) != 0) goto oom;
+        if (kcr_spawn_pinned_named(p, cfg->imbalanced ? 0 : i, "generator", generator, &wl->roots[first + i]) != 0)
+            goto oom;
     return 0;
 oom:
     snprintf(err, errlen, "out of memory starting the tasks workload");
@@ -398,6 +451,7 @@ static kcr_pool *make_pool(struct kcs_workload *wl, const char *name, uint32_t i
     pc.total_slots = cfg->workers * (cfg->mode == KCS_MODE_DUAL ? 2u : 1u);
     pc.seed = cfg->seed + id;
     pc.latency_sample = cfg->latency_sample;
+    pc.coroutines_sample = cfg->coroutines ? cfg->coroutines_sample : 0;
     return kcr_pool_create(&pc);
 }
 
@@ -412,6 +466,7 @@ static kcr_chan *make_chan(struct kcs_workload *wl, uint32_t pool) {
     cc.ptr_mode = cfg->zero_copy;
     cc.spin = cfg->spin;
     cc.total_slots = cfg->workers * (cfg->mode == KCS_MODE_DUAL ? 2u : 1u);
+    cc.name = "packets";
     kcr_chan *ch = kcr_chan_create(&cc);
     if (ch) wl->chans[wl->nchans++] = ch;
     return ch;
@@ -460,6 +515,10 @@ struct kcs_workload *kcs_workload_start(const struct kcs_bench_cfg *cfg, char *e
         rc = start_tasks(wl, wl->pools[0], wl->chans[0], err, errlen);
         break;
     }
+    if (!rc && start_culprits(wl, wl->pools[0]) != 0) {
+        snprintf(err, errlen, "cannot start --hog-ms / --stuck: %s", strerror(errno ? errno : ENOMEM));
+        rc = -1;
+    }
     if (rc) {
         kcs_workload_stop(wl);
         kcs_workload_destroy(wl);
@@ -490,6 +549,7 @@ void kcs_workload_stop(struct kcs_workload *wl) {
     wl->gate_stopped = 1; /* no pause after this: the roots must finish */
     pthread_mutex_unlock(&wl->gate_mu);
     kcs_workload_pause(wl, 0); /* paused roots must see the stop */
+    if (wl->stuck_ch) kcr_chan_close(wl->stuck_ch); /* the stuck coroutine gets EPIPE */
     kcr_wg_wait(&wl->done); /* a thread waiter: futex */
     for (uint32_t i = 0; i < wl->npools; i++) kcr_pool_shutdown(wl->pools[i]);
 }

@@ -48,6 +48,8 @@ enum kcs_tag {
     KCS_EV_RUN_ENDED = 9,
     KCS_EV_KNOB_APPLIED = 10,
     KCS_EV_OS_COUNTERS = 12,
+    KCS_EV_COROUTINE_STATE = 13,
+    KCS_EV_CHANNEL_WAITERS = 14,
     KCS_EV_RING_LOSS = 32,
     KCS_EV_PRODUCER_LOST = 33,
     KCS_EV_CONTROL_APPLIED = 34,
@@ -69,6 +71,8 @@ enum kcs_event_nfields {
     KCS_EV_RUN_ENDED_NFIELDS = 2,
     KCS_EV_KNOB_APPLIED_NFIELDS = 4,
     KCS_EV_OS_COUNTERS_NFIELDS = 10,
+    KCS_EV_COROUTINE_STATE_NFIELDS = 15,
+    KCS_EV_CHANNEL_WAITERS_NFIELDS = 5,
 };
 
 /* Constants of the raw-event fields (events.py). */
@@ -353,6 +357,66 @@ static inline void kcs_emit_os_counters(struct kcs_mp *mp, uint64_t ts_ns, uint3
     kcs_mp_uint(mp, ev->cycles);
     kcs_mp_uint(mp, ev->instructions);
     kcs_mp_uint(mp, ev->cache_misses);
+}
+
+/* CoroutineState (tag 13): One coroutine in a coroutine-view snapshot (``--coroutines``). */
+struct kcs_coroutine_state {
+    uint64_t coroutine;  /* id, unique in the run (never 0) */
+    uint32_t pool;
+    const char *name;  /* kcr_spawn_named's name, else the spawn site "file:line", else "" */
+    uint32_t state;  /* CORO_* */
+    int32_t worker;  /* the worker running it (state running), else -1 */
+    uint32_t wait_kind;  /* WAIT_* (state parked) */
+    int32_t wait_id;  /* the channel id (WAIT_CHANNEL), else -1 */
+    uint64_t resumes;  /* switches into the coroutine */
+    uint64_t parks;  /* suspensions on a channel or wait group */
+    uint64_t wakes;  /* times it was made ready again (self_wakes included) */
+    uint64_t self_wakes;  /* wakes by itself (kcr_yield) */
+    uint64_t busy_ns;  /* time running, estimated from one resume in ``coroutines_sample`` timed (per worker) */
+    uint64_t age_ns;  /* since spawn */
+    uint64_t running_ns;
+    uint64_t parked_ns;  /* sampler: parked without a wake for at least this long (0: not seen so) */
+};
+static inline void kcs_emit_coroutine_state(struct kcs_mp *mp, uint64_t ts_ns, uint32_t source,
+                                            const struct kcs_coroutine_state *ev) {
+    kcs_mp_event(mp, KCS_EV_COROUTINE_STATE_NFIELDS, KCS_EV_COROUTINE_STATE, ts_ns, source);
+    kcs_mp_uint(mp, ev->coroutine);
+    kcs_mp_uint(mp, ev->pool);
+    kcs_mp_str(mp, ev->name);
+    kcs_mp_uint(mp, ev->state);
+    kcs_mp_int(mp, ev->worker);
+    kcs_mp_uint(mp, ev->wait_kind);
+    kcs_mp_int(mp, ev->wait_id);
+    kcs_mp_uint(mp, ev->resumes);
+    kcs_mp_uint(mp, ev->parks);
+    kcs_mp_uint(mp, ev->wakes);
+    kcs_mp_uint(mp, ev->self_wakes);
+    kcs_mp_uint(mp, ev->busy_ns);
+    kcs_mp_uint(mp, ev->age_ns);
+    kcs_mp_uint(mp, ev->running_ns);
+    kcs_mp_uint(mp, ev->parked_ns);
+}
+
+/* ChannelWaiters (tag 14): One channel in a coroutine-view snapshot: its name and who waits on it. */
+struct kcs_channel_waiters {
+    uint32_t channel;
+    uint32_t pool;
+    const char *name;
+    const uint64_t *senders;  /* coroutine ids of the waiting senders, oldest first (0: a thread) */
+    uint32_t senders_len;
+    const uint64_t *receivers;  /* coroutine ids of the waiting receivers, oldest first (0: a thread) */
+    uint32_t receivers_len;
+};
+static inline void kcs_emit_channel_waiters(struct kcs_mp *mp, uint64_t ts_ns, uint32_t source,
+                                            const struct kcs_channel_waiters *ev) {
+    kcs_mp_event(mp, KCS_EV_CHANNEL_WAITERS_NFIELDS, KCS_EV_CHANNEL_WAITERS, ts_ns, source);
+    kcs_mp_uint(mp, ev->channel);
+    kcs_mp_uint(mp, ev->pool);
+    kcs_mp_str(mp, ev->name);
+    kcs_mp_array(mp, ev->senders_len);
+    for (uint32_t i = 0; i < ev->senders_len; i++) kcs_mp_uint(mp, ev->senders[i]);
+    kcs_mp_array(mp, ev->receivers_len);
+    for (uint32_t i = 0; i < ev->receivers_len; i++) kcs_mp_uint(mp, ev->receivers[i]);
 }
 
 #ifdef __cplusplus

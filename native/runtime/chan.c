@@ -93,8 +93,12 @@ struct kcr_chan {
 /* The calling worker's counter slot, or NULL for the shared slot. Looked up
  * once per completed operation (a coroutine may migrate while it waits). */
 static struct kcr_chan_ctr *my_slot(kcr_chan *ch) {
-    int gid = kcr_worker_id();
-    return gid >= 0 && (uint32_t)gid < ch->nslots ? &ch->ctr[gid] : NULL;
+    struct kcr_worker *w = kcr__self();
+    if (!w) return NULL;
+    /* the coroutine view: a completed channel operation is a call into the runtime, so a
+     * coroutine that makes them is not holding its worker idle of the runtime (view.c) */
+    if (w->view && w->current) KCR_INC(w->current->v.ops, 1);
+    return w->gid < ch->nslots ? &ch->ctr[w->gid] : NULL;
 }
 
 static void ctr_add_slot(kcr_chan *ch, struct kcr_chan_ctr *slot, int i, uint64_t d) {
@@ -105,6 +109,13 @@ static void ctr_add_slot(kcr_chan *ch, struct kcr_chan_ctr *slot, int i, uint64_
 }
 
 static void ctr_add(kcr_chan *ch, int i, uint64_t d) { ctr_add_slot(ch, my_slot(ch), i, d); }
+
+/* A waiter for ch, named for the coroutine view (kind and id). */
+static void chan_waiter(kcr_chan *ch, struct kcr_waiter *w) {
+    kcr__waiter_init(w);
+    w->kind = KCR_WAIT_CHANNEL;
+    w->id = (int32_t)ch->cfg.id;
+}
 
 static int sent_ok(kcr_chan *ch) {
     struct kcr_chan_ctr *slot = my_slot(ch);
@@ -258,7 +269,7 @@ static int buf_send(kcr_chan *ch, const void *src, int try_only) {
             continue;
         }
         struct kcr_waiter w;
-        kcr__waiter_init(&w);
+        chan_waiter(ch, &w);
         q_push(&ch->sq_head, &ch->sq_tail, &w);
         kcr__waiter_park(&w, &ch->lock);
     }
@@ -288,7 +299,7 @@ static int buf_recv(kcr_chan *ch, void *dst, int try_only) {
             continue;
         }
         struct kcr_waiter w;
-        kcr__waiter_init(&w);
+        chan_waiter(ch, &w);
         q_push(&ch->rq_head, &ch->rq_tail, &w);
         kcr__waiter_park(&w, &ch->lock);
     }
@@ -318,7 +329,7 @@ static int rv_send(kcr_chan *ch, const void *src, int try_only) {
         return send_fail(ch, EAGAIN);
     }
     struct kcr_waiter w;
-    kcr__waiter_init(&w);
+    chan_waiter(ch, &w);
     w.buf = (void *)(uintptr_t)src;
     w.result = EPIPE;
     atomic_fetch_add_explicit(&ch->send_waiters, 1, memory_order_relaxed);
@@ -351,7 +362,7 @@ static int rv_recv(kcr_chan *ch, void *dst, int try_only) {
         return recv_fail(ch, EAGAIN);
     }
     struct kcr_waiter w;
-    kcr__waiter_init(&w);
+    chan_waiter(ch, &w);
     w.buf = dst;
     w.result = EPIPE;
     atomic_fetch_add_explicit(&ch->recv_waiters, 1, memory_order_relaxed);
@@ -505,4 +516,23 @@ void kcr_chan_stats(kcr_chan *ch, struct kcr_chan_stats *o) {
     o->zc_aborted = sum[C_ZC_ABORTED];
     o->rv_matches = sum[C_RV_MATCHES];
     o->rv_cancels = sum[C_RV_CANCELS];
+}
+
+const char *kcr_chan_name(const kcr_chan *ch) { return ch->cfg.name ? ch->cfg.name : ""; }
+
+/* A waiter's coroutine id: written before the parker's worker released ch->lock
+ * (view.c), read here under the same lock. */
+static size_t waiter_ids(const struct kcr_waiter *q, uint64_t *ids, size_t max) {
+    size_t n = 0;
+    for (; q; q = q->next, n++)
+        if (n < max) ids[n] = q->coro ? q->coro->v.id : 0;
+    return n;
+}
+
+void kcr_chan_waiters(kcr_chan *ch, uint64_t *send_ids, size_t *nsend, uint64_t *recv_ids,
+                      size_t *nrecv, size_t max) {
+    kcr_spin_lock(&ch->lock);
+    *nsend = waiter_ids(ch->sq_head, send_ids, max);
+    *nrecv = waiter_ids(ch->rq_head, recv_ids, max);
+    kcr_spin_unlock(&ch->lock);
 }

@@ -54,6 +54,8 @@ struct kcr_pool_config {
     uint32_t idle_spins;   /* empty find-work rounds before parking, 0 = default */
     uint64_t seed;         /* victim selection */
     uint32_t latency_sample; /* time one task start in N (power of two), 0 = 8 */
+    uint32_t coroutines_sample; /* the coroutine view: 0 = off; else track coroutines and time
+                                   one resume in N per worker (power of two) */
 };
 
 /* Create a pool and start its worker threads. NULL on failure (errno set). */
@@ -70,6 +72,15 @@ void kcr_pool_destroy(kcr_pool *p);
 int kcr_spawn(kcr_pool *p, kcr_fn fn, void *arg);
 /* Submit a coroutine that only ever runs on worker `worker` of `p`. */
 int kcr_spawn_pinned(kcr_pool *p, uint32_t worker, kcr_fn fn, void *arg);
+/* kcr_spawn with a name for the coroutine view (static storage: it is kept,
+ * not copied). A named coroutine is tracked from its spawn; an unnamed one
+ * from its first suspension (a task that runs once to completion never is). */
+int kcr_spawn_named(kcr_pool *p, const char *name, kcr_fn fn, void *arg);
+int kcr_spawn_pinned_named(kcr_pool *p, uint32_t worker, const char *name, kcr_fn fn, void *arg);
+#define KCR_STR2_(x) #x
+#define KCR_STR_(x) KCR_STR2_(x)
+/* kcr_spawn named after its spawn site, "file.c:123". */
+#define KCR_SPAWN_HERE(p, fn, arg) kcr_spawn_named((p), __FILE__ ":" KCR_STR_(__LINE__), (fn), (arg))
 /* In a coroutine: let others run, continue later. Elsewhere: sched_yield. */
 void kcr_yield(void);
 int kcr_in_coroutine(void);
@@ -115,6 +126,7 @@ struct kcr_chan_config {
     int ptr_mode;         /* 1 = pointer / zero-copy mode */
     uint32_t spin;        /* polls of the buffer before a blocked op suspends */
     uint32_t total_slots; /* counter slots: global worker ids < total_slots */
+    const char *name;     /* reported name (static storage), NULL = "" */
 };
 kcr_chan *kcr_chan_create(const struct kcr_chan_config *cfg);
 void kcr_chan_destroy(kcr_chan *ch);
@@ -187,6 +199,39 @@ struct kcr_chan_stats {
         rv_cancels;
 };
 void kcr_chan_stats(kcr_chan *ch, struct kcr_chan_stats *out);
+
+/* ------------------------------------------------------ coroutine view */
+#define KCR_CORO_RUNNABLE 0u /* values of CORO_* in kcoro_stream/events.py */
+#define KCR_CORO_RUNNING 1u
+#define KCR_CORO_PARKED 2u
+#define KCR_CORO_DONE 3u
+#define KCR_WAIT_NONE 0u /* WAIT_* */
+#define KCR_WAIT_CHANNEL 1u
+#define KCR_WAIT_GROUP 2u
+/* Field order matches CoroutineState in kcoro_stream/events.py. */
+struct kcr_coro_info {
+    uint64_t id;
+    uint32_t pool;
+    const char *name; /* "" when unnamed; valid while the coroutine lives */
+    uint32_t state;
+    int32_t worker;
+    uint32_t wait_kind;
+    int32_t wait_id;
+    uint64_t resumes, parks, wakes, self_wakes;
+    uint64_t busy_ns;    /* timed resumes' total, scaled by resumes / timed */
+    uint64_t age_ns;     /* since tracked: spawn (named) or first suspension */
+    uint64_t running_ns; /* seen running with no new resume nor channel operation since this many ns (0: not) */
+    uint64_t parked_ns;  /* seen parked with no new park since this many ns (0: not) */
+};
+/* The tracked coroutines of p (at most max into out); returns how many there
+ * are. running_ns/parked_ns compare with the previous call at now_ns: call it
+ * from one thread (the sampler). 0 when the view is off. */
+size_t kcr_pool_coroutines(kcr_pool *p, uint64_t now_ns, struct kcr_coro_info *out, size_t max);
+/* The coroutine ids waiting to send / receive on ch, oldest first (0: a
+ * thread), at most max each; nsend and nrecv get how many wait. */
+void kcr_chan_waiters(kcr_chan *ch, uint64_t *send_ids, size_t *nsend, uint64_t *recv_ids,
+                      size_t *nrecv, size_t max);
+const char *kcr_chan_name(const kcr_chan *ch);
 
 /* --------------------------------------------- raw context switch (tests) */
 /* One-shot switch benchmark: ns per switch of a ping-pong between the thread

@@ -71,6 +71,31 @@ static inline void kcr_futex_wake(_Atomic uint32_t *a, int n) {
 enum { KCR_AFTER_NONE = 0, KCR_AFTER_DONE, KCR_AFTER_YIELD, KCR_AFTER_PARK };
 
 struct kcr_worker;
+struct kcr_coro;
+
+/* The coroutine view (view.c; on when the pool's coroutines_sample is set).
+ * The counters are written by whoever holds the coroutine (the worker running
+ * it; the waker while it is parked, under the object's lock), always one at a
+ * time: ownership passes through the run queues and the object locks, so a
+ * relaxed load and store suffice; the sampler reads them with relaxed loads. */
+struct kcr_cview {
+    uint64_t id;        /* 0 until tracked; written before the first park's unlock */
+    const char *name;   /* static storage */
+    uint64_t track_ns;  /* spawn (named) or first suspension, kcr_now_ns */
+    _Atomic uint32_t state;     /* KCR_CORO_* */
+    _Atomic int32_t worker;     /* gid while running, else -1 */
+    _Atomic uint32_t wait_kind; /* KCR_WAIT_* */
+    _Atomic int32_t wait_id;
+    _Atomic uint64_t resumes, parks, wakes, self_wakes, timed, timed_ns;
+    _Atomic uint64_t ops; /* completed channel operations (chan.c my_slot) */
+    /* the pool's list of tracked coroutines, under view_mu */
+    struct kcr_coro *prev, *next;
+    uint8_t tracked;
+    /* the sampler's memo (kcr_pool_coroutines, under view_mu): the state and
+     * the counter that would change if the coroutine moved, and since when */
+    uint32_t memo_state;
+    uint64_t memo_count, memo_since_ns;
+};
 
 /* Lives at the top of its stack block: [guard page][stack ...][struct kcr_coro]. */
 struct kcr_coro {
@@ -87,6 +112,7 @@ struct kcr_coro {
     size_t block_size;
     struct kcr_coro *all_next; /* every block of the pool, for destroy */
     struct kcr_ctx ctx;
+    struct kcr_cview v; /* the coroutine view; untouched when it is off */
 };
 
 /* A suspended operation: a coroutine or a thread waiting for a wake. */
@@ -96,6 +122,8 @@ struct kcr_waiter {
     _Atomic uint32_t done;  /* futex word for thread waiters */
     int result;
     void *buf;              /* rendezvous: the element (copy) or pointer slot (ptr) */
+    uint32_t kind;          /* KCR_WAIT_* and the object's id, for the coroutine view */
+    int32_t id;
 };
 
 /* ------------------------------------------------------------ counters */
@@ -137,6 +165,8 @@ struct kcr_worker {
     uint64_t rng;
     uint32_t tick;
     uint32_t sample_tick;
+    uint32_t view;      /* the pool's coroutines_sample (0: the view is off), a local copy */
+    uint32_t view_tick; /* resumes seen, for timing one in `view` */
     int after;                /* KCR_AFTER_* set by the coroutine before switching out */
     _Atomic uint32_t *after_lock; /* KCR_AFTER_PARK: released by the scheduler */
     struct kcr_coro *cache;   /* free coroutine blocks */
@@ -171,6 +201,12 @@ struct kcr_pool {
     _Atomic uint64_t stack_bytes;
     int use_uc;
     uint32_t latency_sample;
+    /* the coroutine view (view.c): the tracked coroutines, a list under view_mu */
+    uint32_t view; /* coroutines_sample, 0 = off */
+    pthread_mutex_t view_mu;
+    struct kcr_coro *view_list;
+    uint64_t view_count;
+    _Atomic uint64_t view_next_id; /* relaxed: ids only need to be unique */
 };
 
 /* clock.c: calibrate the latency clock once (pool and channel creation) */
@@ -192,6 +228,14 @@ void kcr__make_ready(struct kcr_coro *c);
  * after the coroutine's context is saved, so a waker that takes the lock can
  * never resume a coroutine that is still running. */
 void kcr__park_unlock(_Atomic uint32_t *lock);
+
+/* view.c: the coroutine view, called only when w->view / p->view is set */
+void kcr__view_spawned(kcr_pool *p, struct kcr_coro *c, const char *name);
+uint64_t kcr__view_resume(struct kcr_worker *w, struct kcr_coro *c); /* ticks if timed, else 0 */
+/* after the switch out, before the scheduler releases a park's lock */
+void kcr__view_suspended(struct kcr_worker *w, struct kcr_coro *c, int after, uint64_t t0);
+void kcr__view_wait(struct kcr_coro *c, uint32_t kind, int32_t id); /* about to park */
+void kcr__view_woken(struct kcr_coro *c);
 
 /* wait.c, used by chan.c */
 void kcr__waiter_init(struct kcr_waiter *w);

@@ -143,11 +143,12 @@ void kcr__make_ready(struct kcr_coro *c) {
         push_inject(p, c);
 }
 
-static int spawn(kcr_pool *p, kcr_fn fn, void *arg, int32_t pin) {
+static int spawn(kcr_pool *p, kcr_fn fn, void *arg, int32_t pin, const char *name) {
     struct kcr_worker *w = kcr__self();
     if (w && w->pool != p) w = NULL;
     struct kcr_coro *c = kcr__coro_new(p, w, fn, arg, pin);
     if (!c) return ENOMEM;
+    if (p->view) kcr__view_spawned(p, c, name);
     /* task start latency is sampled: one spawn in `latency_sample` is timed
      * (reading the TSC costs ~20 ns in a VM; every spawn would double it) */
     if (!w || (++w->sample_tick & (p->latency_sample - 1)) == 0)
@@ -172,11 +173,20 @@ static int spawn(kcr_pool *p, kcr_fn fn, void *arg, int32_t pin) {
     return 0;
 }
 
-int kcr_spawn(kcr_pool *p, kcr_fn fn, void *arg) { return spawn(p, fn, arg, -1); }
+int kcr_spawn(kcr_pool *p, kcr_fn fn, void *arg) { return spawn(p, fn, arg, -1, NULL); }
+
+int kcr_spawn_named(kcr_pool *p, const char *name, kcr_fn fn, void *arg) {
+    return spawn(p, fn, arg, -1, name);
+}
 
 int kcr_spawn_pinned(kcr_pool *p, uint32_t worker, kcr_fn fn, void *arg) {
     if (worker >= p->n) return EINVAL;
-    return spawn(p, fn, arg, (int32_t)worker);
+    return spawn(p, fn, arg, (int32_t)worker, NULL);
+}
+
+int kcr_spawn_pinned_named(kcr_pool *p, uint32_t worker, const char *name, kcr_fn fn, void *arg) {
+    if (worker >= p->n) return EINVAL;
+    return spawn(p, fn, arg, (int32_t)worker, name);
 }
 
 static void count_pull(struct kcr_worker *w, struct kcr_coro *c) {
@@ -276,8 +286,10 @@ static void run(struct kcr_worker *w, struct kcr_coro *c, int from_lifo) {
     w->current = c;
     w->after = KCR_AFTER_NONE;
     KCR_INC(w->c.switches, 1);
+    uint64_t t0 = w->view ? kcr__view_resume(w, c) : 0; /* one predictable branch when off */
     kcr_ctx_swap(&w->sched, &c->ctx, 0);
     w->current = NULL;
+    if (w->view) kcr__view_suspended(w, c, w->after, t0); /* before a park's lock is released */
     switch (w->after) {
     case KCR_AFTER_DONE:
         KCR_INC(w->c.tasks_completed, 1);
@@ -399,13 +411,15 @@ kcr_pool *kcr_pool_create(const struct kcr_pool_config *cfg) {
 #endif
     p->use_uc = getenv("KCR_UCONTEXT") != NULL;
     p->latency_sample = cfg->latency_sample ? cfg->latency_sample : 8;
-    if (p->latency_sample & (p->latency_sample - 1)) {
+    p->view = cfg->coroutines_sample;
+    if ((p->latency_sample & (p->latency_sample - 1)) || (p->view & (p->view - 1))) {
         free(p);
         errno = EINVAL;
         return NULL;
     }
     kcr_mpsc_init(&p->inject);
     pthread_mutex_init(&p->free_mu, NULL);
+    pthread_mutex_init(&p->view_mu, NULL);
     p->w = (struct kcr_worker *)aligned_alloc(KCR_CACHE_LINE, sizeof(struct kcr_worker) * p->n);
     if (!p->w) {
         free(p);
@@ -417,6 +431,7 @@ kcr_pool *kcr_pool_create(const struct kcr_pool_config *cfg) {
         w->pool = p;
         w->index = i;
         w->gid = cfg->worker_base + i;
+        w->view = p->view;
         w->rng = (cfg->seed + 1) * UINT64_C(0x9E3779B97F4A7C15) + i * UINT64_C(0xBF58476D1CE4E5B9);
         if (!w->rng) w->rng = 1;
         atomic_init(&w->c.last_victim, -1);
@@ -457,6 +472,7 @@ void kcr_pool_destroy(kcr_pool *p) {
     kcr__stacks_release(p);
     for (uint32_t i = 0; i < p->cfg.workers; i++) kcr_deque_free(&p->w[i].dq);
     pthread_mutex_destroy(&p->free_mu);
+    pthread_mutex_destroy(&p->view_mu);
     free(p->w);
     free(p);
 }

@@ -21,6 +21,7 @@ void kcr__waiter_init(struct kcr_waiter *w) {
 
 void kcr__waiter_park(struct kcr_waiter *w, _Atomic uint32_t *lock) {
     if (w->coro) {
+        if (w->coro->pool->view) kcr__view_wait(w->coro, w->kind, w->id);
         kcr__park_unlock(lock);
         return;
     }
@@ -33,6 +34,7 @@ void kcr__waiter_wake(struct kcr_waiter *w) {
     struct kcr_coro *c = w->coro;
     if (c) { /* w lives on c's stack: do not touch it after make_ready */
         atomic_store_explicit(&w->done, 1, memory_order_relaxed);
+        if (c->pool->view) kcr__view_woken(c);
         kcr__make_ready(c);
         return;
     }
@@ -75,6 +77,8 @@ void kcr_wg_wait(kcr_wg *wg) {
         }
         struct kcr_waiter w;
         kcr__waiter_init(&w);
+        w.kind = KCR_WAIT_GROUP;
+        w.id = -1;
         w.next = (struct kcr_waiter *)wg->waiters;
         wg->waiters = &w;
         kcr__waiter_park(&w, &wg->lock);

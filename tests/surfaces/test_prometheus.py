@@ -21,9 +21,15 @@ import trio
 from prometheus_client.parser import text_string_to_metric_families
 
 from kcoro_stream.errors import SinkError, UsageError
-from kcoro_stream.events import ChannelCounts, Resources, WorkerCounts
+from kcoro_stream.events import ChannelCounts, CoroutineView, Resources, WorkerCounts
 from kcoro_stream.sinks import SinkContext, build_sink, sink_class
-from kcoro_stream.surfaces.prometheus import PrometheusSink, histogram_metric_name
+from kcoro_stream.surfaces.prometheus import (
+    COROUTINES_TOP_K,
+    PrometheusSink,
+    _MetricsState,
+    _StateCollector,
+    histogram_metric_name,
+)
 
 try:
     from .surface_factory import Script, histogram, os_sample, sample, status
@@ -398,3 +404,25 @@ async def test_os_view_series_per_worker_and_promtool() -> None:
         [promtool, "check", "metrics"], input=text, capture_output=True, text=True, check=False
     )
     assert res.returncode == 0 and not res.stdout.strip(), res.stdout + res.stderr
+
+
+def _coroutine(cid: int, busy_ns: int, ts_ns: int) -> CoroutineView:
+    return CoroutineView(
+        ts=1.0, ts_ns=ts_ns, pool="tasks", coroutine=cid, name=f"c{cid}", state="parked", worker=-1,
+        wait="channel", wait_id=0, resumes=cid, parks=cid, wakes=cid, self_wakes=0, busy_ns=busy_ns,
+        age_ns=1, running_ns=0, parked_ns=5,
+    )  # fmt: skip
+
+
+def test_metrics_show_only_the_top_k_coroutines_of_the_last_snapshot() -> None:
+    """Bounded cardinality: 50 coroutines in a snapshot → COROUTINES_TOP_K series, the busiest."""
+    st = _MetricsState()
+    for cid in range(1, 51):
+        st.update(_coroutine(cid, cid * 1000, ts_ns=1))
+    fams = {f.name: f for f in _StateCollector(st).collect()}
+    busy = fams["kcoro_coroutine_busy_seconds"]
+    assert sorted(int(s.labels["coroutine"]) for s in busy.samples) == list(range(41, 51))
+    assert len(fams["kcoro_coroutine_parked_seconds"].samples) == COROUTINES_TOP_K == 10
+    st.update(_coroutine(99, 1, ts_ns=2))  # a new snapshot replaces the last one
+    fams = {f.name: f for f in _StateCollector(st).collect()}
+    assert [s.labels["name"] for s in fams["kcoro_coroutine_busy_seconds"].samples] == ["c99"]
