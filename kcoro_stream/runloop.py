@@ -190,6 +190,7 @@ class FrameRouter:
         self.hold = False
         self.producer_seen = False
         self._held: list[DerivedEvent] = []
+        self._refused = False  # discard_held: nothing of this run is output
         self.decode = derive is not None  # recording only: no need to decode
         out: Observable[DerivedEvent] = reactivex.empty()
         if derive is not None:
@@ -306,9 +307,12 @@ class FrameRouter:
         self.outbox.clear()
 
     def discard_held(self) -> None:
-        """The producer refused to start: what was held (status lines) is never output."""
+        """The producer refused to start: what was held (status lines), and what the operators
+        flush at the end (a status an operator held for the RunStarted that never came), is never
+        output."""
         self._held.clear()
         self.outbox.clear()
+        self._refused = True
 
     async def complete(self) -> None:
         """End of input: operators flush (final window, summary), sinks get it."""
@@ -317,6 +321,8 @@ class FrameRouter:
             self.subject.on_completed()
         if self._error is not None:
             self._raise()
+        if self._refused:
+            self.outbox.clear()
         await self.drain()
 
 

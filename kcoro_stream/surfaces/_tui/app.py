@@ -227,6 +227,7 @@ class DashboardApp(App[int]):
     ) -> None:
         super().__init__()
         self.hold = hold  # keep the last frame, summary and run directory on screen until q
+        self.check_terminal = True  # hold only while the terminal is there (run_tui: not when headless)
         self.ended = False  # the run ended and the dashboard is holding its last frame
         self.end_lines: list[str] | None = None  # summary lines + run directory (TuiHandle.finish)
         self.compact = False
@@ -743,7 +744,7 @@ class DashboardApp(App[int]):
             self.hold
             and not self.stop_requested
             and getattr(outcome, "error", None) is None
-            and terminal_is_there()
+            and (not self.check_terminal or terminal_is_there())
         ):
             self.ended = True
             self.draw(force=True)
@@ -781,6 +782,7 @@ def run_tui(
     the CLI never holds for --exit-on-end, CI or a stdin/stdout that is not a TTY).
     """
     app = DashboardApp(title=title, refresh_interval=refresh_interval, hold=hold)
+    app.check_terminal = not headless  # textual's headless mode (tests) has no terminal to lose
     TuiHandle(app)
     app._trio_main = trio_main
     # Our own loop, not asyncio.run's: if the app ends first (a crash, or an
